@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { defineMessage } from './envelope.ts';
+import { TASK_TYPES } from './topology.ts';
+
+/** What other services learn about a platform: never credentials. */
+export const platformSummary = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  active: z.boolean(),
+  priority: z.number().int().min(1).max(9),
+  version: z.number().int().positive(),
+  resources: z.array(z.object({ name: z.string(), tasks: z.array(z.enum(TASK_TYPES)) })),
+});
+export type PlatformSummary = z.infer<typeof platformSummary>;
+
+export const platformRegistered = defineMessage(
+  'platform.registered',
+  1,
+  z.object({ platform: platformSummary }),
+);
+export const platformUpdated = defineMessage(
+  'platform.updated',
+  1,
+  z.object({ platform: platformSummary }),
+);
+export const platformDeleted = defineMessage(
+  'platform.deleted',
+  1,
+  z.object({ platformId: z.uuid(), version: z.number().int().positive() }),
+);

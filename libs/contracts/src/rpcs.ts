@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { defineRpc } from './rpc.ts';
+import { platform, platformInput } from './platform.ts';
+import { job } from './job.ts';
+import { page, pageRequest, syncedRecord } from './record.ts';
+import { TASK_TYPES } from './topology.ts';
+
+const byId = z.object({ id: z.uuid() });
+
+export const platformCreate = defineRpc('platform-registry', 'platform.create', platformInput, platform);
+export const platformGet = defineRpc('platform-registry', 'platform.get', byId, platform);
+export const platformList = defineRpc(
+  'platform-registry',
+  'platform.list',
+  z.object({ ...pageRequest, active: z.boolean().optional() }),
+  page(platform),
+);
+
+/** Accepts `valid` as seed 000's alias of `validate`. */
+export const taskTypeParam = z.preprocess(
+  (v) => (v === 'valid' ? 'validate' : v),
+  z.enum(TASK_TYPES),
+);
+
+export const runJobsBody = z.strictObject({
+  platformId: z.uuid(),
+  resource: z.string().min(1).max(100),
+  priority: z.number().int().min(1).max(9).optional(),
+  params: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const jobRunNow = defineRpc(
+  'scheduler',
+  'job.run-now',
+  runJobsBody.extend({ taskType: z.enum(TASK_TYPES) }),
+  z.object({ jobs: z.array(z.object({ id: z.uuid(), status: z.literal('queued') })) }),
+);
+export const jobGet = defineRpc('scheduler', 'job.get', byId, job);
+
+export const recordsList = defineRpc(
+  'sync-worker',
+  'records.list',
+  z.object({ platformId: z.uuid(), resource: z.string().min(1).max(200), ...pageRequest }),
+  page(syncedRecord),
+);

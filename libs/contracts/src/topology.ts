@@ -1,0 +1,60 @@
+/**
+ * Every exchange and queue name psc uses, in one place. Services never spell a name themselves.
+ * `docs/ARCHITECTURE.md` draws the same picture.
+ */
+export const EXCHANGES = {
+  /** topic: domain events, routing key = event type (`platform.registered`, `job.succeeded`). */
+  events: 'psc.events',
+  /** direct: job messages, routing key = task type (`sync`, `validate`, `collect`). */
+  jobs: 'psc.jobs',
+  /** direct: request/reply commands and queries, routing key = owning service. */
+  rpc: 'psc.rpc',
+  /** direct: delayed redelivery, routing key = `<queue>.retry.<tier>`. */
+  retry: 'psc.retry',
+  /** direct: messages that cannot be processed, routing key = source queue name. */
+  deadLetter: 'psc.dead-letter',
+} as const;
+
+export const SERVICES = [
+  'gateway',
+  'platform-registry',
+  'scheduler',
+  'sync-worker',
+  'collector',
+] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export const TASK_TYPES = ['sync', 'validate', 'collect'] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+/** Priority range on job queues: messages carry 1 (lowest) … 9 (highest). */
+export const MAX_PRIORITY = 9;
+
+export const QUEUES = {
+  syncJobs: 'sync-worker.jobs',
+  collectorJobs: 'collector.jobs',
+  schedulerJobEvents: 'scheduler.job-events',
+  schedulerPlatformEvents: 'scheduler.platform-events',
+  syncWorkerPlatformEvents: 'sync-worker.platform-events',
+  rpc: (service: ServiceName): string => `${service}.rpc`,
+  deadLetter: (queue: string): string => `${queue}.dead-letter`,
+  retry: (queue: string, tier: number): string => `${queue}.retry.${tier}`,
+} as const;
+
+/** Which job queue takes which task type. */
+export const JOB_QUEUE_FOR_TASK: Record<TaskType, string> = {
+  sync: QUEUES.syncJobs,
+  validate: QUEUES.syncJobs,
+  collect: QUEUES.collectorJobs,
+};
+
+/** Retry delay tiers (ms). One queue per tier avoids per-message TTL head-of-line blocking. */
+export const RETRY_TIERS_MS = [1_000, 5_000, 30_000, 120_000] as const;
+
+/** Custom headers; `x-death` is not trusted for attempt counting. */
+export const HEADERS = {
+  attempt: 'x-psc-attempt',
+  deadReason: 'x-psc-dead-reason',
+  deadQueue: 'x-psc-dead-queue',
+  deadAt: 'x-psc-dead-at',
+} as const;
