@@ -2,3 +2,4 @@ export * from './errors.ts';
 export * from './env.ts';
 export * from './clock.ts';
 export * from './wait.ts';
+export * from './process.ts';

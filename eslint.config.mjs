@@ -1,0 +1,122 @@
+// @ts-check
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier/flat';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+const SERVICES = ['gateway', 'platform-registry', 'scheduler', 'sync-worker', 'collector'];
+
+/** `@psc/<service>` packages: nothing but the service itself may depend on one (S5). */
+const servicePackages = (message) => SERVICES.map((name) => ({ name: `@psc/${name}`, message }));
+
+/**
+ * Relative imports that reach into `services/` from outside, or from one service into a sibling
+ * (`../../scheduler/src/x.ts` from `services/gateway/src/`). Regexes, not globs, so the depth of
+ * the `../` chain does not matter.
+ */
+const relativeServicePatterns = (others, message) => [
+  { regex: '(^|/)services/', message },
+  ...(others.length > 0 ? [{ regex: `^(\\.\\./)+(${others.join('|')})(/|$)`, message }] : []),
+];
+
+const serviceBoundary = (service) => {
+  const message = `Services share code only through libs/* packages; ${service} must not import another service.`;
+  return {
+    name: `psc/boundaries/${service}`,
+    files: [`services/${service}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: servicePackages(message),
+          patterns: relativeServicePatterns(
+            SERVICES.filter((other) => other !== service),
+            message,
+          ),
+        },
+      ],
+    },
+  };
+};
+
+const libsMessage = 'libs/* must not depend on a service.';
+
+export default defineConfig([
+  globalIgnores([
+    '**/node_modules/',
+    'bench/results/',
+    '.psc/',
+    '**/coverage/',
+    '**/dist/',
+    '**/*.js',
+    '**/*.cjs',
+    '**/*.mjs',
+  ]),
+
+  {
+    name: 'psc/typescript',
+    files: ['**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          // node:test's describe/it/test return promises the runner itself awaits.
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: [
+                'describe',
+                'it',
+                'test',
+                'suite',
+                'before',
+                'after',
+                'beforeEach',
+                'afterEach',
+              ],
+            },
+          ],
+        },
+      ],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          caughtErrorsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+        },
+      ],
+      '@typescript-eslint/no-explicit-any': 'error',
+    },
+  },
+
+  ...SERVICES.map(serviceBoundary),
+
+  {
+    name: 'psc/boundaries/libs',
+    files: ['libs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: servicePackages(libsMessage),
+          patterns: relativeServicePatterns([], libsMessage),
+        },
+      ],
+    },
+  },
+
+  // Turns off every stylistic rule that would fight prettier; must stay last.
+  prettier,
+]);

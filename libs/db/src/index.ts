@@ -1,0 +1,11 @@
+export { createDb, checkDb, type DbOptions } from './create-db.ts';
+export { describeDbError } from './describe-db-error.ts';
+export {
+  runMigrations,
+  type MigrationAction,
+  type MigrationOptions,
+  type MigrationReport,
+} from './migrations.ts';
+export { runMigrateCli, type MigrateCliOptions } from './migrate-cli.ts';
+export { openDatabase, type OpenDatabaseOptions } from './open-database.ts';
+export type { Knex } from 'knex';

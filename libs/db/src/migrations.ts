@@ -1,0 +1,153 @@
+import type { Knex } from 'knex';
+import { delay } from '@psc/core';
+
+/** What `runMigrations` can do. */
+export type MigrationAction = 'latest' | 'rollback' | 'status';
+
+export interface MigrationOptions {
+  /** The service's schema: holds its tables and its `knex_migrations` bookkeeping. */
+  schema: string;
+  /** Migration modules keyed by file name, `.ts` suffix included (`20260101000000_init.ts`). */
+  migrations: Record<string, Knex.Migration>;
+  /** `latest` when omitted. */
+  action?: MigrationAction;
+}
+
+/** Outcome of a run; `completed` and `pending` describe the state after it. */
+export interface MigrationReport {
+  action: MigrationAction;
+  schema: string;
+  /** Applied by this run (`latest`), in order. */
+  applied: string[];
+  /** Undone by this run (`rollback`: the last batch), in order. */
+  rolledBack: string[];
+  completed: string[];
+  pending: string[];
+}
+
+const TABLE_NAME = 'knex_migrations';
+const LOCK_TABLE_NAME = `${TABLE_NAME}_lock`;
+/** Two replicas creating the same schema or table: the loser gets one of these. */
+const CREATE_RACE_CODES = new Set(['42P06', '42P07', '23505']);
+/** How long to wait for another replica's non-transactional migration to release the lock. */
+const LOCK_RETRY_DELAYS_MS = [250, 500, 1_000, 2_000, 4_000, 8_000];
+
+function staticSource(migrations: Record<string, Knex.Migration>): Knex.MigrationSource<string> {
+  return {
+    getMigrations: () => Promise.resolve(Object.keys(migrations).sort()),
+    getMigrationName: (name) => name,
+    getMigration: (name) => {
+      const migration = migrations[name];
+      return migration
+        ? Promise.resolve(migration)
+        : Promise.reject(new Error(`unknown migration ${name}`));
+    },
+  };
+}
+
+function hasCode(err: unknown, codes: Set<string>): boolean {
+  const code: unknown = err !== null && typeof err === 'object' ? Reflect.get(err, 'code') : null;
+  return typeof code === 'string' && codes.has(code);
+}
+
+function isLocked(err: unknown): boolean {
+  return err instanceof Error && err.name === 'MigrationLocked';
+}
+
+/**
+ * Creates the schema and knex's two bookkeeping tables (same shape knex would create) under a
+ * transaction-scoped advisory lock. knex's own check-then-create is not atomic: two replicas
+ * starting together could both create the tables, or both insert a lock row, and then every later
+ * run would find the migrations "already locked".
+ */
+async function bootstrap(knex: Knex, schema: string): Promise<void> {
+  await knex.transaction(async (trx) => {
+    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`psc.migrations.${schema}`]);
+    await trx.raw('create schema if not exists ??', [schema]);
+    const builder = (): Knex.SchemaBuilder => trx.schema.withSchema(schema);
+    if (!(await builder().hasTable(TABLE_NAME))) {
+      await builder().createTable(TABLE_NAME, (t) => {
+        t.increments();
+        t.string('name');
+        t.integer('batch');
+        t.timestamp('migration_time');
+      });
+    }
+    if (!(await builder().hasTable(LOCK_TABLE_NAME))) {
+      await builder().createTable(LOCK_TABLE_NAME, (t) => {
+        t.increments('index').primary();
+        t.integer('is_locked');
+      });
+    }
+    const lockRow: unknown = await trx.withSchema(schema).from(LOCK_TABLE_NAME).first('is_locked');
+    if (lockRow === undefined) {
+      await trx.withSchema(schema).into(LOCK_TABLE_NAME).insert({ is_locked: 0 });
+    }
+  });
+}
+
+async function withRetries<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await run();
+    } catch (err) {
+      // Another migrator without our advisory lock (e.g. the knex CLI) may race the DDL: once.
+      if (attempt === 0 && hasCode(err, CREATE_RACE_CODES)) continue;
+      const wait = LOCK_RETRY_DELAYS_MS[attempt];
+      if (isLocked(err) && wait !== undefined) {
+        await delay(wait);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+function nameOf(entry: unknown): string {
+  if (typeof entry === 'string') return entry;
+  if (entry !== null && typeof entry === 'object') {
+    const name: unknown = Reflect.get(entry, 'name') ?? Reflect.get(entry, 'file');
+    if (typeof name === 'string') return name;
+  }
+  return String(entry);
+}
+
+function logOf(result: unknown): string[] {
+  const log: unknown = Array.isArray(result) ? result[1] : undefined;
+  return Array.isArray(log) ? log.map(nameOf) : [];
+}
+
+/**
+ * Runs a service's migrations inside its own schema (created when missing), bookkept in
+ * `<schema>.knex_migrations`. Safe when several replicas start at once: knex's migration lock
+ * serialises the batches and the loser finds nothing left to apply.
+ */
+export async function runMigrations(
+  knex: Knex,
+  options: MigrationOptions,
+): Promise<MigrationReport> {
+  const action = options.action ?? 'latest';
+  const config: Knex.MigratorConfig = {
+    migrationSource: staticSource(options.migrations),
+    schemaName: options.schema,
+    tableName: TABLE_NAME,
+  };
+  let applied: string[] = [];
+  let rolledBack: string[] = [];
+  await withRetries(() => bootstrap(knex, options.schema));
+  if (action === 'latest') applied = logOf(await withRetries(() => knex.migrate.latest(config)));
+  if (action === 'rollback') {
+    rolledBack = logOf(await withRetries(() => knex.migrate.rollback(config)));
+  }
+  const listed: unknown = await knex.migrate.list(config);
+  const completed: unknown = Array.isArray(listed) ? listed[0] : undefined;
+  const pending: unknown = Array.isArray(listed) ? listed[1] : undefined;
+  return {
+    action,
+    schema: options.schema,
+    applied,
+    rolledBack,
+    completed: Array.isArray(completed) ? completed.map(nameOf) : [],
+    pending: Array.isArray(pending) ? pending.map(nameOf) : [],
+  };
+}

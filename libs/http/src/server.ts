@@ -1,0 +1,137 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa, { type Next, type ParameterizedContext } from 'koa';
+import type { Registry } from 'prom-client';
+import type { Logger } from '@psc/telemetry';
+import { errorMiddleware } from './error-middleware.ts';
+import { createHealthRouter, type ReadinessCheck } from './health.ts';
+import { requestLog } from './request-log.ts';
+import { securityHeaders as securityHeadersMiddleware } from './security-headers.ts';
+
+/**
+ * A Koa middleware compared bivariantly in its context, so a router typed with its own state or
+ * context (`Router<AppState>`) still fits.
+ */
+export type RouterMiddlewareLike = {
+  bivarianceHack(context: ParameterizedContext, next: Next): unknown;
+}['bivarianceHack'];
+
+/** What `createHttpServer` needs from a router: any `@koa/router` instance fits. */
+export interface MountableRouter {
+  routes(): RouterMiddlewareLike;
+  allowedMethods(): RouterMiddlewareLike;
+}
+
+export interface HttpServerOptions {
+  logger: Logger;
+  /** Served at `/metrics`; the request histogram is registered on it. */
+  registry: Registry;
+  /** Named checks behind `/ready` (database, broker…). */
+  readiness: Record<string, ReadinessCheck>;
+  /** Mounted in order after the built-in routes, each with `allowedMethods()`. */
+  routers?: MountableRouter[];
+  /** 0 picks a free port; `start()` reports the real one. */
+  port: number;
+  /** Interface to bind; all interfaces when omitted. */
+  host?: string;
+  /** Adds nosniff/DENY/no-referrer/CSP/no-store headers; on unless `false`. */
+  securityHeaders?: boolean;
+  /** Per-check limit for `/ready`; 2 s when omitted. */
+  readinessTimeoutMs?: number;
+  /** How long `stop()` lets in-flight requests finish before cutting sockets; 10 s by default. */
+  stopGraceMs?: number;
+}
+
+/** Where a started server listens. */
+export interface HttpAddress {
+  port: number;
+  url: string;
+}
+
+export interface HttpServer {
+  app: Koa;
+  /** Starts listening; resolves with the bound port (the real one when `port` was 0). */
+  start(): Promise<HttpAddress>;
+  /** Stops accepting, lets in-flight requests finish, closes keep-alive sockets. */
+  stop(): Promise<void>;
+}
+
+function urlHost(host: string | undefined): string {
+  if (host === undefined || host === '' || host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Builds the Koa app of a service: error envelope, security headers, request log, then
+ * `/health`, `/ready`, `/metrics` and the given routers. Nothing listens until `start()`.
+ */
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const { logger } = options;
+  const app = new Koa();
+  let server: Server | undefined;
+  let stopping = false;
+
+  // Errors Koa itself reports (e.g. a response stream failing after headers were sent).
+  app.on('error', (err: unknown) => logger.error({ err }, 'http server error'));
+
+  app.use(errorMiddleware({ logger }));
+  if (options.securityHeaders !== false) app.use(securityHeadersMiddleware());
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } finally {
+      // During stop(), in-flight responses tell keep-alive clients to go, so no socket lingers.
+      if (stopping && !ctx.headerSent) ctx.set('Connection', 'close');
+    }
+  });
+  app.use(requestLog({ logger, registry: options.registry }));
+  const health = createHealthRouter({
+    registry: options.registry,
+    readiness: options.readiness,
+    ...(options.readinessTimeoutMs === undefined
+      ? {}
+      : { readinessTimeoutMs: options.readinessTimeoutMs }),
+  });
+  app.use(health.routes());
+  app.use(health.allowedMethods());
+  for (const router of options.routers ?? []) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+
+  return {
+    app,
+    async start() {
+      if (server) throw new Error('http server already started');
+      const handle = app.callback();
+      // Koa's handler settles its own errors (onerror); nothing to await here.
+      const listening = createServer((req, res) => void handle(req, res));
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(options.port, options.host, () => {
+          listening.off('error', reject);
+          resolve();
+        });
+      });
+      server = listening;
+      stopping = false;
+      const { port } = listening.address() as AddressInfo;
+      return { port, url: `http://${urlHost(options.host)}:${port}` };
+    },
+    async stop() {
+      const closing = server;
+      if (!closing) return;
+      server = undefined;
+      stopping = true;
+      const grace = setTimeout(() => closing.closeAllConnections(), options.stopGraceMs ?? 10_000);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          closing.close((err) => (err ? reject(err) : resolve()));
+          closing.closeIdleConnections();
+        });
+      } finally {
+        clearTimeout(grace);
+      }
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import amqp, {
+  type AmqpConnectionManager,
+  type ChannelWrapper,
+  type SetupFunc,
+} from 'amqp-connection-manager';
+import type { ConfirmChannel } from 'amqplib';
+import type { Logger } from 'pino';
+import { restoreContextOnChannel } from './trace-context.ts';
+
+export interface BrokerOptions {
+  url: string;
+  /** Shown in the management UI's connection list. */
+  connectionName: string;
+  logger: Logger;
+  heartbeatSeconds?: number;
+}
+
+/**
+ * One AMQP connection per process, reconnecting on its own. Every channel made through it has
+ * the trace-context fix installed before any other setup runs.
+ */
+export interface Broker {
+  readonly connection: AmqpConnectionManager;
+  isConnected(): boolean;
+  /** A confirm channel whose `setup` re-runs on every reconnect. */
+  createChannel(name: string, setup: (channel: ConfirmChannel) => Promise<void>): ChannelWrapper;
+  /** Throws when the broker is not connected; for `/ready`. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createBroker(options: BrokerOptions): Broker {
+  const log = options.logger.child({ component: 'broker' });
+  const connection = amqp.connect([options.url], {
+    heartbeatIntervalInSeconds: options.heartbeatSeconds ?? 10,
+    reconnectTimeInSeconds: 1,
+    connectionOptions: { clientProperties: { connection_name: options.connectionName } },
+  });
+  let wasConnected = false;
+  connection.on('connect', () => {
+    wasConnected = true;
+    log.info('connected to RabbitMQ');
+  });
+  connection.on('disconnect', ({ err }) => {
+    if (wasConnected) log.warn({ err: err?.message }, 'disconnected from RabbitMQ; reconnecting');
+  });
+  connection.on('connectFailed', ({ err }) => log.debug({ err: err.message }, 'connect failed'));
+  connection.on('blocked', ({ reason }) => log.warn({ reason }, 'RabbitMQ blocked the connection'));
+
+  return {
+    connection,
+    isConnected: () => connection.isConnected(),
+    createChannel(name, setup) {
+      const wrapped: SetupFunc = async (channel: ConfirmChannel) => {
+        restoreContextOnChannel(channel);
+        // A channel error (e.g. a 406 on a queue argument) must not crash the process.
+        channel.on('error', (err: Error) => log.error({ err: err.message, channel: name }, 'channel error'));
+        await setup(channel);
+      };
+      const wrapper = connection.createChannel({ name, confirm: true, json: false, setup: wrapped });
+      wrapper.on('error', (err: Error) => log.error({ err: err.message, channel: name }, 'channel setup failed'));
+      return wrapper;
+    },
+    async check() {
+      if (!connection.isConnected()) throw new Error('RabbitMQ not connected');
+    },
+    async close() {
+      await connection.close();
+    },
+  };
+}

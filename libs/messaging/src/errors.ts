@@ -1,0 +1,41 @@
+import { AppError } from '@psc/core';
+
+/** A mandatory publish that no queue took. */
+export class UnroutableError extends AppError {
+  override name = 'UnroutableError';
+  constructor(exchange: string, routingKey: string) {
+    super('unroutable', 503, `no queue is bound for ${exchange} / ${routingKey}`, {
+      retryable: true,
+    });
+  }
+}
+
+export class MessageTooLargeError extends AppError {
+  override name = 'MessageTooLargeError';
+  constructor(size: number, limit: number) {
+    super('message_too_large', 413, `message of ${size} bytes exceeds the ${limit}-byte cap`, {
+      retryable: false,
+    });
+  }
+}
+
+/** A message that can never be processed: dead-lettered at once with this reason. */
+export class PoisonMessageError extends AppError {
+  override name = 'PoisonMessageError';
+  constructor(message: string, details?: unknown) {
+    super('poison_message', 422, message, { details, retryable: false });
+  }
+}
+
+/**
+ * Thrown by a handler to ask for a later redelivery that does not count as an attempt
+ * (e.g. the platform's breaker is open).
+ */
+export class DeferError extends AppError {
+  override name = 'DeferError';
+  readonly delayMs: number;
+  constructor(message: string, delayMs: number) {
+    super('deferred', 503, message, { retryable: true });
+    this.delayMs = delayMs;
+  }
+}

@@ -1,0 +1,95 @@
+import type { ConfirmChannel, Options } from 'amqplib';
+import type { Envelope } from '@psc/contracts';
+import type { Broker } from './broker.ts';
+import { assertTopology, type Topology } from './topology.ts';
+import { withPublishContext } from './trace-context.ts';
+import { MessageTooLargeError, UnroutableError } from './errors.ts';
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+export interface PublishOptions {
+  priority?: number;
+  headers?: Record<string, unknown>;
+  /** Per-message TTL in ms (RPC requests). */
+  expirationMs?: number;
+  replyTo?: string;
+}
+
+export interface Publisher {
+  /** Resolves once the broker confirmed the message; rejects if it was unroutable. */
+  publish(
+    exchange: string,
+    routingKey: string,
+    envelope: Envelope<unknown>,
+    options?: PublishOptions,
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PublisherOptions {
+  broker: Broker;
+  /** Topology to assert before the first publish (exchanges must exist). */
+  topology: Topology;
+  appId: string;
+  maxMessageBytes?: number;
+  publishTimeoutMs?: number;
+}
+
+export function amqpProperties(
+  envelope: Envelope<unknown>,
+  appId: string,
+  options: PublishOptions = {},
+): Options.Publish {
+  return {
+    persistent: true,
+    mandatory: true,
+    contentType: 'application/json',
+    messageId: envelope.id,
+    correlationId: envelope.correlationId,
+    type: envelope.type,
+    appId,
+    timestamp: Math.floor(Date.parse(envelope.occurredAt) / 1000),
+    headers: options.headers ?? {},
+    ...(options.priority !== undefined ? { priority: options.priority } : {}),
+    ...(options.expirationMs !== undefined ? { expiration: String(options.expirationMs) } : {}),
+    ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}),
+  };
+}
+
+export function encode(envelope: Envelope<unknown>, maxBytes: number): Buffer {
+  const body = Buffer.from(JSON.stringify(envelope));
+  if (body.length > maxBytes) throw new MessageTooLargeError(body.length, maxBytes);
+  return body;
+}
+
+/**
+ * Confirmed, persistent, mandatory publishing. Returned (unroutable) messages are remembered by
+ * messageId; the broker sends basic.return before the confirm, so the publish can reject.
+ */
+export function createPublisher(options: PublisherOptions): Publisher {
+  const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const returned = new Set<string>();
+  const channel = options.broker.createChannel(`${options.appId}.publisher`, async (ch: ConfirmChannel) => {
+    ch.on('return', (msg: { properties: { messageId?: string } }) => {
+      if (msg.properties.messageId) returned.add(msg.properties.messageId);
+    });
+    await assertTopology(ch, options.topology);
+  });
+
+  return {
+    async publish(exchange, routingKey, envelope, publishOptions = {}) {
+      const body = encode(envelope, maxBytes);
+      const props = amqpProperties(envelope, options.appId, publishOptions);
+      await channel.publish(
+        exchange,
+        routingKey,
+        body,
+        withPublishContext({ ...props, timeout: options.publishTimeoutMs ?? 10_000 }),
+      );
+      if (returned.delete(envelope.id)) throw new UnroutableError(exchange, routingKey);
+    },
+    async close() {
+      await channel.close();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Logger } from 'pino';
+import { EXCHANGES, QUEUES, type RpcDefinition, type RpcReply, type RpcRequest, type RpcResponse, type ServiceName } from '@psc/contracts';
+import { NotFoundError, ValidationError, toErrorBody } from '@psc/core';
+import type { Broker } from './broker.ts';
+import { baseTopology, mergeTopologies } from './topology.ts';
+import { createConsumeLoop } from './consume-loop.ts';
+
+export interface RpcHandler<R extends RpcDefinition = RpcDefinition> {
+  definition: R;
+  handle(request: RpcRequest<R>, ctx: { correlationId: string | undefined; logger: Logger }): Promise<RpcResponse<R>>;
+}
+
+/** Keeps the definition's types attached to its handler. */
+export function rpcHandler<R extends RpcDefinition>(
+  definition: R,
+  handle: RpcHandler<R>['handle'],
+): RpcHandler {
+  return { definition, handle } as unknown as RpcHandler;
+}
+
+export interface RpcServer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves a service's request/reply operations from `<service>.rpc`. The queue auto-deletes when
+ * the last replica goes, so callers get a fast 503 instead of waiting out a timeout.
+ */
+export function createRpcServer(options: {
+  broker: Broker;
+  service: ServiceName;
+  handlers: RpcHandler[];
+  logger: Logger;
+  prefetch?: number;
+}): RpcServer {
+  const log = options.logger.child({ component: 'rpc-server' });
+  const byType = new Map(options.handlers.map((h) => [h.definition.type, h]));
+  const queue = QUEUES.rpc(options.service);
+  async function answer(msg: ConsumeMessage): Promise<RpcReply> {
+    const type = msg.properties.type as string | undefined;
+    const handler = type ? byType.get(type) : undefined;
+    if (!handler) return { ok: false, error: toErrorBody(new NotFoundError(`unknown operation ${type ?? ''}`)) };
+    try {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(msg.content.toString('utf8'));
+      } catch {
+        throw new ValidationError('request is not valid JSON');
+      }
+      const parsed = handler.definition.request.safeParse(raw);
+      if (!parsed.success) {
+        const first = parsed.error.issues[0];
+        throw new ValidationError(
+          `${first?.path.join('.') || 'request'}: ${first?.message ?? 'invalid'}`,
+          parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        );
+      }
+      const correlationId = msg.properties.headers?.['x-psc-correlation-id'] as string | undefined;
+      const result = await handler.handle(parsed.data, {
+        correlationId,
+        logger: log.child({ op: type, correlationId }),
+      });
+      return { ok: true, result };
+    } catch (err) {
+      const body = toErrorBody(err);
+      if (body.status >= 500) log.error({ err, op: type }, 'rpc handler failed');
+      return { ok: false, error: body };
+    }
+  }
+
+  async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    const reply = await answer(msg);
+    const replyTo = msg.properties.replyTo as string | undefined;
+    if (replyTo) {
+      ch.sendToQueue(replyTo, Buffer.from(JSON.stringify(reply)), {
+        correlationId: msg.properties.correlationId as string,
+        contentType: 'application/json',
+      });
+    }
+    ch.ack(msg);
+  }
+
+  const topology = mergeTopologies(baseTopology, {
+    exchanges: [],
+    queues: [
+      {
+        name: queue,
+        options: { durable: false, autoDelete: true },
+        bindings: [{ exchange: EXCHANGES.rpc, routingKey: options.service }],
+      },
+    ],
+  });
+
+  const loop = createConsumeLoop({
+    broker: options.broker,
+    name: `${options.service}.rpc-server`,
+    queue,
+    topology,
+    prefetch: options.prefetch ?? 20,
+    logger: log,
+    handle,
+  });
+  return { start: loop.start, stop: loop.stop };
+}

@@ -1,0 +1,55 @@
+import type { IncomingMessage } from 'node:http';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { KoaInstrumentation } from '@opentelemetry/instrumentation-koa';
+import { setStartedSdk } from './sdk-state.ts';
+
+/** Probe and scrape paths: spans for them would only be noise. */
+const UNTRACED_PATHS = new Set(['/health', '/ready', '/metrics']);
+
+export interface StartTelemetryOptions {
+  /** `service.name` resource attribute; defaults to `OTEL_SERVICE_NAME` via the SDK's detectors. */
+  serviceName?: string;
+  /** Batch export delay; short so tests and short-lived jobs see their spans quickly. */
+  scheduledDelayMillis?: number;
+}
+
+function isUntraced(req: IncomingMessage): boolean {
+  const path = (req.url ?? '').split('?', 1)[0] ?? '';
+  return UNTRACED_PATHS.has(path);
+}
+
+/**
+ * Starts the NodeSDK exporting traces over OTLP/HTTP (endpoint from the standard
+ * `OTEL_EXPORTER_OTLP_*` variables). Metrics and logs exporters are off: metrics are scraped from
+ * `/metrics`, logs go to stdout. Loaded only by `register.ts`, after the ESM hook is in place.
+ */
+export function startTelemetry(options: StartTelemetryOptions = {}): void {
+  const exporter = new OTLPTraceExporter();
+  const sdk = new NodeSDK({
+    ...(options.serviceName === undefined ? {} : { serviceName: options.serviceName }),
+    // SDK 3: processors take an options object, not the exporter itself.
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter,
+        scheduledDelayMillis: options.scheduledDelayMillis ?? 200,
+      }),
+    ],
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [
+      new HttpInstrumentation({ ignoreIncomingRequestHook: isUntraced }),
+      new UndiciInstrumentation(),
+      new AmqplibInstrumentation(),
+      new PgInstrumentation({ requireParentSpan: true }),
+      new KoaInstrumentation(),
+    ],
+  });
+  sdk.start();
+  setStartedSdk(sdk);
+}

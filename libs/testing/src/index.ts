@@ -1,0 +1,40 @@
+export { startInfra, type Infra } from './infra.ts';
+export {
+  createIsolatedEnv,
+  dropStaleTestResources,
+  type DroppedTestResources,
+  type IsolatedEnv,
+  type IsolatedEnvOptions,
+} from './isolation.ts';
+export { waitFor, WaitForTimeoutError, type WaitForOptions } from './wait-for.ts';
+export {
+  startFakePlatform,
+  type FakePlatform,
+  type FakePlatformOptions,
+  type FakeReply,
+  type RecordedRequest,
+  type RouteHandler,
+} from './fake-platform.ts';
+export type { FakeFault, FaultScope } from './fake-platform-faults.ts';
+export type {
+  CollectionOptions,
+  Item,
+  PageMeta,
+  PagingParamNames,
+  PagingStyle,
+} from './fake-platform-paging.ts';
+export { boothSample, type BoothItem, type BoothMenu } from './booth-sample.ts';
+export {
+  startOtlpReceiver,
+  type CollectedSpan,
+  type OtlpReceiver,
+  type RejectedExport,
+} from './otlp-receiver.ts';
+export {
+  spawnService,
+  type LineMatcher,
+  type ServiceExit,
+  type ServiceProcess,
+  type SpawnServiceOptions,
+} from './service-process.ts';
+export { freePort } from './ports.ts';

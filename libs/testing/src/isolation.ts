@@ -1,0 +1,149 @@
+import { startInfra, type Infra } from './infra.ts';
+import {
+  createdAtFromName,
+  DATABASE_PREFIX,
+  testResourceNames,
+  VHOST_PREFIX,
+} from './isolation-names.ts';
+import { quoteIdent, withPgClient } from './pg-client.ts';
+import { managementApi, type ManagementApi } from './rabbit-management.ts';
+import { urlUser, withPathSegment } from './urls.ts';
+
+/** A RabbitMQ vhost and a PostgreSQL database that belong to one test alone. */
+export interface IsolatedEnv {
+  /** AMQP URL of the shared broker with the fresh vhost as its path. */
+  amqpUrl: string;
+  /** PostgreSQL URL pointing at the fresh database. */
+  databaseUrl: string;
+  vhost: string;
+  database: string;
+  /** Deletes the vhost and drops the database (closing open connections). Safe to call twice. */
+  cleanup(): Promise<void>;
+}
+
+export interface IsolatedEnvOptions {
+  /** Readable label appended to the vhost and database names, e.g. the test's name. */
+  name?: string;
+}
+
+export interface DroppedTestResources {
+  vhosts: string[];
+  databases: string[];
+}
+
+const STALE_AFTER_MS = 60 * 60 * 1000;
+let staleSweep: Promise<void> | undefined;
+
+/**
+ * Creates a fresh vhost `psc-test-…` (with full permissions for the AMQP URL's user) and a fresh
+ * database `psc_test_…` (from template0) on the shared infra. The first call in a process also
+ * removes resources older than an hour that crashed runs left behind.
+ */
+export async function createIsolatedEnv(options: IsolatedEnvOptions = {}): Promise<IsolatedEnv> {
+  const infra = await startInfra();
+  staleSweep ??= dropStaleTestResources(STALE_AFTER_MS, infra).then(
+    () => undefined,
+    // Leftovers only cost disk space; a failed sweep must not fail the test that triggered it.
+    (err: unknown) =>
+      process.emitWarning(`psc testing: stale resource sweep failed: ${String(err)}`),
+  );
+  await staleSweep;
+
+  const { vhost, database } = testResourceNames(Date.now(), options.name);
+  const api = managementApi(infra.managementUrl);
+  await createVhost(api, vhost, urlUser(infra.amqpUrl, 'guest'), options.name);
+  try {
+    await withPgClient(infra.databaseUrl, (client) =>
+      client.query(`SELECT 1`),
+    );
+  } catch (err) {
+    await deleteVhost(api, vhost).catch(() => {});
+    throw err;
+  }
+
+  let cleaning: Promise<void> | undefined;
+  return {
+    vhost,
+    database,
+    amqpUrl: withPathSegment(infra.amqpUrl, encodeURIComponent(vhost)),
+    databaseUrl: withPathSegment(infra.databaseUrl, encodeURIComponent(database)),
+    cleanup: () => {
+      cleaning ??= settleAll([deleteVhost(api, vhost), dropDatabase(infra.databaseUrl, database)]);
+      return cleaning;
+    },
+  };
+}
+
+/**
+ * Deletes `psc-test-*` vhosts and drops `psc_test_*` databases whose name says they were created
+ * more than `olderThanMs` ago. Returns what it removed.
+ */
+export async function dropStaleTestResources(
+  olderThanMs: number,
+  infra?: Infra,
+): Promise<DroppedTestResources> {
+  const { managementUrl, databaseUrl } = infra ?? (await startInfra());
+  const api = managementApi(managementUrl);
+  const now = Date.now();
+  const isStale = (name: string): boolean => {
+    const createdAt = createdAtFromName(name);
+    return createdAt !== undefined && now - createdAt > olderThanMs;
+  };
+
+  const listed = await api.call('GET', '/api/vhosts?columns=name');
+  const vhosts = (Array.isArray(listed) ? listed : [])
+    .map((entry: unknown) => (entry as { name?: unknown }).name)
+    .filter((name): name is string => typeof name === 'string' && name.startsWith(VHOST_PREFIX))
+    .filter(isStale);
+  const databases = await withPgClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+      [DATABASE_PREFIX],
+    );
+    return rows.map((row) => row.datname).filter(isStale);
+  });
+
+  await settleAll([
+    ...vhosts.map((vhost) => deleteVhost(api, vhost)),
+    ...databases.map((database) => dropDatabase(databaseUrl, database)),
+  ]);
+  return { vhosts, databases };
+}
+
+async function createVhost(
+  api: ManagementApi,
+  vhost: string,
+  user: string,
+  label: string | undefined,
+): Promise<void> {
+  const path = encodeURIComponent(vhost);
+  await api.call('PUT', `/api/vhosts/${path}`, {
+    description: `psc test${label ? `: ${label}` : ''}`,
+    tags: 'psc-test',
+  });
+  await api.call('PUT', `/api/permissions/${path}/${encodeURIComponent(user)}`, {
+    configure: '.*',
+    write: '.*',
+    read: '.*',
+  });
+}
+
+async function deleteVhost(api: ManagementApi, vhost: string): Promise<void> {
+  // 404: already gone (a second cleanup, or another process's sweep got there first).
+  await api.call('DELETE', `/api/vhosts/${encodeURIComponent(vhost)}`, undefined, [204, 404]);
+}
+
+async function dropDatabase(adminUrl: string, database: string): Promise<void> {
+  await withPgClient(adminUrl, (client) =>
+    client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`),
+  );
+}
+
+/** Waits for every promise, then throws if any failed, so one failure does not hide the rest. */
+async function settleAll(work: Promise<unknown>[]): Promise<void> {
+  const failures = (await Promise.allSettled(work)).flatMap((result) =>
+    result.status === 'rejected' ? [result.reason as unknown] : [],
+  );
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, 'psc testing: cleanup failed');
+}

@@ -1,0 +1,101 @@
+/**
+ * `npm start`: runs psc on this machine against local RabbitMQ and PostgreSQL: the five services
+ * as separate processes (as in production) plus the bundled demo platform, which registers
+ * itself and runs a first sync. Ctrl-C stops everything.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+
+const SERVICES = [
+  ['platform-registry', 8081],
+  ['scheduler', 8082],
+  ['sync-worker', 8083],
+  ['collector', 8084],
+  ['gateway', Number(process.env.HTTP_PORT ?? 8080)],
+] as const;
+
+const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/psc';
+const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const demoPort = Number(process.env.DEMO_PLATFORM_PORT ?? 9090);
+const gatewayPort = SERVICES[4][1];
+const children: ChildProcess[] = [];
+
+async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = target.pathname.slice(1);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`PostgreSQL is not reachable at DATABASE_URL (${(err as Error).message})`);
+  }
+  const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+  if (!rowCount) await client.query(`create database "${name.replace(/"/g, '')}"`);
+  await client.end();
+}
+
+function run(name: string, args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));
+  }
+  child.on('exit', (code, signal) => {
+    if (!stopping) process.stdout.write(`[${name}] exited (${signal ?? code})\n`);
+  });
+  children.push(child);
+  return child;
+}
+
+let stopping = false;
+async function stopAll(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write('\nstopping psc…\n');
+  const exits = children.map(
+    (c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : c.once('exit', () => resolve()))),
+  );
+  for (const c of children) c.kill('SIGTERM');
+  const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 8_000);
+  await Promise.all(exits);
+  clearTimeout(timer);
+  process.exit(0);
+}
+
+async function main(): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  const common = {
+    AMQP_URL: amqpUrl,
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    PSC_EGRESS_ALLOW: process.env.PSC_EGRESS_ALLOW ?? '127.0.0.1,localhost',
+  };
+  run('demo-platform', ['scripts/demo-platform.ts'], {
+    ...common,
+    DEMO_PLATFORM_PORT: String(demoPort),
+    PSC_GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
+    PSC_DEMO_REGISTER: process.env.PSC_DEMO_REGISTER ?? 'true',
+  });
+  for (const [name, port] of SERVICES) {
+    run(name, ['--import', '@psc/telemetry/register', `services/${name}/src/main.ts`], {
+      ...common,
+      HTTP_PORT: String(port),
+      OTEL_SERVICE_NAME: name,
+    });
+  }
+  process.stdout.write(
+    `\npsc is starting: gateway http://127.0.0.1:${gatewayPort}/api/v1/platforms  (Ctrl-C stops)\n\n`,
+  );
+}
+
+process.on('SIGINT', () => void stopAll());
+process.on('SIGTERM', () => void stopAll());
+main().catch((err: unknown) => {
+  process.stderr.write(`psc: ${(err as Error).message}\n`);
+  void stopAll().then(() => process.exit(1));
+});

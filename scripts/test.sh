@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `npm test`: typecheck, lint, format check, then every unit and integration test on real
+# RabbitMQ and PostgreSQL (AMQP_URL / DATABASE_URL, or testcontainers when Docker is there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-install.sh
+export PATH="$PWD/node_modules/.bin:$PATH"
+test "$(node -v)" = "v24.21.0" || { echo "expected Node v24.21.0, got $(node -v)" >&2; exit 1; }
+echo "== typecheck" && tsc -p tsconfig.json
+echo "== lint" && eslint . && prettier --check . >/dev/null
+echo "== tests"
+exec node --test --test-reporter=spec --test-concurrency="${PSC_TEST_CONCURRENCY:-3}" \
+  --test-timeout=180000 \
+  'libs/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' "$@"

@@ -1,0 +1,31 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { pageRequest, platformCreate, platformGet, platformInput, platformList } from '@psc/contracts';
+import { body, params, query } from '@psc/http';
+import type { RpcClient } from '@psc/messaging';
+
+const listQuery = z.object({
+  ...pageRequest,
+  active: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+});
+const idParams = z.object({ id: z.uuid() });
+
+export function platformRoutes(rpc: RpcClient): Router {
+  const router = new Router();
+  router.post('/platforms', async (ctx) => {
+    const input = body(ctx, platformInput);
+    ctx.status = 201;
+    ctx.body = await rpc.call(platformCreate, input);
+  });
+  router.get('/platforms', async (ctx) => {
+    ctx.body = await rpc.call(platformList, query(ctx, listQuery));
+  });
+  router.get('/platforms/active', async (ctx) => {
+    const q = query(ctx, listQuery);
+    ctx.body = await rpc.call(platformList, { ...q, active: true });
+  });
+  router.get('/platforms/:id', async (ctx) => {
+    ctx.body = await rpc.call(platformGet, params(ctx, idParams));
+  });
+  return router;
+}

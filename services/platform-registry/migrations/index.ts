@@ -1,0 +1,8 @@
+import type { Knex } from 'knex';
+import * as createPlatforms from './20261122000000_create_platforms.ts';
+
+export const SCHEMA = 'registry';
+
+export const migrations: Record<string, Knex.Migration> = {
+  '20261122000000_create_platforms.ts': createPlatforms,
+};

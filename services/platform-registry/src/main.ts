@@ -1,0 +1,33 @@
+import { runMain, systemClock } from '@psc/core';
+import { openDatabase } from '@psc/db';
+import { createBroker } from '@psc/messaging';
+import { createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
+import { createApp } from './app.ts';
+import { loadConfig } from './config.ts';
+import { SCHEMA, migrations } from '../migrations/index.ts';
+
+const SERVICE = 'platform-registry';
+
+runMain({
+  name: SERVICE,
+  async start() {
+    const config = loadConfig(process.env);
+    const logger = createLogger({ service: SERVICE, level: config.logLevel });
+    const knex = await openDatabase({ url: config.databaseUrl, schema: SCHEMA, migrations, applicationName: SERVICE });
+    const broker = createBroker({ url: config.amqpUrl, connectionName: SERVICE, logger });
+    const metrics = createMetrics({ service: SERVICE });
+    const app = createApp({ config, logger, knex, broker, registry: metrics.registry, clock: systemClock });
+    await app.start();
+    return {
+      logger,
+      app: {
+        async stop() {
+          await app.stop();
+          await broker.close();
+          await knex.destroy();
+          await shutdownTelemetry();
+        },
+      },
+    };
+  },
+});

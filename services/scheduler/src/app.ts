@@ -1,0 +1,72 @@
+import type { Knex } from 'knex';
+import { platformGet } from '@psc/contracts';
+import type { Clock } from '@psc/core';
+import { checkDb } from '@psc/db';
+import { createHttpServer } from '@psc/http';
+import {
+  baseTopology,
+  createOutbox,
+  createPublisher,
+  createRpcClient,
+  createRpcServer,
+  type Broker,
+} from '@psc/messaging';
+import { currentTraceId, type Logger, type Metrics } from '@psc/telemetry';
+import type { Config } from './config.ts';
+import { createJobRepository } from './data-access/job.repository.ts';
+import { createRunNow } from './domain/run-now.ts';
+import { createJobEventsConsumer } from './entry-points/consumers/job-events.consumer.ts';
+import { jobRpcHandlers } from './entry-points/rpc/job.rpc.ts';
+import { SCHEMA } from '../migrations/index.ts';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  knex: Knex;
+  broker: Broker;
+  registry: Metrics['registry'];
+  clock: Clock;
+}
+
+export function createApp(deps: AppDeps) {
+  const { config, logger, knex, broker } = deps;
+  const publisher = createPublisher({ broker, topology: baseTopology, appId: 'scheduler' });
+  const outbox = createOutbox({ knex, schema: SCHEMA, publisher, logger, isBrokerConnected: () => broker.isConnected() });
+  const rpcClient = createRpcClient({ broker, appId: 'scheduler', timeoutMs: config.rpcTimeoutMs });
+  const jobs = createJobRepository(knex);
+  const runNow = createRunNow({
+    platforms: { get: (id) => rpcClient.call(platformGet, { id }) },
+    jobs,
+    outbox,
+    clock: deps.clock,
+    currentTraceId,
+  });
+  const rpc = createRpcServer({ broker, service: 'scheduler', handlers: jobRpcHandlers({ jobs, runNow }), logger });
+  const jobEvents = createJobEventsConsumer({ broker, jobs, logger });
+  const http = createHttpServer({
+    logger,
+    registry: deps.registry,
+    readiness: { database: () => checkDb(knex), broker: () => broker.check() },
+    port: config.http.port,
+    host: config.http.host,
+  });
+
+  return {
+    async start() {
+      const address = await http.start();
+      outbox.start();
+      await jobEvents.start();
+      await rpc.start();
+      logger.info({ url: address.url }, 'scheduler started');
+      return address;
+    },
+    async stop() {
+      await rpc.stop();
+      await jobEvents.stop();
+      await outbox.stop();
+      await rpcClient.close();
+      await publisher.close();
+      await http.stop();
+    },
+  };
+}
