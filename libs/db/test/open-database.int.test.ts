@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AppError } from '@psc/core';
+import { ConfigError } from '@psc/core';
 import { openDatabase } from '../src/index.ts';
 import { both } from './fixtures/migrations.ts';
 import { closedPort, createTestDatabase, type TestDatabase } from './pg-test-db.ts';
-
-const quiet = { warn: () => {}, error: () => {}, debug: () => {}, deprecate: () => {} };
 
 describe('openDatabase', () => {
   let db: TestDatabase;
@@ -37,19 +35,17 @@ describe('openDatabase', () => {
     }
   });
 
-  it('when the database is unreachable, then an AppError with the one-line reason', async () => {
+  it('when the database is unreachable, then a one-line ConfigError naming DATABASE_URL, without the password', async () => {
     const port = await closedPort();
     await assert.rejects(
       openDatabase({
         url: `postgres://psc:hunter2@127.0.0.1:${port}/x`,
         schema: 's',
         migrations: both,
-        log: quiet,
       }),
       (err) =>
-        err instanceof AppError &&
-        err.code === 'database_unavailable' &&
-        err.message === `database connection refused at 127.0.0.1:${port} (ECONNREFUSED)`,
+        err instanceof ConfigError &&
+        err.message === `DATABASE_URL: database connection refused at 127.0.0.1:${port} (ECONNREFUSED)`,
     );
   });
 });

@@ -35,6 +35,10 @@ export interface FakeReply {
 export type RouteHandler = (request: RecordedRequest) => FakeReply | Promise<FakeReply>;
 
 export interface FakePlatformOptions {
+  /** Port to listen on. Default 0 (any free port); tests should keep the default. */
+  port?: number;
+  /** Interface to listen on. Default 127.0.0.1; a demo in a container may need 0.0.0.0. */
+  host?: string;
   /** Collections to serve from the start, by path. */
   collections?: Record<string, Item[]>;
   /** Answer 401 unless each of these headers has exactly this value, e.g. an API key. */
@@ -80,7 +84,7 @@ interface Collection {
 }
 
 /**
- * Starts a real HTTP server on 127.0.0.1 (random port) that plays an external platform's JSON
+ * Starts a real HTTP server (default 127.0.0.1, random port) that plays an external platform's JSON
  * API: collections with every common paging style, custom routes, latency, injected faults and a
  * request log.
  *
@@ -168,9 +172,9 @@ export async function startFakePlatform(options: FakePlatformOptions = {}): Prom
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = `http://${urlHost(options.host ?? '127.0.0.1')}:${(server.address() as AddressInfo).port}`;
 
   for (const [path, items] of Object.entries(options.collections ?? {})) {
     collections.set(normalizePath(path), { items: structuredClone(items), options: {} });
@@ -232,6 +236,13 @@ export async function startFakePlatform(options: FakePlatformOptions = {}): Prom
       return closed;
     },
   };
+}
+
+/** The host part of a URL reaching `listenHost`; a wildcard address is reached via loopback. */
+function urlHost(listenHost: string): string {
+  if (listenHost === '0.0.0.0') return '127.0.0.1';
+  if (listenHost === '::') return '[::1]';
+  return listenHost.includes(':') ? `[${listenHost}]` : listenHost;
 }
 
 function normalizePath(path: string): string {

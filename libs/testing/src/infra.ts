@@ -48,7 +48,7 @@ async function resolveInfra(): Promise<Infra> {
   if (choice === 'containers') return startContainers();
   if (choice === 'external') return useExternal('TEST_INFRA=external');
 
-  const probeMs = Number(process.env.TEST_INFRA_PROBE_MS ?? 3_000);
+  const probeMs = Number(process.env.TEST_INFRA_PROBE_MS) || 3_000;
   const probe = await probeContainerRuntime(probeMs);
   if (probe === true) return startContainers();
   return useExternal(`TEST_INFRA=auto found no container runtime (${probe})`);
@@ -63,13 +63,13 @@ function readChoice(raw: string | undefined): InfraChoice {
 /** Resolves true when testcontainers finds a runtime, else the reason it did not. */
 async function probeContainerRuntime(timeoutMs: number): Promise<true | string> {
   let timer: NodeJS.Timeout | undefined;
-  // testcontainers has no timeout of its own: a socket that accepts but never answers hangs.
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    timer.unref();
-  });
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
+    // testcontainers has no timeout of its own: a socket that accepts but never answers hangs.
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+    });
     await Promise.race([getContainerRuntimeClient(), timeout]);
     return true;
   } catch (err) {

@@ -54,7 +54,7 @@ export async function createIsolatedEnv(options: IsolatedEnvOptions = {}): Promi
   await createVhost(api, vhost, urlUser(infra.amqpUrl, 'guest'), options.name);
   try {
     await withPgClient(infra.databaseUrl, (client) =>
-      client.query(`SELECT 1`),
+      client.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE template0`),
     );
   } catch (err) {
     await deleteVhost(api, vhost).catch(() => {});

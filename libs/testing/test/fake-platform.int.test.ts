@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { boothSample, startFakePlatform, waitFor, type FakePlatformOptions } from '../src/index.ts';
+import {
+  boothSample,
+  freePort,
+  startFakePlatform,
+  waitFor,
+  type FakePlatformOptions,
+} from '../src/index.ts';
 
 interface ListBody {
   data: Record<string, unknown>[];
@@ -22,7 +28,7 @@ async function getJson(url: string): Promise<{ res: Response; body: ListBody }> 
   return { res, body: (await res.json()) as ListBody };
 }
 
-describe('fake platform collections', () => {
+describe('fake platform collections', { timeout: 20_000 }, () => {
   it('when no paging is asked for, then serves the whole list', async (t) => {
     const platform = await startPlatform(t, { collections: { '/items': items } });
 
@@ -200,6 +206,17 @@ describe('fake platform collections', () => {
     await Promise.all([denied.arrayBuffer(), allowed.arrayBuffer()]);
   });
 
+  it('when a port is given, then listens there on loopback', async (t) => {
+    const port = await freePort();
+    const platform = await startPlatform(t, { port, collections: { '/items': items } });
+
+    const res = await fetch(`http://127.0.0.1:${port}/items`);
+
+    assert.equal(platform.url, `http://127.0.0.1:${port}`);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  });
+
   it('when requests arrive, then they are logged with method, path, query, headers and time', async (t) => {
     const platform = await startPlatform(t, { collections: { '/items': items } });
     const before = Date.now();
@@ -220,7 +237,7 @@ describe('fake platform collections', () => {
   });
 });
 
-describe('fake platform faults', () => {
+describe('fake platform faults', { timeout: 20_000 }, () => {
   it('when failNext is set with a status, then that many requests fail and then it recovers', async (t) => {
     const platform = await startPlatform(t, { collections: { '/items': items } });
     platform.failNext(2, { status: 503, body: { error: 'maintenance' } });
@@ -258,7 +275,7 @@ describe('fake platform faults', () => {
 
     await assert.rejects(hung, { name: 'TimeoutError' });
     assert.equal(platform.requests.length, 1, 'the request did reach the server');
-    const second = await fetch(`${platform.url}/items`);
+    const second = await fetch(`${platform.url}/items`, { signal: AbortSignal.timeout(5_000) });
     assert.equal(second.status, 200, 'one-shot timeout is used up');
     await second.arrayBuffer();
   });
@@ -365,7 +382,7 @@ describe('fake platform faults', () => {
   });
 });
 
-describe('boothSample', () => {
+describe('boothSample', { timeout: 20_000 }, () => {
   it('when called, then returns deterministic seed-004 booths starting with the documented one', () => {
     const booths = boothSample(4);
 

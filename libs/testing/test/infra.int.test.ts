@@ -14,7 +14,7 @@ function withEnv(t: TestContext, values: Record<string, string>): void {
 }
 
 // Each test file runs in its own process, so stopping the cached infra here affects no other file.
-describe('startInfra', () => {
+describe('startInfra', { timeout: 300_000 }, () => {
   it('when called twice, then returns the same reachable infra', async () => {
     const first = await startInfra();
     const second = await startInfra();

@@ -5,6 +5,7 @@ import {
   createIsolatedEnv,
   dropStaleTestResources,
   startInfra,
+  waitFor,
   type IsolatedEnv,
 } from '../src/index.ts';
 import { testResourceNames } from '../src/isolation-names.ts';
@@ -47,7 +48,7 @@ async function withChannel<R>(url: string, fn: (channel: Channel) => Promise<R>)
   }
 }
 
-describe('createIsolatedEnv', () => {
+describe('createIsolatedEnv', { timeout: 300_000 }, () => {
   it('when created, then its vhost accepts AMQP connections and queue declarations', async (t) => {
     const env = await isolatedEnv(t);
 
@@ -96,23 +97,24 @@ describe('createIsolatedEnv', () => {
     assert.match(env.database, /_sync_worker_retries$/);
   });
 
-  it('when cleaned up, then the vhost and database are gone, even with open connections', async () => {
-    const env = await createIsolatedEnv();
+  it('when cleaned up, then the vhost and database are gone, even with open connections', async (t) => {
+    const env = await isolatedEnv(t);
     const connection = await connect(env.amqpUrl);
     connection.on('error', () => {});
-    const closed = new Promise((resolve) => connection.once('close', resolve));
-    await withPgClient(env.databaseUrl, async () => {
-      await env.cleanup();
-    });
+    let connectionClosed = false;
+    connection.once('close', () => (connectionClosed = true));
+    t.after(() => connection.close().catch(() => {}));
+
+    await withPgClient(env.databaseUrl, () => env.cleanup());
 
     assert.equal(await vhostStatus(env.vhost), 404);
     assert.equal(await databaseExists(env.database), false);
-    await closed;
+    await waitFor(() => connectionClosed, { message: 'the broker to close the AMQP connection' });
     await env.cleanup();
   });
 });
 
-describe('dropStaleTestResources', () => {
+describe('dropStaleTestResources', { timeout: 300_000 }, () => {
   it('when resources are older than the threshold, then only those are removed', async (t) => {
     const fresh = await isolatedEnv(t);
     const stale = testResourceNames(Date.now() - 2 * 60 * 60 * 1000, 'stale');

@@ -66,7 +66,7 @@ function post(url: string, body: string | Uint8Array, contentType: string): Prom
   return fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
 }
 
-describe('OTLP receiver', () => {
+describe('OTLP receiver', { timeout: 20_000 }, () => {
   it('when a JSON trace export arrives, then answers 200 {} and collects flattened spans', async (t) => {
     const receiver = await startReceiver(t);
     assert.match(receiver.url, /^http:\/\/127\.0\.0\.1:\d+$/);

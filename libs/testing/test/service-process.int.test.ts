@@ -15,7 +15,7 @@ function spawnPrinter(
   return service;
 }
 
-describe('spawnService', () => {
+describe('spawnService', { timeout: 60_000 }, () => {
   it('when started, then passes env, keeps PATH only, and captures lines', async (t) => {
     const service = spawnPrinter(t, { GREETING: 'hello' });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor, WaitForTimeoutError } from '../src/index.ts';
 
-describe('waitFor', () => {
+describe('waitFor', { timeout: 10_000 }, () => {
   it('when the probe turns truthy, then resolves with its value', async () => {
     let calls = 0;
     const value = await waitFor(() => (++calls >= 3 ? { calls } : null), { intervalMs: 1 });

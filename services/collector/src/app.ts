@@ -20,21 +20,42 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker } = deps;
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'collector' });
-  const outbox = createOutbox({ knex, schema: SCHEMA, publisher, logger, isBrokerConnected: () => broker.isConnected() });
-  const jobs = createCollectJobsConsumer({ broker, outbox, logger, prefetch: config.prefetch, clock: deps.clock });
+  const outbox = createOutbox({
+    knex,
+    schema: SCHEMA,
+    publisher,
+    logger,
+    isBrokerConnected: () => broker.isConnected(),
+  });
+  const jobs = createCollectJobsConsumer({
+    broker,
+    outbox,
+    logger,
+    prefetch: config.prefetch,
+    clock: deps.clock,
+  });
+  let started = false;
   const http = createHttpServer({
     logger,
     registry: deps.registry,
-    readiness: { database: () => checkDb(knex), broker: () => broker.check() },
+    readiness: {
+      startup: async () => {
+        if (!started) throw new Error('still starting');
+      },
+      database: () => checkDb(knex),
+      broker: () => broker.check(),
+    },
     port: config.http.port,
     host: config.http.host,
   });
 
   return {
     async start() {
+      // Listening first keeps /health answering; /ready says no until the consumers are up.
       const address = await http.start();
       outbox.start();
       await jobs.start();
+      started = true;
       logger.info({ url: address.url }, 'collector started');
       return address;
     },

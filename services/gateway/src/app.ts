@@ -26,7 +26,9 @@ export function createApp(deps: AppDeps) {
   const http = createHttpServer({
     logger,
     registry: deps.registry,
-    readiness: { broker: () => broker.check() },
+    readiness: {
+      broker: () => broker.check(),
+    },
     routers: [api],
     port: config.http.port,
     host: config.http.host,

@@ -46,19 +46,28 @@ export function createApp(deps: AppDeps) {
     handlers: platformRpcHandlers(service),
     logger,
   });
+  let started = false;
   const http = createHttpServer({
     logger,
     registry: deps.registry,
-    readiness: { database: () => checkDb(knex), broker: () => broker.check() },
+    readiness: {
+      startup: async () => {
+        if (!started) throw new Error('still starting');
+      },
+      database: () => checkDb(knex),
+      broker: () => broker.check(),
+    },
     port: config.http.port,
     host: config.http.host,
   });
 
   return {
     async start() {
+      // Listening first keeps /health answering; /ready says no until the consumers are up.
       const address = await http.start();
       outbox.start();
       await rpc.start();
+      started = true;
       logger.info({ url: address.url }, 'platform-registry started');
       return address;
     },

@@ -31,7 +31,13 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker } = deps;
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'scheduler' });
-  const outbox = createOutbox({ knex, schema: SCHEMA, publisher, logger, isBrokerConnected: () => broker.isConnected() });
+  const outbox = createOutbox({
+    knex,
+    schema: SCHEMA,
+    publisher,
+    logger,
+    isBrokerConnected: () => broker.isConnected(),
+  });
   const rpcClient = createRpcClient({ broker, appId: 'scheduler', timeoutMs: config.rpcTimeoutMs });
   const jobs = createJobRepository(knex);
   const runNow = createRunNow({
@@ -41,22 +47,36 @@ export function createApp(deps: AppDeps) {
     clock: deps.clock,
     currentTraceId,
   });
-  const rpc = createRpcServer({ broker, service: 'scheduler', handlers: jobRpcHandlers({ jobs, runNow }), logger });
+  const rpc = createRpcServer({
+    broker,
+    service: 'scheduler',
+    handlers: jobRpcHandlers({ jobs, runNow }),
+    logger,
+  });
   const jobEvents = createJobEventsConsumer({ broker, jobs, logger });
+  let started = false;
   const http = createHttpServer({
     logger,
     registry: deps.registry,
-    readiness: { database: () => checkDb(knex), broker: () => broker.check() },
+    readiness: {
+      startup: async () => {
+        if (!started) throw new Error('still starting');
+      },
+      database: () => checkDb(knex),
+      broker: () => broker.check(),
+    },
     port: config.http.port,
     host: config.http.host,
   });
 
   return {
     async start() {
+      // Listening first keeps /health answering; /ready says no until the consumers are up.
       const address = await http.start();
       outbox.start();
       await jobEvents.start();
       await rpc.start();
+      started = true;
       logger.info({ url: address.url }, 'scheduler started');
       return address;
     },

@@ -33,8 +33,18 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker } = deps;
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'sync-worker' });
-  const outbox = createOutbox({ knex, schema: SCHEMA, publisher, logger, isBrokerConnected: () => broker.isConnected() });
-  const rpcClient = createRpcClient({ broker, appId: 'sync-worker', timeoutMs: config.rpcTimeoutMs });
+  const outbox = createOutbox({
+    knex,
+    schema: SCHEMA,
+    publisher,
+    logger,
+    isBrokerConnected: () => broker.isConnected(),
+  });
+  const rpcClient = createRpcClient({
+    broker,
+    appId: 'sync-worker',
+    timeoutMs: config.rpcTimeoutMs,
+  });
   const platformClient = createPlatformClient({ maxBytes: config.fetchMaxBytes, logger });
   const records = createRecordRepository(knex);
   const syncJob = createSyncJob({
@@ -53,21 +63,35 @@ export function createApp(deps: AppDeps) {
     prefetch: config.prefetch,
     maxAttempts: config.maxAttempts,
   });
-  const rpc = createRpcServer({ broker, service: 'sync-worker', handlers: recordRpcHandlers(records), logger });
+  const rpc = createRpcServer({
+    broker,
+    service: 'sync-worker',
+    handlers: recordRpcHandlers(records),
+    logger,
+  });
+  let started = false;
   const http = createHttpServer({
     logger,
     registry: deps.registry,
-    readiness: { database: () => checkDb(knex), broker: () => broker.check() },
+    readiness: {
+      startup: async () => {
+        if (!started) throw new Error('still starting');
+      },
+      database: () => checkDb(knex),
+      broker: () => broker.check(),
+    },
     port: config.http.port,
     host: config.http.host,
   });
 
   return {
     async start() {
+      // Listening first keeps /health answering; /ready says no until the consumers are up.
       const address = await http.start();
       outbox.start();
       await rpc.start();
       await jobs.start();
+      started = true;
       logger.info({ url: address.url, workerId: config.workerId }, 'sync-worker started');
       return address;
     },

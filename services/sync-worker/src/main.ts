@@ -13,7 +13,13 @@ runMain({
   async start() {
     const config = loadConfig(process.env);
     const logger = createLogger({ service: SERVICE, level: config.logLevel });
-    const knex = await openDatabase({ url: config.databaseUrl, schema: SCHEMA, migrations, applicationName: SERVICE });
+    const knex = await openDatabase({
+      url: config.databaseUrl,
+      schema: SCHEMA,
+      migrations,
+      applicationName: SERVICE,
+      logger,
+    });
     const broker = createBroker({ url: config.amqpUrl, connectionName: SERVICE, logger });
     const metrics = createMetrics({ service: SERVICE });
     const app = createApp({ config, logger, knex, broker, registry: metrics.registry, clock: systemClock });

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createIsolatedEnv, freePort, spawnService, waitFor, type IsolatedEnv } from '@psc/testing';
+import { startTcpProxy, type TcpProxy } from '../../libs/testing/src/tcp-proxy.ts';
+
+const DB_SERVICES = ['platform-registry', 'scheduler', 'sync-worker', 'collector'] as const;
+const ALL_SERVICES = [...DB_SERVICES, 'gateway'] as const;
+const entry = (name: string): string =>
+  fileURLToPath(new URL(`../../services/${name}/src/main.ts`, import.meta.url));
+
+describe('service start-up', () => {
+  let env: IsolatedEnv;
+  before(async () => {
+    env = await createIsolatedEnv({ name: 'startup' });
+  });
+  after(async () => {
+    await env?.cleanup();
+  });
+
+  for (const name of DB_SERVICES) {
+    it(`when ${name} gets an unreachable DATABASE_URL, then it exits non-zero with one line naming it`, async () => {
+      const closed = await freePort();
+      const service = spawnService({
+        name,
+        entry: entry(name),
+        env: {
+          AMQP_URL: env.amqpUrl,
+          DATABASE_URL: `postgres://psc:s3cret-pw@127.0.0.1:${closed}/psc`,
+          HTTP_PORT: '0',
+        },
+      });
+      const exit = await service.exited;
+      assert.equal(exit.code, 1);
+      const lines = service.lines();
+      assert.equal(lines.length, 1, `expected one line, got:\n${lines.join('\n')}`);
+      assert.match(lines[0]!, new RegExp(`^${name}: DATABASE_URL: .*refused`));
+      assert.doesNotMatch(lines[0]!, /s3cret-pw/);
+    });
+  }
+
+  it('when DATABASE_URL is not a postgres URL, then the service exits non-zero naming it', async () => {
+    const service = spawnService({
+      name: 'scheduler',
+      entry: entry('scheduler'),
+      env: { AMQP_URL: env.amqpUrl, DATABASE_URL: 'mysql://root@127.0.0.1/psc', HTTP_PORT: '0' },
+    });
+    assert.equal((await service.exited).code, 1);
+    assert.match(service.lines().join('\n'), /^scheduler: invalid configuration: DATABASE_URL: must be a postgres:\/\/ URL$/m);
+  });
+
+  it('when HTTP_PORT is not a number, then the service exits non-zero naming it', async () => {
+    const service = spawnService({
+      name: 'gateway',
+      entry: entry('gateway'),
+      env: { AMQP_URL: env.amqpUrl, HTTP_PORT: 'eighty' },
+    });
+    assert.equal((await service.exited).code, 1);
+    assert.match(service.lines().join('\n'), /^gateway: invalid configuration: HTTP_PORT: /m);
+  });
+});
+
+describe('readiness follows RabbitMQ', () => {
+  let env: IsolatedEnv;
+  let proxy: TcpProxy;
+  before(async () => {
+    env = await createIsolatedEnv({ name: 'readiness' });
+    const target = new URL(env.amqpUrl);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5672) });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await env?.cleanup();
+  });
+
+  it('when RabbitMQ goes away, then /ready answers 503 on every service, and 200 again once it is back, without a restart', async () => {
+    const services = await Promise.all(
+      ALL_SERVICES.map(async (name) => {
+        const port = await freePort();
+        const process = spawnService({
+          name,
+          entry: entry(name),
+          env: { AMQP_URL: proxy.url(env.amqpUrl), DATABASE_URL: env.databaseUrl, HTTP_PORT: String(port) },
+        });
+        return { name, process, url: `http://127.0.0.1:${port}` };
+      }),
+    );
+    const ready = async (url: string): Promise<number> =>
+      (await fetch(`${url}/ready`, { signal: AbortSignal.timeout(5_000) })).status;
+    try {
+      for (const s of services) {
+        await waitFor(async () => (await ready(s.url)) === 200, { timeoutMs: 30_000, message: `${s.name} ready` });
+      }
+      proxy.cut();
+      for (const s of services) {
+        await waitFor(async () => (await ready(s.url)) === 503, { timeoutMs: 30_000, message: `${s.name} 503` });
+        const health = await fetch(`${s.url}/health`);
+        assert.equal(health.status, 200, `${s.name} stays alive while RabbitMQ is away`);
+      }
+      proxy.restore();
+      for (const s of services) {
+        await waitFor(async () => (await ready(s.url)) === 200, { timeoutMs: 30_000, message: `${s.name} ready again` });
+      }
+      for (const s of services) {
+        const exited = await Promise.race([s.process.exited, Promise.resolve('running')]);
+        assert.equal(exited, 'running', `${s.name} was not restarted`);
+      }
+    } finally {
+      await Promise.all(services.map((s) => s.process.stop()));
+    }
+  });
+});
