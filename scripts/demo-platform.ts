@@ -33,22 +33,34 @@ export const demoPlatform = {
         canUsage: 'boothUsageTable < boothAllTable',
         category: "'BOOTH'",
         isDorder: 'true',
-        menus: '[menus.{"name": menuName, "ingredient": menuIngredidentReminder, "sold": menuSalesQuantity, "price": 0}]',
+        menus:
+          '[menus.{"name": menuName, "ingredient": menuIngredidentReminder, "sold": menuSalesQuantity, "price": 0}]',
       },
     },
   ],
 };
 
-const platform = await startFakePlatform({ port, host, collections: { [BOOTHS]: boothSample(12) } });
+const platform = await startFakePlatform({
+  port,
+  host,
+  collections: { [BOOTHS]: boothSample(12) },
+});
 process.stdout.write(`demo platform serving ${platform.url}${BOOTHS}\n`);
 
 // Sales move on, so the next sync reports updates.
 const ticker = setInterval(() => {
   const n = 1 + Math.floor(Math.random() * 12);
-  platform.updateItem(BOOTHS, (b) => b.boothName === `Booth ${n}`, (b) => ({
-    ...b,
-    menus: (b.menus as { menuSalesQuantity: number }[]).map((m) => ({ ...m, menuSalesQuantity: m.menuSalesQuantity + 1 })),
-  }));
+  platform.updateItem(
+    BOOTHS,
+    (b) => b.boothName === `Booth ${n}`,
+    (b) => ({
+      ...b,
+      menus: (b.menus as { menuSalesQuantity: number }[]).map((m) => ({
+        ...m,
+        menuSalesQuantity: m.menuSalesQuantity + 1,
+      })),
+    }),
+  );
 }, 10_000);
 
 async function api(path: string, init: RequestInit = {}): Promise<Response> {
@@ -59,23 +71,49 @@ async function api(path: string, init: RequestInit = {}): Promise<Response> {
   });
 }
 
+/** The scheduler may still be starting when the gateway is: retry until it takes the job. */
+async function firstSync(platformId: string, deadline: number): Promise<string> {
+  for (;;) {
+    const run = await api('/api/v1/run/sync', {
+      method: 'POST',
+      body: JSON.stringify({ platformId, resource: 'booths' }),
+    }).catch(() => undefined);
+    if (run?.status === 202) {
+      const body = (await run.json()) as { jobs: { id: string }[] };
+      return body.jobs[0]?.id ?? '?';
+    }
+    if (Date.now() > deadline)
+      throw new Error(`first sync not accepted: HTTP ${run?.status ?? 'none'}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
 async function registerOnce(): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const ready = await fetch(`${gatewayUrl}/ready`).then((r) => r.ok, () => false);
-    const listing = ready ? await api('/api/v1/platforms?limit=500').catch(() => undefined) : undefined;
+    const ready = await fetch(`${gatewayUrl}/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    const listing = ready
+      ? await api('/api/v1/platforms?limit=500').catch(() => undefined)
+      : undefined;
     if (listing?.ok) {
       const { items } = (await listing.json()) as { items: { id: string; name: string }[] };
       let id = items.find((p) => p.name === demoPlatform.name)?.id;
       if (!id) {
-        const created = await api('/api/v1/platforms', { method: 'POST', body: JSON.stringify(demoPlatform) });
-        if (!created.ok) throw new Error(`registering the demo platform failed: HTTP ${created.status} ${await created.text()}`);
+        const created = await api('/api/v1/platforms', {
+          method: 'POST',
+          body: JSON.stringify(demoPlatform),
+        });
+        if (!created.ok)
+          throw new Error(
+            `registering the demo platform failed: HTTP ${created.status} ${await created.text()}`,
+          );
         id = ((await created.json()) as { id: string }).id;
         process.stdout.write(`demo: registered platform ${demoPlatform.name} (${id})\n`);
       }
-      const run = await api('/api/v1/run/sync', { method: 'POST', body: JSON.stringify({ platformId: id, resource: 'booths' }) });
-      const body = (await run.json()) as { jobs?: { id: string }[] };
-      const jobId = body.jobs?.[0]?.id;
+      const jobId = await firstSync(id, deadline);
       process.stdout.write(
         `demo: sync queued → ${gatewayUrl}/api/v1/jobs/${jobId ?? '?'} ; records → ${gatewayUrl}/api/v1/data/${id}/booths\n`,
       );

@@ -43,7 +43,9 @@ function run(name: string, args: string[], env: Record<string, string>): ChildPr
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));
+    createInterface({ input: stream }).on('line', (line) =>
+      process.stdout.write(`[${name}] ${line}\n`),
+    );
   }
   child.on('exit', (code, signal) => {
     if (!stopping) process.stdout.write(`[${name}] exited (${signal ?? code})\n`);
@@ -58,7 +60,10 @@ async function stopAll(): Promise<void> {
   stopping = true;
   process.stdout.write('\nstopping psc…\n');
   const exits = children.map(
-    (c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : c.once('exit', () => resolve()))),
+    (c) =>
+      new Promise<void>((resolve) =>
+        c.exitCode !== null ? resolve() : c.once('exit', () => resolve()),
+      ),
   );
   for (const c of children) c.kill('SIGTERM');
   const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 8_000);

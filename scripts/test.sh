@@ -11,4 +11,4 @@ echo "== lint" && eslint . && prettier --check . >/dev/null
 echo "== tests"
 exec node --test --test-reporter=spec --test-concurrency="${PSC_TEST_CONCURRENCY:-3}" \
   --test-timeout=180000 \
-  'libs/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' "$@"
+  'libs/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts' "$@"

@@ -18,7 +18,9 @@ describe('sync-worker graceful stop', () => {
   });
 
   it('when a sync-worker gets SIGTERM mid-job, then it finishes the job once, keeps every record once and exits 0', async () => {
-    const created = await system.api<{ id: string }>('/api/v1/platforms', { body: boothPlatform(platform.url) });
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: boothPlatform(platform.url),
+    });
     assert.equal(created.status, 201);
     const platformId = created.body.id;
     platform.setLatency(200); // ten pages of ten: about two seconds of work
@@ -26,12 +28,17 @@ describe('sync-worker graceful stop', () => {
       body: { platformId, resource: 'booths' },
     });
     const jobId = run.body.jobs[0]!.id;
-    await waitFor(async () => (await system.api<JobView>(`/api/v1/jobs/${jobId}`)).body.status === 'running', {
-      timeoutMs: 15_000,
-      intervalMs: 20,
-      message: 'job running',
+    await waitFor(
+      async () => (await system.api<JobView>(`/api/v1/jobs/${jobId}`)).body.status === 'running',
+      {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+        message: 'job running',
+      },
+    );
+    await waitFor(() => platform.requests.length >= 2, {
+      message: 'job mid-way through its pages',
     });
-    await waitFor(() => platform.requests.length >= 2, { message: 'job mid-way through its pages' });
 
     const worker = system.services.get('sync-worker')!.process;
     assert.ok(worker.kill('SIGTERM'));
@@ -47,7 +54,11 @@ describe('sync-worker graceful stop', () => {
     );
     assert.equal(job.attempts, 1);
     assert.deepEqual(job.stats, { fetched: 100, inserted: 100, updated: 0, unchanged: 0 });
-    assert.equal(platform.requests.length, 11, 'each page fetched once (10 full pages and the empty end)');
+    assert.equal(
+      platform.requests.length,
+      11,
+      'each page fetched once (10 full pages and the empty end)',
+    );
 
     // A fresh worker finds nothing left to redo: the same job is not run twice.
     platform.setLatency(0);

@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createIsolatedEnv, freePort, spawnService, waitFor, type IsolatedEnv } from '@psc/testing';
-import { startTcpProxy, type TcpProxy } from '../../libs/testing/src/tcp-proxy.ts';
+import {
+  createIsolatedEnv,
+  freePort,
+  spawnService,
+  startTcpProxy,
+  waitFor,
+  type IsolatedEnv,
+  type TcpProxy,
+} from '@psc/testing';
 
 const DB_SERVICES = ['platform-registry', 'scheduler', 'sync-worker', 'collector'] as const;
 const ALL_SERVICES = [...DB_SERVICES, 'gateway'] as const;
@@ -46,7 +53,10 @@ describe('service start-up', () => {
       env: { AMQP_URL: env.amqpUrl, DATABASE_URL: 'mysql://root@127.0.0.1/psc', HTTP_PORT: '0' },
     });
     assert.equal((await service.exited).code, 1);
-    assert.match(service.lines().join('\n'), /^scheduler: invalid configuration: DATABASE_URL: must be a postgres:\/\/ URL$/m);
+    assert.match(
+      service.lines().join('\n'),
+      /^scheduler: invalid configuration: DATABASE_URL: must be a postgres:\/\/ URL$/m,
+    );
   });
 
   it('when HTTP_PORT is not a number, then the service exits non-zero naming it', async () => {
@@ -80,7 +90,11 @@ describe('readiness follows RabbitMQ', () => {
         const process = spawnService({
           name,
           entry: entry(name),
-          env: { AMQP_URL: proxy.url(env.amqpUrl), DATABASE_URL: env.databaseUrl, HTTP_PORT: String(port) },
+          env: {
+            AMQP_URL: proxy.url(env.amqpUrl),
+            DATABASE_URL: env.databaseUrl,
+            HTTP_PORT: String(port),
+          },
         });
         return { name, process, url: `http://127.0.0.1:${port}` };
       }),
@@ -89,17 +103,26 @@ describe('readiness follows RabbitMQ', () => {
       (await fetch(`${url}/ready`, { signal: AbortSignal.timeout(5_000) })).status;
     try {
       for (const s of services) {
-        await waitFor(async () => (await ready(s.url)) === 200, { timeoutMs: 30_000, message: `${s.name} ready` });
+        await waitFor(async () => (await ready(s.url)) === 200, {
+          timeoutMs: 30_000,
+          message: `${s.name} ready`,
+        });
       }
       proxy.cut();
       for (const s of services) {
-        await waitFor(async () => (await ready(s.url)) === 503, { timeoutMs: 30_000, message: `${s.name} 503` });
+        await waitFor(async () => (await ready(s.url)) === 503, {
+          timeoutMs: 30_000,
+          message: `${s.name} 503`,
+        });
         const health = await fetch(`${s.url}/health`);
         assert.equal(health.status, 200, `${s.name} stays alive while RabbitMQ is away`);
       }
       proxy.restore();
       for (const s of services) {
-        await waitFor(async () => (await ready(s.url)) === 200, { timeoutMs: 30_000, message: `${s.name} ready again` });
+        await waitFor(async () => (await ready(s.url)) === 200, {
+          timeoutMs: 30_000,
+          message: `${s.name} ready again`,
+        });
       }
       for (const s of services) {
         const exited = await Promise.race([s.process.exited, Promise.resolve('running')]);

@@ -11,6 +11,7 @@ import {
 import { startSystem, type System } from '../support/system.ts';
 import { boothPlatform, type JobView } from '../support/platforms.ts';
 
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 const SPAN_KIND = { server: 2, client: 3, producer: 4, consumer: 5 } as const;
 
 describe('thin slice: register a platform, sync it, read the records', () => {
@@ -42,25 +43,33 @@ describe('thin slice: register a platform, sync it, read the records', () => {
     assert.equal(run.status, 202);
     assert.equal(run.body.jobs.length, 1);
     assert.equal(run.body.jobs[0]?.status, 'queued');
-    const id = run.body.jobs[0]!.id;
+    const id = run.body.jobs[0].id;
     const seen: string[] = ['queued'];
-    const job = await waitFor(async () => {
-      const { body } = await system.api<JobView>(`/api/v1/jobs/${id}`);
-      if (seen.at(-1) !== body.status) seen.push(body.status);
-      return ['succeeded', 'failed', 'dead'].includes(body.status) ? body : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 20, message: 'job finished' });
+    const job = await waitFor(
+      async () => {
+        const { body } = await system.api<JobView>(`/api/v1/jobs/${id}`);
+        if (seen.at(-1) !== body.status) seen.push(body.status);
+        return ['succeeded', 'failed', 'dead'].includes(body.status) ? body : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 20, message: 'job finished' },
+    );
     return { job, seen };
   }
 
   it('when a platform is registered, then it is created with an id and can be read back', async () => {
-    const created = await system.api<{ id: string; name: string; version: number }>('/api/v1/platforms', {
-      body: boothPlatform(platform.url),
-    });
+    const created = await system.api<{ id: string; name: string; version: number }>(
+      '/api/v1/platforms',
+      {
+        body: boothPlatform(platform.url),
+      },
+    );
     assert.equal(created.status, 201);
     assert.match(created.body.id, /^[0-9a-f-]{36}$/);
     assert.equal(created.body.version, 1);
     platformId = created.body.id;
-    const read = await system.api<{ id: string; resources: { name: string }[] }>(`/api/v1/platforms/${platformId}`);
+    const read = await system.api<{ id: string; resources: { name: string }[] }>(
+      `/api/v1/platforms/${platformId}`,
+    );
     assert.equal(read.status, 200);
     assert.equal(read.body.resources[0]?.name, 'booths');
   });
@@ -113,27 +122,51 @@ describe('thin slice: register a platform, sync it, read the records', () => {
 
   it('then one trace covers gateway → scheduler → job publish → worker → platform call → upsert', async () => {
     const traceId = firstJob.traceId!;
-    const has = (service: string, kind: number, test: (name: string, attrs: Record<string, unknown>) => boolean) =>
-      otlp.trace(traceId).some((s) => s.service === service && s.kind === kind && test(s.name, s.attributes));
+    const has = (
+      service: string,
+      kind: number,
+      test: (name: string, attrs: Record<string, unknown>) => boolean,
+    ) =>
+      otlp
+        .trace(traceId)
+        .some((s) => s.service === service && s.kind === kind && test(s.name, s.attributes));
     const hops = {
-      'gateway HTTP request': () => has('gateway', SPAN_KIND.server, (n) => n.includes('/api/v1/run')),
+      'gateway HTTP request': () =>
+        has('gateway', SPAN_KIND.server, (n) => n.includes('/api/v1/run')),
       'gateway → scheduler request': () => has('gateway', SPAN_KIND.producer, () => true),
       'scheduler handles the request': () => has('scheduler', SPAN_KIND.consumer, () => true),
       'scheduler publishes the job': () =>
-        has('scheduler', SPAN_KIND.producer, (n, a) => n.includes('psc.jobs') || a['messaging.destination.name'] === 'psc.jobs'),
-      'worker consumes the job': () => has('sync-worker', SPAN_KIND.consumer, (n) => n.includes('sync-worker.jobs')),
-      'worker calls the platform': () => has('sync-worker', SPAN_KIND.client, (n, a) => /GET/.test(n) || a['http.request.method'] === 'GET'),
+        has(
+          'scheduler',
+          SPAN_KIND.producer,
+          (n, a) => n.includes('psc.jobs') || a['messaging.destination.name'] === 'psc.jobs',
+        ),
+      'worker consumes the job': () =>
+        has('sync-worker', SPAN_KIND.consumer, (n) => n.includes('sync-worker.jobs')),
+      'worker calls the platform': () =>
+        has(
+          'sync-worker',
+          SPAN_KIND.client,
+          (n, a) => /GET/.test(n) || a['http.request.method'] === 'GET',
+        ),
       'worker upserts into PostgreSQL': () =>
-        has('sync-worker', SPAN_KIND.client, (n, a) => /insert/i.test(String(a['db.statement'] ?? a['db.query.text'] ?? n))),
+        has('sync-worker', SPAN_KIND.client, (n, a) =>
+          /insert/i.test(`${text(a['db.statement'])} ${text(a['db.query.text'])} ${n}`),
+        ),
     };
-    if (process.env.PSC_TEST_VERBOSE) console.log(otlp.trace(traceId).map((s) => `${s.service}:${s.kind}:${s.name}`));
+    if (process.env.PSC_TEST_VERBOSE)
+      console.log(otlp.trace(traceId).map((s) => `${s.service}:${s.kind}:${s.name}`));
     await waitFor(() => Object.values(hops).every((hop) => hop()), {
       timeoutMs: 15_000,
       message: 'all hops in one trace',
     }).catch((err: unknown) => {
-      const missing = Object.entries(hops).filter(([, hop]) => !hop()).map(([name]) => name);
+      const missing = Object.entries(hops)
+        .filter(([, hop]) => !hop())
+        .map(([name]) => name);
       const seen = otlp.trace(traceId).map((s) => `${s.service}:${s.kind}:${s.name}`);
-      throw new Error(`missing hops: ${missing.join(', ')}; trace has: ${seen.join(' | ')}`, { cause: err });
+      throw new Error(`missing hops: ${missing.join(', ')}; trace has: ${seen.join(' | ')}`, {
+        cause: err,
+      });
     });
   });
 });

@@ -32,7 +32,10 @@ export interface System {
   services: Map<ServiceName, RunningService>;
   /** Starts (or restarts) one service with the system's environment plus `extraEnv`. */
   start(name: ServiceName, extraEnv?: Record<string, string>): Promise<RunningService>;
-  api<T = unknown>(path: string, init?: { method?: string; body?: unknown }): Promise<{ status: number; body: T }>;
+  api<T = unknown>(
+    path: string,
+    init?: { method?: string; body?: unknown },
+  ): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
 
@@ -53,7 +56,10 @@ export async function startSystem(
     ...options.env,
   };
 
-  async function start(name: ServiceName, extraEnv: Record<string, string> = {}): Promise<RunningService> {
+  async function start(
+    name: ServiceName,
+    extraEnv: Record<string, string> = {},
+  ): Promise<RunningService> {
     const port = await freePort();
     const child = spawnService({
       name,
@@ -63,7 +69,9 @@ export async function startSystem(
     const url = `http://127.0.0.1:${port}`;
     // A service that exits during start-up fails the start at once, quoting its last words.
     const died = child.exited.then((exit) => {
-      throw new Error(`${name} exited (${exit.signal ?? exit.code}): ${child.lines().slice(-5).join('\n')}`);
+      throw new Error(
+        `${name} exited (${exit.signal ?? exit.code}): ${child.lines().slice(-5).join('\n')}`,
+      );
     });
     const ready = waitFor(async () => (await fetch(`${url}/ready`)).ok, {
       timeoutMs: 30_000,

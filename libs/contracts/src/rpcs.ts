@@ -7,7 +7,12 @@ import { TASK_TYPES } from './topology.ts';
 
 const byId = z.object({ id: z.uuid() });
 
-export const platformCreate = defineRpc('platform-registry', 'platform.create', platformInput, platform);
+export const platformCreate = defineRpc(
+  'platform-registry',
+  'platform.create',
+  platformInput,
+  platform,
+);
 export const platformGet = defineRpc('platform-registry', 'platform.get', byId, platform);
 export const platformList = defineRpc(
   'platform-registry',

@@ -9,10 +9,10 @@ export const EXCHANGES = {
   jobs: 'psc.jobs',
   /** direct: request/reply commands and queries, routing key = owning service. */
   rpc: 'psc.rpc',
-  /** direct: delayed redelivery, routing key = `<queue>.retry.<tier>`. */
-  retry: 'psc.retry',
   /** direct: messages that cannot be processed, routing key = source queue name. */
   deadLetter: 'psc.dead-letter',
+  /** fanout: alternate exchange of `events`, for events no service subscribes to. */
+  unrouted: 'psc.unrouted',
 } as const;
 
 export const SERVICES = [
@@ -36,6 +36,7 @@ export const QUEUES = {
   schedulerJobEvents: 'scheduler.job-events',
   schedulerPlatformEvents: 'scheduler.platform-events',
   syncWorkerPlatformEvents: 'sync-worker.platform-events',
+  unroutedEvents: 'psc.unrouted-events',
   rpc: (service: ServiceName): string => `${service}.rpc`,
   deadLetter: (queue: string): string => `${queue}.dead-letter`,
   retry: (queue: string, tier: number): string => `${queue}.retry.${tier}`,

@@ -60,6 +60,8 @@ export function runMain(options: {
     })
     .catch((err: unknown) => {
       if (err instanceof ConfigError) fail(err.message);
-      fail(`cannot start: ${err instanceof Error ? err.message : String(err)}`.split('\n')[0] ?? '');
+      fail(
+        `cannot start: ${err instanceof Error ? err.message : String(err)}`.split('\n')[0] ?? '',
+      );
     });
 }

@@ -45,7 +45,8 @@ describe('openDatabase', () => {
       }),
       (err) =>
         err instanceof ConfigError &&
-        err.message === `DATABASE_URL: database connection refused at 127.0.0.1:${port} (ECONNREFUSED)`,
+        err.message ===
+          `DATABASE_URL: database connection refused at 127.0.0.1:${port} (ECONNREFUSED)`,
     );
   });
 });

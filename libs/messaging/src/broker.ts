@@ -54,16 +54,26 @@ export function createBroker(options: BrokerOptions): Broker {
       const wrapped: SetupFunc = async (channel: ConfirmChannel) => {
         restoreContextOnChannel(channel);
         // A channel error (e.g. a 406 on a queue argument) must not crash the process.
-        channel.on('error', (err: Error) => log.error({ err: err.message, channel: name }, 'channel error'));
+        channel.on('error', (err: Error) =>
+          log.error({ err: err.message, channel: name }, 'channel error'),
+        );
         await setup(channel);
       };
-      const wrapper = connection.createChannel({ name, confirm: true, json: false, setup: wrapped });
-      wrapper.on('error', (err: Error) => log.error({ err: err.message, channel: name }, 'channel setup failed'));
+      const wrapper = connection.createChannel({
+        name,
+        confirm: true,
+        json: false,
+        setup: wrapped,
+      });
+      wrapper.on('error', (err: Error) =>
+        log.error({ err: err.message, channel: name }, 'channel setup failed'),
+      );
       return wrapper;
     },
-    async check() {
-      if (!connection.isConnected()) throw new Error('RabbitMQ not connected');
-    },
+    check: () =>
+      connection.isConnected()
+        ? Promise.resolve()
+        : Promise.reject(new Error('RabbitMQ not connected')),
     async close() {
       await connection.close();
     },

@@ -4,10 +4,10 @@ import type { Broker } from './broker.ts';
 import { assertTopology, type Topology } from './topology.ts';
 
 export interface ConsumeLoop {
-  start(): Promise<void>;
+  start: () => Promise<void>;
   /** Cancels the consumer, waits for in-flight messages to settle, closes the channel. */
-  stop(): Promise<void>;
-  inFlight(): number;
+  stop: () => Promise<void>;
+  inFlight: () => number;
 }
 
 /**
@@ -43,7 +43,10 @@ export function createConsumeLoop(options: {
       .handle(ch, msg)
       .catch((err: unknown) => {
         options.logger.warn(
-          { err: err instanceof Error ? err.message : String(err), messageId: msg.properties.messageId },
+          {
+            err: err instanceof Error ? err.message : String(err),
+            messageId: msg.properties.messageId,
+          },
           'message left unacked; the broker will redeliver it',
         );
       })

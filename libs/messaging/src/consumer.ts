@@ -62,10 +62,10 @@ export interface ConsumerEvent {
 }
 
 export interface Consumer extends EventEmitter {
-  start(): Promise<void>;
+  start: () => Promise<void>;
   /** Stops taking messages, waits for in-flight ones to finish and be acked, closes the channel. */
-  stop(): Promise<void>;
-  inFlight(): number;
+  stop: () => Promise<void>;
+  inFlight: () => number;
 }
 
 const MAX_SANE_ATTEMPT = 1_000;
@@ -75,7 +75,9 @@ function readAttempt(headers: Record<string, unknown>): number {
   if (raw === undefined) return 1;
   const n = typeof raw === 'number' ? raw : Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > MAX_SANE_ATTEMPT) {
-    throw new PoisonMessageError(`invalid ${HEADERS.attempt} header: ${String(raw).slice(0, 40)}`);
+    throw new PoisonMessageError(
+      `invalid ${HEADERS.attempt} header: ${JSON.stringify(raw).slice(0, 40)}`,
+    );
   }
   return n;
 }
@@ -94,7 +96,9 @@ function confirmPublish(
   options: Options.Publish,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    ch.publish(exchange, routingKey, content, options, (err) => (err ? reject(err as Error) : resolve()));
+    ch.publish(exchange, routingKey, content, options, (err) =>
+      err ? reject(err as Error) : resolve(),
+    );
   });
 }
 
@@ -104,7 +108,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const maxAttempts = options.maxAttempts ?? 4;
   const tiers = options.retryTiersMs ?? RETRY_TIERS_MS;
   const byType = new Map(options.accepts.map((d) => [d.type, d]));
-  async function deadLetter(ch: ConfirmChannel, msg: ConsumeMessage, reason: string): Promise<void> {
+  async function deadLetter(
+    ch: ConfirmChannel,
+    msg: ConsumeMessage,
+    reason: string,
+  ): Promise<void> {
     const headers = {
       ...msg.properties.headers,
       [HEADERS.deadReason]: reason.slice(0, 1_000),
@@ -115,19 +123,24 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       ...msg.properties,
       headers,
       persistent: true,
-    } as Options.Publish);
+    });
     ch.ack(msg);
     emitter.emit('dead-lettered', event(msg, reason));
   }
 
-  async function republish(ch: ConfirmChannel, msg: ConsumeMessage, attempt: number, delayMs: number): Promise<void> {
+  async function republish(
+    ch: ConfirmChannel,
+    msg: ConsumeMessage,
+    attempt: number,
+    delayMs: number,
+  ): Promise<void> {
     const found = tiers.findIndex((t) => t >= delayMs);
     const index = found === -1 ? tiers.length - 1 : found;
     await confirmPublish(ch, '', QUEUES.retry(options.queue, index), msg.content, {
       ...msg.properties,
       headers: { ...msg.properties.headers, [HEADERS.attempt]: attempt },
       persistent: true,
-    } as Options.Publish);
+    });
     ch.ack(msg);
   }
 
@@ -150,7 +163,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     }
     const type = (json as { type?: unknown } | null)?.type;
     const definition = typeof type === 'string' ? byType.get(type) : undefined;
-    if (!definition) throw new PoisonMessageError(`unexpected message type ${String(type).slice(0, 80)}`);
+    if (!definition)
+      throw new PoisonMessageError(`unexpected message type ${String(type).slice(0, 80)}`);
     const parsed = definition.envelope.safeParse(json);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
@@ -170,7 +184,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     try {
       parsed = parse(msg);
     } catch (err) {
-      log.warn({ reason: describe(err), messageId: msg.properties.messageId }, 'poison message dead-lettered');
+      log.warn(
+        { reason: describe(err), messageId: msg.properties.messageId },
+        'poison message dead-lettered',
+      );
       await deadLetter(ch, msg, describe(err));
       return;
     }
@@ -181,7 +198,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       redelivered: msg.fields.redelivered,
       headers: msg.properties.headers ?? {},
       priority: msg.properties.priority as number | undefined,
-      logger: log.child({ messageId: envelope.id, correlationId: envelope.correlationId, type: envelope.type }),
+      logger: log.child({
+        messageId: envelope.id,
+        correlationId: envelope.correlationId,
+        type: envelope.type,
+      }),
     };
     try {
       await options.handler(envelope, ctx);

@@ -71,7 +71,7 @@ export interface Outbox {
    * Runs `work` in a transaction; messages it emits are written to the outbox in the same
    * transaction and relayed after the commit. Nothing is published if the transaction fails.
    */
-  transaction<T>(work: (trx: Knex.Transaction, emit: Emit) => Promise<T>): Promise<T>;
+  transaction<T>(work: (trx: Knex.Transaction, emit: Emit) => Promise<T> | T): Promise<T>;
   /** Writes messages inside a transaction the caller owns; call `wake()` after it commits. */
   write(trx: Knex.Transaction, messages: OutboxMessage[]): Promise<void>;
   wake(): void;
@@ -147,7 +147,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (done.length > 0) await table(trx).whereIn('seq', done).delete();
       if (failed) {
-        log.warn({ err: String(failed.reason), failed: rows.length - done.length }, 'outbox publish failed; will retry');
+        log.warn(
+          { err: String(failed.reason), failed: rows.length - done.length },
+          'outbox publish failed; will retry',
+        );
       }
       return failed ? -1 : rows.length;
     });

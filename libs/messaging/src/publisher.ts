@@ -69,12 +69,15 @@ export function encode(envelope: Envelope<unknown>, maxBytes: number): Buffer {
 export function createPublisher(options: PublisherOptions): Publisher {
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const returned = new Set<string>();
-  const channel = options.broker.createChannel(`${options.appId}.publisher`, async (ch: ConfirmChannel) => {
-    ch.on('return', (msg: { properties: { messageId?: string } }) => {
-      if (msg.properties.messageId) returned.add(msg.properties.messageId);
-    });
-    await assertTopology(ch, options.topology);
-  });
+  const channel = options.broker.createChannel(
+    `${options.appId}.publisher`,
+    async (ch: ConfirmChannel) => {
+      ch.on('return', (msg: { properties: { messageId?: string } }) => {
+        if (msg.properties.messageId) returned.add(msg.properties.messageId);
+      });
+      await assertTopology(ch, options.topology);
+    },
+  );
 
   return {
     async publish(exchange, routingKey, envelope, publishOptions = {}) {

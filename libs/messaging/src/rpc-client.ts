@@ -58,33 +58,38 @@ export function createRpcClient(options: {
     fn(p);
   };
 
-  const channel = options.broker.createChannel(`${options.appId}.rpc-client`, async (ch: ConfirmChannel) => {
-    await assertTopology(ch, baseTopology);
-    ch.on('return', (msg: ConsumeMessage) => {
-      const id = msg.properties.correlationId as string | undefined;
-      if (id) {
-        settle(id, (p) =>
-          p.reject(new UnavailableError(`no ${String(msg.fields.routingKey)} service is listening`)),
-        );
-      }
-    });
-    await ch.consume(
-      REPLY_TO,
-      (msg) => {
-        if (!msg) return;
+  const channel = options.broker.createChannel(
+    `${options.appId}.rpc-client`,
+    async (ch: ConfirmChannel) => {
+      await assertTopology(ch, baseTopology);
+      ch.on('return', (msg: ConsumeMessage) => {
         const id = msg.properties.correlationId as string | undefined;
-        if (!id) return;
-        settle(id, (p) => {
-          try {
-            p.resolve(JSON.parse(msg.content.toString('utf8')));
-          } catch {
-            p.reject(new AppError('bad_reply', 502, 'service sent an unreadable reply'));
-          }
-        });
-      },
-      { noAck: true },
-    );
-  });
+        if (id) {
+          settle(id, (p) =>
+            p.reject(
+              new UnavailableError(`no ${String(msg.fields.routingKey)} service is listening`),
+            ),
+          );
+        }
+      });
+      await ch.consume(
+        REPLY_TO,
+        (msg) => {
+          if (!msg) return;
+          const id = msg.properties.correlationId as string | undefined;
+          if (!id) return;
+          settle(id, (p) => {
+            try {
+              p.resolve(JSON.parse(msg.content.toString('utf8')));
+            } catch {
+              p.reject(new AppError('bad_reply', 502, 'service sent an unreadable reply'));
+            }
+          });
+        },
+        { noAck: true },
+      );
+    },
+  );
 
   return {
     async call(definition, request, callOptions = {}) {
@@ -95,7 +100,11 @@ export function createRpcClient(options: {
       const reply = new Promise<unknown>((resolve, reject) => {
         const timer = setTimeout(() => {
           settle(correlationId, (p) =>
-            p.reject(new TimeoutError(`${definition.service} did not answer ${definition.type} in ${timeoutMs} ms`)),
+            p.reject(
+              new TimeoutError(
+                `${definition.service} did not answer ${definition.type} in ${timeoutMs} ms`,
+              ),
+            ),
           );
         }, timeoutMs);
         pending.set(correlationId, { resolve, reject, timer });
@@ -115,13 +124,19 @@ export function createRpcClient(options: {
             replyTo: REPLY_TO,
             expiration: String(timeoutMs),
             appId: options.appId,
-            headers: callOptions.correlationId ? { 'x-psc-correlation-id': callOptions.correlationId } : {},
+            headers: callOptions.correlationId
+              ? { 'x-psc-correlation-id': callOptions.correlationId }
+              : {},
             timeout: timeoutMs,
           }),
         )
         .catch((err: unknown) =>
           settle(correlationId, (p) =>
-            p.reject(new UnavailableError(`cannot reach RabbitMQ: ${err instanceof Error ? err.message : ''}`)),
+            p.reject(
+              new UnavailableError(
+                `cannot reach RabbitMQ: ${err instanceof Error ? err.message : ''}`,
+              ),
+            ),
           ),
         );
       const parsed = rpcReply.parse(await reply);

@@ -1,6 +1,14 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { EXCHANGES, QUEUES, type RpcDefinition, type RpcReply, type RpcRequest, type RpcResponse, type ServiceName } from '@psc/contracts';
+import {
+  EXCHANGES,
+  QUEUES,
+  type RpcDefinition,
+  type RpcReply,
+  type RpcRequest,
+  type RpcResponse,
+  type ServiceName,
+} from '@psc/contracts';
 import { NotFoundError, ValidationError, toErrorBody } from '@psc/core';
 import type { Broker } from './broker.ts';
 import { baseTopology, mergeTopologies } from './topology.ts';
@@ -8,7 +16,10 @@ import { createConsumeLoop } from './consume-loop.ts';
 
 export interface RpcHandler<R extends RpcDefinition = RpcDefinition> {
   definition: R;
-  handle(request: RpcRequest<R>, ctx: { correlationId: string | undefined; logger: Logger }): Promise<RpcResponse<R>>;
+  handle(
+    request: RpcRequest<R>,
+    ctx: { correlationId: string | undefined; logger: Logger },
+  ): Promise<RpcResponse<R>>;
 }
 
 /** Keeps the definition's types attached to its handler. */
@@ -16,7 +27,7 @@ export function rpcHandler<R extends RpcDefinition>(
   definition: R,
   handle: RpcHandler<R>['handle'],
 ): RpcHandler {
-  return { definition, handle } as unknown as RpcHandler;
+  return { definition, handle };
 }
 
 export interface RpcServer {
@@ -41,7 +52,11 @@ export function createRpcServer(options: {
   async function answer(msg: ConsumeMessage): Promise<RpcReply> {
     const type = msg.properties.type as string | undefined;
     const handler = type ? byType.get(type) : undefined;
-    if (!handler) return { ok: false, error: toErrorBody(new NotFoundError(`unknown operation ${type ?? ''}`)) };
+    if (!handler)
+      return {
+        ok: false,
+        error: toErrorBody(new NotFoundError(`unknown operation ${type ?? ''}`)),
+      };
     try {
       let raw: unknown;
       try {

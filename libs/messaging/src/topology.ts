@@ -3,7 +3,11 @@ import { EXCHANGES, MAX_PRIORITY, QUEUES, RETRY_TIERS_MS } from '@psc/contracts'
 
 /** Topology as data: what a service declares, re-applied on every reconnect. */
 export interface Topology {
-  exchanges: { name: string; type: 'topic' | 'direct' | 'fanout'; options?: Options.AssertExchange }[];
+  exchanges: {
+    name: string;
+    type: 'topic' | 'direct' | 'fanout';
+    options?: Options.AssertExchange;
+  }[];
   queues: {
     name: string;
     options: Options.AssertQueue;
@@ -31,15 +35,26 @@ export async function assertTopology(channel: ConfirmChannel, topology: Topology
   }
 }
 
-/** The exchanges every service may publish to. */
+/**
+ * The exchanges every service may publish to. Events nobody subscribes to are not an error
+ * (publishes are mandatory), so the events exchange hands them to an alternate exchange whose
+ * bounded queue keeps the latest ones for inspection instead of dropping them silently.
+ */
 export const baseTopology: Topology = {
   exchanges: [
-    { name: EXCHANGES.events, type: 'topic' },
+    { name: EXCHANGES.unrouted, type: 'fanout' },
+    { name: EXCHANGES.events, type: 'topic', options: { alternateExchange: EXCHANGES.unrouted } },
     { name: EXCHANGES.jobs, type: 'direct' },
     { name: EXCHANGES.rpc, type: 'direct' },
     { name: EXCHANGES.deadLetter, type: 'direct' },
   ],
-  queues: [],
+  queues: [
+    {
+      name: QUEUES.unroutedEvents,
+      options: { durable: true, maxLength: 10_000 },
+      bindings: [{ exchange: EXCHANGES.unrouted, routingKey: '' }],
+    },
+  ],
 };
 
 export interface WorkQueueSpec {
@@ -90,3 +105,21 @@ export function workQueue(spec: WorkQueueSpec): Topology {
     ],
   };
 }
+
+/**
+ * Both job queues. The scheduler declares them too, so a job published before any worker ever
+ * started is queued rather than unroutable.
+ */
+export const syncJobQueue = workQueue({
+  name: QUEUES.syncJobs,
+  priority: true,
+  bindings: [
+    { exchange: EXCHANGES.jobs, routingKey: 'sync' },
+    { exchange: EXCHANGES.jobs, routingKey: 'validate' },
+  ],
+});
+export const collectJobQueue = workQueue({
+  name: QUEUES.collectorJobs,
+  priority: true,
+  bindings: [{ exchange: EXCHANGES.jobs, routingKey: 'collect' }],
+});

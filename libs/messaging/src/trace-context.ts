@@ -9,7 +9,10 @@ import { context, type Context } from '@opentelemetry/api';
 const CONTEXT_KEY = Symbol.for('psc.otel.publishContext');
 const PATCHED = Symbol.for('psc.otel.publishPatched');
 
-export function withPublishContext<T extends object>(options: T, ctx: Context = context.active()): T {
+export function withPublishContext<T extends object>(
+  options: T,
+  ctx: Context = context.active(),
+): T {
   return { ...options, [CONTEXT_KEY]: ctx };
 }
 

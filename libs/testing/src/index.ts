@@ -38,3 +38,4 @@ export {
   type SpawnServiceOptions,
 } from './service-process.ts';
 export { freePort } from './ports.ts';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';

@@ -7,7 +7,12 @@ const schema = z.object({
   LOG_LEVEL: commonEnv.LOG_LEVEL,
   HTTP_PORT: portEnv(8080),
   PSC_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
-  PSC_BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(64 * 1024 * 1024).default(1024 * 1024),
+  PSC_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
 });
 
 export type Config = ReturnType<typeof loadConfig>;

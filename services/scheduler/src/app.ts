@@ -5,6 +5,9 @@ import { checkDb } from '@psc/db';
 import { createHttpServer } from '@psc/http';
 import {
   baseTopology,
+  collectJobQueue,
+  mergeTopologies,
+  syncJobQueue,
   createOutbox,
   createPublisher,
   createRpcClient,
@@ -30,7 +33,11 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker } = deps;
-  const publisher = createPublisher({ broker, topology: baseTopology, appId: 'scheduler' });
+  const publisher = createPublisher({
+    broker,
+    topology: mergeTopologies(baseTopology, syncJobQueue, collectJobQueue),
+    appId: 'scheduler',
+  });
   const outbox = createOutbox({
     knex,
     schema: SCHEMA,
@@ -59,9 +66,7 @@ export function createApp(deps: AppDeps) {
     logger,
     registry: deps.registry,
     readiness: {
-      startup: async () => {
-        if (!started) throw new Error('still starting');
-      },
+      startup: () => (started ? Promise.resolve() : Promise.reject(new Error('still starting'))),
       database: () => checkDb(knex),
       broker: () => broker.check(),
     },

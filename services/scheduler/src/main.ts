@@ -22,7 +22,14 @@ runMain({
     });
     const broker = createBroker({ url: config.amqpUrl, connectionName: SERVICE, logger });
     const metrics = createMetrics({ service: SERVICE });
-    const app = createApp({ config, logger, knex, broker, registry: metrics.registry, clock: systemClock });
+    const app = createApp({
+      config,
+      logger,
+      knex,
+      broker,
+      registry: metrics.registry,
+      clock: systemClock,
+    });
     await app.start();
     return {
       logger,

@@ -74,9 +74,7 @@ export function createApp(deps: AppDeps) {
     logger,
     registry: deps.registry,
     readiness: {
-      startup: async () => {
-        if (!started) throw new Error('still starting');
-      },
+      startup: () => (started ? Promise.resolve() : Promise.reject(new Error('still starting'))),
       database: () => checkDb(knex),
       broker: () => broker.check(),
     },

@@ -8,7 +8,11 @@ const schema = z.object({
   PSC_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   PSC_WORKER_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
   PSC_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
-  PSC_FETCH_MAX_BYTES: z.coerce.number().int().min(1_024).default(16 * 1024 * 1024),
+  PSC_FETCH_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .default(16 * 1024 * 1024),
   PSC_WORKER_ID: z.string().min(1).optional(),
 });
 

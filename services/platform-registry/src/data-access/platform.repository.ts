@@ -31,7 +31,7 @@ export interface ListFilter {
 
 export function createPlatformRepository(knex: Knex) {
   const platforms = (q: Knex | Knex.Transaction = knex) =>
-    q.withSchema('registry').table<PlatformRow>('platforms');
+    q.withSchema('registry').table('platforms');
 
   return {
     async insert(trx: Knex.Transaction, platform: Platform): Promise<void> {
@@ -48,12 +48,13 @@ export function createPlatformRepository(knex: Knex) {
     },
 
     async findById(id: string): Promise<Platform | undefined> {
-      const row = await platforms().where({ id }).whereNull('deleted_at').first();
+      const row = (await platforms().where({ id }).whereNull('deleted_at').first()) as
+        PlatformRow | undefined;
       return row ? toPlatform(row) : undefined;
     },
 
     async existsByName(trx: Knex.Transaction, name: string): Promise<boolean> {
-      const row = await platforms(trx).where({ name }).whereNull('deleted_at').first('id');
+      const row: unknown = await platforms(trx).where({ name }).whereNull('deleted_at').first('id');
       return row !== undefined;
     },
 
@@ -61,7 +62,7 @@ export function createPlatformRepository(knex: Knex) {
       const q = platforms().whereNull('deleted_at').orderBy('name').limit(filter.limit);
       if (filter.active !== undefined) void q.where({ active: filter.active });
       if (filter.afterName !== undefined) void q.where('name', '>', filter.afterName);
-      const rows = await q;
+      const rows = (await q) as PlatformRow[];
       return rows.map(toPlatform);
     },
   };

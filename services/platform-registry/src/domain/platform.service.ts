@@ -39,7 +39,13 @@ export function createPlatformService(deps: {
       assertUniqueResourceNames(input);
       assertExpressionsCompile(input);
       const now = clock.now().toISOString();
-      const platform: Platform = { ...input, id: randomUUID(), version: 1, createdAt: now, updatedAt: now };
+      const platform: Platform = {
+        ...input,
+        id: randomUUID(),
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+      };
       await outbox.transaction(async (trx, emit) => {
         if (await repository.existsByName(trx, input.name)) {
           throw new ConflictError(`a platform named ${input.name} already exists`);
@@ -70,7 +76,11 @@ export function createPlatformService(deps: {
       return platform;
     },
 
-    async list(query: { limit: number; cursor?: string | undefined; active?: boolean | undefined }) {
+    async list(query: {
+      limit: number;
+      cursor?: string | undefined;
+      active?: boolean | undefined;
+    }) {
       const items = await repository.list({
         limit: query.limit + 1,
         ...(query.active !== undefined ? { active: query.active } : {}),
@@ -78,7 +88,10 @@ export function createPlatformService(deps: {
       });
       const page = items.slice(0, query.limit);
       const last = page.at(-1);
-      return { items: page, nextCursor: items.length > query.limit && last ? encodeCursor(last.name) : null };
+      return {
+        items: page,
+        nextCursor: items.length > query.limit && last ? encodeCursor(last.name) : null,
+      };
     },
   };
 }

@@ -53,7 +53,7 @@ export interface EventUpdate extends LedgerEvent {
 }
 
 export function createJobRepository(knex: Knex) {
-  const jobs = (q: Knex | Knex.Transaction = knex) => q.withSchema('scheduler').table<JobRow>('jobs');
+  const jobs = (q: Knex | Knex.Transaction = knex) => q.withSchema('scheduler').table('jobs');
 
   return {
     async insert(trx: Knex.Transaction, job: Job): Promise<void> {
@@ -74,16 +74,20 @@ export function createJobRepository(knex: Knex) {
     },
 
     async findById(id: string): Promise<Job | undefined> {
-      const row = await jobs().where({ id }).first();
+      const row = (await jobs().where({ id }).first()) as JobRow | undefined;
       return row ? toJob(row) : undefined;
     },
 
     /** Applies a worker's event if it moves the job forward; returns whether it did. */
     async applyEvent(id: string, event: EventUpdate): Promise<boolean> {
       return knex.transaction(async (trx) => {
-        const row = await jobs(trx).where({ id }).forUpdate().first();
+        const row = (await jobs(trx).where({ id }).forUpdate().first()) as JobRow | undefined;
         if (!row) return false;
-        const current = { status: row.status, attempt: row.progress_attempt, phase: row.progress_phase };
+        const current = {
+          status: row.status,
+          attempt: row.progress_attempt,
+          phase: row.progress_phase,
+        };
         if (!movesForward(current, event)) return false;
         const finished = event.status !== 'running' && event.status !== 'retrying';
         await jobs(trx)
@@ -97,7 +101,9 @@ export function createJobRepository(knex: Knex) {
             updated_at: event.at,
             ...(finished ? { finished_at: event.at } : {}),
             ...(event.stats ? { stats: JSON.stringify(event.stats) as unknown as JobStats } : {}),
-            ...(event.error !== undefined ? { error: JSON.stringify(event.error) as unknown as Job['error'] } : {}),
+            ...(event.error !== undefined
+              ? { error: JSON.stringify(event.error) as unknown as Job['error'] }
+              : {}),
           });
         return true;
       });

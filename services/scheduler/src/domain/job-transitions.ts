@@ -21,5 +21,8 @@ export function movesForward(
 ): boolean {
   if (TERMINAL.includes(current.status)) return false;
   if (TERMINAL.includes(event.status)) return true;
-  return event.attempt > current.attempt || (event.attempt === current.attempt && event.phase > current.phase);
+  return (
+    event.attempt > current.attempt ||
+    (event.attempt === current.attempt && event.phase > current.phase)
+  );
 }

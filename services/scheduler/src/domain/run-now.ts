@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  EXCHANGES,
-  jobRun,
-  type Job,
-  type Platform,
-  type TaskType,
-} from '@psc/contracts';
+import { EXCHANGES, jobRun, type Job, type Platform, type TaskType } from '@psc/contracts';
 import { ConflictError, NotFoundError, type Clock } from '@psc/core';
 import { createEnvelope, type Outbox } from '@psc/messaging';
 import type { JobRepository } from '../data-access/job.repository.ts';
@@ -28,12 +22,18 @@ export function createRunNow(deps: {
   clock: Clock;
   currentTraceId: () => string | null;
 }) {
-  return async function runNow(request: RunNowRequest, correlationId?: string): Promise<{ jobs: { id: string; status: 'queued' }[] }> {
+  return async function runNow(
+    request: RunNowRequest,
+    correlationId?: string,
+  ): Promise<{ jobs: { id: string; status: 'queued' }[] }> {
     const platform = await deps.platforms.get(request.platformId);
     const resource = platform.resources.find((r) => r.name === request.resource);
-    if (!resource) throw new NotFoundError(`platform ${platform.name} has no resource ${request.resource}`);
+    if (!resource)
+      throw new NotFoundError(`platform ${platform.name} has no resource ${request.resource}`);
     if (!resource.tasks.includes(request.taskType)) {
-      throw new ConflictError(`resource ${request.resource} does not run ${request.taskType} tasks`);
+      throw new ConflictError(
+        `resource ${request.resource} does not run ${request.taskType} tasks`,
+      );
     }
     if (!platform.active) throw new ConflictError(`platform ${platform.name} is not active`);
 

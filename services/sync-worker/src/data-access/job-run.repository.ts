@@ -8,7 +8,10 @@ export function createJobRunRepository(knex: Knex) {
       return (await runs().where({ job_id: jobId }).first('job_id')) !== undefined;
     },
     /** Fails with a unique violation if another delivery of the job finished first. */
-    async insert(trx: Knex.Transaction, run: { jobId: string; attempt: number; stats: JobStats; at: Date }) {
+    async insert(
+      trx: Knex.Transaction,
+      run: { jobId: string; attempt: number; stats: JobStats; at: Date },
+    ) {
       await runs(trx).insert({
         job_id: run.jobId,
         attempt: run.attempt,

@@ -18,7 +18,9 @@ export interface PlatformResponse {
 /** An upstream answer that says something about the platform, not about our request. */
 function statusError(status: number): AppError {
   if (status >= 500 || status === 429 || status === 408) {
-    return new AppError('upstream_status', 502, `platform answered HTTP ${status}`, { retryable: true });
+    return new AppError('upstream_status', 502, `platform answered HTTP ${status}`, {
+      retryable: true,
+    });
   }
   return new NonRetryableError('upstream_status', `platform answered HTTP ${status}`);
 }
@@ -37,21 +39,31 @@ async function readJson(response: Response, maxBytes: number): Promise<unknown> 
       size += buf.length;
       if (size > maxBytes) {
         discard(response);
-        throw new NonRetryableError('response_too_large', `platform response exceeds ${maxBytes} bytes`);
+        throw new NonRetryableError(
+          'response_too_large',
+          `platform response exceeds ${maxBytes} bytes`,
+        );
       }
       chunks.push(buf);
     }
   } catch (err) {
     if (err instanceof AppError) throw err;
-    throw new AppError('bad_upstream_response', 502, 'platform response was cut off', { retryable: true });
+    throw new AppError('bad_upstream_response', 502, 'platform response was cut off', {
+      retryable: true,
+    });
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
     // The body itself is never logged or echoed: it may be huge or hold someone's data.
-    throw new AppError('bad_upstream_response', 502, `platform sent ${size} bytes that are not valid JSON`, {
-      retryable: true,
-    });
+    throw new AppError(
+      'bad_upstream_response',
+      502,
+      `platform sent ${size} bytes that are not valid JSON`,
+      {
+        retryable: true,
+      },
+    );
   }
 }
 
@@ -69,7 +81,10 @@ export function buildUrl(baseUrl: string, request: PageRequest): string {
 export function createPlatformClient(options: { maxBytes: number; logger: Logger }) {
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 32 });
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 32 });
-  const breakers = new Map<string, { version: number; breaker: CircuitBreaker<[Platform, PageRequest], PlatformResponse> }>();
+  const breakers = new Map<
+    string,
+    { version: number; breaker: CircuitBreaker<[Platform, PageRequest], PlatformResponse> }
+  >();
 
   async function call(platform: Platform, request: PageRequest): Promise<PlatformResponse> {
     const url = buildUrl(platform.baseUrl, request);
@@ -87,11 +102,16 @@ export function createPlatformClient(options: { maxBytes: number; logger: Logger
       if (name === 'TimeoutError' || name === 'AbortError') {
         throw new TimeoutError(`platform did not answer within ${platform.timeoutMs} ms`);
       }
-      throw new UnavailableError(`cannot reach platform: ${(err as { code?: string }).code ?? name}`);
+      throw new UnavailableError(
+        `cannot reach platform: ${(err as { code?: string }).code ?? name}`,
+      );
     }
     if (response.status >= 300 && response.status < 400) {
       discard(response);
-      throw new NonRetryableError('redirect_blocked', `platform redirected (HTTP ${response.status}); redirects are not followed`);
+      throw new NonRetryableError(
+        'redirect_blocked',
+        `platform redirected (HTTP ${response.status}); redirects are not followed`,
+      );
     }
     if (!response.ok) {
       discard(response);

@@ -64,7 +64,11 @@ export function createRecordRepository(knex: Knex) {
       const q = knex
         .withSchema('sync')
         .table('records')
-        .select<{ key: string; data: Record<string, unknown>; updated_at: Date }[]>('key', 'data', 'updated_at')
+        .select<{ key: string; data: Record<string, unknown>; updated_at: Date }[]>(
+          'key',
+          'data',
+          'updated_at',
+        )
         .where({ platform_id: query.platformId, resource: query.resource })
         .whereNull('deleted_at')
         .orderBy('key')

@@ -40,17 +40,23 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-export async function extractItems(body: unknown, resource: ResourceDefinition): Promise<unknown[]> {
+export async function extractItems(
+  body: unknown,
+  resource: ResourceDefinition,
+): Promise<unknown[]> {
   const items = await evaluate(resource.itemsPath, body, 'itemsPath');
   if (items === undefined || items === null) return [];
-  return Array.isArray(items) ? items : [items];
+  return Array.isArray(items) ? (items as unknown[]) : [items];
 }
 
 /** Maps one upstream item to a record; JSONata sequences come back as plain arrays. */
 export async function mapItem(item: unknown, resource: ResourceDefinition): Promise<MappedRecord> {
   const key = await evaluate(resource.key, item, 'key');
   if (typeof key !== 'string' && typeof key !== 'number') {
-    throw new NonRetryableError('mapping_failed', `key: expected a string or number, got ${typeof key}`);
+    throw new NonRetryableError(
+      'mapping_failed',
+      `key: expected a string or number, got ${typeof key}`,
+    );
   }
   const data: Record<string, unknown> = {};
   for (const [field, source] of Object.entries(resource.mapping)) {

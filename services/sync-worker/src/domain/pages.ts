@@ -31,7 +31,10 @@ export function createPager(resource: ResourceDefinition): Pager {
       // A short or empty page is the last one.
       if (itemCount < p.pageSize) return null;
       if (fetched >= p.maxPages) {
-        throw new NonRetryableError('max_pages_exceeded', `stopped after maxPages (${p.maxPages}) pages`);
+        throw new NonRetryableError(
+          'max_pages_exceeded',
+          `stopped after maxPages (${p.maxPages}) pages`,
+        );
       }
       page += 1;
       return at(page);

@@ -4,22 +4,15 @@ import {
   baseTopology,
   createConsumer,
   createEnvelope,
+  collectJobQueue,
   mergeTopologies,
-  workQueue,
   type Broker,
   type Consumer,
   type Outbox,
 } from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
 
-export const collectJobsTopology = mergeTopologies(
-  baseTopology,
-  workQueue({
-    name: QUEUES.collectorJobs,
-    priority: true,
-    bindings: [{ exchange: EXCHANGES.jobs, routingKey: 'collect' }],
-  }),
-);
+export const collectJobsTopology = mergeTopologies(baseTopology, collectJobQueue);
 
 /**
  * The collector joins the topology and owns its queue; collection itself lands with the
@@ -39,9 +32,12 @@ export function createCollectJobsConsumer(deps: {
     accepts: [jobRun],
     logger: deps.logger,
     prefetch: deps.prefetch,
-    handler: () => Promise.reject(new NonRetryableError('unsupported_task', 'collect jobs are not supported yet')),
+    handler: () =>
+      Promise.reject(
+        new NonRetryableError('unsupported_task', 'collect jobs are not supported yet'),
+      ),
     onFailure: (envelope, err, _outcome, ctx) =>
-      deps.outbox.transaction(async (_trx, emit) => {
+      deps.outbox.transaction((_trx, emit) => {
         const job = envelope.payload as JobRun;
         emit({
           exchange: EXCHANGES.events,

@@ -1,12 +1,21 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { pageRequest, platformCreate, platformGet, platformInput, platformList } from '@psc/contracts';
+import {
+  pageRequest,
+  platformCreate,
+  platformGet,
+  platformInput,
+  platformList,
+} from '@psc/contracts';
 import { body, params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
 
 const listQuery = z.object({
   ...pageRequest,
-  active: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  active: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
 });
 const idParams = z.object({ id: z.uuid() });
 

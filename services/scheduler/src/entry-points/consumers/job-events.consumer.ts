@@ -19,17 +19,30 @@ import type { Logger } from '@psc/telemetry';
 import type { EventUpdate, JobRepository } from '../../data-access/job.repository.ts';
 import { PHASE } from '../../domain/job-transitions.ts';
 
-export function toLedgerUpdate(envelope: Envelope<unknown>): { jobId: string; update: EventUpdate } {
+export function toLedgerUpdate(envelope: Envelope<unknown>): {
+  jobId: string;
+  update: EventUpdate;
+} {
   switch (envelope.type) {
     case jobStarted.type: {
       const p = envelope.payload as PayloadOf<typeof jobStarted>;
-      return { jobId: p.jobId, update: { attempt: p.attempt, phase: PHASE.started, status: 'running', at: new Date(p.at) } };
+      return {
+        jobId: p.jobId,
+        update: { attempt: p.attempt, phase: PHASE.started, status: 'running', at: new Date(p.at) },
+      };
     }
     case jobSucceeded.type: {
       const p = envelope.payload as PayloadOf<typeof jobSucceeded>;
       return {
         jobId: p.jobId,
-        update: { attempt: p.attempt, phase: PHASE.finished, status: 'succeeded', at: new Date(p.at), stats: p.stats, error: null },
+        update: {
+          attempt: p.attempt,
+          phase: PHASE.finished,
+          status: 'succeeded',
+          at: new Date(p.at),
+          stats: p.stats,
+          error: null,
+        },
       };
     }
     default: {
@@ -50,7 +63,11 @@ export function toLedgerUpdate(envelope: Envelope<unknown>): { jobId: string; up
 }
 
 /** Keeps the job ledger in step with the workers' `job.*` events. */
-export function createJobEventsConsumer(deps: { broker: Broker; jobs: JobRepository; logger: Logger }): Consumer {
+export function createJobEventsConsumer(deps: {
+  broker: Broker;
+  jobs: JobRepository;
+  logger: Logger;
+}): Consumer {
   const queue = QUEUES.schedulerJobEvents;
   return createConsumer({
     broker: deps.broker,
@@ -59,7 +76,10 @@ export function createJobEventsConsumer(deps: { broker: Broker; jobs: JobReposit
       baseTopology,
       workQueue({
         name: queue,
-        bindings: [jobStarted, jobSucceeded, jobFailed].map((m) => ({ exchange: EXCHANGES.events, routingKey: m.type })),
+        bindings: [jobStarted, jobSucceeded, jobFailed].map((m) => ({
+          exchange: EXCHANGES.events,
+          routingKey: m.type,
+        })),
       }),
     ),
     accepts: [jobStarted, jobSucceeded, jobFailed],
@@ -68,7 +88,8 @@ export function createJobEventsConsumer(deps: { broker: Broker; jobs: JobReposit
     async handler(envelope, ctx) {
       const { jobId, update } = toLedgerUpdate(envelope);
       const applied = await deps.jobs.applyEvent(jobId, update);
-      if (!applied) ctx.logger.debug({ jobId, type: envelope.type }, 'stale or unknown job event ignored');
+      if (!applied)
+        ctx.logger.debug({ jobId, type: envelope.type }, 'stale or unknown job event ignored');
     },
   });
 }

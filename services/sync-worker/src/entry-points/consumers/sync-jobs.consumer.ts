@@ -1,19 +1,16 @@
-import { EXCHANGES, QUEUES, jobRun, type JobRun } from '@psc/contracts';
-import { baseTopology, createConsumer, mergeTopologies, workQueue, type Broker, type Consumer } from '@psc/messaging';
+import { QUEUES, jobRun, type JobRun } from '@psc/contracts';
+import {
+  baseTopology,
+  createConsumer,
+  mergeTopologies,
+  syncJobQueue,
+  type Broker,
+  type Consumer,
+} from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
 import type { SyncJob } from '../../domain/sync-job.ts';
 
-export const syncJobsTopology = mergeTopologies(
-  baseTopology,
-  workQueue({
-    name: QUEUES.syncJobs,
-    priority: true,
-    bindings: [
-      { exchange: EXCHANGES.jobs, routingKey: 'sync' },
-      { exchange: EXCHANGES.jobs, routingKey: 'validate' },
-    ],
-  }),
-);
+export const syncJobsTopology = mergeTopologies(baseTopology, syncJobQueue);
 
 export function createSyncJobsConsumer(deps: {
   broker: Broker;
@@ -31,7 +28,10 @@ export function createSyncJobsConsumer(deps: {
     prefetch: deps.prefetch,
     maxAttempts: deps.maxAttempts,
     handler: (envelope, ctx) =>
-      deps.syncJob.run(envelope.payload as JobRun, { attempt: ctx.attempt, correlationId: envelope.correlationId }),
+      deps.syncJob.run(envelope.payload as JobRun, {
+        attempt: ctx.attempt,
+        correlationId: envelope.correlationId,
+      }),
     onFailure: (envelope, err, outcome, ctx) =>
       deps.syncJob.recordFailure(envelope.payload as JobRun, err, outcome, {
         attempt: ctx.attempt,
