@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import {
   createIsolatedEnv,
@@ -26,8 +27,18 @@ export interface RunningService {
   url: string;
 }
 
+export interface ApiInit {
+  method?: string;
+  body?: unknown;
+  /** Defaults to the bootstrap admin key; `null` sends no key. */
+  apiKey?: string | null;
+  headers?: Record<string, string>;
+}
+
 export interface System {
   env: IsolatedEnv;
+  /** The bootstrap admin key (PSC_ADMIN_API_KEY) the system was started with. */
+  adminKey: string;
   gatewayUrl: string;
   services: Map<ServiceName, RunningService>;
   /** Starts (or restarts) one service with the system's environment plus `extraEnv`. */
@@ -48,7 +59,10 @@ export async function startSystem(
 ): Promise<System> {
   const env = await createIsolatedEnv({ name: options.name ?? 'e2e' });
   const services = new Map<ServiceName, RunningService>();
+  const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
   const baseEnv = {
+    PSC_ADMIN_API_KEY: adminKey,
+    PSC_SECRET_KEY: randomBytes(32).toString('base64'),
     AMQP_URL: env.amqpUrl,
     DATABASE_URL: env.databaseUrl,
     LOG_LEVEL: 'info',
@@ -100,19 +114,29 @@ export async function startSystem(
 
   return {
     env,
+    adminKey,
     get gatewayUrl() {
       return gatewayUrl();
     },
     services,
     start,
-    async api<T>(path: string, init: { method?: string; body?: unknown } = {}) {
+    async api<T>(path: string, init: ApiInit = {}) {
+      const key = init.apiKey === undefined ? adminKey : init.apiKey;
       const response = await fetch(`${gatewayUrl()}${path}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-        headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(key ? { 'x-api-key': key } : {}),
+          ...init.headers,
+        },
         ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
       });
       const text = await response.text();
-      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+      return {
+        status: response.status,
+        body: (text ? JSON.parse(text) : undefined) as T,
+        headers: response.headers,
+      };
     },
     async stop() {
       await Promise.all([...services.values()].map((s) => s.process.stop()));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRpc } from './rpc.ts';
-import { platform, platformInput } from './platform.ts';
+import { platform, platformInput, platformWithSecrets } from './platform.ts';
 import { job } from './job.ts';
 import { page, pageRequest, syncedRecord } from './record.ts';
 import { TASK_TYPES } from './topology.ts';
@@ -14,6 +14,13 @@ export const platformCreate = defineRpc(
   platform,
 );
 export const platformGet = defineRpc('platform-registry', 'platform.get', byId, platform);
+/** For the workers that call the platform: credentials decrypted. The gateway never calls it. */
+export const platformGetWithSecrets = defineRpc(
+  'platform-registry',
+  'platform.get-with-secrets',
+  byId,
+  platformWithSecrets,
+);
 export const platformList = defineRpc(
   'platform-registry',
   'platform.list',

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { platformGet } from '@psc/contracts';
+import { platformGetWithSecrets } from '@psc/contracts';
 import type { Clock } from '@psc/core';
 import { checkDb } from '@psc/db';
 import { createHttpServer } from '@psc/http';
@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps) {
   const platformClient = createPlatformClient({ maxBytes: config.fetchMaxBytes, logger });
   const records = createRecordRepository(knex);
   const syncJob = createSyncJob({
-    platforms: { get: (id) => rpcClient.call(platformGet, { id }) },
+    platforms: { get: (id) => rpcClient.call(platformGetWithSecrets, { id }) },
     fetchPage: (platform, request) => platformClient.get(platform, request),
     records,
     runs: createJobRunRepository(knex),

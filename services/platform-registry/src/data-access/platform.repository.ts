@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Platform } from '@psc/contracts';
+import type { PlatformWithSecrets as Platform } from '@psc/contracts';
 
 interface PlatformRow {
   id: string;

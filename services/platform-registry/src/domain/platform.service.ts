@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import {
   EXCHANGES,
   platformRegistered,
+  type MaskedAuth,
   type Platform,
+  type PlatformAuth,
   type PlatformSummary,
+  type PlatformWithSecrets,
   type platformInput,
 } from '@psc/contracts';
 import { ConflictError, NotFoundError, type Clock } from '@psc/core';
@@ -14,7 +17,16 @@ import { assertExpressionsCompile, assertUniqueResourceNames } from './platform-
 
 type ParsedInput = z.infer<typeof platformInput>;
 
-export function summarize(p: Platform): PlatformSummary {
+export function maskAuth(auth: PlatformAuth): MaskedAuth {
+  if (auth.type === 'none') return { type: 'none' };
+  return { type: auth.type, ...('name' in auth ? { name: auth.name } : {}), token: '***' };
+}
+
+export function masked(p: PlatformWithSecrets): Platform {
+  return { ...p, auth: maskAuth(p.auth) };
+}
+
+export function summarize(p: PlatformWithSecrets): PlatformSummary {
   return {
     id: p.id,
     name: p.name,
@@ -39,7 +51,7 @@ export function createPlatformService(deps: {
       assertUniqueResourceNames(input);
       assertExpressionsCompile(input);
       const now = clock.now().toISOString();
-      const platform: Platform = {
+      const platform: PlatformWithSecrets = {
         ...input,
         id: randomUUID(),
         version: 1,
@@ -67,10 +79,10 @@ export function createPlatformService(deps: {
           ),
         });
       });
-      return platform;
+      return masked(platform);
     },
 
-    async get(id: string): Promise<Platform> {
+    async getWithSecrets(id: string): Promise<PlatformWithSecrets> {
       const platform = await repository.findById(id);
       if (!platform) throw new NotFoundError(`platform ${id} not found`);
       return platform;
@@ -89,7 +101,7 @@ export function createPlatformService(deps: {
       const page = items.slice(0, query.limit);
       const last = page.at(-1);
       return {
-        items: page,
+        items: page.map(masked),
         nextCursor: items.length > query.limit && last ? encodeCursor(last.name) : null,
       };
     },

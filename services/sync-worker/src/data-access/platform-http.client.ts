@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import fetch, { type Response } from 'node-fetch';
 import CircuitBreaker from 'opossum';
 import { AppError, NonRetryableError, TimeoutError, UnavailableError } from '@psc/core';
-import type { Platform } from '@psc/contracts';
+import type { PlatformWithSecrets as Platform } from '@psc/contracts';
 import { DeferError } from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
 import type { PageRequest } from '../domain/pages.ts';

@@ -18,6 +18,12 @@ export function createPager(resource: ResourceDefinition): Pager {
   if (p.type === 'none') {
     return { first: () => base, next: () => null };
   }
+  if (p.type !== 'page') {
+    throw new NonRetryableError(
+      'unsupported_pagination',
+      `${p.type} pagination is not supported yet`,
+    );
+  }
   let page = p.startPage;
   let fetched = 0;
   const at = (n: number): PageRequest => ({

@@ -7,7 +7,7 @@ import {
   type JobStats,
   type MessageDefinition,
   type PayloadOf,
-  type Platform,
+  type PlatformWithSecrets as Platform,
 } from '@psc/contracts';
 import { AppError, NonRetryableError, type Clock } from '@psc/core';
 import { createEnvelope, type Emit, type Outbox } from '@psc/messaging';
