@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineMessage } from './envelope.ts';
 import { TASK_TYPES } from './topology.ts';
-import { JOB_TRIGGERS, jobError, jobStats } from './job.ts';
+import { JOB_TRIGGERS, jobError, jobProgress, jobStats } from './job.ts';
 
 /** Command on `psc.jobs`: run one job. Routing key is the task type. */
 export const jobRun = defineMessage(
@@ -41,7 +41,27 @@ export const jobFailed = defineMessage(
   z.object({
     ...jobEventBase,
     error: jobError,
-    /** `retrying`: another attempt is scheduled; `dead`: dead-lettered; `failed`: gave up. */
-    outcome: z.enum(['retrying', 'failed', 'dead']),
+    /**
+     * `retrying`: another attempt is scheduled; `dead`: retries exhausted, dead-lettered;
+     * `failed`: a permanent failure (also dead-lettered, for replay); `cancelled`: stopped on request.
+     */
+    outcome: z.enum(['retrying', 'failed', 'dead', 'cancelled']),
   }),
+);
+
+/** A running job's pages and records so far; the ledger shows the newest. */
+export const jobProgressed = defineMessage(
+  'job.progressed',
+  1,
+  z.object({ ...jobEventBase, progress: jobProgress }),
+);
+
+/**
+ * The scheduler cancelled a job: a worker skips it if still queued and stops a running one at
+ * its next page. Workers answer with `job.failed` (outcome `cancelled`) or nothing if done.
+ */
+export const jobCancelRequested = defineMessage(
+  'job.cancel-requested',
+  1,
+  z.object({ jobId: z.uuid(), at: z.iso.datetime(), reason: z.string().max(500).optional() }),
 );

@@ -14,15 +14,27 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const JOB_TRIGGERS = ['schedule', 'manual', 'api', 'replay'] as const;
 
-export const jobStats = z.object({
-  fetched: z.number().int().nonnegative(),
-  inserted: z.number().int().nonnegative(),
-  updated: z.number().int().nonnegative(),
-  unchanged: z.number().int().nonnegative(),
+const count = z.number().int().nonnegative();
+
+/** Counts of one record collection; `deleted` counts soft deletes of a full sync. */
+export const recordCounts = z.object({
+  fetched: count,
+  inserted: count,
+  updated: count,
+  unchanged: count,
+  deleted: count.optional(),
+});
+
+export const jobStats = recordCounts.extend({
+  /** Child collections (`<resource>.<child>`), counted like the resource's own records. */
+  children: z.record(z.string(), recordCounts).optional(),
 });
 export type JobStats = z.infer<typeof jobStats>;
 
 export const jobError = z.object({ message: z.string(), class: z.string() });
+
+/** How far a running job has got. */
+export const jobProgress = z.object({ pages: count, records: count });
 
 export const job = z.object({
   id: z.uuid(),
@@ -35,6 +47,7 @@ export const job = z.object({
   attempts: z.number().int().nonnegative(),
   params: z.record(z.string(), z.unknown()),
   stats: jobStats.nullable(),
+  progress: jobProgress.nullable().optional(),
   error: jobError.nullable(),
   traceId: z.string().nullable(),
   createdAt: z.iso.datetime(),
