@@ -55,7 +55,7 @@ function run(name: string, args: string[], env: Record<string, string>): ChildPr
 }
 
 let stopping = false;
-async function stopAll(): Promise<void> {
+async function stopAll(code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
   process.stdout.write('\nstopping psc…\n');
@@ -69,7 +69,7 @@ async function stopAll(): Promise<void> {
   const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 8_000);
   await Promise.all(exits);
   clearTimeout(timer);
-  process.exit(0);
+  process.exit(code);
 }
 
 async function main(): Promise<void> {
@@ -102,5 +102,5 @@ process.on('SIGINT', () => void stopAll());
 process.on('SIGTERM', () => void stopAll());
 main().catch((err: unknown) => {
   process.stderr.write(`psc: ${(err as Error).message}\n`);
-  void stopAll().then(() => process.exit(1));
+  void stopAll(1);
 });

@@ -62,8 +62,19 @@ export function errorMiddleware(options: { logger: Logger }): Middleware {
     } catch (err) {
       if (ctx.headerSent) throw err; // too late to answer: Koa's 'error' event reports it
       if (err instanceof AppError) {
-        if (err.status >= 500)
-          logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+        // A dependency being away (503/504) is an operational condition, not a bug: no stack.
+        if (err.status >= 500) {
+          logger.warn(
+            {
+              code: err.code,
+              status: err.status,
+              reason: err.message,
+              method: ctx.method,
+              path: ctx.path,
+            },
+            'request failed',
+          );
+        }
         const body = toErrorBody(err);
         ctx.status = body.status;
         ctx.body = errorEnvelope(body.code, body.message, body.details);
