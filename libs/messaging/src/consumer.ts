@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { Logger } from 'pino';
-import { AppError } from '@psc/core';
+import { AppError, delay } from '@psc/core';
 import {
   EXCHANGES,
   HEADERS,
@@ -204,11 +204,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         type: envelope.type,
       }),
     };
+    let handled = false;
     try {
       await options.handler(envelope, ctx);
-      ch.ack(msg);
-      emitter.emit('acked', event(msg));
-      return;
+      handled = true;
     } catch (err) {
       if (err instanceof DeferError) {
         await republish(ch, msg, attempt, err.delayMs);
@@ -223,16 +222,27 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         await options.onFailure?.(envelope, err, outcome, ctx);
       } catch (hookErr) {
         ctx.logger.error({ err: describe(hookErr) }, 'failure hook failed; message requeued');
+        // The hook usually fails because the database is away: pause so the requeue does not spin.
+        await delay(1_000);
         ch.nack(msg, false, true);
         return;
       }
       if (outcome === 'retrying') {
-        const delayMs = tiers[Math.min(attempt - 1, tiers.length - 1)] ?? 1_000;
+        // An error may say how long to wait at least (HTTP 429/503 Retry-After).
+        const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+        const tierMs = tiers[Math.min(attempt - 1, tiers.length - 1)] ?? 1_000;
+        const delayMs = typeof retryAfterMs === 'number' ? Math.max(tierMs, retryAfterMs) : tierMs;
         await republish(ch, msg, attempt + 1, delayMs);
         emitter.emit('retried', event(msg, reason));
       } else {
         await deadLetter(ch, msg, reason);
       }
+    }
+    if (handled) {
+      // Outside the try: an ack on a channel that died meanwhile is not a handler failure; the
+      // broker redelivers the message and the idempotent handler sees it again.
+      ch.ack(msg);
+      emitter.emit('acked', event(msg));
     }
   }
 

@@ -7,7 +7,13 @@ import {
   type RpcRequest,
   type RpcResponse,
 } from '@psc/contracts';
-import { AppError, TimeoutError, UnavailableError, fromErrorBody } from '@psc/core';
+import {
+  AppError,
+  TimeoutError,
+  UnavailableError,
+  ValidationError,
+  fromErrorBody,
+} from '@psc/core';
 import type { Broker } from './broker.ts';
 import { baseTopology, assertTopology } from './topology.ts';
 import { withPublishContext } from './trace-context.ts';
@@ -94,7 +100,15 @@ export function createRpcClient(options: {
   return {
     async call(definition, request, callOptions = {}) {
       const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
-      const body = Buffer.from(JSON.stringify(definition.request.parse(request)));
+      const checked = definition.request.safeParse(request);
+      if (!checked.success) {
+        const first = checked.error.issues[0];
+        throw new ValidationError(
+          `${first?.path.join('.') || 'request'}: ${first?.message ?? 'invalid'}`,
+          checked.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        );
+      }
+      const body = Buffer.from(JSON.stringify(checked.data));
       if (body.length > maxBytes) throw new AppError('payload_too_large', 413, 'request too large');
       const correlationId = randomUUID();
       const reply = new Promise<unknown>((resolve, reject) => {
@@ -139,9 +153,27 @@ export function createRpcClient(options: {
             ),
           ),
         );
-      const parsed = rpcReply.parse(await reply);
-      if (!parsed.ok) throw fromErrorBody(parsed.error);
-      return definition.response.parse(parsed.result) as RpcResponse<typeof definition>;
+      const parsed = rpcReply.safeParse(await reply);
+      if (!parsed.success) {
+        throw new AppError('bad_reply', 502, `${definition.service} sent a malformed reply`);
+      }
+      if (!parsed.data.ok) throw fromErrorBody(parsed.data.error);
+      const result = definition.response.safeParse(parsed.data.result);
+      if (!result.success) {
+        // The service broke its own contract: a 502, not the caller's 422.
+        throw new AppError(
+          'bad_reply',
+          502,
+          `${definition.service} answered outside its contract`,
+          {
+            details: result.error.issues.map((i) => ({
+              path: i.path.join('.'),
+              message: i.message,
+            })),
+          },
+        );
+      }
+      return result.data as RpcResponse<typeof definition>;
     },
     async close() {
       for (const id of [...pending.keys()]) {

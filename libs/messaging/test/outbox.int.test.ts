@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ConsumeMessage } from 'amqplib';
+import { EXCHANGES } from '@psc/contracts';
+import {
+  baseTopology,
+  createOutbox,
+  createOutboxTable,
+  createPublisher,
+  type Broker,
+  type Outbox,
+} from '@psc/messaging';
+import { waitFor } from '@psc/testing';
+import { createDb, runMigrations, type Knex } from '../../db/src/index.ts';
+import { createFixture, type Fixture } from './support/fixture.ts';
+import { ping, pingEnvelope } from './support/messages.ts';
+
+const SCHEMA = 'conformance';
+const EVENTS_QUEUE = 'conformance.outbox-events';
+
+async function database(fx: Fixture): Promise<Knex> {
+  const knex = createDb({ url: fx.env.databaseUrl, schema: SCHEMA, poolMax: 4 });
+  fx.defer(() => knex.destroy());
+  await runMigrations(knex, {
+    schema: SCHEMA,
+    migrations: {
+      '0001_outbox.ts': {
+        up: async (k: Knex) => {
+          await createOutboxTable(k, SCHEMA);
+          await k.schema.withSchema(SCHEMA).createTable('notes', (t) => {
+            t.integer('n').primary();
+          });
+        },
+        down: async (k: Knex) => {
+          await k.schema.withSchema(SCHEMA).dropTable('notes').dropTable('outbox');
+        },
+      },
+    },
+  });
+  return knex;
+}
+
+function outboxFor(fx: Fixture, knex: Knex, broker: Broker): Outbox {
+  const publisher = createPublisher({ broker, topology: baseTopology, appId: 'conformance' });
+  const outbox = createOutbox({
+    knex,
+    schema: SCHEMA,
+    publisher,
+    logger: fx.logger,
+    isBrokerConnected: () => broker.isConnected(),
+    pollIntervalMs: 50,
+  });
+  fx.defer(() => publisher.close());
+  fx.defer(() => outbox.stop());
+  outbox.start();
+  return outbox;
+}
+
+/** Every message published to the events exchange for `ping`, as seen by a plain subscriber. */
+async function subscribe(fx: Fixture): Promise<ConsumeMessage[]> {
+  const raw = await fx.raw();
+  await raw.channel.assertExchange(EXCHANGES.unrouted, 'fanout', { durable: true });
+  await raw.channel.assertExchange(EXCHANGES.events, 'topic', {
+    durable: true,
+    alternateExchange: EXCHANGES.unrouted,
+  });
+  await raw.channel.assertQueue(EVENTS_QUEUE);
+  await raw.channel.bindQueue(EVENTS_QUEUE, EXCHANGES.events, ping.type);
+  const seen: ConsumeMessage[] = [];
+  await raw.channel.consume(EVENTS_QUEUE, (msg) => msg && seen.push(msg), { noAck: true });
+  return seen;
+}
+
+const ids = (messages: ConsumeMessage[]): string[] =>
+  messages.map((m) => String(m.properties.messageId));
+
+function emitPing(n: number) {
+  const envelope = pingEnvelope(n);
+  return { exchange: EXCHANGES.events, routingKey: ping.type, envelope };
+}
+
+describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
+  it('when a transaction commits, then the messages it emitted are published', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const seen = await subscribe(fx);
+    const outbox = outboxFor(fx, knex, await fx.broker());
+    const messages = [emitPing(1), emitPing(2)];
+
+    await outbox.transaction(async (trx, emit) => {
+      await trx('notes').insert({ n: 1 });
+      messages.forEach(emit);
+    });
+
+    await waitFor(() => seen.length >= 2, { message: 'both messages published' });
+    assert.deepEqual(
+      ids(seen),
+      messages.map((m) => m.envelope.id),
+    );
+    assert.deepEqual(JSON.parse(seen[0]?.content.toString('utf8') ?? ''), messages[0]?.envelope);
+    await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
+  });
+
+  it('when a transaction rolls back, then nothing it emitted is published', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const seen = await subscribe(fx);
+    const outbox = outboxFor(fx, knex, await fx.broker());
+    const doomed = emitPing(1);
+
+    await assert.rejects(
+      outbox.transaction(async (trx, emit) => {
+        await trx('notes').insert({ n: 1 });
+        emit(doomed);
+        throw new Error('business rule says no');
+      }),
+      /business rule says no/,
+    );
+    assert.equal(await outbox.pending(), 0);
+    assert.deepEqual(await knex.withSchema(SCHEMA).table('notes').select('n'), []);
+    // The relay keeps order: had the rolled-back message gone out, it would precede this one.
+    const sentinel = emitPing(2);
+    await outbox.transaction((_trx, emit) => emit(sentinel));
+    await waitFor(() => seen.length >= 1, { message: 'sentinel published' });
+
+    assert.deepEqual(ids(seen), [sentinel.envelope.id]);
+  });
+
+  it('when the broker is down, then the transaction commits, pending() counts the rows, and after restore each message arrives exactly once', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const seen = await subscribe(fx);
+    const { proxy, amqpUrl } = await fx.proxy();
+    const broker = await fx.broker({ url: amqpUrl });
+    const outbox = outboxFor(fx, knex, broker);
+    const messages = [emitPing(1), emitPing(2), emitPing(3)];
+
+    proxy.cut();
+    await waitFor(() => !broker.isConnected(), { message: 'broker to notice the cut' });
+    await outbox.transaction(async (trx, emit) => {
+      await trx('notes').insert({ n: 7 });
+      messages.forEach(emit);
+    });
+
+    assert.deepEqual(await knex.withSchema(SCHEMA).table('notes').select('n'), [{ n: 7 }]);
+    assert.equal(await outbox.pending(), 3);
+    assert.equal(seen.length, 0);
+
+    proxy.restore();
+    await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
+    // Anything the relay published sits before this sentinel on the same channel.
+    const sentinel = emitPing(4);
+    await outbox.transaction((_trx, emit) => emit(sentinel));
+    await waitFor(() => ids(seen).includes(sentinel.envelope.id), { message: 'sentinel' });
+
+    const counts = new Map<string, number>();
+    for (const id of ids(seen)) counts.set(id, (counts.get(id) ?? 0) + 1);
+    assert.deepEqual(
+      Object.fromEntries(counts),
+      Object.fromEntries([...messages, sentinel].map((m) => [m.envelope.id, 1])),
+    );
+  });
+});

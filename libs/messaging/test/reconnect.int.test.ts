@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EXCHANGES } from '@psc/contracts';
+import type { Broker, FailureOutcome } from '@psc/messaging';
+import { waitFor } from '@psc/testing';
+import { createFixture } from './support/fixture.ts';
+import { ping, pingEnvelope, WORK_QUEUE, workTopology } from './support/messages.ts';
+
+const checks = (broker: Broker): Promise<boolean> =>
+  broker.check().then(
+    () => true,
+    () => false,
+  );
+
+describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
+  it('when the connection is cut and restored, then the consumer resumes and handles messages published meanwhile and after', async (t) => {
+    const fx = await createFixture(t);
+    const topology = workTopology();
+    const { proxy, amqpUrl } = await fx.proxy();
+    const consumingBroker = await fx.broker({ url: amqpUrl, name: 'conformance-proxied' });
+    // The publisher talks to RabbitMQ directly: only the consumer's connection is cut.
+    const publisher = fx.publisher(await fx.broker(), topology);
+    const handled: string[] = [];
+    await fx.consumer({
+      broker: consumingBroker,
+      queue: WORK_QUEUE,
+      topology,
+      accepts: [ping],
+      handler: (envelope) => {
+        handled.push(envelope.id);
+        return Promise.resolve();
+      },
+    });
+    const before = pingEnvelope(1);
+    const during = pingEnvelope(2);
+    const after = pingEnvelope(3);
+    await publisher.publish(EXCHANGES.events, ping.type, before);
+    await waitFor(() => handled.includes(before.id), { message: 'message before the cut' });
+
+    proxy.cut();
+    await waitFor(async () => !(await checks(consumingBroker)), { message: 'the cut noticed' });
+    await publisher.publish(EXCHANGES.events, ping.type, during);
+    proxy.restore();
+    await waitFor(() => checks(consumingBroker), { message: 'reconnected' });
+    await publisher.publish(EXCHANGES.events, ping.type, after);
+
+    await waitFor(() => handled.includes(after.id), { message: 'message after the restore' });
+    await waitFor(() => handled.includes(during.id), {
+      message: 'message published during the cut',
+    });
+    assert.deepEqual(new Set(handled), new Set([before.id, during.id, after.id]));
+  });
+
+  it('when the connection is cut, then check() rejects, and after restore it resolves again', async (t) => {
+    const fx = await createFixture(t);
+    const { proxy, amqpUrl } = await fx.proxy();
+    const broker = await fx.broker({ url: amqpUrl });
+    await broker.check();
+
+    proxy.cut();
+    await waitFor(async () => !(await checks(broker)), {
+      timeoutMs: 5_000,
+      message: 'check() to fail',
+    });
+    await assert.rejects(broker.check(), /not connected/);
+    assert.equal(broker.isConnected(), false);
+
+    proxy.restore();
+    await waitFor(() => checks(broker), { timeoutMs: 10_000, message: 'check() to pass again' });
+    await broker.check();
+    assert.equal(broker.isConnected(), true);
+  });
+
+  it('when the connection drops while a handler runs, then its success is not reported as a failure and the message is redelivered', async (t) => {
+    const fx = await createFixture(t);
+    const topology = workTopology();
+    const { proxy, amqpUrl } = await fx.proxy();
+    const consumingBroker = await fx.broker({ url: amqpUrl, name: 'conformance-proxied' });
+    const publisher = fx.publisher(await fx.broker(), topology);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    fx.defer(() => release());
+    const calls: { attempt: number; redelivered: boolean }[] = [];
+    const failures: [FailureOutcome, string][] = [];
+    const { events } = await fx.consumer({
+      broker: consumingBroker,
+      queue: WORK_QUEUE,
+      topology,
+      accepts: [ping],
+      handler: async (_envelope, ctx) => {
+        calls.push({ attempt: ctx.attempt, redelivered: ctx.redelivered });
+        if (calls.length === 1) await gate;
+      },
+      onFailure: (_envelope, err, outcome) => {
+        failures.push([
+          outcome,
+          err instanceof Error ? `${err.name}: ${err.message}` : 'non-Error',
+        ]);
+        return Promise.resolve();
+      },
+    });
+    await publisher.publish(EXCHANGES.events, ping.type, pingEnvelope(1));
+    await waitFor(() => calls.length === 1, { message: 'handler started' });
+
+    proxy.cut();
+    await waitFor(async () => !(await checks(consumingBroker)), { message: 'the cut noticed' });
+    release(); // the handler succeeds, but its channel is gone: the ack cannot be sent
+    proxy.restore();
+
+    await waitFor(() => events.some((e) => e.name === 'acked'), {
+      message: 'acked after redelivery',
+    });
+    assert.deepEqual(
+      failures,
+      [],
+      'the handler never failed, so onFailure must not be told it did',
+    );
+    assert.deepEqual(calls, [
+      { attempt: 1, redelivered: false },
+      { attempt: 1, redelivered: true },
+    ]);
+  });
+});

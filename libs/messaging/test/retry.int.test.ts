@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { describe, it } from 'node:test';
+import { EXCHANGES, HEADERS, QUEUES } from '@psc/contracts';
+import { NonRetryableError } from '@psc/core';
+import { DeferError, type FailureOutcome } from '@psc/messaging';
+import { waitFor } from '@psc/testing';
+import { createFixture, headerText } from './support/fixture.ts';
+import { ping, pingEnvelope, TEST_TIERS_MS, WORK_QUEUE, workTopology } from './support/messages.ts';
+
+interface Delivery {
+  attempt: number;
+  header: unknown;
+  at: number;
+}
+
+const DLQ = QUEUES.deadLetter(WORK_QUEUE);
+const retryQueues = TEST_TIERS_MS.map((_, i) => QUEUES.retry(WORK_QUEUE, i));
+
+describe('retries', { concurrency: true, timeout: 30_000 }, () => {
+  it('when the handler keeps throwing a retryable error, then the message comes back through growing delays and is dead-lettered after maxAttempts', async (t) => {
+    const fx = await createFixture(t);
+    const topology = workTopology();
+    const broker = await fx.broker();
+    const publisher = fx.publisher(broker, topology);
+    const raw = await fx.raw();
+    const deliveries: Delivery[] = [];
+    const failures: [FailureOutcome, number, string][] = [];
+    const { events } = await fx.consumer({
+      broker,
+      queue: WORK_QUEUE,
+      topology,
+      accepts: [ping],
+      maxAttempts: 4,
+      retryTiersMs: TEST_TIERS_MS,
+      handler: (_envelope, ctx) => {
+        deliveries.push({
+          attempt: ctx.attempt,
+          header: ctx.headers[HEADERS.attempt],
+          at: performance.now(),
+        });
+        return Promise.reject(new Error('platform is down'));
+      },
+      onFailure: (_envelope, err, outcome, ctx) => {
+        failures.push([outcome, ctx.attempt, (err as Error).message]);
+        return Promise.resolve();
+      },
+    });
+    const envelope = pingEnvelope(1);
+
+    await publisher.publish(EXCHANGES.events, ping.type, envelope);
+
+    const [dead] = await raw.take(DLQ, 1);
+    await waitFor(() => events.some((e) => e.name === 'dead-lettered'), {
+      message: 'dead-lettered event',
+    });
+    assert.ok(dead);
+    assert.equal(dead.properties.messageId, envelope.id);
+    assert.match(headerText(dead, HEADERS.deadReason) ?? '', /platform is down/);
+    assert.equal(headerText(dead, HEADERS.attempt), '4');
+    assert.deepEqual(
+      deliveries.map((d) => [d.attempt, d.header]),
+      [
+        [1, undefined],
+        [2, 2],
+        [3, 3],
+        [4, 4],
+      ],
+    );
+    assert.deepEqual(failures, [
+      ['retrying', 1, 'platform is down'],
+      ['retrying', 2, 'platform is down'],
+      ['retrying', 3, 'platform is down'],
+      ['dead', 4, 'platform is down'],
+    ]);
+    assert.deepEqual(
+      events.map((e) => e.name),
+      ['retried', 'retried', 'retried', 'dead-lettered'],
+    );
+    const gaps = deliveries.slice(1).map((d, i) => d.at - (deliveries[i]?.at ?? 0));
+    gaps.forEach((gap, i) => {
+      const tier = TEST_TIERS_MS[i] ?? 0;
+      assert.ok(
+        gap >= tier * 0.9,
+        `retry ${i + 1} came after ${gap} ms, before its ${tier} ms tier`,
+      );
+    });
+    assert.ok(
+      (gaps[0] ?? 0) < (gaps[1] ?? 0) && (gaps[1] ?? 0) < (gaps[2] ?? 0),
+      `delays should grow: ${gaps.map((g) => Math.round(g)).join(', ')} ms`,
+    );
+    for (const queue of [WORK_QUEUE, DLQ, ...retryQueues]) {
+      assert.equal((await raw.inspect(queue)).messageCount, 0, `${queue} is empty`);
+    }
+  });
+
+  it('when the handler throws a NonRetryableError, then the message is dead-lettered on the first attempt', async (t) => {
+    const fx = await createFixture(t);
+    const topology = workTopology();
+    const broker = await fx.broker();
+    const publisher = fx.publisher(broker, topology);
+    const raw = await fx.raw();
+    const attempts: number[] = [];
+    const failures: [FailureOutcome, number][] = [];
+    await fx.consumer({
+      broker,
+      queue: WORK_QUEUE,
+      topology,
+      accepts: [ping],
+      maxAttempts: 4,
+      retryTiersMs: TEST_TIERS_MS,
+      handler: (_envelope, ctx) => {
+        attempts.push(ctx.attempt);
+        return Promise.reject(new NonRetryableError('platform_gone', 'the platform was deleted'));
+      },
+      onFailure: (_envelope, _err, outcome, ctx) => {
+        failures.push([outcome, ctx.attempt]);
+        return Promise.resolve();
+      },
+    });
+    const envelope = pingEnvelope(1);
+
+    await publisher.publish(EXCHANGES.events, ping.type, envelope);
+
+    const [dead] = await raw.take(DLQ, 1);
+    assert.ok(dead);
+    assert.equal(dead.properties.messageId, envelope.id);
+    assert.equal(headerText(dead, HEADERS.deadReason), 'platform_gone: the platform was deleted');
+    assert.deepEqual(attempts, [1]);
+    assert.deepEqual(failures, [['dead', 1]]);
+    for (const queue of [WORK_QUEUE, ...retryQueues]) {
+      assert.equal((await raw.inspect(queue)).messageCount, 0, `${queue} is empty`);
+    }
+  });
+
+  it('when the handler throws a DeferError, then the message is redelivered later without counting an attempt', async (t) => {
+    const fx = await createFixture(t);
+    const topology = workTopology();
+    const broker = await fx.broker();
+    const publisher = fx.publisher(broker, topology);
+    const raw = await fx.raw();
+    const deliveries: Delivery[] = [];
+    let failureCalls = 0;
+    // More deferrals than maxAttempts allows tries: deferring must never exhaust them.
+    const { events } = await fx.consumer({
+      broker,
+      queue: WORK_QUEUE,
+      topology,
+      accepts: [ping],
+      maxAttempts: 2,
+      retryTiersMs: TEST_TIERS_MS,
+      handler: (_envelope, ctx) => {
+        deliveries.push({
+          attempt: ctx.attempt,
+          header: ctx.headers[HEADERS.attempt],
+          at: performance.now(),
+        });
+        return deliveries.length <= 3
+          ? Promise.reject(new DeferError('breaker open', 100))
+          : Promise.resolve();
+      },
+      onFailure: () => {
+        failureCalls += 1;
+        return Promise.resolve();
+      },
+    });
+    const envelope = pingEnvelope(1);
+
+    await publisher.publish(EXCHANGES.events, ping.type, envelope);
+
+    await waitFor(() => events.some((e) => e.name === 'acked'), {
+      message: 'acked after deferrals',
+    });
+    assert.deepEqual(
+      deliveries.map((d) => [d.attempt, d.header]),
+      [
+        [1, undefined],
+        [1, 1],
+        [1, 1],
+        [1, 1],
+      ],
+    );
+    assert.deepEqual(
+      events.map((e) => e.name),
+      ['deferred', 'deferred', 'deferred', 'acked'],
+    );
+    assert.equal(failureCalls, 0, 'a deferral is not a failure');
+    const firstTier = TEST_TIERS_MS[0];
+    deliveries.slice(1).forEach((d, i) => {
+      const gap = d.at - (deliveries[i]?.at ?? 0);
+      assert.ok(gap >= firstTier * 0.9, `deferral ${i + 1} came back after only ${gap} ms`);
+    });
+    for (const queue of [WORK_QUEUE, DLQ, ...retryQueues]) {
+      assert.equal((await raw.inspect(queue)).messageCount, 0, `${queue} is empty`);
+    }
+  });
+});

@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { describe, it } from 'node:test';
+import { EXCHANGES, QUEUES } from '@psc/contracts';
+import { AppError, NotFoundError } from '@psc/core';
+import {
+  createRpcClient,
+  createRpcServer,
+  rpcHandler,
+  type Broker,
+  type RpcClient,
+  type RpcHandler,
+  type RpcServer,
+} from '@psc/messaging';
+import { waitFor } from '@psc/testing';
+import { createFixture, type Fixture } from './support/fixture.ts';
+import { echo, looseEcho, unknownOperation } from './support/messages.ts';
+
+const RPC_QUEUE = QUEUES.rpc(echo.service);
+
+async function serve(fx: Fixture, broker: Broker, handlers: RpcHandler[]): Promise<RpcServer> {
+  const server = createRpcServer({ broker, service: echo.service, handlers, logger: fx.logger });
+  fx.defer(() => server.stop());
+  await server.start();
+  return server;
+}
+
+function client(fx: Fixture, broker: Broker): RpcClient {
+  const rpc = createRpcClient({ broker, appId: 'conformance-caller', timeoutMs: 5_000 });
+  fx.defer(() => rpc.close());
+  return rpc;
+}
+
+const echoHandler = rpcHandler(echo, ({ text }) => Promise.resolve({ text, length: text.length }));
+
+/** Runs `call` and returns what it rejected with, failing if it resolved. */
+async function rejection(call: Promise<unknown>): Promise<AppError> {
+  try {
+    await call;
+  } catch (err) {
+    assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('the call resolved');
+}
+
+describe('rpc', { concurrency: true, timeout: 30_000 }, () => {
+  it('when a server answers, then the caller gets the typed reply', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    await serve(fx, broker, [echoHandler]);
+
+    const reply = await client(fx, broker).call(echo, { text: 'hello' });
+
+    assert.deepEqual(reply, { text: 'hello', length: 5 });
+  });
+
+  it('when the request fails the server’s request schema, then the caller gets a 422 validation_failed', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    let handled = 0;
+    await serve(fx, broker, [
+      rpcHandler(echo, ({ text }) => {
+        handled += 1;
+        return Promise.resolve({ text, length: text.length });
+      }),
+    ]);
+
+    // An out-of-date caller whose contract still allowed any `text`.
+    const err = await rejection(client(fx, broker).call(looseEcho, { text: 42 }));
+
+    assert.equal(err.status, 422);
+    assert.equal(err.code, 'validation_failed');
+    const details = err.details as { path: string; message: string }[];
+    assert.deepEqual(
+      details.map((d) => d.path),
+      ['text'],
+    );
+    assert.match(err.message, /^text: /);
+    assert.equal(handled, 0, 'the handler never ran');
+  });
+
+  it('when the handler throws NotFoundError, then the caller gets an AppError with status 404', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    await serve(fx, broker, [
+      rpcHandler(echo, () =>
+        Promise.reject(new NotFoundError('platform p-1 does not exist', { id: 'p-1' })),
+      ),
+    ]);
+
+    const err = await rejection(client(fx, broker).call(echo, { text: 'p-1' }));
+
+    assert.equal(err.status, 404);
+    assert.equal(err.code, 'not_found');
+    assert.equal(err.message, 'platform p-1 does not exist');
+    assert.deepEqual(err.details, { id: 'p-1' });
+  });
+
+  it('when the operation is not served, then the caller gets a 404', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    await serve(fx, broker, [echoHandler]);
+
+    const err = await rejection(client(fx, broker).call(unknownOperation, {}));
+
+    assert.equal(err.status, 404);
+    assert.equal(err.code, 'not_found');
+    assert.match(err.message, /conformance\.not-served/);
+  });
+
+  it('when no server is listening, then the call rejects fast with 503', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    const rpc = client(fx, broker);
+    const started = performance.now();
+
+    const err = await rejection(rpc.call(echo, { text: 'anyone?' }, { timeoutMs: 5_000 }));
+
+    const elapsed = performance.now() - started;
+    assert.equal(err.status, 503);
+    assert.ok(
+      elapsed < 2_000,
+      `took ${Math.round(elapsed)} ms; a missing server must not wait out the timeout`,
+    );
+    const raw = await fx.raw();
+    await assert.rejects(raw.inspect(RPC_QUEUE), /NOT_FOUND/, 'there really is no rpc queue');
+  });
+
+  it('when the server never answers, then the call rejects with a 504 TimeoutError after its timeout', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    await serve(fx, broker, [
+      rpcHandler(echo, async ({ text }) => {
+        started += 1;
+        await gate;
+        return { text, length: text.length };
+      }),
+    ]);
+    fx.defer(() => release()); // runs before the server's stop, which waits for the handler
+    const rpc = client(fx, broker);
+    const begin = performance.now();
+
+    const err = await rejection(rpc.call(echo, { text: 'slow' }, { timeoutMs: 400 }));
+
+    const elapsed = performance.now() - begin;
+    assert.equal(err.status, 504);
+    assert.equal(err.code, 'timeout');
+    assert.ok(elapsed >= 380, `gave up after ${Math.round(elapsed)} ms, before the 400 ms timeout`);
+    assert.ok(elapsed < 3_000, `took ${Math.round(elapsed)} ms`);
+    assert.equal(started, 1, 'the server did receive the request');
+    // A late answer to an abandoned call is dropped; the client keeps working.
+    release();
+    assert.deepEqual(await rpc.call(echo, { text: 'next' }), { text: 'next', length: 4 });
+  });
+
+  it('when a request waits past its timeout, then it expires from the queue unanswered', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    const raw = await fx.raw();
+    // A queue nobody consumes from: the request is routed but never taken.
+    await raw.channel.assertExchange(EXCHANGES.rpc, 'direct', { durable: true });
+    await raw.channel.assertQueue(RPC_QUEUE, { durable: false, autoDelete: false });
+    await raw.channel.bindQueue(RPC_QUEUE, EXCHANGES.rpc, echo.service);
+
+    const err = await rejection(client(fx, broker).call(echo, { text: 'x' }, { timeoutMs: 300 }));
+
+    assert.equal(err.status, 504);
+    await waitFor(async () => (await raw.inspect(RPC_QUEUE)).messageCount === 0, {
+      timeoutMs: 3_000,
+      message: 'the abandoned request to expire',
+    });
+  });
+
+  it('when the handler throws an unexpected Error, then the caller gets 500 internal error without its message', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    await serve(fx, broker, [
+      rpcHandler(echo, () =>
+        Promise.reject(new Error('connect ECONNREFUSED db.internal:5432 password=hunter2')),
+      ),
+    ]);
+
+    const err = await rejection(client(fx, broker).call(echo, { text: 'boom' }));
+
+    assert.equal(err.status, 500);
+    assert.equal(err.code, 'internal');
+    assert.equal(err.message, 'internal error');
+    assert.equal(err.details, undefined);
+    assert.doesNotMatch(JSON.stringify({ ...err, message: err.message }), /hunter2|db\.internal/);
+  });
+
+  it('when the last server stops, then its queue goes and calls reject fast with 503 again', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    const server = await serve(fx, broker, [echoHandler]);
+    const rpc = client(fx, broker);
+    assert.deepEqual(await rpc.call(echo, { text: 'up' }), { text: 'up', length: 2 });
+
+    await server.stop();
+    const started = performance.now();
+    const err = await rejection(rpc.call(echo, { text: 'down' }, { timeoutMs: 5_000 }));
+
+    assert.equal(err.status, 503);
+    assert.ok(performance.now() - started < 2_000, 'rejected without waiting out the timeout');
+  });
+
+  it('when the server answers outside the response contract, then the caller gets a 502 AppError, not a validation error', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    // A server still on a contract without `length`.
+    await serve(fx, broker, [rpcHandler(looseEcho, ({ text }) => Promise.resolve({ text }))]);
+
+    const err = await rejection(client(fx, broker).call(echo, { text: 'hi' }));
+
+    // A ZodError here would reach the gateway's error middleware as "422 validation_failed",
+    // blaming the HTTP caller for the server's broken reply.
+    assert.equal(err.status, 502);
+    assert.notEqual(err.code, 'validation_failed');
+  });
+});
