@@ -4,6 +4,8 @@
  * itself and runs a first sync. Ctrl-C stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 
@@ -20,6 +22,28 @@ const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const demoPort = Number(process.env.DEMO_PLATFORM_PORT ?? 9090);
 const gatewayPort = SERVICES[4][1];
 const children: ChildProcess[] = [];
+
+/**
+ * Local-only secrets: PSC_SECRET_KEY and PSC_ADMIN_API_KEY from the environment, else made once
+ * and kept in .psc/dev-secrets.json (git-ignored) so stored credentials stay readable across runs.
+ */
+function devSecrets(): { secretKey: string; adminKey: string } {
+  const file = '.psc/dev-secrets.json';
+  let saved: { secretKey?: string; adminKey?: string } = {};
+  if (existsSync(file)) saved = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
+  const secrets = {
+    secretKey: process.env.PSC_SECRET_KEY ?? saved.secretKey ?? randomBytes(32).toString('base64'),
+    adminKey:
+      process.env.PSC_ADMIN_API_KEY ??
+      saved.adminKey ??
+      `psc_${randomBytes(32).toString('base64url')}`,
+  };
+  if (!existsSync(file)) {
+    mkdirSync('.psc', { recursive: true });
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
+  return secrets;
+}
 
 async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
@@ -74,7 +98,10 @@ async function stopAll(code = 0): Promise<void> {
 
 async function main(): Promise<void> {
   await ensureDatabase(databaseUrl);
+  const secrets = devSecrets();
   const common = {
+    PSC_SECRET_KEY: secrets.secretKey,
+    PSC_ADMIN_API_KEY: secrets.adminKey,
     AMQP_URL: amqpUrl,
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
@@ -94,7 +121,8 @@ async function main(): Promise<void> {
     });
   }
   process.stdout.write(
-    `\npsc is starting: gateway http://127.0.0.1:${gatewayPort}/api/v1/platforms  (Ctrl-C stops)\n\n`,
+    `\npsc is starting: gateway http://127.0.0.1:${gatewayPort}/api/v1/platforms  (Ctrl-C stops)\n` +
+      `API docs: http://127.0.0.1:${gatewayPort}/docs — admin key (X-API-Key) in .psc/dev-secrets.json\n\n`,
   );
 }
 

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 
-const SERVICES = ['platform-registry', 'scheduler', 'sync-worker', 'collector'];
+const SERVICES = ['gateway', 'platform-registry', 'scheduler', 'sync-worker', 'collector'];
 const action = process.argv[2] ?? 'status';
 let failed = 0;
 for (const name of SERVICES) {

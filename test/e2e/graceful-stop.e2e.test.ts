@@ -53,7 +53,13 @@ describe('sync-worker graceful stop', () => {
       { timeoutMs: 15_000, message: 'job succeeded after the worker stopped' },
     );
     assert.equal(job.attempts, 1);
-    assert.deepEqual(job.stats, { fetched: 100, inserted: 100, updated: 0, unchanged: 0 });
+    assert.deepEqual(job.stats, {
+      fetched: 100,
+      inserted: 100,
+      updated: 0,
+      unchanged: 0,
+      deleted: 0,
+    });
     assert.equal(
       platform.requests.length,
       11,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -11,8 +12,18 @@ import {
   type TcpProxy,
 } from '@psc/testing';
 
-const DB_SERVICES = ['platform-registry', 'scheduler', 'sync-worker', 'collector'] as const;
-const ALL_SERVICES = [...DB_SERVICES, 'gateway'] as const;
+const ALL_SERVICES = [
+  'platform-registry',
+  'scheduler',
+  'sync-worker',
+  'collector',
+  'gateway',
+] as const;
+/** Secrets every service may require; start-up failures under test must be about the database. */
+const secrets = {
+  PSC_SECRET_KEY: randomBytes(32).toString('base64'),
+  PSC_ADMIN_API_KEY: `psc_admin_${randomBytes(16).toString('hex')}`,
+};
 const entry = (name: string): string =>
   fileURLToPath(new URL(`../../services/${name}/src/main.ts`, import.meta.url));
 
@@ -25,13 +36,14 @@ describe('service start-up', () => {
     await env?.cleanup();
   });
 
-  for (const name of DB_SERVICES) {
+  for (const name of ALL_SERVICES) {
     it(`when ${name} gets an unreachable DATABASE_URL, then it exits non-zero with one line naming it`, async () => {
       const closed = await freePort();
       const service = spawnService({
         name,
         entry: entry(name),
         env: {
+          ...secrets,
           AMQP_URL: env.amqpUrl,
           DATABASE_URL: `postgres://psc:s3cret-pw@127.0.0.1:${closed}/psc`,
           HTTP_PORT: '0',
@@ -91,6 +103,7 @@ describe('readiness follows RabbitMQ', () => {
           name,
           entry: entry(name),
           env: {
+            ...secrets,
             AMQP_URL: proxy.url(env.amqpUrl),
             DATABASE_URL: env.databaseUrl,
             HTTP_PORT: String(port),

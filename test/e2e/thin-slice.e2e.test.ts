@@ -80,7 +80,13 @@ describe('thin slice: register a platform, sync it, read the records', () => {
     platform.setLatency(0);
     firstJob = job;
     assert.deepEqual(seen, ['queued', 'running', 'succeeded']);
-    assert.deepEqual(job.stats, { fetched: 25, inserted: 25, updated: 0, unchanged: 0 });
+    assert.deepEqual(job.stats, {
+      fetched: 25,
+      inserted: 25,
+      updated: 0,
+      unchanged: 0,
+      deleted: 0,
+    });
     assert.equal(job.attempts, 1);
     assert.ok(job.startedAt && job.finishedAt && job.startedAt <= job.finishedAt);
     assert.match(job.traceId ?? '', /^[0-9a-f]{32}$/);
@@ -117,7 +123,13 @@ describe('thin slice: register a platform, sync it, read the records', () => {
   it('when the same data is synced again, then nothing is rewritten and all records count as unchanged', async () => {
     const { job } = await runSync();
     assert.equal(job.status, 'succeeded');
-    assert.deepEqual(job.stats, { fetched: 25, inserted: 0, updated: 0, unchanged: 25 });
+    assert.deepEqual(job.stats, {
+      fetched: 25,
+      inserted: 0,
+      updated: 0,
+      unchanged: 25,
+      deleted: 0,
+    });
   });
 
   it('then one trace covers gateway → scheduler → job publish → worker → platform call → upsert', async () => {

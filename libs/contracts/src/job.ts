@@ -50,6 +50,13 @@ export const job = z.object({
   progress: jobProgress.nullable().optional(),
   error: jobError.nullable(),
   traceId: z.string().nullable(),
+  /** The fire time of a scheduled run (its dedupe key with platform, resource and task). */
+  scheduledFor: z.iso.datetime().nullable().optional(),
+  /** For scheduled runs: the scheduler replica and lease fencing token that enqueued it. */
+  emittedBy: z
+    .object({ replicaId: z.string(), fencingToken: z.number().int() })
+    .nullable()
+    .optional(),
   createdAt: z.iso.datetime(),
   startedAt: z.iso.datetime().nullable(),
   finishedAt: z.iso.datetime().nullable(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineMessage } from './envelope.ts';
 import { TASK_TYPES } from './topology.ts';
+import { scheduleOverrides } from './schedule.ts';
 
 /** What other services learn about a platform: never credentials. */
 export const platformSummary = z.object({
@@ -9,7 +10,16 @@ export const platformSummary = z.object({
   active: z.boolean(),
   priority: z.number().int().min(1).max(9),
   version: z.number().int().positive(),
-  resources: z.array(z.object({ name: z.string(), tasks: z.array(z.enum(TASK_TYPES)) })),
+  resources: z.array(
+    z.object({
+      name: z.string(),
+      tasks: z.array(z.enum(TASK_TYPES)),
+      schedule: scheduleOverrides.optional(),
+    }),
+  ),
+  /** For the scheduler's schedules and per-platform status (added after v1; optional). */
+  baseUrl: z.string().optional(),
+  schedule: scheduleOverrides.optional(),
 });
 export type PlatformSummary = z.infer<typeof platformSummary>;
 

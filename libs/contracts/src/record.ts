@@ -4,6 +4,10 @@ export const syncedRecord = z.object({
   key: z.string(),
   data: z.record(z.string(), z.unknown()),
   updatedAt: z.iso.datetime(),
+  /** Child records (`<resource>.<child>`) name their parent's key. */
+  parentKey: z.string().optional(),
+  /** Set on records a full sync no longer found (soft delete); listed only on request. */
+  deletedAt: z.iso.datetime().nullable().optional(),
 });
 export type SyncedRecord = z.infer<typeof syncedRecord>;
 

@@ -24,7 +24,7 @@ export const platformGetWithSecrets = defineRpc(
 export const platformList = defineRpc(
   'platform-registry',
   'platform.list',
-  z.object({ ...pageRequest, active: z.boolean().optional() }),
+  z.object({ ...pageRequest, active: z.boolean().optional(), tag: z.string().max(50).optional() }),
   page(platform),
 );
 
@@ -34,9 +34,13 @@ export const taskTypeParam = z.preprocess(
   z.enum(TASK_TYPES),
 );
 
+/**
+ * Run now: without `platformId` every active platform's resources of the task run; without
+ * `resource` every resource of the platform that runs the task. Priority defaults to 9.
+ */
 export const runJobsBody = z.strictObject({
-  platformId: z.uuid(),
-  resource: z.string().min(1).max(100),
+  platformId: z.uuid().optional(),
+  resource: z.string().min(1).max(100).optional(),
   priority: z.number().int().min(1).max(9).optional(),
   params: z.record(z.string(), z.unknown()).default({}),
 });
@@ -52,6 +56,14 @@ export const jobGet = defineRpc('scheduler', 'job.get', byId, job);
 export const recordsList = defineRpc(
   'sync-worker',
   'records.list',
-  z.object({ platformId: z.uuid(), resource: z.string().min(1).max(200), ...pageRequest }),
+  z.object({
+    platformId: z.uuid(),
+    resource: z.string().min(1).max(200),
+    ...pageRequest,
+    parentKey: z.string().max(500).optional(),
+    includeDeleted: z.boolean().optional(),
+    /** Equality on mapped fields, compared as text (`canUsage=true`, `name=Booth 1`). */
+    filters: z.record(z.string().min(1).max(100), z.string().max(500)).optional(),
+  }),
   page(syncedRecord),
 );

@@ -36,6 +36,8 @@ export const QUEUES = {
   schedulerJobEvents: 'scheduler.job-events',
   schedulerPlatformEvents: 'scheduler.platform-events',
   syncWorkerPlatformEvents: 'sync-worker.platform-events',
+  /** `job.cancel-requested` for sync and validate jobs; one replica stores each for all. */
+  syncWorkerCancellations: 'sync-worker.job-cancellations',
   unroutedEvents: 'psc.unrouted-events',
   rpc: (service: ServiceName): string => `${service}.rpc`,
   deadLetter: (queue: string): string => `${queue}.dead-letter`,

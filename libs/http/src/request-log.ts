@@ -32,7 +32,8 @@ function routePattern(matched: unknown, method: string): string | undefined {
 /**
  * Logs one line per request when the response has been sent (or the client went away):
  * method, route (the matched router pattern when there is one, else the path), status,
- * durationMs and traceId; never bodies, headers or the query string. Also observes
+ * durationMs, keyId (the API key's id, when a middleware set `ctx.state.keyId`) and traceId; never
+ * bodies, headers or the query string. Also observes
  * `http_request_duration_seconds{method,route,status}` on `registry`.
  */
 export function requestLog(options: RequestLogOptions): Middleware {
@@ -61,6 +62,7 @@ export function requestLog(options: RequestLogOptions): Middleware {
         route: route ?? ctx.path,
         status,
         durationMs: Math.round(seconds * 1e4) / 10,
+        ...(typeof ctx.state.keyId === 'string' ? { keyId: ctx.state.keyId } : {}),
         ...(traceId === null ? {} : { traceId }),
         ...(aborted ? { aborted } : {}),
       };

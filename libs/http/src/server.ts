@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Koa, { type Next, type ParameterizedContext } from 'koa';
+import Koa, { type Middleware, type Next, type ParameterizedContext } from 'koa';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@psc/telemetry';
 import { errorMiddleware } from './error-middleware.ts';
@@ -30,6 +30,12 @@ export interface HttpServerOptions {
   readiness: Record<string, ReadinessCheck>;
   /** Mounted in order after the built-in routes, each with `allowedMethods()`. */
   routers?: MountableRouter[];
+  /**
+   * Mounted after the request log and before every route (health included), in order: for
+   * concerns that must see requests no router matched, such as CORS preflights or API-key checks
+   * on a whole prefix.
+   */
+  middleware?: Middleware[];
   /** 0 picks a free port; `start()` reports the real one. */
   port: number;
   /** Interface to bind; all interfaces when omitted. */
@@ -85,6 +91,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
   });
   app.use(requestLog({ logger, registry: options.registry }));
+  for (const middleware of options.middleware ?? []) app.use(middleware);
   const health = createHealthRouter({
     registry: options.registry,
     readiness: options.readiness,

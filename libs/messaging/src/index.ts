@@ -9,3 +9,6 @@ export * from './outbox.ts';
 export * from './envelope.ts';
 export * from './errors.ts';
 export * from './trace-context.ts';
+export * from './heartbeat.ts';
+export * from './drain.ts';
+export * from './job-events.ts';

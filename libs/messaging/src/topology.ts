@@ -64,6 +64,11 @@ export interface WorkQueueSpec {
   priority?: boolean;
   /** Delay tiers for retries; defaults to RETRY_TIERS_MS. */
   retryTiersMs?: readonly number[];
+  /**
+   * Declare the delay queues (default true). Publishers leave them to the consumer, which alone
+   * knows its tiers: a queue re-declared with another TTL fails with PRECONDITION_FAILED.
+   */
+  retryQueues?: boolean;
 }
 
 /**
@@ -92,7 +97,7 @@ export function workQueue(spec: WorkQueueSpec): Topology {
         options: { durable: true },
         bindings: [{ exchange: EXCHANGES.deadLetter, routingKey: spec.name }],
       },
-      ...tiers.map((ms, i) => ({
+      ...(spec.retryQueues === false ? [] : tiers).map((ms, i) => ({
         name: QUEUES.retry(spec.name, i),
         options: {
           durable: true,
@@ -108,11 +113,13 @@ export function workQueue(spec: WorkQueueSpec): Topology {
 
 /**
  * Both job queues. The scheduler declares them too, so a job published before any worker ever
- * started is queued rather than unroutable.
+ * started is queued rather than unroutable. The sync queue's delay queues are declared by the
+ * sync-worker alone (`syncJobQueueWithRetries`), whose retry tiers are configurable.
  */
 export const syncJobQueue = workQueue({
   name: QUEUES.syncJobs,
   priority: true,
+  retryQueues: false,
   bindings: [
     { exchange: EXCHANGES.jobs, routingKey: 'sync' },
     { exchange: EXCHANGES.jobs, routingKey: 'validate' },
@@ -123,3 +130,16 @@ export const collectJobQueue = workQueue({
   priority: true,
   bindings: [{ exchange: EXCHANGES.jobs, routingKey: 'collect' }],
 });
+
+/** The sync job queue with its delay queues, for the consumer that owns the tiers. */
+export function syncJobQueueWithRetries(retryTiersMs: readonly number[]): Topology {
+  return workQueue({
+    name: QUEUES.syncJobs,
+    priority: true,
+    retryTiersMs,
+    bindings: [
+      { exchange: EXCHANGES.jobs, routingKey: 'sync' },
+      { exchange: EXCHANGES.jobs, routingKey: 'validate' },
+    ],
+  });
+}

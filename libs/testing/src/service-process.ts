@@ -13,6 +13,8 @@ export interface SpawnServiceOptions {
   cwd?: string;
   /** Node flags placed before `entry`. Default `['--import', '@psc/telemetry/register']`. */
   nodeArgs?: string[];
+  /** Arguments for the service itself, placed after `entry`, e.g. `['--until-drained']`. */
+  args?: string[];
   /** How long `stop()` waits after SIGTERM before SIGKILL. Default 10000. */
   stopTimeoutMs?: number;
 }
@@ -54,7 +56,7 @@ let exitHooksInstalled = false;
 export function spawnService(options: SpawnServiceOptions): ServiceProcess {
   installExitHooks();
   const nodeArgs = options.nodeArgs ?? ['--import', '@psc/telemetry/register'];
-  const child = spawn(process.execPath, [...nodeArgs, options.entry], {
+  const child = spawn(process.execPath, [...nodeArgs, options.entry, ...(options.args ?? [])], {
     // `--import <package>` resolves from the cwd, so it must be inside the service package.
     cwd: options.cwd ?? packageDirOf(options.entry),
     env: { PATH: process.env.PATH ?? '', ...options.env },

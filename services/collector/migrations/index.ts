@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import * as createOutbox from './20261122000000_create_outbox.ts';
+import * as createCollections from './20261201000000_create_collections.ts';
 
 export const SCHEMA = 'collector';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_outbox.ts': createOutbox,
+  '20261201000000_create_collections.ts': createCollections,
 };

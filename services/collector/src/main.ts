@@ -1,5 +1,6 @@
 import { runMain, systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
+import { createEgressGuard } from '@psc/egress';
 import { createBroker } from '@psc/messaging';
 import { createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
 import { createApp } from './app.ts';
@@ -29,8 +30,16 @@ runMain({
       broker,
       registry: metrics.registry,
       clock: systemClock,
+      egress: createEgressGuard({ allow: config.egressAllow }),
     });
     await app.start();
+    if (process.argv.includes('--until-drained')) {
+      // Batch mode (seed 003): the usual graceful stop, once there is nothing left to do.
+      void app.untilDrained().then(() => {
+        logger.info({}, 'queues drained; stopping');
+        process.kill(process.pid, 'SIGTERM');
+      });
+    }
     return {
       logger,
       app: {

@@ -1,35 +1,98 @@
 import Router from '@koa/router';
+import type { Knex } from 'knex';
+import type { Clock } from '@psc/core';
+import { checkDb } from '@psc/db';
 import { createHttpServer, jsonBody } from '@psc/http';
 import { createRpcClient, type Broker } from '@psc/messaging';
 import type { Logger, Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { dataRoutes } from './entry-points/http/data.routes.ts';
+import { dlqRoutes } from './entry-points/http/dlq.routes.ts';
+import { validationRoutes } from './entry-points/http/validations.routes.ts';
+import { breakerRoutes } from './entry-points/http/breakers.routes.ts';
 import { jobRoutes } from './entry-points/http/jobs.routes.ts';
+import { platformControlRoutes } from './entry-points/http/platform-control.routes.ts';
+import { schedulerRoutes } from './entry-points/http/scheduler.routes.ts';
 import { platformRoutes } from './entry-points/http/platforms.routes.ts';
+import { collectionRoutes } from './entry-points/http/collections.routes.ts';
+import { collectorRoutes } from './entry-points/http/collectors.routes.ts';
+import { logRoutes } from './entry-points/http/logs.routes.ts';
+import { monitoringRoutes } from './entry-points/http/monitoring.routes.ts';
+import { dataTransferRoutes } from './entry-points/http/data-transfer.routes.ts';
+import { managementInspector, passiveInspector } from './data-access/queue-inspector.ts';
+import { createApiKeyRepository } from './data-access/api-key.repository.ts';
+import { createAuditRepository } from './data-access/audit.repository.ts';
+import { createApiKeyService } from './domain/api-keys.ts';
+import { apiKeyRoutes } from './entry-points/http/api-keys.routes.ts';
+import { authenticate } from './entry-points/http/auth.ts';
+import { cors } from './entry-points/http/cors.ts';
+import { docsRoutes } from './entry-points/http/docs.routes.ts';
+import { buildOpenApi } from './entry-points/http/openapi.ts';
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   broker: Broker;
   registry: Metrics['registry'];
+  /** The gateway's own schema: API keys, audit log, rate-limit counters. */
+  knex: Knex;
+  clock: Clock;
 }
 
 /** The public API: validates at the edge, then asks the owning service over RabbitMQ. */
 export function createApp(deps: AppDeps) {
-  const { config, logger, broker } = deps;
+  const { config, logger, broker, knex, clock } = deps;
+  const keys = createApiKeyRepository(knex);
+  const audit = createAuditRepository(knex);
+  const apiKeys = createApiKeyService({ knex, keys, audit, clock });
   const rpc = createRpcClient({ broker, appId: 'gateway', timeoutMs: config.rpcTimeoutMs });
   const api = new Router({ prefix: '/api/v1' });
   api.use(jsonBody({ limitBytes: config.bodyLimitBytes }));
-  for (const routes of [platformRoutes(rpc), jobRoutes(rpc), dataRoutes(rpc)]) {
+  const inspector = config.managementUrl
+    ? managementInspector({ managementUrl: config.managementUrl, vhost: config.vhost })
+    : passiveInspector(broker);
+  for (const routes of [
+    platformRoutes(rpc, { audit, clock }),
+    apiKeyRoutes({ service: apiKeys, keys, audit }),
+    jobRoutes(rpc),
+    schedulerRoutes(rpc),
+    platformControlRoutes(rpc),
+    dataRoutes(rpc),
+    dlqRoutes(rpc),
+    validationRoutes(rpc),
+    breakerRoutes(rpc),
+    collectionRoutes(rpc),
+    collectorRoutes(rpc),
+    logRoutes(rpc),
+    monitoringRoutes(rpc, inspector),
+  ]) {
     api.use(routes.routes(), routes.allowedMethods());
   }
+  const transfer = dataTransferRoutes(rpc, { importLimitBytes: config.importLimitBytes });
+  let openApi: object | undefined;
+  const docs = docsRoutes(() => (openApi ??= buildOpenApi([transfer, api])));
   const http = createHttpServer({
     logger,
     registry: deps.registry,
     readiness: {
+      database: () => checkDb(knex),
       broker: () => broker.check(),
     },
-    routers: [api],
+    // CORS answers preflights before the key check; the key check covers every /api/v1 route,
+    // whichever router holds it.
+    middleware: [
+      cors(config.corsOrigins),
+      authenticate({
+        knex,
+        keys,
+        clock,
+        prefix: '/api/v1',
+        requestsPerMinute: config.rateLimitPerMinute,
+        authFailuresPerMinute: config.authFailuresPerMinute,
+      }),
+    ],
+    // Streaming export/import first: its bodies are not JSON documents for jsonBody to parse.
+    routers: [docs, transfer, api],
     port: config.http.port,
     host: config.http.host,
     securityHeaders: true,
@@ -37,6 +100,7 @@ export function createApp(deps: AppDeps) {
 
   return {
     async start() {
+      if (config.adminApiKey) await apiKeys.ensureBootstrap(config.adminApiKey);
       const address = await http.start();
       logger.info({ url: address.url }, 'gateway listening');
       return address;

@@ -1,8 +1,10 @@
-import { runMain } from '@psc/core';
+import { runMain, systemClock } from '@psc/core';
+import { openDatabase } from '@psc/db';
 import { createBroker } from '@psc/messaging';
 import { createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
+import { SCHEMA, migrations } from '../migrations/index.ts';
 
 const SERVICE = 'gateway';
 
@@ -11,9 +13,23 @@ runMain({
   async start() {
     const config = loadConfig(process.env);
     const logger = createLogger({ service: SERVICE, level: config.logLevel });
+    const knex = await openDatabase({
+      url: config.databaseUrl,
+      schema: SCHEMA,
+      migrations,
+      applicationName: SERVICE,
+      logger,
+    });
     const broker = createBroker({ url: config.amqpUrl, connectionName: SERVICE, logger });
     const metrics = createMetrics({ service: SERVICE });
-    const app = createApp({ config, logger, broker, registry: metrics.registry });
+    const app = createApp({
+      config,
+      logger,
+      broker,
+      registry: metrics.registry,
+      knex,
+      clock: systemClock,
+    });
     await app.start();
     return {
       logger,
@@ -21,6 +37,7 @@ runMain({
         async stop() {
           await app.stop();
           await broker.close();
+          await knex.destroy();
           await shutdownTelemetry();
         },
       },

@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import * as createPlatforms from './20261122000000_create_platforms.ts';
+import * as platformSecrets from './20261201000000_platform_secrets.ts';
 
 export const SCHEMA = 'registry';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_platforms.ts': createPlatforms,
+  '20261201000000_platform_secrets.ts': platformSecrets,
 };

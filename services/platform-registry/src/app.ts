@@ -11,7 +11,10 @@ import {
 } from '@psc/messaging';
 import type { Logger, Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
+import { createEgressGuard } from '@psc/egress';
+import { createPlatformProbe, type Connect } from './data-access/platform-probe.ts';
 import { createPlatformRepository } from './data-access/platform.repository.ts';
+import { createSecretBox } from './data-access/secret-box.ts';
 import { createPlatformService } from './domain/platform.service.ts';
 import { platformRpcHandlers } from './entry-points/rpc/platform.rpc.ts';
 import { SCHEMA } from '../migrations/index.ts';
@@ -21,24 +24,46 @@ export interface AppDeps {
   logger: Logger;
   knex: Knex;
   broker: Broker;
+  /**
+   * Connection the outbox publishes events on; `broker` when omitted. main.ts opens a separate
+   * one, as RabbitMQ advises: flow control on a publishing connection must not stall consumers.
+   */
+  publishBroker?: Broker;
   registry: Metrics['registry'];
   clock: Clock;
+  /** Test seams: a stub resolver and a loopback-only connect, so no test leaves the machine. */
+  egress?: { resolve?: (hostname: string) => Promise<string[]>; connect?: Connect };
 }
 
 export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker } = deps;
-  const publisher = createPublisher({ broker, topology: baseTopology, appId: 'platform-registry' });
+  const eventBroker = deps.publishBroker ?? broker;
+  const publisher = createPublisher({
+    broker: eventBroker,
+    topology: baseTopology,
+    appId: 'platform-registry',
+  });
   const outbox = createOutbox({
     knex,
     schema: SCHEMA,
     publisher,
     logger,
-    isBrokerConnected: () => broker.isConnected(),
+    isBrokerConnected: () => eventBroker.isConnected(),
+  });
+  const egress = createEgressGuard({
+    allow: config.egressAllow,
+    ...(deps.egress?.resolve ? { resolve: deps.egress.resolve } : {}),
+  });
+  const probe = createPlatformProbe({
+    egress,
+    ...(deps.egress?.connect ? { connect: deps.egress.connect } : {}),
   });
   const service = createPlatformService({
-    repository: createPlatformRepository(knex),
+    repository: createPlatformRepository(knex, createSecretBox(config.secretKey)),
     outbox,
     clock: deps.clock,
+    egress,
+    probe,
   });
   const rpc = createRpcServer({
     broker,
@@ -74,6 +99,7 @@ export function createApp(deps: AppDeps) {
       await outbox.stop();
       await publisher.close();
       await http.stop();
+      probe.close();
     },
   };
 }

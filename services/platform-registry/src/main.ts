@@ -21,12 +21,18 @@ runMain({
       logger,
     });
     const broker = createBroker({ url: config.amqpUrl, connectionName: SERVICE, logger });
+    const publishBroker = createBroker({
+      url: config.amqpUrl,
+      connectionName: `${SERVICE}.publish`,
+      logger,
+    });
     const metrics = createMetrics({ service: SERVICE });
     const app = createApp({
       config,
       logger,
       knex,
       broker,
+      publishBroker,
       registry: metrics.registry,
       clock: systemClock,
     });
@@ -37,6 +43,7 @@ runMain({
         async stop() {
           await app.stop();
           await broker.close();
+          await publishBroker.close();
           await knex.destroy();
           await shutdownTelemetry();
         },

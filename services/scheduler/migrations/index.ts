@@ -1,8 +1,14 @@
 import type { Knex } from 'knex';
 import * as createJobs from './20261122000000_create_jobs.ts';
+import * as createSchedules from './20261123000000_create_schedules.ts';
+import * as jobEmitter from './20261124000000_job_emitter.ts';
+import * as jobRuns from './20261125000000_job_runs.ts';
 
 export const SCHEMA = 'scheduler';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_jobs.ts': createJobs,
+  '20261123000000_create_schedules.ts': createSchedules,
+  '20261124000000_job_emitter.ts': jobEmitter,
+  '20261125000000_job_runs.ts': jobRuns,
 };

@@ -1,21 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { commonEnv, parseEnv, portEnv } from '@psc/core';
+
+const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
 
 const schema = z.object({
   ...commonEnv,
   HTTP_PORT: portEnv(8082),
   PSC_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  /** How often each replica ticks (leader: emit due runs; others: try to take the lease). */
+  PSC_SCHEDULER_TICK_MS: z.coerce.number().int().min(20).max(60_000).default(1_000),
+  /** How long a lease lasts without renewal; default 3 ticks. */
+  PSC_SCHEDULER_LEASE_MS: ms(50, 600_000),
+  /** Due runs older than this count as missed (misfire policy); default lease + 3 ticks. */
+  PSC_SCHEDULER_MISFIRE_GRACE_MS: ms(0, 86_400_000),
+  /** Finished jobs older than this many days are purged. */
+  PSC_JOB_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
+  /** Rows per purge statement: bounded so a large purge never holds long locks. */
+  PSC_JOB_PURGE_BATCH: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  PSC_SCHEDULER_REPLICA_ID: z.string().min(1).max(200).optional(),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
 
 export function loadConfig(env: Record<string, string | undefined>) {
   const e = parseEnv(schema, env);
+  const tickMs = e.PSC_SCHEDULER_TICK_MS;
+  const leaseMs = e.PSC_SCHEDULER_LEASE_MS ?? 3 * tickMs;
   return {
     amqpUrl: e.AMQP_URL,
     databaseUrl: e.DATABASE_URL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
     rpcTimeoutMs: e.PSC_RPC_TIMEOUT_MS,
+    scheduler: {
+      tickMs,
+      leaseMs,
+      missGraceMs: e.PSC_SCHEDULER_MISFIRE_GRACE_MS ?? leaseMs + 3 * tickMs,
+      retentionDays: e.PSC_JOB_RETENTION_DAYS,
+      purgeBatch: e.PSC_JOB_PURGE_BATCH,
+      replicaId:
+        e.PSC_SCHEDULER_REPLICA_ID ??
+        `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    },
   };
 }

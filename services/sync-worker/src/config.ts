@@ -1,6 +1,18 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { RETRY_TIERS_MS } from '@psc/contracts';
 import { commonEnv, parseEnv, portEnv } from '@psc/core';
+
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    );
 
 const schema = z.object({
   ...commonEnv,
@@ -14,6 +26,16 @@ const schema = z.object({
     .min(1_024)
     .default(16 * 1024 * 1024),
   PSC_WORKER_ID: z.string().min(1).optional(),
+  /** How often this worker announces itself (GET /api/v1/monitoring/workers). */
+  PSC_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(5_000),
+  /** Retry delay tiers, comma-separated ms, ascending; tests make them short. */
+  PSC_RETRY_TIERS_MS: list(RETRY_TIERS_MS.join(','))
+    .transform((items) => items.map(Number))
+    .pipe(z.array(z.number().int().min(10).max(86_400_000)).min(1).max(10)),
+  /** Hard limit per job; keep it below RabbitMQ's consumer_timeout (30 min by default). */
+  PSC_JOB_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(900_000),
+  /** Loopback/private hosts platforms may live on (the egress guard refuses them otherwise). */
+  PSC_EGRESS_ALLOW: list(''),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -30,5 +52,9 @@ export function loadConfig(env: Record<string, string | undefined>) {
     maxAttempts: e.PSC_MAX_ATTEMPTS,
     fetchMaxBytes: e.PSC_FETCH_MAX_BYTES,
     workerId: e.PSC_WORKER_ID ?? `${hostname()}-${process.pid}`,
+    retryTiersMs: [...e.PSC_RETRY_TIERS_MS].sort((a, b) => a - b),
+    jobTimeoutMs: e.PSC_JOB_TIMEOUT_MS,
+    heartbeatMs: e.PSC_HEARTBEAT_MS,
+    egressAllow: e.PSC_EGRESS_ALLOW,
   };
 }

@@ -31,6 +31,13 @@ runMain({
       clock: systemClock,
     });
     await app.start();
+    if (process.argv.includes('--until-drained')) {
+      // Batch mode (seed 003): the usual graceful stop, once there is nothing left to do.
+      void app.untilDrained().then(() => {
+        logger.info({}, 'queues drained; stopping');
+        process.kill(process.pid, 'SIGTERM');
+      });
+    }
     return {
       logger,
       app: {

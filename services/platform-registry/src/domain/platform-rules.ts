@@ -7,16 +7,39 @@ interface Expression {
   source: string;
 }
 
+const mappingOf = (at: string, mapping: Record<string, string>): Expression[] =>
+  Object.entries(mapping).map(([field, source]) => ({ path: `${at}.mapping.${field}`, source }));
+
 function expressionsOf(platform: PlatformInput): Expression[] {
   return platform.resources.flatMap((resource, i) => {
     const at = `resources[${i}]`;
+    const optional = (path: string, source: string | undefined): Expression[] =>
+      source === undefined ? [] : [{ path, source }];
+    const pagination = resource.pagination;
     return [
       { path: `${at}.itemsPath`, source: resource.itemsPath },
       { path: `${at}.key`, source: resource.key },
-      ...Object.entries(resource.mapping).map(([field, source]) => ({
-        path: `${at}.mapping.${field}`,
-        source,
-      })),
+      ...optional(`${at}.successWhen`, resource.successWhen),
+      ...optional(`${at}.errorMessagePath`, resource.errorMessagePath),
+      ...mappingOf(at, resource.mapping),
+      ...optional(
+        `${at}.pagination.totalPath`,
+        pagination && 'totalPath' in pagination ? pagination.totalPath : undefined,
+      ),
+      ...optional(
+        `${at}.pagination.nextPath`,
+        pagination && 'nextPath' in pagination ? pagination.nextPath : undefined,
+      ),
+      ...optional(`${at}.fanOut.entriesPath`, resource.fanOut?.entriesPath),
+      ...optional(`${at}.fanOut.itemsPath`, resource.fanOut?.itemsPath),
+      ...(resource.children ?? []).flatMap((child, j) => {
+        const c = `${at}.children[${j}]`;
+        return [
+          { path: `${c}.itemsPath`, source: child.itemsPath },
+          { path: `${c}.key`, source: child.key },
+          ...mappingOf(c, child.mapping),
+        ];
+      }),
     ];
   });
 }
@@ -49,4 +72,40 @@ export function assertUniqueResourceNames(platform: PlatformInput): void {
     }
     seen.add(r.name);
   });
+}
+
+/** An incremental sync's high-water field must be one the mapping produces. */
+export function assertCursorFieldsMapped(platform: PlatformInput): void {
+  platform.resources.forEach((r, i) => {
+    if (r.cursor && !(r.cursor.field in r.mapping)) {
+      const path = `resources[${i}].cursor.field`;
+      throw new ValidationError(`${path}: ${r.cursor.field} is not a mapped field`, [
+        { path, message: 'not a mapped field' },
+      ]);
+    }
+  });
+}
+
+/** Child names are unique within their resource: they name the stored collections. */
+export function assertUniqueChildNames(platform: PlatformInput): void {
+  platform.resources.forEach((r, i) => {
+    const seen = new Set<string>();
+    (r.children ?? []).forEach((c, j) => {
+      const path = `resources[${i}].children[${j}].name`;
+      if (seen.has(c.name)) {
+        throw new ValidationError(`${path}: duplicate child name ${c.name}`, [
+          { path, message: 'duplicate child name' },
+        ]);
+      }
+      seen.add(c.name);
+    });
+  });
+}
+
+/** Every rule a platform must pass before it is stored. */
+export function assertPlatformRules(platform: PlatformInput): void {
+  assertUniqueResourceNames(platform);
+  assertUniqueChildNames(platform);
+  assertCursorFieldsMapped(platform);
+  assertExpressionsCompile(platform);
 }

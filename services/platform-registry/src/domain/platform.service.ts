@@ -1,21 +1,30 @@
 import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
 import {
   EXCHANGES,
+  platformDeleted,
+  platformInput,
   platformRegistered,
+  platformUpdated,
   type MaskedAuth,
   type Platform,
   type PlatformAuth,
+  type PlatformAuthUpdate,
   type PlatformSummary,
+  type PlatformTestResult,
   type PlatformWithSecrets,
-  type platformInput,
 } from '@psc/contracts';
-import { ConflictError, NotFoundError, type Clock } from '@psc/core';
-import { createEnvelope, type Outbox } from '@psc/messaging';
+import { AppError, ConflictError, NotFoundError, ValidationError, type Clock } from '@psc/core';
+import type { EgressGuard } from '@psc/egress';
+import { createEnvelope, type Emit, type Outbox } from '@psc/messaging';
 import type { z } from 'zod';
 import type { PlatformRepository } from '../data-access/platform.repository.ts';
-import { assertExpressionsCompile, assertUniqueResourceNames } from './platform-rules.ts';
+import type { PlatformProbe } from '../data-access/platform-probe.ts';
+import { mergePatch } from './merge-patch.ts';
+import { assertPlatformRules } from './platform-rules.ts';
 
 type ParsedInput = z.infer<typeof platformInput>;
+type Definition = Omit<PlatformWithSecrets, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
 
 export function maskAuth(auth: PlatformAuth): MaskedAuth {
   if (auth.type === 'none') return { type: 'none' };
@@ -33,23 +42,124 @@ export function summarize(p: PlatformWithSecrets): PlatformSummary {
     active: p.active,
     priority: p.priority,
     version: p.version,
-    resources: p.resources.map((r) => ({ name: r.name, tasks: r.tasks })),
+    resources: p.resources.map((r) => ({
+      name: r.name,
+      tasks: r.tasks,
+      ...(r.schedule ? { schedule: r.schedule } : {}),
+    })),
+    // The scheduler's schedules and per-platform status need these (never credentials).
+    baseUrl: p.baseUrl,
+    ...(p.schedule ? { schedule: p.schedule } : {}),
   };
 }
 
 const encodeCursor = (name: string): string => Buffer.from(name).toString('base64url');
 const decodeCursor = (cursor: string): string => Buffer.from(cursor, 'base64url').toString();
 
+/** `['resources', 0, 'key']` → `resources[0].key`, as the gateway names paths. */
+const pathOf = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>(
+    (out, k) => (typeof k === 'number' ? `${out}[${k}]` : out ? `${out}.${String(k)}` : String(k)),
+    '',
+  ) || '(root)';
+
+function parseDefinition(value: unknown): ParsedInput {
+  const parsed = platformInput.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message }));
+  const first = details[0];
+  throw new ValidationError(
+    first ? `invalid ${first.path}: ${first.message}` : 'invalid platform',
+    details,
+  );
+}
+
+/** A write-only token left out (or sent back as `***`) keeps the stored one of the same kind. */
+function resolveAuth(update: PlatformAuthUpdate, current: PlatformAuth): PlatformAuth {
+  if (update.type === 'none') return update;
+  const kept = update.token === undefined || update.token === '***';
+  if (!kept) return update as PlatformAuth;
+  if (current.type === update.type && 'token' in current) {
+    return { ...update, token: current.token };
+  }
+  throw new ValidationError('invalid auth.token: required when the auth type changes', [
+    { path: 'auth.token', message: 'required when the auth type changes' },
+  ]);
+}
+
+function staleVersion(id: string, current: number, expected: number): AppError {
+  return new AppError(
+    'precondition_failed',
+    412,
+    `platform ${id} is at version ${current}, not ${expected}`,
+    { details: { currentVersion: current }, retryable: false },
+  );
+}
+
+const nameTaken = (name: string) => new ConflictError(`a platform named ${name} already exists`);
+
 export function createPlatformService(deps: {
   repository: PlatformRepository;
   outbox: Outbox;
   clock: Clock;
+  egress: EgressGuard;
+  probe: PlatformProbe;
 }) {
-  const { repository, outbox, clock } = deps;
+  const { repository, outbox, clock, egress } = deps;
+  const meta = (correlationId?: string) => ({
+    ...(correlationId ? { correlationId } : {}),
+    now: clock.now(),
+  });
+
+  async function loadForChange(trx: Knex.Transaction, id: string, expected?: number) {
+    const current = await repository.findById(id, trx);
+    if (!current) throw new NotFoundError(`platform ${id} not found`);
+    if (expected !== undefined && expected !== current.version) {
+      throw staleVersion(id, current.version, expected);
+    }
+    return current;
+  }
+
+  /** Validates `definition` and stores it as the next version of `current`, with its event. */
+  async function saveNext(
+    trx: Knex.Transaction,
+    emit: Emit,
+    current: PlatformWithSecrets,
+    definition: Definition,
+    correlationId?: string,
+  ): Promise<Platform> {
+    assertPlatformRules(definition);
+    if (definition.baseUrl !== current.baseUrl) await egress.checkUrl(definition.baseUrl);
+    if (
+      definition.name !== current.name &&
+      (await repository.existsByName(trx, definition.name, current.id))
+    ) {
+      throw nameTaken(definition.name);
+    }
+    const next: PlatformWithSecrets = {
+      ...definition,
+      id: current.id,
+      version: current.version + 1,
+      createdAt: current.createdAt,
+      updatedAt: clock.now().toISOString(),
+    };
+    const updated = await repository.update(trx, next, current.version).catch((err: unknown) => {
+      if ((err as { code?: string }).code === '23505') throw nameTaken(definition.name);
+      throw err;
+    });
+    if (!updated) throw staleVersion(current.id, current.version + 1, current.version);
+    emit({
+      exchange: EXCHANGES.events,
+      routingKey: platformUpdated.type,
+      envelope: createEnvelope(platformUpdated, { platform: summarize(next) }, meta(correlationId)),
+    });
+    return masked(next);
+  }
+
   return {
     async create(input: ParsedInput, correlationId?: string): Promise<Platform> {
-      assertUniqueResourceNames(input);
-      assertExpressionsCompile(input);
+      assertPlatformRules(input);
+      await egress.checkUrl(input.baseUrl);
       const now = clock.now().toISOString();
       const platform: PlatformWithSecrets = {
         ...input,
@@ -59,14 +169,10 @@ export function createPlatformService(deps: {
         updatedAt: now,
       };
       await outbox.transaction(async (trx, emit) => {
-        if (await repository.existsByName(trx, input.name)) {
-          throw new ConflictError(`a platform named ${input.name} already exists`);
-        }
+        if (await repository.existsByName(trx, input.name)) throw nameTaken(input.name);
         await repository.insert(trx, platform).catch((err: unknown) => {
           // The partial unique index settles a race between two creates with one name.
-          if ((err as { code?: string }).code === '23505') {
-            throw new ConflictError(`a platform named ${input.name} already exists`);
-          }
+          if ((err as { code?: string }).code === '23505') throw nameTaken(input.name);
           throw err;
         });
         emit({
@@ -75,11 +181,65 @@ export function createPlatformService(deps: {
           envelope: createEnvelope(
             platformRegistered,
             { platform: summarize(platform) },
-            { ...(correlationId ? { correlationId } : {}), now: clock.now() },
+            meta(correlationId),
           ),
         });
       });
       return masked(platform);
+    },
+
+    async replace(
+      request: {
+        id: string;
+        expectedVersion?: number | undefined;
+        platform: Omit<ParsedInput, 'auth'> & { auth: PlatformAuthUpdate };
+      },
+      correlationId?: string,
+    ): Promise<Platform> {
+      return outbox.transaction(async (trx, emit) => {
+        const current = await loadForChange(trx, request.id, request.expectedVersion);
+        const auth = resolveAuth(request.platform.auth, current.auth);
+        return saveNext(trx, emit, current, { ...request.platform, auth }, correlationId);
+      });
+    },
+
+    async patch(
+      request: { id: string; expectedVersion?: number | undefined; patch: Record<string, unknown> },
+      correlationId?: string,
+    ): Promise<Platform> {
+      return outbox.transaction(async (trx, emit) => {
+        const current = await loadForChange(trx, request.id, request.expectedVersion);
+        const { id: _id, version: _v, createdAt: _c, updatedAt: _u, ...definition } = current;
+        const patched = mergePatch(definition, request.patch) as Record<string, unknown>;
+        // Switching to `none` drops the old credential instead of failing on a leftover token.
+        const auth = patched.auth as Record<string, unknown> | undefined;
+        if (auth?.type === 'none') patched.auth = { type: 'none' };
+        if (auth && auth.token === '***' && 'token' in current.auth) {
+          patched.auth = { ...auth, token: current.auth.token };
+        }
+        return saveNext(trx, emit, current, parseDefinition(patched), correlationId);
+      });
+    },
+
+    async remove(
+      request: { id: string; expectedVersion?: number | undefined },
+      correlationId?: string,
+    ): Promise<{ id: string; version: number }> {
+      return outbox.transaction(async (trx, emit) => {
+        const current = await loadForChange(trx, request.id, request.expectedVersion);
+        const version = current.version + 1;
+        await repository.softDelete(trx, current.id, current.version, clock.now());
+        emit({
+          exchange: EXCHANGES.events,
+          routingKey: platformDeleted.type,
+          envelope: createEnvelope(
+            platformDeleted,
+            { platformId: current.id, version },
+            meta(correlationId),
+          ),
+        });
+        return { id: current.id, version };
+      });
     },
 
     async getWithSecrets(id: string): Promise<PlatformWithSecrets> {
@@ -92,10 +252,12 @@ export function createPlatformService(deps: {
       limit: number;
       cursor?: string | undefined;
       active?: boolean | undefined;
+      tag?: string | undefined;
     }) {
       const items = await repository.list({
         limit: query.limit + 1,
         ...(query.active !== undefined ? { active: query.active } : {}),
+        ...(query.tag !== undefined ? { tag: query.tag } : {}),
         ...(query.cursor ? { afterName: decodeCursor(query.cursor) } : {}),
       });
       const page = items.slice(0, query.limit);
@@ -104,6 +266,22 @@ export function createPlatformService(deps: {
         items: page.map(masked),
         nextCursor: items.length > query.limit && last ? encodeCursor(last.name) : null,
       };
+    },
+
+    async test(request: {
+      id: string;
+      resource?: string | undefined;
+      params: Record<string, string>;
+    }): Promise<PlatformTestResult> {
+      const platform = await this.getWithSecrets(request.id);
+      const resource =
+        request.resource === undefined
+          ? platform.resources[0]
+          : platform.resources.find((r) => r.name === request.resource);
+      if (!resource) {
+        throw new NotFoundError(`platform ${platform.name} has no resource ${request.resource}`);
+      }
+      return deps.probe.probe(platform, resource, request.params);
     },
   };
 }

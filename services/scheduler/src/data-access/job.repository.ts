@@ -1,6 +1,14 @@
 import type { Knex } from 'knex';
-import type { Job, JobStats, JobStatus } from '@psc/contracts';
-import { movesForward, type LedgerEvent } from '../domain/job-transitions.ts';
+import type { Job, JobListRequest, JobStats, JobStatus } from '@psc/contracts';
+import { BadRequestError } from '@psc/core';
+import { scheduleKey } from './schedule.repository.ts';
+import {
+  judgeEvent,
+  judgeRequeue,
+  progressApplies,
+  type LedgerEvent,
+  type LedgerState,
+} from '../domain/job-transitions.ts';
 
 interface JobRow {
   id: string;
@@ -15,8 +23,15 @@ interface JobRow {
   stats: JobStats | null;
   error: Job['error'];
   trace_id: string | null;
+  scheduled_for: Date | null;
+  emitted_by: string | null;
+  fencing_token: string | null;
+  progress: Job['progress'];
   progress_attempt: number;
   progress_phase: number;
+  run_id: string | null;
+  past_runs: string[];
+  reset_at: Date | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -39,6 +54,11 @@ function toJob(row: JobRow): Job {
     stats: row.stats,
     error: row.error,
     traceId: row.trace_id,
+    scheduledFor: iso(row.scheduled_for),
+    emittedBy: row.emitted_by
+      ? { replicaId: row.emitted_by, fencingToken: Number(row.fencing_token) }
+      : null,
+    progress: row.progress ?? null,
     createdAt: row.created_at.toISOString(),
     startedAt: iso(row.started_at),
     finishedAt: iso(row.finished_at),
@@ -46,8 +66,47 @@ function toJob(row: JobRow): Job {
   };
 }
 
+const OPEN: JobStatus[] = ['queued', 'running', 'retrying'];
+
+const encodeCursor = (row: { created_at: Date; id: string }): string =>
+  Buffer.from(`${row.created_at.toISOString()}|${row.id}`).toString('base64url');
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(createdAt.getTime())) return undefined;
+  return { createdAt, id };
+}
+
+const jobRow = (job: Job) => ({
+  id: job.id,
+  platform_id: job.platformId,
+  resource: job.resource,
+  task_type: job.taskType,
+  status: job.status,
+  priority: job.priority,
+  trigger: job.trigger,
+  attempts: job.attempts,
+  params: JSON.stringify(job.params),
+  trace_id: job.traceId,
+  scheduled_for: job.scheduledFor ? new Date(job.scheduledFor) : null,
+  created_at: new Date(job.createdAt),
+  updated_at: new Date(job.updatedAt),
+});
+
+const ledgerState = (row: JobRow): LedgerState => ({
+  status: row.status,
+  attempt: row.progress_attempt,
+  phase: row.progress_phase,
+  runId: row.run_id,
+  pastRuns: row.past_runs,
+  resetAt: row.reset_at,
+});
+
 export interface EventUpdate extends LedgerEvent {
   at: Date;
+  /** The correlation id of the run the event belongs to. */
+  correlationId: string;
   stats?: JobStats;
   error?: Job['error'];
 }
@@ -57,19 +116,146 @@ export function createJobRepository(knex: Knex) {
 
   return {
     async insert(trx: Knex.Transaction, job: Job): Promise<void> {
-      await jobs(trx).insert({
-        id: job.id,
-        platform_id: job.platformId,
-        resource: job.resource,
-        task_type: job.taskType,
-        status: job.status,
-        priority: job.priority,
-        trigger: job.trigger,
-        attempts: job.attempts,
-        params: JSON.stringify(job.params) as unknown as JobRow['params'],
-        trace_id: job.traceId,
-        created_at: new Date(job.createdAt),
-        updated_at: new Date(job.updatedAt),
+      await jobs(trx).insert(jobRow(job));
+    },
+
+    /**
+     * Inserts scheduled jobs stamped with the leader and fencing token that emitted them,
+     * skipping any whose (platform, resource, task, scheduledFor) is already there; returns the
+     * ids actually inserted.
+     */
+    async insertScheduled(
+      trx: Knex.Transaction,
+      batch: Job[],
+      emitter: { replicaId: string; fencingToken: number },
+    ): Promise<Set<string>> {
+      const inserted = new Set<string>();
+      const stamp = { emitted_by: emitter.replicaId, fencing_token: emitter.fencingToken };
+      for (let i = 0; i < batch.length; i += 1_000) {
+        const rows = await jobs(trx)
+          .insert(batch.slice(i, i + 1_000).map((j) => ({ ...jobRow(j), ...stamp })))
+          .onConflict(knex.raw('(platform_id, resource, task_type, scheduled_for)'))
+          .ignore()
+          .returning<{ id: string }[]>('id');
+        for (const r of rows) inserted.add(r.id);
+      }
+      return inserted;
+    },
+
+    /** (platform, resource, task) keys with a job queued or running, for `overlap: skip`. */
+    async openKeys(q: Knex | Knex.Transaction = knex): Promise<Set<string>> {
+      const rows = (await jobs(q)
+        .distinct('platform_id', 'resource', 'task_type')
+        .whereIn('status', OPEN)) as JobRow[];
+      return new Set(rows.map((r) => scheduleKey(r.platform_id, r.resource, r.task_type)));
+    },
+
+    async list(request: JobListRequest): Promise<{ items: Job[]; nextCursor: string | null }> {
+      const query = jobs();
+      if (request.status) query.where('status', request.status);
+      if (request.platformId) query.where('platform_id', request.platformId);
+      if (request.resource) query.where('resource', request.resource);
+      if (request.taskType) query.where('task_type', request.taskType);
+      if (request.since) query.where('created_at', '>=', new Date(request.since));
+      if (request.cursor) {
+        const after = decodeCursor(request.cursor);
+        if (!after) throw new BadRequestError('invalid cursor');
+        query.whereRaw('(created_at, id) < (?, ?)', [after.createdAt, after.id]);
+      }
+      const rows = (await query
+        .orderBy([
+          { column: 'created_at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(request.limit + 1)) as JobRow[];
+      const page = rows.slice(0, request.limit);
+      const last = page.at(-1);
+      return {
+        items: page.map(toJob),
+        nextCursor: rows.length > request.limit && last ? encodeCursor(last) : null,
+      };
+    },
+
+    async latestFor(platformId: string, taskType: string): Promise<Job | undefined> {
+      const row = (await jobs()
+        .where({ platform_id: platformId, task_type: taskType })
+        .orderBy([
+          { column: 'created_at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .first()) as JobRow | undefined;
+      return row ? toJob(row) : undefined;
+    },
+
+    async lastFinishedAt(platformId: string, taskType: string): Promise<Date | null> {
+      const row = (await jobs()
+        .where({ platform_id: platformId, task_type: taskType, status: 'succeeded' })
+        .max('finished_at as at')
+        .first()) as { at: Date | null } | undefined;
+      return row?.at ?? null;
+    },
+
+    async lockById(trx: Knex.Transaction, id: string): Promise<Job | undefined> {
+      const row = (await jobs(trx).where({ id }).forUpdate().first()) as JobRow | undefined;
+      return row ? toJob(row) : undefined;
+    },
+
+    /**
+     * Marks queued jobs cancelled (all of them, or those of `platformIds`); returns their ids so
+     * the caller can tell the workers to skip them.
+     */
+    async cancelQueued(
+      trx: Knex.Transaction,
+      at: Date,
+      reason: string,
+      filter: { ids?: string[]; platformIds?: string[] } = {},
+    ): Promise<string[]> {
+      const query = jobs(trx).where({ status: 'queued' });
+      if (filter.ids) query.whereIn('id', filter.ids);
+      if (filter.platformIds) query.whereIn('platform_id', filter.platformIds);
+      const rows = await query
+        .update({
+          status: 'cancelled',
+          finished_at: at,
+          updated_at: at,
+          error: JSON.stringify({ message: reason, class: 'Cancelled' }),
+        })
+        .returning<{ id: string }[]>('id');
+      return rows.map((r) => r.id);
+    },
+
+    async countByStatus(): Promise<Record<string, number>> {
+      const rows = (await jobs()
+        .select('status')
+        .count<{ status: string; count: string }[]>('* as count')
+        .groupBy('status')) as unknown as { status: string; count: string }[];
+      return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+    },
+
+    /** Deletes up to `batch` finished jobs older than `before`; returns how many. */
+    async purgeFinished(before: Date, batch: number): Promise<number> {
+      const res = await knex.raw<{ rowCount: number }>(
+        `DELETE FROM ??.jobs WHERE id IN (
+           SELECT id FROM ??.jobs WHERE finished_at < ? AND status IN ('succeeded','failed','dead','cancelled')
+           LIMIT ?)`,
+        ['scheduler', 'scheduler', before, batch],
+      );
+      return res.rowCount;
+    },
+
+    /** Shows a running job's progress; ignored once the job has finished or was requeued. */
+    async applyProgress(
+      id: string,
+      report: { attempt: number; correlationId: string },
+      progress: Job['progress'],
+    ): Promise<boolean> {
+      return knex.transaction(async (trx) => {
+        const row = (await jobs(trx).where({ id }).forUpdate().first()) as JobRow | undefined;
+        if (!row || !progressApplies(ledgerState(row), report)) return false;
+        await jobs(trx)
+          .where({ id })
+          .update({ progress: JSON.stringify(progress) });
+        return true;
       });
     },
 
@@ -78,17 +264,16 @@ export function createJobRepository(knex: Knex) {
       return row ? toJob(row) : undefined;
     },
 
-    /** Applies a worker's event if it moves the job forward; returns whether it did. */
-    async applyEvent(id: string, event: EventUpdate): Promise<boolean> {
+    /**
+     * Applies a worker's event if it moves the job forward; `wait` means it may belong to a
+     * replay not yet seen here (see judgeEvent).
+     */
+    async applyEvent(id: string, event: EventUpdate): Promise<'applied' | 'ignored' | 'wait'> {
       return knex.transaction(async (trx) => {
         const row = (await jobs(trx).where({ id }).forUpdate().first()) as JobRow | undefined;
-        if (!row) return false;
-        const current = {
-          status: row.status,
-          attempt: row.progress_attempt,
-          phase: row.progress_phase,
-        };
-        if (!movesForward(current, event)) return false;
+        if (!row) return 'ignored';
+        const verdict = judgeEvent(ledgerState(row), event);
+        if (verdict !== 'apply') return verdict === 'wait' ? 'wait' : 'ignored';
         const finished = event.status !== 'running' && event.status !== 'retrying';
         await jobs(trx)
           .where({ id })
@@ -105,7 +290,47 @@ export function createJobRepository(knex: Knex) {
               ? { error: JSON.stringify(event.error) as unknown as Job['error'] }
               : {}),
           });
-        return true;
+        return 'applied';
+      });
+    },
+
+    /**
+     * A replay runs the job again: it shows as queued with trigger `replay`, attempts counted
+     * afresh, and earlier runs' events no longer apply.
+     */
+    async applyRequeue(
+      id: string,
+      requeue: { runId: string; at: Date },
+    ): Promise<'reset' | 'retire' | 'ignore'> {
+      return knex.transaction(async (trx) => {
+        const row = (await jobs(trx).where({ id }).forUpdate().first()) as JobRow | undefined;
+        if (!row) return 'ignore';
+        const verdict = judgeRequeue(ledgerState(row), requeue);
+        if (verdict === 'retire') {
+          await jobs(trx)
+            .where({ id })
+            .update({ past_runs: JSON.stringify([...row.past_runs, requeue.runId]) });
+        }
+        if (verdict !== 'reset') return verdict;
+        await jobs(trx)
+          .where({ id })
+          .update({
+            trigger: 'replay',
+            run_id: requeue.runId,
+            past_runs: JSON.stringify(row.run_id ? [...row.past_runs, row.run_id] : row.past_runs),
+            reset_at: requeue.at,
+            status: 'queued',
+            attempts: 0,
+            progress_attempt: 0,
+            progress_phase: 0,
+            progress: null,
+            stats: null,
+            error: null,
+            started_at: null,
+            finished_at: null,
+            updated_at: requeue.at,
+          });
+        return verdict;
       });
     },
   };

@@ -1,82 +1,125 @@
 import { randomUUID } from 'node:crypto';
-import { EXCHANGES, jobRun, type Job, type Platform, type TaskType } from '@psc/contracts';
+import type { Knex } from 'knex';
+import type { Job, Platform, TaskType } from '@psc/contracts';
 import { ConflictError, NotFoundError, type Clock } from '@psc/core';
-import { createEnvelope, type Outbox } from '@psc/messaging';
+import type { Outbox } from '@psc/messaging';
 import type { JobRepository } from '../data-access/job.repository.ts';
+import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
+import { jobRunMessage, writeChunked } from './job-messages.ts';
 
 /** Run-now jobs jump the queue unless the caller says otherwise. */
 export const RUN_NOW_PRIORITY = 9;
 
 export interface RunNowRequest {
   taskType: TaskType;
-  platformId: string;
-  resource: string;
+  platformId?: string | undefined;
+  resource?: string | undefined;
   priority?: number | undefined;
   params: Record<string, unknown>;
 }
 
+/**
+ * Enqueues jobs now: for one resource, every resource of one platform that runs the task, or
+ * (without a platform) every active platform's. Uses the scheduler's own platform projection;
+ * a platform it has not heard of yet (its event still in flight) is asked of the registry.
+ */
 export function createRunNow(deps: {
-  platforms: { get(id: string): Promise<Platform> };
+  knex: Knex;
+  registry: { get(id: string): Promise<Platform> };
+  platforms: PlatformRepository;
   jobs: JobRepository;
   outbox: Outbox;
   clock: Clock;
   currentTraceId: () => string | null;
 }) {
+  async function platformById(id: string): Promise<PlatformView> {
+    const known = await deps.platforms.get(id);
+    if (known) return known;
+    const p = await deps.registry.get(id);
+    await deps.platforms.upsert(
+      {
+        id: p.id,
+        name: p.name,
+        active: p.active,
+        priority: p.priority,
+        version: p.version,
+        baseUrl: p.baseUrl,
+        ...(p.schedule ? { schedule: p.schedule } : {}),
+        resources: p.resources.map((r) => ({
+          name: r.name,
+          tasks: r.tasks,
+          ...(r.schedule ? { schedule: r.schedule } : {}),
+        })),
+      },
+      deps.clock.now(),
+    );
+    const stored = await deps.platforms.get(id);
+    if (!stored) throw new NotFoundError(`platform ${id} not found`);
+    return stored;
+  }
+
   return async function runNow(
     request: RunNowRequest,
     correlationId?: string,
+    trigger: Job['trigger'] = 'api',
   ): Promise<{ jobs: { id: string; status: 'queued' }[] }> {
-    const platform = await deps.platforms.get(request.platformId);
-    const resource = platform.resources.find((r) => r.name === request.resource);
-    if (!resource)
-      throw new NotFoundError(`platform ${platform.name} has no resource ${request.resource}`);
-    if (!resource.tasks.includes(request.taskType)) {
-      throw new ConflictError(
-        `resource ${request.resource} does not run ${request.taskType} tasks`,
-      );
+    const targets: { platform: PlatformView; resource: string }[] = [];
+    if (request.platformId) {
+      const platform = await platformById(request.platformId);
+      if (!platform.active) throw new ConflictError(`platform ${platform.name} is not active`);
+      const resources = request.resource
+        ? platform.resources.filter((r) => r.name === request.resource)
+        : platform.resources.filter((r) => r.tasks.includes(request.taskType));
+      if (request.resource && resources.length === 0)
+        throw new NotFoundError(`platform ${platform.name} has no resource ${request.resource}`);
+      if (request.resource && !resources[0]?.tasks.includes(request.taskType))
+        throw new ConflictError(
+          `resource ${request.resource} does not run ${request.taskType} tasks`,
+        );
+      if (resources.length === 0)
+        throw new ConflictError(
+          `platform ${platform.name} has no resource running ${request.taskType} tasks`,
+        );
+      for (const r of resources) targets.push({ platform, resource: r.name });
+    } else {
+      if (request.resource) throw new ConflictError('name a platformId to run one resource');
+      for (const platform of await deps.platforms.listActive())
+        for (const r of platform.resources)
+          if (r.tasks.includes(request.taskType)) targets.push({ platform, resource: r.name });
     }
-    if (!platform.active) throw new ConflictError(`platform ${platform.name} is not active`);
 
     const now = deps.clock.now();
-    const job: Job = {
+    const traceId = deps.currentTraceId();
+    const jobs: Job[] = targets.map(({ platform, resource }) => ({
       id: randomUUID(),
       platformId: platform.id,
-      resource: resource.name,
+      resource,
       taskType: request.taskType,
       status: 'queued',
       priority: request.priority ?? RUN_NOW_PRIORITY,
-      trigger: 'api',
+      trigger,
       attempts: 0,
       params: request.params,
       stats: null,
       error: null,
-      traceId: deps.currentTraceId(),
+      traceId,
+      scheduledFor: null,
       createdAt: now.toISOString(),
       startedAt: null,
       finishedAt: null,
       updatedAt: now.toISOString(),
-    };
-    await deps.outbox.transaction(async (trx, emit) => {
-      await deps.jobs.insert(trx, job);
-      emit({
-        exchange: EXCHANGES.jobs,
-        routingKey: job.taskType,
-        priority: job.priority,
-        envelope: createEnvelope(
-          jobRun,
-          {
-            jobId: job.id,
-            platformId: job.platformId,
-            resource: job.resource,
-            taskType: job.taskType,
-            priority: job.priority,
-            trigger: job.trigger,
-            params: job.params,
-          },
-          { id: job.id, correlationId: correlationId ?? job.id, now },
-        ),
-      });
+    }));
+    await deps.knex.transaction(async (trx) => {
+      for (const job of jobs) await deps.jobs.insert(trx, job);
+      await writeChunked(
+        deps.outbox,
+        trx,
+        jobs.map((j) => jobRunMessage(j, now, correlationId)),
+      );
     });
-    return { jobs: [{ id: job.id, status: 'queued' }] };
+    if (jobs.length > 0) deps.outbox.wake();
+    return { jobs: jobs.map((j) => ({ id: j.id, status: 'queued' as const })) };
   };
 }
+
+export type RunNow = ReturnType<typeof createRunNow>;

@@ -3,18 +3,49 @@ import type { SyncedRecord } from '@psc/contracts';
 
 export interface MappedRecord {
   key: string;
+  /** Set on child records: the key of the record they belong to. */
+  parentKey?: string;
   data: Record<string, unknown>;
   hash: string;
 }
 
-export interface UpsertCounts {
+export interface RecordChange {
+  key: string;
+  parentKey?: string;
+  kind: 'inserted' | 'updated' | 'deleted';
+}
+
+export interface UpsertResult {
   inserted: number;
   updated: number;
   unchanged: number;
+  changes: RecordChange[];
 }
 
-/** Rows per statement: 3 array parameters, so far below PostgreSQL's 65,535 bind limit. */
+/** Rows per statement: 4 array parameters, so far below PostgreSQL's 65,535 bind limit. */
 const CHUNK = 1_000;
+
+interface ChangeRow {
+  key: string;
+  parent_key: string;
+  inserted: boolean;
+}
+
+const toChange = (r: ChangeRow, kind: RecordChange['kind']): RecordChange => ({
+  key: r.key,
+  ...(r.parent_key ? { parentKey: r.parent_key } : {}),
+  kind,
+});
+
+export interface ListQuery {
+  platformId: string;
+  resource: string;
+  parentKey?: string | undefined;
+  includeDeleted?: boolean | undefined;
+  filters?: Record<string, string> | undefined;
+  after?: { parentKey: string; key: string } | undefined;
+  limit: number;
+}
 
 export function createRecordRepository(knex: Knex) {
   return {
@@ -27,55 +58,122 @@ export function createRecordRepository(knex: Knex) {
       platformId: string,
       resource: string,
       records: MappedRecord[],
-    ): Promise<UpsertCounts> {
-      const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0 };
+    ): Promise<UpsertResult> {
+      const result: UpsertResult = { inserted: 0, updated: 0, unchanged: 0, changes: [] };
       for (let i = 0; i < records.length; i += CHUNK) {
         const chunk = records.slice(i, i + CHUNK);
-        const result = await trx.raw<{ rows: { inserted: boolean }[] }>(
-          `insert into sync.records as r (platform_id, resource, key, data, hash)
-           select ?, ?, u.key, u.data, u.hash
-             from unnest(?::text[], ?::jsonb[], ?::text[]) as u(key, data, hash)
-           on conflict (platform_id, resource, key) do update
+        const { rows } = await trx.raw<{ rows: ChangeRow[] }>(
+          `insert into sync.records as r (platform_id, resource, parent_key, key, data, hash)
+           select ?, ?, u.parent_key, u.key, u.data, u.hash
+             from unnest(?::text[], ?::text[], ?::jsonb[], ?::text[]) as u(parent_key, key, data, hash)
+           on conflict (platform_id, resource, parent_key, key) do update
              set data = excluded.data, hash = excluded.hash, updated_at = now(), deleted_at = null
              where r.hash is distinct from excluded.hash or r.deleted_at is not null
-           returning (xmax = 0) as inserted`,
+           returning r.key, r.parent_key, (xmax = 0) as inserted`,
           [
             platformId,
             resource,
+            chunk.map((r) => r.parentKey ?? ''),
             chunk.map((r) => r.key),
             chunk.map((r) => JSON.stringify(r.data)),
             chunk.map((r) => r.hash),
           ],
         );
-        const inserted = result.rows.filter((r) => r.inserted).length;
-        counts.inserted += inserted;
-        counts.updated += result.rows.length - inserted;
-        counts.unchanged += chunk.length - result.rows.length;
+        for (const row of rows) {
+          if (row.inserted) result.inserted += 1;
+          else result.updated += 1;
+          result.changes.push(toChange(row, row.inserted ? 'inserted' : 'updated'));
+        }
+        result.unchanged += chunk.length - rows.length;
       }
-      return counts;
+      return result;
     },
 
-    async list(query: {
-      platformId: string;
-      resource: string;
-      afterKey?: string | undefined;
-      limit: number;
-    }): Promise<SyncedRecord[]> {
+    /** Soft-deletes the resource's live records whose (parentKey, key) is not in `seen`. */
+    async softDeleteMissing(
+      trx: Knex.Transaction,
+      platformId: string,
+      resource: string,
+      seen: { parentKey: string; key: string }[],
+    ): Promise<RecordChange[]> {
+      const { rows } = await trx.raw<{ rows: ChangeRow[] }>(
+        `update sync.records as r set deleted_at = now(), updated_at = now()
+          where r.platform_id = ? and r.resource = ? and r.deleted_at is null
+            and not exists (
+              select 1 from unnest(?::text[], ?::text[]) as s(parent_key, key)
+               where s.parent_key = r.parent_key and s.key = r.key)
+          returning r.key, r.parent_key, false as inserted`,
+        [platformId, resource, seen.map((s) => s.parentKey), seen.map((s) => s.key)],
+      );
+      return rows.map((r) => toChange(r, 'deleted'));
+    },
+
+    /** The live top-level records of a resource, for validation. */
+    async snapshot(
+      platformId: string,
+      resource: string,
+    ): Promise<Map<string, { data: Record<string, unknown>; hash: string }>> {
+      const rows = (await knex
+        .withSchema('sync')
+        .table('records')
+        .select('key', 'data', 'hash')
+        .where({ platform_id: platformId, resource, parent_key: '' })
+        .whereNull('deleted_at')) as { key: string; data: Record<string, unknown>; hash: string }[];
+      return new Map(rows.map((r) => [r.key, { data: r.data, hash: r.hash }]));
+    },
+
+    async getCursor(platformId: string, resource: string): Promise<string | undefined> {
+      const row: unknown = await knex
+        .withSchema('sync')
+        .table('cursors')
+        .where({ platform_id: platformId, resource })
+        .first('value');
+      return (row as { value: string } | undefined)?.value;
+    },
+
+    async setCursor(
+      trx: Knex.Transaction,
+      platformId: string,
+      resource: string,
+      value: string,
+    ): Promise<void> {
+      await trx.raw(
+        `insert into sync.cursors (platform_id, resource, value) values (?, ?, ?)
+         on conflict (platform_id, resource) do update set value = excluded.value, updated_at = now()`,
+        [platformId, resource, value],
+      );
+    },
+
+    async list(query: ListQuery): Promise<(SyncedRecord & { parentKey: string })[]> {
       const q = knex
         .withSchema('sync')
         .table('records')
-        .select<{ key: string; data: Record<string, unknown>; updated_at: Date }[]>(
-          'key',
-          'data',
-          'updated_at',
-        )
+        .select('key', 'parent_key', 'data', 'updated_at', 'deleted_at')
         .where({ platform_id: query.platformId, resource: query.resource })
-        .whereNull('deleted_at')
-        .orderBy('key')
+        .orderBy([{ column: 'parent_key' }, { column: 'key' }])
         .limit(query.limit);
-      if (query.afterKey !== undefined) void q.where('key', '>', query.afterKey);
-      const rows = await q;
-      return rows.map((r) => ({ key: r.key, data: r.data, updatedAt: r.updated_at.toISOString() }));
+      if (query.parentKey !== undefined) void q.where('parent_key', query.parentKey);
+      if (!query.includeDeleted) void q.whereNull('deleted_at');
+      for (const [field, value] of Object.entries(query.filters ?? {})) {
+        void q.whereRaw('data ->> ? = ?', [field, value]);
+      }
+      if (query.after) {
+        void q.whereRaw('(parent_key, key) > (?, ?)', [query.after.parentKey, query.after.key]);
+      }
+      const rows = (await q) as {
+        key: string;
+        parent_key: string;
+        data: Record<string, unknown>;
+        updated_at: Date;
+        deleted_at: Date | null;
+      }[];
+      return rows.map((r) => ({
+        key: r.key,
+        parentKey: r.parent_key,
+        data: r.data,
+        updatedAt: r.updated_at.toISOString(),
+        deletedAt: r.deleted_at?.toISOString() ?? null,
+      }));
     },
   };
 }

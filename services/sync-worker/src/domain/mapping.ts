@@ -1,32 +1,8 @@
 import { createHash } from 'node:crypto';
-import jsonata from 'jsonata';
 import { NonRetryableError } from '@psc/core';
-import type { ResourceDefinition } from '@psc/contracts';
+import type { ChildResource, ResourceDefinition } from '@psc/contracts';
+import { asArray, evaluate } from '@psc/platform-http';
 import type { MappedRecord } from '../data-access/record.repository.ts';
-
-type Expression = ReturnType<typeof jsonata>;
-
-const MAX_CACHED = 2_000;
-const compiled = new Map<string, Expression>();
-
-/** Compiled expressions are reused across jobs; the cache is bounded. */
-function compile(source: string): Expression {
-  let expr = compiled.get(source);
-  if (!expr) {
-    expr = jsonata(source);
-    if (compiled.size >= MAX_CACHED) compiled.delete(compiled.keys().next().value as string);
-    compiled.set(source, expr);
-  }
-  return expr;
-}
-
-async function evaluate(source: string, input: unknown, where: string): Promise<unknown> {
-  try {
-    return await compile(source).evaluate(input);
-  } catch (err) {
-    throw new NonRetryableError('mapping_failed', `${where}: ${(err as Error).message}`);
-  }
-}
 
 /** Key order must not change the hash. */
 export function canonicalJson(value: unknown): string {
@@ -44,13 +20,43 @@ export async function extractItems(
   body: unknown,
   resource: ResourceDefinition,
 ): Promise<unknown[]> {
-  const items = await evaluate(resource.itemsPath, body, 'itemsPath');
-  if (items === undefined || items === null) return [];
-  return Array.isArray(items) ? (items as unknown[]) : [items];
+  return asArray(await evaluate(resource.itemsPath, body, 'itemsPath'));
+}
+
+/**
+ * Applies `successWhen` to a page: a platform that answers 200 with an error in its body
+ * (`header.resultCode != '00'`) fails the call, with the body's own message when it has one.
+ */
+export async function checkSuccess(body: unknown, resource: ResourceDefinition): Promise<void> {
+  if (!resource.successWhen) return;
+  const ok = await evaluate(resource.successWhen, body, 'successWhen');
+  if (ok === true) return;
+  const said = resource.errorMessagePath
+    ? await evaluate(resource.errorMessagePath, body, 'errorMessagePath').catch(() => undefined)
+    : undefined;
+  const message = typeof said === 'string' || typeof said === 'number' ? String(said) : '';
+  throw new NonRetryableError(
+    'upstream_error',
+    `platform reported an error${message ? `: ${message.slice(0, 300)}` : ''}`,
+  );
+}
+
+/** Maps a child collection of one parent item (seed 004's booth → menus). */
+export async function mapChildren(
+  item: unknown,
+  child: ChildResource,
+  parentKey: string,
+): Promise<MappedRecord[]> {
+  const list = asArray(await evaluate(child.itemsPath, item, `children.${child.name}.itemsPath`));
+  const mapped = await Promise.all(list.map((entry) => mapItem(entry, child)));
+  return mapped.map((r) => ({ ...r, parentKey }));
 }
 
 /** Maps one upstream item to a record; JSONata sequences come back as plain arrays. */
-export async function mapItem(item: unknown, resource: ResourceDefinition): Promise<MappedRecord> {
+export async function mapItem(
+  item: unknown,
+  resource: Pick<ResourceDefinition, 'key' | 'mapping'>,
+): Promise<MappedRecord> {
   const key = await evaluate(resource.key, item, 'key');
   if (typeof key !== 'string' && typeof key !== 'number') {
     throw new NonRetryableError(
@@ -70,6 +76,6 @@ export async function mapItem(item: unknown, resource: ResourceDefinition): Prom
 /** Later duplicates of a key within one batch win, as they would in sequential writes. */
 export function collapseDuplicates(records: MappedRecord[]): MappedRecord[] {
   const byKey = new Map<string, MappedRecord>();
-  for (const r of records) byKey.set(r.key, r);
+  for (const r of records) byKey.set(`${r.parentKey ?? ''}\u0000${r.key}`, r);
   return [...byKey.values()];
 }

@@ -1,59 +1,56 @@
-import { EXCHANGES, QUEUES, jobFailed, jobRun, type JobRun } from '@psc/contracts';
-import { NonRetryableError, type Clock } from '@psc/core';
+import { QUEUES, collectChild, jobRun, type CollectChild, type JobRun } from '@psc/contracts';
 import {
   baseTopology,
   createConsumer,
-  createEnvelope,
   collectJobQueue,
   mergeTopologies,
   type Broker,
   type Consumer,
-  type Outbox,
 } from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
+import type { CollectJob } from '../../domain/collect-job.ts';
 
 export const collectJobsTopology = mergeTopologies(baseTopology, collectJobQueue);
 
 /**
- * The collector joins the topology and owns its queue; collection itself lands with the
- * collector issue. Until then a collect job fails visibly instead of waiting forever.
+ * `collector.jobs` carries collect runs (`job.run`) and fan-out children (`collect.child`), each
+ * with its own retries and dead-letter path. `active` holds the ids being worked on (heartbeats).
  */
 export function createCollectJobsConsumer(deps: {
   broker: Broker;
-  outbox: Outbox;
+  collectJob: CollectJob;
   logger: Logger;
   prefetch: number;
-  clock: Clock;
+  maxAttempts: number;
+  active: Set<string>;
 }): Consumer {
   return createConsumer({
     broker: deps.broker,
     queue: QUEUES.collectorJobs,
     topology: collectJobsTopology,
-    accepts: [jobRun],
+    accepts: [jobRun, collectChild],
     logger: deps.logger,
     prefetch: deps.prefetch,
-    handler: () =>
-      Promise.reject(
-        new NonRetryableError('unsupported_task', 'collect jobs are not supported yet'),
-      ),
-    onFailure: (envelope, err, _outcome, ctx) =>
-      deps.outbox.transaction((_trx, emit) => {
-        const job = envelope.payload as JobRun;
-        emit({
-          exchange: EXCHANGES.events,
-          routingKey: jobFailed.type,
-          envelope: createEnvelope(
-            jobFailed,
-            {
-              jobId: job.jobId,
-              attempt: ctx.attempt,
-              at: deps.clock.now().toISOString(),
-              error: { message: (err as Error).message, class: 'unsupported_task' },
-              outcome: 'failed',
-            },
-            { correlationId: envelope.correlationId, now: deps.clock.now() },
-          ),
-        });
-      }),
+    maxAttempts: deps.maxAttempts,
+    async handler(envelope, ctx) {
+      const jobCtx = { attempt: ctx.attempt, correlationId: envelope.correlationId };
+      const id = envelope.id;
+      deps.active.add(id);
+      try {
+        if (envelope.type === collectChild.type) {
+          await deps.collectJob.runChild(envelope.payload as CollectChild, jobCtx);
+        } else {
+          await deps.collectJob.run(envelope.payload as JobRun, jobCtx);
+        }
+      } finally {
+        deps.active.delete(id);
+      }
+    },
+    onFailure(envelope, err, outcome, ctx) {
+      const jobCtx = { attempt: ctx.attempt, correlationId: envelope.correlationId };
+      return envelope.type === collectChild.type
+        ? deps.collectJob.childFailed(envelope.payload as CollectChild, err, outcome, jobCtx)
+        : deps.collectJob.recordFailure(envelope.payload as JobRun, err, outcome, jobCtx);
+    },
   });
 }

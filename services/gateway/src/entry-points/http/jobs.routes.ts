@@ -1,20 +1,39 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { jobGet, jobRunNow, runJobsBody, taskTypeParam } from '@psc/contracts';
-import { body, params } from '@psc/http';
+import {
+  jobCancel,
+  jobGet,
+  jobListRequest,
+  jobList,
+  jobRunNow,
+  runJobsBody,
+  taskTypeParam,
+} from '@psc/contracts';
+import { body, params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
 import { requireRole } from './auth.ts';
+
+const idParams = z.object({ id: z.uuid() });
+const cancelBody = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
 
 export function jobRoutes(rpc: RpcClient): Router {
   const router = new Router();
   router.post('/run/:taskType', requireRole('operator'), async (ctx) => {
     const { taskType } = params(ctx, z.object({ taskType: taskTypeParam }));
-    const request = body(ctx, runJobsBody);
+    const request = body(ctx, runJobsBody.optional()) ?? { params: {} };
     ctx.status = 202;
     ctx.body = await rpc.call(jobRunNow, { ...request, taskType });
   });
+  router.get('/jobs', requireRole('viewer'), async (ctx) => {
+    ctx.body = await rpc.call(jobList, query(ctx, jobListRequest));
+  });
   router.get('/jobs/:id', requireRole('viewer'), async (ctx) => {
-    ctx.body = await rpc.call(jobGet, params(ctx, z.object({ id: z.uuid() })));
+    ctx.body = await rpc.call(jobGet, params(ctx, idParams));
+  });
+  router.post('/jobs/:id/cancel', requireRole('operator'), async (ctx) => {
+    const { id } = params(ctx, idParams);
+    const { reason } = body(ctx, cancelBody.optional()) ?? {};
+    ctx.body = await rpc.call(jobCancel, { id, ...(reason ? { reason } : {}) });
   });
   return router;
 }

@@ -1,12 +1,30 @@
-import { jobGet, jobRunNow } from '@psc/contracts';
+import {
+  jobCancel,
+  jobGet,
+  jobList,
+  jobRunNow,
+  platformSyncControl,
+  platformSyncStatusGet,
+  schedulerConfigGet,
+  schedulerConfigList,
+  schedulerConfigPut,
+  schedulerConfigPutMany,
+  schedulerControl,
+  schedulerStatusGet,
+} from '@psc/contracts';
 import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { JobRepository } from '../../data-access/job.repository.ts';
-import type { createRunNow } from '../../domain/run-now.ts';
+import type { createJobCancel } from '../../domain/job-cancel.ts';
+import type { PlatformSync } from '../../domain/platform-sync.ts';
+import type { RunNow } from '../../domain/run-now.ts';
+import type { SchedulerControl } from '../../domain/scheduler-control.ts';
+import type { TaskConfigs } from '../../domain/task-config.ts';
 
 export function jobRpcHandlers(deps: {
   jobs: JobRepository;
-  runNow: ReturnType<typeof createRunNow>;
+  runNow: RunNow;
+  cancel: ReturnType<typeof createJobCancel>;
 }): RpcHandler[] {
   return [
     rpcHandler(jobRunNow, (request, ctx) => deps.runNow(request, ctx.correlationId)),
@@ -15,5 +33,28 @@ export function jobRpcHandlers(deps: {
       if (!job) throw new NotFoundError(`job ${id} not found`);
       return job;
     }),
+    rpcHandler(jobList, (request) => deps.jobs.list(request)),
+    rpcHandler(jobCancel, ({ id, reason }) => deps.cancel(id, reason)),
+  ];
+}
+
+export function schedulerRpcHandlers(deps: {
+  control: SchedulerControl;
+  configs: TaskConfigs;
+  platformSync: PlatformSync;
+}): RpcHandler[] {
+  return [
+    rpcHandler(schedulerStatusGet, () => deps.control.status()),
+    rpcHandler(schedulerControl, ({ action, reason }) => deps.control.apply(action, reason)),
+    rpcHandler(schedulerConfigList, async () => ({ items: await deps.configs.list() })),
+    rpcHandler(schedulerConfigGet, ({ taskType }) => deps.configs.get(taskType)),
+    rpcHandler(schedulerConfigPut, ({ taskType, config }) => deps.configs.put(taskType, config)),
+    rpcHandler(schedulerConfigPutMany, async (configs) => ({
+      items: await deps.configs.putMany(configs),
+    })),
+    rpcHandler(platformSyncStatusGet, ({ platformId }) => deps.platformSync.status(platformId)),
+    rpcHandler(platformSyncControl, ({ platformId, action, reason }) =>
+      deps.platformSync.control(platformId, action, reason),
+    ),
   ];
 }

@@ -1,0 +1,51 @@
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import {
+  spawnService,
+  type FakePlatform,
+  type IsolatedEnv,
+  type ServiceProcess,
+} from '@psc/testing';
+import type { BenchArgs } from './args.ts';
+import { onCleanup } from './cleanup.ts';
+import type { Psc } from './psc.ts';
+import type { Report } from './report.ts';
+
+export interface MemoryFigures {
+  /** RSS in MB of each psc service right after start-up, and of the bare processes. */
+  idle: Record<string, number>;
+  baselineWorkerIdle?: number;
+  baselineHttpIdle?: number;
+  /** Sync-worker (psc) and bare worker during and at the end of scenario 1. */
+  pipeline?: { pscPeak: number; pscEnd: number; baselinePeak: number; baselineEnd: number };
+}
+
+export interface BenchContext {
+  args: BenchArgs;
+  report: Report;
+  env: IsolatedEnv;
+  /** Pool on the run's isolated database: reads psc's ledger, holds the baselines' tables. */
+  db: pg.Pool;
+  psc: Psc;
+  fake: FakePlatform;
+  memory: MemoryFigures;
+  /** Starts a baseline script from bench/baseline as a bare Node process (no tracing). */
+  spawnBaseline(script: string, env: Record<string, string>): Promise<ServiceProcess>;
+}
+
+export async function spawnBaselineProcess(
+  env: IsolatedEnv,
+  script: string,
+  extraEnv: Record<string, string>,
+): Promise<ServiceProcess> {
+  const child = spawnService({
+    name: `baseline/${script}`,
+    entry: fileURLToPath(new URL(`../baseline/${script}.ts`, import.meta.url)),
+    nodeArgs: [],
+    env: { AMQP_URL: env.amqpUrl, DATABASE_URL: env.databaseUrl, ...extraEnv },
+    stopTimeoutMs: 5_000,
+  });
+  onCleanup(`baseline/${script}`, () => child.stop());
+  await child.waitForLine(/ready/, 30_000);
+  return child;
+}

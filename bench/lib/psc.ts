@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import {
+  freePort,
+  spawnService,
+  waitFor,
+  type IsolatedEnv,
+  type ServiceProcess,
+} from '@psc/testing';
+
+export const PSC_SERVICES = [
+  'platform-registry',
+  'scheduler',
+  'sync-worker',
+  'collector',
+  'gateway',
+] as const;
+export type PscService = (typeof PSC_SERVICES)[number];
+
+export interface RunningService {
+  service: PscService;
+  process: ServiceProcess;
+  url: string;
+}
+
+export interface ApiResponse<T> {
+  status: number;
+  body: T;
+}
+
+export interface Psc {
+  adminKey: string;
+  gatewayUrl: string;
+  /** Running processes by instance name (`sync-worker`, `collector-2`, …). */
+  instances: Map<string, RunningService>;
+  /** Starts one more process of `service` (or restarts it under the same instance name). */
+  start(
+    service: PscService,
+    instance?: string,
+    extraEnv?: Record<string, string>,
+  ): Promise<RunningService>;
+  stopInstance(instance: string): Promise<void>;
+  api<T = unknown>(
+    path: string,
+    init?: { method?: string; body?: unknown },
+  ): Promise<ApiResponse<T>>;
+  stop(): Promise<void>;
+}
+
+const entryOf = (service: PscService): string =>
+  fileURLToPath(new URL(`../../services/${service}/src/main.ts`, import.meta.url));
+
+/**
+ * psc's five services as separate processes, as in production (the same start-up as
+ * test/support/system.ts): each on the isolated vhost and database, with tracing loaded but
+ * exporting nowhere, at LOG_LEVEL info.
+ */
+export async function startPsc(
+  env: IsolatedEnv,
+  options: { cpuProfileDir?: string; logLevel?: string } = {},
+): Promise<Psc> {
+  const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
+  const baseEnv: Record<string, string> = {
+    PSC_ADMIN_API_KEY: adminKey,
+    PSC_SECRET_KEY: randomBytes(32).toString('base64'),
+    AMQP_URL: env.amqpUrl,
+    DATABASE_URL: env.databaseUrl,
+    LOG_LEVEL: options.logLevel ?? 'info',
+    PSC_EGRESS_ALLOW: '127.0.0.1,localhost',
+  };
+  const instances = new Map<string, RunningService>();
+
+  async function start(
+    service: PscService,
+    instance: string = service,
+    extraEnv: Record<string, string> = {},
+  ): Promise<RunningService> {
+    const port = await freePort();
+    const nodeArgs = ['--import', '@psc/telemetry/register'];
+    if (service === 'sync-worker' && options.cpuProfileDir) {
+      nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
+    }
+    const child = spawnService({
+      name: instance,
+      entry: entryOf(service),
+      nodeArgs,
+      env: { ...baseEnv, HTTP_PORT: String(port), OTEL_SERVICE_NAME: service, ...extraEnv },
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const died = child.exited.then((exit) => {
+      throw new Error(
+        `${instance} exited (${exit.signal ?? exit.code}): ${child.lines().slice(-5).join('\n')}`,
+      );
+    });
+    died.catch(() => undefined);
+    const ready = waitFor(async () => (await fetch(`${url}/ready`)).ok, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      message: `${instance} ready`,
+    });
+    try {
+      await Promise.race([ready, died]);
+    } catch (err) {
+      await child.stop();
+      throw err;
+    }
+    const running: RunningService = { service, process: child, url };
+    instances.set(instance, running);
+    return running;
+  }
+
+  const stopAll = async (): Promise<void> => {
+    await Promise.all([...instances.values()].map((s) => s.process.stop()));
+    instances.clear();
+  };
+
+  try {
+    // The registry first: the others ask it for platforms while they start.
+    await start('platform-registry');
+    await Promise.all(PSC_SERVICES.filter((s) => s !== 'platform-registry').map((s) => start(s)));
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  const gatewayUrl = (): string => {
+    const gateway = instances.get('gateway');
+    if (!gateway) throw new Error('gateway not started');
+    return gateway.url;
+  };
+
+  return {
+    adminKey,
+    get gatewayUrl() {
+      return gatewayUrl();
+    },
+    instances,
+    start,
+    async stopInstance(instance) {
+      const running = instances.get(instance);
+      instances.delete(instance);
+      await running?.process.stop();
+    },
+    async api<T>(path: string, init: { method?: string; body?: unknown } = {}) {
+      const response = await fetch(`${gatewayUrl()}${path}`, {
+        method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+        headers: {
+          'x-api-key': adminKey,
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      });
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // Not JSON (e.g. an export stream); the caller gets the text.
+      }
+      return { status: response.status, body: body as T };
+    },
+    stop: stopAll,
+  };
+}
+
+/** Throws with the response when the status is not the expected one. */
+export function expectStatus<T>(what: string, response: ApiResponse<T>, ...ok: number[]): T {
+  if (!ok.includes(response.status)) {
+    throw new Error(
+      `${what}: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 500)}`,
+    );
+  }
+  return response.body;
+}

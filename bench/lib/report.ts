@@ -1,0 +1,92 @@
+import { fmt, median } from './stats.ts';
+
+/**
+ * A target from issue 7, checked against the median. `min`/`max` bound the psc figure itself;
+ * `minRatio` bounds psc/baseline (for throughput figures, where higher is better).
+ */
+export interface Target {
+  text: string;
+  min?: number;
+  max?: number;
+  minRatio?: number;
+}
+
+export interface Comparison {
+  scenario: string;
+  metric: string;
+  unit: string;
+  /** One figure per repetition. */
+  psc: number[];
+  baseline: number[];
+  pscMedian: number;
+  baselineMedian: number;
+  /** psc median / baseline median. */
+  ratio: number;
+  target?: { text: string; met: boolean };
+}
+
+export interface Skip {
+  scenario: string;
+  reason: string;
+}
+
+export interface Report {
+  comparisons: Comparison[];
+  skips: Skip[];
+  notes: string[];
+}
+
+export function createReport(): Report {
+  return { comparisons: [], skips: [], notes: [] };
+}
+
+/** Records and prints one `<scenario>: psc …, baseline …, ratio …` line. */
+export function compare(
+  report: Report,
+  scenario: string,
+  metric: string,
+  unit: string,
+  psc: number[],
+  baseline: number[],
+  target?: Target,
+): Comparison {
+  const pscMedian = median(psc);
+  const baselineMedian = median(baseline);
+  const ratio = pscMedian / baselineMedian;
+  const comparison: Comparison = {
+    scenario,
+    metric,
+    unit,
+    psc,
+    baseline,
+    pscMedian,
+    baselineMedian,
+    ratio,
+  };
+  if (target) {
+    const met =
+      (target.min === undefined || pscMedian >= target.min) &&
+      (target.max === undefined || pscMedian <= target.max) &&
+      (target.minRatio === undefined || ratio >= target.minRatio);
+    comparison.target = { text: target.text, met };
+  }
+  report.comparisons.push(comparison);
+  const label = metric ? `${scenario} ${metric}` : scenario;
+  const targetText = comparison.target
+    ? `  [target ${comparison.target.text}: ${comparison.target.met ? 'met' : 'MISSED'}]`
+    : '';
+  console.log(
+    `${label}: psc ${fmt(pscMedian)} ${unit}, baseline ${fmt(baselineMedian)} ${unit}, ratio ${fmt(ratio)}${targetText}`,
+  );
+  return comparison;
+}
+
+export function skip(report: Report, scenario: string, reason: string): void {
+  report.skips.push({ scenario, reason });
+  console.log(`${scenario}: skipped — ${reason}`);
+}
+
+export function note(report: Report, text: string): void {
+  report.notes.push(text);
+  console.log(`  · ${text}`);
+}

@@ -1,0 +1,199 @@
+import { waitFor } from '@psc/testing';
+import type { BenchContext } from '../lib/context.ts';
+import { expectStatus } from '../lib/psc.ts';
+import { compare, note, skip } from '../lib/report.ts';
+import { max, percentile } from '../lib/stats.ts';
+
+const SCENARIO = 'scheduler';
+const RESOURCES_PER_PLATFORM = 100;
+
+interface Lags {
+  p50: number;
+  p99: number;
+  max: number;
+  perSecond: number;
+}
+
+/**
+ * Scenario 4. S sync schedules all due at the same instant (a cron on each platform, UTC, no
+ * jitter). psc: the scheduler's leader emits a job per schedule (ledger row + outbox + relay);
+ * lag = ledger created_at − scheduled_for. Baseline: a bare process that, at the due instant,
+ * inserts the job rows in batches and publishes one message per row. psc is paused while the
+ * baseline runs, so they never share a due instant.
+ */
+export async function scheduler(ctx: BenchContext): Promise<void> {
+  const { args, psc, db, fake } = ctx;
+  const status = await psc.api('/api/v1/scheduler');
+  const { rows: column } = await db.query(
+    `select 1 from information_schema.columns
+      where table_schema = 'scheduler' and table_name = 'jobs' and column_name = 'scheduled_for'`,
+  );
+  if (status.status !== 200 || column.length === 0) {
+    skip(
+      ctx.report,
+      SCENARIO,
+      `needs the scheduler's schedules (issue 4: GET /api/v1/scheduler answered ${status.status}; ` +
+        `scheduler.jobs.scheduled_for ${column.length ? 'present' : 'missing'})`,
+    );
+    return;
+  }
+
+  // Due every period: 30 s (5 s in quick mode) leaves room for a psc and a baseline instant.
+  const periodS = args.quick ? 5 : 30;
+  const spec = {
+    enabled: true,
+    cron: `*/${periodS} * * * * *`,
+    timezone: 'UTC',
+    jitterSeconds: 0,
+    overlap: 'enqueue',
+    misfire: 'skip',
+  };
+  fake.setCollection('/sched/empty', []);
+  const ids: string[] = [];
+  for (let made = 0, p = 0; made < args.schedules; p++) {
+    const n = Math.min(RESOURCES_PER_PLATFORM, args.schedules - made);
+    const platform = expectStatus(
+      'register scheduled platform',
+      await psc.api<{ id: string }>('/api/v1/platforms', {
+        body: {
+          name: `bench-sched-${String(p).padStart(4, '0')}`,
+          baseUrl: fake.url,
+          schedule: { sync: spec },
+          resources: Array.from({ length: n }, (_, j) => ({
+            name: `s${j}`,
+            request: { path: '/sched/empty' },
+            itemsPath: 'data',
+            key: 'id',
+            mapping: { id: 'id' },
+          })),
+        },
+      }),
+      201,
+    );
+    ids.push(platform.id);
+    made += n;
+  }
+
+  const nextDue = (): number => {
+    const periodMs = periodS * 1000;
+    return Math.ceil((Date.now() + 2_000) / periodMs) * periodMs;
+  };
+  const pscRun = async (): Promise<Lags> => {
+    // The first instant after the scheduler knows every schedule.
+    await waitFor(
+      async () => {
+        const { rows } = await db.query<{ n: number }>(
+          `select count(*)::int as n from scheduler.schedules where platform_id = any($1::uuid[])`,
+          [ids],
+        );
+        return rows[0]!.n >= args.schedules;
+      },
+      { timeoutMs: 120_000, intervalMs: 250, message: 'scheduler knows every schedule' },
+    );
+    const due = nextDue();
+    const lags = await waitFor(
+      async () => {
+        const { rows } = await db.query<{ ms: number }>(
+          `select (extract(epoch from created_at - scheduled_for) * 1000)::float8 as ms
+             from scheduler.jobs
+            where platform_id = any($1::uuid[]) and scheduled_for = to_timestamp($2::float8 / 1000)`,
+          [ids, due],
+        );
+        return rows.length >= args.schedules ? rows.map((r) => r.ms) : null;
+      },
+      {
+        timeoutMs: 2 * periodS * 1000 + args.schedules * 20,
+        intervalMs: 250,
+        message: 'psc emitted every due schedule',
+      },
+    );
+    return summarise(lags);
+  };
+  const baselineRun = async (): Promise<Lags> => {
+    const due = nextDue();
+    const child = await ctx.spawnBaseline('scheduler-tick', {
+      COUNT: String(args.schedules),
+      DUE_AT: String(due),
+      QUEUE: 'baseline.scheduled',
+    });
+    await child.waitForLine(/^RESULT /, 2 * periodS * 1000 + args.schedules * 20);
+    await child.stop();
+    const { rows } = await db.query<{ ms: number }>(
+      `select (extract(epoch from created_at - scheduled_for) * 1000)::float8 as ms
+         from baseline.scheduled_jobs where scheduled_for = to_timestamp($1::float8 / 1000)`,
+      [due],
+    );
+    return summarise(rows.map((r) => r.ms));
+  };
+  const control = async (action: 'pause' | 'resume'): Promise<void> => {
+    expectStatus(
+      `scheduler ${action}`,
+      await psc.api(`/api/v1/scheduler/${action}`, { body: { reason: 'bench: baseline turn' } }),
+      200,
+      202,
+      204,
+    );
+  };
+
+  const runs = { psc: [] as Lags[], base: [] as Lags[] };
+  for (let rep = 0; rep < args.reps; rep++) {
+    runs.psc.push(await pscRun());
+    await control('pause');
+    runs.base.push(await baselineRun());
+    await control('resume');
+  }
+  // Left paused: the schedules would otherwise keep firing into the later scenarios.
+  await control('pause');
+
+  note(
+    ctx.report,
+    `${args.schedules} schedules due together (cron ${spec.cron}); lag = emit − due`,
+  );
+  const pick = (side: Lags[], key: keyof Lags) => side.map((l) => l[key]);
+  compare(
+    ctx.report,
+    SCENARIO,
+    'emit lag p50',
+    'ms',
+    pick(runs.psc, 'p50'),
+    pick(runs.base, 'p50'),
+  );
+  compare(
+    ctx.report,
+    SCENARIO,
+    'emit lag p99',
+    'ms',
+    pick(runs.psc, 'p99'),
+    pick(runs.base, 'p99'),
+    {
+      text: '≤ 1000 ms',
+      max: 1000,
+    },
+  );
+  compare(
+    ctx.report,
+    SCENARIO,
+    'emit lag max',
+    'ms',
+    pick(runs.psc, 'max'),
+    pick(runs.base, 'max'),
+  );
+  compare(
+    ctx.report,
+    SCENARIO,
+    'emit rate',
+    'schedules/s',
+    pick(runs.psc, 'perSecond'),
+    pick(runs.base, 'perSecond'),
+  );
+}
+
+function summarise(lagsMs: number[]): Lags {
+  const last = max(lagsMs);
+  return {
+    p50: percentile(lagsMs, 50),
+    p99: percentile(lagsMs, 99),
+    max: last,
+    perSecond: (lagsMs.length * 1000) / Math.max(1, last),
+  };
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/** `viewer` reads; `operator` also runs jobs and controls scheduler, collector and DLQ; `admin` all. */
+export const API_ROLES = ['viewer', 'operator', 'admin'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+export const apiKeyCreateBody = z.strictObject({
+  name: z.string().min(1).max(100),
+  role: z.enum(API_ROLES),
+});
+
+/** An API key as listed: never the key itself, which is stored only as a hash. */
+export const apiKeyView = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  role: z.enum(API_ROLES),
+  /** First characters of the key, to tell keys apart. */
+  prefix: z.string(),
+  createdAt: z.iso.datetime(),
+  /** Key id of the admin who created it; null for the bootstrap key. */
+  createdBy: z.uuid().nullable(),
+  lastUsedAt: z.iso.datetime().nullable(),
+});
+export type ApiKeyView = z.infer<typeof apiKeyView>;
+
+/** Answer to `POST /api-keys`: the only time the key is shown. */
+export const apiKeyCreated = apiKeyView.extend({ key: z.string() });
+
+/** One change to a platform or key: who (key id), what, when. */
+export const auditEntry = z.object({
+  id: z.string(),
+  at: z.iso.datetime(),
+  actorKeyId: z.uuid(),
+  action: z.string(),
+  targetType: z.enum(['platform', 'api-key']),
+  targetId: z.string(),
+  /** Non-secret facts about the change (name, version, role). */
+  details: z.record(z.string(), z.unknown()),
+});
+export type AuditEntry = z.infer<typeof auditEntry>;
+
+export const auditQuery = z.object({
+  cursor: z.string().max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  targetId: z.string().max(100).optional(),
+});

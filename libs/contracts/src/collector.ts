@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { defineMessage } from './envelope.ts';
+import { defineRpc } from './rpc.ts';
+import { page, pageRequest } from './record.ts';
+
+const count = z.number().int().nonnegative();
+const iso = z.iso.datetime();
+
+/**
+ * Stage 2 of a fan-out collection (seed 003): one child of a parent collect job, published on
+ * `psc.jobs` with routing key `collect` and the parent's priority. Children are not in the job
+ * ledger; the parent's job reports them as counts.
+ */
+export const collectChild = defineMessage(
+  'collect.child',
+  1,
+  z.object({
+    parentJobId: z.uuid(),
+    index: z.number().int().nonnegative(),
+    platformId: z.uuid(),
+    resource: z.string().min(1),
+    priority: z.number().int().min(1).max(9),
+    /** The run's params merged with the index entry's fields: the child request's placeholders. */
+    params: z.record(z.string(), z.unknown()),
+  }),
+);
+export type CollectChild = z.infer<typeof collectChild.payload>;
+
+export const COLLECTION_STATUSES = ['running', 'succeeded', 'failed'] as const;
+
+export const childCounts = z.object({ total: count, succeeded: count, failed: count });
+
+/** Exactly one per collection, when its last child (or its single fetch) has ended. */
+export const collectionCompleted = defineMessage(
+  'collection.completed',
+  1,
+  z.object({
+    jobId: z.uuid(),
+    platformId: z.uuid(),
+    resource: z.string(),
+    status: z.enum(['succeeded', 'failed']),
+    documents: count,
+    children: childCounts.nullable(),
+    at: iso,
+  }),
+);
+
+/** A collection run as the collector keeps it. */
+export const collection = z.object({
+  jobId: z.uuid(),
+  platformId: z.uuid(),
+  resource: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  status: z.enum(COLLECTION_STATUSES),
+  documents: count,
+  children: childCounts.nullable(),
+  startedAt: iso,
+  finishedAt: iso.nullable(),
+});
+export type Collection = z.infer<typeof collection>;
+
+/** One raw fetched document with its provenance. */
+export const collectedDocument = z.object({
+  id: z.string(),
+  jobId: z.uuid(),
+  childIndex: z.number().int().nullable(),
+  platformId: z.uuid(),
+  resource: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  url: z.string(),
+  fetchedAt: iso,
+  data: z.unknown(),
+});
+export type CollectedDocument = z.infer<typeof collectedDocument>;
+
+/** POST /api/v1/collections */
+export const collectionRequest = z.strictObject({
+  platformId: z.uuid(),
+  resource: z.string().min(1).max(100),
+  params: z.record(z.string(), z.unknown()).default({}),
+  priority: z.number().int().min(1).max(9).optional(),
+});
+
+/** `<platform name>/<resource>` */
+export const collectorName = z
+  .string()
+  .min(3)
+  .max(201)
+  .regex(/^[a-z0-9][a-z0-9_-]*\/[a-z0-9][a-z0-9_-]*$/, 'expected <platform>/<resource>');
+
+export const collectorStatus = z.object({
+  name: z.string(),
+  platformId: z.uuid(),
+  resource: z.string(),
+  params: z.array(z.string()),
+  fanOut: z.boolean(),
+  /** Stopped collectors skip scheduled runs; `once` and the collections API still run. */
+  enabled: z.boolean(),
+  running: count,
+  lastRun: collection.nullable(),
+});
+export type CollectorStatus = z.infer<typeof collectorStatus>;
+
+export const collectionGet = defineRpc(
+  'collector',
+  'collection.get',
+  z.object({ jobId: z.uuid() }),
+  collection,
+);
+export const collectionDocuments = defineRpc(
+  'collector',
+  'collection.documents',
+  z.object({ jobId: z.uuid(), ...pageRequest }),
+  page(collectedDocument),
+);
+export const collectorList = defineRpc(
+  'collector',
+  'collector.list',
+  z.object({}),
+  z.object({ items: z.array(collectorStatus) }),
+);
+export const collectorStatusGet = defineRpc(
+  'collector',
+  'collector.status',
+  z.object({ name: collectorName }),
+  collectorStatus,
+);
+export const collectorControl = defineRpc(
+  'collector',
+  'collector.control',
+  z.object({ name: collectorName, action: z.enum(['start', 'stop']) }),
+  collectorStatus,
+);
+
+/** The collector's queue of operational events: log entries, heartbeats, job events for logs. */
+export const COLLECTOR_OPS_QUEUE = 'collector.ops-events';

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { defineMessage } from './envelope.ts';
+import { defineRpc } from './rpc.ts';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** One structured log entry; `fields` never holds secrets (they are redacted before publish). */
+export const logEntry = z.object({
+  at: z.iso.datetime(),
+  level: z.enum(LOG_LEVELS),
+  service: z.string().min(1).max(100),
+  platformId: z.uuid().nullable(),
+  jobId: z.uuid().nullable(),
+  message: z.string().max(2_000),
+  fields: z.record(z.string(), z.unknown()),
+  traceId: z.string().max(64).nullable(),
+});
+export type LogEntry = z.infer<typeof logEntry>;
+
+/** A service's warn+ or job-related log line, kept by the collector's log store. */
+export const logRecorded = defineMessage('log.recorded', 1, logEntry);
+
+export const logQuery = z.object({
+  /** That level and above. */
+  level: z.enum(LOG_LEVELS).default('info'),
+  service: z.string().min(1).max(100).optional(),
+  platformId: z.uuid().optional(),
+  jobId: z.uuid().optional(),
+  since: z.iso.datetime().optional(),
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+});
+
+export const logsQuery = defineRpc(
+  'collector',
+  'logs.query',
+  logQuery,
+  z.object({ items: z.array(logEntry.extend({ id: z.string() })) }),
+);

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { defineRpc } from './rpc.ts';
+import { TASK_TYPES } from './topology.ts';
+import { job } from './job.ts';
+import { page } from './record.ts';
+import { scheduleSpec } from './schedule.ts';
+import {
+  jobListRequest,
+  platformSyncStatus,
+  schedulerStatus,
+  taskConfig,
+  taskConfigsInput,
+} from './scheduler.ts';
+
+const reason = z.string().max(500).optional();
+
+export const schedulerStatusGet = defineRpc(
+  'scheduler',
+  'scheduler.status',
+  z.object({}),
+  schedulerStatus,
+);
+export const schedulerControl = defineRpc(
+  'scheduler',
+  'scheduler.control',
+  z.object({ action: z.enum(['pause', 'resume', 'stop', 'start']), reason }),
+  schedulerStatus,
+);
+export const schedulerConfigList = defineRpc(
+  'scheduler',
+  'scheduler.config.list',
+  z.object({}),
+  z.object({ items: z.array(taskConfig) }),
+);
+export const schedulerConfigGet = defineRpc(
+  'scheduler',
+  'scheduler.config.get',
+  z.object({ taskType: z.enum(TASK_TYPES) }),
+  taskConfig,
+);
+export const schedulerConfigPut = defineRpc(
+  'scheduler',
+  'scheduler.config.put',
+  z.object({ taskType: z.enum(TASK_TYPES), config: scheduleSpec }),
+  taskConfig,
+);
+export const schedulerConfigPutMany = defineRpc(
+  'scheduler',
+  'scheduler.config.put-many',
+  taskConfigsInput,
+  z.object({ items: z.array(taskConfig) }),
+);
+
+export const jobList = defineRpc('scheduler', 'job.list', jobListRequest, page(job));
+export const jobCancel = defineRpc(
+  'scheduler',
+  'job.cancel',
+  z.object({ id: z.uuid(), reason }),
+  job,
+);
+
+export const platformSyncControl = defineRpc(
+  'scheduler',
+  'platform.sync.control',
+  z.object({ platformId: z.uuid(), action: z.enum(['start', 'stop']), reason }),
+  platformSyncStatus,
+);
+export const platformSyncStatusGet = defineRpc(
+  'scheduler',
+  'platform.sync.status',
+  z.object({ platformId: z.uuid() }),
+  platformSyncStatus,
+);

@@ -1,0 +1,16 @@
+export {
+  createPlatformBreakers,
+  type BreakerChange,
+  type BreakerState,
+  type PlatformBreakers,
+} from './breakers.ts';
+export {
+  buildUrl,
+  createPlatformHttpClient,
+  type PlatformHttpClient,
+  type PlatformLimit,
+  type PlatformRequest,
+  type PlatformResponse,
+} from './platform-client.ts';
+export { UpstreamStatusError, parseRetryAfter } from './responses.ts';
+export { asArray, asText, evaluate } from './expressions.ts';

@@ -1,0 +1,164 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import fetch, { type RequestInit, type Response } from 'node-fetch';
+import { AppError, NonRetryableError, TimeoutError, UnavailableError } from '@psc/core';
+import type { PlatformWithSecrets as Platform } from '@psc/contracts';
+import type { EgressGuard } from '@psc/egress';
+import type { PlatformBreakers } from './breakers.ts';
+import { UpstreamStatusError, discard, parseRetryAfter, readJson } from './responses.ts';
+
+/**
+ * A call to a platform: a path on its base URL with query, or an absolute URL (a `Link:
+ * rel="next"` target). Headers and body come from the resource; credentials are added here.
+ */
+export type PlatformRequest = {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: unknown;
+} & ({ path: string; query?: Record<string, string> } | { url: string });
+
+export interface PlatformResponse {
+  status: number;
+  body: unknown;
+  /** Response headers, names in lower case. */
+  headers: Record<string, string>;
+  /** The URL called, without query-string credentials: safe to store as provenance. */
+  url: string;
+}
+
+/** Runs a call inside the platform's shared rate and concurrency limits. */
+export type PlatformLimit = <T>(
+  platform: Platform,
+  task: () => Promise<T>,
+  signal: AbortSignal | undefined,
+) => Promise<T>;
+
+/** The URL to call (credentials applied) and the same URL without them. */
+export function buildUrl(platform: Platform, request: PlatformRequest) {
+  const url =
+    'url' in request
+      ? new URL(request.url)
+      : new URL(platform.baseUrl.replace(/\/+$/, '') + request.path);
+  if ('path' in request) {
+    for (const [k, v] of Object.entries(request.query ?? {})) url.searchParams.set(k, v);
+  }
+  const safeUrl = url.toString();
+  if (platform.auth.type === 'query') url.searchParams.set(platform.auth.name, platform.auth.token);
+  return { url: url.toString(), safeUrl };
+}
+
+function requestHeaders(platform: Platform, request: PlatformRequest, withBody: boolean) {
+  // Lower-cased so a resource header and the auth header of the same name cannot both be sent.
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (withBody) headers['content-type'] = 'application/json';
+  for (const [k, v] of Object.entries(request.headers ?? {})) headers[k.toLowerCase()] = v;
+  const auth = platform.auth;
+  if (auth.type === 'bearer') headers.authorization = `Bearer ${auth.token}`;
+  if (auth.type === 'header') headers[auth.name.toLowerCase()] = auth.token;
+  return headers;
+}
+
+/**
+ * Calls platforms with node-fetch over keep-alive connections: the egress guard checks every URL
+ * (each page and next link) and every connection's address, credentials go where the platform
+ * says, redirects are refused, bodies are size-capped, each call has the platform's timeout.
+ * Calls run inside the platform's breaker (an open one defers the job) and then, when given,
+ * its shared rate and concurrency limits.
+ */
+export function createPlatformHttpClient(options: {
+  /** The process-wide response size cap; a platform's own `maxResponseBytes` may lower it. */
+  maxBytes: number;
+  egress: Pick<EgressGuard, 'checkUrl' | 'lookup'>;
+  breakers: PlatformBreakers;
+  limit?: PlatformLimit;
+  maxSockets?: number;
+}) {
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: options.maxSockets ?? 32,
+    lookup: options.egress.lookup,
+  };
+  const httpAgent = new HttpAgent(agentOptions);
+  const httpsAgent = new HttpsAgent(agentOptions);
+
+  async function call(
+    platform: Platform,
+    request: PlatformRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<PlatformResponse> {
+    const { url, safeUrl } = buildUrl(platform, request);
+    const method = request.method ?? 'GET';
+    const withBody = method === 'POST' && request.body !== undefined;
+    await options.egress.checkUrl(url);
+    const timeout = AbortSignal.timeout(platform.timeoutMs);
+    const init: RequestInit = {
+      method,
+      headers: requestHeaders(platform, request, withBody),
+      redirect: 'manual',
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      agent: (u) => (u.protocol === 'https:' ? httpsAgent : httpAgent),
+      ...(withBody ? { body: JSON.stringify(request.body) } : {}),
+    };
+    let response: Response;
+    try {
+      response = await fetch(url, init);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (signal?.aborted) throw signal.reason as Error;
+      const name = (err as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') {
+        throw new TimeoutError(`platform did not answer within ${platform.timeoutMs} ms`);
+      }
+      const code = (err as { code?: string }).code;
+      // Refused at connect time (DNS rebinding); node-fetch's message would quote the URL.
+      if (code === 'egress_denied') {
+        throw new NonRetryableError('egress_denied', 'egress denied: platform address refused');
+      }
+      throw new UnavailableError(`cannot reach platform: ${code ?? name}`);
+    }
+    if (response.status >= 300 && response.status < 400) {
+      discard(response);
+      throw new NonRetryableError(
+        'redirect_blocked',
+        `platform redirected (HTTP ${response.status}); redirects are not followed`,
+      );
+    }
+    if (!response.ok) {
+      discard(response);
+      throw new UpstreamStatusError(
+        response.status,
+        parseRetryAfter(response.headers.get('retry-after')),
+      );
+    }
+    const body = await readJson(response, Math.min(options.maxBytes, platform.maxResponseBytes));
+    return {
+      status: response.status,
+      body,
+      headers: Object.fromEntries(response.headers),
+      url: safeUrl,
+    };
+  }
+
+  return {
+    request(
+      platform: Platform,
+      request: PlatformRequest,
+      requestOptions: { signal?: AbortSignal | undefined } = {},
+    ): Promise<PlatformResponse> {
+      const { signal } = requestOptions;
+      const once = () => call(platform, request, signal);
+      const limit = options.limit;
+      // The breaker goes first: an open one defers the job without taking a rate slot.
+      return options.breakers.fire(platform, () =>
+        limit ? limit(platform, once, signal) : once(),
+      );
+    },
+    close(): void {
+      options.breakers.close();
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+export type PlatformHttpClient = ReturnType<typeof createPlatformHttpClient>;

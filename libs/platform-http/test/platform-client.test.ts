@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it, type TestContext } from 'node:test';
+import { platformWithSecrets, type PlatformWithSecrets } from '@psc/contracts';
+import { AppError } from '@psc/core';
+import { createEgressGuard } from '@psc/egress';
+import { DeferError } from '@psc/messaging';
+import { startFakePlatform, type FakePlatform } from '@psc/testing';
+import { createPlatformBreakers, createPlatformHttpClient } from '../src/index.ts';
+
+const silent = { info: () => undefined };
+
+function platformAt(fake: FakePlatform, extra: Record<string, unknown> = {}): PlatformWithSecrets {
+  const now = new Date().toISOString();
+  return platformWithSecrets.parse({
+    name: `p-${randomUUID().slice(0, 8)}`,
+    baseUrl: fake.url,
+    resources: [{ name: 'r', request: { path: '/' }, itemsPath: '$', key: 'id', mapping: {} }],
+    ...extra,
+    id: randomUUID(),
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  });
+}
+
+async function setup(t: TestContext, allow = ['127.0.0.1']) {
+  const fake = await startFakePlatform();
+  const breakers = createPlatformBreakers({ logger: silent });
+  const client = createPlatformHttpClient({
+    maxBytes: 1_024,
+    egress: createEgressGuard({ allow }),
+    breakers,
+  });
+  t.after(async () => {
+    client.close();
+    await fake.stop();
+  });
+  return { fake, client, breakers };
+}
+
+const rejection = async (p: Promise<unknown>): Promise<AppError> => {
+  const err = await p.then(
+    () => assert.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AppError, String(err));
+  return err;
+};
+
+describe('@psc/platform-http: createPlatformHttpClient', () => {
+  it('when a POST has a body and the platform uses query auth, then the body is JSON and the returned URL has no credential', async (t) => {
+    const { fake, client } = await setup(t);
+    fake.route('POST', '/search', (req) => ({ body: { echo: req.body } }));
+    const platform = platformAt(fake, { auth: { type: 'query', name: 'key', token: 'sekret' } });
+
+    const res = await client.request(platform, {
+      method: 'POST',
+      path: '/search',
+      query: { q: 'x' },
+      headers: { 'X-Trace': 'abc' },
+      body: { date: '2024-01-01' },
+    });
+
+    assert.deepEqual(res.body, { echo: { date: '2024-01-01' } });
+    assert.equal(res.url, `${fake.url}/search?q=x`);
+    const [seen] = fake.requests;
+    assert.equal(seen?.query.key, 'sekret');
+    assert.equal(seen?.headers['content-type'], 'application/json');
+    assert.equal(seen?.headers['x-trace'], 'abc');
+  });
+
+  it('when the platform redirects, answers too much, or answers 503 with Retry-After, then each fails with its own class', async (t) => {
+    const { fake, client } = await setup(t);
+    fake.route('GET', '/moved', () => ({
+      status: 302,
+      headers: { location: 'http://example.com/' },
+    }));
+    fake.route('GET', '/big', () => ({ body: { blob: 'x'.repeat(2_000) } }));
+    fake.route('GET', '/busy', () => ({ status: 503, headers: { 'retry-after': '3' } }));
+    const platform = platformAt(fake);
+
+    const redirect = await rejection(client.request(platform, { path: '/moved' }));
+    assert.equal(redirect.code, 'redirect_blocked');
+    const big = await rejection(client.request(platform, { path: '/big' }));
+    assert.equal(big.code, 'response_too_large');
+    assert.equal(big.retryable, false);
+    const busy = await rejection(client.request(platform, { path: '/busy' }));
+    assert.equal(busy.code, 'upstream_status');
+    assert.equal(busy.retryable, true);
+    assert.equal((busy as AppError & { retryAfterMs?: number }).retryAfterMs, 3_000);
+  });
+
+  it('when the egress guard does not allow the platform, then nothing is sent', async (t) => {
+    const { fake, client } = await setup(t, []);
+    const err = await rejection(client.request(platformAt(fake), { path: '/x' }));
+    assert.equal(err.code, 'egress_denied');
+    assert.equal(fake.requests.length, 0);
+  });
+
+  it('when failures open the breaker, then calls are deferred and it lists the platform as open until reset', async (t) => {
+    const { fake, client, breakers } = await setup(t);
+    fake.setFault({ status: 500 });
+    const platform = platformAt(fake, {
+      breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 },
+    });
+    for (let i = 0; i < 2; i += 1) await rejection(client.request(platform, { path: '/x' }));
+
+    const deferred = await client.request(platform, { path: '/x' }).catch((e: unknown) => e);
+    assert.ok(deferred instanceof DeferError);
+    assert.equal(deferred.delayMs, 30_000, 'capped below the 60 s reset timeout');
+    assert.equal(fake.requests.length, 2, 'the open breaker sent nothing');
+    assert.deepEqual(breakers.openBreakers(), [platform.id]);
+    assert.equal(breakers.state(platform.id), 'open');
+
+    fake.setFault(null);
+    fake.route('GET', '/x', () => ({ body: { ok: true } }));
+    breakers.reset(platform.id);
+    assert.equal(breakers.state(platform.id), 'closed');
+    assert.deepEqual((await client.request(platform, { path: '/x' })).body, { ok: true });
+  });
+});

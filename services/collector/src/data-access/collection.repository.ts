@@ -1,0 +1,249 @@
+import type { Knex } from 'knex';
+import type { CollectedDocument, Collection } from '@psc/contracts';
+
+const SCHEMA = 'collector';
+
+interface CollectionRow {
+  job_id: string;
+  platform_id: string;
+  resource: string;
+  params: Record<string, unknown>;
+  status: Collection['status'];
+  documents: number;
+  children_total: number | null;
+  children_succeeded: number;
+  children_failed: number;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+interface DocumentRow {
+  id: string;
+  job_id: string;
+  child_index: number | null;
+  platform_id: string;
+  resource: string;
+  params: Record<string, unknown>;
+  url: string;
+  fetched_at: Date;
+  data: unknown;
+}
+
+export interface NewDocument {
+  jobId: string;
+  childIndex: number | null;
+  platformId: string;
+  resource: string;
+  params: Record<string, unknown>;
+  url: string;
+  fetchedAt: Date;
+  data: unknown;
+}
+
+export interface Counter {
+  attempt: number;
+  total: number;
+  succeeded: number;
+  failed: number;
+  documents: number;
+}
+
+function toCollection(r: CollectionRow): Collection {
+  return {
+    jobId: r.job_id,
+    platformId: r.platform_id,
+    resource: r.resource,
+    params: r.params,
+    status: r.status,
+    documents: r.documents,
+    children:
+      r.children_total === null
+        ? null
+        : { total: r.children_total, succeeded: r.children_succeeded, failed: r.children_failed },
+    startedAt: r.started_at.toISOString(),
+    finishedAt: r.finished_at?.toISOString() ?? null,
+  };
+}
+
+export function createCollectionRepository(knex: Knex) {
+  const t = (name: string, q: Knex | Knex.Transaction = knex) => q.withSchema(SCHEMA).table(name);
+  return {
+    async find(jobId: string): Promise<Collection | undefined> {
+      const row = (await t('collections').where({ job_id: jobId }).first()) as
+        CollectionRow | undefined;
+      return row && toCollection(row);
+    },
+
+    /** False when another delivery of the job already recorded it. */
+    async insert(
+      trx: Knex.Transaction,
+      c: {
+        jobId: string;
+        platformId: string;
+        resource: string;
+        params: Record<string, unknown>;
+        status: Collection['status'];
+        attempt: number;
+        documents: number;
+        childrenTotal: number | null;
+        startedAt: Date;
+        finishedAt: Date | null;
+      },
+    ): Promise<boolean> {
+      const rows = (await t('collections', trx)
+        .insert({
+          job_id: c.jobId,
+          platform_id: c.platformId,
+          resource: c.resource,
+          params: JSON.stringify(c.params),
+          status: c.status,
+          attempt: c.attempt,
+          documents: c.documents,
+          children_total: c.childrenTotal,
+          started_at: c.startedAt,
+          finished_at: c.finishedAt,
+        })
+        .onConflict('job_id')
+        .ignore()
+        .returning('job_id')) as unknown[];
+      return rows.length > 0;
+    },
+
+    async insertChildren(trx: Knex.Transaction, parentJobId: string, count: number) {
+      const CHUNK = 5_000;
+      for (let i = 0; i < count; i += CHUNK) {
+        const rows = Array.from({ length: Math.min(CHUNK, count - i) }, (_, j) => ({
+          parent_job_id: parentJobId,
+          index: i + j,
+        }));
+        await t('children', trx).insert(rows);
+      }
+    },
+
+    async childStatus(parentJobId: string, index: number): Promise<string | undefined> {
+      const row = (await t('children')
+        .where({ parent_job_id: parentJobId, index })
+        .first('status')) as unknown as { status: string } | undefined;
+      return row?.status;
+    },
+
+    /**
+     * Ends a pending child and counts it on its parent, in the caller's transaction. The row locks
+     * taken by both updates serialise concurrent children, so exactly one sees the last count.
+     * Returns undefined when the child had already ended (a redelivery).
+     */
+    async endChild(
+      trx: Knex.Transaction,
+      child: {
+        parentJobId: string;
+        index: number;
+        outcome: 'succeeded' | 'failed';
+        error?: string;
+        documents: number;
+        at: Date;
+      },
+    ): Promise<Counter | undefined> {
+      const ended = (await t('children', trx)
+        .where({ parent_job_id: child.parentJobId, index: child.index, status: 'pending' })
+        .update({ status: child.outcome, error: child.error ?? null, finished_at: child.at })
+        .returning('index')) as unknown[];
+      if (ended.length === 0) return undefined;
+      const column = child.outcome === 'succeeded' ? 'children_succeeded' : 'children_failed';
+      const [row] = (await t('collections', trx)
+        .where({ job_id: child.parentJobId })
+        .update({
+          [column]: trx.raw('?? + 1', [column]),
+          documents: trx.raw('documents + ?', [child.documents]),
+        })
+        .returning([
+          'attempt',
+          'children_total',
+          'children_succeeded',
+          'children_failed',
+          'documents',
+        ])) as unknown as {
+        attempt: number;
+        children_total: number;
+        children_succeeded: number;
+        children_failed: number;
+        documents: number;
+      }[];
+      if (!row) return undefined;
+      return {
+        attempt: row.attempt,
+        total: row.children_total,
+        succeeded: row.children_succeeded,
+        failed: row.children_failed,
+        documents: row.documents,
+      };
+    },
+
+    async finish(trx: Knex.Transaction, jobId: string, status: 'succeeded' | 'failed', at: Date) {
+      await t('collections', trx).where({ job_id: jobId }).update({ status, finished_at: at });
+    },
+
+    async insertDocuments(trx: Knex.Transaction, docs: NewDocument[]): Promise<void> {
+      if (docs.length === 0) return;
+      await t('documents', trx).insert(
+        docs.map((d) => ({
+          job_id: d.jobId,
+          child_index: d.childIndex,
+          platform_id: d.platformId,
+          resource: d.resource,
+          params: JSON.stringify(d.params),
+          url: d.url,
+          fetched_at: d.fetchedAt,
+          data: JSON.stringify(d.data ?? null),
+        })),
+      );
+    },
+
+    async listDocuments(q: { jobId: string; afterId?: string | undefined; limit: number }) {
+      const query = t('documents').where({ job_id: q.jobId }).orderBy('id').limit(q.limit);
+      if (q.afterId !== undefined) void query.where('id', '>', q.afterId);
+      const rows = (await query) as DocumentRow[];
+      return rows.map((r): CollectedDocument => ({
+        id: String(r.id),
+        jobId: r.job_id,
+        childIndex: r.child_index,
+        platformId: r.platform_id,
+        resource: r.resource,
+        params: r.params,
+        url: r.url,
+        fetchedAt: r.fetched_at.toISOString(),
+        data: r.data,
+      }));
+    },
+
+    async lastRun(platformId: string, resource: string): Promise<Collection | null> {
+      const row = (await t('collections')
+        .where({ platform_id: platformId, resource })
+        .orderBy('started_at', 'desc')
+        .first()) as CollectionRow | undefined;
+      return row ? toCollection(row) : null;
+    },
+
+    async runningCount(platformId: string, resource: string): Promise<number> {
+      const [row] = (await t('collections')
+        .where({ platform_id: platformId, resource, status: 'running' })
+        .count('* as n')) as unknown as { n: string }[];
+      return Number(row?.n ?? 0);
+    },
+
+    async isEnabled(platformId: string, resource: string): Promise<boolean> {
+      const row = (await t('collector_settings')
+        .where({ platform_id: platformId, resource })
+        .first('enabled')) as unknown as { enabled: boolean } | undefined;
+      return row?.enabled ?? true;
+    },
+
+    async setEnabled(platformId: string, resource: string, enabled: boolean): Promise<void> {
+      await t('collector_settings')
+        .insert({ platform_id: platformId, resource, enabled, updated_at: new Date() })
+        .onConflict(['platform_id', 'resource'])
+        .merge();
+    },
+  };
+}
+
+export type CollectionRepository = ReturnType<typeof createCollectionRepository>;

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { LOG_LEVELS, type LogEntry, type LogLevel } from '@psc/contracts';
+
+const LEVEL_NUMBER: Record<LogLevel, number> = {
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+};
+const LEVEL_NAME = new Map(LOG_LEVELS.map((l) => [LEVEL_NUMBER[l], l]));
+
+interface LogRow {
+  id: string;
+  at: Date;
+  level: number;
+  service: string;
+  platform_id: string | null;
+  job_id: string | null;
+  message: string;
+  fields: Record<string, unknown>;
+  trace_id: string | null;
+}
+
+export function createLogRepository(knex: Knex) {
+  const t = (q: Knex | Knex.Transaction = knex) => q.withSchema('collector').table('log_entries');
+  return {
+    /** Stores an entry once per id (a redelivered event is ignored). */
+    async insert(entry: LogEntry, id: string = randomUUID(), trx?: Knex.Transaction) {
+      await t(trx ?? knex)
+        .insert({
+          id,
+          at: new Date(entry.at),
+          level: LEVEL_NUMBER[entry.level],
+          service: entry.service,
+          platform_id: entry.platformId,
+          job_id: entry.jobId,
+          message: entry.message.slice(0, 2_000),
+          fields: JSON.stringify(entry.fields),
+          trace_id: entry.traceId,
+        })
+        .onConflict('id')
+        .ignore();
+    },
+
+    async query(q: {
+      level: LogLevel;
+      service?: string | undefined;
+      platformId?: string | undefined;
+      jobId?: string | undefined;
+      since?: string | undefined;
+      limit: number;
+    }) {
+      const query = t()
+        .where('level', '>=', LEVEL_NUMBER[q.level])
+        .orderBy([
+          { column: 'at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(q.limit);
+      if (q.service) void query.where({ service: q.service });
+      if (q.platformId) void query.where({ platform_id: q.platformId });
+      if (q.jobId) void query.where({ job_id: q.jobId });
+      if (q.since) void query.where('at', '>=', new Date(q.since));
+      const rows = (await query) as LogRow[];
+      return rows.map((r) => ({
+        id: r.id,
+        at: r.at.toISOString(),
+        level: LEVEL_NAME.get(r.level) ?? 'info',
+        service: r.service,
+        platformId: r.platform_id,
+        jobId: r.job_id,
+        message: r.message,
+        fields: r.fields,
+        traceId: r.trace_id,
+      }));
+    },
+
+    /** Retention: drops entries older than `before`; returns how many. */
+    async prune(before: Date): Promise<number> {
+      return t().where('at', '<', before).delete();
+    },
+  };
+}
+
+export type LogRepository = ReturnType<typeof createLogRepository>;

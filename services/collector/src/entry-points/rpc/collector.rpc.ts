@@ -1,0 +1,84 @@
+import {
+  collectionDocuments,
+  collectionGet,
+  collectorControl,
+  collectorList,
+  collectorStatusGet,
+  logsQuery,
+  monitoringWorkers,
+  type CollectorStatus,
+  type Platform,
+} from '@psc/contracts';
+import { NotFoundError, type Clock } from '@psc/core';
+import { rpcHandler, type RpcHandler } from '@psc/messaging';
+import type { CollectionRepository } from '../../data-access/collection.repository.ts';
+import type { LogRepository } from '../../data-access/log.repository.ts';
+import type { WorkerRepository } from '../../data-access/worker.repository.ts';
+
+export interface CollectorRpcDeps {
+  collections: CollectionRepository;
+  logs: LogRepository;
+  workers: WorkerRepository;
+  /** Every registered platform (credentials masked). */
+  listPlatforms: () => Promise<Platform[]>;
+  clock: Clock;
+}
+
+export function collectorRpcHandlers(deps: CollectorRpcDeps): RpcHandler[] {
+  async function statusOf(platform: Platform, resourceName: string): Promise<CollectorStatus> {
+    const resource = platform.resources.find((r) => r.name === resourceName);
+    if (!resource || !resource.tasks.includes('collect')) {
+      throw new NotFoundError(`no collector ${platform.name}/${resourceName}`);
+    }
+    return {
+      name: `${platform.name}/${resource.name}`,
+      platformId: platform.id,
+      resource: resource.name,
+      params: resource.params,
+      fanOut: resource.fanOut !== undefined,
+      enabled: await deps.collections.isEnabled(platform.id, resource.name),
+      running: await deps.collections.runningCount(platform.id, resource.name),
+      lastRun: await deps.collections.lastRun(platform.id, resource.name),
+    };
+  }
+
+  async function byName(name: string) {
+    const [platformName, resource] = name.split('/') as [string, string];
+    const platform = (await deps.listPlatforms()).find((p) => p.name === platformName);
+    if (!platform) throw new NotFoundError(`no collector ${name}`);
+    return statusOf(platform, resource);
+  }
+
+  return [
+    rpcHandler(collectionGet, async ({ jobId }) => {
+      const found = await deps.collections.find(jobId);
+      if (!found) throw new NotFoundError(`no collection for job ${jobId}`);
+      return found;
+    }),
+    rpcHandler(collectionDocuments, async ({ jobId, cursor, limit }) => {
+      const afterId = cursor && /^\d{1,19}$/.test(cursor) ? cursor : undefined;
+      const rows = await deps.collections.listDocuments({ jobId, afterId, limit: limit + 1 });
+      const items = rows.slice(0, limit);
+      return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+    }),
+    rpcHandler(collectorList, async () => {
+      const items: CollectorStatus[] = [];
+      for (const platform of await deps.listPlatforms()) {
+        for (const r of platform.resources.filter((x) => x.tasks.includes('collect'))) {
+          items.push(await statusOf(platform, r.name));
+        }
+      }
+      return { items };
+    }),
+    rpcHandler(collectorStatusGet, ({ name }) => byName(name)),
+    rpcHandler(collectorControl, async ({ name, action }) => {
+      const status = await byName(name);
+      await deps.collections.setEnabled(status.platformId, status.resource, action === 'start');
+      return { ...status, enabled: action === 'start' };
+    }),
+    rpcHandler(logsQuery, async (q) => ({ items: await deps.logs.query(q) })),
+    rpcHandler(monitoringWorkers, async () => ({
+      items: await deps.workers.live(deps.clock.now()),
+    })),
+  ];
+}

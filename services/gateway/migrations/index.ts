@@ -1,0 +1,8 @@
+import type { Knex } from 'knex';
+import * as createGateway from './20261201000000_create_gateway.ts';
+
+export const SCHEMA = 'gateway';
+
+export const migrations: Record<string, Knex.Migration> = {
+  '20261201000000_create_gateway.ts': createGateway,
+};

@@ -1,0 +1,50 @@
+import type { Knex } from 'knex';
+import type { AuditEntry } from '@psc/contracts';
+
+interface AuditRow {
+  id: string;
+  at: Date;
+  actor_key_id: string;
+  action: string;
+  target_type: AuditEntry['targetType'];
+  target_id: string;
+  details: Record<string, unknown>;
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at'> & { at: Date };
+
+export function createAuditRepository(knex: Knex) {
+  const log = (q: Knex | Knex.Transaction = knex) => q.withSchema('gateway').table('audit_log');
+  return {
+    /** Inside `trx` when the change is the gateway's own (keys); after the RPC for platforms. */
+    async record(entry: NewAuditEntry, trx?: Knex.Transaction): Promise<void> {
+      await log(trx).insert({
+        at: entry.at,
+        actor_key_id: entry.actorKeyId,
+        action: entry.action,
+        target_type: entry.targetType,
+        target_id: entry.targetId,
+        details: JSON.stringify(entry.details),
+      });
+    },
+
+    /** Newest first. */
+    async list(query: { limit: number; beforeId?: string; targetId?: string }) {
+      const q = log().orderBy('id', 'desc').limit(query.limit);
+      if (query.beforeId) void q.where('id', '<', query.beforeId);
+      if (query.targetId) void q.where({ target_id: query.targetId });
+      const rows = (await q) as AuditRow[];
+      return rows.map((r): AuditEntry => ({
+        id: String(r.id),
+        at: r.at.toISOString(),
+        actorKeyId: r.actor_key_id,
+        action: r.action,
+        targetType: r.target_type,
+        targetId: r.target_id,
+        details: r.details,
+      }));
+    },
+  };
+}
+
+export type AuditRepository = ReturnType<typeof createAuditRepository>;

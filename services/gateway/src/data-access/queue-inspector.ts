@@ -1,0 +1,124 @@
+import { COLLECTOR_OPS_QUEUE, QUEUES, type QueueStats } from '@psc/contracts';
+import type { Broker } from '@psc/messaging';
+
+/** The work queues psc declares; the management API adds any others it finds. */
+export const KNOWN_QUEUES = [
+  QUEUES.syncJobs,
+  QUEUES.collectorJobs,
+  QUEUES.schedulerJobEvents,
+  QUEUES.schedulerPlatformEvents,
+  QUEUES.syncWorkerPlatformEvents,
+  COLLECTOR_OPS_QUEUE,
+];
+
+const isAuxiliary = (name: string): boolean =>
+  name.endsWith('.dead-letter') ||
+  /\.retry\.\d+$/.test(name) ||
+  name.endsWith('.rpc') ||
+  name.startsWith('amq.') ||
+  name === QUEUES.unroutedEvents;
+
+interface MgmtQueue {
+  name: string;
+  messages_ready?: number;
+  messages_unacknowledged?: number;
+  consumers?: number;
+  message_stats?: {
+    publish_details?: { rate?: number };
+    deliver_get_details?: { rate?: number };
+  };
+}
+
+/** The slice of an amqplib channel a passive check needs. */
+interface PassiveChannel {
+  on(event: 'error', listener: () => void): unknown;
+  checkQueue(name: string): Promise<{ messageCount: number; consumerCount: number }>;
+  close(): Promise<void>;
+}
+
+export interface QueueInspector {
+  list(): Promise<QueueStats[]>;
+}
+
+/** Queue depths from the RabbitMQ management API (rates and unacked included). */
+export function managementInspector(options: {
+  managementUrl: string;
+  vhost: string;
+  timeoutMs?: number;
+}): QueueInspector {
+  const url = new URL(options.managementUrl);
+  const authorization = `Basic ${Buffer.from(
+    `${decodeURIComponent(url.username) || 'guest'}:${decodeURIComponent(url.password) || 'guest'}`,
+  ).toString('base64')}`;
+  const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  return {
+    async list() {
+      const res = await fetch(`${base}/api/queues/${encodeURIComponent(options.vhost)}`, {
+        headers: { authorization },
+        signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
+      });
+      if (!res.ok) throw new Error(`management API answered ${res.status}`);
+      const all = (await res.json()) as MgmtQueue[];
+      const byName = new Map(all.map((q) => [q.name, q]));
+      const names = [
+        ...new Set([...KNOWN_QUEUES, ...all.map((q) => q.name).filter((n) => !isAuxiliary(n))]),
+      ];
+      return names.map((name): QueueStats => {
+        const q = byName.get(name);
+        const dlq = byName.get(QUEUES.deadLetter(name));
+        return {
+          name,
+          exists: q !== undefined,
+          ready: q?.messages_ready ?? 0,
+          unacked: q?.messages_unacknowledged ?? 0,
+          consumers: q?.consumers ?? 0,
+          publishRate: q?.message_stats?.publish_details?.rate ?? 0,
+          deliverRate: q?.message_stats?.deliver_get_details?.rate ?? 0,
+          deadLetter: dlq ? (dlq.messages_ready ?? 0) + (dlq.messages_unacknowledged ?? 0) : null,
+        };
+      });
+    },
+  };
+}
+
+/**
+ * Passive declares on a throwaway channel of the gateway's connection: ready count and
+ * consumers only. A missing queue closes the channel (404), so each check gets a fresh one.
+ */
+export function passiveInspector(broker: Broker): QueueInspector {
+  async function check(
+    name: string,
+  ): Promise<{ messageCount: number; consumerCount: number } | undefined> {
+    const connection = broker.connection.connection as unknown as
+      { createChannel(): Promise<PassiveChannel> } | undefined;
+    if (!connection) throw new Error('RabbitMQ not connected');
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      return await channel.checkQueue(name);
+    } catch {
+      return undefined;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+  return {
+    async list() {
+      return Promise.all(
+        KNOWN_QUEUES.map(async (name): Promise<QueueStats> => {
+          const [q, dlq] = await Promise.all([check(name), check(QUEUES.deadLetter(name))]);
+          return {
+            name,
+            exists: q !== undefined,
+            ready: q?.messageCount ?? 0,
+            unacked: null,
+            consumers: q?.consumerCount ?? 0,
+            publishRate: null,
+            deliverRate: null,
+            deadLetter: dlq?.messageCount ?? null,
+          };
+        }),
+      );
+    },
+  };
+}

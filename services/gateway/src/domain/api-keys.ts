@@ -1,0 +1,92 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { ApiKeyView, ApiRole } from '@psc/contracts';
+import { NotFoundError, type Clock } from '@psc/core';
+import type { ApiKeyRepository } from '../data-access/api-key.repository.ts';
+import type { AuditRepository } from '../data-access/audit.repository.ts';
+
+/** SHA-256 hex: keys carry 256 random bits, so a slow password hash buys nothing. */
+export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+/** `psc_` + 43 base64url characters (32 random bytes). */
+export const generateApiKey = (): string => `psc_${randomBytes(32).toString('base64url')}`;
+
+const prefixOf = (key: string): string => key.slice(0, 10);
+
+export function createApiKeyService(deps: {
+  knex: Knex;
+  keys: ApiKeyRepository;
+  audit: AuditRepository;
+  clock: Clock;
+}) {
+  const { knex, keys, audit, clock } = deps;
+  return {
+    /** Stores the hash only; the key is in this answer and nowhere else. */
+    async create(actorKeyId: string, input: { name: string; role: ApiRole }) {
+      const key = generateApiKey();
+      const at = clock.now();
+      const view = await knex.transaction(async (trx) => {
+        const created = await keys.insert(trx, {
+          id: randomUUID(),
+          name: input.name,
+          role: input.role,
+          keyHash: hashApiKey(key),
+          prefix: prefixOf(key),
+          createdBy: actorKeyId,
+          createdAt: at,
+        });
+        await audit.record(
+          {
+            at,
+            actorKeyId,
+            action: 'api-key.created',
+            targetType: 'api-key',
+            targetId: created.id,
+            details: { name: input.name, role: input.role },
+          },
+          trx,
+        );
+        return created;
+      });
+      return { ...view, key };
+    },
+
+    async revoke(actorKeyId: string, id: string): Promise<ApiKeyView> {
+      const at = clock.now();
+      return knex.transaction(async (trx) => {
+        const revoked = await keys.revoke(trx, id, at);
+        if (!revoked) throw new NotFoundError(`api key ${id} not found`);
+        await audit.record(
+          {
+            at,
+            actorKeyId,
+            action: 'api-key.revoked',
+            targetType: 'api-key',
+            targetId: id,
+            details: { name: revoked.name, role: revoked.role },
+          },
+          trx,
+        );
+        return revoked;
+      });
+    },
+
+    /** PSC_ADMIN_API_KEY becomes the bootstrap admin key; a replaced one is revoked. */
+    async ensureBootstrap(key: string): Promise<void> {
+      await keys.ensureBootstrap(
+        {
+          id: randomUUID(),
+          name: 'bootstrap admin (PSC_ADMIN_API_KEY)',
+          role: 'admin',
+          keyHash: hashApiKey(key),
+          prefix: prefixOf(key),
+          createdBy: null,
+          createdAt: clock.now(),
+        },
+        clock.now(),
+      );
+    },
+  };
+}
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>;

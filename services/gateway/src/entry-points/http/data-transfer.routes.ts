@@ -1,0 +1,180 @@
+import { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import Router from '@koa/router';
+import { stringify } from 'csv-stringify/sync';
+import { z } from 'zod';
+import { platformGet, recordsImport, recordsList } from '@psc/contracts';
+import { AppError } from '@psc/core';
+import { params, query } from '@psc/http';
+import type { RpcClient } from '@psc/messaging';
+import { requireRole } from './auth.ts';
+
+const dataParams = z.object({ platformId: z.uuid(), resource: z.string().min(1).max(200) });
+const exportQuery = z.object({ format: z.enum(['jsonl', 'csv']).default('jsonl') });
+/** Items per import RPC: well under the broker's 1 MiB message cap for ordinary records. */
+const IMPORT_BATCH_ITEMS = 200;
+const IMPORT_BATCH_BYTES = 512 * 1024;
+const EXPORT_PAGE = 500;
+
+const cell = (v: unknown): string | number | boolean | null =>
+  v === undefined || v === null
+    ? null
+    : typeof v === 'object'
+      ? JSON.stringify(v)
+      : (v as string | number | boolean);
+
+/**
+ * Export pages through the sync-worker's `records.list` and writes as the client reads: a
+ * Readable built from an async generator is pulled only when the socket drains, so memory
+ * stays at about one page whatever the record count.
+ */
+function exportStream(
+  rpc: RpcClient,
+  p: { platformId: string; resource: string },
+  format: 'jsonl' | 'csv',
+  columns: string[],
+): Readable {
+  async function* lines(): AsyncGenerator<string> {
+    if (format === 'csv') yield stringify([['key', ...columns]]);
+    let cursor: string | undefined;
+    do {
+      const page = await rpc.call(recordsList, {
+        ...p,
+        limit: EXPORT_PAGE,
+        ...(cursor ? { cursor } : {}),
+      });
+      if (format === 'csv') {
+        yield stringify(page.items.map((r) => [r.key, ...columns.map((c) => cell(r.data[c]))]));
+      } else {
+        yield (
+          page.items.map((r) => JSON.stringify({ key: r.key, ...r.data })).join('\n') +
+          (page.items.length ? '\n' : '')
+        );
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+  return Readable.from(lines(), { objectMode: false, highWaterMark: 1 });
+}
+
+interface ImportTotals {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  errors: { line: number; message: string }[];
+}
+
+/** JSONL line by line, or a JSON array (each element numbered as a line, from 1). */
+async function* importItems(
+  req: NodeJS.ReadableStream,
+  isArray: boolean,
+  limitBytes: number,
+  errors: ImportTotals['errors'],
+): AsyncGenerator<{ line: number; item: unknown; size: number }> {
+  if (isArray) {
+    let text = '';
+    for await (const chunk of req) {
+      text += String(chunk);
+      if (text.length > limitBytes)
+        throw new AppError(
+          'payload_too_large',
+          413,
+          `JSON array body exceeds ${limitBytes} bytes; send JSONL`,
+        );
+    }
+    let items: unknown;
+    try {
+      items = JSON.parse(text);
+    } catch {
+      throw new AppError('bad_request', 400, 'body is not valid JSON');
+    }
+    if (!Array.isArray(items))
+      throw new AppError('bad_request', 400, 'a JSON body must be an array of items');
+    for (const [i, item] of items.entries())
+      yield { line: i + 1, item, size: JSON.stringify(item ?? null).length };
+    return;
+  }
+  let line = 0;
+  for await (const raw of createInterface({ input: req, crlfDelay: Infinity })) {
+    line += 1;
+    if (raw.trim() === '') continue;
+    try {
+      yield { line, item: JSON.parse(raw) as unknown, size: raw.length };
+    } catch {
+      errors.push({ line, message: 'not valid JSON' });
+    }
+  }
+}
+
+export function dataTransferRoutes(rpc: RpcClient, options: { importLimitBytes: number }): Router {
+  const router = new Router({ prefix: '/api/v1' });
+  router.get('/data/:platformId/:resource/export', requireRole('viewer'), async (ctx) => {
+    const p = params(ctx, dataParams);
+    const { format } = query(ctx, exportQuery);
+    const platform = await rpc.call(platformGet, { id: p.platformId });
+    const resource = platform.resources.find((r) => r.name === p.resource);
+    const columns = Object.keys(resource?.mapping ?? {});
+    ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
+    ctx.set(
+      'Content-Disposition',
+      `attachment; filename="${platform.name}-${p.resource}.${format}"`,
+    );
+    ctx.body = exportStream(rpc, p, format, columns);
+  });
+
+  // Mounted outside the JSON body parser: the body is streamed, JSONL or a JSON array.
+  router.post('/imports', requireRole('operator'), async (ctx) => {
+    const target = query(ctx, dataParams.extend({ resource: z.string().min(1).max(200) }));
+    const isArray = Boolean(ctx.request.is('application/json', 'application/*+json'));
+    const totals: ImportTotals = { inserted: 0, updated: 0, unchanged: 0, errors: [] };
+    let batch: { line: number; item: unknown }[] = [];
+    let batchBytes = 0;
+    let lines = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const result = await rpc.call(
+        recordsImport,
+        { ...target, items: batch },
+        { timeoutMs: 30_000 },
+      );
+      totals.inserted += result.inserted;
+      totals.updated += result.updated;
+      totals.unchanged += result.unchanged;
+      totals.errors.push(...result.errors);
+      batch = [];
+      batchBytes = 0;
+    };
+    for await (const { line, item, size } of importItems(
+      ctx.req,
+      isArray,
+      options.importLimitBytes,
+      totals.errors,
+    )) {
+      lines = Math.max(lines, line);
+      batch.push({ line, item });
+      batchBytes += size;
+      if (batch.length >= IMPORT_BATCH_ITEMS || batchBytes >= IMPORT_BATCH_BYTES) await flush();
+    }
+    await flush();
+    totals.errors.sort((a, b) => a.line - b.line);
+    const summary = {
+      imported: totals.inserted + totals.updated + totals.unchanged,
+      inserted: totals.inserted,
+      updated: totals.updated,
+      unchanged: totals.unchanged,
+      failed: totals.errors.length,
+      errors: totals.errors.slice(0, 1_000),
+    };
+    if (summary.failed > 0) {
+      const first = totals.errors[0];
+      throw new AppError(
+        'import_incomplete',
+        422,
+        `${summary.failed} line(s) not imported (first: line ${first?.line}: ${first?.message}); the other ${summary.imported} were stored`,
+        { details: summary },
+      );
+    }
+    ctx.body = summary;
+  });
+  return router;
+}

@@ -1,0 +1,136 @@
+import type { Knex } from 'knex';
+import type { PlatformSummary, ScheduleOverrides, TaskType } from '@psc/contracts';
+
+export interface PlatformView {
+  id: string;
+  name: string;
+  active: boolean;
+  syncEnabled: boolean;
+  priority: number;
+  version: number;
+  baseUrl: string | null;
+  schedule: ScheduleOverrides | null;
+  resources: { name: string; tasks: TaskType[]; schedule?: ScheduleOverrides | undefined }[];
+}
+
+interface PlatformRow {
+  id: string;
+  name: string;
+  active: boolean;
+  deleted: boolean;
+  sync_enabled: boolean;
+  priority: number;
+  version: number;
+  base_url: string | null;
+  schedule: ScheduleOverrides | null;
+  resources: PlatformView['resources'];
+}
+
+const toView = (r: PlatformRow): PlatformView => ({
+  id: r.id,
+  name: r.name,
+  active: r.active,
+  syncEnabled: r.sync_enabled,
+  priority: r.priority,
+  version: r.version,
+  baseUrl: r.base_url,
+  schedule: r.schedule,
+  resources: r.resources,
+});
+
+/** The scheduler's projection of the registry's platforms, kept from `platform.*` events. */
+export function createPlatformRepository(knex: Knex, schema: string) {
+  const platforms = (q: Knex | Knex.Transaction = knex) => q.withSchema(schema).table('platforms');
+
+  return {
+    /** Applies a summary unless a newer version (or its deletion) is already known. */
+    async upsert(summary: PlatformSummary, at: Date): Promise<boolean> {
+      const rows = await knex.raw<{ rows: unknown[] }>(
+        `INSERT INTO ??.platforms
+           (id, name, active, priority, version, base_url, schedule, resources, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?)
+         ON CONFLICT (id) DO UPDATE SET
+           name = EXCLUDED.name, active = EXCLUDED.active, priority = EXCLUDED.priority,
+           version = EXCLUDED.version, base_url = EXCLUDED.base_url,
+           schedule = EXCLUDED.schedule, resources = EXCLUDED.resources,
+           updated_at = EXCLUDED.updated_at
+         WHERE platforms.version < EXCLUDED.version AND NOT platforms.deleted
+         RETURNING id`,
+        [
+          schema,
+          summary.id,
+          summary.name,
+          summary.active,
+          summary.priority,
+          summary.version,
+          summary.baseUrl ?? null,
+          summary.schedule ? JSON.stringify(summary.schedule) : null,
+          JSON.stringify(summary.resources),
+          at,
+        ],
+      );
+      return rows.rows.length > 0;
+    },
+
+    /** Keeps a tombstone, so a late `platform.updated` cannot bring the platform back. */
+    async markDeleted(id: string, version: number, at: Date): Promise<void> {
+      await knex.raw(
+        `INSERT INTO ??.platforms (id, name, active, deleted, priority, version, resources, updated_at)
+         VALUES (?, '', false, true, 1, ?, '[]'::jsonb, ?)
+         ON CONFLICT (id) DO UPDATE SET deleted = true, active = false,
+           version = GREATEST(platforms.version, EXCLUDED.version), updated_at = EXCLUDED.updated_at`,
+        [schema, id, version, at],
+      );
+    },
+
+    async get(id: string): Promise<PlatformView | undefined> {
+      const row = (await platforms().where({ id, deleted: false }).first()) as
+        PlatformRow | undefined;
+      return row ? toView(row) : undefined;
+    },
+
+    /** Platforms whose schedules run: active and not stopped by an operator. */
+    async listSchedulable(q: Knex | Knex.Transaction = knex): Promise<PlatformView[]> {
+      const rows = (await platforms(q).where({
+        active: true,
+        deleted: false,
+        sync_enabled: true,
+      })) as PlatformRow[];
+      return rows.map(toView);
+    },
+
+    async listActive(): Promise<PlatformView[]> {
+      const rows = (await platforms()
+        .where({ active: true, deleted: false })
+        .orderBy('name')) as PlatformRow[];
+      return rows.map(toView);
+    },
+
+    /** Ids of platforms whose queued jobs must go: inactive, deleted or stopped. */
+    async listUnschedulableIds(q: Knex | Knex.Transaction = knex): Promise<string[]> {
+      const rows = await platforms(q)
+        .where({ active: false })
+        .orWhere({ deleted: true })
+        .orWhere({ sync_enabled: false })
+        .select<{ id: string }[]>('id');
+      return rows.map((r) => r.id);
+    },
+
+    async setSyncEnabled(q: Knex | Knex.Transaction, id: string, enabled: boolean): Promise<void> {
+      await platforms(q).where({ id }).update({ sync_enabled: enabled });
+    },
+
+    async counts(): Promise<{ platforms: number; active: number }> {
+      const row = (await platforms()
+        .where({ deleted: false })
+        .select(
+          knex.raw('count(*)::int as platforms'),
+          knex.raw('count(*) filter (where active)::int as active'),
+        )
+        .first()) as { platforms: number; active: number };
+      return row;
+    },
+  };
+}
+
+export type PlatformRepository = ReturnType<typeof createPlatformRepository>;

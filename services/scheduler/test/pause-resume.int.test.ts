@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  EXCHANGES,
+  jobStarted,
+  jobSucceeded,
+  schedulerControl,
+  schedulerStatusGet,
+} from '@psc/contracts';
+import { createEnvelope, createPublisher, baseTopology } from '@psc/messaging';
+import { waitFor } from '@psc/testing';
+import { manualClock, startInProcess } from './in-process.ts';
+import { platformSummary } from './support.ts';
+
+interface JobRow {
+  id: string;
+  status: string;
+  scheduled_for: Date;
+  platform_id: string;
+}
+
+describe('scheduler.control: pause and resume', { timeout: 90_000 }, () => {
+  const clock = manualClock('2030-01-01T00:00:00.000Z');
+  let s: Awaited<ReturnType<typeof startInProcess>>;
+
+  before(async () => {
+    s = await startInProcess('scheduler-pause', clock);
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  it('when paused for 10 s, then no job is emitted while in-flight ones finish, and resume with run_once adds exactly one catch-up run per schedule', async () => {
+    const schedule = {
+      sync: {
+        enabled: true,
+        intervalSeconds: 1,
+        overlap: 'enqueue' as const,
+        misfire: 'run_once' as const,
+      },
+    };
+    const platforms = [platformSummary({ schedule }), platformSummary({ schedule })];
+    for (const p of platforms) await s.mq.announce(p);
+    for (const p of platforms) await s.waitForPlatform(p.id);
+    await s.step(0); // schedules start on the next second
+    for (let i = 0; i < 3; i++) await s.step(1_000);
+    const before = (await s.jobs()) as JobRow[];
+    assert.equal(before.length, 6, 'three runs of each schedule');
+
+    const pausedAt = clock.now();
+    const status = await s.rpc.call(schedulerControl, {
+      action: 'pause',
+      reason: 'db maintenance',
+    });
+    assert.equal(status.state, 'paused');
+    assert.equal(status.reason, 'db maintenance');
+
+    // A job already queued runs to the end while the scheduler is paused.
+    const inFlight = before[0]!;
+    const publisher = createPublisher({
+      broker: s.mq.broker,
+      topology: baseTopology,
+      appId: 'worker',
+    });
+    const at = new Date().toISOString();
+    await publisher.publish(
+      EXCHANGES.events,
+      jobStarted.type,
+      createEnvelope(jobStarted, { jobId: inFlight.id, attempt: 1, at, workerId: 'w1' }),
+    );
+    await publisher.publish(
+      EXCHANGES.events,
+      jobSucceeded.type,
+      createEnvelope(jobSucceeded, {
+        jobId: inFlight.id,
+        attempt: 1,
+        at,
+        stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0 },
+      }),
+    );
+    for (let i = 0; i < 10; i++) await s.step(1_000);
+    assert.equal(((await s.jobs()) as JobRow[]).length, 6, 'nothing emitted for 10 s of pause');
+    await waitFor(
+      async () =>
+        ((await s.jobs().where({ id: inFlight.id }).first()) as JobRow).status === 'succeeded',
+      { message: 'in-flight job finished' },
+    );
+    const audit = (await s.knex
+      .withSchema('scheduler')
+      .table('audit')
+      .where({ action: 'pause' })) as {
+      reason: string;
+    }[];
+    assert.equal(audit[0]?.reason, 'db maintenance');
+    assert.equal((await s.rpc.call(schedulerStatusGet, {})).reason, 'db maintenance');
+
+    const resumed = await s.rpc.call(schedulerControl, { action: 'resume' });
+    assert.equal(resumed.state, 'running');
+    const resumedAt = clock.now();
+    await s.step(1_000);
+    await s.step(1_000);
+    const rows = (await s.jobs()) as JobRow[];
+    for (const p of platforms) {
+      const mine = rows.filter((r) => r.platform_id === p.id);
+      const catchUp = mine.filter((r) => r.scheduled_for > pausedAt && r.scheduled_for < resumedAt);
+      assert.equal(catchUp.length, 1, 'exactly one catch-up run for the paused stretch');
+      const after = mine.filter((r) => r.scheduled_for >= resumedAt);
+      assert.equal(after.length, 3, 'on-time runs continue from the resume on');
+      assert.equal(new Set(mine.map((r) => r.scheduled_for.getTime())).size, mine.length);
+    }
+    await publisher.close();
+  });
+
+  it('when stopped with a reason, then queued jobs are cancelled and nothing new is emitted', async () => {
+    const stopped = await s.rpc.call(schedulerControl, { action: 'stop', reason: 'incident 42' });
+    assert.equal(stopped.state, 'stopped');
+    const queued = (await s.jobs().where({ status: 'queued' })) as JobRow[];
+    assert.equal(queued.length, 0);
+    const cancelled = (await s.jobs().where({ status: 'cancelled' })) as JobRow[];
+    assert.ok(cancelled.length > 0);
+    const total = ((await s.jobs()) as JobRow[]).length;
+    await s.step(1_000);
+    await s.step(1_000);
+    assert.equal(((await s.jobs()) as JobRow[]).length, total);
+    assert.equal((await s.rpc.call(schedulerControl, { action: 'start' })).state, 'running');
+  });
+});

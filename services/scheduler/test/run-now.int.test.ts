@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { jobCancel, jobList, jobRunNow } from '@psc/contracts';
+import { AppError } from '@psc/core';
+import { waitFor } from '@psc/testing';
+import { manualClock, startInProcess } from './in-process.ts';
+import { platformSummary } from './support.ts';
+
+describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
+  const clock = manualClock('2030-01-01T00:00:00.000Z');
+  let s: Awaited<ReturnType<typeof startInProcess>>;
+  const platforms = [
+    platformSummary({
+      resources: [
+        { name: 'booths', tasks: ['sync'] },
+        { name: 'menus', tasks: ['sync', 'validate'] },
+      ],
+    }),
+    platformSummary(),
+    platformSummary({ active: false }),
+  ];
+
+  before(async () => {
+    s = await startInProcess('scheduler-run-now', clock);
+    for (const p of platforms) await s.mq.announce(p);
+    for (const p of platforms) await s.waitForPlatform(p.id);
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  it('when a priority-9 run joins a backlog of priority-1 jobs with no worker, then it is consumed first', async () => {
+    const backlog = [];
+    for (let i = 0; i < 5; i++) {
+      const { jobs } = await s.rpc.call(jobRunNow, {
+        taskType: 'sync',
+        platformId: platforms[1]!.id,
+        resource: 'booths',
+        priority: 1,
+        params: {},
+      });
+      backlog.push(...jobs.map((j) => j.id));
+    }
+    const urgent = await s.rpc.call(jobRunNow, {
+      taskType: 'sync',
+      platformId: platforms[1]!.id,
+      resource: 'booths',
+      params: {},
+    });
+    await s.outboxDrained();
+    const consumed = await s.mq.consumeJobs(1);
+    await waitFor(() => consumed.received.length === 6, { message: 'all consumed' });
+    await consumed.stop();
+    assert.equal(consumed.received[0]?.payload.jobId, urgent.jobs[0]?.id);
+    assert.equal(consumed.received[0]?.priority, 9, 'run-now defaults to the highest priority');
+    assert.deepEqual(
+      consumed.received.slice(1).map((m) => m.payload.jobId),
+      backlog,
+    );
+  });
+
+  it('when run-now names no platform, then every active platform resource of the task runs', async () => {
+    const { jobs } = await s.rpc.call(jobRunNow, { taskType: 'sync', params: {} });
+    assert.equal(jobs.length, 3, 'two resources of the first platform and one of the second');
+    const validate = await s.rpc.call(jobRunNow, { taskType: 'validate', params: {} });
+    assert.equal(validate.jobs.length, 1);
+  });
+
+  it('when run-now names an inactive platform or an unknown resource, then it is refused', async () => {
+    await assert.rejects(
+      s.rpc.call(jobRunNow, { taskType: 'sync', platformId: platforms[2]!.id, params: {} }),
+      (err: unknown) => err instanceof AppError && err.status === 409,
+    );
+    await assert.rejects(
+      s.rpc.call(jobRunNow, {
+        taskType: 'sync',
+        platformId: platforms[1]!.id,
+        resource: 'nope',
+        params: {},
+      }),
+      (err: unknown) => err instanceof AppError && err.status === 404,
+    );
+  });
+
+  it('when jobs are listed with filters and a cursor, then pages cover each job once', async () => {
+    const all = await s.rpc.call(jobList, { platformId: platforms[1]!.id, limit: 500 });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await s.rpc.call(jobList, {
+        platformId: platforms[1]!.id,
+        limit: 2,
+        ...(cursor ? { cursor } : {}),
+      });
+      seen.push(...page.items.map((j) => j.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    assert.deepEqual(
+      seen,
+      all.items.map((j) => j.id),
+    );
+    assert.ok(all.items.every((j) => j.platformId === platforms[1]!.id));
+    const validate = await s.rpc.call(jobList, { taskType: 'validate', limit: 50 });
+    assert.ok(validate.items.length === 1 && validate.items[0]!.resource === 'menus');
+    await assert.rejects(
+      s.rpc.call(jobList, { cursor: 'garbage', limit: 5 }),
+      (err: unknown) => err instanceof AppError && err.status === 400,
+    );
+  });
+
+  it('when a queued job is cancelled, then it is marked cancelled and a second cancel is a conflict', async () => {
+    const { jobs } = await s.rpc.call(jobRunNow, {
+      taskType: 'sync',
+      platformId: platforms[1]!.id,
+      params: {},
+    });
+    const cancelled = await s.rpc.call(jobCancel, { id: jobs[0]!.id, reason: 'wrong day' });
+    assert.equal(cancelled.status, 'cancelled');
+    await assert.rejects(
+      s.rpc.call(jobCancel, { id: jobs[0]!.id }),
+      (err: unknown) => err instanceof AppError && err.status === 409,
+    );
+  });
+});

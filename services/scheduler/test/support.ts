@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Knex } from 'knex';
+import pino from 'pino';
+import {
+  EXCHANGES,
+  QUEUES,
+  jobRun,
+  platformRegistered,
+  type Envelope,
+  type JobRun,
+  type PlatformSummary,
+} from '@psc/contracts';
+import { createDb } from '@psc/db';
+import {
+  baseTopology,
+  createBroker,
+  createConsumer,
+  createEnvelope,
+  createPublisher,
+  syncJobQueue,
+  type Broker,
+  type Consumer,
+} from '@psc/messaging';
+import {
+  freePort,
+  spawnService,
+  waitFor,
+  type IsolatedEnv,
+  type ServiceProcess,
+} from '@psc/testing';
+
+export const logger = pino({ level: 'silent' });
+const entry = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+export interface Replica {
+  process: ServiceProcess;
+  url: string;
+}
+
+/** Starts one scheduler process on the isolated env and waits for `/ready`. */
+export async function startReplica(
+  env: IsolatedEnv,
+  name: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Replica> {
+  const port = await freePort();
+  const child = spawnService({
+    name,
+    entry,
+    env: {
+      AMQP_URL: env.amqpUrl,
+      DATABASE_URL: env.databaseUrl,
+      HTTP_PORT: String(port),
+      LOG_LEVEL: 'info',
+      OTEL_SERVICE_NAME: 'scheduler',
+      PSC_SCHEDULER_REPLICA_ID: name,
+      ...extraEnv,
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.ok === true, {
+    timeoutMs: 30_000,
+    message: `${name} ready`,
+  });
+  return { process: child, url };
+}
+
+export function platformSummary(overrides: Partial<PlatformSummary> = {}): PlatformSummary {
+  return {
+    id: randomUUID(),
+    name: `p-${randomUUID().slice(0, 8)}`,
+    active: true,
+    priority: 5,
+    version: 1,
+    baseUrl: 'http://127.0.0.1:9/api',
+    resources: [{ name: 'booths', tasks: ['sync'] }],
+    ...overrides,
+  };
+}
+
+/** Test-side broker: announces platforms as the registry would and reads the job queue. */
+export function testBroker(env: IsolatedEnv) {
+  const broker: Broker = createBroker({ url: env.amqpUrl, connectionName: 'test', logger });
+  const publisher = createPublisher({ broker, topology: baseTopology, appId: 'test' });
+  const consumers: Consumer[] = [];
+  return {
+    broker,
+    async announce(platform: PlatformSummary): Promise<void> {
+      await publisher.publish(
+        EXCHANGES.events,
+        platformRegistered.type,
+        createEnvelope(platformRegistered, { platform }),
+      );
+    },
+    /** Consumes the sync job queue (standing in for the workers); returns what arrived. */
+    async consumeJobs(prefetch = 100) {
+      const received: { payload: JobRun; priority: number | undefined; at: number }[] = [];
+      const consumer = createConsumer({
+        broker,
+        queue: QUEUES.syncJobs,
+        topology: syncJobQueue,
+        accepts: [jobRun],
+        logger,
+        prefetch,
+        handler: (envelope: Envelope<unknown>, ctx) => {
+          received.push({
+            payload: envelope.payload as JobRun,
+            priority: ctx.priority,
+            at: Date.now(),
+          });
+          return Promise.resolve();
+        },
+      });
+      await consumer.start();
+      consumers.push(consumer);
+      return { received, stop: () => consumer.stop() };
+    },
+    async close(): Promise<void> {
+      for (const c of consumers) await c.stop();
+      await publisher.close();
+      await broker.close();
+    },
+  };
+}
+
+export function schedulerDb(env: IsolatedEnv): Knex {
+  return createDb({ url: env.databaseUrl, schema: 'scheduler' });
+}

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { breakerList, breakerReset, dlqList, dlqReplay, recordsList } from '@psc/contracts';
+import { startFakePlatform, waitFor, type Item } from '@psc/testing';
+import { startHarness, TEST_TIERS_MS } from './support/harness.ts';
+
+const items = (n: number): Item[] => Array.from({ length: n }, (_, i) => ({ id: `i${i + 1}` }));
+const resource = {
+  name: 'items',
+  request: { path: '/items' },
+  pagination: { type: 'none' },
+  itemsPath: 'data',
+  key: 'id',
+  mapping: { id: 'id' },
+};
+
+describe('sync-worker.jobs: failures, breaker, dead letters', { timeout: 90_000 }, () => {
+  it('when the platform keeps answering 500, then the job is retried with growing delays and is dead after 4 attempts, in the DLQ with the reason; replay after recovery succeeds', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform({ collections: { '/items': items(3) } });
+    t.after(() => fake.stop());
+    fake.setFault({ status: 500, body: { error: 'boom' } });
+    const platform = h.addPlatform({
+      baseUrl: fake.url,
+      resources: [resource],
+      breaker: { volumeThreshold: 100, errorThresholdPercentage: 100, resetTimeoutMs: 1_000 },
+    });
+
+    const jobId = await h.runJob(platform, 'items');
+    const done = await h.finished(jobId);
+
+    assert.equal(done.outcome, 'dead');
+    assert.deepEqual(done.error, {
+      message: 'platform answered HTTP 500',
+      class: 'upstream_status',
+    });
+    const failures = h.eventsOf('job.failed', jobId);
+    assert.deepEqual(
+      failures.map((f) => [f.attempt, f.outcome]),
+      [
+        [1, 'retrying'],
+        [2, 'retrying'],
+        [3, 'retrying'],
+        [4, 'dead'],
+      ],
+    );
+    const times = fake.requests.map((r) => r.at);
+    assert.equal(times.length, 4);
+    const gaps = times.slice(1).map((at, i) => at - times[i]!);
+    for (let i = 0; i < gaps.length; i += 1) {
+      assert.ok(
+        gaps[i]! >= TEST_TIERS_MS[i]! - 20,
+        `gap ${i} ${gaps[i]} ms ≥ tier ${TEST_TIERS_MS[i]}`,
+      );
+    }
+    const dead = await waitFor(async () => {
+      const page = await h.rpc.call(dlqList, { limit: 10 });
+      return page.items.find((d) => d.jobId === jobId);
+    });
+    assert.equal(dead.attempts, 4);
+    assert.match(dead.reason, /upstream_status: platform answered HTTP 500/);
+
+    fake.setFault(null);
+    const replay = await h.rpc.call(dlqReplay, { jobId });
+    assert.deepEqual(replay.replayed, [jobId]);
+    await waitFor(() => h.eventsOf('job.succeeded', jobId)[0], {
+      message: 'replayed job succeeded',
+    });
+    assert.equal((await h.rpc.call(dlqList, { limit: 10 })).items.length, 0);
+    const stored = await h.rpc.call(recordsList, {
+      platformId: platform.id,
+      resource: 'items',
+      limit: 10,
+    });
+    assert.equal(stored.items.length, 3);
+  });
+
+  it('when a 404 comes back, then the job fails at once without retries', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform();
+    t.after(() => fake.stop());
+    const platform = h.addPlatform({ baseUrl: fake.url, resources: [resource] });
+    const jobId = await h.runJob(platform, 'items');
+    const done = await h.finished(jobId);
+    assert.equal(done.outcome, 'failed');
+    assert.equal(done.attempt, 1);
+    assert.equal(fake.requests.length, 1);
+  });
+
+  it('when the breaker opens after the threshold, then later jobs are deferred without attempts and succeed after the platform recovers', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform({ collections: { '/items': items(2) } });
+    t.after(() => fake.stop());
+    fake.setFault({ status: 503 });
+    const platform = h.addPlatform({
+      baseUrl: fake.url,
+      resources: [resource],
+      breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 1_500 },
+    });
+    const deferred: unknown[] = [];
+    h.app.jobs.on('deferred', (e) => deferred.push(e));
+
+    const first = await h.runJob(platform, 'items');
+    await waitFor(() => h.eventsOf('breaker.state-changed').find((e) => e.state === 'open'), {
+      message: 'breaker opened',
+    });
+    const requestsWhenOpen = fake.requests.length;
+    const second = await h.runJob(platform, 'items');
+    await waitFor(() => deferred.length >= 1, { message: 'a job deferred' });
+    const open = await h.rpc.call(breakerList, { platformId: platform.id });
+    assert.equal(open.items[0]?.state, 'open');
+    fake.setFault(null);
+
+    const done = await h.finished(second, 20_000);
+    assert.ok(done.stats, 'second job succeeded');
+    assert.ok(fake.requests.length > requestsWhenOpen);
+    // Deferrals are not attempts: the second job never failed.
+    assert.deepEqual(h.eventsOf('job.failed', second), []);
+    await h.finished(first, 20_000);
+    await waitFor(() => h.eventsOf('breaker.state-changed').find((e) => e.state === 'closed'));
+    const reset = await h.rpc.call(breakerReset, { platformId: platform.id });
+    assert.equal(reset.platformId, platform.id);
+  });
+
+  it('when the platform answers 429 with Retry-After: 2, then the next try waits at least 2 s', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform({ collections: { '/items': items(2) } });
+    t.after(() => fake.stop());
+    fake.failNext(1, { status: 429, headers: { 'retry-after': '2' } });
+    const platform = h.addPlatform({ baseUrl: fake.url, resources: [resource] });
+
+    const done = await h.finished(await h.runJob(platform, 'items'));
+
+    assert.ok(done.stats);
+    const [first, second] = fake.requests;
+    assert.ok(second!.at - first!.at >= 2_000, `waited ${second!.at - first!.at} ms`);
+  });
+
+  it('when the platform hangs, then the call times out and the retry succeeds', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform({ collections: { '/items': items(2) } });
+    t.after(() => fake.stop());
+    fake.failNext(1, 'timeout');
+    const platform = h.addPlatform({ baseUrl: fake.url, resources: [resource], timeoutMs: 300 });
+
+    const jobId = await h.runJob(platform, 'items');
+    const done = await h.finished(jobId);
+
+    assert.ok(done.stats);
+    const [failure] = h.eventsOf('job.failed', jobId);
+    assert.deepEqual(failure?.error, {
+      message: 'platform did not answer within 300 ms',
+      class: 'timeout',
+    });
+  });
+});

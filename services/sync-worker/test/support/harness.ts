@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import {
+  EXCHANGES,
+  jobRun,
+  platformGetWithSecrets,
+  platformWithSecrets,
+  type Envelope,
+  type PlatformWithSecrets,
+  type TaskType,
+} from '@psc/contracts';
+import { NotFoundError, systemClock } from '@psc/core';
+import { openDatabase } from '@psc/db';
+import {
+  baseTopology,
+  createBroker,
+  createEnvelope,
+  createPublisher,
+  createRpcClient,
+  createRpcServer,
+  rpcHandler,
+  type Broker,
+  type RpcClient,
+} from '@psc/messaging';
+import { createLogger, createMetrics } from '@psc/telemetry';
+import { createIsolatedEnv, waitFor } from '@psc/testing';
+import type { Knex } from 'knex';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { SCHEMA, migrations } from '../../migrations/index.ts';
+
+/** Short tiers so retries are quick; the last one is long enough for Retry-After: 2. */
+export const TEST_TIERS_MS = [100, 200, 400, 2_500];
+
+export interface Harness {
+  knex: Knex;
+  /** The harness's broker connection, for extra stand-in services. */
+  broker: Broker;
+  rpc: RpcClient;
+  app: ReturnType<typeof createApp>;
+  events: Envelope<Record<string, unknown>>[];
+  /** Registers a platform with the stand-in registry; returns it with defaults filled. */
+  addPlatform(input: Record<string, unknown>): PlatformWithSecrets;
+  runJob(
+    platform: PlatformWithSecrets,
+    resource: string,
+    options?: { taskType?: TaskType; params?: Record<string, unknown>; jobId?: string },
+  ): Promise<string>;
+  /** Waits for `job.succeeded` or a final `job.failed` of the job; returns its payload. */
+  finished(jobId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  eventsOf(type: string, jobId?: string): Record<string, unknown>[];
+}
+
+/**
+ * The real sync-worker in-process on a fresh vhost and database, with a stand-in platform
+ * registry answering `platform.get-with-secrets` over RabbitMQ, and every event captured.
+ */
+export async function startHarness(
+  t: TestContext,
+  env: Record<string, string> = {},
+): Promise<Harness> {
+  const isolated = await createIsolatedEnv({ name: 'sync-worker' });
+  const logger = createLogger({ service: 'sync-worker-test', level: 'silent' });
+  const config = loadConfig({
+    AMQP_URL: isolated.amqpUrl,
+    DATABASE_URL: isolated.databaseUrl,
+    HTTP_PORT: '0',
+    PSC_RETRY_TIERS_MS: TEST_TIERS_MS.join(','),
+    PSC_EGRESS_ALLOW: '127.0.0.1,localhost',
+    PSC_WORKER_ID: 'worker-test',
+    ...env,
+  });
+  const knex = await openDatabase({ url: isolated.databaseUrl, schema: SCHEMA, migrations });
+  const broker = createBroker({
+    url: isolated.amqpUrl,
+    connectionName: 'sync-worker-test',
+    logger,
+  });
+  const platforms = new Map<string, PlatformWithSecrets>();
+  const registry = createRpcServer({
+    broker,
+    service: 'platform-registry',
+    logger,
+    handlers: [
+      rpcHandler(platformGetWithSecrets, ({ id }) => {
+        const found = platforms.get(id);
+        if (!found) return Promise.reject(new NotFoundError(`no platform ${id}`));
+        return Promise.resolve(found);
+      }),
+    ],
+  });
+  await registry.start();
+  const events: Envelope<Record<string, unknown>>[] = [];
+  const tap = broker.createChannel('event-tap', async (ch) => {
+    const { queue } = await ch.assertQueue('', { exclusive: true, autoDelete: true });
+    await ch.assertExchange(EXCHANGES.events, 'topic', {
+      durable: true,
+      alternateExchange: EXCHANGES.unrouted,
+    });
+    await ch.bindQueue(queue, EXCHANGES.events, '#');
+    await ch.consume(
+      queue,
+      (msg) => {
+        if (!msg) return;
+        events.push(JSON.parse(msg.content.toString()) as Envelope<Record<string, unknown>>);
+        ch.ack(msg);
+      },
+      {},
+    );
+  });
+  await tap.waitForConnect();
+  const app = createApp({
+    config,
+    logger,
+    knex,
+    broker,
+    registry: createMetrics({ service: 'sync-worker' }).registry,
+    clock: systemClock,
+  });
+  await app.start();
+  const publisher = createPublisher({ broker, topology: baseTopology, appId: 'test' });
+  const rpc = createRpcClient({ broker, appId: 'test', timeoutMs: 5_000 });
+
+  t.after(async () => {
+    await app.stop();
+    await rpc.close();
+    await publisher.close();
+    await tap.close();
+    await registry.stop();
+    await broker.close();
+    await knex.destroy();
+    await isolated.cleanup();
+  });
+
+  const eventsOf = (type: string, jobId?: string) =>
+    events
+      .filter((e) => e.type === type && (jobId === undefined || e.payload.jobId === jobId))
+      .map((e) => e.payload);
+
+  return {
+    knex,
+    broker,
+    rpc,
+    app,
+    events,
+    eventsOf,
+    addPlatform(input) {
+      const now = new Date().toISOString();
+      const platform = platformWithSecrets.parse({
+        name: `p-${randomUUID().slice(0, 8)}`,
+        ...input,
+        id: randomUUID(),
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+      });
+      platforms.set(platform.id, platform);
+      return platform;
+    },
+    async runJob(platform, resource, options = {}) {
+      const jobId = options.jobId ?? randomUUID();
+      const taskType = options.taskType ?? 'sync';
+      await publisher.publish(
+        EXCHANGES.jobs,
+        taskType,
+        createEnvelope(jobRun, {
+          jobId,
+          platformId: platform.id,
+          resource,
+          taskType,
+          priority: 5,
+          trigger: 'api',
+          params: options.params ?? {},
+        }),
+        { priority: 5 },
+      );
+      return jobId;
+    },
+    finished(jobId, timeoutMs = 15_000) {
+      return waitFor(
+        () =>
+          eventsOf('job.succeeded', jobId)[0] ??
+          eventsOf('job.failed', jobId).find((p) => p.outcome !== 'retrying'),
+        { timeoutMs, message: `job ${jobId} finished` },
+      );
+    },
+  };
+}

@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { recordsList, validationGet } from '@psc/contracts';
+import { boothSample, startFakePlatform, type Item } from '@psc/testing';
+import { startHarness } from './support/harness.ts';
+
+const items = (n: number): Item[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `item-${String(i + 1).padStart(3, '0')}`, n: i + 1 }));
+
+const simpleResource = (
+  pagination: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) => ({
+  name: 'items',
+  request: { path: '/items' },
+  pagination,
+  itemsPath: 'data',
+  key: 'id',
+  mapping: { id: 'id', double: 'n * 2' },
+  ...extra,
+});
+
+/** The seed 004 mapping table: booth, its details and its menus, with derived and constant fields. */
+const boothResource = {
+  name: 'booths',
+  request: { path: '/booth/all' },
+  pagination: { type: 'page', pageSize: 2 },
+  itemsPath: 'data',
+  key: 'boothName',
+  mapping: { name: 'boothName', category: "'BOOTH'", isDorder: 'true', price: '0' },
+  children: [
+    {
+      name: 'details',
+      itemsPath: '$',
+      key: 'boothName',
+      mapping: {
+        allTable: 'boothAllTable',
+        usageTable: 'boothUsageTable',
+        canUsage: 'boothUsageTable < boothAllTable',
+      },
+    },
+    {
+      name: 'menus',
+      itemsPath: 'menus',
+      key: 'menuName',
+      mapping: {
+        name: 'menuName',
+        ingredient: 'menuIngredidentReminder',
+        sold: 'menuSalesQuantity',
+        price: '0',
+      },
+    },
+  ],
+};
+
+describe('sync-worker.jobs: sync and validate', { timeout: 60_000 }, () => {
+  it('when a resource uses each pagination style, then every item lands once as a mapped record', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform();
+    t.after(() => fake.stop());
+    const styles: [string, Record<string, unknown>, Record<string, unknown>?][] = [
+      ['none', { type: 'none' }],
+      ['page', { type: 'page', pageSize: 5 }],
+      ['offset', { type: 'offset', limit: 5 }],
+      ['cursor', { type: 'cursor', nextPath: 'next', limitParam: 'limit', limit: 5 }],
+      ['link', { type: 'link', sizeParam: 'size', pageSize: 5 }, { query: { paging: 'link' } }],
+      ['page+total', { type: 'page', pageSize: 5, totalPath: 'total' }],
+    ];
+    fake.setCollection('/items', items(23));
+    for (const [label, pagination, request] of styles) {
+      const platform = h.addPlatform({
+        baseUrl: fake.url,
+        resources: [
+          simpleResource(pagination, request ? { request: { path: '/items', ...request } } : {}),
+        ],
+      });
+      fake.clearRequests();
+      const done = await h.finished(await h.runJob(platform, 'items'));
+      assert.deepEqual(
+        done.stats,
+        { fetched: 23, inserted: 23, updated: 0, unchanged: 0, deleted: 0 },
+        label,
+      );
+      const expectedRequests = { none: 1, page: 5, offset: 5, cursor: 5, link: 5, 'page+total': 5 };
+      assert.equal(
+        fake.requests.length,
+        expectedRequests[label as keyof typeof expectedRequests],
+        label,
+      );
+      const page = await h.rpc.call(recordsList, {
+        platformId: platform.id,
+        resource: 'items',
+        limit: 50,
+      });
+      assert.equal(page.items.length, 23, label);
+      assert.deepEqual(page.items[4]?.data, { id: 'item-005', double: 10 }, label);
+    }
+  });
+
+  it('when seed 004 booths sync, then booths, details and menus are stored with derived and constant fields', async (t) => {
+    const h = await startHarness(t);
+    const booths = boothSample(5);
+    const fake = await startFakePlatform({ collections: { '/booth/all': booths } });
+    t.after(() => fake.stop());
+    const platform = h.addPlatform({ baseUrl: fake.url, resources: [boothResource] });
+
+    const done = await h.finished(await h.runJob(platform, 'booths'));
+
+    const menuCount = booths.reduce((n, b) => n + b.menus.length, 0);
+    assert.deepEqual(done.stats, {
+      fetched: 5,
+      inserted: 5,
+      updated: 0,
+      unchanged: 0,
+      deleted: 0,
+      children: {
+        details: { fetched: 5, inserted: 5, updated: 0, unchanged: 0, deleted: 0 },
+        menus: { fetched: menuCount, inserted: menuCount, updated: 0, unchanged: 0, deleted: 0 },
+      },
+    });
+    const list = (resource: string, extra: Record<string, unknown> = {}) =>
+      h.rpc.call(recordsList, { platformId: platform.id, resource, limit: 100, ...extra });
+    const booth1 = (await list('booths', { filters: { name: 'Booth 1' } })).items;
+    assert.deepEqual(
+      booth1.map((r) => r.data),
+      [{ name: 'Booth 1', category: 'BOOTH', isDorder: true, price: 0 }],
+    );
+    const details = (await list('booths.details', { parentKey: 'Booth 2' })).items;
+    const b2 = booths[1]!;
+    assert.deepEqual(details[0]?.data, {
+      allTable: b2.boothAllTable,
+      usageTable: b2.boothUsageTable,
+      canUsage: b2.boothUsageTable < b2.boothAllTable,
+    });
+    const menus = (await list('booths.menus', { parentKey: 'Booth 3' })).items;
+    assert.deepEqual(
+      menus.map((m) => m.data).sort((a, b) => String(a.name).localeCompare(String(b.name))),
+      booths[2]!.menus
+        .map((m) => ({
+          name: m.menuName,
+          ingredient: m.menuIngredidentReminder,
+          sold: m.menuSalesQuantity,
+          price: 0,
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    );
+    assert.ok(menus.every((m) => m.parentKey === 'Booth 3'));
+    const changed = h.eventsOf('records.changed', done.jobId as string);
+    assert.ok(changed.some((e) => e.resource === 'booths.menus'));
+  });
+
+  it('when 1 of 5 items changed and another vanished, then a re-sync updates 1, keeps the rest, soft-deletes the vanished one', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform();
+    t.after(() => fake.stop());
+    fake.setCollection('/items', items(6));
+    const platform = h.addPlatform({
+      baseUrl: fake.url,
+      resources: [simpleResource({ type: 'page', pageSize: 2 })],
+    });
+    await h.finished(await h.runJob(platform, 'items'));
+    fake.removeItem('/items', (i) => i.id === 'item-006');
+    fake.updateItem('/items', (i) => i.id === 'item-002', { n: 200 });
+
+    const jobId = await h.runJob(platform, 'items');
+    const done = await h.finished(jobId);
+
+    assert.deepEqual(done.stats, { fetched: 5, inserted: 0, updated: 1, unchanged: 4, deleted: 1 });
+    const all = await h.rpc.call(recordsList, {
+      platformId: platform.id,
+      resource: 'items',
+      limit: 50,
+      includeDeleted: true,
+    });
+    const gone = all.items.filter((r) => r.deletedAt);
+    assert.deepEqual(
+      gone.map((r) => r.key),
+      ['item-006'],
+    );
+    const live = await h.rpc.call(recordsList, {
+      platformId: platform.id,
+      resource: 'items',
+      limit: 50,
+    });
+    assert.equal(live.items.length, 5);
+    const kinds = h
+      .eventsOf('records.changed', jobId)
+      .flatMap((e) => e.changes as { key: string; kind: string }[]);
+    assert.deepEqual(
+      kinds.sort((a, b) => a.key.localeCompare(b.key)),
+      [
+        { key: 'item-002', kind: 'updated' },
+        { key: 'item-006', kind: 'deleted' },
+      ],
+    );
+  });
+
+  it('when the platform changed one field of one item after a sync, then validate reports exactly that change and stores nothing', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform();
+    t.after(() => fake.stop());
+    fake.setCollection('/items', items(5));
+    const platform = h.addPlatform({
+      baseUrl: fake.url,
+      resources: [simpleResource({ type: 'page', pageSize: 2 }, { tasks: ['sync', 'validate'] })],
+    });
+    await h.finished(await h.runJob(platform, 'items'));
+    fake.updateItem('/items', (i) => i.id === 'item-003', { n: 30 });
+
+    const jobId = await h.runJob(platform, 'items', { taskType: 'validate' });
+    await h.finished(jobId);
+
+    const report = await h.rpc.call(validationGet, { jobId });
+    assert.equal(report.drift, true);
+    assert.deepEqual(report.counts, { fetched: 5, missing: 0, extra: 0, changed: 1 });
+    assert.deepEqual(report.changed, [
+      { key: 'item-003', fields: [{ field: 'double', old: 6, new: 60 }] },
+    ]);
+    const drift = h.eventsOf('validation.drift_detected', jobId);
+    assert.equal(drift.length, 1);
+    const stored = await h.rpc.call(recordsList, {
+      platformId: platform.id,
+      resource: 'items',
+      limit: 50,
+      filters: { id: 'item-003' },
+    });
+    assert.deepEqual(stored.items[0]?.data, { id: 'item-003', double: 6 });
+  });
+});

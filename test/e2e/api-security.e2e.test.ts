@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startFakePlatform, type FakePlatform } from '@psc/testing';
+import { boothPlatform } from '../support/platforms.ts';
+import { startSystem, type System } from '../support/system.ts';
+
+interface ErrorBody {
+  error: { code: string; message: string; traceId?: string };
+}
+interface Created {
+  id: string;
+  key: string;
+  role: string;
+  name: string;
+}
+
+const ORIGIN = 'https://ops.example.com';
+
+describe('gateway security: API keys, roles, audit, limits, docs', () => {
+  let system: System;
+  let fake: FakePlatform;
+  const call = <T>(path: string, init: Record<string, unknown> = {}) =>
+    system.api<T>(path, init) as Promise<{ status: number; body: T; headers: Headers }>;
+
+  before(async () => {
+    fake = await startFakePlatform();
+    system = await startSystem({
+      name: 'api-security',
+      services: ['platform-registry', 'gateway'],
+      env: {
+        PSC_RATE_LIMIT_PER_MINUTE: '60',
+        PSC_AUTH_FAILURES_PER_MINUTE: '6',
+        PSC_CORS_ORIGINS: ORIGIN,
+      },
+    });
+  });
+  after(async () => {
+    await system?.stop();
+    await fake?.stop();
+  });
+
+  describe('/api/v1/api-keys', () => {
+    let viewer: Created;
+    let operator: Created;
+
+    it('when an admin creates keys, then each is shown once and works with its role', async () => {
+      const res = await call<Created>('/api/v1/api-keys', {
+        body: { name: 'dashboards', role: 'viewer' },
+      });
+      assert.equal(res.status, 201);
+      viewer = res.body;
+      assert.match(viewer.key, /^psc_[A-Za-z0-9_-]{43}$/);
+      operator = (
+        await call<Created>('/api/v1/api-keys', { body: { name: 'ops', role: 'operator' } })
+      ).body;
+      const list = await call<{ items: Record<string, unknown>[] }>('/api/v1/api-keys');
+      assert.equal(list.status, 200);
+      assert.deepEqual(list.body.items.map((k) => k.role).sort(), ['admin', 'operator', 'viewer']);
+      assert.ok(!JSON.stringify(list.body).includes(viewer.key));
+      assert.ok(list.body.items.every((k) => !('key' in k) && !('keyHash' in k)));
+    });
+
+    it('when a key lacks the role, then 403; without or with an unknown key, then 401', async () => {
+      const read = await call('/api/v1/platforms', { apiKey: viewer.key });
+      assert.equal(read.status, 200);
+      const write = await call<ErrorBody>('/api/v1/platforms', {
+        apiKey: operator.key,
+        body: boothPlatform(fake.url),
+      });
+      assert.equal(write.status, 403);
+      assert.equal(write.body.error.code, 'forbidden');
+      const keys = await call<ErrorBody>('/api/v1/api-keys', { apiKey: viewer.key });
+      assert.equal(keys.status, 403);
+      const none = await call<ErrorBody>('/api/v1/platforms', { apiKey: null });
+      assert.equal(none.status, 401);
+      assert.equal(none.body.error.code, 'unauthorized');
+      const unknown = await call<ErrorBody>('/api/v1/platforms', { apiKey: 'psc_nope' });
+      assert.equal(unknown.status, 401);
+      const bad = await call<ErrorBody>('/api/v1/api-keys', { body: { name: 'x', role: 'root' } });
+      assert.equal(bad.status, 422);
+    });
+
+    it('when a key is revoked, then it stops working at once', async () => {
+      const del = await call(`/api/v1/api-keys/${operator.id}`, { method: 'DELETE' });
+      assert.equal(del.status, 204);
+      assert.equal((await call('/api/v1/platforms', { apiKey: operator.key })).status, 401);
+      const again = await call<ErrorBody>(`/api/v1/api-keys/${operator.id}`, { method: 'DELETE' });
+      assert.equal(again.status, 404);
+    });
+
+    it('then the audit log shows who changed which key and platform, for admins only', async () => {
+      const created = await call<{ id: string }>('/api/v1/platforms', {
+        body: boothPlatform(fake.url, { name: 'audited' }),
+      });
+      await call(`/api/v1/platforms/${created.body.id}`, {
+        method: 'PATCH',
+        body: { active: false },
+      });
+      const log = await call<{
+        items: { action: string; actorKeyId: string; targetId: string; at: string }[];
+      }>('/api/v1/audit?limit=10');
+      assert.equal(log.status, 200);
+      const actions = log.body.items.map((e) => `${e.action} ${e.targetId}`);
+      assert.deepEqual(actions.slice(0, 5), [
+        `platform.patched ${created.body.id}`,
+        `platform.created ${created.body.id}`,
+        `api-key.revoked ${operator.id}`,
+        `api-key.created ${operator.id}`,
+        `api-key.created ${viewer.id}`,
+      ]);
+      const me = log.body.items[0]!.actorKeyId;
+      assert.match(me, /^[0-9a-f-]{36}$/);
+      assert.ok(log.body.items.slice(0, 5).every((e) => e.actorKeyId === me));
+      assert.equal((await call('/api/v1/audit', { apiKey: viewer.key })).status, 403);
+    });
+
+    it('then the request log names the key id and never the key', () => {
+      const lines = system.services.get('gateway')!.process.lines();
+      const requestLines = lines.filter((l) => l.includes('"msg":"request"'));
+      assert.ok(requestLines.some((l) => l.includes(`"keyId":"${viewer.id}"`)));
+      for (const line of lines) {
+        assert.ok(!line.includes(viewer.key) && !line.includes(system.adminKey), line);
+      }
+    });
+  });
+
+  describe('/openapi.json and /docs', () => {
+    it('when the spec is fetched, then it is OpenAPI 3.1 listing every /api/v1 route with its role', async () => {
+      const res = await fetch(`${system.gatewayUrl}/openapi.json`);
+      assert.equal(res.status, 200);
+      const spec = (await res.json()) as {
+        openapi: string;
+        paths: Record<string, Record<string, { 'x-psc-role'?: string }>>;
+        components: { schemas: Record<string, unknown> };
+      };
+      assert.equal(spec.openapi, '3.1.0');
+      for (const [path, method] of [
+        ['/api/v1/platforms', 'post'],
+        ['/api/v1/platforms', 'get'],
+        ['/api/v1/platforms/active', 'get'],
+        ['/api/v1/platforms/{id}', 'put'],
+        ['/api/v1/platforms/{id}', 'patch'],
+        ['/api/v1/platforms/{id}', 'delete'],
+        ['/api/v1/platforms/{id}/test', 'post'],
+        ['/api/v1/api-keys', 'post'],
+        ['/api/v1/api-keys/{id}', 'delete'],
+        ['/api/v1/audit', 'get'],
+      ] as const) {
+        assert.ok(spec.paths[path]?.[method], `${method} ${path}`);
+      }
+      const ops = Object.values(spec.paths).flatMap((p) => Object.values(p));
+      assert.ok(
+        ops.every((op) => op['x-psc-role']),
+        'every route declares a role',
+      );
+      assert.ok(spec.components.schemas.PlatformInput);
+    });
+
+    it('when /docs is opened, then the page and its assets come from the gateway itself', async () => {
+      const page = await fetch(`${system.gatewayUrl}/docs`);
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+      assert.ok(sources.length >= 3);
+      for (const src of sources) {
+        assert.ok(src.startsWith('/docs/'), src);
+        assert.equal((await fetch(`${system.gatewayUrl}${src}`)).status, 200, src);
+      }
+      assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    });
+  });
+
+  describe('headers and CORS', () => {
+    it('when a response is sent, then it carries the security headers', async () => {
+      const res = await call('/api/v1/platforms');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(res.headers.get('x-frame-options'), 'DENY');
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+    });
+
+    it('when an allowed origin sends a preflight, then it is answered; another origin gets 403', async () => {
+      const preflight = (origin: string) =>
+        fetch(`${system.gatewayUrl}/api/v1/platforms`, {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'x-api-key, content-type',
+          },
+        });
+      const ok = await preflight(ORIGIN);
+      assert.equal(ok.status, 204);
+      assert.equal(ok.headers.get('access-control-allow-origin'), ORIGIN);
+      assert.match(ok.headers.get('access-control-allow-headers') ?? '', /X-API-Key/i);
+      const other = await preflight('https://evil.example.net');
+      assert.equal(other.status, 403);
+      assert.equal(other.headers.get('access-control-allow-origin'), null);
+    });
+  });
+
+  describe('rate limits', () => {
+    it('when a key goes over its per-minute limit, then 429 with Retry-After', async () => {
+      const key = (
+        await call<Created>('/api/v1/api-keys', { body: { name: 'busy', role: 'viewer' } })
+      ).body.key;
+      let limited: Response | undefined;
+      for (let i = 0; i < 61 && !limited; i += 1) {
+        const res = await fetch(`${system.gatewayUrl}/api/v1/platforms?limit=1`, {
+          headers: { 'x-api-key': key },
+        });
+        await res.text();
+        if (res.status === 429) limited = res;
+        else assert.equal(res.status, 200);
+      }
+      assert.ok(limited, 'no 429 within the limit + 1 requests');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    });
+
+    it('when the registry is gone, then platform calls are 503', async () => {
+      await system.services.get('platform-registry')!.process.stop();
+      const res = await call<ErrorBody>('/api/v1/platforms/active');
+      assert.equal(res.status, 503);
+      assert.equal(res.body.error.code, 'unavailable');
+    });
+
+    it('when one address keeps sending bad keys, then it gets 429 with Retry-After, even with a good key', async () => {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 8; i += 1) {
+        const res = await call('/api/v1/platforms', { apiKey: `psc_guess_${i}` });
+        statuses.push(res.status);
+        retryAfter ??= res.headers.get('retry-after');
+      }
+      // 401s until the address's failures (earlier tests' included) pass 6, then only 429s.
+      const first429 = statuses.indexOf(429);
+      assert.ok(first429 > 0, statuses.join());
+      assert.ok(
+        statuses.slice(0, first429).every((s) => s === 401),
+        statuses.join(),
+      );
+      assert.ok(
+        statuses.slice(first429).every((s) => s === 429),
+        statuses.join(),
+      );
+      assert.ok(Number(retryAfter) >= 1);
+      assert.equal((await call('/api/v1/api-keys')).status, 429);
+    });
+  });
+});

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import {
+  boothSample,
+  freePort,
+  spawnService,
+  startFakePlatform,
+  waitFor,
+  type FakePlatform,
+} from '@psc/testing';
+import { startSystem, type System } from '../support/system.ts';
+import { boothPlatform, type JobView } from '../support/platforms.ts';
+
+const entryOf = (name: string): string =>
+  fileURLToPath(new URL(`../../services/${name}/src/main.ts`, import.meta.url));
+
+/**
+ * Batch mode (seed 003): the registry, scheduler and gateway run as usual; the worker under test
+ * starts with `--until-drained` only after its work is queued, and must exit 0 once it is done.
+ */
+describe('batch mode: sync-worker and collector --until-drained', () => {
+  let system: System;
+  let platform: FakePlatform;
+
+  before(async () => {
+    platform = await startFakePlatform({ collections: { '/booth/all': boothSample(25) } });
+    platform.route('GET', '/feed', () => ({ body: { items: [{ id: 1 }, { id: 2 }] } }));
+    system = await startSystem({
+      name: 'batch-mode',
+      services: ['platform-registry', 'scheduler', 'gateway'],
+    });
+  });
+
+  after(async () => {
+    await system?.stop();
+    await platform?.stop();
+  });
+
+  async function runUntilDrained(name: 'sync-worker' | 'collector') {
+    const worker = spawnService({
+      name,
+      entry: entryOf(name),
+      args: ['--until-drained'],
+      env: {
+        AMQP_URL: system.env.amqpUrl,
+        DATABASE_URL: system.env.databaseUrl,
+        HTTP_PORT: String(await freePort()),
+        PSC_EGRESS_ALLOW: '127.0.0.1,localhost',
+        LOG_LEVEL: 'info',
+      },
+    });
+    const exit = await worker.exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, worker.lines().slice(-10).join('\n'));
+    assert.ok(worker.lines().some((l) => l.includes('queues drained')));
+  }
+
+  async function jobStatus(id: string): Promise<string> {
+    return (await system.api<JobView>(`/api/v1/jobs/${id}`)).body.status;
+  }
+
+  it('when sync jobs are queued, then sync-worker --until-drained runs them all and exits 0', async () => {
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: boothPlatform(platform.url),
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+        body: { platformId: created.body.id, resource: 'booths' },
+      });
+      assert.equal(run.status, 202);
+      ids.push(run.body.jobs[0]!.id);
+    }
+
+    await runUntilDrained('sync-worker');
+
+    // Everything the worker emitted was relayed before it exited.
+    for (const id of ids) {
+      await waitFor(async () => (await jobStatus(id)) === 'succeeded', {
+        message: `job ${id} succeeded`,
+      });
+    }
+  });
+
+  it('when a collection is queued, then collector --until-drained runs it and exits 0', async () => {
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: {
+        name: `feed-${Math.random().toString(36).slice(2, 8)}`,
+        baseUrl: platform.url,
+        resources: [
+          {
+            name: 'feed',
+            tasks: ['collect'],
+            request: { path: '/feed' },
+            itemsPath: 'items',
+            key: 'id',
+            mapping: { id: 'id' },
+          },
+        ],
+      },
+    });
+    const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+      body: { platformId: created.body.id, resource: 'feed' },
+    });
+    assert.equal(run.status, 202);
+
+    await runUntilDrained('collector');
+
+    await waitFor(async () => (await jobStatus(run.body.jobId)) === 'succeeded', {
+      message: 'collection succeeded',
+    });
+  });
+});

@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
+import { startSystem, type RunningService, type System } from '../support/system.ts';
+import type { JobView } from '../support/platforms.ts';
+import { captureEvents, outboxDepth } from '../support/event-capture.ts';
+
+const CHILDREN = 200;
+const failing = (race: number): boolean => race % 20 === 7; // 10 of 200
+
+function racingPlatform(baseUrl: string) {
+  return {
+    name: `racing-${Math.random().toString(36).slice(2, 8)}`,
+    baseUrl,
+    breaker: { errorThresholdPercentage: 100, volumeThreshold: 10_000, resetTimeoutMs: 1_000 },
+    resources: [
+      {
+        name: 'races',
+        tasks: ['collect'],
+        params: ['date', 'meet'],
+        request: { path: '/races/{{date}}', query: { meet: '{{meet}}' } },
+        itemsPath: 'races',
+        key: 'id',
+        mapping: { id: 'id' },
+      },
+      {
+        name: 'cards',
+        tasks: ['collect'],
+        params: ['date'],
+        request: { path: '/meetings/{{date}}' },
+        itemsPath: 'entries',
+        key: 'race',
+        mapping: { race: 'race' },
+        fanOut: {
+          entriesPath: 'entries',
+          request: { path: '/card/{{date}}/{{race}}' },
+          itemsPath: 'runners',
+        },
+      },
+    ],
+  };
+}
+
+interface Collection {
+  status: string;
+  documents: number;
+  children: { total: number; succeeded: number; failed: number } | null;
+}
+
+describe('collector: /api/v1/collections', () => {
+  let system: System;
+  let platform: FakePlatform;
+  let platformId: string;
+  let second: RunningService;
+  let first: RunningService;
+
+  before(async () => {
+    platform = await startFakePlatform();
+    platform.route('GET', '/races/2024-05-01', (req) => ({
+      body: {
+        races: [
+          { id: 'r1', meet: req.query.meet },
+          { id: 'r2', meet: req.query.meet },
+        ],
+      },
+    }));
+    for (const date of ['2024-06-01', '2024-06-02']) {
+      platform.route('GET', `/meetings/${date}`, () => ({
+        body: { entries: Array.from({ length: CHILDREN }, (_, race) => ({ race })) },
+      }));
+      for (let race = 0; race < CHILDREN; race += 1) {
+        platform.route('GET', `/card/${date}/${race}`, () =>
+          failing(race)
+            ? { status: 404, body: { error: 'no card' } }
+            : { body: { runners: [{ race, horse: `h${race}` }] } },
+        );
+      }
+    }
+    system = await startSystem({
+      name: 'collector',
+      env: { PSC_COLLECTOR_MAX_ATTEMPTS: '2', PSC_HEARTBEAT_MS: '300' },
+    });
+    first = system.services.get('collector')!;
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: racingPlatform(platform.url),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    platformId = created.body.id;
+  });
+
+  after(async () => {
+    await second?.process.stop();
+    await first?.process.stop();
+    await system?.stop();
+    await platform?.stop();
+  });
+
+  const finished = (id: string, timeoutMs = 60_000) =>
+    waitFor(
+      async () => {
+        const { body } = await system.api<JobView>(`/api/v1/jobs/${id}`);
+        return ['succeeded', 'failed', 'dead'].includes(body.status) ? body : undefined;
+      },
+      { timeoutMs, intervalMs: 100, message: `job ${id} finished` },
+    );
+
+  it('when a parameterised collection runs, then its documents are stored with provenance', async () => {
+    const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+      body: {
+        platformId,
+        resource: 'races',
+        params: { date: '2024-05-01', meet: 'ascot' },
+        priority: 7,
+      },
+    });
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    const job = await finished(run.body.jobId);
+    assert.equal(job.status, 'succeeded');
+    assert.equal(job.stats?.fetched, 2);
+
+    const docs = await system.api<{ items: Record<string, unknown>[]; nextCursor: string | null }>(
+      `/api/v1/collections/${run.body.jobId}/documents?limit=1`,
+    );
+    assert.equal(docs.status, 200);
+    assert.equal(docs.body.items.length, 1);
+    const doc = docs.body.items[0]!;
+    assert.deepEqual(doc.data, { id: 'r1', meet: 'ascot' });
+    assert.deepEqual(doc.params, { date: '2024-05-01', meet: 'ascot' });
+    assert.equal(doc.platformId, platformId);
+    assert.equal(doc.resource, 'races');
+    assert.equal(doc.jobId, run.body.jobId);
+    assert.equal(doc.url, `${platform.url}/races/2024-05-01?meet=ascot`);
+    assert.ok(!Number.isNaN(Date.parse(String(doc.fetchedAt))));
+    const rest = await system.api<{ items: { data: unknown }[]; nextCursor: string | null }>(
+      `/api/v1/collections/${run.body.jobId}/documents?limit=1&cursor=${docs.body.nextCursor}`,
+    );
+    assert.deepEqual(
+      rest.body.items.map((d) => d.data),
+      [{ id: 'r2', meet: 'ascot' }],
+    );
+  });
+
+  it('when a collection lacks a declared param, then it is refused with 422 naming it', async () => {
+    const run = await system.api<{ error: { code: string; message: string } }>(
+      '/api/v1/collections',
+      {
+        body: { platformId, resource: 'races', params: { date: '2024-05-01' } },
+      },
+    );
+    assert.equal(run.status, 422);
+    assert.match(run.body.error.message, /meet/);
+  });
+
+  it('when a collector is stopped, started and run once, then its status follows', async () => {
+    const list = await system.api<{ items: { name: string; enabled: boolean; fanOut: boolean }[] }>(
+      '/api/v1/collectors',
+    );
+    assert.equal(list.status, 200);
+    const names = list.body.items.map((c) => c.name).sort();
+    const prefix = names[0]!.split('/')[0]!;
+    assert.deepEqual(names, [`${prefix}/cards`, `${prefix}/races`]);
+    const stopped = await system.api<{ enabled: boolean }>(
+      `/api/v1/collectors/${prefix}/races/stop`,
+      { method: 'POST' },
+    );
+    assert.equal(stopped.status, 200);
+    assert.equal(stopped.body.enabled, false);
+    const once = await system.api<{ jobId: string }>(`/api/v1/collectors/${prefix}/races/once`, {
+      body: { params: { date: '2024-05-01', meet: 'york' } },
+    });
+    assert.equal(once.status, 202, JSON.stringify(once.body));
+    assert.equal((await finished(once.body.jobId)).status, 'succeeded');
+    const status = await system.api<{
+      enabled: boolean;
+      lastRun: { jobId: string; status: string };
+    }>(`/api/v1/collectors/${prefix}/races/status`);
+    assert.equal(status.body.enabled, false);
+    assert.equal(status.body.lastRun.jobId, once.body.jobId);
+    const started = await system.api<{ enabled: boolean }>(
+      `/api/v1/collectors/${prefix}/races/start`,
+      { method: 'POST' },
+    );
+    assert.equal(started.body.enabled, true);
+    const missing = await system.api(`/api/v1/collectors/${prefix}/nothing/status`);
+    assert.equal(missing.status, 404);
+  });
+
+  it('when 200 children fan out over two collectors and 10 fail, then the parent fails with 190/10 and one collection.completed', async () => {
+    second = await system.start('collector', {
+      PSC_COLLECTOR_MAX_ATTEMPTS: '2',
+      PSC_HEARTBEAT_MS: '300',
+    });
+    const completed = await captureEvents(system.env.vhost, 'collection.completed');
+    const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+      body: { platformId, resource: 'cards', params: { date: '2024-06-01' } },
+    });
+    assert.equal(run.status, 202);
+    const job = await finished(run.body.jobId);
+    assert.equal(job.status, 'failed');
+    assert.match(job.error?.message ?? '', /10 of 200 children failed/);
+    const collection = await system.api<Collection>(`/api/v1/collections/${run.body.jobId}`);
+    assert.deepEqual(collection.body.children, { total: 200, succeeded: 190, failed: 10 });
+    assert.equal(collection.body.documents, 190);
+
+    // Both replicas took children, and once both outboxes are empty no second event can follow.
+    const workers = await system.api<{
+      items: { workerId: string; processed: { succeeded: number } }[];
+    }>('/api/v1/monitoring/workers');
+    const collectors = workers.body.items.filter((w) => w.workerId.startsWith('collector-'));
+    assert.equal(collectors.length, 2);
+    await waitFor(async () => (await outboxDepth(system.env.databaseUrl, 'collector')) === 0, {
+      message: 'collector outbox relayed',
+    });
+    const events = (await completed.drain()).filter((e) => e.payload.jobId === run.body.jobId);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.payload.status, 'failed');
+    assert.deepEqual(events[0]?.payload.children, { total: 200, succeeded: 190, failed: 10 });
+  });
+
+  it('when one collector is killed mid-fan-out, then the parent still ends with exact counts', async () => {
+    platform.setLatency(40);
+    const completed = await captureEvents(system.env.vhost, 'collection.completed');
+    const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+      body: { platformId, resource: 'cards', params: { date: '2024-06-02' } },
+    });
+    await waitFor(
+      async () => {
+        const c = await system.api<Collection>(`/api/v1/collections/${run.body.jobId}`);
+        return c.status === 200 && (c.body.children?.succeeded ?? 0) >= 20;
+      },
+      { timeoutMs: 30_000, message: 'fan-out under way' },
+    );
+    first.process.kill('SIGKILL');
+    await first.process.exited;
+    const job = await finished(run.body.jobId, 90_000);
+    platform.setLatency(0);
+    assert.equal(job.status, 'failed');
+    const collection = await system.api<Collection>(`/api/v1/collections/${run.body.jobId}`);
+    assert.deepEqual(collection.body.children, { total: 200, succeeded: 190, failed: 10 });
+    assert.equal(collection.body.documents, 190);
+    await waitFor(async () => (await outboxDepth(system.env.databaseUrl, 'collector')) === 0, {
+      message: 'collector outbox relayed',
+    });
+    const events = (await completed.drain()).filter((e) => e.payload.jobId === run.body.jobId);
+    assert.equal(events.length, 1);
+  });
+});
