@@ -72,6 +72,11 @@ export interface Outbox {
    * transaction and relayed after the commit. Nothing is published if the transaction fails.
    */
   transaction<T>(work: (trx: Knex.Transaction, emit: Emit) => Promise<T> | T): Promise<T>;
+  /**
+   * Stores messages that need no other state change with them, in one autocommitted statement
+   * (atomic on its own, so no begin/commit round trips), and wakes the relay.
+   */
+  emit(messages: OutboxMessage[]): Promise<void>;
   /** Writes messages inside a transaction the caller owns; call `wake()` after it commits. */
   write(trx: Knex.Transaction, messages: OutboxMessage[]): Promise<void>;
   wake(): void;
@@ -200,6 +205,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
       });
       if (rows.length > 0) this.wake();
       return result;
+    },
+    async emit(messages) {
+      if (messages.length === 0) return;
+      await table(options.knex).insert(messages.map(toRow));
+      this.wake();
     },
     async write(trx, messages) {
       if (messages.length > 0) await table(trx).insert(messages.map(toRow));

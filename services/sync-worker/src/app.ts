@@ -29,6 +29,7 @@ import { createBreakerRegistry } from './data-access/breaker.registry.ts';
 import { createCancellationRepository } from './data-access/cancellation.repository.ts';
 import { createDeadLetterRepository } from './data-access/dead-letter.repository.ts';
 import { createJobRunRepository } from './data-access/job-run.repository.ts';
+import { createPlatformCache } from './data-access/platform.cache.ts';
 import { createPlatformLimiter } from './data-access/platform-limiter.repository.ts';
 import { createRecordRepository } from './data-access/record.repository.ts';
 import { createValidationRepository } from './data-access/validation.repository.ts';
@@ -39,6 +40,7 @@ import {
   createSyncJobsConsumer,
   syncWorkerTopology,
 } from './entry-points/consumers/sync-jobs.consumer.ts';
+import { createPlatformEventsConsumer } from './entry-points/consumers/platform-events.consumer.ts';
 import { recordRpcHandlers } from './entry-points/rpc/records.rpc.ts';
 import { importRpcHandlers } from './entry-points/rpc/import.rpc.ts';
 import { SCHEMA } from '../migrations/index.ts';
@@ -116,8 +118,19 @@ export function createApp(deps: AppDeps) {
   const validations = createValidationRepository(knex);
   const deadLetters = createDeadLetterRepository(knex);
   const cancellations = createCancellationRepository(knex);
+  // One registry RPC per platform per TTL instead of one per job (issue 7's profile).
+  const platforms = createPlatformCache({
+    fetch: (id) => rpcClient.call(platformGetWithSecrets, { id }),
+    ttlMs: config.platformCacheTtlMs,
+  });
+  const platformEvents = createPlatformEventsConsumer({
+    broker,
+    cache: platforms,
+    workerId: config.workerId,
+    logger,
+  });
   const syncJob = createSyncJob({
-    platforms: { get: (id) => rpcClient.call(platformGetWithSecrets, { id }) },
+    platforms,
     fetchPage: (platform, resource, request, options) =>
       platformClient.request(
         platform,
@@ -205,6 +218,7 @@ export function createApp(deps: AppDeps) {
       await rpc.start();
       await deadLetterConsumer.start();
       await cancelConsumer.start();
+      await platformEvents.start();
       await jobs.start();
       heartbeat.start();
       started = true;
@@ -216,6 +230,7 @@ export function createApp(deps: AppDeps) {
       await jobs.stop();
       await heartbeat.stop();
       await cancelConsumer.stop();
+      await platformEvents.stop();
       await deadLetterConsumer.stop();
       await rpc.stop();
       await outbox.stop();

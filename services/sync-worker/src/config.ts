@@ -36,6 +36,11 @@ const schema = z.object({
   PSC_JOB_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(900_000),
   /** Loopback/private hosts platforms may live on (the egress guard refuses them otherwise). */
   PSC_EGRESS_ALLOW: list(''),
+  /**
+   * How long a platform (with credentials) fetched from the registry is reused without asking
+   * again; `platform.updated`/`platform.deleted` events drop it sooner. 0 asks on every job.
+   */
+  PSC_PLATFORM_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -56,5 +61,6 @@ export function loadConfig(env: Record<string, string | undefined>) {
     jobTimeoutMs: e.PSC_JOB_TIMEOUT_MS,
     heartbeatMs: e.PSC_HEARTBEAT_MS,
     egressAllow: e.PSC_EGRESS_ALLOW,
+    platformCacheTtlMs: e.PSC_PLATFORM_CACHE_TTL_MS,
   };
 }

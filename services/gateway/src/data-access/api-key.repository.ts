@@ -46,17 +46,42 @@ const toRow = (key: NewApiKey) => ({
   created_at: key.createdAt,
 });
 
-export function createApiKeyRepository(knex: Knex) {
+/**
+ * How long a live key found by its hash is trusted without asking PostgreSQL again (issue 7:
+ * a lookup per request). A key revoked through this replica stops working at once; through
+ * another replica, within this time.
+ */
+export const API_KEY_CACHE_MS = 5_000;
+
+export function createApiKeyRepository(knex: Knex, options: { cacheMs?: number } = {}) {
   const keys = (q: Knex | Knex.Transaction = knex) => q.withSchema('gateway').table('api_keys');
+  const cacheMs = options.cacheMs ?? API_KEY_CACHE_MS;
+  // Only live keys are cached (an unknown key always asks, and counts as a failed attempt).
+  const cache = new Map<string, { key: { id: string; role: ApiRole }; expires: number }>();
+  /** Forgets cached keys now and again once `trx` has committed (a lookup may race it). */
+  const forgetAll = (trx?: Knex.Transaction) => {
+    cache.clear();
+    void trx?.executionPromise.then(
+      () => cache.clear(),
+      () => undefined,
+    );
+  };
 
   return {
     /** The live key with this hash, if any. */
     async findByHash(keyHash: string): Promise<{ id: string; role: ApiRole } | undefined> {
-      const row: unknown = await keys()
+      const hit = cache.get(keyHash);
+      if (hit && hit.expires > Date.now()) return hit.key;
+      const found: unknown = await keys()
         .where({ key_hash: keyHash })
         .whereNull('revoked_at')
         .first('id', 'role');
-      return row as { id: string; role: ApiRole } | undefined;
+      const row = found as { id: string; role: ApiRole } | undefined;
+      if (row && cacheMs > 0) {
+        if (cache.size >= 10_000) cache.clear(); // bounded: keys are few, hashes of junk are not cached
+        cache.set(keyHash, { key: { id: row.id, role: row.role }, expires: Date.now() + cacheMs });
+      }
+      return row;
     },
 
     async touch(id: string, at: Date): Promise<void> {
@@ -82,6 +107,7 @@ export function createApiKeyRepository(knex: Knex) {
      */
     async ensureBootstrap(key: NewApiKey, at: Date): Promise<void> {
       await knex.transaction(async (trx) => {
+        forgetAll(trx);
         await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['gateway.bootstrap-key']);
         await keys(trx)
           .insert(toRow({ ...key, bootstrap: true }))
@@ -102,6 +128,7 @@ export function createApiKeyRepository(knex: Knex) {
     },
 
     async revoke(trx: Knex.Transaction, id: string, at: Date): Promise<ApiKeyView | undefined> {
+      forgetAll(trx);
       const [row] = (await keys(trx)
         .where({ id })
         .whereNull('revoked_at')

@@ -269,28 +269,48 @@ export function createJobRepository(knex: Knex) {
      * replay not yet seen here (see judgeEvent).
      */
     async applyEvent(id: string, event: EventUpdate): Promise<'applied' | 'ignored' | 'wait'> {
-      return knex.transaction(async (trx) => {
-        const row = (await jobs(trx).where({ id }).forUpdate().first()) as JobRow | undefined;
+      const judge = async (
+        q: Knex | Knex.Transaction,
+        row: (JobRow & { row_version: string }) | undefined,
+        locked: boolean,
+      ): Promise<'applied' | 'ignored' | 'wait' | 'raced'> => {
         if (!row) return 'ignored';
         const verdict = judgeEvent(ledgerState(row), event);
         if (verdict !== 'apply') return verdict === 'wait' ? 'wait' : 'ignored';
         const finished = event.status !== 'running' && event.status !== 'retrying';
-        await jobs(trx)
-          .where({ id })
-          .update({
-            status: event.status,
-            progress_attempt: event.attempt,
-            progress_phase: event.phase,
-            attempts: Math.max(row.attempts, event.attempt),
-            started_at: row.started_at ?? event.at,
-            updated_at: event.at,
-            ...(finished ? { finished_at: event.at } : {}),
-            ...(event.stats ? { stats: JSON.stringify(event.stats) as unknown as JobStats } : {}),
-            ...(event.error !== undefined
-              ? { error: JSON.stringify(event.error) as unknown as Job['error'] }
-              : {}),
-          });
-        return 'applied';
+        const update = jobs(q).where({ id });
+        // Unlocked: compare-and-set on the row version (xmin changes with every update).
+        if (!locked) void update.whereRaw('xmin = ?::xid', [row.row_version]);
+        const count = await update.update({
+          status: event.status,
+          progress_attempt: event.attempt,
+          progress_phase: event.phase,
+          attempts: Math.max(row.attempts, event.attempt),
+          started_at: row.started_at ?? event.at,
+          updated_at: event.at,
+          ...(finished ? { finished_at: event.at } : {}),
+          ...(event.stats ? { stats: JSON.stringify(event.stats) as unknown as JobStats } : {}),
+          ...(event.error !== undefined
+            ? { error: JSON.stringify(event.error) as unknown as Job['error'] }
+            : {}),
+        });
+        return count === 1 ? 'applied' : 'raced';
+      };
+      const read = async (q: Knex | Knex.Transaction, lock: boolean) => {
+        const query = jobs(q).where({ id }).select('*', knex.raw('xmin::text as row_version'));
+        if (lock) void query.forUpdate();
+        return (await query.first()) as (JobRow & { row_version: string }) | undefined;
+      };
+      // Two statements, no transaction: read, judge, write only if nobody wrote in between
+      // (issue 7: a locking transaction per event cost four round trips). After repeated
+      // races (a busy job), the row is locked as before.
+      for (let tries = 0; tries < 3; tries += 1) {
+        const outcome = await judge(knex, await read(knex, false), false);
+        if (outcome !== 'raced') return outcome;
+      }
+      return knex.transaction(async (trx) => {
+        const outcome = await judge(trx, await read(trx, true), true);
+        return outcome === 'raced' ? 'ignored' : outcome;
       });
     },
 

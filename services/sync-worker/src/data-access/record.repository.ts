@@ -96,6 +96,11 @@ export function createRecordRepository(knex: Knex) {
       resource: string,
       seen: { parentKey: string; key: string }[],
     ): Promise<RecordChange[]> {
+      // The rows were just upserted in this same transaction, so the table's statistics still
+      // say the resource is (nearly) empty and the planner picks a nested-loop anti join over the
+      // unnest: quadratic, minutes for 20,000 records (issue 7's bulk run). A hash or merge anti
+      // join is linear; `set local` ends with the job's transaction.
+      await trx.raw('set local enable_nestloop = off');
       const { rows } = await trx.raw<{ rows: ChangeRow[] }>(
         `update sync.records as r set deleted_at = now(), updated_at = now()
           where r.platform_id = ? and r.resource = ? and r.deleted_at is null

@@ -13,7 +13,13 @@ import {
   type ResourceDefinition,
 } from '@psc/contracts';
 import { AppError, NonRetryableError, type Clock } from '@psc/core';
-import { emitEvent as emitTo, jobFailure, type Emit, type Outbox } from '@psc/messaging';
+import {
+  emitEvent as emitTo,
+  jobFailure,
+  type Emit,
+  type Outbox,
+  type OutboxMessage,
+} from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
 import type { CancellationRepository } from '../data-access/cancellation.repository.ts';
 import type { JobRunRepository } from '../data-access/job-run.repository.ts';
@@ -80,6 +86,17 @@ export function createSyncJob(deps: SyncJobDeps) {
     ctx: JobContext,
   ) => emitTo(emit, def, payload, { correlationId: ctx.correlationId, now: deps.clock.now() });
 
+  /** An event with no state change of its own: one autocommitted outbox insert. */
+  const emitAlone = async <M extends MessageDefinition>(
+    def: M,
+    payload: PayloadOf<M>,
+    ctx: JobContext,
+  ): Promise<void> => {
+    const messages: OutboxMessage[] = [];
+    emitEvent((m) => messages.push(m), def, payload, ctx);
+    await deps.outbox.emit(messages);
+  };
+
   const emitChanges = (
     emit: Emit,
     job: JobRun,
@@ -102,25 +119,42 @@ export function createSyncJob(deps: SyncJobDeps) {
     }
   };
 
-  /** Checks before each page: cancelled jobs stop, jobs past their hard timeout give up. */
-  const guard = (job: JobRun, signal: AbortSignal) => async () => {
-    if (signal.aborted) throw timeoutError(deps.jobTimeoutMs);
-    if (await deps.cancellations.isCancelled(job.jobId)) throw new CancelledError();
+  /**
+   * Runs before each page: cancelled jobs stop, jobs past their hard timeout give up, and the
+   * pages done so far are reported. The first page skips the cancellation check (run() made it
+   * just before). Progress is reported when another page follows, so a page is reported as soon
+   * as it is stored, except the last one, which `job.succeeded`'s stats report instead: a
+   * one-page job costs no progress event (issue 7's profile).
+   */
+  const guard = (job: JobRun, signal: AbortSignal, ctx: JobContext) => {
+    let pending: { pages: number; records: number } | undefined;
+    let first = true;
+    return {
+      done: (pages: number, records: number) => {
+        pending = { pages, records };
+      },
+      beforePage: async () => {
+        if (signal.aborted) throw timeoutError(deps.jobTimeoutMs);
+        if (!first && (await deps.cancellations.isCancelled(job.jobId))) {
+          throw new CancelledError();
+        }
+        first = false;
+        if (pending) await progress(job, pending.pages, pending.records, ctx);
+        pending = undefined;
+      },
+    };
   };
 
   const progress = async (job: JobRun, pages: number, records: number, ctx: JobContext) => {
-    await deps.outbox.transaction((_trx, emit) =>
-      emitEvent(
-        emit,
-        jobProgressed,
-        {
-          jobId: job.jobId,
-          attempt: ctx.attempt,
-          at: deps.clock.now().toISOString(),
-          progress: { pages, records },
-        },
-        ctx,
-      ),
+    await emitAlone(
+      jobProgressed,
+      {
+        jobId: job.jobId,
+        attempt: ctx.attempt,
+        at: deps.clock.now().toISOString(),
+        progress: { pages, records },
+      },
+      ctx,
     );
   };
 
@@ -159,13 +193,14 @@ export function createSyncJob(deps: SyncJobDeps) {
         emitChanges(emit, job, name, result.changes, ctx);
       };
       let total = 0;
+      const pages = guard(job, signal, ctx);
       await forEachPage({
         platform,
         resource,
         fetchPage: deps.fetchPage,
         extraQuery,
         signal,
-        beforePage: guard(job, signal),
+        beforePage: pages.beforePage,
         onPage: async (page, pageNumber) => {
           await store(resource.name, page.records, stats);
           stats.fetched += page.itemCount - page.records.length; // duplicates were still fetched
@@ -179,7 +214,7 @@ export function createSyncJob(deps: SyncJobDeps) {
               seenChildren.get(name)!.push({ parentKey: r.parentKey ?? '', key: r.key });
           }
           total += page.itemCount;
-          await progress(job, pageNumber, total, ctx);
+          pages.done(pageNumber, total);
         },
       });
       if (full && resource.deleteMissing) {
@@ -223,16 +258,18 @@ export function createSyncJob(deps: SyncJobDeps) {
   ): Promise<void> {
     const fetched: MappedRecord[] = [];
     let items = 0;
+    const pages = guard(job, signal, ctx);
     await forEachPage({
       platform,
       resource: { ...resource, children: [] },
       fetchPage: deps.fetchPage,
       signal,
-      beforePage: guard(job, signal),
-      onPage: async (page, pageNumber) => {
+      beforePage: pages.beforePage,
+      onPage: (page, pageNumber) => {
         fetched.push(...page.records);
         items += page.itemCount;
-        await progress(job, pageNumber, items, ctx);
+        pages.done(pageNumber, items);
+        return Promise.resolve();
       },
     });
     const stored = await deps.records.snapshot(platform.id, resource.name);
@@ -294,38 +331,34 @@ export function createSyncJob(deps: SyncJobDeps) {
   }
 
   async function emitCancelled(job: JobRun, ctx: JobContext): Promise<void> {
-    await deps.outbox.transaction((_trx, emit) =>
-      emitEvent(
-        emit,
-        jobFailed,
-        {
-          jobId: job.jobId,
-          attempt: ctx.attempt,
-          at: deps.clock.now().toISOString(),
-          error: { message: 'job was cancelled', class: 'cancelled' },
-          outcome: 'cancelled',
-        },
-        ctx,
-      ),
+    await emitAlone(
+      jobFailed,
+      {
+        jobId: job.jobId,
+        attempt: ctx.attempt,
+        at: deps.clock.now().toISOString(),
+        error: { message: 'job was cancelled', class: 'cancelled' },
+        outcome: 'cancelled',
+      },
+      ctx,
     );
   }
 
   return {
     async run(job: JobRun, ctx: JobContext): Promise<void> {
-      if (await deps.runs.isFinished(job.jobId)) return; // a redelivery of a job already done
-      if (await deps.cancellations.isCancelled(job.jobId)) return emitCancelled(job, ctx);
-      await deps.outbox.transaction((_trx, emit) =>
-        emitEvent(
-          emit,
-          jobStarted,
-          {
-            jobId: job.jobId,
-            attempt: ctx.attempt,
-            at: deps.clock.now().toISOString(),
-            workerId: deps.workerId,
-          },
-          ctx,
-        ),
+      // One statement for both checks: each round trip counts per job (issue 7).
+      const { finished, cancelled } = await deps.runs.state(job.jobId);
+      if (finished) return; // a redelivery of a job already done
+      if (cancelled) return emitCancelled(job, ctx);
+      await emitAlone(
+        jobStarted,
+        {
+          jobId: job.jobId,
+          attempt: ctx.attempt,
+          at: deps.clock.now().toISOString(),
+          workerId: deps.workerId,
+        },
+        ctx,
       );
       if (job.taskType !== 'sync' && job.taskType !== 'validate') {
         throw new NonRetryableError(
@@ -356,18 +389,15 @@ export function createSyncJob(deps: SyncJobDeps) {
       outcome: 'retrying' | 'dead',
       ctx: JobContext,
     ): Promise<void> {
-      await deps.outbox.transaction((_trx, emit) =>
-        emitEvent(
-          emit,
-          jobFailed,
-          {
-            jobId: job.jobId,
-            attempt: ctx.attempt,
-            at: deps.clock.now().toISOString(),
-            ...jobFailure(err, outcome),
-          },
-          ctx,
-        ),
+      await emitAlone(
+        jobFailed,
+        {
+          jobId: job.jobId,
+          attempt: ctx.attempt,
+          at: deps.clock.now().toISOString(),
+          ...jobFailure(err, outcome),
+        },
+        ctx,
       );
     },
   };

@@ -108,12 +108,15 @@ export function authenticate(options: AuthOptions): Middleware {
       return;
     }
     const ip = ctx.ip;
-    const blocked = await failures.get(ip).catch(() => null);
+    const key = ctx.get('x-api-key');
+    // Both reads at once: one round trip of waiting per request instead of two.
+    const [blocked, found] = await Promise.all([
+      failures.get(ip).catch(() => null),
+      key ? options.keys.findByHash(hashApiKey(key)) : undefined,
+    ]);
     if (blocked && blocked.remainingPoints <= 0) {
       throw tooMany(ctx, blocked, 'too many failed authentications from this address');
     }
-    const key = ctx.get('x-api-key');
-    const found = key ? await options.keys.findByHash(hashApiKey(key)) : undefined;
     if (!found) {
       const over = await limit(failures, ip);
       if (over) throw tooMany(ctx, over, 'too many failed authentications from this address');
