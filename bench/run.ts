@@ -10,7 +10,7 @@ import pg from 'pg';
 
 import { createIsolatedEnv, startFakePlatform, startInfra } from '@psc/testing';
 import { createBaselineSchema } from './baseline/schema.ts';
-import { parseBenchArgs } from './lib/args.ts';
+import { SCENARIOS, parseBenchArgs } from './lib/args.ts';
 import { installSignalCleanup, onCleanup, runCleanups } from './lib/cleanup.ts';
 import { spawnBaselineProcess, type BenchContext } from './lib/context.ts';
 import { describeMachine } from './lib/machine.ts';
@@ -86,7 +86,9 @@ try {
     console.log(`  (${Math.round((Date.now() - began) / 1000)} s)`);
   }
 
-  const file = `${resultsDir}${startedAt.toISOString().slice(0, 10)}${args.quick ? '-quick' : ''}.json`;
+  // A partial run (--only) gets its own file so it never replaces the day's full run.
+  const suffix = `${args.quick ? '-quick' : ''}${args.only.length < SCENARIOS.length ? `-${args.only.join('-')}` : ''}`;
+  const file = `${resultsDir}${startedAt.toISOString().slice(0, 10)}${suffix}.json`;
   await mkdir(resultsDir, { recursive: true });
   await writeFile(
     file,

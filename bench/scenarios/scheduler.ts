@@ -38,6 +38,11 @@ export async function scheduler(ctx: BenchContext): Promise<void> {
     return;
   }
 
+  // Emission is what is measured, and the baseline runs no jobs either: without a worker, the
+  // 10,000 jobs of each instant wait in the queue instead of competing with the leader for the
+  // ledger. Stopping the scheduler at the end cancels them before the worker returns.
+  await psc.stopInstance('sync-worker');
+
   // Due every period: 30 s (5 s in quick mode) leaves room for a psc and a baseline instant.
   const periodS = args.quick ? 5 : 30;
   const spec = {
@@ -142,8 +147,16 @@ export async function scheduler(ctx: BenchContext): Promise<void> {
     runs.base.push(await baselineRun());
     await control('resume');
   }
-  // Left paused: the schedules would otherwise keep firing into the later scenarios.
-  await control('pause');
+  // Stopped (which also cancels the queued jobs): the schedules would otherwise keep firing into
+  // the later scenarios, and the worker would spend them on thousands of emitted jobs.
+  expectStatus(
+    'scheduler stop',
+    await psc.api('/api/v1/scheduler/stop', { body: { reason: 'bench: scheduler scenario done' } }),
+    200,
+    202,
+    204,
+  );
+  await psc.start('sync-worker');
 
   note(
     ctx.report,
