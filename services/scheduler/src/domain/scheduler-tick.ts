@@ -197,8 +197,11 @@ export function createSchedulerTick(deps: {
     const token = await deps.leases.acquire(LEASE_NAME, s.replicaId, now, s.leaseMs);
     if (token === null) return { leader: false, enqueued: 0, cancelled: 0 };
     const result = await deps.knex.transaction(async (trx) => {
-      // A leader frozen mid-transaction must not hold the lease row's lock forever.
-      await trx.raw(`SET LOCAL idle_in_transaction_session_timeout = ${Math.ceil(s.leaseMs)}`);
+      // A leader frozen mid-transaction must not hold the lease row's lock forever; but a tick over
+      // 10,000 schedules computes for seconds between two statements on a busy machine, and a
+      // timeout as short as the lease killed every such tick, so nothing was ever emitted.
+      const idleTimeoutMs = Math.max(Math.ceil(s.leaseMs) * 10, 30_000);
+      await trx.raw(`SET LOCAL idle_in_transaction_session_timeout = ${idleTimeoutMs}`);
       if (!(await deps.leases.fence(trx, LEASE_NAME, s.replicaId, token, now, s.leaseMs)))
         return { leader: false, enqueued: 0, cancelled: 0 };
       const control = await deps.control.get(trx);
