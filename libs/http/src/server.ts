@@ -42,6 +42,11 @@ export interface HttpServerOptions {
   host?: string;
   /** Adds nosniff/DENY/no-referrer/CSP/no-store headers; on unless `false`. */
   securityHeaders?: boolean;
+  /**
+   * Adds a `startup` readiness check that says `still starting` until `markReady()`: the server
+   * listens first so `/health` answers, while `/ready` waits for consumers to be up.
+   */
+  startupGate?: boolean;
   /** Per-check limit for `/ready`; 2 s when omitted. */
   readinessTimeoutMs?: number;
   /** How long `stop()` lets in-flight requests finish before cutting sockets; 10 s by default. */
@@ -60,6 +65,8 @@ export interface HttpServer {
   start(): Promise<HttpAddress>;
   /** Stops accepting, lets in-flight requests finish, closes keep-alive sockets. */
   stop(): Promise<void>;
+  /** Opens the `startup` gate (see `startupGate`). */
+  markReady(): void;
 }
 
 function urlHost(host: string | undefined): string {
@@ -92,9 +99,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   });
   app.use(requestLog({ logger, registry: options.registry }));
   for (const middleware of options.middleware ?? []) app.use(middleware);
+  let ready = !options.startupGate;
+  const startup: ReadinessCheck = () =>
+    ready ? Promise.resolve() : Promise.reject(new Error('still starting'));
   const health = createHealthRouter({
     registry: options.registry,
-    readiness: options.readiness,
+    readiness: options.startupGate ? { startup, ...options.readiness } : options.readiness,
     ...(options.readinessTimeoutMs === undefined
       ? {}
       : { readinessTimeoutMs: options.readinessTimeoutMs }),
@@ -108,6 +118,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   return {
     app,
+    markReady() {
+      ready = true;
+    },
     async start() {
       if (server) throw new Error('http server already started');
       const handle = app.callback();

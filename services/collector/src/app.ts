@@ -141,12 +141,11 @@ export function createApp(deps: AppDeps) {
   }, 60_000);
   retention.unref();
 
-  let started = false;
   const http = createHttpServer({
     logger,
     registry: deps.registry,
+    startupGate: true,
     readiness: {
-      startup: () => (started ? Promise.resolve() : Promise.reject(new Error('still starting'))),
       database: () => checkDb(knex),
       broker: () => broker.check(),
     },
@@ -163,7 +162,7 @@ export function createApp(deps: AppDeps) {
       await rpc.start();
       await jobs.start();
       heartbeat.start();
-      started = true;
+      http.markReady();
       logger.info({ url: address.url, workerId: config.workerId }, 'collector started');
       return address;
     },

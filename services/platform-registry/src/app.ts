@@ -71,12 +71,11 @@ export function createApp(deps: AppDeps) {
     handlers: platformRpcHandlers(service),
     logger,
   });
-  let started = false;
   const http = createHttpServer({
     logger,
     registry: deps.registry,
+    startupGate: true,
     readiness: {
-      startup: () => (started ? Promise.resolve() : Promise.reject(new Error('still starting'))),
       database: () => checkDb(knex),
       broker: () => broker.check(),
     },
@@ -90,7 +89,7 @@ export function createApp(deps: AppDeps) {
       const address = await http.start();
       outbox.start();
       await rpc.start();
-      started = true;
+      http.markReady();
       logger.info({ url: address.url }, 'platform-registry started');
       return address;
     },

@@ -98,12 +98,11 @@ export function createApp(deps: AppDeps) {
   const platformEvents = createPlatformEventsConsumer({ broker, platforms, clock, logger });
   const tick = createSchedulerTick({ ...repos, logger, settings: config.scheduler });
   const loop = createTickLoop({ tick, tickMs: config.scheduler.tickMs, logger });
-  let started = false;
   const http = createHttpServer({
     logger,
     registry: deps.registry,
+    startupGate: true,
     readiness: {
-      startup: () => (started ? Promise.resolve() : Promise.reject(new Error('still starting'))),
       database: () => checkDb(knex),
       broker: () => broker.check(),
     },
@@ -123,7 +122,7 @@ export function createApp(deps: AppDeps) {
       await jobEvents.start();
       await rpc.start();
       loop.start();
-      started = true;
+      http.markReady();
       logger.info({ url: address.url, replicaId: config.scheduler.replicaId }, 'scheduler started');
       return address;
     },

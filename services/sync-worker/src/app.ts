@@ -197,12 +197,11 @@ export function createApp(deps: AppDeps) {
     ],
     logger,
   });
-  let started = false;
   const http = createHttpServer({
     logger,
     registry: deps.registry,
+    startupGate: true,
     readiness: {
-      startup: () => (started ? Promise.resolve() : Promise.reject(new Error('still starting'))),
       database: () => checkDb(knex),
       broker: () => broker.check(),
     },
@@ -221,7 +220,7 @@ export function createApp(deps: AppDeps) {
       await platformEvents.start();
       await jobs.start();
       heartbeat.start();
-      started = true;
+      http.markReady();
       logger.info({ url: address.url, workerId: config.workerId }, 'sync-worker started');
       return address;
     },
