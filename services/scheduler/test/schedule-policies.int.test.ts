@@ -223,7 +223,10 @@ describe('scheduler tick: jitter, retention purge and auto-pause', { timeout: 12
     await waitFor(async () => (await statusOf(runs[1]!.id)) === 'succeeded', {
       message: 'success applied',
     });
-    assert.equal((await schedRow()).consecutive_failures, 0, 'a success resets the streak');
+    // The streak is counted right after the ledger write, not in the same statement: wait for it.
+    await waitFor(async () => (await schedRow()).consecutive_failures === 0, {
+      message: 'a success resets the streak',
+    });
     await fail(runs[2]!.id, 'retrying');
     await waitFor(async () => (await statusOf(runs[2]!.id)) === 'retrying', {
       message: 'retry applied',
