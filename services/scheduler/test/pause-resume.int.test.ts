@@ -43,6 +43,21 @@ describe('scheduler.control: pause and resume', { timeout: 90_000 }, () => {
     for (const p of platforms) await s.mq.announce(p);
     for (const p of platforms) await s.waitForPlatform(p.id);
     await s.step(0); // schedules start on the next second
+    // A tick that ran before the platforms reached the projection satisfies step(0) too: wait
+    // until both schedules exist before counting their runs.
+    await waitFor(
+      async () => {
+        const rows = (await s.knex
+          .withSchema('scheduler')
+          .table('schedules')
+          .whereIn(
+            'platform_id',
+            platforms.map((p) => p.id),
+          )) as unknown[];
+        return rows.length === 2;
+      },
+      { message: 'both schedules created' },
+    );
     for (let i = 0; i < 3; i++) await s.step(1_000);
     const before = (await s.jobs()) as JobRow[];
     assert.equal(before.length, 6, 'three runs of each schedule');
