@@ -10,7 +10,10 @@ register=@psc/telemetry/register
 
 case "${SERVICE:-}" in
   gateway | platform-registry | scheduler | sync-worker | collector)
-    exec node --import "$register" "services/$SERVICE/src/main.ts"
+    # The flags of SERVICE_NODE_FLAGS (libs/testing/src/service-launch.ts): built JS, small
+    # young generation, telemetry first.
+    exec node --conditions=psc-dist --max-semi-space-size=2 --import "$register" \
+      "services/$SERVICE/dist/src/main.js"
     ;;
   demo-platform)
     exec node scripts/demo-platform.ts

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
+import { serviceLaunch } from '@psc/testing';
+import { build, repoRoot } from './build.ts';
 
 const SERVICES = [
   ['platform-registry', 8081],
@@ -97,6 +99,7 @@ async function stopAll(code = 0): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  build(repoRoot);
   await ensureDatabase(databaseUrl);
   const secrets = devSecrets();
   const common = {
@@ -114,7 +117,8 @@ async function main(): Promise<void> {
     PSC_DEMO_REGISTER: process.env.PSC_DEMO_REGISTER ?? 'true',
   });
   for (const [name, port] of SERVICES) {
-    run(name, ['--import', '@psc/telemetry/register', `services/${name}/src/main.ts`], {
+    const { nodeArgs, entry } = serviceLaunch(repoRoot, name);
+    run(name, [...nodeArgs, entry], {
       ...common,
       HTTP_PORT: String(port),
       OTEL_SERVICE_NAME: name,

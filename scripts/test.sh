@@ -8,6 +8,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 test "$(node -v)" = "v24.21.0" || { echo "expected Node v24.21.0, got $(node -v)" >&2; exit 1; }
 echo "== typecheck" && tsc -p tsconfig.json
 echo "== lint" && eslint . && prettier --check . >/dev/null
+echo "== build" && node scripts/build.ts
 echo "== tests"
 exec node --test --test-reporter=spec --test-concurrency="${PSC_TEST_CONCURRENCY:-3}" \
   --test-timeout=180000 \

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import {
   freePort,
+  serviceLaunch,
   spawnService,
   waitFor,
   type IsolatedEnv,
   type ServiceProcess,
 } from '@psc/testing';
+import { build, repoRoot } from '../../scripts/build.ts';
 
 export const PSC_SERVICES = [
   'platform-registry',
@@ -47,9 +48,6 @@ export interface Psc {
   stop(): Promise<void>;
 }
 
-const entryOf = (service: PscService): string =>
-  fileURLToPath(new URL(`../../services/${service}/src/main.ts`, import.meta.url));
-
 /**
  * psc's five services as separate processes, as in production (the same start-up as
  * test/support/system.ts): each on the isolated vhost and database, with tracing loaded but
@@ -59,6 +57,7 @@ export async function startPsc(
   env: IsolatedEnv,
   options: { cpuProfileDir?: string; logLevel?: string } = {},
 ): Promise<Psc> {
+  build(repoRoot);
   const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
   const baseEnv: Record<string, string> = {
     PSC_ADMIN_API_KEY: adminKey,
@@ -79,13 +78,15 @@ export async function startPsc(
     extraEnv: Record<string, string> = {},
   ): Promise<RunningService> {
     const port = await freePort();
-    const nodeArgs = ['--import', '@psc/telemetry/register'];
+    const launch = serviceLaunch(repoRoot, service);
+    const nodeArgs = [...launch.nodeArgs];
     if (service === 'sync-worker' && options.cpuProfileDir) {
       nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
     }
     const child = spawnService({
       name: instance,
-      entry: entryOf(service),
+      entry: launch.entry,
+      cwd: launch.cwd,
       nodeArgs,
       env: { ...baseEnv, HTTP_PORT: String(port), OTEL_SERVICE_NAME: service, ...extraEnv },
     });

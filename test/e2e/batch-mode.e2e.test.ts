@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
   boothSample,
@@ -9,11 +8,9 @@ import {
   waitFor,
   type FakePlatform,
 } from '@psc/testing';
+import { launchOf } from '../support/launch.ts';
 import { startSystem, type System } from '../support/system.ts';
 import { boothPlatform, type JobView } from '../support/platforms.ts';
-
-const entryOf = (name: string): string =>
-  fileURLToPath(new URL(`../../services/${name}/src/main.ts`, import.meta.url));
 
 /**
  * Batch mode (seed 003): the registry, scheduler and gateway run as usual; the worker under test
@@ -40,7 +37,7 @@ describe('batch mode: sync-worker and collector --until-drained', () => {
   async function runUntilDrained(name: 'sync-worker' | 'collector') {
     const worker = spawnService({
       name,
-      entry: entryOf(name),
+      ...launchOf(name),
       args: ['--until-drained'],
       env: {
         AMQP_URL: system.env.amqpUrl,

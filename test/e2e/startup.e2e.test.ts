@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   createIsolatedEnv,
   freePort,
@@ -11,6 +10,7 @@ import {
   type IsolatedEnv,
   type TcpProxy,
 } from '@psc/testing';
+import { launchOf } from '../support/launch.ts';
 
 const ALL_SERVICES = [
   'platform-registry',
@@ -24,8 +24,6 @@ const secrets = {
   PSC_SECRET_KEY: randomBytes(32).toString('base64'),
   PSC_ADMIN_API_KEY: `psc_admin_${randomBytes(16).toString('hex')}`,
 };
-const entry = (name: string): string =>
-  fileURLToPath(new URL(`../../services/${name}/src/main.ts`, import.meta.url));
 
 describe('service start-up', () => {
   let env: IsolatedEnv;
@@ -41,7 +39,7 @@ describe('service start-up', () => {
       const closed = await freePort();
       const service = spawnService({
         name,
-        entry: entry(name),
+        ...launchOf(name),
         env: {
           ...secrets,
           AMQP_URL: env.amqpUrl,
@@ -61,7 +59,7 @@ describe('service start-up', () => {
   it('when DATABASE_URL is not a postgres URL, then the service exits non-zero naming it', async () => {
     const service = spawnService({
       name: 'scheduler',
-      entry: entry('scheduler'),
+      ...launchOf('scheduler'),
       env: { AMQP_URL: env.amqpUrl, DATABASE_URL: 'mysql://root@127.0.0.1/psc', HTTP_PORT: '0' },
     });
     assert.equal((await service.exited).code, 1);
@@ -74,7 +72,7 @@ describe('service start-up', () => {
   it('when HTTP_PORT is not a number, then the service exits non-zero naming it', async () => {
     const service = spawnService({
       name: 'gateway',
-      entry: entry('gateway'),
+      ...launchOf('gateway'),
       env: { AMQP_URL: env.amqpUrl, HTTP_PORT: 'eighty' },
     });
     assert.equal((await service.exited).code, 1);
@@ -101,7 +99,7 @@ describe('readiness follows RabbitMQ', () => {
         const port = await freePort();
         const process = spawnService({
           name,
-          entry: entry(name),
+          ...launchOf(name),
           env: {
             ...secrets,
             AMQP_URL: proxy.url(env.amqpUrl),

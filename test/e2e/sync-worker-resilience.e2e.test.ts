@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
   freePort,
@@ -10,12 +9,10 @@ import {
   type Item,
   type ServiceProcess,
 } from '@psc/testing';
+import { launchOf } from '../support/launch.ts';
 import { startSystem, type System } from '../support/system.ts';
 import type { JobView } from '../support/platforms.ts';
 
-const WORKER_ENTRY = fileURLToPath(
-  new URL('../../services/sync-worker/src/main.ts', import.meta.url),
-);
 const TIERS = '200,500,1000,2500';
 
 const items = (n: number): Item[] =>
@@ -45,7 +42,7 @@ describe('sync-worker replicas: crashes and shared rate limits', { timeout: 120_
     const port = await freePort();
     const worker = spawnService({
       name: `sync-worker-${id}`,
-      entry: WORKER_ENTRY,
+      ...launchOf('sync-worker'),
       env: {
         AMQP_URL: system.env.amqpUrl,
         DATABASE_URL: system.env.databaseUrl,

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import {
   createIsolatedEnv,
   freePort,
@@ -8,6 +7,7 @@ import {
   type IsolatedEnv,
   type ServiceProcess,
 } from '@psc/testing';
+import { launchOf } from './launch.ts';
 
 export const SERVICE_NAMES = [
   'platform-registry',
@@ -17,9 +17,6 @@ export const SERVICE_NAMES = [
   'gateway',
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
-
-const entryOf = (name: ServiceName): string =>
-  fileURLToPath(new URL(`../../services/${name}/src/main.ts`, import.meta.url));
 
 export interface RunningService {
   process: ServiceProcess;
@@ -77,7 +74,7 @@ export async function startSystem(
     const port = await freePort();
     const child = spawnService({
       name,
-      entry: entryOf(name),
+      ...launchOf(name),
       env: { ...baseEnv, HTTP_PORT: String(port), OTEL_SERVICE_NAME: name, ...extraEnv },
     });
     const url = `http://127.0.0.1:${port}`;
