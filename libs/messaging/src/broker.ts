@@ -34,7 +34,13 @@ export function createBroker(options: BrokerOptions): Broker {
   const connection = amqp.connect([options.url], {
     heartbeatIntervalInSeconds: options.heartbeatSeconds ?? 10,
     reconnectTimeInSeconds: 1,
-    connectionOptions: { clientProperties: { connection_name: options.connectionName } },
+    connectionOptions: {
+      clientProperties: { connection_name: options.connectionName },
+      // amqplib leaves Nagle's algorithm on: a frame written while the previous one is unacked
+      // waits for RabbitMQ's delayed ACK, 40 ms per request/reply round trip (a 1,000,000-row
+      // CSV export took 55 s instead of 20 s). Every psc message is latency-bound.
+      noDelay: true,
+    },
   });
   let wasConnected = false;
   connection.on('connect', () => {
