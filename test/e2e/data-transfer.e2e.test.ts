@@ -79,7 +79,18 @@ describe('data transfer: /api/v1/data/{platformId}/{resource}/export and /api/v1
     ]);
     assert.equal(rows[0], ['key', ...columns].join(','));
     assert.equal(rows.length, 26);
-    assert.ok(rows.some((r) => r.startsWith('Booth 1,Booth 1,')));
+    const source = boothSample(1)[0]!;
+    const expected: Record<string, string> = {
+      name: 'Booth 1',
+      allTable: String(source.boothAllTable),
+      usageTable: String(source.boothUsageTable),
+      canUsage: String(source.boothUsageTable < source.boothAllTable),
+      category: 'BOOTH',
+    };
+    assert.equal(
+      rows.find((r) => r.startsWith('Booth 1,')),
+      ['Booth 1', ...columns.map((c) => expected[c])].join(','),
+    );
   });
 
   it('when an import has a bad line, then the report names it and the good lines are stored', async () => {

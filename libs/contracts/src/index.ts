@@ -20,5 +20,6 @@ export * from './breaker.ts';
 export * from './collector.ts';
 export * from './logs.ts';
 export * from './monitoring.ts';
+export * from './records-export.ts';
 export * from './records-import.ts';
 export * from './schedule.ts';

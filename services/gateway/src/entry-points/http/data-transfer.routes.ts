@@ -1,60 +1,47 @@
 import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import Router from '@koa/router';
-import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
-import { platformGet, recordsImport, recordsList } from '@psc/contracts';
+import { EXPORT_FORMATS, platformGet, recordsExport, recordsImport } from '@psc/contracts';
 import { AppError } from '@psc/core';
 import { params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
 import { requireRole } from './auth.ts';
 
 const dataParams = z.object({ platformId: z.uuid(), resource: z.string().min(1).max(200) });
-const exportQuery = z.object({ format: z.enum(['jsonl', 'csv']).default('jsonl') });
+const exportQuery = z.object({ format: z.enum(EXPORT_FORMATS).default('jsonl') });
+type ExportFormat = (typeof EXPORT_FORMATS)[number];
 /** Items per import RPC: well under the broker's 1 MiB message cap for ordinary records. */
 const IMPORT_BATCH_ITEMS = 200;
 const IMPORT_BATCH_BYTES = 512 * 1024;
-const EXPORT_PAGE = 500;
-
-const cell = (v: unknown): string | number | boolean | null =>
-  v === undefined || v === null
-    ? null
-    : typeof v === 'object'
-      ? JSON.stringify(v)
-      : (v as string | number | boolean);
+const EXPORT_PAGE = 1_000;
 
 /**
- * Export pages through the sync-worker's `records.list` and writes as the client reads: a
- * Readable built from an async generator is pulled only when the socket drains, so memory
- * stays at about one page whatever the record count.
+ * Streams an export page by page as the client reads: a Readable built from an async generator
+ * is pulled only when the socket drains, so one page (at most ~200 KB of text, rendered by the
+ * sync-worker that owns the records) is in the gateway at a time, whatever the record count.
  */
 function exportStream(
   rpc: RpcClient,
   p: { platformId: string; resource: string },
-  format: 'jsonl' | 'csv',
+  format: ExportFormat,
   columns: string[],
 ): Readable {
-  async function* lines(): AsyncGenerator<string> {
-    if (format === 'csv') yield stringify([['key', ...columns]]);
+  async function* pages(): AsyncGenerator<string> {
     let cursor: string | undefined;
     do {
-      const page = await rpc.call(recordsList, {
+      const page = await rpc.call(recordsExport, {
         ...p,
+        format,
+        columns,
         limit: EXPORT_PAGE,
         ...(cursor ? { cursor } : {}),
       });
-      if (format === 'csv') {
-        yield stringify(page.items.map((r) => [r.key, ...columns.map((c) => cell(r.data[c]))]));
-      } else {
-        yield (
-          page.items.map((r) => JSON.stringify({ key: r.key, ...r.data })).join('\n') +
-          (page.items.length ? '\n' : '')
-        );
-      }
+      if (page.text) yield page.text;
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
   }
-  return Readable.from(lines(), { objectMode: false, highWaterMark: 1 });
+  return Readable.from(pages(), { objectMode: false, highWaterMark: 1 });
 }
 
 interface ImportTotals {

@@ -9,6 +9,7 @@ import {
   REPLAY_RUN_PREFIX,
   jobRequeued,
   jobRun,
+  recordsExport,
   recordsList,
   validationGet,
   validationList,
@@ -21,6 +22,7 @@ import {
   type DeadLetterRepository,
 } from '../../data-access/dead-letter.repository.ts';
 import type { RecordRepository } from '../../data-access/record.repository.ts';
+import { renderExportPage } from '../../domain/export-page.ts';
 import type { ValidationRepository } from '../../data-access/validation.repository.ts';
 
 /** Opaque page cursors: the sort key of the last row served. */
@@ -63,6 +65,26 @@ export function recordRpcHandlers(deps: {
       return {
         ...page,
         items: page.items.map(({ parentKey, ...r }) => (parentKey ? { ...r, parentKey } : r)),
+      };
+    }),
+    rpcHandler(recordsExport, async (q) => {
+      const after = decode<{ parentKey: string; key: string }>(q.cursor);
+      const rows = await deps.records.exportRows({
+        platformId: q.platformId,
+        resource: q.resource,
+        csvColumns: q.format === 'csv' ? q.columns : undefined,
+        after,
+        limit: q.limit + 1,
+      });
+      const page = renderExportPage(rows, {
+        format: q.format,
+        header: q.format === 'csv' && !after ? ['key', ...q.columns] : undefined,
+        limit: q.limit,
+      });
+      return {
+        text: page.text,
+        count: page.count,
+        nextCursor: page.last ? encode(page.last) : null,
       };
     }),
     rpcHandler(validationList, async (q) => {
