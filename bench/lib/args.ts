@@ -24,8 +24,9 @@ export interface BenchArgs {
   children: number;
   /** Scenario 6: records exported. */
   exportRecords: number;
-  /** Start the sync-worker with --cpu-prof and summarise the profile at the end. */
+  /** Start the services in `profileServices` with --cpu-prof and summarise at the end. */
   profile: boolean;
+  profileServices: string[];
 }
 
 const HELP = `npm run bench -- [options]
@@ -43,7 +44,8 @@ const HELP = `npm run bench -- [options]
   --schedules n        scenario 4: schedules due together (default 10000, quick 200)
   --children n         scenario 5: children of the collection (default 2000, quick 100)
   --export n           scenario 6: records exported (default 1000000, quick 20000)
-  --profile            run the sync-worker with --cpu-prof and print where its time went
+  --profile            run services with --cpu-prof and print where their time went
+  --profile-services a,b  which (default sync-worker; e.g. gateway,scheduler)
   --help`;
 
 export function parseBenchArgs(argv: string[]): BenchArgs {
@@ -64,6 +66,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       children: { type: 'string' },
       export: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'profile-services': { type: 'string', default: 'sync-worker' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -103,6 +106,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     children: int(values.children, 2_000, 100, 'children'),
     exportRecords: int(values.export, 1_000_000, 20_000, 'export'),
     profile: values.profile,
+    profileServices: values['profile-services'].split(',').map((s) => s.trim()),
   };
   return args;
 }

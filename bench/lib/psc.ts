@@ -55,7 +55,7 @@ export interface Psc {
  */
 export async function startPsc(
   env: IsolatedEnv,
-  options: { cpuProfileDir?: string; logLevel?: string } = {},
+  options: { cpuProfileDir?: string; profileServices?: string[]; logLevel?: string } = {},
 ): Promise<Psc> {
   build(repoRoot);
   const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
@@ -80,8 +80,14 @@ export async function startPsc(
     const port = await freePort();
     const launch = serviceLaunch(repoRoot, service);
     const nodeArgs = [...launch.nodeArgs];
-    if (service === 'sync-worker' && options.cpuProfileDir) {
-      nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
+    if (options.cpuProfileDir && (options.profileServices ?? ['sync-worker']).includes(service)) {
+      nodeArgs.push(
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        options.cpuProfileDir,
+        '--cpu-prof-name',
+        `${instance}.${Date.now()}.cpuprofile`,
+      );
     }
     const child = spawnService({
       name: instance,
