@@ -8,11 +8,15 @@ cd /app
 # service so the instrumentations patch koa, amqplib and pg before anything imports them.
 register=@psc/telemetry/register
 
+# SERVICE_EXTRA_FLAGS, then SERVICE_NODE_FLAGS (libs/testing/src/service-launch.ts): the
+# gateway's capped old generation, built JS, small young generation, telemetry first.
+extra=""
+if [ "${SERVICE:-}" = gateway ]; then extra="--max-old-space-size=128"; fi
+
 case "${SERVICE:-}" in
   gateway | platform-registry | scheduler | sync-worker | collector)
-    # The flags of SERVICE_NODE_FLAGS (libs/testing/src/service-launch.ts): built JS, small
-    # young generation, telemetry first.
-    exec node --conditions=psc-dist --max-semi-space-size=2 --import "$register" \
+    # shellcheck disable=SC2086 # $extra is empty or one flag
+    exec node $extra --conditions=psc-dist --max-semi-space-size=2 --import "$register" \
       "services/$SERVICE/dist/src/main.js"
     ;;
   demo-platform)

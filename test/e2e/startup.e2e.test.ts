@@ -78,6 +78,25 @@ describe('service start-up', () => {
     assert.equal((await service.exited).code, 1);
     assert.match(service.lines().join('\n'), /^gateway: invalid configuration: HTTP_PORT: /m);
   });
+
+  it('when PSC_IMPORT_MAX_BYTES would not fit the gateway heap, then it exits non-zero naming it', async () => {
+    const service = spawnService({
+      name: 'gateway',
+      ...launchOf('gateway'),
+      env: {
+        ...secrets,
+        AMQP_URL: env.amqpUrl,
+        DATABASE_URL: env.databaseUrl,
+        HTTP_PORT: '0',
+        PSC_IMPORT_MAX_BYTES: String(64 * 1024 * 1024),
+      },
+    });
+    assert.equal((await service.exited).code, 1);
+    assert.match(
+      service.lines().join('\n'),
+      /^gateway: invalid configuration: PSC_IMPORT_MAX_BYTES: 67108864 bytes needs about \d+ MB of heap, this gateway has \d+ MB/m,
+    );
+  });
 });
 
 describe('readiness follows RabbitMQ', () => {

@@ -38,5 +38,10 @@ export {
   type SpawnServiceOptions,
 } from './service-process.ts';
 export { freePort } from './ports.ts';
-export { SERVICE_NODE_FLAGS, serviceLaunch, type ServiceLaunch } from './service-launch.ts';
+export {
+  SERVICE_EXTRA_FLAGS,
+  SERVICE_NODE_FLAGS,
+  serviceLaunch,
+  type ServiceLaunch,
+} from './service-launch.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
