@@ -5,6 +5,7 @@
  *   node scripts/export-memory.ts [records]
  */
 import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import { startSystem } from '../test/support/system.ts';
 import { boothPlatform } from '../test/support/platforms.ts';
@@ -40,24 +41,47 @@ try {
       },
     );
     let lines = 0;
+    let header = '';
     let first = '';
+    let last = '';
     let tail = '';
     for await (const chunk of res.body!) {
       const text = tail + Buffer.from(chunk).toString('utf8');
       const parts = text.split('\n');
       tail = parts.pop() ?? '';
       for (const line of parts) {
-        if (!first && !(format === 'csv' && lines === 0)) first = line;
+        if (format === 'csv' && lines === 0) header = line;
+        else if (!first) first = line;
+        last = line;
         lines += 1;
       }
     }
     const expected = format === 'csv' ? total + 1 : total;
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     const peakMb = Number(hwm) / 1024;
+    // Exact content of the first and last record, as seeded above; CSV columns in header order.
+    const seeded = (i: number): Record<string, unknown> => ({
+      key: String(i).padStart(8, '0'),
+      name: `Booth ${i}`,
+      allTable: i % 50,
+      usageTable: i % 7,
+      canUsage: true,
+      category: 'BOOTH',
+    });
+    const sameRecord = (line: string, i: number): boolean => {
+      const expected = seeded(i);
+      if (format === 'jsonl') return isDeepStrictEqual(JSON.parse(line), expected);
+      const columns = header.split(',');
+      return (
+        [...columns].sort().join() === Object.keys(expected).sort().join() &&
+        line === columns.map((c) => String(expected[c])).join(',')
+      );
+    };
+    const contentOk = sameRecord(first, 1) && sameRecord(last, total);
     console.log(
-      `${format}: ${lines} lines (expected ${expected}) in ${((Date.now() - started) / 1000).toFixed(1)} s; first row ${first.slice(0, 80)}; gateway peak RSS ${peakMb.toFixed(0)} MB`,
+      `${format}: ${lines} lines (expected ${expected}) in ${((Date.now() - started) / 1000).toFixed(1)} s; first and last record ${contentOk ? 'as seeded' : `WRONG: ${first.slice(0, 80)} … ${last.slice(0, 80)}`}; gateway peak RSS ${peakMb.toFixed(0)} MB`,
     );
-    if (lines !== expected || !first.includes('00000001') || peakMb >= 200) process.exitCode = 1;
+    if (lines !== expected || !contentOk || peakMb >= 200) process.exitCode = 1;
   }
 } finally {
   await system.stop();
