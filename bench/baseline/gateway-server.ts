@@ -16,17 +16,26 @@ const EXPORT_BATCH = 1_000;
 
 /** Every live record of a resource as JSON lines, read in keyset batches: constant memory. */
 async function* exportLines(platformId: string, resource: string): AsyncGenerator<string> {
-  let after = '';
+  let after = { parentKey: '', key: '' };
   for (;;) {
-    const { rows } = await db.query<{ key: string; data: unknown; updated_at: Date }>(
-      `select key, data, updated_at from sync.records
-        where platform_id = $1 and resource = $2 and deleted_at is null and key > $3
-        order by key limit $4`,
-      [platformId, resource, after, EXPORT_BATCH],
+    // Keyset on the primary key's order, (parent_key, key): ordering by key alone made every
+    // batch sort the whole resource (1,000,000 rows: minutes, not seconds).
+    const { rows } = await db.query<{
+      key: string;
+      parent_key: string;
+      data: unknown;
+      updated_at: Date;
+    }>(
+      `select parent_key, key, data, updated_at from sync.records
+        where platform_id = $1 and resource = $2 and deleted_at is null
+          and (parent_key, key) > ($3, $4)
+        order by parent_key, key limit $5`,
+      [platformId, resource, after.parentKey, after.key, EXPORT_BATCH],
     );
     if (rows.length === 0) return;
-    yield rows.map((r) => `${JSON.stringify(r)}\n`).join('');
-    after = rows[rows.length - 1]!.key;
+    yield rows.map(({ parent_key: _, ...r }) => `${JSON.stringify(r)}\n`).join('');
+    const last = rows[rows.length - 1]!;
+    after = { parentKey: last.parent_key, key: last.key };
   }
 }
 
