@@ -6,13 +6,13 @@
 
 const NEEDS_QUOTES = /[",\r\n]/;
 
+export type CsvValue = string | number | boolean | null | undefined;
+
 /**
  * One cell: empty for null/undefined, `true`/`false` for booleans (csv-stringify's `1`/empty lost
  * the difference between false and null), quoted when it holds a quote, comma or line break.
  * PostgreSQL's `data ->> 'field'` gives exactly such text, nested values as JSON.
  */
-export type CsvValue = string | number | boolean | null | undefined;
-
 export function csvCell(value: CsvValue): string {
   if (value === null || value === undefined) return '';
   const text = String(value);
