@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** Library packages the services load at run time; @psc/testing is for tests and stays .ts. */
-const PACKAGE_GLOBS = ['libs', 'services'];
+const PACKAGE_GROUPS = ['libs', 'services'];
 const SKIP_PACKAGES = new Set(['libs/testing']);
 const SOURCE_DIRS = ['src', 'migrations'];
 
@@ -56,7 +56,7 @@ function* walk(dir: string): Generator<string> {
 }
 
 function packagesOf(root: string): string[] {
-  return PACKAGE_GLOBS.flatMap((group) =>
+  return PACKAGE_GROUPS.flatMap((group) =>
     readdirSync(join(root, group), { withFileTypes: true })
       .filter((e) => e.isDirectory() && !SKIP_PACKAGES.has(`${group}/${e.name}`))
       .map((e) => join(root, group, e.name))
