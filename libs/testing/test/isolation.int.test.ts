@@ -117,7 +117,10 @@ describe('createIsolatedEnv', { timeout: 300_000 }, () => {
 describe('dropStaleTestResources', { timeout: 300_000 }, () => {
   it('when resources are older than the threshold, then only those are removed', async (t) => {
     const fresh = await isolatedEnv(t);
-    const stale = testResourceNames(Date.now() - 2 * 60 * 60 * 1000, 'stale');
+    // 30 min old against a 10 min threshold: stale to this call, but younger than the 1 h after
+    // which every test process's own start-up sweep removes leftovers, so a sweep running in a
+    // parallel test file cannot take it first and leave this call nothing to report.
+    const stale = testResourceNames(Date.now() - 30 * 60 * 1000, 'stale');
     const infra = await startInfra();
     const api = managementApi(infra.managementUrl);
     await api.call('PUT', `/api/vhosts/${encodeURIComponent(stale.vhost)}`, {});
@@ -136,7 +139,7 @@ describe('dropStaleTestResources', { timeout: 300_000 }, () => {
       );
     });
 
-    const dropped = await dropStaleTestResources(60 * 60 * 1000);
+    const dropped = await dropStaleTestResources(10 * 60 * 1000);
 
     assert.ok(dropped.vhosts.includes(stale.vhost));
     assert.ok(dropped.databases.includes(stale.database));
