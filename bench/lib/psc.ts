@@ -3,7 +3,7 @@ import {
   freePort,
   serviceLaunch,
   spawnService,
-  waitFor,
+  waitUntilReady,
   type IsolatedEnv,
   type ServiceProcess,
 } from '@psc/testing';
@@ -97,23 +97,7 @@ export async function startPsc(
       env: { ...baseEnv, HTTP_PORT: String(port), OTEL_SERVICE_NAME: service, ...extraEnv },
     });
     const url = `http://127.0.0.1:${port}`;
-    const died = child.exited.then((exit) => {
-      throw new Error(
-        `${instance} exited (${exit.signal ?? exit.code}): ${child.lines().slice(-5).join('\n')}`,
-      );
-    });
-    died.catch(() => undefined);
-    const ready = waitFor(async () => (await fetch(`${url}/ready`)).ok, {
-      timeoutMs: 60_000,
-      intervalMs: 100,
-      message: `${instance} ready`,
-    });
-    try {
-      await Promise.race([ready, died]);
-    } catch (err) {
-      await child.stop();
-      throw err;
-    }
+    await waitUntilReady(child, url, { timeoutMs: 60_000, intervalMs: 100 });
     const running: RunningService = { service, process: child, url };
     instances.set(instance, running);
     return running;

@@ -3,7 +3,7 @@ import {
   createIsolatedEnv,
   freePort,
   spawnService,
-  waitFor,
+  waitUntilReady,
   type IsolatedEnv,
   type ServiceProcess,
 } from '@psc/testing';
@@ -78,18 +78,7 @@ export async function startSystem(
       env: { ...baseEnv, HTTP_PORT: String(port), OTEL_SERVICE_NAME: name, ...extraEnv },
     });
     const url = `http://127.0.0.1:${port}`;
-    // A service that exits during start-up fails the start at once, quoting its last words.
-    const died = child.exited.then((exit) => {
-      throw new Error(
-        `${name} exited (${exit.signal ?? exit.code}): ${child.lines().slice(-5).join('\n')}`,
-      );
-    });
-    const ready = waitFor(async () => (await fetch(`${url}/ready`)).ok, {
-      timeoutMs: 30_000,
-      message: `${name} ready`,
-    });
-    await Promise.race([ready, died]);
-    died.catch(() => undefined);
+    await waitUntilReady(child, url);
     const running = { process: child, port, url };
     services.set(name, running);
     return running;

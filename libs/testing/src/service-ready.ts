@@ -1,0 +1,31 @@
+import type { ServiceProcess } from './service-process.ts';
+import { waitFor } from './wait-for.ts';
+
+/**
+ * Waits until `${url}/ready` answers 2xx. A service that exits first fails the wait at once,
+ * quoting its last lines; on any failure the process is stopped, so no half-started service
+ * outlives its caller's error.
+ */
+export async function waitUntilReady(
+  service: ServiceProcess,
+  url: string,
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  const died = service.exited.then((exit) => {
+    throw new Error(
+      `${service.name} exited (${exit.signal ?? exit.code}): ${service.lines().slice(-5).join('\n')}`,
+    );
+  });
+  died.catch(() => undefined);
+  const ready = waitFor(async () => (await fetch(`${url}/ready`)).ok, {
+    timeoutMs: options.timeoutMs ?? 30_000,
+    ...(options.intervalMs ? { intervalMs: options.intervalMs } : {}),
+    message: `${service.name} ready`,
+  });
+  try {
+    await Promise.race([ready, died]);
+  } catch (err) {
+    await service.stop();
+    throw err;
+  }
+}
