@@ -78,7 +78,7 @@ describe('collector: /api/v1/collections', () => {
     }
     system = await startSystem({
       name: 'collector',
-      env: { PSC_COLLECTOR_MAX_ATTEMPTS: '2', PSC_HEARTBEAT_MS: '300' },
+      env: { PSC_MAX_ATTEMPTS: '2', PSC_HEARTBEAT_MS: '300' },
     });
     first = system.services.get('collector')!;
     const created = await system.api<{ id: string }>('/api/v1/platforms', {
@@ -187,7 +187,7 @@ describe('collector: /api/v1/collections', () => {
 
   it('when 200 children fan out over two collectors and 10 fail, then the parent fails with 190/10 and one collection.completed', async () => {
     second = await system.start('collector', {
-      PSC_COLLECTOR_MAX_ATTEMPTS: '2',
+      PSC_MAX_ATTEMPTS: '2',
       PSC_HEARTBEAT_MS: '300',
     });
     const completed = await captureEvents(system.env.vhost, 'collection.completed');

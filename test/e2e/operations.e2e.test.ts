@@ -34,7 +34,7 @@ describe('operations: /api/v1/logs and /api/v1/monitoring', () => {
     platform.route('GET', '/down', () => ({ status: 503, body: {} }));
     system = await startSystem({
       name: 'operations',
-      env: { PSC_COLLECTOR_MAX_ATTEMPTS: '3', PSC_HEARTBEAT_MS: '300' },
+      env: { PSC_MAX_ATTEMPTS: '3', PSC_HEARTBEAT_MS: '300' },
     });
     const collectPlatform = (name: string, path: string) => ({
       name: `${name}-${Math.random().toString(36).slice(2, 8)}`,

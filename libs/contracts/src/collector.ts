@@ -8,14 +8,16 @@ const iso = z.iso.datetime();
 
 /**
  * Stage 2 of a fan-out collection (seed 003): one child of a parent collect job, published on
- * `psc.jobs` with routing key `collect` and the parent's priority. Children are not in the job
- * ledger; the parent's job reports them as counts.
+ * `psc.jobs` with routing key `collect.child` and the parent's priority. Children are not in the
+ * job ledger; the parent's job reports them as counts.
  */
 export const collectChild = defineMessage(
   'collect.child',
   1,
   z.object({
     parentJobId: z.uuid(),
+    /** The parent's run: a child of a run that was since replayed is ignored. */
+    parentRun: z.number().int().positive().default(1),
     index: z.number().int().nonnegative(),
     platformId: z.uuid(),
     resource: z.string().min(1),
@@ -131,6 +133,3 @@ export const collectorControl = defineRpc(
   z.object({ name: collectorName, action: z.enum(['start', 'stop']) }),
   collectorStatus,
 );
-
-/** The collector's queue of operational events: log entries, heartbeats, job events for logs. */
-export const COLLECTOR_OPS_QUEUE = 'collector.ops-events';

@@ -4,7 +4,10 @@ import { TASK_TYPES } from './topology.ts';
 export const JOB_STATUSES = [
   'queued',
   'running',
+  /** An attempt failed; the next one starts at `nextAttemptAt`. */
   'retrying',
+  /** Held back without using an attempt (the platform's breaker is open) until `nextAttemptAt`. */
+  'waiting',
   'succeeded',
   'failed',
   'dead',
@@ -32,6 +35,7 @@ export const jobStats = recordCounts.extend({
 export type JobStats = z.infer<typeof jobStats>;
 
 export const jobError = z.object({ message: z.string(), class: z.string() });
+export type JobError = z.infer<typeof jobError>;
 
 /** How far a running job has got. */
 export const jobProgress = z.object({ pages: count, records: count });
@@ -45,10 +49,14 @@ export const job = z.object({
   priority: z.number().int().min(1).max(9),
   trigger: z.enum(JOB_TRIGGERS),
   attempts: z.number().int().nonnegative(),
+  /** 1 for the first run; each replay from the dead-letter queue runs the job again as run n+1. */
+  run: z.number().int().positive(),
   params: z.record(z.string(), z.unknown()),
   stats: jobStats.nullable(),
   progress: jobProgress.nullable().optional(),
   error: jobError.nullable(),
+  /** While `retrying` or `waiting`: when the next attempt is due. */
+  nextAttemptAt: z.iso.datetime().nullable(),
   traceId: z.string().nullable(),
   /** The fire time of a scheduled run (its dedupe key with platform, resource and task). */
   scheduledFor: z.iso.datetime().nullable().optional(),

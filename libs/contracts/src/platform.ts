@@ -103,6 +103,12 @@ export const resourceDefinition = z.strictObject({
   cursor: z.strictObject({ field: z.string().min(1).max(100), param: paramName }).optional(),
   /** Validation that finds drift triggers a sync. */
   autoHeal: z.boolean().default(false),
+  /**
+   * Publish `records.changed` (which keys a sync inserted, updated or deleted) for followers
+   * bound to `psc.events`. Off by default: an event nobody subscribes to costs every sync a
+   * broker round trip and only fills `psc.unrouted-events`.
+   */
+  changeEvents: z.boolean().default(false),
   /** Collect resources: the params a run must provide, e.g. `["date", "meet"]`. */
   params: z.array(paramName).max(50).default([]),
   fanOut: fanOut.optional(),

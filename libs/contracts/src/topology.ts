@@ -30,18 +30,32 @@ export type TaskType = (typeof TASK_TYPES)[number];
 /** Priority range on job queues: messages carry 1 (lowest) … 9 (highest). */
 export const MAX_PRIORITY = 9;
 
+/**
+ * Queue names. What each queue is bound to, who consumes it and what it accepts is in the
+ * topology table (`topology-table.ts`); this file only spells the names.
+ */
 export const QUEUES = {
   syncJobs: 'sync-worker.jobs',
+  /** Stage 1 of a collection: `job.run` of task type `collect`. */
   collectorJobs: 'collector.jobs',
+  /** Stage 2 of a fan-out collection: one `collect.child` per index entry. */
+  collectorChildren: 'collector.children',
   schedulerJobEvents: 'scheduler.job-events',
   schedulerPlatformEvents: 'scheduler.platform-events',
+  /** Prefix: every sync-worker replica has its own, `<prefix>.<workerId>`. */
   syncWorkerPlatformEvents: 'sync-worker.platform-events',
-  /** `job.cancel-requested` for sync and validate jobs; one replica stores each for all. */
+  /** `job.cancel-requested`: one replica of each worker service stores each for all. */
   syncWorkerCancellations: 'sync-worker.job-cancellations',
+  collectorCancellations: 'collector.job-cancellations',
+  collectorOpsEvents: 'collector.ops-events',
   unroutedEvents: 'psc.unrouted-events',
   rpc: (service: ServiceName): string => `${service}.rpc`,
   deadLetter: (queue: string): string => `${queue}.dead-letter`,
-  retry: (queue: string, tier: number): string => `${queue}.retry.${tier}`,
+  /**
+   * A delay queue is named by its delay, so a deployment that changes its delays declares new
+   * queues instead of re-declaring old ones with another TTL (which RabbitMQ refuses).
+   */
+  retry: (queue: string, delayMs: number): string => `${queue}.retry.${delayMs}ms`,
 } as const;
 
 /** Which job queue takes which task type. */
@@ -51,7 +65,7 @@ export const JOB_QUEUE_FOR_TASK: Record<TaskType, string> = {
   collect: QUEUES.collectorJobs,
 };
 
-/** Retry delay tiers (ms). One queue per tier avoids per-message TTL head-of-line blocking. */
+/** Default retry delay tiers (ms): attempt n waits tier n-1 (the last one repeats). */
 export const RETRY_TIERS_MS = [1_000, 5_000, 30_000, 120_000] as const;
 
 /** Custom headers; `x-death` is not trusted for attempt counting. */

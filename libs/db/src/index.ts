@@ -9,3 +9,4 @@ export {
 export { runMigrateCli, type MigrateCliOptions } from './migrate-cli.ts';
 export { openDatabase, type OpenDatabaseOptions } from './open-database.ts';
 export type { Knex } from 'knex';
+export { isUnavailableError } from './unavailable.ts';

@@ -29,6 +29,9 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/** How soon a channel the broker closed (with the connection still up) is opened again. */
+const CHANNEL_REOPEN_MS = 1_000;
+
 export function createBroker(options: BrokerOptions): Broker {
   const log = options.logger.child({ component: 'broker' });
   const connection = amqp.connect([options.url], {
@@ -57,12 +60,34 @@ export function createBroker(options: BrokerOptions): Broker {
     connection,
     isConnected: () => connection.isConnected(),
     createChannel(name, setup) {
+      let closing = false;
+      let reopenTimer: NodeJS.Timeout | undefined;
+      // amqp-connection-manager only makes a new channel when the whole connection reconnects,
+      // so a channel the broker closed on its own (a consumer timeout, a refused declaration)
+      // would stay closed while the connection — and /ready — look fine. Reopen it here.
+      const reopen = (): void => {
+        if (closing || reopenTimer) return;
+        reopenTimer = setTimeout(() => {
+          reopenTimer = undefined;
+          const internal = wrapper as unknown as {
+            _channel?: unknown;
+            _onConnect(arg: { connection: unknown }): Promise<void>;
+          };
+          if (closing || internal._channel || !connection.isConnected()) return;
+          log.warn({ channel: name }, 'channel closed by the broker; reopening');
+          void internal._onConnect({ connection: connection.connection });
+        }, CHANNEL_REOPEN_MS);
+        reopenTimer.unref();
+      };
       const wrapped: SetupFunc = async (channel: ConfirmChannel) => {
         restoreContextOnChannel(channel);
         // A channel error (e.g. a 406 on a queue argument) must not crash the process.
         channel.on('error', (err: Error) =>
           log.error({ err: err.message, channel: name }, 'channel error'),
         );
+        channel.on('close', () => {
+          if (connection.isConnected()) reopen();
+        });
         await setup(channel);
       };
       const wrapper = connection.createChannel({
@@ -71,9 +96,14 @@ export function createBroker(options: BrokerOptions): Broker {
         json: false,
         setup: wrapped,
       });
-      wrapper.on('error', (err: Error) =>
-        log.error({ err: err.message, channel: name }, 'channel setup failed'),
-      );
+      wrapper.on('error', (err: Error) => {
+        log.error({ err: err.message, channel: name }, 'channel setup failed');
+        reopen();
+      });
+      wrapper.on('close', () => {
+        closing = true;
+        if (reopenTimer) clearTimeout(reopenTimer);
+      });
       return wrapper;
     },
     check: () =>

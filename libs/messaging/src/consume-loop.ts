@@ -8,13 +8,30 @@ export interface ConsumeLoop {
   /** Cancels the consumer, waits for in-flight messages to settle, closes the channel. */
   stop: () => Promise<void>;
   inFlight: () => number;
+  /** Whether a consumer is subscribed right now (for `/ready`). */
+  isConsuming: () => boolean;
+  readonly queue: string;
 }
 
+/** For `/ready`: fails, naming them, while any consumer is not subscribed. */
+export function consumersUp(
+  consumers: readonly Pick<ConsumeLoop, 'isConsuming' | 'queue'>[],
+): Promise<void> {
+  const down = consumers.filter((c) => !c.isConsuming()).map((c) => c.queue);
+  return down.length === 0
+    ? Promise.resolve()
+    : Promise.reject(new Error(`not consuming: ${down.join(', ')}`));
+}
+
+/** How soon a consumer the broker cancelled (its queue deleted) declares and subscribes again. */
+const RESUBSCRIBE_MS = 1_000;
+
 /**
- * The consume/stop mechanics shared by job consumers and RPC servers. Messages are consumed on
- * the raw channel inside `setup`, so each one is acked on the channel that delivered it
- * (amqp-connection-manager #362: an ack after a reconnect kills the new channel), and the
- * consumer is re-created on every reconnect.
+ * The consume/stop mechanics shared by consumers and RPC servers. Messages are consumed on the
+ * raw channel inside `setup`, so each one is acked on the channel that delivered it
+ * (amqp-connection-manager #362: an ack after a reconnect kills the new channel). The consumer
+ * is subscribed again on every reconnect, on a channel the broker closed (see broker.ts), and
+ * after the broker cancelled it because its queue was deleted: then the queue is declared anew.
  */
 export function createConsumeLoop(options: {
   broker: Broker;
@@ -31,9 +48,17 @@ export function createConsumeLoop(options: {
   let idle: (() => void) | undefined;
   let current: { ch: ConfirmChannel; tag: string } | undefined;
   let wrapper: ReturnType<Broker['createChannel']> | undefined;
+  const closed = new WeakSet<ConfirmChannel>();
 
   function onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
-    if (!msg) return; // cancelled by the broker (queue deleted); setup re-runs on reconnect
+    if (!msg) {
+      current = undefined;
+      if (!stopping) {
+        options.logger.warn({ queue: options.queue }, 'consumer cancelled by the broker');
+        resubscribe(ch);
+      }
+      return;
+    }
     if (stopping) {
       ch.nack(msg, false, true);
       return;
@@ -56,15 +81,37 @@ export function createConsumeLoop(options: {
       });
   }
 
+  async function subscribe(ch: ConfirmChannel): Promise<void> {
+    await assertTopology(ch, options.topology);
+    await ch.prefetch(options.prefetch);
+    if (stopping) return;
+    const { consumerTag } = await ch.consume(options.queue, (msg) => onMessage(ch, msg));
+    current = { ch, tag: consumerTag };
+    ch.once('close', () => {
+      closed.add(ch);
+      if (current?.ch === ch) current = undefined;
+    });
+  }
+
+  function resubscribe(ch: ConfirmChannel): void {
+    const timer = setTimeout(() => {
+      // A closed channel is reopened by the broker wrapper, whose setup subscribes again.
+      if (stopping || closed.has(ch)) return;
+      subscribe(ch).catch((err: unknown) => {
+        // The channel itself may be gone now: the broker reopens it and setup subscribes then.
+        options.logger.warn(
+          { err: err instanceof Error ? err.message : String(err), queue: options.queue },
+          'could not subscribe again; retrying',
+        );
+        if (!current) resubscribe(ch);
+      });
+    }, RESUBSCRIBE_MS);
+    timer.unref();
+  }
+
   return {
     async start() {
-      wrapper = options.broker.createChannel(options.name, async (ch) => {
-        await assertTopology(ch, options.topology);
-        await ch.prefetch(options.prefetch);
-        if (stopping) return;
-        const { consumerTag } = await ch.consume(options.queue, (msg) => onMessage(ch, msg));
-        current = { ch, tag: consumerTag };
-      });
+      wrapper = options.broker.createChannel(options.name, subscribe);
       await wrapper.waitForConnect();
     },
     async stop() {
@@ -74,5 +121,7 @@ export function createConsumeLoop(options: {
       await wrapper?.close();
     },
     inFlight: () => inFlight,
+    isConsuming: () => current !== undefined,
+    queue: options.queue,
   };
 }

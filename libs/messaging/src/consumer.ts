@@ -1,22 +1,14 @@
 import { EventEmitter } from 'node:events';
-import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { AppError, delay } from '@psc/core';
-import {
-  EXCHANGES,
-  HEADERS,
-  MAX_PRIORITY,
-  QUEUES,
-  RETRY_TIERS_MS,
-  type Envelope,
-  type MessageDefinition,
-} from '@psc/contracts';
+import type { QueueSpec } from '@psc/contracts';
 import type { Broker } from './broker.ts';
-import type { Topology } from './topology.ts';
 import { createConsumeLoop } from './consume-loop.ts';
-import { DeferError, PoisonMessageError } from './errors.ts';
-
-export type FailureOutcome = 'retrying' | 'dead';
+import { delayDelivery, describeError, parkDelivery } from './delivery.ts';
+import { DeferError } from './errors.ts';
+import { parseDelivery, type MessageOf } from './message.ts';
+import { defaultRetryTiers, queueName, queueTopology } from './topology.ts';
 
 export interface HandlerContext {
   attempt: number;
@@ -27,33 +19,53 @@ export interface HandlerContext {
   logger: Logger;
 }
 
-export type MessageHandler = (envelope: Envelope<unknown>, ctx: HandlerContext) => Promise<void>;
+/**
+ * What the consumer does with a failed delivery: `retry` it as attempt `attempt` after
+ * `delayMs`; `defer` it (same attempt: nothing was tried); or `give-up` (retries exhausted, or
+ * an error that can never succeed: `retryable` false).
+ */
+export type FailureDecision =
+  | { kind: 'retry'; attempt: number; delayMs: number; nextAttemptAt: Date }
+  | { kind: 'defer'; delayMs: number; nextAttemptAt: Date }
+  | { kind: 'give-up'; retryable: boolean };
 
-export interface ConsumerOptions {
+export interface ConsumerOptions<Q extends QueueSpec> {
   broker: Broker;
-  queue: string;
-  topology: Topology;
-  /** Message types this queue accepts; anything else is poison. */
-  accepts: readonly MessageDefinition[];
-  handler: MessageHandler;
+  /** The queue's entry in the topology table: its declarations and the types it accepts. */
+  queue: Q;
+  /** For a per-replica queue. */
+  replicaId?: string;
+  handler: (message: MessageOf<Q['accepts'][number]>, ctx: HandlerContext) => Promise<void>;
   logger: Logger;
   prefetch?: number;
   /** Total tries including the first (default 4: one try and three retries). */
   maxAttempts?: number;
   retryTiersMs?: readonly number[];
   /**
-   * Called before a failed message is retried or dead-lettered, so the owner can record the
-   * outcome (e.g. a `job.failed` event). If it throws, the message is requeued untouched.
+   * Errors of our own infrastructure (the database is away): the delivery is held — requeued
+   * after a growing pause — without counting as an attempt and never dead-lettered.
+   */
+  isTransient?: (err: unknown) => boolean;
+  /**
+   * Called before a failed delivery is retried, deferred or given up, so the owner can record
+   * it (a `job.failed` event). If it throws, the delivery is requeued untouched.
    */
   onFailure?: (
-    envelope: Envelope<unknown>,
+    message: MessageOf<Q['accepts'][number]>,
     error: unknown,
-    outcome: FailureOutcome,
+    decision: FailureDecision,
     ctx: HandlerContext,
   ) => Promise<void>;
+  /**
+   * Who keeps a delivery the consumer gives up on: the dead-letter queue (default), or the
+   * `onFailure` hook alone (the job ledger keeps dead jobs), and the delivery is just acked.
+   */
+  givenUpTo?: 'dead-letter-queue' | 'hook';
+  /** Clock for `nextAttemptAt`. */
+  now?: () => Date;
 }
 
-/** Lifecycle events, so tests and metrics can await outcomes: `acked`, `retried`, `deferred`, `dead-lettered`. */
+/** Lifecycle events, so tests and metrics can await outcomes. */
 export interface ConsumerEvent {
   messageId: string | undefined;
   type: string | undefined;
@@ -66,86 +78,33 @@ export interface Consumer extends EventEmitter {
   /** Stops taking messages, waits for in-flight ones to finish and be acked, closes the channel. */
   stop: () => Promise<void>;
   inFlight: () => number;
+  /** Whether it is consuming now (false while its channel is being reopened): for `/ready`. */
+  isConsuming: () => boolean;
+  queue: string;
 }
 
-const MAX_SANE_ATTEMPT = 1_000;
+const HOLD_MIN_MS = 500;
+const HOLD_MAX_MS = 30_000;
 
-function readAttempt(headers: Record<string, unknown>): number {
-  const raw = headers[HEADERS.attempt];
-  if (raw === undefined) return 1;
-  const n = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_SANE_ATTEMPT) {
-    throw new PoisonMessageError(
-      `invalid ${HEADERS.attempt} header: ${JSON.stringify(raw).slice(0, 40)}`,
-    );
-  }
-  return n;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof AppError) return `${err.code}: ${err.message}`;
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
-}
-
-function confirmPublish(
-  ch: ConfirmChannel,
-  exchange: string,
-  routingKey: string,
-  content: Buffer,
-  options: Options.Publish,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    ch.publish(exchange, routingKey, content, options, (err) =>
-      err ? reject(err as Error) : resolve(),
-    );
-  });
-}
-
-export function createConsumer(options: ConsumerOptions): Consumer {
+/**
+ * Consumes one queue of the topology table with bounded failure: poison is parked at once with
+ * its reason; a failure is retried through the delay queues up to `maxAttempts`, then given up;
+ * an infrastructure failure is held without spending attempts. Each message is acked after its
+ * handler resolved, on the channel that delivered it.
+ */
+export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>): Consumer {
+  type M = MessageOf<Q['accepts'][number]>;
   const emitter = new EventEmitter() as Consumer;
-  const log = options.logger.child({ component: 'consumer', queue: options.queue });
-  const maxAttempts = options.maxAttempts ?? 4;
-  const tiers = options.retryTiersMs ?? RETRY_TIERS_MS;
-  const byType = new Map(options.accepts.map((d) => [d.type, d]));
-  async function deadLetter(
-    ch: ConfirmChannel,
-    msg: ConsumeMessage,
-    reason: string,
-  ): Promise<void> {
-    const headers = {
-      ...msg.properties.headers,
-      [HEADERS.deadReason]: reason.slice(0, 1_000),
-      [HEADERS.deadQueue]: options.queue,
-      [HEADERS.deadAt]: new Date().toISOString(),
-    };
-    await confirmPublish(ch, EXCHANGES.deadLetter, options.queue, msg.content, {
-      ...msg.properties,
-      headers,
-      persistent: true,
-    });
-    ch.ack(msg);
-    emitter.emit('dead-lettered', event(msg, reason));
-  }
+  const spec = options.queue;
+  const name = queueName(spec, options.replicaId);
+  const log = options.logger.child({ component: 'consumer', queue: name });
+  const maxAttempts = spec.failures === 'retries' ? (options.maxAttempts ?? 4) : 1;
+  const tiers = options.retryTiersMs ?? defaultRetryTiers;
+  const now = options.now ?? (() => new Date());
+  const byType = new Map(spec.accepts.map((d) => [d.type, d]));
+  let holdMs = HOLD_MIN_MS;
 
-  async function republish(
-    ch: ConfirmChannel,
-    msg: ConsumeMessage,
-    attempt: number,
-    delayMs: number,
-  ): Promise<void> {
-    const found = tiers.findIndex((t) => t >= delayMs);
-    const index = found === -1 ? tiers.length - 1 : found;
-    await confirmPublish(ch, '', QUEUES.retry(options.queue, index), msg.content, {
-      ...msg.properties,
-      headers: { ...msg.properties.headers, [HEADERS.attempt]: attempt },
-      persistent: true,
-    });
-    ch.ack(msg);
-  }
-
-  function event(msg: ConsumeMessage, reason?: string): ConsumerEvent {
-    const attempt = Number(msg.properties.headers?.[HEADERS.attempt] ?? 1);
+  function event(msg: ConsumeMessage, attempt: number, reason?: string): ConsumerEvent {
     return {
       messageId: msg.properties.messageId as string | undefined,
       type: msg.properties.type as string | undefined,
@@ -154,44 +113,83 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     };
   }
 
-  function parse(msg: ConsumeMessage): { envelope: Envelope<unknown>; attempt: number } {
-    let json: unknown;
+  async function hold(ch: ConfirmChannel, msg: ConsumeMessage, err: unknown): Promise<void> {
+    log.warn({ err: describeError(err), holdMs }, 'infrastructure unavailable; message held');
+    await delay(holdMs);
+    holdMs = Math.min(holdMs * 2, HOLD_MAX_MS);
+    ch.nack(msg, false, true);
+    emitter.emit('held', event(msg, 0, describeError(err)));
+  }
+
+  function decide(err: unknown, attempt: number): FailureDecision {
+    if (err instanceof DeferError && spec.failures === 'retries') {
+      return {
+        kind: 'defer',
+        delayMs: err.delayMs,
+        nextAttemptAt: new Date(now().getTime() + err.delayMs),
+      };
+    }
+    const retryable = err instanceof AppError ? err.retryable : true;
+    if (!retryable || attempt >= maxAttempts) return { kind: 'give-up', retryable };
+    // An error may say how long to wait at least (HTTP 429/503 Retry-After).
+    const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+    const tierMs = tiers[Math.min(attempt - 1, tiers.length - 1)] ?? 1_000;
+    const delayMs = typeof retryAfterMs === 'number' ? Math.max(tierMs, retryAfterMs) : tierMs;
+    return {
+      kind: 'retry',
+      attempt: attempt + 1,
+      delayMs,
+      nextAttemptAt: new Date(now().getTime() + delayMs),
+    };
+  }
+
+  async function settleFailure(
+    ch: ConfirmChannel,
+    msg: ConsumeMessage,
+    message: M,
+    err: unknown,
+    ctx: HandlerContext,
+  ): Promise<void> {
+    if (options.isTransient?.(err)) return hold(ch, msg, err);
+    const decision = decide(err, ctx.attempt);
+    const reason = describeError(err);
+    if (decision.kind !== 'defer') {
+      ctx.logger.warn({ reason, attempt: ctx.attempt, decision: decision.kind }, 'message failed');
+    }
     try {
-      json = JSON.parse(msg.content.toString('utf8'));
-    } catch {
-      throw new PoisonMessageError('body is not valid JSON');
+      await options.onFailure?.(message, err, decision, ctx);
+    } catch (hookErr) {
+      if (options.isTransient?.(hookErr)) return hold(ch, msg, hookErr);
+      ctx.logger.error({ err: describeError(hookErr) }, 'failure hook failed; message requeued');
+      await delay(1_000);
+      ch.nack(msg, false, true);
+      return;
     }
-    const type = (json as { type?: unknown } | null)?.type;
-    const definition = typeof type === 'string' ? byType.get(type) : undefined;
-    if (!definition)
-      throw new PoisonMessageError(`unexpected message type ${String(type).slice(0, 80)}`);
-    const parsed = definition.envelope.safeParse(json);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      throw new PoisonMessageError(
-        `${definition.type} fails its contract at ${first?.path.join('.') || '(root)'}: ${first?.message ?? ''}`,
-      );
+    if (decision.kind === 'defer') {
+      await delayDelivery(ch, msg, name, tiers, decision.delayMs, ctx.attempt);
+      emitter.emit('deferred', event(msg, ctx.attempt, reason));
+    } else if (decision.kind === 'retry') {
+      await delayDelivery(ch, msg, name, tiers, decision.delayMs, decision.attempt);
+      emitter.emit('retried', event(msg, ctx.attempt, reason));
+    } else {
+      if (options.givenUpTo === 'hook') ch.ack(msg);
+      else await parkDelivery(ch, msg, name, reason);
+      emitter.emit('dead-lettered', event(msg, ctx.attempt, reason));
     }
-    const priority = msg.properties.priority as number | undefined;
-    if (priority !== undefined && (priority < 0 || priority > MAX_PRIORITY + 1)) {
-      throw new PoisonMessageError(`absurd priority ${priority}`);
-    }
-    return { envelope: parsed.data, attempt: readAttempt(msg.properties.headers ?? {}) };
   }
 
   async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
-    let parsed: { envelope: Envelope<unknown>; attempt: number };
+    let parsed: { message: M; attempt: number };
     try {
-      parsed = parse(msg);
+      parsed = parseDelivery(msg, byType) as { message: M; attempt: number };
     } catch (err) {
-      log.warn(
-        { reason: describe(err), messageId: msg.properties.messageId },
-        'poison message dead-lettered',
-      );
-      await deadLetter(ch, msg, describe(err));
+      const reason = describeError(err);
+      log.warn({ reason, messageId: msg.properties.messageId }, 'poison message parked');
+      await parkDelivery(ch, msg, name, reason);
+      emitter.emit('dead-lettered', event(msg, 1, reason));
       return;
     }
-    const { envelope, attempt } = parsed;
+    const { message, attempt } = parsed;
     const ctx: HandlerContext = {
       attempt,
       maxAttempts,
@@ -199,64 +197,40 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       headers: msg.properties.headers ?? {},
       priority: msg.properties.priority as number | undefined,
       logger: log.child({
-        messageId: envelope.id,
-        correlationId: envelope.correlationId,
-        type: envelope.type,
+        messageId: message.id,
+        correlationId: message.correlationId,
+        type: message.type,
       }),
     };
-    let handled = false;
     try {
-      await options.handler(envelope, ctx);
-      handled = true;
+      await options.handler(message, ctx);
     } catch (err) {
-      if (err instanceof DeferError) {
-        await republish(ch, msg, attempt, err.delayMs);
-        emitter.emit('deferred', event(msg, describe(err)));
-        return;
-      }
-      const retryable = err instanceof AppError ? err.retryable : true;
-      const outcome: FailureOutcome = retryable && attempt < maxAttempts ? 'retrying' : 'dead';
-      const reason = describe(err);
-      ctx.logger.warn({ reason, attempt, outcome }, 'message handling failed');
-      try {
-        await options.onFailure?.(envelope, err, outcome, ctx);
-      } catch (hookErr) {
-        ctx.logger.error({ err: describe(hookErr) }, 'failure hook failed; message requeued');
-        // The hook usually fails because the database is away: pause so the requeue does not spin.
-        await delay(1_000);
-        ch.nack(msg, false, true);
-        return;
-      }
-      if (outcome === 'retrying') {
-        // An error may say how long to wait at least (HTTP 429/503 Retry-After).
-        const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
-        const tierMs = tiers[Math.min(attempt - 1, tiers.length - 1)] ?? 1_000;
-        const delayMs = typeof retryAfterMs === 'number' ? Math.max(tierMs, retryAfterMs) : tierMs;
-        await republish(ch, msg, attempt + 1, delayMs);
-        emitter.emit('retried', event(msg, reason));
-      } else {
-        await deadLetter(ch, msg, reason);
-      }
+      await settleFailure(ch, msg, message, err, ctx);
+      return;
     }
-    if (handled) {
-      // Outside the try: an ack on a channel that died meanwhile is not a handler failure; the
-      // broker redelivers the message and the idempotent handler sees it again.
-      ch.ack(msg);
-      emitter.emit('acked', event(msg));
-    }
+    holdMs = HOLD_MIN_MS;
+    // An ack on a channel that died meanwhile is not a handler failure: the broker redelivers
+    // the message and the idempotent handler sees it again.
+    ch.ack(msg);
+    emitter.emit('acked', event(msg, attempt));
   }
 
   const loop = createConsumeLoop({
     broker: options.broker,
-    name: `consumer.${options.queue}`,
-    queue: options.queue,
-    topology: options.topology,
-    prefetch: options.prefetch ?? 10,
+    name: `consumer.${name}`,
+    queue: name,
+    topology: queueTopology(spec, {
+      retryTiersMs: tiers,
+      ...(options.replicaId ? { replicaId: options.replicaId } : {}),
+    }),
+    prefetch: options.prefetch ?? spec.prefetch?.default ?? 10,
     logger: log,
     handle,
   });
   emitter.start = loop.start;
   emitter.stop = loop.stop;
   emitter.inFlight = loop.inFlight;
+  emitter.isConsuming = loop.isConsuming;
+  emitter.queue = name;
   return emitter;
 }

@@ -1,4 +1,4 @@
-import { RETRY_TIERS_MS, QUEUES } from '@psc/contracts';
+import { QUEUES } from '@psc/contracts';
 import { delay } from '@psc/core';
 import type { Broker } from './broker.ts';
 
@@ -11,16 +11,14 @@ export async function waitUntilDrained(options: {
   broker: Broker;
   queues: string[];
   busy: () => boolean | Promise<boolean>;
-  /** How many retry tiers the queues have (a deployment may configure more). Default 4. */
-  retryTiers?: number;
+  /** The delays of the queues' delay queues (the consumer's retry tiers). */
+  retryTiersMs: readonly number[];
   pollMs?: number;
   stableChecks?: number;
 }): Promise<void> {
   const names = options.queues.flatMap((q) => [
     q,
-    ...Array.from({ length: options.retryTiers ?? RETRY_TIERS_MS.length }, (_, i) =>
-      QUEUES.retry(q, i),
-    ),
+    ...options.retryTiersMs.map((ms) => QUEUES.retry(q, ms)),
   ]);
   const channel = options.broker.createChannel('drain-check', () => Promise.resolve());
   await channel.waitForConnect();

@@ -1,7 +1,10 @@
 export * from './broker.ts';
 export * from './topology.ts';
 export * from './publisher.ts';
+export * from './message.ts';
+export * from './delivery.ts';
 export * from './consumer.ts';
+export * from './batch-consumer.ts';
 export * from './consume-loop.ts';
 export * from './rpc-client.ts';
 export * from './rpc-server.ts';
@@ -11,4 +14,3 @@ export * from './errors.ts';
 export * from './trace-context.ts';
 export * from './heartbeat.ts';
 export * from './drain.ts';
-export * from './job-events.ts';

@@ -37,57 +37,23 @@ export async function createOutboxTable(knex: Knex, schema: string): Promise<voi
   });
 }
 
-/** Migration step: consumed message ids, for exactly-once effects of at-least-once delivery. */
-export async function createInboxTable(knex: Knex, schema: string): Promise<void> {
-  await knex.schema.withSchema(schema).createTable('inbox', (t) => {
-    t.uuid('message_id').primary();
-    t.timestamp('processed_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-  });
-}
-
-/**
- * Records `messageId` as processed inside `trx`. Returns false when it already was: the caller
- * then skips the effect and just acks the redelivered message.
- */
-export async function markProcessed(
-  trx: Knex.Transaction,
-  schema: string,
-  messageId: string,
-): Promise<boolean> {
-  const rows = await trx
-    .withSchema(schema)
-    .table('inbox')
-    .insert({ message_id: messageId })
-    .onConflict('message_id')
-    .ignore()
-    .returning('message_id');
-  return rows.length > 0;
-}
-
 export type Emit = (message: OutboxMessage) => void;
 
 export interface Outbox {
   /**
    * Runs `work` in a transaction; messages it emits are written to the outbox in the same
-   * transaction and relayed after the commit. Nothing is published if the transaction fails.
+   * transaction and published after the commit. Nothing is published if the transaction fails.
    */
   transaction<T>(work: (trx: Knex.Transaction, emit: Emit) => Promise<T> | T): Promise<T>;
   /**
-   * Stores messages that need no other state change with them, in one autocommitted statement
-   * (atomic on its own, so no begin/commit round trips), and wakes the relay.
-   *
-   * `waitForFlush: false` commits without waiting for the WAL flush, for notices that a later,
-   * durable commit of the same process supersedes (a job's `started` and `progressed` before its
-   * outcome): PostgreSQL's WAL is sequential, so that later commit flushes this one too, and
-   * only a database crash in between can lose it — when the job's own transaction is lost as
-   * well and the job runs, and reports, again.
+   * Writes messages inside a transaction the caller owns; they are published once it commits
+   * (and never if it rolls back).
    */
-  emit(messages: OutboxMessage[], options?: { waitForFlush?: boolean }): Promise<void>;
-  /** Writes messages inside a transaction the caller owns; call `wake()` after it commits. */
   write(trx: Knex.Transaction, messages: OutboxMessage[]): Promise<void>;
-  wake(): void;
+  /** Stores messages that need no other state change with them, in one autocommitted insert. */
+  emit(messages: OutboxMessage[]): Promise<void>;
   start(): void;
-  /** Stops relaying after one last drain attempt. */
+  /** Stops relaying after one last attempt at what is left. */
   stop(): Promise<void>;
   /** Rows not yet published (for status and tests). */
   pending(): Promise<number>;
@@ -99,38 +65,76 @@ export interface OutboxOptions {
   publisher: Publisher;
   logger: Logger;
   isBrokerConnected: () => boolean;
+  /** How often rows the fast path did not publish are looked for. */
   pollIntervalMs?: number;
+  /** Rows at least this old are taken by the sweep (any replica's). */
+  sweepAgeMs?: number;
   batchSize?: number;
 }
 
 /**
- * Transactional outbox with a relay: state changes and the messages they cause commit together,
- * and the relay publishes with confirms, deleting a row only after its confirm. A crash between
- * confirm and delete republishes the same message id; consumers dedupe on it. Several replicas
- * can relay at once (SKIP LOCKED).
+ * Transactional outbox. A message is inserted in the transaction of the state change that
+ * causes it; after the commit the relay publishes it straight from memory (no re-read) with a
+ * confirm and then deletes the row. Rows whose publish failed, or whose process died first, are
+ * found by a sweep of rows older than `sweepAgeMs`, by whichever replica gets there first (SKIP
+ * LOCKED). A crash between confirm and delete publishes the same message id again; consumers
+ * are idempotent.
  */
 export function createOutbox(options: OutboxOptions): Outbox {
   const log = options.logger.child({ component: 'outbox' });
-  const pollMs = options.pollIntervalMs ?? 250;
-  const batchSize = options.batchSize ?? 200;
+  const pollMs = options.pollIntervalMs ?? 1_000;
+  const sweepAgeMs = options.sweepAgeMs ?? 5_000;
+  const batchSize = options.batchSize ?? 500;
   const table = (q: Knex | Knex.Transaction): Knex.QueryBuilder =>
     q.withSchema(options.schema).table('outbox');
   let running = false;
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
   let woken = false;
+  /** Committed rows this process publishes from memory. */
+  let fresh: OutboxRow[] = [];
+  /** Seqs being published from memory now: the sweep leaves them alone. */
+  const publishing = new Set<string>();
 
-  function toRow(message: OutboxMessage): Record<string, unknown> {
+  function toRow(message: OutboxMessage): Omit<OutboxRow, 'seq'> {
     const trace: Record<string, string> = {};
     propagation.inject(context.active(), trace);
     return {
       exchange: message.exchange,
       routing_key: message.routingKey,
-      body: JSON.stringify(message.envelope),
+      body: message.envelope,
       priority: message.priority ?? null,
-      headers: JSON.stringify(message.headers ?? {}),
-      trace: JSON.stringify(trace),
+      headers: message.headers ?? {},
+      trace,
     };
+  }
+
+  async function insert(q: Knex | Knex.Transaction, messages: OutboxMessage[]) {
+    const rows = messages.map(toRow);
+    const seqs: { seq: string }[] = [];
+    // PostgreSQL allows 65,535 bind parameters per statement: 6 columns a row.
+    for (let i = 0; i < rows.length; i += 5_000) {
+      const chunk = rows.slice(i, i + 5_000);
+      const inserted = await table(q)
+        .insert(
+          chunk.map((r) => ({
+            ...r,
+            body: JSON.stringify(r.body),
+            headers: JSON.stringify(r.headers),
+            trace: JSON.stringify(r.trace),
+          })),
+        )
+        .returning<{ seq: string }[]>('seq');
+      seqs.push(...inserted);
+    }
+    return rows.map((r, i): OutboxRow => ({ ...r, seq: String(seqs[i]!.seq) }));
+  }
+
+  function committed(rows: OutboxRow[]): void {
+    if (rows.length === 0) return;
+    for (const r of rows) fresh.push(r);
+    woken = true;
+    wakeUp?.();
   }
 
   async function publishRow(row: OutboxRow): Promise<void> {
@@ -143,31 +147,60 @@ export function createOutbox(options: OutboxOptions): Outbox {
     );
   }
 
-  /** Publishes one batch; returns how many rows it relayed. */
-  async function drainOnce(): Promise<number> {
-    return options.knex.transaction(async (trx) => {
-      // The delete need not wait for its WAL flush: if a crash loses it, the rows are published
-      // again with the same message ids, which consumers already dedupe (see above). This is
-      // one flush less per relayed batch, on every job's path.
+  async function deleteRows(seqs: string[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await options.knex.transaction(async (trx) => {
+      // A lost delete only publishes the message again, which consumers tolerate: no need to
+      // wait for the WAL flush.
       await trx.raw('set local synchronous_commit = off');
-      const rows = (await table(trx)
+      await table(trx).whereIn('seq', seqs).delete();
+    });
+  }
+
+  /** Publishes rows concurrently; returns the seqs confirmed, and whether any failed. */
+  async function publishAll(rows: OutboxRow[]): Promise<{ done: string[]; failed: unknown }> {
+    const results = await Promise.allSettled(rows.map(publishRow));
+    const done = rows.filter((_, i) => results[i]?.status === 'fulfilled').map((r) => r.seq);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      log.warn(
+        { err: String(failed.reason), failed: rows.length - done.length },
+        'outbox publish failed; will retry',
+      );
+    }
+    return { done, failed: failed?.reason };
+  }
+
+  async function relayFresh(): Promise<boolean> {
+    const batch = fresh.slice(0, batchSize);
+    fresh = fresh.slice(batch.length);
+    for (const r of batch) publishing.add(r.seq);
+    try {
+      const { done, failed } = await publishAll(batch);
+      await deleteRows(done);
+      return failed === undefined;
+    } finally {
+      for (const r of batch) publishing.delete(r.seq);
+    }
+  }
+
+  /** Publishes rows nobody published yet: after a failure, a crash, or another replica's. */
+  async function sweep(): Promise<number> {
+    return options.knex.transaction(async (trx) => {
+      await trx.raw('set local synchronous_commit = off');
+      const query = table(trx)
         .select('*')
+        .where('created_at', '<', trx.raw(`now() - make_interval(secs => ?)`, [sweepAgeMs / 1000]))
         .orderBy('seq')
         .limit(batchSize)
         .forUpdate()
-        .skipLocked()) as OutboxRow[];
+        .skipLocked();
+      if (publishing.size > 0) void query.whereNotIn('seq', [...publishing]);
+      const rows = (await query) as OutboxRow[];
       if (rows.length === 0) return 0;
-      const results = await Promise.allSettled(rows.map(publishRow));
-      const done = rows.filter((_, i) => results[i]?.status === 'fulfilled').map((r) => r.seq);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      const { done, failed } = await publishAll(rows.map((r) => ({ ...r, seq: String(r.seq) })));
       if (done.length > 0) await table(trx).whereIn('seq', done).delete();
-      if (failed) {
-        log.warn(
-          { err: String(failed.reason), failed: rows.length - done.length },
-          'outbox publish failed; will retry',
-        );
-      }
-      return failed ? -1 : rows.length;
+      return failed === undefined ? rows.length : -1;
     });
   }
 
@@ -188,15 +221,24 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   async function run(): Promise<void> {
+    let nextSweep = 0;
     while (running) {
       if (!options.isBrokerConnected()) {
         await idle(pollMs);
         continue;
       }
       try {
-        const n = await drainOnce();
-        if (n === -1) await delay(1_000);
-        else if (n < batchSize) await idle(pollMs);
+        if (fresh.length > 0) {
+          if (!(await relayFresh())) await delay(1_000);
+          continue;
+        }
+        if (Date.now() >= nextSweep) {
+          const n = await sweep();
+          if (n === -1) await delay(1_000);
+          if (n === batchSize) continue;
+          nextSweep = Date.now() + pollMs;
+        }
+        await idle(Math.max(0, nextSweep - Date.now()));
       } catch (err) {
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox relay error');
         await delay(1_000);
@@ -206,34 +248,24 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   return {
     async transaction(work) {
-      const rows: Record<string, unknown>[] = [];
-      const result = await options.knex.transaction(async (trx) => {
-        // toRow at emit time: it captures the trace context the message was caused in
-        const value = await work(trx, (m) => rows.push(toRow(m)));
-        if (rows.length > 0) await table(trx).insert(rows);
+      return options.knex.transaction(async (trx) => {
+        const messages: OutboxMessage[] = [];
+        const value = await work(trx, (m) => messages.push(m));
+        await this.write(trx, messages);
         return value;
       });
-      if (rows.length > 0) this.wake();
-      return result;
-    },
-    async emit(messages, emitOptions = {}) {
-      if (messages.length === 0) return;
-      if (emitOptions.waitForFlush === false) {
-        await options.knex.transaction(async (trx) => {
-          await trx.raw('set local synchronous_commit = off');
-          await table(trx).insert(messages.map(toRow));
-        });
-      } else {
-        await table(options.knex).insert(messages.map(toRow));
-      }
-      this.wake();
     },
     async write(trx, messages) {
-      if (messages.length > 0) await table(trx).insert(messages.map(toRow));
+      if (messages.length === 0) return;
+      const rows = await insert(trx, messages);
+      trx.executionPromise.then(
+        () => committed(rows),
+        () => undefined, // rolled back: nothing to publish
+      );
     },
-    wake() {
-      woken = true;
-      wakeUp?.();
+    async emit(messages) {
+      if (messages.length === 0) return;
+      committed(await insert(options.knex, messages));
     },
     start() {
       if (running) return;
@@ -245,8 +277,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
       running = false;
       wakeUp?.();
       await loop;
-      if (options.isBrokerConnected()) {
-        await drainOnce().catch(() => undefined);
+      // What is left after a failure stays in the table for the next sweep of any replica.
+      while (options.isBrokerConnected() && fresh.length > 0) {
+        if (!(await relayFresh().catch(() => false))) break;
       }
     },
     async pending() {

@@ -1,7 +1,19 @@
 import type { ConfirmChannel, Options } from 'amqplib';
-import { EXCHANGES, MAX_PRIORITY, QUEUES, RETRY_TIERS_MS } from '@psc/contracts';
+import {
+  EXCHANGES,
+  EXCHANGE_SPECS,
+  QUEUES,
+  QUEUE_MAX_PRIORITY,
+  QUEUE_SPECS,
+  RETRY_TIERS_MS,
+  type QueueSpec,
+  type ServiceName,
+} from '@psc/contracts';
 
-/** Topology as data: what a service declares, re-applied on every reconnect. */
+/**
+ * What a channel declares, in AMQP terms. Built from the topology table in `@psc/contracts`
+ * and asserted in amqp-connection-manager's `setup`, so it is declared again on every reconnect.
+ */
 export interface Topology {
   exchanges: {
     name: string;
@@ -36,110 +48,98 @@ export async function assertTopology(channel: ConfirmChannel, topology: Topology
 }
 
 /**
- * The exchanges every service may publish to. Events nobody subscribes to are not an error
- * (publishes are mandatory), so the events exchange hands them to an alternate exchange whose
- * bounded queue keeps the latest ones for inspection instead of dropping them silently.
+ * Every exchange, and the bounded queue that keeps events nobody subscribes to: publishes are
+ * mandatory, so an event without a subscriber is kept for inspection instead of failing.
  */
 export const baseTopology: Topology = {
-  exchanges: [
-    { name: EXCHANGES.unrouted, type: 'fanout' },
-    { name: EXCHANGES.events, type: 'topic', options: { alternateExchange: EXCHANGES.unrouted } },
-    { name: EXCHANGES.jobs, type: 'direct' },
-    { name: EXCHANGES.rpc, type: 'direct' },
-    { name: EXCHANGES.deadLetter, type: 'direct' },
-  ],
+  exchanges: EXCHANGE_SPECS.map((e) => ({
+    name: e.name,
+    type: e.type,
+    ...(e.alternateExchange ? { options: { alternateExchange: e.alternateExchange } } : {}),
+  })),
   queues: [
     {
-      name: QUEUES.unroutedEvents,
-      options: { durable: true, maxLength: 10_000 },
-      bindings: [{ exchange: EXCHANGES.unrouted, routingKey: '' }],
+      name: QUEUE_SPECS.unroutedEvents.name,
+      options: { durable: true, maxLength: QUEUE_SPECS.unroutedEvents.maxLength },
+      bindings: [...QUEUE_SPECS.unroutedEvents.bindings],
     },
   ],
 };
 
-export interface WorkQueueSpec {
-  name: string;
-  bindings: { exchange: string; routingKey: string }[];
-  /** Job queues are priority queues; priority needs a classic queue on RabbitMQ 3.10. */
-  priority?: boolean;
-  /** Delay tiers for retries; defaults to RETRY_TIERS_MS. */
+export interface QueueOptions {
+  /** The delays of a queue with retries (its consumer's); publishers declare none. */
   retryTiersMs?: readonly number[];
-  /**
-   * Declare the delay queues (default true). Publishers leave them to the consumer, which alone
-   * knows its tiers: a queue re-declared with another TTL fails with PRECONDITION_FAILED.
-   */
-  retryQueues?: boolean;
+  /** Names a per-replica queue: `<spec name>.<replicaId>`. */
+  replicaId?: string;
+}
+
+/** The name a queue spec has for this process. */
+export function queueName(spec: QueueSpec, replicaId?: string): string {
+  if (!spec.perReplica) return spec.name;
+  if (!replicaId) throw new Error(`queue ${spec.name} is per replica: give a replica id`);
+  return `${spec.name}.${replicaId}`;
 }
 
 /**
- * A durable work queue with its dead-letter queue and one delay queue per retry tier. A delay
- * queue has a queue-level TTL (no per-message TTL head-of-line blocking) and dead-letters back
- * into the work queue through the default exchange.
+ * A queue of the table with what its failure policy needs: a dead-letter queue (bound to
+ * `psc.dead-letter` by the source queue's name) for `retries` and `park`, and for `retries` one
+ * delay queue per delay. A delay queue has a queue-level TTL (no per-message head-of-line
+ * blocking) and expires back into the queue through the default exchange.
  */
-export function workQueue(spec: WorkQueueSpec): Topology {
-  const tiers = spec.retryTiersMs ?? RETRY_TIERS_MS;
+export function queueTopology(spec: QueueSpec, options: QueueOptions = {}): Topology {
+  const name = queueName(spec, options.replicaId);
+  const deadLetters = spec.failures !== 'none';
+  // Per-replica queues share one dead-letter queue, named after the spec.
   const dlq = QUEUES.deadLetter(spec.name);
-  return {
-    exchanges: [{ name: EXCHANGES.deadLetter, type: 'direct' }],
-    queues: [
-      {
-        name: spec.name,
+  const main: Topology['queues'][number] = {
+    name,
+    options: {
+      durable: spec.durable,
+      ...(spec.autoDelete ? { autoDelete: true } : {}),
+      ...(spec.priority ? { maxPriority: QUEUE_MAX_PRIORITY } : {}),
+      ...(spec.maxLength !== undefined ? { maxLength: spec.maxLength } : {}),
+      ...(deadLetters
+        ? { deadLetterExchange: EXCHANGES.deadLetter, deadLetterRoutingKey: name }
+        : {}),
+    },
+    bindings: [...spec.bindings],
+  };
+  const queues = [main];
+  if (deadLetters) {
+    queues.push({
+      name: dlq,
+      options: { durable: true },
+      bindings: [{ exchange: EXCHANGES.deadLetter, routingKey: name }],
+    });
+  }
+  if (spec.failures === 'retries') {
+    for (const delayMs of new Set(options.retryTiersMs ?? [])) {
+      queues.push({
+        name: QUEUES.retry(name, delayMs),
         options: {
           durable: true,
-          deadLetterExchange: EXCHANGES.deadLetter,
-          deadLetterRoutingKey: spec.name,
-          ...(spec.priority ? { maxPriority: MAX_PRIORITY + 1 } : {}),
-        },
-        bindings: spec.bindings,
-      },
-      {
-        name: dlq,
-        options: { durable: true },
-        bindings: [{ exchange: EXCHANGES.deadLetter, routingKey: spec.name }],
-      },
-      ...(spec.retryQueues === false ? [] : tiers).map((ms, i) => ({
-        name: QUEUES.retry(spec.name, i),
-        options: {
-          durable: true,
-          messageTtl: ms,
+          messageTtl: delayMs,
           deadLetterExchange: '',
-          deadLetterRoutingKey: spec.name,
+          deadLetterRoutingKey: name,
         },
         bindings: [],
-      })),
-    ],
-  };
+      });
+    }
+  }
+  return mergeTopologies(baseTopology, { exchanges: [], queues });
 }
 
 /**
- * Both job queues. The scheduler declares them too, so a job published before any worker ever
- * started is queued rather than unroutable. The sync queue's delay queues are declared by the
- * sync-worker alone (`syncJobQueueWithRetries`), whose retry tiers are configurable.
+ * What a service declares for publishing: the exchanges, and the queues of the table it is
+ * listed as declaring but does not consume (a job queue the scheduler must never find missing).
+ * Delay queues are left to each queue's consumer, which alone knows its delays.
  */
-export const syncJobQueue = workQueue({
-  name: QUEUES.syncJobs,
-  priority: true,
-  retryQueues: false,
-  bindings: [
-    { exchange: EXCHANGES.jobs, routingKey: 'sync' },
-    { exchange: EXCHANGES.jobs, routingKey: 'validate' },
-  ],
-});
-export const collectJobQueue = workQueue({
-  name: QUEUES.collectorJobs,
-  priority: true,
-  bindings: [{ exchange: EXCHANGES.jobs, routingKey: 'collect' }],
-});
-
-/** The sync job queue with its delay queues, for the consumer that owns the tiers. */
-export function syncJobQueueWithRetries(retryTiersMs: readonly number[]): Topology {
-  return workQueue({
-    name: QUEUES.syncJobs,
-    priority: true,
-    retryTiersMs,
-    bindings: [
-      { exchange: EXCHANGES.jobs, routingKey: 'sync' },
-      { exchange: EXCHANGES.jobs, routingKey: 'validate' },
-    ],
-  });
+export function publisherTopology(service: ServiceName): Topology {
+  const queues = Object.values(QUEUE_SPECS as Record<string, QueueSpec>).filter(
+    (q) => q.declaredBy.includes(service) && q.consumer !== service && !q.perReplica,
+  );
+  return mergeTopologies(baseTopology, ...queues.map((q) => queueTopology(q)));
 }
+
+/** Retry delays for a consumer: `RETRY_TIERS_MS` unless configured. */
+export const defaultRetryTiers: readonly number[] = RETRY_TIERS_MS;

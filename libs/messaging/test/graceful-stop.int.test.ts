@@ -3,12 +3,12 @@ import { describe, it } from 'node:test';
 import { EXCHANGES } from '@psc/contracts';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
-import { ping, pingEnvelope, pingNumber, WORK_QUEUE, workTopology } from './support/messages.ts';
+import { ping, pingEnvelope, pingNumber, WORK_QUEUE, workQueue } from './support/messages.ts';
 
 describe('graceful stop', { concurrency: true, timeout: 30_000 }, () => {
   it('when stop() is called during a handler, then it waits for the handler and its ack, and leaves unstarted messages queued', async (t) => {
     const fx = await createFixture(t);
-    const topology = workTopology();
+    const { spec, topology } = workQueue();
     const broker = await fx.broker();
     const publisher = fx.publisher(broker, topology);
     const raw = await fx.raw();
@@ -20,9 +20,7 @@ describe('graceful stop', { concurrency: true, timeout: 30_000 }, () => {
     const timeline: string[] = [];
     const { consumer } = await fx.consumer({
       broker,
-      queue: WORK_QUEUE,
-      topology,
-      accepts: [ping],
+      queue: spec,
       prefetch: 1,
       handler: async (envelope) => {
         timeline.push(`started ${pingNumber(envelope)}`);
@@ -52,7 +50,7 @@ describe('graceful stop', { concurrency: true, timeout: 30_000 }, () => {
 
   it('when several handlers are in flight, then stop() waits for all of them and acks each', async (t) => {
     const fx = await createFixture(t);
-    const topology = workTopology();
+    const { spec, topology } = workQueue();
     const broker = await fx.broker();
     const publisher = fx.publisher(broker, topology);
     const raw = await fx.raw();
@@ -64,9 +62,7 @@ describe('graceful stop', { concurrency: true, timeout: 30_000 }, () => {
     const finished: number[] = [];
     const { consumer, events } = await fx.consumer({
       broker,
-      queue: WORK_QUEUE,
-      topology,
-      accepts: [ping],
+      queue: spec,
       prefetch: 3,
       handler: async (envelope) => {
         await gate;

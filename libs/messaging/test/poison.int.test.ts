@@ -5,7 +5,7 @@ import { HEADERS, QUEUES, type Envelope } from '@psc/contracts';
 import { createEnvelope } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture, headerText } from './support/fixture.ts';
-import { ping, pingEnvelope, pong, WORK_QUEUE, workTopology } from './support/messages.ts';
+import { pingEnvelope, pong, WORK_QUEUE, workQueue } from './support/messages.ts';
 
 interface PoisonCase {
   when: string;
@@ -50,15 +50,13 @@ describe('poison messages', { concurrency: true, timeout: 30_000 }, () => {
   for (const c of cases) {
     it(`when ${c.when}, then it lands in the dead-letter queue with the reason and the next message is handled`, async (t) => {
       const fx = await createFixture(t);
-      const topology = workTopology();
+      const { spec } = workQueue();
       const broker = await fx.broker();
       const raw = await fx.raw();
       const handled: Envelope<unknown>[] = [];
       const { events } = await fx.consumer({
         broker,
-        queue: WORK_QUEUE,
-        topology,
-        accepts: [ping],
+        queue: spec,
         prefetch: 1,
         handler: (envelope) => {
           handled.push(envelope);

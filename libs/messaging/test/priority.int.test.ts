@@ -3,12 +3,12 @@ import { describe, it } from 'node:test';
 import { EXCHANGES, MAX_PRIORITY } from '@psc/contracts';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
-import { ping, pingEnvelope, WORK_QUEUE, workTopology } from './support/messages.ts';
+import { ping, pingEnvelope, WORK_QUEUE, workQueue } from './support/messages.ts';
 
 describe('priority work queue', { timeout: 30_000 }, () => {
   it('when a priority-9 message joins a backlog of priority-1 ones, then it is handled first', async (t) => {
     const fx = await createFixture(t);
-    const topology = workTopology({ exchange: EXCHANGES.jobs, priority: true });
+    const { spec, topology } = workQueue({ exchange: EXCHANGES.jobs, priority: true });
     const broker = await fx.broker();
     const publisher = fx.publisher(broker, topology);
     const raw = await fx.raw();
@@ -27,9 +27,7 @@ describe('priority work queue', { timeout: 30_000 }, () => {
 
     await fx.consumer({
       broker,
-      queue: WORK_QUEUE,
-      topology,
-      accepts: [ping],
+      queue: spec,
       prefetch: 1,
       handler: (envelope, ctx) => {
         order.push({ id: envelope.id, priority: ctx.priority });

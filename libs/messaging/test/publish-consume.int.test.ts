@@ -4,12 +4,12 @@ import { EXCHANGES, type Envelope } from '@psc/contracts';
 import type { HandlerContext } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
-import { ping, pingEnvelope, WORK_QUEUE, workTopology } from './support/messages.ts';
+import { ping, pingEnvelope, WORK_QUEUE, workQueue } from './support/messages.ts';
 
 describe('publish → consume', { concurrency: true, timeout: 30_000 }, () => {
   it('when a message is published, then it is confirmed and stored persistent with its envelope as AMQP properties', async (t) => {
     const fx = await createFixture(t);
-    const topology = workTopology();
+    const { topology } = workQueue();
     const publisher = fx.publisher(await fx.broker(), topology);
     const raw = await fx.raw();
     const envelope = pingEnvelope(1, { correlationId: 'corr-publish-1' });
@@ -31,16 +31,14 @@ describe('publish → consume', { concurrency: true, timeout: 30_000 }, () => {
 
   it('when a consumer runs, then its handler receives the parsed envelope and the message is acked', async (t) => {
     const fx = await createFixture(t);
-    const topology = workTopology();
+    const { spec, topology } = workQueue();
     const broker = await fx.broker();
     const publisher = fx.publisher(broker, topology);
     const raw = await fx.raw();
     const received: { envelope: Envelope<unknown>; ctx: HandlerContext }[] = [];
     const { consumer, events } = await fx.consumer({
       broker,
-      queue: WORK_QUEUE,
-      topology,
-      accepts: [ping],
+      queue: spec,
       handler: (envelope, ctx) => {
         received.push({ envelope, ctx });
         return Promise.resolve();

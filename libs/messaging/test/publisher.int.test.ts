@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { EXCHANGES, QUEUES } from '@psc/contracts';
 import { baseTopology, MessageTooLargeError, UnroutableError } from '@psc/messaging';
 import { createFixture } from './support/fixture.ts';
-import { ping, pingEnvelope, WORK_QUEUE, workTopology } from './support/messages.ts';
+import { ping, pingEnvelope, WORK_QUEUE, workQueue } from './support/messages.ts';
 
 describe('publisher', { concurrency: true, timeout: 30_000 }, () => {
   it('when no queue is bound for the routing key, then publish rejects with UnroutableError', async (t) => {
@@ -27,7 +27,10 @@ describe('publisher', { concurrency: true, timeout: 30_000 }, () => {
 
   it('when one publish is unroutable, then concurrent routable publishes still resolve', async (t) => {
     const fx = await createFixture(t);
-    const publisher = fx.publisher(await fx.broker(), workTopology({ exchange: EXCHANGES.jobs }));
+    const publisher = fx.publisher(
+      await fx.broker(),
+      workQueue({ exchange: EXCHANGES.jobs }).topology,
+    );
 
     const results = await Promise.allSettled([
       publisher.publish(EXCHANGES.jobs, ping.type, pingEnvelope(1)),
@@ -56,7 +59,9 @@ describe('publisher', { concurrency: true, timeout: 30_000 }, () => {
 
   it('when a message exceeds the size cap, then publish rejects with MessageTooLargeError and sends nothing', async (t) => {
     const fx = await createFixture(t);
-    const publisher = fx.publisher(await fx.broker(), workTopology(), { maxMessageBytes: 1024 });
+    const publisher = fx.publisher(await fx.broker(), workQueue().topology, {
+      maxMessageBytes: 1024,
+    });
     const raw = await fx.raw();
     const big = { ...pingEnvelope(1), causationId: 'x'.repeat(2_000) };
     const small = pingEnvelope(2);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EXCHANGES } from '@psc/contracts';
-import type { Broker, FailureOutcome } from '@psc/messaging';
+import type { Broker, FailureDecision } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
-import { ping, pingEnvelope, WORK_QUEUE, workTopology } from './support/messages.ts';
+import { ping, pingEnvelope, workQueue } from './support/messages.ts';
 
 const checks = (broker: Broker): Promise<boolean> =>
   broker.check().then(
@@ -15,7 +15,7 @@ const checks = (broker: Broker): Promise<boolean> =>
 describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
   it('when the connection is cut and restored, then the consumer resumes and handles messages published meanwhile and after', async (t) => {
     const fx = await createFixture(t);
-    const topology = workTopology();
+    const { spec, topology } = workQueue();
     const { proxy, amqpUrl } = await fx.proxy();
     const consumingBroker = await fx.broker({ url: amqpUrl, name: 'conformance-proxied' });
     // The publisher talks to RabbitMQ directly: only the consumer's connection is cut.
@@ -23,9 +23,7 @@ describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
     const handled: string[] = [];
     await fx.consumer({
       broker: consumingBroker,
-      queue: WORK_QUEUE,
-      topology,
-      accepts: [ping],
+      queue: spec,
       handler: (envelope) => {
         handled.push(envelope.id);
         return Promise.resolve();
@@ -73,7 +71,7 @@ describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
 
   it('when the connection drops while a handler runs, then its success is not reported as a failure and the message is redelivered', async (t) => {
     const fx = await createFixture(t);
-    const topology = workTopology();
+    const { spec, topology } = workQueue();
     const { proxy, amqpUrl } = await fx.proxy();
     const consumingBroker = await fx.broker({ url: amqpUrl, name: 'conformance-proxied' });
     const publisher = fx.publisher(await fx.broker(), topology);
@@ -81,19 +79,17 @@ describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     fx.defer(() => release());
     const calls: { attempt: number; redelivered: boolean }[] = [];
-    const failures: [FailureOutcome, string][] = [];
+    const failures: [FailureDecision['kind'], string][] = [];
     const { events } = await fx.consumer({
       broker: consumingBroker,
-      queue: WORK_QUEUE,
-      topology,
-      accepts: [ping],
+      queue: spec,
       handler: async (_envelope, ctx) => {
         calls.push({ attempt: ctx.attempt, redelivered: ctx.redelivered });
         if (calls.length === 1) await gate;
       },
       onFailure: (_envelope, err, outcome) => {
         failures.push([
-          outcome,
+          outcome.kind,
           err instanceof Error ? `${err.name}: ${err.message}` : 'non-Error',
         ]);
         return Promise.resolve();

@@ -12,5 +12,7 @@ export {
   type PlatformRequest,
   type PlatformResponse,
 } from './platform-client.ts';
+export { createPlatformFetcher, type PlatformFetcher } from './fetcher.ts';
+export { createFetcherTables } from './fetcher-tables.ts';
 export { UpstreamStatusError, parseRetryAfter } from './responses.ts';
 export { asArray, asText, evaluate } from './expressions.ts';

@@ -1,36 +1,32 @@
 import type { Knex } from 'knex';
-import {
-  COLLECTOR_OPS_QUEUE,
-  QUEUES,
-  platformGetWithSecrets,
-  platformList,
-  type Platform,
-} from '@psc/contracts';
+import { QUEUE_SPECS, platformGetWithSecrets, platformList, type Platform } from '@psc/contracts';
 import type { Clock } from '@psc/core';
-import { checkDb } from '@psc/db';
+import { checkDb, isUnavailableError } from '@psc/db';
 import { createEgressGuard, type EgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
+import { createCancellationsConsumer, createJobRunner } from '@psc/job-runner';
 import {
-  baseTopology,
+  consumersUp,
   countProcessed,
   createHeartbeat,
   createOutbox,
   createPublisher,
   createRpcClient,
   createRpcServer,
-  mergeTopologies,
-  collectJobQueue,
+  publisherTopology,
   waitUntilDrained,
   type Broker,
 } from '@psc/messaging';
-import { createPlatformBreakers, createPlatformHttpClient } from '@psc/platform-http';
+import { createPlatformFetcher } from '@psc/platform-http';
 import type { Logger, Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createCollectionRepository } from './data-access/collection.repository.ts';
+import { createCollectionStore } from './data-access/collection.store.ts';
 import { createLogRepository } from './data-access/log.repository.ts';
 import { createWorkerRepository } from './data-access/worker.repository.ts';
-import { createCollectJob } from './domain/collect-job.ts';
-import { createCollectJobsConsumer } from './entry-points/consumers/collect-jobs.consumer.ts';
+import { createCollectChildren } from './domain/collect-children.ts';
+import { createCollectTask, type CollectDeps } from './domain/collect-task.ts';
+import { createCollectChildrenConsumer } from './entry-points/consumers/collect-children.consumer.ts';
 import { createOpsEventsConsumer } from './entry-points/consumers/ops-events.consumer.ts';
 import { collectorRpcHandlers } from './entry-points/rpc/collector.rpc.ts';
 import { SCHEMA } from '../migrations/index.ts';
@@ -50,7 +46,7 @@ export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker, clock } = deps;
   const publisher = createPublisher({
     broker,
-    topology: mergeTopologies(baseTopology, collectJobQueue),
+    topology: publisherTopology('collector'),
     appId: 'collector',
   });
   const outbox = createOutbox({
@@ -64,9 +60,15 @@ export function createApp(deps: AppDeps) {
   const collections = createCollectionRepository(knex);
   const logs = createLogRepository(knex);
   const workers = createWorkerRepository(knex);
-  const breakers = createPlatformBreakers({
+  const fetcher = createPlatformFetcher({
+    knex,
+    schema: SCHEMA,
+    service: 'collector',
+    workerId: config.workerId,
+    maxBytes: config.fetchMaxBytes,
+    egress: deps.egress ?? createEgressGuard({ allow: config.egressAllow }),
     logger,
-    onChange: ({ platformId, state }) => {
+    onBreakerChange: ({ platformId, state }) => {
       if (state === 'half-open') return;
       void logs
         .insert({
@@ -82,37 +84,81 @@ export function createApp(deps: AppDeps) {
         .catch(() => undefined);
     },
   });
-  const platformClient = createPlatformHttpClient({
-    maxBytes: config.fetchMaxBytes,
-    egress: deps.egress ?? createEgressGuard({ allow: config.egressAllow }),
-    breakers,
-  });
-  const collectJob = createCollectJob({
+  const collectDeps: CollectDeps = {
     platforms: { get: (id) => rpcClient.call(platformGetWithSecrets, { id }) },
-    fetch: (platform, request) => platformClient.request(platform, request),
+    fetch: (platform, request, signal) => fetcher.request(platform, request, { signal }),
     collections,
-    logs,
+    clock,
+  };
+  const runner = createJobRunner({
+    broker,
+    queue: QUEUE_SPECS.collectorJobs,
+    knex,
+    schema: SCHEMA,
     outbox,
+    publisher,
+    logger,
     clock,
     workerId: config.workerId,
-  });
-  const active = new Set<string>();
-  const jobs = createCollectJobsConsumer({
-    broker,
-    collectJob,
-    logger,
+    handlers: {
+      collect: createCollectTask({
+        ...collectDeps,
+        isEnabled: (platformId, resource) => collections.isEnabled(platformId, resource),
+      }),
+    },
     prefetch: config.prefetch,
     maxAttempts: config.maxAttempts,
-    active,
+    retryTiersMs: config.retryTiersMs,
+    jobTimeoutMs: config.jobTimeoutMs,
+    startedNoticeMs: config.startedNoticeMs,
+    isTransient: isUnavailableError,
   });
-  const ops = createOpsEventsConsumer({ broker, logs, workers, collections, logger });
+  const activeChildren = new Set<string>();
+  const children = createCollectChildrenConsumer({
+    broker,
+    children: createCollectChildren({
+      ...collectDeps,
+      store: createCollectionStore({
+        outbox,
+        clock,
+        collections,
+        logs,
+        finishJob: (...args) => runner.finishElsewhere(...args),
+      }),
+    }),
+    logger,
+    prefetch: config.childPrefetch,
+    maxAttempts: config.maxAttempts,
+    retryTiersMs: config.retryTiersMs,
+    isTransient: isUnavailableError,
+    active: activeChildren,
+  });
+  const cancellations = createCancellationsConsumer({
+    broker,
+    queue: QUEUE_SPECS.collectorCancellations,
+    runs: runner.runs,
+    logger,
+    retryTiersMs: config.retryTiersMs,
+    isTransient: isUnavailableError,
+  });
+  const ops = createOpsEventsConsumer({
+    broker,
+    logs,
+    workers,
+    isTransient: isUnavailableError,
+    logger,
+  });
+  const consumers = [ops, cancellations, runner.consumer, children];
   const heartbeat = createHeartbeat({
     publisher,
     service: 'collector',
     workerId: config.workerId,
     intervalMs: config.heartbeatMs,
-    processed: countProcessed(jobs),
-    state: () => ({ currentJobs: [...active], openBreakers: breakers.openBreakers() }),
+    processed: countProcessed(runner.consumer),
+    state: () => ({
+      currentJobs: [...runner.active(), ...activeChildren],
+      openBreakers: fetcher.openBreakers(),
+    }),
     logger,
   });
   async function listPlatforms(): Promise<Platform[]> {
@@ -131,7 +177,10 @@ export function createApp(deps: AppDeps) {
   const rpc = createRpcServer({
     broker,
     service: 'collector',
-    handlers: collectorRpcHandlers({ collections, logs, workers, listPlatforms, clock }),
+    handlers: [
+      ...collectorRpcHandlers({ collections, logs, workers, listPlatforms, clock }),
+      ...fetcher.rpcHandlers(),
+    ],
     logger,
   });
   const retention = setInterval(() => {
@@ -148,6 +197,7 @@ export function createApp(deps: AppDeps) {
     readiness: {
       database: () => checkDb(knex),
       broker: () => broker.check(),
+      consumers: () => consumersUp(consumers),
     },
     port: config.http.port,
     host: config.http.host,
@@ -160,29 +210,39 @@ export function createApp(deps: AppDeps) {
       outbox.start();
       await ops.start();
       await rpc.start();
-      await jobs.start();
+      await cancellations.start();
+      await runner.start();
+      await children.start();
       heartbeat.start();
       http.markReady();
       logger.info({ url: address.url, workerId: config.workerId }, 'collector started');
       return address;
     },
-    /** Batch mode: resolves once the job queue is empty and nothing is in flight or unrelayed. */
+    /** Batch mode: resolves once the job queues are empty and nothing is in flight or unrelayed. */
     untilDrained: () =>
       waitUntilDrained({
         broker,
-        queues: [QUEUES.collectorJobs, COLLECTOR_OPS_QUEUE],
-        busy: async () => jobs.inFlight() > 0 || (await outbox.pending()) > 0,
+        queues: [
+          QUEUE_SPECS.collectorJobs.name,
+          QUEUE_SPECS.collectorChildren.name,
+          QUEUE_SPECS.collectorOpsEvents.name,
+        ],
+        retryTiersMs: config.retryTiersMs,
+        busy: async () =>
+          runner.consumer.inFlight() + children.inFlight() > 0 || (await outbox.pending()) > 0,
       }),
     async stop() {
       clearInterval(retention);
-      await jobs.stop();
+      await runner.stop();
+      await children.stop();
       await heartbeat.stop();
       await rpc.stop();
+      await cancellations.stop();
       await ops.stop();
       await outbox.stop();
       await rpcClient.close();
       await publisher.close();
-      platformClient.close();
+      fetcher.close();
       await http.stop();
     },
   };

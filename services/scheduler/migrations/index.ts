@@ -3,6 +3,7 @@ import * as createJobs from './20261122000000_create_jobs.ts';
 import * as createSchedules from './20261123000000_create_schedules.ts';
 import * as jobEmitter from './20261124000000_job_emitter.ts';
 import * as jobRuns from './20261125000000_job_runs.ts';
+import * as runsAndDeadLetters from './20261203000000_runs_and_dead_letters.ts';
 
 export const SCHEMA = 'scheduler';
 
@@ -11,4 +12,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261123000000_create_schedules.ts': createSchedules,
   '20261124000000_job_emitter.ts': jobEmitter,
   '20261125000000_job_runs.ts': jobRuns,
+  '20261203000000_runs_and_dead_letters.ts': runsAndDeadLetters,
 };

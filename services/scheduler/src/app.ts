@@ -1,35 +1,36 @@
 import type { Knex } from 'knex';
 import { platformGet } from '@psc/contracts';
 import type { Clock } from '@psc/core';
-import { checkDb } from '@psc/db';
+import { checkDb, isUnavailableError } from '@psc/db';
 import { createHttpServer } from '@psc/http';
 import {
-  baseTopology,
-  collectJobQueue,
-  mergeTopologies,
-  syncJobQueue,
+  consumersUp,
   createOutbox,
   createPublisher,
   createRpcClient,
   createRpcServer,
+  publisherTopology,
   type Broker,
 } from '@psc/messaging';
 import { currentTraceId, type Logger, type Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createControlRepository } from './data-access/control.repository.ts';
+import { createControlStore } from './data-access/control.store.ts';
+import { createDeadLetterRepository } from './data-access/dead-letter.repository.ts';
 import { createJobRepository } from './data-access/job.repository.ts';
+import { createLedgerStore } from './data-access/ledger.store.ts';
 import { createLeaseRepository } from './data-access/lease.repository.ts';
 import { createPlatformRepository } from './data-access/platform.repository.ts';
 import { createScheduleRepository } from './data-access/schedule.repository.ts';
-import { createAutoPause } from './domain/auto-pause.ts';
-import { createJobCancel } from './domain/job-cancel.ts';
+import { createTickStore, LEASE_NAME } from './data-access/tick.store.ts';
 import { createPlatformSync } from './domain/platform-sync.ts';
 import { createRunNow } from './domain/run-now.ts';
 import { createSchedulerControl } from './domain/scheduler-control.ts';
-import { createSchedulerTick, LEASE_NAME } from './domain/scheduler-tick.ts';
 import { createTaskConfigs } from './domain/task-config.ts';
+import { createDeadLettersConsumers } from './entry-points/consumers/dead-letters.consumer.ts';
 import { createJobEventsConsumer } from './entry-points/consumers/job-events.consumer.ts';
 import { createPlatformEventsConsumer } from './entry-points/consumers/platform-events.consumer.ts';
+import { dlqRpcHandlers } from './entry-points/rpc/dlq.rpc.ts';
 import { jobRpcHandlers, schedulerRpcHandlers } from './entry-points/rpc/job.rpc.ts';
 import { createTickLoop } from './entry-points/schedules/tick.loop.ts';
 import { SCHEMA } from '../migrations/index.ts';
@@ -47,7 +48,7 @@ export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker, clock } = deps;
   const publisher = createPublisher({
     broker,
-    topology: mergeTopologies(baseTopology, syncJobQueue, collectJobQueue),
+    topology: publisherTopology('scheduler'),
     appId: 'scheduler',
   });
   const outbox = createOutbox({
@@ -56,7 +57,6 @@ export function createApp(deps: AppDeps) {
     publisher,
     logger,
     isBrokerConnected: () => broker.isConnected(),
-    batchSize: 1_000,
   });
   const rpcClient = createRpcClient({ broker, appId: 'scheduler', timeoutMs: config.rpcTimeoutMs });
   const jobs = createJobRepository(knex);
@@ -64,39 +64,75 @@ export function createApp(deps: AppDeps) {
   const control = createControlRepository(knex, SCHEMA);
   const platforms = createPlatformRepository(knex, SCHEMA);
   const schedules = createScheduleRepository(knex, SCHEMA);
-  const runNow = createRunNow({
+  const deadLetters = createDeadLetterRepository(knex);
+  const ledger = createLedgerStore({
     knex,
+    clock,
+    outbox,
+    jobs,
+    deadLetters,
+    schedules,
+    control,
+  });
+  const runNow = createRunNow({
     registry: { get: (id) => rpcClient.call(platformGet, { id }) },
     platforms,
-    jobs,
-    outbox,
+    enqueue: (jobs, correlationId) => ledger.enqueue(jobs, correlationId),
     clock,
     currentTraceId,
   });
-  const repos = { knex, clock, outbox, control, leases, jobs, platforms, schedules };
-  const schedulerControl = createSchedulerControl(repos);
+  const store = createControlStore({ knex, outbox, control, platforms, schedules, jobs });
+  const schedulerControl = createSchedulerControl({
+    clock,
+    store,
+    control,
+    leases,
+    jobs,
+    platforms,
+    schedules,
+  });
   const rpc = createRpcServer({
     broker,
     service: 'scheduler',
     handlers: [
-      ...jobRpcHandlers({ jobs, runNow, cancel: createJobCancel(repos) }),
+      ...jobRpcHandlers({ jobs, runNow, ledger }),
+      ...dlqRpcHandlers({ deadLetters, ledger }),
       ...schedulerRpcHandlers({
         control: schedulerControl,
-        configs: createTaskConfigs({ ...repos, schema: SCHEMA }),
-        platformSync: createPlatformSync(repos),
+        configs: createTaskConfigs({ clock, schedules, store }),
+        platformSync: createPlatformSync({ clock, store, control, platforms, schedules, jobs }),
       }),
     ],
     logger,
   });
   const jobEvents = createJobEventsConsumer({
     broker,
-    jobs,
+    ledger,
+    isTransient: isUnavailableError,
+    logger,
+    prefetch: config.ledgerBatch,
+  });
+  const deadLetterConsumers = createDeadLettersConsumers({ broker, deadLetters, ledger, logger });
+  const consumers = [jobEvents, ...deadLetterConsumers];
+  const platformEvents = createPlatformEventsConsumer({
+    broker,
+    platforms,
     clock,
-    onFinished: createAutoPause(repos),
+    isTransient: isUnavailableError,
     logger,
   });
-  const platformEvents = createPlatformEventsConsumer({ broker, platforms, clock, logger });
-  const tick = createSchedulerTick({ ...repos, logger, settings: config.scheduler });
+  const tickStore = createTickStore({
+    knex,
+    outbox,
+    leases,
+    control,
+    platforms,
+    schedules,
+    jobs,
+    logger,
+    settings: config.scheduler,
+  });
+  const tick = () => tickStore(clock.now());
   const loop = createTickLoop({ tick, tickMs: config.scheduler.tickMs, logger });
   const http = createHttpServer({
     logger,
@@ -105,6 +141,7 @@ export function createApp(deps: AppDeps) {
     readiness: {
       database: () => checkDb(knex),
       broker: () => broker.check(),
+      consumers: () => consumersUp([platformEvents, ...consumers]),
     },
     port: config.http.port,
     host: config.http.host,
@@ -119,7 +156,7 @@ export function createApp(deps: AppDeps) {
       const address = await http.start();
       outbox.start();
       await platformEvents.start();
-      await jobEvents.start();
+      for (const c of consumers) await c.start();
       await rpc.start();
       loop.start();
       http.markReady();
@@ -132,7 +169,7 @@ export function createApp(deps: AppDeps) {
       if (loop.isLeader())
         await leases.release(LEASE_NAME, config.scheduler.replicaId).catch(() => {});
       await rpc.stop();
-      await jobEvents.stop();
+      for (const c of consumers) await c.stop();
       await platformEvents.stop();
       await outbox.stop();
       await rpcClient.close();

@@ -20,6 +20,8 @@ const schema = z.object({
   /** Rows per purge statement: bounded so a large purge never holds long locks. */
   PSC_JOB_PURGE_BATCH: z.coerce.number().int().min(1).max(100_000).default(1_000),
   PSC_SCHEDULER_REPLICA_ID: z.string().min(1).max(200).optional(),
+  /** Most worker reports applied in one ledger transaction (also the consumer's prefetch). */
+  PSC_LEDGER_BATCH: z.coerce.number().int().min(1).max(5_000).default(200),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -34,6 +36,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
     rpcTimeoutMs: e.PSC_RPC_TIMEOUT_MS,
+    ledgerBatch: e.PSC_LEDGER_BATCH,
     scheduler: {
       tickMs,
       leaseMs,

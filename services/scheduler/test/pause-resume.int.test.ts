@@ -81,13 +81,14 @@ describe('scheduler.control: pause and resume', { timeout: 90_000 }, () => {
     await publisher.publish(
       EXCHANGES.events,
       jobStarted.type,
-      createEnvelope(jobStarted, { jobId: inFlight.id, attempt: 1, at, workerId: 'w1' }),
+      createEnvelope(jobStarted, { jobId: inFlight.id, run: 1, attempt: 1, at, workerId: 'w1' }),
     );
     await publisher.publish(
       EXCHANGES.events,
       jobSucceeded.type,
       createEnvelope(jobSucceeded, {
         jobId: inFlight.id,
+        run: 1,
         attempt: 1,
         at,
         stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0 },

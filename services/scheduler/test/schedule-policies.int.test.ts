@@ -179,7 +179,7 @@ describe('scheduler tick: jitter, retention purge and auto-pause', { timeout: 12
       publisher.publish(
         EXCHANGES.events,
         jobStarted.type,
-        createEnvelope(jobStarted, { jobId: id, attempt, at: at(), workerId: 'w1' }),
+        createEnvelope(jobStarted, { jobId: id, run: 1, attempt, at: at(), workerId: 'w1' }),
       );
     const fail = async (id: string, outcome: 'failed' | 'dead' | 'retrying', attempt = 1) => {
       await start(id, attempt);
@@ -188,6 +188,7 @@ describe('scheduler tick: jitter, retention purge and auto-pause', { timeout: 12
         jobFailed.type,
         createEnvelope(jobFailed, {
           jobId: id,
+          run: 1,
           attempt,
           at: at(),
           outcome,
@@ -215,6 +216,7 @@ describe('scheduler tick: jitter, retention purge and auto-pause', { timeout: 12
       jobSucceeded.type,
       createEnvelope(jobSucceeded, {
         jobId: runs[1]!.id,
+        run: 1,
         attempt: 1,
         at: at(),
         stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0 },

@@ -4,10 +4,8 @@ import type { Knex } from 'knex';
 import pino from 'pino';
 import {
   EXCHANGES,
-  QUEUES,
-  jobRun,
+  QUEUE_SPECS,
   platformRegistered,
-  type Envelope,
   type JobRun,
   type PlatformSummary,
 } from '@psc/contracts';
@@ -18,7 +16,6 @@ import {
   createConsumer,
   createEnvelope,
   createPublisher,
-  syncJobQueue,
   type Broker,
   type Consumer,
 } from '@psc/messaging';
@@ -93,19 +90,20 @@ export function testBroker(env: IsolatedEnv) {
         createEnvelope(platformRegistered, { platform }),
       );
     },
-    /** Consumes the sync job queue (standing in for the workers); returns what arrived. */
-    async consumeJobs(prefetch = 100) {
+    /** Consumes a job queue (standing in for the workers); returns what arrived. */
+    async consumeJobs(
+      prefetch = 100,
+      queue: typeof QUEUE_SPECS.syncJobs | typeof QUEUE_SPECS.collectorJobs = QUEUE_SPECS.syncJobs,
+    ) {
       const received: { payload: JobRun; priority: number | undefined; at: number }[] = [];
       const consumer = createConsumer({
         broker,
-        queue: QUEUES.syncJobs,
-        topology: syncJobQueue,
-        accepts: [jobRun],
+        queue,
         logger,
         prefetch,
-        handler: (envelope: Envelope<unknown>, ctx) => {
+        handler: (message, ctx) => {
           received.push({
-            payload: envelope.payload as JobRun,
+            payload: message.payload,
             priority: ctx.priority,
             at: Date.now(),
           });

@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import * as createRecords from './20261122000000_create_records.ts';
 import * as syncResilience from './20261123000000_sync_resilience.ts';
+import * as jobRunner from './20261203000000_job_runner.ts';
 
 export const SCHEMA = 'sync';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_records.ts': createRecords,
   '20261123000000_sync_resilience.ts': syncResilience,
+  '20261203000000_job_runner.ts': jobRunner,
 };

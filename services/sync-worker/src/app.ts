@@ -1,18 +1,19 @@
 import type { Knex } from 'knex';
 import {
   EXCHANGES,
-  QUEUES,
+  QUEUE_SPECS,
   breakerStateChanged,
   jobRunNow,
   platformGetWithSecrets,
 } from '@psc/contracts';
 import type { Clock } from '@psc/core';
-import { checkDb } from '@psc/db';
+import { checkDb, isUnavailableError } from '@psc/db';
 import { createEgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
-import { createPlatformHttpClient } from '@psc/platform-http';
+import { createCancellationsConsumer, createJobRunner } from '@psc/job-runner';
+import { createPlatformFetcher } from '@psc/platform-http';
 import {
-  baseTopology,
+  consumersUp,
   countProcessed,
   createEnvelope,
   createHeartbeat,
@@ -20,26 +21,16 @@ import {
   createPublisher,
   createRpcClient,
   createRpcServer,
+  publisherTopology,
   waitUntilDrained,
   type Broker,
 } from '@psc/messaging';
 import { registerGauge, type Logger, type Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
-import { createBreakerRegistry } from './data-access/breaker.registry.ts';
-import { createCancellationRepository } from './data-access/cancellation.repository.ts';
-import { createDeadLetterRepository } from './data-access/dead-letter.repository.ts';
-import { createJobRunRepository } from './data-access/job-run.repository.ts';
 import { createPlatformCache } from './data-access/platform.cache.ts';
-import { createPlatformLimiter } from './data-access/platform-limiter.repository.ts';
 import { createRecordRepository } from './data-access/record.repository.ts';
 import { createValidationRepository } from './data-access/validation.repository.ts';
-import { createSyncJob } from './domain/sync-job.ts';
-import { createDeadLettersConsumer } from './entry-points/consumers/dead-letters.consumer.ts';
-import {
-  createCancellationsConsumer,
-  createSyncJobsConsumer,
-  syncWorkerTopology,
-} from './entry-points/consumers/sync-jobs.consumer.ts';
+import { createSyncTasks } from './domain/sync-tasks.ts';
 import { createPlatformEventsConsumer } from './entry-points/consumers/platform-events.consumer.ts';
 import { recordRpcHandlers } from './entry-points/rpc/records.rpc.ts';
 import { importRpcHandlers } from './entry-points/rpc/import.rpc.ts';
@@ -58,8 +49,11 @@ const BREAKER_GAUGE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker, clock } = deps;
-  const topology = syncWorkerTopology(config.retryTiersMs);
-  const publisher = createPublisher({ broker, topology: baseTopology, appId: 'sync-worker' });
+  const publisher = createPublisher({
+    broker,
+    topology: publisherTopology('sync-worker'),
+    appId: 'sync-worker',
+  });
   const outbox = createOutbox({
     knex,
     schema: SCHEMA,
@@ -77,15 +71,19 @@ export function createApp(deps: AppDeps) {
     help: 'Breaker state per platform in this worker: 0 closed, 1 half-open, 2 open',
     labelNames: ['platform_id'],
   });
-  const breakers = createBreakerRegistry({
+  const fetcher = createPlatformFetcher({
     knex,
+    schema: SCHEMA,
+    service: 'sync-worker',
     workerId: config.workerId,
+    maxBytes: config.fetchMaxBytes,
+    egress: createEgressGuard({ allow: config.egressAllow }),
     logger,
-    onChange: (change) => {
+    onBreakerChange: (change) => {
       breakerGauge.set({ platform_id: change.platformId }, BREAKER_GAUGE[change.state]);
       outbox
-        .transaction((_trx, emit) =>
-          emit({
+        .emit([
+          {
             exchange: EXCHANGES.events,
             routingKey: breakerStateChanged.type,
             envelope: createEnvelope(
@@ -98,27 +96,14 @@ export function createApp(deps: AppDeps) {
               },
               { now: clock.now() },
             ),
-          }),
-        )
+          },
+        ])
         .catch((err: unknown) => logger.warn({ err: String(err) }, 'breaker event not stored'));
     },
   });
-  const limiter = createPlatformLimiter(knex);
-  const platformClient = createPlatformHttpClient({
-    maxBytes: config.fetchMaxBytes,
-    egress: createEgressGuard({ allow: config.egressAllow }),
-    breakers: breakers.breakers,
-    // Rate and concurrency limits hold across all worker replicas (leases in PostgreSQL).
-    limit: (platform, task, signal) =>
-      platform.rateLimit
-        ? limiter.run(platform.id, platform.rateLimit, platform.timeoutMs + 5_000, task, signal)
-        : task(),
-  });
   const records = createRecordRepository(knex);
   const validations = createValidationRepository(knex);
-  const deadLetters = createDeadLetterRepository(knex);
-  const cancellations = createCancellationRepository(knex);
-  // One registry RPC per platform per TTL instead of one per job (issue 7's profile).
+  // One registry RPC per platform per TTL instead of one per job.
   const platforms = createPlatformCache({
     fetch: (id) => rpcClient.call(platformGetWithSecrets, { id }),
     ttlMs: config.platformCacheTtlMs,
@@ -129,10 +114,10 @@ export function createApp(deps: AppDeps) {
     workerId: config.workerId,
     logger,
   });
-  const syncJob = createSyncJob({
+  const tasks = createSyncTasks({
     platforms,
     fetchPage: (platform, resource, request, options) =>
-      platformClient.request(
+      fetcher.request(
         platform,
         {
           method: resource.request.method,
@@ -143,52 +128,55 @@ export function createApp(deps: AppDeps) {
         options,
       ),
     records,
-    runs: createJobRunRepository(knex),
     validations,
-    cancellations,
-    outbox,
     clock,
-    workerId: config.workerId,
-    jobTimeoutMs: config.jobTimeoutMs,
     requestSync: async (platformId, resource) => {
       await rpcClient.call(jobRunNow, { platformId, resource, taskType: 'sync', params: {} });
     },
     logger,
   });
-  const active = new Set<string>();
-  const jobs = createSyncJobsConsumer({
+  const runner = createJobRunner({
     broker,
-    topology,
-    syncJob,
+    queue: QUEUE_SPECS.syncJobs,
+    knex,
+    schema: SCHEMA,
+    outbox,
+    publisher,
     logger,
+    clock,
+    workerId: config.workerId,
+    handlers: tasks,
     prefetch: config.prefetch,
     maxAttempts: config.maxAttempts,
     retryTiersMs: config.retryTiersMs,
-    active,
+    jobTimeoutMs: config.jobTimeoutMs,
+    startedNoticeMs: config.startedNoticeMs,
+    isTransient: isUnavailableError,
   });
   const heartbeat = createHeartbeat({
     publisher,
     service: 'sync-worker',
     workerId: config.workerId,
     intervalMs: config.heartbeatMs,
-    processed: countProcessed(jobs),
-    state: () => ({ currentJobs: [...active], openBreakers: breakers.breakers.openBreakers() }),
+    processed: countProcessed(runner.consumer),
+    state: () => ({ currentJobs: runner.active(), openBreakers: fetcher.openBreakers() }),
     logger,
   });
-  const cancelConsumer = createCancellationsConsumer({
+  const cancellations = createCancellationsConsumer({
     broker,
-    topology,
-    cancellations,
+    queue: QUEUE_SPECS.syncWorkerCancellations,
+    runs: runner.runs,
     logger,
     retryTiersMs: config.retryTiersMs,
+    isTransient: isUnavailableError,
   });
-  const deadLetterConsumer = createDeadLettersConsumer({ broker, topology, deadLetters, logger });
+  const consumers = [cancellations, platformEvents, runner.consumer];
   const rpc = createRpcServer({
     broker,
     service: 'sync-worker',
     handlers: [
-      ...recordRpcHandlers({ records, validations, deadLetters, breakers, outbox, clock }),
-      // Issue 6: JSON-file imports through the same mapping and upsert.
+      ...recordRpcHandlers({ records, validations }),
+      ...fetcher.rpcHandlers(),
       ...importRpcHandlers({
         knex,
         records,
@@ -204,6 +192,7 @@ export function createApp(deps: AppDeps) {
     readiness: {
       database: () => checkDb(knex),
       broker: () => broker.check(),
+      consumers: () => consumersUp(consumers),
     },
     port: config.http.port,
     host: config.http.host,
@@ -215,10 +204,9 @@ export function createApp(deps: AppDeps) {
       const address = await http.start();
       outbox.start();
       await rpc.start();
-      await deadLetterConsumer.start();
-      await cancelConsumer.start();
+      await cancellations.start();
       await platformEvents.start();
-      await jobs.start();
+      await runner.start();
       heartbeat.start();
       http.markReady();
       logger.info({ url: address.url, workerId: config.workerId }, 'sync-worker started');
@@ -226,27 +214,26 @@ export function createApp(deps: AppDeps) {
     },
     /** Finishes in-flight jobs (they ack after their commit), then relays what they emitted. */
     async stop() {
-      await jobs.stop();
+      await runner.stop();
       await heartbeat.stop();
-      await cancelConsumer.stop();
+      await cancellations.stop();
       await platformEvents.stop();
-      await deadLetterConsumer.stop();
       await rpc.stop();
       await outbox.stop();
       await rpcClient.close();
       await publisher.close();
-      platformClient.close();
+      fetcher.close();
       await http.stop();
     },
     /** Batch mode: resolves once the job queues are empty and nothing is in flight or unrelayed. */
     untilDrained: () =>
       waitUntilDrained({
         broker,
-        queues: [QUEUES.syncJobs, QUEUES.syncWorkerCancellations],
-        retryTiers: config.retryTiersMs.length,
-        busy: async () => jobs.inFlight() > 0 || (await outbox.pending()) > 0,
+        queues: [QUEUE_SPECS.syncJobs.name, QUEUE_SPECS.syncWorkerCancellations.name],
+        retryTiersMs: config.retryTiersMs,
+        busy: async () => runner.consumer.inFlight() > 0 || (await outbox.pending()) > 0,
       }),
     /** Job consumer lifecycle events (`acked`, `retried`, `deferred`, `dead-lettered`), for tests. */
-    jobs,
+    jobs: runner.consumer,
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { breakerList, breakerReset, dlqList, dlqReplay, recordsList } from '@psc/contracts';
+import { QUEUES, breakerList, breakerReset, recordsList } from '@psc/contracts';
 import { startFakePlatform, waitFor, type Item } from '@psc/testing';
 import { startHarness, TEST_TIERS_MS } from './support/harness.ts';
 
@@ -15,7 +15,7 @@ const resource = {
 };
 
 describe('sync-worker.jobs: failures, breaker, dead letters', { timeout: 90_000 }, () => {
-  it('when the platform keeps answering 500, then the job is retried with growing delays and is dead after 4 attempts, in the DLQ with the reason; replay after recovery succeeds', async (t) => {
+  it('when the platform keeps answering 500, then the job is retried with growing delays and reported dead after 4 attempts with the reason; its next run after recovery succeeds', async (t) => {
     const h = await startHarness(t);
     const fake = await startFakePlatform({ collections: { '/items': items(3) } });
     t.after(() => fake.stop());
@@ -53,20 +53,18 @@ describe('sync-worker.jobs: failures, breaker, dead letters', { timeout: 90_000 
         `gap ${i} ${gaps[i]} ms ≥ tier ${TEST_TIERS_MS[i]}`,
       );
     }
-    const dead = await waitFor(async () => {
-      const page = await h.rpc.call(dlqList, { limit: 10 });
-      return page.items.find((d) => d.jobId === jobId);
-    });
-    assert.equal(dead.attempts, 4);
-    assert.match(dead.reason, /upstream_status: platform answered HTTP 500/);
+    // The ledger keeps dead jobs (and replays them): nothing is parked on the broker.
+    const check = h.broker.createChannel('test.check', () => Promise.resolve());
+    t.after(() => check.close());
+    await check.waitForConnect();
+    assert.equal((await check.checkQueue(QUEUES.deadLetter(QUEUES.syncJobs))).messageCount, 0);
 
     fake.setFault(null);
-    const replay = await h.rpc.call(dlqReplay, { jobId });
-    assert.deepEqual(replay.replayed, [jobId]);
-    await waitFor(() => h.eventsOf('job.succeeded', jobId)[0], {
-      message: 'replayed job succeeded',
-    });
-    assert.equal((await h.rpc.call(dlqList, { limit: 10 })).items.length, 0);
+    // The ledger's replay: the same job as run 2, attempts from 1.
+    await h.runJob(platform, 'items', { jobId, run: 2 });
+    const replayed = await h.finished(jobId, 15_000, 2);
+    assert.equal(replayed.attempt, 1);
+    assert.ok(replayed.stats, 'replayed run succeeded');
     const stored = await h.rpc.call(recordsList, {
       platformId: platform.id,
       resource: 'items',
@@ -107,8 +105,16 @@ describe('sync-worker.jobs: failures, breaker, dead letters', { timeout: 90_000 
     const requestsWhenOpen = fake.requests.length;
     const second = await h.runJob(platform, 'items');
     await waitFor(() => deferred.length >= 1, { message: 'a job deferred' });
-    const open = await h.rpc.call(breakerList, { platformId: platform.id });
-    assert.equal(open.items[0]?.state, 'open');
+    const open = await h.rpc.call(breakerList['sync-worker'], { platformId: platform.id });
+    assert.deepEqual(
+      open.items.map((b) => [b.service, b.state]),
+      [['sync-worker', 'open']],
+    );
+    const waiting = await waitFor(() => h.eventsOf('job.waiting', second)[0], {
+      message: 'the held job reported waiting',
+    });
+    assert.match(String(waiting.reason), /breaker for platform .* is open/);
+    assert.ok(Date.parse(String(waiting.nextAttemptAt)) > Date.parse(String(waiting.at)));
     fake.setFault(null);
 
     const done = await h.finished(second, 20_000);
@@ -118,7 +124,7 @@ describe('sync-worker.jobs: failures, breaker, dead letters', { timeout: 90_000 
     assert.deepEqual(h.eventsOf('job.failed', second), []);
     await h.finished(first, 20_000);
     await waitFor(() => h.eventsOf('breaker.state-changed').find((e) => e.state === 'closed'));
-    const reset = await h.rpc.call(breakerReset, { platformId: platform.id });
+    const reset = await h.rpc.call(breakerReset['sync-worker'], { platformId: platform.id });
     assert.equal(reset.platformId, platform.id);
   });
 

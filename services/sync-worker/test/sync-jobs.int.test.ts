@@ -28,6 +28,7 @@ const boothResource = {
   itemsPath: 'data',
   key: 'boothName',
   mapping: { name: 'boothName', category: "'BOOTH'", isDorder: 'true', price: '0' },
+  changeEvents: true,
   children: [
     {
       name: 'details',
@@ -54,7 +55,7 @@ const boothResource = {
 };
 
 describe('sync-worker.jobs: sync and validate', { timeout: 60_000 }, () => {
-  it('when a resource uses each pagination style, then every item lands once as a mapped record', async (t) => {
+  it('when a resource uses each pagination style, then every item lands once as a mapped record, with no change events unless asked for', async (t) => {
     const h = await startHarness(t);
     const fake = await startFakePlatform();
     t.after(() => fake.stop());
@@ -95,6 +96,8 @@ describe('sync-worker.jobs: sync and validate', { timeout: 60_000 }, () => {
       assert.equal(page.items.length, 23, label);
       assert.deepEqual(page.items[4]?.data, { id: 'item-005', double: 10 }, label);
     }
+    // Change events are opt-in per resource (`changeEvents`): none were asked for here.
+    assert.deepEqual(h.eventsOf('records.changed'), []);
   });
 
   it('when seed 004 booths sync, then booths, details and menus are stored with derived and constant fields', async (t) => {
@@ -156,7 +159,7 @@ describe('sync-worker.jobs: sync and validate', { timeout: 60_000 }, () => {
     fake.setCollection('/items', items(6));
     const platform = h.addPlatform({
       baseUrl: fake.url,
-      resources: [simpleResource({ type: 'page', pageSize: 2 })],
+      resources: [simpleResource({ type: 'page', pageSize: 2 }, { changeEvents: true })],
     });
     await h.finished(await h.runJob(platform, 'items'));
     fake.removeItem('/items', (i) => i.id === 'item-006');

@@ -6,6 +6,7 @@ import {
   type GetMessage,
   type Options,
 } from 'amqplib';
+import type { QueueSpec } from '@psc/contracts';
 import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
 import { createLogger, type Logger } from '@psc/telemetry';
 import {
@@ -42,8 +43,8 @@ export interface Fixture {
   broker(options?: { url?: string; name?: string }): Promise<Broker>;
   publisher(broker: Broker, topology: Topology, options?: { maxMessageBytes?: number }): Publisher;
   /** A started consumer (retry tiers default to TEST_TIERS_MS) recording its lifecycle events. */
-  consumer(
-    options: Omit<ConsumerOptions, 'logger'>,
+  consumer<Q extends QueueSpec>(
+    options: Omit<ConsumerOptions<Q>, 'logger'>,
   ): Promise<{ consumer: Consumer; events: RecordedEvent[] }>;
   raw(): Promise<RawAmqp>;
   /** A cuttable loopback proxy in front of the shared RabbitMQ; returns the vhost URL through it. */
@@ -51,7 +52,7 @@ export interface Fixture {
 }
 
 export interface RecordedEvent extends ConsumerEvent {
-  name: 'acked' | 'retried' | 'deferred' | 'dead-lettered';
+  name: 'acked' | 'retried' | 'deferred' | 'dead-lettered' | 'held';
 }
 
 export async function createFixture(t: TestContext): Promise<Fixture> {
@@ -95,7 +96,7 @@ export async function createFixture(t: TestContext): Promise<Fixture> {
     async consumer(options) {
       const consumer = createConsumer({ retryTiersMs: TEST_TIERS_MS, ...options, logger });
       const events: RecordedEvent[] = [];
-      for (const name of ['acked', 'retried', 'deferred', 'dead-lettered'] as const) {
+      for (const name of ['acked', 'retried', 'deferred', 'dead-lettered', 'held'] as const) {
         consumer.on(name, (e: ConsumerEvent) => events.push({ name, ...e }));
       }
       let stopped = false;

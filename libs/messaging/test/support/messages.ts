@@ -4,15 +4,9 @@ import {
   EXCHANGES,
   type Envelope,
   type MessageDefinition,
+  type QueueSpec,
 } from '@psc/contracts';
-import {
-  baseTopology,
-  createEnvelope,
-  mergeTopologies,
-  workQueue,
-  type Topology,
-  type WorkQueueSpec,
-} from '@psc/messaging';
+import { createEnvelope, queueTopology, type Topology } from '@psc/messaging';
 import { z } from './zod.ts';
 
 /** Test-only contracts: nothing in psc publishes or consumes these. */
@@ -55,19 +49,25 @@ export function pingNumber(envelope: Envelope<unknown>): number {
   return ping.payload.parse(envelope.payload).n;
 }
 
-/** A work queue (with its dead-letter and retry queues) bound to `exchange` for `accepts`. */
-export function workTopology(
-  options: Partial<WorkQueueSpec> & { exchange?: string; accepts?: MessageDefinition[] } = {},
-): Topology {
+/**
+ * A test work queue as the topology table would describe it (retries, a dead-letter queue),
+ * bound to `exchange` for `accepts`, and what a publisher declares for it.
+ */
+export function workQueue<const A extends readonly MessageDefinition[] = readonly [typeof ping]>(
+  options: { name?: string; exchange?: string; accepts?: A; priority?: boolean } = {},
+): { spec: QueueSpec & { accepts: A }; topology: Topology } {
   const exchange = options.exchange ?? EXCHANGES.events;
-  const accepts = options.accepts ?? [ping];
-  return mergeTopologies(
-    baseTopology,
-    workQueue({
-      name: options.name ?? WORK_QUEUE,
-      bindings: accepts.map((m) => ({ exchange, routingKey: m.type })),
-      retryTiersMs: options.retryTiersMs ?? TEST_TIERS_MS,
-      ...(options.priority ? { priority: true } : {}),
-    }),
-  );
+  const accepts = (options.accepts ?? [ping]) as A;
+  const spec = {
+    name: options.name ?? WORK_QUEUE,
+    consumer: 'platform-registry',
+    declaredBy: ['platform-registry'],
+    purpose: 'conformance tests',
+    bindings: accepts.map((m) => ({ exchange, routingKey: m.type })),
+    accepts,
+    durable: true,
+    failures: 'retries',
+    ...(options.priority ? { priority: true } : {}),
+  } satisfies QueueSpec;
+  return { spec, topology: queueTopology(spec, { retryTiersMs: TEST_TIERS_MS }) };
 }

@@ -42,6 +42,7 @@ export interface NewDocument {
 
 export interface Counter {
   attempt: number;
+  startedAt: Date;
   total: number;
   succeeded: number;
   failed: number;
@@ -74,11 +75,15 @@ export function createCollectionRepository(knex: Knex) {
       return row && toCollection(row);
     },
 
-    /** False when another delivery of the job already recorded it. */
-    async insert(
+    /**
+     * Starts the collection of a job's run, replacing an earlier run's (its children and
+     * documents go). False when this run was started already (another delivery).
+     */
+    async start(
       trx: Knex.Transaction,
       c: {
         jobId: string;
+        run: number;
         platformId: string;
         resource: string;
         params: Record<string, unknown>;
@@ -90,41 +95,61 @@ export function createCollectionRepository(knex: Knex) {
         finishedAt: Date | null;
       },
     ): Promise<boolean> {
-      const rows = (await t('collections', trx)
-        .insert({
-          job_id: c.jobId,
-          platform_id: c.platformId,
-          resource: c.resource,
-          params: JSON.stringify(c.params),
-          status: c.status,
-          attempt: c.attempt,
-          documents: c.documents,
-          children_total: c.childrenTotal,
-          started_at: c.startedAt,
-          finished_at: c.finishedAt,
-        })
-        .onConflict('job_id')
-        .ignore()
-        .returning('job_id')) as unknown[];
-      return rows.length > 0;
+      const { rows } = await trx.raw<{ rows: { inserted: boolean }[] }>(
+        `insert into ${SCHEMA}.collections as c (job_id, run, platform_id, resource, params, status,
+           attempt, documents, children_total, children_succeeded, children_failed, started_at,
+           finished_at)
+         values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, 0, 0, ?, ?)
+         on conflict (job_id) do update set run = excluded.run, params = excluded.params,
+           status = excluded.status, attempt = excluded.attempt, documents = excluded.documents,
+           children_total = excluded.children_total, children_succeeded = 0, children_failed = 0,
+           started_at = excluded.started_at, finished_at = excluded.finished_at
+         where c.run < excluded.run
+         returning (xmax = 0) as inserted`,
+        [
+          c.jobId,
+          c.run,
+          c.platformId,
+          c.resource,
+          JSON.stringify(c.params),
+          c.status,
+          c.attempt,
+          c.documents,
+          c.childrenTotal,
+          c.startedAt,
+          c.finishedAt,
+        ],
+      );
+      const row = rows[0];
+      if (!row) return false;
+      if (!row.inserted) {
+        await t('children', trx)
+          .where({ parent_job_id: c.jobId })
+          .where('run', '<', c.run)
+          .delete();
+        await t('documents', trx).where({ job_id: c.jobId }).delete();
+      }
+      return true;
     },
 
-    async insertChildren(trx: Knex.Transaction, parentJobId: string, count: number) {
+    async insertChildren(trx: Knex.Transaction, parentJobId: string, run: number, count: number) {
       const CHUNK = 5_000;
       for (let i = 0; i < count; i += CHUNK) {
         const rows = Array.from({ length: Math.min(CHUNK, count - i) }, (_, j) => ({
           parent_job_id: parentJobId,
+          run,
           index: i + j,
         }));
         await t('children', trx).insert(rows);
       }
     },
 
-    async childStatus(parentJobId: string, index: number): Promise<string | undefined> {
+    /** Whether the child of this run still waits to be collected. */
+    async childPending(parentJobId: string, run: number, index: number): Promise<boolean> {
       const row = (await t('children')
-        .where({ parent_job_id: parentJobId, index })
-        .first('status')) as unknown as { status: string } | undefined;
-      return row?.status;
+        .where({ parent_job_id: parentJobId, run, index, status: 'pending' })
+        .first('index')) as unknown;
+      return row !== undefined;
     },
 
     /**
@@ -136,6 +161,7 @@ export function createCollectionRepository(knex: Knex) {
       trx: Knex.Transaction,
       child: {
         parentJobId: string;
+        run: number;
         index: number;
         outcome: 'succeeded' | 'failed';
         error?: string;
@@ -144,25 +170,32 @@ export function createCollectionRepository(knex: Knex) {
       },
     ): Promise<Counter | undefined> {
       const ended = (await t('children', trx)
-        .where({ parent_job_id: child.parentJobId, index: child.index, status: 'pending' })
+        .where({
+          parent_job_id: child.parentJobId,
+          run: child.run,
+          index: child.index,
+          status: 'pending',
+        })
         .update({ status: child.outcome, error: child.error ?? null, finished_at: child.at })
         .returning('index')) as unknown[];
       if (ended.length === 0) return undefined;
       const column = child.outcome === 'succeeded' ? 'children_succeeded' : 'children_failed';
       const [row] = (await t('collections', trx)
-        .where({ job_id: child.parentJobId })
+        .where({ job_id: child.parentJobId, run: child.run })
         .update({
           [column]: trx.raw('?? + 1', [column]),
           documents: trx.raw('documents + ?', [child.documents]),
         })
         .returning([
           'attempt',
+          'started_at',
           'children_total',
           'children_succeeded',
           'children_failed',
           'documents',
         ])) as unknown as {
         attempt: number;
+        started_at: Date;
         children_total: number;
         children_succeeded: number;
         children_failed: number;
@@ -171,6 +204,7 @@ export function createCollectionRepository(knex: Knex) {
       if (!row) return undefined;
       return {
         attempt: row.attempt,
+        startedAt: row.started_at,
         total: row.children_total,
         succeeded: row.children_succeeded,
         failed: row.children_failed,

@@ -23,23 +23,33 @@ interface LogRow {
   trace_id: string | null;
 }
 
+const toRow = (entry: LogEntry, id: string) => ({
+  id,
+  at: new Date(entry.at),
+  level: LEVEL_NUMBER[entry.level],
+  service: entry.service,
+  platform_id: entry.platformId,
+  job_id: entry.jobId,
+  message: entry.message.slice(0, 2_000),
+  fields: JSON.stringify(entry.fields),
+  trace_id: entry.traceId,
+});
+
 export function createLogRepository(knex: Knex) {
   const t = (q: Knex | Knex.Transaction = knex) => q.withSchema('collector').table('log_entries');
   return {
     /** Stores an entry once per id (a redelivered event is ignored). */
     async insert(entry: LogEntry, id: string = randomUUID(), trx?: Knex.Transaction) {
       await t(trx ?? knex)
-        .insert({
-          id,
-          at: new Date(entry.at),
-          level: LEVEL_NUMBER[entry.level],
-          service: entry.service,
-          platform_id: entry.platformId,
-          job_id: entry.jobId,
-          message: entry.message.slice(0, 2_000),
-          fields: JSON.stringify(entry.fields),
-          trace_id: entry.traceId,
-        })
+        .insert(toRow(entry, id))
+        .onConflict('id')
+        .ignore();
+    },
+    /** Stores entries in one statement, each once per id. */
+    async insertMany(entries: { id: string; entry: LogEntry }[]): Promise<void> {
+      if (entries.length === 0) return;
+      await t()
+        .insert(entries.map((e) => toRow(e.entry, e.id)))
         .onConflict('id')
         .ignore();
     },

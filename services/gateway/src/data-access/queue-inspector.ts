@@ -1,19 +1,14 @@
-import { COLLECTOR_OPS_QUEUE, QUEUES, type QueueStats } from '@psc/contracts';
+import { QUEUES, QUEUE_SPECS, type QueueSpec, type QueueStats } from '@psc/contracts';
 import type { Broker } from '@psc/messaging';
 
-/** The work queues psc declares; the management API adds any others it finds. */
-export const KNOWN_QUEUES = [
-  QUEUES.syncJobs,
-  QUEUES.collectorJobs,
-  QUEUES.schedulerJobEvents,
-  QUEUES.schedulerPlatformEvents,
-  QUEUES.syncWorkerPlatformEvents,
-  COLLECTOR_OPS_QUEUE,
-];
+/** The shared queues of the topology table that have a consumer; the management API adds any others it finds. */
+export const KNOWN_QUEUES = Object.values(QUEUE_SPECS as Record<string, QueueSpec>)
+  .filter((q) => q.consumer !== null && q.durable && !q.perReplica)
+  .map((q) => q.name);
 
 const isAuxiliary = (name: string): boolean =>
   name.endsWith('.dead-letter') ||
-  /\.retry\.\d+$/.test(name) ||
+  /\.retry\.\d+(ms)?$/.test(name) ||
   name.endsWith('.rpc') ||
   name.startsWith('amq.') ||
   name === QUEUES.unroutedEvents;

@@ -2,13 +2,7 @@ import type { Knex } from 'knex';
 import type { Job, JobListRequest, JobStats, JobStatus } from '@psc/contracts';
 import { BadRequestError } from '@psc/core';
 import { scheduleKey } from './schedule.repository.ts';
-import {
-  judgeEvent,
-  judgeRequeue,
-  progressApplies,
-  type LedgerEvent,
-  type LedgerState,
-} from '../domain/job-transitions.ts';
+import type { LedgerEntry } from '../domain/job-ledger.ts';
 
 interface JobRow {
   id: string;
@@ -29,9 +23,9 @@ interface JobRow {
   progress: Job['progress'];
   progress_attempt: number;
   progress_phase: number;
-  run_id: string | null;
-  past_runs: string[];
-  reset_at: Date | null;
+  position_at: Date | null;
+  run: number;
+  next_attempt_at: Date | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -50,9 +44,11 @@ function toJob(row: JobRow): Job {
     priority: row.priority,
     trigger: row.trigger,
     attempts: row.attempts,
+    run: row.run,
     params: row.params,
     stats: row.stats,
     error: row.error,
+    nextAttemptAt: iso(row.next_attempt_at),
     traceId: row.trace_id,
     scheduledFor: iso(row.scheduled_for),
     emittedBy: row.emitted_by
@@ -66,7 +62,7 @@ function toJob(row: JobRow): Job {
   };
 }
 
-const OPEN: JobStatus[] = ['queued', 'running', 'retrying'];
+const OPEN: JobStatus[] = ['queued', 'running', 'retrying', 'waiting'];
 
 const encodeCursor = (row: { created_at: Date; id: string }): string =>
   Buffer.from(`${row.created_at.toISOString()}|${row.id}`).toString('base64url');
@@ -87,6 +83,7 @@ const jobRow = (job: Job) => ({
   priority: job.priority,
   trigger: job.trigger,
   attempts: job.attempts,
+  run: job.run,
   params: JSON.stringify(job.params),
   trace_id: job.traceId,
   scheduled_for: job.scheduledFor ? new Date(job.scheduledFor) : null,
@@ -94,29 +91,42 @@ const jobRow = (job: Job) => ({
   updated_at: new Date(job.updatedAt),
 });
 
-const ledgerState = (row: JobRow): LedgerState => ({
-  status: row.status,
-  attempt: row.progress_attempt,
-  phase: row.progress_phase,
-  runId: row.run_id,
-  pastRuns: row.past_runs,
-  resetAt: row.reset_at,
+const toEntry = (row: JobRow): LedgerEntry => ({
+  job: toJob(row),
+  position: {
+    attempt: row.progress_attempt,
+    phase: row.progress_phase,
+    at: iso(row.position_at),
+  },
 });
 
-export interface EventUpdate extends LedgerEvent {
-  at: Date;
-  /** The correlation id of the run the event belongs to. */
-  correlationId: string;
-  stats?: JobStats;
-  error?: Job['error'];
-}
+/** Columns a ledger transition changes, as one record of `jsonb_to_recordset`. */
+const entryRecord = ({ job, position }: LedgerEntry) => ({
+  id: job.id,
+  status: job.status,
+  run: job.run,
+  trigger: job.trigger,
+  attempts: job.attempts,
+  progress: job.progress ?? null,
+  stats: job.stats,
+  error: job.error,
+  next_attempt_at: job.nextAttemptAt,
+  started_at: job.startedAt,
+  finished_at: job.finishedAt,
+  updated_at: job.updatedAt,
+  progress_attempt: position.attempt,
+  progress_phase: position.phase,
+  position_at: position.at,
+});
 
 export function createJobRepository(knex: Knex) {
   const jobs = (q: Knex | Knex.Transaction = knex) => q.withSchema('scheduler').table('jobs');
 
   return {
-    async insert(trx: Knex.Transaction, job: Job): Promise<void> {
-      await jobs(trx).insert(jobRow(job));
+    async insert(trx: Knex.Transaction, batch: Job[]): Promise<void> {
+      for (let i = 0; i < batch.length; i += 1_000) {
+        await jobs(trx).insert(batch.slice(i, i + 1_000).map(jobRow));
+      }
     },
 
     /**
@@ -201,15 +211,15 @@ export function createJobRepository(knex: Knex) {
     },
 
     /**
-     * Marks queued jobs cancelled (all of them, or those of `platformIds`); returns their ids so
-     * the caller can tell the workers to skip them.
+     * Marks queued jobs cancelled (all of them, or those of `platformIds`); returns them so the
+     * caller can tell the workers to skip their runs.
      */
     async cancelQueued(
       trx: Knex.Transaction,
       at: Date,
       reason: string,
       filter: { ids?: string[]; platformIds?: string[] } = {},
-    ): Promise<string[]> {
+    ): Promise<{ id: string; run: number }[]> {
       const query = jobs(trx).where({ status: 'queued' });
       if (filter.ids) query.whereIn('id', filter.ids);
       if (filter.platformIds) query.whereIn('platform_id', filter.platformIds);
@@ -220,8 +230,8 @@ export function createJobRepository(knex: Knex) {
           updated_at: at,
           error: JSON.stringify({ message: reason, class: 'Cancelled' }),
         })
-        .returning<{ id: string }[]>('id');
-      return rows.map((r) => r.id);
+        .returning<{ id: string; run: number }[]>(['id', 'run']);
+      return rows;
     },
 
     async countByStatus(): Promise<Record<string, number>> {
@@ -243,115 +253,39 @@ export function createJobRepository(knex: Knex) {
       return res.rowCount;
     },
 
-    /** Shows a running job's progress; ignored once the job has finished or was requeued. */
-    async applyProgress(
-      id: string,
-      report: { attempt: number; correlationId: string },
-      progress: Job['progress'],
-    ): Promise<boolean> {
-      return knex.transaction(async (trx) => {
-        const row = (await jobs(trx).where({ id }).forUpdate().first()) as JobRow | undefined;
-        if (!row || !progressApplies(ledgerState(row), report)) return false;
-        await jobs(trx)
-          .where({ id })
-          .update({ progress: JSON.stringify(progress) });
-        return true;
-      });
-    },
-
     async findById(id: string): Promise<Job | undefined> {
       const row = (await jobs().where({ id }).first()) as JobRow | undefined;
       return row ? toJob(row) : undefined;
     },
 
-    /**
-     * Applies a worker's event if it moves the job forward; `wait` means it may belong to a
-     * replay not yet seen here (see judgeEvent).
-     */
-    async applyEvent(id: string, event: EventUpdate): Promise<'applied' | 'ignored' | 'wait'> {
-      const judge = async (
-        q: Knex | Knex.Transaction,
-        row: (JobRow & { row_version: string }) | undefined,
-        locked: boolean,
-      ): Promise<'applied' | 'ignored' | 'wait' | 'raced'> => {
-        if (!row) return 'ignored';
-        const verdict = judgeEvent(ledgerState(row), event);
-        if (verdict !== 'apply') return verdict === 'wait' ? 'wait' : 'ignored';
-        const finished = event.status !== 'running' && event.status !== 'retrying';
-        const update = jobs(q).where({ id });
-        // Unlocked: compare-and-set on the row version (xmin changes with every update).
-        if (!locked) void update.whereRaw('xmin = ?::xid', [row.row_version]);
-        const count = await update.update({
-          status: event.status,
-          progress_attempt: event.attempt,
-          progress_phase: event.phase,
-          attempts: Math.max(row.attempts, event.attempt),
-          started_at: row.started_at ?? event.at,
-          updated_at: event.at,
-          ...(finished ? { finished_at: event.at } : {}),
-          ...(event.stats ? { stats: JSON.stringify(event.stats) as unknown as JobStats } : {}),
-          ...(event.error !== undefined
-            ? { error: JSON.stringify(event.error) as unknown as Job['error'] }
-            : {}),
-        });
-        return count === 1 ? 'applied' : 'raced';
-      };
-      const read = async (q: Knex | Knex.Transaction, lock: boolean) => {
-        const query = jobs(q).where({ id }).select('*', knex.raw('xmin::text as row_version'));
-        if (lock) void query.forUpdate();
-        return (await query.first()) as (JobRow & { row_version: string }) | undefined;
-      };
-      // Two statements, no transaction: read, judge, write only if nobody wrote in between
-      // (issue 7: a locking transaction per event cost four round trips). After repeated
-      // races (a busy job), the row is locked as before.
-      for (let tries = 0; tries < 3; tries += 1) {
-        const outcome = await judge(knex, await read(knex, false), false);
-        if (outcome !== 'raced') return outcome;
-      }
-      return knex.transaction(async (trx) => {
-        const outcome = await judge(trx, await read(trx, true), true);
-        return outcome === 'raced' ? 'ignored' : outcome;
-      });
+    /** Locks the rows of `ids` for a ledger transition (in id order: no deadlock between replicas). */
+    async lockEntries(trx: Knex.Transaction, ids: string[]): Promise<Map<string, LedgerEntry>> {
+      const rows = (await jobs(trx)
+        .whereIn('id', [...new Set(ids)].sort())
+        .orderBy('id')
+        .forUpdate()) as JobRow[];
+      return new Map(rows.map((r) => [r.id, toEntry(r)]));
     },
 
-    /**
-     * A replay runs the job again: it shows as queued with trigger `replay`, attempts counted
-     * afresh, and earlier runs' events no longer apply.
-     */
-    async applyRequeue(
-      id: string,
-      requeue: { runId: string; at: Date },
-    ): Promise<'reset' | 'retire' | 'ignore'> {
-      return knex.transaction(async (trx) => {
-        const row = (await jobs(trx).where({ id }).forUpdate().first()) as JobRow | undefined;
-        if (!row) return 'ignore';
-        const verdict = judgeRequeue(ledgerState(row), requeue);
-        if (verdict === 'retire') {
-          await jobs(trx)
-            .where({ id })
-            .update({ past_runs: JSON.stringify([...row.past_runs, requeue.runId]) });
-        }
-        if (verdict !== 'reset') return verdict;
-        await jobs(trx)
-          .where({ id })
-          .update({
-            trigger: 'replay',
-            run_id: requeue.runId,
-            past_runs: JSON.stringify(row.run_id ? [...row.past_runs, row.run_id] : row.past_runs),
-            reset_at: requeue.at,
-            status: 'queued',
-            attempts: 0,
-            progress_attempt: 0,
-            progress_phase: 0,
-            progress: null,
-            stats: null,
-            error: null,
-            started_at: null,
-            finished_at: null,
-            updated_at: requeue.at,
-          });
-        return verdict;
-      });
+    /** Writes the rows a ledger transition computed, in one statement. */
+    async saveEntries(trx: Knex.Transaction, entries: LedgerEntry[]): Promise<void> {
+      if (entries.length === 0) return;
+      await trx.raw(
+        `update scheduler.jobs j set
+           status = v.status, run = v.run, trigger = v.trigger, attempts = v.attempts,
+           progress = v.progress, stats = v.stats, error = v.error,
+           next_attempt_at = v.next_attempt_at, started_at = v.started_at,
+           finished_at = v.finished_at, updated_at = v.updated_at,
+           progress_attempt = v.progress_attempt, progress_phase = v.progress_phase,
+           position_at = v.position_at
+         from jsonb_to_recordset(?::jsonb) as v(
+           id uuid, status text, run int, trigger text, attempts int, progress jsonb,
+           stats jsonb, error jsonb, next_attempt_at timestamptz, started_at timestamptz,
+           finished_at timestamptz, updated_at timestamptz, progress_attempt int,
+           progress_phase smallint, position_at timestamptz)
+         where j.id = v.id`,
+        [JSON.stringify(entries.map(entryRecord))],
+      );
     },
   };
 }

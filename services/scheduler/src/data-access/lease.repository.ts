@@ -34,22 +34,23 @@ export function createLeaseRepository(knex: Knex, schema: string) {
     },
 
     /**
-     * Inside the caller's transaction: true only if `holder` still holds the lease with `token`
-     * and it has not expired. The row stays locked until commit, so no takeover interleaves.
+     * Inside the caller's transaction, last before its commit: true only if `holder` still holds
+     * the lease under `token` and it has not expired. The share lock keeps a takeover from
+     * interleaving with the commit, and is held for that one round trip only.
      */
-    async fence(
+    async holds(
       trx: Knex.Transaction,
       name: string,
       holder: string,
       token: number,
       now: Date,
-      ttlMs: number,
     ): Promise<boolean> {
-      const n = await leases(trx)
+      const row: unknown = await leases(trx)
         .where({ name, holder, token })
         .andWhere('expires_at', '>', now)
-        .update({ expires_at: new Date(now.getTime() + ttlMs) });
-      return n === 1;
+        .forShare()
+        .first('name');
+      return row !== undefined;
     },
 
     async release(name: string, holder: string): Promise<void> {

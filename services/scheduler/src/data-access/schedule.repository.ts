@@ -124,6 +124,21 @@ export function createScheduleRepository(knex: Knex, schema: string) {
         .update({ paused_reason: reason, ...(reason === null ? { consecutive_failures: 0 } : {}) });
     },
 
+    /** Per task type: the latest run and the next due time of its schedules not paused. */
+    async taskTypeTimes(): Promise<
+      Map<string, { lastRunAt: Date | null; nextDueAt: Date | null }>
+    > {
+      const rows: { task_type: string; last: Date | null; next: Date | null }[] = await table(
+        'schedules',
+      )
+        .whereNull('paused_reason')
+        .select('task_type')
+        .max('last_run_at as last')
+        .min('next_due_at as next')
+        .groupBy('task_type');
+      return new Map(rows.map((r) => [r.task_type, { lastRunAt: r.last, nextDueAt: r.next }]));
+    },
+
     async counts(): Promise<{ schedules: number; paused: number }> {
       return (await table('schedules')
         .select(
@@ -138,17 +153,3 @@ export function createScheduleRepository(knex: Knex, schema: string) {
 export type ScheduleRepository = ReturnType<typeof createScheduleRepository>;
 
 /** Per task type: the latest run and the earliest next due time over all its schedules. */
-export async function taskTypeTimes(
-  knex: Knex,
-  schema: string,
-): Promise<Map<string, { lastRunAt: Date | null; nextDueAt: Date | null }>> {
-  const rows: { task_type: string; last: Date | null; next: Date | null }[] = await knex
-    .withSchema(schema)
-    .table('schedules')
-    .whereNull('paused_reason')
-    .select('task_type')
-    .max('last_run_at as last')
-    .min('next_due_at as next')
-    .groupBy('task_type');
-  return new Map(rows.map((r) => [r.task_type, { lastRunAt: r.last, nextDueAt: r.next }]));
-}

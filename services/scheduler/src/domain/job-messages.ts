@@ -1,8 +1,7 @@
 import { EXCHANGES, jobCancelRequested, jobRun, type Job } from '@psc/contracts';
-import type { Knex } from 'knex';
-import { createEnvelope, type Outbox, type OutboxMessage } from '@psc/messaging';
+import { createEnvelope, type OutboxMessage } from '@psc/messaging';
 
-/** The job message for a ledger row; its envelope id is the job id, so workers can dedupe. */
+/** The `job.run` of a ledger row's current run, by the job's priority. */
 export function jobRunMessage(job: Job, now: Date, correlationId?: string): OutboxMessage {
   return {
     exchange: EXCHANGES.jobs,
@@ -12,6 +11,7 @@ export function jobRunMessage(job: Job, now: Date, correlationId?: string): Outb
       jobRun,
       {
         jobId: job.id,
+        run: job.run,
         platformId: job.platformId,
         resource: job.resource,
         taskType: job.taskType,
@@ -19,30 +19,28 @@ export function jobRunMessage(job: Job, now: Date, correlationId?: string): Outb
         trigger: job.trigger,
         params: job.params,
       },
-      { id: job.id, correlationId: correlationId ?? job.id, now },
+      { correlationId: correlationId ?? job.id, now },
     ),
   };
 }
 
-export function cancelMessage(jobId: string, now: Date, reason?: string): OutboxMessage {
+export function cancelMessage(
+  job: Pick<Job, 'id' | 'run'>,
+  now: Date,
+  reason?: string,
+): OutboxMessage {
   return {
     exchange: EXCHANGES.events,
     routingKey: jobCancelRequested.type,
     envelope: createEnvelope(
       jobCancelRequested,
-      { jobId, at: now.toISOString(), ...(reason ? { reason: reason.slice(0, 500) } : {}) },
-      { correlationId: jobId, now },
+      {
+        jobId: job.id,
+        run: job.run,
+        at: now.toISOString(),
+        ...(reason ? { reason: reason.slice(0, 500) } : {}),
+      },
+      { correlationId: job.id, now },
     ),
   };
-}
-
-/** Writes many messages in bounded statements (PostgreSQL allows 65,535 bind parameters). */
-export async function writeChunked(
-  outbox: Outbox,
-  trx: Knex.Transaction,
-  messages: OutboxMessage[],
-): Promise<void> {
-  for (let i = 0; i < messages.length; i += 2_000) {
-    await outbox.write(trx, messages.slice(i, i + 2_000));
-  }
 }

@@ -1,13 +1,11 @@
-import type { Knex } from 'knex';
 import type { PlatformSyncStatus } from '@psc/contracts';
 import { NotFoundError, type Clock } from '@psc/core';
-import type { Outbox } from '@psc/messaging';
 import { redactUrl } from '@psc/telemetry';
 import type { ControlRepository } from '../data-access/control.repository.ts';
+import type { ControlStore } from '../data-access/control.store.ts';
 import type { JobRepository } from '../data-access/job.repository.ts';
 import type { PlatformRepository } from '../data-access/platform.repository.ts';
 import type { ScheduleRepository } from '../data-access/schedule.repository.ts';
-import { cancelMessage, writeChunked } from './job-messages.ts';
 import { applySpec, defaultSpec, effectiveSpec, nextFireTimes } from './schedule-spec.ts';
 
 /**
@@ -15,9 +13,8 @@ import { applySpec, defaultSpec, effectiveSpec, nextFireTimes } from './schedule
  * queued jobs, start resumes them (and lifts an automatic pause); status shows the schedule.
  */
 export function createPlatformSync(deps: {
-  knex: Knex;
   clock: Clock;
-  outbox: Outbox;
+  store: ControlStore;
   control: ControlRepository;
   platforms: PlatformRepository;
   schedules: ScheduleRepository;
@@ -74,28 +71,13 @@ export function createPlatformSync(deps: {
   async function control(platformId: string, action: 'start' | 'stop', reason?: string) {
     const platform = await deps.platforms.get(platformId);
     if (!platform) throw new NotFoundError(`platform ${platformId} not found`);
-    const now = deps.clock.now();
-    const cancelled = await deps.knex.transaction(async (trx) => {
-      await deps.platforms.setSyncEnabled(trx, platformId, action === 'start');
-      await deps.control.audit(trx, now, {
-        action: `sync.${action}`,
-        target: `platform:${platformId}`,
-        reason,
-      });
-      if (action === 'start') {
-        await deps.schedules.setPaused(trx, platformId, null);
-        return 0;
-      }
-      const why = `sync stopped for platform ${platform.name}${reason ? `: ${reason}` : ''}`;
-      const ids = await deps.jobs.cancelQueued(trx, now, why, { platformIds: [platformId] });
-      await writeChunked(
-        deps.outbox,
-        trx,
-        ids.map((id) => cancelMessage(id, now, why)),
-      );
-      return ids.length;
-    });
-    if (cancelled > 0) deps.outbox.wake();
+    await deps.store.setPlatformSync(
+      platformId,
+      action === 'start',
+      { action: `sync.${action}`, reason },
+      `sync stopped for platform ${platform.name}${reason ? `: ${reason}` : ''}`,
+      deps.clock.now(),
+    );
     return status(platformId);
   }
 

@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Job, Platform, TaskType } from '@psc/contracts';
 import { ConflictError, NotFoundError, type Clock } from '@psc/core';
-import type { Outbox } from '@psc/messaging';
-import type { JobRepository } from '../data-access/job.repository.ts';
 import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
-import { jobRunMessage, writeChunked } from './job-messages.ts';
 
 /** Run-now jobs jump the queue unless the caller says otherwise. */
 export const RUN_NOW_PRIORITY = 9;
@@ -24,11 +20,10 @@ export interface RunNowRequest {
  * a platform it has not heard of yet (its event still in flight) is asked of the registry.
  */
 export function createRunNow(deps: {
-  knex: Knex;
   registry: { get(id: string): Promise<Platform> };
   platforms: PlatformRepository;
-  jobs: JobRepository;
-  outbox: Outbox;
+  /** Inserts the jobs and their `job.run`s in one transaction. */
+  enqueue: (jobs: Job[], correlationId?: string) => Promise<void>;
   clock: Clock;
   currentTraceId: () => string | null;
 }) {
@@ -99,9 +94,11 @@ export function createRunNow(deps: {
       priority: request.priority ?? RUN_NOW_PRIORITY,
       trigger,
       attempts: 0,
+      run: 1,
       params: request.params,
       stats: null,
       error: null,
+      nextAttemptAt: null,
       traceId,
       scheduledFor: null,
       createdAt: now.toISOString(),
@@ -109,15 +106,7 @@ export function createRunNow(deps: {
       finishedAt: null,
       updatedAt: now.toISOString(),
     }));
-    await deps.knex.transaction(async (trx) => {
-      for (const job of jobs) await deps.jobs.insert(trx, job);
-      await writeChunked(
-        deps.outbox,
-        trx,
-        jobs.map((j) => jobRunMessage(j, now, correlationId)),
-      );
-    });
-    if (jobs.length > 0) deps.outbox.wake();
+    if (jobs.length > 0) await deps.enqueue(jobs, correlationId);
     return { jobs: jobs.map((j) => ({ id: j.id, status: 'queued' as const })) };
   };
 }

@@ -1,16 +1,30 @@
-import type { Knex } from 'knex';
-import type { SchedulerStatus } from '@psc/contracts';
+import type { SchedulerState, SchedulerStatus } from '@psc/contracts';
 import type { Clock } from '@psc/core';
-import type { Outbox } from '@psc/messaging';
 import type { ControlRepository } from '../data-access/control.repository.ts';
+import type { ControlStore } from '../data-access/control.store.ts';
 import type { JobRepository } from '../data-access/job.repository.ts';
 import type { LeaseRepository } from '../data-access/lease.repository.ts';
 import type { PlatformRepository } from '../data-access/platform.repository.ts';
 import type { ScheduleRepository } from '../data-access/schedule.repository.ts';
-import { cancelMessage, writeChunked } from './job-messages.ts';
-import { LEASE_NAME } from './scheduler-tick.ts';
+import { LEASE_NAME } from '../data-access/tick.store.ts';
 
 export type ControlAction = 'pause' | 'resume' | 'stop' | 'start';
+
+/**
+ * What an action does to the switch: the new state and its reason, whether missed runs now
+ * count from this moment (a resume), and whether queued jobs are cancelled (a stop).
+ */
+export function controlChange(current: SchedulerState, action: ControlAction, reason?: string) {
+  const state: SchedulerState =
+    action === 'pause' ? 'paused' : action === 'stop' ? 'stopped' : 'running';
+  return {
+    state,
+    reason: state === 'running' ? null : (reason ?? null),
+    resumed: state === 'running' && current !== 'running',
+    cancel: action === 'stop' ? `scheduler stopped${reason ? `: ${reason}` : ''}` : null,
+    audit: { action, reason },
+  };
+}
 
 /**
  * The scheduler-wide switch. `pause` stops emitting and keeps all state; `stop` also cancels
@@ -18,9 +32,8 @@ export type ControlAction = 'pause' | 'resume' | 'stop' | 'start';
  * Every action is audited with its reason.
  */
 export function createSchedulerControl(deps: {
-  knex: Knex;
   clock: Clock;
-  outbox: Outbox;
+  store: ControlStore;
   control: ControlRepository;
   leases: LeaseRepository;
   jobs: JobRepository;
@@ -60,39 +73,10 @@ export function createSchedulerControl(deps: {
   }
 
   async function apply(action: ControlAction, reason?: string): Promise<SchedulerStatus> {
-    const now = deps.clock.now();
-    const cancelled = await deps.knex.transaction(async (trx) => {
-      const current = await deps.control.lockForUpdate(trx);
-      const state = action === 'pause' ? 'paused' : action === 'stop' ? 'stopped' : 'running';
-      const wasRunning = current.state === 'running';
-      await deps.control.update(trx, {
-        state,
-        reason: state === 'running' ? null : (reason ?? null),
-        changed_at: now,
-        ...(state === 'running' && !wasRunning ? { resumed_at: now } : {}),
-      });
-      await deps.control.audit(trx, now, {
-        action,
-        target: 'scheduler',
-        reason,
-        detail: { from: current.state, to: state },
-      });
-      if (action === 'stop') {
-        const ids = await deps.jobs.cancelQueued(
-          trx,
-          now,
-          `scheduler stopped${reason ? `: ${reason}` : ''}`,
-        );
-        await writeChunked(
-          deps.outbox,
-          trx,
-          ids.map((id) => cancelMessage(id, now, reason ?? 'scheduler stopped')),
-        );
-        return ids.length;
-      }
-      return 0;
-    });
-    if (cancelled > 0) deps.outbox.wake();
+    await deps.store.setSchedulerState(
+      (current) => controlChange(current, action, reason),
+      deps.clock.now(),
+    );
     return status();
   }
 

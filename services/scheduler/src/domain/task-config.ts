@@ -1,21 +1,14 @@
-import type { Knex } from 'knex';
 import { TASK_TYPES, type ScheduleSpec, type TaskConfig, type TaskType } from '@psc/contracts';
 import type { Clock } from '@psc/core';
-import type { ControlRepository } from '../data-access/control.repository.ts';
-import {
-  taskTypeTimes,
-  type ScheduleRepository,
-  type TaskConfigRow,
-} from '../data-access/schedule.repository.ts';
+import type { ControlStore } from '../data-access/control.store.ts';
+import type { ScheduleRepository, TaskConfigRow } from '../data-access/schedule.repository.ts';
 import { applySpec, assertValidSpec, defaultSpec, nextFireTimes } from './schedule-spec.ts';
 
 /** Per task type configs: read with their next fire times, replaced whole, audited. */
 export function createTaskConfigs(deps: {
-  knex: Knex;
-  schema: string;
   clock: Clock;
   schedules: ScheduleRepository;
-  control: ControlRepository;
+  store: ControlStore;
 }) {
   function view(
     taskType: TaskType,
@@ -38,7 +31,7 @@ export function createTaskConfigs(deps: {
   async function list(only?: readonly TaskType[]): Promise<TaskConfig[]> {
     const [rows, times] = await Promise.all([
       deps.schedules.taskConfigs(),
-      taskTypeTimes(deps.knex, deps.schema),
+      deps.schedules.taskTypeTimes(),
     ]);
     const byType = new Map(rows.map((r) => [r.task_type, r]));
     const now = deps.clock.now();
@@ -52,16 +45,7 @@ export function createTaskConfigs(deps: {
     const now = deps.clock.now();
     const entries = Object.entries(configs) as [TaskType, ScheduleSpec][];
     for (const [taskType, spec] of entries) assertValidSpec(spec, pathOf(taskType), now);
-    await deps.knex.transaction(async (trx) => {
-      for (const [taskType, spec] of entries) {
-        await deps.schedules.putTaskConfig(trx, taskType, spec, now);
-        await deps.control.audit(trx, now, {
-          action: 'config',
-          target: `config:${taskType}`,
-          detail: spec,
-        });
-      }
-    });
+    await deps.store.putTaskConfigs(entries, now);
     return list(entries.map(([t]) => t));
   }
 

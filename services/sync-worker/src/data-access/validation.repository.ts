@@ -23,20 +23,24 @@ const summary = (r: Row) => ({
 export function createValidationRepository(knex: Knex) {
   const table = (q: Knex | Knex.Transaction = knex) => q.withSchema('sync').table('validations');
   return {
+    /** A job's report; a replayed run's report replaces its earlier run's. */
     async insert(trx: Knex.Transaction, report: DriftReport): Promise<void> {
-      await table(trx).insert({
-        job_id: report.jobId,
-        platform_id: report.platformId,
-        resource: report.resource,
-        drift: report.drift,
-        counts: JSON.stringify(report.counts),
-        report: JSON.stringify({
-          missing: report.missing,
-          extra: report.extra,
-          changed: report.changed,
-        }),
-        at: report.at,
-      });
+      await table(trx)
+        .insert({
+          job_id: report.jobId,
+          platform_id: report.platformId,
+          resource: report.resource,
+          drift: report.drift,
+          counts: JSON.stringify(report.counts),
+          report: JSON.stringify({
+            missing: report.missing,
+            extra: report.extra,
+            changed: report.changed,
+          }),
+          at: report.at,
+        })
+        .onConflict('job_id')
+        .merge();
     },
     async get(jobId: string): Promise<DriftReport | undefined> {
       const row = (await table().where({ job_id: jobId }).first()) as Row | undefined;

@@ -44,10 +44,15 @@ export interface Harness {
   runJob(
     platform: PlatformWithSecrets,
     resource: string,
-    options?: { taskType?: TaskType; params?: Record<string, unknown>; jobId?: string },
+    options?: {
+      taskType?: TaskType;
+      params?: Record<string, unknown>;
+      jobId?: string;
+      run?: number;
+    },
   ): Promise<string>;
-  /** Waits for `job.succeeded` or a final `job.failed` of the job; returns its payload. */
-  finished(jobId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Waits for `job.succeeded` or a final `job.failed` of the job's run; returns its payload. */
+  finished(jobId: string, timeoutMs?: number, run?: number): Promise<Record<string, unknown>>;
   eventsOf(type: string, jobId?: string): Record<string, unknown>[];
 }
 
@@ -165,6 +170,7 @@ export async function startHarness(
         taskType,
         createEnvelope(jobRun, {
           jobId,
+          run: options.run ?? 1,
           platformId: platform.id,
           resource,
           taskType,
@@ -176,12 +182,13 @@ export async function startHarness(
       );
       return jobId;
     },
-    finished(jobId, timeoutMs = 15_000) {
+    finished(jobId, timeoutMs = 15_000, run = 1) {
+      const ofRun = (p: Record<string, unknown>) => p.run === run;
       return waitFor(
         () =>
-          eventsOf('job.succeeded', jobId)[0] ??
-          eventsOf('job.failed', jobId).find((p) => p.outcome !== 'retrying'),
-        { timeoutMs, message: `job ${jobId} finished` },
+          eventsOf('job.succeeded', jobId).find(ofRun) ??
+          eventsOf('job.failed', jobId).find((p) => ofRun(p) && p.outcome !== 'retrying'),
+        { timeoutMs, message: `job ${jobId} run ${run} finished` },
       );
     },
   };

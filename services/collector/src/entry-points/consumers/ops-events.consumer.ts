@@ -1,89 +1,86 @@
-import {
-  COLLECTOR_OPS_QUEUE,
-  EXCHANGES,
-  jobFailed,
-  jobStarted,
-  jobSucceeded,
-  logRecorded,
-  workerHeartbeat,
-  type LogEntry,
-  type PayloadOf,
-} from '@psc/contracts';
-import {
-  baseTopology,
-  createConsumer,
-  mergeTopologies,
-  workQueue,
-  type Broker,
-  type Consumer,
-} from '@psc/messaging';
+import { QUEUE_SPECS, type LogEntry, type WorkerHeartbeat } from '@psc/contracts';
+import { createBatchConsumer, type Broker, type Consumer, type MessageOf } from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
 import type { LogRepository } from '../../data-access/log.repository.ts';
 import type { WorkerRepository } from '../../data-access/worker.repository.ts';
-import type { CollectionRepository } from '../../data-access/collection.repository.ts';
 
-const ACCEPTS = [logRecorded, workerHeartbeat, jobStarted, jobSucceeded, jobFailed] as const;
+type OpsMessage = MessageOf<(typeof QUEUE_SPECS.collectorOpsEvents.accepts)[number]>;
 
-export const opsEventsTopology = mergeTopologies(
-  baseTopology,
-  workQueue({
-    name: COLLECTOR_OPS_QUEUE,
-    bindings: ACCEPTS.map((m) => ({ exchange: EXCHANGES.events, routingKey: m.type })),
-  }),
-);
+/** A job event as a log line; undefined for anything else. */
+function jobEntry(m: OpsMessage): LogEntry | undefined {
+  if (m.type === 'log.recorded' || m.type === 'worker.heartbeat') return undefined;
+  const p = m.payload;
+  const base = {
+    at: p.at,
+    service: 'jobs',
+    platformId: p.platformId ?? null,
+    jobId: p.jobId,
+    traceId: null,
+  };
+  switch (m.type) {
+    case 'job.started':
+      return {
+        ...base,
+        level: 'info',
+        message: `job started (attempt ${p.attempt})`,
+        fields: { workerId: m.payload.workerId, run: p.run },
+      };
+    case 'job.succeeded':
+      return {
+        ...base,
+        level: 'info',
+        message: 'job succeeded',
+        fields: { stats: m.payload.stats, run: p.run },
+      };
+    case 'job.waiting':
+      return {
+        ...base,
+        level: 'warn',
+        message: `job waiting: ${m.payload.reason}`,
+        fields: { nextAttemptAt: m.payload.nextAttemptAt, attempt: p.attempt, run: p.run },
+      };
+    case 'job.failed': {
+      const { outcome, error } = m.payload;
+      return {
+        ...base,
+        level: outcome === 'retrying' || outcome === 'cancelled' ? 'warn' : 'error',
+        message: `job ${outcome}: ${error.message}`,
+        fields: { class: error.class, attempt: p.attempt, outcome, run: p.run },
+      };
+    }
+  }
+}
 
 /**
  * The operator's window: log entries from every service, job events as log entries, and worker
- * heartbeats. Each entry is keyed by its event id, so a redelivery stores nothing twice.
+ * heartbeats, stored in batches. Each entry is keyed by its event id, so a redelivery stores
+ * nothing twice.
  */
 export function createOpsEventsConsumer(deps: {
   broker: Broker;
   logs: LogRepository;
   workers: WorkerRepository;
-  collections: CollectionRepository;
+  isTransient: (err: unknown) => boolean;
   logger: Logger;
 }): Consumer {
-  async function jobEntry(type: string, payload: unknown): Promise<LogEntry> {
-    const p = payload as PayloadOf<typeof jobFailed> & PayloadOf<typeof jobStarted>;
-    const platformId = (await deps.collections.find(p.jobId))?.platformId ?? null;
-    const base = { at: p.at, service: 'jobs', platformId, jobId: p.jobId, traceId: null };
-    if (type === jobStarted.type) {
-      return {
-        ...base,
-        level: 'info',
-        message: `job started (attempt ${p.attempt})`,
-        fields: { workerId: p.workerId },
-      };
-    }
-    if (type === jobSucceeded.type) {
-      const s = payload as PayloadOf<typeof jobSucceeded>;
-      return { ...base, level: 'info', message: 'job succeeded', fields: { stats: s.stats } };
-    }
-    return {
-      ...base,
-      level: p.outcome === 'retrying' || p.outcome === 'cancelled' ? 'warn' : 'error',
-      message: `job ${p.outcome}: ${p.error.message}`,
-      fields: { class: p.error.class, attempt: p.attempt, outcome: p.outcome },
-    };
-  }
-
-  return createConsumer({
+  return createBatchConsumer({
     broker: deps.broker,
-    queue: COLLECTOR_OPS_QUEUE,
-    topology: opsEventsTopology,
-    accepts: ACCEPTS,
+    queue: QUEUE_SPECS.collectorOpsEvents,
     logger: deps.logger,
-    prefetch: 50,
-    async handler(envelope) {
-      if (envelope.type === workerHeartbeat.type) {
-        await deps.workers.record(envelope.payload as PayloadOf<typeof workerHeartbeat>);
-        return;
+    isTransient: deps.isTransient,
+    async handleBatch(messages) {
+      const entries: { id: string; entry: LogEntry }[] = [];
+      const beats = new Map<string, WorkerHeartbeat>();
+      for (const m of messages) {
+        if (m.type === 'worker.heartbeat') beats.set(m.payload.workerId, m.payload);
+        else if (m.type === 'log.recorded') entries.push({ id: m.id, entry: m.payload });
+        else {
+          const entry = jobEntry(m);
+          if (entry) entries.push({ id: m.id, entry });
+        }
       }
-      const entry =
-        envelope.type === logRecorded.type
-          ? (envelope.payload as LogEntry)
-          : await jobEntry(envelope.type, envelope.payload);
-      await deps.logs.insert(entry, envelope.id);
+      await deps.logs.insertMany(entries);
+      for (const beat of beats.values()) await deps.workers.record(beat);
     },
   });
 }

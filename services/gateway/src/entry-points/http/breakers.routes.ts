@@ -1,22 +1,24 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { breakerList, breakerReset } from '@psc/contracts';
 import { params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
+import { createBreakerDirectory } from '../../data-access/breakers.ts';
 import { requireRole } from './auth.ts';
 
-/** Platform breakers as each sync-worker replica sees them, and an operator reset. */
+/**
+ * Platform breakers as each replica of the sync-worker and the collector sees them (`unavailable`
+ * names a service that did not answer), and an operator reset that reaches both.
+ */
 export function breakerRoutes(rpc: RpcClient): Router {
   const router = new Router();
+  const breakers = createBreakerDirectory(rpc);
   router.get('/monitoring/breakers', requireRole('viewer'), async (ctx) => {
-    ctx.body = await rpc.call(
-      breakerList,
-      query(ctx, z.object({ platformId: z.uuid().optional() })),
-    );
+    const { platformId } = query(ctx, z.object({ platformId: z.uuid().optional() }));
+    ctx.body = await breakers.list(platformId);
   });
   router.post('/platforms/:id/breaker/reset', requireRole('operator'), async (ctx) => {
     const { id } = params(ctx, z.object({ id: z.uuid() }));
-    ctx.body = await rpc.call(breakerReset, { platformId: id });
+    ctx.body = await breakers.reset(id);
   });
   return router;
 }

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
-import { breakerList, monitoringWorkers } from '@psc/contracts';
+import { monitoringWorkers } from '@psc/contracts';
 import type { RpcClient } from '@psc/messaging';
+import { createBreakerDirectory } from '../../data-access/breakers.ts';
 import type { QueueInspector } from '../../data-access/queue-inspector.ts';
 import { pipelineStatus } from '../../domain/pipeline-status.ts';
 import { requireRole } from './auth.ts';
@@ -10,6 +11,7 @@ const DLQ_WINDOW_MS = 5 * 60_000;
 
 export function monitoringRoutes(rpc: RpcClient, inspector: QueueInspector): Router {
   const router = new Router();
+  const breakerDirectory = createBreakerDirectory(rpc);
   // Dead-letter depth samples (this gateway's own memory; each replica judges for itself).
   const samples: { at: number; depths: Map<string, number> }[] = [];
 
@@ -27,8 +29,8 @@ export function monitoringRoutes(rpc: RpcClient, inspector: QueueInspector): Rou
         unavailable.push('collector (workers)');
         return { items: [] };
       }),
-      // The sync-worker's breakers; a worker that is down simply has none open.
-      rpc.call(breakerList, {}, { timeoutMs: 2_000 }).catch(() => ({ items: [] })),
+      // A worker service that is down simply has no breaker open.
+      breakerDirectory.list(undefined, 2_000),
     ]);
     const now = Date.now();
     while (samples.length > 0 && now - (samples[0]?.at ?? now) > DLQ_WINDOW_MS) samples.shift();

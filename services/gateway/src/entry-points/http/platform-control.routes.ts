@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import {
-  breakerList,
   controlReason,
   jobGet,
   jobRunNow,
@@ -13,6 +12,7 @@ import {
 import { delay } from '@psc/core';
 import { body, params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
+import { createBreakerDirectory } from '../../data-access/breakers.ts';
 import { requireRole } from './auth.ts';
 
 const idParams = z.object({ id: z.uuid() });
@@ -22,15 +22,12 @@ const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
 /** Seed 004's per-platform sync control, served by the scheduler. */
 export function platformControlRoutes(rpc: RpcClient): Router {
   const router = new Router();
+  const breakers = createBreakerDirectory(rpc);
 
-  /** The breaker is the sync-worker's; without an answer the status says null rather than fail. */
+  /** Breakers are the workers'; without an answer the status says null rather than fail. */
   async function withBreaker(status: PlatformSyncStatus): Promise<PlatformSyncStatus> {
-    try {
-      const { items } = await rpc.call(breakerList, { platformId: status.platformId });
-      return { ...status, breaker: items.length > 0 ? items : null };
-    } catch {
-      return status;
-    }
+    const { items } = await breakers.list(status.platformId);
+    return { ...status, breaker: items.length > 0 ? items : null };
   }
 
   router.get('/platforms/:id/sync/status', requireRole('viewer'), async (ctx) => {

@@ -1,20 +1,6 @@
-import {
-  EXCHANGES,
-  QUEUES,
-  platformDeleted,
-  platformRegistered,
-  platformUpdated,
-  type PayloadOf,
-} from '@psc/contracts';
+import { QUEUE_SPECS } from '@psc/contracts';
 import type { Clock } from '@psc/core';
-import {
-  baseTopology,
-  createConsumer,
-  mergeTopologies,
-  workQueue,
-  type Broker,
-  type Consumer,
-} from '@psc/messaging';
+import { createConsumer, type Broker, type Consumer } from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
 import type { PlatformRepository } from '../../data-access/platform.repository.ts';
 
@@ -26,32 +12,21 @@ export function createPlatformEventsConsumer(deps: {
   broker: Broker;
   platforms: PlatformRepository;
   clock: Clock;
+  isTransient: (err: unknown) => boolean;
   logger: Logger;
 }): Consumer {
-  const queue = QUEUES.schedulerPlatformEvents;
-  const accepts = [platformRegistered, platformUpdated, platformDeleted];
   return createConsumer({
     broker: deps.broker,
-    queue,
-    topology: mergeTopologies(
-      baseTopology,
-      workQueue({
-        name: queue,
-        bindings: accepts.map((m) => ({ exchange: EXCHANGES.events, routingKey: m.type })),
-      }),
-    ),
-    accepts,
+    queue: QUEUE_SPECS.schedulerPlatformEvents,
     logger: deps.logger,
-    prefetch: 20,
-    async handler(envelope) {
+    isTransient: deps.isTransient,
+    async handler(message) {
       const now = deps.clock.now();
-      if (envelope.type === platformDeleted.type) {
-        const p = envelope.payload as PayloadOf<typeof platformDeleted>;
-        await deps.platforms.markDeleted(p.platformId, p.version, now);
+      if (message.type === 'platform.deleted') {
+        await deps.platforms.markDeleted(message.payload.platformId, message.payload.version, now);
         return;
       }
-      const p = envelope.payload as PayloadOf<typeof platformRegistered>;
-      await deps.platforms.upsert(p.platform, now);
+      await deps.platforms.upsert(message.payload.platform, now);
     },
   });
 }

@@ -15,7 +15,7 @@ import {
 import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { JobRepository } from '../../data-access/job.repository.ts';
-import type { createJobCancel } from '../../domain/job-cancel.ts';
+import type { LedgerStore } from '../../data-access/ledger.store.ts';
 import type { PlatformSync } from '../../domain/platform-sync.ts';
 import type { RunNow } from '../../domain/run-now.ts';
 import type { SchedulerControl } from '../../domain/scheduler-control.ts';
@@ -24,7 +24,7 @@ import type { TaskConfigs } from '../../domain/task-config.ts';
 export function jobRpcHandlers(deps: {
   jobs: JobRepository;
   runNow: RunNow;
-  cancel: ReturnType<typeof createJobCancel>;
+  ledger: LedgerStore;
 }): RpcHandler[] {
   return [
     rpcHandler(jobRunNow, (request, ctx) => deps.runNow(request, ctx.correlationId)),
@@ -34,7 +34,10 @@ export function jobRpcHandlers(deps: {
       return job;
     }),
     rpcHandler(jobList, (request) => deps.jobs.list(request)),
-    rpcHandler(jobCancel, ({ id, reason }) => deps.cancel(id, reason)),
+    rpcHandler(jobCancel, async ({ id, reason }) => {
+      await deps.ledger.cancel(id, reason ?? 'cancelled by operator');
+      return (await deps.jobs.findById(id))!;
+    }),
   ];
 }
 

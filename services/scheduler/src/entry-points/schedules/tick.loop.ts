@@ -1,5 +1,5 @@
 import type { Logger } from '@psc/telemetry';
-import type { TickResult } from '../../domain/scheduler-tick.ts';
+import type { TickResult } from '../../data-access/tick.store.ts';
 
 /**
  * Runs the tick every `tickMs` (measured start to start, so a slow tick does not drift the

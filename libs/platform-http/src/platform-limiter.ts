@@ -9,16 +9,16 @@ export interface PlatformLimits {
 const SLOT_POLL_MS = 25;
 
 /**
- * Rate and concurrency limits per platform that hold across every worker replica, kept in
- * PostgreSQL. The rate limit hands out request times spaced 1/rps apart (each caller reserves the
+ * Rate and concurrency limits per platform that hold across every replica of a worker service,
+ * kept in the service's schema. The rate limit hands out request times spaced 1/rps apart (each caller reserves the
  * next free time and waits for it), so no second ever sees more than rps requests (+1 at its
  * edge). Concurrency slots are leases: a crashed holder's slot frees itself when the lease ends.
  */
-export function createPlatformLimiter(knex: Knex) {
+export function createPlatformLimiter(knex: Knex, schema: string) {
   async function reserve(platformId: string, requestsPerSecond: number): Promise<number> {
     const spacingMs = 1_000 / requestsPerSecond;
     const { rows } = await knex.raw<{ rows: { wait_ms: number }[] }>(
-      `insert into sync.rate_limits as r (platform_id, next_at)
+      `insert into ${schema}.rate_limits as r (platform_id, next_at)
        values (?, clock_timestamp() + make_interval(secs => ? / 1000.0))
        on conflict (platform_id) do update
          set next_at = greatest(r.next_at, clock_timestamp()) + make_interval(secs => ? / 1000.0)
@@ -36,7 +36,7 @@ export function createPlatformLimiter(knex: Knex) {
     signal?: AbortSignal,
   ): Promise<number> {
     await knex.raw(
-      `insert into sync.platform_slots (platform_id, slot, lease_until)
+      `insert into ${schema}.platform_slots (platform_id, slot, lease_until)
        select ?, g, '-infinity' from generate_series(0, ? - 1) as g
        on conflict do nothing`,
       [platformId, concurrency],
@@ -44,9 +44,9 @@ export function createPlatformLimiter(knex: Knex) {
     for (;;) {
       signal?.throwIfAborted();
       const { rows } = await knex.raw<{ rows: { slot: number }[] }>(
-        `update sync.platform_slots set lease_until = clock_timestamp() + make_interval(secs => ? / 1000.0)
+        `update ${schema}.platform_slots set lease_until = clock_timestamp() + make_interval(secs => ? / 1000.0)
           where (platform_id, slot) = (
-            select platform_id, slot from sync.platform_slots
+            select platform_id, slot from ${schema}.platform_slots
              where platform_id = ? and slot < ? and lease_until < clock_timestamp()
              order by slot limit 1 for update skip locked)
           returning slot`,
@@ -79,7 +79,7 @@ export function createPlatformLimiter(knex: Knex) {
       } finally {
         await knex
           .raw(
-            `update sync.platform_slots set lease_until = '-infinity' where platform_id = ? and slot = ?`,
+            `update ${schema}.platform_slots set lease_until = '-infinity' where platform_id = ? and slot = ?`,
             [platformId, slot],
           )
           .catch(() => undefined); // the lease runs out on its own

@@ -1,0 +1,307 @@
+import type { MessageDefinition } from './envelope.ts';
+import { EXCHANGES, MAX_PRIORITY, QUEUES, type ServiceName } from './topology.ts';
+import {
+  JOB_EVENTS,
+  jobCancelRequested,
+  jobFailed,
+  jobRun,
+  jobStarted,
+  jobSucceeded,
+  jobWaiting,
+} from './job.messages.ts';
+import { collectChild, collectionCompleted } from './collector.ts';
+import { logRecorded } from './logs.ts';
+import { workerHeartbeat } from './monitoring.ts';
+import { platformDeleted, platformRegistered, platformUpdated } from './platform.events.ts';
+import { recordsChanged } from './records.events.ts';
+import { validationDriftDetected } from './validation.ts';
+import { breakerStateChanged } from './breaker.ts';
+
+/**
+ * psc's whole RabbitMQ topology as data: every exchange, queue, binding and queue argument, who
+ * consumes each queue and which message types it accepts, and who publishes each message. The
+ * messaging library declares queues from these entries and consumers take their accepted types
+ * from them; docs/ARCHITECTURE.md's tables are generated from them (`npm run docs`).
+ */
+
+export interface ExchangeSpec {
+  name: string;
+  type: 'topic' | 'direct' | 'fanout';
+  /** Where messages that no binding takes go instead (`mandatory` publishes then succeed). */
+  alternateExchange?: string;
+  routingKey: string;
+  purpose: string;
+}
+
+export interface BindingSpec {
+  exchange: string;
+  routingKey: string;
+}
+
+export interface QueueSpec {
+  /** For a per-replica queue, the prefix: the queue is `<name>.<replica id>`. */
+  readonly name: string;
+  readonly consumer: ServiceName | null;
+  /** Services that declare it (its consumer, and publishers that must never find it missing). */
+  readonly declaredBy: readonly ServiceName[];
+  readonly purpose: string;
+  readonly bindings: readonly BindingSpec[];
+  /** Message types its consumer accepts; anything else is parked as poison with the reason. */
+  readonly accepts: readonly MessageDefinition[];
+  readonly durable: boolean;
+  readonly autoDelete?: boolean;
+  readonly perReplica?: boolean;
+  readonly priority?: boolean;
+  readonly maxLength?: number;
+  /**
+   * `retries`: a failed message waits in a delay queue (`<name>.retry.<ms>ms`, one per delay) and
+   * comes back; poison and, where the consumer gives up, exhausted messages go to
+   * `<name>.dead-letter`. `park`: no retries, poison to the dead-letter queue. `none`: neither.
+   */
+  readonly failures: 'retries' | 'park' | 'none';
+  /** The consumer's default prefetch, and the variable that sets it when there is one. */
+  readonly prefetch?: { default: number; env?: string };
+}
+
+export interface MessageRoute {
+  message: MessageDefinition;
+  kind: 'command' | 'event';
+  exchange: string;
+  /** What the routing key is: the message type, unless said otherwise. */
+  routingKey: string;
+  producers: readonly ServiceName[];
+}
+
+export const EXCHANGE_SPECS: readonly ExchangeSpec[] = [
+  {
+    name: EXCHANGES.events,
+    type: 'topic',
+    alternateExchange: EXCHANGES.unrouted,
+    routingKey: 'event type (`job.succeeded`)',
+    purpose: 'domain events',
+  },
+  {
+    name: EXCHANGES.jobs,
+    type: 'direct',
+    routingKey: 'task type (`sync`, `validate`, `collect`), or `collect.child`',
+    purpose: '`job.run` commands and fan-out children',
+  },
+  {
+    name: EXCHANGES.rpc,
+    type: 'direct',
+    routingKey: 'owning service name',
+    purpose: 'request/reply commands and queries',
+  },
+  {
+    name: EXCHANGES.deadLetter,
+    type: 'direct',
+    routingKey: 'source queue name',
+    purpose: 'messages that cannot be processed (poison, or given up)',
+  },
+  {
+    name: EXCHANGES.unrouted,
+    type: 'fanout',
+    routingKey: '—',
+    purpose: 'alternate exchange of `psc.events`: events no queue is bound to',
+  },
+];
+
+/** Job events that become log lines (progress reports would only be noise there). */
+const OPS_JOB_EVENTS = [jobStarted, jobWaiting, jobSucceeded, jobFailed] as const;
+
+const onEvents = (...messages: MessageDefinition[]): BindingSpec[] =>
+  messages.map((m) => ({ exchange: EXCHANGES.events, routingKey: m.type }));
+const onJobs = (...keys: string[]): BindingSpec[] =>
+  keys.map((routingKey) => ({ exchange: EXCHANGES.jobs, routingKey }));
+const rpcQueue = (service: ServiceName): QueueSpec => ({
+  name: QUEUES.rpc(service),
+  consumer: service,
+  declaredBy: [service],
+  purpose: `requests of ${service}'s operations; deleted with its last replica, so callers get 503 at once`,
+  bindings: [{ exchange: EXCHANGES.rpc, routingKey: service }],
+  accepts: [],
+  durable: false,
+  autoDelete: true,
+  failures: 'none',
+  prefetch: { default: 20 },
+});
+
+/** Every queue psc declares, by key. */
+export const QUEUE_SPECS = {
+  syncJobs: {
+    name: QUEUES.syncJobs,
+    consumer: 'sync-worker',
+    // The scheduler declares it too: a job queued before any worker ever started waits in it.
+    declaredBy: ['scheduler', 'sync-worker'],
+    purpose: 'sync and validate jobs, by priority',
+    bindings: onJobs('sync', 'validate'),
+    accepts: [jobRun],
+    durable: true,
+    priority: true,
+    failures: 'retries',
+    prefetch: { default: 4, env: 'PSC_WORKER_PREFETCH' },
+  },
+  collectorJobs: {
+    name: QUEUES.collectorJobs,
+    consumer: 'collector',
+    declaredBy: ['scheduler', 'collector'],
+    purpose: 'collect jobs (stage 1: fetch, or fan out into children)',
+    bindings: onJobs('collect'),
+    accepts: [jobRun],
+    durable: true,
+    priority: true,
+    failures: 'retries',
+    prefetch: { default: 4, env: 'PSC_COLLECTOR_PREFETCH' },
+  },
+  collectorChildren: {
+    name: QUEUES.collectorChildren,
+    consumer: 'collector',
+    declaredBy: ['collector'],
+    purpose: 'fan-out children (stage 2), by the parent job priority',
+    bindings: onJobs(collectChild.type),
+    accepts: [collectChild],
+    durable: true,
+    priority: true,
+    failures: 'retries',
+    prefetch: { default: 4, env: 'PSC_COLLECTOR_CHILD_PREFETCH' },
+  },
+  schedulerJobEvents: {
+    name: QUEUES.schedulerJobEvents,
+    consumer: 'scheduler',
+    declaredBy: ['scheduler'],
+    purpose:
+      'the job ledger: every worker event of every job, applied in batches; held, never dead-lettered, while the database is away',
+    bindings: onEvents(...JOB_EVENTS),
+    accepts: JOB_EVENTS,
+    durable: true,
+    failures: 'park',
+    prefetch: { default: 200, env: 'PSC_LEDGER_BATCH' },
+  },
+  schedulerPlatformEvents: {
+    name: QUEUES.schedulerPlatformEvents,
+    consumer: 'scheduler',
+    declaredBy: ['scheduler'],
+    purpose: "the scheduler's projection of platforms",
+    bindings: onEvents(platformRegistered, platformUpdated, platformDeleted),
+    accepts: [platformRegistered, platformUpdated, platformDeleted],
+    durable: true,
+    failures: 'retries',
+    prefetch: { default: 20 },
+  },
+  syncWorkerPlatformEvents: {
+    name: QUEUES.syncWorkerPlatformEvents,
+    consumer: 'sync-worker',
+    declaredBy: ['sync-worker'],
+    purpose: "one per replica: drops the replica's cached platform when it changes",
+    bindings: onEvents(platformUpdated, platformDeleted),
+    accepts: [platformUpdated, platformDeleted],
+    durable: false,
+    autoDelete: true,
+    perReplica: true,
+    failures: 'park',
+    prefetch: { default: 20 },
+  },
+  syncWorkerCancellations: {
+    name: QUEUES.syncWorkerCancellations,
+    consumer: 'sync-worker',
+    declaredBy: ['sync-worker'],
+    purpose: 'cancellations, stored once for every sync-worker replica',
+    bindings: onEvents(jobCancelRequested),
+    accepts: [jobCancelRequested],
+    durable: true,
+    failures: 'retries',
+    prefetch: { default: 20 },
+  },
+  collectorCancellations: {
+    name: QUEUES.collectorCancellations,
+    consumer: 'collector',
+    declaredBy: ['collector'],
+    purpose: 'cancellations, stored once for every collector replica',
+    bindings: onEvents(jobCancelRequested),
+    accepts: [jobCancelRequested],
+    durable: true,
+    failures: 'retries',
+    prefetch: { default: 20 },
+  },
+  collectorOpsEvents: {
+    name: QUEUES.collectorOpsEvents,
+    consumer: 'collector',
+    declaredBy: ['collector'],
+    purpose: 'log entries of every service, job events as log entries, worker heartbeats',
+    bindings: onEvents(logRecorded, workerHeartbeat, ...OPS_JOB_EVENTS),
+    accepts: [logRecorded, workerHeartbeat, ...OPS_JOB_EVENTS],
+    durable: true,
+    failures: 'park',
+    prefetch: { default: 200 },
+  },
+  unroutedEvents: {
+    name: QUEUES.unroutedEvents,
+    consumer: null,
+    declaredBy: ['gateway', 'platform-registry', 'scheduler', 'sync-worker', 'collector'],
+    purpose: 'the latest 10,000 events nobody subscribes to, for inspection',
+    bindings: [{ exchange: EXCHANGES.unrouted, routingKey: '' }],
+    accepts: [],
+    durable: true,
+    maxLength: 10_000,
+    failures: 'none',
+  },
+  registryRpc: rpcQueue('platform-registry'),
+  schedulerRpc: rpcQueue('scheduler'),
+  syncWorkerRpc: rpcQueue('sync-worker'),
+  collectorRpc: rpcQueue('collector'),
+} as const satisfies Record<string, QueueSpec>;
+
+export type QueueKey = keyof typeof QUEUE_SPECS;
+
+/** Queues whose dead letters the scheduler keeps in the dead-letter queue API. */
+export const DEAD_LETTER_SOURCES: readonly QueueSpec[] = Object.values(
+  QUEUE_SPECS as Record<string, QueueSpec>,
+).filter((q) => q.failures !== 'none');
+
+/** Who publishes what, where. Consumers follow from the queues that accept each type. */
+export const MESSAGE_ROUTES: readonly MessageRoute[] = [
+  {
+    message: jobRun,
+    kind: 'command',
+    exchange: EXCHANGES.jobs,
+    routingKey: 'task type',
+    producers: ['scheduler'],
+  },
+  {
+    message: collectChild,
+    kind: 'command',
+    exchange: EXCHANGES.jobs,
+    routingKey: collectChild.type,
+    producers: ['collector'],
+  },
+  ...JOB_EVENTS.map((message): MessageRoute => ({
+    message,
+    kind: 'event',
+    exchange: EXCHANGES.events,
+    routingKey: message.type,
+    producers: ['sync-worker', 'collector'],
+  })),
+  ...[jobCancelRequested].map((message) => event(message, ['scheduler'])),
+  ...[platformRegistered, platformUpdated, platformDeleted].map((m) =>
+    event(m, ['platform-registry']),
+  ),
+  event(recordsChanged, ['sync-worker']),
+  event(validationDriftDetected, ['sync-worker']),
+  event(breakerStateChanged, ['sync-worker', 'collector']),
+  event(collectionCompleted, ['collector']),
+  event(logRecorded, []),
+  event(workerHeartbeat, ['sync-worker', 'collector']),
+];
+
+function event(message: MessageDefinition, producers: ServiceName[]): MessageRoute {
+  return {
+    message,
+    kind: 'event',
+    exchange: EXCHANGES.events,
+    routingKey: message.type,
+    producers,
+  };
+}
+
+/** Highest AMQP priority a job queue is declared with (messages carry 1 … MAX_PRIORITY). */
+export const QUEUE_MAX_PRIORITY = MAX_PRIORITY + 1;

@@ -1,0 +1,18 @@
+export {
+  createJobRunner,
+  CancelledError,
+  type JobHandler,
+  type JobOutcome,
+  type JobRunner,
+  type JobRunnerOptions,
+  type RunContext,
+} from './runner.ts';
+export {
+  createJobRunnerTables,
+  createJobRunRepository,
+  type JobRunRepository,
+  type RunRecord,
+} from './job-runs.ts';
+export { cleanText, jobErrorOf, jobEvents, type RunRef } from './job-events.ts';
+export { createCancellationsConsumer } from './cancellations.ts';
+export { workerEnv, workerSettings } from './worker-config.ts';

@@ -1,0 +1,141 @@
+import type { Knex } from 'knex';
+import type { JobStats } from '@psc/contracts';
+
+/**
+ * Migration step: the runner's tables in a worker service's own schema. `job_runs` holds one row
+ * per finished (or fanned-out) run of a job — the idempotency record a redelivered or duplicated
+ * `job.run` is checked against; `cancelled_jobs` the cancellations every replica checks.
+ */
+export async function createJobRunnerTables(knex: Knex, schema: string): Promise<void> {
+  const s = () => knex.schema.withSchema(schema);
+  await s().createTable('job_runs', (t) => {
+    t.uuid('job_id').notNullable();
+    t.integer('run').notNullable();
+    t.integer('attempt').notNullable();
+    /** `succeeded`, `failed`, or `continues` (finished by another message: a fan-out's last child). */
+    t.text('status').notNullable();
+    t.jsonb('stats');
+    t.timestamp('finished_at', { useTz: true }).notNullable();
+    t.primary(['job_id', 'run']);
+  });
+  await s().createTable('cancelled_jobs', (t) => {
+    t.uuid('job_id').notNullable();
+    t.integer('run').notNullable();
+    t.timestamp('at', { useTz: true }).notNullable();
+    t.primary(['job_id', 'run']);
+  });
+}
+
+export type RunStatus = 'succeeded' | 'failed' | 'continues';
+
+export interface RunRecord {
+  jobId: string;
+  run: number;
+  attempt: number;
+  status: RunStatus;
+  stats: JobStats | null;
+  at: Date;
+}
+
+/** The runner's view of its tables; every statement is one round trip. */
+export function createJobRunRepository(knex: Knex, schema: string) {
+  const claimSql = `
+    with cancelled as (
+      select exists (select 1 from ${schema}.cancelled_jobs where job_id = ? and run = ?) as yes
+    ), claimed as (
+      insert into ${schema}.job_runs (job_id, run, attempt, status, stats, finished_at)
+      select ?, ?, ?, ?, ?::jsonb, ? from cancelled where not cancelled.yes
+      on conflict (job_id, run) do nothing
+      returning 1
+    )
+    select (select yes from cancelled) as cancelled, exists (select 1 from claimed) as claimed`;
+
+  return {
+    /**
+     * Records a run's outcome inside the transaction of its effects. `duplicate`: another
+     * delivery of the same run got there first (the caller rolls back and acks); `cancelled`:
+     * the run was cancelled before it could commit (the caller rolls back).
+     */
+    async claim(
+      trx: Knex.Transaction,
+      record: RunRecord,
+    ): Promise<'claimed' | 'duplicate' | 'cancelled'> {
+      const { rows } = await trx.raw<{ rows: { cancelled: boolean; claimed: boolean }[] }>(
+        claimSql,
+        [
+          record.jobId,
+          record.run,
+          record.jobId,
+          record.run,
+          record.attempt,
+          record.status,
+          record.stats === null ? null : JSON.stringify(record.stats),
+          record.at,
+        ],
+      );
+      const row = rows[0]!;
+      if (row.cancelled) return 'cancelled';
+      return row.claimed ? 'claimed' : 'duplicate';
+    },
+
+    /** A run that `continues` elsewhere has ended: records how, in the caller's transaction. */
+    async finish(trx: Knex.Transaction, record: RunRecord): Promise<void> {
+      await trx.raw(
+        `update ${schema}.job_runs set status = ?, stats = ?::jsonb, finished_at = ?
+          where job_id = ? and run = ?`,
+        [
+          record.status,
+          record.stats === null ? null : JSON.stringify(record.stats),
+          record.at,
+          record.jobId,
+          record.run,
+        ],
+      );
+    },
+
+    async cancel(jobId: string, run: number, at: Date): Promise<void> {
+      await knex.raw(
+        `insert into ${schema}.cancelled_jobs (job_id, run, at) values (?, ?, ?)
+         on conflict do nothing`,
+        [jobId, run, at],
+      );
+    },
+
+    async isCancelled(jobId: string, run: number): Promise<boolean> {
+      const { rows } = await knex.raw<{ rows: unknown[] }>(
+        `select 1 from ${schema}.cancelled_jobs where job_id = ? and run = ?`,
+        [jobId, run],
+      );
+      return rows.length > 0;
+    },
+
+    /** What became of runs, for the ledger's reconciliation: absent ones are not finished here. */
+    async outcomes(runs: { jobId: string; run: number }[]): Promise<RunRecord[]> {
+      if (runs.length === 0) return [];
+      const { rows } = await knex.raw<{
+        rows: {
+          job_id: string;
+          run: number;
+          attempt: number;
+          status: RunStatus;
+          stats: JobStats | null;
+          finished_at: Date;
+        }[];
+      }>(
+        `select r.* from ${schema}.job_runs r
+           join unnest(?::uuid[], ?::int[]) as q(job_id, run) using (job_id, run)`,
+        [runs.map((r) => r.jobId), runs.map((r) => r.run)],
+      );
+      return rows.map((r) => ({
+        jobId: r.job_id,
+        run: r.run,
+        attempt: r.attempt,
+        status: r.status,
+        stats: r.stats,
+        at: r.finished_at,
+      }));
+    },
+  };
+}
+
+export type JobRunRepository = ReturnType<typeof createJobRunRepository>;

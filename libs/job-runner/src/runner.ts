@@ -1,0 +1,279 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { jobRun, JobError, JobRun, JobStats, QueueSpec, TaskType } from '@psc/contracts';
+import { AppError, NonRetryableError, type Clock } from '@psc/core';
+import {
+  createConsumer,
+  type Broker,
+  type Consumer,
+  type Emit,
+  type FailureDecision,
+  type MessageOf,
+  type Outbox,
+  type Publisher,
+} from '@psc/messaging';
+import { createJobRunRepository, type JobRunRepository } from './job-runs.ts';
+import { jobErrorOf, jobEvents, type RunRef } from './job-events.ts';
+
+/** How a run ends, as its handler commits it. */
+export type JobOutcome =
+  | { kind: 'succeeded'; stats: JobStats }
+  /** Could never succeed as it is (e.g. some fan-out children failed): into the DLQ. */
+  | { kind: 'failed'; error: JobError }
+  /** Not finished yet: another message ends it (see {@link JobRunner.finishElsewhere}). */
+  | { kind: 'continues' };
+
+export interface RunContext {
+  readonly job: JobRun;
+  readonly attempt: number;
+  /** The correlation id the run's `job.run` carried: messages the run causes carry it on. */
+  readonly correlationId: string;
+  /** Aborts at the job's hard timeout. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** Reports how far the run has got (at most every `progressIntervalMs`); stops a cancelled run. */
+  progress(done: { pages: number; records: number }): Promise<void>;
+  /** Throws {@link CancelledError} when the run was cancelled. */
+  throwIfCancelled(): Promise<void>;
+  /**
+   * Commits the run: `work`'s effects, the run's record (which makes a second delivery of the
+   * same run a no-op) and its outcome event, in one transaction. A run cancelled meanwhile
+   * rolls back here. Call it once.
+   */
+  commit(work: (trx: Knex.Transaction, emit: Emit) => Promise<JobOutcome>): Promise<void>;
+}
+
+export type JobHandler = (ctx: RunContext) => Promise<void>;
+
+/** The run was cancelled (by the scheduler, or by the worker's own rule): never retried. */
+export class CancelledError extends NonRetryableError {
+  override name = 'CancelledError';
+  constructor(code = 'cancelled', message = 'job was cancelled') {
+    super(code, message);
+  }
+}
+
+/** Another delivery of the same run has committed already. */
+class DuplicateRunError extends Error {
+  override name = 'DuplicateRunError';
+}
+
+export interface JobRunnerOptions {
+  broker: Broker;
+  /** A job queue of the topology table (it accepts `job.run`). */
+  queue: QueueSpec & { accepts: readonly [typeof jobRun] };
+  knex: Knex;
+  /** The worker service's schema, with the runner's tables (createJobRunnerTables). */
+  schema: string;
+  outbox: Outbox;
+  publisher: Publisher;
+  logger: Logger;
+  clock: Clock;
+  workerId: string;
+  handlers: Partial<Record<TaskType, JobHandler>>;
+  prefetch: number;
+  maxAttempts: number;
+  retryTiersMs: readonly number[];
+  /** Hard limit per attempt, below RabbitMQ's consumer timeout. */
+  jobTimeoutMs: number;
+  /** `job.started` is sent only for attempts still running after this long. */
+  startedNoticeMs: number;
+  progressIntervalMs?: number;
+  /** Database errors that hold a job instead of spending an attempt. */
+  isTransient: (err: unknown) => boolean;
+}
+
+export interface JobRunner {
+  start(): Promise<void>;
+  /** Finishes the runs in flight (they ack after their commit), then stops consuming. */
+  stop(): Promise<void>;
+  /** Ids of the jobs running now (heartbeats). */
+  active(): string[];
+  /** Lifecycle events of the job consumer (`acked`, `retried`, `deferred`, `dead-lettered`). */
+  consumer: Consumer;
+  runs: JobRunRepository;
+  /**
+   * Ends a run that `continues` (a fan-out) from another message's transaction: records it and
+   * emits its outcome event with that transaction.
+   */
+  finishElsewhere(
+    trx: Knex.Transaction,
+    emit: Emit,
+    ref: RunRef,
+    outcome: Exclude<JobOutcome, { kind: 'continues' }>,
+    startedAt: Date,
+  ): Promise<void>;
+}
+
+function timeoutError(ms: number): AppError {
+  return new AppError('job_timeout', 504, `job did not finish within ${ms} ms`, {
+    retryable: true,
+  });
+}
+
+/**
+ * The one job lifecycle of every worker: takes `job.run` from its queue, skips a run that was
+ * already done, reports it to the ledger (started only when it takes a while, progress, the
+ * outcome with its effects in one transaction, every failure with what happens next), stops it
+ * at its hard timeout or when cancelled, and retries, defers or gives it up through the consumer.
+ * A given-up job is not dead-lettered on the broker: its `job.failed` puts it into the ledger's
+ * dead-letter queue, from which the ledger replays it.
+ */
+export function createJobRunner(options: JobRunnerOptions): JobRunner {
+  const runs = createJobRunRepository(options.knex, options.schema);
+  const active = new Set<string>();
+  const startedAtOf = new WeakMap<object, Date>();
+  const progressEvery = options.progressIntervalMs ?? 250;
+  const now = () => options.clock.now();
+
+  // Events that change no state of the worker's own go straight to the broker (confirmed);
+  // a failed publish fails the delivery, which is then tried again.
+  const send = (message: ReturnType<(typeof jobEvents)['started']>) =>
+    options.publisher.publish(message.exchange, message.routingKey, message.envelope);
+
+  const outcomeEvent = (
+    ref: RunRef,
+    outcome: Exclude<JobOutcome, { kind: 'continues' }>,
+    startedAt: Date,
+  ) =>
+    outcome.kind === 'succeeded'
+      ? jobEvents.succeeded(ref, now(), startedAt, outcome.stats)
+      : jobEvents.failed(ref, now(), { error: outcome.error, outcome: 'failed', startedAt });
+
+  async function run(message: MessageOf<typeof jobRun>, attempt: number, log: Logger) {
+    const job = message.payload;
+    const ref: RunRef = { job, attempt, correlationId: message.correlationId };
+    const startedAt = now();
+    startedAtOf.set(message, startedAt);
+    const handler = options.handlers[job.taskType];
+    if (!handler) {
+      throw new NonRetryableError(
+        'unsupported_task',
+        `${job.taskType} is not a task of this worker`,
+      );
+    }
+    const signal = AbortSignal.timeout(options.jobTimeoutMs);
+    let committed = false;
+    let lastProgress = 0;
+    const throwIfCancelled = async () => {
+      if (await runs.isCancelled(job.jobId, job.run)) throw new CancelledError();
+    };
+    const ctx: RunContext = {
+      job,
+      attempt,
+      correlationId: message.correlationId,
+      signal,
+      logger: log,
+      throwIfCancelled,
+      async progress(done) {
+        if (signal.aborted) throw timeoutError(options.jobTimeoutMs);
+        await throwIfCancelled();
+        const at = now();
+        if (at.getTime() - lastProgress < progressEvery) return;
+        lastProgress = at.getTime();
+        await send(jobEvents.progressed(ref, at, done));
+      },
+      async commit(work) {
+        if (committed) throw new Error('a run commits once');
+        await options.outbox.transaction(async (trx, emit) => {
+          const outcome = await work(trx, emit);
+          const claim = await runs.claim(trx, {
+            jobId: job.jobId,
+            run: job.run,
+            attempt,
+            status: outcome.kind,
+            stats: outcome.kind === 'succeeded' ? outcome.stats : null,
+            at: now(),
+          });
+          if (claim === 'duplicate') throw new DuplicateRunError();
+          if (claim === 'cancelled') throw new CancelledError();
+          if (outcome.kind !== 'continues') emit(outcomeEvent(ref, outcome, startedAt));
+        });
+        committed = true;
+      },
+    };
+    const notice = setTimeout(() => {
+      send(jobEvents.started(ref, now(), options.workerId)).catch((err: unknown) =>
+        log.debug({ err: String(err) }, 'started notice not sent'),
+      );
+    }, options.startedNoticeMs);
+    active.add(job.jobId);
+    try {
+      await handler(ctx);
+      if (!committed) throw new Error(`the ${job.taskType} handler returned without committing`);
+    } catch (err) {
+      if (err instanceof DuplicateRunError) {
+        log.info({ jobId: job.jobId, run: job.run }, 'run already done; duplicate acked');
+        return;
+      }
+      if (err instanceof CancelledError) {
+        await send(
+          jobEvents.failed(ref, now(), { error: jobErrorOf(err), outcome: 'cancelled', startedAt }),
+        );
+        return;
+      }
+      if (signal.aborted && !(err instanceof AppError)) throw timeoutError(options.jobTimeoutMs);
+      throw err;
+    } finally {
+      clearTimeout(notice);
+      active.delete(job.jobId);
+    }
+  }
+
+  async function reportFailure(
+    message: MessageOf<typeof jobRun>,
+    err: unknown,
+    decision: FailureDecision,
+    attempt: number,
+  ): Promise<void> {
+    const ref: RunRef = { job: message.payload, attempt, correlationId: message.correlationId };
+    const at = now();
+    const startedAt = startedAtOf.get(message) ?? at;
+    if (decision.kind === 'defer') {
+      const reason = err instanceof AppError ? err.message : 'deferred';
+      await send(jobEvents.waiting(ref, at, reason, decision.nextAttemptAt));
+      return;
+    }
+    await send(
+      jobEvents.failed(ref, at, {
+        error: jobErrorOf(err),
+        outcome: decision.kind === 'retry' ? 'retrying' : decision.retryable ? 'dead' : 'failed',
+        startedAt,
+        ...(decision.kind === 'retry' ? { nextAttemptAt: decision.nextAttemptAt } : {}),
+      }),
+    );
+  }
+
+  const consumer = createConsumer({
+    broker: options.broker,
+    queue: options.queue,
+    logger: options.logger,
+    prefetch: options.prefetch,
+    maxAttempts: options.maxAttempts,
+    retryTiersMs: options.retryTiersMs,
+    isTransient: options.isTransient,
+    givenUpTo: 'hook',
+    now,
+    handler: (message, ctx) => run(message, ctx.attempt, ctx.logger),
+    onFailure: (message, err, decision, ctx) => reportFailure(message, err, decision, ctx.attempt),
+  });
+
+  return {
+    start: () => consumer.start(),
+    stop: () => consumer.stop(),
+    active: () => [...active],
+    consumer,
+    runs,
+    async finishElsewhere(trx, emit, ref, outcome, startedAt) {
+      await runs.finish(trx, {
+        jobId: ref.job.jobId,
+        run: ref.job.run,
+        attempt: ref.attempt,
+        status: outcome.kind,
+        stats: outcome.kind === 'succeeded' ? outcome.stats : null,
+        at: now(),
+      });
+      emit(outcomeEvent(ref, outcome, startedAt));
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { RETRY_TIERS_MS } from '@psc/contracts';
+
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    );
+
+/**
+ * The settings every worker service (sync-worker, collector) reads the same way: its jobs'
+ * retries and limits, and how it calls platforms. Spread into the service's env schema.
+ */
+export const workerEnv = {
+  PSC_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  /** Tries per job (and per fan-out child), the first included. */
+  PSC_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
+  /** Retry delays, comma-separated ms: attempt n waits the n-th (the last one repeats). */
+  PSC_RETRY_TIERS_MS: list(RETRY_TIERS_MS.join(','))
+    .transform((items) => items.map(Number))
+    .pipe(z.array(z.number().int().min(10).max(86_400_000)).min(1).max(10)),
+  /** Hard limit per attempt; keep it below RabbitMQ's consumer_timeout (30 min by default). */
+  PSC_JOB_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(900_000),
+  /** An attempt still running after this long is reported `running` (`job.started`). */
+  PSC_STARTED_NOTICE_MS: z.coerce.number().int().min(0).max(600_000).default(250),
+  /** Largest platform response read, in bytes (a platform's `maxResponseBytes` may lower it). */
+  PSC_FETCH_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .default(16 * 1024 * 1024),
+  /** Loopback/private hosts, addresses or CIDRs platforms may live on (refused otherwise). */
+  PSC_EGRESS_ALLOW: list(''),
+  /** How often the worker announces itself (GET /api/v1/monitoring/workers). */
+  PSC_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(5_000),
+  PSC_WORKER_ID: z.string().min(1).max(200).optional(),
+  /**
+   * How long a platform (with credentials) fetched from the registry is reused without asking
+   * again; `platform.updated`/`platform.deleted` events drop it sooner. 0 asks on every job.
+   */
+  PSC_PLATFORM_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+};
+
+type WorkerEnv = z.infer<z.ZodObject<typeof workerEnv>>;
+
+/** The parsed worker settings, named as the services use them. */
+export function workerSettings(e: WorkerEnv, service: string) {
+  return {
+    rpcTimeoutMs: e.PSC_RPC_TIMEOUT_MS,
+    maxAttempts: e.PSC_MAX_ATTEMPTS,
+    retryTiersMs: [...e.PSC_RETRY_TIERS_MS].sort((a, b) => a - b),
+    jobTimeoutMs: e.PSC_JOB_TIMEOUT_MS,
+    startedNoticeMs: e.PSC_STARTED_NOTICE_MS,
+    fetchMaxBytes: e.PSC_FETCH_MAX_BYTES,
+    egressAllow: e.PSC_EGRESS_ALLOW,
+    heartbeatMs: e.PSC_HEARTBEAT_MS,
+    workerId: e.PSC_WORKER_ID ?? `${service}-${hostname()}-${process.pid}`,
+    platformCacheTtlMs: e.PSC_PLATFORM_CACHE_TTL_MS,
+  };
+}

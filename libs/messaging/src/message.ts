@@ -1,0 +1,70 @@
+import {
+  HEADERS,
+  MAX_PRIORITY,
+  type Envelope,
+  type MessageDefinition,
+  type PayloadOf,
+} from '@psc/contracts';
+import type { ConsumeMessage } from 'amqplib';
+import { PoisonMessageError } from './errors.ts';
+
+/**
+ * A received message of one of the definitions `D`: a union discriminated by `type`, so a
+ * handler narrows the payload by checking the type, with no casts.
+ */
+export type MessageOf<D> =
+  D extends MessageDefinition<infer T>
+    ? Omit<Envelope<PayloadOf<D>>, 'type'> & { readonly type: T }
+    : never;
+
+const MAX_SANE_ATTEMPT = 1_000;
+
+/** The attempt a delivery is (1 for the first), from `x-psc-attempt`; `x-death` is not trusted. */
+export function readAttempt(headers: Record<string, unknown>): number {
+  const raw = headers[HEADERS.attempt];
+  if (raw === undefined) return 1;
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SANE_ATTEMPT) {
+    throw new PoisonMessageError(
+      `invalid ${HEADERS.attempt} header: ${JSON.stringify(raw).slice(0, 40)}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Parses a delivery against the definitions a queue accepts. Anything else (not JSON, an
+ * unknown type or version, a payload outside its contract, an absurd priority or attempt) is
+ * poison, with the reason in the error.
+ */
+export function parseDelivery<D extends MessageDefinition>(
+  msg: ConsumeMessage,
+  byType: ReadonlyMap<string, D>,
+): { message: MessageOf<D>; attempt: number } {
+  let json: unknown;
+  try {
+    json = JSON.parse(msg.content.toString('utf8'));
+  } catch {
+    throw new PoisonMessageError('body is not valid JSON');
+  }
+  const type = (json as { type?: unknown } | null)?.type;
+  const definition = typeof type === 'string' ? byType.get(type) : undefined;
+  if (!definition) {
+    throw new PoisonMessageError(`unexpected message type ${String(type).slice(0, 80)}`);
+  }
+  const parsed = definition.envelope.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new PoisonMessageError(
+      `${definition.type} fails its contract at ${first?.path.join('.') || '(root)'}: ${first?.message ?? ''}`,
+    );
+  }
+  const priority = msg.properties.priority as number | undefined;
+  if (priority !== undefined && (priority < 0 || priority > MAX_PRIORITY + 1)) {
+    throw new PoisonMessageError(`absurd priority ${priority}`);
+  }
+  return {
+    message: parsed.data as MessageOf<D>,
+    attempt: readAttempt(msg.properties.headers ?? {}),
+  };
+}

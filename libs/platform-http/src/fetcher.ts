@@ -1,0 +1,76 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { breakerList, breakerReset, type PlatformCaller } from '@psc/contracts';
+import type { EgressGuard } from '@psc/egress';
+import { rpcHandler, type RpcHandler } from '@psc/messaging';
+import { createBreakerStore } from './breaker-store.ts';
+import { createPlatformBreakers, type BreakerChange } from './breakers.ts';
+import { createPlatformHttpClient } from './platform-client.ts';
+import { createPlatformLimiter } from './platform-limiter.ts';
+
+export interface PlatformFetcherOptions {
+  knex: Knex;
+  /** The worker service's schema, with the fetcher's tables (createFetcherTables). */
+  schema: string;
+  service: PlatformCaller;
+  workerId: string;
+  maxBytes: number;
+  egress: Pick<EgressGuard, 'checkUrl' | 'lookup'>;
+  logger: Logger;
+  /** Told of every breaker change after it is stored (events, metrics). */
+  onBreakerChange?: (change: BreakerChange) => void;
+}
+
+/**
+ * How a worker calls platforms: the HTTP client (egress guard, auth, timeout, size cap,
+ * Retry-After) behind one breaker per platform — whose states are stored for the monitoring API
+ * and which an operator can reset on every replica — and the platform's rate and concurrency
+ * limits, shared by all replicas of the service.
+ */
+export function createPlatformFetcher(options: PlatformFetcherOptions) {
+  const log = options.logger.child({ component: 'platform-fetcher' });
+  const store = createBreakerStore(options.knex, options.schema, options.service);
+  const limiter = createPlatformLimiter(options.knex, options.schema);
+  const breakers = createPlatformBreakers({
+    logger: log,
+    onChange: (change) => {
+      store
+        .save(options.workerId, change)
+        .catch((err: unknown) => log.warn({ err: String(err) }, 'breaker state not saved'));
+      options.onBreakerChange?.(change);
+    },
+    resetRequested: (platformId, openedAt) => store.resetSince(platformId, openedAt),
+  });
+  const client = createPlatformHttpClient({
+    maxBytes: options.maxBytes,
+    egress: options.egress,
+    breakers,
+    limit: (platform, task, signal) =>
+      platform.rateLimit
+        ? limiter.run(platform.id, platform.rateLimit, platform.timeoutMs + 5_000, task, signal)
+        : task(),
+  });
+
+  return {
+    request: (...args: Parameters<typeof client.request>) => client.request(...args),
+    /** Ids of platforms whose breaker is open in this replica (heartbeats). */
+    openBreakers: () => breakers.openBreakers(),
+    /** `breaker.list` and `breaker.reset` of this service. */
+    rpcHandlers(): RpcHandler[] {
+      return [
+        rpcHandler(breakerList[options.service], async ({ platformId }) => ({
+          items: await store.list(platformId),
+        })),
+        rpcHandler(breakerReset[options.service], async ({ platformId }) => {
+          const at = new Date();
+          await store.requestReset(platformId, at);
+          breakers.reset(platformId);
+          return { platformId, resetAt: at.toISOString() };
+        }),
+      ];
+    },
+    close: () => client.close(),
+  };
+}
+
+export type PlatformFetcher = ReturnType<typeof createPlatformFetcher>;

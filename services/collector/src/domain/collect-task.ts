@@ -1,0 +1,234 @@
+import {
+  EXCHANGES,
+  collectChild,
+  collectionCompleted,
+  type JobStats,
+  type PlatformWithSecrets as Platform,
+  type ResourceDefinition,
+} from '@psc/contracts';
+import { NonRetryableError, type Clock } from '@psc/core';
+import { CancelledError, type JobHandler, type RunContext } from '@psc/job-runner';
+import { createEnvelope, type Emit } from '@psc/messaging';
+import { asArray, evaluate } from '@psc/platform-http';
+import type { CollectionRepository, NewDocument } from '../data-access/collection.repository.ts';
+import { missingParams, renderRequest, type RenderedRequest } from './request-template.ts';
+
+export interface CollectDeps {
+  platforms: { get(id: string): Promise<Platform> };
+  fetch: (
+    platform: Platform,
+    request: RenderedRequest,
+    signal?: AbortSignal,
+  ) => Promise<{ body: unknown; url: string }>;
+  collections: CollectionRepository;
+  clock: Clock;
+}
+
+/** A resource of the platform that runs collect tasks. */
+export function collectResource(platform: Platform, name: string): ResourceDefinition {
+  const resource = platform.resources.find((r) => r.name === name);
+  if (!resource)
+    throw new NonRetryableError('unknown_resource', `platform has no resource ${name}`);
+  if (!resource.tasks.includes('collect')) {
+    throw new NonRetryableError('not_a_collector', `resource ${name} has no collect task`);
+  }
+  return resource;
+}
+
+/** The documents of a response: the items at `itemsPath`, or the whole body as one. */
+export async function documentsOf(
+  body: unknown,
+  itemsPath: string | undefined,
+  base: Omit<NewDocument, 'data'>,
+): Promise<NewDocument[]> {
+  const items = itemsPath ? asArray(await evaluate(itemsPath, body, 'itemsPath')) : [body];
+  return items.map((data) => ({ ...base, data }));
+}
+
+export const collectedStats = (documents: number): JobStats => ({
+  fetched: documents,
+  inserted: documents,
+  updated: 0,
+  unchanged: 0,
+});
+
+/** The one `collection.completed` of a collection, emitted with whatever ends it. */
+export function emitCompleted(
+  emit: Emit,
+  c: { jobId: string; platformId: string; resource: string },
+  outcome: {
+    status: 'succeeded' | 'failed';
+    documents: number;
+    children: { total: number; succeeded: number; failed: number } | null;
+  },
+  correlationId: string,
+  now: Date,
+): void {
+  emit({
+    exchange: EXCHANGES.events,
+    routingKey: collectionCompleted.type,
+    envelope: createEnvelope(
+      collectionCompleted,
+      { ...c, ...outcome, at: now.toISOString() },
+      { correlationId, now },
+    ),
+  });
+}
+
+/**
+ * How a fan-out collection ends once every child has ended (undefined before): failed when any
+ * child failed, which fails the job (into the dead-letter queue, from which it can be replayed).
+ */
+export function collectionOutcome(counter: {
+  total: number;
+  succeeded: number;
+  failed: number;
+  documents: number;
+}) {
+  if (counter.succeeded + counter.failed < counter.total) return undefined;
+  const failed = counter.failed > 0;
+  const children = { total: counter.total, succeeded: counter.succeeded, failed: counter.failed };
+  return {
+    status: failed ? ('failed' as const) : ('succeeded' as const),
+    completed: {
+      status: failed ? ('failed' as const) : ('succeeded' as const),
+      documents: counter.documents,
+      children,
+    },
+    job: failed
+      ? {
+          kind: 'failed' as const,
+          error: {
+            class: 'children_failed',
+            message: `${counter.failed} of ${counter.total} children failed (${counter.succeeded} succeeded)`,
+          },
+        }
+      : { kind: 'succeeded' as const, stats: collectedStats(counter.documents) },
+  };
+}
+
+/**
+ * Stage 1 of a collection (seed 003): fetch the resource; store its documents, or — for a
+ * fan-out resource — start one child per index entry (stage 2, `collect.child` messages), whose
+ * last one to end finishes the job. A replayed job collects again as its next run.
+ */
+export function createCollectTask(
+  deps: CollectDeps & {
+    /** Scheduled runs of a collector stopped through the collector API are skipped. */
+    isEnabled: (platformId: string, resource: string) => Promise<boolean>;
+  },
+): JobHandler {
+  return async (ctx: RunContext) => {
+    const { job } = ctx;
+    if (job.trigger === 'schedule' && !(await deps.isEnabled(job.platformId, job.resource))) {
+      throw new CancelledError('collector_stopped', 'collector is stopped');
+    }
+    const platform = await deps.platforms.get(job.platformId);
+    const resource = collectResource(platform, job.resource);
+    const missing = missingParams(resource.params, job.params);
+    if (missing.length > 0) {
+      throw new NonRetryableError(
+        'missing_param',
+        `collect run needs params: ${missing.join(', ')}`,
+      );
+    }
+    const { body, url } = await deps.fetch(
+      platform,
+      renderRequest(resource.request, job.params),
+      ctx.signal,
+    );
+    const startedAt = deps.clock.now();
+    const base = {
+      jobId: job.jobId,
+      run: job.run,
+      platformId: platform.id,
+      resource: resource.name,
+      params: job.params,
+      attempt: ctx.attempt,
+      startedAt,
+    };
+    const where = { jobId: job.jobId, platformId: platform.id, resource: resource.name };
+
+    if (resource.fanOut) {
+      const entries = asArray(
+        await evaluate(resource.fanOut.entriesPath, body, 'fanOut.entriesPath'),
+      );
+      const bad = entries.findIndex((e) => !e || typeof e !== 'object' || Array.isArray(e));
+      if (bad !== -1) {
+        throw new NonRetryableError('bad_index', `index entry ${bad} is not an object`);
+      }
+      await ctx.commit(async (trx, emit) => {
+        const empty = entries.length === 0;
+        const fresh = await deps.collections.start(trx, {
+          ...base,
+          status: empty ? 'succeeded' : 'running',
+          documents: 0,
+          childrenTotal: entries.length,
+          finishedAt: empty ? startedAt : null,
+        });
+        // Another delivery of this run fanned out already: the runner finds it done and acks.
+        if (!fresh) return { kind: 'continues' };
+        await deps.collections.insertChildren(trx, job.jobId, job.run, entries.length);
+        entries.forEach((entry, index) => {
+          emit({
+            exchange: EXCHANGES.jobs,
+            routingKey: collectChild.type,
+            priority: job.priority,
+            envelope: createEnvelope(
+              collectChild,
+              {
+                parentJobId: job.jobId,
+                parentRun: job.run,
+                index,
+                platformId: platform.id,
+                resource: resource.name,
+                priority: job.priority,
+                params: { ...job.params, ...(entry as Record<string, unknown>) },
+              },
+              { correlationId: ctx.correlationId, now: startedAt },
+            ),
+          });
+        });
+        if (!empty) return { kind: 'continues' };
+        emitCompleted(
+          emit,
+          where,
+          { status: 'succeeded', documents: 0, children: { total: 0, succeeded: 0, failed: 0 } },
+          ctx.correlationId,
+          startedAt,
+        );
+        return { kind: 'succeeded', stats: collectedStats(0) };
+      });
+      return;
+    }
+
+    const docs = await documentsOf(body, resource.itemsPath, {
+      jobId: job.jobId,
+      childIndex: null,
+      platformId: platform.id,
+      resource: resource.name,
+      params: job.params,
+      url,
+      fetchedAt: startedAt,
+    });
+    await ctx.commit(async (trx, emit) => {
+      const fresh = await deps.collections.start(trx, {
+        ...base,
+        status: 'succeeded',
+        documents: docs.length,
+        childrenTotal: null,
+        finishedAt: deps.clock.now(),
+      });
+      if (!fresh) return { kind: 'continues' };
+      await deps.collections.insertDocuments(trx, docs);
+      emitCompleted(
+        emit,
+        where,
+        { status: 'succeeded', documents: docs.length, children: null },
+        ctx.correlationId,
+        deps.clock.now(),
+      );
+      return { kind: 'succeeded', stats: collectedStats(docs.length) };
+    });
+  };
+}

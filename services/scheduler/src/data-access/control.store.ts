@@ -1,0 +1,105 @@
+import type { Knex } from 'knex';
+import type { ScheduleSpec, SchedulerState, TaskType } from '@psc/contracts';
+import type { Outbox } from '@psc/messaging';
+import type { ControlRepository } from './control.repository.ts';
+import type { JobRepository } from './job.repository.ts';
+import type { PlatformRepository } from './platform.repository.ts';
+import type { ScheduleRepository } from './schedule.repository.ts';
+import { cancelMessage } from '../domain/job-messages.ts';
+
+/**
+ * The operators' switches, each one transaction with its audit entry and, where it cancels
+ * queued jobs, their `job.cancel-requested` messages.
+ */
+export function createControlStore(deps: {
+  knex: Knex;
+  outbox: Outbox;
+  control: ControlRepository;
+  platforms: PlatformRepository;
+  schedules: ScheduleRepository;
+  jobs: JobRepository;
+}) {
+  async function cancelQueued(
+    trx: Knex.Transaction,
+    now: Date,
+    why: string,
+    filter: { platformIds?: string[] } = {},
+  ): Promise<void> {
+    const jobs = await deps.jobs.cancelQueued(trx, now, why, filter);
+    await deps.outbox.write(
+      trx,
+      jobs.map((job) => cancelMessage(job, now, why)),
+    );
+  }
+
+  return {
+    /**
+     * Moves the scheduler-wide switch to `state` (`resumedAt` marks runs due before it as
+     * missed); `cancel` cancels every queued job with that reason.
+     */
+    async setSchedulerState(
+      change: (current: SchedulerState) => {
+        state: SchedulerState;
+        reason: string | null;
+        resumed: boolean;
+        cancel: string | null;
+        audit: { action: string; reason: string | undefined };
+      },
+      now: Date,
+    ): Promise<void> {
+      await deps.knex.transaction(async (trx) => {
+        const current = await deps.control.lockForUpdate(trx);
+        const next = change(current.state);
+        await deps.control.update(trx, {
+          state: next.state,
+          reason: next.reason,
+          changed_at: now,
+          ...(next.resumed ? { resumed_at: now } : {}),
+        });
+        await deps.control.audit(trx, now, {
+          action: next.audit.action,
+          target: 'scheduler',
+          reason: next.audit.reason,
+          detail: { from: current.state, to: next.state },
+        });
+        if (next.cancel) await cancelQueued(trx, now, next.cancel);
+      });
+    },
+
+    /** Seed 004's per-platform start/stop; stop cancels the platform's queued jobs. */
+    async setPlatformSync(
+      platformId: string,
+      enabled: boolean,
+      audit: { action: string; reason: string | undefined },
+      cancelWhy: string,
+      now: Date,
+    ): Promise<void> {
+      await deps.knex.transaction(async (trx) => {
+        await deps.platforms.setSyncEnabled(trx, platformId, enabled);
+        await deps.control.audit(trx, now, {
+          action: audit.action,
+          target: `platform:${platformId}`,
+          reason: audit.reason,
+        });
+        if (enabled) await deps.schedules.setPaused(trx, platformId, null);
+        else await cancelQueued(trx, now, cancelWhy, { platformIds: [platformId] });
+      });
+    },
+
+    /** Replaces task types' configs, each audited. */
+    async putTaskConfigs(entries: [TaskType, ScheduleSpec][], now: Date): Promise<void> {
+      await deps.knex.transaction(async (trx) => {
+        for (const [taskType, spec] of entries) {
+          await deps.schedules.putTaskConfig(trx, taskType, spec, now);
+          await deps.control.audit(trx, now, {
+            action: 'config',
+            target: `config:${taskType}`,
+            detail: spec,
+          });
+        }
+      });
+    },
+  };
+}
+
+export type ControlStore = ReturnType<typeof createControlStore>;

@@ -1,0 +1,120 @@
+import type { Knex } from 'knex';
+import { JOB_QUEUE_FOR_TASK, type DeadLetter, type DlqFilter, type Job } from '@psc/contracts';
+
+interface DeadLetterRow {
+  id: string;
+  job_id: string | null;
+  run: number | null;
+  platform_id: string | null;
+  resource: string | null;
+  task_type: string | null;
+  queue: string;
+  reason: string;
+  attempts: number;
+  dead_at: Date;
+}
+
+export interface PoisonLetter {
+  id: string;
+  jobId: string | null;
+  queue: string;
+  reason: string;
+  message: Record<string, unknown>;
+  deadAt: Date;
+}
+
+const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
+  id: r.id,
+  jobId: r.job_id,
+  run: r.run,
+  platformId: r.platform_id,
+  resource: r.resource,
+  taskType: r.task_type,
+  queue: r.queue,
+  reason: r.reason,
+  attempts: r.attempts,
+  replayable: r.job_id !== null && r.run !== null,
+  deadAt: r.dead_at.toISOString(),
+});
+
+/** The dead-letter queue of the job ledger (scheduler.dead_letters). */
+export function createDeadLetterRepository(knex: Knex) {
+  const table = (q: Knex | Knex.Transaction = knex) =>
+    q.withSchema('scheduler').table('dead_letters');
+  const filtered = (q: Knex.QueryBuilder, f: DlqFilter) => {
+    if (f.platformId) void q.where({ platform_id: f.platformId });
+    if (f.resource) void q.where({ resource: f.resource });
+    if (f.taskType) void q.where({ task_type: f.taskType });
+    if (f.reason) void q.whereRaw(`strpos(reason, ?) > 0`, [f.reason]);
+    return q;
+  };
+  return {
+    /** Dead jobs, in the transaction that marks them dead; a job is in the queue once. */
+    async addJobs(trx: Knex.Transaction, jobs: Job[]): Promise<void> {
+      if (jobs.length === 0) return;
+      await table(trx)
+        .insert(
+          jobs.map((j) => ({
+            id: j.id,
+            job_id: j.id,
+            run: j.run,
+            platform_id: j.platformId,
+            resource: j.resource,
+            task_type: j.taskType,
+            queue: JOB_QUEUE_FOR_TASK[j.taskType],
+            reason: j.error ? `${j.error.class}: ${j.error.message}` : j.status,
+            attempts: j.attempts,
+            dead_at: j.finishedAt ?? j.updatedAt,
+          })),
+        )
+        .onConflict('id')
+        .merge();
+    },
+    /** A message nobody could read; stored once whatever how often the broker hands it over. */
+    async addPoison(letter: PoisonLetter): Promise<void> {
+      await table()
+        .insert({
+          id: letter.id,
+          job_id: letter.jobId,
+          queue: letter.queue,
+          reason: letter.reason,
+          attempts: 0,
+          message: JSON.stringify(letter.message),
+          dead_at: letter.deadAt,
+        })
+        .onConflict('id')
+        .ignore();
+    },
+    async list(f: DlqFilter, before: { deadAt: string; id: string } | undefined, limit: number) {
+      const q = filtered(table().select('*'), f)
+        .orderBy([
+          { column: 'dead_at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(limit);
+      if (before) void q.whereRaw('(dead_at, id) < (?, ?)', [before.deadAt, before.id]);
+      return ((await q) as DeadLetterRow[]).map(toDeadLetter);
+    },
+    /** Locks and removes the matching replayable letters inside `trx`; returns their job ids. */
+    async take(trx: Knex.Transaction, match: { jobId: string } | DlqFilter): Promise<string[]> {
+      const q = table(trx).whereNotNull('job_id').whereNotNull('run').forUpdate().skipLocked();
+      if ('jobId' in match) void q.where({ job_id: match.jobId });
+      else void filtered(q, match).limit(10_000);
+      const rows = await q.select<{ id: string; job_id: string }[]>('id', 'job_id');
+      if (rows.length > 0) {
+        await table(trx)
+          .whereIn(
+            'id',
+            rows.map((r) => r.id),
+          )
+          .delete();
+      }
+      return rows.map((r) => r.job_id);
+    },
+    async delete(id: string): Promise<number> {
+      return table().where({ id }).delete();
+    },
+  };
+}
+
+export type DeadLetterRepository = ReturnType<typeof createDeadLetterRepository>;

@@ -1,0 +1,129 @@
+import type { Knex } from 'knex';
+import { ConflictError, NotFoundError, type Clock } from '@psc/core';
+import type { Outbox } from '@psc/messaging';
+import type { DlqFilter, Job, JobStatus } from '@psc/contracts';
+import type { ControlRepository } from './control.repository.ts';
+import type { DeadLetterRepository } from './dead-letter.repository.ts';
+import type { JobRepository } from './job.repository.ts';
+import type { ScheduleRepository } from './schedule.repository.ts';
+import {
+  DEAD,
+  TERMINAL,
+  applyReports,
+  cancellation,
+  replayRun,
+  type JobReport,
+  type LedgerEntry,
+} from '../domain/job-ledger.ts';
+import { cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
+
+export interface LedgerChange {
+  before: JobStatus;
+  job: Job;
+}
+
+/**
+ * The job ledger's transactions: a batch of worker reports applied at once, and replays out of
+ * the dead-letter queue. Everything that follows from a transition — the job's dead letter, its
+ * schedule's failure streak and auto-pause, the `job.run` of a replay — commits with it.
+ */
+export function createLedgerStore(deps: {
+  knex: Knex;
+  clock: Clock;
+  outbox: Outbox;
+  jobs: JobRepository;
+  deadLetters: DeadLetterRepository;
+  schedules: ScheduleRepository;
+  control: ControlRepository;
+}) {
+  /** A scheduled run ended: its schedule's failure streak grows or resets (and may pause it). */
+  async function countTowardSchedule(trx: Knex.Transaction, job: Job): Promise<void> {
+    const failed = job.status !== 'succeeded' && job.status !== 'cancelled';
+    const key = { platformId: job.platformId, resource: job.resource, taskType: job.taskType };
+    const paused = await deps.schedules.recordOutcome(trx, key, failed);
+    if (paused) {
+      await deps.control.audit(trx, deps.clock.now(), {
+        action: 'auto-pause',
+        target: `platform:${job.platformId}`,
+        reason: paused,
+        detail: key,
+      });
+    }
+  }
+
+  return {
+    /** New jobs and their `job.run` commands, in one transaction. */
+    async enqueue(jobs: Job[], correlationId?: string): Promise<void> {
+      const now = deps.clock.now();
+      await deps.outbox.transaction(async (trx, emit) => {
+        await deps.jobs.insert(trx, jobs);
+        for (const job of jobs) emit(jobRunMessage(job, now, correlationId));
+      });
+    },
+
+    /** Applies worker reports, all in one transaction; returns the jobs that changed. */
+    async apply(reports: readonly JobReport[]): Promise<LedgerChange[]> {
+      return deps.knex.transaction(async (trx) => {
+        const entries = await deps.jobs.lockEntries(
+          trx,
+          reports.map((r) => r.payload.jobId),
+        );
+        const changes = [...applyReports(entries, reports).values()];
+        if (changes.length === 0) return [];
+        await deps.jobs.saveEntries(
+          trx,
+          changes.map((c) => c.entry),
+        );
+        const ended = changes.filter(
+          (c) => TERMINAL.includes(c.entry.job.status) && !TERMINAL.includes(c.before),
+        );
+        await deps.deadLetters.addJobs(
+          trx,
+          ended.filter((c) => DEAD.includes(c.entry.job.status)).map((c) => c.entry.job),
+        );
+        for (const c of ended) {
+          if (c.entry.job.trigger === 'schedule') await countTowardSchedule(trx, c.entry.job);
+        }
+        return changes.map((c) => ({ before: c.before, job: c.entry.job }));
+      });
+    },
+
+    /**
+     * Cancels a job: a queued one ends here; a running one is asked to stop (the worker reports
+     * `cancelled`). Either way the workers hear of it (`job.cancel-requested`).
+     */
+    async cancel(id: string, reason: string): Promise<void> {
+      const now = deps.clock.now();
+      await deps.outbox.transaction(async (trx, emit) => {
+        const job = await deps.jobs.lockById(trx, id);
+        if (!job) throw new NotFoundError(`job ${id} not found`);
+        const decision = cancellation(job);
+        if (decision === 'ended')
+          throw new ConflictError(`job ${id} is already ${job.status}`, { status: job.status });
+        if (decision === 'now') await deps.jobs.cancelQueued(trx, now, reason, { ids: [id] });
+        emit(cancelMessage(job, now, reason));
+      });
+    },
+
+    /**
+     * Takes matching jobs out of the dead-letter queue and runs each again as its next run,
+     * queued in the same transaction.
+     */
+    async replay(match: { jobId: string } | DlqFilter): Promise<string[]> {
+      return deps.outbox.transaction(async (trx, emit) => {
+        const ids = await deps.deadLetters.take(trx, match);
+        if (ids.length === 0) return [];
+        const entries = await deps.jobs.lockEntries(trx, ids);
+        const now = deps.clock.now();
+        const replayed: LedgerEntry[] = [...entries.values()]
+          .filter((e) => DEAD.includes(e.job.status))
+          .map((e) => replayRun(e, now));
+        await deps.jobs.saveEntries(trx, replayed);
+        for (const e of replayed) emit(jobRunMessage(e.job, now));
+        return replayed.map((e) => e.job.id);
+      });
+    },
+  };
+}
+
+export type LedgerStore = ReturnType<typeof createLedgerStore>;

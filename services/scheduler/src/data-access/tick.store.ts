@@ -1,0 +1,128 @@
+import type { Knex } from 'knex';
+import type { Logger } from '@psc/telemetry';
+import type { Outbox } from '@psc/messaging';
+import type { ControlRepository } from './control.repository.ts';
+import type { JobRepository } from './job.repository.ts';
+import type { LeaseRepository } from './lease.repository.ts';
+import type { PlatformRepository } from './platform.repository.ts';
+import type { ScheduleRepository } from './schedule.repository.ts';
+import { cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
+import { planTick } from '../domain/tick-plan.ts';
+
+export const LEASE_NAME = 'scheduler';
+
+export interface TickSettings {
+  replicaId: string;
+  leaseMs: number;
+  /** Fire times older than this (ms before now) count as missed: the misfire policy applies. */
+  missGraceMs: number;
+  retentionDays: number;
+  purgeBatch: number;
+}
+
+export interface TickResult {
+  leader: boolean;
+  enqueued: number;
+  cancelled: number;
+}
+
+/** The tick's writes were refused: the lease was lost (expired, taken over) meanwhile. */
+class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+const CANCEL_REASON = 'platform inactive, deleted or stopped';
+
+/**
+ * One scheduler tick: take or renew the lease; read what is scheduled and decide what is due
+ * (planTick) with no transaction open; then write it all in one short transaction that commits
+ * only while this replica still holds the lease under the same fencing token. A replica frozen
+ * in that transaction holds no lock on the lease (the token is checked, share-locked, just
+ * before the commit) and PostgreSQL ends its session after a lease of idleness, so another
+ * replica takes over within lease + a tick.
+ */
+export function createTickStore(deps: {
+  knex: Knex;
+  outbox: Outbox;
+  leases: LeaseRepository;
+  control: ControlRepository;
+  platforms: PlatformRepository;
+  schedules: ScheduleRepository;
+  jobs: JobRepository;
+  logger: Logger;
+  settings: TickSettings;
+}) {
+  const { settings: s } = deps;
+  let lastPurge = 0;
+
+  async function purge(now: Date): Promise<void> {
+    if (now.getTime() - lastPurge < 60_000) return;
+    lastPurge = now.getTime();
+    const before = new Date(now.getTime() - s.retentionDays * 86_400_000);
+    let total = 0;
+    for (;;) {
+      const n = await deps.jobs.purgeFinished(before, s.purgeBatch);
+      total += n;
+      if (n < s.purgeBatch) break;
+    }
+    if (total > 0) deps.logger.info({ purged: total, before }, 'finished jobs purged');
+  }
+
+  return async function tick(now: Date): Promise<TickResult> {
+    const token = await deps.leases.acquire(LEASE_NAME, s.replicaId, now, s.leaseMs);
+    if (token === null) return { leader: false, enqueued: 0, cancelled: 0 };
+    const control = await deps.control.get();
+    const [unschedulable, taskConfigs, schedules, openKeys, platforms] = await Promise.all([
+      deps.platforms.listUnschedulableIds(),
+      deps.schedules.taskConfigs(),
+      deps.schedules.all(),
+      deps.jobs.openKeys(),
+      deps.platforms.listSchedulable(),
+    ]);
+    const plan =
+      control.state === 'running'
+        ? planTick({ taskConfigs, schedules, openKeys, platforms }, now, {
+            missGraceMs: s.missGraceMs,
+            resumedAt: control.resumed_at,
+          })
+        : undefined;
+    try {
+      const result = await deps.knex.transaction(async (trx) => {
+        const idleMs = Math.max(Math.ceil(s.leaseMs), 1_000);
+        await trx.raw(`set local idle_in_transaction_session_timeout = ${idleMs}`);
+        const cancelled =
+          unschedulable.length > 0
+            ? await deps.jobs.cancelQueued(trx, now, CANCEL_REASON, { platformIds: unschedulable })
+            : [];
+        await deps.outbox.write(
+          trx,
+          cancelled.map((job) => cancelMessage(job, now, CANCEL_REASON)),
+        );
+        let enqueued = 0;
+        if (plan) {
+          const inserted = await deps.jobs.insertScheduled(trx, plan.jobs, {
+            replicaId: s.replicaId,
+            fencingToken: token,
+          });
+          const messages = plan.jobs
+            .filter((j) => inserted.has(j.id))
+            .map((j) => jobRunMessage(j, now));
+          await deps.outbox.write(trx, messages);
+          await deps.schedules.upsertMany(trx, plan.upserts);
+          await deps.schedules.deleteKeys(trx, plan.deletes);
+          enqueued = messages.length;
+        }
+        await deps.control.update(trx, { last_tick_at: now });
+        if (!(await deps.leases.holds(trx, LEASE_NAME, s.replicaId, token, now))) {
+          throw new LeaseLostError();
+        }
+        return { leader: true, enqueued, cancelled: cancelled.length };
+      });
+      await purge(now);
+      return result;
+    } catch (err) {
+      if (err instanceof LeaseLostError) return { leader: false, enqueued: 0, cancelled: 0 };
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { TASK_TYPES, type Job, type TaskType } from '@psc/contracts';
+import type { PlatformView } from '../data-access/platform.repository.ts';
+import {
+  scheduleKey,
+  type ScheduleRow,
+  type TaskConfigRow,
+} from '../data-access/schedule.repository.ts';
+import {
+  applySpec,
+  defaultSpec,
+  dueRuns,
+  effectiveSpec,
+  jitterMs,
+  nextFireTimes,
+  specKey,
+  type EffectiveSpec,
+} from './schedule-spec.ts';
+
+export type ScheduleUpsert = Omit<ScheduleRow, 'consecutive_failures' | 'paused_reason'>;
+
+/** What a tick reads before it decides anything. */
+export interface TickSnapshot {
+  taskConfigs: TaskConfigRow[];
+  schedules: ScheduleRow[];
+  /** (platform, resource, task) keys with a job queued or running (`overlap: skip`). */
+  openKeys: Set<string>;
+  platforms: PlatformView[];
+}
+
+/** What a tick writes: the runs due now, and where each schedule stands next. */
+export interface TickPlan {
+  jobs: Job[];
+  upserts: ScheduleUpsert[];
+  deletes: ScheduleRow[];
+}
+
+/**
+ * Decides a tick: for each active platform × resource × task, merges the task type's config ←
+ * platform schedule ← resource schedule; a new or changed schedule starts at its next fire time;
+ * a due one yields its fire times up to now (minus its jitter). Fire times older than the grace
+ * (or than the last resume) were missed: `misfire` says whether one of them still runs;
+ * `overlap: skip` makes at most one run, and none while one is open.
+ */
+export function planTick(
+  snapshot: TickSnapshot,
+  now: Date,
+  settings: { missGraceMs: number; resumedAt: Date | null },
+): TickPlan {
+  const taskRows = new Map(snapshot.taskConfigs.map((r) => [r.task_type, r]));
+  const taskSpecs = new Map<TaskType, { spec: EffectiveSpec; paused: boolean }>(
+    TASK_TYPES.map((t) => {
+      const row = taskRows.get(t);
+      return [t, { spec: applySpec(defaultSpec(t), row?.spec), paused: !!row?.paused_reason }];
+    }),
+  );
+  const existing = new Map(
+    snapshot.schedules.map((r) => [scheduleKey(r.platform_id, r.resource, r.task_type), r]),
+  );
+  const keep = new Set<string>();
+  const plan: TickPlan = { jobs: [], upserts: [], deletes: [] };
+
+  for (const platform of snapshot.platforms) {
+    for (const resource of platform.resources) {
+      for (const taskType of resource.tasks) {
+        const base = taskSpecs.get(taskType);
+        if (!base) continue;
+        const spec = effectiveSpec(taskType, base.spec, platform.schedule, resource.schedule);
+        if (!spec.enabled) continue;
+        const key = scheduleKey(platform.id, resource.name, taskType);
+        keep.add(key);
+        const row = existing.get(key);
+        const identity = { platform_id: platform.id, resource: resource.name, task_type: taskType };
+        const sk = specKey(spec);
+        if (!row || row.spec_key !== sk) {
+          const [next] = nextFireTimes(spec, now, 1);
+          if (next)
+            plan.upserts.push({
+              ...identity,
+              spec_key: sk,
+              next_due_at: next,
+              last_run_at: row?.last_run_at ?? null,
+              auto_pause_after: spec.autoPauseAfterFailures,
+            });
+          continue;
+        }
+        if (row.paused_reason || base.paused) continue;
+        const shifted = new Date(now.getTime() - jitterMs(spec, key));
+        if (row.next_due_at > shifted) {
+          if (row.auto_pause_after !== spec.autoPauseAfterFailures)
+            plan.upserts.push({ ...row, auto_pause_after: spec.autoPauseAfterFailures });
+          continue;
+        }
+        // Grace counts from the jittered due time, so a jitter longer than the grace is not a
+        // misfire (`skip` would otherwise drop every run).
+        const missedBefore = new Date(
+          Math.max(
+            shifted.getTime() - settings.missGraceMs,
+            settings.resumedAt ? settings.resumedAt.getTime() : 0,
+          ),
+        );
+        const due = dueRuns(spec, row.next_due_at, shifted, missedBefore);
+        plan.upserts.push({
+          ...identity,
+          spec_key: sk,
+          next_due_at: due.next,
+          last_run_at: due.runs.length > 0 ? now : row.last_run_at,
+          auto_pause_after: spec.autoPauseAfterFailures,
+        });
+        const runs =
+          spec.overlap === 'skip'
+            ? snapshot.openKeys.has(key)
+              ? []
+              : due.runs.slice(-1)
+            : due.runs;
+        for (const at of runs) {
+          plan.jobs.push({
+            id: randomUUID(),
+            platformId: platform.id,
+            resource: resource.name,
+            taskType,
+            status: 'queued',
+            priority: spec.priority ?? platform.priority,
+            trigger: 'schedule',
+            attempts: 0,
+            run: 1,
+            params: {},
+            stats: null,
+            error: null,
+            nextAttemptAt: null,
+            traceId: null,
+            scheduledFor: at.toISOString(),
+            createdAt: now.toISOString(),
+            startedAt: null,
+            finishedAt: null,
+            updatedAt: now.toISOString(),
+          });
+        }
+      }
+    }
+  }
+  plan.deletes = [...existing.entries()].filter(([k]) => !keep.has(k)).map(([, row]) => row);
+  return plan;
+}

@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  EXCHANGES,
+  QUEUES,
+  QUEUE_SPECS,
+  dlqDelete,
+  dlqList,
+  dlqReplay,
+  jobFailed,
+  jobGet,
+  jobProgressed,
+  jobRun,
+  jobRunNow,
+  jobStarted,
+  jobSucceeded,
+  type Job,
+  type MessageDefinition,
+  type PayloadOf,
+  type TaskType,
+} from '@psc/contracts';
+import { baseTopology, createEnvelope, createPublisher, type Publisher } from '@psc/messaging';
+import { waitFor } from '@psc/testing';
+import { manualClock, startInProcess } from './in-process.ts';
+import { platformSummary } from './support.ts';
+
+const stats = { fetched: 3, inserted: 3, updated: 0, unchanged: 0, deleted: 0 };
+const boom = { message: 'platform answered HTTP 500', class: 'upstream_status' };
+
+describe('job ledger: batched reports, dead-letter queue and replay', { timeout: 120_000 }, () => {
+  const clock = manualClock('2030-01-01T00:00:00.000Z');
+  const platform = platformSummary({
+    resources: [
+      { name: 'booths', tasks: ['sync'] },
+      { name: 'races', tasks: ['collect'] },
+    ],
+  });
+  const many = platformSummary({
+    resources: Array.from({ length: 1_000 }, (_, i) => ({ name: `r${i}`, tasks: ['sync'] })),
+  });
+  let s: Awaited<ReturnType<typeof startInProcess>>;
+  let publisher: Publisher;
+
+  before(async () => {
+    s = await startInProcess('scheduler-ledger', clock);
+    publisher = createPublisher({ broker: s.mq.broker, topology: baseTopology, appId: 'test' });
+    await s.mq.announce(platform);
+    await s.mq.announce(many);
+    await s.waitForPlatform(platform.id);
+    await s.waitForPlatform(many.id);
+  });
+  after(async () => {
+    await publisher?.close();
+    await s?.stop();
+  });
+
+  /** Publishes a report as a worker would. */
+  const send = <M extends MessageDefinition>(def: M, payload: PayloadOf<M>) =>
+    publisher.publish(EXCHANGES.events, def.type, createEnvelope(def, payload));
+  const at = () => clock.advance(1_000).toISOString();
+  const until = (id: string, test: (job: Job) => boolean, message: string) =>
+    waitFor(
+      async () => {
+        const job = await s.rpc.call(jobGet, { id });
+        return test(job) ? job : undefined;
+      },
+      { message },
+    );
+  const runNow = async (taskType: TaskType, resource: string) =>
+    (
+      await s.rpc.call(jobRunNow, {
+        taskType,
+        platformId: platform.id,
+        resource,
+        params: {},
+      })
+    ).jobs[0]!.id;
+  /** Reports a run that failed `attempts` times and ended dead. */
+  async function kill(jobId: string, run = 1, attempts = 4): Promise<void> {
+    for (let attempt = 1; attempt <= attempts; attempt += 1) {
+      await send(jobStarted, { jobId, run, attempt, at: at(), workerId: 'w1' });
+      const outcome = attempt < attempts ? 'retrying' : 'dead';
+      await send(jobFailed, { jobId, run, attempt, at: at(), error: boom, outcome });
+    }
+    await until(jobId, (j) => j.status === 'dead' && j.run === run, `run ${run} dead`);
+  }
+
+  it('when a dead job is replayed, then it is queued as its next run with a job.run of that run, the old run’s stragglers are ignored, and the new run ends it', async () => {
+    const jobs = await s.mq.consumeJobs();
+    const jobId = await runNow('sync', 'booths');
+    await kill(jobId);
+    const dead = (await s.rpc.call(dlqList, { limit: 50 })).items.find((d) => d.jobId === jobId);
+    assert.ok(dead, 'the dead job is in the dead-letter queue');
+    assert.equal(dead.run, 1);
+    assert.equal(dead.attempts, 4);
+    assert.equal(dead.replayable, true);
+    assert.match(dead.reason, /upstream_status: platform answered HTTP 500/);
+
+    const { replayed } = await s.rpc.call(dlqReplay, { jobId });
+    assert.deepEqual(replayed, [jobId]);
+    const queued = await s.rpc.call(jobGet, { id: jobId });
+    assert.deepEqual(
+      [queued.status, queued.run, queued.trigger, queued.attempts, queued.error],
+      ['queued', 2, 'replay', 0, null],
+    );
+    const command = await waitFor(() =>
+      jobs.received.find((j) => j.payload.jobId === jobId && j.payload.run === 2),
+    );
+    assert.equal(command.payload.trigger, 'replay');
+    assert.equal(
+      (await s.rpc.call(dlqList, { limit: 50 })).items.some((d) => d.jobId === jobId),
+      false,
+    );
+
+    // Stragglers of run 1 must not move run 2.
+    await send(jobFailed, { jobId, run: 1, attempt: 4, at: at(), error: boom, outcome: 'dead' });
+    await send(jobStarted, { jobId, run: 2, attempt: 1, at: at(), workerId: 'w2' });
+    await until(jobId, (j) => j.status === 'running', 'run 2 running');
+    await send(jobSucceeded, { jobId, run: 2, attempt: 1, at: at(), stats });
+    const done = await until(jobId, (j) => j.status === 'succeeded', 'run 2 succeeded');
+    assert.deepEqual([done.run, done.attempts, done.stats], [2, 1, stats]);
+    await jobs.stop();
+  });
+
+  it('when jobs of every task type die, then the dead-letter queue lists each with its task type, filters by it, and a dead collect job replays onto the collector queue', async () => {
+    const collects = await s.mq.consumeJobs(100, QUEUE_SPECS.collectorJobs);
+    const syncId = await runNow('sync', 'booths');
+    const collectId = await runNow('collect', 'races');
+    await kill(syncId);
+    await send(jobFailed, {
+      jobId: collectId,
+      run: 1,
+      attempt: 1,
+      at: at(),
+      error: { class: 'children_failed', message: '2 of 10 children failed (8 succeeded)' },
+      outcome: 'failed',
+    });
+    await until(collectId, (j) => j.status === 'failed', 'collect job failed');
+
+    const onlyCollect = await s.rpc.call(dlqList, { limit: 50, taskType: 'collect' });
+    assert.deepEqual(
+      onlyCollect.items.map((d) => [d.jobId, d.taskType, d.queue]),
+      [[collectId, 'collect', QUEUES.collectorJobs]],
+    );
+    const all = await s.rpc.call(dlqList, { limit: 50, platformId: platform.id });
+    assert.ok(all.items.some((d) => d.jobId === syncId && d.taskType === 'sync'));
+
+    await s.rpc.call(dlqReplay, { taskType: 'collect' });
+    const command = await waitFor(() =>
+      collects.received.find((j) => j.payload.jobId === collectId && j.payload.run === 2),
+    );
+    assert.deepEqual([command.payload.run, command.payload.taskType], [2, 'collect']);
+    assert.equal((await s.rpc.call(jobGet, { id: collectId })).status, 'queued');
+
+    assert.deepEqual(await s.rpc.call(dlqDelete, { jobId: syncId }), { deleted: 1 });
+    await assert.rejects(s.rpc.call(dlqReplay, { jobId: syncId }), { status: 404 });
+    await collects.stop();
+  });
+
+  it('when a job.run nobody can read names its job, then the ledger fails that job as poison and it can be replayed', async () => {
+    const jobId = await runNow('sync', 'booths');
+    const channel = s.mq.broker.createChannel('test.poison', () => Promise.resolve());
+    try {
+      // What a worker parks: a job.run outside its contract (here: no resource).
+      const body = {
+        ...createEnvelope(jobRun, {
+          jobId,
+          run: 1,
+          platformId: platform.id,
+          resource: 'booths',
+          taskType: 'sync',
+          priority: 5,
+          trigger: 'api',
+          params: {},
+        }),
+      };
+      delete (body.payload as Partial<PayloadOf<typeof jobRun>>).resource;
+      await channel.publish(
+        EXCHANGES.deadLetter,
+        QUEUES.syncJobs,
+        Buffer.from(JSON.stringify(body)),
+        {
+          headers: {
+            'x-psc-dead-reason': 'poison_message: job.run fails its contract at payload.resource',
+          },
+        },
+      );
+    } finally {
+      await channel.close();
+    }
+    const failed = await until(jobId, (j) => j.status === 'dead', 'poison job failed');
+    assert.equal(failed.error?.class, 'poison_message');
+    const letter = (await s.rpc.call(dlqList, { limit: 50, reason: 'poison_message' })).items;
+    assert.deepEqual(
+      letter.map((d) => [d.jobId, d.replayable]),
+      [[jobId, true]],
+    );
+  });
+
+  it('when 1,000 jobs report at once (duplicated, progress included), then every job ends final with exactly one ledger row each, and the dead ones are in the dead-letter queue', async () => {
+    const { jobs } = await s.rpc.call(jobRunNow, {
+      taskType: 'sync',
+      platformId: many.id,
+      params: {},
+    });
+    assert.equal(jobs.length, 1_000);
+    const ids = jobs.map((j) => j.id);
+    const reports: Promise<void>[] = [];
+    ids.forEach((jobId, i) => {
+      const when = at();
+      reports.push(send(jobStarted, { jobId, run: 1, attempt: 1, at: when, workerId: 'w' }));
+      reports.push(
+        send(jobProgressed, {
+          jobId,
+          run: 1,
+          attempt: 1,
+          at: when,
+          progress: { pages: 1, records: 3 },
+        }),
+      );
+      const end =
+        i % 10 === 0
+          ? send(jobFailed, { jobId, run: 1, attempt: 1, at: at(), error: boom, outcome: 'failed' })
+          : send(jobSucceeded, { jobId, run: 1, attempt: 1, at: at(), stats });
+      reports.push(end);
+      if (i % 7 === 0)
+        reports.push(send(jobStarted, { jobId, run: 1, attempt: 1, at: when, workerId: 'w' }));
+    });
+    await Promise.all(reports);
+
+    await waitFor(
+      async () => {
+        const rows = await s.jobs().whereIn('id', ids).select<{ status: string }[]>('status');
+        return rows.every((r) => r.status === 'succeeded' || r.status === 'failed');
+      },
+      { timeoutMs: 60_000, message: 'every job final' },
+    );
+    const rows = await s
+      .jobs()
+      .whereIn('id', ids)
+      .select<{ id: string; status: string; attempts: number; stats: unknown }[]>(
+        'id',
+        'status',
+        'attempts',
+        'stats',
+      );
+    assert.equal(rows.length, 1_000);
+    assert.equal(new Set(rows.map((r) => r.id)).size, 1_000);
+    assert.equal(rows.filter((r) => r.status === 'failed').length, 100);
+    assert.ok(rows.every((r) => r.attempts === 1));
+    assert.ok(rows.filter((r) => r.status === 'succeeded').every((r) => r.stats !== null));
+    const dead = await s.knex
+      .withSchema('scheduler')
+      .table('dead_letters')
+      .whereIn('job_id', ids)
+      .count<{ n: string }[]>('* as n');
+    assert.equal(Number(dead[0]?.n), 100);
+  });
+});
