@@ -4,6 +4,7 @@ import { platform, platformInput, platformWithSecrets } from './platform.ts';
 import { job } from './job.ts';
 import { page, pageRequest, syncedRecord } from './record.ts';
 import { TASK_TYPES } from './topology.ts';
+import { errorBody } from './errors.ts';
 
 const byId = z.object({ id: z.uuid() });
 
@@ -45,11 +46,34 @@ export const runJobsBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
 });
 
+export const runNowRequest = runJobsBody.extend({
+  taskType: z.enum(TASK_TYPES),
+  /** The trace of the request that asked, recorded on its jobs. */
+  traceId: z.string().max(64).nullable().optional(),
+});
+export type RunNowRequest = z.infer<typeof runNowRequest>;
+
+export const queuedJobs = z.object({
+  jobs: z.array(z.object({ id: z.uuid(), status: z.literal('queued') })),
+});
+
+/**
+ * Run-now requests, any number of callers' at once: the gateway sends what arrives while its
+ * previous call is in flight as one call, which the scheduler enqueues in one transaction. Each
+ * request gets its own answer: its jobs, or its error (404 unknown platform, 409 inactive, …).
+ */
 export const jobRunNow = defineRpc(
   'scheduler',
   'job.run-now',
-  runJobsBody.extend({ taskType: z.enum(TASK_TYPES) }),
-  z.object({ jobs: z.array(z.object({ id: z.uuid(), status: z.literal('queued') })) }),
+  z.object({ requests: z.array(runNowRequest).min(1).max(500) }),
+  z.object({
+    results: z.array(
+      z.discriminatedUnion('ok', [
+        queuedJobs.extend({ ok: z.literal(true) }),
+        z.object({ ok: z.literal(false), error: errorBody }),
+      ]),
+    ),
+  }),
 );
 export const jobGet = defineRpc('scheduler', 'job.get', byId, job);
 

@@ -11,7 +11,6 @@ import {
   jobGet,
   jobProgressed,
   jobRun,
-  jobRunNow,
   jobStarted,
   jobSucceeded,
   type Job,
@@ -22,7 +21,7 @@ import {
 import { baseTopology, createEnvelope, createPublisher, type Publisher } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
-import { platformSummary } from './support.ts';
+import { platformSummary, runNow } from './support.ts';
 
 const stats = { fetched: 3, inserted: 3, updated: 0, unchanged: 0, deleted: 0 };
 const boom = { message: 'platform answered HTTP 500', class: 'upstream_status' };
@@ -66,9 +65,9 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
       },
       { message },
     );
-  const runNow = async (taskType: TaskType, resource: string) =>
+  const runOne = async (taskType: TaskType, resource: string) =>
     (
-      await s.rpc.call(jobRunNow, {
+      await runNow(s.rpc, {
         taskType,
         platformId: platform.id,
         resource,
@@ -87,7 +86,7 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
 
   it('when a dead job is replayed, then it is queued as its next run with a job.run of that run, the old run’s stragglers are ignored, and the new run ends it', async () => {
     const jobs = await s.mq.consumeJobs();
-    const jobId = await runNow('sync', 'booths');
+    const jobId = await runOne('sync', 'booths');
     await kill(jobId);
     const dead = (await s.rpc.call(dlqList, { limit: 50 })).items.find((d) => d.jobId === jobId);
     assert.ok(dead, 'the dead job is in the dead-letter queue');
@@ -124,8 +123,8 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
 
   it('when jobs of every task type die, then the dead-letter queue lists each with its task type, filters by it, and a dead collect job replays onto the collector queue', async () => {
     const collects = await s.mq.consumeJobs(100, QUEUE_SPECS.collectorJobs);
-    const syncId = await runNow('sync', 'booths');
-    const collectId = await runNow('collect', 'races');
+    const syncId = await runOne('sync', 'booths');
+    const collectId = await runOne('collect', 'races');
     await kill(syncId);
     await send(jobFailed, {
       jobId: collectId,
@@ -158,7 +157,7 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
   });
 
   it('when a job.run nobody can read names its job, then the ledger fails that job as poison and it can be replayed', async () => {
-    const jobId = await runNow('sync', 'booths');
+    const jobId = await runOne('sync', 'booths');
     const channel = s.mq.broker.createChannel('test.poison', () => Promise.resolve());
     try {
       // What a worker parks: a job.run outside its contract (here: no resource).
@@ -198,7 +197,7 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
   });
 
   it('when 1,000 jobs report at once (duplicated, progress included), then every job ends final with exactly one ledger row each, and the dead ones are in the dead-letter queue', async () => {
-    const { jobs } = await s.rpc.call(jobRunNow, {
+    const { jobs } = await runNow(s.rpc, {
       taskType: 'sync',
       platformId: many.id,
       params: {},

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobCancel, jobList, jobRunNow } from '@psc/contracts';
+import { jobCancel, jobList } from '@psc/contracts';
 import { AppError } from '@psc/core';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
-import { platformSummary } from './support.ts';
+import { platformSummary, runNow } from './support.ts';
 
 describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
   const clock = manualClock('2030-01-01T00:00:00.000Z');
@@ -32,7 +32,7 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
   it('when a priority-9 run joins a backlog of priority-1 jobs with no worker, then it is consumed first', async () => {
     const backlog = [];
     for (let i = 0; i < 5; i++) {
-      const { jobs } = await s.rpc.call(jobRunNow, {
+      const { jobs } = await runNow(s.rpc, {
         taskType: 'sync',
         platformId: platforms[1]!.id,
         resource: 'booths',
@@ -41,7 +41,7 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
       });
       backlog.push(...jobs.map((j) => j.id));
     }
-    const urgent = await s.rpc.call(jobRunNow, {
+    const urgent = await runNow(s.rpc, {
       taskType: 'sync',
       platformId: platforms[1]!.id,
       resource: 'booths',
@@ -60,19 +60,19 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
   });
 
   it('when run-now names no platform, then every active platform resource of the task runs', async () => {
-    const { jobs } = await s.rpc.call(jobRunNow, { taskType: 'sync', params: {} });
+    const { jobs } = await runNow(s.rpc, { taskType: 'sync', params: {} });
     assert.equal(jobs.length, 3, 'two resources of the first platform and one of the second');
-    const validate = await s.rpc.call(jobRunNow, { taskType: 'validate', params: {} });
+    const validate = await runNow(s.rpc, { taskType: 'validate', params: {} });
     assert.equal(validate.jobs.length, 1);
   });
 
   it('when run-now names an inactive platform or an unknown resource, then it is refused', async () => {
     await assert.rejects(
-      s.rpc.call(jobRunNow, { taskType: 'sync', platformId: platforms[2]!.id, params: {} }),
+      runNow(s.rpc, { taskType: 'sync', platformId: platforms[2]!.id, params: {} }),
       (err: unknown) => err instanceof AppError && err.status === 409,
     );
     await assert.rejects(
-      s.rpc.call(jobRunNow, {
+      runNow(s.rpc, {
         taskType: 'sync',
         platformId: platforms[1]!.id,
         resource: 'nope',
@@ -109,7 +109,7 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
   });
 
   it('when a queued job is cancelled, then it is marked cancelled and a second cancel is a conflict', async () => {
-    const { jobs } = await s.rpc.call(jobRunNow, {
+    const { jobs } = await runNow(s.rpc, {
       taskType: 'sync',
       platformId: platforms[1]!.id,
       params: {},

@@ -5,10 +5,13 @@ import pino from 'pino';
 import {
   EXCHANGES,
   QUEUE_SPECS,
+  jobRunNow,
+  type RunNowRequest,
   platformRegistered,
   type JobRun,
   type PlatformSummary,
 } from '@psc/contracts';
+import { fromErrorBody } from '@psc/core';
 import { createDb } from '@psc/db';
 import {
   baseTopology,
@@ -18,6 +21,7 @@ import {
   createPublisher,
   type Broker,
   type Consumer,
+  type RpcClient,
 } from '@psc/messaging';
 import {
   freePort,
@@ -120,6 +124,17 @@ export function testBroker(env: IsolatedEnv) {
       await broker.close();
     },
   };
+}
+
+/** One run-now request through the batched RPC; its error thrown as the gateway would. */
+export async function runNow(
+  rpc: RpcClient,
+  request: RunNowRequest,
+): Promise<{ jobs: { id: string; status: 'queued' }[] }> {
+  const { results } = await rpc.call(jobRunNow, { requests: [request] });
+  const result = results[0]!;
+  if (!result.ok) throw fromErrorBody(result.error);
+  return { jobs: result.jobs };
 }
 
 export function schedulerDb(env: IsolatedEnv): Knex {

@@ -6,7 +6,7 @@ import {
   jobRunNow,
   platformGetWithSecrets,
 } from '@psc/contracts';
-import type { Clock } from '@psc/core';
+import { fromErrorBody, type Clock } from '@psc/core';
 import { checkDb, isUnavailableError } from '@psc/db';
 import { createEgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
@@ -131,7 +131,11 @@ export function createApp(deps: AppDeps) {
     validations,
     clock,
     requestSync: async (platformId, resource) => {
-      await rpcClient.call(jobRunNow, { platformId, resource, taskType: 'sync', params: {} });
+      const { results } = await rpcClient.call(jobRunNow, {
+        requests: [{ platformId, resource, taskType: 'sync', params: {} }],
+      });
+      const [result] = results;
+      if (result && !result.ok) throw fromErrorBody(result.error);
     },
     logger,
   });

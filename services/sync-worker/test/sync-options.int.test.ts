@@ -144,11 +144,15 @@ describe(
         service: 'scheduler',
         logger: createLogger({ service: 'scheduler-test', level: 'silent' }),
         handlers: [
-          rpcHandler(jobRunNow, async (request) => {
-            requested.push(request);
-            const id = await h.runJob(platform, request.resource ?? 'items');
-            return { jobs: [{ id, status: 'queued' as const }] };
-          }),
+          rpcHandler(jobRunNow, async ({ requests }) => ({
+            results: await Promise.all(
+              requests.map(async (request) => {
+                requested.push(request);
+                const id = await h.runJob(platform, request.resource ?? 'items');
+                return { ok: true as const, jobs: [{ id, status: 'queued' as const }] };
+              }),
+            ),
+          })),
         ],
       });
       await scheduler.start();

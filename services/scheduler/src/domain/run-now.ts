@@ -1,18 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, Platform, TaskType } from '@psc/contracts';
-import { ConflictError, NotFoundError, type Clock } from '@psc/core';
+import type { Job, Platform, RpcResponse, RunNowRequest, jobRunNow } from '@psc/contracts';
+import { ConflictError, NotFoundError, toErrorBody, type Clock } from '@psc/core';
 import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
 
 /** Run-now jobs jump the queue unless the caller says otherwise. */
 export const RUN_NOW_PRIORITY = 9;
 
-export interface RunNowRequest {
-  taskType: TaskType;
-  platformId?: string | undefined;
-  resource?: string | undefined;
-  priority?: number | undefined;
-  params: Record<string, unknown>;
-}
+type RunNowResult = RpcResponse<typeof jobRunNow>['results'][number];
 
 /**
  * Enqueues jobs now: for one resource, every resource of one platform that runs the task, or
@@ -53,11 +47,12 @@ export function createRunNow(deps: {
     return stored;
   }
 
-  return async function runNow(
+  /** The jobs one request asks for, or why it cannot be run. */
+  async function jobsFor(
     request: RunNowRequest,
-    correlationId?: string,
-    trigger: Job['trigger'] = 'api',
-  ): Promise<{ jobs: { id: string; status: 'queued' }[] }> {
+    now: Date,
+    trigger: Job['trigger'],
+  ): Promise<Job[]> {
     const targets: { platform: PlatformView; resource: string }[] = [];
     if (request.platformId) {
       const platform = await platformById(request.platformId);
@@ -82,10 +77,8 @@ export function createRunNow(deps: {
         for (const r of platform.resources)
           if (r.tasks.includes(request.taskType)) targets.push({ platform, resource: r.name });
     }
-
-    const now = deps.clock.now();
-    const traceId = deps.currentTraceId();
-    const jobs: Job[] = targets.map(({ platform, resource }) => ({
+    const traceId = request.traceId ?? deps.currentTraceId();
+    return targets.map(({ platform, resource }) => ({
       id: randomUUID(),
       platformId: platform.id,
       resource,
@@ -106,8 +99,33 @@ export function createRunNow(deps: {
       finishedAt: null,
       updatedAt: now.toISOString(),
     }));
-    if (jobs.length > 0) await deps.enqueue(jobs, correlationId);
-    return { jobs: jobs.map((j) => ({ id: j.id, status: 'queued' as const })) };
+  }
+
+  /**
+   * Several callers' run-now requests at once: each is checked on its own (one's 404 does not
+   * fail another), and every job of every request is enqueued in one transaction.
+   */
+  return async function runNow(
+    requests: RunNowRequest[],
+    correlationId?: string,
+    trigger: Job['trigger'] = 'api',
+  ): Promise<RunNowResult[]> {
+    const now = deps.clock.now();
+    const outcomes = await Promise.all(
+      requests.map((r) =>
+        jobsFor(r, now, trigger).then(
+          (jobs) => ({ ok: true as const, jobs }),
+          (err: unknown) => ({ ok: false as const, err }),
+        ),
+      ),
+    );
+    const all = outcomes.flatMap((o) => (o.ok ? o.jobs : []));
+    if (all.length > 0) await deps.enqueue(all, correlationId);
+    return outcomes.map((o) =>
+      o.ok
+        ? { ok: true, jobs: o.jobs.map((j) => ({ id: j.id, status: 'queued' as const })) }
+        : { ok: false, error: toErrorBody(o.err) },
+    );
   };
 }
 

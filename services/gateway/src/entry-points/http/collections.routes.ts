@@ -4,13 +4,13 @@ import {
   collectionDocuments,
   collectionGet,
   collectionRequest,
-  jobRunNow,
   pageRequest,
   platformGet,
 } from '@psc/contracts';
 import { ConflictError, NotFoundError, ValidationError } from '@psc/core';
 import { body, params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
+import { createRunNow } from '../../data-access/run-now.ts';
 import { requireRole } from './auth.ts';
 
 const jobParams = z.object({ jobId: z.uuid() });
@@ -22,6 +22,7 @@ const jobParams = z.object({ jobId: z.uuid() });
  */
 export async function startCollection(
   rpc: RpcClient,
+  runNow: ReturnType<typeof createRunNow>,
   request: z.infer<typeof collectionRequest>,
 ): Promise<{ jobId: string }> {
   const platform = await rpc.call(platformGet, { id: request.platformId });
@@ -40,7 +41,7 @@ export async function startCollection(
       missing.map((p) => ({ path: `body.params.${p}`, message: 'required by the collector' })),
     );
   }
-  const { jobs } = await rpc.call(jobRunNow, {
+  const { jobs } = await runNow({
     platformId: request.platformId,
     resource: request.resource,
     params: request.params,
@@ -54,9 +55,10 @@ export async function startCollection(
 
 export function collectionRoutes(rpc: RpcClient): Router {
   const router = new Router();
+  const runNow = createRunNow(rpc);
   router.post('/collections', requireRole('operator'), async (ctx) => {
     const request = body(ctx, collectionRequest);
-    const started = await startCollection(rpc, request);
+    const started = await startCollection(rpc, runNow, request);
     ctx.status = 202;
     ctx.set('Location', `/api/v1/jobs/${started.jobId}`);
     ctx.body = started;

@@ -4,6 +4,7 @@ import { collectorControl, collectorList, collectorStatusGet } from '@psc/contra
 import { body, params } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
 import { requireRole } from './auth.ts';
+import { createRunNow } from '../../data-access/run-now.ts';
 import { startCollection } from './collections.routes.ts';
 
 /** A collector is `<platform>/<resource>`: two path segments. */
@@ -19,6 +20,7 @@ const onceBody = z
 
 export function collectorRoutes(rpc: RpcClient): Router {
   const router = new Router();
+  const runNow = createRunNow(rpc);
   router.get('/collectors', requireRole('viewer'), async (ctx) => {
     ctx.body = await rpc.call(collectorList, {});
   });
@@ -38,7 +40,7 @@ export function collectorRoutes(rpc: RpcClient): Router {
     const name = params(ctx, nameParams);
     const run = body(ctx, onceBody);
     const status = await rpc.call(collectorStatusGet, { name });
-    const started = await startCollection(rpc, {
+    const started = await startCollection(rpc, runNow, {
       platformId: status.platformId,
       resource: status.resource,
       params: run.params,

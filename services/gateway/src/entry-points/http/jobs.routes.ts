@@ -5,12 +5,12 @@ import {
   jobGet,
   jobListRequest,
   jobList,
-  jobRunNow,
   runJobsBody,
   taskTypeParam,
 } from '@psc/contracts';
 import { body, params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
+import { createRunNow } from '../../data-access/run-now.ts';
 import { requireRole } from './auth.ts';
 
 const idParams = z.object({ id: z.uuid() });
@@ -18,11 +18,12 @@ const cancelBody = z.strictObject({ reason: z.string().trim().min(1).max(500).op
 
 export function jobRoutes(rpc: RpcClient): Router {
   const router = new Router();
+  const runNow = createRunNow(rpc);
   router.post('/run/:taskType', requireRole('operator'), async (ctx) => {
     const { taskType } = params(ctx, z.object({ taskType: taskTypeParam }));
     const request = body(ctx, runJobsBody.optional()) ?? { params: {} };
     ctx.status = 202;
-    ctx.body = await rpc.call(jobRunNow, { ...request, taskType });
+    ctx.body = await runNow({ ...request, taskType });
   });
   router.get('/jobs', requireRole('viewer'), async (ctx) => {
     ctx.body = await rpc.call(jobList, query(ctx, jobListRequest));

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import {
   controlReason,
   jobGet,
-  jobRunNow,
   platformSyncControl,
   platformSyncStatusGet,
   type Job,
@@ -13,6 +12,7 @@ import { delay } from '@psc/core';
 import { body, params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
 import { createBreakerDirectory } from '../../data-access/breakers.ts';
+import { createRunNow } from '../../data-access/run-now.ts';
 import { requireRole } from './auth.ts';
 
 const idParams = z.object({ id: z.uuid() });
@@ -23,6 +23,7 @@ const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
 export function platformControlRoutes(rpc: RpcClient): Router {
   const router = new Router();
   const breakers = createBreakerDirectory(rpc);
+  const runNow = createRunNow(rpc);
 
   /** Breakers are the workers'; without an answer the status says null rather than fail. */
   async function withBreaker(status: PlatformSyncStatus): Promise<PlatformSyncStatus> {
@@ -50,7 +51,7 @@ export function platformControlRoutes(rpc: RpcClient): Router {
   router.post('/platforms/:id/sync/once', requireRole('operator'), async (ctx) => {
     const { id } = params(ctx, idParams);
     const { wait } = query(ctx, onceQuery);
-    const { jobs } = await rpc.call(jobRunNow, { platformId: id, taskType: 'sync', params: {} });
+    const { jobs } = await runNow({ platformId: id, taskType: 'sync', params: {} });
     const deadline = Date.now() + wait * 1_000;
     let results: Job[] = [];
     do {

@@ -27,7 +27,9 @@ export function jobRpcHandlers(deps: {
   ledger: LedgerStore;
 }): RpcHandler[] {
   return [
-    rpcHandler(jobRunNow, (request, ctx) => deps.runNow(request, ctx.correlationId)),
+    rpcHandler(jobRunNow, async ({ requests }, ctx) => ({
+      results: await deps.runNow(requests, ctx.correlationId),
+    })),
     rpcHandler(jobGet, async ({ id }) => {
       const job = await deps.jobs.findById(id);
       if (!job) throw new NotFoundError(`job ${id} not found`);
