@@ -9,6 +9,13 @@ test "$(node -v)" = "v24.21.0" || { echo "expected Node v24.21.0, got $(node -v)
 echo "== typecheck" && tsc -p tsconfig.json
 echo "== lint" && eslint . && prettier --check . >/dev/null
 echo "== build" && node scripts/build.ts
+echo "== alert rules"
+command -v promtool >/dev/null ||
+  { echo "promtool not found: apt-get -y install prometheus (.ci/run installs it)" >&2; exit 1; }
+quiet() { local out; out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }; }
+quiet promtool check config deploy/prometheus/prometheus.yml
+quiet promtool check rules deploy/prometheus/rules/*.yml
+quiet promtool test rules deploy/prometheus/tests/*.test.yml
 echo "== tests"
 exec node --test --test-reporter=spec --test-concurrency="${PSC_TEST_CONCURRENCY:-3}" \
   --test-timeout=180000 \
