@@ -23,3 +23,4 @@ export * from './records-export.ts';
 export * from './records-import.ts';
 export * from './schedule.ts';
 export * from './topology-table.ts';
+export * from './job.outcomes.ts';

@@ -13,7 +13,8 @@ const SOCKET_CODES = new Set([
 /**
  * PostgreSQL errors that say the server is away or overloaded, not that a statement is wrong:
  * class 08 (connection exception), 57P01–57P03 (shut down, crashed, starting), 53300 (too many
- * connections), 40001/40P01 (serialisation failure, deadlock: try again).
+ * connections), 40001/40P01 (serialisation failure, deadlock: try again), 55P03 (a lock held
+ * elsewhere, e.g. by a frozen worker's transaction, past `lock_timeout`: try again later).
  */
 function isServerUnavailable(code: string): boolean {
   return (
@@ -23,7 +24,8 @@ function isServerUnavailable(code: string): boolean {
     code === '57P03' ||
     code === '53300' ||
     code === '40001' ||
-    code === '40P01'
+    code === '40P01' ||
+    code === '55P03'
   );
 }
 

@@ -8,6 +8,7 @@ export {
   type RunContext,
 } from './runner.ts';
 export {
+  createCrashTable,
   createJobRunnerTables,
   createJobRunRepository,
   type JobRunRepository,

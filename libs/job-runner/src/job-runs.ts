@@ -24,6 +24,21 @@ export async function createJobRunnerTables(knex: Knex, schema: string): Promise
     t.timestamp('at', { useTz: true }).notNullable();
     t.primary(['job_id', 'run']);
   });
+  await createCrashTable(knex, schema);
+}
+
+/**
+ * Migration step: how often a run's delivery came back without an outcome — the worker died
+ * (or lost its connection) while holding it. A run that keeps killing its worker is given up.
+ */
+export async function createCrashTable(knex: Knex, schema: string): Promise<void> {
+  await knex.schema.withSchema(schema).createTable('job_crashes', (t) => {
+    t.uuid('job_id').notNullable();
+    t.integer('run').notNullable();
+    t.integer('crashes').notNullable();
+    t.timestamp('at', { useTz: true }).notNullable();
+    t.primary(['job_id', 'run']);
+  });
 }
 
 export type RunStatus = 'succeeded' | 'failed' | 'continues';
@@ -91,6 +106,17 @@ export function createJobRunRepository(knex: Knex, schema: string) {
           record.run,
         ],
       );
+    },
+
+    /** Counts one more delivery of the run that came back without an outcome; returns the count. */
+    async countCrash(jobId: string, run: number, at: Date): Promise<number> {
+      const { rows } = await knex.raw<{ rows: { crashes: number }[] }>(
+        `insert into ${schema}.job_crashes as c (job_id, run, crashes, at) values (?, ?, 1, ?)
+         on conflict (job_id, run) do update set crashes = c.crashes + 1, at = excluded.at
+         returning crashes`,
+        [jobId, run, at],
+      );
+      return rows[0]?.crashes ?? 1;
     },
 
     async cancel(jobId: string, run: number, at: Date): Promise<void> {

@@ -1,9 +1,19 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { jobRun, JobError, JobRun, JobStats, QueueSpec, TaskType } from '@psc/contracts';
+import {
+  jobOutcomes,
+  type jobRun,
+  type JobError,
+  type JobRun,
+  type JobStats,
+  type PlatformCaller,
+  type QueueSpec,
+  type TaskType,
+} from '@psc/contracts';
 import { AppError, NonRetryableError, type Clock } from '@psc/core';
 import {
   createConsumer,
+  rpcHandler,
   type Broker,
   type Consumer,
   type Emit,
@@ -11,6 +21,7 @@ import {
   type MessageOf,
   type Outbox,
   type Publisher,
+  type RpcHandler,
 } from '@psc/messaging';
 import { createJobRunRepository, type JobRunRepository } from './job-runs.ts';
 import { jobErrorOf, jobEvents, type RunRef } from './job-events.ts';
@@ -39,8 +50,15 @@ export interface RunContext {
    * Commits the run: `work`'s effects, the run's record (which makes a second delivery of the
    * same run a no-op) and its outcome event, in one transaction. A run cancelled meanwhile
    * rolls back here. Call it once.
+   *
+   * `idleMs` bounds how long the transaction may sit idle between two statements (while `work`
+   * waits for a platform): PostgreSQL ends it after that, so a worker frozen mid-job cannot hold
+   * its row locks for longer. Give it the longest wait `work` can have between statements.
    */
-  commit(work: (trx: Knex.Transaction, emit: Emit) => Promise<JobOutcome>): Promise<void>;
+  commit(
+    work: (trx: Knex.Transaction, emit: Emit) => Promise<JobOutcome>,
+    bounds?: { idleMs?: number },
+  ): Promise<void>;
 }
 
 export type JobHandler = (ctx: RunContext) => Promise<void>;
@@ -81,6 +99,13 @@ export interface JobRunnerOptions {
   progressIntervalMs?: number;
   /** Database errors that hold a job instead of spending an attempt. */
   isTransient: (err: unknown) => boolean;
+  /** A run whose delivery came back this many times without an outcome is given up. */
+  crashLoopLimit: number;
+  /**
+   * How long a job's statement waits for a row lock before the job is held and tried again
+   * later (a frozen worker's transaction may hold them until PostgreSQL ends it).
+   */
+  lockTimeoutMs: number;
 }
 
 export interface JobRunner {
@@ -92,6 +117,8 @@ export interface JobRunner {
   /** Lifecycle events of the job consumer (`acked`, `retried`, `deferred`, `dead-lettered`). */
   consumer: Consumer;
   runs: JobRunRepository;
+  /** `job.outcomes` of this worker service: what it recorded of runs the ledger asks about. */
+  outcomesRpcHandler(service: PlatformCaller): RpcHandler;
   /**
    * Ends a run that `continues` (a fan-out) from another message's transaction: records it and
    * emits its outcome event with that transaction.
@@ -104,6 +131,9 @@ export interface JobRunner {
     startedAt: Date,
   ): Promise<void>;
 }
+
+/** The least idle time allowed inside a job's transaction. */
+const DEFAULT_IDLE_MS = 10_000;
 
 function timeoutError(ms: number): AppError {
   return new AppError('job_timeout', 504, `job did not finish within ${ms} ms`, {
@@ -140,11 +170,35 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       ? jobEvents.succeeded(ref, now(), startedAt, outcome.stats)
       : jobEvents.failed(ref, now(), { error: outcome.error, outcome: 'failed', startedAt });
 
-  async function run(message: MessageOf<typeof jobRun>, attempt: number, log: Logger) {
+  async function run(
+    message: MessageOf<typeof jobRun>,
+    attempt: number,
+    redelivered: boolean,
+    log: Logger,
+  ) {
     const job = message.payload;
     const ref: RunRef = { job, attempt, correlationId: message.correlationId };
     const startedAt = now();
     startedAtOf.set(message, startedAt);
+    if (redelivered) {
+      // The broker gave this delivery to a worker before and got no answer: that worker died
+      // or lost its connection holding it. A run that keeps doing that must not loop forever.
+      const crashes = await runs.countCrash(job.jobId, job.run, startedAt);
+      if (crashes >= options.crashLoopLimit) {
+        log.error({ jobId: job.jobId, run: job.run, crashes }, 'job given up: crash loop');
+        await send(
+          jobEvents.failed(ref, now(), {
+            error: {
+              class: 'crash_loop',
+              message: `the job's delivery came back ${crashes} times without an outcome (the worker died holding it)`,
+            },
+            outcome: 'dead',
+            startedAt,
+          }),
+        );
+        return;
+      }
+    }
     const handler = options.handlers[job.taskType];
     if (!handler) {
       throw new NonRetryableError(
@@ -173,9 +227,15 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         lastProgress = at.getTime();
         await send(jobEvents.progressed(ref, at, done));
       },
-      async commit(work) {
+      async commit(work, bounds = {}) {
         if (committed) throw new Error('a run commits once');
+        const idleMs = Math.max(Math.ceil(bounds.idleMs ?? 0), DEFAULT_IDLE_MS);
         await options.outbox.transaction(async (trx, emit) => {
+          // One round trip for both (no bind parameters: plain integers).
+          await trx.raw(
+            `set local lock_timeout = ${Math.ceil(options.lockTimeoutMs)}; ` +
+              `set local idle_in_transaction_session_timeout = ${idleMs}`,
+          );
           const outcome = await work(trx, emit);
           const claim = await runs.claim(trx, {
             jobId: job.jobId,
@@ -254,7 +314,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     isTransient: options.isTransient,
     givenUpTo: 'hook',
     now,
-    handler: (message, ctx) => run(message, ctx.attempt, ctx.logger),
+    handler: (message, ctx) => run(message, ctx.attempt, ctx.redelivered, ctx.logger),
     onFailure: (message, err, decision, ctx) => reportFailure(message, err, decision, ctx.attempt),
   });
 
@@ -264,6 +324,13 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     active: () => [...active],
     consumer,
     runs,
+    outcomesRpcHandler: (service) =>
+      rpcHandler(jobOutcomes[service], async (request) => ({
+        items: (await runs.outcomes(request.runs)).map((r) => ({
+          ...r,
+          at: r.at.toISOString(),
+        })),
+      })),
     async finishElsewhere(trx, emit, ref, outcome, startedAt) {
       await runs.finish(trx, {
         jobId: ref.job.jobId,

@@ -40,6 +40,10 @@ export const workerEnv = {
   /** How often the worker announces itself (GET /api/v1/monitoring/workers). */
   PSC_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(5_000),
   PSC_WORKER_ID: z.string().min(1).max(200).optional(),
+  /** A run whose delivery came back this many times without an outcome goes dead (`crash_loop`). */
+  PSC_CRASH_LOOP_LIMIT: z.coerce.number().int().min(1).max(100).default(3),
+  /** How long a job's statement waits for a row lock before the job is held and tried later. */
+  PSC_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /**
    * How long a platform (with credentials) fetched from the registry is reused without asking
    * again; `platform.updated`/`platform.deleted` events drop it sooner. 0 asks on every job.
@@ -62,5 +66,7 @@ export function workerSettings(e: WorkerEnv, service: string) {
     heartbeatMs: e.PSC_HEARTBEAT_MS,
     workerId: e.PSC_WORKER_ID ?? `${service}-${hostname()}-${process.pid}`,
     platformCacheTtlMs: e.PSC_PLATFORM_CACHE_TTL_MS,
+    crashLoopLimit: e.PSC_CRASH_LOOP_LIMIT,
+    lockTimeoutMs: e.PSC_LOCK_TIMEOUT_MS,
   };
 }

@@ -23,6 +23,7 @@ export async function down(knex: Knex): Promise<void> {
   await s().alterTable('children', (t) => t.dropColumn('run'));
   await s().alterTable('collections', (t) => t.dropColumn('run'));
   for (const table of [
+    'job_crashes',
     'platform_slots',
     'rate_limits',
     'breaker_resets',

@@ -111,6 +111,8 @@ export function createApp(deps: AppDeps) {
     retryTiersMs: config.retryTiersMs,
     jobTimeoutMs: config.jobTimeoutMs,
     startedNoticeMs: config.startedNoticeMs,
+    crashLoopLimit: config.crashLoopLimit,
+    lockTimeoutMs: config.lockTimeoutMs,
     isTransient: isUnavailableError,
   });
   const activeChildren = new Set<string>();
@@ -180,6 +182,7 @@ export function createApp(deps: AppDeps) {
     handlers: [
       ...collectorRpcHandlers({ collections, logs, workers, listPlatforms, clock }),
       ...fetcher.rpcHandlers(),
+      runner.outcomesRpcHandler('collector'),
     ],
     logger,
   });

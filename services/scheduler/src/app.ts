@@ -32,6 +32,7 @@ import { createJobEventsConsumer } from './entry-points/consumers/job-events.con
 import { createPlatformEventsConsumer } from './entry-points/consumers/platform-events.consumer.ts';
 import { dlqRpcHandlers } from './entry-points/rpc/dlq.rpc.ts';
 import { jobRpcHandlers, schedulerRpcHandlers } from './entry-points/rpc/job.rpc.ts';
+import { createReconcileLoop } from './entry-points/schedules/reconcile.loop.ts';
 import { createTickLoop } from './entry-points/schedules/tick.loop.ts';
 import { SCHEMA } from '../migrations/index.ts';
 
@@ -134,6 +135,15 @@ export function createApp(deps: AppDeps) {
   });
   const tick = () => tickStore(clock.now());
   const loop = createTickLoop({ tick, tickMs: config.scheduler.tickMs, logger });
+  const reconcile = createReconcileLoop({
+    jobs,
+    ledger,
+    rpc: rpcClient,
+    clock,
+    isLeader: () => loop.isLeader(),
+    ...config.reconcile,
+    logger,
+  });
   const http = createHttpServer({
     logger,
     registry: deps.registry,
@@ -150,6 +160,8 @@ export function createApp(deps: AppDeps) {
   return {
     /** For tests: run one tick now, as the loop would. */
     tick,
+    /** For tests: one reconciliation pass now, as the leader would. */
+    reconcile: () => reconcile.once(),
     isLeader: () => loop.isLeader(),
     async start() {
       // Listening first keeps /health answering; /ready says no until the consumers are up.
@@ -159,11 +171,13 @@ export function createApp(deps: AppDeps) {
       for (const c of consumers) await c.start();
       await rpc.start();
       loop.start();
+      reconcile.start();
       http.markReady();
       logger.info({ url: address.url, replicaId: config.scheduler.replicaId }, 'scheduler started');
       return address;
     },
     async stop() {
+      await reconcile.stop();
       await loop.stop();
       // Hand the lease over at once instead of letting the others wait for it to expire.
       if (loop.isLeader())

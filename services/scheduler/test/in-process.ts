@@ -58,6 +58,7 @@ export async function startInProcess(
   const jobs = () => knex.withSchema(SCHEMA).table('jobs');
 
   return {
+    app,
     env,
     knex,
     mq,

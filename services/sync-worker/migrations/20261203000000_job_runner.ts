@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createCrashTable } from '@psc/job-runner';
 
 const SCHEMA = 'sync';
 
@@ -15,11 +16,13 @@ export async function up(knex: Knex): Promise<void> {
     add column run integer not null default 1,
     drop constraint cancelled_jobs_pkey,
     add primary key (job_id, run)`);
+  await createCrashTable(knex, SCHEMA);
   // Dead letters are the ledger's (the scheduler's) now; it rebuilt them from its own rows.
   await knex.schema.withSchema(SCHEMA).dropTable('dead_letters');
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.withSchema(SCHEMA).dropTable('job_crashes');
   await knex.schema.withSchema(SCHEMA).createTable('dead_letters', (t) => {
     t.text('id').primary();
     t.uuid('job_id').index();

@@ -155,6 +155,8 @@ export function createApp(deps: AppDeps) {
     retryTiersMs: config.retryTiersMs,
     jobTimeoutMs: config.jobTimeoutMs,
     startedNoticeMs: config.startedNoticeMs,
+    crashLoopLimit: config.crashLoopLimit,
+    lockTimeoutMs: config.lockTimeoutMs,
     isTransient: isUnavailableError,
   });
   const heartbeat = createHeartbeat({
@@ -181,6 +183,7 @@ export function createApp(deps: AppDeps) {
     handlers: [
       ...recordRpcHandlers({ records, validations }),
       ...fetcher.rpcHandlers(),
+      runner.outcomesRpcHandler('sync-worker'),
       ...importRpcHandlers({
         knex,
         records,

@@ -258,6 +258,24 @@ export function createJobRepository(knex: Knex) {
       return row ? toJob(row) : undefined;
     },
 
+    /** Open jobs no report has changed since `before` (oldest first): the reconciliation's. */
+    async staleOpen(
+      before: Date,
+      limit: number,
+    ): Promise<{ id: string; run: number; taskType: Job['taskType'] }[]> {
+      const rows = await jobs()
+        .whereIn('status', OPEN)
+        .where('updated_at', '<', before)
+        .orderBy('updated_at')
+        .limit(limit)
+        .select<{ id: string; run: number; task_type: Job['taskType'] }[]>(
+          'id',
+          'run',
+          'task_type',
+        );
+      return rows.map((r) => ({ id: r.id, run: r.run, taskType: r.task_type }));
+    },
+
     /** Locks the rows of `ids` for a ledger transition (in id order: no deadlock between replicas). */
     async lockEntries(trx: Knex.Transaction, ids: string[]): Promise<Map<string, LedgerEntry>> {
       const rows = (await jobs(trx)

@@ -50,6 +50,16 @@ function later(a: string | undefined, b: unknown): string | undefined {
 }
 
 /**
+ * The longest the sync's transaction waits between two statements: one page request, its
+ * timeout, and its turn under the platform's rate limit (a few requests may be ahead of it).
+ */
+function pageWaitMs(platform: Platform): number {
+  const rate = platform.rateLimit;
+  const turn = rate ? (rate.concurrency * 1_000) / rate.requestsPerSecond : 0;
+  return platform.timeoutMs + turn + 10_000;
+}
+
+/**
  * Reports progress before every page but the first (run-now jobs of one page report none): the
  * pages stored so far, and a stop if the run was cancelled meanwhile.
  */
@@ -131,62 +141,65 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
       resource.children.map((c) => [c.name, []]),
     );
 
-    await ctx.commit(async (trx, emit) => {
-      const store = async (name: string, records: MappedRecord[], counts: typeof stats) => {
-        const result = await deps.records.upsert(trx, platform.id, name, records);
-        counts.fetched += records.length;
-        counts.inserted += result.inserted;
-        counts.updated += result.updated;
-        counts.unchanged += result.unchanged;
-        if (resource.changeEvents) emitChanges(emit, ctx, name, result.changes);
-      };
-      let total = 0;
-      const pages = pageGuard(ctx);
-      await forEachPage({
-        platform,
-        resource,
-        fetchPage: deps.fetchPage,
-        extraQuery,
-        signal: ctx.signal,
-        beforePage: pages.beforePage,
-        onPage: async (page, pageNumber) => {
-          await store(resource.name, page.records, stats);
-          stats.fetched += page.itemCount - page.records.length; // duplicates were still fetched
-          for (const r of page.records) {
-            seen.push({ parentKey: '', key: r.key });
-            if (resource.cursor) highWater = later(highWater, r.data[resource.cursor.field]);
+    await ctx.commit(
+      async (trx, emit) => {
+        const store = async (name: string, records: MappedRecord[], counts: typeof stats) => {
+          const result = await deps.records.upsert(trx, platform.id, name, records);
+          counts.fetched += records.length;
+          counts.inserted += result.inserted;
+          counts.updated += result.updated;
+          counts.unchanged += result.unchanged;
+          if (resource.changeEvents) emitChanges(emit, ctx, name, result.changes);
+        };
+        let total = 0;
+        const pages = pageGuard(ctx);
+        await forEachPage({
+          platform,
+          resource,
+          fetchPage: deps.fetchPage,
+          extraQuery,
+          signal: ctx.signal,
+          beforePage: pages.beforePage,
+          onPage: async (page, pageNumber) => {
+            await store(resource.name, page.records, stats);
+            stats.fetched += page.itemCount - page.records.length; // duplicates were still fetched
+            for (const r of page.records) {
+              seen.push({ parentKey: '', key: r.key });
+              if (resource.cursor) highWater = later(highWater, r.data[resource.cursor.field]);
+            }
+            for (const [name, records] of page.children) {
+              await store(`${resource.name}.${name}`, records, childStats.get(name)!);
+              for (const r of records)
+                seenChildren.get(name)!.push({ parentKey: r.parentKey ?? '', key: r.key });
+            }
+            total += page.itemCount;
+            pages.stored(pageNumber, total);
+          },
+        });
+        if (full && resource.deleteMissing) {
+          const gone = await deps.records.softDeleteMissing(trx, platform.id, resource.name, seen);
+          stats.deleted = gone.length;
+          if (resource.changeEvents) emitChanges(emit, ctx, resource.name, gone);
+          for (const [name, keys] of seenChildren) {
+            const childName = `${resource.name}.${name}`;
+            const goneChildren = await deps.records.softDeleteMissing(
+              trx,
+              platform.id,
+              childName,
+              keys,
+            );
+            childStats.get(name)!.deleted = goneChildren.length;
+            if (resource.changeEvents) emitChanges(emit, ctx, childName, goneChildren);
           }
-          for (const [name, records] of page.children) {
-            await store(`${resource.name}.${name}`, records, childStats.get(name)!);
-            for (const r of records)
-              seenChildren.get(name)!.push({ parentKey: r.parentKey ?? '', key: r.key });
-          }
-          total += page.itemCount;
-          pages.stored(pageNumber, total);
-        },
-      });
-      if (full && resource.deleteMissing) {
-        const gone = await deps.records.softDeleteMissing(trx, platform.id, resource.name, seen);
-        stats.deleted = gone.length;
-        if (resource.changeEvents) emitChanges(emit, ctx, resource.name, gone);
-        for (const [name, keys] of seenChildren) {
-          const childName = `${resource.name}.${name}`;
-          const goneChildren = await deps.records.softDeleteMissing(
-            trx,
-            platform.id,
-            childName,
-            keys,
-          );
-          childStats.get(name)!.deleted = goneChildren.length;
-          if (resource.changeEvents) emitChanges(emit, ctx, childName, goneChildren);
         }
-      }
-      if (resource.cursor && highWater !== undefined && highWater !== stored) {
-        await deps.records.setCursor(trx, platform.id, resource.name, highWater);
-      }
-      if (childStats.size > 0) stats.children = Object.fromEntries(childStats);
-      return { kind: 'succeeded', stats };
-    });
+        if (resource.cursor && highWater !== undefined && highWater !== stored) {
+          await deps.records.setCursor(trx, platform.id, resource.name, highWater);
+        }
+        if (childStats.size > 0) stats.children = Object.fromEntries(childStats);
+        return { kind: 'succeeded', stats };
+      },
+      { idleMs: pageWaitMs(platform) },
+    );
   };
 
   /** Fetches and maps like sync, writes no records, stores a drift report. */
