@@ -7,6 +7,7 @@ import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
 import { delayDelivery, describeError, parkDelivery } from './delivery.ts';
 import { DeferError } from './errors.ts';
+import { deferredDelay, delayLadder, jitteredDelay } from './jitter.ts';
 import { parseDelivery, type MessageOf } from './message.ts';
 import { defaultRetryTiers, queueName, queueTopology } from './topology.ts';
 
@@ -63,6 +64,8 @@ export interface ConsumerOptions<Q extends QueueSpec> {
   givenUpTo?: 'dead-letter-queue' | 'hook';
   /** Clock for `nextAttemptAt`. */
   now?: () => Date;
+  /** Jitter's randomness (tests make it predictable). */
+  random?: () => number;
 }
 
 /** Lifecycle events, so tests and metrics can await outcomes. */
@@ -100,6 +103,8 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
   const log = options.logger.child({ component: 'consumer', queue: name });
   const maxAttempts = spec.failures === 'retries' ? (options.maxAttempts ?? 4) : 1;
   const tiers = options.retryTiersMs ?? defaultRetryTiers;
+  const ladder = delayLadder(tiers);
+  const random = options.random ?? Math.random;
   const now = options.now ?? (() => new Date());
   const byType = new Map(spec.accepts.map((d) => [d.type, d]));
   let holdMs = HOLD_MIN_MS;
@@ -123,18 +128,21 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
 
   function decide(err: unknown, attempt: number): FailureDecision {
     if (err instanceof DeferError && spec.failures === 'retries') {
-      return {
-        kind: 'defer',
-        delayMs: err.delayMs,
-        nextAttemptAt: new Date(now().getTime() + err.delayMs),
-      };
+      // Every job of a platform whose breaker opened is deferred at once: spread them too.
+      const delayMs = deferredDelay(err.delayMs, ladder, random);
+      return { kind: 'defer', delayMs, nextAttemptAt: new Date(now().getTime() + delayMs) };
     }
     const retryable = err instanceof AppError ? err.retryable : true;
     if (!retryable || attempt >= maxAttempts) return { kind: 'give-up', retryable };
     // An error may say how long to wait at least (HTTP 429/503 Retry-After).
     const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
     const tierMs = tiers[Math.min(attempt - 1, tiers.length - 1)] ?? 1_000;
-    const delayMs = typeof retryAfterMs === 'number' ? Math.max(tierMs, retryAfterMs) : tierMs;
+    const delayMs = jitteredDelay(
+      tierMs,
+      ladder,
+      random,
+      typeof retryAfterMs === 'number' ? retryAfterMs : 0,
+    );
     return {
       kind: 'retry',
       attempt: attempt + 1,
@@ -166,10 +174,10 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
       return;
     }
     if (decision.kind === 'defer') {
-      await delayDelivery(ch, msg, name, tiers, decision.delayMs, ctx.attempt);
+      await delayDelivery(ch, msg, name, decision.delayMs, ctx.attempt);
       emitter.emit('deferred', event(msg, ctx.attempt, reason));
     } else if (decision.kind === 'retry') {
-      await delayDelivery(ch, msg, name, tiers, decision.delayMs, decision.attempt);
+      await delayDelivery(ch, msg, name, decision.delayMs, decision.attempt);
       emitter.emit('retried', event(msg, ctx.attempt, reason));
     } else {
       if (options.givenUpTo === 'hook') ch.ack(msg);

@@ -48,30 +48,21 @@ export async function parkDelivery(
   ch.ack(msg);
 }
 
-/** The delay queue a retry waits in: the shortest delay ≥ `delayMs`, else the longest. */
-export function delayTier(tiers: readonly number[], delayMs: number): number {
-  const sorted = [...tiers].sort((a, b) => a - b);
-  return sorted.find((t) => t >= delayMs) ?? sorted.at(-1) ?? delayMs;
-}
-
 /**
- * Sends a delivery to wait `delayMs` (rounded up to a delay queue of `tiers`) and come back as
- * `attempt`, then acks the original.
+ * Sends a delivery to wait in the delay queue of `delayMs` (one of the queue's ladder, see
+ * jitter.ts) and come back as `attempt`, then acks the original.
  */
 export async function delayDelivery(
   ch: ConfirmChannel,
   msg: ConsumeMessage,
   queue: string,
-  tiers: readonly number[],
   delayMs: number,
   attempt: number,
-): Promise<number> {
-  const tier = delayTier(tiers, delayMs);
-  await confirmPublish(ch, '', QUEUES.retry(queue, tier), msg.content, {
+): Promise<void> {
+  await confirmPublish(ch, '', QUEUES.retry(queue, delayMs), msg.content, {
     ...msg.properties,
     headers: { ...msg.properties.headers, [HEADERS.attempt]: attempt },
     persistent: true,
   });
   ch.ack(msg);
-  return tier;
 }

@@ -1,4 +1,5 @@
 import { QUEUES } from '@psc/contracts';
+import { delayLadder } from './jitter.ts';
 import { delay } from '@psc/core';
 import type { Broker } from './broker.ts';
 
@@ -18,7 +19,7 @@ export async function waitUntilDrained(options: {
 }): Promise<void> {
   const names = options.queues.flatMap((q) => [
     q,
-    ...options.retryTiersMs.map((ms) => QUEUES.retry(q, ms)),
+    ...delayLadder(options.retryTiersMs).map((ms) => QUEUES.retry(q, ms)),
   ]);
   const channel = options.broker.createChannel('drain-check', () => Promise.resolve());
   await channel.waitForConnect();

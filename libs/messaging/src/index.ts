@@ -3,6 +3,7 @@ export * from './topology.ts';
 export * from './publisher.ts';
 export * from './message.ts';
 export * from './delivery.ts';
+export * from './jitter.ts';
 export * from './consumer.ts';
 export * from './batch-consumer.ts';
 export * from './consume-loop.ts';

@@ -1,4 +1,5 @@
 import type { ConfirmChannel, Options } from 'amqplib';
+import { delayLadder } from './jitter.ts';
 import {
   EXCHANGES,
   EXCHANGE_SPECS,
@@ -67,7 +68,7 @@ export const baseTopology: Topology = {
 };
 
 export interface QueueOptions {
-  /** The delays of a queue with retries (its consumer's); publishers declare none. */
+  /** The retry tiers of a queue with retries (its consumer's); publishers declare none. */
   retryTiersMs?: readonly number[];
   /** Names a per-replica queue: `<spec name>.<replicaId>`. */
   replicaId?: string;
@@ -83,7 +84,7 @@ export function queueName(spec: QueueSpec, replicaId?: string): string {
 /**
  * A queue of the table with what its failure policy needs: a dead-letter queue (bound to
  * `psc.dead-letter` by the source queue's name) for `retries` and `park`, and for `retries` one
- * delay queue per delay. A delay queue has a queue-level TTL (no per-message head-of-line
+ * delay queue per step of each retry tier (see jitter.ts). A delay queue has a queue-level TTL (no per-message head-of-line
  * blocking) and expires back into the queue through the default exchange.
  */
 export function queueTopology(spec: QueueSpec, options: QueueOptions = {}): Topology {
@@ -113,7 +114,7 @@ export function queueTopology(spec: QueueSpec, options: QueueOptions = {}): Topo
     });
   }
   if (spec.failures === 'retries') {
-    for (const delayMs of new Set(options.retryTiersMs ?? [])) {
+    for (const delayMs of delayLadder(options.retryTiersMs ?? [])) {
       queues.push({
         name: QUEUES.retry(name, delayMs),
         options: {

@@ -35,6 +35,8 @@ describe('retries', { concurrency: true, timeout: 30_000 }, () => {
       queue: spec,
       maxAttempts: 4,
       retryTiersMs: TEST_TIERS_MS,
+      // The longest step of each tier, so the tiers themselves can be seen (jitter: below).
+      random: () => 0.999,
       handler: (_envelope, ctx) => {
         deliveries.push({
           attempt: ctx.attempt,
@@ -147,6 +149,7 @@ describe('retries', { concurrency: true, timeout: 30_000 }, () => {
       queue: spec,
       maxAttempts: 2,
       retryTiersMs: TEST_TIERS_MS,
+      random: () => 0.999,
       handler: (_envelope, ctx) => {
         deliveries.push({
           attempt: ctx.attempt,
@@ -191,5 +194,54 @@ describe('retries', { concurrency: true, timeout: 30_000 }, () => {
     for (const queue of [WORK_QUEUE, DLQ, ...retryQueues]) {
       assert.equal((await raw.inspect(queue)).messageCount, 0, `${queue} is empty`);
     }
+  });
+
+  it('when many deliveries fail at once, then their retries come back spread over the whole tier (full jitter), not all at the same moment', async (t) => {
+    const fx = await createFixture(t);
+    const { spec, topology } = workQueue();
+    const broker = await fx.broker();
+    const publisher = fx.publisher(broker, topology);
+    const TIER = 1_600;
+    const first = new Map<number, number>();
+    const back: number[] = [];
+    await fx.consumer({
+      broker,
+      queue: spec,
+      prefetch: 50,
+      maxAttempts: 2,
+      retryTiersMs: [TIER],
+      handler: (envelope, ctx) => {
+        const n = ping.payload.parse(envelope.payload).n;
+        if (ctx.attempt === 1) {
+          first.set(n, performance.now());
+          return Promise.reject(new Error('platform is down'));
+        }
+        back.push(performance.now() - first.get(n)!);
+        return Promise.resolve();
+      },
+    });
+
+    await Promise.all(
+      Array.from({ length: 40 }, (_, n) =>
+        publisher.publish(EXCHANGES.events, ping.type, pingEnvelope(n)),
+      ),
+    );
+    await waitFor(() => back.length === 40, { timeoutMs: 15_000, message: 'every retry back' });
+
+    // Steps of a 1.6 s tier are 0.2 s apart: 40 draws land in many of them.
+    const steps = new Set(back.map((ms) => Math.round(ms / (TIER / 8))));
+    assert.ok(
+      steps.size >= 4,
+      `retries should spread over the tier, came back in ${steps.size} steps`,
+    );
+    assert.ok(
+      Math.min(...back) < TIER / 2,
+      `some come back early: ${Math.round(Math.min(...back))} ms`,
+    );
+    assert.ok(
+      Math.max(...back) > TIER / 2,
+      `some come back late: ${Math.round(Math.max(...back))} ms`,
+    );
+    assert.ok(Math.max(...back) < TIER + 1_000, 'none later than the tier');
   });
 });
