@@ -13,4 +13,16 @@ export {
   type PlatformResponse,
 } from './platform-client.ts';
 export { UpstreamStatusError, parseRetryAfter } from './responses.ts';
-export { asArray, asText, evaluate } from './expressions.ts';
+export {
+  DEFAULT_EXPRESSION_BUDGET,
+  asArray,
+  asText,
+  configureExpressions,
+  evaluate,
+  expressionBudget,
+  expressionBudgetEnv,
+  expressionBudgetOf,
+  expressionProblem,
+  type ExpressionBudget,
+} from './expressions.ts';
+export { fillPath, fillText, type ParamLookup } from './path-template.ts';
