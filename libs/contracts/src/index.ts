@@ -23,3 +23,4 @@ export * from './monitoring.ts';
 export * from './records-export.ts';
 export * from './records-import.ts';
 export * from './schedule.ts';
+export * from './page-cursor.ts';

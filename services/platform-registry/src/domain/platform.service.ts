@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import {
   EXCHANGES,
   platformDeleted,
+  platformCursor,
   platformInput,
   platformRegistered,
   platformUpdated,
@@ -95,9 +96,6 @@ export function summarize(p: PlatformWithSecrets): PlatformSummary {
     ...(p.schedule ? { schedule: p.schedule } : {}),
   };
 }
-
-const encodeCursor = (name: string): string => Buffer.from(name).toString('base64url');
-const decodeCursor = (cursor: string): string => Buffer.from(cursor, 'base64url').toString();
 
 /** `['resources', 0, 'key']` → `resources[0].key`, as the gateway names paths. */
 const pathOf = (path: readonly PropertyKey[]): string =>
@@ -324,13 +322,13 @@ export function createPlatformService(deps: {
         limit: query.limit + 1,
         ...(query.active !== undefined ? { active: query.active } : {}),
         ...(query.tag !== undefined ? { tag: query.tag } : {}),
-        ...(query.cursor ? { afterName: decodeCursor(query.cursor) } : {}),
+        ...(query.cursor ? { afterName: platformCursor.decode(query.cursor) } : {}),
       });
       const page = items.slice(0, query.limit);
       const last = page.at(-1);
       return {
         items: page.map(masked),
-        nextCursor: items.length > query.limit && last ? encodeCursor(last.name) : null,
+        nextCursor: items.length > query.limit && last ? platformCursor.encode(last.name) : null,
       };
     },
 
