@@ -24,3 +24,4 @@ export * from './records-import.ts';
 export * from './schedule.ts';
 export * from './topology-table.ts';
 export * from './job.outcomes.ts';
+export * from './page-cursor.ts';

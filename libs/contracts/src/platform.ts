@@ -113,6 +113,17 @@ export const resourceDefinition = z.strictObject({
   params: z.array(paramName).max(50).default([]),
   fanOut: fanOut.optional(),
   schedule: scheduleOverrides.optional(),
+  /**
+   * A response as the platform sends it (at most 16 KB as JSON): when the platform is saved,
+   * every expression is dry-run on it within the expression budget, so one that fails or runs
+   * away on real-looking data is refused then rather than when a job runs.
+   */
+  sample: z
+    .unknown()
+    .refine((value) => value !== undefined && (JSON.stringify(value)?.length ?? 0) <= 16_384, {
+      message: 'must be JSON of at most 16384 characters',
+    })
+    .optional(),
 });
 export type ResourceDefinition = z.infer<typeof resourceDefinition>;
 

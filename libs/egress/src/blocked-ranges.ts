@@ -27,6 +27,9 @@ const IPV6: readonly [string, number, string][] = [
   ['::', 128, 'unspecified'],
   ['::1', 128, 'loopback'],
   ['::ffff:0:0', 96, 'IPv4-mapped'],
+  // SIIT's IPv4-translated form (RFC 2765), `::ffff:0:a.b.c.d`: a translator on the path would
+  // deliver it to the IPv4 address, so it is refused like the mapped form.
+  ['::ffff:0:0:0', 96, 'IPv4-translated'],
   ['::', 96, 'IPv4-compatible'],
   ['64:ff9b::', 96, 'NAT64'],
   ['64:ff9b:1::', 48, 'NAT64'],

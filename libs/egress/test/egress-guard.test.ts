@@ -48,6 +48,10 @@ describe('createEgressGuard().checkUrl', () => {
     ['http://169.254.169.254/latest/meta-data/', /metadata/],
     ['http://[::1]:8080/', /loopback/],
     ['http://[::ffff:127.0.0.1]/', /IPv4-mapped/],
+    ['http://[::ffff:0:127.0.0.1]/', /IPv4-translated/],
+    ['http://[::ffff:0:7f00:1]/', /IPv4-translated/],
+    ['http://[0:0:0:0:ffff:0:a9fe:a9fe]/', /IPv4-translated/],
+    ['http://[::ffff:0:8.8.8.8]/', /IPv4-translated/],
     ['http://2130706433/', /disguised/],
     ['http://0x7f000001/', /disguised/],
     ['http://0177.0.0.1/', /disguised/],
@@ -108,6 +112,8 @@ describe('createEgressGuard().checkUrl', () => {
     await denial(allowed.checkUrl('http://10.2.0.1/'));
     // The IPv4-mapped form of an allowed IPv4 address stays refused.
     await denial(allowed.checkUrl('http://[::ffff:127.0.0.1]/'));
+    // So does its IPv4-translated form.
+    await denial(allowed.checkUrl('http://[::ffff:0:127.0.0.1]/'));
     // Disguises stay refused even when the address they stand for is allowed.
     await denial(allowed.checkUrl('http://2130706433/'));
   });
@@ -131,6 +137,19 @@ describe('createEgressGuard().lookup', () => {
     assert.ok(err instanceof AppError);
     assert.equal(err.code, 'egress_denied');
     assert.match(err.message, /private/);
+  });
+
+  it('when a name resolves to an IPv4-translated address, then both checkUrl and the connect-time lookup refuse it', async () => {
+    const guard = createEgressGuard({
+      allow: ['127.0.0.1'],
+      resolve: () => Promise.resolve(['::ffff:0:7f00:1']),
+    });
+    const early = await denial(guard.checkUrl('http://translated.example.com/'));
+    assert.match(early.message, /IPv4-translated/);
+    const err = await lookupOnce(guard.lookup, 'translated.example.com').catch((e: unknown) => e);
+    assert.ok(err instanceof AppError);
+    assert.equal(err.code, 'egress_denied');
+    assert.match(err.message, /IPv4-translated/);
   });
 
   it('when a name resolves to allowed addresses, then lookup answers like dns.lookup', async () => {

@@ -15,4 +15,16 @@ export {
 export { createPlatformFetcher, type PlatformFetcher } from './fetcher.ts';
 export { createFetcherTables } from './fetcher-tables.ts';
 export { UpstreamStatusError, parseRetryAfter } from './responses.ts';
-export { asArray, asText, evaluate } from './expressions.ts';
+export {
+  DEFAULT_EXPRESSION_BUDGET,
+  asArray,
+  asText,
+  configureExpressions,
+  evaluate,
+  expressionBudget,
+  expressionBudgetEnv,
+  expressionBudgetOf,
+  expressionProblem,
+  type ExpressionBudget,
+} from './expressions.ts';
+export { fillPath, fillText, type ParamLookup } from './path-template.ts';

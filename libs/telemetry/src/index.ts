@@ -1,5 +1,6 @@
 export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from './logger.ts';
 export { redactUrl } from './redact-url.ts';
+export { markSecretQueryParam, scrubUrlText } from './scrub-spans.ts';
 export {
   createMetrics,
   registerCounter,

@@ -7,6 +7,7 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { KoaInstrumentation } from '@opentelemetry/instrumentation-koa';
+import { ScrubbingSpanProcessor } from './scrub-spans.ts';
 import { setStartedSdk } from './sdk-state.ts';
 
 /** Probe and scrape paths: spans for them would only be noise. */
@@ -33,8 +34,10 @@ export function startTelemetry(options: StartTelemetryOptions = {}): void {
   const exporter = new OTLPTraceExporter();
   const sdk = new NodeSDK({
     ...(options.serviceName === undefined ? {} : { serviceName: options.serviceName }),
-    // SDK 3: processors take an options object, not the exporter itself.
+    // SDK 3: processors take an options object, not the exporter itself. Scrubbing comes first:
+    // it rewrites a span while it ends, before the batch processor queues it for export.
     spanProcessors: [
+      new ScrubbingSpanProcessor(),
       new BatchSpanProcessor({
         exporter,
         scheduledDelayMillis: options.scheduledDelayMillis ?? 200,

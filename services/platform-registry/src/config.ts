@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, parseEnv, portEnv } from '@psc/core';
+import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
 /** 32 bytes as 64 hex digits or base64; the message never echoes the value. */
 const secretKey = z
@@ -25,6 +26,8 @@ const schema = z.object({
   PSC_SECRET_KEY: secretKey,
   /** Hosts, addresses and CIDRs platforms may use although they are loopback or private. */
   PSC_EGRESS_ALLOW: z.string().default(''),
+  /** Budget of each JSONata evaluation: save-time dry runs and `/test`. */
+  ...expressionBudgetEnv,
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -37,6 +40,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
     secretKey: e.PSC_SECRET_KEY,
+    expressionBudget: expressionBudgetOf(e),
     egressAllow: e.PSC_EGRESS_ALLOW.split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),

@@ -6,6 +6,7 @@ import { platformCreate, platformInput, platformPatch, platformTest } from '@psc
 import { AppError, systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
 import { createBroker, createRpcClient, type Broker, type RpcClient } from '@psc/messaging';
+import { DEFAULT_EXPRESSION_BUDGET } from '@psc/platform-http';
 import { createLogger, createMetrics } from '@psc/telemetry';
 import {
   createIsolatedEnv,
@@ -71,6 +72,7 @@ describe('platform-registry (in-process, outbox and egress)', () => {
         http: { host: '127.0.0.1', port: 0 },
         logLevel: 'silent',
         secretKey: randomBytes(32),
+        expressionBudget: DEFAULT_EXPRESSION_BUDGET,
         egressAllow: ['127.0.0.1', 'allowed.test'],
       },
       logger,

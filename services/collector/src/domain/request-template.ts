@@ -1,4 +1,4 @@
-import { NonRetryableError } from '@psc/core';
+import { fillPath, fillText } from '@psc/platform-http';
 import type { ResourceRequest } from '@psc/contracts';
 
 export interface RenderedRequest {
@@ -9,30 +9,31 @@ export interface RenderedRequest {
   body?: unknown;
 }
 
-const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
-
-function fill(template: string, params: Record<string, unknown>, encode: boolean): string {
-  return template.replace(PLACEHOLDER, (_match, name: string) => {
+/** A run's param as placeholder text: scalars only, anything else counts as missing. */
+const lookupIn =
+  (params: Record<string, unknown>) =>
+  (name: string): string | undefined => {
     const value = params[name];
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new NonRetryableError('missing_param', `request needs parameter "${name}"`);
-    }
-    const text = String(value);
-    // Path values are encoded so a parameter cannot add segments or a query of its own.
-    return encode ? encodeURIComponent(text) : text;
-  });
-}
+    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+      ? String(value)
+      : undefined;
+  };
 
-/** Fills `{{param}}` placeholders of a resource's request from a run's params. */
+/**
+ * Fills `{{param}}` placeholders of a resource's request from a run's params (or a fan-out
+ * entry's fields, which come from the platform). Path values stay inside their own path segment
+ * (`fillPath`): `..`, `%2e%2e` or `a/b` cannot reach another path on the host.
+ */
 export function renderRequest(
   request: ResourceRequest,
   params: Record<string, unknown>,
 ): RenderedRequest {
+  const lookup = lookupIn(params);
   const query: Record<string, string> = {};
-  for (const [k, v] of Object.entries(request.query)) query[k] = fill(v, params, false);
+  for (const [k, v] of Object.entries(request.query)) query[k] = fillText(v, lookup);
   return {
     method: request.method,
-    path: fill(request.path, params, true),
+    path: fillPath(request.path, lookup),
     query,
     headers: { ...request.headers },
     ...(request.body === undefined ? {} : { body: request.body }),

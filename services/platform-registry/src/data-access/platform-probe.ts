@@ -1,30 +1,33 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
-import jsonata from 'jsonata';
 import fetch from 'node-fetch';
 import type { PlatformTestResult, PlatformWithSecrets, ResourceDefinition } from '@psc/contracts';
 import { AppError, TimeoutError, UnavailableError } from '@psc/core';
 import type { EgressGuard } from '@psc/egress';
+import { evaluate, fillPath, fillText } from '@psc/platform-http';
 
 /** Replaces how sockets are opened (tests keep every connection on loopback). */
 export type Connect = (options: { host?: string | null; port?: number | string | null }) => Socket;
 
-const fill = (text: string, params: Record<string, string>): string =>
-  text.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_, name: string) => params[name] ?? '');
-
-/** The resource's first page as the workers would ask for it, credentials applied. */
+/**
+ * The resource's first page as the workers would ask for it, credentials applied. Path params
+ * stay inside their own segment, as in the collector; a missing one is a 422 `missing_param`.
+ */
 function buildRequest(
   platform: PlatformWithSecrets,
   resource: ResourceDefinition,
   params: Record<string, string>,
 ) {
-  const url = new URL(platform.baseUrl.replace(/\/+$/, '') + fill(resource.request.path, params));
+  const lookup = (name: string) => params[name];
+  const url = new URL(
+    platform.baseUrl.replace(/\/+$/, '') + fillPath(resource.request.path, lookup),
+  );
   for (const [k, v] of Object.entries(resource.request.query ?? {})) {
-    url.searchParams.set(k, fill(v, params));
+    url.searchParams.set(k, fillText(v, lookup));
   }
   const headers: Record<string, string> = { accept: 'application/json' };
-  for (const [k, v] of Object.entries(resource.request.headers ?? {})) headers[k] = fill(v, params);
+  for (const [k, v] of Object.entries(resource.request.headers ?? {})) headers[k] = v;
   const auth = platform.auth;
   if (auth.type === 'bearer') headers.authorization = `Bearer ${auth.token}`;
   if (auth.type === 'header') headers[auth.name] = auth.token;
@@ -37,11 +40,22 @@ function buildRequest(
   return { url, init: { method: resource.request.method, headers, body } };
 }
 
-async function countItems(expression: string, data: unknown): Promise<number | null> {
-  const found: unknown = await jsonata(expression).evaluate(data);
-  if (found === undefined) return 0;
-  return Array.isArray(found) ? found.length : null;
+/** What an expression over the response gave, or the problem to report (over budget, failed). */
+async function evaluateOn(
+  source: string,
+  data: unknown,
+  where: string,
+): Promise<{ value: unknown } | { problem: string }> {
+  try {
+    return { value: await evaluate(source, data, where) };
+  } catch (err) {
+    const e = err as AppError;
+    return { problem: e.code === 'mapping_limit' ? `mapping_limit: ${e.message}` : e.message };
+  }
 }
+
+const countOf = (found: unknown): number | null =>
+  found === undefined ? 0 : Array.isArray(found) ? found.length : null;
 
 /**
  * `POST /platforms/{id}/test`: one real request through the egress guard, redirects refused.
@@ -102,15 +116,19 @@ export function createPlatformProbe(options: { egress: EgressGuard; connect?: Co
       } catch {
         return { ...result, ok: false, itemCount: null, problem: 'response is not JSON' };
       }
-      const itemCount = await countItems(resource.itemsPath, data).catch(() => null);
+      // Platform data meets the definition's expressions here as in a job: within the budget.
+      const items = await evaluateOn(resource.itemsPath, data, 'itemsPath');
+      const itemCount = 'value' in items ? countOf(items.value) : null;
       if (status < 200 || status >= 300) {
         return { ...result, ok: false, itemCount, problem: `status ${status}` };
       }
+      if ('problem' in items) return { ...result, ok: false, itemCount, problem: items.problem };
       if (resource.successWhen) {
-        const success: unknown = await jsonata(resource.successWhen)
-          .evaluate(data)
-          .catch(() => false);
-        if (success !== true) {
+        const success = await evaluateOn(resource.successWhen, data, 'successWhen');
+        if ('problem' in success) {
+          return { ...result, ok: false, itemCount, problem: success.problem };
+        }
+        if (success.value !== true) {
           return { ...result, ok: false, itemCount, problem: 'successWhen did not hold' };
         }
       }

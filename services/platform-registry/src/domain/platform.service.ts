@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import {
   EXCHANGES,
   platformDeleted,
+  platformCursor,
   platformInput,
   platformRegistered,
   platformUpdated,
@@ -21,7 +22,7 @@ import type { z } from 'zod';
 import type { PlatformRepository } from '../data-access/platform.repository.ts';
 import type { PlatformProbe } from '../data-access/platform-probe.ts';
 import { mergePatch } from './merge-patch.ts';
-import { assertPlatformRules } from './platform-rules.ts';
+import { assertPlatformRules, dryRunExpressions, maskCredentialHeaders } from './platform-rules.ts';
 
 type ParsedInput = z.infer<typeof platformInput>;
 type Definition = Omit<PlatformWithSecrets, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
@@ -31,8 +32,51 @@ export function maskAuth(auth: PlatformAuth): MaskedAuth {
   return { type: auth.type, ...('name' in auth ? { name: auth.name } : {}), token: '***' };
 }
 
+/**
+ * A platform as anyone may see it: the credential masked, and so are the values of
+ * credential-looking static headers, which platforms saved before that rule may still hold.
+ */
 export function masked(p: PlatformWithSecrets): Platform {
-  return { ...p, auth: maskAuth(p.auth) };
+  return {
+    ...p,
+    auth: maskAuth(p.auth),
+    resources: p.resources.map((r) => ({
+      ...r,
+      request: { ...r.request, headers: maskCredentialHeaders(r.request.headers) },
+      ...(r.fanOut
+        ? {
+            fanOut: {
+              ...r.fanOut,
+              request: {
+                ...r.fanOut.request,
+                headers: maskCredentialHeaders(r.fanOut.request.headers),
+              },
+            },
+          }
+        : {}),
+    })),
+  };
+}
+
+/**
+ * A stored credential goes only to the origin (scheme, host, port) it was given for: moving
+ * `baseUrl` elsewhere needs the credential sent again, or auth `none`.
+ */
+function assertCredentialFollows(
+  current: PlatformWithSecrets,
+  baseUrl: string,
+  auth: { type: string; token?: string | undefined } | undefined,
+): void {
+  if (current.auth.type === 'none' || !auth || auth.type === 'none') return;
+  const resent = auth.token !== undefined && auth.token !== '***';
+  const from = new URL(current.baseUrl).origin;
+  const to = new URL(baseUrl).origin;
+  if (resent || from === to) return;
+  const message = `the base URL moves from ${from} to ${to}: send auth.token again (the stored credential never goes to another host)`;
+  throw new AppError('credential_required', 422, `auth.token: ${message}`, {
+    details: [{ path: 'auth.token', message }],
+    retryable: false,
+  });
 }
 
 export function summarize(p: PlatformWithSecrets): PlatformSummary {
@@ -52,9 +96,6 @@ export function summarize(p: PlatformWithSecrets): PlatformSummary {
     ...(p.schedule ? { schedule: p.schedule } : {}),
   };
 }
-
-const encodeCursor = (name: string): string => Buffer.from(name).toString('base64url');
-const decodeCursor = (cursor: string): string => Buffer.from(cursor, 'base64url').toString();
 
 /** `['resources', 0, 'key']` → `resources[0].key`, as the gateway names paths. */
 const pathOf = (path: readonly PropertyKey[]): string =>
@@ -128,6 +169,7 @@ export function createPlatformService(deps: {
     definition: Definition,
     correlationId?: string,
   ): Promise<Platform> {
+    // dryRunExpressions ran before the transaction: it may take seconds, and must not hold a lock.
     assertPlatformRules(definition);
     if (definition.baseUrl !== current.baseUrl) await egress.checkUrl(definition.baseUrl);
     if (
@@ -159,6 +201,7 @@ export function createPlatformService(deps: {
   return {
     async create(input: ParsedInput, correlationId?: string): Promise<Platform> {
       assertPlatformRules(input);
+      await dryRunExpressions(input);
       await egress.checkUrl(input.baseUrl);
       const now = clock.now().toISOString();
       const platform: PlatformWithSecrets = {
@@ -196,8 +239,11 @@ export function createPlatformService(deps: {
       },
       correlationId?: string,
     ): Promise<Platform> {
+      assertPlatformRules(request.platform);
+      await dryRunExpressions(request.platform);
       return outbox.transaction(async (trx, emit) => {
         const current = await loadForChange(trx, request.id, request.expectedVersion);
+        assertCredentialFollows(current, request.platform.baseUrl, request.platform.auth);
         const auth = resolveAuth(request.platform.auth, current.auth);
         return saveNext(trx, emit, current, { ...request.platform, auth }, correlationId);
       });
@@ -207,8 +253,7 @@ export function createPlatformService(deps: {
       request: { id: string; expectedVersion?: number | undefined; patch: Record<string, unknown> },
       correlationId?: string,
     ): Promise<Platform> {
-      return outbox.transaction(async (trx, emit) => {
-        const current = await loadForChange(trx, request.id, request.expectedVersion);
+      const apply = (current: PlatformWithSecrets): Definition => {
         const { id: _id, version: _v, createdAt: _c, updatedAt: _u, ...definition } = current;
         const patched = mergePatch(definition, request.patch) as Record<string, unknown>;
         // Switching to `none` drops the old credential instead of failing on a leftover token.
@@ -217,7 +262,26 @@ export function createPlatformService(deps: {
         if (auth && auth.token === '***' && 'token' in current.auth) {
           patched.auth = { ...auth, token: current.auth.token };
         }
-        return saveNext(trx, emit, current, parseDefinition(patched), correlationId);
+        const patchedAuth = request.patch.auth as { token?: string } | null | undefined;
+        const next = parseDefinition(patched);
+        assertCredentialFollows(current, next.baseUrl, {
+          type: next.auth.type,
+          token: patchedAuth?.token,
+        });
+        return next;
+      };
+      // The dry run may take seconds: it runs on an unlocked read, and again in the
+      // transaction only if the platform changed in between.
+      const before = await repository.findById(request.id);
+      if (!before) throw new NotFoundError(`platform ${request.id} not found`);
+      const checked = apply(before);
+      assertPlatformRules(checked);
+      await dryRunExpressions(checked);
+      return outbox.transaction(async (trx, emit) => {
+        const current = await loadForChange(trx, request.id, request.expectedVersion);
+        const next = current.version === before.version ? checked : apply(current);
+        if (next !== checked) await dryRunExpressions(next);
+        return saveNext(trx, emit, current, next, correlationId);
       });
     },
 
@@ -258,13 +322,13 @@ export function createPlatformService(deps: {
         limit: query.limit + 1,
         ...(query.active !== undefined ? { active: query.active } : {}),
         ...(query.tag !== undefined ? { tag: query.tag } : {}),
-        ...(query.cursor ? { afterName: decodeCursor(query.cursor) } : {}),
+        ...(query.cursor ? { afterName: platformCursor.decode(query.cursor) } : {}),
       });
       const page = items.slice(0, query.limit);
       const last = page.at(-1);
       return {
         items: page.map(masked),
-        nextCursor: items.length > query.limit && last ? encodeCursor(last.name) : null,
+        nextCursor: items.length > query.limit && last ? platformCursor.encode(last.name) : null,
       };
     },
 

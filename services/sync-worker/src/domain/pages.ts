@@ -17,14 +17,96 @@ export interface Pager {
   next(previous: PageResponse): Promise<PageRequest | null>;
 }
 
-/** The `rel="next"` target of an RFC 8288 Link header, if any. */
+/**
+ * Longest `Link` header read. A handful of links (next, prev, first, last) with long URLs fit in
+ * well under 2 KB; a bigger header is the platform misbehaving, and fails the job rather than
+ * being half-read.
+ */
+export const MAX_LINK_HEADER_CHARS = 8 * 1024;
+
+const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t';
+
+/**
+ * The `rel="next"` target of an RFC 8288 Link header, if any. A single left-to-right scan that
+ * looks at each character a bounded number of times: the regular expressions it replaces
+ * backtracked quadratically, so a 16 KB header cost seconds per page.
+ */
 export function nextLink(header: string | undefined): string | undefined {
   if (!header) return undefined;
-  for (const part of header.split(/,(?=\s*<)/)) {
-    const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
-    if (match && /(^|;)\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(match[2] ?? '')) {
-      return match[1];
+  if (header.length > MAX_LINK_HEADER_CHARS) {
+    throw new NonRetryableError(
+      'link_header_too_large',
+      `the platform's Link header has ${header.length} characters, over the ${MAX_LINK_HEADER_CHARS} psc reads`,
+    );
+  }
+  const n = header.length;
+  let i = 0;
+  const skipSpaces = () => {
+    while (i < n && isSpace(header[i])) i += 1;
+  };
+  /** Moves past the current link-value, to just after the next `,` outside quotes. */
+  const skipValue = () => {
+    let quoted = false;
+    for (; i < n; i += 1) {
+      const c = header[i];
+      if (quoted && c === '\\') i += 1;
+      else if (c === '"') quoted = !quoted;
+      else if (c === ',' && !quoted) break;
     }
+    i += 1;
+  };
+  while (i < n) {
+    while (i < n && (header[i] === ',' || isSpace(header[i]))) i += 1;
+    if (i >= n) break;
+    if (header[i] !== '<') {
+      skipValue();
+      continue;
+    }
+    const close = header.indexOf('>', i + 1);
+    if (close === -1) return undefined;
+    const target = header.slice(i + 1, close);
+    i = close + 1;
+    let rel: string | undefined;
+    for (;;) {
+      skipSpaces();
+      if (header[i] !== ';') break;
+      i += 1;
+      skipSpaces();
+      const nameStart = i;
+      while (i < n && !'=;,'.includes(header[i]!) && !isSpace(header[i])) i += 1;
+      const name = header.slice(nameStart, i).toLowerCase();
+      skipSpaces();
+      let value = '';
+      if (header[i] === '=') {
+        i += 1;
+        skipSpaces();
+        if (header[i] === '"') {
+          i += 1;
+          const parts: string[] = [];
+          let from = i;
+          while (i < n && header[i] !== '"') {
+            if (header[i] === '\\') {
+              parts.push(header.slice(from, i));
+              i += 1;
+              from = i;
+            }
+            i += 1;
+          }
+          parts.push(header.slice(from, i));
+          value = parts.join('');
+          i += 1;
+        } else {
+          const valueStart = i;
+          while (i < n && header[i] !== ';' && header[i] !== ',' && !isSpace(header[i])) i += 1;
+          value = header.slice(valueStart, i);
+        }
+      }
+      // RFC 8288: only the first rel parameter counts.
+      if (name === 'rel' && rel === undefined) rel = value;
+    }
+    const rels = (rel ?? '').toLowerCase().split(/[ \t]+/);
+    if (rels.includes('next')) return target;
+    if (i < n && header[i] !== ',') skipValue();
   }
   return undefined;
 }

@@ -1,0 +1,459 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
+import { startSystem, type System } from '../support/system.ts';
+import { boothPlatform, type JobView } from '../support/platforms.ts';
+
+/** One RFC 4180 line (no line breaks inside cells here) as its cells, quotes removed. */
+function parseCsvLine(line: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i += 1) {
+    const c = line[i];
+    if (quoted && c === '"' && line[i + 1] === '"') {
+      cell += '"';
+      i += 1;
+    } else if (c === '"') quoted = !quoted;
+    else if (c === ',' && !quoted) {
+      cells.push(cell);
+      cell = '';
+    } else cell += c;
+  }
+  cells.push(cell);
+  return cells;
+}
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: { path: string; message: string }[] };
+}
+
+/** Counts down from `n` by tail recursion: harmless on `{}`, endless on n = 1e12. */
+const SPIN = '($f := function($k){ $k > 0 ? $f($k - 1) : 0 }; $f(n))';
+const ENDLESS = '($f := function($n){ $f($n + 1) }; $f(0))';
+
+describe('hostile input: expressions, headers, templates, CSV and cursors never stop psc', () => {
+  let system: System;
+  let good: FakePlatform;
+  let hostile: FakePlatform;
+  let goodId: string;
+  let hostileId: string;
+
+  before(async () => {
+    good = await startFakePlatform({ collections: { '/booth/all': boothSample(12) } });
+    hostile = await startFakePlatform();
+    hostile.route('GET', '/numbers', () => ({
+      body: { data: [{ id: 'n1', n: 1e12, s: `${'a'.repeat(30_000)}!` }] },
+    }));
+    hostile.route('GET', '/letters', () => ({
+      body: { data: [{ id: 'l1', s: `${'a'.repeat(30_000)}!` }] },
+    }));
+    hostile.route('GET', '/linky', () => ({
+      body: { data: [{ id: 'k1' }] },
+      headers: { link: `</linky?page=2>; rel="next"; title="${'x'.repeat(9_000)}"` },
+    }));
+    hostile.route('GET', '/races/2024-05-01/card', () => ({ body: { runners: [{ id: 'r1' }] } }));
+    system = await startSystem({ name: 'hostile' });
+    goodId = await register(boothPlatform(good.url));
+    hostileId = await register({
+      name: `hostile-${Math.random().toString(36).slice(2, 8)}`,
+      baseUrl: hostile.url,
+      resources: [
+        {
+          name: 'numbers',
+          request: { path: '/numbers' },
+          itemsPath: 'data',
+          key: 'id',
+          mapping: { id: 'id', spin: SPIN },
+        },
+        {
+          name: 'letters',
+          request: { path: '/letters' },
+          itemsPath: 'data',
+          key: 'id',
+          mapping: { id: 'id', onlyAs: '$contains(s, /^(a+)+$/)', tail: '$match(s, /a!$/).match' },
+        },
+        {
+          name: 'linky',
+          request: { path: '/linky' },
+          pagination: { type: 'link' },
+          itemsPath: 'data',
+          key: 'id',
+          mapping: { id: 'id' },
+        },
+        {
+          name: 'card',
+          tasks: ['collect'],
+          params: ['date'],
+          request: { path: '/races/{{date}}/card' },
+          itemsPath: 'runners',
+          key: 'id',
+          mapping: { id: 'id' },
+        },
+        {
+          name: 'probe',
+          request: { path: '/numbers' },
+          itemsPath: '($f := function($k){ $k > 0 ? $f($k - 1) : 0 }; $f(data[0].n))',
+          key: 'id',
+          mapping: { id: 'id' },
+        },
+      ],
+    });
+  });
+
+  after(async () => {
+    await system?.stop();
+    await good?.stop();
+    await hostile?.stop();
+  });
+
+  async function register(body: Record<string, unknown>): Promise<string> {
+    const res = await system.api<{ id: string }>('/api/v1/platforms', { body });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.id;
+  }
+
+  async function sync(platformId: string, resource: string): Promise<string> {
+    const res = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+      body: { platformId, resource },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    return res.body.jobs[0]!.id;
+  }
+
+  const finished = (id: string) =>
+    waitFor(
+      async () => {
+        const { body } = await system.api<JobView>(`/api/v1/jobs/${id}`);
+        return ['succeeded', 'failed', 'dead', 'cancelled'].includes(body.status)
+          ? body
+          : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 100, message: `job ${id} finished` },
+    );
+
+  /** Another platform's sync runs to the end: the system is still doing its work. */
+  async function goodSyncSucceeds(): Promise<void> {
+    const job = await finished(await sync(goodId, 'booths'));
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    assert.equal(job.stats?.fetched, 12);
+  }
+
+  /** A GET whose body may be JSON or an export's lines. */
+  async function get(path: string): Promise<{ status: number; text: string }> {
+    const res = await fetch(`${system.gatewayUrl}${path}`, {
+      headers: { 'x-api-key': system.adminKey },
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
+  async function allHealthy(): Promise<void> {
+    for (const [name, service] of system.services) {
+      const res = await fetch(`${service.url}/health`);
+      assert.equal(res.status, 200, `${name} /health`);
+    }
+  }
+
+  describe('mappings and expressions', () => {
+    it('when a mapping runs away on platform data, then that sync fails once with mapping_limit naming the field while another platform syncs meanwhile and afterwards', async () => {
+      const hostileJob = await sync(hostileId, 'numbers');
+      await waitFor(() => hostile.requests.some((r) => r.path === '/numbers'), {
+        message: 'hostile page fetched',
+      });
+      await goodSyncSucceeds();
+      const failed = await finished(hostileJob);
+      assert.equal(failed.status, 'failed');
+      assert.equal(failed.attempts, 1);
+      assert.equal(failed.error?.class, 'mapping_limit');
+      assert.match(failed.error?.message ?? '', /mapping\.spin: over its budget: ran longer than/);
+      await goodSyncSucceeds();
+      await allHealthy();
+    });
+
+    it('when a regular expression would backtrack catastrophically on platform data, then the sync answers it in linear time', async () => {
+      const job = await finished(await sync(hostileId, 'letters'));
+      assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+      const records = await system.api<{ items: { data: Record<string, unknown> }[] }>(
+        `/api/v1/data/${hostileId}/letters`,
+      );
+      assert.deepEqual(records.body.items[0]?.data, { id: 'l1', onlyAs: false, tail: 'a!' });
+    });
+
+    it('when a platform is saved with a runaway expression, then 422 mapping_limit names its path and platform reads keep answering meanwhile', async () => {
+      const order: string[] = [];
+      const saving = system
+        .api<ErrorBody>('/api/v1/platforms', {
+          body: boothPlatform(good.url, {
+            resources: [{ ...boothPlatform(good.url).resources[0], mapping: { x: ENDLESS } }],
+          }),
+        })
+        .then((res) => {
+          order.push('save');
+          return res;
+        });
+      await sleep(100); // let the save reach the registry first
+      const read = await system.api(`/api/v1/platforms/${goodId}`);
+      order.push('read');
+      assert.equal(read.status, 200);
+      const saved = await saving;
+      assert.equal(saved.status, 422, JSON.stringify(saved.body));
+      assert.equal(saved.body.error.code, 'mapping_limit');
+      assert.match(saved.body.error.message, /^resources\[0\]\.mapping\.x: over its budget/);
+      assert.deepEqual(order, ['read', 'save']);
+    });
+
+    it('when a regex needs backtracking or a mapping fails on the resource sample, then the save is refused naming the path', async () => {
+      const resource = boothPlatform(good.url).resources[0]!;
+      const regex = await system.api<ErrorBody>('/api/v1/platforms', {
+        body: boothPlatform(good.url, {
+          resources: [{ ...resource, mapping: { twice: '$match(boothName, /(a)\\1/)' } }],
+        }),
+      });
+      assert.equal(regex.status, 422);
+      assert.equal(regex.body.error.code, 'validation_failed');
+      assert.equal(regex.body.error.details?.[0]?.path, 'resources[0].mapping.twice');
+      assert.match(regex.body.error.message, /backtracking feature/);
+
+      const sampled = await system.api<ErrorBody>('/api/v1/platforms', {
+        body: boothPlatform(good.url, {
+          resources: [
+            {
+              ...resource,
+              mapping: { ...resource.mapping, seats: '$number(label)' },
+              sample: {
+                data: [{ boothName: 'B1', boothAllTable: 3, boothUsageTable: 1, label: 'many' }],
+              },
+            },
+          ],
+        }),
+      });
+      assert.equal(sampled.status, 422, JSON.stringify(sampled.body));
+      assert.equal(sampled.body.error.details?.[0]?.path, 'resources[0].mapping.seats');
+      assert.match(sampled.body.error.message, /fails on the sample/);
+    });
+
+    it('when POST /platforms/{id}/test meets an itemsPath that runs away on the platform data, then it answers ok:false with mapping_limit and reads keep answering', async () => {
+      const order: string[] = [];
+      const testing = system
+        .api<{ ok: boolean; problem?: string }>(`/api/v1/platforms/${hostileId}/test`, {
+          body: { resource: 'probe' },
+        })
+        .then((res) => {
+          order.push('test');
+          return res;
+        });
+      await sleep(100);
+      for (let i = 0; i < 3; i += 1) {
+        assert.equal((await system.api(`/api/v1/platforms/${goodId}`)).status, 200);
+      }
+      order.push('reads');
+      const tested = await testing;
+      assert.equal(tested.status, 200, JSON.stringify(tested.body));
+      assert.equal(tested.body.ok, false);
+      assert.match(tested.body.problem ?? '', /^mapping_limit: itemsPath: over its budget/);
+      assert.deepEqual(order, ['reads', 'test']);
+    });
+
+    it('when a sync-worker gets SIGTERM while a mapping runs away, then it exits 0 within the 8 s grace, and a fresh worker does other work', async () => {
+      hostile.clearRequests();
+      const jobId = await sync(hostileId, 'numbers');
+      await waitFor(() => hostile.requests.some((r) => r.path === '/numbers'), {
+        message: 'hostile page fetched',
+      });
+      const worker = system.services.get('sync-worker')!.process;
+      assert.ok(worker.kill('SIGTERM'));
+      const exit = await Promise.race([
+        worker.exited,
+        sleep(8_000).then(() => 'still running after 8 s'),
+      ]);
+      assert.deepEqual(exit, { code: 0, signal: null }, worker.lines().slice(-10).join('\n'));
+      await system.start('sync-worker');
+      await goodSyncSucceeds();
+      const job = await finished(jobId);
+      assert.equal(job.error?.class, 'mapping_limit');
+    });
+  });
+
+  describe('platform responses', () => {
+    it('when a platform sends a Link header over the bound, then that sync fails with link_header_too_large and another platform syncs', async () => {
+      const job = await finished(await sync(hostileId, 'linky'));
+      assert.equal(job.status, 'failed');
+      assert.equal(job.error?.class, 'link_header_too_large');
+      assert.match(job.error?.message ?? '', /8192/);
+      await goodSyncSucceeds();
+    });
+  });
+
+  describe('collect request templates', () => {
+    it('when a collect run or a platform test puts .. into a path param, then it fails with bad_param and nothing outside the resource path is requested', async () => {
+      hostile.clearRequests();
+      const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+        body: { platformId: hostileId, resource: 'card', params: { date: '..' } },
+      });
+      assert.equal(run.status, 202, JSON.stringify(run.body));
+      const job = await finished(run.body.jobId);
+      assert.equal(job.status, 'failed');
+      assert.equal(job.error?.class, 'bad_param');
+      assert.match(job.error?.message ?? '', /"date"/);
+
+      const tested = await system.api<ErrorBody>(`/api/v1/platforms/${hostileId}/test`, {
+        body: { resource: 'card', params: { date: '..' } },
+      });
+      assert.equal(tested.status, 422);
+      assert.equal(tested.body.error.code, 'bad_param');
+
+      const encoded = await system.api<{ jobId: string }>('/api/v1/collections', {
+        body: { platformId: hostileId, resource: 'card', params: { date: '..%2f..%2fadmin' } },
+      });
+      assert.equal((await finished(encoded.body.jobId)).status, 'failed'); // a 404 upstream
+      assert.ok(
+        hostile.requests.every((r) => r.path.startsWith('/races/')),
+        JSON.stringify(hostile.requests.map((r) => r.path)),
+      );
+
+      const fine = await system.api<{ jobId: string }>('/api/v1/collections', {
+        body: { platformId: hostileId, resource: 'card', params: { date: '2024-05-01' } },
+      });
+      assert.equal((await finished(fine.body.jobId)).status, 'succeeded');
+    });
+  });
+
+  describe('credentials', () => {
+    it("when a platform's baseUrl moves to another origin without its credential, then 422 credential_required, and with it the change is saved", async () => {
+      const id = await register(
+        boothPlatform(good.url, { auth: { type: 'bearer', token: 'tok-secret-1' } }),
+      );
+      const port = new URL(good.url).port;
+      const elsewhere = `http://localhost:${port}`;
+      const patched = await system.api<ErrorBody>(`/api/v1/platforms/${id}`, {
+        method: 'PATCH',
+        body: { baseUrl: elsewhere },
+      });
+      assert.equal(patched.status, 422, JSON.stringify(patched.body));
+      assert.equal(patched.body.error.code, 'credential_required');
+      assert.equal(patched.body.error.details?.[0]?.path, 'auth.token');
+      assert.doesNotMatch(JSON.stringify(patched.body), /tok-secret/);
+
+      const current = await system.api<Record<string, unknown>>(`/api/v1/platforms/${id}`);
+      const replaced = await system.api<ErrorBody>(`/api/v1/platforms/${id}`, {
+        method: 'PUT',
+        body: { ...current.body, baseUrl: `${elsewhere}/` },
+      });
+      assert.equal(replaced.status, 422);
+      assert.equal(replaced.body.error.code, 'credential_required');
+
+      // A path change on the same origin keeps the credential.
+      const samePlace = await system.api(`/api/v1/platforms/${id}`, {
+        method: 'PATCH',
+        body: { baseUrl: `${good.url}/` },
+      });
+      assert.equal(samePlace.status, 200, JSON.stringify(samePlace.body));
+      const resent = await system.api<{ baseUrl: string; auth: unknown }>(
+        `/api/v1/platforms/${id}`,
+        {
+          method: 'PATCH',
+          body: { baseUrl: elsewhere, auth: { type: 'bearer', token: 'tok-secret-2' } },
+        },
+      );
+      assert.equal(resent.status, 200, JSON.stringify(resent.body));
+      assert.equal(resent.body.baseUrl, elsewhere);
+      assert.deepEqual(resent.body.auth, { type: 'bearer', token: '***' });
+    });
+
+    it('when a resource puts a credential in its static headers, then the save is refused pointing to auth', async () => {
+      const resource = boothPlatform(good.url).resources[0]!;
+      for (const header of ['Authorization', 'X-Api-Key', 'X-Session-Token']) {
+        const res = await system.api<ErrorBody>('/api/v1/platforms', {
+          body: boothPlatform(good.url, {
+            resources: [
+              { ...resource, request: { ...resource.request, headers: { [header]: 'k-123' } } },
+            ],
+          }),
+        });
+        assert.equal(res.status, 422, header);
+        assert.equal(res.body.error.code, 'validation_failed');
+        assert.equal(res.body.error.details?.[0]?.path, `resources[0].request.headers.${header}`);
+        assert.match(res.body.error.message, /put it in auth/);
+        assert.doesNotMatch(JSON.stringify(res.body), /k-123/);
+      }
+      const plain = await system.api('/api/v1/platforms', {
+        body: boothPlatform(good.url, {
+          resources: [
+            { ...resource, request: { ...resource.request, headers: { 'X-Tenant': 'a' } } },
+          ],
+        }),
+      });
+      assert.equal(plain.status, 201);
+    });
+  });
+
+  describe('CSV export', () => {
+    it('when synced data starts with a formula character, then the CSV cell is escaped and the JSONL line is the data as is', async () => {
+      const formulas = ['=HYPERLINK("http://x.test","x")', '+1+1', '-2+3', '@SUM(A1)', '\t=1'];
+      const imported = await system.api(`/api/v1/imports?platformId=${goodId}&resource=booths`, {
+        body: formulas.map((boothName, i) => ({
+          boothName,
+          boothAllTable: -i - 1,
+          boothUsageTable: 0,
+        })),
+      });
+      assert.equal(imported.status, 200, JSON.stringify(imported.body));
+      const download = async (format: string) =>
+        (
+          await fetch(`${system.gatewayUrl}/api/v1/data/${goodId}/booths/export?format=${format}`, {
+            headers: { 'x-api-key': system.adminKey },
+          })
+        ).text();
+      const rows = (await download('csv')).trimEnd().split('\n').map(parseCsvLine);
+      const header = rows[0]!;
+      for (const [i, formula] of formulas.entries()) {
+        const row = rows.find((cells) => cells[0] === `'${formula}`);
+        assert.ok(row, `a row keyed '${formula}`);
+        assert.equal(row[header.indexOf('name')], `'${formula}`);
+        assert.equal(row[header.indexOf('allTable')], String(-i - 1)); // numbers stay numbers
+      }
+      for (const cells of rows) {
+        for (const cell of cells) assert.doesNotMatch(cell, /^[=+@\t\r]|^-[^0-9]/, cell);
+      }
+      const jsonl = (await download('jsonl'))
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { key: string });
+      assert.deepEqual(
+        formulas.map((f) => jsonl.some((l) => l.key === f)),
+        formulas.map(() => true),
+      );
+    });
+  });
+
+  describe('cursors', () => {
+    const b64 = (text: string) => Buffer.from(text).toString('base64url');
+    const BAD = [
+      '!!not-base64!!',
+      b64('{"key":{"a":1}}'),
+      b64('[1,2]'),
+      b64('"a\\u0000b"'),
+      b64('\u0000'),
+      'x'.repeat(400),
+    ];
+
+    it('when a paged route gets a cursor it never handed out, then it answers 400 bad_request with the envelope and the next good request works', async () => {
+      // The sync-worker's and scheduler's paged routes decode with the same pageCursor once
+      // their RPC handlers use it (records, validations, jobs, dlq).
+      const routes = ['/api/v1/platforms', '/api/v1/platforms/active'];
+      const wrong: string[] = [];
+      for (const route of routes) {
+        for (const cursor of BAD) {
+          const res = await get(`${route}?cursor=${encodeURIComponent(cursor)}`);
+          if (res.status !== 400 || !res.text.includes('"code":"bad_request"')) {
+            wrong.push(`${route} ${cursor} → ${res.status} ${res.text.slice(0, 100)}`);
+          }
+        }
+        assert.equal((await get(route)).status, 200, route);
+      }
+      assert.deepEqual(wrong, []);
+      await allHealthy();
+    });
+  });
+});
