@@ -439,9 +439,14 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
     ];
 
     it('when a paged route gets a cursor it never handed out, then it answers 400 bad_request with the envelope and the next good request works', async () => {
-      // The sync-worker's and scheduler's paged routes decode with the same pageCursor once
-      // their RPC handlers use it (records, validations, jobs, dlq).
-      const routes = ['/api/v1/platforms', '/api/v1/platforms/active'];
+      const routes = [
+        '/api/v1/platforms',
+        '/api/v1/platforms/active',
+        `/api/v1/data/${goodId}/booths`,
+        '/api/v1/validations',
+        '/api/v1/jobs',
+        '/api/v1/dlq',
+      ];
       const wrong: string[] = [];
       for (const route of routes) {
         for (const cursor of BAD) {

@@ -40,3 +40,11 @@ export const validationCursor = pageCursor(
 
 /** `platform.list`: platforms named after this one. */
 export const platformCursor = pageCursor(cursorText);
+
+/** `job.list`: after this job (newest first). */
+export const jobCursor = pageCursor(z.strictObject({ createdAt: z.iso.datetime(), id: z.uuid() }));
+
+/** `dlq.list`: after this dead letter (newest first). */
+export const deadLetterCursor = pageCursor(
+  z.strictObject({ deadAt: z.iso.datetime(), id: z.uuid() }),
+);

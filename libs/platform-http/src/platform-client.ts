@@ -4,6 +4,7 @@ import fetch, { type RequestInit, type Response } from 'node-fetch';
 import { AppError, NonRetryableError, TimeoutError, UnavailableError } from '@psc/core';
 import type { PlatformWithSecrets as Platform } from '@psc/contracts';
 import type { EgressGuard } from '@psc/egress';
+import { markSecretQueryParam } from '@psc/telemetry';
 import type { PlatformBreakers } from './breakers.ts';
 import { UpstreamStatusError, discard, parseRetryAfter, readJson } from './responses.ts';
 
@@ -43,7 +44,11 @@ export function buildUrl(platform: Platform, request: PlatformRequest) {
     for (const [k, v] of Object.entries(request.query ?? {})) url.searchParams.set(k, v);
   }
   const safeUrl = url.toString();
-  if (platform.auth.type === 'query') url.searchParams.set(platform.auth.name, platform.auth.token);
+  if (platform.auth.type === 'query') {
+    // Spans record the URL called: its credential parameter is scrubbed from them by name.
+    markSecretQueryParam(platform.auth.name);
+    url.searchParams.set(platform.auth.name, platform.auth.token);
+  }
   return { url: url.toString(), safeUrl };
 }
 

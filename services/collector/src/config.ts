@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { commonEnv, parseEnv, portEnv } from '@psc/core';
 import { workerEnv, workerSettings } from '@psc/job-runner';
+import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
 const schema = z.object({
   ...commonEnv,
   ...workerEnv,
+  ...expressionBudgetEnv,
   HTTP_PORT: portEnv(8084),
   /** Collect jobs (stage 1) in flight per collector. */
   PSC_COLLECTOR_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
@@ -31,5 +33,6 @@ export function loadConfig(env: Record<string, string | undefined>) {
     childPrefetch: e.PSC_COLLECTOR_CHILD_PREFETCH,
     logRetentionMs: e.PSC_LOG_RETENTION_HOURS * 3_600_000,
     ...workerSettings(e, 'collector'),
+    expressionBudget: expressionBudgetOf(e),
   };
 }

@@ -2,6 +2,7 @@ import { runMain, systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
 import { createEgressGuard } from '@psc/egress';
 import { createBroker } from '@psc/messaging';
+import { configureExpressions } from '@psc/platform-http';
 import { createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
@@ -13,6 +14,7 @@ runMain({
   name: SERVICE,
   async start() {
     const config = loadConfig(process.env);
+    configureExpressions(config.expressionBudget);
     const logger = createLogger({ service: SERVICE, level: config.logLevel });
     const knex = await openDatabase({
       url: config.databaseUrl,

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { commonEnv, parseEnv, portEnv } from '@psc/core';
 import { workerEnv, workerSettings } from '@psc/job-runner';
+import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
 const schema = z.object({
   ...commonEnv,
   ...workerEnv,
+  ...expressionBudgetEnv,
   HTTP_PORT: portEnv(8083),
   PSC_WORKER_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
 });
@@ -20,5 +22,6 @@ export function loadConfig(env: Record<string, string | undefined>) {
     logLevel: e.LOG_LEVEL,
     prefetch: e.PSC_WORKER_PREFETCH,
     ...workerSettings(e, 'sync-worker'),
+    expressionBudget: expressionBudgetOf(e),
   };
 }

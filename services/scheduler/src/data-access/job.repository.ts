@@ -1,6 +1,11 @@
 import type { Knex } from 'knex';
-import type { Job, JobListRequest, JobStats, JobStatus } from '@psc/contracts';
-import { BadRequestError } from '@psc/core';
+import {
+  jobCursor,
+  type Job,
+  type JobListRequest,
+  type JobStats,
+  type JobStatus,
+} from '@psc/contracts';
 import { scheduleKey } from './schedule.repository.ts';
 import type { LedgerEntry } from '../domain/job-ledger.ts';
 
@@ -63,16 +68,6 @@ function toJob(row: JobRow): Job {
 }
 
 const OPEN: JobStatus[] = ['queued', 'running', 'retrying', 'waiting'];
-
-const encodeCursor = (row: { created_at: Date; id: string }): string =>
-  Buffer.from(`${row.created_at.toISOString()}|${row.id}`).toString('base64url');
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(createdAt.getTime())) return undefined;
-  return { createdAt, id };
-}
 
 const jobRow = (job: Job) => ({
   id: job.id,
@@ -167,11 +162,8 @@ export function createJobRepository(knex: Knex) {
       if (request.resource) query.where('resource', request.resource);
       if (request.taskType) query.where('task_type', request.taskType);
       if (request.since) query.where('created_at', '>=', new Date(request.since));
-      if (request.cursor) {
-        const after = decodeCursor(request.cursor);
-        if (!after) throw new BadRequestError('invalid cursor');
-        query.whereRaw('(created_at, id) < (?, ?)', [after.createdAt, after.id]);
-      }
+      const after = jobCursor.decode(request.cursor);
+      if (after) query.whereRaw('(created_at, id) < (?, ?)', [after.createdAt, after.id]);
       const rows = (await query
         .orderBy([
           { column: 'created_at', order: 'desc' },
@@ -182,7 +174,10 @@ export function createJobRepository(knex: Knex) {
       const last = page.at(-1);
       return {
         items: page.map(toJob),
-        nextCursor: rows.length > request.limit && last ? encodeCursor(last) : null,
+        nextCursor:
+          rows.length > request.limit && last
+            ? jobCursor.encode({ createdAt: last.created_at.toISOString(), id: last.id })
+            : null,
       };
     },
 

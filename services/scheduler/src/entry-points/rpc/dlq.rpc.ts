@@ -1,23 +1,8 @@
-import { dlqDelete, dlqList, dlqReplay } from '@psc/contracts';
-import { BadRequestError, NotFoundError } from '@psc/core';
+import { deadLetterCursor, dlqDelete, dlqList, dlqReplay } from '@psc/contracts';
+import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { DeadLetterRepository } from '../../data-access/dead-letter.repository.ts';
 import type { LedgerStore } from '../../data-access/ledger.store.ts';
-
-const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-
-function decode(cursor: string | undefined): { deadAt: string; id: string } | undefined {
-  if (!cursor) return undefined;
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown;
-    const { deadAt, id } = v as { deadAt?: unknown; id?: unknown };
-    if (typeof deadAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(deadAt)))
-      return { deadAt, id };
-  } catch {
-    // fall through
-  }
-  throw new BadRequestError('invalid cursor');
-}
 
 /** The dead-letter queue: every task type's dead and failed jobs, and poison messages. */
 export function dlqRpcHandlers(deps: {
@@ -26,13 +11,15 @@ export function dlqRpcHandlers(deps: {
 }): RpcHandler[] {
   return [
     rpcHandler(dlqList, async ({ cursor, limit, ...filter }) => {
-      const rows = await deps.deadLetters.list(filter, decode(cursor), limit + 1);
+      const rows = await deps.deadLetters.list(filter, deadLetterCursor.decode(cursor), limit + 1);
       const items = rows.slice(0, limit);
       const last = items.at(-1);
       return {
         items,
         nextCursor:
-          rows.length > limit && last ? encode({ deadAt: last.deadAt, id: last.id }) : null,
+          rows.length > limit && last
+            ? deadLetterCursor.encode({ deadAt: last.deadAt, id: last.id })
+            : null,
       };
     }),
     rpcHandler(dlqReplay, async (match) => {

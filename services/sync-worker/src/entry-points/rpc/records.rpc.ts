@@ -1,25 +1,21 @@
-import { recordsExport, recordsList, validationGet, validationList } from '@psc/contracts';
+import {
+  recordCursor,
+  recordsExport,
+  recordsList,
+  validationCursor,
+  validationGet,
+  validationList,
+} from '@psc/contracts';
 import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { RecordRepository } from '../../data-access/record.repository.ts';
 import { renderExportPage } from '../../domain/export-page.ts';
 import type { ValidationRepository } from '../../data-access/validation.repository.ts';
 
-/** Opaque page cursors: the sort key of the last row served. */
-const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-function decode<T>(cursor: string | undefined): T | undefined {
-  if (!cursor) return undefined;
-  try {
-    return JSON.parse(Buffer.from(cursor, 'base64url').toString()) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-function paged<T>(rows: T[], limit: number, cursorOf: (last: T) => unknown) {
+function paged<T>(rows: T[], limit: number, cursorOf: (last: T) => string) {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
-  return { items, nextCursor: rows.length > limit && last ? encode(cursorOf(last)) : null };
+  return { items, nextCursor: rows.length > limit && last ? cursorOf(last) : null };
 }
 
 export function recordRpcHandlers(deps: {
@@ -34,17 +30,19 @@ export function recordRpcHandlers(deps: {
         parentKey: q.parentKey,
         includeDeleted: q.includeDeleted,
         filters: q.filters,
-        after: decode<{ parentKey: string; key: string }>(q.cursor),
+        after: recordCursor.decode(q.cursor),
         limit: q.limit + 1,
       });
-      const page = paged(rows, q.limit, (r) => ({ parentKey: r.parentKey, key: r.key }));
+      const page = paged(rows, q.limit, (r) =>
+        recordCursor.encode({ parentKey: r.parentKey, key: r.key }),
+      );
       return {
         ...page,
         items: page.items.map(({ parentKey, ...r }) => (parentKey ? { ...r, parentKey } : r)),
       };
     }),
     rpcHandler(recordsExport, async (q) => {
-      const after = decode<{ parentKey: string; key: string }>(q.cursor);
+      const after = recordCursor.decode(q.cursor);
       const rows = await deps.records.exportRows({
         platformId: q.platformId,
         resource: q.resource,
@@ -60,17 +58,17 @@ export function recordRpcHandlers(deps: {
       return {
         text: page.text,
         count: page.count,
-        nextCursor: page.last ? encode(page.last) : null,
+        nextCursor: page.last ? recordCursor.encode(page.last) : null,
       };
     }),
     rpcHandler(validationList, async (q) => {
       const rows = await deps.validations.list({
         platformId: q.platformId,
         resource: q.resource,
-        before: decode<{ at: string; jobId: string }>(q.cursor),
+        before: validationCursor.decode(q.cursor),
         limit: q.limit + 1,
       });
-      return paged(rows, q.limit, (r) => ({ at: r.at, jobId: r.jobId }));
+      return paged(rows, q.limit, (r) => validationCursor.encode({ at: r.at, jobId: r.jobId }));
     }),
     rpcHandler(validationGet, async ({ jobId }) => {
       const report = await deps.validations.get(jobId);
