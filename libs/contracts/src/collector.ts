@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineMessage } from './envelope.ts';
 import { defineRpc } from './rpc.ts';
 import { page, pageRequest } from './record.ts';
+import { jobParams } from './job.ts';
 
 const count = z.number().int().nonnegative();
 const iso = z.iso.datetime();
@@ -79,7 +80,7 @@ export type CollectedDocument = z.infer<typeof collectedDocument>;
 export const collectionRequest = z.strictObject({
   platformId: z.uuid(),
   resource: z.string().min(1).max(100),
-  params: z.record(z.string(), z.unknown()).default({}),
+  params: jobParams.default({}),
   priority: z.number().int().min(1).max(9).optional(),
 });
 

@@ -25,3 +25,4 @@ export * from './schedule.ts';
 export * from './topology-table.ts';
 export * from './job.outcomes.ts';
 export * from './page-cursor.ts';
+export * from './outbox.ts';

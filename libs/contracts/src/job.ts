@@ -17,6 +17,20 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const JOB_TRIGGERS = ['schedule', 'manual', 'api', 'replay'] as const;
 
+/** The most a job's params may take as JSON: they travel in every message of the job. */
+export const MAX_PARAMS_BYTES = 64 * 1024;
+
+/**
+ * A job's params as a caller sends them: bounded, so the job's messages always fit the broker
+ * (a bigger one is refused with this limit named, not left to fail later).
+ */
+export const jobParams = z
+  .record(z.string(), z.unknown())
+  .refine(
+    (p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_PARAMS_BYTES,
+    `params take more than ${MAX_PARAMS_BYTES} bytes as JSON`,
+  );
+
 const count = z.number().int().nonnegative();
 
 /** Counts of one record collection; `deleted` counts soft deletes of a full sync. */

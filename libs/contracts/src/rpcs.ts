@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineRpc } from './rpc.ts';
 import { platform, platformInput, platformWithSecrets } from './platform.ts';
-import { job } from './job.ts';
+import { job, jobParams } from './job.ts';
 import { page, pageRequest, syncedRecord } from './record.ts';
 import { TASK_TYPES } from './topology.ts';
 import { errorBody } from './errors.ts';
@@ -43,7 +43,7 @@ export const runJobsBody = z.strictObject({
   platformId: z.uuid().optional(),
   resource: z.string().min(1).max(100).optional(),
   priority: z.number().int().min(1).max(9).optional(),
-  params: z.record(z.string(), z.unknown()).default({}),
+  params: jobParams.default({}),
 });
 
 export const runNowRequest = runJobsBody.extend({

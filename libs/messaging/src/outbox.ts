@@ -1,9 +1,11 @@
 import { ROOT_CONTEXT, context, propagation } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { Envelope } from '@psc/contracts';
+import { outboxParked, type Envelope, type OutboxOwner } from '@psc/contracts';
 import { delay } from '@psc/core';
-import type { Publisher } from './publisher.ts';
+import { MessageTooLargeError } from './errors.ts';
+import { rpcHandler, type RpcHandler } from './rpc-server.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, type Publisher } from './publisher.ts';
 
 export interface OutboxMessage {
   exchange: string;
@@ -15,6 +17,7 @@ export interface OutboxMessage {
 
 interface OutboxRow {
   seq: string;
+  attempts?: number;
   exchange: string;
   routing_key: string;
   body: Envelope<unknown>;
@@ -37,6 +40,40 @@ export async function createOutboxTable(knex: Knex, schema: string): Promise<voi
   });
 }
 
+/**
+ * Migration step: what the relay needs to give up on a row instead of retrying it forever —
+ * the tries each row has had, and the table rows it gave up on are parked in, for operators
+ * (`GET /api/v1/monitoring/outbox`).
+ */
+export async function createOutboxParking(knex: Knex, schema: string): Promise<void> {
+  await knex.schema.withSchema(schema).alterTable('outbox', (t) => {
+    t.integer('attempts').notNullable().defaultTo(0);
+  });
+  await knex.schema.withSchema(schema).createTable('outbox_parked', (t) => {
+    t.bigInteger('seq').primary();
+    t.text('exchange').notNullable();
+    t.text('routing_key').notNullable();
+    t.jsonb('body').notNullable();
+    t.text('reason').notNullable();
+    t.integer('attempts').notNullable();
+    t.timestamp('created_at', { useTz: true }).notNullable();
+    t.timestamp('parked_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+  });
+}
+
+/** A message the relay gave up on, as operators see it. */
+export interface ParkedMessage {
+  seq: string;
+  exchange: string;
+  routingKey: string;
+  type: string;
+  messageId: string;
+  reason: string;
+  attempts: number;
+  createdAt: string;
+  parkedAt: string;
+}
+
 export type Emit = (message: OutboxMessage) => void;
 
 export interface Outbox {
@@ -57,6 +94,8 @@ export interface Outbox {
   stop(): Promise<void>;
   /** Rows not yet published (for status and tests). */
   pending(): Promise<number>;
+  /** Rows the relay gave up on, newest first. */
+  parked(limit: number): Promise<ParkedMessage[]>;
 }
 
 export interface OutboxOptions {
@@ -70,6 +109,10 @@ export interface OutboxOptions {
   /** Rows at least this old are taken by the sweep (any replica's). */
   sweepAgeMs?: number;
   batchSize?: number;
+  /** Publishes a row may fail before it is parked (a refused message is parked at once). */
+  maxAttempts?: number;
+  /** The broker's largest message; a bigger one is refused when it is written. */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -85,6 +128,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const pollMs = options.pollIntervalMs ?? 1_000;
   const sweepAgeMs = options.sweepAgeMs ?? 5_000;
   const batchSize = options.batchSize ?? 500;
+  const maxAttempts = options.maxAttempts ?? 10;
+  const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const table = (q: Knex | Knex.Transaction): Knex.QueryBuilder =>
     q.withSchema(options.schema).table('outbox');
   let running = false;
@@ -110,6 +155,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   async function insert(q: Knex | Knex.Transaction, messages: OutboxMessage[]) {
+    // Refused here, in the caller's transaction, with a clear error: a message the broker would
+    // refuse must never wait in the outbox to be retried forever.
+    for (const m of messages) {
+      const size = Buffer.byteLength(JSON.stringify(m.envelope));
+      if (size > maxBytes) throw new MessageTooLargeError(size, maxBytes);
+    }
     const rows = messages.map(toRow);
     const seqs: { seq: string }[] = [];
     // PostgreSQL allows 65,535 bind parameters per statement: 6 columns a row.
@@ -157,18 +208,60 @@ export function createOutbox(options: OutboxOptions): Outbox {
     });
   }
 
-  /** Publishes rows concurrently; returns the seqs confirmed, and whether any failed. */
-  async function publishAll(rows: OutboxRow[]): Promise<{ done: string[]; failed: unknown }> {
+  /** Publishes rows concurrently; returns the seqs confirmed and the rows that failed, why. */
+  async function publishAll(rows: OutboxRow[]) {
     const results = await Promise.allSettled(rows.map(publishRow));
     const done = rows.filter((_, i) => results[i]?.status === 'fulfilled').map((r) => r.seq);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
+    const failures = rows.flatMap((row, i) => {
+      const r = results[i];
+      return r?.status === 'rejected' ? [{ row, reason: r.reason as unknown }] : [];
+    });
+    if (failures.length > 0) {
       log.warn(
-        { err: String(failed.reason), failed: rows.length - done.length },
+        { err: String(failures[0]!.reason), failed: failures.length },
         'outbox publish failed; will retry',
       );
     }
-    return { done, failed: failed?.reason };
+    return { done, failures, failed: failures[0]?.reason };
+  }
+
+  /**
+   * Counts a failed publish on each row; a row refused for good (too large) or failed
+   * `maxAttempts` times moves to `outbox_parked` with the reason, so it never blocks the rows
+   * behind it.
+   */
+  async function recordFailures(
+    trx: Knex.Transaction,
+    failures: { row: OutboxRow; reason: unknown }[],
+  ): Promise<void> {
+    for (const { row, reason } of failures) {
+      const attempts = (row.attempts ?? 0) + 1;
+      const permanent = reason instanceof MessageTooLargeError;
+      if (!permanent && attempts < maxAttempts) {
+        await table(trx).where({ seq: row.seq }).update({ attempts });
+        continue;
+      }
+      const text = reason instanceof Error ? reason.message : String(reason);
+      await trx
+        .withSchema(options.schema)
+        .table('outbox_parked')
+        .insert({
+          seq: row.seq,
+          exchange: row.exchange,
+          routing_key: row.routing_key,
+          body: JSON.stringify(row.body),
+          reason: text.slice(0, 1_000),
+          attempts,
+          created_at: (row as { created_at?: Date }).created_at ?? new Date(),
+        })
+        .onConflict('seq')
+        .ignore();
+      await table(trx).where({ seq: row.seq }).delete();
+      log.error(
+        { seq: row.seq, type: row.body.type, reason: text, attempts },
+        'outbox message parked: it could not be published',
+      );
+    }
   }
 
   async function relayFresh(): Promise<boolean> {
@@ -198,9 +291,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
       if (publishing.size > 0) void query.whereNotIn('seq', [...publishing]);
       const rows = (await query) as OutboxRow[];
       if (rows.length === 0) return 0;
-      const { done, failed } = await publishAll(rows.map((r) => ({ ...r, seq: String(r.seq) })));
+      const { done, failures } = await publishAll(rows.map((r) => ({ ...r, seq: String(r.seq) })));
       if (done.length > 0) await table(trx).whereIn('seq', done).delete();
-      return failed === undefined ? rows.length : -1;
+      // With the broker away every publish fails: nothing is the rows' fault then.
+      if (failures.length > 0 && options.isBrokerConnected()) await recordFailures(trx, failures);
+      return failures.length === 0 ? rows.length : -1;
     });
   }
 
@@ -282,6 +377,33 @@ export function createOutbox(options: OutboxOptions): Outbox {
         if (!(await relayFresh().catch(() => false))) break;
       }
     },
+    async parked(limit) {
+      const rows = (await options.knex
+        .withSchema(options.schema)
+        .table('outbox_parked')
+        .orderBy('parked_at', 'desc')
+        .limit(limit)) as {
+        seq: string;
+        exchange: string;
+        routing_key: string;
+        body: Envelope<unknown>;
+        reason: string;
+        attempts: number;
+        created_at: Date;
+        parked_at: Date;
+      }[];
+      return rows.map((r) => ({
+        seq: String(r.seq),
+        exchange: r.exchange,
+        routingKey: r.routing_key,
+        type: r.body.type,
+        messageId: r.body.id,
+        reason: r.reason,
+        attempts: r.attempts,
+        createdAt: r.created_at.toISOString(),
+        parkedAt: r.parked_at.toISOString(),
+      }));
+    },
     async pending() {
       const [row] = (await table(options.knex).count<{ count: string }[]>('* as count')) as {
         count: string;
@@ -289,4 +411,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
       return Number(row?.count ?? 0);
     },
   };
+}
+
+/** `outbox.parked` of a service: what its relay gave up on, for `GET /monitoring/outbox`. */
+export function outboxRpcHandler(service: OutboxOwner, outbox: Outbox): RpcHandler {
+  return rpcHandler(outboxParked[service], async ({ limit }) => ({
+    items: await outbox.parked(limit),
+  }));
 }

@@ -4,7 +4,9 @@ import type { ConsumeMessage } from 'amqplib';
 import { EXCHANGES } from '@psc/contracts';
 import {
   baseTopology,
+  MessageTooLargeError,
   createOutbox,
+  createOutboxParking,
   createOutboxTable,
   createPublisher,
   type Broker,
@@ -27,6 +29,7 @@ async function database(fx: Fixture): Promise<Knex> {
       '0001_outbox.ts': {
         up: async (k: Knex) => {
           await createOutboxTable(k, SCHEMA);
+          await createOutboxParking(k, SCHEMA);
           await k.schema.withSchema(SCHEMA).createTable('notes', (t) => {
             t.integer('n').primary();
           });
@@ -49,6 +52,8 @@ function outboxFor(fx: Fixture, knex: Knex, broker: Broker): Outbox {
     logger: fx.logger,
     isBrokerConnected: () => broker.isConnected(),
     pollIntervalMs: 50,
+    sweepAgeMs: 0,
+    maxAttempts: 3,
   });
   fx.defer(() => publisher.close());
   fx.defer(() => outbox.stop());
@@ -174,6 +179,59 @@ describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
     assert.deepEqual(
       Object.fromEntries(counts),
       Object.fromEntries([...messages, sentinel].map((m) => [m.envelope.id, 1])),
+    );
+  });
+
+  it('when a message is larger than the broker takes, then writing it fails the transaction with the limit named, and nothing of it is kept', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const outbox = outboxFor(fx, knex, await fx.broker());
+    const huge = {
+      exchange: EXCHANGES.events,
+      routingKey: ping.type,
+      envelope: { ...pingEnvelope(1), payload: { n: 1, blob: 'x'.repeat(1_100_000) } },
+    };
+
+    await assert.rejects(
+      outbox.transaction(async (trx, emit) => {
+        await trx.withSchema(SCHEMA).table('notes').insert({ n: 7 });
+        emit(huge);
+      }),
+      (err: unknown) =>
+        err instanceof MessageTooLargeError && /exceeds the 1048576-byte cap/.test(err.message),
+    );
+    assert.equal(await outbox.pending(), 0);
+    assert.equal((await knex.withSchema(SCHEMA).table('notes')).length, 0, 'rolled back');
+  });
+
+  it('when a message can never be routed, then after its tries it is parked with the reason and the messages behind it are published', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const seen = await subscribe(fx);
+    const outbox = outboxFor(fx, knex, await fx.broker());
+    // psc.jobs has no queue for this key, and publishes are mandatory: the broker returns it.
+    const lost = {
+      exchange: EXCHANGES.jobs,
+      routingKey: 'no-such-task',
+      envelope: pingEnvelope(1),
+    };
+    const fine = [emitPing(2), emitPing(3)];
+
+    await outbox.emit([lost]);
+    await outbox.emit(fine);
+
+    await waitFor(() => seen.length >= 2, { message: 'the messages behind it published' });
+    const parked = await waitFor(async () => (await outbox.parked(10))[0], {
+      message: 'the unroutable message parked',
+    });
+    assert.equal(parked.messageId, lost.envelope.id);
+    assert.equal(parked.routingKey, 'no-such-task');
+    assert.equal(parked.attempts, 3);
+    assert.match(parked.reason, /no queue is bound/);
+    assert.equal(await outbox.pending(), 0);
+    assert.deepEqual(
+      ids(seen),
+      fine.map((m) => m.envelope.id),
     );
   });
 });

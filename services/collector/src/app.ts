@@ -13,6 +13,7 @@ import {
   createPublisher,
   createRpcClient,
   createRpcServer,
+  outboxRpcHandler,
   publisherTopology,
   waitUntilDrained,
   type Broker,
@@ -104,6 +105,7 @@ export function createApp(deps: AppDeps) {
       collect: createCollectTask({
         ...collectDeps,
         isEnabled: (platformId, resource) => collections.isEnabled(platformId, resource),
+        maxChildren: config.fanOutMaxChildren,
       }),
     },
     prefetch: config.prefetch,
@@ -183,6 +185,7 @@ export function createApp(deps: AppDeps) {
       ...collectorRpcHandlers({ collections, logs, workers, listPlatforms, clock }),
       ...fetcher.rpcHandlers(),
       runner.outcomesRpcHandler('collector'),
+      outboxRpcHandler('collector', outbox),
     ],
     logger,
   });

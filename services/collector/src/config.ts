@@ -12,6 +12,8 @@ const schema = z.object({
   PSC_COLLECTOR_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
   /** Fan-out children (stage 2) in flight per collector. */
   PSC_COLLECTOR_CHILD_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
+  /** The most children one fan-out collection may start; a bigger index fails the job. */
+  PSC_FANOUT_MAX_CHILDREN: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   PSC_LOG_RETENTION_HOURS: z.coerce
     .number()
     .int()
@@ -31,6 +33,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     logLevel: e.LOG_LEVEL,
     prefetch: e.PSC_COLLECTOR_PREFETCH,
     childPrefetch: e.PSC_COLLECTOR_CHILD_PREFETCH,
+    fanOutMaxChildren: e.PSC_FANOUT_MAX_CHILDREN,
     logRetentionMs: e.PSC_LOG_RETENTION_HOURS * 3_600_000,
     ...workerSettings(e, 'collector'),
     expressionBudget: expressionBudgetOf(e),

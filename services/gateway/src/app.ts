@@ -10,6 +10,7 @@ import { dataRoutes } from './entry-points/http/data.routes.ts';
 import { dlqRoutes } from './entry-points/http/dlq.routes.ts';
 import { validationRoutes } from './entry-points/http/validations.routes.ts';
 import { breakerRoutes } from './entry-points/http/breakers.routes.ts';
+import { outboxRoutes } from './entry-points/http/outbox.routes.ts';
 import { jobRoutes } from './entry-points/http/jobs.routes.ts';
 import { platformControlRoutes } from './entry-points/http/platform-control.routes.ts';
 import { schedulerRoutes } from './entry-points/http/scheduler.routes.ts';
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps) {
     dlqRoutes(rpc),
     validationRoutes(rpc),
     breakerRoutes(rpc),
+    outboxRoutes(rpc),
     collectionRoutes(rpc),
     collectorRoutes(rpc),
     logRoutes(rpc),

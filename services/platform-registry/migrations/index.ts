@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import * as createPlatforms from './20261122000000_create_platforms.ts';
 import * as platformSecrets from './20261201000000_platform_secrets.ts';
+import * as outboxParking from './20261203000000_outbox_parking.ts';
 
 export const SCHEMA = 'registry';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_platforms.ts': createPlatforms,
   '20261201000000_platform_secrets.ts': platformSecrets,
+  '20261203000000_outbox_parking.ts': outboxParking,
 };

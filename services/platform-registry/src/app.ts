@@ -7,6 +7,7 @@ import {
   createOutbox,
   createPublisher,
   createRpcServer,
+  outboxRpcHandler,
   type Broker,
 } from '@psc/messaging';
 import type { Logger, Metrics } from '@psc/telemetry';
@@ -68,7 +69,7 @@ export function createApp(deps: AppDeps) {
   const rpc = createRpcServer({
     broker,
     service: 'platform-registry',
-    handlers: platformRpcHandlers(service),
+    handlers: [...platformRpcHandlers(service), outboxRpcHandler('platform-registry', outbox)],
     logger,
   });
   const http = createHttpServer({

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createOutboxParking } from '@psc/messaging';
 
 const SCHEMA = 'scheduler';
 
@@ -33,6 +34,7 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['dead_at', 'id']);
     t.index(['platform_id']);
   });
+  await createOutboxParking(knex, SCHEMA);
   // Dead letters used to be kept by the sync-worker; the ledger knows every dead job anyway.
   await knex.raw(
     `insert into ${SCHEMA}.dead_letters
@@ -47,6 +49,8 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   const s = () => knex.schema.withSchema(SCHEMA);
+  await s().dropTable('outbox_parked');
+  await s().alterTable('outbox', (t) => t.dropColumn('attempts'));
   await s().dropTable('dead_letters');
   await s().alterTable('jobs', (t) => {
     t.dropColumn('run');

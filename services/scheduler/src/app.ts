@@ -9,6 +9,7 @@ import {
   createPublisher,
   createRpcClient,
   createRpcServer,
+  outboxRpcHandler,
   publisherTopology,
   type Broker,
 } from '@psc/messaging';
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps) {
     handlers: [
       ...jobRpcHandlers({ jobs, runNow, ledger }),
       ...dlqRpcHandlers({ deadLetters, ledger }),
+      outboxRpcHandler('scheduler', outbox),
       ...schedulerRpcHandlers({
         control: schedulerControl,
         configs: createTaskConfigs({ clock, schedules, store }),

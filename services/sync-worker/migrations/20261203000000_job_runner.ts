@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { createCrashTable } from '@psc/job-runner';
+import { createOutboxParking } from '@psc/messaging';
 
 const SCHEMA = 'sync';
 
@@ -17,11 +18,14 @@ export async function up(knex: Knex): Promise<void> {
     drop constraint cancelled_jobs_pkey,
     add primary key (job_id, run)`);
   await createCrashTable(knex, SCHEMA);
+  await createOutboxParking(knex, SCHEMA);
   // Dead letters are the ledger's (the scheduler's) now; it rebuilt them from its own rows.
   await knex.schema.withSchema(SCHEMA).dropTable('dead_letters');
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.withSchema(SCHEMA).dropTable('outbox_parked');
+  await knex.schema.withSchema(SCHEMA).alterTable('outbox', (t) => t.dropColumn('attempts'));
   await knex.schema.withSchema(SCHEMA).dropTable('job_crashes');
   await knex.schema.withSchema(SCHEMA).createTable('dead_letters', (t) => {
     t.text('id').primary();

@@ -21,6 +21,7 @@ import {
   createPublisher,
   createRpcClient,
   createRpcServer,
+  outboxRpcHandler,
   publisherTopology,
   waitUntilDrained,
   type Broker,
@@ -184,6 +185,7 @@ export function createApp(deps: AppDeps) {
       ...recordRpcHandlers({ records, validations }),
       ...fetcher.rpcHandlers(),
       runner.outcomesRpcHandler('sync-worker'),
+      outboxRpcHandler('sync-worker', outbox),
       ...importRpcHandlers({
         knex,
         records,

@@ -116,6 +116,8 @@ export function createCollectTask(
   deps: CollectDeps & {
     /** Scheduled runs of a collector stopped through the collector API are skipped. */
     isEnabled: (platformId: string, resource: string) => Promise<boolean>;
+    /** The most children one fan-out may start. */
+    maxChildren: number;
   },
 ): JobHandler {
   return async (ctx: RunContext) => {
@@ -153,6 +155,12 @@ export function createCollectTask(
       const entries = asArray(
         await evaluate(resource.fanOut.entriesPath, body, 'fanOut.entriesPath'),
       );
+      if (entries.length > deps.maxChildren) {
+        throw new NonRetryableError(
+          'fanout_too_large',
+          `the index has ${entries.length} entries; a fan-out may start at most ${deps.maxChildren} children (PSC_FANOUT_MAX_CHILDREN)`,
+        );
+      }
       const bad = entries.findIndex((e) => !e || typeof e !== 'object' || Array.isArray(e));
       if (bad !== -1) {
         throw new NonRetryableError('bad_index', `index entry ${bad} is not an object`);

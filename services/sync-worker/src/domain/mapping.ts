@@ -106,9 +106,21 @@ export async function mapItem(
         ? (JSON.parse(JSON.stringify(value)) as unknown)
         : value;
   }
+  const text = String(key);
+  // A record's key is in its primary key (btree entries stop near 2.7 KB) and in every change
+  // event: a platform's key beyond this is its data's fault, not something to retry.
+  if (text.length > MAX_KEY_LENGTH) {
+    throw new NonRetryableError(
+      'mapping_failed',
+      `key: longer than ${MAX_KEY_LENGTH} characters (${text.length})`,
+    );
+  }
   const hash = createHash('sha256').update(canonicalJson(data)).digest('hex');
-  return { key: String(key), data, hash };
+  return { key: text, data, hash };
 }
+
+/** The longest record key psc stores. */
+export const MAX_KEY_LENGTH = 1_000;
 
 /** Later duplicates of a key within one batch win, as they would in sequential writes. */
 export function collapseDuplicates(records: MappedRecord[]): MappedRecord[] {

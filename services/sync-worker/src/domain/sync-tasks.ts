@@ -34,7 +34,9 @@ export interface SyncTaskDeps {
   logger: Logger;
 }
 
+/** A `records.changed` event holds at most this many changes, and at most this many key bytes. */
 const CHANGES_PER_EVENT = 1_000;
+const KEY_BYTES_PER_EVENT = 256 * 1024;
 const emptyCounts = () => ({ fetched: 0, inserted: 0, updated: 0, unchanged: 0 });
 
 /** Larger of two cursor values: numbers numerically, anything else as text. */
@@ -92,20 +94,32 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
       }),
     });
 
+  /** Change events in chunks that always fit a message, however long the platform's keys. */
   const emitChanges = (emit: Emit, ctx: RunContext, resource: string, changes: RecordChange[]) => {
-    for (let i = 0; i < changes.length; i += CHANGES_PER_EVENT) {
+    let chunk: RecordChange[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (chunk.length === 0) return;
       event(
         emit,
         recordsChanged,
-        {
-          jobId: ctx.job.jobId,
-          platformId: ctx.job.platformId,
-          resource,
-          changes: changes.slice(i, i + CHANGES_PER_EVENT),
-        },
+        { jobId: ctx.job.jobId, platformId: ctx.job.platformId, resource, changes: chunk },
         ctx,
       );
+      chunk = [];
+      bytes = 0;
+    };
+    for (const change of changes) {
+      const size = Buffer.byteLength(change.key) + Buffer.byteLength(change.parentKey ?? '');
+      if (
+        chunk.length >= CHANGES_PER_EVENT ||
+        (chunk.length > 0 && bytes + size > KEY_BYTES_PER_EVENT)
+      )
+        flush();
+      chunk.push(change);
+      bytes += size;
     }
+    flush();
   };
 
   async function target(
