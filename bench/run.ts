@@ -12,7 +12,7 @@ import { createIsolatedEnv, startFakePlatform, startInfra } from '@psc/testing';
 import { createBaselineSchema } from './baseline/schema.ts';
 import { SCENARIOS, parseBenchArgs } from './lib/args.ts';
 import { installSignalCleanup, onCleanup, runCleanups } from './lib/cleanup.ts';
-import { spawnBaselineProcess, type BenchContext } from './lib/context.ts';
+import { spawnBenchProcess, type BenchContext } from './lib/context.ts';
 import { describeMachine } from './lib/machine.ts';
 import { summariseProfiles } from './lib/profile.ts';
 import { startPsc } from './lib/psc.ts';
@@ -70,8 +70,10 @@ try {
     db,
     psc,
     fake,
+    managementUrl: infra.managementUrl,
     memory: { idle },
-    spawnBaseline: (script, extraEnv) => spawnBaselineProcess(env, script, extraEnv),
+    spawnBaseline: (script, extraEnv) => spawnBenchProcess(env, `baseline/${script}`, extraEnv),
+    spawnPeer: (script, extraEnv) => spawnBenchProcess(env, `peers/${script}`, extraEnv),
   };
 
   for (const name of args.only) {

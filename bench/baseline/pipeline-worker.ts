@@ -3,9 +3,9 @@
  * job's work with bare amqplib and pg. Consume from a priority queue, fetch one page, map it,
  * upsert it with unnest, mark the job row succeeded, commit, ack. No psc libs, no tracing.
  */
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { amqp } from '../lib/deps.ts';
+import { fetchMappedPage } from '../lib/sync-page.ts';
 import { UPSERT_SQL } from './schema.ts';
 
 const { AMQP_URL, DATABASE_URL, PLATFORM_URL, QUEUE, PREFETCH, PLATFORM_ID } = process.env;
@@ -19,12 +19,6 @@ const channel = await connection.createChannel();
 await channel.assertQueue(QUEUE, { durable: true, arguments: { 'x-max-priority': 9 } });
 await channel.prefetch(prefetch);
 
-interface Item {
-  id: string;
-  name: string;
-  value: number;
-}
-
 await channel.consume(QUEUE, (message) => {
   if (!message) return;
   void (async () => {
@@ -32,17 +26,7 @@ await channel.consume(QUEUE, (message) => {
       id: string;
       resource: string;
     };
-    const response = await fetch(`${PLATFORM_URL}/pipe/${resource}`);
-    const { data } = (await response.json()) as { data: Item[] };
-    const keys: string[] = [];
-    const docs: string[] = [];
-    const hashes: string[] = [];
-    for (const item of data) {
-      const doc = JSON.stringify({ name: item.name, value: item.value });
-      keys.push(item.id);
-      docs.push(doc);
-      hashes.push(createHash('sha256').update(doc).digest('hex'));
-    }
+    const { keys, docs, hashes } = await fetchMappedPage(`${PLATFORM_URL}/pipe/${resource}`);
     const client = await db.connect();
     try {
       await client.query('begin');

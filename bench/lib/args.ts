@@ -1,7 +1,18 @@
 import { parseArgs } from 'node:util';
 
-/** In run order: fan-out before the scheduler, which is left paused so its schedules stop firing. */
-export const SCENARIOS = ['pipeline', 'bulk', 'gateway', 'fanout', 'scheduler', 'memory'] as const;
+/**
+ * In run order: the peers next to scenario 1, whose job they repeat; fan-out before the
+ * scheduler, which is left paused so its schedules stop firing.
+ */
+export const SCENARIOS = [
+  'pipeline',
+  'peers',
+  'bulk',
+  'gateway',
+  'fanout',
+  'scheduler',
+  'memory',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchArgs {
@@ -12,6 +23,8 @@ export interface BenchArgs {
   jobs: number;
   resources: number;
   pageRecords: number;
+  /** Peers scenario: jobs per burst (per side, job type and repetition). */
+  peerJobs: number;
   /** Scenario 2: records in the resource and page size. */
   bulk: number;
   bulkPage: number;
@@ -35,8 +48,9 @@ const HELP = `npm run bench -- [options]
   --only a,b           scenarios to run: ${SCENARIOS.join(', ')} (default all)
   --reps n             repetitions per scenario (default 3, at least 3 counts as a result)
   --jobs n             scenario 1: sync jobs per repetition (default 5000, quick 60)
-  --resources n        scenario 1: resources the jobs rotate over (default 100, quick 10, max 100)
-  --page-records n     scenario 1: records per job (default 100)
+  --resources n        scenario 1 and peers: resources the jobs rotate over (default 100, quick 10, max 100)
+  --page-records n     scenario 1 and peers: records per job (default 100)
+  --peer-jobs n        peers: jobs per burst, per side and job type (default 2000, quick 60)
   --bulk n             scenario 2: records in the resource (default 200000, quick 2000)
   --bulk-page n        scenario 2: page size (default 1000)
   --duration s         scenario 3: seconds per autocannon run (default 10, quick 2)
@@ -58,6 +72,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       jobs: { type: 'string' },
       resources: { type: 'string' },
       'page-records': { type: 'string' },
+      'peer-jobs': { type: 'string' },
       bulk: { type: 'string' },
       'bulk-page': { type: 'string' },
       duration: { type: 'string' },
@@ -98,6 +113,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     jobs: int(values.jobs, 5_000, 60, 'jobs'),
     resources: Math.min(100, int(values.resources, 100, 10, 'resources')),
     pageRecords: int(values['page-records'], 100, 100, 'page-records'),
+    peerJobs: int(values['peer-jobs'], 2_000, 60, 'peer-jobs'),
     bulk: int(values.bulk, 200_000, 2_000, 'bulk'),
     bulkPage: int(values['bulk-page'], 1_000, 1_000, 'bulk-page'),
     duration: int(values.duration, 10, 2, 'duration'),

@@ -28,24 +28,32 @@ export interface BenchContext {
   db: pg.Pool;
   psc: Psc;
   fake: FakePlatform;
+  /** RabbitMQ management API (with credentials), for the servers' own counters. */
+  managementUrl: string;
   memory: MemoryFigures;
   /** Starts a baseline script from bench/baseline as a bare Node process (no tracing). */
   spawnBaseline(script: string, env: Record<string, string>): Promise<ServiceProcess>;
+  /** Starts a worker on a peer job queue from bench/peers, the same way. */
+  spawnPeer(script: string, env: Record<string, string>): Promise<ServiceProcess>;
 }
 
-export async function spawnBaselineProcess(
+/**
+ * Starts `bench/<script>.ts` (e.g. `baseline/pipeline-worker`) as a bare Node process on the
+ * run's vhost and database, and waits for it to print `ready`.
+ */
+export async function spawnBenchProcess(
   env: IsolatedEnv,
   script: string,
   extraEnv: Record<string, string>,
 ): Promise<ServiceProcess> {
   const child = spawnService({
-    name: `baseline/${script}`,
-    entry: fileURLToPath(new URL(`../baseline/${script}.ts`, import.meta.url)),
+    name: script,
+    entry: fileURLToPath(new URL(`../${script}.ts`, import.meta.url)),
     nodeArgs: [],
     env: { AMQP_URL: env.amqpUrl, DATABASE_URL: env.databaseUrl, ...extraEnv },
     stopTimeoutMs: 5_000,
   });
-  onCleanup(`baseline/${script}`, () => child.stop());
+  onCleanup(script, () => child.stop());
   await child.waitForLine(/ready/, 30_000);
   return child;
 }

@@ -1,5 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import type pg from 'pg';
+import { managementGet } from './management.ts';
 
 export interface Machine {
   cpu: string;
@@ -19,17 +20,10 @@ export async function describeMachine(db: pg.Pool, managementUrl: string): Promi
   let rabbitmq = 'unknown';
   let erlang = 'unknown';
   try {
-    const url = new URL('/api/overview', managementUrl);
-    const auth = Buffer.from(
-      `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
-    ).toString('base64');
-    url.username = '';
-    url.password = '';
-    const response = await fetch(url, { headers: { authorization: `Basic ${auth}` } });
-    const overview = (await response.json()) as {
-      rabbitmq_version?: string;
-      erlang_version?: string;
-    };
+    const overview = await managementGet<{ rabbitmq_version?: string; erlang_version?: string }>(
+      managementUrl,
+      '/api/overview',
+    );
     rabbitmq = overview.rabbitmq_version ?? rabbitmq;
     erlang = overview.erlang_version ?? erlang;
   } catch {

@@ -1,8 +1,8 @@
 import { fmt, median } from './stats.ts';
 
 /**
- * A target from issue 7, checked against the median. `min`/`max` bound the psc figure itself;
- * `minRatio` bounds psc/baseline (for throughput figures, where higher is better).
+ * A target from an issue (7, 17), checked against the median. `min`/`max` bound the psc figure
+ * itself; `minRatio` bounds psc/baseline (for throughput figures, where higher is better).
  */
 export interface Target {
   text: string;
@@ -15,8 +15,11 @@ export interface Comparison {
   scenario: string;
   metric: string;
   unit: string;
+  /** What psc is compared with: `baseline`, or a peer such as `pg-boss`. */
+  against: string;
   /** One figure per repetition. */
   psc: number[];
+  /** The other side's figures (the baseline's or the peer's). */
   baseline: number[];
   pscMedian: number;
   baselineMedian: number;
@@ -40,7 +43,10 @@ export function createReport(): Report {
   return { comparisons: [], skips: [], notes: [] };
 }
 
-/** Records and prints one `<scenario>: psc …, baseline …, ratio …` line. */
+/**
+ * Records and prints one `<scenario> <metric>: psc …, baseline …, ratio …` line; `against` names
+ * the other side when it is not the baseline. `unit` may be empty (e.g. transactions per job).
+ */
 export function compare(
   report: Report,
   scenario: string,
@@ -49,6 +55,7 @@ export function compare(
   psc: number[],
   baseline: number[],
   target?: Target,
+  against = 'baseline',
 ): Comparison {
   const pscMedian = median(psc);
   const baselineMedian = median(baseline);
@@ -57,6 +64,7 @@ export function compare(
     scenario,
     metric,
     unit,
+    against,
     psc,
     baseline,
     pscMedian,
@@ -75,8 +83,9 @@ export function compare(
   const targetText = comparison.target
     ? `  [target ${comparison.target.text}: ${comparison.target.met ? 'met' : 'MISSED'}]`
     : '';
+  const u = unit ? ` ${unit}` : '';
   console.log(
-    `${label}: psc ${fmt(pscMedian)} ${unit}, baseline ${fmt(baselineMedian)} ${unit}, ratio ${fmt(ratio)}${targetText}`,
+    `${label}: psc ${fmt(pscMedian)}${u}, ${against} ${fmt(baselineMedian)}${u}, ratio ${fmt(ratio)}${targetText}`,
   );
   return comparison;
 }

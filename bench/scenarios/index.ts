@@ -5,6 +5,7 @@ import { fanOut } from './fan-out.ts';
 import { gateway } from './gateway.ts';
 import { jobPipeline } from './job-pipeline.ts';
 import { memory } from './memory.ts';
+import { peers } from './peers.ts';
 import { scheduler } from './scheduler.ts';
 
 export const SCENARIO_RUNNERS: Record<
@@ -12,6 +13,7 @@ export const SCENARIO_RUNNERS: Record<
   { title: string; run: (ctx: BenchContext) => Promise<void> }
 > = {
   pipeline: { title: '1 job pipeline', run: jobPipeline },
+  peers: { title: 'peers: pg-boss and BullMQ', run: peers },
   bulk: { title: '2 bulk sync', run: bulkSync },
   gateway: { title: '3 gateway', run: gateway },
   scheduler: { title: '4 scheduler', run: scheduler },

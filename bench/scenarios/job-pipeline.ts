@@ -1,29 +1,37 @@
 import { randomUUID } from 'node:crypto';
-import { waitFor } from '@psc/testing';
 import type { BenchContext } from '../lib/context.ts';
+import {
+  backgroundRates,
+  costPerJob,
+  openCostMeter,
+  type BackgroundRates,
+  type CostCounts,
+  type CostMeter,
+  type CostSnapshot,
+} from '../lib/cost.ts';
 import { amqp } from '../lib/deps.ts';
-import { runConcurrently, runPaced } from '../lib/load.ts';
-import { expectStatus } from '../lib/psc.ts';
-import { compare, note } from '../lib/report.ts';
+import { runPaced } from '../lib/load.ts';
+import { compare, note, skip } from '../lib/report.ts';
 import { rssMb, sampleRss } from '../lib/rss.ts';
-import { median, percentile } from '../lib/stats.ts';
+import { fmt, median, percentile } from '../lib/stats.ts';
+import {
+  pscLedger,
+  registerSyncPlatform,
+  runBurst,
+  servePages,
+  waitLedgerDone,
+  WORKER_CONCURRENCY,
+  type Ledger,
+  type Query,
+} from '../lib/sync-jobs.ts';
 
 const SCENARIO = 'job pipeline';
 const QUEUE = 'baseline.jobs';
-/** Enqueue requests in flight during a burst, for psc and baseline alike. */
-const ENQUEUE_CONCURRENCY = 8;
-/** Jobs in flight per worker process: psc's default PSC_WORKER_PREFETCH, and the baseline's. */
-const PREFETCH = 4;
 
-interface Ledger {
-  /** Table holding the jobs: psc's ledger or the baseline's. */
-  table: 'scheduler.jobs' | 'baseline.jobs';
-  enqueue(resource: string): Promise<string>;
-}
-
-interface RunFigures {
-  jobsPerSecond: number;
-  latenciesMs: number[];
+/** The cost counters of one side's throughput bursts, one figure per repetition. */
+interface CostFigures {
+  psc: CostCounts[];
+  baseline: CostCounts[];
 }
 
 /**
@@ -32,49 +40,19 @@ interface RunFigures {
  * each job really updates its rows. psc: POST /run/sync → scheduler ledger + outbox → psc.jobs →
  * sync-worker (fetch, JSONata mapping, upsert, job_runs, events) → ledger succeeded. Baseline:
  * insert a job row + publish to a priority queue → bare worker fetches, upserts, updates the row.
+ * The throughput bursts are also counted by the servers: transactions, publishes and deliveries
+ * per job.
  */
 export async function jobPipeline(ctx: BenchContext): Promise<void> {
   const { args, psc, fake, db } = ctx;
   const resources = Array.from({ length: args.resources }, (_, i) => `r${i}`);
-  let served = 0;
-  for (const resource of resources) {
-    fake.route('GET', `/pipe/${resource}`, () => {
-      served += 1;
-      const value = served;
-      return {
-        body: {
-          data: Array.from({ length: args.pageRecords }, (_, j) => ({
-            id: `k${String(j).padStart(4, '0')}`,
-            name: `item ${j}`,
-            value,
-          })),
-        },
-      };
-    });
-  }
-
-  const platform = expectStatus(
-    'register pipeline platform',
-    await psc.api<{ id: string }>('/api/v1/platforms', {
-      body: {
-        name: 'bench-pipeline',
-        baseUrl: fake.url,
-        resources: resources.map((name) => ({
-          name,
-          request: { path: `/pipe/${name}` },
-          itemsPath: 'data',
-          key: 'id',
-          mapping: { name: 'name', value: 'value' },
-        })),
-      },
-    }),
-    201,
-  );
+  servePages(fake, 'pipe', resources, args.pageRecords);
+  const platformId = await registerSyncPlatform(psc, 'bench-pipeline', fake.url, 'pipe', resources);
 
   const worker = await ctx.spawnBaseline('pipeline-worker', {
     PLATFORM_URL: fake.url,
     QUEUE,
-    PREFETCH: String(PREFETCH),
+    PREFETCH: String(WORKER_CONCURRENCY),
     PLATFORM_ID: randomUUID(),
   });
   ctx.memory.baselineWorkerIdle = await rssMb(worker.pid);
@@ -82,19 +60,7 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
   const channel = await connection.createConfirmChannel();
   await channel.assertQueue(QUEUE, { durable: true, arguments: { 'x-max-priority': 9 } });
 
-  const pscLedger: Ledger = {
-    table: 'scheduler.jobs',
-    async enqueue(resource) {
-      const body = expectStatus(
-        'run sync',
-        await psc.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
-          body: { platformId: platform.id, resource },
-        }),
-        202,
-      );
-      return body.jobs[0]!.id;
-    },
-  };
+  const pscSide = pscLedger(psc, platformId);
   const baselineLedger: Ledger = {
     table: 'baseline.jobs',
     async enqueue(resource) {
@@ -111,23 +77,7 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
     },
   };
 
-  const waitDone = async (ledger: Ledger, ids: string[]): Promise<Date> => {
-    return waitFor(
-      async () => {
-        const { rows } = await db.query<{ done: number; failed: number; last: Date | null }>(
-          `select count(*) filter (where status = 'succeeded')::int as done,
-                  count(*) filter (where status in ('failed', 'dead', 'cancelled'))::int as failed,
-                  max(finished_at) as last
-             from ${ledger.table} where id = any($1::uuid[])`,
-          [ids],
-        );
-        const row = rows[0]!;
-        if (row.failed > 0) throw new Error(`${row.failed} ${ledger.table} jobs failed`);
-        return row.done === ids.length ? row.last : null;
-      },
-      { timeoutMs: 120_000 + ids.length * 100, intervalMs: 100, message: `${ledger.table} done` },
-    );
-  };
+  const pool: Query = (text, values) => db.query(text, values);
   const latencies = async (ledger: Ledger, ids: string[]): Promise<number[]> => {
     const { rows } = await db.query<{ ms: number }>(
       `select (extract(epoch from finished_at - created_at) * 1000)::float8 as ms
@@ -136,30 +86,48 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
     );
     return rows.map((r) => r.ms);
   };
-
-  const burst = async (ledger: Ledger, count: number): Promise<RunFigures> => {
-    const started = Date.now();
-    const ids = await runConcurrently(count, ENQUEUE_CONCURRENCY, (k) =>
-      ledger.enqueue(resources[k % resources.length]!),
+  /** Jobs/s of one burst; `query` runs the bench's polling of the ledger. */
+  const burst = async (ledger: Ledger, count: number, query: Query = pool): Promise<number> => {
+    const figures = await runBurst(
+      count,
+      (k) => ledger.enqueue(resources[k % resources.length]!),
+      async (ids) => (await waitLedgerDone(query, ledger.table, ids)).getTime(),
     );
-    const last = await waitDone(ledger, ids);
-    return {
-      jobsPerSecond: (count * 1000) / (last.getTime() - started),
-      latenciesMs: await latencies(ledger, ids),
-    };
+    return figures.jobsPerSecond;
   };
   const paced = async (ledger: Ledger, count: number, rate: number): Promise<number[]> => {
     const ids = await runPaced(count, rate, (k) =>
       ledger.enqueue(resources[k % resources.length]!),
     );
-    await waitDone(ledger, ids);
+    await waitLedgerDone(pool, ledger.table, ids);
     return latencies(ledger, ids);
   };
 
+  let meter: CostMeter | undefined;
   try {
     // Warm-up, not measured: one job per resource creates the rows and warms JITs and pools.
-    await burst(pscLedger, resources.length);
+    await burst(pscSide, resources.length);
     await burst(baselineLedger, resources.length);
+
+    // Two snapshots in a row measure what psc does when nobody asks it anything (its pollers
+    // and heartbeats): that is taken off wherever a window holds time psc was not working.
+    let background: BackgroundRates | undefined;
+    let last: CostSnapshot | undefined;
+    try {
+      meter = await openCostMeter(ctx.env, ctx.managementUrl);
+      const quiet = await meter.snapshot();
+      last = await meter.snapshot();
+      background = backgroundRates(quiet, last);
+    } catch (err) {
+      await meter?.close().catch(() => undefined);
+      meter = undefined;
+      skip(
+        ctx.report,
+        `${SCENARIO} cost per job`,
+        `the servers' counters could not be read: ${String(err)}`,
+      );
+    }
+    const cost: CostFigures = { psc: [], baseline: [] };
 
     const psc1: number[] = [];
     const base1: number[] = [];
@@ -167,10 +135,24 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
     const baseRss = sampleRss(worker.pid);
     for (let rep = 0; rep < args.reps; rep++) {
       // Interleaved, alternating who goes first, so drift in the machine hits both sides.
-      const order = rep % 2 === 0 ? [pscLedger, baselineLedger] : [baselineLedger, pscLedger];
+      const order = rep % 2 === 0 ? [pscSide, baselineLedger] : [baselineLedger, pscSide];
       for (const ledger of order) {
-        const figures = await burst(ledger, args.jobs);
-        (ledger === pscLedger ? psc1 : base1).push(figures.jobsPerSecond);
+        const began = performance.now();
+        const jobsPerSecond = await burst(ledger, args.jobs, meter?.query ?? pool);
+        const activeMs = performance.now() - began;
+        (ledger === pscSide ? psc1 : base1).push(jobsPerSecond);
+        if (meter && last && background) {
+          const now = await meter.snapshot();
+          const windowMs = now.at - last.at;
+          const isPsc = ledger === pscSide;
+          // psc's own background while it works is part of what psc costs; outside its burst,
+          // and during the whole baseline burst, it is not.
+          const idleMs = isPsc ? windowMs - activeMs : windowMs;
+          cost[isPsc ? 'psc' : 'baseline'].push(
+            costPerJob(last, now, args.jobs, background, idleMs),
+          );
+          last = now;
+        }
       }
     }
     const pscMem = await pscRss.stop();
@@ -194,6 +176,11 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
       psc1.map((v) => v * args.pageRecords),
       base1.map((v) => v * args.pageRecords),
     );
+    if (meter && background) {
+      await meter.close();
+      meter = undefined;
+      reportCost(ctx, cost, background);
+    }
 
     // Latency at the target rate (half the baseline's throughput), offered open-loop.
     const rate = Math.max(1, 0.5 * median(base1));
@@ -201,10 +188,10 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
     const p50 = { psc: [] as number[], base: [] as number[] };
     const p99 = { psc: [] as number[], base: [] as number[] };
     for (let rep = 0; rep < args.reps; rep++) {
-      const order = rep % 2 === 0 ? [pscLedger, baselineLedger] : [baselineLedger, pscLedger];
+      const order = rep % 2 === 0 ? [pscSide, baselineLedger] : [baselineLedger, pscSide];
       for (const ledger of order) {
         const ms = await paced(ledger, count, rate);
-        const side = ledger === pscLedger ? 'psc' : 'base';
+        const side = ledger === pscSide ? 'psc' : 'base';
         p50[side].push(percentile(ms, 50));
         p99[side].push(percentile(ms, 99));
       }
@@ -226,10 +213,10 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
     const fewer = Math.min(count, Math.max(30, Math.round(sustainable * 10)));
     const p99Sustained = { psc: [] as number[], base: [] as number[] };
     for (let rep = 0; rep < args.reps; rep++) {
-      const order = rep % 2 === 0 ? [pscLedger, baselineLedger] : [baselineLedger, pscLedger];
+      const order = rep % 2 === 0 ? [pscSide, baselineLedger] : [baselineLedger, pscSide];
       for (const ledger of order) {
         const ms = await paced(ledger, fewer, sustainable);
-        p99Sustained[ledger === pscLedger ? 'psc' : 'base'].push(percentile(ms, 99));
+        p99Sustained[ledger === pscSide ? 'psc' : 'base'].push(percentile(ms, 99));
       }
     }
     note(
@@ -245,8 +232,47 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
       p99Sustained.base,
     );
   } finally {
+    await meter?.close().catch(() => undefined);
     await channel.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
     await worker.stop();
   }
+}
+
+/** The cost lines: per job, medians of the repetitions; issue 17 sets the targets. */
+function reportCost(ctx: BenchContext, cost: CostFigures, background: BackgroundRates): void {
+  const pick = (side: CostCounts[], key: keyof CostCounts) => side.map((c) => c[key]);
+  note(
+    ctx.report,
+    `cost = PostgreSQL transactions (pg_stat_database xact_commit + xact_rollback) and RabbitMQ ` +
+      `publishes and deliveries (vhost message_stats) during each throughput burst, the bench's own ` +
+      `statements left out; psc's idle background (${fmt(background.transactions)} transactions/s, ` +
+      `${fmt(background.publishes)} publishes/s) taken off outside its own bursts`,
+  );
+  compare(
+    ctx.report,
+    SCENARIO,
+    'transactions per job',
+    '',
+    pick(cost.psc, 'transactions'),
+    pick(cost.baseline, 'transactions'),
+    { text: '≤ 4', max: 4 },
+  );
+  compare(
+    ctx.report,
+    SCENARIO,
+    'publishes per job',
+    '',
+    pick(cost.psc, 'publishes'),
+    pick(cost.baseline, 'publishes'),
+    { text: '≤ 3', max: 3 },
+  );
+  compare(
+    ctx.report,
+    SCENARIO,
+    'deliveries per job',
+    '',
+    pick(cost.psc, 'deliveries'),
+    pick(cost.baseline, 'deliveries'),
+  );
 }

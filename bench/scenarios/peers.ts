@@ -1,0 +1,157 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { ServiceProcess } from '@psc/testing';
+import type { BenchContext } from '../lib/context.ts';
+import {
+  startBullmqSide,
+  startPgBossSide,
+  type JobKind,
+  type PeerSide,
+} from '../lib/peer-sides.ts';
+import { compare, note, skip } from '../lib/report.ts';
+import {
+  pscLedger,
+  registerSyncPlatform,
+  runBurst,
+  servePages,
+  waitLedgerDone,
+  WORKER_CONCURRENCY,
+  type Query,
+} from '../lib/sync-jobs.ts';
+
+const SCENARIO = 'peers';
+const PAGES = 'peers';
+/** psc has no no-op task; its cheapest job is a sync of this resource, whose page is empty. */
+const EMPTY = 'empty';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+/**
+ * Peers scenario. The job of scenario 1 (one page of small records fetched over HTTP, mapped,
+ * hashed, upserted, recorded as done) and a no-op job, on psc and on hand-written workers on
+ * pg-boss and BullMQ: each worker a separate process with 4 jobs in flight, jobs enqueued the way
+ * each library's user would (psc's run-now API, pg-boss `send`, BullMQ `Queue.add`) with 8
+ * enqueues in flight, the sides interleaved and rotated per repetition. Throughput from the first
+ * enqueue to the last job's end as each side records it.
+ */
+export async function peers(ctx: BenchContext): Promise<void> {
+  const { args, psc, fake, db } = ctx;
+  const resources = Array.from({ length: args.resources }, (_, i) => `r${i}`);
+  servePages(fake, PAGES, resources, args.pageRecords, EMPTY);
+  const pagesUrl = `${fake.url}/${PAGES}`;
+  const platformId = await registerSyncPlatform(psc, 'bench-peers', fake.url, PAGES, [
+    ...resources,
+    EMPTY,
+  ]);
+  const ledger = pscLedger(psc, platformId);
+  const query: Query = (text, values) => db.query(text, values);
+  const resourceOf = (k: number) => resources[k % resources.length]!;
+
+  const pscSide: PeerSide = {
+    name: 'psc',
+    enqueue: (kind, k) => ledger.enqueue(kind === 'sync' ? resourceOf(k) : EMPTY),
+    lastFinishedAt: async (_kind, ids) =>
+      (await waitLedgerDone(query, ledger.table, ids)).getTime(),
+    stop: async () => {},
+  };
+
+  const sides: PeerSide[] = [pscSide];
+  const workers: ServiceProcess[] = [];
+  try {
+    const shared = {
+      CONCURRENCY: String(WORKER_CONCURRENCY),
+      PAGES_URL: pagesUrl,
+      SYNC_QUEUE: 'bench-sync',
+      NOOP_QUEUE: 'bench-noop',
+    };
+    const pgBoss = await startPgBossSide(ctx.env.databaseUrl, shared, query, resourceOf);
+    sides.push(pgBoss);
+    workers.push(
+      await ctx.spawnPeer('pgboss-worker', {
+        ...shared,
+        PGBOSS_SCHEMA: pgBoss.schema,
+        PLATFORM_ID: randomUUID(),
+      }),
+    );
+
+    const prefix = `psc-bench-${randomBytes(6).toString('hex')}`;
+    const bullmq = await startBullmqSide(REDIS_URL, prefix, shared, resourceOf);
+    if (bullmq) {
+      sides.push(bullmq);
+      workers.push(
+        await ctx.spawnPeer('bullmq-worker', {
+          ...shared,
+          REDIS_URL,
+          BULLMQ_PREFIX: prefix,
+          PLATFORM_ID: randomUUID(),
+        }),
+      );
+    } else {
+      skip(ctx.report, `${SCENARIO} BullMQ`, 'no Redis');
+    }
+
+    const burst = async (side: PeerSide, kind: JobKind, count: number): Promise<number> => {
+      const figures = await runBurst(
+        count,
+        (k) => side.enqueue(kind, k),
+        (ids) => side.lastFinishedAt(kind, ids),
+      );
+      return figures.jobsPerSecond;
+    };
+
+    // Warm-up, not measured: creates every side's rows and warms JITs, pools and connections.
+    for (const side of sides) {
+      await burst(side, 'sync', resources.length);
+      await burst(side, 'noop', resources.length);
+    }
+
+    const figures = new Map<string, Record<JobKind, number[]>>(
+      sides.map((side) => [side.name, { sync: [], noop: [] }]),
+    );
+    for (let rep = 0; rep < args.reps; rep++) {
+      // psc, pg-boss, BullMQ, then rotated, so drift in the machine hits every side alike.
+      const order = sides.map((_, i) => sides[(i + rep) % sides.length]!);
+      for (const kind of ['sync', 'noop'] as const) {
+        for (const side of order) {
+          figures.get(side.name)![kind].push(await burst(side, kind, args.peerJobs));
+        }
+      }
+    }
+
+    const ours = figures.get('psc')!;
+    for (const side of sides.slice(1)) {
+      const theirs = figures.get(side.name)!;
+      compare(
+        ctx.report,
+        SCENARIO,
+        'sync job',
+        'jobs/s',
+        ours.sync,
+        theirs.sync,
+        {
+          text: '≥ 1.0',
+          minRatio: 1.0,
+        },
+        side.name,
+      );
+    }
+    note(
+      ctx.report,
+      `psc has no no-op task: its no-op figure is a sync of a resource whose page is empty (fetch, map nothing, record the job)`,
+    );
+    for (const side of sides.slice(1)) {
+      const theirs = figures.get(side.name)!;
+      compare(
+        ctx.report,
+        SCENARIO,
+        'no-op job',
+        'jobs/s',
+        ours.noop,
+        theirs.noop,
+        undefined,
+        side.name,
+      );
+    }
+  } finally {
+    for (const worker of workers) await worker.stop();
+    for (const side of sides) await side.stop();
+  }
+}
