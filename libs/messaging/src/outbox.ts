@@ -123,6 +123,9 @@ export interface OutboxOptions {
  * LOCKED). A crash between confirm and delete publishes the same message id again; consumers
  * are idempotent.
  */
+/** How long confirmed rows wait to be deleted together. */
+const DELETE_DELAY_MS = 100;
+
 export function createOutbox(options: OutboxOptions): Outbox {
   const log = options.logger.child({ component: 'outbox' });
   const pollMs = options.pollIntervalMs ?? 1_000;
@@ -140,6 +143,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let fresh: OutboxRow[] = [];
   /** Seqs being published from memory now: the sweep leaves them alone. */
   const publishing = new Set<string>();
+  /**
+   * Seqs published and confirmed but not deleted yet: deletes go in batches (one statement for
+   * many jobs' rows instead of a transaction each), and the sweep leaves these alone too.
+   */
+  const confirmed = new Set<string>();
+  let deleteTimer: NodeJS.Timeout | undefined;
+  let deleting: Promise<void> | undefined;
 
   function toRow(message: OutboxMessage): Omit<OutboxRow, 'seq'> {
     const trace: Record<string, string> = {};
@@ -264,13 +274,37 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
+  function flushDeletes(): Promise<void> {
+    if (deleteTimer) clearTimeout(deleteTimer);
+    deleteTimer = undefined;
+    if (confirmed.size === 0 || deleting) return deleting ?? Promise.resolve();
+    const seqs = [...confirmed];
+    deleting = deleteRows(seqs)
+      .then(() => seqs.forEach((s) => confirmed.delete(s)))
+      .catch((err: unknown) => {
+        // Kept for the next flush; at worst a sweep publishes them again, which is tolerated.
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox delete failed');
+      })
+      .finally(() => {
+        deleting = undefined;
+        if (confirmed.size > 0) scheduleDeletes();
+      });
+    return deleting;
+  }
+
+  function scheduleDeletes(): void {
+    if (confirmed.size >= batchSize) void flushDeletes();
+    else deleteTimer ??= setTimeout(() => void flushDeletes(), DELETE_DELAY_MS);
+  }
+
   async function relayFresh(): Promise<boolean> {
     const batch = fresh.slice(0, batchSize);
     fresh = fresh.slice(batch.length);
     for (const r of batch) publishing.add(r.seq);
     try {
       const { done, failed } = await publishAll(batch);
-      await deleteRows(done);
+      for (const seq of done) confirmed.add(seq);
+      scheduleDeletes();
       return failed === undefined;
     } finally {
       for (const r of batch) publishing.delete(r.seq);
@@ -288,7 +322,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
         .limit(batchSize)
         .forUpdate()
         .skipLocked();
-      if (publishing.size > 0) void query.whereNotIn('seq', [...publishing]);
+      const busy = [...publishing, ...confirmed];
+      if (busy.length > 0) void query.whereNotIn('seq', busy);
       const rows = (await query) as OutboxRow[];
       if (rows.length === 0) return 0;
       const { done, failures } = await publishAll(rows.map((r) => ({ ...r, seq: String(r.seq) })));
@@ -376,6 +411,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       while (options.isBrokerConnected() && fresh.length > 0) {
         if (!(await relayFresh().catch(() => false))) break;
       }
+      await flushDeletes();
     },
     async parked(limit) {
       const rows = (await options.knex

@@ -83,6 +83,15 @@ export function createPlatformRepository(knex: Knex, schema: string) {
       );
     },
 
+    /** Several platforms in one query (those known and not deleted). */
+    async getMany(ids: readonly string[]): Promise<Map<string, PlatformView>> {
+      if (ids.length === 0) return new Map();
+      const rows = (await platforms()
+        .whereIn('id', [...new Set(ids)])
+        .where({ deleted: false })) as PlatformRow[];
+      return new Map(rows.map((r) => [r.id, toView(r)]));
+    },
+
     async get(id: string): Promise<PlatformView | undefined> {
       const row = (await platforms().where({ id, deleted: false }).first()) as
         PlatformRow | undefined;

@@ -21,9 +21,12 @@ export function createRunNow(deps: {
   clock: Clock;
   currentTraceId: () => string | null;
 }) {
-  async function platformById(id: string): Promise<PlatformView> {
-    const known = await deps.platforms.get(id);
-    if (known) return known;
+  async function platformById(
+    id: string,
+    known: ReadonlyMap<string, PlatformView>,
+  ): Promise<PlatformView> {
+    const found = known.get(id);
+    if (found) return found;
     const p = await deps.registry.get(id);
     await deps.platforms.upsert(
       {
@@ -50,12 +53,13 @@ export function createRunNow(deps: {
   /** The jobs one request asks for, or why it cannot be run. */
   async function jobsFor(
     request: RunNowRequest,
+    known: ReadonlyMap<string, PlatformView>,
     now: Date,
     trigger: Job['trigger'],
   ): Promise<Job[]> {
     const targets: { platform: PlatformView; resource: string }[] = [];
     if (request.platformId) {
-      const platform = await platformById(request.platformId);
+      const platform = await platformById(request.platformId, known);
       if (!platform.active) throw new ConflictError(`platform ${platform.name} is not active`);
       const resources = request.resource
         ? platform.resources.filter((r) => r.name === request.resource)
@@ -111,9 +115,13 @@ export function createRunNow(deps: {
     trigger: Job['trigger'] = 'api',
   ): Promise<RunNowResult[]> {
     const now = deps.clock.now();
+    // One query for every platform the batch names (the scheduler's own projection).
+    const known = await deps.platforms.getMany(
+      requests.flatMap((r) => (r.platformId ? [r.platformId] : [])),
+    );
     const outcomes = await Promise.all(
       requests.map((r) =>
-        jobsFor(r, now, trigger).then(
+        jobsFor(r, known, now, trigger).then(
           (jobs) => ({ ok: true as const, jobs }),
           (err: unknown) => ({ ok: false as const, err }),
         ),
