@@ -44,6 +44,17 @@ export const schedulerConfigPut = defineRpc(
   z.object({ taskType: z.enum(TASK_TYPES), config: scheduleSpec }),
   taskConfig,
 );
+/** Pauses (with a reason) or resumes one task type's schedules; audited. */
+export const schedulerConfigPause = defineRpc(
+  'scheduler',
+  'scheduler.config.pause',
+  z.object({
+    taskType: z.enum(TASK_TYPES),
+    action: z.enum(['pause', 'resume']),
+    reason: z.string().trim().min(1).max(500).optional(),
+  }),
+  taskConfig,
+);
 export const schedulerConfigPutMany = defineRpc(
   'scheduler',
   'scheduler.config.put-many',

@@ -26,6 +26,8 @@ export const taskConfig = z.object({
   overlap: z.enum(['skip', 'enqueue']),
   misfire: z.enum(['run_once', 'skip']),
   autoPauseAfterFailures: z.number().int().nullable(),
+  /** Set while an operator paused this task type (its schedules emit nothing meanwhile). */
+  pausedReason: z.string().nullable(),
   lastRunAt: iso.nullable(),
   nextRunAt: iso.nullable(),
   nextFireTimes: z.array(iso),

@@ -86,6 +86,24 @@ export function createControlStore(deps: {
       });
     },
 
+    /** Pauses (`reason`) or resumes (null) one task type's schedules, audited. */
+    async setTaskTypePaused(
+      taskType: TaskType,
+      defaultSpec: ScheduleSpec,
+      reason: string | null,
+      audit: { action: string; reason: string | undefined },
+      now: Date,
+    ): Promise<void> {
+      await deps.knex.transaction(async (trx) => {
+        await deps.schedules.setTaskTypePaused(trx, taskType, defaultSpec, reason, now);
+        await deps.control.audit(trx, now, {
+          action: audit.action,
+          target: `config:${taskType}`,
+          reason: audit.reason,
+        });
+      });
+    },
+
     /** Replaces task types' configs, each audited. */
     async putTaskConfigs(entries: [TaskType, ScheduleSpec][], now: Date): Promise<void> {
       await deps.knex.transaction(async (trx) => {

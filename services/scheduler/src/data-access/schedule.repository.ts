@@ -47,7 +47,27 @@ export function createScheduleRepository(knex: Knex, schema: string) {
           updated_at: at,
         })
         .onConflict('task_type')
-        .merge(['spec', 'paused_reason', 'updated_at']);
+        // A new config keeps an operator's pause: only resume lifts it.
+        .merge(['spec', 'updated_at']);
+    },
+
+    /** Pauses (`reason`) or resumes (null) a task type; one without a config gets the default. */
+    async setTaskTypePaused(
+      trx: Knex.Transaction,
+      taskType: TaskType,
+      spec: ScheduleSpec,
+      reason: string | null,
+      at: Date,
+    ): Promise<void> {
+      await table('task_configs', trx)
+        .insert({
+          task_type: taskType,
+          spec: JSON.stringify(spec),
+          paused_reason: reason,
+          updated_at: at,
+        })
+        .onConflict('task_type')
+        .merge(['paused_reason', 'updated_at']);
     },
 
     async all(q: Knex | Knex.Transaction = knex): Promise<ScheduleRow[]> {

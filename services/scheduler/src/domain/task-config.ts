@@ -1,4 +1,10 @@
-import { TASK_TYPES, type ScheduleSpec, type TaskConfig, type TaskType } from '@psc/contracts';
+import {
+  TASK_TYPES,
+  scheduleSpec,
+  type ScheduleSpec,
+  type TaskConfig,
+  type TaskType,
+} from '@psc/contracts';
 import type { Clock } from '@psc/core';
 import type { ControlStore } from '../data-access/control.store.ts';
 import type { ScheduleRepository, TaskConfigRow } from '../data-access/schedule.repository.ts';
@@ -22,7 +28,11 @@ export function createTaskConfigs(deps: {
       taskType,
       ...spec,
       lastRunAt: times?.lastRunAt?.toISOString() ?? null,
-      nextRunAt: spec.enabled ? ((times?.nextDueAt ?? next[0])?.toISOString() ?? null) : null,
+      pausedReason: row?.paused_reason ?? null,
+      nextRunAt:
+        spec.enabled && !row?.paused_reason
+          ? ((times?.nextDueAt ?? next[0])?.toISOString() ?? null)
+          : null,
       nextFireTimes: next.map((d) => d.toISOString()),
       updatedAt: (row?.updated_at ?? new Date(0)).toISOString(),
     };
@@ -60,6 +70,22 @@ export function createTaskConfigs(deps: {
       return config!;
     },
     putMany: (configs: Partial<Record<TaskType, ScheduleSpec>>) => put(configs, (t) => `body.${t}`),
+    /** Pauses a task type with a reason (its schedules emit nothing), or resumes it. */
+    async pause(
+      taskType: TaskType,
+      action: 'pause' | 'resume',
+      reason?: string,
+    ): Promise<TaskConfig> {
+      await deps.store.setTaskTypePaused(
+        taskType,
+        scheduleSpec.parse({}),
+        action === 'pause' ? (reason ?? 'paused by an operator') : null,
+        { action: `config.${action}`, reason },
+        deps.clock.now(),
+      );
+      const [config] = await list([taskType]);
+      return config!;
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import {
   controlReason,
   schedulerConfigGet,
   schedulerConfigList,
+  schedulerConfigPause,
   schedulerConfigPut,
   schedulerConfigPutMany,
   schedulerControl,
@@ -48,5 +49,16 @@ export function schedulerRoutes(rpc: RpcClient): Router {
     const { taskType } = params(ctx, taskTypeParams);
     ctx.body = await rpc.call(schedulerConfigPut, { taskType, config: body(ctx, taskConfigInput) });
   });
+  for (const action of ['pause', 'resume'] as const) {
+    router.post(`/scheduler/config/:taskType/${action}`, requireRole('operator'), async (ctx) => {
+      const { taskType } = params(ctx, taskTypeParams);
+      const { reason } = body(ctx, controlReason.optional()) ?? {};
+      ctx.body = await rpc.call(schedulerConfigPause, {
+        taskType,
+        action,
+        ...(reason ? { reason } : {}),
+      });
+    });
+  }
   return router;
 }

@@ -7,6 +7,7 @@ import {
   platformSyncStatusGet,
   schedulerConfigGet,
   schedulerConfigList,
+  schedulerConfigPause,
   schedulerConfigPut,
   schedulerConfigPutMany,
   schedulerControl,
@@ -54,6 +55,9 @@ export function schedulerRpcHandlers(deps: {
     rpcHandler(schedulerConfigList, async () => ({ items: await deps.configs.list() })),
     rpcHandler(schedulerConfigGet, ({ taskType }) => deps.configs.get(taskType)),
     rpcHandler(schedulerConfigPut, ({ taskType, config }) => deps.configs.put(taskType, config)),
+    rpcHandler(schedulerConfigPause, ({ taskType, action, reason }) =>
+      deps.configs.pause(taskType, action, reason),
+    ),
     rpcHandler(schedulerConfigPutMany, async (configs) => ({
       items: await deps.configs.putMany(configs),
     })),
