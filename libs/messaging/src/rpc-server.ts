@@ -9,10 +9,11 @@ import {
   type RpcResponse,
   type ServiceName,
 } from '@psc/contracts';
-import { NotFoundError, ValidationError, toErrorBody } from '@psc/core';
+import { AppError, NotFoundError, ValidationError, toErrorBody } from '@psc/core';
 import type { Broker } from './broker.ts';
 import { baseTopology, mergeTopologies } from './topology.ts';
 import { createConsumeLoop } from './consume-loop.ts';
+import { CONTRACT_HEADER, responseFingerprint } from './rpc-fingerprint.ts';
 
 export interface RpcHandler<R extends RpcDefinition = RpcDefinition> {
   definition: R;
@@ -38,6 +39,11 @@ export interface RpcServer {
 /**
  * Serves a service's request/reply operations from `<service>.rpc`. The queue auto-deletes when
  * the last replica goes, so callers get a fast 503 instead of waiting out a timeout.
+ *
+ * Each request is parsed once with its contract. Each result is checked against the response
+ * contract before it leaves (defaults applied, fields outside the contract dropped, so nothing
+ * the contract does not name, a credential say, can reach a caller); the reply names the
+ * contract's fingerprint so a caller on the same contract uses it without validating it again.
  */
 export function createRpcServer(options: {
   broker: Broker;
@@ -49,13 +55,15 @@ export function createRpcServer(options: {
   const log = options.logger.child({ component: 'rpc-server' });
   const byType = new Map(options.handlers.map((h) => [h.definition.type, h]));
   const queue = QUEUES.rpc(options.service);
-  async function answer(msg: ConsumeMessage): Promise<RpcReply> {
+  async function answer(msg: ConsumeMessage): Promise<{ reply: RpcReply; contract?: string }> {
     const type = msg.properties.type as string | undefined;
     const handler = type ? byType.get(type) : undefined;
     if (!handler)
       return {
-        ok: false,
-        error: toErrorBody(new NotFoundError(`unknown operation ${type ?? ''}`)),
+        reply: {
+          ok: false,
+          error: toErrorBody(new NotFoundError(`unknown operation ${type ?? ''}`)),
+        },
       };
     try {
       let raw: unknown;
@@ -77,21 +85,35 @@ export function createRpcServer(options: {
         correlationId,
         logger: log.child({ op: type, correlationId }),
       });
-      return { ok: true, result };
+      const checked = handler.definition.response.safeParse(result);
+      if (!checked.success) {
+        throw new AppError('bad_reply', 502, `${options.service} answered outside its contract`, {
+          details: checked.error.issues.map((i) => ({
+            path: i.path.join('.'),
+            message: i.message,
+          })),
+        });
+      }
+      const contract = responseFingerprint(handler.definition);
+      return {
+        reply: { ok: true, result: checked.data },
+        ...(contract === undefined ? {} : { contract }),
+      };
     } catch (err) {
       const body = toErrorBody(err);
       if (body.status >= 500) log.error({ err, op: type }, 'rpc handler failed');
-      return { ok: false, error: body };
+      return { reply: { ok: false, error: body } };
     }
   }
 
   async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
-    const reply = await answer(msg);
+    const { reply, contract } = await answer(msg);
     const replyTo = msg.properties.replyTo as string | undefined;
     if (replyTo) {
       ch.sendToQueue(replyTo, Buffer.from(JSON.stringify(reply)), {
         correlationId: msg.properties.correlationId as string,
         contentType: 'application/json',
+        ...(contract === undefined ? {} : { headers: { [CONTRACT_HEADER]: contract } }),
       });
     }
     ch.ack(msg);
