@@ -145,6 +145,8 @@ export function createApp(deps: AppDeps) {
       logger.info({ url: address.url }, 'gateway listening');
       return address;
     },
+    /** Whether key checks are answered from memory (events flowing) rather than PostgreSQL. */
+    keyChecksFromMemory: (): boolean => directory.isLive(),
     async stop() {
       await http.stop();
       await keyEvents.stop();
