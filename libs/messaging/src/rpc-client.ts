@@ -21,6 +21,16 @@ export interface RpcClient {
     request: RpcRequest<R>,
     options?: RpcCallOptions,
   ): Promise<RpcResponse<R>>;
+  /**
+   * Like {@link RpcClient.call}, but resolves with the result as JSON text, to pass on as it is
+   * (an HTTP response body): when the owner validated it against the caller's own contract, the
+   * reply is neither parsed nor serialised again here.
+   */
+  relay<R extends RpcDefinition>(
+    definition: R,
+    request: RpcRequest<R>,
+    options?: RpcCallOptions,
+  ): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -115,40 +125,54 @@ export function createRpcClient(options: {
       );
   }
 
+  async function send(
+    definition: RpcDefinition,
+    request: unknown,
+    callOptions: RpcCallOptions,
+  ): Promise<ConsumeMessage> {
+    const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
+    const body = Buffer.from(JSON.stringify(request));
+    if (body.length > maxBytes) throw new AppError('payload_too_large', 413, 'request too large');
+    const correlationId = randomUUID();
+    const reply = new Promise<ConsumeMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        settle(correlationId, (p) =>
+          p.reject(
+            new TimeoutError(
+              `${definition.service} did not answer ${definition.type} in ${timeoutMs} ms`,
+            ),
+          ),
+        );
+      }, timeoutMs);
+      pending.set(correlationId, { resolve, reject, timer });
+    });
+    publish(definition.service, body, {
+      mandatory: true,
+      persistent: false,
+      contentType: 'application/json',
+      correlationId,
+      messageId: correlationId,
+      type: definition.type,
+      replyTo: REPLY_TO,
+      expiration: String(timeoutMs),
+      appId: options.appId,
+      headers: callOptions.correlationId
+        ? { 'x-psc-correlation-id': callOptions.correlationId }
+        : {},
+      timeout: timeoutMs,
+    } as Options.Publish);
+    return reply;
+  }
+
   return {
     async call(definition, request, callOptions = {}) {
-      const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
-      const body = Buffer.from(JSON.stringify(request));
-      if (body.length > maxBytes) throw new AppError('payload_too_large', 413, 'request too large');
-      const correlationId = randomUUID();
-      const reply = new Promise<ConsumeMessage>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          settle(correlationId, (p) =>
-            p.reject(
-              new TimeoutError(
-                `${definition.service} did not answer ${definition.type} in ${timeoutMs} ms`,
-              ),
-            ),
-          );
-        }, timeoutMs);
-        pending.set(correlationId, { resolve, reject, timer });
-      });
-      publish(definition.service, body, {
-        mandatory: true,
-        persistent: false,
-        contentType: 'application/json',
-        correlationId,
-        messageId: correlationId,
-        type: definition.type,
-        replyTo: REPLY_TO,
-        expiration: String(timeoutMs),
-        appId: options.appId,
-        headers: callOptions.correlationId
-          ? { 'x-psc-correlation-id': callOptions.correlationId }
-          : {},
-        timeout: timeoutMs,
-      } as Options.Publish);
-      return readReply(definition, await reply) as RpcResponse<typeof definition>;
+      const msg = await send(definition, request, callOptions);
+      return readReply(definition, msg) as RpcResponse<typeof definition>;
+    },
+    async relay(definition, request, callOptions = {}) {
+      const msg = await send(definition, request, callOptions);
+      const raw = trustedResult(definition, msg);
+      return raw ?? Buffer.from(JSON.stringify(readReply(definition, msg)));
     },
     async close() {
       for (const id of [...pending.keys()]) {
@@ -157,6 +181,24 @@ export function createRpcClient(options: {
       await channel.close();
     },
   };
+}
+
+/** How the owner's `JSON.stringify({ ok: true, result })` begins. */
+const OK_PREFIX = Buffer.from('{"ok":true,"result":');
+
+/**
+ * The result's JSON text cut out of a successful reply the owner validated against this
+ * caller's contract; undefined when the reply needs reading (an error, another contract).
+ */
+function trustedResult(definition: RpcDefinition, msg: ConsumeMessage): Buffer | undefined {
+  const mine = responseFingerprint(definition);
+  if (mine === undefined || msg.properties.headers?.[CONTRACT_HEADER] !== mine) return undefined;
+  const content = msg.content;
+  if (content.length <= OK_PREFIX.length + 1 || content[content.length - 1] !== 0x7d) {
+    return undefined;
+  }
+  if (!content.subarray(0, OK_PREFIX.length).equals(OK_PREFIX)) return undefined;
+  return content.subarray(OK_PREFIX.length, content.length - 1);
 }
 
 const badReply = (service: string): AppError =>

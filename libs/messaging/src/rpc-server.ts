@@ -1,4 +1,4 @@
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import {
   EXCHANGES,
@@ -106,11 +106,30 @@ export function createRpcServer(options: {
     }
   }
 
+  // Replies go out on a channel without publisher confirms: a reply is transient, its caller
+  // times out if it is lost, and a confirm per reply only costs the broker and this process.
+  let replies: Channel | undefined;
+  let replyChannel: ReturnType<Broker['connection']['createChannel']> | undefined;
+  const openReplyChannel = () =>
+    options.broker.connection.createChannel({
+      name: `${options.service}.rpc-replies`,
+      confirm: false,
+      json: false,
+      setup: (ch: Channel) => {
+        ch.on('error', () => undefined); // reported by the connection; must not crash the process
+        ch.on('close', () => {
+          if (replies === ch) replies = undefined;
+        });
+        replies = ch;
+        return Promise.resolve();
+      },
+    });
+
   async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
     const { reply, contract } = await answer(msg);
     const replyTo = msg.properties.replyTo as string | undefined;
     if (replyTo) {
-      ch.sendToQueue(replyTo, Buffer.from(JSON.stringify(reply)), {
+      (replies ?? ch).sendToQueue(replyTo, Buffer.from(JSON.stringify(reply)), {
         correlationId: msg.properties.correlationId as string,
         contentType: 'application/json',
         ...(contract === undefined ? {} : { headers: { [CONTRACT_HEADER]: contract } }),
@@ -139,5 +158,14 @@ export function createRpcServer(options: {
     logger: log,
     handle,
   });
-  return { start: loop.start, stop: loop.stop };
+  return {
+    async start() {
+      replyChannel ??= openReplyChannel();
+      await loop.start();
+    },
+    async stop() {
+      await loop.stop();
+      await replyChannel?.close();
+    },
+  };
 }

@@ -106,7 +106,7 @@ export function createApp(deps: AppDeps) {
   }
   const transfer = dataTransferRoutes(rpc, { importLimitBytes: config.importLimitBytes });
   let openApi: object | undefined;
-  const docs = docsRoutes(() => (openApi ??= buildOpenApi([transfer, api])));
+  const docs = docsRoutes(() => (openApi ??= buildOpenApi()));
   const http = createHttpServer({
     logger,
     registry: deps.registry,
@@ -145,6 +145,8 @@ export function createApp(deps: AppDeps) {
       logger.info({ url: address.url }, 'gateway listening');
       return address;
     },
+    /** Every method and path the gateway answers, as its routers hold them. */
+    routes: () => http.routes(),
     /** Whether key checks are answered from memory (events flowing) rather than PostgreSQL. */
     keyChecksFromMemory: (): boolean => directory.isLive(),
     async stop() {

@@ -25,17 +25,14 @@ export function principalOf(ctx: Pick<Context, 'state'>): Principal {
   return { keyId: state.keyId, role: state.role };
 }
 
-/** A role-checking middleware that also tells the OpenAPI generator the route's role. */
-export type RoleMiddleware = Middleware & { readonly role: Role };
-
 /**
  * Declares the least role a route needs: `viewer` reads, `operator` runs and controls, `admin`
  * changes platforms and keys. Every `/api/v1` route states one. The key itself was checked by
  * {@link authenticate}, which runs once per request before any route: 401 without a valid key,
  * 403 here when its role ranks below `role`.
  */
-export function requireRole(role: Role): RoleMiddleware {
-  const check: Middleware = (ctx, next) => {
+export function requireRole(role: Role): Middleware {
+  return (ctx, next) => {
     const principal = principalOf(ctx);
     if (RANK[principal.role] < RANK[role]) {
       throw new AppError(
@@ -46,7 +43,6 @@ export function requireRole(role: Role): RoleMiddleware {
     }
     return next();
   };
-  return Object.assign(check, { role });
 }
 
 export interface AuthOptions {
