@@ -105,6 +105,9 @@ export function createRpcClient(options: {
       raw = ch;
     },
   });
+  // A setup that failed (the channel closed under it) is retried on reconnect; calls meanwhile
+  // are queued by the wrapper or time out. Without a listener the 'error' would crash the process.
+  channel.on('error', () => undefined);
 
   function publish(service: string, body: Buffer, publishOptions: Options.Publish): void {
     if (raw) {

@@ -110,8 +110,8 @@ export function createRpcServer(options: {
   // times out if it is lost, and a confirm per reply only costs the broker and this process.
   let replies: Channel | undefined;
   let replyChannel: ReturnType<Broker['connection']['createChannel']> | undefined;
-  const openReplyChannel = () =>
-    options.broker.connection.createChannel({
+  const openReplyChannel = () => {
+    const wrapper = options.broker.connection.createChannel({
       name: `${options.service}.rpc-replies`,
       confirm: false,
       json: false,
@@ -124,6 +124,10 @@ export function createRpcServer(options: {
         return Promise.resolve();
       },
     });
+    // Until it is set up again, replies go out on the consuming channel.
+    wrapper.on('error', (err: Error) => log.warn({ err: err.message }, 'reply channel failed'));
+    return wrapper;
+  };
 
   async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
     const { reply, contract } = await answer(msg);

@@ -102,10 +102,16 @@ export function createKeyEventsSubscription(deps: {
       deps.broker.connection.on('disconnect', onDisconnect);
       wrapper = deps.broker.createChannel('gateway.key-events', async (ch) => {
         deps.directory.unsubscribed();
-        await assertTopology(ch, topology);
-        await ch.prefetch(50);
-        if (stopping) return;
-        await ch.consume(queue, (msg) => onMessage(ch, msg));
+        try {
+          await assertTopology(ch, topology);
+          await ch.prefetch(50);
+          if (stopping) return;
+          await ch.consume(queue, (msg) => onMessage(ch, msg));
+        } catch (err) {
+          // Stopped while connecting: the channel closed under the setup; nothing to report.
+          if (stopping) return;
+          throw err;
+        }
         reload();
       });
     },
