@@ -12,7 +12,7 @@ export interface ApiClientOptions {
   /** Sent as `X-API-Key` on every request; none when omitted. */
   apiKey?: string;
   /** Replaces global fetch (tests, proxies). */
-  fetch?: typeof fetch;
+  fetch?: (request: Request) => Promise<Response>;
 }
 
 /**
