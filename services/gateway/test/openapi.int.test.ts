@@ -33,9 +33,10 @@ describe('gateway OpenAPI document', () => {
   let doc: Document;
   const operations = (): [string, OperationDoc][] =>
     Object.entries(doc.paths).flatMap(([path, methods]) =>
-      Object.entries(methods).map(
-        ([method, op]): [string, OperationDoc] => [`${method.toUpperCase()} ${path}`, op],
-      ),
+      Object.entries(methods).map(([method, op]): [string, OperationDoc] => [
+        `${method.toUpperCase()} ${path}`,
+        op,
+      ]),
     );
 
   before(async () => {

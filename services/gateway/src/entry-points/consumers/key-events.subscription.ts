@@ -102,6 +102,8 @@ export function createKeyEventsSubscription(deps: {
       deps.broker.connection.on('disconnect', onDisconnect);
       wrapper = deps.broker.createChannel('gateway.key-events', async (ch) => {
         deps.directory.unsubscribed();
+        // Whatever closes this channel, events stop until the setup has run again.
+        ch.on('close', () => deps.directory.unsubscribed());
         try {
           await assertTopology(ch, topology);
           await ch.prefetch(50);
