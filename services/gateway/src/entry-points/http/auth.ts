@@ -73,7 +73,7 @@ const MAX_TRACKED = 10_000;
  * Checks `X-API-Key` once per request under `prefix` and sets `ctx.state.keyId`/`role`.
  *
  * The key is looked up in the in-memory {@link KeyDirectory}; its per-minute limit is taken from
- * a lease of the shared counter ({@link createLeasedLimiter}): a valid request normally touches
+ * a lease of the shared counter (`data-access/leased-limiter.ts`): a valid request normally touches
  * neither PostgreSQL nor the broker. A failed authentication is counted in PostgreSQL, shared by
  * every replica; an address over its limit is refused (429, also with a valid key) from this
  * replica's memory until the shared window ends, without counting further.
@@ -101,6 +101,9 @@ export function authenticate(options: AuthOptions): Middleware {
       if (blockedUntil.size >= MAX_TRACKED) {
         const now = Date.now();
         for (const [addr, until] of blockedUntil) if (until <= now) blockedUntil.delete(addr);
+        // Still full: forget the oldest block; its next failure is counted (and refused) again.
+        const oldest = blockedUntil.keys().next();
+        if (blockedUntil.size >= MAX_TRACKED && !oldest.done) blockedUntil.delete(oldest.value);
       }
       blockedUntil.set(ip, Date.now() + err.msBeforeNext);
       return err.msBeforeNext;
