@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: typecheck, lint, format check, then every unit and integration test on real
-# RabbitMQ and PostgreSQL (AMQP_URL / DATABASE_URL, or testcontainers when Docker is there).
+# `npm test`: typecheck, lint, format check, the OpenAPI document (generated client up to date,
+# Redocly's recommended rules offline), then every unit and integration test on real RabbitMQ
+# and PostgreSQL (AMQP_URL / DATABASE_URL, or testcontainers when Docker is there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-install.sh
@@ -8,6 +9,9 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 test "$(node -v)" = "v24.21.0" || { echo "expected Node v24.21.0, got $(node -v)" >&2; exit 1; }
 echo "== typecheck" && tsc -p tsconfig.json
 echo "== lint" && eslint . && prettier --check . >/dev/null
+echo "== openapi" && node scripts/api-client.ts --check &&
+  REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true redocly lint --format=summary \
+    libs/api-client/openapi.json
 echo "== build" && node scripts/build.ts
 echo "== alert rules"
 command -v promtool >/dev/null ||

@@ -1,26 +1,26 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startFakePlatform, type FakePlatform } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
-import { startSystem, type System } from '../support/system.ts';
+import type { components } from '@psc/api-client';
+import { startSystem, type ApiPathWithQuery, type System } from '../support/system.ts';
 
 interface ErrorBody {
   error: { code: string; message: string; traceId?: string };
 }
-interface Created {
-  id: string;
-  key: string;
-  role: string;
-  name: string;
-}
+type Created = components['schemas']['ApiKeyCreated'];
 
 const ORIGIN = 'https://ops.example.com';
+const checkedInDocument = JSON.parse(
+  readFileSync(new URL('../../libs/api-client/openapi.json', import.meta.url), 'utf8'),
+) as unknown;
 
 describe('gateway security: API keys, roles, audit, limits, docs', () => {
   let system: System;
   let fake: FakePlatform;
-  const call = <T>(path: string, init: Record<string, unknown> = {}) =>
-    system.api<T>(path, init) as Promise<{ status: number; body: T; headers: Headers }>;
+  const call = <T>(path: ApiPathWithQuery, init: Parameters<System['api']>[1] = {}) =>
+    system.api<T>(path, init);
 
   before(async () => {
     fake = await startFakePlatform();
@@ -44,63 +44,70 @@ describe('gateway security: API keys, roles, audit, limits, docs', () => {
     let operator: Created;
 
     it('when an admin creates keys, then each is shown once and works with its role', async () => {
-      const res = await call<Created>('/api/v1/api-keys', {
+      const res = await system.client.POST('/api/v1/api-keys', {
         body: { name: 'dashboards', role: 'viewer' },
       });
-      assert.equal(res.status, 201);
-      viewer = res.body;
+      assert.equal(res.response.status, 201);
+      assert.ok(res.data);
+      viewer = res.data;
       assert.match(viewer.key, /^psc_[A-Za-z0-9_-]{43}$/);
-      operator = (
-        await call<Created>('/api/v1/api-keys', { body: { name: 'ops', role: 'operator' } })
-      ).body;
-      const list = await call<{ items: Record<string, unknown>[] }>('/api/v1/api-keys');
-      assert.equal(list.status, 200);
-      assert.deepEqual(list.body.items.map((k) => k.role).sort(), ['admin', 'operator', 'viewer']);
-      assert.ok(!JSON.stringify(list.body).includes(viewer.key));
-      assert.ok(list.body.items.every((k) => !('key' in k) && !('keyHash' in k)));
+      const ops = await system.client.POST('/api/v1/api-keys', {
+        body: { name: 'ops', role: 'operator' },
+      });
+      assert.ok(ops.data);
+      operator = ops.data;
+      const list = await system.client.GET('/api/v1/api-keys');
+      assert.equal(list.response.status, 200);
+      const items = list.data?.items ?? [];
+      assert.deepEqual(items.map((k) => k.role).sort(), ['admin', 'operator', 'viewer']);
+      assert.ok(!JSON.stringify(list.data).includes(viewer.key));
+      assert.ok(items.every((k) => !('key' in k) && !('keyHash' in k)));
     });
 
     it('when a key lacks the role, then 403; without or with an unknown key, then 401', async () => {
-      const read = await call('/api/v1/platforms', { apiKey: viewer.key });
-      assert.equal(read.status, 200);
+      const read = await system.clientAs(viewer.key).GET('/api/v1/platforms');
+      assert.equal(read.response.status, 200);
       const write = await call<ErrorBody>('/api/v1/platforms', {
         apiKey: operator.key,
         body: boothPlatform(fake.url),
       });
       assert.equal(write.status, 403);
       assert.equal(write.body.error.code, 'forbidden');
-      const keys = await call<ErrorBody>('/api/v1/api-keys', { apiKey: viewer.key });
-      assert.equal(keys.status, 403);
-      const none = await call<ErrorBody>('/api/v1/platforms', { apiKey: null });
-      assert.equal(none.status, 401);
-      assert.equal(none.body.error.code, 'unauthorized');
-      const unknown = await call<ErrorBody>('/api/v1/platforms', { apiKey: 'psc_nope' });
-      assert.equal(unknown.status, 401);
+      const keys = await system.clientAs(viewer.key).GET('/api/v1/api-keys');
+      assert.equal(keys.response.status, 403);
+      assert.equal(keys.error?.error.code, 'forbidden');
+      const none = await system.clientAs(null).GET('/api/v1/platforms');
+      assert.equal(none.response.status, 401);
+      assert.equal(none.error?.error.code, 'unauthorized');
+      const unknown = await system.clientAs('psc_nope').GET('/api/v1/platforms');
+      assert.equal(unknown.response.status, 401);
       const bad = await call<ErrorBody>('/api/v1/api-keys', { body: { name: 'x', role: 'root' } });
       assert.equal(bad.status, 422);
     });
 
     it('when a key is revoked, then it stops working at once', async () => {
-      const del = await call(`/api/v1/api-keys/${operator.id}`, { method: 'DELETE' });
-      assert.equal(del.status, 204);
-      assert.equal((await call('/api/v1/platforms', { apiKey: operator.key })).status, 401);
-      const again = await call<ErrorBody>(`/api/v1/api-keys/${operator.id}`, { method: 'DELETE' });
-      assert.equal(again.status, 404);
+      const revoke = () =>
+        system.client.DELETE('/api/v1/api-keys/{id}', { params: { path: { id: operator.id } } });
+      assert.equal((await revoke()).response.status, 204);
+      const afterRevoke = await system.clientAs(operator.key).GET('/api/v1/platforms');
+      assert.equal(afterRevoke.response.status, 401);
+      const again = await revoke();
+      assert.equal(again.response.status, 404);
+      assert.equal(again.error?.error.code, 'not_found');
     });
 
     it('then the audit log shows who changed which key and platform, for admins only', async () => {
       const created = await call<{ id: string }>('/api/v1/platforms', {
         body: boothPlatform(fake.url, { name: 'audited' }),
       });
-      await call(`/api/v1/platforms/${created.body.id}`, {
-        method: 'PATCH',
+      await system.client.PATCH('/api/v1/platforms/{id}', {
+        params: { path: { id: created.body.id } },
         body: { active: false },
       });
-      const log = await call<{
-        items: { action: string; actorKeyId: string; targetId: string; at: string }[];
-      }>('/api/v1/audit?limit=10');
-      assert.equal(log.status, 200);
-      const actions = log.body.items.map((e) => `${e.action} ${e.targetId}`);
+      const log = await system.client.GET('/api/v1/audit', { params: { query: { limit: 10 } } });
+      assert.equal(log.response.status, 200);
+      const items = log.data?.items ?? [];
+      const actions = items.map((e) => `${e.action} ${e.targetId}`);
       assert.deepEqual(actions.slice(0, 5), [
         `platform.patched ${created.body.id}`,
         `platform.created ${created.body.id}`,
@@ -108,10 +115,11 @@ describe('gateway security: API keys, roles, audit, limits, docs', () => {
         `api-key.created ${operator.id}`,
         `api-key.created ${viewer.id}`,
       ]);
-      const me = log.body.items[0]!.actorKeyId;
+      const me = items[0]!.actorKeyId;
       assert.match(me, /^[0-9a-f-]{36}$/);
-      assert.ok(log.body.items.slice(0, 5).every((e) => e.actorKeyId === me));
-      assert.equal((await call('/api/v1/audit', { apiKey: viewer.key })).status, 403);
+      assert.ok(items.slice(0, 5).every((e) => e.actorKeyId === me));
+      const denied = await system.clientAs(viewer.key).GET('/api/v1/audit');
+      assert.equal(denied.response.status, 403);
     });
 
     it('then the request log names the key id and never the key', () => {
@@ -125,34 +133,27 @@ describe('gateway security: API keys, roles, audit, limits, docs', () => {
   });
 
   describe('/openapi.json and /docs', () => {
-    it('when the spec is fetched, then it is OpenAPI 3.1 listing every /api/v1 route with its role', async () => {
-      const res = await fetch(`${system.gatewayUrl}/openapi.json`);
-      assert.equal(res.status, 200);
-      const spec = (await res.json()) as {
+    it('when the spec is fetched, then it is the OpenAPI 3.1 document the client was generated from, with a role per /api/v1 operation', async () => {
+      const res = await system.client.GET('/openapi.json');
+      assert.equal(res.response.status, 200);
+      const spec = res.data as {
         openapi: string;
-        paths: Record<string, Record<string, { 'x-psc-role'?: string }>>;
+        paths: Record<string, Record<string, { operationId: string; 'x-psc-role'?: string }>>;
         components: { schemas: Record<string, unknown> };
       };
       assert.equal(spec.openapi, '3.1.0');
-      for (const [path, method] of [
-        ['/api/v1/platforms', 'post'],
-        ['/api/v1/platforms', 'get'],
-        ['/api/v1/platforms/active', 'get'],
-        ['/api/v1/platforms/{id}', 'put'],
-        ['/api/v1/platforms/{id}', 'patch'],
-        ['/api/v1/platforms/{id}', 'delete'],
-        ['/api/v1/platforms/{id}/test', 'post'],
-        ['/api/v1/api-keys', 'post'],
-        ['/api/v1/api-keys/{id}', 'delete'],
-        ['/api/v1/audit', 'get'],
-      ] as const) {
-        assert.ok(spec.paths[path]?.[method], `${method} ${path}`);
-      }
-      const ops = Object.values(spec.paths).flatMap((p) => Object.values(p));
-      assert.ok(
-        ops.every((op) => op['x-psc-role']),
-        'every route declares a role',
+      assert.deepEqual(spec, checkedInDocument, 'libs/api-client/openapi.json is current');
+      const ops = Object.entries(spec.paths).flatMap(([path, methods]) =>
+        Object.values(methods).map((op) => ({ path, op })),
       );
+      const api = ops.filter(({ path }) => path.startsWith('/api/v1/'));
+      assert.ok(api.length > 50, `${api.length} operations`);
+      assert.ok(
+        api.every(({ op }) => ['viewer', 'operator', 'admin'].includes(op['x-psc-role'] ?? '')),
+        'every /api/v1 operation declares a role, with tracing on or off',
+      );
+      assert.equal(spec.paths['/api/v1/run/{taskType}']?.post?.['x-psc-role'], 'operator');
+      assert.equal(spec.paths['/api/v1/api-keys/{id}']?.delete?.['x-psc-role'], 'admin');
       assert.ok(spec.components.schemas.PlatformInput);
     });
 
@@ -200,9 +201,10 @@ describe('gateway security: API keys, roles, audit, limits, docs', () => {
 
   describe('rate limits', () => {
     it('when a key goes over its per-minute limit, then 429 with Retry-After', async () => {
-      const key = (
-        await call<Created>('/api/v1/api-keys', { body: { name: 'busy', role: 'viewer' } })
-      ).body.key;
+      const created = await system.client.POST('/api/v1/api-keys', {
+        body: { name: 'busy', role: 'viewer' },
+      });
+      const key = created.data?.key ?? '';
       let limited: Response | undefined;
       for (let i = 0; i < 61 && !limited; i += 1) {
         const res = await fetch(`${system.gatewayUrl}/api/v1/platforms?limit=1`, {
@@ -218,9 +220,9 @@ describe('gateway security: API keys, roles, audit, limits, docs', () => {
 
     it('when the registry is gone, then platform calls are 503', async () => {
       await system.services.get('platform-registry')!.process.stop();
-      const res = await call<ErrorBody>('/api/v1/platforms/active');
-      assert.equal(res.status, 503);
-      assert.equal(res.body.error.code, 'unavailable');
+      const res = await system.client.GET('/api/v1/platforms/active');
+      assert.equal(res.response.status, 503);
+      assert.equal(res.error?.error.code, 'unavailable');
     });
 
     it('when one address keeps sending bad keys, then it gets 429 with Retry-After, even with a good key', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { QUEUES } from '@psc/contracts';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
-import { startSystem, type System } from '../support/system.ts';
+import { startSystem, type ApiPathWithQuery, type System } from '../support/system.ts';
 import { boothPlatform, type JobView } from '../support/platforms.ts';
 import { captureEvents } from '../support/event-capture.ts';
 
@@ -98,7 +98,7 @@ describe('messages stay within their bounds: params, keys, change events, fan-ou
       },
       { timeoutMs: 60_000, intervalMs: 100, message: `job ${id} finished` },
     );
-  async function run(path: string, body: Record<string, unknown>): Promise<string> {
+  async function run(path: ApiPathWithQuery, body: Record<string, unknown>): Promise<string> {
     const res = await system.api<{ jobs?: { id: string }[]; jobId?: string }>(path, { body });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     return res.body.jobId ?? res.body.jobs![0]!.id;

@@ -3,7 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { captureEvents, type EventCapture } from '../support/event-capture.ts';
 import { boothPlatform } from '../support/platforms.ts';
-import { startSystem, type System } from '../support/system.ts';
+import {
+  startSystem,
+  type ApiPath,
+  type ApiPathWithQuery,
+  type System,
+} from '../support/system.ts';
 
 interface PlatformView {
   id: string;
@@ -73,17 +78,13 @@ describe('/api/v1/platforms', () => {
   const seen: string[] = [];
 
   const api = async <T = PlatformView>(
-    path: string,
+    path: ApiPathWithQuery,
     init: Parameters<System['api']>[1] & {
       apiKey?: string | null;
       headers?: Record<string, string>;
     } = {},
   ) => {
-    const res = (await system.api<T>(path, init)) as {
-      status: number;
-      body: T;
-      headers: Headers;
-    };
+    const res = await system.api<T>(path, init);
     seen.push(JSON.stringify(res.body ?? null));
     return res;
   };
@@ -375,7 +376,8 @@ describe('/api/v1/platforms', () => {
     });
 
     it('when a route does not exist, then 404 in the envelope', async () => {
-      const res = await api<ErrorBody>('/api/v1/nothing-here');
+      // A route the API does not have, on purpose.
+      const res = await api<ErrorBody>('/api/v1/nothing-here' as ApiPath);
       assert.equal(res.status, 404);
       assert.equal(res.body.error.code, 'not_found');
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@psc/testing';
-import { startSystem, type System } from '../support/system.ts';
+import { startSystem, type ApiPath, type System } from '../support/system.ts';
 import { boothPlatform } from '../support/platforms.ts';
 
 interface ErrorBody {
@@ -85,7 +85,7 @@ describe(
     });
 
     it('when a config is invalid, then it is a 422 naming the field, and unknown task types are 422 too', async () => {
-      const cases: [string, string, unknown, string][] = [
+      const cases: [string, ApiPath, unknown, string][] = [
         ['PUT', '/api/v1/scheduler/config/sync', { cron: '0 0 30 2 *' }, 'body.cron'],
         ['PUT', '/api/v1/scheduler/config/sync', { cron: '* * * * * * *' }, 'body.cron'],
         ['PUT', '/api/v1/scheduler/config/sync', { cron: 'x'.repeat(150) }, 'body.cron'],

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createApiClient, type ApiClient, type paths } from '@psc/api-client';
 import {
   createIsolatedEnv,
   freePort,
@@ -24,6 +25,22 @@ export interface RunningService {
   url: string;
 }
 
+/** `/api/v1/jobs/{id}` → `/api/v1/jobs/${string}`: the concrete paths a route answers. */
+type Concrete<P extends string> = P extends `${infer Head}{${string}}${infer Tail}`
+  ? `${Head}${string}${Concrete<Tail>}`
+  : P;
+/**
+ * A path of the gateway's generated OpenAPI document, with parameters filled in and an optional
+ * query string: a route that is renamed or removed fails the type check of every call to it.
+ */
+export type ApiPath = { [P in Extract<keyof paths, string>]: Concrete<P> }[Extract<
+  keyof paths,
+  string
+>];
+export type ApiPathWithQuery = ApiPath | `${ApiPath}?${string}`;
+
+const GATEWAY_PLACEHOLDER = 'http://gateway.invalid';
+
 export interface ApiInit {
   method?: string;
   body?: unknown;
@@ -40,10 +57,18 @@ export interface System {
   services: Map<ServiceName, RunningService>;
   /** Starts (or restarts) one service with the system's environment plus `extraEnv`. */
   start(name: ServiceName, extraEnv?: Record<string, string>): Promise<RunningService>;
+  /** The generated, typed client of the gateway, with the bootstrap admin key. */
+  client: ApiClient;
+  /** The typed client with another key (`null`: none). */
+  clientAs(apiKey: string | null): ApiClient;
+  /**
+   * One request for what the typed client cannot send: bodies that break the contract on
+   * purpose, raw statuses. The path must still be one the document knows.
+   */
   api<T = unknown>(
-    path: string,
-    init?: { method?: string; body?: unknown },
-  ): Promise<{ status: number; body: T }>;
+    path: ApiPathWithQuery,
+    init?: ApiInit,
+  ): Promise<{ status: number; body: T; headers: Headers }>;
   stop(): Promise<void>;
 }
 
@@ -98,6 +123,17 @@ export async function startSystem(
     return gateway.url;
   };
 
+  const clientAs = (apiKey: string | null): ApiClient =>
+    createApiClient({
+      // The gateway's address is resolved per request: a test may restart it on another port.
+      baseUrl: GATEWAY_PLACEHOLDER,
+      fetch: (request: Request) => {
+        const url = new URL(request.url);
+        return fetch(new Request(`${gatewayUrl()}${url.pathname}${url.search}`, request));
+      },
+      ...(apiKey === null ? {} : { apiKey }),
+    });
+
   return {
     env,
     adminKey,
@@ -106,7 +142,9 @@ export async function startSystem(
     },
     services,
     start,
-    async api<T>(path: string, init: ApiInit = {}) {
+    client: clientAs(adminKey),
+    clientAs,
+    async api<T>(path: ApiPathWithQuery, init: ApiInit = {}) {
       const key = init.apiKey === undefined ? adminKey : init.apiKey;
       const response = await fetch(`${gatewayUrl()}${path}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),

@@ -6,6 +6,7 @@ export * from './platform.ts';
 export * from './platform.events.ts';
 export * from './platform.rpcs.ts';
 export * from './api-keys.ts';
+export * from './api-keys.events.ts';
 export * from './job.ts';
 export * from './job.messages.ts';
 export * from './record.ts';

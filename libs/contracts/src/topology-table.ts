@@ -16,6 +16,7 @@ import { platformDeleted, platformRegistered, platformUpdated } from './platform
 import { recordsChanged } from './records.events.ts';
 import { validationDriftDetected } from './validation.ts';
 import { breakerStateChanged } from './breaker.ts';
+import { apiKeyRevoked } from './api-keys.events.ts';
 
 /**
  * psc's whole RabbitMQ topology as data: every exchange, queue, binding and queue argument, who
@@ -201,6 +202,20 @@ export const QUEUE_SPECS = {
     failures: 'park',
     prefetch: { default: 20 },
   },
+  gatewayKeyEvents: {
+    name: QUEUES.gatewayKeyEvents,
+    consumer: 'gateway',
+    declaredBy: ['gateway'],
+    purpose:
+      'one per replica: drops a revoked API key from the replica’s memory (bound and consumed before the keys are loaded)',
+    bindings: onEvents(apiKeyRevoked),
+    accepts: [apiKeyRevoked],
+    durable: false,
+    autoDelete: true,
+    perReplica: true,
+    failures: 'park',
+    prefetch: { default: 50 },
+  },
   syncWorkerCancellations: {
     name: QUEUES.syncWorkerCancellations,
     consumer: 'sync-worker',
@@ -291,6 +306,7 @@ export const MESSAGE_ROUTES: readonly MessageRoute[] = [
   event(collectionCompleted, ['collector']),
   event(logRecorded, []),
   event(workerHeartbeat, ['sync-worker', 'collector']),
+  event(apiKeyRevoked, ['gateway']),
 ];
 
 function event(message: MessageDefinition, producers: ServiceName[]): MessageRoute {

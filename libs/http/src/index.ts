@@ -4,6 +4,7 @@ export {
   type HttpServerOptions,
   type HttpAddress,
   type MountableRouter,
+  type ServedRoute,
   type RouterMiddlewareLike,
 } from './server.ts';
 export { errorMiddleware, formatPath, type ValidationIssue } from './error-middleware.ts';

@@ -20,6 +20,14 @@ export type RouterMiddlewareLike = {
 export interface MountableRouter {
   routes(): RouterMiddlewareLike;
   allowedMethods(): RouterMiddlewareLike;
+  /** The router's layers (`@koa/router`), read by {@link HttpServer.routes}. */
+  stack?: readonly { path: string | RegExp; methods: readonly string[] }[];
+}
+
+/** One route a server answers: `GET /api/v1/platforms/:id`. */
+export interface ServedRoute {
+  method: string;
+  path: string;
 }
 
 export interface HttpServerOptions {
@@ -67,6 +75,8 @@ export interface HttpServer {
   stop(): Promise<void>;
   /** Opens the `startup` gate (see `startupGate`). */
   markReady(): void;
+  /** Every method and path the mounted routers answer (probes included), HEAD left out. */
+  routes(): ServedRoute[];
 }
 
 function urlHost(host: string | undefined): string {
@@ -116,8 +126,23 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     app.use(router.allowedMethods());
   }
 
+  const mounted: MountableRouter[] = [health, ...(options.routers ?? [])];
   return {
     app,
+    routes() {
+      const seen = new Set<string>();
+      const out: ServedRoute[] = [];
+      for (const layer of mounted.flatMap((r) => r.stack ?? [])) {
+        if (typeof layer.path !== 'string') continue;
+        for (const method of layer.methods) {
+          const key = `${method} ${layer.path}`;
+          if (method === 'HEAD' || seen.has(key)) continue;
+          seen.add(key);
+          out.push({ method, path: layer.path });
+        }
+      }
+      return out;
+    },
     markReady() {
       ready = true;
     },

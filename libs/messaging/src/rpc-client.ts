@@ -1,23 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import {
-  EXCHANGES,
-  rpcReply,
-  type RpcDefinition,
-  type RpcRequest,
-  type RpcResponse,
-} from '@psc/contracts';
-import {
-  AppError,
-  TimeoutError,
-  UnavailableError,
-  ValidationError,
-  fromErrorBody,
-} from '@psc/core';
+import type { Channel, ConsumeMessage, Options } from 'amqplib';
+import { EXCHANGES, type RpcDefinition, type RpcRequest, type RpcResponse } from '@psc/contracts';
+import { AppError, TimeoutError, UnavailableError, fromErrorBody } from '@psc/core';
 import type { Broker } from './broker.ts';
 import { baseTopology, assertTopology } from './topology.ts';
-import { withPublishContext } from './trace-context.ts';
+import { restoreContextOnChannel, withPublishContext } from './trace-context.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './publisher.ts';
+import { CONTRACT_HEADER, responseFingerprint } from './rpc-fingerprint.ts';
 
 const REPLY_TO = 'amq.rabbitmq.reply-to';
 
@@ -32,11 +21,21 @@ export interface RpcClient {
     request: RpcRequest<R>,
     options?: RpcCallOptions,
   ): Promise<RpcResponse<R>>;
+  /**
+   * Like {@link RpcClient.call}, but resolves with the result as JSON text, to pass on as it is
+   * (an HTTP response body): when the owner validated it against the caller's own contract, the
+   * reply is neither parsed nor serialised again here.
+   */
+  relay<R extends RpcDefinition>(
+    definition: R,
+    request: RpcRequest<R>,
+    options?: RpcCallOptions,
+  ): Promise<Buffer>;
   close(): Promise<void>;
 }
 
 interface Pending {
-  resolve: (reply: unknown) => void;
+  resolve: (reply: ConsumeMessage) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -45,6 +44,13 @@ interface Pending {
  * Request/reply over direct reply-to. A request nobody can take (the service's queue is gone) is
  * returned by the broker → 503; a request nobody answers in time → 504. Requests carry a TTL
  * equal to the timeout so a late service never works on an abandoned request.
+ *
+ * The hop is kept cheap: the request is serialised as given (the owner parses it with the
+ * contract, and answers a 422 the caller rethrows), it is written straight to a channel without
+ * publisher confirms (it is transient; a lost request is a timeout either way, and an unroutable
+ * one still comes back as a return), and the reply is parsed once: a reply whose owner names the
+ * same response contract as the caller's was already validated by the owner and is used as it
+ * is; only a reply from an owner on another version of the contract is validated here.
  */
 export function createRpcClient(options: {
   broker: Broker;
@@ -64,10 +70,19 @@ export function createRpcClient(options: {
     fn(p);
   };
 
-  const channel = options.broker.createChannel(
-    `${options.appId}.rpc-client`,
-    async (ch: ConfirmChannel) => {
-      await assertTopology(ch, baseTopology);
+  /** The live raw channel, for a synchronous write in the caller's own trace context. */
+  let raw: Channel | undefined;
+  const channel = options.broker.connection.createChannel({
+    name: `${options.appId}.rpc-client`,
+    confirm: false,
+    json: false,
+    setup: async (ch: Channel) => {
+      restoreContextOnChannel(ch);
+      ch.on('error', () => undefined); // reported by the connection; must not crash the process
+      ch.on('close', () => {
+        if (raw === ch) raw = undefined;
+      });
+      await assertTopology(ch as Parameters<typeof assertTopology>[0], baseTopology);
       ch.on('return', (msg: ConsumeMessage) => {
         const id = msg.properties.correlationId as string | undefined;
         if (id) {
@@ -83,97 +98,84 @@ export function createRpcClient(options: {
         (msg) => {
           if (!msg) return;
           const id = msg.properties.correlationId as string | undefined;
-          if (!id) return;
-          settle(id, (p) => {
-            try {
-              p.resolve(JSON.parse(msg.content.toString('utf8')));
-            } catch {
-              p.reject(new AppError('bad_reply', 502, 'service sent an unreadable reply'));
-            }
-          });
+          if (id) settle(id, (p) => p.resolve(msg));
         },
         { noAck: true },
       );
+      raw = ch;
     },
-  );
+  });
+  // A setup that failed (the channel closed under it) is retried on reconnect; calls meanwhile
+  // are queued by the wrapper or time out. Without a listener the 'error' would crash the process.
+  channel.on('error', () => undefined);
 
-  return {
-    async call(definition, request, callOptions = {}) {
-      const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
-      const checked = definition.request.safeParse(request);
-      if (!checked.success) {
-        const first = checked.error.issues[0];
-        throw new ValidationError(
-          `${first?.path.join('.') || 'request'}: ${first?.message ?? 'invalid'}`,
-          checked.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-        );
-      }
-      const body = Buffer.from(JSON.stringify(checked.data));
-      if (body.length > maxBytes) throw new AppError('payload_too_large', 413, 'request too large');
-      const correlationId = randomUUID();
-      const reply = new Promise<unknown>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          settle(correlationId, (p) =>
-            p.reject(
-              new TimeoutError(
-                `${definition.service} did not answer ${definition.type} in ${timeoutMs} ms`,
-              ),
+  function publish(service: string, body: Buffer, publishOptions: Options.Publish): void {
+    if (raw) {
+      raw.publish(EXCHANGES.rpc, service, body, publishOptions);
+      return;
+    }
+    // Reconnecting: amqp-connection-manager queues it, in the caller's trace context.
+    channel
+      .publish(EXCHANGES.rpc, service, body, withPublishContext(publishOptions))
+      .catch((err: unknown) =>
+        settle(publishOptions.correlationId ?? '', (p) =>
+          p.reject(
+            new UnavailableError(
+              `cannot reach RabbitMQ: ${err instanceof Error ? err.message : ''}`,
             ),
-          );
-        }, timeoutMs);
-        pending.set(correlationId, { resolve, reject, timer });
-      });
-      channel
-        .publish(
-          EXCHANGES.rpc,
-          definition.service,
-          body,
-          withPublishContext({
-            mandatory: true,
-            persistent: false,
-            contentType: 'application/json',
-            correlationId,
-            messageId: correlationId,
-            type: definition.type,
-            replyTo: REPLY_TO,
-            expiration: String(timeoutMs),
-            appId: options.appId,
-            headers: callOptions.correlationId
-              ? { 'x-psc-correlation-id': callOptions.correlationId }
-              : {},
-            timeout: timeoutMs,
-          }),
-        )
-        .catch((err: unknown) =>
-          settle(correlationId, (p) =>
-            p.reject(
-              new UnavailableError(
-                `cannot reach RabbitMQ: ${err instanceof Error ? err.message : ''}`,
-              ),
+          ),
+        ),
+      );
+  }
+
+  async function send(
+    definition: RpcDefinition,
+    request: unknown,
+    callOptions: RpcCallOptions,
+  ): Promise<ConsumeMessage> {
+    const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
+    const body = Buffer.from(JSON.stringify(request));
+    if (body.length > maxBytes) throw new AppError('payload_too_large', 413, 'request too large');
+    const correlationId = randomUUID();
+    const reply = new Promise<ConsumeMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        settle(correlationId, (p) =>
+          p.reject(
+            new TimeoutError(
+              `${definition.service} did not answer ${definition.type} in ${timeoutMs} ms`,
             ),
           ),
         );
-      const parsed = rpcReply.safeParse(await reply);
-      if (!parsed.success) {
-        throw new AppError('bad_reply', 502, `${definition.service} sent a malformed reply`);
-      }
-      if (!parsed.data.ok) throw fromErrorBody(parsed.data.error);
-      const result = definition.response.safeParse(parsed.data.result);
-      if (!result.success) {
-        // The service broke its own contract: a 502, not the caller's 422.
-        throw new AppError(
-          'bad_reply',
-          502,
-          `${definition.service} answered outside its contract`,
-          {
-            details: result.error.issues.map((i) => ({
-              path: i.path.join('.'),
-              message: i.message,
-            })),
-          },
-        );
-      }
-      return result.data as RpcResponse<typeof definition>;
+      }, timeoutMs);
+      pending.set(correlationId, { resolve, reject, timer });
+    });
+    publish(definition.service, body, {
+      mandatory: true,
+      persistent: false,
+      contentType: 'application/json',
+      correlationId,
+      messageId: correlationId,
+      type: definition.type,
+      replyTo: REPLY_TO,
+      expiration: String(timeoutMs),
+      appId: options.appId,
+      headers: callOptions.correlationId
+        ? { 'x-psc-correlation-id': callOptions.correlationId }
+        : {},
+      timeout: timeoutMs,
+    } as Options.Publish);
+    return reply;
+  }
+
+  return {
+    async call(definition, request, callOptions = {}) {
+      const msg = await send(definition, request, callOptions);
+      return readReply(definition, msg) as RpcResponse<typeof definition>;
+    },
+    async relay(definition, request, callOptions = {}) {
+      const msg = await send(definition, request, callOptions);
+      const raw = trustedResult(definition, msg);
+      return raw ?? Buffer.from(JSON.stringify(readReply(definition, msg)));
     },
     async close() {
       for (const id of [...pending.keys()]) {
@@ -182,4 +184,65 @@ export function createRpcClient(options: {
       await channel.close();
     },
   };
+}
+
+/** How the owner's `JSON.stringify({ ok: true, result })` begins. */
+const OK_PREFIX = Buffer.from('{"ok":true,"result":');
+
+/**
+ * The result's JSON text cut out of a successful reply the owner validated against this
+ * caller's contract; undefined when the reply needs reading (an error, another contract).
+ */
+function trustedResult(definition: RpcDefinition, msg: ConsumeMessage): Buffer | undefined {
+  const mine = responseFingerprint(definition);
+  if (mine === undefined || msg.properties.headers?.[CONTRACT_HEADER] !== mine) return undefined;
+  const content = msg.content;
+  if (content.length <= OK_PREFIX.length + 1 || content[content.length - 1] !== 0x7d) {
+    return undefined;
+  }
+  if (!content.subarray(0, OK_PREFIX.length).equals(OK_PREFIX)) return undefined;
+  return content.subarray(OK_PREFIX.length, content.length - 1);
+}
+
+const badReply = (service: string): AppError =>
+  new AppError('bad_reply', 502, `${service} sent a malformed reply`);
+
+/** The result of a reply (`{ok: true, result}`), or its error (`{ok: false, error}`) thrown. */
+function readReply(definition: RpcDefinition, msg: ConsumeMessage): unknown {
+  let reply: unknown;
+  try {
+    reply = JSON.parse(msg.content.toString('utf8'));
+  } catch {
+    throw new AppError('bad_reply', 502, `${definition.service} sent an unreadable reply`);
+  }
+  if (reply === null || typeof reply !== 'object') throw badReply(definition.service);
+  const { ok, result, error } = reply as { ok?: unknown; result?: unknown; error?: unknown };
+  if (ok === false) {
+    const e = error as { code?: unknown; message?: unknown; status?: unknown } | null;
+    if (
+      e === null ||
+      typeof e !== 'object' ||
+      typeof e.code !== 'string' ||
+      typeof e.message !== 'string' ||
+      typeof e.status !== 'number'
+    ) {
+      throw badReply(definition.service);
+    }
+    throw fromErrorBody(e as Parameters<typeof fromErrorBody>[0]);
+  }
+  if (ok !== true) throw badReply(definition.service);
+  const checkedWith = msg.properties.headers?.[CONTRACT_HEADER] as unknown;
+  const mine = responseFingerprint(definition);
+  if (mine !== undefined && checkedWith === mine) return result;
+  const checked = definition.response.safeParse(result);
+  if (!checked.success) {
+    // The owner broke this caller's contract: a 502, not the caller's 422.
+    throw new AppError('bad_reply', 502, `${definition.service} answered outside its contract`, {
+      details: checked.error.issues.map((i) => ({
+        path: i.path.join('.'),
+        message: i.message,
+      })),
+    });
+  }
+  return checked.data;
 }

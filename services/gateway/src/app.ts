@@ -3,7 +3,13 @@ import type { Knex } from 'knex';
 import type { Clock } from '@psc/core';
 import { checkDb } from '@psc/db';
 import { createHttpServer, jsonBody } from '@psc/http';
-import { createRpcClient, type Broker } from '@psc/messaging';
+import {
+  baseTopology,
+  createOutbox,
+  createPublisher,
+  createRpcClient,
+  type Broker,
+} from '@psc/messaging';
 import type { Logger, Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { dataRoutes } from './entry-points/http/data.routes.ts';
@@ -24,6 +30,10 @@ import { managementInspector, passiveInspector } from './data-access/queue-inspe
 import { createApiKeyRepository } from './data-access/api-key.repository.ts';
 import { createAuditRepository } from './data-access/audit.repository.ts';
 import { createApiKeyService } from './domain/api-keys.ts';
+import { createKeyDirectory } from './domain/key-directory.ts';
+import { createLeasedLimiter, postgresStore } from './data-access/leased-limiter.ts';
+import { createKeyEventsSubscription } from './entry-points/consumers/key-events.subscription.ts';
+import { SCHEMA } from '../migrations/index.ts';
 import { apiKeyRoutes } from './entry-points/http/api-keys.routes.ts';
 import { authenticate } from './entry-points/http/auth.ts';
 import { cors } from './entry-points/http/cors.ts';
@@ -38,6 +48,8 @@ export interface AppDeps {
   /** The gateway's own schema: API keys, audit log, rate-limit counters. */
   knex: Knex;
   clock: Clock;
+  /** This replica's name in its own queue of key events. */
+  replicaId: string;
 }
 
 /** The public API: validates at the edge, then asks the owning service over RabbitMQ. */
@@ -45,7 +57,31 @@ export function createApp(deps: AppDeps) {
   const { config, logger, broker, knex, clock } = deps;
   const keys = createApiKeyRepository(knex);
   const audit = createAuditRepository(knex);
-  const apiKeys = createApiKeyService({ knex, keys, audit, clock });
+  const publisher = createPublisher({ broker, topology: baseTopology, appId: 'gateway' });
+  const outbox = createOutbox({
+    knex,
+    schema: SCHEMA,
+    publisher,
+    logger,
+    isBrokerConnected: () => broker.isConnected(),
+  });
+  const directory = createKeyDirectory({
+    listLive: () => keys.listLive(),
+    findByHash: (hash) => keys.findByHash(hash),
+  });
+  const keyEvents = createKeyEventsSubscription({
+    broker,
+    directory,
+    replicaId: deps.replicaId,
+    logger,
+  });
+  const apiKeys = createApiKeyService({
+    transact: (work) => outbox.transaction(work),
+    keys,
+    audit,
+    directory,
+    clock,
+  });
   const rpc = createRpcClient({ broker, appId: 'gateway', timeoutMs: config.rpcTimeoutMs });
   const api = new Router({ prefix: '/api/v1' });
   api.use(jsonBody({ limitBytes: config.bodyLimitBytes }));
@@ -62,7 +98,7 @@ export function createApp(deps: AppDeps) {
     dlqRoutes(rpc),
     validationRoutes(rpc),
     breakerRoutes(rpc),
-    outboxRoutes(rpc),
+    outboxRoutes(rpc, outbox),
     collectionRoutes(rpc),
     collectorRoutes(rpc),
     logRoutes(rpc),
@@ -72,7 +108,7 @@ export function createApp(deps: AppDeps) {
   }
   const transfer = dataTransferRoutes(rpc, { importLimitBytes: config.importLimitBytes });
   let openApi: object | undefined;
-  const docs = docsRoutes(() => (openApi ??= buildOpenApi([transfer, api])));
+  const docs = docsRoutes(() => (openApi ??= buildOpenApi()));
   const http = createHttpServer({
     logger,
     registry: deps.registry,
@@ -85,12 +121,13 @@ export function createApp(deps: AppDeps) {
     middleware: [
       cors(config.corsOrigins),
       authenticate({
-        knex,
-        keys,
+        directory,
+        perKey: createLeasedLimiter(postgresStore(knex, 'key', config.rateLimitPerMinute, 60)),
+        failures: postgresStore(knex, 'authfail', config.authFailuresPerMinute, 60),
+        touch: (id, at) => keys.touch(id, at),
         clock,
+        logger,
         prefix: '/api/v1',
-        requestsPerMinute: config.rateLimitPerMinute,
-        authFailuresPerMinute: config.authFailuresPerMinute,
       }),
     ],
     // Streaming export/import first: its bodies are not JSON documents for jsonBody to parse.
@@ -103,12 +140,22 @@ export function createApp(deps: AppDeps) {
   return {
     async start() {
       if (config.adminApiKey) await apiKeys.ensureBootstrap(config.adminApiKey);
+      outbox.start();
+      // Not awaited: without the broker, keys are checked against PostgreSQL until it is back.
+      keyEvents.start();
       const address = await http.start();
       logger.info({ url: address.url }, 'gateway listening');
       return address;
     },
+    /** Every method and path the gateway answers, as its routers hold them. */
+    routes: () => http.routes(),
+    /** Whether key checks are answered from memory (events flowing) rather than PostgreSQL. */
+    keyChecksFromMemory: (): boolean => directory.isLive(),
     async stop() {
       await http.stop();
+      await keyEvents.stop();
+      await outbox.stop();
+      await publisher.close();
       await rpc.close();
     },
   };

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { runMain, systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
 import { createBroker } from '@psc/messaging';
@@ -29,6 +31,7 @@ runMain({
       registry: metrics.registry,
       knex,
       clock: systemClock,
+      replicaId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     });
     await app.start();
     return {

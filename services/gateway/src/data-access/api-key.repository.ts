@@ -46,42 +46,32 @@ const toRow = (key: NewApiKey) => ({
   created_at: key.createdAt,
 });
 
-/**
- * How long a live key found by its hash is trusted without asking PostgreSQL again (issue 7:
- * a lookup per request). A key revoked through this replica stops working at once; through
- * another replica, within this time.
- */
-export const API_KEY_CACHE_MS = 5_000;
+/** A key that may be used: what a request check needs. */
+export interface LiveApiKey {
+  id: string;
+  role: ApiRole;
+  keyHash: string;
+}
 
-export function createApiKeyRepository(knex: Knex, options: { cacheMs?: number } = {}) {
+export function createApiKeyRepository(knex: Knex) {
   const keys = (q: Knex | Knex.Transaction = knex) => q.withSchema('gateway').table('api_keys');
-  const cacheMs = options.cacheMs ?? API_KEY_CACHE_MS;
-  // Only live keys are cached (an unknown key always asks, and counts as a failed attempt).
-  const cache = new Map<string, { key: { id: string; role: ApiRole }; expires: number }>();
-  /** Forgets cached keys now and again once `trx` has committed (a lookup may race it). */
-  const forgetAll = (trx?: Knex.Transaction) => {
-    cache.clear();
-    void trx?.executionPromise.then(
-      () => cache.clear(),
-      () => undefined,
-    );
-  };
 
   return {
     /** The live key with this hash, if any. */
-    async findByHash(keyHash: string): Promise<{ id: string; role: ApiRole } | undefined> {
-      const hit = cache.get(keyHash);
-      if (hit && hit.expires > Date.now()) return hit.key;
+    async findByHash(keyHash: string): Promise<LiveApiKey | undefined> {
       const found: unknown = await keys()
         .where({ key_hash: keyHash })
         .whereNull('revoked_at')
         .first('id', 'role');
       const row = found as { id: string; role: ApiRole } | undefined;
-      if (row && cacheMs > 0) {
-        if (cache.size >= 10_000) cache.clear(); // bounded: keys are few, hashes of junk are not cached
-        cache.set(keyHash, { key: { id: row.id, role: row.role }, expires: Date.now() + cacheMs });
-      }
-      return row;
+      return row ? { id: row.id, role: row.role, keyHash } : undefined;
+    },
+
+    /** Every live key: keys are few (people and systems), so a replica holds them all. */
+    async listLive(): Promise<LiveApiKey[]> {
+      const found: unknown = await keys().whereNull('revoked_at').select('id', 'role', 'key_hash');
+      const rows = found as { id: string; role: ApiRole; key_hash: string }[];
+      return rows.map((r) => ({ id: r.id, role: r.role, keyHash: r.key_hash }));
     },
 
     async touch(id: string, at: Date): Promise<void> {
@@ -104,21 +94,21 @@ export function createApiKeyRepository(knex: Knex, options: { cacheMs?: number }
     /**
      * Makes `key` the one bootstrap key: inserted if its hash is new, and any bootstrap key
      * with another hash (an earlier PSC_ADMIN_API_KEY) revoked. Safe with several replicas.
+     * Returns the ids it revoked.
      */
-    async ensureBootstrap(key: NewApiKey, at: Date): Promise<void> {
-      await knex.transaction(async (trx) => {
-        forgetAll(trx);
-        await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['gateway.bootstrap-key']);
-        await keys(trx)
-          .insert(toRow({ ...key, bootstrap: true }))
-          .onConflict('key_hash')
-          .ignore();
-        await keys(trx)
-          .where({ bootstrap: true })
-          .whereNot({ key_hash: key.keyHash })
-          .whereNull('revoked_at')
-          .update({ revoked_at: at });
-      });
+    async ensureBootstrap(trx: Knex.Transaction, key: NewApiKey, at: Date): Promise<string[]> {
+      await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['gateway.bootstrap-key']);
+      await keys(trx)
+        .insert(toRow({ ...key, bootstrap: true }))
+        .onConflict('key_hash')
+        .ignore();
+      const revoked: unknown = await keys(trx)
+        .where({ bootstrap: true })
+        .whereNot({ key_hash: key.keyHash })
+        .whereNull('revoked_at')
+        .update({ revoked_at: at })
+        .returning('id');
+      return (revoked as { id: string }[]).map((r) => r.id);
     },
 
     async list(page: { limit: number; afterId?: string }): Promise<ApiKeyView[]> {
@@ -128,7 +118,6 @@ export function createApiKeyRepository(knex: Knex, options: { cacheMs?: number }
     },
 
     async revoke(trx: Knex.Transaction, id: string, at: Date): Promise<ApiKeyView | undefined> {
-      forgetAll(trx);
       const [row] = (await keys(trx)
         .where({ id })
         .whereNull('revoked_at')

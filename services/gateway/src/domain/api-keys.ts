@@ -1,9 +1,20 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
-import type { ApiKeyView, ApiRole } from '@psc/contracts';
+import { createEnvelope, type Outbox, type OutboxMessage } from '@psc/messaging';
+import { EXCHANGES, apiKeyRevoked, type ApiKeyView, type ApiRole } from '@psc/contracts';
 import { NotFoundError, type Clock } from '@psc/core';
 import type { ApiKeyRepository } from '../data-access/api-key.repository.ts';
 import type { AuditRepository } from '../data-access/audit.repository.ts';
+import type { KeyDirectory } from './key-directory.ts';
+
+/** Runs work in one transaction whose emitted messages commit with it (the gateway's outbox). */
+export type Transact = Outbox['transaction'];
+
+/** What tells every gateway replica that a key no longer works. */
+const revokedEvent = (keyId: string, at: Date): OutboxMessage => ({
+  exchange: EXCHANGES.events,
+  routingKey: apiKeyRevoked.type,
+  envelope: createEnvelope(apiKeyRevoked, { keyId, revokedAt: at.toISOString() }, { now: at }),
+});
 
 /** SHA-256 hex: keys carry 256 random bits, so a slow password hash buys nothing. */
 export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');
@@ -14,18 +25,19 @@ export const generateApiKey = (): string => `psc_${randomBytes(32).toString('bas
 const prefixOf = (key: string): string => key.slice(0, 10);
 
 export function createApiKeyService(deps: {
-  knex: Knex;
+  transact: Transact;
   keys: ApiKeyRepository;
   audit: AuditRepository;
+  directory: KeyDirectory;
   clock: Clock;
 }) {
-  const { knex, keys, audit, clock } = deps;
+  const { transact, keys, audit, directory, clock } = deps;
   return {
     /** Stores the hash only; the key is in this answer and nowhere else. */
     async create(actorKeyId: string, input: { name: string; role: ApiRole }) {
       const key = generateApiKey();
       const at = clock.now();
-      const view = await knex.transaction(async (trx) => {
+      const view = await transact(async (trx) => {
         const created = await keys.insert(trx, {
           id: randomUUID(),
           name: input.name,
@@ -53,9 +65,10 @@ export function createApiKeyService(deps: {
 
     async revoke(actorKeyId: string, id: string): Promise<ApiKeyView> {
       const at = clock.now();
-      return knex.transaction(async (trx) => {
+      const view = await transact(async (trx, emit) => {
         const revoked = await keys.revoke(trx, id, at);
         if (!revoked) throw new NotFoundError(`api key ${id} not found`);
+        emit(revokedEvent(id, at));
         await audit.record(
           {
             at,
@@ -69,22 +82,32 @@ export function createApiKeyService(deps: {
         );
         return revoked;
       });
+      // This replica stops the key at once; the others when the event reaches them.
+      directory.revoke(id);
+      return view;
     },
 
     /** PSC_ADMIN_API_KEY becomes the bootstrap admin key; a replaced one is revoked. */
     async ensureBootstrap(key: string): Promise<void> {
-      await keys.ensureBootstrap(
-        {
-          id: randomUUID(),
-          name: 'bootstrap admin (PSC_ADMIN_API_KEY)',
-          role: 'admin',
-          keyHash: hashApiKey(key),
-          prefix: prefixOf(key),
-          createdBy: null,
-          createdAt: clock.now(),
-        },
-        clock.now(),
-      );
+      const at = clock.now();
+      const revoked = await transact(async (trx, emit) => {
+        const ids = await keys.ensureBootstrap(
+          trx,
+          {
+            id: randomUUID(),
+            name: 'bootstrap admin (PSC_ADMIN_API_KEY)',
+            role: 'admin',
+            keyHash: hashApiKey(key),
+            prefix: prefixOf(key),
+            createdBy: null,
+            createdAt: at,
+          },
+          at,
+        );
+        for (const id of ids) emit(revokedEvent(id, at));
+        return ids;
+      });
+      for (const id of revoked) directory.revoke(id);
     },
   };
 }

@@ -1,16 +1,65 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { apiKeyCreateBody, auditQuery } from '@psc/contracts';
-import { body, params, query } from '@psc/http';
+import { auditQuery } from '@psc/contracts';
+import { BadRequestError } from '@psc/core';
 import type { ApiKeyRepository } from '../../data-access/api-key.repository.ts';
 import type { AuditRepository } from '../../data-access/audit.repository.ts';
 import type { ApiKeyService } from '../../domain/api-keys.ts';
-import { principalOf, requireRole } from './auth.ts';
+import { ApiKeyCreate, ApiKeyCreated, ApiKeyPage, AuditPage } from './api-schemas.ts';
+import { principalOf } from './auth.ts';
+import { operation, route } from './operation.ts';
 
 export const apiKeyListQuery = z.object({
   cursor: z.uuid().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
+
+const tag = 'api keys';
+
+export const apiKeyOperations = {
+  create: operation({
+    method: 'post',
+    path: '/api-keys',
+    operationId: 'createApiKey',
+    summary: 'Create an API key; the key is in this answer only',
+    tag,
+    role: 'admin',
+    body: ApiKeyCreate,
+    responses: { 201: { description: 'The key and its id', schema: ApiKeyCreated } },
+  }),
+  list: operation({
+    method: 'get',
+    path: '/api-keys',
+    operationId: 'listApiKeys',
+    summary: 'Live API keys: id, name, role, prefix (never the key)',
+    tag,
+    role: 'admin',
+    query: apiKeyListQuery,
+    responses: { 200: { description: 'A page of keys', schema: ApiKeyPage } },
+  }),
+  revoke: operation({
+    method: 'delete',
+    path: '/api-keys/:id',
+    operationId: 'revokeApiKey',
+    summary: 'Revoke an API key: every gateway replica refuses it within a second',
+    tag,
+    role: 'admin',
+    params: z.object({ id: z.uuid().meta({ description: 'Key id' }) }),
+    responses: { 204: { description: 'Revoked' } },
+    errors: [404],
+  }),
+  audit: operation({
+    method: 'get',
+    path: '/audit',
+    operationId: 'listAudit',
+    summary: 'Who (key id) changed which platform or key, newest first',
+    tag,
+    role: 'admin',
+    query: auditQuery,
+    responses: { 200: { description: 'A page of audit entries', schema: AuditPage } },
+    errors: [400],
+  }),
+};
 
 /** `/api-keys` (admin) and `/audit` (admin): the gateway's own resources, in its own schema. */
 export function apiKeyRoutes(deps: {
@@ -19,13 +68,12 @@ export function apiKeyRoutes(deps: {
   audit: AuditRepository;
 }): Router {
   const router = new Router();
-  router.post('/api-keys', requireRole('admin'), async (ctx) => {
-    const input = body(ctx, apiKeyCreateBody);
+  const ops = apiKeyOperations;
+  route(router, ops.create, async (ctx, { body }) => {
     ctx.status = 201;
-    ctx.body = await deps.service.create(principalOf(ctx).keyId, input);
+    ctx.body = await deps.service.create(principalOf(ctx).keyId, body);
   });
-  router.get('/api-keys', requireRole('admin'), async (ctx) => {
-    const q = query(ctx, apiKeyListQuery);
+  route(router, ops.list, async (ctx, { query: q }) => {
     const items = await deps.keys.list({
       limit: q.limit + 1,
       ...(q.cursor ? { afterId: q.cursor } : {}),
@@ -36,15 +84,13 @@ export function apiKeyRoutes(deps: {
       nextCursor: items.length > q.limit ? (page.at(-1)?.id ?? null) : null,
     };
   });
-  router.delete('/api-keys/:id', requireRole('admin'), async (ctx) => {
-    const { id } = params(ctx, z.object({ id: z.uuid() }));
+  route(router, ops.revoke, async (ctx, { params: { id } }) => {
     await deps.service.revoke(principalOf(ctx).keyId, id);
     ctx.status = 204;
   });
-  router.get('/audit', requireRole('admin'), async (ctx) => {
-    const q = query(ctx, auditQuery);
+  route(router, ops.audit, async (ctx, { query: q }) => {
     if (q.cursor !== undefined && !/^\d+$/.test(q.cursor)) {
-      ctx.throw(400, 'cursor must come from a previous page');
+      throw new BadRequestError('cursor must come from a previous page');
     }
     const items = await deps.audit.list({
       limit: q.limit + 1,

@@ -1,10 +1,11 @@
 import type { Context, Middleware } from 'koa';
-import type { Knex } from 'knex';
-import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRes, type RateLimiterPostgres } from 'rate-limiter-flexible';
 import type { ApiRole } from '@psc/contracts';
 import { AppError, UnavailableError, type Clock } from '@psc/core';
-import type { ApiKeyRepository } from '../../data-access/api-key.repository.ts';
+import type { Logger } from '@psc/telemetry';
+import type { LeasedLimiter } from '../../data-access/leased-limiter.ts';
 import { hashApiKey } from '../../domain/api-keys.ts';
+import type { KeyDirectory } from '../../domain/key-directory.ts';
 
 export type Role = ApiRole;
 
@@ -24,17 +25,14 @@ export function principalOf(ctx: Pick<Context, 'state'>): Principal {
   return { keyId: state.keyId, role: state.role };
 }
 
-/** A role-checking middleware that also tells the OpenAPI generator the route's role. */
-export type RoleMiddleware = Middleware & { readonly role: Role };
-
 /**
  * Declares the least role a route needs: `viewer` reads, `operator` runs and controls, `admin`
  * changes platforms and keys. Every `/api/v1` route states one. The key itself was checked by
  * {@link authenticate}, which runs once per request before any route: 401 without a valid key,
  * 403 here when its role ranks below `role`.
  */
-export function requireRole(role: Role): RoleMiddleware {
-  const check: Middleware = (ctx, next) => {
+export function requireRole(role: Role): Middleware {
+  return (ctx, next) => {
     const principal = principalOf(ctx);
     if (RANK[principal.role] < RANK[role]) {
       throw new AppError(
@@ -45,61 +43,86 @@ export function requireRole(role: Role): RoleMiddleware {
     }
     return next();
   };
-  return Object.assign(check, { role });
 }
 
 export interface AuthOptions {
-  knex: Knex;
-  keys: ApiKeyRepository;
+  directory: KeyDirectory;
+  /** Requests per key, shared by the replicas. */
+  perKey: LeasedLimiter;
+  /** Failed authentications per client address, shared by the replicas. */
+  failures: RateLimiterPostgres;
+  /** Records a key's use (at most once a minute per key and replica). */
+  touch: (keyId: string, at: Date) => Promise<void>;
   clock: Clock;
+  logger: Logger;
   /** Paths under this prefix need a key. */
   prefix: string;
-  requestsPerMinute: number;
-  authFailuresPerMinute: number;
 }
 
-function tooMany(ctx: Context, res: RateLimiterRes, what: string): AppError {
-  const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+function tooMany(ctx: Context, msBeforeNext: number, what: string): AppError {
+  const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
   ctx.set('Retry-After', String(seconds));
   return new AppError('rate_limited', 429, `${what}; retry in ${seconds} s`, {
     details: { retryAfterSeconds: seconds },
   });
 }
 
+const MAX_TRACKED = 10_000;
+
 /**
  * Checks `X-API-Key` once per request under `prefix` and sets `ctx.state.keyId`/`role`.
- * Limits, shared by every replica through PostgreSQL: requests per key, and failed
- * authentications per client IP (an IP over its limit gets 429 even with a valid key).
+ *
+ * The key is looked up in the in-memory {@link KeyDirectory}; its per-minute limit is taken from
+ * a lease of the shared counter (`data-access/leased-limiter.ts`): a valid request normally touches
+ * neither PostgreSQL nor the broker. A failed authentication is counted in PostgreSQL, shared by
+ * every replica; an address over its limit is refused (429, also with a valid key) from this
+ * replica's memory until the shared window ends, without counting further.
  */
 export function authenticate(options: AuthOptions): Middleware {
-  const store = {
-    storeClient: options.knex,
-    storeType: 'knex',
-    tableName: 'rate_limits',
-    schemaName: 'gateway',
-    tableCreated: true,
-    duration: 60,
-  };
-  const perKey = new RateLimiterPostgres({
-    ...store,
-    keyPrefix: 'key',
-    points: options.requestsPerMinute,
-  });
-  const failures = new RateLimiterPostgres({
-    ...store,
-    keyPrefix: 'authfail',
-    points: options.authFailuresPerMinute,
-  });
+  const { directory, perKey, failures, clock } = options;
+  const blockedUntil = new Map<string, number>();
   const touched = new Map<string, number>();
 
-  async function limit(limiter: RateLimiterPostgres, key: string): Promise<RateLimiterRes | null> {
+  function blocked(ip: string, now: number): number {
+    const until = blockedUntil.get(ip);
+    if (until === undefined) return 0;
+    if (until > now) return until - now;
+    blockedUntil.delete(ip);
+    return 0;
+  }
+
+  async function countFailure(ip: string): Promise<number> {
     try {
-      await limiter.consume(key);
-      return null;
+      await failures.consume(ip);
+      return 0;
     } catch (err) {
-      if (err instanceof RateLimiterRes) return err;
-      throw new UnavailableError('rate limiter store unavailable');
+      if (!(err instanceof RateLimiterRes))
+        throw new UnavailableError('rate limiter store unavailable');
+      if (blockedUntil.size >= MAX_TRACKED) {
+        const now = Date.now();
+        for (const [addr, until] of blockedUntil) if (until <= now) blockedUntil.delete(addr);
+        // Still full: forget the oldest block; its next failure is counted (and refused) again.
+        const oldest = blockedUntil.keys().next();
+        if (blockedUntil.size >= MAX_TRACKED && !oldest.done) blockedUntil.delete(oldest.value);
+      }
+      blockedUntil.set(ip, Date.now() + err.msBeforeNext);
+      return err.msBeforeNext;
     }
+  }
+
+  function touch(keyId: string): void {
+    const now = clock.now().getTime();
+    if ((touched.get(keyId) ?? 0) >= now - 60_000) return;
+    if (touched.size >= MAX_TRACKED) touched.clear();
+    touched.set(keyId, now);
+    options
+      .touch(keyId, new Date(now))
+      .catch((err: unknown) =>
+        options.logger.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'cannot record key use',
+        ),
+      );
   }
 
   return async (ctx, next) => {
@@ -108,18 +131,14 @@ export function authenticate(options: AuthOptions): Middleware {
       return;
     }
     const ip = ctx.ip;
+    const refused = blocked(ip, Date.now());
+    if (refused > 0)
+      throw tooMany(ctx, refused, 'too many failed authentications from this address');
     const key = ctx.get('x-api-key');
-    // Both reads at once: one round trip of waiting per request instead of two.
-    const [blocked, found] = await Promise.all([
-      failures.get(ip).catch(() => null),
-      key ? options.keys.findByHash(hashApiKey(key)) : undefined,
-    ]);
-    if (blocked && blocked.remainingPoints <= 0) {
-      throw tooMany(ctx, blocked, 'too many failed authentications from this address');
-    }
+    const found = key ? await directory.lookup(hashApiKey(key)) : undefined;
     if (!found) {
-      const over = await limit(failures, ip);
-      if (over) throw tooMany(ctx, over, 'too many failed authentications from this address');
+      const over = await countFailure(ip);
+      if (over > 0) throw tooMany(ctx, over, 'too many failed authentications from this address');
       throw new AppError(
         'unauthorized',
         401,
@@ -128,13 +147,14 @@ export function authenticate(options: AuthOptions): Middleware {
     }
     ctx.state.keyId = found.id;
     ctx.state.role = found.role;
-    const over = await limit(perKey, found.id);
-    if (over) throw tooMany(ctx, over, 'rate limit of this API key reached');
-    const now = options.clock.now().getTime();
-    if ((touched.get(found.id) ?? 0) < now - 60_000) {
-      touched.set(found.id, now);
-      await options.keys.touch(found.id, new Date(now));
+    let limited;
+    try {
+      limited = await perKey.take(found.id);
+    } catch {
+      throw new UnavailableError('rate limiter store unavailable');
     }
+    if (limited) throw tooMany(ctx, limited.msBeforeNext, 'rate limit of this API key reached');
+    touch(found.id);
     await next();
   };
 }

@@ -8,12 +8,75 @@ import {
   platformGet,
 } from '@psc/contracts';
 import { ConflictError, NotFoundError, ValidationError } from '@psc/core';
-import { body, params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
 import { createRunNow } from '../../data-access/run-now.ts';
-import { requireRole } from './auth.ts';
+import { JOB_ID, PLATFORM_ID } from './api-schemas.ts';
+import { operation, route } from './operation.ts';
 
-const jobParams = z.object({ jobId: z.uuid() });
+const jobParams = z.object({ jobId: z.uuid().meta({ description: 'Job id', example: JOB_ID }) });
+const tag = 'collections';
+const Started = z
+  .object({ jobId: z.uuid() })
+  .meta({ id: 'CollectionStarted', example: { jobId: JOB_ID } });
+export const startedResponse = {
+  description: 'The collect job, queued; follow it at /api/v1/jobs/{jobId}',
+  schema: Started,
+};
+
+export const collectionOperations = {
+  start: operation({
+    method: 'post',
+    path: '/collections',
+    operationId: 'startCollection',
+    summary: 'Start a collect run of a collector resource with its params',
+    tag,
+    role: 'operator',
+    body: collectionRequest.meta({
+      id: 'CollectionRequest',
+      example: {
+        platformId: PLATFORM_ID,
+        resource: 'races',
+        params: { date: '2024-05-01', meet: 'ascot' },
+        priority: 7,
+      },
+    }),
+    responses: { 202: startedResponse },
+    errors: [404, 409],
+  }),
+  get: operation({
+    method: 'get',
+    path: '/collections/:jobId',
+    operationId: 'getCollection',
+    summary: 'A collection run: status, document count, fan-out children',
+    tag,
+    role: 'viewer',
+    params: jobParams,
+    responses: {
+      200: {
+        description: 'The collection',
+        schema: collectionGet.response.meta({ id: 'Collection' }),
+      },
+    },
+    errors: [404],
+  }),
+  documents: operation({
+    method: 'get',
+    path: '/collections/:jobId/documents',
+    operationId: 'listCollectionDocuments',
+    summary: 'Raw documents a collection fetched, with provenance',
+    tag,
+    role: 'viewer',
+    params: jobParams,
+    query: z.object(pageRequest),
+    responses: {
+      200: {
+        description: 'A page of documents',
+        schema: collectionDocuments.response.meta({ id: 'CollectedDocumentPage' }),
+      },
+    },
+    errors: [404],
+  }),
+};
 
 /**
  * Starts a collect run through the scheduler (which keeps the ledger) after checking the
@@ -56,19 +119,17 @@ export async function startCollection(
 export function collectionRoutes(rpc: RpcClient): Router {
   const router = new Router();
   const runNow = createRunNow(rpc);
-  router.post('/collections', requireRole('operator'), async (ctx) => {
-    const request = body(ctx, collectionRequest);
-    const started = await startCollection(rpc, runNow, request);
+  route(router, collectionOperations.start, async (ctx, { body }) => {
+    const started = await startCollection(rpc, runNow, body);
     ctx.status = 202;
     ctx.set('Location', `/api/v1/jobs/${started.jobId}`);
     ctx.body = started;
   });
-  router.get('/collections/:jobId', requireRole('viewer'), async (ctx) => {
-    ctx.body = await rpc.call(collectionGet, params(ctx, jobParams));
+  route(router, collectionOperations.get, async (ctx, { params }) => {
+    ctx.body = await rpc.call(collectionGet, params);
   });
-  router.get('/collections/:jobId/documents', requireRole('viewer'), async (ctx) => {
-    const { jobId } = params(ctx, jobParams);
-    ctx.body = await rpc.call(collectionDocuments, { jobId, ...query(ctx, z.object(pageRequest)) });
+  route(router, collectionOperations.documents, async (ctx, { params: { jobId }, query }) => {
+    ctx.body = await rpc.call(collectionDocuments, { jobId, ...query });
   });
   return router;
 }

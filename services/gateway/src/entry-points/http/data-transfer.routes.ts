@@ -4,12 +4,76 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { EXPORT_FORMATS, platformGet, recordsExport, recordsImport } from '@psc/contracts';
 import { AppError } from '@psc/core';
-import { params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
-import { requireRole } from './auth.ts';
+import { PLATFORM_ID } from './api-schemas.ts';
+import { dataParams } from './data.routes.ts';
+import { operation, route } from './operation.ts';
 
-const dataParams = z.object({ platformId: z.uuid(), resource: z.string().min(1).max(200) });
-const exportQuery = z.object({ format: z.enum(EXPORT_FORMATS).default('jsonl') });
+const exportQuery = z.object({
+  format: z.enum(EXPORT_FORMATS).default('jsonl').meta({ description: 'JSON lines or CSV' }),
+});
+const importQuery = z.object({
+  platformId: z.uuid().meta({ description: 'Platform id', example: PLATFORM_ID }),
+  resource: z.string().min(1).max(200).meta({ description: 'Resource to import into' }),
+});
+const ImportSummary = z
+  .object({
+    imported: z.number().int().nonnegative(),
+    inserted: z.number().int().nonnegative(),
+    updated: z.number().int().nonnegative(),
+    unchanged: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+    errors: z.array(z.object({ line: z.number().int().positive(), message: z.string() })),
+  })
+  .meta({
+    id: 'ImportSummary',
+    example: { imported: 2, inserted: 2, updated: 0, unchanged: 0, failed: 0, errors: [] },
+  });
+const item = z.record(z.string(), z.unknown()).meta({ example: { boothName: 'Booth 1' } });
+
+export const dataTransferOperations = {
+  export: operation({
+    method: 'get',
+    path: '/data/:platformId/:resource/export',
+    operationId: 'exportRecords',
+    summary: 'Every record of a resource, streamed as JSON lines or CSV',
+    description:
+      'CSV columns: `key` and the mapping’s fields; text as is, `true`/`false`, nested values as JSON, empty when absent, quoted per RFC 4180.',
+    tag: 'data',
+    role: 'viewer',
+    params: dataParams,
+    query: exportQuery,
+    responses: {
+      200: {
+        description: 'The records, one per line (CSV: after a header line)',
+        content: {
+          'application/x-ndjson': z
+            .string()
+            .meta({ example: '{"key":"Booth 1","data":{"name":"Booth 1"}}\n' }),
+          'text/csv': z.string().meta({ example: 'key,name\nBooth 1,Booth 1\n' }),
+        },
+      },
+    },
+    errors: [404],
+  }),
+  import: operation({
+    method: 'post',
+    path: '/imports',
+    operationId: 'importRecords',
+    summary: 'Map and upsert upstream-shaped items into a resource, like a sync',
+    description:
+      'JSON lines (`application/x-ndjson`, streamed, no size limit) or a JSON array (at most `PSC_IMPORT_MAX_BYTES`). Good lines are stored even when others fail (422 `import_incomplete` lists them).',
+    tag: 'data',
+    role: 'operator',
+    query: importQuery,
+    rawBody: {
+      'application/x-ndjson': z.string().meta({ example: '{"boothName":"Booth 1"}\n' }),
+      'application/json': z.array(item),
+    },
+    responses: { 200: { description: 'What was stored', schema: ImportSummary } },
+    errors: [400, 404, 413],
+  }),
+};
 type ExportFormat = (typeof EXPORT_FORMATS)[number];
 /** Items per import RPC: well under the broker's 1 MiB message cap for ordinary records. */
 const IMPORT_BATCH_ITEMS = 200;
@@ -95,9 +159,7 @@ async function* importItems(
 
 export function dataTransferRoutes(rpc: RpcClient, options: { importLimitBytes: number }): Router {
   const router = new Router({ prefix: '/api/v1' });
-  router.get('/data/:platformId/:resource/export', requireRole('viewer'), async (ctx) => {
-    const p = params(ctx, dataParams);
-    const { format } = query(ctx, exportQuery);
+  route(router, dataTransferOperations.export, async (ctx, { params: p, query: { format } }) => {
     const platform = await rpc.call(platformGet, { id: p.platformId });
     const resource = platform.resources.find((r) => r.name === p.resource);
     const columns = Object.keys(resource?.mapping ?? {});
@@ -110,8 +172,7 @@ export function dataTransferRoutes(rpc: RpcClient, options: { importLimitBytes: 
   });
 
   // Mounted outside the JSON body parser: the body is streamed, JSONL or a JSON array.
-  router.post('/imports', requireRole('operator'), async (ctx) => {
-    const target = query(ctx, dataParams.extend({ resource: z.string().min(1).max(200) }));
+  route(router, dataTransferOperations.import, async (ctx, { query: target }) => {
     const isArray = Boolean(ctx.request.is('application/json', 'application/*+json'));
     const totals: ImportTotals = { inserted: 0, updated: 0, unchanged: 0, errors: [] };
     let batch: { line: number; item: unknown }[] = [];

@@ -1,26 +1,78 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { dlqDelete, dlqFilter, dlqList, dlqReplay, pageRequest } from '@psc/contracts';
-import { body, params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
-import { requireRole } from './auth.ts';
+import { JOB_ID, PLATFORM_ID } from './api-schemas.ts';
+import { operation, route } from './operation.ts';
 
-const byJob = z.object({ jobId: z.uuid() });
+const byJob = z.object({ jobId: z.uuid().meta({ description: 'Job id', example: JOB_ID }) });
+const Replayed = dlqReplay.response.meta({ id: 'Replayed', example: { replayed: [JOB_ID] } });
+const tag = 'dead letters';
+
+export const dlqOperations = {
+  list: operation({
+    method: 'get',
+    path: '/dlq',
+    operationId: 'listDeadLetters',
+    summary: 'Dead-lettered sync and validate jobs (filters platform, resource, task, reason)',
+    tag,
+    role: 'viewer',
+    query: dlqFilter.extend(pageRequest),
+    responses: {
+      200: {
+        description: 'A page of dead letters',
+        schema: dlqList.response.meta({ id: 'DeadLetterPage' }),
+      },
+    },
+  }),
+  replayMany: operation({
+    method: 'post',
+    path: '/dlq/replay',
+    operationId: 'replayDeadLetters',
+    summary: 'Replay every dead job matching the filter (trigger replay, attempts from 1)',
+    tag,
+    role: 'operator',
+    body: dlqFilter.meta({ id: 'DeadLetterFilter', example: { platformId: PLATFORM_ID } }),
+    responses: { 200: { description: 'The jobs replayed', schema: Replayed } },
+  }),
+  replay: operation({
+    method: 'post',
+    path: '/dlq/:jobId/replay',
+    operationId: 'replayDeadLetter',
+    summary: 'Replay one dead job',
+    tag,
+    role: 'operator',
+    params: byJob,
+    responses: { 200: { description: 'The job replayed', schema: Replayed } },
+    errors: [404],
+  }),
+  delete: operation({
+    method: 'delete',
+    path: '/dlq/:jobId',
+    operationId: 'deleteDeadLetter',
+    summary: 'Forget a dead job',
+    tag,
+    role: 'operator',
+    params: byJob,
+    responses: { 204: { description: 'Deleted' } },
+    errors: [404],
+  }),
+};
 
 /** The sync-worker's dead-letter queue: inspect, replay (one or by filter), delete. */
 export function dlqRoutes(rpc: RpcClient): Router {
   const router = new Router();
-  router.get('/dlq', requireRole('viewer'), async (ctx) => {
-    ctx.body = await rpc.call(dlqList, query(ctx, dlqFilter.extend(pageRequest)));
+  route(router, dlqOperations.list, async (ctx, { query }) => {
+    ctx.body = await rpc.call(dlqList, query);
   });
-  router.post('/dlq/replay', requireRole('operator'), async (ctx) => {
-    ctx.body = await rpc.call(dlqReplay, body(ctx, dlqFilter));
+  route(router, dlqOperations.replayMany, async (ctx, { body }) => {
+    ctx.body = await rpc.call(dlqReplay, body);
   });
-  router.post('/dlq/:jobId/replay', requireRole('operator'), async (ctx) => {
-    ctx.body = await rpc.call(dlqReplay, params(ctx, byJob));
+  route(router, dlqOperations.replay, async (ctx, { params }) => {
+    ctx.body = await rpc.call(dlqReplay, params);
   });
-  router.delete('/dlq/:jobId', requireRole('operator'), async (ctx) => {
-    await rpc.call(dlqDelete, params(ctx, byJob));
+  route(router, dlqOperations.delete, async (ctx, { params }) => {
+    await rpc.call(dlqDelete, params);
     ctx.status = 204;
   });
   return router;

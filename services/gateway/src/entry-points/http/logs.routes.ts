@@ -1,13 +1,28 @@
 import Router from '@koa/router';
 import { logQuery, logsQuery } from '@psc/contracts';
-import { query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
-import { requireRole } from './auth.ts';
+import { operation, relay, route } from './operation.ts';
+
+export const logOperations = {
+  list: operation({
+    method: 'get',
+    path: '/logs',
+    operationId: 'listLogs',
+    summary: 'Warnings, errors and job log lines of every service (level = that level and above)',
+    tag: 'monitoring',
+    role: 'viewer',
+    query: logQuery,
+    responses: {
+      200: {
+        description: 'Log entries, newest first',
+        schema: logsQuery.response.meta({ id: 'LogList' }),
+      },
+    },
+  }),
+};
 
 export function logRoutes(rpc: RpcClient): Router {
   const router = new Router();
-  router.get('/logs', requireRole('viewer'), async (ctx) => {
-    ctx.body = await rpc.call(logsQuery, query(ctx, logQuery));
-  });
+  route(router, logOperations.list, (ctx, { query }) => relay(ctx, rpc.relay(logsQuery, query)));
   return router;
 }

@@ -1,10 +1,67 @@
 import Router from '@koa/router';
-import { monitoringWorkers } from '@psc/contracts';
+import { z } from 'zod';
+import { PIPELINE_STATUSES, monitoringWorkers, queueStats } from '@psc/contracts';
 import type { RpcClient } from '@psc/messaging';
 import { createBreakerDirectory } from '../../data-access/breakers.ts';
 import type { QueueInspector } from '../../data-access/queue-inspector.ts';
 import { pipelineStatus } from '../../domain/pipeline-status.ts';
-import { requireRole } from './auth.ts';
+import { operation, route } from './operation.ts';
+
+const QueueStats = queueStats.meta({ id: 'QueueStats' });
+const tag = 'monitoring';
+
+export const monitoringOperations = {
+  queues: operation({
+    method: 'get',
+    path: '/monitoring/queues',
+    operationId: 'listQueues',
+    summary: 'psc’s queues: ready, unacked, consumers, rates and dead-letter depth',
+    tag,
+    role: 'viewer',
+    responses: {
+      200: {
+        description: 'The queues',
+        schema: z.object({ items: z.array(QueueStats) }).meta({ id: 'QueueList' }),
+      },
+    },
+  }),
+  workers: operation({
+    method: 'get',
+    path: '/monitoring/workers',
+    operationId: 'listWorkers',
+    summary: 'Live sync-worker and collector processes (from their heartbeats)',
+    tag,
+    role: 'viewer',
+    responses: {
+      200: {
+        description: 'The live workers',
+        schema: monitoringWorkers.response.meta({ id: 'WorkerList' }),
+      },
+    },
+  }),
+  pipeline: operation({
+    method: 'get',
+    path: '/monitoring/pipeline',
+    operationId: 'getPipelineStatus',
+    summary: 'Is the pipeline idle, busy, degraded or stalled, and why',
+    tag,
+    role: 'viewer',
+    responses: {
+      200: {
+        description: 'The verdict with the queues behind it',
+        schema: z
+          .object({
+            status: z.enum(PIPELINE_STATUSES),
+            reasons: z.array(z.string()),
+            queues: z.array(QueueStats),
+            workers: z.number().int().nonnegative(),
+            openBreakers: z.array(z.looseObject({ platformId: z.string(), workerId: z.string() })),
+          })
+          .meta({ id: 'PipelineStatus' }),
+      },
+    },
+  }),
+};
 
 /** How far back "the dead-letter queue is growing" looks. */
 const DLQ_WINDOW_MS = 5 * 60_000;
@@ -15,13 +72,13 @@ export function monitoringRoutes(rpc: RpcClient, inspector: QueueInspector): Rou
   // Dead-letter depth samples (this gateway's own memory; each replica judges for itself).
   const samples: { at: number; depths: Map<string, number> }[] = [];
 
-  router.get('/monitoring/queues', requireRole('viewer'), async (ctx) => {
+  route(router, monitoringOperations.queues, async (ctx) => {
     ctx.body = { items: await inspector.list() };
   });
-  router.get('/monitoring/workers', requireRole('viewer'), async (ctx) => {
+  route(router, monitoringOperations.workers, async (ctx) => {
     ctx.body = await rpc.call(monitoringWorkers, {});
   });
-  router.get('/monitoring/pipeline', requireRole('viewer'), async (ctx) => {
+  route(router, monitoringOperations.pipeline, async (ctx) => {
     const unavailable: string[] = [];
     const [queues, workers, breakers] = await Promise.all([
       inspector.list(),

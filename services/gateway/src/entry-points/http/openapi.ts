@@ -1,242 +1,239 @@
 import { z } from 'zod';
 import {
-  apiKeyCreateBody,
-  apiKeyCreated,
-  apiKeyView,
-  auditEntry,
-  auditQuery,
-  page,
-  platform,
-  platformInput,
-  platformPatchBody,
-  platformReplaceBody,
-  platformTestBody,
-  platformTestResult,
-} from '@psc/contracts';
-import { apiKeyListQuery } from './api-keys.routes.ts';
-import { platformListQuery } from './platforms.routes.ts';
+  createDocument,
+  type ZodOpenApiOperationObject,
+  type ZodOpenApiResponseObject,
+} from 'zod-openapi';
+import { ErrorEnvelope } from './api-schemas.ts';
+import { apiKeyOperations } from './api-keys.routes.ts';
+import { breakerOperations } from './breakers.routes.ts';
+import { collectionOperations } from './collections.routes.ts';
+import { collectorOperations } from './collectors.routes.ts';
+import { dataOperations } from './data.routes.ts';
+import { dataTransferOperations } from './data-transfer.routes.ts';
+import { dlqOperations } from './dlq.routes.ts';
+import { docsOperations } from './docs.routes.ts';
+import { jobOperations } from './jobs.routes.ts';
+import { logOperations } from './logs.routes.ts';
+import { monitoringOperations } from './monitoring.routes.ts';
+import { outboxOperations } from './outbox.routes.ts';
+import { platformControlOperations } from './platform-control.routes.ts';
+import { platformOperations } from './platforms.routes.ts';
+import { schedulerOperations } from './scheduler.routes.ts';
+import { validationOperations } from './validations.routes.ts';
+import { fullPath, operation, type Operation } from './operation.ts';
 
-/** What the generator knows about a route beyond its method, path and role. */
-export interface RouteDoc {
-  summary: string;
-  body?: z.ZodType;
-  query?: z.ZodObject;
-  response?: z.ZodType;
-  /** Success status; 200 by default. */
-  status?: number;
-  /** Headers the route reads (If-Match). */
-  ifMatch?: boolean;
-}
+const Readiness = z
+  .object({
+    status: z.enum(['ready', 'unavailable']),
+    checks: z.record(z.string(), z.string()),
+  })
+  .meta({
+    id: 'Readiness',
+    example: { status: 'ready', checks: { database: 'ok', broker: 'ok' } },
+  });
 
-/** Named schemas, shown once under components and referenced by routes. */
-const NAMED = new Map<z.ZodType, string>([
-  [platformInput, 'PlatformInput'],
-  [platform, 'Platform'],
-  [platformReplaceBody, 'PlatformReplace'],
-  [platformPatchBody, 'PlatformMergePatch'],
-  [platformTestBody, 'PlatformTestRequest'],
-  [platformTestResult, 'PlatformTestResult'],
-  [apiKeyCreateBody, 'ApiKeyCreate'],
-  [apiKeyView, 'ApiKey'],
-  [apiKeyCreated, 'ApiKeyCreated'],
-  [auditEntry, 'AuditEntry'],
-]);
-
-const platformPage = page(platform);
-NAMED.set(platformPage, 'PlatformPage');
-const keyPage = page(apiKeyView);
-NAMED.set(keyPage, 'ApiKeyPage');
-const auditPage = page(auditEntry);
-NAMED.set(auditPage, 'AuditPage');
-
-/**
- * Docs of the routes this file knows. Routes of other areas are still listed (from the routers
- * themselves, with their role); adding an entry here gives them bodies and summaries.
- */
-export const routeDocs: Record<string, RouteDoc> = {
-  'POST /api/v1/platforms': {
-    summary: 'Register a platform',
-    body: platformInput,
-    response: platform,
-    status: 201,
-  },
-  'GET /api/v1/platforms': {
-    summary: 'List platforms (filters active, tag; cursor pagination)',
-    query: platformListQuery,
-    response: platformPage,
-  },
-  'GET /api/v1/platforms/active': {
-    summary: 'List active platforms',
-    query: platformListQuery,
-    response: platformPage,
-  },
-  'GET /api/v1/platforms/:id': {
-    summary: 'Read a platform (credentials masked)',
-    response: platform,
-  },
-  'PUT /api/v1/platforms/:id': {
-    summary: 'Replace a platform; a token left out or sent as *** is kept',
-    body: platformReplaceBody,
-    response: platform,
-    ifMatch: true,
-  },
-  'PATCH /api/v1/platforms/:id': {
-    summary: 'Change a platform with a JSON merge patch (RFC 7396)',
-    body: platformPatchBody,
-    response: platform,
-    ifMatch: true,
-  },
-  'DELETE /api/v1/platforms/:id': {
-    summary: 'Retire a platform (its schedules stop, queued jobs are cancelled)',
-    status: 204,
-    ifMatch: true,
-  },
-  'POST /api/v1/platforms/:id/test': {
-    summary: 'Send one real request to the platform: status, latency, item count',
-    body: platformTestBody,
-    response: platformTestResult,
-  },
-  'POST /api/v1/api-keys': {
-    summary: 'Create an API key (shown once)',
-    body: apiKeyCreateBody,
-    response: apiKeyCreated,
-    status: 201,
-  },
-  'GET /api/v1/api-keys': { summary: 'List API keys', query: apiKeyListQuery, response: keyPage },
-  'DELETE /api/v1/api-keys/:id': { summary: 'Revoke an API key', status: 204 },
-  'GET /api/v1/audit': {
-    summary: 'Audit log of platform and key changes, newest first',
-    query: auditQuery,
-    response: auditPage,
-  },
+/** The probes every psc service serves (mounted by @psc/http), as this API documents them. */
+export const probeOperations = {
+  health: operation({
+    method: 'get',
+    path: '/health',
+    prefix: '',
+    operationId: 'getHealth',
+    summary: 'Liveness: the process answers (no I/O)',
+    tag: 'service',
+    role: null,
+    responses: {
+      200: { description: 'Alive', schema: z.object({ status: z.literal('ok') }) },
+    },
+  }),
+  ready: operation({
+    method: 'get',
+    path: '/ready',
+    prefix: '',
+    operationId: 'getReadiness',
+    summary: 'Readiness: database and broker reachable',
+    tag: 'service',
+    role: null,
+    responses: {
+      200: { description: 'Ready', schema: Readiness },
+      503: { description: 'A check failed; `checks` says which and why', schema: Readiness },
+    },
+  }),
+  metrics: operation({
+    method: 'get',
+    path: '/metrics',
+    prefix: '',
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics (text exposition format)',
+    tag: 'service',
+    role: null,
+    responses: { 200: { description: 'The metrics', content: { 'text/plain': z.string() } } },
+  }),
 };
 
-interface LayerLike {
-  path: string | RegExp;
-  methods: string[];
-  stack: unknown[];
-}
+/** Every operation the gateway serves, in the document's order. */
+export const OPERATIONS: readonly Operation[] = [
+  platformOperations,
+  platformControlOperations,
+  breakerOperations,
+  jobOperations,
+  schedulerOperations,
+  dataOperations,
+  dataTransferOperations,
+  validationOperations,
+  dlqOperations,
+  collectionOperations,
+  collectorOperations,
+  logOperations,
+  monitoringOperations,
+  outboxOperations,
+  apiKeyOperations,
+  docsOperations,
+  probeOperations,
+].flatMap((group) => Object.values(group) as Operation[]);
 
-const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
-  return rest;
+const TAGS: Record<string, string> = {
+  platforms:
+    'External platforms psc keeps in step with: definitions, credentials (write-only), tests',
+  'platform sync': 'Per-platform scheduling control and the platform’s breaker',
+  jobs: 'Run jobs now and read the job ledger',
+  scheduler: 'The scheduler and the schedules of each task type',
+  data: 'Synced records: list, export, import',
+  validations: 'Drift reports of validate jobs',
+  'dead letters': 'Jobs whose retries ran out or that failed for good',
+  collections: 'Collect runs and the raw documents they fetched',
+  collectors: 'Collector resources and their switches',
+  monitoring: 'Queues, workers, breakers, logs and the pipeline’s verdict',
+  'api keys': 'API keys and the audit log (admin)',
+  service: 'Probes and this document; no API key needed',
 };
 
-function schemaRef(
-  schema: z.ZodType,
-  io: 'input' | 'output',
-  components: Record<string, unknown>,
-): unknown {
-  const name = NAMED.get(schema);
-  if (!name) return jsonSchema(schema, io);
-  components[name] ??= jsonSchema(schema, io);
-  return { $ref: `#/components/schemas/${name}` };
-}
+const ERRORS: Record<number, string> = {
+  400: 'Malformed request: body not JSON, or a bad cursor or filter',
+  401: 'No X-API-Key, or an unknown or revoked one',
+  403: 'The key’s role ranks below the operation’s',
+  404: 'No such route, platform, resource or job',
+  409: 'Conflicts with the current state (name taken, platform inactive, job finished…)',
+  412: 'If-Match (or the body’s version) is not the platform’s version',
+  413: 'Body over PSC_BODY_LIMIT_BYTES',
+  415: 'Body not uncompressed UTF-8 application/json',
+  422: 'Path, query or body fails its schema; `details` names each field',
+  429: 'The key’s requests per minute, or the address’s failed authentications, are used up',
+  500: 'Unexpected error (logged; the message is withheld)',
+  502: 'The owning service or the platform answered something unusable',
+  503: 'The owning service is not running, or RabbitMQ or PostgreSQL is unreachable',
+  504: 'The owning service did not answer within PSC_RPC_TIMEOUT_MS',
+};
 
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+const retryAfter = z.object({
+  'retry-after': z.string().meta({ description: 'Seconds until the limit resets', example: '12' }),
 });
 
-/**
- * OpenAPI 3.1 of every route the routers hold, built from their own layers (so routes added by
- * any area show up) and the zod schemas in {@link routeDocs}.
- */
-export function buildOpenApi(routers: readonly { stack: readonly LayerLike[] }[]): object {
-  const components: Record<string, unknown> = {
-    Error: {
-      type: 'object',
-      required: ['error'],
-      properties: {
-        error: {
-          type: 'object',
-          required: ['code', 'message'],
-          properties: {
-            code: { type: 'string' },
-            message: { type: 'string' },
-            details: {},
-            traceId: { type: 'string' },
-          },
-        },
-      },
-    },
-  };
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const layer of routers.flatMap((r) => r.stack)) {
-    if (typeof layer.path !== 'string' || layer.methods.length === 0) continue;
-    const role = layer.stack
-      .map((fn) => (fn as { role?: unknown }).role)
-      .find((r): r is string => typeof r === 'string');
-    const path = layer.path.replace(/:(\w+)/g, '{$1}');
-    const pathParams = [...layer.path.matchAll(/:(\w+)/g)].map((m) => ({
-      name: m[1],
-      in: 'path',
-      required: true,
-      schema: { type: 'string' },
-    }));
-    for (const method of layer.methods.filter((m) => m !== 'HEAD')) {
-      const doc = routeDocs[`${method} ${layer.path}`];
-      const status = String(doc?.status ?? 200);
-      const queryParams = Object.entries(doc?.query?.shape ?? {}).map(([name, schema]) => ({
-        name,
-        in: 'query',
-        required: false,
-        schema: jsonSchema(schema as z.ZodType, 'input'),
-      }));
-      paths[path] ??= {};
-      paths[path][method.toLowerCase()] = {
-        summary: doc?.summary ?? `${method} ${path}`,
-        ...(role ? { description: `Needs the **${role}** role.`, 'x-psc-role': role } : {}),
-        tags: [path.split('/')[3] ?? 'api'],
-        parameters: [
-          ...pathParams,
-          ...queryParams,
-          ...(doc?.ifMatch
-            ? [{ name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } }]
-            : []),
-        ],
-        ...(doc?.body
-          ? {
-              requestBody: {
-                required: true,
-                content: {
-                  'application/json': { schema: schemaRef(doc.body, 'input', components) },
-                },
-              },
-            }
-          : {}),
-        responses: {
-          [status]: {
-            description: 'success',
-            ...(doc?.response
-              ? {
-                  content: {
-                    'application/json': { schema: schemaRef(doc.response, 'output', components) },
-                  },
-                }
-              : {}),
-          },
-          '401': errorResponse('missing or unknown API key'),
-          '403': errorResponse('the key’s role may not do this'),
-          '422': errorResponse('invalid request (details name each JSON path)'),
-          '429': errorResponse('rate limited; see Retry-After'),
-        },
-      };
-    }
+/** The schema of path parameters (the object under a `.transform()`). */
+function objectOf(schema: z.ZodType): z.ZodObject {
+  if (schema instanceof z.ZodObject) return schema;
+  if (schema instanceof z.ZodPipe) return objectOf(schema.in as z.ZodType);
+  throw new Error('path and query parameters must be an object schema');
+}
+
+function errorStatuses(op: Operation): number[] {
+  const statuses = new Set(op.errors ?? []);
+  if (op.role !== null) {
+    for (const s of [401, 403, 429, 500, 503]) statuses.add(s);
+    if (op.tag !== 'api keys') statuses.add(504);
   }
+  if (op.params || op.query || op.body) statuses.add(422);
+  if (op.body) for (const s of [400, 413, 415]) statuses.add(s);
+  return [...statuses].sort((a, b) => a - b);
+}
+
+function toOperation(op: Operation): ZodOpenApiOperationObject {
+  const responses: Record<string, ZodOpenApiResponseObject> = {};
+  for (const [status, spec] of Object.entries(op.responses)) {
+    const content = spec.content ?? (spec.schema ? { 'application/json': spec.schema } : {});
+    responses[status] = {
+      description: spec.description,
+      ...(Object.keys(content).length > 0
+        ? {
+            content: Object.fromEntries(
+              Object.entries(content).map(([type, schema]) => [type, { schema }]),
+            ),
+          }
+        : {}),
+      ...(spec.headers ? { headers: spec.headers } : {}),
+    };
+  }
+  for (const status of errorStatuses(op)) {
+    responses[String(status)] ??= {
+      description: ERRORS[status] ?? 'Error',
+      content: { 'application/json': { schema: ErrorEnvelope } },
+      ...(status === 429 ? { headers: retryAfter } : {}),
+    };
+  }
+  const body = op.body;
+  const rawBody = op.rawBody;
   return {
+    operationId: op.operationId,
+    summary: op.summary,
+    description: [
+      op.description,
+      op.role ? `Needs the **${op.role}** role (viewer < operator < admin).` : 'No API key needed.',
+    ]
+      .filter(Boolean)
+      .join('\n\n'),
+    tags: [op.tag],
+    ...(op.role ? { 'x-psc-role': op.role } : { security: [] }),
+    requestParams: {
+      ...(op.params ? { path: objectOf(op.params) } : {}),
+      ...(op.query ? { query: objectOf(op.query) } : {}),
+      ...(op.headers ? { header: op.headers } : {}),
+    },
+    ...(body
+      ? {
+          requestBody: {
+            required: !body.safeParse(undefined).success,
+            content: { 'application/json': { schema: body } },
+          },
+        }
+      : {}),
+    ...(rawBody
+      ? {
+          requestBody: {
+            required: true,
+            content: Object.fromEntries(
+              Object.entries(rawBody).map(([type, schema]) => [type, { schema }]),
+            ),
+          },
+        }
+      : {}),
+    responses,
+  };
+}
+
+/** The OpenAPI 3.1 document of every operation, generated from their zod schemas. */
+export function buildOpenApi(): object {
+  const paths: Record<string, Record<string, ZodOpenApiOperationObject>> = {};
+  for (const op of OPERATIONS) {
+    const path = fullPath(op).replace(/:(\w+)/g, '{$1}');
+    paths[path] ??= {};
+    paths[path][op.method] = toOperation(op);
+  }
+  return createDocument({
     openapi: '3.1.0',
     info: {
       title: 'psc — Platform Sync Controller',
       version: '1',
-      description: 'Every /api/v1 route needs an X-API-Key header.',
+      description:
+        'Every /api/v1 operation needs an `X-API-Key` header whose role ranks at least the operation’s (`x-psc-role`). Errors share one envelope (`Error`).',
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
-    servers: [{ url: '/' }],
+    servers: [{ url: '/', description: 'This gateway' }],
     security: [{ apiKey: [] }],
+    tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
     paths,
     components: {
-      schemas: components,
       securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
     },
-  };
+  });
 }

@@ -1,34 +1,52 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { OUTBOX_OWNERS, outboxParked } from '@psc/contracts';
-import { query } from '@psc/http';
-import type { RpcClient } from '@psc/messaging';
-import { requireRole } from './auth.ts';
+import { OUTBOX_OWNERS, outboxParked, parkedMessage } from '@psc/contracts';
+import type { Outbox, RpcClient } from '@psc/messaging';
+import { operation, route } from './operation.ts';
 
-/**
- * Messages each service's outbox relay gave up on (refused by the broker, or failed its tries),
- * parked with the reason instead of blocking the messages behind them. A service that does not
- * answer is named in `unavailable`.
- */
-export function outboxRoutes(rpc: RpcClient): Router {
+/** The gateway's own outbox (key revocations) and every service's that serves `outbox.parked`. */
+const SERVICES = ['gateway', ...OUTBOX_OWNERS] as const;
+
+export const outboxOperations = {
+  parked: operation({
+    method: 'get',
+    path: '/monitoring/outbox',
+    operationId: 'listParkedOutboxMessages',
+    summary: 'Messages each service’s outbox gave up on, parked with the reason',
+    description:
+      'A message the broker refused (or that failed its tries) is parked instead of blocking the messages behind it. `unavailable` names a service that did not answer.',
+    tag: 'monitoring',
+    role: 'viewer',
+    query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
+    responses: {
+      200: {
+        description: 'The parked messages of every service',
+        schema: z
+          .object({
+            items: z.array(parkedMessage.extend({ service: z.enum(SERVICES) })),
+            unavailable: z.array(z.enum(SERVICES)),
+          })
+          .meta({ id: 'ParkedOutboxMessages' }),
+      },
+    },
+  }),
+};
+
+/** Parked outbox messages of every service that has an outbox, the gateway's own included. */
+export function outboxRoutes(rpc: RpcClient, own: Pick<Outbox, 'parked'>): Router {
   const router = new Router();
-  router.get('/monitoring/outbox', requireRole('viewer'), async (ctx) => {
-    const { limit } = query(
-      ctx,
-      z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
-    );
-    const answers = await Promise.allSettled(
-      OUTBOX_OWNERS.map((service) =>
+  route(router, outboxOperations.parked, async (ctx, { query: { limit } }) => {
+    const answers = await Promise.allSettled([
+      own.parked(limit).then((items) => ({ items })),
+      ...OUTBOX_OWNERS.map((service) =>
         rpc.call(outboxParked[service], { limit }, { timeoutMs: 2_000 }),
       ),
-    );
+    ]);
     ctx.body = {
       items: answers.flatMap((a, i) =>
-        a.status === 'fulfilled'
-          ? a.value.items.map((m) => ({ service: OUTBOX_OWNERS[i]!, ...m }))
-          : [],
+        a.status === 'fulfilled' ? a.value.items.map((m) => ({ service: SERVICES[i]!, ...m })) : [],
       ),
-      unavailable: OUTBOX_OWNERS.filter((_, i) => answers[i]?.status === 'rejected'),
+      unavailable: SERVICES.filter((_, i) => answers[i]?.status === 'rejected'),
     };
   });
   return router;

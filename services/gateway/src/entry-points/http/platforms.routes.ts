@@ -6,20 +6,28 @@ import {
   platformCreate,
   platformDelete,
   platformGet,
-  platformInput,
   platformList,
   platformPatch,
   platformPatchBody,
   platformReplace,
-  platformReplaceBody,
   platformTest,
   platformTestBody,
+  platformTestResult,
 } from '@psc/contracts';
 import { BadRequestError, type Clock } from '@psc/core';
-import { body, params, query } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
 import type { AuditRepository } from '../../data-access/audit.repository.ts';
-import { principalOf, requireRole } from './auth.ts';
+import { principalOf } from './auth.ts';
+import {
+  PLATFORM_ID,
+  Platform,
+  PlatformInput,
+  PlatformPage,
+  PlatformReplace,
+  etagHeader,
+  ifMatchHeader,
+} from './api-schemas.ts';
+import { operation, relay, route } from './operation.ts';
 
 export const platformListQuery = z.object({
   ...pageRequest,
@@ -29,10 +37,129 @@ export const platformListQuery = z.object({
     .optional(),
   tag: z.string().min(1).max(50).optional(),
 });
-export const platformIdParams = z.object({ id: z.uuid() });
+const activeListQuery = platformListQuery.omit({ active: true });
+export const platformIdParams = z.object({
+  id: z.uuid().meta({ description: 'Platform id', example: PLATFORM_ID }),
+});
+const testBody = platformTestBody
+  .meta({ id: 'PlatformTestRequest', example: { resource: 'booths', params: {} } })
+  .optional();
 
 /** A platform test waits for the platform (up to its 120 s `timeoutMs`), not the usual RPC limit. */
 const TEST_RPC_TIMEOUT_MS = 125_000;
+
+const tag = 'platforms';
+const platformResponse = (description: string) => ({
+  description,
+  schema: Platform,
+  headers: etagHeader,
+});
+
+export const platformOperations = {
+  create: operation({
+    method: 'post',
+    path: '/platforms',
+    operationId: 'createPlatform',
+    summary: 'Register a platform',
+    description: 'JSONata expressions are compiled at once: a bad one is a 422 naming its path.',
+    tag,
+    role: 'admin',
+    body: PlatformInput,
+    responses: { 201: platformResponse('The platform, credentials masked') },
+    errors: [409, 422],
+  }),
+  list: operation({
+    method: 'get',
+    path: '/platforms',
+    operationId: 'listPlatforms',
+    summary: 'List platforms, ordered by name (filters active, tag; cursor pagination)',
+    tag,
+    role: 'viewer',
+    query: platformListQuery,
+    responses: { 200: { description: 'A page of platforms', schema: PlatformPage } },
+  }),
+  listActive: operation({
+    method: 'get',
+    path: '/platforms/active',
+    operationId: 'listActivePlatforms',
+    summary: 'List active platforms',
+    tag,
+    role: 'viewer',
+    query: activeListQuery,
+    responses: { 200: { description: 'A page of active platforms', schema: PlatformPage } },
+  }),
+  get: operation({
+    method: 'get',
+    path: '/platforms/:id',
+    operationId: 'getPlatform',
+    summary: 'Read a platform (credentials masked)',
+    tag,
+    role: 'viewer',
+    params: platformIdParams,
+    responses: { 200: platformResponse('The platform') },
+    errors: [404],
+  }),
+  replace: operation({
+    method: 'put',
+    path: '/platforms/:id',
+    operationId: 'replacePlatform',
+    summary: 'Replace a platform; a token left out or sent as *** is kept',
+    tag,
+    role: 'admin',
+    params: platformIdParams,
+    headers: ifMatchHeader,
+    body: PlatformReplace,
+    responses: { 200: platformResponse('The platform, version incremented') },
+    errors: [404, 409, 412],
+  }),
+  patch: operation({
+    method: 'patch',
+    path: '/platforms/:id',
+    operationId: 'patchPlatform',
+    summary: 'Change a platform with a JSON merge patch (RFC 7396)',
+    tag,
+    role: 'admin',
+    params: platformIdParams,
+    headers: ifMatchHeader,
+    body: platformPatchBody.meta({ id: 'PlatformMergePatch', example: { active: false } }),
+    responses: { 200: platformResponse('The platform, version incremented') },
+    errors: [404, 409, 412],
+  }),
+  delete: operation({
+    method: 'delete',
+    path: '/platforms/:id',
+    operationId: 'deletePlatform',
+    summary: 'Retire a platform (its schedules stop, queued jobs are cancelled)',
+    tag,
+    role: 'admin',
+    params: platformIdParams,
+    headers: ifMatchHeader,
+    responses: { 204: { description: 'Retired' } },
+    errors: [404, 412],
+  }),
+  test: operation({
+    method: 'post',
+    path: '/platforms/:id/test',
+    operationId: 'testPlatform',
+    summary: 'Send one real request to the platform: status, latency, item count',
+    description:
+      'Redirects are never followed (502 `redirect_blocked`); an upstream timeout is a 504, an unreachable platform a 503.',
+    tag,
+    role: 'admin',
+    params: platformIdParams,
+    body: testBody,
+    responses: {
+      200: {
+        description: 'What the platform answered',
+        schema: platformTestResult.meta({
+          id: 'PlatformTestResult',
+          example: { resource: 'booths', ok: true, status: 200, latencyMs: 84, itemCount: 12 },
+        }),
+      },
+    },
+    errors: [404, 502],
+  }),
+};
 
 /** `If-Match: "3"` (or `W/"3"`, `3`) → 3; absent or `*` → no precondition. */
 function ifMatch(ctx: Context): number | undefined {
@@ -50,6 +177,7 @@ export function platformRoutes(
   deps: { audit: AuditRepository; clock: Clock },
 ): Router {
   const router = new Router();
+  const ops = platformOperations;
   const audit = (ctx: Context, action: string, targetId: string, details: object) =>
     deps.audit.record({
       at: deps.clock.now(),
@@ -60,35 +188,25 @@ export function platformRoutes(
       details: details as Record<string, unknown>,
     });
 
-  router.post('/platforms', requireRole('admin'), async (ctx) => {
-    const created = await rpc.call(platformCreate, body(ctx, platformInput));
+  route(router, ops.create, async (ctx, { body }) => {
+    const created = await rpc.call(platformCreate, body);
     await audit(ctx, 'platform.created', created.id, { name: created.name, version: 1 });
     ctx.status = 201;
     ctx.set('Location', `/api/v1/platforms/${created.id}`);
     etag(ctx, created.version);
     ctx.body = created;
   });
-  router.get('/platforms', requireRole('viewer'), async (ctx) => {
-    ctx.body = await rpc.call(platformList, query(ctx, platformListQuery));
-  });
-  router.get('/platforms/active', requireRole('viewer'), async (ctx) => {
-    const q = query(ctx, platformListQuery);
-    ctx.body = await rpc.call(platformList, { ...q, active: true });
-  });
-  router.get('/platforms/:id', requireRole('viewer'), async (ctx) => {
-    const platform = await rpc.call(platformGet, params(ctx, platformIdParams));
+  route(router, ops.list, (ctx, { query }) => relay(ctx, rpc.relay(platformList, query)));
+  route(router, ops.listActive, (ctx, { query }) =>
+    relay(ctx, rpc.relay(platformList, { ...query, active: true })),
+  );
+  route(router, ops.get, async (ctx, { params }) => {
+    const platform = await rpc.call(platformGet, params);
     etag(ctx, platform.version);
     ctx.body = platform;
   });
-  router.put('/platforms/:id', requireRole('admin'), async (ctx) => {
-    const { id } = params(ctx, platformIdParams);
-    const {
-      id: _id,
-      version,
-      createdAt: _c,
-      updatedAt: _u,
-      ...platform
-    } = body(ctx, platformReplaceBody);
+  route(router, ops.replace, async (ctx, { params: { id }, body }) => {
+    const { id: _id, version, createdAt: _c, updatedAt: _u, ...platform } = body;
     const expectedVersion = ifMatch(ctx) ?? version;
     const updated = await rpc.call(platformReplace, {
       id,
@@ -99,9 +217,7 @@ export function platformRoutes(
     etag(ctx, updated.version);
     ctx.body = updated;
   });
-  router.patch('/platforms/:id', requireRole('admin'), async (ctx) => {
-    const { id } = params(ctx, platformIdParams);
-    const patch = body(ctx, platformPatchBody);
+  route(router, ops.patch, async (ctx, { params: { id }, body: patch }) => {
     const expectedVersion = ifMatch(ctx);
     const updated = await rpc.call(platformPatch, {
       id,
@@ -116,8 +232,7 @@ export function platformRoutes(
     etag(ctx, updated.version);
     ctx.body = updated;
   });
-  router.delete('/platforms/:id', requireRole('admin'), async (ctx) => {
-    const { id } = params(ctx, platformIdParams);
+  route(router, ops.delete, async (ctx, { params: { id } }) => {
     const expectedVersion = ifMatch(ctx);
     const deleted = await rpc.call(platformDelete, {
       id,
@@ -126,9 +241,8 @@ export function platformRoutes(
     await audit(ctx, 'platform.deleted', id, { version: deleted.version });
     ctx.status = 204;
   });
-  router.post('/platforms/:id/test', requireRole('admin'), async (ctx) => {
-    const { id } = params(ctx, platformIdParams);
-    const request = body(ctx, platformTestBody.optional().default({ params: {} }));
+  route(router, ops.test, async (ctx, { params: { id }, body }) => {
+    const request = body ?? { params: {} };
     ctx.body = await rpc.call(platformTest, { id, ...request }, { timeoutMs: TEST_RPC_TIMEOUT_MS });
   });
   return router;

@@ -10,16 +10,133 @@ import {
   schedulerConfigPutMany,
   schedulerControl,
   schedulerStatusGet,
+  taskConfig,
   taskConfigInput,
   taskConfigsInput,
 } from '@psc/contracts';
-import { body, params } from '@psc/http';
 import type { RpcClient } from '@psc/messaging';
-import { requireRole } from './auth.ts';
+import { operation, relay, route } from './operation.ts';
 
 const taskTypeParams = z.object({
-  taskType: z.preprocess((v) => (v === 'valid' ? 'validate' : v), z.enum(TASK_TYPES)),
+  taskType: z
+    .preprocess((v) => (v === 'valid' ? 'validate' : v), z.enum(TASK_TYPES))
+    .meta({ description: '`sync`, `validate` (alias `valid`) or `collect`', example: 'sync' }),
 });
+const SchedulerStatus = schedulerStatusGet.response.meta({ id: 'SchedulerStatus' });
+const TaskConfig = taskConfig.meta({ id: 'TaskConfig' });
+const TaskConfigList = z.object({ items: z.array(TaskConfig) }).meta({ id: 'TaskConfigList' });
+const ScheduleSpec = taskConfigInput.meta({
+  id: 'ScheduleSpec',
+  example: {
+    enabled: true,
+    cron: '30 2 * * *',
+    timezone: 'Europe/Berlin',
+    misfire: 'run_once',
+    overlap: 'skip',
+  },
+});
+const ControlReason = controlReason.meta({
+  id: 'ControlReason',
+  example: { reason: 'db upgrade' },
+});
+
+const tag = 'scheduler';
+const ACTIONS = {
+  pause: 'Pause: stop emitting runs, keep every schedule’s state',
+  resume: 'Resume emitting; runs missed meanwhile follow each schedule’s misfire policy',
+  stop: 'Stop: pause and cancel queued jobs',
+  start: 'Start emitting again after a stop',
+} as const;
+type Action = keyof typeof ACTIONS;
+
+const control = (action: Action) =>
+  operation({
+    method: 'post',
+    path: `/scheduler/${action}`,
+    operationId: `${action}Scheduler`,
+    summary: ACTIONS[action],
+    tag,
+    role: 'operator',
+    body: ControlReason.optional(),
+    responses: { 200: { description: 'The scheduler’s status', schema: SchedulerStatus } },
+  });
+
+const configPause = (action: 'pause' | 'resume') =>
+  operation({
+    method: 'post',
+    path: `/scheduler/config/:taskType/${action}`,
+    operationId: `${action}TaskType`,
+    summary:
+      action === 'pause'
+        ? 'Pause one task type’s schedules on every platform, with a reason (audited)'
+        : 'Resume a paused task type’s schedules (audited)',
+    tag,
+    role: 'operator',
+    params: taskTypeParams,
+    body: ControlReason.optional(),
+    responses: { 200: { description: 'The task config', schema: TaskConfig } },
+  });
+
+export const schedulerOperations = {
+  status: operation({
+    method: 'get',
+    path: '/scheduler',
+    operationId: 'getSchedulerStatus',
+    summary: 'State, leader, last tick and counts of the scheduler',
+    tag,
+    role: 'viewer',
+    responses: { 200: { description: 'The scheduler’s status', schema: SchedulerStatus } },
+  }),
+  pause: control('pause'),
+  resume: control('resume'),
+  stop: control('stop'),
+  start: control('start'),
+  listConfigs: operation({
+    method: 'get',
+    path: '/scheduler/config',
+    operationId: 'listTaskConfigs',
+    summary: 'Every task type’s schedule with its next fire times',
+    tag,
+    role: 'viewer',
+    responses: { 200: { description: 'The task configs', schema: TaskConfigList } },
+  }),
+  putConfigs: operation({
+    method: 'post',
+    path: '/scheduler/config',
+    operationId: 'putTaskConfigs',
+    summary: 'Replace the schedules of several task types at once',
+    tag,
+    role: 'operator',
+    body: taskConfigsInput.meta({
+      id: 'TaskConfigsRequest',
+      example: { sync: { enabled: true, intervalSeconds: 300 } },
+    }),
+    responses: { 200: { description: 'The task configs written', schema: TaskConfigList } },
+  }),
+  getConfig: operation({
+    method: 'get',
+    path: '/scheduler/config/:taskType',
+    operationId: 'getTaskConfig',
+    summary: 'One task type’s schedule with its next fire times',
+    tag,
+    role: 'viewer',
+    params: taskTypeParams,
+    responses: { 200: { description: 'The task config', schema: TaskConfig } },
+  }),
+  putConfig: operation({
+    method: 'put',
+    path: '/scheduler/config/:taskType',
+    operationId: 'putTaskConfig',
+    summary: 'Replace one task type’s schedule (422 naming the field for a bad cron or timezone)',
+    tag,
+    role: 'operator',
+    params: taskTypeParams,
+    body: ScheduleSpec,
+    responses: { 200: { description: 'The task config written', schema: TaskConfig } },
+  }),
+  pauseConfig: configPause('pause'),
+  resumeConfig: configPause('resume'),
+};
 
 /**
  * Seed 000's scheduler API. pause: stop emitting, keep state; stop: also cancel queued jobs;
@@ -27,38 +144,40 @@ const taskTypeParams = z.object({
  */
 export function schedulerRoutes(rpc: RpcClient): Router {
   const router = new Router();
-  router.get('/scheduler', requireRole('viewer'), async (ctx) => {
-    ctx.body = await rpc.call(schedulerStatusGet, {});
-  });
-  for (const action of ['pause', 'resume', 'stop', 'start'] as const) {
-    router.post(`/scheduler/${action}`, requireRole('operator'), async (ctx) => {
-      const { reason } = body(ctx, controlReason.optional()) ?? {};
-      ctx.body = await rpc.call(schedulerControl, { action, ...(reason ? { reason } : {}) });
-    });
+  const ops = schedulerOperations;
+  route(router, ops.status, (ctx) => relay(ctx, rpc.relay(schedulerStatusGet, {})));
+  for (const action of Object.keys(ACTIONS) as Action[]) {
+    route(router, ops[action], (ctx, { body }) =>
+      relay(
+        ctx,
+        rpc.relay(schedulerControl, { action, ...(body?.reason ? { reason: body.reason } : {}) }),
+      ),
+    );
   }
-  router.get('/scheduler/config', requireRole('viewer'), async (ctx) => {
-    ctx.body = await rpc.call(schedulerConfigList, {});
-  });
-  router.post('/scheduler/config', requireRole('operator'), async (ctx) => {
-    ctx.body = await rpc.call(schedulerConfigPutMany, body(ctx, taskConfigsInput));
-  });
-  router.get('/scheduler/config/:taskType', requireRole('viewer'), async (ctx) => {
-    ctx.body = await rpc.call(schedulerConfigGet, params(ctx, taskTypeParams));
-  });
-  router.put('/scheduler/config/:taskType', requireRole('operator'), async (ctx) => {
-    const { taskType } = params(ctx, taskTypeParams);
-    ctx.body = await rpc.call(schedulerConfigPut, { taskType, config: body(ctx, taskConfigInput) });
-  });
+  route(router, ops.listConfigs, (ctx) => relay(ctx, rpc.relay(schedulerConfigList, {})));
+  route(router, ops.putConfigs, (ctx, { body }) =>
+    relay(ctx, rpc.relay(schedulerConfigPutMany, body)),
+  );
+  route(router, ops.getConfig, (ctx, { params }) =>
+    relay(ctx, rpc.relay(schedulerConfigGet, params)),
+  );
+  route(router, ops.putConfig, (ctx, { params: { taskType }, body }) =>
+    relay(ctx, rpc.relay(schedulerConfigPut, { taskType, config: body })),
+  );
   for (const action of ['pause', 'resume'] as const) {
-    router.post(`/scheduler/config/:taskType/${action}`, requireRole('operator'), async (ctx) => {
-      const { taskType } = params(ctx, taskTypeParams);
-      const { reason } = body(ctx, controlReason.optional()) ?? {};
-      ctx.body = await rpc.call(schedulerConfigPause, {
-        taskType,
-        action,
-        ...(reason ? { reason } : {}),
-      });
-    });
+    route(
+      router,
+      ops[action === 'pause' ? 'pauseConfig' : 'resumeConfig'],
+      (ctx, { params, body }) =>
+        relay(
+          ctx,
+          rpc.relay(schedulerConfigPause, {
+            taskType: params.taskType,
+            action,
+            ...(body?.reason ? { reason: body.reason } : {}),
+          }),
+        ),
+    );
   }
   return router;
 }

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { Knex } from 'knex';
+import { systemClock } from '@psc/core';
+import { openDatabase } from '@psc/db';
+import { createBroker, type Broker } from '@psc/messaging';
+import { createLogger, createMetrics } from '@psc/telemetry';
+import { createIsolatedEnv, type IsolatedEnv } from '@psc/testing';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { SCHEMA, migrations } from '../migrations/index.ts';
+
+interface OperationDoc {
+  operationId?: string;
+  summary?: string;
+  tags?: string[];
+  security?: unknown[];
+  'x-psc-role'?: string;
+  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+}
+interface Document {
+  openapi: string;
+  paths: Record<string, Record<string, OperationDoc>>;
+}
+
+describe('gateway OpenAPI document', () => {
+  let env: IsolatedEnv;
+  let knex: Knex;
+  let broker: Broker;
+  let app: ReturnType<typeof createApp>;
+  let url: string;
+  let doc: Document;
+  const operations = (): [string, OperationDoc][] =>
+    Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]): [string, OperationDoc] => [
+        `${method.toUpperCase()} ${path}`,
+        op,
+      ]),
+    );
+
+  before(async () => {
+    env = await createIsolatedEnv({ name: 'gateway-openapi' });
+    knex = await openDatabase({ url: env.databaseUrl, schema: SCHEMA, migrations });
+    const logger = createLogger({ service: 'gateway', level: 'silent' });
+    broker = createBroker({ url: env.amqpUrl, connectionName: 'gateway', logger });
+    app = createApp({
+      config: loadConfig({ AMQP_URL: env.amqpUrl, DATABASE_URL: env.databaseUrl, HTTP_PORT: '0' }),
+      logger,
+      broker,
+      registry: createMetrics({ service: 'gateway' }).registry,
+      knex,
+      clock: systemClock,
+      replicaId: 'openapi',
+    });
+    ({ url } = await app.start());
+    const res = await fetch(`${url}/openapi.json`);
+    assert.equal(res.status, 200);
+    doc = (await res.json()) as Document;
+  });
+
+  after(async () => {
+    await app?.stop();
+    await broker?.close();
+    await knex?.destroy();
+    await env?.cleanup();
+  });
+
+  it('when the routers are compared with the document, then every route served is documented and every documented operation is served', () => {
+    const served = app
+      .routes()
+      .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`)
+      .sort();
+    const documented = operations()
+      .map(([key]) => key)
+      .sort();
+    assert.deepEqual(served, documented);
+    assert.ok(served.length > 50, `${served.length} routes`);
+  });
+
+  it('then every operation has a unique operationId, a summary, a tag and a success response', () => {
+    const ids = operations().map(([, op]) => op.operationId);
+    assert.ok(
+      ids.every((id) => typeof id === 'string' && id.length > 0),
+      'operationIds',
+    );
+    assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+    for (const [key, op] of operations()) {
+      assert.ok(op.summary, `${key}: summary`);
+      assert.equal(op.tags?.length, 1, `${key}: one tag`);
+      assert.ok(
+        Object.keys(op.responses).some((s) => /^2\d\d$/.test(s)),
+        `${key}: a 2xx response`,
+      );
+    }
+  });
+
+  it('then every /api/v1 operation names its role and answers 401, 403, 429 and 5xx with the error envelope', () => {
+    for (const [key, op] of operations()) {
+      if (!key.includes(' /api/v1/')) {
+        assert.deepEqual(op.security, [], `${key} needs no key`);
+        continue;
+      }
+      assert.ok(['viewer', 'operator', 'admin'].includes(op['x-psc-role'] ?? ''), `${key}: role`);
+      for (const status of ['401', '403', '429', '500', '503']) {
+        const schema = op.responses[status]?.content?.['application/json']?.schema;
+        assert.equal(schema?.$ref, '#/components/schemas/Error', `${key}: ${status}`);
+      }
+    }
+  });
+
+  it('then the statuses the routes answer are the documented ones (202 for run-now, 204 for deletes)', () => {
+    const success = (key: string) =>
+      Object.keys(operations().find(([k]) => k === key)?.[1].responses ?? {}).filter((s) =>
+        s.startsWith('2'),
+      );
+    assert.deepEqual(success('POST /api/v1/run/{taskType}'), ['202']);
+    assert.deepEqual(success('DELETE /api/v1/dlq/{jobId}'), ['204']);
+    assert.deepEqual(success('DELETE /api/v1/platforms/{id}'), ['204']);
+    assert.deepEqual(success('DELETE /api/v1/api-keys/{id}'), ['204']);
+    assert.deepEqual(success('POST /api/v1/platforms'), ['201']);
+    assert.deepEqual(success('POST /api/v1/collections'), ['202']);
+  });
+
+  it('then the checked-in document of the API client is the one the gateway serves', () => {
+    const checkedIn = JSON.parse(
+      readFileSync(new URL('../../../libs/api-client/openapi.json', import.meta.url), 'utf8'),
+    ) as unknown;
+    assert.deepEqual(checkedIn, doc);
+  });
+});
