@@ -150,6 +150,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const confirmed = new Set<string>();
   let deleteTimer: NodeJS.Timeout | undefined;
   let deleting: Promise<void> | undefined;
+  /**
+   * Seqs the sweep published lately. A row can become visible to the sweep's select a moment
+   * before its own commit callback puts it in `fresh`; this is how that callback knows the row
+   * is already out (bounded: only the last few thousand matter).
+   */
+  const swept = new Set<string>();
+  const SWEPT_MEMORY = 10_000;
 
   function toRow(message: OutboxMessage): Omit<OutboxRow, 'seq'> {
     const trace: Record<string, string> = {};
@@ -193,7 +200,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   function committed(rows: OutboxRow[]): void {
     if (rows.length === 0) return;
-    for (const r of rows) fresh.push(r);
+    for (const r of rows) if (!swept.delete(r.seq)) fresh.push(r);
     woken = true;
     wakeUp?.();
   }
@@ -324,13 +331,23 @@ export function createOutbox(options: OutboxOptions): Outbox {
         .skipLocked();
       const busy = [...publishing, ...confirmed];
       if (busy.length > 0) void query.whereNotIn('seq', busy);
-      const rows = (await query) as OutboxRow[];
+      const selected = ((await query) as OutboxRow[]).map((r) => ({ ...r, seq: String(r.seq) }));
+      if (selected.length === 0) return 0;
+      // Rows this process is publishing from memory, or has published and not deleted yet, are
+      // not the sweep's: judged now that the select has answered, since a commit may have put
+      // them in `fresh` while it ran.
+      const mine = new Set([...publishing, ...confirmed, ...fresh.map((r) => r.seq)]);
+      const rows = selected.filter((r) => !mine.has(r.seq));
       if (rows.length === 0) return 0;
-      const { done, failures } = await publishAll(rows.map((r) => ({ ...r, seq: String(r.seq) })));
+      const { done, failures } = await publishAll(rows);
+      for (const seq of done) {
+        swept.add(seq);
+        if (swept.size > SWEPT_MEMORY) swept.delete(swept.values().next().value!);
+      }
       if (done.length > 0) await table(trx).whereIn('seq', done).delete();
       // With the broker away every publish fails: nothing is the rows' fault then.
       if (failures.length > 0 && options.isBrokerConnected()) await recordFailures(trx, failures);
-      return failures.length === 0 ? rows.length : -1;
+      return failures.length === 0 ? selected.length : -1;
     });
   }
 
