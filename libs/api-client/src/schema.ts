@@ -495,6 +495,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/schedules': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every schedule (platform × resource × task) with its next run and why it paused
+     * @description One row per resource and task type the scheduler runs on its own. `pausedReason` is set while a schedule paused itself — after `autoPauseAfterFailures` failed runs in a row, or because its params template cannot be filled — and cleared (for all of that platform’s schedules) by `POST /platforms/{id}/sync/start`.
+     *
+     *     Needs the **viewer** role (viewer < operator < admin).
+     */
+    get: operations['listSchedules'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/data/{platformId}/{resource}': {
     parameters: {
       query?: never;
@@ -676,6 +698,72 @@ export interface paths {
      * @description Needs the **operator** role (viewer < operator < admin).
      */
     delete: operations['deleteDeadLetter'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/backfills': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Backfills, newest first, with their progress
+     * @description Needs the **viewer** role (viewer < operator < admin).
+     */
+    get: operations['listBackfills'];
+    put?: never;
+    /**
+     * Run a task over a past range, one job per step, a few at a time
+     * @description One job per step (`day` by default) from `from` to `to`, both included, in `timezone`; `paramsTemplate` placeholders such as `{{date:yyyyMMdd}}` are filled per step. At most `maxConcurrent` runs are open at once. A step that already has a run at that instant (an earlier backfill of the range, or a schedule) is not run again. The runs are in the job ledger with trigger `backfill` (`GET /jobs?backfillId=`).
+     *
+     *     Needs the **operator** role (viewer < operator < admin).
+     */
+    post: operations['createBackfill'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/backfills/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A backfill’s status and progress per step state
+     * @description Needs the **viewer** role (viewer < operator < admin).
+     */
+    get: operations['getBackfill'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/backfills/{id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cancel a backfill: no further step starts, queued runs end, running ones stop
+     * @description Needs the **operator** role (viewer < operator < admin).
+     */
+    post: operations['cancelBackfill'];
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;
@@ -1236,6 +1324,9 @@ export interface components {
           /** @enum {string} */
           misfire?: 'run_once' | 'skip';
           autoPauseAfterFailures?: number;
+          params?: {
+            [key: string]: unknown;
+          };
         };
         validate?: {
           enabled?: boolean;
@@ -1249,6 +1340,9 @@ export interface components {
           /** @enum {string} */
           misfire?: 'run_once' | 'skip';
           autoPauseAfterFailures?: number;
+          params?: {
+            [key: string]: unknown;
+          };
         };
         collect?: {
           enabled?: boolean;
@@ -1262,6 +1356,9 @@ export interface components {
           /** @enum {string} */
           misfire?: 'run_once' | 'skip';
           autoPauseAfterFailures?: number;
+          params?: {
+            [key: string]: unknown;
+          };
         };
       };
       resources: {
@@ -1410,6 +1507,9 @@ export interface components {
             /** @enum {string} */
             misfire?: 'run_once' | 'skip';
             autoPauseAfterFailures?: number;
+            params?: {
+              [key: string]: unknown;
+            };
           };
           validate?: {
             enabled?: boolean;
@@ -1423,6 +1523,9 @@ export interface components {
             /** @enum {string} */
             misfire?: 'run_once' | 'skip';
             autoPauseAfterFailures?: number;
+            params?: {
+              [key: string]: unknown;
+            };
           };
           collect?: {
             enabled?: boolean;
@@ -1436,6 +1539,9 @@ export interface components {
             /** @enum {string} */
             misfire?: 'run_once' | 'skip';
             autoPauseAfterFailures?: number;
+            params?: {
+              [key: string]: unknown;
+            };
           };
         };
         sample?: unknown;
@@ -1551,6 +1657,9 @@ export interface components {
           /** @enum {string} */
           misfire?: 'run_once' | 'skip';
           autoPauseAfterFailures?: number;
+          params?: {
+            [key: string]: unknown;
+          };
         };
         validate?: {
           enabled?: boolean;
@@ -1564,6 +1673,9 @@ export interface components {
           /** @enum {string} */
           misfire?: 'run_once' | 'skip';
           autoPauseAfterFailures?: number;
+          params?: {
+            [key: string]: unknown;
+          };
         };
         collect?: {
           enabled?: boolean;
@@ -1577,6 +1689,9 @@ export interface components {
           /** @enum {string} */
           misfire?: 'run_once' | 'skip';
           autoPauseAfterFailures?: number;
+          params?: {
+            [key: string]: unknown;
+          };
         };
       };
       resources: {
@@ -1725,6 +1840,9 @@ export interface components {
             /** @enum {string} */
             misfire?: 'run_once' | 'skip';
             autoPauseAfterFailures?: number;
+            params?: {
+              [key: string]: unknown;
+            };
           };
           validate?: {
             enabled?: boolean;
@@ -1738,6 +1856,9 @@ export interface components {
             /** @enum {string} */
             misfire?: 'run_once' | 'skip';
             autoPauseAfterFailures?: number;
+            params?: {
+              [key: string]: unknown;
+            };
           };
           collect?: {
             enabled?: boolean;
@@ -1751,6 +1872,9 @@ export interface components {
             /** @enum {string} */
             misfire?: 'run_once' | 'skip';
             autoPauseAfterFailures?: number;
+            params?: {
+              [key: string]: unknown;
+            };
           };
         };
         sample?: unknown;
@@ -1838,6 +1962,9 @@ export interface components {
         /** @enum {string} */
         misfire?: 'run_once' | 'skip';
         autoPauseAfterFailures?: number;
+        params?: {
+          [key: string]: unknown;
+        };
       };
       validate?: {
         enabled?: boolean;
@@ -1851,6 +1978,9 @@ export interface components {
         /** @enum {string} */
         misfire?: 'run_once' | 'skip';
         autoPauseAfterFailures?: number;
+        params?: {
+          [key: string]: unknown;
+        };
       };
       collect?: {
         enabled?: boolean;
@@ -1864,6 +1994,9 @@ export interface components {
         /** @enum {string} */
         misfire?: 'run_once' | 'skip';
         autoPauseAfterFailures?: number;
+        params?: {
+          [key: string]: unknown;
+        };
       };
     };
     /**
@@ -1887,6 +2020,9 @@ export interface components {
       /** @enum {string} */
       misfire?: 'run_once' | 'skip';
       autoPauseAfterFailures?: number;
+      params?: {
+        [key: string]: unknown;
+      };
     };
     /**
      * @example {
@@ -1900,6 +2036,44 @@ export interface components {
       /** @enum {string} */
       taskType?: 'sync' | 'validate' | 'collect';
       reason?: string;
+    };
+    /**
+     * @example {
+     *       "platformId": "3f1e9a52-6c1d-4b7e-9a0f-2d5c8b1e7a44",
+     *       "resource": "races",
+     *       "taskType": "collect",
+     *       "from": "2024-05-01",
+     *       "to": "2024-05-07",
+     *       "step": "day",
+     *       "timezone": "Asia/Seoul",
+     *       "paramsTemplate": {
+     *         "date": "{{date:yyyyMMdd}}"
+     *       },
+     *       "maxConcurrent": 2
+     *     }
+     */
+    BackfillRequest: {
+      /** Format: uuid */
+      platformId: string;
+      resource: string;
+      /** @enum {string} */
+      taskType: 'sync' | 'validate' | 'collect';
+      from: string;
+      to: string;
+      /**
+       * @default day
+       * @enum {string}
+       */
+      step: 'hour' | 'day' | 'week' | 'month';
+      /** @default UTC */
+      timezone: string;
+      /** @default {} */
+      paramsTemplate: {
+        [key: string]: unknown;
+      };
+      /** @default 2 */
+      maxConcurrent: number;
+      priority?: number;
     };
     /**
      * @example {
@@ -2064,6 +2238,9 @@ export interface components {
           /** @enum {string} */
           misfire?: 'run_once' | 'skip';
           autoPauseAfterFailures?: number;
+          params?: {
+            [key: string]: unknown;
+          };
         };
         validate?: {
           enabled?: boolean;
@@ -2077,6 +2254,9 @@ export interface components {
           /** @enum {string} */
           misfire?: 'run_once' | 'skip';
           autoPauseAfterFailures?: number;
+          params?: {
+            [key: string]: unknown;
+          };
         };
         collect?: {
           enabled?: boolean;
@@ -2090,6 +2270,9 @@ export interface components {
           /** @enum {string} */
           misfire?: 'run_once' | 'skip';
           autoPauseAfterFailures?: number;
+          params?: {
+            [key: string]: unknown;
+          };
         };
       };
       resources: {
@@ -2238,6 +2421,9 @@ export interface components {
             /** @enum {string} */
             misfire?: 'run_once' | 'skip';
             autoPauseAfterFailures?: number;
+            params?: {
+              [key: string]: unknown;
+            };
           };
           validate?: {
             enabled?: boolean;
@@ -2251,6 +2437,9 @@ export interface components {
             /** @enum {string} */
             misfire?: 'run_once' | 'skip';
             autoPauseAfterFailures?: number;
+            params?: {
+              [key: string]: unknown;
+            };
           };
           collect?: {
             enabled?: boolean;
@@ -2264,6 +2453,9 @@ export interface components {
             /** @enum {string} */
             misfire?: 'run_once' | 'skip';
             autoPauseAfterFailures?: number;
+            params?: {
+              [key: string]: unknown;
+            };
           };
         };
         sample?: unknown;
@@ -2416,7 +2608,7 @@ export interface components {
           | 'cancelled';
         priority: number;
         /** @enum {string} */
-        trigger: 'schedule' | 'manual' | 'api' | 'replay';
+        trigger: 'schedule' | 'manual' | 'api' | 'replay' | 'backfill';
         attempts: number;
         run: number;
         params: {
@@ -2449,6 +2641,7 @@ export interface components {
         nextAttemptAt: string | null;
         traceId: string | null;
         scheduledFor?: string | null;
+        backfillId?: string | null;
         emittedBy?: {
           replicaId: string;
           fencingToken: number;
@@ -2497,7 +2690,7 @@ export interface components {
           | 'cancelled';
         priority: number;
         /** @enum {string} */
-        trigger: 'schedule' | 'manual' | 'api' | 'replay';
+        trigger: 'schedule' | 'manual' | 'api' | 'replay' | 'backfill';
         attempts: number;
         run: number;
         params: {
@@ -2530,6 +2723,7 @@ export interface components {
         nextAttemptAt: string | null;
         traceId: string | null;
         scheduledFor?: string | null;
+        backfillId?: string | null;
         emittedBy?: {
           replicaId: string;
           fencingToken: number;
@@ -2664,7 +2858,7 @@ export interface components {
         | 'cancelled';
       priority: number;
       /** @enum {string} */
-      trigger: 'schedule' | 'manual' | 'api' | 'replay';
+      trigger: 'schedule' | 'manual' | 'api' | 'replay' | 'backfill';
       attempts: number;
       run: number;
       params: {
@@ -2697,6 +2891,7 @@ export interface components {
       nextAttemptAt: string | null;
       traceId: string | null;
       scheduledFor?: string | null;
+      backfillId?: string | null;
       emittedBy?: {
         replicaId: string;
         fencingToken: number;
@@ -2748,12 +2943,32 @@ export interface components {
       /** @enum {string} */
       misfire: 'run_once' | 'skip';
       autoPauseAfterFailures: number | null;
+      params: {
+        [key: string]: unknown;
+      } | null;
       pausedReason: string | null;
       lastRunAt: string | null;
       nextRunAt: string | null;
       nextFireTimes: string[];
       /** Format: date-time */
       updatedAt: string;
+    };
+    SchedulePage: {
+      items: components['schemas']['Schedule'][];
+      nextCursor: string | null;
+    };
+    Schedule: {
+      /** Format: uuid */
+      platformId: string;
+      resource: string;
+      /** @enum {string} */
+      taskType: 'sync' | 'validate' | 'collect';
+      /** Format: date-time */
+      nextDueAt: string;
+      lastRunAt: string | null;
+      consecutiveFailures: number;
+      autoPauseAfterFailures: number | null;
+      pausedReason: string | null;
     };
     /**
      * @example {
@@ -2886,6 +3101,49 @@ export interface components {
      */
     Replayed: {
       replayed: string[];
+    };
+    Backfill: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      platformId: string;
+      resource: string;
+      /** @enum {string} */
+      taskType: 'sync' | 'validate' | 'collect';
+      /** Format: date-time */
+      from: string;
+      /** Format: date-time */
+      to: string;
+      /** @enum {string} */
+      step: 'hour' | 'day' | 'week' | 'month';
+      timezone: string;
+      paramsTemplate: {
+        [key: string]: unknown;
+      };
+      maxConcurrent: number;
+      priority: number;
+      /** @enum {string} */
+      status: 'running' | 'succeeded' | 'failed' | 'cancelled';
+      progress: {
+        steps: number;
+        pending: number;
+        queued: number;
+        running: number;
+        waiting: number;
+        succeeded: number;
+        failed: number;
+        dead: number;
+        cancelled: number;
+        purged: number;
+      };
+      cancelReason: string | null;
+      /** Format: date-time */
+      createdAt: string;
+      finishedAt: string | null;
+    };
+    BackfillPage: {
+      items: components['schemas']['Backfill'][];
+      nextCursor: string | null;
     };
     /**
      * @example {
@@ -4967,6 +5225,7 @@ export interface operations {
         resource?: string;
         taskType?: 'sync' | 'validate' | 'collect';
         since?: string;
+        backfillId?: string;
         cursor?: string;
         limit?: number;
       };
@@ -6463,6 +6722,95 @@ export interface operations {
       };
     };
   };
+  listSchedules: {
+    parameters: {
+      query?: {
+        platformId?: string;
+        cursor?: string;
+        limit?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of schedules */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SchedulePage'];
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Path, query or body fails its schema; `details` names each field */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
   listRecords: {
     parameters: {
       query?: {
@@ -7336,6 +7684,465 @@ export interface operations {
       };
       /** @description No such route, platform, resource or job */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Path, query or body fails its schema; `details` names each field */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listBackfills: {
+    parameters: {
+      query?: {
+        platformId?: string;
+        cursor?: string;
+        limit?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of backfills */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BackfillPage'];
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Path, query or body fails its schema; `details` names each field */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  createBackfill: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['BackfillRequest'];
+      };
+    };
+    responses: {
+      /** @description The backfill, started */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Backfill'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such route, platform, resource or job */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Conflicts with the current state (name taken, platform inactive, job finished…) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body over PSC_BODY_LIMIT_BYTES */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body not uncompressed UTF-8 application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Path, query or body fails its schema; `details` names each field */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getBackfill: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Backfill id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The backfill */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Backfill'];
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such route, platform, resource or job */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Path, query or body fails its schema; `details` names each field */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  cancelBackfill: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Backfill id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': {
+          reason?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The backfill */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Backfill'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such route, platform, resource or job */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Conflicts with the current state (name taken, platform inactive, job finished…) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body over PSC_BODY_LIMIT_BYTES */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body not uncompressed UTF-8 application/json */
+      415: {
         headers: {
           [name: string]: unknown;
         };

@@ -27,3 +27,4 @@ export * from './topology-table.ts';
 export * from './job.outcomes.ts';
 export * from './page-cursor.ts';
 export * from './outbox.ts';
+export * from './backfill.ts';

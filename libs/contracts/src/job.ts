@@ -15,7 +15,7 @@ export const JOB_STATUSES = [
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const JOB_TRIGGERS = ['schedule', 'manual', 'api', 'replay'] as const;
+export const JOB_TRIGGERS = ['schedule', 'manual', 'api', 'replay', 'backfill'] as const;
 
 /** The most a job's params may take as JSON: they travel in every message of the job. */
 export const MAX_PARAMS_BYTES = 64 * 1024;
@@ -74,6 +74,8 @@ export const job = z.object({
   traceId: z.string().nullable(),
   /** The fire time of a scheduled run (its dedupe key with platform, resource and task). */
   scheduledFor: z.iso.datetime().nullable().optional(),
+  /** The backfill this run is a step of. */
+  backfillId: z.uuid().nullable().optional(),
   /** For scheduled runs: the scheduler replica and lease fencing token that enqueued it. */
   emittedBy: z
     .object({ replicaId: z.string(), fencingToken: z.number().int() })

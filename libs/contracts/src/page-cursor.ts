@@ -43,6 +43,14 @@ export const platformCursor = pageCursor(cursorText);
 
 /** `job.list`: after this job (newest first). */
 export const jobCursor = pageCursor(z.strictObject({ createdAt: z.iso.datetime(), id: z.uuid() }));
+/** Schedules, by platform, resource and task. */
+export const scheduleCursor = pageCursor(
+  z.strictObject({ platformId: z.uuid(), resource: cursorText, taskType: cursorText }),
+);
+/** Backfills, newest first. */
+export const backfillCursor = pageCursor(
+  z.strictObject({ createdAt: z.iso.datetime(), id: z.uuid() }),
+);
 
 /** `dlq.list`: after this dead letter (newest first). */
 export const deadLetterCursor = pageCursor(

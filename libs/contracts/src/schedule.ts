@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jobParams } from './job.ts';
 
 /**
  * When and how a task runs on its own. Either `intervalSeconds` or `cron` (5 or 6 fields, in
@@ -16,6 +17,11 @@ export const scheduleSpec = z.strictObject({
   overlap: z.enum(['skip', 'enqueue']).optional(),
   misfire: z.enum(['run_once', 'skip']).optional(),
   autoPauseAfterFailures: z.number().int().min(1).max(1_000).optional(),
+  /**
+   * The params of each run, with placeholders such as `{{date:yyyyMMdd}}` filled in (in
+   * `timezone`) when the run is made; see docs/SCHEDULING.md.
+   */
+  params: jobParams.optional(),
 });
 export type ScheduleSpec = z.infer<typeof scheduleSpec>;
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineRpc } from './rpc.ts';
 import { TASK_TYPES } from './topology.ts';
 import { job } from './job.ts';
-import { page } from './record.ts';
+import { page, pageRequest } from './record.ts';
 import { scheduleSpec } from './schedule.ts';
 import {
   jobListRequest,
@@ -81,4 +81,26 @@ export const platformSyncStatusGet = defineRpc(
   'platform.sync.status',
   z.object({ platformId: z.uuid() }),
   platformSyncStatus,
+);
+
+/** Where one (platform, resource, task) schedule stands. */
+export const scheduleState = z.object({
+  platformId: z.uuid(),
+  resource: z.string(),
+  taskType: z.enum(TASK_TYPES),
+  nextDueAt: z.iso.datetime(),
+  lastRunAt: z.iso.datetime().nullable(),
+  consecutiveFailures: z.number().int().nonnegative(),
+  autoPauseAfterFailures: z.number().int().nullable(),
+  /** Set while this schedule paused itself (failures in a row, a params template that fails). */
+  pausedReason: z.string().nullable(),
+});
+export type ScheduleState = z.infer<typeof scheduleState>;
+
+/** Every schedule the scheduler keeps (one per platform × resource × task it runs), or one platform's. */
+export const scheduleList = defineRpc(
+  'scheduler',
+  'schedule.list',
+  z.object({ platformId: z.uuid().optional(), ...pageRequest }),
+  page(scheduleState),
 );

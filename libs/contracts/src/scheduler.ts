@@ -26,6 +26,8 @@ export const taskConfig = z.object({
   overlap: z.enum(['skip', 'enqueue']),
   misfire: z.enum(['run_once', 'skip']),
   autoPauseAfterFailures: z.number().int().nullable(),
+  /** The params template of each run (null: none). */
+  params: z.record(z.string(), z.unknown()).nullable(),
   /** Set while an operator paused this task type (its schedules emit nothing meanwhile). */
   pausedReason: z.string().nullable(),
   lastRunAt: iso.nullable(),
@@ -75,6 +77,7 @@ export const jobListRequest = z.object({
   resource: z.string().min(1).max(100).optional(),
   taskType: z.preprocess((v) => (v === 'valid' ? 'validate' : v), z.enum(TASK_TYPES)).optional(),
   since: iso.optional(),
+  backfillId: z.uuid().optional(),
   ...pageRequest,
 });
 export type JobListRequest = z.infer<typeof jobListRequest>;

@@ -13,6 +13,7 @@ import {
 import type { Logger, Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { dataRoutes } from './entry-points/http/data.routes.ts';
+import { backfillRoutes } from './entry-points/http/backfills.routes.ts';
 import { dlqRoutes } from './entry-points/http/dlq.routes.ts';
 import { validationRoutes } from './entry-points/http/validations.routes.ts';
 import { breakerRoutes } from './entry-points/http/breakers.routes.ts';
@@ -96,6 +97,7 @@ export function createApp(deps: AppDeps) {
     platformControlRoutes(rpc),
     dataRoutes(rpc),
     dlqRoutes(rpc),
+    backfillRoutes(rpc),
     validationRoutes(rpc),
     breakerRoutes(rpc),
     outboxRoutes(rpc, outbox),

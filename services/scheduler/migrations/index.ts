@@ -4,6 +4,7 @@ import * as createSchedules from './20261123000000_create_schedules.ts';
 import * as jobEmitter from './20261124000000_job_emitter.ts';
 import * as jobRuns from './20261125000000_job_runs.ts';
 import * as runsAndDeadLetters from './20261203000000_runs_and_dead_letters.ts';
+import * as backfills from './20261203010000_backfills.ts';
 
 export const SCHEMA = 'scheduler';
 
@@ -13,4 +14,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261124000000_job_emitter.ts': jobEmitter,
   '20261125000000_job_runs.ts': jobRuns,
   '20261203000000_runs_and_dead_letters.ts': runsAndDeadLetters,
+  '20261203010000_backfills.ts': backfills,
 };

@@ -24,6 +24,9 @@ import { createLeaseRepository } from './data-access/lease.repository.ts';
 import { createPlatformRepository } from './data-access/platform.repository.ts';
 import { createScheduleRepository } from './data-access/schedule.repository.ts';
 import { createTickStore, LEASE_NAME } from './data-access/tick.store.ts';
+import { createBackfillStore } from './data-access/backfill.store.ts';
+import { createBackfills } from './domain/backfills.ts';
+import { createPlatformLookup } from './domain/platform-lookup.ts';
 import { createPlatformSync } from './domain/platform-sync.ts';
 import { createRunNow } from './domain/run-now.ts';
 import { createSchedulerControl } from './domain/scheduler-control.ts';
@@ -32,6 +35,7 @@ import { createDeadLettersConsumers } from './entry-points/consumers/dead-letter
 import { createJobEventsConsumer } from './entry-points/consumers/job-events.consumer.ts';
 import { createPlatformEventsConsumer } from './entry-points/consumers/platform-events.consumer.ts';
 import { dlqRpcHandlers } from './entry-points/rpc/dlq.rpc.ts';
+import { backfillRpcHandlers } from './entry-points/rpc/backfill.rpc.ts';
 import { jobRpcHandlers, schedulerRpcHandlers } from './entry-points/rpc/job.rpc.ts';
 import { createReconcileLoop } from './entry-points/schedules/reconcile.loop.ts';
 import { createTickLoop } from './entry-points/schedules/tick.loop.ts';
@@ -76,8 +80,15 @@ export function createApp(deps: AppDeps) {
     schedules,
     control,
   });
+  const registry = { get: (id: string) => rpcClient.call(platformGet, { id }) };
+  const backfillStore = createBackfillStore({ knex, outbox, jobs, control });
+  const backfills = createBackfills({
+    store: backfillStore,
+    platformById: createPlatformLookup({ registry, platforms, clock }),
+    clock,
+  });
   const runNow = createRunNow({
-    registry: { get: (id) => rpcClient.call(platformGet, { id }) },
+    registry,
     platforms,
     enqueue: (jobs, correlationId) => ledger.enqueue(jobs, correlationId),
     clock,
@@ -99,11 +110,13 @@ export function createApp(deps: AppDeps) {
     handlers: [
       ...jobRpcHandlers({ jobs, runNow, ledger }),
       ...dlqRpcHandlers({ deadLetters, ledger }),
+      ...backfillRpcHandlers({ backfills }),
       outboxRpcHandler('scheduler', outbox),
       ...schedulerRpcHandlers({
         control: schedulerControl,
         configs: createTaskConfigs({ clock, schedules, store }),
         platformSync: createPlatformSync({ clock, store, control, platforms, schedules, jobs }),
+        schedules,
       }),
     ],
     logger,
@@ -132,6 +145,7 @@ export function createApp(deps: AppDeps) {
     platforms,
     schedules,
     jobs,
+    backfills: backfillStore,
     logger,
     settings: config.scheduler,
   });

@@ -31,6 +31,7 @@ interface JobRow {
   position_at: Date | null;
   run: number;
   next_attempt_at: Date | null;
+  backfill_id: string | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -56,6 +57,7 @@ function toJob(row: JobRow): Job {
     nextAttemptAt: iso(row.next_attempt_at),
     traceId: row.trace_id,
     scheduledFor: iso(row.scheduled_for),
+    backfillId: row.backfill_id ?? null,
     emittedBy: row.emitted_by
       ? { replicaId: row.emitted_by, fencingToken: Number(row.fencing_token) }
       : null,
@@ -82,6 +84,7 @@ const jobRow = (job: Job) => ({
   params: JSON.stringify(job.params),
   trace_id: job.traceId,
   scheduled_for: job.scheduledFor ? new Date(job.scheduledFor) : null,
+  backfill_id: job.backfillId ?? null,
   created_at: new Date(job.createdAt),
   updated_at: new Date(job.updatedAt),
 });
@@ -162,6 +165,7 @@ export function createJobRepository(knex: Knex) {
       if (request.resource) query.where('resource', request.resource);
       if (request.taskType) query.where('task_type', request.taskType);
       if (request.since) query.where('created_at', '>=', new Date(request.since));
+      if (request.backfillId) query.where('backfill_id', request.backfillId);
       const after = jobCursor.decode(request.cursor);
       if (after) query.whereRaw('(created_at, id) < (?, ?)', [after.createdAt, after.id]);
       const rows = (await query

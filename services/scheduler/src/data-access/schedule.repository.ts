@@ -74,6 +74,27 @@ export function createScheduleRepository(knex: Knex, schema: string) {
       return (await table('schedules', q)) as ScheduleRow[];
     },
 
+    /** A page of schedules in key order, after `after`. */
+    async page(
+      filter: {
+        platformId?: string | undefined;
+        after?: { platformId: string; resource: string; taskType: string } | undefined;
+      },
+      limit: number,
+    ): Promise<ScheduleRow[]> {
+      const query = table('schedules');
+      if (filter.platformId) query.where('platform_id', filter.platformId);
+      if (filter.after)
+        query.whereRaw('(platform_id, resource, task_type) > (?, ?, ?)', [
+          filter.after.platformId,
+          filter.after.resource,
+          filter.after.taskType,
+        ]);
+      return (await query
+        .orderBy(['platform_id', 'resource', 'task_type'])
+        .limit(limit)) as ScheduleRow[];
+    },
+
     async forPlatform(platformId: string): Promise<ScheduleRow[]> {
       return (await table('schedules').where({ platform_id: platformId })) as ScheduleRow[];
     },
@@ -132,6 +153,18 @@ export function createScheduleRepository(knex: Knex, schema: string) {
         .where(where)
         .update({ consecutive_failures: failures, ...(pause ? { paused_reason: pause } : {}) });
       return pause;
+    },
+
+    /** Pauses single schedules with a reason (their runs cannot be made). */
+    async pauseMany(
+      trx: Knex.Transaction,
+      rows: { platform_id: string; resource: string; task_type: string; reason: string }[],
+    ): Promise<void> {
+      for (const r of rows) {
+        await table('schedules', trx)
+          .where({ platform_id: r.platform_id, resource: r.resource, task_type: r.task_type })
+          .update({ paused_reason: r.reason });
+      }
     },
 
     async setPaused(

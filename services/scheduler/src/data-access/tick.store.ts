@@ -6,6 +6,7 @@ import type { JobRepository } from './job.repository.ts';
 import type { LeaseRepository } from './lease.repository.ts';
 import type { PlatformRepository } from './platform.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
+import type { BackfillStore } from './backfill.store.ts';
 import { cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
 import { planTick } from '../domain/tick-plan.ts';
 
@@ -49,6 +50,7 @@ export function createTickStore(deps: {
   platforms: PlatformRepository;
   schedules: ScheduleRepository;
   jobs: JobRepository;
+  backfills: BackfillStore;
   logger: Logger;
   settings: TickSettings;
 }) {
@@ -110,7 +112,29 @@ export function createTickStore(deps: {
           await deps.outbox.write(trx, messages);
           await deps.schedules.upsertMany(trx, plan.upserts);
           await deps.schedules.deleteKeys(trx, plan.deletes);
+          await deps.schedules.pauseMany(trx, plan.pauses);
+          for (const p of plan.pauses) {
+            await deps.control.audit(trx, now, {
+              action: 'schedule.auto-pause',
+              target: `schedule:${p.platform_id}/${p.resource}/${p.task_type}`,
+              reason: p.reason,
+            });
+            deps.logger.warn(
+              {
+                platformId: p.platform_id,
+                resource: p.resource,
+                taskType: p.task_type,
+                reason: p.reason,
+              },
+              'schedule paused',
+            );
+          }
           enqueued = messages.length;
+          // Backfills run only while the scheduler runs, like schedules.
+          enqueued += await deps.backfills.topUp(trx, now, {
+            replicaId: s.replicaId,
+            fencingToken: token,
+          });
         }
         await deps.control.update(trx, { last_tick_at: now });
         if (!(await deps.leases.holds(trx, LEASE_NAME, s.replicaId, token, now))) {

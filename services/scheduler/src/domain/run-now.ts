@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Job, Platform, RpcResponse, RunNowRequest, jobRunNow } from '@psc/contracts';
 import { ConflictError, NotFoundError, toErrorBody, type Clock } from '@psc/core';
+import { createPlatformLookup } from './platform-lookup.ts';
 import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
 
 /** Run-now jobs jump the queue unless the caller says otherwise. */
@@ -21,34 +22,7 @@ export function createRunNow(deps: {
   clock: Clock;
   currentTraceId: () => string | null;
 }) {
-  async function platformById(
-    id: string,
-    known: ReadonlyMap<string, PlatformView>,
-  ): Promise<PlatformView> {
-    const found = known.get(id);
-    if (found) return found;
-    const p = await deps.registry.get(id);
-    await deps.platforms.upsert(
-      {
-        id: p.id,
-        name: p.name,
-        active: p.active,
-        priority: p.priority,
-        version: p.version,
-        baseUrl: p.baseUrl,
-        ...(p.schedule ? { schedule: p.schedule } : {}),
-        resources: p.resources.map((r) => ({
-          name: r.name,
-          tasks: r.tasks,
-          ...(r.schedule ? { schedule: r.schedule } : {}),
-        })),
-      },
-      deps.clock.now(),
-    );
-    const stored = await deps.platforms.get(id);
-    if (!stored) throw new NotFoundError(`platform ${id} not found`);
-    return stored;
-  }
+  const platformById = createPlatformLookup(deps);
 
   /** The jobs one request asks for, or why it cannot be run. */
   async function jobsFor(

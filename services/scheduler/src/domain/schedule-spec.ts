@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import type { ScheduleOverrides, ScheduleSpec, TaskType } from '@psc/contracts';
 import { ValidationError } from '@psc/core';
+import { checkParamsTemplate } from './params-template.ts';
 
 /** A schedule with every field decided: task config ← platform ← resource. */
 export interface EffectiveSpec {
@@ -13,6 +14,8 @@ export interface EffectiveSpec {
   overlap: 'skip' | 'enqueue';
   misfire: 'run_once' | 'skip';
   autoPauseAfterFailures: number | null;
+  /** Params template of each run (params-template.ts); null: `{}`. */
+  params: Record<string, unknown> | null;
 }
 
 const INTERVAL_DEFAULTS: Record<TaskType, number> = {
@@ -33,6 +36,7 @@ export function defaultSpec(taskType: TaskType): EffectiveSpec {
     overlap: 'skip',
     misfire: 'run_once',
     autoPauseAfterFailures: null,
+    params: null,
   };
 }
 
@@ -56,6 +60,7 @@ export function applySpec(base: EffectiveSpec, spec: ScheduleSpec | undefined): 
   if (spec.misfire !== undefined) out.misfire = spec.misfire;
   if (spec.autoPauseAfterFailures !== undefined)
     out.autoPauseAfterFailures = spec.autoPauseAfterFailures;
+  if (spec.params !== undefined) out.params = spec.params;
   return out;
 }
 
@@ -109,6 +114,14 @@ export function assertValidSpec(spec: ScheduleSpec, prefix: string, now: Date): 
   if (spec.cron !== undefined) {
     const message = cronProblem(spec.cron, isTimezone(tz) ? tz : 'UTC', now);
     if (message) issues.push({ path: `${prefix}.cron`, message });
+  }
+  if (spec.params !== undefined) {
+    try {
+      checkParamsTemplate(spec.params, isTimezone(tz) ? tz : 'UTC', `${prefix}.params`);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      issues.push({ path: `${prefix}.params`, message: err.message });
+    }
   }
   if (issues.length > 0)
     throw new ValidationError(issues[0]?.message ?? 'invalid schedule', issues);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { TASK_TYPES, type Job, type TaskType } from '@psc/contracts';
+import { ValidationError } from '@psc/core';
 import type { PlatformView } from '../data-access/platform.repository.ts';
 import {
   scheduleKey,
@@ -16,6 +17,7 @@ import {
   specKey,
   type EffectiveSpec,
 } from './schedule-spec.ts';
+import { renderParams } from './params-template.ts';
 
 export type ScheduleUpsert = Omit<ScheduleRow, 'consecutive_failures' | 'paused_reason'>;
 
@@ -33,6 +35,8 @@ export interface TickPlan {
   jobs: Job[];
   upserts: ScheduleUpsert[];
   deletes: ScheduleRow[];
+  /** Schedules whose runs cannot be made (a params template that does not render), with why. */
+  pauses: { platform_id: string; resource: string; task_type: TaskType; reason: string }[];
 }
 
 /**
@@ -58,7 +62,7 @@ export function planTick(
     snapshot.schedules.map((r) => [scheduleKey(r.platform_id, r.resource, r.task_type), r]),
   );
   const keep = new Set<string>();
-  const plan: TickPlan = { jobs: [], upserts: [], deletes: [] };
+  const plan: TickPlan = { jobs: [], upserts: [], deletes: [], pauses: [] };
 
   for (const platform of snapshot.platforms) {
     for (const resource of platform.resources) {
@@ -113,7 +117,20 @@ export function planTick(
               ? []
               : due.runs.slice(-1)
             : due.runs;
-        for (const at of runs) {
+        let params: Record<string, unknown>[];
+        try {
+          params = runs.map((at) =>
+            spec.params
+              ? renderParams(spec.params, { date: at, now, timezone: spec.timezone })
+              : {},
+          );
+        } catch (err) {
+          // A platform's template is only checked here: its schedule stops, with the reason.
+          if (!(err instanceof ValidationError)) throw err;
+          plan.pauses.push({ ...identity, reason: `params template: ${err.message}` });
+          continue;
+        }
+        for (const [i, at] of runs.entries()) {
           plan.jobs.push({
             id: randomUUID(),
             platformId: platform.id,
@@ -124,7 +141,7 @@ export function planTick(
             trigger: 'schedule',
             attempts: 0,
             run: 1,
-            params: {},
+            params: params[i] ?? {},
             stats: null,
             error: null,
             nextAttemptAt: null,

@@ -12,6 +12,7 @@ import { collectorOperations } from './collectors.routes.ts';
 import { dataOperations } from './data.routes.ts';
 import { dataTransferOperations } from './data-transfer.routes.ts';
 import { dlqOperations } from './dlq.routes.ts';
+import { backfillOperations } from './backfills.routes.ts';
 import { docsOperations } from './docs.routes.ts';
 import { jobOperations } from './jobs.routes.ts';
 import { logOperations } from './logs.routes.ts';
@@ -83,6 +84,7 @@ export const OPERATIONS: readonly Operation[] = [
   dataTransferOperations,
   validationOperations,
   dlqOperations,
+  backfillOperations,
   collectionOperations,
   collectorOperations,
   logOperations,
@@ -102,6 +104,7 @@ const TAGS: Record<string, string> = {
   data: 'Synced records: list, export, import',
   validations: 'Drift reports of validate jobs',
   'dead letters': 'Jobs whose retries ran out or that failed for good',
+  backfills: 'A task run over a past range, one job per step, with bounded concurrency',
   collections: 'Collect runs and the raw documents they fetched',
   collectors: 'Collector resources and their switches',
   monitoring: 'Queues, workers, breakers, logs and the pipeline’s verdict',

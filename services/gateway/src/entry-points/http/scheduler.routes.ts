@@ -3,6 +3,10 @@ import { z } from 'zod';
 import {
   TASK_TYPES,
   controlReason,
+  page,
+  pageRequest,
+  scheduleList,
+  scheduleState,
   schedulerConfigGet,
   schedulerConfigList,
   schedulerConfigPause,
@@ -136,6 +140,23 @@ export const schedulerOperations = {
   }),
   pauseConfig: configPause('pause'),
   resumeConfig: configPause('resume'),
+  listSchedules: operation({
+    method: 'get',
+    path: '/schedules',
+    operationId: 'listSchedules',
+    summary: 'Every schedule (platform × resource × task) with its next run and why it paused',
+    description:
+      'One row per resource and task type the scheduler runs on its own. `pausedReason` is set while a schedule paused itself — after `autoPauseAfterFailures` failed runs in a row, or because its params template cannot be filled — and cleared (for all of that platform’s schedules) by `POST /platforms/{id}/sync/start`.',
+    tag,
+    role: 'viewer',
+    query: z.object({ platformId: z.uuid().optional(), ...pageRequest }),
+    responses: {
+      200: {
+        description: 'A page of schedules',
+        schema: page(scheduleState.meta({ id: 'Schedule' })).meta({ id: 'SchedulePage' }),
+      },
+    },
+  }),
 };
 
 /**
@@ -154,6 +175,7 @@ export function schedulerRoutes(rpc: RpcClient): Router {
       ),
     );
   }
+  route(router, ops.listSchedules, (ctx, { query }) => relay(ctx, rpc.relay(scheduleList, query)));
   route(router, ops.listConfigs, (ctx) => relay(ctx, rpc.relay(schedulerConfigList, {})));
   route(router, ops.putConfigs, (ctx, { body }) =>
     relay(ctx, rpc.relay(schedulerConfigPutMany, body)),

@@ -8,6 +8,8 @@ import {
   schedulerConfigGet,
   schedulerConfigList,
   schedulerConfigPause,
+  scheduleCursor,
+  scheduleList,
   schedulerConfigPut,
   schedulerConfigPutMany,
   schedulerControl,
@@ -15,6 +17,7 @@ import {
 } from '@psc/contracts';
 import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
+import type { ScheduleRepository } from '../../data-access/schedule.repository.ts';
 import type { JobRepository } from '../../data-access/job.repository.ts';
 import type { LedgerStore } from '../../data-access/ledger.store.ts';
 import type { PlatformSync } from '../../domain/platform-sync.ts';
@@ -48,6 +51,7 @@ export function schedulerRpcHandlers(deps: {
   control: SchedulerControl;
   configs: TaskConfigs;
   platformSync: PlatformSync;
+  schedules: ScheduleRepository;
 }): RpcHandler[] {
   return [
     rpcHandler(schedulerStatusGet, () => deps.control.status()),
@@ -55,6 +59,34 @@ export function schedulerRpcHandlers(deps: {
     rpcHandler(schedulerConfigList, async () => ({ items: await deps.configs.list() })),
     rpcHandler(schedulerConfigGet, ({ taskType }) => deps.configs.get(taskType)),
     rpcHandler(schedulerConfigPut, ({ taskType, config }) => deps.configs.put(taskType, config)),
+    rpcHandler(scheduleList, async ({ platformId, limit, cursor }) => {
+      const rows = await deps.schedules.page(
+        { platformId, after: scheduleCursor.decode(cursor) },
+        limit + 1,
+      );
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items: items.map((r) => ({
+          platformId: r.platform_id,
+          resource: r.resource,
+          taskType: r.task_type,
+          nextDueAt: r.next_due_at.toISOString(),
+          lastRunAt: r.last_run_at?.toISOString() ?? null,
+          consecutiveFailures: r.consecutive_failures,
+          autoPauseAfterFailures: r.auto_pause_after,
+          pausedReason: r.paused_reason,
+        })),
+        nextCursor:
+          rows.length > limit && last
+            ? scheduleCursor.encode({
+                platformId: last.platform_id,
+                resource: last.resource,
+                taskType: last.task_type,
+              })
+            : null,
+      };
+    }),
     rpcHandler(schedulerConfigPause, ({ taskType, action, reason }) =>
       deps.configs.pause(taskType, action, reason),
     ),

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  EXCHANGES,
+  backfillCancel,
+  backfillCreate,
+  backfillGet,
+  jobStarted,
+  jobSucceeded,
+  schedulerControl,
+  type MessageDefinition,
+  type PayloadOf,
+} from '@psc/contracts';
+import { baseTopology, createEnvelope, createPublisher, type Publisher } from '@psc/messaging';
+import { waitFor } from '@psc/testing';
+import { manualClock, startInProcess } from './in-process.ts';
+import { platformSummary } from './support.ts';
+
+interface JobRow {
+  id: string;
+  run: number;
+  status: string;
+  params: { date: string };
+  trigger: string;
+}
+
+const stats = { fetched: 1, inserted: 1, updated: 0, unchanged: 0 };
+
+describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 120_000 }, () => {
+  const clock = manualClock('2030-01-10T00:00:00.000Z');
+  const platform = platformSummary({ resources: [{ name: 'races', tasks: ['collect'] }] });
+  let s: Awaited<ReturnType<typeof startInProcess>>;
+  let publisher: Publisher;
+
+  before(async () => {
+    s = await startInProcess('scheduler-backfill', clock);
+    publisher = createPublisher({ broker: s.mq.broker, topology: baseTopology, appId: 'test' });
+    await s.mq.announce(platform);
+    await s.waitForPlatform(platform.id);
+  });
+  after(async () => {
+    await publisher?.close();
+    await s?.stop();
+  });
+
+  const send = <M extends MessageDefinition>(def: M, payload: PayloadOf<M>) =>
+    publisher.publish(EXCHANGES.events, def.type, createEnvelope(def, payload));
+  const rows = (backfillId: string) =>
+    s
+      .jobs()
+      .where({ backfill_id: backfillId })
+      .orderBy('scheduled_for')
+      .select<JobRow[]>('id', 'run', 'status', 'params', 'trigger');
+  const succeed = async (jobs: JobRow[]) => {
+    const at = clock.now().toISOString();
+    for (const j of jobs) {
+      await send(jobStarted, { jobId: j.id, run: 1, attempt: 1, at, workerId: 'w' });
+      await send(jobSucceeded, { jobId: j.id, run: 1, attempt: 1, at, stats });
+    }
+    await waitFor(
+      async () => {
+        const now = await s
+          .jobs()
+          .whereIn(
+            'id',
+            jobs.map((j) => j.id),
+          )
+          .select('status');
+        return now.every((r: { status: string }) => r.status === 'succeeded');
+      },
+      { message: 'reports applied' },
+    );
+  };
+  const request = (patch: Record<string, unknown> = {}) =>
+    s.rpc.call(backfillCreate, {
+      platformId: platform.id,
+      resource: 'races',
+      taskType: 'collect',
+      from: '2030-01-01',
+      to: '2030-01-05',
+      step: 'day',
+      timezone: 'UTC',
+      paramsTemplate: { date: '{{date:yyyyMMdd}}', label: 'day before {{yesterday}}' },
+      maxConcurrent: 2,
+      ...patch,
+    });
+
+  it('when five days are backfilled two at a time, then no more than two runs are ever open, each day gets its params, and a second backfill of the same days runs nothing again', async () => {
+    const created = await request();
+    assert.equal(created.status, 'running');
+    assert.equal(created.progress.pending, 5);
+
+    const seen: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      await s.step(1_000);
+      await s.step(1_000);
+      const open = (await rows(created.id)).filter((j) => j.status === 'queued');
+      assert.ok(open.length <= 2, `round ${round}: ${open.length} runs open`);
+      assert.ok(open.length > 0, `round ${round}: the next days started`);
+      seen.push(...open.map((j) => j.params.date));
+      await succeed(open);
+    }
+    assert.deepEqual(seen, ['20300101', '20300102', '20300103', '20300104', '20300105']);
+    const first = (await rows(created.id))[0]!;
+    assert.deepEqual(first.params, { date: '20300101', label: 'day before 2029-12-31' });
+    assert.equal(first.trigger, 'backfill');
+    const done = await s.rpc.call(backfillGet, { id: created.id });
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.progress.succeeded, 5);
+
+    const again = await request({ from: '2030-01-03', to: '2030-01-06' });
+    await s.step(1_000);
+    await s.step(1_000);
+    await s.step(1_000);
+    const mine = await rows(again.id);
+    assert.deepEqual(
+      mine.map((j) => j.params.date),
+      ['20300106'],
+      'only the day no run had yet',
+    );
+    const view = await s.rpc.call(backfillGet, { id: again.id });
+    assert.equal(view.progress.succeeded, 3, 'the three days it found already done');
+    assert.equal(view.progress.queued, 1);
+    await succeed(mine);
+  });
+
+  it('when a backfill is cancelled, then its queued runs are cancelled, no further day starts, and it stays cancelled', async () => {
+    const created = await request({ from: '2029-12-01', to: '2029-12-10', maxConcurrent: 3 });
+    await s.step(1_000);
+    await s.step(1_000);
+    assert.equal((await rows(created.id)).length, 3);
+
+    const cancelled = await s.rpc.call(backfillCancel, { id: created.id, reason: 'wrong range' });
+    assert.equal(cancelled.status, 'cancelled');
+    assert.equal(cancelled.cancelReason, 'wrong range');
+    assert.equal(cancelled.progress.cancelled, 3);
+    await s.step(1_000);
+    await s.step(1_000);
+    assert.equal((await rows(created.id)).length, 3, 'no day started after the cancel');
+    const audit = await s.knex
+      .withSchema('scheduler')
+      .table('audit')
+      .where({ target: `backfill:${created.id}`, action: 'backfill.cancel' });
+    assert.equal(audit.length, 1);
+  });
+
+  it('when the scheduler is paused, then a backfill waits, and goes on after resume', async () => {
+    await s.rpc.call(schedulerControl, { action: 'pause', reason: 'maintenance' });
+    const created = await request({ from: '2029-11-01', to: '2029-11-02' });
+    await s.step(1_000);
+    await s.step(1_000);
+    assert.equal((await rows(created.id)).length, 0, 'nothing starts while paused');
+    await s.rpc.call(schedulerControl, { action: 'resume' });
+    await s.step(1_000);
+    await s.step(1_000);
+    assert.equal((await rows(created.id)).length, 2);
+  });
+});
