@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
 import { boothSample, startFakePlatform, type FakePlatform } from '@psc/testing';
 import { startSystem, type System } from '../support/system.ts';
 import { boothPlatform } from '../support/platforms.ts';
@@ -149,6 +150,116 @@ describe('data transfer: /api/v1/data/{platformId}/{resource}/export and /api/v1
       unchanged: 0,
       failed: 0,
       errors: [],
+    });
+  });
+
+  describe('hostile imports: the gateway streams every body with bounded memory', () => {
+    const post = async (body: string | Buffer, type: string) => {
+      const res = await fetch(
+        `${system.gatewayUrl}/api/v1/imports?platformId=${platformId}&resource=booths`,
+        {
+          method: 'POST',
+          headers: { 'x-api-key': system.adminKey, 'content-type': type },
+          body,
+        },
+      );
+      return {
+        status: res.status,
+        body: (await res.json()) as {
+          imported?: number;
+          error?: {
+            code: string;
+            message: string;
+            details?: {
+              failed: number;
+              inserted: number;
+              errors: { line: number; message: string }[];
+            };
+          };
+        },
+      };
+    };
+    const booth = (name: string, pad = 0) =>
+      JSON.stringify({
+        boothName: name,
+        boothAllTable: 1,
+        boothUsageTable: 0,
+        note: 'x'.repeat(pad),
+      });
+    const stillServing = async () => {
+      const health = await fetch(`${system.gatewayUrl}/health`);
+      assert.equal(health.status, 200);
+      const res = await system.api<{ imported: number }>(
+        `/api/v1/imports?platformId=${platformId}&resource=booths`,
+        { body: [JSON.parse(booth(`after-${Math.random()}`)) as Record<string, unknown>] },
+      );
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    };
+
+    it('when one JSONL line is 3 MB, then that line is reported as over PSC_IMPORT_MAX_ITEM_BYTES and the lines around it are stored', async () => {
+      const body = [booth('Around 1'), booth('Huge', 3_000_000), booth('Around 2')].join('\n');
+      const res = await post(body, 'application/x-ndjson');
+      assert.equal(res.status, 422, JSON.stringify(res.body).slice(0, 500));
+      assert.equal(res.body.error?.details?.inserted, 2);
+      assert.deepEqual(res.body.error?.details?.errors, [
+        { line: 2, message: 'line longer than 1048576 bytes (PSC_IMPORT_MAX_ITEM_BYTES)' },
+      ]);
+      await stillServing();
+    });
+
+    it('when a million JSONL lines are invalid, then every one is counted, the first 1,000 are listed, and the gateway keeps serving', async () => {
+      const res = await post(Buffer.from('x\n'.repeat(1_000_000)), 'application/x-ndjson');
+      assert.equal(res.status, 422);
+      assert.equal(res.body.error?.details?.failed, 1_000_000);
+      assert.equal(res.body.error?.details?.errors.length, 1_000);
+      assert.deepEqual(res.body.error?.details?.errors[999], {
+        line: 1_000,
+        message: 'not valid JSON',
+      });
+      await stillServing();
+    });
+
+    it('when a JSON array holds an item over PSC_IMPORT_MAX_ITEM_BYTES, then 413 names the item and the limit, and the items before it are stored', async () => {
+      const body = `[${booth('Before big')},${booth('Big', 2_000_000)},${booth('After big')}]`;
+      const res = await post(body, 'application/json');
+      assert.equal(res.status, 413, JSON.stringify(res.body).slice(0, 500));
+      assert.match(
+        res.body.error!.message,
+        /item 2 of the JSON array is larger than 1048576 bytes \(PSC_IMPORT_MAX_ITEM_BYTES\)/,
+      );
+      const records = await system.api<{ items: { key: string }[] }>(
+        `/api/v1/data/${platformId}/booths?limit=500`,
+      );
+      assert.ok(records.body.items.some((r) => r.key === 'Before big'));
+      await stillServing();
+    });
+
+    it('when three 15 MB JSON arrays are imported at once, then all are stored and the gateway stays under its memory cap', async () => {
+      const array = (n: number) =>
+        `[${Array.from({ length: 150 }, (_, i) => booth(`Bulk ${n}-${i}`, 100_000)).join(',')}]`;
+      const rss = async () => {
+        const text = await (await fetch(`${system.gatewayUrl}/metrics`)).text();
+        return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1] ?? 0);
+      };
+      let peak = await rss();
+      let running = true;
+      const sampler = (async () => {
+        while (running) {
+          peak = Math.max(peak, await rss());
+          await setTimeout(50); // a sampling interval, not a wait for an effect
+        }
+      })();
+      const results = await Promise.all([1, 2, 3].map((n) => post(array(n), 'application/json')));
+      running = false;
+      await sampler;
+      for (const r of results) assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 500));
+      assert.deepEqual(
+        results.map((r) => r.body.imported),
+        [150, 150, 150],
+      );
+      // The gateway runs with a 128 MB old generation; the bodies alone are 45 MB.
+      assert.ok(peak < 256 * 1024 * 1024, `gateway RSS peaked at ${Math.round(peak / 1048576)} MB`);
+      await stillServing();
     });
   });
 });

@@ -572,7 +572,7 @@ export interface paths {
     put?: never;
     /**
      * Map and upsert upstream-shaped items into a resource, like a sync
-     * @description JSON lines (`application/x-ndjson`, streamed, no size limit) or a JSON array (at most `PSC_IMPORT_MAX_BYTES`). Good lines are stored even when others fail (422 `import_incomplete` lists them).
+     * @description JSON lines (`application/x-ndjson`) or a JSON array, both streamed with no limit on the body: each line or array item is at most `PSC_IMPORT_MAX_ITEM_BYTES` (a longer line is reported and skipped; a larger array item ends the import with 413). Good lines are stored even when others fail: 422 `import_incomplete` counts every failure in `failed` and lists the first 1,000 in `errors`.
      *
      *     Needs the **operator** role (viewer < operator < admin).
      */

@@ -21,9 +21,8 @@ export const SERVICE_NODE_FLAGS: readonly string[] = [
  * Per service, after SERVICE_NODE_FLAGS. The gateway's old generation is capped: under 50
  * concurrent requests V8 otherwise grew it to ~90 MB and kept it (RSS 190 MB, at the export
  * budget of 200 MB before exporting anything); with the cap it sits at ~130 MB at the same
- * throughput. Its largest allocation, a JSON-array import body, is bounded by
- * PSC_IMPORT_MAX_BYTES, which the gateway checks against the heap at start-up. Workers hold whole
- * platform pages and get no cap.
+ * throughput. Imports are streamed, one item (PSC_IMPORT_MAX_ITEM_BYTES) at a time, so no
+ * request needs more. Workers hold whole platform pages and get no cap.
  */
 export const SERVICE_EXTRA_FLAGS: Readonly<Record<string, readonly string[]>> = {
   gateway: ['--max-old-space-size=128'],

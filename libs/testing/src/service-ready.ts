@@ -18,7 +18,9 @@ export async function waitUntilReady(
   });
   died.catch(() => undefined);
   const ready = waitFor(async () => (await fetch(`${url}/ready`)).ok, {
-    timeoutMs: options.timeoutMs ?? 30_000,
+    // Start-up is module loading and connecting: seconds on a quiet machine, but CI shares two
+    // cores with other work, and a slow start is not what these tests check.
+    timeoutMs: options.timeoutMs ?? 90_000,
     ...(options.intervalMs ? { intervalMs: options.intervalMs } : {}),
     message: `${service.name} ready`,
   });

@@ -108,7 +108,7 @@ export function createApp(deps: AppDeps) {
   ]) {
     api.use(routes.routes(), routes.allowedMethods());
   }
-  const transfer = dataTransferRoutes(rpc, { importLimitBytes: config.importLimitBytes });
+  const transfer = dataTransferRoutes(rpc, { importMaxItemBytes: config.importMaxItemBytes });
   let openApi: object | undefined;
   const docs = docsRoutes(() => (openApi ??= buildOpenApi()));
   const http = createHttpServer({

@@ -1,6 +1,5 @@
-import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
-import { ConfigError, commonEnv, parseEnv, portEnv } from '@psc/core';
+import { commonEnv, parseEnv, portEnv } from '@psc/core';
 
 const list = z
   .string()
@@ -35,44 +34,22 @@ const schema = z.object({
     .default(1024 * 1024),
   /** Queue monitoring reads rates and unacked counts here when set, else passive declares. */
   RABBITMQ_MANAGEMENT_URL: z.url({ protocol: /^https?$/ }).optional(),
-  /** Largest JSON-array import body (JSONL bodies are streamed and not limited). */
-  PSC_IMPORT_MAX_BYTES: z.coerce
+  /**
+   * Largest line of a JSONL import or item of a JSON-array import: with bodies streamed, this is
+   * what one import holds in memory at a time.
+   */
+  PSC_IMPORT_MAX_ITEM_BYTES: z.coerce
     .number()
     .int()
     .min(1_024)
-    .default(16 * 1024 * 1024),
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
 
-/** A JSON-array import holds its body text and the parsed items at once: about 5 × its size. */
-const IMPORT_HEAP_FACTOR = 5;
-/** What the gateway itself needs besides one import (idle heap ~30 MB, in-flight requests). */
-const HEAP_RESERVE_BYTES = 48 * 1024 * 1024;
-
-/**
- * Fails start-up when one JSON-array import could exhaust this process's heap (the gateway runs
- * with a capped old generation, see SERVICE_EXTRA_FLAGS): a clear error now instead of an
- * out-of-memory crash on the first large import.
- */
-function checkImportFitsHeap(importLimitBytes: number, heapLimitBytes: number): void {
-  const needed = importLimitBytes * IMPORT_HEAP_FACTOR + HEAP_RESERVE_BYTES;
-  if (needed > heapLimitBytes) {
-    const mb = (n: number) => Math.ceil(n / 1024 / 1024);
-    throw new ConfigError(
-      `invalid configuration: PSC_IMPORT_MAX_BYTES: ${importLimitBytes} bytes needs about ${mb(needed)} MB of heap, this ` +
-        `gateway has ${mb(heapLimitBytes)} MB; lower it (large imports stream as JSONL) or raise ` +
-        `--max-old-space-size`,
-    );
-  }
-}
-
-export function loadConfig(
-  env: Record<string, string | undefined>,
-  heapLimitBytes: number = getHeapStatistics().heap_size_limit,
-) {
+export function loadConfig(env: Record<string, string | undefined>) {
   const e = parseEnv(schema, env);
-  checkImportFitsHeap(e.PSC_IMPORT_MAX_BYTES, heapLimitBytes);
   return {
     amqpUrl: e.AMQP_URL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
@@ -86,6 +63,6 @@ export function loadConfig(
     bodyLimitBytes: e.PSC_BODY_LIMIT_BYTES,
     managementUrl: e.RABBITMQ_MANAGEMENT_URL,
     vhost: decodeURIComponent(new URL(e.AMQP_URL).pathname.slice(1)) || '/',
-    importLimitBytes: e.PSC_IMPORT_MAX_BYTES,
+    importMaxItemBytes: e.PSC_IMPORT_MAX_ITEM_BYTES,
   };
 }

@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
 import Router from '@koa/router';
 import { z } from 'zod';
 import { EXPORT_FORMATS, platformGet, recordsExport, recordsImport } from '@psc/contracts';
@@ -7,6 +6,7 @@ import { AppError } from '@psc/core';
 import type { RpcClient } from '@psc/messaging';
 import { PLATFORM_ID } from './api-schemas.ts';
 import { dataParams } from './data.routes.ts';
+import { importItems, type ImportError } from './import-stream.ts';
 import { operation, route } from './operation.ts';
 
 const exportQuery = z.object({
@@ -62,7 +62,7 @@ export const dataTransferOperations = {
     operationId: 'importRecords',
     summary: 'Map and upsert upstream-shaped items into a resource, like a sync',
     description:
-      'JSON lines (`application/x-ndjson`, streamed, no size limit) or a JSON array (at most `PSC_IMPORT_MAX_BYTES`). Good lines are stored even when others fail (422 `import_incomplete` lists them).',
+      'JSON lines (`application/x-ndjson`) or a JSON array, both streamed with no limit on the body: each line or array item is at most `PSC_IMPORT_MAX_ITEM_BYTES` (a longer line is reported and skipped; a larger array item ends the import with 413). Good lines are stored even when others fail: 422 `import_incomplete` counts every failure in `failed` and lists the first 1,000 in `errors`.',
     tag: 'data',
     role: 'operator',
     query: importQuery,
@@ -108,56 +108,32 @@ function exportStream(
   return Readable.from(pages(), { objectMode: false, highWaterMark: 1 });
 }
 
+/** Errors an import reports line by line; the rest are only counted (a body of millions of bad lines stays small). */
+const MAX_REPORTED_ERRORS = 1_000;
+
 interface ImportTotals {
   inserted: number;
   updated: number;
   unchanged: number;
-  errors: { line: number; message: string }[];
+  failed: number;
+  errors: ImportError[];
 }
 
-/** JSONL line by line, or a JSON array (each element numbered as a line, from 1). */
-async function* importItems(
-  req: NodeJS.ReadableStream,
-  isArray: boolean,
-  limitBytes: number,
-  errors: ImportTotals['errors'],
-): AsyncGenerator<{ line: number; item: unknown; size: number }> {
-  if (isArray) {
-    let text = '';
-    for await (const chunk of req) {
-      text += String(chunk);
-      if (text.length > limitBytes)
-        throw new AppError(
-          'payload_too_large',
-          413,
-          `JSON array body exceeds ${limitBytes} bytes; send JSONL`,
-        );
-    }
-    let items: unknown;
-    try {
-      items = JSON.parse(text);
-    } catch {
-      throw new AppError('bad_request', 400, 'body is not valid JSON');
-    }
-    if (!Array.isArray(items))
-      throw new AppError('bad_request', 400, 'a JSON body must be an array of items');
-    for (const [i, item] of items.entries())
-      yield { line: i + 1, item, size: JSON.stringify(item ?? null).length };
-    return;
-  }
-  let line = 0;
-  for await (const raw of createInterface({ input: req, crlfDelay: Infinity })) {
-    line += 1;
-    if (raw.trim() === '') continue;
-    try {
-      yield { line, item: JSON.parse(raw) as unknown, size: raw.length };
-    } catch {
-      errors.push({ line, message: 'not valid JSON' });
-    }
+/** What is read and dropped of a body after an error, so the client gets to read the answer. */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+async function discardRest(req: NodeJS.ReadableStream): Promise<void> {
+  let read = 0;
+  for await (const chunk of req) {
+    read += (chunk as Buffer).length;
+    if (read > DISCARD_LIMIT_BYTES) break; // then the connection is reset: a bound on the work
   }
 }
 
-export function dataTransferRoutes(rpc: RpcClient, options: { importLimitBytes: number }): Router {
+export function dataTransferRoutes(
+  rpc: RpcClient,
+  options: { importMaxItemBytes: number },
+): Router {
   const router = new Router({ prefix: '/api/v1' });
   route(router, dataTransferOperations.export, async (ctx, { params: p, query: { format } }) => {
     const platform = await rpc.call(platformGet, { id: p.platformId });
@@ -174,10 +150,13 @@ export function dataTransferRoutes(rpc: RpcClient, options: { importLimitBytes: 
   // Mounted outside the JSON body parser: the body is streamed, JSONL or a JSON array.
   route(router, dataTransferOperations.import, async (ctx, { query: target }) => {
     const isArray = Boolean(ctx.request.is('application/json', 'application/*+json'));
-    const totals: ImportTotals = { inserted: 0, updated: 0, unchanged: 0, errors: [] };
+    const totals: ImportTotals = { inserted: 0, updated: 0, unchanged: 0, failed: 0, errors: [] };
+    const failed = (error: ImportError): void => {
+      totals.failed += 1;
+      if (totals.errors.length < MAX_REPORTED_ERRORS) totals.errors.push(error);
+    };
     let batch: { line: number; item: unknown }[] = [];
     let batchBytes = 0;
-    let lines = 0;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const result = await rpc.call(
@@ -188,20 +167,29 @@ export function dataTransferRoutes(rpc: RpcClient, options: { importLimitBytes: 
       totals.inserted += result.inserted;
       totals.updated += result.updated;
       totals.unchanged += result.unchanged;
-      totals.errors.push(...result.errors);
+      result.errors.forEach(failed);
       batch = [];
       batchBytes = 0;
     };
-    for await (const { line, item, size } of importItems(
-      ctx.req,
-      isArray,
-      options.importLimitBytes,
-      totals.errors,
-    )) {
-      lines = Math.max(lines, line);
-      batch.push({ line, item });
-      batchBytes += size;
-      if (batch.length >= IMPORT_BATCH_ITEMS || batchBytes >= IMPORT_BATCH_BYTES) await flush();
+    try {
+      for await (const { line, item, size } of importItems(
+        // Not destroyed when the import stops early: that would reset the connection before the
+        // client reads the error.
+        ctx.req.iterator({ destroyOnReturn: false }),
+        isArray,
+        options.importMaxItemBytes,
+        failed,
+      )) {
+        batch.push({ line, item });
+        batchBytes += size;
+        if (batch.length >= IMPORT_BATCH_ITEMS || batchBytes >= IMPORT_BATCH_BYTES) await flush();
+      }
+    } catch (err) {
+      // What was read before a body-ending error (an array item over the bound, bad JSON) is
+      // stored, as the error says.
+      await flush();
+      await discardRest(ctx.req);
+      throw err;
     }
     await flush();
     totals.errors.sort((a, b) => a.line - b.line);
@@ -210,8 +198,8 @@ export function dataTransferRoutes(rpc: RpcClient, options: { importLimitBytes: 
       inserted: totals.inserted,
       updated: totals.updated,
       unchanged: totals.unchanged,
-      failed: totals.errors.length,
-      errors: totals.errors.slice(0, 1_000),
+      failed: totals.failed,
+      errors: totals.errors,
     };
     if (summary.failed > 0) {
       const first = totals.errors[0];
