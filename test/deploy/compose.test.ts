@@ -49,12 +49,14 @@ describe('docker-compose.yml', () => {
       );
       assert.deepEqual(given, secretsReadBy(service), service);
     }
-    // The demo platform registers itself with the admin key; no infrastructure gets any secret.
+    // The demo platform registers itself with the admin key and Prometheus scrapes the gateway's
+    // /metrics with it; no other infrastructure gets any secret.
     for (const [name, s] of Object.entries(services).filter(
       ([n]) => !SERVICES.includes(n as never),
     )) {
       const given = SECRET_VARIABLES.filter((v) => v in (s.environment ?? {}));
-      assert.deepEqual(given, name === 'demo-platform' ? ['PSC_ADMIN_API_KEY'] : [], name);
+      const needsKey = name === 'demo-platform' || name === 'prometheus';
+      assert.deepEqual(given, needsKey ? ['PSC_ADMIN_API_KEY'] : [], name);
     }
     const management = new URL(services.gateway!.environment!['RABBITMQ_MANAGEMENT_URL']!);
     assert.equal(management.hostname, 'rabbitmq');
@@ -73,7 +75,11 @@ describe('docker-compose.yml', () => {
       scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; port: number }[] }[];
     };
     const psc = scrape.scrape_configs.find((job) => job.job_name === 'psc')!;
-    assert.deepEqual([...psc.dns_sd_configs![0]!.names].sort(), [...SERVICES].sort());
+    const gateway = scrape.scrape_configs.find((job) => job.job_name === 'psc-gateway')!;
+    assert.deepEqual(
+      [...psc.dns_sd_configs![0]!.names, ...gateway.dns_sd_configs![0]!.names].sort(),
+      [...SERVICES].sort(),
+    );
     assert.equal(String(psc.dns_sd_configs![0]!.port), services.gateway!.environment!['HTTP_PORT']);
 
     const grafana = mounts(services.grafana!);

@@ -31,6 +31,8 @@ describe('gateway security: API keys, roles, audit, limits, docs', () => {
         PSC_RATE_LIMIT_PER_MINUTE: '60',
         PSC_AUTH_FAILURES_PER_MINUTE: '6',
         PSC_CORS_ORIGINS: ORIGIN,
+        // As behind one reverse proxy: the client address is the last X-Forwarded-For entry.
+        PSC_TRUSTED_PROXY_HOPS: '1',
       },
     });
   });
@@ -225,27 +227,42 @@ describe('gateway security: API keys, roles, audit, limits, docs', () => {
       assert.equal(res.error?.error.code, 'unavailable');
     });
 
-    it('when one address keeps sending bad keys, then it gets 429 with Retry-After, even with a good key', async () => {
+    it('when one address behind the proxy keeps sending bad keys, then its guesses get 429 with Retry-After, while a good key from it and guesses from other addresses are still answered', async () => {
+      const from = (ip: string) => ({ 'x-forwarded-for': `198.51.100.1, ${ip}` });
       const statuses: number[] = [];
       let retryAfter: string | null = null;
       for (let i = 0; i < 8; i += 1) {
-        const res = await call('/api/v1/platforms', { apiKey: `psc_guess_${i}` });
+        const res = await call('/api/v1/platforms', {
+          apiKey: `psc_guess_${i}`,
+          headers: from('203.0.113.7'),
+        });
         statuses.push(res.status);
         retryAfter ??= res.headers.get('retry-after');
       }
-      // 401s until the address's failures (earlier tests' included) pass 6, then only 429s.
-      const first429 = statuses.indexOf(429);
-      assert.ok(first429 > 0, statuses.join());
-      assert.ok(
-        statuses.slice(0, first429).every((s) => s === 401),
-        statuses.join(),
-      );
-      assert.ok(
-        statuses.slice(first429).every((s) => s === 429),
-        statuses.join(),
-      );
+      // 401 for the address's first 6 failures, then only 429s.
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 429, 429]);
       assert.ok(Number(retryAfter) >= 1);
-      assert.equal((await call('/api/v1/api-keys')).status, 429);
+      // A valid key from the same address works: one address can be many users.
+      assert.equal((await call('/api/v1/api-keys', { headers: from('203.0.113.7') })).status, 200);
+      // Another client behind the same proxy is not blocked with it.
+      const other = await call('/api/v1/platforms', {
+        apiKey: 'psc_guess_x',
+        headers: from('203.0.113.8'),
+      });
+      assert.equal(other.status, 401);
+    });
+  });
+
+  describe('GET /metrics of the gateway', () => {
+    it('when it is scraped without a key, then 401; with a key as a Bearer token, then the figures', async () => {
+      const open = await fetch(`${system.gatewayUrl}/metrics`);
+      assert.equal(open.status, 401);
+      assert.equal(((await open.json()) as { error: { code: string } }).error.code, 'unauthorized');
+      const scraped = await fetch(`${system.gatewayUrl}/metrics`, {
+        headers: { authorization: `Bearer ${system.adminKey}` },
+      });
+      assert.equal(scraped.status, 200);
+      assert.match(await scraped.text(), /^http_request_duration_seconds_bucket\{/m);
     });
   });
 });

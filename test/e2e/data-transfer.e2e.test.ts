@@ -235,10 +235,17 @@ describe('data transfer: /api/v1/data/{platformId}/{resource}/export and /api/v1
     });
 
     it('when three 15 MB JSON arrays are imported at once, then all are stored and the gateway stays under its memory cap', async () => {
-      const array = (n: number) =>
-        `[${Array.from({ length: 150 }, (_, i) => booth(`Bulk ${n}-${i}`, 100_000)).join(',')}]`;
+      const bodies = [1, 2, 3].map((n) =>
+        Buffer.from(
+          `[${Array.from({ length: 150 }, (_, i) => booth(`Bulk ${n}-${i}`, 100_000)).join(',')}]`,
+        ),
+      );
       const rss = async () => {
-        const text = await (await fetch(`${system.gatewayUrl}/metrics`)).text();
+        const text = await (
+          await fetch(`${system.gatewayUrl}/metrics`, {
+            headers: { 'x-api-key': system.adminKey },
+          })
+        ).text();
         return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1] ?? 0);
       };
       let peak = await rss();
@@ -249,7 +256,7 @@ describe('data transfer: /api/v1/data/{platformId}/{resource}/export and /api/v1
           await setTimeout(50); // a sampling interval, not a wait for an effect
         }
       })();
-      const results = await Promise.all([1, 2, 3].map((n) => post(array(n), 'application/json')));
+      const results = await Promise.all(bodies.map((body) => post(body, 'application/json')));
       running = false;
       await sampler;
       for (const r of results) assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 500));

@@ -1204,7 +1204,9 @@ export interface paths {
     };
     /**
      * Prometheus metrics (text exposition format)
-     * @description No API key needed.
+     * @description The gateway faces clients, so its figures need a key like the API (Prometheus: `authorization: {credentials_file: …}` sends it as a Bearer token). The services behind it serve `/metrics` without one on their own ports.
+     *
+     *     Needs the **viewer** role (viewer < operator < admin).
      */
     get: operations['getMetrics'];
     put?: never;
@@ -9959,6 +9961,62 @@ export interface operations {
         };
         content: {
           'text/plain': string;
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
         };
       };
     };

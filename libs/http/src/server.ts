@@ -55,6 +55,12 @@ export interface HttpServerOptions {
    * listens first so `/health` answers, while `/ready` waits for consumers to be up.
    */
   startupGate?: boolean;
+  /**
+   * Reverse proxies in front of this server that append to `X-Forwarded-For`: with n > 0 the
+   * client address (`ctx.ip`, used by per-address limits and logs) is the one the n-th proxy saw
+   * instead of the proxy's own. 0 (default) ignores the header, which any client can forge.
+   */
+  trustedProxyHops?: number;
   /** Per-check limit for `/ready`; 2 s when omitted. */
   readinessTimeoutMs?: number;
   /** How long `stop()` lets in-flight requests finish before cutting sockets; 10 s by default. */
@@ -91,6 +97,10 @@ function urlHost(host: string | undefined): string {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { logger } = options;
   const app = new Koa();
+  if (options.trustedProxyHops) {
+    app.proxy = true;
+    app.maxIpsCount = options.trustedProxyHops;
+  }
   let server: Server | undefined;
   let stopping = false;
 
@@ -151,6 +161,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       const handle = app.callback();
       // Koa's handler settles its own errors (onerror); nothing to await here.
       const listening = createServer((req, res) => void handle(req, res));
+      // Idle keep-alive connections stay open longer than proxies and clients keep theirs (load
+      // balancers commonly 60 s, Node's fetch 4 s): with Node's 5 s default a client reusing a
+      // connection the server has just closed gets a reset instead of an answer.
+      listening.keepAliveTimeout = 65_000;
+      listening.headersTimeout = 66_000;
       await new Promise<void>((resolve, reject) => {
         listening.once('error', reject);
         listening.listen(options.port, options.host, () => {

@@ -129,9 +129,10 @@ export function createApp(deps: AppDeps) {
         touch: (id, at) => keys.touch(id, at),
         clock,
         logger,
-        prefix: '/api/v1',
+        prefixes: ['/api/v1', '/metrics'],
       }),
     ],
+    trustedProxyHops: config.trustedProxyHops,
     // Streaming export/import first: its bodies are not JSON documents for jsonBody to parse.
     routers: [docs, transfer, api],
     port: config.http.port,

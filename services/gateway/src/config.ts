@@ -26,6 +26,8 @@ const schema = z.object({
   PSC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(6_000),
   /** Failed authentications per minute from one client IP before it gets 429. */
   PSC_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(30),
+  /** Reverse proxies in front of the gateway that append X-Forwarded-For (0: none, the header is ignored). */
+  PSC_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   PSC_BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()
@@ -60,6 +62,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     corsOrigins: e.PSC_CORS_ORIGINS,
     rateLimitPerMinute: e.PSC_RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: e.PSC_AUTH_FAILURES_PER_MINUTE,
+    trustedProxyHops: e.PSC_TRUSTED_PROXY_HOPS,
     bodyLimitBytes: e.PSC_BODY_LIMIT_BYTES,
     managementUrl: e.RABBITMQ_MANAGEMENT_URL,
     vhost: decodeURIComponent(new URL(e.AMQP_URL).pathname.slice(1)) || '/',

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { AppError } from '@psc/core';
 import { importItems, type ImportError } from '../src/entry-points/http/import-stream.ts';
 
 /** A body as the socket delivers it: in chunks of `size` bytes, cut anywhere. */
-async function* chunks(text: string, size: number): AsyncGenerator<Buffer> {
+function chunks(text: string, size: number): AsyncIterable<Buffer> {
   const bytes = Buffer.from(text);
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) pieces.push(bytes.subarray(i, i + size));
+  return Readable.from(pieces);
 }
 
 async function read(text: string, isArray: boolean, opts: { chunk?: number; max?: number } = {}) {

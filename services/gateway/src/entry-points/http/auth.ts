@@ -55,8 +55,11 @@ export interface AuthOptions {
   touch: (keyId: string, at: Date) => Promise<void>;
   clock: Clock;
   logger: Logger;
-  /** Paths under this prefix need a key. */
-  prefix: string;
+  /**
+   * Paths under these prefixes need a key: the API, and the gateway's `/metrics` (the one service
+   * facing clients does not hand its figures to anyone who asks).
+   */
+  prefixes: string[];
 }
 
 function tooMany(ctx: Context, msBeforeNext: number, what: string): AppError {
@@ -69,14 +72,23 @@ function tooMany(ctx: Context, msBeforeNext: number, what: string): AppError {
 
 const MAX_TRACKED = 10_000;
 
+/** The token of `Authorization: Bearer <token>`, or '' when the header is absent or another scheme. */
+function bearer(header: string): string {
+  const match = /^Bearer[ \t]+(\S{1,512})[ \t]*$/i.exec(header);
+  return match?.[1] ?? '';
+}
+
 /**
  * Checks `X-API-Key` once per request under `prefix` and sets `ctx.state.keyId`/`role`.
  *
  * The key is looked up in the in-memory {@link KeyDirectory}; its per-minute limit is taken from
  * a lease of the shared counter (`data-access/leased-limiter.ts`): a valid request normally touches
- * neither PostgreSQL nor the broker. A failed authentication is counted in PostgreSQL, shared by
- * every replica; an address over its limit is refused (429, also with a valid key) from this
- * replica's memory until the shared window ends, without counting further.
+ * neither PostgreSQL nor the broker. The key comes in `X-API-Key` or as `Authorization: Bearer`
+ * (what Prometheus and most HTTP tools send). A failed authentication is counted in PostgreSQL,
+ * shared by every replica; once an address is over its limit its failures are refused (429) from
+ * this replica's memory until the shared window ends, without counting further. A valid key from
+ * that address still works: behind a proxy (or a NAT) one address is many users, and a guesser
+ * gains nothing from the 429 that a 401 would not have told it.
  */
 export function authenticate(options: AuthOptions): Middleware {
   const { directory, perKey, failures, clock } = options;
@@ -126,23 +138,28 @@ export function authenticate(options: AuthOptions): Middleware {
   }
 
   return async (ctx, next) => {
-    if (!ctx.path.startsWith(options.prefix) || ctx.method === 'OPTIONS') {
+    if (
+      !options.prefixes.some((prefix) => ctx.path.startsWith(prefix)) ||
+      ctx.method === 'OPTIONS'
+    ) {
       await next();
       return;
     }
     const ip = ctx.ip;
-    const refused = blocked(ip, Date.now());
-    if (refused > 0)
-      throw tooMany(ctx, refused, 'too many failed authentications from this address');
-    const key = ctx.get('x-api-key');
+    const key = ctx.get('x-api-key') || bearer(ctx.get('authorization'));
     const found = key ? await directory.lookup(hashApiKey(key)) : undefined;
     if (!found) {
+      const refused = blocked(ip, Date.now());
+      if (refused > 0)
+        throw tooMany(ctx, refused, 'too many failed authentications from this address');
       const over = await countFailure(ip);
       if (over > 0) throw tooMany(ctx, over, 'too many failed authentications from this address');
       throw new AppError(
         'unauthorized',
         401,
-        key ? 'unknown API key' : 'missing API key: send it in X-API-Key',
+        key
+          ? 'unknown API key'
+          : 'missing API key: send it in X-API-Key (or Authorization: Bearer)',
       );
     }
     ctx.state.keyId = found.id;

@@ -139,11 +139,10 @@ export function dataTransferRoutes(
     const platform = await rpc.call(platformGet, { id: p.platformId });
     const resource = platform.resources.find((r) => r.name === p.resource);
     const columns = Object.keys(resource?.mapping ?? {});
+    // Koa's attachment() quotes and escapes the name (RFC 6266, `filename*` for non-ASCII): a
+    // platform or resource name cannot inject header parameters.
+    ctx.attachment(`${platform.name}-${p.resource}.${format}`, { fallback: true });
     ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
-    ctx.set(
-      'Content-Disposition',
-      `attachment; filename="${platform.name}-${p.resource}.${format}"`,
-    );
     ctx.body = exportStream(rpc, p, format, columns);
   });
 

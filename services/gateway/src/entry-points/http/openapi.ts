@@ -67,8 +67,10 @@ export const probeOperations = {
     prefix: '',
     operationId: 'getMetrics',
     summary: 'Prometheus metrics (text exposition format)',
+    description:
+      'The gateway faces clients, so its figures need a key like the API (Prometheus: `authorization: {credentials_file: …}` sends it as a Bearer token). The services behind it serve `/metrics` without one on their own ports.',
     tag: 'service',
-    role: null,
+    role: 'viewer',
     responses: { 200: { description: 'The metrics', content: { 'text/plain': z.string() } } },
   }),
 };
@@ -228,15 +230,18 @@ export function buildOpenApi(): object {
       title: 'psc — Platform Sync Controller',
       version: '1',
       description:
-        'Every /api/v1 operation needs an `X-API-Key` header whose role ranks at least the operation’s (`x-psc-role`). Errors share one envelope (`Error`).',
+        'Every /api/v1 operation needs an API key whose role ranks at least the operation’s (`x-psc-role`), in `X-API-Key` or as `Authorization: Bearer <key>`. Errors share one envelope (`Error`).',
       license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
     servers: [{ url: '/', description: 'This gateway' }],
-    security: [{ apiKey: [] }],
+    security: [{ apiKey: [] }, { bearer: [] }],
     tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
     paths,
     components: {
-      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        bearer: { type: 'http', scheme: 'bearer', description: 'The same API key' },
+      },
     },
   });
 }
