@@ -77,7 +77,7 @@ export interface Platform {
   items: Map<string, Item[]>;
 }
 
-export interface Rabbit {
+interface Rabbit {
   connections(): Promise<string[]>;
   closeConnections(): Promise<number>;
   deleteQueue(queue: string): Promise<void>;
@@ -88,7 +88,7 @@ const FINAL = ['succeeded', 'failed', 'dead', 'cancelled'];
 const START_TIMEOUT_MS = 90_000;
 
 /** Short retry tiers and a short reconciliation, so faults recover in seconds, not minutes. */
-export const FAST_ENV: Record<string, string> = {
+const FAST_ENV: Record<string, string> = {
   PSC_RETRY_TIERS_MS: '200,500,1000,2000',
   PSC_MAX_ATTEMPTS: '6',
   PSC_RECONCILE_EVERY_MS: '1000',
@@ -207,9 +207,9 @@ export async function startRig(options: {
     return running;
   };
   try {
-    await Promise.all(
-      (['scheduler', 'sync-worker', 'collector', 'gateway'] as const).map((n) => start(n)),
-    );
+    // The scheduler has the most migrations: alone first, the rest together.
+    await start('scheduler');
+    await Promise.all((['sync-worker', 'collector', 'gateway'] as const).map((n) => start(n)));
   } catch (err) {
     await system.stop();
     await pgProxy.stop();
@@ -218,8 +218,18 @@ export async function startRig(options: {
     throw err;
   }
   const pool = new pg.Pool({ connectionString: system.env.databaseUrl, max: 4 });
-  const q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> =>
-    (await pool.query(sql, params)).rows as T[];
+  // The backend tests end this pool's idle connections too: the next query opens a new one.
+  pool.on('error', () => undefined);
+  const q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
+    // A pooled connection ended meanwhile (57P01) fails one query each: try the next one.
+    for (let tries = 1; ; tries += 1) {
+      try {
+        return (await pool.query(sql, params)).rows as T[];
+      } catch (err) {
+        if ((err as { code?: string }).code !== '57P01' || tries > 5) throw err;
+      }
+    }
+  };
   const rabbit = rabbitOf(infra.managementUrl, system.env.vhost);
   let platforms = 0;
   const extra: ServiceProcess[] = [];
@@ -308,7 +318,14 @@ export async function startRig(options: {
           );
           const done = Number(rows[0]?.n);
           if (done === ids.length) return true;
-          throw new Error(`${ids.length - done} of ${ids.length} jobs not final`);
+          const open = await q<{ status: string; n: string }>(
+            `select status, count(*) as n from scheduler.jobs
+              where id = any($1) and not status = any($2) group by status`,
+            [ids, FINAL],
+          );
+          throw new Error(
+            `${ids.length - done} of ${ids.length} jobs not final: ${open.map((o) => `${o.n} ${o.status}`).join(', ')}`,
+          );
         },
         { timeoutMs, intervalMs: 250, message: 'every job final' },
       );
