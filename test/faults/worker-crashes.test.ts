@@ -47,7 +47,10 @@ describe('faults: sync-workers killed, crash-looping and frozen', { timeout: 480
       kills += 1;
       const worker = r.latest('sync-worker');
       worker.kill('SIGKILL');
-      restarting = worker.exited.then(() => r.start('sync-worker'));
+      // A worker killed while it was still starting fails its start: its own kill restarts it.
+      const restart = worker.exited.then(() => r.start('sync-worker'));
+      restart.catch(() => undefined);
+      restarting = restart;
       return { status: 503 };
     });
     const boom = await system.api<{ id: string }>('/api/v1/platforms', {
@@ -82,7 +85,7 @@ describe('faults: sync-workers killed, crash-looping and frozen', { timeout: 480
       },
       { timeoutMs: 90_000, intervalMs: 250, message: 'the crashing job given up' },
     );
-    await restarting;
+    await restarting.catch(() => undefined);
     assert.equal(job.error.class, 'crash_loop');
     assert.equal(kills, 3, 'the worker died exactly PSC_CRASH_LOOP_LIMIT times');
     const dead = await r.q('select 1 from scheduler.dead_letters where job_id = $1', [poisonId]);

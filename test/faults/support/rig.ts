@@ -246,10 +246,10 @@ export async function startRig(options: {
       env: {
         ...baseEnv,
         HTTP_PORT: String(port),
-        PSC_WORKER_ID: id,
-        PSC_SCHEDULER_REPLICA_ID: id,
         OTEL_SERVICE_NAME: service,
         ...envOf(service),
+        PSC_WORKER_ID: id,
+        PSC_SCHEDULER_REPLICA_ID: id,
         ...env,
       },
     });
