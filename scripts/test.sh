@@ -22,7 +22,7 @@ quiet() { local out; out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }
 quiet promtool check config deploy/prometheus/prometheus.yml
 quiet promtool check rules deploy/prometheus/rules/*.yml
 quiet promtool test rules deploy/prometheus/tests/*.test.yml
-echo "== tests"
+echo "== tests"  # test/faults/ runs apart: npm run test:faults
 exec node --test --test-reporter=spec --test-concurrency="${PSC_TEST_CONCURRENCY:-3}" \
   --test-timeout=180000 \
-  'libs/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts' "$@"
+  'libs/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/!(faults)/**/*.test.ts' "$@"

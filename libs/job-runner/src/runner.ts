@@ -25,6 +25,7 @@ import {
 } from '@psc/messaging';
 import { createJobRunRepository, type JobRunRepository } from './job-runs.ts';
 import { jobErrorOf, jobEvents, type RunRef } from './job-events.ts';
+import { createSuspectGate } from './suspect-gate.ts';
 
 /** How a run ends, as its handler commits it. */
 export type JobOutcome =
@@ -154,6 +155,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const active = new Set<string>();
   const startedAtOf = new WeakMap<object, Date>();
   const progressEvery = options.progressIntervalMs ?? 250;
+  const gate = createSuspectGate();
   const now = () => options.clock.now();
 
   // Events that change no state of the worker's own go straight to the broker (confirmed);
@@ -183,6 +185,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     if (redelivered) {
       // The broker gave this delivery to a worker before and got no answer: that worker died
       // or lost its connection holding it. A run that keeps doing that must not loop forever.
+      // It runs alone (see suspect-gate.ts), so the crash counted here is its own.
       const crashes = await runs.countCrash(job.jobId, job.run, startedAt);
       if (crashes >= options.crashLoopLimit) {
         log.error({ jobId: job.jobId, run: job.run, crashes }, 'job given up: crash loop');
@@ -314,7 +317,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     isTransient: options.isTransient,
     givenUpTo: 'hook',
     now,
-    handler: (message, ctx) => run(message, ctx.attempt, ctx.redelivered, ctx.logger),
+    handler: (message, ctx) =>
+      ctx.redelivered
+        ? gate.alone(() => run(message, ctx.attempt, true, ctx.logger))
+        : gate.ordinary(() => run(message, ctx.attempt, false, ctx.logger)),
     onFailure: (message, err, decision, ctx) => reportFailure(message, err, decision, ctx.attempt),
   });
 

@@ -5,7 +5,7 @@ import { AppError, delay } from '@psc/core';
 import type { QueueSpec } from '@psc/contracts';
 import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
-import { delayDelivery, describeError, parkDelivery } from './delivery.ts';
+import { delayDelivery, describeError, parkDelivery, requeueFresh } from './delivery.ts';
 import { DeferError } from './errors.ts';
 import { deferredDelay, delayLadder, jitteredDelay } from './jitter.ts';
 import { parseDelivery, type MessageOf } from './message.ts';
@@ -122,7 +122,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     log.warn({ err: describeError(err), holdMs }, 'infrastructure unavailable; message held');
     await delay(holdMs);
     holdMs = Math.min(holdMs * 2, HOLD_MAX_MS);
-    ch.nack(msg, false, true);
+    await requeueFresh(ch, msg, name);
     emitter.emit('held', event(msg, 0, describeError(err)));
   }
 
@@ -170,7 +170,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
       if (options.isTransient?.(hookErr)) return hold(ch, msg, hookErr);
       ctx.logger.error({ err: describeError(hookErr) }, 'failure hook failed; message requeued');
       await delay(1_000);
-      ch.nack(msg, false, true);
+      await requeueFresh(ch, msg, name);
       return;
     }
     if (decision.kind === 'defer') {

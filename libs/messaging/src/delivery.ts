@@ -66,3 +66,18 @@ export async function delayDelivery(
   });
   ch.ack(msg);
 }
+
+/**
+ * Puts a delivery back at the tail of its queue as a new message, then acks the original. A
+ * nack with requeue would come back flagged `redelivered`, which is how a consumer tells that
+ * the worker holding it died (the job runner's crash-loop count): a delivery we put back
+ * ourselves (the database was away, a row lock timed out) must not look like that.
+ */
+export async function requeueFresh(
+  ch: ConfirmChannel,
+  msg: ConsumeMessage,
+  queue: string,
+): Promise<void> {
+  await confirmPublish(ch, '', queue, msg.content, { ...msg.properties, persistent: true });
+  ch.ack(msg);
+}

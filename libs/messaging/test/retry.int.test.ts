@@ -244,4 +244,37 @@ describe('retries', { concurrency: true, timeout: 30_000 }, () => {
     );
     assert.ok(Math.max(...back) < TIER + 1_000, 'none later than the tier');
   });
+  it('when a delivery is held because the database is away, then it comes back neither as a redelivery nor as a spent attempt, so it never counts as a crash', async (t) => {
+    const fx = await createFixture(t);
+    const { spec, topology } = workQueue();
+    const broker = await fx.broker();
+    const publisher = fx.publisher(broker, topology);
+    const seen: { attempt: number; redelivered: boolean }[] = [];
+    const unavailable = new Error('database unavailable');
+    const { events } = await fx.consumer({
+      broker,
+      queue: spec,
+      maxAttempts: 2,
+      isTransient: (err) => err === unavailable,
+      handler: (_envelope, ctx) => {
+        seen.push({ attempt: ctx.attempt, redelivered: ctx.redelivered });
+        return seen.length <= 3 ? Promise.reject(unavailable) : Promise.resolve();
+      },
+    });
+
+    await publisher.publish(EXCHANGES.events, ping.type, pingEnvelope(1));
+
+    await waitFor(() => events.length === 4, {
+      timeoutMs: 15_000,
+      message: 'acked after the holds',
+    });
+    // A held copy is back in the queue before its `held` event fires: compare without order.
+    assert.deepEqual(events.map((e) => e.name).sort(), ['acked', 'held', 'held', 'held']);
+    assert.deepEqual(seen, [
+      { attempt: 1, redelivered: false },
+      { attempt: 1, redelivered: false },
+      { attempt: 1, redelivered: false },
+      { attempt: 1, redelivered: false },
+    ]);
+  });
 });
