@@ -13,6 +13,7 @@ import {
 import { AppError, NonRetryableError, type Clock } from '@psc/core';
 import {
   createConsumer,
+  DeferError,
   rpcHandler,
   type Broker,
   type Consumer,
@@ -106,6 +107,12 @@ export interface JobRunnerOptions {
    * later (a frozen worker's transaction may hold them until PostgreSQL ends it).
    */
   lockTimeoutMs: number;
+  /** Told when an attempt starts and ends (`@psc/telemetry` createJobMetrics). */
+  metrics?: {
+    attemptStarted(taskType: TaskType): void;
+    /** `seconds` is undefined for a deferral by an open breaker: no attempt was made. */
+    attemptEnded(taskType: TaskType, seconds: number | undefined): void;
+  };
 }
 
 export interface JobRunner {
@@ -258,10 +265,13 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       );
     }, options.startedNoticeMs);
     active.add(job.jobId);
+    options.metrics?.attemptStarted(job.taskType);
+    let deferred = false;
     try {
       await handler(ctx);
       if (!committed) throw new Error(`the ${job.taskType} handler returned without committing`);
     } catch (err) {
+      deferred = err instanceof DeferError;
       if (err instanceof DuplicateRunError) {
         log.info({ jobId: job.jobId, run: job.run }, 'run already done; duplicate acked');
         return;
@@ -277,6 +287,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     } finally {
       clearTimeout(notice);
       active.delete(job.jobId);
+      options.metrics?.attemptEnded(
+        job.taskType,
+        deferred ? undefined : (now().getTime() - startedAt.getTime()) / 1000,
+      );
     }
   }
 

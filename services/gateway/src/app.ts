@@ -12,6 +12,7 @@ import {
 } from '@psc/messaging';
 import type { Logger, Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
+import { registerQueueMetrics } from './data-access/queue-metrics.ts';
 import { dataRoutes } from './entry-points/http/data.routes.ts';
 import { backfillRoutes } from './entry-points/http/backfills.routes.ts';
 import { dlqRoutes } from './entry-points/http/dlq.routes.ts';
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps) {
   const inspector = config.managementUrl
     ? managementInspector({ managementUrl: config.managementUrl, vhost: config.vhost })
     : passiveInspector(broker);
+  registerQueueMetrics(deps.registry, inspector, logger);
   for (const routes of [
     platformRoutes(rpc, { audit, clock }),
     apiKeyRoutes({ service: apiKeys, keys, audit }),

@@ -37,6 +37,8 @@ export interface TickPlan {
   deletes: ScheduleRow[];
   /** Schedules whose runs cannot be made (a params template that does not render), with why. */
   pauses: { platform_id: string; resource: string; task_type: TaskType; reason: string }[];
+  /** When each run of `jobs` was due: its fire time plus its schedule's jitter (schedule lag). */
+  dueAt: Map<string, Date>;
 }
 
 /**
@@ -62,7 +64,7 @@ export function planTick(
     snapshot.schedules.map((r) => [scheduleKey(r.platform_id, r.resource, r.task_type), r]),
   );
   const keep = new Set<string>();
-  const plan: TickPlan = { jobs: [], upserts: [], deletes: [], pauses: [] };
+  const plan: TickPlan = { jobs: [], upserts: [], deletes: [], pauses: [], dueAt: new Map() };
 
   for (const platform of snapshot.platforms) {
     for (const resource of platform.resources) {
@@ -130,9 +132,12 @@ export function planTick(
           plan.pauses.push({ ...identity, reason: `params template: ${err.message}` });
           continue;
         }
+        const jitter = now.getTime() - shifted.getTime();
         for (const [i, at] of runs.entries()) {
+          const id = randomUUID();
+          plan.dueAt.set(id, new Date(at.getTime() + jitter));
           plan.jobs.push({
-            id: randomUUID(),
+            id,
             platformId: platform.id,
             resource: resource.name,
             taskType,
