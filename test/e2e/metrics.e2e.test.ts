@@ -48,10 +48,15 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
 
   before(async () => {
     fake = await startFakePlatform();
+    // One service at a time: on a busy machine five starting at once can take over 30 s each.
     system = await startSystem({
       name: 'metrics',
+      services: ['scheduler'],
       env: { PSC_RETRY_TIERS_MS: '200,400,800', PSC_SCHEDULER_TICK_MS: '200' },
     });
+    for (const name of ['platform-registry', 'sync-worker', 'collector', 'gateway'] as const) {
+      await system.start(name);
+    }
   });
   after(async () => {
     await system?.stop();
