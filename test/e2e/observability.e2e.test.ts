@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startFakePlatform, type FakePlatform } from '@psc/testing';
+import { startSystem, type System } from '../support/system.ts';
+
+interface AuditItem {
+  at: string;
+  actorKeyId: string;
+  action: string;
+  targetType: string;
+  targetId: string;
+  details: Record<string, unknown>;
+}
+
+describe('what an on-call engineer reads: audit, logs, trace ids', { timeout: 180_000 }, () => {
+  let system: System;
+  let fake: FakePlatform;
+  let adminKeyId: string;
+
+  before(async () => {
+    fake = await startFakePlatform();
+    // One service at a time: on a busy machine five starting at once can take over 30 s each.
+    system = await startSystem({ name: 'observability', services: ['scheduler'] });
+    for (const name of ['platform-registry', 'sync-worker', 'collector', 'gateway'] as const) {
+      await system.start(name);
+    }
+    // The bootstrap admin key from the environment has a fixed id; read it off an audited change.
+    const created = await system.api<{ id: string }>('/api/v1/api-keys', {
+      body: { name: 'probe', role: 'viewer' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const log = await system.api<{ items: AuditItem[] }>('/api/v1/audit?limit=1');
+    adminKeyId = log.body.items[0]!.actorKeyId;
+  });
+  after(async () => {
+    await system?.stop();
+    await fake?.stop();
+  });
+
+  const audit = async () =>
+    (await system.api<{ items: AuditItem[] }>('/api/v1/audit?limit=50')).body.items;
+
+  it('POST /api/v1/scheduler/pause: when an operator pauses the scheduler with a reason, then GET /api/v1/audit shows who, when and why, and the resume after it', async () => {
+    const startedAt = Date.now();
+    const paused = await system.api('/api/v1/scheduler/pause', {
+      body: { reason: 'db upgrade' },
+    });
+    assert.equal(paused.status, 200, JSON.stringify(paused.body));
+    const resumed = await system.api('/api/v1/scheduler/resume', { body: {} });
+    assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+
+    const items = await audit();
+    const pause = items.find((i) => i.action === 'scheduler.pause');
+    assert.ok(pause, JSON.stringify(items));
+    assert.equal(pause.actorKeyId, adminKeyId);
+    assert.equal(pause.targetType, 'scheduler');
+    assert.equal(pause.details.reason, 'db upgrade');
+    assert.ok(Date.parse(pause.at) >= startedAt - 1_000 && Date.parse(pause.at) <= Date.now());
+    const resume = items.find((i) => i.action === 'scheduler.resume');
+    assert.ok(resume, 'the resume too');
+    assert.ok(items.indexOf(resume) < items.indexOf(pause), 'newest first');
+  });
+
+  it('when an operator pauses a task type, cancels a missing job or replays the DLQ, then only what succeeded is audited, with its target', async () => {
+    const pause = await system.api('/api/v1/scheduler/config/validate/pause', {
+      body: { reason: 'upstream migration' },
+    });
+    assert.equal(pause.status, 200, JSON.stringify(pause.body));
+    const missing = await system.api('/api/v1/jobs/00000000-0000-4000-8000-000000000000/cancel', {
+      body: { reason: 'oops' },
+    });
+    assert.equal(missing.status, 404);
+    const replay = await system.api('/api/v1/dlq/replay', { body: { taskType: 'sync' } });
+    assert.equal(replay.status, 200, JSON.stringify(replay.body));
+
+    const items = await audit();
+    const taskPause = items.find((i) => i.action === 'task-type.pause');
+    assert.ok(taskPause, JSON.stringify(items));
+    assert.equal(taskPause.targetType, 'task-type');
+    assert.equal(taskPause.targetId, 'validate');
+    assert.equal(taskPause.details.reason, 'upstream migration');
+    assert.ok(!items.some((i) => i.action === 'job.cancel'), 'a refused cancel changed nothing');
+    assert.ok(items.some((i) => i.action === 'dlq.replay'));
+  });
+});
