@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startFakePlatform, type FakePlatform } from '@psc/testing';
+import { startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { startSystem, type System } from '../support/system.ts';
 
 interface AuditItem {
@@ -10,6 +10,16 @@ interface AuditItem {
   targetType: string;
   targetId: string;
   details: Record<string, unknown>;
+}
+
+interface LogItem {
+  service: string;
+  level: string;
+  platformId: string | null;
+  jobId: string | null;
+  traceId: string | null;
+  message: string;
+  fields: Record<string, unknown>;
 }
 
 describe('what an on-call engineer reads: audit, logs, trace ids', { timeout: 180_000 }, () => {
@@ -81,5 +91,48 @@ describe('what an on-call engineer reads: audit, logs, trace ids', { timeout: 18
     assert.equal(taskPause.details.reason, 'upstream migration');
     assert.ok(!items.some((i) => i.action === 'job.cancel'), 'a refused cancel changed nothing');
     assert.ok(items.some((i) => i.action === 'dlq.replay'));
+  });
+
+  it('GET /api/v1/logs: when the platform-registry warns about a platform, then the warning is there with its service, level and platformId, and secrets stay out', async () => {
+    fake.setFault({ status: 503, body: { error: 'maintenance' } }, { path: '/stock' });
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: {
+        name: `logs-${Math.random().toString(36).slice(2, 8)}`,
+        baseUrl: fake.url,
+        auth: { type: 'bearer', token: 'tok-very-secret-123' },
+        resources: [
+          {
+            name: 'stock',
+            request: { path: '/stock' },
+            itemsPath: 'data',
+            key: 'code',
+            mapping: { code: 'code' },
+          },
+        ],
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const platformId = created.body.id;
+    const tested = await system.api<{ ok: boolean }>(`/api/v1/platforms/${platformId}/test`, {
+      body: {},
+    });
+    assert.equal(tested.status, 200, JSON.stringify(tested.body));
+    assert.equal(tested.body.ok, false);
+
+    const entry = await waitFor(
+      async () => {
+        const res = await system.api<{ items: LogItem[] }>(
+          `/api/v1/logs?service=platform-registry&level=warn&platformId=${platformId}`,
+        );
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        return res.body.items.find((i) => i.message === 'platform connection test failed');
+      },
+      { timeoutMs: 20_000, message: 'registry warning in /api/v1/logs' },
+    );
+    assert.equal(entry.service, 'platform-registry');
+    assert.equal(entry.level, 'warn');
+    assert.equal(entry.platformId, platformId);
+    assert.equal(entry.fields.problem, 'status 503');
+    assert.doesNotMatch(JSON.stringify(entry), /tok-very-secret-123/);
   });
 });

@@ -328,7 +328,14 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     isTransient: options.isTransient,
     givenUpTo: 'hook',
     now,
-    handler: (message, ctx) => run(message, ctx.attempt, ctx.redelivered, ctx.logger),
+    // The job's own lines carry its ids, so they reach GET /api/v1/logs?jobId=… (log shipping).
+    handler: (message, ctx) =>
+      run(
+        message,
+        ctx.attempt,
+        ctx.redelivered,
+        ctx.logger.child({ jobId: message.payload.jobId, platformId: message.payload.platformId }),
+      ),
     onFailure: (message, err, decision, ctx) => reportFailure(message, err, decision, ctx.attempt),
   });
 

@@ -23,3 +23,9 @@ export {
 } from './metric-catalog.ts';
 export { registerScrapeGauge, type GaugeSample } from './scrape-gauge.ts';
 export { createJobMetrics, type JobMetrics } from './job-metrics.ts';
+export {
+  createLogShipper,
+  type LogShipper,
+  type ShippedLog,
+  type ShipLogs,
+} from './log-shipper.ts';

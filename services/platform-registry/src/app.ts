@@ -75,7 +75,10 @@ export function createApp(deps: AppDeps) {
   const rpc = createRpcServer({
     broker,
     service: 'platform-registry',
-    handlers: [...platformRpcHandlers(service), outboxRpcHandler('platform-registry', outbox)],
+    handlers: [
+      ...platformRpcHandlers(service, logger),
+      outboxRpcHandler('platform-registry', outbox),
+    ],
     logger,
   });
   const http = createHttpServer({
