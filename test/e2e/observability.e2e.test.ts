@@ -135,4 +135,53 @@ describe('what an on-call engineer reads: audit, logs, trace ids', { timeout: 18
     assert.equal(entry.fields.problem, 'status 503');
     assert.doesNotMatch(JSON.stringify(entry), /tok-very-secret-123/);
   });
+
+  it('when tracing is not exported, then a job run now still has a W3C trace id, and its worker log lines in GET /api/v1/logs carry that id', async () => {
+    fake.setCollection('/parts', [{ code: 'p1' }, { code: 'p2' }]);
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: {
+        name: `trace-${Math.random().toString(36).slice(2, 8)}`,
+        baseUrl: fake.url,
+        resources: [
+          {
+            name: 'parts',
+            request: { path: '/parts' },
+            itemsPath: 'data',
+            key: 'code',
+            mapping: { code: 'code' },
+          },
+        ],
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+      body: { platformId: created.body.id, resource: 'parts' },
+    });
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    const jobId = run.body.jobs[0]!.id;
+    const job = await waitFor(
+      async () => {
+        const j = (
+          await system.api<{ status: string; traceId: string | null }>(`/api/v1/jobs/${jobId}`)
+        ).body;
+        return j.status === 'succeeded' ? j : undefined;
+      },
+      { timeoutMs: 30_000, message: 'job succeeded' },
+    );
+    assert.match(job.traceId ?? '', /^[0-9a-f]{32}$/);
+    assert.notEqual(job.traceId, '0'.repeat(32));
+
+    const line = await waitFor(
+      async () => {
+        const res = await system.api<{ items: LogItem[] }>(
+          `/api/v1/logs?jobId=${jobId}&level=info`,
+        );
+        return res.body.items.find((i) => i.service === 'sync-worker');
+      },
+      { timeoutMs: 20_000, message: "the worker's line about the job" },
+    );
+    assert.equal(line.message, 'job attempt ended');
+    assert.equal(line.traceId, job.traceId);
+    assert.equal(line.platformId, created.body.id);
+  });
 });

@@ -287,10 +287,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     } finally {
       clearTimeout(notice);
       active.delete(job.jobId);
-      options.metrics?.attemptEnded(
-        job.taskType,
-        deferred ? undefined : (now().getTime() - startedAt.getTime()) / 1000,
-      );
+      const seconds = (now().getTime() - startedAt.getTime()) / 1000;
+      options.metrics?.attemptEnded(job.taskType, deferred ? undefined : seconds);
+      // The job's own line (jobId, platformId, traceId bound above): GET /api/v1/logs?jobId=….
+      log.info({ attempt, seconds }, deferred ? 'job attempt deferred' : 'job attempt ended');
     }
   }
 
@@ -334,7 +334,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         message,
         ctx.attempt,
         ctx.redelivered,
-        ctx.logger.child({ jobId: message.payload.jobId, platformId: message.payload.platformId }),
+        ctx.logger.child({
+          jobId: message.payload.jobId,
+          platformId: message.payload.platformId,
+          ...(message.payload.traceId ? { traceId: message.payload.traceId } : {}),
+        }),
       ),
     onFailure: (message, err, decision, ctx) => reportFailure(message, err, decision, ctx.attempt),
   });

@@ -6,7 +6,7 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { KoaInstrumentation } from '@opentelemetry/instrumentation-koa';
+import { KoaInstrumentation, KoaLayerType } from '@opentelemetry/instrumentation-koa';
 import { ScrubbingSpanProcessor } from './scrub-spans.ts';
 import { setStartedSdk } from './sdk-state.ts';
 
@@ -50,7 +50,8 @@ export function startTelemetry(options: StartTelemetryOptions = {}): void {
       new UndiciInstrumentation(),
       new AmqplibInstrumentation(),
       new PgInstrumentation({ requireParentSpan: true }),
-      new KoaInstrumentation(),
+      // One span per request (the route's), not one per middleware layer.
+      new KoaInstrumentation({ ignoreLayersType: [KoaLayerType.MIDDLEWARE] }),
     ],
   });
   sdk.start();

@@ -18,6 +18,7 @@ import {
   type EffectiveSpec,
 } from './schedule-spec.ts';
 import { renderParams } from './params-template.ts';
+import { newTraceId } from './trace-id.ts';
 
 export type ScheduleUpsert = Omit<ScheduleRow, 'consecutive_failures' | 'paused_reason'>;
 
@@ -150,7 +151,8 @@ export function planTick(
             stats: null,
             error: null,
             nextAttemptAt: null,
-            traceId: null,
+            // Scheduled runs start their own trace: the id correlates the job's log lines.
+            traceId: newTraceId(),
             scheduledFor: at.toISOString(),
             createdAt: now.toISOString(),
             startedAt: null,
