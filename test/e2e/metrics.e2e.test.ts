@@ -104,7 +104,7 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
   const jobStatus = async (id: string) =>
     (await system.api<{ status: string }>(`/api/v1/jobs/${id}`)).body.status;
 
-  it('when a scheduled sync succeeds, a job dies into the dead-letter queue and a breaker opens, then each psc metric moves, with bounded labels, and promtool check metrics finds nothing', async () => {
+  it('when a scheduled sync succeeds, a job dies into the dead-letter queue and a breaker opens, then each psc metric moves, with bounded labels, promtool check metrics finds nothing, and the breaker-deferred job shows waiting with nextAttemptAt', async () => {
     const before = {
       scheduler: await scrape('scheduler'),
       worker: await scrape('sync-worker'),
@@ -136,7 +136,7 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
       { timeoutMs: 30_000, intervalMs: 50, message: 'a sync job active' },
     );
     const deadJob = await runSync(broken.id, 'broken');
-    await runSync(down.id, 'down');
+    const heldJob = await runSync(down.id, 'down');
     await waitFor(async () => (await jobStatus(deadJob)) === 'dead', {
       timeoutMs: 30_000,
       message: 'job dead',
@@ -176,6 +176,20 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
       },
       { timeoutMs: 30_000, message: 'breaker open in /metrics' },
     );
+    // The job its open breaker holds back is reported as waiting, with its next attempt.
+    const held = await waitFor(
+      async () => {
+        const j = (
+          await system.api<{ status: string; nextAttemptAt: string | null }>(
+            `/api/v1/jobs/${heldJob}`,
+          )
+        ).body;
+        return j.status === 'waiting' ? j : undefined;
+      },
+      { timeoutMs: 30_000, message: 'breaker-deferred job waiting' },
+    );
+    assert.ok(held.nextAttemptAt, 'waiting with a next attempt time');
+    assert.ok(Date.parse(held.nextAttemptAt) > Date.now() - 60_000);
     assert.ok(total(worker, 'psc_job_duration_seconds_count', { task_type: 'sync' }) >= 1);
     assert.ok(total(worker, 'psc_job_duration_seconds_sum', { task_type: 'sync' }) >= 0.3);
     assert.ok(
