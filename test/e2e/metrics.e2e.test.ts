@@ -168,6 +168,19 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
     });
     assert.ok(Math.abs(lastSuccess - Date.now() / 1000) < 60, `last success ${lastSuccess}`);
     assert.ok(has(scheduler, 'psc_outbox_pending'), 'scheduler outbox');
+    // The stale-sync alert's inputs: only the scheduled resource has them.
+    assert.equal(
+      total(scheduler, 'psc_resource_sync_interval_seconds', {
+        platform: good.id,
+        resource: 'stock',
+      }),
+      2,
+    );
+    const scheduleStart = total(scheduler, 'psc_resource_sync_schedule_start_timestamp_seconds', {
+      platform: good.id,
+    });
+    assert.ok(Math.abs(scheduleStart - Date.now() / 1000) < 120, `schedule start ${scheduleStart}`);
+    assert.ok(!has(scheduler, 'psc_resource_sync_interval_seconds', { platform: broken.id }));
 
     const worker = await waitFor(
       async () => {

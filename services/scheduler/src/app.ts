@@ -66,18 +66,22 @@ export function createApp(deps: AppDeps) {
     isBrokerConnected: () => broker.isConnected(),
   });
   const rpcClient = createRpcClient({ broker, appId: 'scheduler', timeoutMs: config.rpcTimeoutMs });
+  const control = createControlRepository(knex, SCHEMA);
+  const platforms = createPlatformRepository(knex, SCHEMA);
+  const schedules = createScheduleRepository(knex, SCHEMA);
   const metrics = createSchedulerMetrics({
     registry: deps.registry,
     knex,
     schema: SCHEMA,
     outboxPending: () => outbox.pending(),
+    control,
+    platforms,
+    schedules,
+    now: () => clock.now(),
     logger,
   });
   const jobs = metrics.countingJobs(createJobRepository(knex));
   const leases = createLeaseRepository(knex, SCHEMA);
-  const control = createControlRepository(knex, SCHEMA);
-  const platforms = createPlatformRepository(knex, SCHEMA);
-  const schedules = createScheduleRepository(knex, SCHEMA);
   const deadLetters = createDeadLetterRepository(knex);
   const ledger = metrics.countingLedger(
     createLedgerStore({ knex, clock, outbox, jobs, deadLetters, schedules, control }),

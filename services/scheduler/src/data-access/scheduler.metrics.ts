@@ -7,7 +7,11 @@ import {
   type Logger,
   type Metrics,
 } from '@psc/telemetry';
+import { runningSyncSchedules, type SyncSchedule } from '../domain/sync-schedules.ts';
+import type { ControlRepository } from './control.repository.ts';
 import type { JobRepository } from './job.repository.ts';
+import type { PlatformRepository } from './platform.repository.ts';
+import type { ScheduleRepository } from './schedule.repository.ts';
 import type { LedgerStore } from './ledger.store.ts';
 
 /**
@@ -20,6 +24,10 @@ export function createSchedulerMetrics(deps: {
   knex: Knex;
   schema: string;
   outboxPending: () => Promise<number>;
+  control: ControlRepository;
+  platforms: PlatformRepository;
+  schedules: ScheduleRepository;
+  now: () => Date;
   logger: Logger;
 }) {
   const { registry, knex, schema } = deps;
@@ -72,6 +80,62 @@ export function createSchedulerMetrics(deps: {
       }));
     },
     warn('last successful syncs'),
+  );
+
+  // Both schedule gauges read the same snapshot: one read per scrape, not two.
+  let snapshot: { at: number; value: Promise<SyncSchedule[]> } | undefined;
+  async function readSchedules(): Promise<SyncSchedule[]> {
+    const now = deps.now();
+    const [control, configs, platforms, updated] = await Promise.all([
+      deps.control.get(),
+      deps.schedules.taskConfigs(),
+      deps.platforms.listSchedulable(),
+      knex
+        .withSchema(schema)
+        .table('platforms')
+        .select<{ id: string; updated_at: Date }[]>('id', 'updated_at'),
+    ]);
+    const updatedAt = new Map(updated.map((r) => [r.id, r.updated_at]));
+    const sync = configs.find((c) => c.task_type === 'sync');
+    return runningSyncSchedules(
+      {
+        running: control.state === 'running',
+        runningSince: control.resumed_at ?? control.changed_at,
+        syncConfig: sync && {
+          spec: sync.spec,
+          paused: !!sync.paused_reason,
+          updatedAt: sync.updated_at,
+        },
+        platforms: platforms.map((p) => ({ ...p, updatedAt: updatedAt.get(p.id) ?? now })),
+      },
+      now,
+    );
+  }
+  const schedulesNow = () => {
+    if (!snapshot || Date.now() - snapshot.at > 1_000) {
+      snapshot = { at: Date.now(), value: readSchedules() };
+    }
+    return snapshot.value;
+  };
+  registerScrapeGauge(
+    registry,
+    PSC_METRICS.resourceSyncInterval,
+    async () =>
+      (await schedulesNow()).map((s) => ({
+        labels: { platform: s.platformId, resource: s.resource },
+        value: s.intervalSeconds,
+      })),
+    warn('sync schedules'),
+  );
+  registerScrapeGauge(
+    registry,
+    PSC_METRICS.resourceSyncScheduleStart,
+    async () =>
+      (await schedulesNow()).map((s) => ({
+        labels: { platform: s.platformId, resource: s.resource },
+        value: s.startedAt.getTime() / 1000,
+      })),
+    warn('sync schedules'),
   );
 
   const count = (taskType: TaskType, status: JobStatus, n = 1) =>
