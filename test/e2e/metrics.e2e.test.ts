@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakePlatform, waitFor, type FakePlatform, type Item } from '@psc/testing';
 import { defaultMetricFamilies } from '../../libs/telemetry/src/metric-catalog.ts';
-import { promtool, run } from '../deploy/support/tools.ts';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  dashboardQueries,
+  knownFromExposition,
+  ruleQueries,
+  unknownMetrics,
+} from '../deploy/support/metric-names.ts';
+import { ROOT, promtool, run } from '../deploy/support/tools.ts';
 import { startSystem, type ServiceName, type System } from '../support/system.ts';
 
 interface Sample {
@@ -104,7 +112,7 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
   const jobStatus = async (id: string) =>
     (await system.api<{ status: string }>(`/api/v1/jobs/${id}`)).body.status;
 
-  it('when a scheduled sync succeeds, a job dies into the dead-letter queue and a breaker opens, then each psc metric moves, with bounded labels, promtool check metrics finds nothing, and the breaker-deferred job shows waiting with nextAttemptAt', async () => {
+  it('when a scheduled sync succeeds, a job dies into the dead-letter queue and a breaker opens, then each psc metric moves, with bounded labels, promtool check metrics finds nothing, the dashboard and alerts read only exported metrics, and the breaker-deferred job shows waiting with nextAttemptAt', async () => {
     const before = {
       scheduler: await scrape('scheduler'),
       worker: await scrape('sync-worker'),
@@ -241,6 +249,28 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
         if (s.labels.platform) assert.ok(platformIds.has(s.labels.platform), s.name);
       }
     }
+
+    // The dashboard and the alert rules read only what the running services export.
+    const bodies = await Promise.all([...system.services.keys()].map((name) => scrapeText(name)));
+    const known = knownFromExposition(...bodies);
+    const dashboards = join(ROOT, 'deploy/grafana/dashboards');
+    const rules = join(ROOT, 'deploy/prometheus/rules');
+    const queries = [
+      ...readdirSync(dashboards)
+        .filter((f) => f.endsWith('.json'))
+        .flatMap((f) =>
+          dashboardQueries(
+            JSON.parse(readFileSync(join(dashboards, f), 'utf8')) as Parameters<
+              typeof dashboardQueries
+            >[0],
+          ),
+        ),
+      ...readdirSync(rules)
+        .filter((f) => f.endsWith('.yml'))
+        .flatMap((f) => ruleQueries(readFileSync(join(rules, f), 'utf8'), f)),
+    ];
+    assert.ok(queries.length > 10);
+    assert.deepEqual(unknownMetrics(queries, known), [], 'queries naming metrics nobody exports');
 
     // promtool lints every exposition; prom-client's own default families are not ours.
     const defaults = new Set(defaultMetricFamilies().map((f) => f.name));
