@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, ParentBasedSampler } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
@@ -9,6 +9,7 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { KoaInstrumentation, KoaLayerType } from '@opentelemetry/instrumentation-koa';
 import { ScrubbingSpanProcessor } from './scrub-spans.ts';
 import { setStartedSdk } from './sdk-state.ts';
+import { UntracedMessagesSampler } from './untraced-messages.ts';
 
 /** Probe and scrape paths: spans for them would only be noise. */
 const UNTRACED_PATHS = new Set(['/health', '/ready', '/metrics']);
@@ -43,6 +44,8 @@ export function startTelemetry(options: StartTelemetryOptions = {}): void {
         scheduledDelayMillis: options.scheduledDelayMillis ?? 200,
       }),
     ],
+    // Children follow their parent; a root span is sampled unless it is a heartbeat's.
+    sampler: new ParentBasedSampler({ root: new UntracedMessagesSampler() }),
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
