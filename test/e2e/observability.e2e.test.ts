@@ -80,7 +80,9 @@ describe('what an on-call engineer reads: audit, logs, trace ids', { timeout: 18
       body: { reason: 'oops' },
     });
     assert.equal(missing.status, 404);
-    const replay = await system.api('/api/v1/dlq/replay', { body: { taskType: 'sync' } });
+    const replay = await system.api('/api/v1/dlq/replay', {
+      body: { taskType: 'sync', reason: 'upstream_status' },
+    });
     assert.equal(replay.status, 200, JSON.stringify(replay.body));
 
     const items = await audit();
@@ -90,7 +92,11 @@ describe('what an on-call engineer reads: audit, logs, trace ids', { timeout: 18
     assert.equal(taskPause.targetId, 'validate');
     assert.equal(taskPause.details.reason, 'upstream migration');
     assert.ok(!items.some((i) => i.action === 'job.cancel'), 'a refused cancel changed nothing');
-    assert.ok(items.some((i) => i.action === 'dlq.replay'));
+    const replayed = items.find((i) => i.action === 'dlq.replay');
+    assert.ok(replayed, 'the replay');
+    assert.deepEqual(replayed.details, {
+      filter: { reason: 'upstream_status', taskType: 'sync' },
+    });
   });
 
   it('GET /api/v1/logs: when the platform-registry warns about a platform, then the warning is there with its service, level and platformId, and secrets stay out', async () => {

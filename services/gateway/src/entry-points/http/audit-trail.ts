@@ -13,6 +13,8 @@ interface AuditedOperation {
   action: (params: Params) => string;
   targetType: AuditEntry['targetType'];
   targetId: (params: Params, body: Body, reply: Body) => string;
+  /** The body is a filter (its `reason` is a match, not the operator's why): kept as `filter`. */
+  bodyIsFilter?: true;
 }
 
 const fixed = (value: string) => () => value;
@@ -56,7 +58,12 @@ const AUDITED: Record<string, AuditedOperation> = {
     targetType: 'job',
     targetId: param('id'),
   },
-  'POST /dlq/replay': { action: fixed('dlq.replay'), targetType: 'job', targetId: fixed('*') },
+  'POST /dlq/replay': {
+    action: fixed('dlq.replay'),
+    targetType: 'job',
+    targetId: fixed('*'),
+    bodyIsFilter: true,
+  },
   'POST /dlq/:jobId/replay': {
     action: fixed('dlq.replay'),
     targetType: 'job',
@@ -148,7 +155,7 @@ export function auditTrail(deps: {
         action: op.action(params),
         targetType: op.targetType,
         targetId: op.targetId(params, body, reply),
-        details: detailsOf(body, params),
+        details: op.bodyIsFilter ? { filter: detailsOf(body, {}) } : detailsOf(body, params),
       });
     } catch (err) {
       deps.logger.error({ err: String(err), action: key }, 'operator action not audited');
