@@ -181,4 +181,39 @@ describe('thin slice: register a platform, sync it, read the records', () => {
       });
     });
   });
+
+  it('then worker heartbeats make no spans, and Koa middleware layers make none of their own', async () => {
+    const since = Date.now();
+    await waitFor(
+      async () => {
+        const res = await system.api<{ items: { service: string; lastSeenAt: string }[] }>(
+          '/api/v1/monitoring/workers',
+        );
+        return res.body.items.some(
+          (w) => w.service === 'sync-worker' && Date.parse(w.lastSeenAt) > since,
+        );
+      },
+      { timeoutMs: 20_000, message: 'a heartbeat sent while traces are exported' },
+    );
+    // Spans export in batches every 200 ms: give the heartbeat's (if any) time to arrive.
+    const settled = Date.now() + 1_000;
+    await waitFor(() => Date.now() > settled, { timeoutMs: 5_000 });
+    const spans = otlp.spans();
+    const heartbeatSpans = spans.filter((s) =>
+      JSON.stringify([s.name, s.attributes]).includes('worker.heartbeat'),
+    );
+    assert.deepEqual(
+      heartbeatSpans.map((s) => `${s.service}:${s.name}`),
+      [],
+    );
+    const middleware = spans.filter((s) => s.attributes['koa.type'] === 'middleware');
+    assert.deepEqual(
+      middleware.map((s) => `${s.service}:${s.name}`),
+      [],
+    );
+    assert.ok(
+      spans.some((s) => s.attributes['koa.type'] === 'router'),
+      'route spans remain',
+    );
+  });
 });

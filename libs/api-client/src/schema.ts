@@ -3426,7 +3426,7 @@ export interface components {
         actorKeyId: string;
         action: string;
         /** @enum {string} */
-        targetType: 'platform' | 'api-key';
+        targetType: 'platform' | 'api-key' | 'scheduler' | 'task-type' | 'job' | 'backfill';
         targetId: string;
         details: {
           [key: string]: unknown;

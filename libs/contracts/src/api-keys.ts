@@ -26,15 +26,19 @@ export type ApiKeyView = z.infer<typeof apiKeyView>;
 /** Answer to `POST /api-keys`: the only time the key is shown. */
 export const apiKeyCreated = apiKeyView.extend({ key: z.string() });
 
-/** One change to a platform or key: who (key id), what, when. */
+/**
+ * One change an operator made — to a platform or key, or an action on the scheduler, a task
+ * type, a job, the dead-letter queue, a breaker or a backfill: who (key id), what, when and,
+ * in `details.reason`, why.
+ */
 export const auditEntry = z.object({
   id: z.string(),
   at: z.iso.datetime(),
   actorKeyId: z.uuid(),
   action: z.string(),
-  targetType: z.enum(['platform', 'api-key']),
+  targetType: z.enum(['platform', 'api-key', 'scheduler', 'task-type', 'job', 'backfill']),
   targetId: z.string(),
-  /** Non-secret facts about the change (name, version, role). */
+  /** Non-secret facts about the change (name, version, role, reason, the route's params). */
   details: z.record(z.string(), z.unknown()),
 });
 export type AuditEntry = z.infer<typeof auditEntry>;

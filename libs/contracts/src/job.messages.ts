@@ -26,6 +26,14 @@ export const jobRun = defineMessage(
     priority: z.number().int().min(1).max(9),
     trigger: z.enum(JOB_TRIGGERS),
     params: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * The job's W3C trace id (32 hex digits), set by the ledger even when no trace is exported,
+     * so the worker's log lines of the job carry it. Absent in messages of earlier releases.
+     */
+    traceId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional(),
   }),
 );
 export type JobRun = z.infer<typeof jobRun.payload>;

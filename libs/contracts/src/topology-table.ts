@@ -304,7 +304,8 @@ export const MESSAGE_ROUTES: readonly MessageRoute[] = [
   event(validationDriftDetected, ['sync-worker']),
   event(breakerStateChanged, ['sync-worker', 'collector']),
   event(collectionCompleted, ['collector']),
-  event(logRecorded, []),
+  // Every service ships its warnings and job lines (startLogShipping in libs/messaging).
+  event(logRecorded, ['gateway', 'platform-registry', 'scheduler', 'sync-worker', 'collector']),
   event(workerHeartbeat, ['sync-worker', 'collector']),
   event(apiKeyRevoked, ['gateway']),
 ];

@@ -13,6 +13,7 @@ import {
 import { AppError, NonRetryableError, type Clock } from '@psc/core';
 import {
   createConsumer,
+  DeferError,
   rpcHandler,
   type Broker,
   type Consumer,
@@ -107,6 +108,12 @@ export interface JobRunnerOptions {
    * later (a frozen worker's transaction may hold them until PostgreSQL ends it).
    */
   lockTimeoutMs: number;
+  /** Told when an attempt starts and ends (`@psc/telemetry` createJobMetrics). */
+  metrics?: {
+    attemptStarted(taskType: TaskType): void;
+    /** `seconds` is undefined for a deferral by an open breaker: no attempt was made. */
+    attemptEnded(taskType: TaskType, seconds: number | undefined): void;
+  };
 }
 
 export interface JobRunner {
@@ -261,10 +268,13 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       );
     }, options.startedNoticeMs);
     active.add(job.jobId);
+    options.metrics?.attemptStarted(job.taskType);
+    let deferred = false;
     try {
       await handler(ctx);
       if (!committed) throw new Error(`the ${job.taskType} handler returned without committing`);
     } catch (err) {
+      deferred = err instanceof DeferError;
       if (err instanceof DuplicateRunError) {
         log.info({ jobId: job.jobId, run: job.run }, 'run already done; duplicate acked');
         return;
@@ -280,6 +290,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     } finally {
       clearTimeout(notice);
       active.delete(job.jobId);
+      const seconds = (now().getTime() - startedAt.getTime()) / 1000;
+      options.metrics?.attemptEnded(job.taskType, deferred ? undefined : seconds);
+      // The job's own line (jobId, platformId, traceId bound above): GET /api/v1/logs?jobId=….
+      log.info({ attempt, seconds }, deferred ? 'job attempt deferred' : 'job attempt ended');
     }
   }
 
@@ -317,10 +331,17 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     isTransient: options.isTransient,
     givenUpTo: 'hook',
     now,
-    handler: (message, ctx) =>
-      ctx.redelivered
-        ? gate.alone(() => run(message, ctx.attempt, true, ctx.logger))
-        : gate.ordinary(() => run(message, ctx.attempt, false, ctx.logger)),
+    // The job's own lines carry its ids, so they reach GET /api/v1/logs?jobId=… (log shipping).
+    handler: (message, ctx) => {
+      const logger = ctx.logger.child({
+        jobId: message.payload.jobId,
+        platformId: message.payload.platformId,
+        ...(message.payload.traceId ? { traceId: message.payload.traceId } : {}),
+      });
+      return ctx.redelivered
+        ? gate.alone(() => run(message, ctx.attempt, true, logger))
+        : gate.ordinary(() => run(message, ctx.attempt, false, logger));
+    },
     onFailure: (message, err, decision, ctx) => reportFailure(message, err, decision, ctx.attempt),
   });
 

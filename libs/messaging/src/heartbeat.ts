@@ -1,9 +1,17 @@
 import { hostname } from 'node:os';
+import { context, createContextKey, type Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { EXCHANGES, workerHeartbeat, type WorkerHeartbeat } from '@psc/contracts';
 import type { Consumer } from './consumer.ts';
 import { createEnvelope } from './envelope.ts';
 import type { Publisher } from './publisher.ts';
+
+/**
+ * The OpenTelemetry SDK's suppress-tracing flag (`suppressTracing` of @opentelemetry/core, whose
+ * key is this `Symbol.for` description): spans started under it are not recorded.
+ */
+const SUPPRESS_TRACING = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+const UNTRACED = (ctx: Context): Context => ctx.setValue(SUPPRESS_TRACING, true);
 
 export interface HeartbeatState {
   currentJobs: string[];
@@ -49,8 +57,15 @@ export function createHeartbeat(options: {
       processed: { ...options.processed },
       openBreakers: state.openBreakers ?? [],
     };
-    return options.publisher
-      .publish(EXCHANGES.events, workerHeartbeat.type, createEnvelope(workerHeartbeat, payload))
+    // Not traced: with an exporter, heartbeats would otherwise be most of the traces.
+    return context
+      .with(UNTRACED(context.active()), () =>
+        options.publisher.publish(
+          EXCHANGES.events,
+          workerHeartbeat.type,
+          createEnvelope(workerHeartbeat, payload),
+        ),
+      )
       .catch((err: unknown) =>
         options.logger.debug({ err: (err as Error).message }, 'heartbeat not published'),
       );

@@ -3,10 +3,12 @@ import type { Logger } from 'pino';
 import { breakerList, breakerReset, type PlatformCaller } from '@psc/contracts';
 import type { EgressGuard } from '@psc/egress';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
+import type { Metrics } from '@psc/telemetry';
 import { createBreakerStore } from './breaker-store.ts';
 import { createPlatformBreakers, type BreakerChange } from './breakers.ts';
 import { createPlatformHttpClient } from './platform-client.ts';
 import { createPlatformLimiter } from './platform-limiter.ts';
+import { createPlatformMetrics } from './platform-metrics.ts';
 
 export interface PlatformFetcherOptions {
   knex: Knex;
@@ -19,6 +21,8 @@ export interface PlatformFetcherOptions {
   logger: Logger;
   /** Told of every breaker change after it is stored (events, metrics). */
   onBreakerChange?: (change: BreakerChange) => void;
+  /** Where the request and breaker metrics go (`psc_platform_*`, `psc_breaker_state`). */
+  registry?: Metrics['registry'];
 }
 
 /**
@@ -31,12 +35,14 @@ export function createPlatformFetcher(options: PlatformFetcherOptions) {
   const log = options.logger.child({ component: 'platform-fetcher' });
   const store = createBreakerStore(options.knex, options.schema, options.service);
   const limiter = createPlatformLimiter(options.knex, options.schema);
+  const metrics = options.registry ? createPlatformMetrics(options.registry) : undefined;
   const breakers = createPlatformBreakers({
     logger: log,
     onChange: (change) => {
       store
         .save(options.workerId, change)
         .catch((err: unknown) => log.warn({ err: String(err) }, 'breaker state not saved'));
+      metrics?.breaker(change);
       options.onBreakerChange?.(change);
     },
     resetRequested: (platformId, openedAt) => store.resetSince(platformId, openedAt),
@@ -45,6 +51,7 @@ export function createPlatformFetcher(options: PlatformFetcherOptions) {
     maxBytes: options.maxBytes,
     egress: options.egress,
     breakers,
+    ...(metrics ? { metrics } : {}),
     limit: (platform, task, signal) =>
       platform.rateLimit
         ? limiter.run(platform.id, platform.rateLimit, platform.timeoutMs + 5_000, task, signal)

@@ -6,6 +6,7 @@ import type { PlatformWithSecrets as Platform } from '@psc/contracts';
 import type { EgressGuard } from '@psc/egress';
 import { markSecretQueryParam } from '@psc/telemetry';
 import type { PlatformBreakers } from './breakers.ts';
+import { requestOutcome, type PlatformMetrics } from './platform-metrics.ts';
 import { UpstreamStatusError, discard, parseRetryAfter, readJson } from './responses.ts';
 
 /**
@@ -77,6 +78,7 @@ export function createPlatformHttpClient(options: {
   breakers: PlatformBreakers;
   limit?: PlatformLimit;
   maxSockets?: number;
+  metrics?: PlatformMetrics;
 }) {
   const agentOptions = {
     keepAlive: true,
@@ -90,6 +92,7 @@ export function createPlatformHttpClient(options: {
     platform: Platform,
     request: PlatformRequest,
     signal: AbortSignal | undefined,
+    seen: { status?: number },
   ): Promise<PlatformResponse> {
     const { url, safeUrl } = buildUrl(platform, request);
     const method = request.method ?? 'GET';
@@ -121,6 +124,7 @@ export function createPlatformHttpClient(options: {
       }
       throw new UnavailableError(`cannot reach platform: ${code ?? name}`);
     }
+    seen.status = response.status;
     if (response.status >= 300 && response.status < 400) {
       discard(response);
       throw new NonRetryableError(
@@ -151,7 +155,24 @@ export function createPlatformHttpClient(options: {
       requestOptions: { signal?: AbortSignal | undefined } = {},
     ): Promise<PlatformResponse> {
       const { signal } = requestOptions;
-      const once = () => call(platform, request, signal);
+      const once = async () => {
+        const seen: { status?: number } = {};
+        const started = performance.now();
+        let error: unknown;
+        try {
+          return await call(platform, request, signal, seen);
+        } catch (err) {
+          error = err;
+          throw err;
+        } finally {
+          // Requests the egress guard refused before sending count too (egress_denied).
+          options.metrics?.request(
+            platform.id,
+            requestOutcome(seen.status, error),
+            (performance.now() - started) / 1000,
+          );
+        }
+      };
       const limit = options.limit;
       // The breaker goes first: an open one defers the job without taking a rate slot.
       return options.breakers.fire(platform, () =>

@@ -13,3 +13,19 @@ export {
 } from './metrics.ts';
 export { currentTraceId, withSpan } from './trace.ts';
 export { shutdownTelemetry, type ShutdownTelemetryOptions } from './sdk-state.ts';
+export {
+  PSC_METRICS,
+  METRIC_SERVICES,
+  registerCatalogMetric,
+  type CatalogMetric,
+  type MetricSpec,
+  type MetricService,
+} from './metric-catalog.ts';
+export { registerScrapeGauge, type GaugeSample } from './scrape-gauge.ts';
+export { createJobMetrics, type JobMetrics } from './job-metrics.ts';
+export {
+  createLogShipper,
+  type LogShipper,
+  type ShippedLog,
+  type ShipLogs,
+} from './log-shipper.ts';

@@ -1,5 +1,6 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino } from 'pino';
+import type { LogShipper } from './log-shipper.ts';
 import { redactUrl } from './redact-url.ts';
 
 /** The pino logger every psc component receives (root from `createLogger`, or a child). */
@@ -12,6 +13,8 @@ export interface LoggerOptions {
   level?: string;
   /** Where lines go; stdout when omitted. Tests pass a stream and read it back. */
   destination?: pino.DestinationStream;
+  /** Also hands each line (after redaction) to this shipper, which keeps warnings and job lines. */
+  shipper?: Pick<LogShipper, 'write'>;
 }
 
 const SECRET_KEYS = [
@@ -104,5 +107,14 @@ export function createLogger(options: LoggerOptions): Logger {
       log: (object) => maskUrlFields(object, 0),
     },
   };
+  if (options.shipper) {
+    return pino(
+      pinoOptions,
+      pino.multistream([
+        { level: 'trace', stream: options.destination ?? pino.destination(1) },
+        { level: 'info', stream: options.shipper },
+      ]),
+    );
+  }
   return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
 }

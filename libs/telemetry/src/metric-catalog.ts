@@ -89,7 +89,7 @@ export const PSC_METRICS = {
     type: 'gauge',
     help: 'Dead-lettered jobs waiting for an operator (inspect, replay or delete).',
     labels: { task_type: TASK_TYPE },
-    exportedBy: WORKERS,
+    exportedBy: ['scheduler'],
   },
   breakerState: {
     name: 'psc_breaker_state',

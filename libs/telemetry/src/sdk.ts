@@ -1,14 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, ParentBasedSampler } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { KoaInstrumentation } from '@opentelemetry/instrumentation-koa';
+import { KoaInstrumentation, KoaLayerType } from '@opentelemetry/instrumentation-koa';
 import { ScrubbingSpanProcessor } from './scrub-spans.ts';
 import { setStartedSdk } from './sdk-state.ts';
+import { UntracedMessagesSampler } from './untraced-messages.ts';
 
 /** Probe and scrape paths: spans for them would only be noise. */
 const UNTRACED_PATHS = new Set(['/health', '/ready', '/metrics']);
@@ -43,6 +44,8 @@ export function startTelemetry(options: StartTelemetryOptions = {}): void {
         scheduledDelayMillis: options.scheduledDelayMillis ?? 200,
       }),
     ],
+    // Children follow their parent; a root span is sampled unless it is a heartbeat's.
+    sampler: new ParentBasedSampler({ root: new UntracedMessagesSampler() }),
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
@@ -50,7 +53,8 @@ export function startTelemetry(options: StartTelemetryOptions = {}): void {
       new UndiciInstrumentation(),
       new AmqplibInstrumentation(),
       new PgInstrumentation({ requireParentSpan: true }),
-      new KoaInstrumentation(),
+      // One span per request (the route's), not one per middleware layer.
+      new KoaInstrumentation({ ignoreLayersType: [KoaLayerType.MIDDLEWARE] }),
     ],
   });
   sdk.start();

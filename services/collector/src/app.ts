@@ -19,7 +19,13 @@ import {
   type Broker,
 } from '@psc/messaging';
 import { createPlatformFetcher } from '@psc/platform-http';
-import type { Logger, Metrics } from '@psc/telemetry';
+import {
+  PSC_METRICS,
+  createJobMetrics,
+  registerScrapeGauge,
+  type Logger,
+  type Metrics,
+} from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createCollectionRepository } from './data-access/collection.repository.ts';
 import { createCollectionStore } from './data-access/collection.store.ts';
@@ -58,6 +64,12 @@ export function createApp(deps: AppDeps) {
     isBrokerConnected: () => broker.isConnected(),
   });
   const rpcClient = createRpcClient({ broker, appId: 'collector', timeoutMs: config.rpcTimeoutMs });
+  registerScrapeGauge(
+    deps.registry,
+    PSC_METRICS.outboxPending,
+    async () => [{ value: await outbox.pending() }],
+    (err) => logger.warn({ err: String(err) }, 'outbox size not read for /metrics'),
+  );
   const collections = createCollectionRepository(knex);
   const logs = createLogRepository(knex);
   const workers = createWorkerRepository(knex);
@@ -69,6 +81,7 @@ export function createApp(deps: AppDeps) {
     maxBytes: config.fetchMaxBytes,
     egress: deps.egress ?? createEgressGuard({ allow: config.egressAllow }),
     logger,
+    registry: deps.registry,
     onBreakerChange: ({ platformId, state }) => {
       if (state === 'half-open') return;
       void logs
@@ -116,6 +129,7 @@ export function createApp(deps: AppDeps) {
     crashLoopLimit: config.crashLoopLimit,
     lockTimeoutMs: config.lockTimeoutMs,
     isTransient: isUnavailableError,
+    metrics: createJobMetrics(deps.registry, ['collect']),
   });
   const activeChildren = new Set<string>();
   const children = createCollectChildrenConsumer({

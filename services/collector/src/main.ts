@@ -1,9 +1,9 @@
 import { runMain, systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
 import { createEgressGuard } from '@psc/egress';
-import { createBroker } from '@psc/messaging';
+import { createBroker, startLogShipping } from '@psc/messaging';
 import { configureExpressions } from '@psc/platform-http';
-import { createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
+import { createLogShipper, createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
@@ -15,7 +15,9 @@ runMain({
   async start() {
     const config = loadConfig(process.env);
     configureExpressions(config.expressionBudget);
-    const logger = createLogger({ service: SERVICE, level: config.logLevel });
+    // Warnings, errors and job lines also go to GET /api/v1/logs, once the broker is up.
+    const shipper = createLogShipper({ service: SERVICE });
+    const logger = createLogger({ service: SERVICE, level: config.logLevel, shipper });
     const knex = await openDatabase({
       url: config.databaseUrl,
       schema: SCHEMA,
@@ -35,6 +37,7 @@ runMain({
       egress: createEgressGuard({ allow: config.egressAllow }),
     });
     await app.start();
+    const logShipping = startLogShipping({ shipper, broker, appId: SERVICE });
     if (process.argv.includes('--until-drained')) {
       // Batch mode (seed 003): the usual graceful stop, once there is nothing left to do.
       void app.untilDrained().then(() => {
@@ -47,6 +50,7 @@ runMain({
       app: {
         async stop() {
           await app.stop();
+          await logShipping.stop();
           await broker.close();
           await knex.destroy();
           await shutdownTelemetry();

@@ -12,6 +12,8 @@ import {
 } from '@psc/messaging';
 import type { Logger, Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
+import { registerQueueMetrics } from './data-access/queue-metrics.ts';
+import { auditTrail } from './entry-points/http/audit-trail.ts';
 import { dataRoutes } from './entry-points/http/data.routes.ts';
 import { backfillRoutes } from './entry-points/http/backfills.routes.ts';
 import { dlqRoutes } from './entry-points/http/dlq.routes.ts';
@@ -86,9 +88,11 @@ export function createApp(deps: AppDeps) {
   const rpc = createRpcClient({ broker, appId: 'gateway', timeoutMs: config.rpcTimeoutMs });
   const api = new Router({ prefix: '/api/v1' });
   api.use(jsonBody({ limitBytes: config.bodyLimitBytes }));
+  api.use(auditTrail({ audit, clock, logger }));
   const inspector = config.managementUrl
     ? managementInspector({ managementUrl: config.managementUrl, vhost: config.vhost })
     : passiveInspector(broker);
+  registerQueueMetrics(deps.registry, inspector, logger);
   for (const routes of [
     platformRoutes(rpc, { audit, clock }),
     apiKeyRoutes({ service: apiKeys, keys, audit }),

@@ -10,7 +10,7 @@ import {
   outboxRpcHandler,
   type Broker,
 } from '@psc/messaging';
-import type { Logger, Metrics } from '@psc/telemetry';
+import { PSC_METRICS, registerScrapeGauge, type Logger, type Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createEgressGuard } from '@psc/egress';
 import { createPlatformProbe, type Connect } from './data-access/platform-probe.ts';
@@ -51,6 +51,12 @@ export function createApp(deps: AppDeps) {
     logger,
     isBrokerConnected: () => eventBroker.isConnected(),
   });
+  registerScrapeGauge(
+    deps.registry,
+    PSC_METRICS.outboxPending,
+    async () => [{ value: await outbox.pending() }],
+    (err) => logger.warn({ err: String(err) }, 'outbox size not read for /metrics'),
+  );
   const egress = createEgressGuard({
     allow: config.egressAllow,
     ...(deps.egress?.resolve ? { resolve: deps.egress.resolve } : {}),
@@ -69,7 +75,10 @@ export function createApp(deps: AppDeps) {
   const rpc = createRpcServer({
     broker,
     service: 'platform-registry',
-    handlers: [...platformRpcHandlers(service), outboxRpcHandler('platform-registry', outbox)],
+    handlers: [
+      ...platformRpcHandlers(service, logger),
+      outboxRpcHandler('platform-registry', outbox),
+    ],
     logger,
   });
   const http = createHttpServer({

@@ -23,6 +23,7 @@ import { createLedgerStore } from './data-access/ledger.store.ts';
 import { createLeaseRepository } from './data-access/lease.repository.ts';
 import { createPlatformRepository } from './data-access/platform.repository.ts';
 import { createScheduleRepository } from './data-access/schedule.repository.ts';
+import { createSchedulerMetrics } from './data-access/scheduler.metrics.ts';
 import { createTickStore, LEASE_NAME } from './data-access/tick.store.ts';
 import { createBackfillStore } from './data-access/backfill.store.ts';
 import { createBackfills } from './domain/backfills.ts';
@@ -65,21 +66,26 @@ export function createApp(deps: AppDeps) {
     isBrokerConnected: () => broker.isConnected(),
   });
   const rpcClient = createRpcClient({ broker, appId: 'scheduler', timeoutMs: config.rpcTimeoutMs });
-  const jobs = createJobRepository(knex);
-  const leases = createLeaseRepository(knex, SCHEMA);
   const control = createControlRepository(knex, SCHEMA);
   const platforms = createPlatformRepository(knex, SCHEMA);
   const schedules = createScheduleRepository(knex, SCHEMA);
-  const deadLetters = createDeadLetterRepository(knex);
-  const ledger = createLedgerStore({
+  const metrics = createSchedulerMetrics({
+    registry: deps.registry,
     knex,
-    clock,
-    outbox,
-    jobs,
-    deadLetters,
-    schedules,
+    schema: SCHEMA,
+    outboxPending: () => outbox.pending(),
     control,
+    platforms,
+    schedules,
+    now: () => clock.now(),
+    logger,
   });
+  const jobs = metrics.countingJobs(createJobRepository(knex));
+  const leases = createLeaseRepository(knex, SCHEMA);
+  const deadLetters = createDeadLetterRepository(knex);
+  const ledger = metrics.countingLedger(
+    createLedgerStore({ knex, clock, outbox, jobs, deadLetters, schedules, control }),
+  );
   const registry = { get: (id: string) => rpcClient.call(platformGet, { id }) };
   const backfillStore = createBackfillStore({ knex, outbox, jobs, control });
   const backfills = createBackfills({
@@ -148,9 +154,15 @@ export function createApp(deps: AppDeps) {
     backfills: backfillStore,
     logger,
     settings: config.scheduler,
+    observeLag: metrics.observeLag,
   });
   const tick = () => tickStore(clock.now());
-  const loop = createTickLoop({ tick, tickMs: config.scheduler.tickMs, logger });
+  const loop = createTickLoop({
+    tick,
+    tickMs: config.scheduler.tickMs,
+    logger,
+    onLeaderChange: metrics.setLeader,
+  });
   const reconcile = createReconcileLoop({
     jobs,
     ledger,

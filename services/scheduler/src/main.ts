@@ -1,7 +1,7 @@
 import { runMain, systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
-import { createBroker } from '@psc/messaging';
-import { createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
+import { createBroker, startLogShipping } from '@psc/messaging';
+import { createLogShipper, createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
@@ -12,7 +12,9 @@ runMain({
   name: SERVICE,
   async start() {
     const config = loadConfig(process.env);
-    const logger = createLogger({ service: SERVICE, level: config.logLevel });
+    // Warnings, errors and job lines also go to GET /api/v1/logs, once the broker is up.
+    const shipper = createLogShipper({ service: SERVICE });
+    const logger = createLogger({ service: SERVICE, level: config.logLevel, shipper });
     const knex = await openDatabase({
       url: config.databaseUrl,
       schema: SCHEMA,
@@ -31,11 +33,13 @@ runMain({
       clock: systemClock,
     });
     await app.start();
+    const logShipping = startLogShipping({ shipper, broker, appId: SERVICE });
     return {
       logger,
       app: {
         async stop() {
           await app.stop();
+          await logShipping.stop();
           await broker.close();
           await knex.destroy();
           await shutdownTelemetry();

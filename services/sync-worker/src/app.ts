@@ -26,7 +26,13 @@ import {
   waitUntilDrained,
   type Broker,
 } from '@psc/messaging';
-import { registerGauge, type Logger, type Metrics } from '@psc/telemetry';
+import {
+  PSC_METRICS,
+  createJobMetrics,
+  registerScrapeGauge,
+  type Logger,
+  type Metrics,
+} from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createPlatformCache } from './data-access/platform.cache.ts';
 import { createRecordRepository } from './data-access/record.repository.ts';
@@ -45,8 +51,6 @@ export interface AppDeps {
   registry: Metrics['registry'];
   clock: Clock;
 }
-
-const BREAKER_GAUGE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker, clock } = deps;
@@ -67,11 +71,12 @@ export function createApp(deps: AppDeps) {
     appId: 'sync-worker',
     timeoutMs: config.rpcTimeoutMs,
   });
-  const breakerGauge = registerGauge(deps.registry, {
-    name: 'psc_platform_breaker_state',
-    help: 'Breaker state per platform in this worker: 0 closed, 1 half-open, 2 open',
-    labelNames: ['platform_id'],
-  });
+  registerScrapeGauge(
+    deps.registry,
+    PSC_METRICS.outboxPending,
+    async () => [{ value: await outbox.pending() }],
+    (err) => logger.warn({ err: String(err) }, 'outbox size not read for /metrics'),
+  );
   const fetcher = createPlatformFetcher({
     knex,
     schema: SCHEMA,
@@ -80,8 +85,8 @@ export function createApp(deps: AppDeps) {
     maxBytes: config.fetchMaxBytes,
     egress: createEgressGuard({ allow: config.egressAllow }),
     logger,
+    registry: deps.registry,
     onBreakerChange: (change) => {
-      breakerGauge.set({ platform_id: change.platformId }, BREAKER_GAUGE[change.state]);
       outbox
         .emit([
           {
@@ -159,6 +164,7 @@ export function createApp(deps: AppDeps) {
     crashLoopLimit: config.crashLoopLimit,
     lockTimeoutMs: config.lockTimeoutMs,
     isTransient: isUnavailableError,
+    metrics: createJobMetrics(deps.registry, Object.keys(tasks)),
   });
   const heartbeat = createHeartbeat({
     publisher,

@@ -1,8 +1,8 @@
 import { runMain, systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
-import { createBroker } from '@psc/messaging';
+import { createBroker, startLogShipping } from '@psc/messaging';
 import { configureExpressions } from '@psc/platform-http';
-import { createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
+import { createLogShipper, createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
@@ -14,7 +14,9 @@ runMain({
   async start() {
     const config = loadConfig(process.env);
     configureExpressions(config.expressionBudget);
-    const logger = createLogger({ service: SERVICE, level: config.logLevel });
+    // Warnings, errors and job lines also go to GET /api/v1/logs, once the broker is up.
+    const shipper = createLogShipper({ service: SERVICE });
+    const logger = createLogger({ service: SERVICE, level: config.logLevel, shipper });
     const knex = await openDatabase({
       url: config.databaseUrl,
       schema: SCHEMA,
@@ -33,6 +35,7 @@ runMain({
       clock: systemClock,
     });
     await app.start();
+    const logShipping = startLogShipping({ shipper, broker, appId: SERVICE });
     if (process.argv.includes('--until-drained')) {
       // Batch mode (seed 003): the usual graceful stop, once there is nothing left to do.
       void app.untilDrained().then(() => {
@@ -45,6 +48,7 @@ runMain({
       app: {
         async stop() {
           await app.stop();
+          await logShipping.stop();
           await broker.close();
           await knex.destroy();
           await shutdownTelemetry();

@@ -12,6 +12,7 @@ import type { ControlRepository } from './control.repository.ts';
 import type { JobRepository } from './job.repository.ts';
 import { backfillProgress, freeSlots, type StepState } from '../domain/backfill-plan.ts';
 import { cancellation } from '../domain/job-ledger.ts';
+import { newTraceId } from '../domain/trace-id.ts';
 import { cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
 import { renderParams } from '../domain/params-template.ts';
 
@@ -267,7 +268,7 @@ export function createBackfillStore(deps: {
           stats: null,
           error: null,
           nextAttemptAt: null,
-          traceId: null,
+          traceId: newTraceId(),
           scheduledFor: s.step_at.toISOString(),
           backfillId: b.id,
           createdAt: now.toISOString(),

@@ -5,6 +5,7 @@ import {
   type JobListRequest,
   type JobStats,
   type JobStatus,
+  type TaskType,
 } from '@psc/contracts';
 import { scheduleKey } from './schedule.repository.ts';
 import type { LedgerEntry } from '../domain/job-ledger.ts';
@@ -218,7 +219,7 @@ export function createJobRepository(knex: Knex) {
       at: Date,
       reason: string,
       filter: { ids?: string[]; platformIds?: string[] } = {},
-    ): Promise<{ id: string; run: number }[]> {
+    ): Promise<{ id: string; run: number; taskType: TaskType }[]> {
       const query = jobs(trx).where({ status: 'queued' });
       if (filter.ids) query.whereIn('id', filter.ids);
       if (filter.platformIds) query.whereIn('platform_id', filter.platformIds);
@@ -229,8 +230,8 @@ export function createJobRepository(knex: Knex) {
           updated_at: at,
           error: JSON.stringify({ message: reason, class: 'Cancelled' }),
         })
-        .returning<{ id: string; run: number }[]>(['id', 'run']);
-      return rows;
+        .returning<{ id: string; run: number; task_type: TaskType }[]>(['id', 'run', 'task_type']);
+      return rows.map((r) => ({ id: r.id, run: r.run, taskType: r.task_type }));
     },
 
     async countByStatus(): Promise<Record<string, number>> {

@@ -53,6 +53,8 @@ export function createTickStore(deps: {
   backfills: BackfillStore;
   logger: Logger;
   settings: TickSettings;
+  /** Told, per scheduled run emitted, how late it was: seconds after its (jittered) due time. */
+  observeLag?: (seconds: number) => void;
 }) {
   const { settings: s } = deps;
   let lastPurge = 0;
@@ -110,6 +112,12 @@ export function createTickStore(deps: {
             .filter((j) => inserted.has(j.id))
             .map((j) => jobRunMessage(j, now));
           await deps.outbox.write(trx, messages);
+          for (const j of plan.jobs) {
+            const dueAt = plan.dueAt.get(j.id);
+            if (inserted.has(j.id) && dueAt) {
+              deps.observeLag?.((now.getTime() - dueAt.getTime()) / 1000);
+            }
+          }
           await deps.schedules.upsertMany(trx, plan.upserts);
           await deps.schedules.deleteKeys(trx, plan.deletes);
           await deps.schedules.pauseMany(trx, plan.pauses);

@@ -18,6 +18,7 @@ export function jobRunMessage(job: Job, now: Date, correlationId?: string): Outb
         priority: job.priority,
         trigger: job.trigger,
         params: job.params,
+        ...(job.traceId ? { traceId: job.traceId } : {}),
       },
       { correlationId: correlationId ?? job.id, now },
     ),

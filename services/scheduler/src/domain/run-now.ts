@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Job, Platform, RpcResponse, RunNowRequest, jobRunNow } from '@psc/contracts';
 import { ConflictError, NotFoundError, toErrorBody, type Clock } from '@psc/core';
 import { createPlatformLookup } from './platform-lookup.ts';
+import { newTraceId } from './trace-id.ts';
 import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
 
 /** Run-now jobs jump the queue unless the caller says otherwise. */
@@ -55,7 +56,8 @@ export function createRunNow(deps: {
         for (const r of platform.resources)
           if (r.tasks.includes(request.taskType)) targets.push({ platform, resource: r.name });
     }
-    const traceId = request.traceId ?? deps.currentTraceId();
+    // A trace id even when nothing is traced (no exporter): the job's log lines carry it.
+    const traceId = request.traceId ?? deps.currentTraceId() ?? newTraceId();
     return targets.map(({ platform, resource }) => ({
       id: randomUUID(),
       platformId: platform.id,

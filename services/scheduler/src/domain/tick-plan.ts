@@ -18,6 +18,7 @@ import {
   type EffectiveSpec,
 } from './schedule-spec.ts';
 import { renderParams } from './params-template.ts';
+import { newTraceId } from './trace-id.ts';
 
 export type ScheduleUpsert = Omit<ScheduleRow, 'consecutive_failures' | 'paused_reason'>;
 
@@ -37,6 +38,8 @@ export interface TickPlan {
   deletes: ScheduleRow[];
   /** Schedules whose runs cannot be made (a params template that does not render), with why. */
   pauses: { platform_id: string; resource: string; task_type: TaskType; reason: string }[];
+  /** When each run of `jobs` was due: its fire time plus its schedule's jitter (schedule lag). */
+  dueAt: Map<string, Date>;
 }
 
 /**
@@ -62,7 +65,7 @@ export function planTick(
     snapshot.schedules.map((r) => [scheduleKey(r.platform_id, r.resource, r.task_type), r]),
   );
   const keep = new Set<string>();
-  const plan: TickPlan = { jobs: [], upserts: [], deletes: [], pauses: [] };
+  const plan: TickPlan = { jobs: [], upserts: [], deletes: [], pauses: [], dueAt: new Map() };
 
   for (const platform of snapshot.platforms) {
     for (const resource of platform.resources) {
@@ -130,9 +133,12 @@ export function planTick(
           plan.pauses.push({ ...identity, reason: `params template: ${err.message}` });
           continue;
         }
+        const jitter = now.getTime() - shifted.getTime();
         for (const [i, at] of runs.entries()) {
+          const id = randomUUID();
+          plan.dueAt.set(id, new Date(at.getTime() + jitter));
           plan.jobs.push({
-            id: randomUUID(),
+            id,
             platformId: platform.id,
             resource: resource.name,
             taskType,
@@ -145,7 +151,8 @@ export function planTick(
             stats: null,
             error: null,
             nextAttemptAt: null,
-            traceId: null,
+            // Scheduled runs start their own trace: the id correlates the job's log lines.
+            traceId: newTraceId(),
             scheduledFor: at.toISOString(),
             createdAt: now.toISOString(),
             startedAt: null,
