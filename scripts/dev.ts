@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { serviceLaunch } from '@psc/testing';
 import { build, repoRoot } from './build.ts';
+import { DEMO_PLATFORM_PORT } from './demo-platform-port.ts';
 
 const SERVICES = [
   ['platform-registry', 8081],
@@ -21,7 +22,7 @@ const SERVICES = [
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/psc';
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const demoPort = Number(process.env.DEMO_PLATFORM_PORT ?? 9090);
+const demoPort = Number(process.env.DEMO_PLATFORM_PORT ?? DEMO_PLATFORM_PORT);
 const gatewayPort = SERVICES[4][1];
 const children: ChildProcess[] = [];
 
