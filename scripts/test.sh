@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: typecheck, lint, format check, the OpenAPI document (generated client up to date,
 # Redocly's recommended rules offline), then every unit and integration test on real RabbitMQ
-# and PostgreSQL (AMQP_URL / DATABASE_URL, or testcontainers when Docker is there).
+# and PostgreSQL (AMQP_URL / DATABASE_URL, or testcontainers when Docker is there). With local
+# servers, scripts/test-infra.ts first turns on RabbitMQ's management plugin if it is off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-install.sh
@@ -21,6 +22,7 @@ quiet promtool check config deploy/prometheus/prometheus.yml
 quiet promtool check rules deploy/prometheus/rules/*.yml
 quiet promtool test rules deploy/prometheus/tests/*.test.yml
 echo "== tests"
+node scripts/test-infra.ts
 exec node --test --test-reporter=spec --test-concurrency="${PSC_TEST_CONCURRENCY:-3}" \
   --test-timeout=180000 \
   'libs/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts' "$@"
