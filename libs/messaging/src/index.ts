@@ -16,3 +16,4 @@ export * from './errors.ts';
 export * from './trace-context.ts';
 export * from './heartbeat.ts';
 export * from './drain.ts';
+export * from './queue-check.ts';
