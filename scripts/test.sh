@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-install.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 test "$(node -v)" = "v24.21.0" || { echo "expected Node v24.21.0, got $(node -v)" >&2; exit 1; }
+# First, so a missing management API stops the run before minutes of checks, not after.
+echo "== test servers" && node scripts/test-infra.ts
 echo "== typecheck" && tsc -p tsconfig.json
 echo "== lint" && eslint . && prettier --check . >/dev/null
 echo "== openapi" && node scripts/api-client.ts --check &&
@@ -22,7 +24,6 @@ quiet promtool check config deploy/prometheus/prometheus.yml
 quiet promtool check rules deploy/prometheus/rules/*.yml
 quiet promtool test rules deploy/prometheus/tests/*.test.yml
 echo "== tests"
-node scripts/test-infra.ts
 exec node --test --test-reporter=spec --test-concurrency="${PSC_TEST_CONCURRENCY:-3}" \
   --test-timeout=180000 \
   'libs/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts' "$@"
