@@ -4,14 +4,19 @@
  * PSC_DEMO_REGISTER=true it registers itself at the gateway once and runs a first sync.
  */
 import { boothSample, startFakePlatform } from '@psc/testing';
+import { DEMO_PLATFORM_PORT } from './demo-platform-port.ts';
 
-const port = Number(process.env.DEMO_PLATFORM_PORT ?? 9090);
+const port = Number(process.env.DEMO_PLATFORM_PORT ?? DEMO_PLATFORM_PORT);
 const host = process.env.HTTP_HOST ?? '127.0.0.1';
 const publicUrl = process.env.DEMO_PLATFORM_PUBLIC_URL ?? `http://127.0.0.1:${port}`;
 const gatewayUrl = process.env.PSC_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 const apiKey = process.env.PSC_ADMIN_API_KEY;
 const register = process.env.PSC_DEMO_REGISTER === 'true';
 const BOOTHS = '/booth/all';
+const SALES = '/sales';
+interface Menu {
+  menuSalesQuantity: number;
+}
 
 export const demoPlatform = {
   name: 'demo-booths',
@@ -21,7 +26,7 @@ export const demoPlatform = {
   resources: [
     {
       name: 'booths',
-      tasks: ['sync'],
+      tasks: ['sync', 'validate'],
       request: { path: BOOTHS },
       pagination: { type: 'page', pageParam: 'page', sizeParam: 'size', pageSize: 5 },
       itemsPath: 'data',
@@ -37,6 +42,15 @@ export const demoPlatform = {
           '[menus.{"name": menuName, "ingredient": menuIngredidentReminder, "sold": menuSalesQuantity, "price": 0}]',
       },
     },
+    {
+      name: 'sales',
+      tasks: ['collect'],
+      params: ['date'],
+      request: { path: SALES, query: { date: '{{date}}' } },
+      itemsPath: 'sales',
+      key: 'id',
+      mapping: { booth: 'booth', sold: 'sold' },
+    },
   ],
 };
 
@@ -45,7 +59,25 @@ const platform = await startFakePlatform({
   host,
   collections: { [BOOTHS]: boothSample(12) },
 });
-process.stdout.write(`demo platform serving ${platform.url}${BOOTHS}\n`);
+// Liveness for compose's healthcheck and for anyone checking the port is the demo's.
+platform.route('GET', '/health', () => ({ body: { status: 'ok' } }));
+// A day's sales report (seed 001-style per-date collection): `?date=yyyyMMdd`.
+platform.route('GET', SALES, (req) => {
+  const date = req.query.date ?? '';
+  if (!/^\d{8}$/.test(date)) return { status: 400, body: { error: 'date must be yyyyMMdd' } };
+  const booths = platform.getCollection(BOOTHS) as { boothName: string; menus: Menu[] }[];
+  return {
+    body: {
+      date,
+      sales: booths.map((b) => ({
+        id: `${date}-${b.boothName}`,
+        booth: b.boothName,
+        sold: b.menus.reduce((sum, m) => sum + m.menuSalesQuantity, 0),
+      })),
+    },
+  };
+});
+process.stdout.write(`demo platform serving ${platform.url}${BOOTHS} and ${SALES}?date=\n`);
 
 // Sales move on, so the next sync reports updates.
 const ticker = setInterval(() => {
@@ -55,7 +87,7 @@ const ticker = setInterval(() => {
     (b) => b.boothName === `Booth ${n}`,
     (b) => ({
       ...b,
-      menus: (b.menus as { menuSalesQuantity: number }[]).map((m) => ({
+      menus: (b.menus as Menu[]).map((m) => ({
         ...m,
         menuSalesQuantity: m.menuSalesQuantity + 1,
       })),

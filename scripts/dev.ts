@@ -10,18 +10,21 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { serviceLaunch } from '@psc/testing';
 import { build, repoRoot } from './build.ts';
+import { DEMO_PLATFORM_PORT } from './demo-platform-port.ts';
 
+// The gateway on HTTP_PORT (else PSC_DEV_PORT_BASE, 8080), the other four on the next ports.
+const portBase = Number(process.env.PSC_DEV_PORT_BASE ?? 8080);
 const SERVICES = [
-  ['platform-registry', 8081],
-  ['scheduler', 8082],
-  ['sync-worker', 8083],
-  ['collector', 8084],
-  ['gateway', Number(process.env.HTTP_PORT ?? 8080)],
+  ['platform-registry', portBase + 1],
+  ['scheduler', portBase + 2],
+  ['sync-worker', portBase + 3],
+  ['collector', portBase + 4],
+  ['gateway', Number(process.env.HTTP_PORT ?? portBase)],
 ] as const;
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/psc';
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const demoPort = Number(process.env.DEMO_PLATFORM_PORT ?? 9090);
+const demoPort = Number(process.env.DEMO_PLATFORM_PORT ?? DEMO_PLATFORM_PORT);
 const gatewayPort = SERVICES[4][1];
 const children: ChildProcess[] = [];
 
@@ -33,16 +36,27 @@ function devSecrets(): { secretKey: string; adminKey: string } {
   const file = '.psc/dev-secrets.json';
   let saved: { secretKey?: string; adminKey?: string } = {};
   if (existsSync(file)) saved = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
+  const secretKey = process.env.PSC_SECRET_KEY ?? saved.secretKey;
+  const adminKey = process.env.PSC_ADMIN_API_KEY ?? saved.adminKey;
   const secrets = {
-    secretKey: process.env.PSC_SECRET_KEY ?? saved.secretKey ?? randomBytes(32).toString('base64'),
-    adminKey:
-      process.env.PSC_ADMIN_API_KEY ??
-      saved.adminKey ??
-      `psc_${randomBytes(32).toString('base64url')}`,
+    secretKey: secretKey ?? randomBytes(32).toString('base64'),
+    adminKey: adminKey ?? `psc_${randomBytes(32).toString('base64url')}`,
   };
-  if (!existsSync(file)) {
+  // Only what was made here is kept: secrets from the environment stay out of the file.
+  if (!existsSync(file) && (!secretKey || !adminKey)) {
     mkdirSync('.psc', { recursive: true });
-    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+    writeFileSync(
+      file,
+      JSON.stringify(
+        {
+          ...(secretKey ? {} : { secretKey: secrets.secretKey }),
+          ...(adminKey ? {} : { adminKey: secrets.adminKey }),
+        },
+        null,
+        2,
+      ),
+      { mode: 0o600 },
+    );
   }
   return secrets;
 }
@@ -132,6 +146,14 @@ async function main(): Promise<void> {
 
 process.on('SIGINT', () => void stopAll());
 process.on('SIGTERM', () => void stopAll());
+process.on('SIGHUP', () => void stopAll());
+// `npm start` runs this under npm and sh. A signal sent to npm alone (kill <pid>, a process
+// manager, CI) may end the shell without reaching here, which would leave every child running
+// and holding its port: a new parent means the one that started us is gone, so stop too.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stopAll();
+}, 250).unref();
 main().catch((err: unknown) => {
   process.stderr.write(`psc: ${(err as Error).message}\n`);
   void stopAll(1);

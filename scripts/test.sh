@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # `npm test`: typecheck, lint, format check, the OpenAPI document (generated client up to date,
 # Redocly's recommended rules offline), then every unit and integration test on real RabbitMQ
-# and PostgreSQL (AMQP_URL / DATABASE_URL, or testcontainers when Docker is there).
+# and PostgreSQL (AMQP_URL / DATABASE_URL, or testcontainers when Docker is there). With local
+# servers, scripts/test-infra.ts first turns on RabbitMQ's management plugin if it is off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-install.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 test "$(node -v)" = "v24.21.0" || { echo "expected Node v24.21.0, got $(node -v)" >&2; exit 1; }
+# First, so a missing management API stops the run before minutes of checks, not after.
+echo "== test servers" && node scripts/test-infra.ts
 echo "== typecheck" && tsc -p tsconfig.json
 echo "== lint" && eslint . && prettier --check . >/dev/null
 echo "== openapi" && node scripts/api-client.ts --check &&

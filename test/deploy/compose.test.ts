@@ -8,6 +8,7 @@ import { freePort, waitFor } from '@psc/testing';
 import { parse as parseYaml } from 'yaml';
 import { SECRET_VARIABLES, SERVICES, secretsReadBy } from './support/service-secrets.ts';
 import { ROOT, onPath, run } from './support/tools.ts';
+import { DEMO_PLATFORM_PORT } from '../../scripts/demo-platform-port.ts';
 
 interface ComposeService {
   image?: string;
@@ -110,7 +111,7 @@ describe('docker-compose.yml', () => {
       }
     });
 
-    it('when the demo platform runs as compose configures it, then the image healthcheck reports it healthy', async () => {
+    it('when the demo platform runs as compose configures it (port 9400, off Prometheus’s 9090), then the image healthcheck on /health reports it healthy', async () => {
       const env = services['demo-platform']!.environment!;
       assert.equal(
         services['demo-platform']!.healthcheck,
@@ -133,12 +134,13 @@ describe('docker-compose.yml', () => {
           },
         });
 
-      await waitFor(async () => (await healthcheck(env['HEALTHCHECK_PATH'])).code === 0, {
+      assert.equal(env['HEALTHCHECK_PATH'], undefined, 'the default path, /health');
+      await waitFor(async () => (await healthcheck(undefined)).code === 0, {
         timeoutMs: 30_000,
-        message: `healthcheck of the demo platform on ${env['HEALTHCHECK_PATH']}`,
+        message: 'healthcheck of the demo platform on /health',
       });
-      // Without the path the check asks for /health, which a platform does not serve.
-      assert.equal((await healthcheck(undefined)).code, 1);
+      assert.equal(env['DEMO_PLATFORM_PORT'], String(DEMO_PLATFORM_PORT));
+      assert.equal(env['HEALTHCHECK_PORT'], String(DEMO_PLATFORM_PORT));
     });
   });
 

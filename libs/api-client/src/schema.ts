@@ -2670,6 +2670,7 @@ export interface components {
         | null;
       nextFireTimes: string[];
       pausedReason?: string | null;
+      workersAlive: number | null;
     };
     SyncOnceResult: {
       jobs: {
@@ -7038,6 +7039,8 @@ export interface operations {
         platformId: string;
         /** @description Resource to import into */
         resource: string;
+        /** @description `upstream`: items as the platform sends them, mapped like a sync; `records`: an export’s JSONL lines (`{"key", <mapped fields>}`), stored as they are */
+        shape?: 'upstream' | 'records';
       };
       header?: never;
       path?: never;

@@ -127,6 +127,22 @@ export const resourceDefinition = z.strictObject({
 });
 export type ResourceDefinition = z.infer<typeof resourceDefinition>;
 
+/**
+ * The resource, or child collection (`<resource>.<child>`), whose records are stored under
+ * `name`; undefined when the platform has none by that name.
+ */
+export function storedCollection(
+  resources: readonly Pick<ResourceDefinition, 'name' | 'key' | 'mapping' | 'children'>[],
+  name: string,
+): Pick<ChildResource, 'key' | 'mapping'> | undefined {
+  const top = resources.find((r) => r.name === name);
+  if (top) return top;
+  const dot = name.indexOf('.');
+  if (dot < 0) return undefined;
+  const parent = resources.find((r) => r.name === name.slice(0, dot));
+  return parent?.children.find((c) => c.name === name.slice(dot + 1));
+}
+
 /** Credentials are write-only: accepted here, stored encrypted, never returned. */
 export const platformAuth = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),

@@ -96,5 +96,10 @@ export const platformSyncStatus = z.object({
   nextFireTimes: z.array(iso),
   /** Why it is not running: scheduler pause/stop, platform stop or an automatic pause. */
   pausedReason: z.string().nullable().optional(),
+  /**
+   * Seed 004's "is anything alive to run it": consumers the broker counts on the sync task's
+   * queue now (sync-worker processes); 0 means queued syncs wait, null that the broker did not say.
+   */
+  workersAlive: z.number().int().nonnegative().nullable(),
 });
 export type PlatformSyncStatus = z.infer<typeof platformSyncStatus>;

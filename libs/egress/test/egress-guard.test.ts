@@ -103,8 +103,8 @@ describe('createEgressGuard().checkUrl', () => {
       allow: ['127.0.0.1', 'localhost', '10.1.0.0/16', '::1'],
       resolve,
     });
-    await allowed.checkUrl('http://127.0.0.1:9090/booth/all');
-    await allowed.checkUrl('http://localhost:9090/');
+    await allowed.checkUrl('http://127.0.0.1:9400/booth/all');
+    await allowed.checkUrl('http://localhost:9400/');
     await allowed.checkUrl('http://[::1]/');
     await allowed.checkUrl('http://internal.corp/');
     assert.deepEqual(asked, ['internal.corp']);

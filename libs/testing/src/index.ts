@@ -1,4 +1,12 @@
-export { startInfra, type Infra } from './infra.ts';
+export { externalUrls, infraMode, startInfra, type Infra } from './infra.ts';
+export {
+  ENABLE_COMMAND,
+  ensureManagementPlugin,
+  localManagementPluginDeps,
+  planManagementPlugin,
+  type ManagementPlan,
+  type ManagementPluginDeps,
+} from './management-plugin.ts';
 export {
   createIsolatedEnv,
   dropStaleTestResources,

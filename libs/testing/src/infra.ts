@@ -1,3 +1,4 @@
+import { ENABLE_COMMAND } from './management-plugin.ts';
 import { managementApi } from './rabbit-management.ts';
 import { withPgClient } from './pg-client.ts';
 import { redactUrl } from './urls.ts';
@@ -44,14 +45,34 @@ export function startInfra(): Promise<Infra> {
 }
 
 async function resolveInfra(): Promise<Infra> {
+  const mode = await infraMode();
+  return mode.mode === 'containers' ? startContainers() : useExternal(mode.why);
+}
+
+/**
+ * Where this run's servers will come from (`TEST_INFRA`, probing for a container runtime under
+ * `auto`), without starting or checking any: `external` says why, for error messages.
+ */
+export async function infraMode(): Promise<
+  { mode: 'containers' } | { mode: 'external'; why: string }
+> {
   const choice = readChoice(process.env.TEST_INFRA);
-  if (choice === 'containers') return startContainers();
-  if (choice === 'external') return useExternal('TEST_INFRA=external');
+  if (choice === 'containers') return { mode: 'containers' };
+  if (choice === 'external') return { mode: 'external', why: 'TEST_INFRA=external' };
 
   const probeMs = Number(process.env.TEST_INFRA_PROBE_MS) || 3_000;
   const probe = await probeContainerRuntime(probeMs);
-  if (probe === true) return startContainers();
-  return useExternal(`TEST_INFRA=auto found no container runtime (${probe})`);
+  if (probe === true) return { mode: 'containers' };
+  return { mode: 'external', why: `TEST_INFRA=auto found no container runtime (${probe})` };
+}
+
+/** The external servers' URLs: the env's, else the loopback defaults. */
+export function externalUrls(): { amqpUrl: string; databaseUrl: string; managementUrl: string } {
+  return {
+    amqpUrl: process.env.AMQP_URL || DEFAULT_AMQP_URL,
+    databaseUrl: process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    managementUrl: process.env.RABBITMQ_MANAGEMENT_URL || DEFAULT_MANAGEMENT_URL,
+  };
 }
 
 function readChoice(raw: string | undefined): InfraChoice {
@@ -127,9 +148,7 @@ async function startContainers(): Promise<Infra> {
 }
 
 async function useExternal(why: string): Promise<Infra> {
-  const amqpUrl = process.env.AMQP_URL || DEFAULT_AMQP_URL;
-  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  const managementUrl = process.env.RABBITMQ_MANAGEMENT_URL || DEFAULT_MANAGEMENT_URL;
+  const { amqpUrl, databaseUrl, managementUrl } = externalUrls();
 
   const checks = await Promise.allSettled([
     checkAmqp(amqpUrl),
@@ -149,6 +168,11 @@ async function useExternal(why: string): Promise<Infra> {
       [
         `psc test infra is unreachable; ${why}, so the external servers were used:`,
         ...problems,
+        ...(checks[1]?.status === 'rejected'
+          ? [
+              `Management API: run \`sudo ${ENABLE_COMMAND.join(' ')}\` (npm test does it for a local broker).`,
+            ]
+          : []),
         'Start Docker, or start RabbitMQ (with the management plugin) and PostgreSQL and point',
         'AMQP_URL, RABBITMQ_MANAGEMENT_URL and DATABASE_URL at them. Integration tests are never skipped.',
       ].join('\n'),

@@ -4,6 +4,7 @@ import type { Clock } from '@psc/core';
 import { checkDb, isUnavailableError } from '@psc/db';
 import { createHttpServer } from '@psc/http';
 import {
+  checkQueue,
   consumersUp,
   createOutbox,
   createPublisher,
@@ -121,7 +122,19 @@ export function createApp(deps: AppDeps) {
       ...schedulerRpcHandlers({
         control: schedulerControl,
         configs: createTaskConfigs({ clock, schedules, store }),
-        platformSync: createPlatformSync({ clock, store, control, platforms, schedules, jobs }),
+        platformSync: createPlatformSync({
+          clock,
+          store,
+          control,
+          platforms,
+          schedules,
+          jobs,
+          liveConsumers: (queue) =>
+            checkQueue(broker, queue).then(
+              (q) => q?.consumerCount ?? 0,
+              () => null,
+            ),
+        }),
         schedules,
       }),
     ],

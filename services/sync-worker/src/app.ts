@@ -188,7 +188,7 @@ export function createApp(deps: AppDeps) {
     broker,
     service: 'sync-worker',
     handlers: [
-      ...recordRpcHandlers({ records, validations }),
+      ...recordRpcHandlers({ records, validations, platforms }),
       ...fetcher.rpcHandlers(),
       runner.outcomesRpcHandler('sync-worker'),
       outboxRpcHandler('sync-worker', outbox),

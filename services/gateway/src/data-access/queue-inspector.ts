@@ -1,5 +1,5 @@
 import { QUEUES, QUEUE_SPECS, type QueueSpec, type QueueStats } from '@psc/contracts';
-import type { Broker } from '@psc/messaging';
+import { checkQueue, type Broker } from '@psc/messaging';
 
 /** The shared queues of the topology table that have a consumer; the management API adds any others it finds. */
 export const KNOWN_QUEUES = Object.values(QUEUE_SPECS as Record<string, QueueSpec>)
@@ -22,13 +22,6 @@ interface MgmtQueue {
     publish_details?: { rate?: number };
     deliver_get_details?: { rate?: number };
   };
-}
-
-/** The slice of an amqplib channel a passive check needs. */
-interface PassiveChannel {
-  on(event: 'error', listener: () => void): unknown;
-  checkQueue(name: string): Promise<{ messageCount: number; consumerCount: number }>;
-  close(): Promise<void>;
 }
 
 export interface QueueInspector {
@@ -81,22 +74,7 @@ export function managementInspector(options: {
  * consumers only. A missing queue closes the channel (404), so each check gets a fresh one.
  */
 export function passiveInspector(broker: Broker): QueueInspector {
-  async function check(
-    name: string,
-  ): Promise<{ messageCount: number; consumerCount: number } | undefined> {
-    const connection = broker.connection.connection as unknown as
-      { createChannel(): Promise<PassiveChannel> } | undefined;
-    if (!connection) throw new Error('RabbitMQ not connected');
-    const channel = await connection.createChannel();
-    channel.on('error', () => undefined);
-    try {
-      return await channel.checkQueue(name);
-    } catch {
-      return undefined;
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
-  }
+  const check = (name: string) => checkQueue(broker, name);
   return {
     async list() {
       return Promise.all(

@@ -1,4 +1,4 @@
-import type { PlatformSyncStatus } from '@psc/contracts';
+import { JOB_QUEUE_FOR_TASK, type PlatformSyncStatus } from '@psc/contracts';
 import { NotFoundError, type Clock } from '@psc/core';
 import { redactUrl } from '@psc/telemetry';
 import type { ControlRepository } from '../data-access/control.repository.ts';
@@ -19,18 +19,21 @@ export function createPlatformSync(deps: {
   platforms: PlatformRepository;
   schedules: ScheduleRepository;
   jobs: JobRepository;
+  /** Live consumers of a queue as the broker counts them; null when it cannot be asked. */
+  liveConsumers: (queue: string) => Promise<number | null>;
 }) {
   async function status(platformId: string): Promise<PlatformSyncStatus> {
     const platform = await deps.platforms.get(platformId);
     if (!platform) throw new NotFoundError(`platform ${platformId} not found`);
     const now = deps.clock.now();
-    const [taskRows, control, rows, lastJob, lastUpdate, audit] = await Promise.all([
+    const [taskRows, control, rows, lastJob, lastUpdate, audit, workersAlive] = await Promise.all([
       deps.schedules.taskConfigs(),
       deps.control.get(),
       deps.schedules.forPlatform(platformId),
       deps.jobs.latestFor(platformId, 'sync'),
       deps.jobs.lastFinishedAt(platformId, 'sync'),
       platform.syncEnabled ? [] : deps.control.auditLog(`platform:${platformId}`, 1),
+      deps.liveConsumers(JOB_QUEUE_FOR_TASK.sync),
     ]);
     const taskRow = taskRows.find((r) => r.task_type === 'sync');
     const base = applySpec(defaultSpec('sync'), taskRow?.spec);
@@ -65,6 +68,7 @@ export function createPlatformSync(deps: {
             : (taskRow?.paused_reason ??
               syncRows.find((r) => r.paused_reason)?.paused_reason ??
               null),
+      workersAlive,
     };
   }
 

@@ -115,8 +115,12 @@ export async function mapItem(
       `key: longer than ${MAX_KEY_LENGTH} characters (${text.length})`,
     );
   }
-  const hash = createHash('sha256').update(canonicalJson(data)).digest('hex');
-  return { key: text, data, hash };
+  return recordOf(text, data);
+}
+
+/** A record with the hash the upsert compares, so an unchanged record is not rewritten. */
+export function recordOf(key: string, data: Record<string, unknown>): MappedRecord {
+  return { key, data, hash: createHash('sha256').update(canonicalJson(data)).digest('hex') };
 }
 
 /** The longest record key psc stores. */

@@ -1,8 +1,15 @@
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
-import { EXPORT_FORMATS, platformGet, recordsExport, recordsImport } from '@psc/contracts';
-import { AppError } from '@psc/core';
+import {
+  EXPORT_FORMATS,
+  IMPORT_SHAPES,
+  platformGet,
+  recordsExport,
+  recordsImport,
+  storedCollection,
+} from '@psc/contracts';
+import { AppError, NotFoundError } from '@psc/core';
 import type { RpcClient } from '@psc/messaging';
 import { PLATFORM_ID } from './api-schemas.ts';
 import { dataParams } from './data.routes.ts';
@@ -15,6 +22,10 @@ const exportQuery = z.object({
 const importQuery = z.object({
   platformId: z.uuid().meta({ description: 'Platform id', example: PLATFORM_ID }),
   resource: z.string().min(1).max(200).meta({ description: 'Resource to import into' }),
+  shape: z.enum(IMPORT_SHAPES).default('upstream').meta({
+    description:
+      '`upstream`: items as the platform sends them, mapped like a sync; `records`: an export’s JSONL lines (`{"key", <mapped fields>}`), stored as they are',
+  }),
 });
 const ImportSummary = z
   .object({
@@ -137,10 +148,14 @@ export function dataTransferRoutes(
   const router = new Router({ prefix: '/api/v1' });
   route(router, dataTransferOperations.export, async (ctx, { params: p, query: { format } }) => {
     const platform = await rpc.call(platformGet, { id: p.platformId });
-    const resource = platform.resources.find((r) => r.name === p.resource);
-    const columns = Object.keys(resource?.mapping ?? {});
+    // Checked before the first byte: once streaming, an error could only cut the download short.
+    const collection = storedCollection(platform.resources, p.resource);
+    if (!collection) {
+      throw new NotFoundError(`platform ${platform.name} has no resource ${p.resource}`);
+    }
+    const columns = Object.keys(collection.mapping);
     // Koa's attachment() quotes and escapes the name (RFC 6266, `filename*` for non-ASCII): a
-    // platform or resource name cannot inject header parameters.
+    // resource name from the URL cannot inject header parameters.
     ctx.attachment(`${platform.name}-${p.resource}.${format}`, { fallback: true });
     ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
     ctx.body = exportStream(rpc, p, format, columns);

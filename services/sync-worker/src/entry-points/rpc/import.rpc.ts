@@ -3,11 +3,13 @@ import { recordsImport, type PlatformWithSecrets as Platform } from '@psc/contra
 import { AppError, NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { MappedRecord, RecordRepository } from '../../data-access/record.repository.ts';
-import { collapseDuplicates, mapItem } from '../../domain/mapping.ts';
+import { recordFromExportLine, recordFromUpstreamItem } from '../../domain/import-items.ts';
+import { collapseDuplicates } from '../../domain/mapping.ts';
 
 /**
  * Seed 001's JSON-file migration: upstream-shaped items go through the resource's own mapping
- * and the sync's upsert. An item that does not map is reported by line; the rest are stored.
+ * and the sync's upsert; an export's own lines (shape `records`) are stored as they are. An item
+ * that does not fit is reported by line; the rest are stored.
  * Imports write no change events and no sync cursor: they are not a sync of the platform.
  */
 export function importRpcHandlers(deps: {
@@ -16,7 +18,7 @@ export function importRpcHandlers(deps: {
   platforms: { get(id: string): Promise<Platform> };
 }): RpcHandler[] {
   return [
-    rpcHandler(recordsImport, async ({ platformId, resource: name, items }) => {
+    rpcHandler(recordsImport, async ({ platformId, resource: name, shape, items }) => {
       const platform = await deps.platforms.get(platformId);
       const resource = platform.resources.find((r) => r.name === name);
       if (!resource) throw new NotFoundError(`platform ${platform.name} has no resource ${name}`);
@@ -24,7 +26,11 @@ export function importRpcHandlers(deps: {
       const mapped: MappedRecord[] = [];
       for (const { line, item } of items) {
         try {
-          mapped.push(await mapItem(item, resource));
+          mapped.push(
+            shape === 'records'
+              ? recordFromExportLine(item, resource)
+              : await recordFromUpstreamItem(item, resource),
+          );
         } catch (err) {
           errors.push({
             line,

@@ -2,9 +2,11 @@ import {
   recordCursor,
   recordsExport,
   recordsList,
+  storedCollection,
   validationCursor,
   validationGet,
   validationList,
+  type PlatformWithSecrets,
 } from '@psc/contracts';
 import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
@@ -21,9 +23,16 @@ function paged<T>(rows: T[], limit: number, cursorOf: (last: T) => string) {
 export function recordRpcHandlers(deps: {
   records: RecordRepository;
   validations: ValidationRepository;
+  /** The registry's platforms (cached): an empty page must mean "no records", not "no such thing". */
+  platforms: { get(id: string): Promise<PlatformWithSecrets> };
 }): RpcHandler[] {
   return [
     rpcHandler(recordsList, async (q) => {
+      // An unknown platform fails here with the registry's 404.
+      const platform = await deps.platforms.get(q.platformId);
+      if (!storedCollection(platform.resources, q.resource)) {
+        throw new NotFoundError(`platform ${platform.name} has no resource ${q.resource}`);
+      }
       const rows = await deps.records.list({
         platformId: q.platformId,
         resource: q.resource,
