@@ -90,6 +90,7 @@ export function createApp(deps: AppDeps) {
     fetch: (platform, request, signal) => fetcher.request(platform, request, { signal }),
     collections,
     clock,
+    workerId: config.workerId,
   };
   const runner = createJobRunner({
     broker,
@@ -127,6 +128,7 @@ export function createApp(deps: AppDeps) {
         clock,
         collections,
         logs,
+        workerId: config.workerId,
         finishJob: (...args) => runner.finishElsewhere(...args),
       }),
     }),
@@ -152,7 +154,16 @@ export function createApp(deps: AppDeps) {
     isTransient: isUnavailableError,
     logger,
   });
-  const consumers = [ops, cancellations, runner.consumer, children];
+  const runsIndex = config.stages.includes('index');
+  const runsChildren = config.stages.includes('children');
+  // A replica consumes only its stages; /ready and batch mode's drain look at those alone.
+  const stageConsumers = [...(runsIndex ? [runner] : []), ...(runsChildren ? [children] : [])];
+  const consumers = [
+    ops,
+    cancellations,
+    ...(runsIndex ? [runner.consumer] : []),
+    ...(runsChildren ? [children] : []),
+  ];
   const heartbeat = createHeartbeat({
     publisher,
     service: 'collector',
@@ -217,11 +228,13 @@ export function createApp(deps: AppDeps) {
       await ops.start();
       await rpc.start();
       await cancellations.start();
-      await runner.start();
-      await children.start();
+      for (const stage of stageConsumers) await stage.start();
       heartbeat.start();
       http.markReady();
-      logger.info({ url: address.url, workerId: config.workerId }, 'collector started');
+      logger.info(
+        { url: address.url, workerId: config.workerId, stages: config.stages },
+        'collector started',
+      );
       return address;
     },
     /** Batch mode: resolves once the job queues are empty and nothing is in flight or unrelayed. */
@@ -229,8 +242,8 @@ export function createApp(deps: AppDeps) {
       waitUntilDrained({
         broker,
         queues: [
-          QUEUE_SPECS.collectorJobs.name,
-          QUEUE_SPECS.collectorChildren.name,
+          ...(runsIndex ? [QUEUE_SPECS.collectorJobs.name] : []),
+          ...(runsChildren ? [QUEUE_SPECS.collectorChildren.name] : []),
           QUEUE_SPECS.collectorOpsEvents.name,
         ],
         retryTiersMs: config.retryTiersMs,
@@ -239,8 +252,7 @@ export function createApp(deps: AppDeps) {
       }),
     async stop() {
       clearInterval(retention);
-      await runner.stop();
-      await children.stop();
+      for (const stage of stageConsumers) await stage.stop();
       await heartbeat.stop();
       await rpc.stop();
       await cancellations.stop();
