@@ -13,8 +13,10 @@ import {
   createPublisher,
   createRpcClient,
   createRpcServer,
+  mergeTopologies,
   outboxRpcHandler,
   publisherTopology,
+  queueTopology,
   waitUntilDrained,
   type Broker,
 } from '@psc/messaging';
@@ -45,9 +47,18 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker, clock } = deps;
+  const runsIndex = config.stages.includes('index');
+  const runsChildren = config.stages.includes('children');
   const publisher = createPublisher({
     broker,
-    topology: publisherTopology('collector'),
+    // A stage-1-only replica still declares the children's queue: children it fans out before
+    // any stage-2 replica has started wait there instead of going unrouted.
+    topology: runsChildren
+      ? publisherTopology('collector')
+      : mergeTopologies(
+          publisherTopology('collector'),
+          queueTopology(QUEUE_SPECS.collectorChildren),
+        ),
     appId: 'collector',
   });
   const outbox = createOutbox({
@@ -154,8 +165,6 @@ export function createApp(deps: AppDeps) {
     isTransient: isUnavailableError,
     logger,
   });
-  const runsIndex = config.stages.includes('index');
-  const runsChildren = config.stages.includes('children');
   // A replica consumes only its stages; /ready and batch mode's drain look at those alone.
   const stageConsumers = [...(runsIndex ? [runner] : []), ...(runsChildren ? [children] : [])];
   const consumers = [
