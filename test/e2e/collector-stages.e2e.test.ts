@@ -5,6 +5,8 @@ import { startSystem, type RunningService, type System } from '../support/system
 import type { JobView } from '../support/platforms.ts';
 
 const RACES = 24;
+/** Over 600 KB of UTF-8 in one document: longer than an export page (~192 K characters). */
+const BLOB = '😀'.repeat(160_000);
 const items = (prefix: string, n: number): Item[] =>
   Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, n: i }));
 
@@ -37,6 +39,7 @@ function pagedPlatform(baseUrl: string) {
         limit: 3,
       }),
       collect('by-link', '/paged/link', { type: 'link', sizeParam: 'size', pageSize: 4 }),
+      collect('big', '/big', { type: 'none' }),
       {
         ...collect('cards', '/meetings', {
           type: 'offset',
@@ -80,6 +83,9 @@ describe('collector stages and paged collect requests', { timeout: 180_000 }, ()
       Array.from({ length: RACES }, (_, race) => ({ race })),
       { paging: 'offset' },
     );
+    platform.route('GET', '/big', () => ({
+      body: { data: [{ id: 'big', blob: BLOB }, { id: 'small' }] },
+    }));
     for (let race = 0; race < RACES; race += 1) {
       platform.route('GET', `/card/${race}`, () => ({
         body: { runners: [{ race, horse: `h${race}` }] },
@@ -218,6 +224,16 @@ describe('collector stages and paged collect requests', { timeout: 180_000 }, ()
       assert.ok(docs.every((d) => d.workerId === 'collector-index'));
     });
   }
+
+  it('when a document is longer than an export page, then it still comes whole on one line', async () => {
+    const jobId = await collect('big');
+    assert.equal((await finished(jobId)).status, 'succeeded');
+    const docs = await exported(jobId);
+    assert.deepEqual(
+      docs.map((d) => d.data),
+      [{ id: 'big', blob: BLOB }, { id: 'small' }],
+    );
+  });
 
   it('when an unknown collection is exported, then the answer is 404', async () => {
     const response = await system.api(
