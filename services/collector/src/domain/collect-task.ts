@@ -139,6 +139,8 @@ export function createCollectTask(
     }
     const fetchAll = (pick: (body: unknown) => Promise<unknown[]>, maxItems?: number) => {
       let count = 0;
+      // A paged index stops at the page that crosses the bound: its count is a lower bound.
+      const paged = resource.pagination.type !== 'none';
       return fetchPages({
         platform,
         pagination: resource.pagination,
@@ -151,7 +153,7 @@ export function createCollectTask(
           if (maxItems !== undefined && count > maxItems) {
             throw new NonRetryableError(
               'fanout_too_large',
-              `the index has over ${maxItems} entries; a fan-out may start at most ${maxItems} children (PSC_FANOUT_MAX_CHILDREN)`,
+              `the index has ${paged ? 'at least ' : ''}${count} entries; a fan-out may start at most ${maxItems} children (PSC_FANOUT_MAX_CHILDREN)`,
             );
           }
         },
