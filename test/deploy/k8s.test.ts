@@ -34,6 +34,13 @@ interface Deployment extends Manifest {
 const byKind = <T extends Manifest>(docs: Manifest[], kind: string) =>
   docs.filter((doc) => doc.kind === kind) as T[];
 const serviceOf = (doc: Manifest) => doc.metadata.name.replace(/^psc-/, '');
+/** The service a Deployment runs (its image's SERVICE): stage 2 of the collector is a collector. */
+const runs = (d: Deployment) =>
+  d.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'SERVICE')?.value;
+/** Deployments beyond one per service, by name: the collector's fan-out stage scales apart. */
+const EXTRA_DEPLOYMENTS: Record<string, (typeof SERVICES)[number]> = {
+  'collector-children': 'collector',
+};
 
 /** A copy of `doc` with the field at a `/`-separated path set to `value` (deleted if undefined). */
 function withField(doc: Manifest, path: string, value: unknown): Manifest {
@@ -174,12 +181,15 @@ describe('deploy/k8s', () => {
   it('when the services are deployed, then each has a Deployment with /health liveness, /ready readiness, resources and a PodDisruptionBudget', () => {
     const docs = overlay();
     const deployments = byKind<Deployment>(docs, 'Deployment');
-    assert.deepEqual(deployments.map(serviceOf).sort(), [...SERVICES].sort());
+    assert.deepEqual(
+      deployments.map(serviceOf).sort(),
+      [...SERVICES, ...Object.keys(EXTRA_DEPLOYMENTS)].sort(),
+    );
     for (const deployment of deployments) {
       const name = serviceOf(deployment);
       const [container, ...others] = deployment.spec.template.spec.containers;
       assert.equal(others.length, 0, name);
-      assert.equal(container!.env?.find((e) => e.name === 'SERVICE')?.value, name);
+      assert.equal(runs(deployment), EXTRA_DEPLOYMENTS[name] ?? name);
       assert.equal(container!.livenessProbe?.httpGet?.path, '/health', name);
       assert.equal(container!.readinessProbe?.httpGet?.path, '/ready', name);
       assert.ok(
@@ -199,7 +209,7 @@ describe('deploy/k8s', () => {
     }
   });
 
-  it('when jobs queue up, then KEDA scales the sync-worker and the collector on their own job queues, and nothing else', () => {
+  it('when jobs queue up, then KEDA scales the sync-worker and each collector stage on its own queue, and nothing else', () => {
     const docs = overlay();
     const scaled = byKind<
       Manifest & {
@@ -223,6 +233,7 @@ describe('deploy/k8s', () => {
     assert.deepEqual(queues, {
       'psc-sync-worker': [JOB_QUEUE_FOR_TASK.sync],
       'psc-collector': [JOB_QUEUE_FOR_TASK.collect],
+      'psc-collector-children': [QUEUES.collectorChildren],
     });
     assert.equal(QUEUES.syncJobs, 'sync-worker.jobs');
     const auth = new Set(byKind(docs, 'TriggerAuthentication').map((a) => a.metadata.name));
@@ -251,7 +262,7 @@ describe('deploy/k8s', () => {
     // Secrets the operators create at run time, from the RabbitmqCluster and the Cluster.
     const operatorSecrets = new Set(['psc-rabbitmq-default-user', 'psc-postgres-app']);
     for (const deployment of byKind<Deployment>(docs, 'Deployment')) {
-      const service = serviceOf(deployment) as (typeof SERVICES)[number];
+      const service = runs(deployment) as (typeof SERVICES)[number];
       const env = deployment.spec.template.spec.containers[0]!.env ?? [];
       const given = SECRET_VARIABLES.filter((name) => env.some((e) => e.name === name));
       assert.deepEqual(given, secretsReadBy(service), service);

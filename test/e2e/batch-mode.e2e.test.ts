@@ -34,7 +34,10 @@ describe('batch mode: sync-worker and collector --until-drained', () => {
     await platform?.stop();
   });
 
-  async function runUntilDrained(name: 'sync-worker' | 'collector') {
+  async function runUntilDrained(
+    name: 'sync-worker' | 'collector',
+    extraEnv: Record<string, string> = {},
+  ) {
     const worker = spawnService({
       name,
       ...launchOf(name),
@@ -45,6 +48,7 @@ describe('batch mode: sync-worker and collector --until-drained', () => {
         HTTP_PORT: String(await freePort()),
         PSC_EGRESS_ALLOW: '127.0.0.1,localhost',
         LOG_LEVEL: 'info',
+        ...extraEnv,
       },
     });
     const exit = await worker.exited;
@@ -106,5 +110,59 @@ describe('batch mode: sync-worker and collector --until-drained', () => {
     await waitFor(async () => (await jobStatus(run.body.jobId)) === 'succeeded', {
       message: 'collection succeeded',
     });
+  });
+
+  it('when a fan-out is queued, then a stage-1 batch run exits with its children queued and a stage-2 batch run collects them', async () => {
+    platform.route('GET', '/index', () => ({
+      body: { entries: Array.from({ length: 5 }, (_, n) => ({ n })) },
+    }));
+    for (let n = 0; n < 5; n += 1) {
+      platform.route('GET', `/child/${n}`, () => ({ body: { items: [{ n }] } }));
+    }
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: {
+        name: `fan-${Math.random().toString(36).slice(2, 8)}`,
+        baseUrl: platform.url,
+        resources: [
+          {
+            name: 'fan',
+            tasks: ['collect'],
+            request: { path: '/index' },
+            itemsPath: 'entries',
+            key: 'n',
+            mapping: { n: 'n' },
+            fanOut: {
+              entriesPath: 'entries',
+              request: { path: '/child/{{n}}' },
+              itemsPath: 'items',
+            },
+          },
+        ],
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+      body: { platformId: created.body.id, resource: 'fan' },
+    });
+    assert.equal(run.status, 202);
+
+    // Stage 1 alone drains only its own queue: it exits with the job unfinished and its five
+    // children waiting in collector.children (declared by the stage-1 replica itself).
+    await runUntilDrained('collector', { PSC_COLLECTOR_STAGES: 'index' });
+    assert.ok(!['succeeded', 'failed', 'dead'].includes(await jobStatus(run.body.jobId)));
+    const queues = await system.api<{ items: { name: string; ready: number }[] }>(
+      '/api/v1/monitoring/queues',
+    );
+    assert.equal(queues.body.items.find((q) => q.name === 'collector.children')?.ready, 5);
+
+    await runUntilDrained('collector', { PSC_COLLECTOR_STAGES: 'children' });
+    const done = await waitFor(
+      async () => {
+        const job = (await system.api<JobView>(`/api/v1/jobs/${run.body.jobId}`)).body;
+        return job.status === 'succeeded' ? job : undefined;
+      },
+      { message: 'fan-out collection succeeded' },
+    );
+    assert.equal(done.stats?.fetched, 5);
   });
 });

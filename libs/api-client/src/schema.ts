@@ -829,6 +829,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/collections/{jobId}/documents/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every document of a collection, streamed as JSON lines with provenance
+     * @description One line per document: the same object as in `/collections/{jobId}/documents` (`data` holds what the platform sent).
+     *
+     *     Needs the **viewer** role (viewer < operator < admin).
+     */
+    get: operations['exportCollectionDocuments'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/collectors': {
     parameters: {
       query?: never;
@@ -3193,6 +3215,7 @@ export interface components {
         url: string;
         /** Format: date-time */
         fetchedAt: string;
+        workerId: string | null;
         data: unknown;
       }[];
       nextCursor: string | null;
@@ -8457,6 +8480,106 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['CollectedDocumentPage'];
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such route, platform, resource or job */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Path, query or body fails its schema; `details` names each field */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  exportCollectionDocuments: {
+    parameters: {
+      query?: {
+        /** @description JSON lines */
+        format?: 'jsonl';
+      };
+      header?: never;
+      path: {
+        /** @description Job id */
+        jobId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The documents, one per line */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/x-ndjson': string;
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */

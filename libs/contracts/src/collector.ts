@@ -72,6 +72,8 @@ export const collectedDocument = z.object({
   params: z.record(z.string(), z.unknown()),
   url: z.string(),
   fetchedAt: iso,
+  /** The collector replica that fetched it (null for documents collected before this was kept). */
+  workerId: z.string().nullable(),
   data: z.unknown(),
 });
 export type CollectedDocument = z.infer<typeof collectedDocument>;
@@ -115,6 +117,28 @@ export const collectionDocuments = defineRpc(
   'collection.documents',
   z.object({ jobId: z.uuid(), ...pageRequest }),
   page(collectedDocument),
+);
+/**
+ * One page of a collection's documents as JSONL, rendered by the collector: each line is a
+ * document with its provenance. A page ends once its text reaches a byte budget (the reply stays
+ * under the broker's message cap); a document longer than that comes in pieces over several
+ * pages, so the gateway only concatenates `text`.
+ */
+export const collectionExport = defineRpc(
+  'collector',
+  'collection.export',
+  z.object({
+    jobId: z.uuid(),
+    cursor: z.string().max(100).optional(),
+    limit: z.number().int().min(1).max(5_000).default(1_000),
+  }),
+  z.object({
+    /** Lines ending in `\n`, except when a long document continues on the next page. */
+    text: z.string(),
+    /** Documents whose line ended on this page. */
+    count: count,
+    nextCursor: z.string().nullable(),
+  }),
 );
 export const collectorList = defineRpc(
   'collector',

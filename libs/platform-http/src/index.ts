@@ -28,3 +28,11 @@ export {
   type ExpressionBudget,
 } from './expressions.ts';
 export { fillPath, fillText, type ParamLookup } from './path-template.ts';
+export {
+  MAX_LINK_HEADER_CHARS,
+  createPager,
+  nextLink,
+  type PageRequest,
+  type PageResponse,
+  type Pager,
+} from './pages.ts';

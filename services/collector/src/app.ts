@@ -13,8 +13,10 @@ import {
   createPublisher,
   createRpcClient,
   createRpcServer,
+  mergeTopologies,
   outboxRpcHandler,
   publisherTopology,
+  queueTopology,
   waitUntilDrained,
   type Broker,
 } from '@psc/messaging';
@@ -51,9 +53,18 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps) {
   const { config, logger, knex, broker, clock } = deps;
+  const runsIndex = config.stages.includes('index');
+  const runsChildren = config.stages.includes('children');
   const publisher = createPublisher({
     broker,
-    topology: publisherTopology('collector'),
+    // A stage-1-only replica still declares the children's queue: children it fans out before
+    // any stage-2 replica has started wait there instead of going unrouted.
+    topology: runsChildren
+      ? publisherTopology('collector')
+      : mergeTopologies(
+          publisherTopology('collector'),
+          queueTopology(QUEUE_SPECS.collectorChildren),
+        ),
     appId: 'collector',
   });
   const outbox = createOutbox({
@@ -103,6 +114,7 @@ export function createApp(deps: AppDeps) {
     fetch: (platform, request, signal) => fetcher.request(platform, request, { signal }),
     collections,
     clock,
+    workerId: config.workerId,
   };
   const runner = createJobRunner({
     broker,
@@ -141,6 +153,7 @@ export function createApp(deps: AppDeps) {
         clock,
         collections,
         logs,
+        workerId: config.workerId,
         finishJob: (...args) => runner.finishElsewhere(...args),
       }),
     }),
@@ -166,7 +179,14 @@ export function createApp(deps: AppDeps) {
     isTransient: isUnavailableError,
     logger,
   });
-  const consumers = [ops, cancellations, runner.consumer, children];
+  // A replica consumes only its stages; /ready and batch mode's drain look at those alone.
+  const stageConsumers = [...(runsIndex ? [runner] : []), ...(runsChildren ? [children] : [])];
+  const consumers = [
+    ops,
+    cancellations,
+    ...(runsIndex ? [runner.consumer] : []),
+    ...(runsChildren ? [children] : []),
+  ];
   const heartbeat = createHeartbeat({
     publisher,
     service: 'collector',
@@ -231,11 +251,13 @@ export function createApp(deps: AppDeps) {
       await ops.start();
       await rpc.start();
       await cancellations.start();
-      await runner.start();
-      await children.start();
+      for (const stage of stageConsumers) await stage.start();
       heartbeat.start();
       http.markReady();
-      logger.info({ url: address.url, workerId: config.workerId }, 'collector started');
+      logger.info(
+        { url: address.url, workerId: config.workerId, stages: config.stages },
+        'collector started',
+      );
       return address;
     },
     /** Batch mode: resolves once the job queues are empty and nothing is in flight or unrelayed. */
@@ -243,8 +265,8 @@ export function createApp(deps: AppDeps) {
       waitUntilDrained({
         broker,
         queues: [
-          QUEUE_SPECS.collectorJobs.name,
-          QUEUE_SPECS.collectorChildren.name,
+          ...(runsIndex ? [QUEUE_SPECS.collectorJobs.name] : []),
+          ...(runsChildren ? [QUEUE_SPECS.collectorChildren.name] : []),
           QUEUE_SPECS.collectorOpsEvents.name,
         ],
         retryTiersMs: config.retryTiersMs,
@@ -253,8 +275,7 @@ export function createApp(deps: AppDeps) {
       }),
     async stop() {
       clearInterval(retention);
-      await runner.stop();
-      await children.stop();
+      for (const stage of stageConsumers) await stage.stop();
       await heartbeat.stop();
       await rpc.stop();
       await cancellations.stop();

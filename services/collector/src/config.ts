@@ -3,6 +3,9 @@ import { commonEnv, parseEnv, portEnv } from '@psc/core';
 import { workerEnv, workerSettings } from '@psc/job-runner';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
+export const COLLECTOR_STAGES = ['index', 'children'] as const;
+export type CollectorStage = (typeof COLLECTOR_STAGES)[number];
+
 const schema = z.object({
   ...commonEnv,
   ...workerEnv,
@@ -10,6 +13,16 @@ const schema = z.object({
   HTTP_PORT: portEnv(8084),
   /** Collect jobs (stage 1) in flight per collector. */
   PSC_COLLECTOR_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
+  /**
+   * Which stages this replica consumes: `index` (collect jobs and fan-out indexes, queue
+   * `collector.jobs`), `children` (fan-out children, `collector.children`), or both, so each
+   * stage can be scaled on its own.
+   */
+  PSC_COLLECTOR_STAGES: z
+    .string()
+    .default('index,children')
+    .transform((v) => [...new Set(v.split(',').map((s) => s.trim()))])
+    .pipe(z.array(z.enum(COLLECTOR_STAGES)).min(1)),
   /** Fan-out children (stage 2) in flight per collector. */
   PSC_COLLECTOR_CHILD_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
   /** The most children one fan-out collection may start; a bigger index fails the job. */
@@ -33,6 +46,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     logLevel: e.LOG_LEVEL,
     prefetch: e.PSC_COLLECTOR_PREFETCH,
     childPrefetch: e.PSC_COLLECTOR_CHILD_PREFETCH,
+    stages: e.PSC_COLLECTOR_STAGES as readonly CollectorStage[],
     fanOutMaxChildren: e.PSC_FANOUT_MAX_CHILDREN,
     logRetentionMs: e.PSC_LOG_RETENTION_HOURS * 3_600_000,
     ...workerSettings(e, 'collector'),

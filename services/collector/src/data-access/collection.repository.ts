@@ -26,6 +26,7 @@ interface DocumentRow {
   params: Record<string, unknown>;
   url: string;
   fetched_at: Date;
+  worker_id: string | null;
   data: unknown;
 }
 
@@ -37,6 +38,7 @@ export interface NewDocument {
   params: Record<string, unknown>;
   url: string;
   fetchedAt: Date;
+  workerId: string;
   data: unknown;
 }
 
@@ -47,6 +49,21 @@ export interface Counter {
   succeeded: number;
   failed: number;
   documents: number;
+}
+
+function toDocument(r: DocumentRow): CollectedDocument {
+  return {
+    id: String(r.id),
+    jobId: r.job_id,
+    childIndex: r.child_index,
+    platformId: r.platform_id,
+    resource: r.resource,
+    params: r.params,
+    url: r.url,
+    fetchedAt: r.fetched_at.toISOString(),
+    workerId: r.worker_id,
+    data: r.data,
+  };
 }
 
 function toCollection(r: CollectionRow): Collection {
@@ -165,6 +182,7 @@ export function createCollectionRepository(knex: Knex) {
         index: number;
         outcome: 'succeeded' | 'failed';
         error?: string;
+        workerId: string;
         documents: number;
         at: Date;
       },
@@ -176,7 +194,12 @@ export function createCollectionRepository(knex: Knex) {
           index: child.index,
           status: 'pending',
         })
-        .update({ status: child.outcome, error: child.error ?? null, finished_at: child.at })
+        .update({
+          status: child.outcome,
+          error: child.error ?? null,
+          finished_at: child.at,
+          worker_id: child.workerId,
+        })
         .returning('index')) as unknown[];
       if (ended.length === 0) return undefined;
       const column = child.outcome === 'succeeded' ? 'children_succeeded' : 'children_failed';
@@ -227,6 +250,7 @@ export function createCollectionRepository(knex: Knex) {
           params: JSON.stringify(d.params),
           url: d.url,
           fetched_at: d.fetchedAt,
+          worker_id: d.workerId,
           data: JSON.stringify(d.data ?? null),
         })),
       );
@@ -236,17 +260,34 @@ export function createCollectionRepository(knex: Knex) {
       const query = t('documents').where({ job_id: q.jobId }).orderBy('id').limit(q.limit);
       if (q.afterId !== undefined) void query.where('id', '>', q.afterId);
       const rows = (await query) as DocumentRow[];
-      return rows.map((r): CollectedDocument => ({
-        id: String(r.id),
-        jobId: r.job_id,
-        childIndex: r.child_index,
-        platformId: r.platform_id,
-        resource: r.resource,
-        params: r.params,
-        url: r.url,
-        fetchedAt: r.fetched_at.toISOString(),
-        data: r.data,
-      }));
+      return rows.map(toDocument);
+    },
+
+    /**
+     * Up to `limit` documents after `afterId`, cut short once their data has reached `budget`
+     * characters (the one crossing it included): an export page never holds more than its budget
+     * plus one document in memory. `more` says whether documents follow the last one returned.
+     */
+    async exportDocuments(q: {
+      jobId: string;
+      afterId: string | undefined;
+      limit: number;
+      budget: number;
+    }): Promise<{ docs: CollectedDocument[]; more: boolean }> {
+      const { rows } = await knex.raw<{ rows: (DocumentRow & { window_rows: string })[] }>(
+        `with window_ as (
+           select id, coalesce(sum(octet_length(data::text)) over (order by id rows between
+             unbounded preceding and 1 preceding), 0) as before
+           from ${SCHEMA}.documents where job_id = ? and id > ? order by id limit ?
+         )
+         select d.*, (select count(*) from window_) as window_rows
+         from ${SCHEMA}.documents d join window_ w on w.id = d.id
+         where w.before < ? order by d.id`,
+        [q.jobId, q.afterId ?? 0, q.limit + 1, q.budget],
+      );
+      const windowRows = Number(rows[0]?.window_rows ?? 0);
+      const docs = rows.slice(0, q.limit).map(toDocument);
+      return { docs, more: windowRows > docs.length };
     },
 
     async lastRun(platformId: string, resource: string): Promise<Collection | null> {

@@ -20,6 +20,7 @@ export function createCollectionStore(deps: {
   clock: Clock;
   collections: CollectionRepository;
   logs: LogRepository;
+  workerId: string;
   /** Finishes the parent's run from this transaction (the job runner's). */
   finishJob: (
     trx: Knex.Transaction,
@@ -41,6 +42,7 @@ export function createCollectionStore(deps: {
           ...(ending.kind === 'failed' ? { error: ending.error } : {}),
           documents: ending.kind === 'succeeded' ? ending.docs.length : 0,
           at: now,
+          workerId: deps.workerId,
         });
         if (!counter) return; // ended by an earlier delivery, or its run was replayed since
         if (ending.kind === 'succeeded') await deps.collections.insertDocuments(trx, ending.docs);

@@ -30,6 +30,7 @@ export function createCollectChildren(deps: CollectDeps & { store: CollectionSto
         params: child.params,
         url,
         fetchedAt: deps.clock.now(),
+        workerId: deps.workerId,
       });
       await deps.store.endChild(child, { kind: 'succeeded', docs }, correlationId);
     },

@@ -11,17 +11,16 @@ import { CancelledError, type JobHandler, type RunContext } from '@psc/job-runne
 import { createEnvelope, type Emit } from '@psc/messaging';
 import { asArray, evaluate } from '@psc/platform-http';
 import type { CollectionRepository, NewDocument } from '../data-access/collection.repository.ts';
-import { missingParams, renderRequest, type RenderedRequest } from './request-template.ts';
+import { fetchPages, type CollectFetch } from './collect-pages.ts';
+import { missingParams, renderRequest } from './request-template.ts';
 
 export interface CollectDeps {
   platforms: { get(id: string): Promise<Platform> };
-  fetch: (
-    platform: Platform,
-    request: RenderedRequest,
-    signal?: AbortSignal,
-  ) => Promise<{ body: unknown; url: string }>;
+  fetch: CollectFetch;
   collections: CollectionRepository;
   clock: Clock;
+  /** This replica: recorded on each document it fetches. */
+  workerId: string;
 }
 
 /** A resource of the platform that runs collect tasks. */
@@ -35,14 +34,18 @@ export function collectResource(platform: Platform, name: string): ResourceDefin
   return resource;
 }
 
+/** The items of a response: those at `itemsPath`, or the whole body as one. */
+export async function itemsOf(body: unknown, itemsPath: string | undefined): Promise<unknown[]> {
+  return itemsPath ? asArray(await evaluate(itemsPath, body, 'itemsPath')) : [body];
+}
+
 /** The documents of a response: the items at `itemsPath`, or the whole body as one. */
 export async function documentsOf(
   body: unknown,
   itemsPath: string | undefined,
   base: Omit<NewDocument, 'data'>,
 ): Promise<NewDocument[]> {
-  const items = itemsPath ? asArray(await evaluate(itemsPath, body, 'itemsPath')) : [body];
-  return items.map((data) => ({ ...base, data }));
+  return (await itemsOf(body, itemsPath)).map((data) => ({ ...base, data }));
 }
 
 export const collectedStats = (documents: number): JobStats => ({
@@ -134,11 +137,28 @@ export function createCollectTask(
         `collect run needs params: ${missing.join(', ')}`,
       );
     }
-    const { body, url } = await deps.fetch(
-      platform,
-      renderRequest(resource.request, job.params),
-      ctx.signal,
-    );
+    const fetchAll = (pick: (body: unknown) => Promise<unknown[]>, maxItems?: number) => {
+      let count = 0;
+      // A paged index stops at the page that crosses the bound: its count is a lower bound.
+      const paged = resource.pagination.type !== 'none';
+      return fetchPages({
+        platform,
+        pagination: resource.pagination,
+        request: renderRequest(resource.request, job.params),
+        fetch: deps.fetch,
+        itemsOf: pick,
+        signal: ctx.signal,
+        onPage: ({ items }) => {
+          count += items.length;
+          if (maxItems !== undefined && count > maxItems) {
+            throw new NonRetryableError(
+              'fanout_too_large',
+              `the index has ${paged ? 'at least ' : ''}${count} entries; a fan-out may start at most ${maxItems} children (PSC_FANOUT_MAX_CHILDREN)`,
+            );
+          }
+        },
+      });
+    };
     const startedAt = deps.clock.now();
     const base = {
       jobId: job.jobId,
@@ -152,15 +172,13 @@ export function createCollectTask(
     const where = { jobId: job.jobId, platformId: platform.id, resource: resource.name };
 
     if (resource.fanOut) {
-      const entries = asArray(
-        await evaluate(resource.fanOut.entriesPath, body, 'fanOut.entriesPath'),
+      const { entriesPath } = resource.fanOut;
+      // The index may itself be paged: its entries are those of every page.
+      const pages = await fetchAll(
+        async (body) => asArray(await evaluate(entriesPath, body, 'fanOut.entriesPath')),
+        deps.maxChildren,
       );
-      if (entries.length > deps.maxChildren) {
-        throw new NonRetryableError(
-          'fanout_too_large',
-          `the index has ${entries.length} entries; a fan-out may start at most ${deps.maxChildren} children (PSC_FANOUT_MAX_CHILDREN)`,
-        );
-      }
+      const entries = pages.flatMap((p) => p.items);
       const bad = entries.findIndex((e) => !e || typeof e !== 'object' || Array.isArray(e));
       if (bad !== -1) {
         throw new NonRetryableError('bad_index', `index entry ${bad} is not an object`);
@@ -210,15 +228,20 @@ export function createCollectTask(
       return;
     }
 
-    const docs = await documentsOf(body, resource.itemsPath, {
-      jobId: job.jobId,
-      childIndex: null,
-      platformId: platform.id,
-      resource: resource.name,
-      params: job.params,
-      url,
-      fetchedAt: startedAt,
-    });
+    const pages = await fetchAll((body) => itemsOf(body, resource.itemsPath));
+    const docs = pages.flatMap(({ items, url }) =>
+      items.map((data): NewDocument => ({
+        jobId: job.jobId,
+        childIndex: null,
+        platformId: platform.id,
+        resource: resource.name,
+        params: job.params,
+        url,
+        fetchedAt: startedAt,
+        workerId: deps.workerId,
+        data,
+      })),
+    );
     await ctx.commit(async (trx, emit) => {
       const fresh = await deps.collections.start(trx, {
         ...base,

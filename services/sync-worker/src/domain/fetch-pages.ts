@@ -1,6 +1,6 @@
 import type { PlatformWithSecrets as Platform, ResourceDefinition } from '@psc/contracts';
 import { checkSuccess, collapseDuplicates, extractItems, mapChildren, mapItem } from './mapping.ts';
-import { createPager, type PageRequest } from './pages.ts';
+import { createPager, type PageRequest } from '@psc/platform-http';
 import type { MappedRecord } from '../data-access/record.repository.ts';
 
 export type FetchPage = (
@@ -32,10 +32,11 @@ export async function forEachPage(args: {
   onPage: (page: MappedPage, pageNumber: number) => Promise<void>;
 }): Promise<void> {
   const { platform, resource } = args;
-  const pager = createPager(resource, {
-    baseUrl: platform.baseUrl,
-    ...(args.extraQuery ? { extraQuery: args.extraQuery } : {}),
-  });
+  const pager = createPager(
+    resource.pagination,
+    { path: resource.request.path, query: { ...resource.request.query, ...args.extraQuery } },
+    { baseUrl: platform.baseUrl },
+  );
   let request: PageRequest | null = pager.first();
   let pageNumber = 0;
   while (request) {

@@ -1,5 +1,6 @@
 import {
   collectionDocuments,
+  collectionExport,
   collectionGet,
   collectorControl,
   collectorList,
@@ -14,6 +15,11 @@ import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { CollectionRepository } from '../../data-access/collection.repository.ts';
 import type { LogRepository } from '../../data-access/log.repository.ts';
 import type { WorkerRepository } from '../../data-access/worker.repository.ts';
+import {
+  EXPORT_PAGE_CHARS,
+  parseExportCursor,
+  renderExportPage,
+} from '../../domain/export-page.ts';
 
 export interface CollectorRpcDeps {
   collections: CollectionRepository;
@@ -60,6 +66,19 @@ export function collectorRpcHandlers(deps: CollectorRpcDeps): RpcHandler[] {
       const rows = await deps.collections.listDocuments({ jobId, afterId, limit: limit + 1 });
       const items = rows.slice(0, limit);
       return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+    }),
+    rpcHandler(collectionExport, async ({ jobId, cursor, limit }) => {
+      if (!(await deps.collections.find(jobId))) {
+        throw new NotFoundError(`no collection for job ${jobId}`);
+      }
+      const from = parseExportCursor(cursor);
+      const { docs, more } = await deps.collections.exportDocuments({
+        jobId,
+        afterId: from.afterId,
+        limit,
+        budget: EXPORT_PAGE_CHARS,
+      });
+      return renderExportPage(docs, from, { more });
     }),
     rpcHandler(collectorList, async () => {
       const items: CollectorStatus[] = [];

@@ -1,7 +1,9 @@
+import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
 import {
   collectionDocuments,
+  collectionExport,
   collectionGet,
   collectionRequest,
   pageRequest,
@@ -76,7 +78,52 @@ export const collectionOperations = {
     },
     errors: [404],
   }),
+  export: operation({
+    method: 'get',
+    path: '/collections/:jobId/documents/export',
+    operationId: 'exportCollectionDocuments',
+    summary: 'Every document of a collection, streamed as JSON lines with provenance',
+    description:
+      'One line per document: the same object as in `/collections/{jobId}/documents` (`data` holds what the platform sent).',
+    tag,
+    role: 'viewer',
+    params: jobParams,
+    query: z.object({
+      format: z.enum(['jsonl']).default('jsonl').meta({ description: 'JSON lines' }),
+    }),
+    responses: {
+      200: {
+        description: 'The documents, one per line',
+        content: {
+          'application/x-ndjson': z.string().meta({
+            example: `{"id":"1","jobId":"${JOB_ID}","childIndex":null,"data":{"race":1}}\n`,
+          }),
+        },
+      },
+    },
+    errors: [404],
+  }),
 };
+
+/**
+ * Streams a collection's documents page by page as the client reads: one page (at most ~200 KB of
+ * text, rendered by the collector) is in the gateway at a time, whatever the collection's size.
+ */
+function exportStream(rpc: RpcClient, jobId: string): Readable {
+  async function* pages(): AsyncGenerator<string> {
+    let cursor: string | undefined;
+    do {
+      const page = await rpc.call(collectionExport, {
+        jobId,
+        limit: 1_000,
+        ...(cursor ? { cursor } : {}),
+      });
+      if (page.text) yield page.text;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+  return Readable.from(pages(), { objectMode: false, highWaterMark: 1 });
+}
 
 /**
  * Starts a collect run through the scheduler (which keeps the ledger) after checking the
@@ -130,6 +177,13 @@ export function collectionRoutes(rpc: RpcClient): Router {
   });
   route(router, collectionOperations.documents, async (ctx, { params: { jobId }, query }) => {
     ctx.body = await rpc.call(collectionDocuments, { jobId, ...query });
+  });
+  route(router, collectionOperations.export, async (ctx, { params: { jobId } }) => {
+    // Before the first byte: an unknown collection is a 404, not an empty download.
+    await rpc.call(collectionGet, { jobId });
+    ctx.type = 'application/x-ndjson';
+    ctx.set('Content-Disposition', `attachment; filename="collection-${jobId}.jsonl"`);
+    ctx.body = exportStream(rpc, jobId);
   });
   return router;
 }

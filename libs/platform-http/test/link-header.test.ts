@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '@psc/core';
-import { MAX_LINK_HEADER_CHARS, nextLink } from '../src/domain/pages.ts';
+import { MAX_LINK_HEADER_CHARS, nextLink } from '../src/pages.ts';
 
 describe('Link header: the rel="next" target', () => {
   it('when a header lists several links, then the one whose rel holds next is returned', () => {

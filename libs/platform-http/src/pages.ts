@@ -1,6 +1,6 @@
 import { NonRetryableError } from '@psc/core';
-import type { ResourceDefinition } from '@psc/contracts';
-import { asText, evaluate } from '@psc/platform-http';
+import type { Pagination } from '@psc/contracts';
+import { asText, evaluate } from './expressions.ts';
 
 /** A page to fetch: a path on the platform plus query, or an absolute `Link: rel="next"` URL. */
 export type PageRequest = { path: string; query: Record<string, string> } | { url: string };
@@ -111,15 +111,18 @@ export function nextLink(header: string | undefined): string | undefined {
   return undefined;
 }
 
+/**
+ * The pages of a request in a resource's pagination style, shared by the sync-worker and the
+ * collector so both keep the same bounds (`maxPages`, the Link header's length, its origin).
+ * `first` is the request with its query already filled in (the collector's `{{param}}`s).
+ */
 export function createPager(
-  resource: ResourceDefinition,
-  options: { baseUrl: string; extraQuery?: Record<string, string> },
+  pagination: Pagination,
+  first: { path: string; query: Record<string, string> },
+  options: { baseUrl: string },
 ): Pager {
-  const base = {
-    path: resource.request.path,
-    query: { ...resource.request.query, ...options.extraQuery },
-  };
-  const p = resource.pagination;
+  const base = first;
+  const p = pagination;
   if (p.type === 'none') return { first: () => base, next: () => Promise.resolve(null) };
 
   let fetched = 0;
