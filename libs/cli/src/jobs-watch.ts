@@ -29,7 +29,9 @@ function totals(jobs: Job[]): Totals {
   let records = 0;
   for (const job of jobs) {
     pages += job.progress?.pages ?? 0;
-    records += job.progress?.records ?? job.stats?.fetched ?? 0;
+    // Progress is reported at most every 250 ms, so a finished job's last pages may be missing
+    // from it; its stats hold the final count of records (there is no final count of pages).
+    records += Math.max(job.progress?.records ?? 0, job.stats?.fetched ?? 0);
   }
   return { pages, records, done: jobs.filter(isFinished).length };
 }
