@@ -187,6 +187,26 @@ describe('psc, the command line, against a running system', () => {
     assert.equal(status.body.lastJob?.status, 'succeeded');
   });
 
+  it('when `sync <platform> once` runs on a terminal, then it draws a progress bar of jobs, pages and records', async () => {
+    const name = await addPlatform();
+    // script(1) gives psc a pseudo-terminal as stdout, as an operator's shell would.
+    const command = [PSC_BIN, 'sync', name, 'once'].map((a) => `'${a}'`).join(' ');
+    const run = await new Promise<Run>((resolve, reject) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, TERM: 'dumb', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr: '' }));
+    });
+    assert.equal(run.code, 0, show(run));
+    assert.match(run.stdout, new RegExp(`${name} [█░]+ 1/1 jobs \\| [1-3] pages \\| 25 records`));
+    assert.match(run.stdout, /succeeded/);
+  });
+
   it('when `sync <platform> once --no-wait` runs, then it returns the queued job at once and `jobs watch` follows it to the end', async () => {
     const name = await addPlatform();
     const { body } = await pscJson<{ jobs: { id: string }[] }>('sync', name, 'once', '--no-wait');
@@ -225,8 +245,9 @@ describe('psc, the command line, against a running system', () => {
       [['scheduler', 'pause'], /required option '--reason <text>'/],
       [['platforms', 'add', '-f', join(dir, 'absent.json')], /cannot read/],
     ];
-    for (const [args, message] of cases) {
-      const run = await psc(...args);
+    const runs = await Promise.all(cases.map(([args]) => psc(...args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const run = runs[i]!;
       assert.equal(run.code, 2, `${args.join(' ')}\n${show(run)}`);
       assert.match(run.stderr, message, args.join(' '));
     }
