@@ -26,7 +26,7 @@ const exitCodeFor = (status: number) =>
     ? EXIT.unreachable
     : EXIT.failed;
 
-export function apiError(response: Response, body: unknown, url: string): CliError {
+function apiError(response: Response, body: unknown, url: string): CliError {
   const envelope = (body ?? {}) as ErrorEnvelope;
   const message = envelope.error?.message ?? `HTTP ${response.status} ${response.statusText}`;
   return new CliError(message, {
@@ -37,7 +37,7 @@ export function apiError(response: Response, body: unknown, url: string): CliErr
   });
 }
 
-export function unreachable(url: string, cause: unknown): CliError {
+function unreachable(url: string, cause: unknown): CliError {
   const reason = cause instanceof Error ? (cause.cause ?? cause) : cause;
   const text = reason instanceof Error ? reason.message : String(reason);
   return new CliError(`cannot reach the gateway at ${url}: ${text}`, {

@@ -20,7 +20,7 @@ export function configPath(env: NodeJS.ProcessEnv): string {
   return join(base, 'psc', 'config.json');
 }
 
-export function readConfig(path: string): Partial<StoredConfig> {
+function readConfig(path: string): Partial<StoredConfig> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -4,7 +4,7 @@ import { resolveConnection } from './config.ts';
 import { Output } from './output.ts';
 
 /** The options every command accepts (declared once on the program). */
-export interface GlobalOptions {
+interface GlobalOptions {
   json?: boolean;
   url?: string;
   apiKey?: string;
@@ -18,7 +18,7 @@ export interface Context {
   api(): Api;
 }
 
-export function contextOf(command: Command, env: NodeJS.ProcessEnv): Context {
+function contextOf(command: Command, env: NodeJS.ProcessEnv): Context {
   const globals = command.optsWithGlobals<GlobalOptions>();
   let api: Api | undefined;
   return {

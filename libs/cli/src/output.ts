@@ -4,7 +4,7 @@ import pc from 'picocolors';
 type Cell = string | number | boolean | null | undefined;
 
 /** Renders a value for a table cell or a field: dates stay ISO, nothing is shown as "-". */
-export function cell(value: unknown): string {
+function cell(value: unknown): string {
   if (value === null || value === undefined || value === '') return '-';
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);

@@ -7,7 +7,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Platforms read when looking a name up: 20 pages of 500. */
 const MAX_NAME_PAGES = 20;
 
-export const isUuid = (value: string): boolean => UUID.test(value);
+const isUuid = (value: string): boolean => UUID.test(value);
 
 /** A platform given by id or by name → its id. */
 export async function platformId(api: Api, ref: string): Promise<string> {

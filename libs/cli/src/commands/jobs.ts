@@ -26,7 +26,7 @@ interface ListOptions {
   limit: number;
 }
 
-export function printJob(ctx: Context, job: Job): void {
+function printJob(ctx: Context, job: Job): void {
   ctx.out.result(job, () => {
     ctx.out.fields({
       id: job.id,
