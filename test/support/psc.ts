@@ -60,9 +60,9 @@ export interface CliSetup {
   dir: string;
   /** PSC_URL/PSC_API_KEY of the system (admin key) and a config home of the file's own. */
   env: Record<string, string>;
-  psc(...args: string[]): Promise<Run>;
+  psc: (...args: string[]) => Promise<Run>;
   /** Runs with --json, expects exit 0 and parses stdout. */
-  pscJson<T>(...args: string[]): Promise<{ run: Run; body: T }>;
+  pscJson: <T>(...args: string[]) => Promise<{ run: Run; body: T }>;
   /** Registers a booth platform through `psc platforms add -f`; returns its name. */
   addPlatform(overrides?: Record<string, unknown>): Promise<string>;
   stop(): Promise<void>;
