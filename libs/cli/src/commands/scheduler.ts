@@ -105,7 +105,7 @@ export function schedulerCommand(program: Command, env: NodeJS.ProcessEnv): void
       }),
     );
 
-  const config = scheduler
+  scheduler
     .command('config')
     .description("task types' schedules with their next fire times; pause or resume one task type")
     .addArgument(new Argument('[task]', 'one task type').choices(['sync', 'validate', 'collect']))
@@ -148,5 +148,4 @@ export function schedulerCommand(program: Command, env: NodeJS.ProcessEnv): void
         },
       ),
     );
-  void config;
 }

@@ -3,7 +3,7 @@ import { Argument, type Command } from 'commander';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { allSucceeded, printJobStats, watchJobs, type Job } from '../jobs-watch.ts';
+import { allSucceeded, isFinished, printJobStats, watchJobs, type Job } from '../jobs-watch.ts';
 import { intArg, platformId } from '../refs.ts';
 
 type SyncStatus = components['schemas']['PlatformSyncStatus'];
@@ -35,9 +35,7 @@ function printStatus(ctx: Context, status: SyncStatus): void {
  */
 export function reportFinished(ctx: Context, jobs: Job[]): void {
   ctx.out.result({ jobs }, () => printJobStats(ctx.out, jobs));
-  const pending = jobs.filter(
-    (j) => !['succeeded', 'failed', 'dead', 'cancelled'].includes(j.status),
-  );
+  const pending = jobs.filter((j) => !isFinished(j));
   if (pending.length > 0) {
     throw new CliError(`${pending.length} job(s) still running when the wait ended`, {
       exitCode: EXIT.failed,
