@@ -1,0 +1,104 @@
+import type { Command } from 'commander';
+import { call } from '../api.ts';
+import { action } from '../context.ts';
+import { watchJobs } from '../jobs-watch.ts';
+import { intArg, jsonObjectArg, platformId, uuidArg } from '../refs.ts';
+import { reportFinished } from './sync.ts';
+
+export function collectionsCommand(program: Command, env: NodeJS.ProcessEnv): void {
+  const collections = program
+    .command('collections')
+    .alias('collection')
+    .description('collect runs of collector resources');
+
+  collections
+    .command('run')
+    .description('start a collect run of a resource with its params')
+    .argument('<platform>', 'platform id or name')
+    .argument('<resource>', 'collector resource')
+    .option(
+      '--params <json>',
+      'the run\'s params as a JSON object, e.g. \'{"date":"2026-01-01"}\'',
+      jsonObjectArg,
+    )
+    .option('--priority <1-9>', 'queue priority', intArg)
+    .option('-w, --wait', 'wait for the run to end and print its stats')
+    .action(
+      action(
+        env,
+        async (
+          ctx,
+          ref: string,
+          resource: string,
+          opts: { params?: Record<string, unknown>; priority?: number; wait?: boolean },
+        ) => {
+          const api = ctx.api();
+          const id = await platformId(api, ref);
+          const started = await call(
+            api,
+            api.client.POST('/api/v1/collections', {
+              body: {
+                platformId: id,
+                resource,
+                params: opts.params ?? {},
+                ...(opts.priority === undefined ? {} : { priority: opts.priority }),
+              },
+            }),
+          );
+          if (!opts.wait) {
+            ctx.out.result(started, () => {
+              ctx.out.line(started.jobId);
+              ctx.out.line(`Follow it with \`psc collections show ${started.jobId}\`.`);
+            });
+            return;
+          }
+          reportFinished(
+            ctx,
+            await watchJobs(api, ctx.out, [started.jobId], { label: `${ref}/${resource}` }),
+          );
+        },
+      ),
+    );
+
+  collections
+    .command('show')
+    .description('a collect run: status, document count, fan-out children')
+    .argument('<job>', "the run's job id", uuidArg)
+    .option('-d, --documents', 'also list the raw documents it fetched')
+    .action(
+      action(env, async (ctx, jobId: string, opts: { documents?: boolean }) => {
+        const api = ctx.api();
+        const path = { params: { path: { jobId } } };
+        const run = await call(api, api.client.GET('/api/v1/collections/{jobId}', path));
+        const documents = opts.documents
+          ? await call(api, api.client.GET('/api/v1/collections/{jobId}/documents', path))
+          : undefined;
+        ctx.out.result(documents ? { ...run, documentPage: documents } : run, () => {
+          ctx.out.fields({
+            job: run.jobId,
+            platform: run.platformId,
+            resource: run.resource,
+            params: run.params,
+            status: run.status,
+            documents: run.documents,
+            children: run.children
+              ? `${run.children.succeeded} succeeded, ${run.children.failed} failed of ${run.children.total}`
+              : null,
+            started: run.startedAt,
+            finished: run.finishedAt,
+          });
+          if (documents) {
+            ctx.out.line();
+            ctx.out.table(
+              ['id', 'child', 'fetched at'],
+              documents.items.map((d) => [
+                d.id,
+                d.childIndex,
+                (d as { fetchedAt?: string }).fetchedAt,
+              ]),
+            );
+          }
+        });
+      }),
+    );
+}

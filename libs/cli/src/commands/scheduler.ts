@@ -1,0 +1,151 @@
+import type { components } from '@psc/api-client';
+import { Argument, type Command } from 'commander';
+import { call } from '../api.ts';
+import { action, type Context } from '../context.ts';
+
+type SchedulerStatus = components['schemas']['SchedulerStatus'];
+type TaskConfig = components['schemas']['TaskConfig'];
+
+function printStatus(ctx: Context, s: SchedulerStatus): void {
+  ctx.out.result(s, () => {
+    ctx.out.fields({
+      state: s.state,
+      reason: s.reason,
+      since: s.changedAt,
+      leader: s.leader ? `${s.leader.id} (lease until ${s.leader.leaseExpiresAt})` : null,
+      'last tick': s.lastTickAt,
+      platforms: `${s.counts.activePlatforms} active of ${s.counts.platforms}`,
+      schedules: `${s.counts.schedules} (${s.counts.pausedSchedules} paused)`,
+      jobs: Object.entries(s.counts.jobs)
+        .map(([state, n]) => `${state} ${n}`)
+        .join(', '),
+    });
+  });
+}
+
+function printConfigs(ctx: Context, configs: TaskConfig[], data: unknown): void {
+  ctx.out.result(data, () => {
+    ctx.out.table(
+      ['task', 'enabled', 'every', 'cron', 'timezone', 'paused because', 'next fire times'],
+      configs.map((c) => [
+        c.taskType,
+        c.enabled,
+        c.intervalSeconds === null ? null : `${c.intervalSeconds}s`,
+        c.cron,
+        c.timezone,
+        c.pausedReason,
+        c.nextFireTimes.slice(0, 3).join('\n'),
+      ]),
+    );
+  });
+}
+
+export function schedulerCommand(program: Command, env: NodeJS.ProcessEnv): void {
+  const scheduler = program
+    .command('scheduler')
+    .description('the scheduler: state, pause/resume/stop with a reason, task-type schedules');
+
+  scheduler
+    .command('status')
+    .description('state with its reason, leader, last tick and counts')
+    .action(
+      action(env, async (ctx) => {
+        const api = ctx.api();
+        printStatus(ctx, await call(api, api.client.GET('/api/v1/scheduler')));
+      }),
+    );
+
+  scheduler
+    .command('pause')
+    .description('stop emitting runs, keeping every schedule')
+    .requiredOption('--reason <text>', 'why: shown in `psc scheduler status` and the console')
+    .action(
+      action(env, async (ctx, opts: { reason: string }) => {
+        const api = ctx.api();
+        printStatus(
+          ctx,
+          await call(
+            api,
+            api.client.POST('/api/v1/scheduler/pause', { body: { reason: opts.reason } }),
+          ),
+        );
+      }),
+    );
+
+  scheduler
+    .command('stop')
+    .description('pause and cancel the queued jobs')
+    .requiredOption('--reason <text>', 'why: shown in `psc scheduler status` and the console')
+    .action(
+      action(env, async (ctx, opts: { reason: string }) => {
+        const api = ctx.api();
+        printStatus(
+          ctx,
+          await call(
+            api,
+            api.client.POST('/api/v1/scheduler/stop', { body: { reason: opts.reason } }),
+          ),
+        );
+      }),
+    );
+
+  scheduler
+    .command('resume')
+    .description('emit again after a pause or a stop (missed runs follow each misfire policy)')
+    .action(
+      action(env, async (ctx) => {
+        const api = ctx.api();
+        const status = await call(api, api.client.GET('/api/v1/scheduler'));
+        // A stopped scheduler is started again; a paused one resumed.
+        const next =
+          status.state === 'stopped'
+            ? await call(api, api.client.POST('/api/v1/scheduler/start'))
+            : await call(api, api.client.POST('/api/v1/scheduler/resume'));
+        printStatus(ctx, next);
+      }),
+    );
+
+  scheduler
+    .command('config')
+    .description("task types' schedules with their next fire times; pause or resume one task type")
+    .addArgument(new Argument('[task]', 'one task type').choices(['sync', 'validate', 'collect']))
+    .addArgument(
+      new Argument('[action]', 'pause or resume that task type').choices(['pause', 'resume']),
+    )
+    .option('--reason <text>', 'pause: why')
+    .action(
+      action(
+        env,
+        async (
+          ctx,
+          task: 'sync' | 'validate' | 'collect' | undefined,
+          what: string | undefined,
+          opts: { reason?: string },
+        ) => {
+          const api = ctx.api();
+          if (!task) {
+            const list = await call(api, api.client.GET('/api/v1/scheduler/config'));
+            printConfigs(ctx, list.items, list);
+            return;
+          }
+          const path = { params: { path: { taskType: task } } };
+          const one =
+            what === 'pause'
+              ? await call(
+                  api,
+                  api.client.POST('/api/v1/scheduler/config/{taskType}/pause', {
+                    ...path,
+                    body: opts.reason ? { reason: opts.reason } : {},
+                  }),
+                )
+              : what === 'resume'
+                ? await call(
+                    api,
+                    api.client.POST('/api/v1/scheduler/config/{taskType}/resume', path),
+                  )
+                : await call(api, api.client.GET('/api/v1/scheduler/config/{taskType}', path));
+          printConfigs(ctx, [one], one);
+        },
+      ),
+    );
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { call } from '../api.ts';
+import { action } from '../context.ts';
+import { platformId } from '../refs.ts';
+
+export function schedulesCommand(program: Command, env: NodeJS.ProcessEnv): void {
+  const schedules = program
+    .command('schedules')
+    .description('every schedule (platform × resource × task)');
+
+  schedules
+    .command('ls')
+    .description('schedules with their next run and why one is paused')
+    .option('-p, --platform <platform>', 'platform id or name')
+    .action(
+      action(env, async (ctx, opts: { platform?: string }) => {
+        const api = ctx.api();
+        const id = opts.platform ? await platformId(api, opts.platform) : undefined;
+        const page = await call(
+          api,
+          api.client.GET('/api/v1/schedules', {
+            params: { query: { limit: 500, ...(id ? { platformId: id } : {}) } },
+          }),
+        );
+        ctx.out.result(page, () => {
+          ctx.out.table(
+            ['platform', 'resource', 'task', 'next', 'last run', 'failures', 'paused because'],
+            page.items.map((s) => [
+              s.platformId,
+              s.resource,
+              s.taskType,
+              s.nextDueAt,
+              s.lastRunAt,
+              s.consecutiveFailures,
+              s.pausedReason,
+            ]),
+          );
+        });
+      }),
+    );
+}

@@ -1,0 +1,36 @@
+/** The exit codes scripts can rely on (docs/CLI.md). */
+export const EXIT = {
+  ok: 0,
+  /** A job or operation failed, or the API refused it. */
+  failed: 1,
+  /** The command line itself was wrong. */
+  usage: 2,
+  /** The gateway could not be reached, or refused the key. */
+  unreachable: 3,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** An error the CLI explains to the user: what happened and what to do about it. */
+export class CliError extends Error {
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+  /** The API's machine-readable reason, when it came from the API. */
+  readonly code: string | undefined;
+  readonly details: unknown;
+
+  constructor(
+    message: string,
+    options: { exitCode: ExitCode; hint?: string; code?: string; details?: unknown },
+  ) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = options.exitCode;
+    this.hint = options.hint;
+    this.code = options.code;
+    this.details = options.details;
+  }
+}
+
+export const usageError = (message: string, hint?: string): CliError =>
+  new CliError(message, { exitCode: EXIT.usage, ...(hint ? { hint } : {}) });

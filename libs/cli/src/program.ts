@@ -1,0 +1,51 @@
+import { Command } from 'commander';
+import { backfillCommand } from './commands/backfill.ts';
+import { collectionsCommand } from './commands/collections.ts';
+import { dataCommand } from './commands/data.ts';
+import { dlqCommand } from './commands/dlq.ts';
+import { jobsCommand } from './commands/jobs.ts';
+import { keysCommand } from './commands/keys.ts';
+import { loginCommand } from './commands/login.ts';
+import { platformsCommand } from './commands/platforms.ts';
+import { runCommand } from './commands/run.ts';
+import { schedulerCommand } from './commands/scheduler.ts';
+import { schedulesCommand } from './commands/schedules.ts';
+import { syncCommand } from './commands/sync.ts';
+
+const EXIT_CODES = `
+Exit codes:
+  0  done
+  1  a job or operation failed (the API's message says why)
+  2  the command line was wrong
+  3  the gateway is unreachable or refused the key
+
+Connection: --url/--api-key, else PSC_URL/PSC_API_KEY, else what \`psc login\` stored.`;
+
+/** The whole `psc` command tree; `env` is where PSC_URL, PSC_API_KEY and XDG_CONFIG_HOME are read. */
+export function createProgram(env: NodeJS.ProcessEnv): Command {
+  const program = new Command('psc')
+    .description(
+      "psc's command line: platforms, syncs, jobs, the dead-letter queue and the scheduler",
+    )
+    .option('--json', 'print one JSON document (for scripts) instead of tables')
+    .option('--url <url>', 'gateway address (default: PSC_URL, then `psc login`)')
+    .option('--api-key <key>', 'API key (default: PSC_API_KEY, then `psc login`)')
+    // Settings made before .command() are inherited by every subcommand.
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES);
+
+  loginCommand(program, env);
+  syncCommand(program, env);
+  platformsCommand(program, env);
+  runCommand(program, env);
+  jobsCommand(program, env);
+  dlqCommand(program, env);
+  schedulerCommand(program, env);
+  collectionsCommand(program, env);
+  dataCommand(program, env);
+  keysCommand(program, env);
+  backfillCommand(program, env);
+  schedulesCommand(program, env);
+  return program;
+}

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { boothSample, startFakePlatform, type FakePlatform } from '@psc/testing';
+import { boothPlatform } from './platforms.ts';
+import { startSystem, type System } from './system.ts';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The shim pnpm links into node_modules/.bin: what `npx psc` runs. */
+export const PSC_BIN = join(ROOT, 'node_modules/.bin/psc');
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `psc` as a user would, through node_modules/.bin/psc, with stdout and stderr on pipes
+ * (not a TTY); with `tty`, inside script(1), which gives it a pseudo-terminal as stdout.
+ */
+export function runPsc(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { tty?: boolean } = {},
+): Promise<Run> {
+  const [file, argv] = options.tty
+    ? ['script', ['-qec', [PSC_BIN, ...args].map((a) => `'${a}'`).join(' '), '/dev/null']]
+    : [PSC_BIN, args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        TERM: 'dumb',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export const show = (run: Run): string =>
+  `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+
+export interface CliSetup {
+  system: System;
+  fake: FakePlatform;
+  /** A scratch directory of the file's own (definitions, imports, config homes). */
+  dir: string;
+  /** PSC_URL/PSC_API_KEY of the system (admin key) and a config home of the file's own. */
+  env: Record<string, string>;
+  psc: (...args: string[]) => Promise<Run>;
+  /** Runs with --json, expects exit 0 and parses stdout. */
+  pscJson: <T>(...args: string[]) => Promise<{ run: Run; body: T }>;
+  /** Registers a booth platform through `psc platforms add -f`; returns its name. */
+  addPlatform(overrides?: Record<string, unknown>): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A system without the collector and a fake platform serving 25 booths at `/booth/all` and 5
+ * at `/booth/flaky`, retries 200/400/800 ms so a job dies within seconds.
+ */
+export async function startCliSetup(name: string): Promise<CliSetup> {
+  const fake = await startFakePlatform({
+    collections: { '/booth/all': boothSample(25), '/booth/flaky': boothSample(5) },
+  });
+  // One service at a time: on a busy machine services starting all at once can each miss the
+  // 30 s readiness wait.
+  const system = await startSystem({
+    name,
+    env: { PSC_RETRY_TIERS_MS: '200,400,800' },
+    services: ['platform-registry'],
+  });
+  for (const service of ['scheduler', 'sync-worker', 'gateway'] as const) {
+    await system.start(service);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'psc-cli-'));
+  const env = {
+    PSC_URL: system.gatewayUrl,
+    PSC_API_KEY: system.adminKey,
+    XDG_CONFIG_HOME: join(dir, 'config'),
+  };
+  const psc = (...args: string[]) => runPsc(args, env);
+  return {
+    system,
+    fake,
+    dir,
+    env,
+    psc,
+    async pscJson<T>(...args: string[]) {
+      const run = await psc(...args, '--json');
+      assert.equal(run.code, 0, show(run));
+      return { run, body: JSON.parse(run.stdout) as T };
+    },
+    async addPlatform(overrides = {}) {
+      const definition = boothPlatform(fake.url, overrides);
+      const file = join(dir, `${definition.name}.json`);
+      writeFileSync(file, JSON.stringify(definition));
+      const run = await psc('platforms', 'add', '-f', file);
+      assert.equal(run.code, 0, show(run));
+      return definition.name;
+    },
+    async stop() {
+      await system.stop();
+      await fake.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
