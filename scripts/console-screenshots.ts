@@ -109,7 +109,7 @@ try {
   await shoot('dlq', '/dlq', (p) => p.locator('tr[data-job]').first().waitFor());
   await api('/api/v1/scheduler/pause', { body: { reason: 'database upgrade until 22:00' } });
   await shoot('scheduler', '/scheduler', (p) =>
-    p.getByLabel('Scheduler state').getByText('paused').waitFor(),
+    p.getByLabel('Scheduler state').locator('.status', { hasText: 'paused' }).waitFor(),
   );
 } finally {
   await browser.close();

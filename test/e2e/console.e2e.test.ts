@@ -96,8 +96,12 @@ describe('operator console in headless Chromium', () => {
     fake = await startFakePlatform({ collections: { '/booth/all': boothSample(25) } });
     system = await startSystem({
       name: 'console',
+      services: ['platform-registry', 'scheduler', 'sync-worker', 'gateway'],
       env: { PSC_RETRY_TIERS_MS: '200,400,800' },
     });
+    // The collector reports the workers the overview lists; started after the others, so five
+    // Node processes do not boot at once on a busy two-core machine.
+    await system.start('collector');
     browser = await launchChromium();
     admin = await browser.newContext();
     watch(admin);
@@ -191,7 +195,10 @@ describe('operator console in headless Chromium', () => {
     const done = progress.locator('tr[data-status="succeeded"]');
     await done.waitFor({ timeout: 30_000 });
     const cells = await done.locator('td').allTextContents();
-    assert.deepEqual(cells.slice(0, 4), ['booths', 'succeeded', '3', '25']);
+    assert.deepEqual(cells.slice(0, 2), ['booths', 'succeeded']);
+    assert.ok(Number(cells[2]) >= 1, `pages ${cells[2]}`);
+    assert.equal(cells[3], '25', 'records');
+    assert.equal(cells[4], '25 / 25 / 0 / 0', 'fetched / inserted / updated / unchanged');
 
     const href = (await done.getByRole('link').getAttribute('href')) ?? '';
     const job = await system.api<JobView & { stats: { fetched: number } | null }>(
@@ -261,7 +268,10 @@ describe('operator console in headless Chromium', () => {
         ['/jobs', () => p.locator('table[aria-label="Jobs"] tbody tr').first().waitFor()],
         [`/jobs/${deadId}`, () => p.getByRole('heading', { name: 'Stats' }).waitFor()],
         ['/dlq', () => p.locator(`tr[data-job="${deadId}"]`).waitFor()],
-        ['/scheduler', () => p.getByLabel('Scheduler state').getByText('paused').waitFor()],
+        [
+          '/scheduler',
+          () => p.getByLabel('Scheduler state').locator('.status', { hasText: 'paused' }).waitFor(),
+        ],
       ];
       for (const [path, loaded] of pages) {
         await p.goto(`${system.gatewayUrl}/ui${path}`);

@@ -50,7 +50,10 @@ function OnceProgress({ jobIds, onFinished }: { jobIds: string[]; onFinished: ()
               <Status value={job.status} />
             </td>
             <td>{job.progress?.pages ?? 0}</td>
-            <td>{job.progress?.records ?? 0}</td>
+            {/* Progress is reported every few pages; a finished job's stats have the total. */}
+            <td>
+              {(FINISHED.has(job.status) ? job.stats?.fetched : null) ?? job.progress?.records ?? 0}
+            </td>
             <td>
               {job.stats
                 ? `${job.stats.fetched} / ${job.stats.inserted} / ${job.stats.updated} / ${job.stats.unchanged}`
