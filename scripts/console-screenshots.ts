@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { boothSample, startFakePlatform, waitFor } from '@psc/testing';
 import { launchChromium, signIn } from '../test/support/browser.ts';
 import { boothPlatform } from '../test/support/platforms.ts';
-import { startSystem } from '../test/support/system.ts';
+import { SERVICE_NAMES, startSystem } from '../test/support/system.ts';
 import { repoRoot } from './build.ts';
 
 const OUT = join(repoRoot, 'docs', 'console');
@@ -24,10 +24,13 @@ interface Job {
 const fake = await startFakePlatform({ collections: { '/booth/all': boothSample(24) } });
 const system = await startSystem({
   name: 'screenshots',
+  services: [],
   env: { PSC_RETRY_TIERS_MS: '200,400,800' },
 });
 const browser = await launchChromium();
 try {
+  // One after another, as in test/e2e/console.e2e.test.ts: a busy machine boots them slowly.
+  for (const name of SERVICE_NAMES) await system.start(name);
   const api = system.api.bind(system);
   const finished = (id: string) =>
     waitFor(

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { launchChromium, signIn } from '../support/browser.ts';
 import { boothPlatform } from '../support/platforms.ts';
-import { startSystem, type System } from '../support/system.ts';
+import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 
 interface JobView {
   id: string;
@@ -96,12 +96,12 @@ describe('operator console in headless Chromium', () => {
     fake = await startFakePlatform({ collections: { '/booth/all': boothSample(25) } });
     system = await startSystem({
       name: 'console',
-      services: ['platform-registry', 'scheduler', 'sync-worker', 'gateway'],
+      services: [],
       env: { PSC_RETRY_TIERS_MS: '200,400,800' },
     });
-    // The collector reports the workers the overview lists; started after the others, so five
-    // Node processes do not boot at once on a busy two-core machine.
-    await system.start('collector');
+    // One after another: five Node processes booting at once on a busy two-core machine can
+    // miss the 30 s readiness deadline. The collector reports the workers the overview lists.
+    for (const name of SERVICE_NAMES) await system.start(name);
     browser = await launchChromium();
     admin = await browser.newContext();
     watch(admin);

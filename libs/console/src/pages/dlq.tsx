@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { Fragment, useState } from 'react';
 import { useApi } from '../swr.ts';
 import { Link } from 'wouter';
 import { LIVE_MS, useSession } from '../context.ts';
@@ -73,8 +73,8 @@ export function DeadLetters() {
         </thead>
         <tbody>
           {(data?.items ?? []).map((d) => (
-            <>
-              <tr key={d.id} data-job={d.jobId ?? ''}>
+            <Fragment key={d.id}>
+              <tr data-job={d.jobId ?? ''}>
                 <td>
                   {d.jobId ? <Link href={`/jobs/${d.jobId}`}>{d.jobId.slice(0, 8)}</Link> : '—'}
                 </td>
@@ -120,13 +120,13 @@ export function DeadLetters() {
                 </td>
               </tr>
               {open === d.id ? (
-                <tr key={`${d.id}-detail`} className="detail">
+                <tr className="detail">
                   <td colSpan={7}>
                     <pre>{JSON.stringify(d, null, 2)}</pre>
                   </td>
                 </tr>
               ) : null}
-            </>
+            </Fragment>
           ))}
         </tbody>
       </table>
