@@ -294,9 +294,7 @@ export function PlatformDetail({ id }: { id: string }) {
           <dt>Next fire times</dt>
           <dd>{s?.nextFireTimes.map((t) => time(t)).join(' · ') || '—'}</dd>
           <dt>Breaker</dt>
-          <dd>
-            {s?.breaker?.map((b) => `${b.service}: ${b.state}`).join(', ') ?? 'no worker answered'}
-          </dd>
+          <dd>{s?.breaker?.map((b) => `${b.service}: ${b.state}`).join(', ') ?? 'closed'}</dd>
         </dl>
       </Section>
       <Section title="Resources">
