@@ -24,10 +24,14 @@ import {
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { buildConsole } from './console-build.ts';
 
-/** Library packages the services load at run time; @psc/testing is for tests and stays .ts. */
+/**
+ * Library packages the services load at run time; @psc/testing is for tests and stays .ts, and
+ * the console is a browser app that Vite bundles (scripts/console-build.ts).
+ */
 const PACKAGE_GROUPS = ['libs', 'services'];
-const SKIP_PACKAGES = new Set(['libs/testing']);
+const SKIP_PACKAGES = new Set(['libs/testing', 'libs/console']);
 const SOURCE_DIRS = ['src', 'migrations'];
 
 const compilerOptions: ts.CompilerOptions = {
@@ -42,6 +46,8 @@ export interface BuildResult {
   written: number;
   upToDate: number;
   removed: number;
+  /** Whether the console (libs/console) was bundled again. */
+  console: boolean;
 }
 
 const isSource = (file: string): boolean =>
@@ -110,8 +116,9 @@ function buildPackage(pkg: string, result: BuildResult): void {
 
 /** Builds every runtime package under `root` (the repository). */
 export function build(root: string): BuildResult {
-  const result: BuildResult = { written: 0, upToDate: 0, removed: 0 };
+  const result: BuildResult = { written: 0, upToDate: 0, removed: 0, console: false };
   for (const pkg of packagesOf(root)) buildPackage(pkg, result);
+  result.console = buildConsole(root);
   return result;
 }
 
@@ -119,8 +126,8 @@ export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 if (import.meta.main) {
   const started = performance.now();
-  const { written, upToDate, removed } = build(repoRoot);
+  const { written, upToDate, removed, console: bundled } = build(repoRoot);
   console.log(
-    `build: ${written} written, ${upToDate} up to date, ${removed} removed in ${Math.round(performance.now() - started)} ms`,
+    `build: ${written} written, ${upToDate} up to date, ${removed} removed, console ${bundled ? 'bundled' : 'up to date'} in ${Math.round(performance.now() - started)} ms`,
   );
 }

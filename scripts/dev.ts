@@ -139,8 +139,11 @@ async function main(): Promise<void> {
     });
   }
   process.stdout.write(
-    `\npsc is starting: gateway http://127.0.0.1:${gatewayPort}/api/v1/platforms  (Ctrl-C stops)\n` +
-      `API docs: http://127.0.0.1:${gatewayPort}/docs — admin key (X-API-Key) in .psc/dev-secrets.json\n\n`,
+    `\npsc is starting (Ctrl-C stops):\n` +
+      `  console  http://127.0.0.1:${gatewayPort}/ui  (sign in with the admin key)\n` +
+      `  API      http://127.0.0.1:${gatewayPort}/api/v1/platforms  (X-API-Key)\n` +
+      `  docs     http://127.0.0.1:${gatewayPort}/docs\n` +
+      `admin key: .psc/dev-secrets.json\n\n`,
   );
 }
 

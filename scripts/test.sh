@@ -10,7 +10,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 test "$(node -v)" = "v24.21.0" || { echo "expected Node v24.21.0, got $(node -v)" >&2; exit 1; }
 # First, so a missing management API stops the run before minutes of checks, not after.
 echo "== test servers" && node scripts/test-infra.ts
-echo "== typecheck" && tsc -p tsconfig.json
+echo "== typecheck" && tsc -p tsconfig.json && tsc -p libs/console
 echo "== lint" && eslint . && prettier --check . >/dev/null
 echo "== openapi" && node scripts/api-client.ts --check &&
   REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true redocly lint --format=summary \

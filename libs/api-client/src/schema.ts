@@ -1053,6 +1053,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/me': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The calling key: its id and role (what a client may offer its user)
+     * @description Needs the **viewer** role (viewer < operator < admin).
+     */
+    get: operations['getMe'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/api-keys': {
     parameters: {
       query?: never;
@@ -3366,6 +3386,18 @@ export interface components {
         service: 'gateway' | 'platform-registry' | 'scheduler' | 'sync-worker' | 'collector';
       }[];
       unavailable: ('gateway' | 'platform-registry' | 'scheduler' | 'sync-worker' | 'collector')[];
+    };
+    /**
+     * @example {
+     *       "keyId": "0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10",
+     *       "role": "viewer"
+     *     }
+     */
+    WhoAmI: {
+      /** Format: uuid */
+      keyId: string;
+      /** @enum {string} */
+      role: 'viewer' | 'operator' | 'admin';
     };
     /**
      * @example {
@@ -9568,6 +9600,73 @@ export interface operations {
       };
       /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
       504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getMe: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The key */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WhoAmI'];
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
         headers: {
           [name: string]: unknown;
         };

@@ -39,6 +39,7 @@ import { createKeyEventsSubscription } from './entry-points/consumers/key-events
 import { SCHEMA } from '../migrations/index.ts';
 import { apiKeyRoutes } from './entry-points/http/api-keys.routes.ts';
 import { authenticate } from './entry-points/http/auth.ts';
+import { CONSOLE_DIST, consoleAssets } from './entry-points/http/console.ts';
 import { cors } from './entry-points/http/cors.ts';
 import { docsRoutes } from './entry-points/http/docs.routes.ts';
 import { buildOpenApi } from './entry-points/http/openapi.ts';
@@ -122,9 +123,10 @@ export function createApp(deps: AppDeps) {
       database: () => checkDb(knex),
       broker: () => broker.check(),
     },
-    // CORS answers preflights before the key check; the key check covers every /api/v1 route,
-    // whichever router holds it.
+    // The console's static files need no key. CORS answers preflights before the key check; the
+    // key check covers every /api/v1 route, whichever router holds it.
     middleware: [
+      consoleAssets({ dir: CONSOLE_DIST, prefix: '/ui' }),
       cors(config.corsOrigins),
       authenticate({
         directory,

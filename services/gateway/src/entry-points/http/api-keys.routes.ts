@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { auditQuery } from '@psc/contracts';
+import { API_ROLES, auditQuery } from '@psc/contracts';
 import { BadRequestError } from '@psc/core';
 import type { ApiKeyRepository } from '../../data-access/api-key.repository.ts';
 import type { AuditRepository } from '../../data-access/audit.repository.ts';
@@ -16,7 +16,21 @@ export const apiKeyListQuery = z.object({
 
 const tag = 'api keys';
 
+const WhoAmI = z.object({ keyId: z.uuid(), role: z.enum(API_ROLES) }).meta({
+  id: 'WhoAmI',
+  example: { keyId: '0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10', role: 'viewer' },
+});
+
 export const apiKeyOperations = {
+  me: operation({
+    method: 'get',
+    path: '/me',
+    operationId: 'getMe',
+    summary: 'The calling key: its id and role (what a client may offer its user)',
+    tag,
+    role: 'viewer',
+    responses: { 200: { description: 'The key', schema: WhoAmI } },
+  }),
   create: operation({
     method: 'post',
     path: '/api-keys',
@@ -61,7 +75,7 @@ export const apiKeyOperations = {
   }),
 };
 
-/** `/api-keys` (admin) and `/audit` (admin): the gateway's own resources, in its own schema. */
+/** `/me` (any key), `/api-keys` (admin) and `/audit` (admin): the gateway's own resources, in its own schema. */
 export function apiKeyRoutes(deps: {
   service: ApiKeyService;
   keys: ApiKeyRepository;
@@ -69,6 +83,9 @@ export function apiKeyRoutes(deps: {
 }): Router {
   const router = new Router();
   const ops = apiKeyOperations;
+  route(router, ops.me, (ctx) => {
+    ctx.body = principalOf(ctx);
+  });
   route(router, ops.create, async (ctx, { body }) => {
     ctx.status = 201;
     ctx.body = await deps.service.create(principalOf(ctx).keyId, body);

@@ -1,0 +1,136 @@
+import { Fragment, useState } from 'react';
+import { useApi } from '../swr.ts';
+import { Link } from 'wouter';
+import { LIVE_MS, useSession } from '../context.ts';
+import { ago, time } from '../format.ts';
+import { unwrap } from '../session.ts';
+import { ActionButton, Can, ErrorBox } from '../ui.tsx';
+
+const TASKS = ['sync', 'validate', 'collect'] as const;
+type Task = (typeof TASKS)[number];
+
+export function DeadLetters() {
+  const { client } = useSession();
+  const [taskType, setTaskType] = useState<Task | ''>('');
+  const [reason, setReason] = useState('');
+  const [open, setOpen] = useState<string | null>(null);
+  const [outcome, setOutcome] = useState<string | null>(null);
+  const filter = { ...(taskType ? { taskType } : {}), ...(reason ? { reason } : {}) };
+  const { data, error, mutate } = useApi(
+    ['dlq', taskType, reason],
+    () => unwrap(client.GET('/api/v1/dlq', { params: { query: { ...filter, limit: 100 } } })),
+    { refreshInterval: LIVE_MS },
+  );
+  const refresh = () => void mutate();
+  const replayed = (r: { replayed: string[] }) =>
+    setOutcome(`Replayed ${r.replayed.length} job${r.replayed.length === 1 ? '' : 's'}`);
+
+  return (
+    <>
+      <h1>Dead letters</h1>
+      <div className="inline-form">
+        <select
+          aria-label="Task"
+          value={taskType}
+          onChange={(e) => setTaskType(e.target.value as Task | '')}
+        >
+          <option value="">any task</option>
+          {TASKS.map((t) => (
+            <option key={t}>{t}</option>
+          ))}
+        </select>
+        <input
+          aria-label="Reason contains"
+          placeholder="Reason"
+          maxLength={200}
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+        />
+        <Can role="operator">
+          <ActionButton
+            label="Replay all shown"
+            disabled={!data?.items.some((d) => d.replayable)}
+            action={async () =>
+              replayed(await unwrap(client.POST('/api/v1/dlq/replay', { body: filter })))
+            }
+            onDone={refresh}
+          />
+        </Can>
+      </div>
+      {outcome ? <p role="status">{outcome}</p> : null}
+      <ErrorBox error={error} />
+      <table aria-label="Dead letters">
+        <thead>
+          <tr>
+            <th>Job</th>
+            <th>Task</th>
+            <th>Resource</th>
+            <th>Reason</th>
+            <th>Attempts</th>
+            <th>Died</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {(data?.items ?? []).map((d) => (
+            <Fragment key={d.id}>
+              <tr data-job={d.jobId ?? ''}>
+                <td>
+                  {d.jobId ? <Link href={`/jobs/${d.jobId}`}>{d.jobId.slice(0, 8)}</Link> : '—'}
+                </td>
+                <td>{d.taskType ?? '—'}</td>
+                <td>{d.resource ?? '—'}</td>
+                <td className="clip">{d.reason}</td>
+                <td>{d.attempts}</td>
+                <td title={time(d.deadAt)}>{ago(d.deadAt)}</td>
+                <td className="row-actions">
+                  <button type="button" onClick={() => setOpen(open === d.id ? null : d.id)}>
+                    {open === d.id ? 'Hide' : 'Inspect'}
+                  </button>
+                  {d.jobId ? (
+                    <Can role="operator">
+                      <ActionButton
+                        label="Replay"
+                        disabled={!d.replayable}
+                        action={async () =>
+                          replayed(
+                            await unwrap(
+                              client.POST('/api/v1/dlq/{jobId}/replay', {
+                                params: { path: { jobId: d.jobId ?? '' } },
+                              }),
+                            ),
+                          )
+                        }
+                        onDone={refresh}
+                      />
+                      <ActionButton
+                        label="Delete"
+                        danger
+                        action={() =>
+                          unwrap(
+                            client.DELETE('/api/v1/dlq/{jobId}', {
+                              params: { path: { jobId: d.jobId ?? '' } },
+                            }),
+                          )
+                        }
+                        onDone={refresh}
+                      />
+                    </Can>
+                  ) : null}
+                </td>
+              </tr>
+              {open === d.id ? (
+                <tr className="detail">
+                  <td colSpan={7}>
+                    <pre>{JSON.stringify(d, null, 2)}</pre>
+                  </td>
+                </tr>
+              ) : null}
+            </Fragment>
+          ))}
+        </tbody>
+      </table>
+      {data?.nextCursor ? <p className="muted">Showing the first 100.</p> : null}
+    </>
+  );
+}

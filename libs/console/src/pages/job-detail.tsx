@@ -1,0 +1,120 @@
+import { useApi } from '../swr.ts';
+import { Link } from 'wouter';
+import type { components } from '@psc/api-client';
+import { LIVE_MS, useSession } from '../context.ts';
+import { FINISHED, time } from '../format.ts';
+import { unwrap } from '../session.ts';
+import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
+
+type Job = components['schemas']['Job'];
+
+export function JobDetail({ id }: { id: string }) {
+  const { client } = useSession();
+  const {
+    data: job,
+    error,
+    mutate,
+  } = useApi(
+    ['job', id],
+    () => unwrap(client.GET('/api/v1/jobs/{id}', { params: { path: { id } } })),
+    { refreshInterval: (j?: Job) => (j && FINISHED.has(j.status) ? 0 : LIVE_MS) },
+  );
+  if (error) return <ErrorBox error={error} />;
+  if (!job) return <p className="loading">Loading…</p>;
+  const children = Object.entries(job.stats?.children ?? {});
+  return (
+    <>
+      <h1>
+        Job {job.id.slice(0, 8)} <Status value={job.status} />
+      </h1>
+      <Can role="operator">
+        {FINISHED.has(job.status) ? null : (
+          <ActionButton
+            label="Cancel job"
+            reason
+            danger
+            action={(reason) =>
+              unwrap(
+                client.POST('/api/v1/jobs/{id}/cancel', {
+                  params: { path: { id } },
+                  body: { reason },
+                }),
+              )
+            }
+            onDone={() => void mutate()}
+          />
+        )}
+      </Can>
+      <dl>
+        <dt>Platform</dt>
+        <dd>
+          <Link href={`/platforms/${job.platformId}`}>{job.platformId}</Link>
+        </dd>
+        <dt>Resource · task</dt>
+        <dd>
+          {job.resource} · {job.taskType} (run {job.run}, priority {job.priority}, {job.trigger})
+        </dd>
+        <dt>Attempts</dt>
+        <dd>
+          {job.attempts}
+          {job.nextAttemptAt ? ` · next at ${time(job.nextAttemptAt)}` : ''}
+        </dd>
+        <dt>Progress</dt>
+        <dd>
+          {job.progress ? `${job.progress.pages} pages · ${job.progress.records} records` : '—'}
+        </dd>
+        <dt>Created · started · finished</dt>
+        <dd>
+          {time(job.createdAt)} · {time(job.startedAt)} · {time(job.finishedAt)}
+        </dd>
+        <dt>Trace id</dt>
+        <dd>
+          <code>{job.traceId ?? '—'}</code>
+        </dd>
+        {job.error ? (
+          <>
+            <dt>Error</dt>
+            <dd className="error">
+              {job.error.class}: {job.error.message}
+            </dd>
+          </>
+        ) : null}
+      </dl>
+      <Section title="Stats">
+        {job.stats ? (
+          <table>
+            <thead>
+              <tr>
+                <th />
+                <th>Fetched</th>
+                <th>Inserted</th>
+                <th>Updated</th>
+                <th>Unchanged</th>
+                <th>Deleted</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[['total', job.stats] as const, ...children].map(([name, s]) => (
+                <tr key={name}>
+                  <td>{name}</td>
+                  <td>{s.fetched}</td>
+                  <td>{s.inserted}</td>
+                  <td>{s.updated}</td>
+                  <td>{s.unchanged}</td>
+                  <td>{s.deleted ?? 0}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <p className="muted">No stats yet.</p>
+        )}
+      </Section>
+      {Object.keys(job.params).length ? (
+        <Section title="Params">
+          <pre>{JSON.stringify(job.params, null, 2)}</pre>
+        </Section>
+      ) : null}
+    </>
+  );
+}

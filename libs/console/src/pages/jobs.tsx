@@ -1,0 +1,141 @@
+import { useState } from 'react';
+import { useApi } from '../swr.ts';
+import { Link } from 'wouter';
+import type { components } from '@psc/api-client';
+import { LIVE_MS, useSession } from '../context.ts';
+import { ago } from '../format.ts';
+import { unwrap } from '../session.ts';
+import { ErrorBox, Status } from '../ui.tsx';
+
+type Job = components['schemas']['Job'];
+interface Query {
+  status?: Job['status'];
+  taskType?: Job['taskType'];
+  platformId?: string;
+  since?: string;
+}
+
+const STATUSES = [
+  'queued',
+  'running',
+  'retrying',
+  'waiting',
+  'succeeded',
+  'failed',
+  'dead',
+  'cancelled',
+] as const;
+const TASKS = ['sync', 'validate', 'collect'] as const;
+const WINDOWS: [string, number][] = [
+  ['any time', 0],
+  ['last 15 min', 15],
+  ['last hour', 60],
+  ['last day', 1440],
+];
+
+export function Jobs() {
+  const { client } = useSession();
+  const [status, setStatus] = useState('');
+  const [taskType, setTaskType] = useState('');
+  const [platformId, setPlatformId] = useState('');
+  const [minutes, setMinutes] = useState(0);
+  const platforms = useApi('platform-names', () =>
+    unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
+  );
+  const names = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
+  const { data, error } = useApi(
+    ['jobs', status, taskType, platformId, minutes],
+    () => {
+      const query: Query = {
+        ...(status ? { status: status as Query['status'] } : {}),
+        ...(taskType ? { taskType: taskType as Query['taskType'] } : {}),
+        ...(platformId ? { platformId } : {}),
+        ...(minutes ? { since: new Date(Date.now() - minutes * 60_000).toISOString() } : {}),
+      };
+      return unwrap(client.GET('/api/v1/jobs', { params: { query: { ...query, limit: 100 } } }));
+    },
+    { refreshInterval: LIVE_MS },
+  );
+  return (
+    <>
+      <h1>Jobs</h1>
+      <div className="inline-form" aria-label="Filters">
+        <select aria-label="Status" value={status} onChange={(e) => setStatus(e.target.value)}>
+          <option value="">any status</option>
+          {STATUSES.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+        <select aria-label="Task" value={taskType} onChange={(e) => setTaskType(e.target.value)}>
+          <option value="">any task</option>
+          {TASKS.map((t) => (
+            <option key={t}>{t}</option>
+          ))}
+        </select>
+        <select
+          aria-label="Platform"
+          value={platformId}
+          onChange={(e) => setPlatformId(e.target.value)}
+        >
+          <option value="">any platform</option>
+          {[...names].map(([id, name]) => (
+            <option key={id} value={id}>
+              {name}
+            </option>
+          ))}
+        </select>
+        <select
+          aria-label="Since"
+          value={minutes}
+          onChange={(e) => setMinutes(Number(e.target.value))}
+        >
+          {WINDOWS.map(([label, m]) => (
+            <option key={m} value={m}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </div>
+      <ErrorBox error={error} />
+      <table aria-label="Jobs">
+        <thead>
+          <tr>
+            <th>Job</th>
+            <th>Platform</th>
+            <th>Resource</th>
+            <th>Task</th>
+            <th>Status</th>
+            <th>Progress</th>
+            <th>Attempts</th>
+            <th>Trigger</th>
+            <th>Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(data?.items ?? []).map((j) => (
+            <tr key={j.id} data-status={j.status}>
+              <td>
+                <Link href={`/jobs/${j.id}`}>{j.id.slice(0, 8)}</Link>
+              </td>
+              <td>{names.get(j.platformId) ?? j.platformId.slice(0, 8)}</td>
+              <td>{j.resource}</td>
+              <td>{j.taskType}</td>
+              <td>
+                <Status value={j.status} />
+              </td>
+              <td>
+                {j.progress ? `${j.progress.pages} pages · ${j.progress.records} records` : '—'}
+              </td>
+              <td>{j.attempts}</td>
+              <td>{j.trigger}</td>
+              <td>{ago(j.createdAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {data?.nextCursor ? (
+        <p className="muted">Showing the newest 100; narrow the filters.</p>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,168 @@
+import { useMemo } from 'react';
+import { useApi } from '../swr.ts';
+import { LIVE_MS, useSession } from '../context.ts';
+import { ago, num, rate } from '../format.ts';
+import { unwrap } from '../session.ts';
+import { ErrorBox, Section, Status } from '../ui.tsx';
+
+const HOUR_MS = 3_600_000;
+const JOB_SAMPLE = 500;
+const DLQ_SAMPLE = 500;
+
+export function Overview() {
+  const { client } = useSession();
+  const live = { refreshInterval: LIVE_MS };
+  const pipeline = useApi(
+    'pipeline',
+    () => unwrap(client.GET('/api/v1/monitoring/pipeline')),
+    live,
+  );
+  const workers = useApi('workers', () => unwrap(client.GET('/api/v1/monitoring/workers')), live);
+  const breakers = useApi(
+    'breakers',
+    () => unwrap(client.GET('/api/v1/monitoring/breakers')),
+    live,
+  );
+  const scheduler = useApi('scheduler', () => unwrap(client.GET('/api/v1/scheduler')), live);
+  const dlq = useApi(
+    'dlq-size',
+    () => unwrap(client.GET('/api/v1/dlq', { params: { query: { limit: DLQ_SAMPLE } } })),
+    live,
+  );
+  const jobs = useApi(
+    'jobs-last-hour',
+    () =>
+      unwrap(
+        client.GET('/api/v1/jobs', {
+          params: {
+            query: { since: new Date(Date.now() - HOUR_MS).toISOString(), limit: JOB_SAMPLE },
+          },
+        }),
+      ),
+    live,
+  );
+  const byState = useMemo(() => {
+    const counts = new Map<string, number>();
+    for (const job of jobs.data?.items ?? [])
+      counts.set(job.status, (counts.get(job.status) ?? 0) + 1);
+    return [...counts].sort(([a], [b]) => a.localeCompare(b));
+  }, [jobs.data]);
+  const openBreakers = (breakers.data?.items ?? []).filter((b) => b.state !== 'closed');
+  const p = pipeline.data;
+  const s = scheduler.data;
+  const dlqSize = dlq.data ? `${dlq.data.items.length}${dlq.data.nextCursor ? '+' : ''}` : '…';
+
+  return (
+    <>
+      <h1>Overview</h1>
+      <div className="cards">
+        <div className="card" aria-label="Pipeline">
+          <h3>Pipeline</h3>
+          <Status value={p?.status} />
+          <ul className="reasons">
+            {(p?.reasons ?? []).map((r) => (
+              <li key={r}>{r}</li>
+            ))}
+          </ul>
+        </div>
+        <div className="card" aria-label="Scheduler state">
+          <h3>Scheduler</h3>
+          <Status value={s?.state} />
+          {s?.reason ? <p className="reason">{s.reason}</p> : null}
+          <p className="muted">
+            leader {s?.leader?.id ?? 'none'} · tick {ago(s?.lastTickAt)}
+          </p>
+        </div>
+        <div className="card" aria-label="Dead letters">
+          <h3>Dead letters</h3>
+          <p className="big" data-testid="dlq-size">
+            {dlqSize}
+          </p>
+        </div>
+        <div className="card" aria-label="Open breakers">
+          <h3>Open breakers</h3>
+          <p className="big">{openBreakers.length}</p>
+          <ul>
+            {openBreakers.map((b) => (
+              <li key={`${b.platformId}-${b.workerId}`}>
+                {b.platformId.slice(0, 8)} on {b.service} ({b.state})
+              </li>
+            ))}
+          </ul>
+        </div>
+      </div>
+      <ErrorBox error={pipeline.error ?? scheduler.error ?? jobs.error} />
+      <Section title="Jobs in the last hour">
+        <table>
+          <tbody>
+            <tr>
+              {byState.length === 0 ? <td className="muted">none</td> : null}
+              {byState.map(([state, count]) => (
+                <td key={state}>
+                  <Status value={state} /> {count}
+                  {jobs.data?.nextCursor ? '+' : ''}
+                </td>
+              ))}
+            </tr>
+          </tbody>
+        </table>
+      </Section>
+      <Section title="Queues">
+        <table>
+          <thead>
+            <tr>
+              <th>Queue</th>
+              <th>Ready</th>
+              <th>Unacked</th>
+              <th>Consumers</th>
+              <th>In</th>
+              <th>Out</th>
+              <th>Dead-lettered</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(p?.queues ?? []).map((q) => (
+              <tr key={q.name}>
+                <td>{q.name}</td>
+                <td>{num(q.ready)}</td>
+                <td>{num(q.unacked)}</td>
+                <td>{q.consumers}</td>
+                <td>{rate(q.publishRate)}</td>
+                <td>{rate(q.deliverRate)}</td>
+                <td>{num(q.deadLetter)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+      <Section title="Workers">
+        <table>
+          <thead>
+            <tr>
+              <th>Worker</th>
+              <th>Service</th>
+              <th>Heartbeat</th>
+              <th>Current jobs</th>
+              <th>Succeeded</th>
+              <th>Failed</th>
+              <th>Open breakers</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(workers.data?.items ?? []).map((w) => (
+              <tr key={w.workerId}>
+                <td>{w.workerId}</td>
+                <td>{w.service}</td>
+                <td>{ago(w.lastSeenAt)}</td>
+                <td>{w.currentJobs.length}</td>
+                <td>{w.processed.succeeded}</td>
+                <td>{w.processed.failed}</td>
+                <td>{w.openBreakers.length}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+    </>
+  );
+}

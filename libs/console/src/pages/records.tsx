@@ -1,0 +1,139 @@
+import { useState } from 'react';
+import { useApi } from '../swr.ts';
+import { useSession } from '../context.ts';
+import { time } from '../format.ts';
+import { unwrap } from '../session.ts';
+import { ActionButton, ErrorBox } from '../ui.tsx';
+
+const PAGE = 50;
+
+/**
+ * Streams an export through this tab (the key travels as a header, which a plain link cannot
+ * send) and hands it to the browser as a download.
+ */
+async function download(
+  apiKey: string,
+  platformId: string,
+  resource: string,
+  format: 'jsonl' | 'csv',
+): Promise<void> {
+  const path = `/api/v1/data/${encodeURIComponent(platformId)}/${encodeURIComponent(resource)}/export?format=${format}`;
+  const response = await fetch(path, { headers: { 'x-api-key': apiKey } });
+  if (!response.ok) throw new Error(`export failed: HTTP ${response.status}`);
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = `${resource}.${format}`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export function Records({ platformId, resources }: { platformId: string; resources: string[] }) {
+  const { client, apiKey } = useSession();
+  const [resource, setResource] = useState(resources[0] ?? '');
+  const [parentKey, setParentKey] = useState('');
+  const [includeDeleted, setIncludeDeleted] = useState(false);
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors.at(-1);
+  const { data, error } = useApi(
+    resource ? ['records', platformId, resource, parentKey, includeDeleted, cursor] : null,
+    () =>
+      unwrap(
+        client.GET('/api/v1/data/{platformId}/{resource}', {
+          params: {
+            path: { platformId, resource },
+            query: {
+              limit: PAGE,
+              ...(cursor ? { cursor } : {}),
+              ...(parentKey ? { parentKey } : {}),
+              ...(includeDeleted ? { includeDeleted: 'true' } : {}),
+            },
+          },
+        }),
+      ),
+  );
+  const reset = () => setCursors([]);
+  return (
+    <>
+      <div className="inline-form">
+        <select
+          aria-label="Records of resource"
+          value={resource}
+          onChange={(e) => {
+            setResource(e.target.value);
+            reset();
+          }}
+        >
+          {resources.map((r) => (
+            <option key={r}>{r}</option>
+          ))}
+        </select>
+        <input
+          aria-label="Parent key"
+          placeholder="Parent key"
+          value={parentKey}
+          onChange={(e) => {
+            setParentKey(e.target.value);
+            reset();
+          }}
+        />
+        <label>
+          <input
+            type="checkbox"
+            checked={includeDeleted}
+            onChange={(e) => {
+              setIncludeDeleted(e.target.checked);
+              reset();
+            }}
+          />
+          deleted too
+        </label>
+        <ActionButton
+          label="Download JSONL"
+          action={() => download(apiKey, platformId, resource, 'jsonl')}
+        />
+        <ActionButton
+          label="Download CSV"
+          action={() => download(apiKey, platformId, resource, 'csv')}
+        />
+      </div>
+      <ErrorBox error={error} />
+      <table aria-label="Records">
+        <thead>
+          <tr>
+            <th>Key</th>
+            <th>Updated</th>
+            <th>Data</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(data?.items ?? []).map((r) => (
+            <tr key={`${r.parentKey}/${r.key}`} className={r.deletedAt ? 'deleted' : undefined}>
+              <td>{r.key}</td>
+              <td>{time(r.updatedAt)}</td>
+              <td>
+                <code className="clip">{JSON.stringify(r.data)}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <div className="pager">
+        <button
+          type="button"
+          disabled={!cursors.length}
+          onClick={() => setCursors((c) => c.slice(0, -1))}
+        >
+          Previous
+        </button>
+        <button
+          type="button"
+          disabled={!data?.nextCursor}
+          onClick={() => data?.nextCursor && setCursors((c) => [...c, data.nextCursor ?? ''])}
+        >
+          Next
+        </button>
+      </div>
+    </>
+  );
+}

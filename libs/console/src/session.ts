@@ -1,0 +1,64 @@
+import { createApiClient, type ApiClient, type components } from '@psc/api-client';
+
+export type Role = components['schemas']['WhoAmI']['role'];
+
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** Whether `role` may do what needs `least`: the console offers nothing the key may not do. */
+export const allows = (role: Role, least: Role): boolean => RANK[role] >= RANK[least];
+
+export interface Session {
+  apiKey: string;
+  keyId: string;
+  role: Role;
+  client: ApiClient;
+}
+
+/** The key lives in this tab's sessionStorage only: closing the tab signs out. */
+const KEY = 'psc.apiKey';
+
+/** An API error as the gateway's envelope states it. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+interface Answer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/** The body of a successful call, or an {@link ApiError} carrying the API's own message. */
+export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
+  const { data, error, response } = await call;
+  if (response.ok) return data as T;
+  const envelope = (error ?? {}) as { error?: { code?: string; message?: string } };
+  throw new ApiError(
+    response.status,
+    envelope.error?.code ?? `http_${response.status}`,
+    envelope.error?.message ?? response.statusText,
+  );
+}
+
+export const clientFor = (apiKey: string): ApiClient =>
+  createApiClient({ baseUrl: window.location.origin, apiKey });
+
+/** Asks the gateway who `apiKey` is; throws the API's answer (401 for an unknown key). */
+export async function signIn(apiKey: string): Promise<Session> {
+  const client = clientFor(apiKey);
+  const me = await unwrap(client.GET('/api/v1/me'));
+  sessionStorage.setItem(KEY, apiKey);
+  return { apiKey, keyId: me.keyId, role: me.role, client };
+}
+
+export const storedKey = (): string | null => sessionStorage.getItem(KEY);
+
+export function signOut(): void {
+  sessionStorage.removeItem(KEY);
+}

@@ -1,0 +1,121 @@
+/**
+ * Regenerates the console's screenshots in docs/console/ (shown in the README) from a real
+ * system: five services on a fresh vhost and database, a fake platform on loopback, a synced
+ * platform, a drift report, a dead job and a paused scheduler, photographed in headless Chromium.
+ *
+ *   TEST_INFRA=external node scripts/console-screenshots.ts
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { boothSample, startFakePlatform, waitFor } from '@psc/testing';
+import { launchChromium, signIn } from '../test/support/browser.ts';
+import { boothPlatform } from '../test/support/platforms.ts';
+import { SERVICE_NAMES, startSystem } from '../test/support/system.ts';
+import { repoRoot } from './build.ts';
+
+const OUT = join(repoRoot, 'docs', 'console');
+
+interface Job {
+  id: string;
+  status: string;
+}
+
+const fake = await startFakePlatform({ collections: { '/booth/all': boothSample(24) } });
+const system = await startSystem({
+  name: 'screenshots',
+  services: [],
+  env: { PSC_RETRY_TIERS_MS: '200,400,800' },
+});
+const browser = await launchChromium();
+try {
+  // One after another, as in test/e2e/console.e2e.test.ts: a busy machine boots them slowly.
+  for (const name of SERVICE_NAMES) await system.start(name);
+  const api = system.api.bind(system);
+  const finished = (id: string) =>
+    waitFor(
+      async () => {
+        const job = (await api<Job>(`/api/v1/jobs/${id}`)).body;
+        return ['succeeded', 'failed', 'dead', 'cancelled'].includes(job.status) ? job : undefined;
+      },
+      { timeoutMs: 60_000, message: `job ${id} finished` },
+    );
+
+  const [resource] = boothPlatform(fake.url).resources;
+  const booths = boothPlatform(fake.url, {
+    name: 'booths',
+    tags: ['venues'],
+    resources: [{ ...resource, tasks: ['sync', 'validate'] }],
+  });
+  const platform = (await api<{ id: string }>('/api/v1/platforms', { body: booths })).body;
+  const once = await api<{ jobs: Job[] }>(`/api/v1/platforms/${platform.id}/sync/once?wait=60`, {
+    method: 'POST',
+  });
+  // Two booths change upstream: the next validate run reports them as drift.
+  fake.updateItem('/booth/all', (b) => b.boothName === 'Booth 1', { boothUsageTable: 0 });
+  fake.updateItem('/booth/all', (b) => b.boothName === 'Booth 2', { boothAllTable: 40 });
+  const validate = await api<{ jobs: Job[] }>('/api/v1/run/validate', {
+    body: { platformId: platform.id, resource: 'booths' },
+  });
+  await finished(validate.body.jobs[0]?.id ?? '');
+
+  fake.setFault({ status: 500, body: { error: 'maintenance' } }, { path: '/orders' });
+  fake.setCollection('/orders', boothSample(3));
+  const orders = boothPlatform(fake.url, {
+    name: 'orders',
+    breaker: { volumeThreshold: 1_000, errorThresholdPercentage: 100, resetTimeoutMs: 1_000 },
+    resources: [
+      {
+        name: 'orders',
+        request: { path: '/orders' },
+        itemsPath: 'data',
+        key: 'boothName',
+        mapping: { name: 'boothName' },
+      },
+    ],
+  });
+  const failing = (await api<{ id: string }>('/api/v1/platforms', { body: orders })).body;
+  const dead = await api<{ jobs: Job[] }>('/api/v1/run/sync', {
+    body: { platformId: failing.id, resource: 'orders' },
+  });
+  await finished(dead.body.jobs[0]?.id ?? '');
+
+  mkdirSync(OUT, { recursive: true });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const shoot = async (name: string, path: string, ready: (p: Page) => Promise<void>) => {
+    await page.goto(`${system.gatewayUrl}/ui${path}`);
+    await ready(page);
+    await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+    process.stdout.write(`docs/console/${name}.png\n`);
+  };
+
+  await page.goto(`${system.gatewayUrl}/ui/`);
+  await page.screenshot({ path: join(OUT, 'sign-in.png') });
+  await signIn(page, system.gatewayUrl, system.adminKey);
+  await shoot('overview', '/', (p) =>
+    p.getByRole('cell', { name: 'sync-worker', exact: true }).first().waitFor(),
+  );
+  await shoot('platforms', '/platforms', async (p) => {
+    await p.getByRole('link', { name: 'orders' }).waitFor();
+    await p.getByRole('button', { name: 'Register a platform' }).click();
+  });
+  await shoot('platform', `/platforms/${platform.id}`, async (p) => {
+    await p.getByRole('table', { name: 'Records' }).locator('tbody tr').first().waitFor();
+    await p.getByRole('button', { name: 'Diffs' }).first().click();
+    await p.getByRole('table', { name: 'Field diffs' }).waitFor();
+  });
+  await shoot('jobs', '/jobs', (p) => p.locator('tr[data-status="dead"]').first().waitFor());
+  await shoot('job', `/jobs/${once.body.jobs[0]?.id ?? ''}`, (p) =>
+    p.getByRole('heading', { name: 'Stats' }).waitFor(),
+  );
+  await shoot('dlq', '/dlq', (p) => p.locator('tr[data-job]').first().waitFor());
+  await api('/api/v1/scheduler/pause', { body: { reason: 'database upgrade until 22:00' } });
+  await shoot('scheduler', '/scheduler', (p) =>
+    p.getByLabel('Scheduler state').locator('.status', { hasText: 'paused' }).waitFor(),
+  );
+} finally {
+  await browser.close();
+  await system.stop();
+  await fake.stop();
+}

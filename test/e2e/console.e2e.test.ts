@@ -1,0 +1,298 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
+import { launchChromium, signIn } from '../support/browser.ts';
+import { boothPlatform } from '../support/platforms.ts';
+import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
+
+interface JobView {
+  id: string;
+  status: string;
+  trigger: string;
+}
+
+/** Buttons that only read: everything else a page offers changes something. */
+const READ_ONLY_BUTTONS = new Set([
+  'Sign out',
+  'Inspect',
+  'Hide',
+  'Diffs',
+  'Previous',
+  'Next',
+  'Download JSONL',
+  'Download CSV',
+]);
+
+describe('operator console in headless Chromium', () => {
+  let system: System;
+  let fake: FakePlatform;
+  let browser: Browser;
+  let admin: BrowserContext;
+  let page: Page;
+  let platformId = '';
+  /** A dead job left in the queue for the viewer to see (without a Replay button). */
+  let deadForViewer = '';
+  /** Requests the pages sent anywhere but the gateway; must stay empty. */
+  const elsewhere: string[] = [];
+  /** Console errors (CSP violations, failed loads, React errors); must stay empty. */
+  const problems: string[] = [];
+
+  function watch(context: BrowserContext): void {
+    context.on('request', (request) => {
+      const url = request.url();
+      if (!url.startsWith(`${system.gatewayUrl}/`) && !/^(data|blob):/.test(url)) {
+        elsewhere.push(url);
+      }
+    });
+    context.on('page', (p) => {
+      p.on('console', (message) => {
+        // A 401 for a wrong key and 403s are answers the page shows, not faults.
+        if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) {
+          problems.push(message.text());
+        }
+      });
+      p.on('pageerror', (err) => problems.push(err.message));
+    });
+  }
+
+  /** A job that died on 500s and is in the dead-letter queue; its platform answers again. */
+  async function deadJob(): Promise<string> {
+    const path = `/orders-${Math.random().toString(36).slice(2, 8)}`;
+    fake.setCollection(path, boothSample(5));
+    fake.setFault({ status: 500, body: { error: 'boom' } }, { path });
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: boothPlatform(fake.url, {
+        breaker: { volumeThreshold: 1_000, errorThresholdPercentage: 100, resetTimeoutMs: 1_000 },
+        resources: [
+          {
+            name: 'orders',
+            request: { path },
+            itemsPath: 'data',
+            key: 'boothName',
+            mapping: { name: 'boothName' },
+          },
+        ],
+      }),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+      body: { platformId: created.body.id, resource: 'orders' },
+    });
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    const jobId = run.body.jobs[0]?.id ?? '';
+    await waitFor(
+      async () => {
+        const dlq = await system.api<{ items: { jobId: string | null }[] }>('/api/v1/dlq');
+        return dlq.body.items.some((d) => d.jobId === jobId);
+      },
+      { timeoutMs: 30_000, message: 'job in the dead-letter queue' },
+    );
+    fake.setFault(null, { path });
+    return jobId;
+  }
+
+  before(async () => {
+    fake = await startFakePlatform({ collections: { '/booth/all': boothSample(25) } });
+    system = await startSystem({
+      name: 'console',
+      services: [],
+      env: { PSC_RETRY_TIERS_MS: '200,400,800' },
+    });
+    // One after another: five Node processes booting at once on a busy two-core machine can
+    // miss the 30 s readiness deadline. The collector reports the workers the overview lists.
+    for (const name of SERVICE_NAMES) await system.start(name);
+    browser = await launchChromium();
+    admin = await browser.newContext();
+    watch(admin);
+    page = await admin.newPage();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await system?.stop();
+    await fake?.stop();
+  });
+
+  it('when /ui is fetched without a key, then the page, its hashed assets and deep links are served with a strict CSP, while the API still wants a key', async () => {
+    const html = await fetch(`${system.gatewayUrl}/ui`);
+    assert.equal(html.status, 200);
+    assert.match(html.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(html.headers.get('cache-control'), 'no-cache');
+    const csp = html.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self';/);
+    assert.match(csp, /connect-src 'self';/);
+    const body = await html.text();
+    const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(body)?.[1];
+    assert.ok(script, 'the page loads a hashed script');
+    assert.ok(!/https?:\/\//.test(body), 'the page names no other origin');
+
+    const asset = await fetch(`${system.gatewayUrl}${script}`);
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+
+    const deep = await fetch(`${system.gatewayUrl}/ui/jobs/0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10`);
+    assert.equal(deep.status, 200);
+    assert.equal(await deep.text(), body, 'a deep link gets the page');
+    assert.equal((await fetch(`${system.gatewayUrl}/ui/assets/gone-123.js`)).status, 404);
+    assert.equal((await fetch(`${system.gatewayUrl}/ui`, { method: 'POST' })).status, 405);
+    assert.equal((await system.api('/api/v1/me', { apiKey: null })).status, 401);
+  });
+
+  it('when an admin signs in with a wrong key and then the right one, then the first is refused and the overview shows the pipeline, scheduler and workers, the key kept in session storage only', async () => {
+    await page.goto(`${system.gatewayUrl}/ui/`);
+    await page.getByLabel('API key').fill('psc_not_a_key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Unknown or revoked API key' }).waitFor();
+
+    await signIn(page, system.gatewayUrl, system.adminKey);
+    const pipeline = page.getByLabel('Pipeline');
+    await pipeline
+      .locator('.status')
+      .filter({ hasText: /idle|busy|degraded|stalled/ })
+      .waitFor();
+    await page
+      .getByLabel('Scheduler state')
+      .locator('.status')
+      .filter({ hasText: 'running' })
+      .waitFor();
+    await page.getByRole('cell', { name: 'sync-worker', exact: true }).first().waitFor();
+    assert.equal(await page.locator('header .who').textContent(), 'admin');
+
+    // Runs in the page; a string, as this file is typed for Node, not the DOM.
+    const storage: unknown = await page.evaluate(`({
+      session: sessionStorage.getItem('psc.apiKey'),
+      local: localStorage.length,
+    })`);
+    assert.deepEqual(storage, { session: system.adminKey, local: 0 });
+    assert.deepEqual(await admin.cookies(), [], 'no cookie');
+  });
+
+  it('when the admin registers a platform through the form, then its page opens and the API lists it', async () => {
+    const definition = boothPlatform(fake.url);
+    await page.getByRole('link', { name: 'Platforms' }).click();
+    await page.getByRole('button', { name: 'Register a platform' }).click();
+    const form = page.getByRole('form', { name: 'Register a platform' });
+    await form.getByLabel('Name', { exact: true }).fill(definition.name);
+    await form.getByLabel('Base URL').fill(fake.url);
+    await form.getByLabel('Resources (JSON)').fill(JSON.stringify(definition.resources));
+    await form.getByRole('button', { name: 'Register' }).click();
+
+    await page.getByRole('heading', { name: definition.name }).waitFor();
+    platformId = page.url().split('/').at(-1) ?? '';
+    const listed = await system.api<{ items: { id: string; name: string }[] }>('/api/v1/platforms');
+    assert.ok(
+      listed.body.items.some((p) => p.id === platformId && p.name === definition.name),
+      'the API lists the new platform under the id the page shows',
+    );
+  });
+
+  it('when Sync once is pressed, then the page shows the job live until it succeeded with every page and record, and the records browser lists them', async () => {
+    await page.getByRole('button', { name: 'Sync once' }).click();
+    const progress = page.getByRole('table', { name: 'Sync progress' });
+    const done = progress.locator('tr[data-status="succeeded"]');
+    await done.waitFor({ timeout: 30_000 });
+    const cells = await done.locator('td').allTextContents();
+    assert.deepEqual(cells.slice(0, 2), ['booths', 'succeeded']);
+    assert.ok(Number(cells[2]) >= 1, `pages ${cells[2]}`);
+    assert.equal(cells[3], '25', 'records');
+    assert.equal(cells[4], '25 / 25 / 0 / 0', 'fetched / inserted / updated / unchanged');
+
+    const href = (await done.getByRole('link').getAttribute('href')) ?? '';
+    const job = await system.api<JobView & { stats: { fetched: number } | null }>(
+      `/api/v1/jobs/${href.split('/').at(-1) ?? ''}`,
+    );
+    assert.equal(job.body.status, 'succeeded', 'the job the page followed succeeded');
+    assert.equal(job.body.stats?.fetched, 25);
+    const records = page.getByRole('table', { name: 'Records' });
+    await waitFor(async () => (await records.locator('tbody tr').count()) === 25, {
+      timeoutMs: 10_000,
+      message: 'the 25 synced records listed',
+    });
+  });
+
+  it('when a dead job is replayed from the dead-letter page, then it leaves the list and ends succeeded as a replay', async () => {
+    let jobId: string;
+    [jobId, deadForViewer] = await Promise.all([deadJob(), deadJob()]);
+    await page.goto(`${system.gatewayUrl}/ui/dlq`);
+    const row = page.locator(`tr[data-job="${jobId}"]`);
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Replay' }).click();
+    await page.getByRole('status').filter({ hasText: 'Replayed 1 job' }).waitFor();
+    await row.waitFor({ state: 'detached' });
+    const job = await waitFor(
+      async () => {
+        const j = (await system.api<JobView>(`/api/v1/jobs/${jobId}`)).body;
+        return j.status === 'succeeded' ? j : undefined;
+      },
+      { timeoutMs: 30_000, message: 'replayed job succeeded' },
+    );
+    assert.equal(job.trigger, 'replay');
+  });
+
+  it('when the scheduler is paused with a reason, then the page and the API show it paused with that reason', async () => {
+    await page.getByRole('link', { name: 'Scheduler' }).click();
+    const state = page.getByLabel('Scheduler state');
+    await state.locator('.status').filter({ hasText: 'running' }).waitFor();
+    await state.getByRole('button', { name: 'Pause', exact: true }).click();
+    await state.getByLabel('Reason to pause').fill('database upgrade');
+    await state.getByRole('button', { name: 'Pause', exact: true }).click();
+
+    await state.locator('.status').filter({ hasText: 'paused' }).waitFor();
+    await state.getByText('database upgrade').waitFor();
+    const status = await system.api<{ state: string; reason: string | null }>('/api/v1/scheduler');
+    assert.deepEqual(
+      { state: status.body.state, reason: status.body.reason },
+      { state: 'paused', reason: 'database upgrade' },
+    );
+  });
+
+  it('when a viewer signs in, then no page offers a button that changes anything', async () => {
+    const created = await system.api<{ key: string }>('/api/v1/api-keys', {
+      body: { name: 'console-viewer', role: 'viewer' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const deadId = deadForViewer;
+    const viewer = await browser.newContext();
+    watch(viewer);
+    const p = await viewer.newPage();
+    try {
+      await signIn(p, system.gatewayUrl, created.body.key);
+      assert.equal(await p.locator('header .who').textContent(), 'viewer');
+      const pages: [string, () => Promise<void>][] = [
+        ['/', () => p.getByLabel('Pipeline').locator('.status').first().waitFor()],
+        ['/platforms', () => p.locator('table[aria-label="Platforms"] tbody tr').first().waitFor()],
+        [`/platforms/${platformId}`, () => p.getByRole('heading', { name: 'Schedule' }).waitFor()],
+        ['/jobs', () => p.locator('table[aria-label="Jobs"] tbody tr').first().waitFor()],
+        [`/jobs/${deadId}`, () => p.getByRole('heading', { name: 'Stats' }).waitFor()],
+        ['/dlq', () => p.locator(`tr[data-job="${deadId}"]`).waitFor()],
+        [
+          '/scheduler',
+          () => p.getByLabel('Scheduler state').locator('.status', { hasText: 'paused' }).waitFor(),
+        ],
+      ];
+      for (const [path, loaded] of pages) {
+        await p.goto(`${system.gatewayUrl}/ui${path}`);
+        await loaded();
+        const buttons = (await p.getByRole('button').allTextContents()).map((t) => t.trim());
+        const mutating = buttons.filter((b) => !READ_ONLY_BUTTONS.has(b));
+        assert.deepEqual(mutating, [], `${path} offers ${mutating.join(', ')}`);
+        assert.ok(buttons.includes('Sign out'), `${path} rendered its shell`);
+      }
+      assert.equal(
+        await p.getByRole('form', { name: 'Register a platform' }).count(),
+        0,
+        'no register form',
+      );
+    } finally {
+      await viewer.close();
+    }
+  });
+
+  it('then no page sent a request anywhere but the gateway, and none logged an error', () => {
+    assert.deepEqual(elsewhere, []);
+    assert.deepEqual(problems, []);
+  });
+});
