@@ -32,7 +32,7 @@ export const auditEntry = z.object({
   at: z.iso.datetime(),
   actorKeyId: z.uuid(),
   action: z.string(),
-  targetType: z.enum(['platform', 'api-key']),
+  targetType: z.enum(['platform', 'api-key', 'webhook']),
   targetId: z.string(),
   /** Non-secret facts about the change (name, version, role). */
   details: z.record(z.string(), z.unknown()),
