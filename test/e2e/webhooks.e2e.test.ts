@@ -56,6 +56,7 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
       services: ['platform-registry', 'scheduler', 'sync-worker', 'gateway'],
       env: {
         PSC_RETRY_TIERS_MS: '100,200,300',
+        PSC_SCHEDULER_TICK_MS: '200',
         PSC_WEBHOOK_POLL_MS: '100',
         PSC_WEBHOOK_RETRY_BASE_MS: '200',
         PSC_WEBHOOK_RETRY_MAX_MS: '400',
@@ -160,6 +161,86 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
     assert.ok(log[0]!.log.every((a) => a.latencyMs >= 0));
     const hook = (await system.api<WebhookView>(`/api/v1/webhooks/${flaky.id}`)).body;
     assert.equal(hook.consecutiveFailures, 0, 'the success ended the failure streak');
+  });
+
+  /** Registers a platform whose one resource, at `path`, answers with `fault`; returns its id. */
+  async function failingPlatform(
+    path: string,
+    fault: { status: number },
+    extra: Record<string, unknown>,
+  ): Promise<string> {
+    fake.setCollection(path, [{ code: 'a', qty: 1 }]);
+    fake.setFault({ ...fault, body: { error: 'nope' } }, { path });
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: {
+        name: `p-${Math.random().toString(36).slice(2, 8)}`,
+        baseUrl: fake.url,
+        resources: [
+          {
+            name: path.slice(1),
+            request: { path },
+            itemsPath: 'data',
+            key: 'code',
+            mapping: { code: 'code', qty: 'qty' },
+          },
+        ],
+        ...extra,
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    return created.body.id;
+  }
+
+  it('when a scheduled sync fails for good twice in a row, then each run is delivered as job.failed and the schedule pausing itself as schedule.auto_paused with its reason', async () => {
+    const hook = await subscribe('/paused', ['job.failed', 'schedule.auto_paused']);
+    const platformId = await failingPlatform(
+      '/gone',
+      { status: 404 },
+      { schedule: { sync: { enabled: true, intervalSeconds: 1, autoPauseAfterFailures: 2 } } },
+    );
+
+    const paused = await waitFor(
+      () =>
+        receiver
+          .at('/paused')
+          .map((r) => verified(hook.secret, r))
+          .find((b) => b.type === 'schedule.auto_paused' && b.data.platformId === platformId),
+      { timeoutMs: 60_000, message: 'schedule.auto_paused delivered' },
+    );
+    assert.equal(paused.data.resource, 'gone');
+    assert.equal(paused.data.taskType, 'sync');
+    assert.equal(paused.data.reason, 'paused after 2 failed runs in a row');
+    const failed = receiver
+      .at('/paused')
+      .map((r) => verified(hook.secret, r))
+      .filter((b) => b.type === 'job.failed' && b.data.platformId === platformId);
+    assert.ok(failed.length >= 2, `two job.failed deliveries, got ${failed.length}`);
+    assert.ok(failed.every((b) => b.data.trigger === 'schedule'));
+  });
+
+  it('when a platform’s breaker opens, then breaker.opened is delivered with the platform id', async () => {
+    const hook = await subscribe('/breaker', ['breaker.opened']);
+    const platformId = await failingPlatform(
+      '/flapping',
+      { status: 500 },
+      { breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 60_000 } },
+    );
+    const run = await system.api('/api/v1/run/sync', {
+      body: { platformId, resource: 'flapping' },
+    });
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+
+    const opened = await waitFor(
+      () =>
+        receiver
+          .at('/breaker')
+          .map((r) => verified(hook.secret, r))
+          .find((b) => b.data.platformId === platformId),
+      { timeoutMs: 60_000, message: 'breaker.opened delivered' },
+    );
+    assert.equal(opened.type, 'breaker.opened');
+    assert.equal(typeof opened.data.workerId, 'string');
+    assert.equal(opened.data.state, undefined, 'only openings are sent');
   });
 
   it('when a receiver keeps failing, then its subscription is disabled with the reason after the configured failures in a row, and nothing more is sent to it', async () => {
