@@ -62,6 +62,7 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
         PSC_WEBHOOK_RETRY_MAX_MS: '400',
         PSC_WEBHOOK_MAX_ATTEMPTS: '10',
         PSC_WEBHOOK_DISABLE_AFTER: String(DISABLE_AFTER),
+        PSC_WEBHOOK_TIMEOUT_MS: '1000',
       },
     });
   });
@@ -283,6 +284,37 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
     );
     assert.equal(delivery!.id, ping.body.id);
     assert.equal(delivery!.attempts, DISABLE_AFTER + 1);
+  });
+
+  it('when a receiver redirects or never answers, then the redirect is not followed, the wait ends at the timeout, and both attempts are logged as failed with the reason', async () => {
+    const moved = await subscribe('/moved', ['job.dead']);
+    const silent = await subscribe('/silent', ['job.dead']);
+    receiver.answer('/moved', () => 302);
+    receiver.answer('/silent', () => 0);
+    for (const hook of [moved, silent]) {
+      await system.api(`/api/v1/webhooks/${hook.id}/test`, { method: 'POST' });
+    }
+    const firstAttempt = (id: string) =>
+      waitFor(
+        async () => {
+          const [d] = await deliveries(id);
+          return d && d.log.length > 0 ? d.log[0] : undefined;
+        },
+        { timeoutMs: 30_000, message: `first attempt of ${id} logged` },
+      );
+
+    const redirect = await firstAttempt(moved.id);
+    assert.equal(redirect.statusCode, 302);
+    assert.match(redirect.error ?? '', /redirect; psc does not follow redirects/);
+    assert.equal(receiver.at('/moved/redirected').length, 0);
+
+    const timeout = await firstAttempt(silent.id);
+    assert.equal(timeout.statusCode, null);
+    assert.match(timeout.error ?? '', /did not answer within 1000 ms/);
+    assert.ok(timeout.latencyMs >= 900, `waited ${timeout.latencyMs} ms`);
+    for (const hook of [moved, silent]) {
+      await system.api(`/api/v1/webhooks/${hook.id}`, { method: 'DELETE' });
+    }
   });
 
   it('when the platform-registry restarts while a delivery waits for its retry, then the retry still comes, with the same webhook-id', async () => {

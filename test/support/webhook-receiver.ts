@@ -24,7 +24,13 @@ export async function startWebhookReceiver() {
       const count = received.filter((r) => r.path === path).length + 1;
       const status = answers.get(path)?.(count) ?? 204;
       received.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString(), status });
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? '' : 'nope');
+      // 0: never answer (the connection stays open until the receiver stops).
+      if (status === 0) return;
+      // A redirect points at another path of this receiver, so following it would show.
+      const location = status >= 300 && status < 400 ? { location: `${path}/redirected` } : {};
+      res
+        .writeHead(status, { 'content-type': 'text/plain', ...location })
+        .end(status < 300 ? '' : 'nope');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -32,7 +38,10 @@ export async function startWebhookReceiver() {
   return {
     url,
     received,
-    /** How the receiver answers the `count`-th POST to `path` (1 for the first). */
+    /**
+     * How the receiver answers the `count`-th POST to `path` (1 for the first): a status, 0 for
+     * no answer at all; a 3xx redirects to `<path>/redirected`.
+     */
     answer(path: string, status: (count: number) => number): void {
       answers.set(path, status);
     },
