@@ -244,6 +244,46 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
     assert.equal(opened.data.state, undefined, 'only openings are sent');
   });
 
+  it('when a validation finds drift, then validation.drift_detected is delivered with the counts', async () => {
+    const hook = await subscribe('/drift', ['validation.drift_detected']);
+    fake.setCollection('/stock', [
+      { code: 'a', qty: 1 },
+      { code: 'b', qty: 2 },
+    ]);
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: {
+        name: `stock-${Math.random().toString(36).slice(2, 8)}`,
+        baseUrl: fake.url,
+        resources: [
+          {
+            name: 'stock',
+            tasks: ['sync', 'validate'],
+            request: { path: '/stock' },
+            itemsPath: 'data',
+            key: 'code',
+            mapping: { code: 'code', qty: 'qty' },
+          },
+        ],
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    // Never synced: both items are missing from psc's copy.
+    const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/validate', {
+      body: { platformId: created.body.id, resource: 'stock' },
+    });
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+
+    const [got] = await waitFor(
+      () => (receiver.at('/drift').length > 0 ? receiver.at('/drift') : undefined),
+      { timeoutMs: 60_000, message: 'drift delivered' },
+    );
+    const body = verified(hook.secret, got!);
+    assert.equal(body.type, 'validation.drift_detected');
+    assert.equal(body.data.jobId, run.body.jobs[0]!.id);
+    assert.equal(body.data.resource, 'stock');
+    assert.equal((body.data.counts as { missing: number }).missing, 2);
+  });
+
   it('when a receiver keeps failing, then its subscription is disabled with the reason after the configured failures in a row, and nothing more is sent to it', async () => {
     const down = await subscribe('/down', ['job.dead']);
     receiver.answer('/down', () => 503);
