@@ -53,7 +53,7 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
     receiver = await startWebhookReceiver();
     system = await startSystem({
       name: 'webhooks',
-      services: ['platform-registry', 'scheduler', 'sync-worker', 'gateway'],
+      services: ['platform-registry'],
       env: {
         PSC_RETRY_TIERS_MS: '100,200,300',
         PSC_SCHEDULER_TICK_MS: '200',
@@ -65,6 +65,9 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
         PSC_WEBHOOK_TIMEOUT_MS: '1000',
       },
     });
+    // One at a time: on a busy machine four Node processes starting together can each take
+    // longer than the readiness wait.
+    for (const name of ['scheduler', 'sync-worker', 'gateway'] as const) await system.start(name);
   });
   after(async () => {
     await system?.stop();
