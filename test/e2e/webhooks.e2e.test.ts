@@ -32,6 +32,11 @@ interface Body {
 }
 
 const DISABLE_AFTER = 3;
+/**
+ * Events no later test causes (the one schedule that pauses itself does so earlier), so the
+ * subscriptions driven by test pings see nothing else.
+ */
+const QUIET = ['schedule.auto_paused'];
 
 /** Checks a received POST as a receiver would: the Standard Webhooks signature, with the secret. */
 function verified(secret: string, r: ReceivedWebhook): Body {
@@ -245,6 +250,8 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
     assert.equal(opened.type, 'breaker.opened');
     assert.equal(typeof opened.data.workerId, 'string');
     assert.equal(opened.data.state, undefined, 'only openings are sent');
+    // Let its job end well once the breaker half-opens, so no later job.dead comes from it.
+    fake.setFault(null, { path: '/flapping' });
   });
 
   it('when a validation finds drift, then validation.drift_detected is delivered with the counts', async () => {
@@ -288,7 +295,7 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
   });
 
   it('when a receiver keeps failing, then its subscription is disabled with the reason after the configured failures in a row, and nothing more is sent to it', async () => {
-    const down = await subscribe('/down', ['job.dead']);
+    const down = await subscribe('/down', QUIET);
     receiver.answer('/down', () => 503);
 
     const ping = await system.api<DeliveryView>(`/api/v1/webhooks/${down.id}/test`, {
@@ -330,8 +337,8 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
   });
 
   it('when a receiver redirects or never answers, then the redirect is not followed, the wait ends at the timeout, and both attempts are logged as failed with the reason', async () => {
-    const moved = await subscribe('/moved', ['job.dead']);
-    const silent = await subscribe('/silent', ['job.dead']);
+    const moved = await subscribe('/moved', QUIET);
+    const silent = await subscribe('/silent', QUIET);
     receiver.answer('/moved', () => 302);
     receiver.answer('/silent', () => 0);
     for (const hook of [moved, silent]) {
@@ -361,7 +368,7 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
   });
 
   it('when the platform-registry restarts while a delivery waits for its retry, then the retry still comes, with the same webhook-id', async () => {
-    const hook = await subscribe('/restart', ['job.dead']);
+    const hook = await subscribe('/restart', QUIET);
     let open = false;
     receiver.answer('/restart', () => (open ? 200 : 500));
     await system.api(`/api/v1/webhooks/${hook.id}/test`, { method: 'POST' });
