@@ -219,11 +219,17 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
     assert.equal(paused.data.resource, 'gone');
     assert.equal(paused.data.taskType, 'sync');
     assert.equal(paused.data.reason, 'paused after 2 failed runs in a row');
-    const failed = receiver
-      .at('/paused')
-      .map((r) => verified(hook.secret, r))
-      .filter((b) => b.type === 'job.failed' && b.data.platformId === platformId);
-    assert.ok(failed.length >= 2, `two job.failed deliveries, got ${failed.length}`);
+    // Each event is delivered on its own: the second failure may arrive after the pause.
+    const failed = await waitFor(
+      () => {
+        const bodies = receiver
+          .at('/paused')
+          .map((r) => verified(hook.secret, r))
+          .filter((b) => b.type === 'job.failed' && b.data.platformId === platformId);
+        return bodies.length >= 2 ? bodies : undefined;
+      },
+      { timeoutMs: 30_000, message: 'two job.failed deliveries' },
+    );
     assert.ok(failed.every((b) => b.data.trigger === 'schedule'));
   });
 
@@ -447,5 +453,27 @@ describe('webhooks through the public API', { timeout: 240_000 }, () => {
       (await system.api(`/api/v1/webhooks/${hook.id}`, { method: 'DELETE' })).status,
       404,
     );
+  });
+
+  // Last: it restarts the registry with a stricter egress allow list.
+  it('when a URL allowed at creation is no longer allowed, then the egress guard stops the delivery at send time and the attempt names the reason', async () => {
+    const hook = await subscribe('/later-denied', QUIET);
+    await system.services.get('platform-registry')!.process.stop();
+    await system.start('platform-registry', { PSC_EGRESS_ALLOW: 'localhost' });
+
+    await system.api(`/api/v1/webhooks/${hook.id}/test`, { method: 'POST' });
+    const attempt = await waitFor(
+      async () => {
+        const [d] = await deliveries(hook.id);
+        return d?.log[0];
+      },
+      { timeoutMs: 30_000, message: 'denied attempt logged' },
+    );
+    assert.equal(attempt.statusCode, null);
+    assert.match(
+      attempt.error ?? '',
+      /egress denied: 127\.0\.0\.1 is a blocked address \(loopback\)/,
+    );
+    assert.equal(receiver.at('/later-denied').length, 0, 'nothing reached the receiver');
   });
 });
