@@ -36,7 +36,15 @@ export const auditEntry = z.object({
   at: z.iso.datetime(),
   actorKeyId: z.uuid(),
   action: z.string(),
-  targetType: z.enum(['platform', 'api-key', 'scheduler', 'task-type', 'job', 'backfill']),
+  targetType: z.enum([
+    'platform',
+    'api-key',
+    'scheduler',
+    'task-type',
+    'job',
+    'backfill',
+    'webhook',
+  ]),
   targetId: z.string(),
   /** Non-secret facts about the change (name, version, role, reason, the route's params). */
   details: z.record(z.string(), z.unknown()),

@@ -28,3 +28,4 @@ export * from './job.outcomes.ts';
 export * from './page-cursor.ts';
 export * from './outbox.ts';
 export * from './backfill.ts';
+export * from './webhook.ts';

@@ -17,6 +17,7 @@ import { recordsChanged } from './records.events.ts';
 import { validationDriftDetected } from './validation.ts';
 import { breakerStateChanged } from './breaker.ts';
 import { apiKeyRevoked } from './api-keys.events.ts';
+import { jobDeadLettered, scheduleAutoPaused } from './webhook.ts';
 
 /**
  * psc's whole RabbitMQ topology as data: every exchange, queue, binding and queue argument, who
@@ -249,6 +250,22 @@ export const QUEUE_SPECS = {
     failures: 'park',
     prefetch: { default: 200 },
   },
+  registryWebhookEvents: {
+    name: QUEUES.registryWebhookEvents,
+    consumer: 'platform-registry',
+    declaredBy: ['platform-registry'],
+    purpose: 'events webhooks notify of, turned into stored deliveries for each subscription',
+    bindings: onEvents(
+      jobDeadLettered,
+      validationDriftDetected,
+      breakerStateChanged,
+      scheduleAutoPaused,
+    ),
+    accepts: [jobDeadLettered, validationDriftDetected, breakerStateChanged, scheduleAutoPaused],
+    durable: true,
+    failures: 'retries',
+    prefetch: { default: 20 },
+  },
   unroutedEvents: {
     name: QUEUES.unroutedEvents,
     consumer: null,
@@ -296,7 +313,9 @@ export const MESSAGE_ROUTES: readonly MessageRoute[] = [
     routingKey: message.type,
     producers: ['sync-worker', 'collector'],
   })),
-  ...[jobCancelRequested].map((message) => event(message, ['scheduler'])),
+  ...[jobCancelRequested, jobDeadLettered, scheduleAutoPaused].map((message) =>
+    event(message, ['scheduler']),
+  ),
   ...[platformRegistered, platformUpdated, platformDeleted].map((m) =>
     event(m, ['platform-registry']),
   ),

@@ -50,6 +50,7 @@ export const QUEUES = {
   syncWorkerCancellations: 'sync-worker.job-cancellations',
   collectorCancellations: 'collector.job-cancellations',
   collectorOpsEvents: 'collector.ops-events',
+  registryWebhookEvents: 'platform-registry.webhook-events',
   unroutedEvents: 'psc.unrouted-events',
   rpc: (service: ServiceName): string => `${service}.rpc`,
   deadLetter: (queue: string): string => `${queue}.dead-letter`,

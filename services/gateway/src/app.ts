@@ -16,6 +16,7 @@ import { registerQueueMetrics } from './data-access/queue-metrics.ts';
 import { auditTrail } from './entry-points/http/audit-trail.ts';
 import { dataRoutes } from './entry-points/http/data.routes.ts';
 import { backfillRoutes } from './entry-points/http/backfills.routes.ts';
+import { webhookRoutes } from './entry-points/http/webhooks.routes.ts';
 import { dlqRoutes } from './entry-points/http/dlq.routes.ts';
 import { validationRoutes } from './entry-points/http/validations.routes.ts';
 import { breakerRoutes } from './entry-points/http/breakers.routes.ts';
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps) {
     dataRoutes(rpc),
     dlqRoutes(rpc),
     backfillRoutes(rpc),
+    webhookRoutes(rpc, { audit, clock }),
     validationRoutes(rpc),
     breakerRoutes(rpc),
     outboxRoutes(rpc, outbox),

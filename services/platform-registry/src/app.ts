@@ -1,11 +1,12 @@
 import type { Knex } from 'knex';
 import type { Clock } from '@psc/core';
-import { checkDb } from '@psc/db';
+import { checkDb, isUnavailableError } from '@psc/db';
 import { createHttpServer } from '@psc/http';
 import {
   baseTopology,
   createOutbox,
   createPublisher,
+  consumersUp,
   createRpcServer,
   outboxRpcHandler,
   type Broker,
@@ -17,7 +18,13 @@ import { createPlatformProbe, type Connect } from './data-access/platform-probe.
 import { createPlatformRepository } from './data-access/platform.repository.ts';
 import { createSecretBox } from './data-access/secret-box.ts';
 import { createPlatformService } from './domain/platform.service.ts';
+import { createWebhookRepository } from './data-access/webhook.repository.ts';
+import { createWebhookSender } from './data-access/webhook-sender.ts';
+import { createWebhookService } from './domain/webhook.service.ts';
+import { createWebhookEventsConsumer } from './entry-points/consumers/webhook-events.consumer.ts';
 import { platformRpcHandlers } from './entry-points/rpc/platform.rpc.ts';
+import { webhookRpcHandlers } from './entry-points/rpc/webhook.rpc.ts';
+import { createWebhookDeliveryLoop } from './entry-points/schedules/webhook-delivery.loop.ts';
 import { SCHEMA } from '../migrations/index.ts';
 
 export interface AppDeps {
@@ -65,18 +72,45 @@ export function createApp(deps: AppDeps) {
     egress,
     ...(deps.egress?.connect ? { connect: deps.egress.connect } : {}),
   });
+  const box = createSecretBox(config.secretKey);
   const service = createPlatformService({
-    repository: createPlatformRepository(knex, createSecretBox(config.secretKey)),
+    repository: createPlatformRepository(knex, box),
     outbox,
     clock: deps.clock,
     egress,
     probe,
+  });
+  const webhookRepository = createWebhookRepository(knex, box);
+  const webhooks = createWebhookService({
+    repository: webhookRepository,
+    egress,
+    clock: deps.clock,
+  });
+  const webhookEvents = createWebhookEventsConsumer({
+    broker,
+    service: webhooks,
+    isTransient: isUnavailableError,
+    logger,
+  });
+  const sender = createWebhookSender({
+    egress,
+    timeoutMs: config.webhooks.timeoutMs,
+    now: () => deps.clock.now(),
+    ...(deps.egress?.connect ? { connect: deps.egress.connect } : {}),
+  });
+  const deliveryLoop = createWebhookDeliveryLoop({
+    repository: webhookRepository,
+    sender,
+    clock: deps.clock,
+    policy: config.webhooks,
+    logger,
   });
   const rpc = createRpcServer({
     broker,
     service: 'platform-registry',
     handlers: [
       ...platformRpcHandlers(service, logger),
+      ...webhookRpcHandlers(webhooks),
       outboxRpcHandler('platform-registry', outbox),
     ],
     logger,
@@ -88,6 +122,7 @@ export function createApp(deps: AppDeps) {
     readiness: {
       database: () => checkDb(knex),
       broker: () => broker.check(),
+      consumers: () => consumersUp([webhookEvents]),
     },
     port: config.http.port,
     host: config.http.host,
@@ -98,6 +133,8 @@ export function createApp(deps: AppDeps) {
       // Listening first keeps /health answering; /ready says no until the consumers are up.
       const address = await http.start();
       outbox.start();
+      await webhookEvents.start();
+      deliveryLoop.start();
       await rpc.start();
       http.markReady();
       logger.info({ url: address.url }, 'platform-registry started');
@@ -105,10 +142,13 @@ export function createApp(deps: AppDeps) {
     },
     async stop() {
       await rpc.stop();
+      await webhookEvents.stop();
+      await deliveryLoop.stop();
       await outbox.stop();
       await publisher.close();
       await http.stop();
       probe.close();
+      sender.close();
     },
   };
 }

@@ -19,6 +19,9 @@ const secretKey = z
     return bytes;
   });
 
+const int = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
 const schema = z.object({
   ...commonEnv,
   HTTP_PORT: portEnv(8081),
@@ -28,6 +31,19 @@ const schema = z.object({
   PSC_EGRESS_ALLOW: z.string().default(''),
   /** Budget of each JSONata evaluation: save-time dry runs and `/test`. */
   ...expressionBudgetEnv,
+  /** Attempts of one webhook delivery before it is given up (`failed`). */
+  PSC_WEBHOOK_MAX_ATTEMPTS: int(1, 50, 8),
+  /** Retry n waits a random time up to min(base × 2^(n-1), max): full jitter. */
+  PSC_WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000, 5_000),
+  PSC_WEBHOOK_RETRY_MAX_MS: int(10, 86_400_000, 3_600_000),
+  /** Failed attempts in a row after which a subscription is switched off, with the reason. */
+  PSC_WEBHOOK_DISABLE_AFTER: int(1, 10_000, 10),
+  /** Per attempt: the receiver must answer within it. */
+  PSC_WEBHOOK_TIMEOUT_MS: int(100, 60_000, 10_000),
+  /** How often due deliveries are looked for. */
+  PSC_WEBHOOK_POLL_MS: int(20, 60_000, 1_000),
+  /** Finished deliveries are kept this long in each subscription's log. */
+  PSC_WEBHOOK_RETENTION_DAYS: int(1, 365, 7),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -41,6 +57,15 @@ export function loadConfig(env: Record<string, string | undefined>) {
     logLevel: e.LOG_LEVEL,
     secretKey: e.PSC_SECRET_KEY,
     expressionBudget: expressionBudgetOf(e),
+    webhooks: {
+      maxAttempts: e.PSC_WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: e.PSC_WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: e.PSC_WEBHOOK_RETRY_MAX_MS,
+      disableAfter: e.PSC_WEBHOOK_DISABLE_AFTER,
+      timeoutMs: e.PSC_WEBHOOK_TIMEOUT_MS,
+      pollMs: e.PSC_WEBHOOK_POLL_MS,
+      retentionDays: e.PSC_WEBHOOK_RETENTION_DAYS,
+    },
     egressAllow: e.PSC_EGRESS_ALLOW.split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),

@@ -15,7 +15,12 @@ import {
   type JobReport,
   type LedgerEntry,
 } from '../domain/job-ledger.ts';
-import { cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
+import {
+  autoPausedMessage,
+  cancelMessage,
+  deadLetteredMessage,
+  jobRunMessage,
+} from '../domain/job-messages.ts';
 
 export interface LedgerChange {
   before: JobStatus;
@@ -42,12 +47,14 @@ export function createLedgerStore(deps: {
     const key = { platformId: job.platformId, resource: job.resource, taskType: job.taskType };
     const paused = await deps.schedules.recordOutcome(trx, key, failed);
     if (paused) {
-      await deps.control.audit(trx, deps.clock.now(), {
+      const now = deps.clock.now();
+      await deps.control.audit(trx, now, {
         action: 'auto-pause',
         target: `platform:${job.platformId}`,
         reason: paused,
         detail: key,
       });
+      await deps.outbox.write(trx, [autoPausedMessage(key, paused, now)]);
     }
   }
 
@@ -77,9 +84,12 @@ export function createLedgerStore(deps: {
         const ended = changes.filter(
           (c) => TERMINAL.includes(c.entry.job.status) && !TERMINAL.includes(c.before),
         );
-        await deps.deadLetters.addJobs(
+        const dead = ended.filter((c) => DEAD.includes(c.entry.job.status)).map((c) => c.entry.job);
+        await deps.deadLetters.addJobs(trx, dead);
+        const now = deps.clock.now();
+        await deps.outbox.write(
           trx,
-          ended.filter((c) => DEAD.includes(c.entry.job.status)).map((c) => c.entry.job),
+          dead.map((job) => deadLetteredMessage(job, now)),
         );
         for (const c of ended) {
           if (c.entry.job.trigger === 'schedule') await countTowardSchedule(trx, c.entry.job);

@@ -7,7 +7,7 @@ import type { LeaseRepository } from './lease.repository.ts';
 import type { PlatformRepository } from './platform.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import type { BackfillStore } from './backfill.store.ts';
-import { cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
+import { autoPausedMessage, cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
 import { planTick } from '../domain/tick-plan.ts';
 
 export const LEASE_NAME = 'scheduler';
@@ -127,6 +127,8 @@ export function createTickStore(deps: {
               target: `schedule:${p.platform_id}/${p.resource}/${p.task_type}`,
               reason: p.reason,
             });
+            const key = { platformId: p.platform_id, resource: p.resource, taskType: p.task_type };
+            await deps.outbox.write(trx, [autoPausedMessage(key, p.reason, now)]);
             deps.logger.warn(
               {
                 platformId: p.platform_id,

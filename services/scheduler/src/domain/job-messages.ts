@@ -1,4 +1,12 @@
-import { EXCHANGES, jobCancelRequested, jobRun, type Job } from '@psc/contracts';
+import {
+  EXCHANGES,
+  jobCancelRequested,
+  jobDeadLettered,
+  jobRun,
+  scheduleAutoPaused,
+  type Job,
+  type TaskType,
+} from '@psc/contracts';
 import { createEnvelope, type OutboxMessage } from '@psc/messaging';
 
 /** The `job.run` of a ledger row's current run, by the job's priority. */
@@ -42,6 +50,47 @@ export function cancelMessage(
         ...(reason ? { reason: reason.slice(0, 500) } : {}),
       },
       { correlationId: job.id, now },
+    ),
+  };
+}
+
+/** A job the ledger just put into the dead-letter queue, for whoever notifies people of it. */
+export function deadLetteredMessage(job: Job, now: Date): OutboxMessage {
+  return {
+    exchange: EXCHANGES.events,
+    routingKey: jobDeadLettered.type,
+    envelope: createEnvelope(
+      jobDeadLettered,
+      {
+        jobId: job.id,
+        run: job.run,
+        platformId: job.platformId,
+        resource: job.resource,
+        taskType: job.taskType,
+        trigger: job.trigger,
+        status: job.status === 'dead' ? 'dead' : 'failed',
+        attempts: job.attempts,
+        error: job.error,
+        at: job.finishedAt ?? now.toISOString(),
+      },
+      { correlationId: job.id, now },
+    ),
+  };
+}
+
+/** A schedule the scheduler paused by itself. */
+export function autoPausedMessage(
+  key: { platformId: string; resource: string; taskType: TaskType },
+  reason: string,
+  now: Date,
+): OutboxMessage {
+  return {
+    exchange: EXCHANGES.events,
+    routingKey: scheduleAutoPaused.type,
+    envelope: createEnvelope(
+      scheduleAutoPaused,
+      { ...key, reason: reason.slice(0, 1_000), at: now.toISOString() },
+      { now },
     ),
   };
 }

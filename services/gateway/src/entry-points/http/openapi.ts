@@ -13,6 +13,7 @@ import { dataOperations } from './data.routes.ts';
 import { dataTransferOperations } from './data-transfer.routes.ts';
 import { dlqOperations } from './dlq.routes.ts';
 import { backfillOperations } from './backfills.routes.ts';
+import { webhookOperations } from './webhooks.routes.ts';
 import { docsOperations } from './docs.routes.ts';
 import { jobOperations } from './jobs.routes.ts';
 import { logOperations } from './logs.routes.ts';
@@ -87,6 +88,7 @@ export const OPERATIONS: readonly Operation[] = [
   validationOperations,
   dlqOperations,
   backfillOperations,
+  webhookOperations,
   collectionOperations,
   collectorOperations,
   logOperations,
@@ -107,6 +109,7 @@ const TAGS: Record<string, string> = {
   validations: 'Drift reports of validate jobs',
   'dead letters': 'Jobs whose retries ran out or that failed for good',
   backfills: 'A task run over a past range, one job per step, with bounded concurrency',
+  webhooks: 'Signed POSTs to your URLs when a job dies, drift is found, a breaker opens…',
   collections: 'Collect runs and the raw documents they fetched',
   collectors: 'Collector resources and their switches',
   monitoring: 'Queues, workers, breakers, logs and the pipeline’s verdict',
