@@ -72,7 +72,10 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
   });
 
   const scrapeText = async (service: ServiceName) => {
-    const res = await fetch(`${system.services.get(service)!.url}/metrics`);
+    // The gateway's /metrics wants a key like its API; the other services' need none.
+    const res = await fetch(`${system.services.get(service)!.url}/metrics`, {
+      headers: { authorization: `Bearer ${system.adminKey}` },
+    });
     assert.equal(res.status, 200);
     return res.text();
   };
