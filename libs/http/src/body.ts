@@ -12,6 +12,58 @@ declare module 'koa' {
 export interface JsonBodyOptions {
   /** Largest accepted body in bytes; 1 MiB when omitted. */
   limitBytes?: number;
+  /** How much of a refused body is read and dropped; {@link DISCARD_LIMIT_BYTES} when omitted. */
+  discardLimitBytes?: number;
+}
+
+/**
+ * How much of a refused body is read and dropped after the error answer. Closing at once would
+ * reset a client still sending (a broken pipe instead of the 413 it should read, as nginx's
+ * lingering close avoids); past this bound the connection is reset: a bound on the work.
+ */
+export const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads and drops what is left of a request body, then resolves; past `limitBytes` the socket
+ * is destroyed instead. Nothing is kept, so memory stays flat whatever the client sends.
+ */
+export function discardRest(
+  req: IncomingMessage,
+  limitBytes: number = DISCARD_LIMIT_BYTES,
+): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.readableEnded || req.destroyed) {
+      resolve();
+      return;
+    }
+    let read = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('close', onClose);
+      req.off('error', done);
+      req.socket.off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      read += chunk.length;
+      if (read > limitBytes) {
+        done();
+        req.socket.destroy();
+      }
+    };
+    // The request emits 'close' once the answer is sent, while its body may still be coming:
+    // only the end of the body or of the connection ends the dropping.
+    const onClose = (): void => {
+      if (req.socket.destroyed) done();
+      else req.socket.once('close', done);
+    };
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', onClose);
+    req.once('error', done);
+    req.resume();
+  });
 }
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -46,7 +98,6 @@ function readLimited(req: IncomingMessage, limitBytes: number): Promise<Buffer> 
       received += chunk.length;
       if (received > limitBytes) {
         cleanup();
-        req.pause(); // stop pulling bytes; the connection is closed after the 413
         reject(tooLarge(limitBytes));
         return;
       }
@@ -79,6 +130,7 @@ function readLimited(req: IncomingMessage, limitBytes: number): Promise<Buffer> 
  */
 export function jsonBody(options: JsonBodyOptions = {}): Middleware {
   const limitBytes = options.limitBytes ?? DEFAULT_LIMIT_BYTES;
+  const discardLimitBytes = options.discardLimitBytes ?? DISCARD_LIMIT_BYTES;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   return async (ctx, next) => {
     if (!METHODS_WITH_BODY.has(ctx.method) || !hasBody(ctx.req)) {
@@ -95,14 +147,18 @@ export function jsonBody(options: JsonBodyOptions = {}): Middleware {
     }
     const declared = Number(ctx.get('content-length') || '0');
     if (declared > limitBytes) {
-      ctx.set('Connection', 'close'); // do not drain a body we refuse
+      // Answered at once; the body is dropped as it comes, or the connection closed when it
+      // is declared larger than we would ever drop.
+      if (declared > discardLimitBytes) ctx.set('Connection', 'close');
+      else void discardRest(ctx.req, discardLimitBytes);
       throw tooLarge(limitBytes);
     }
     let raw: Buffer;
     try {
       raw = await readLimited(ctx.req, limitBytes);
     } catch (err) {
-      ctx.set('Connection', 'close');
+      if (err instanceof AppError && err.status === 413)
+        void discardRest(ctx.req, discardLimitBytes);
       throw err;
     }
     try {

@@ -9,7 +9,7 @@ export {
 } from './server.ts';
 export { errorMiddleware, formatPath, type ValidationIssue } from './error-middleware.ts';
 export { errorEnvelope, codeForStatus, type ErrorEnvelope } from './envelope.ts';
-export { jsonBody, type JsonBodyOptions } from './body.ts';
+export { jsonBody, discardRest, DISCARD_LIMIT_BYTES, type JsonBodyOptions } from './body.ts';
 export { parse, body, query, params } from './validate.ts';
 export { requestLog, type RequestLogOptions } from './request-log.ts';
 export {

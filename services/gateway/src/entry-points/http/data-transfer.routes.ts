@@ -11,6 +11,7 @@ import {
 } from '@psc/contracts';
 import { AppError, NotFoundError } from '@psc/core';
 import type { RpcClient } from '@psc/messaging';
+import { discardRest } from '@psc/http';
 import { PLATFORM_ID } from './api-schemas.ts';
 import { dataParams } from './data.routes.ts';
 import { importItems, type ImportError } from './import-stream.ts';
@@ -128,17 +129,6 @@ interface ImportTotals {
   unchanged: number;
   failed: number;
   errors: ImportError[];
-}
-
-/** What is read and dropped of a body after an error, so the client gets to read the answer. */
-const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
-
-async function discardRest(req: NodeJS.ReadableStream): Promise<void> {
-  let read = 0;
-  for await (const chunk of req) {
-    read += (chunk as Buffer).length;
-    if (read > DISCARD_LIMIT_BYTES) break; // then the connection is reset: a bound on the work
-  }
 }
 
 export function dataTransferRoutes(
