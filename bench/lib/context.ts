@@ -11,7 +11,7 @@ import { onCleanup } from './cleanup.ts';
 import type { Psc } from './psc.ts';
 import type { Report } from './report.ts';
 
-export interface MemoryFigures {
+interface MemoryFigures {
   /** RSS in MB of each psc service right after start-up, and of the bare processes. */
   idle: Record<string, number>;
   baselineWorkerIdle?: number;

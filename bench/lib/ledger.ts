@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { waitFor } from '@psc/testing';
 
 /** The part of a job's stats the bench checks (libs/contracts' jobStats). */
-export interface JobStats {
+interface JobStats {
   fetched: number;
   inserted: number;
   updated: number;

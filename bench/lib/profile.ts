@@ -13,7 +13,7 @@ interface CpuProfile {
 }
 
 /** Where a frame's code lives: an npm package, a psc lib or service file, Node itself, or V8. */
-export function codeOwner(frame: ProfileNode['callFrame']): string {
+function codeOwner(frame: ProfileNode['callFrame']): string {
   const url = frame.url;
   if (!url) return frame.functionName.startsWith('(') ? frame.functionName : '(native)';
   const pkg = /node_modules\/\.pnpm\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
@@ -25,7 +25,7 @@ export function codeOwner(frame: ProfileNode['callFrame']): string {
 }
 
 /** Self time per code owner and per function, as shares of the non-idle time. */
-export function summariseProfile(profile: CpuProfile) {
+function summariseProfile(profile: CpuProfile) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const owners = new Map<string, number>();
   const functions = new Map<string, number>();

@@ -9,16 +9,16 @@ import {
 } from '@psc/testing';
 import { build, repoRoot } from '../../scripts/build.ts';
 
-export const PSC_SERVICES = [
+const PSC_SERVICES = [
   'platform-registry',
   'scheduler',
   'sync-worker',
   'collector',
   'gateway',
 ] as const;
-export type PscService = (typeof PSC_SERVICES)[number];
+type PscService = (typeof PSC_SERVICES)[number];
 
-export interface RunningService {
+interface RunningService {
   service: PscService;
   process: ServiceProcess;
   url: string;

@@ -28,7 +28,7 @@ export interface Comparison {
   target?: { text: string; met: boolean };
 }
 
-export interface Skip {
+interface Skip {
   scenario: string;
   reason: string;
 }

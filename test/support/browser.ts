@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's chromium (`apt-get install chromium`; .ci/run installs it); never a downloaded build. */
-export const CHROMIUM = process.env.PSC_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.PSC_CHROMIUM ?? '/usr/bin/chromium';
 
 /**
  * Headless Chromium with everything that would talk to the outside switched off: the console

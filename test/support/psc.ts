@@ -8,9 +8,9 @@ import { boothSample, startFakePlatform, type FakePlatform } from '@psc/testing'
 import { boothPlatform } from './platforms.ts';
 import { startSystem, type System } from './system.ts';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The shim pnpm links into node_modules/.bin: what `npx psc` runs. */
-export const PSC_BIN = join(ROOT, 'node_modules/.bin/psc');
+const PSC_BIN = join(ROOT, 'node_modules/.bin/psc');
 
 export interface Run {
   code: number | null;

@@ -41,7 +41,7 @@ export type ApiPathWithQuery = ApiPath | `${ApiPath}?${string}`;
 
 const GATEWAY_PLACEHOLDER = 'http://gateway.invalid';
 
-export interface ApiInit {
+interface ApiInit {
   method?: string;
   body?: unknown;
   /** Defaults to the bootstrap admin key; `null` sends no key. */

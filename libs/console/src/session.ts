@@ -46,7 +46,7 @@ export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
   );
 }
 
-export const clientFor = (apiKey: string): ApiClient =>
+const clientFor = (apiKey: string): ApiClient =>
   createApiClient({ baseUrl: window.location.origin, apiKey });
 
 /** Asks the gateway who `apiKey` is; throws the API's answer (401 for an unknown key). */

@@ -5,7 +5,7 @@ import {
 } from 'node:http';
 import { createLogger, createMetrics, type Logger, type Metrics } from '@psc/telemetry';
 
-export type LogLine = Record<string, unknown>;
+type LogLine = Record<string, unknown>;
 
 /** A logger whose lines are kept in memory; `waitFor` resolves when a matching line is written. */
 export interface CapturedLogs {

@@ -87,5 +87,3 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
     },
   };
 }
-
-export type PlatformLimiter = ReturnType<typeof createPlatformLimiter>;

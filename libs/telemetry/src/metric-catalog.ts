@@ -171,7 +171,7 @@ export const PSC_METRICS = {
 } as const satisfies Record<string, MetricSpec>;
 
 /** The prefix of the Node.js and process metrics `createMetrics` collects on every service. */
-export const DEFAULT_METRICS_PREFIX = 'psc_';
+const DEFAULT_METRICS_PREFIX = 'psc_';
 
 /** The sample names one family produces in the exposition format. */
 export function seriesNames(family: { name: string; type: string }): string[] {

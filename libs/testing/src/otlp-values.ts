@@ -1,5 +1,5 @@
 /** An OTLP JSON AnyValue: exactly one of the fields is set. */
-export interface OtlpAnyValue {
+interface OtlpAnyValue {
   stringValue?: string;
   boolValue?: boolean;
   intValue?: number | string;

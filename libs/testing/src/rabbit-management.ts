@@ -9,7 +9,7 @@ export interface ManagementApi {
   call(method: string, path: string, body?: unknown, okStatuses?: number[]): Promise<unknown>;
 }
 
-export interface ManagementReply {
+interface ManagementReply {
   status: number;
   body: unknown;
 }

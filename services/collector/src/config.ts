@@ -3,8 +3,8 @@ import { commonEnv, parseEnv, portEnv } from '@psc/core';
 import { workerEnv, workerSettings } from '@psc/job-runner';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
-export const COLLECTOR_STAGES = ['index', 'children'] as const;
-export type CollectorStage = (typeof COLLECTOR_STAGES)[number];
+const COLLECTOR_STAGES = ['index', 'children'] as const;
+type CollectorStage = (typeof COLLECTOR_STAGES)[number];
 
 const schema = z.object({
   ...commonEnv,

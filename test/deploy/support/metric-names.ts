@@ -13,7 +13,7 @@ import {
 } from '../../../libs/telemetry/src/metric-catalog.ts';
 
 /** Series Prometheus makes itself for every scrape target; queries may read them too. */
-export const PROMETHEUS_SERIES = ['up'] as const;
+const PROMETHEUS_SERIES = ['up'] as const;
 
 /** A PromQL expression and where it was found, for the error message. */
 export interface Query {

@@ -24,7 +24,7 @@ import { startTcpProxy, type TcpProxy } from '../../../testing/src/tcp-proxy.ts'
 import { TEST_TIERS_MS } from './messages.ts';
 
 /** A plain amqplib connection straight to the test's vhost, to arrange and inspect. */
-export interface RawAmqp {
+interface RawAmqp {
   connection: ChannelModel;
   channel: ConfirmChannel;
   /** Passive declare on its own channel: ready messages (not unacked ones) and consumers. */
@@ -51,7 +51,7 @@ export interface Fixture {
   proxy(): Promise<{ proxy: TcpProxy; amqpUrl: string }>;
 }
 
-export interface RecordedEvent extends ConsumerEvent {
+interface RecordedEvent extends ConsumerEvent {
   name: 'acked' | 'retried' | 'deferred' | 'dead-lettered' | 'held';
 }
 

@@ -35,7 +35,7 @@ export function collectResource(platform: Platform, name: string): ResourceDefin
 }
 
 /** The items of a response: those at `itemsPath`, or the whole body as one. */
-export async function itemsOf(body: unknown, itemsPath: string | undefined): Promise<unknown[]> {
+async function itemsOf(body: unknown, itemsPath: string | undefined): Promise<unknown[]> {
   return itemsPath ? asArray(await evaluate(itemsPath, body, 'itemsPath')) : [body];
 }
 
@@ -48,7 +48,7 @@ export async function documentsOf(
   return (await itemsOf(body, itemsPath)).map((data) => ({ ...base, data }));
 }
 
-export const collectedStats = (documents: number): JobStats => ({
+const collectedStats = (documents: number): JobStats => ({
   fetched: documents,
   inserted: documents,
   updated: 0,

@@ -38,5 +38,3 @@ export function createBreakerDirectory(rpc: RpcClient) {
     },
   };
 }
-
-export type BreakerDirectory = ReturnType<typeof createBreakerDirectory>;

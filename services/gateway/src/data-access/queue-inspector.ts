@@ -2,7 +2,7 @@ import { QUEUES, QUEUE_SPECS, type QueueSpec, type QueueStats } from '@psc/contr
 import { checkQueue, type Broker } from '@psc/messaging';
 
 /** The shared queues of the topology table that have a consumer; the management API adds any others it finds. */
-export const KNOWN_QUEUES = Object.values(QUEUE_SPECS as Record<string, QueueSpec>)
+const KNOWN_QUEUES = Object.values(QUEUE_SPECS as Record<string, QueueSpec>)
   .filter((q) => q.consumer !== null && q.durable && !q.perReplica)
   .map((q) => q.name);
 

@@ -20,7 +20,7 @@ const revokedEvent = (keyId: string, at: Date): OutboxMessage => ({
 export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');
 
 /** `psc_` + 43 base64url characters (32 random bytes). */
-export const generateApiKey = (): string => `psc_${randomBytes(32).toString('base64url')}`;
+const generateApiKey = (): string => `psc_${randomBytes(32).toString('base64url')}`;
 
 const prefixOf = (key: string): string => key.slice(0, 10);
 

@@ -57,7 +57,7 @@ function expressionsOf(platform: Definition): Expression[] {
  * so a broken or backtracking mapping is refused when it is saved rather than when a job runs.
  * The error names the JSON path of each bad expression.
  */
-export function assertExpressionsCompile(platform: Definition): void {
+function assertExpressionsCompile(platform: Definition): void {
   const problems: Problem[] = [];
   for (const { path, source } of expressionsOf(platform)) {
     const message = expressionProblem(source);
@@ -91,7 +91,7 @@ function requestsOf(platform: Definition): { path: string; request: ResourceRequ
 }
 
 /** Static request headers hold no credentials (see CREDENTIAL_HEADER). */
-export function assertNoCredentialHeaders(platform: Definition): void {
+function assertNoCredentialHeaders(platform: Definition): void {
   const problems: Problem[] = [];
   for (const { path, request } of requestsOf(platform)) {
     for (const name of Object.keys(request.headers ?? {})) {
@@ -202,7 +202,7 @@ export async function dryRunExpressions(platform: Definition): Promise<void> {
   if (first) throw new ValidationError(`${first.path}: ${first.message}`, failures);
 }
 
-export function assertUniqueResourceNames(platform: Definition): void {
+function assertUniqueResourceNames(platform: Definition): void {
   const seen = new Set<string>();
   platform.resources.forEach((r, i) => {
     if (seen.has(r.name)) {
@@ -215,7 +215,7 @@ export function assertUniqueResourceNames(platform: Definition): void {
 }
 
 /** An incremental sync's high-water field must be one the mapping produces. */
-export function assertCursorFieldsMapped(platform: Definition): void {
+function assertCursorFieldsMapped(platform: Definition): void {
   platform.resources.forEach((r, i) => {
     if (r.cursor && !(r.cursor.field in r.mapping)) {
       const path = `resources[${i}].cursor.field`;
@@ -227,7 +227,7 @@ export function assertCursorFieldsMapped(platform: Definition): void {
 }
 
 /** Child names are unique within their resource: they name the stored collections. */
-export function assertUniqueChildNames(platform: Definition): void {
+function assertUniqueChildNames(platform: Definition): void {
   platform.resources.forEach((r, i) => {
     const seen = new Set<string>();
     (r.children ?? []).forEach((c, j) => {

@@ -27,7 +27,7 @@ import { assertPlatformRules, dryRunExpressions, maskCredentialHeaders } from '.
 type ParsedInput = z.infer<typeof platformInput>;
 type Definition = Omit<PlatformWithSecrets, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
 
-export function maskAuth(auth: PlatformAuth): MaskedAuth {
+function maskAuth(auth: PlatformAuth): MaskedAuth {
   if (auth.type === 'none') return { type: 'none' };
   return { type: auth.type, ...('name' in auth ? { name: auth.name } : {}), token: '***' };
 }
@@ -79,7 +79,7 @@ function assertCredentialFollows(
   });
 }
 
-export function summarize(p: PlatformWithSecrets): PlatformSummary {
+function summarize(p: PlatformWithSecrets): PlatformSummary {
   return {
     id: p.id,
     name: p.name,

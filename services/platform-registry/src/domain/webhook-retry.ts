@@ -26,7 +26,7 @@ export interface AttemptResult {
 }
 
 /** A 2xx is the receiver's acceptance; anything else, or no answer, is a failed attempt. */
-export const accepted = (r: AttemptResult): boolean =>
+const accepted = (r: AttemptResult): boolean =>
   r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
 
 /** The delivery's next state after attempt `attempt`. */

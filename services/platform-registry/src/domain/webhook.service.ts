@@ -13,7 +13,7 @@ import { notificationOf, webhookBody, type WebhookSourceEvent } from './webhook-
 
 /** A Standard Webhooks secret: `whsec_` and base64 of 24 random bytes. */
 const newSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
-export const newDeliveryId = (): string => `msg_${randomUUID().replaceAll('-', '')}`;
+const newDeliveryId = (): string => `msg_${randomUUID().replaceAll('-', '')}`;
 
 /** Subscriptions, and the deliveries events turn into. */
 export function createWebhookService(deps: {

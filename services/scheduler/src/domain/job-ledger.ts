@@ -21,7 +21,7 @@ const PHASE = { started: 1, paused: 2, finished: 3 } as const;
  * report applied. A report applies only if it is later (unless it ends the run), so a redelivered
  * or overtaken report never moves a job backwards.
  */
-export interface LedgerPosition {
+interface LedgerPosition {
   attempt: number;
   phase: number;
   at: string | null;

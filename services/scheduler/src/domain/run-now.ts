@@ -6,7 +6,7 @@ import { newTraceId } from './trace-id.ts';
 import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
 
 /** Run-now jobs jump the queue unless the caller says otherwise. */
-export const RUN_NOW_PRIORITY = 9;
+const RUN_NOW_PRIORITY = 9;
 
 type RunNowResult = RpcResponse<typeof jobRunNow>['results'][number];
 

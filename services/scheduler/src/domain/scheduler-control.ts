@@ -14,7 +14,7 @@ export type ControlAction = 'pause' | 'resume' | 'stop' | 'start';
  * What an action does to the switch: the new state and its reason, whether missed runs now
  * count from this moment (a resume), and whether queued jobs are cancelled (a stop).
  */
-export function controlChange(current: SchedulerState, action: ControlAction, reason?: string) {
+function controlChange(current: SchedulerState, action: ControlAction, reason?: string) {
   const state: SchedulerState =
     action === 'pause' ? 'paused' : action === 'stop' ? 'stopped' : 'running';
   return {

@@ -17,7 +17,7 @@ export interface SyncSchedule {
 }
 
 /** Seconds between runs: the interval, or for a cron the longest gap of its next 10 fire times. */
-export function intervalSeconds(spec: EffectiveSpec, now: Date): number {
+function intervalSeconds(spec: EffectiveSpec, now: Date): number {
   if (spec.cron === null) return spec.intervalSeconds ?? 0;
   const times = nextFireTimes(spec, now, 11);
   let longest = 0;

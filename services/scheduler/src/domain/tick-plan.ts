@@ -20,7 +20,7 @@ import {
 import { renderParams } from './params-template.ts';
 import { newTraceId } from './trace-id.ts';
 
-export type ScheduleUpsert = Omit<ScheduleRow, 'consecutive_failures' | 'paused_reason'>;
+type ScheduleUpsert = Omit<ScheduleRow, 'consecutive_failures' | 'paused_reason'>;
 
 /** What a tick reads before it decides anything. */
 export interface TickSnapshot {

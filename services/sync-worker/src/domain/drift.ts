@@ -3,7 +3,7 @@ import { canonicalJson } from './mapping.ts';
 import type { MappedRecord } from '../data-access/record.repository.ts';
 
 /** Items listed per kind; counts stay exact. */
-export const MAX_DRIFT_ITEMS = 1_000;
+const MAX_DRIFT_ITEMS = 1_000;
 
 type Stored = Map<string, { data: Record<string, unknown>; hash: string }>;
 
@@ -40,7 +40,7 @@ export function compareRecords(
   return { counts, missing, extra, changed };
 }
 
-export function fieldDiffs(
+function fieldDiffs(
   old: Record<string, unknown>,
   now: Record<string, unknown>,
 ): { field: string; old: unknown; new: unknown }[] {

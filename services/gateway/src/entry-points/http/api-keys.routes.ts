@@ -9,7 +9,7 @@ import { ApiKeyCreate, ApiKeyCreated, ApiKeyPage, AuditPage } from './api-schema
 import { principalOf } from './auth.ts';
 import { operation, route } from './operation.ts';
 
-export const apiKeyListQuery = z.object({
+const apiKeyListQuery = z.object({
   cursor: z.uuid().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });

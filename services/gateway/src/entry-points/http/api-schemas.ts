@@ -110,7 +110,7 @@ export const ApiKeyCreate = apiKeyCreateBody.meta({
   id: 'ApiKeyCreate',
   example: { name: 'dashboards', role: 'viewer' },
 });
-export const ApiKey = apiKeyView.meta({ id: 'ApiKey', example: keyExample });
+const ApiKey = apiKeyView.meta({ id: 'ApiKey', example: keyExample });
 export const ApiKeyCreated = apiKeyCreated.meta({
   id: 'ApiKeyCreated',
   example: { ...keyExample, key: 'psc_Zx9Qa1bC3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5b' },

@@ -13,7 +13,7 @@ export const CONSOLE_DIST = join(
  * The console's own origin and nothing else: no CDN, no inline script, no frames. `connect-src
  * 'self'` keeps its API calls on this gateway.
  */
-export const CONSOLE_CSP =
+const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
   "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; " +
   "form-action 'none'; frame-ancestors 'none'";

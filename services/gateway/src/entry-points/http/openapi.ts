@@ -36,7 +36,7 @@ const Readiness = z
   });
 
 /** The probes every psc service serves (mounted by @psc/http), as this API documents them. */
-export const probeOperations = {
+const probeOperations = {
   health: operation({
     method: 'get',
     path: '/health',
@@ -77,7 +77,7 @@ export const probeOperations = {
 };
 
 /** Every operation the gateway serves, in the document's order. */
-export const OPERATIONS: readonly Operation[] = [
+const OPERATIONS: readonly Operation[] = [
   platformOperations,
   platformControlOperations,
   breakerOperations,

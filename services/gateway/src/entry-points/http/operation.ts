@@ -4,10 +4,10 @@ import type { z } from 'zod';
 import { body as parseBody, params as parseParams, query as parseQuery } from '@psc/http';
 import { requireRole, type Role } from './auth.ts';
 
-export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /** One response of an operation: JSON with `schema`, other media types in `content`, or none. */
-export interface ResponseSpec {
+interface ResponseSpec {
   description: string;
   schema?: z.ZodType;
   content?: Record<string, z.ZodType>;

@@ -29,7 +29,7 @@ import {
 } from './api-schemas.ts';
 import { operation, relay, route } from './operation.ts';
 
-export const platformListQuery = z.object({
+const platformListQuery = z.object({
   ...pageRequest,
   active: z
     .enum(['true', 'false'])
@@ -38,7 +38,7 @@ export const platformListQuery = z.object({
   tag: z.string().min(1).max(50).optional(),
 });
 const activeListQuery = platformListQuery.omit({ active: true });
-export const platformIdParams = z.object({
+const platformIdParams = z.object({
   id: z.uuid().meta({ description: 'Platform id', example: PLATFORM_ID }),
 });
 const testBody = platformTestBody
