@@ -37,17 +37,23 @@ export async function peers(ctx: BenchContext): Promise<void> {
   const resources = Array.from({ length: args.resources }, (_, i) => `r${i}`);
   servePages(fake, PAGES, resources, args.pageRecords, EMPTY);
   const pagesUrl = `${fake.url}/${PAGES}`;
-  const platformId = await registerSyncPlatform(psc, 'bench-peers', fake.url, PAGES, [
-    ...resources,
-    EMPTY,
-  ]);
-  const ledger = pscLedger(psc, platformId);
+  // The no-op resource has a platform of its own: `--resources` may already fill the most a
+  // platform takes.
+  const ledger = pscLedger(
+    psc,
+    await registerSyncPlatform(psc, 'bench-peers', fake.url, PAGES, resources),
+  );
+  const noopLedger = pscLedger(
+    psc,
+    await registerSyncPlatform(psc, 'bench-peers-noop', fake.url, PAGES, [EMPTY]),
+  );
   const query: Query = (text, values) => db.query(text, values);
   const resourceOf = (k: number) => resources[k % resources.length]!;
 
   const pscSide: PeerSide = {
     name: 'psc',
-    enqueue: (kind, k) => ledger.enqueue(kind === 'sync' ? resourceOf(k) : EMPTY),
+    enqueue: (kind, k) =>
+      kind === 'sync' ? ledger.enqueue(resourceOf(k)) : noopLedger.enqueue(EMPTY),
     lastFinishedAt: async (_kind, ids) =>
       (await waitLedgerDone(query, ledger.table, ids)).getTime(),
     stop: async () => {},
