@@ -19,24 +19,52 @@ const relativeServicePatterns = (others, message) => [
   ...(others.length > 0 ? [{ regex: `^(\\.\\./)+(${others.join('|')})(/|$)`, message }] : []),
 ];
 
+/**
+ * Infrastructure a service's `domain/` must not import (S4): its use cases and rules reach the
+ * database and the broker through the ports data-access and entry-points implement, so they hold
+ * no transaction handles, SQL or PostgreSQL error codes, and are tested without either.
+ */
+const INFRASTRUCTURE = [
+  'knex',
+  'pg',
+  'amqplib',
+  'amqp-connection-manager',
+  'koa',
+  '@koa/router',
+  'node-fetch',
+  '@psc/db',
+];
+const domainMessage =
+  'domain/ holds use cases and rules: reach the database or broker through a port that data-access implements.';
+
 const serviceBoundary = (service) => {
   const message = `Services share code only through libs/* packages; ${service} must not import another service.`;
-  return {
-    name: `psc/boundaries/${service}`,
-    files: [`services/${service}/**/*.ts`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: servicePackages(message),
-          patterns: relativeServicePatterns(
-            SERVICES.filter((other) => other !== service),
-            message,
-          ),
-        },
-      ],
+  const paths = servicePackages(message);
+  const patterns = relativeServicePatterns(
+    SERVICES.filter((other) => other !== service),
+    message,
+  );
+  // A later block replaces the rule's options for its files, so the domain's repeats the boundary.
+  return [
+    {
+      name: `psc/boundaries/${service}`,
+      files: [`services/${service}/**/*.ts`],
+      rules: { 'no-restricted-imports': ['error', { paths, patterns }] },
     },
-  };
+    {
+      name: `psc/boundaries/${service}/domain`,
+      files: [`services/${service}/src/domain/**/*.ts`],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            paths: [...paths, ...INFRASTRUCTURE.map((name) => ({ name, message: domainMessage }))],
+            patterns,
+          },
+        ],
+      },
+    },
+  ];
 };
 
 const libsMessage = 'libs/* must not depend on a service.';
@@ -101,7 +129,7 @@ export default defineConfig([
     },
   },
 
-  ...SERVICES.map(serviceBoundary),
+  ...SERVICES.flatMap(serviceBoundary),
 
   {
     name: 'psc/boundaries/libs',

@@ -15,7 +15,7 @@ import { PSC_METRICS, registerScrapeGauge, type Logger, type Metrics } from '@ps
 import type { Config } from './config.ts';
 import { createEgressGuard } from '@psc/egress';
 import { createPlatformProbe, type Connect } from './data-access/platform-probe.ts';
-import { createPlatformRepository } from './data-access/platform.repository.ts';
+import { createPlatformStore } from './data-access/platform.store.ts';
 import { createSecretBox } from './data-access/secret-box.ts';
 import { createPlatformService } from './domain/platform.service.ts';
 import { createWebhookRepository } from './data-access/webhook.repository.ts';
@@ -74,8 +74,7 @@ export function createApp(deps: AppDeps) {
   });
   const box = createSecretBox(config.secretKey);
   const service = createPlatformService({
-    repository: createPlatformRepository(knex, box),
-    outbox,
+    store: createPlatformStore(knex, box, outbox),
     clock: deps.clock,
     egress,
     probe,

@@ -127,6 +127,14 @@ describe('platform-registry (in-process, outbox and egress)', () => {
   it('when RabbitMQ is cut during an update, then the update succeeds and its event arrives once after restore', async () => {
     const created = await rpc.call(platformCreate, platformAt(fake.url, 'outbox-demo'));
     await waitFor(async () => (await events.drain()).some((e) => e.type === 'platform.registered'));
+    // The relay deletes published rows in batches, a moment after the publish: wait for that, so
+    // the only row left below is the update's.
+    await waitFor(async () => {
+      const rows = (await knex.withSchema(SCHEMA).table('outbox').count('* as n')) as unknown as {
+        n: string;
+      }[];
+      return Number(rows[0]?.n) === 0;
+    });
     proxy.cut();
     await waitFor(() => !brokers[1]!.isConnected(), { message: 'publish connection down' });
     const updated = await rpc.call(platformPatch, { id: created.id, patch: { priority: 8 } });

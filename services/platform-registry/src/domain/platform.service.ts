@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
 import {
   EXCHANGES,
   platformDeleted,
@@ -17,9 +16,9 @@ import {
 } from '@psc/contracts';
 import { AppError, ConflictError, NotFoundError, ValidationError, type Clock } from '@psc/core';
 import type { EgressGuard } from '@psc/egress';
-import { createEnvelope, type Emit, type Outbox } from '@psc/messaging';
+import { createEnvelope, type Emit } from '@psc/messaging';
 import type { z } from 'zod';
-import type { PlatformRepository } from '../data-access/platform.repository.ts';
+import type { PlatformStore, PlatformTx } from '../data-access/platform.store.ts';
 import type { PlatformProbe } from '../data-access/platform-probe.ts';
 import { mergePatch } from './merge-patch.ts';
 import { assertPlatformRules, dryRunExpressions, maskCredentialHeaders } from './platform-rules.ts';
@@ -140,20 +139,19 @@ function staleVersion(id: string, current: number, expected: number): AppError {
 const nameTaken = (name: string) => new ConflictError(`a platform named ${name} already exists`);
 
 export function createPlatformService(deps: {
-  repository: PlatformRepository;
-  outbox: Outbox;
+  store: PlatformStore;
   clock: Clock;
   egress: EgressGuard;
   probe: PlatformProbe;
 }) {
-  const { repository, outbox, clock, egress } = deps;
+  const { store, clock, egress } = deps;
   const meta = (correlationId?: string) => ({
     ...(correlationId ? { correlationId } : {}),
     now: clock.now(),
   });
 
-  async function loadForChange(trx: Knex.Transaction, id: string, expected?: number) {
-    const current = await repository.findById(id, trx);
+  async function loadForChange(tx: PlatformTx, id: string, expected?: number) {
+    const current = await tx.findForUpdate(id);
     if (!current) throw new NotFoundError(`platform ${id} not found`);
     if (expected !== undefined && expected !== current.version) {
       throw staleVersion(id, current.version, expected);
@@ -163,7 +161,7 @@ export function createPlatformService(deps: {
 
   /** Validates `definition` and stores it as the next version of `current`, with its event. */
   async function saveNext(
-    trx: Knex.Transaction,
+    tx: PlatformTx,
     emit: Emit,
     current: PlatformWithSecrets,
     definition: Definition,
@@ -172,10 +170,7 @@ export function createPlatformService(deps: {
     // dryRunExpressions ran before the transaction: it may take seconds, and must not hold a lock.
     assertPlatformRules(definition);
     if (definition.baseUrl !== current.baseUrl) await egress.checkUrl(definition.baseUrl);
-    if (
-      definition.name !== current.name &&
-      (await repository.existsByName(trx, definition.name, current.id))
-    ) {
+    if (definition.name !== current.name && (await tx.existsByName(definition.name, current.id))) {
       throw nameTaken(definition.name);
     }
     const next: PlatformWithSecrets = {
@@ -185,11 +180,9 @@ export function createPlatformService(deps: {
       createdAt: current.createdAt,
       updatedAt: clock.now().toISOString(),
     };
-    const updated = await repository.update(trx, next, current.version).catch((err: unknown) => {
-      if ((err as { code?: string }).code === '23505') throw nameTaken(definition.name);
-      throw err;
-    });
-    if (!updated) throw staleVersion(current.id, current.version + 1, current.version);
+    const updated = await tx.update(next, current.version);
+    if (updated === 'name_taken') throw nameTaken(definition.name);
+    if (updated === 'stale') throw staleVersion(current.id, current.version + 1, current.version);
     emit({
       exchange: EXCHANGES.events,
       routingKey: platformUpdated.type,
@@ -211,13 +204,11 @@ export function createPlatformService(deps: {
         createdAt: now,
         updatedAt: now,
       };
-      await outbox.transaction(async (trx, emit) => {
-        if (await repository.existsByName(trx, input.name)) throw nameTaken(input.name);
-        await repository.insert(trx, platform).catch((err: unknown) => {
-          // The partial unique index settles a race between two creates with one name.
-          if ((err as { code?: string }).code === '23505') throw nameTaken(input.name);
-          throw err;
-        });
+      await store.transaction(async (tx, emit) => {
+        // The store's unique index settles a race between two creates with one name.
+        if ((await tx.existsByName(input.name)) || (await tx.insert(platform)) === 'name_taken') {
+          throw nameTaken(input.name);
+        }
         emit({
           exchange: EXCHANGES.events,
           routingKey: platformRegistered.type,
@@ -241,11 +232,11 @@ export function createPlatformService(deps: {
     ): Promise<Platform> {
       assertPlatformRules(request.platform);
       await dryRunExpressions(request.platform);
-      return outbox.transaction(async (trx, emit) => {
-        const current = await loadForChange(trx, request.id, request.expectedVersion);
+      return store.transaction(async (tx, emit) => {
+        const current = await loadForChange(tx, request.id, request.expectedVersion);
         assertCredentialFollows(current, request.platform.baseUrl, request.platform.auth);
         const auth = resolveAuth(request.platform.auth, current.auth);
-        return saveNext(trx, emit, current, { ...request.platform, auth }, correlationId);
+        return saveNext(tx, emit, current, { ...request.platform, auth }, correlationId);
       });
     },
 
@@ -272,16 +263,16 @@ export function createPlatformService(deps: {
       };
       // The dry run may take seconds: it runs on an unlocked read, and again in the
       // transaction only if the platform changed in between.
-      const before = await repository.findById(request.id);
+      const before = await store.findById(request.id);
       if (!before) throw new NotFoundError(`platform ${request.id} not found`);
       const checked = apply(before);
       assertPlatformRules(checked);
       await dryRunExpressions(checked);
-      return outbox.transaction(async (trx, emit) => {
-        const current = await loadForChange(trx, request.id, request.expectedVersion);
+      return store.transaction(async (tx, emit) => {
+        const current = await loadForChange(tx, request.id, request.expectedVersion);
         const next = current.version === before.version ? checked : apply(current);
         if (next !== checked) await dryRunExpressions(next);
-        return saveNext(trx, emit, current, next, correlationId);
+        return saveNext(tx, emit, current, next, correlationId);
       });
     },
 
@@ -289,10 +280,10 @@ export function createPlatformService(deps: {
       request: { id: string; expectedVersion?: number | undefined },
       correlationId?: string,
     ): Promise<{ id: string; version: number }> {
-      return outbox.transaction(async (trx, emit) => {
-        const current = await loadForChange(trx, request.id, request.expectedVersion);
+      return store.transaction(async (tx, emit) => {
+        const current = await loadForChange(tx, request.id, request.expectedVersion);
         const version = current.version + 1;
-        await repository.softDelete(trx, current.id, current.version, clock.now());
+        await tx.softDelete(current.id, current.version, clock.now());
         emit({
           exchange: EXCHANGES.events,
           routingKey: platformDeleted.type,
@@ -307,7 +298,7 @@ export function createPlatformService(deps: {
     },
 
     async getWithSecrets(id: string): Promise<PlatformWithSecrets> {
-      const platform = await repository.findById(id);
+      const platform = await store.findById(id);
       if (!platform) throw new NotFoundError(`platform ${id} not found`);
       return platform;
     },
@@ -318,7 +309,7 @@ export function createPlatformService(deps: {
       active?: boolean | undefined;
       tag?: string | undefined;
     }) {
-      const items = await repository.list({
+      const items = await store.list({
         limit: query.limit + 1,
         ...(query.active !== undefined ? { active: query.active } : {}),
         ...(query.tag !== undefined ? { tag: query.tag } : {}),

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { PlatformAuth, PlatformWithSecrets as Platform } from '@psc/contracts';
+import type { Emit, Outbox } from '@psc/messaging';
 import type { SecretBox } from './secret-box.ts';
 
 type Definition = Omit<
@@ -28,7 +29,22 @@ export interface ListFilter {
   limit: number;
 }
 
-export function createPlatformRepository(knex: Knex, box: SecretBox) {
+/** The platforms' store inside one transaction; reads lock the row they return. */
+export interface PlatformTx {
+  /** `name_taken`: a concurrent create won the partial unique index on the name. */
+  insert(platform: Platform): Promise<'inserted' | 'name_taken'>;
+  /** Replaces the stored platform if it still has `previousVersion` (else `stale`). */
+  update(platform: Platform, previousVersion: number): Promise<'updated' | 'stale' | 'name_taken'>;
+  softDelete(id: string, version: number, at: Date): Promise<boolean>;
+  findForUpdate(id: string): Promise<Platform | undefined>;
+  existsByName(name: string, exceptId?: string): Promise<boolean>;
+}
+
+/**
+ * The registry's platforms: rows of `registry.platforms`, credentials sealed at rest, and the
+ * outbox transaction that changes them with their events. PostgreSQL's errors stay here.
+ */
+export function createPlatformStore(knex: Knex, box: SecretBox, outbox: Outbox) {
   const platforms = (q: Knex | Knex.Transaction = knex) =>
     q.withSchema('registry').table('platforms');
 
@@ -65,22 +81,37 @@ export function createPlatformRepository(knex: Knex, box: SecretBox) {
     };
   }
 
-  return {
-    async insert(trx: Knex.Transaction, platform: Platform): Promise<void> {
-      await platforms(trx).insert(toRow(platform));
+  const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+
+  const within = (trx: Knex.Transaction): PlatformTx => ({
+    async insert(platform: Platform): Promise<'inserted' | 'name_taken'> {
+      try {
+        await platforms(trx).insert(toRow(platform));
+        return 'inserted';
+      } catch (err) {
+        if (isUniqueViolation(err)) return 'name_taken';
+        throw err;
+      }
     },
 
-    /** Replaces the stored platform if it still has `previousVersion`; false if it moved on. */
-    async update(trx: Knex.Transaction, platform: Platform, previousVersion: number) {
+    async update(
+      platform: Platform,
+      previousVersion: number,
+    ): Promise<'updated' | 'stale' | 'name_taken'> {
       const { id, created_at: _created, ...row } = toRow(platform);
-      const n = await platforms(trx)
-        .where({ id, version: previousVersion })
-        .whereNull('deleted_at')
-        .update(row);
-      return n === 1;
+      try {
+        const n = await platforms(trx)
+          .where({ id, version: previousVersion })
+          .whereNull('deleted_at')
+          .update(row);
+        return n === 1 ? 'updated' : 'stale';
+      } catch (err) {
+        if (isUniqueViolation(err)) return 'name_taken';
+        throw err;
+      }
     },
 
-    async softDelete(trx: Knex.Transaction, id: string, version: number, at: Date) {
+    async softDelete(id: string, version: number, at: Date): Promise<boolean> {
       const n = await platforms(trx)
         .where({ id, version })
         .whereNull('deleted_at')
@@ -88,18 +119,36 @@ export function createPlatformRepository(knex: Knex, box: SecretBox) {
       return n === 1;
     },
 
-    async findById(id: string, trx?: Knex.Transaction): Promise<Platform | undefined> {
-      const q = platforms(trx).where({ id }).whereNull('deleted_at').first();
-      if (trx) void q.forUpdate();
-      const row = (await q) as PlatformRow | undefined;
+    async findForUpdate(id: string): Promise<Platform | undefined> {
+      const row = (await platforms(trx)
+        .where({ id })
+        .whereNull('deleted_at')
+        .first()
+        .forUpdate()) as PlatformRow | undefined;
       return row ? toPlatform(row) : undefined;
     },
 
-    async existsByName(trx: Knex.Transaction, name: string, exceptId?: string): Promise<boolean> {
+    async existsByName(name: string, exceptId?: string): Promise<boolean> {
       const q = platforms(trx).where({ name }).whereNull('deleted_at');
       if (exceptId) void q.whereNot({ id: exceptId });
       const row: unknown = await q.first('id');
       return row !== undefined;
+    },
+  });
+
+  return {
+    /**
+     * Runs `work` in one transaction of the registry's outbox: what it emits is published once
+     * it commits, and nothing if it fails.
+     */
+    transaction<T>(work: (tx: PlatformTx, emit: Emit) => Promise<T>): Promise<T> {
+      return outbox.transaction((trx, emit) => work(within(trx), emit));
+    },
+
+    async findById(id: string): Promise<Platform | undefined> {
+      const row = (await platforms().where({ id }).whereNull('deleted_at').first()) as
+        PlatformRow | undefined;
+      return row ? toPlatform(row) : undefined;
     },
 
     async list(filter: ListFilter): Promise<Platform[]> {
@@ -115,4 +164,4 @@ export function createPlatformRepository(knex: Knex, box: SecretBox) {
   };
 }
 
-export type PlatformRepository = ReturnType<typeof createPlatformRepository>;
+export type PlatformStore = ReturnType<typeof createPlatformStore>;
