@@ -1,14 +1,16 @@
 import { fmt, median } from './stats.ts';
 
 /**
- * A target from an issue (7, 17), checked against the median. `min`/`max` bound the psc figure
- * itself; `minRatio` bounds psc/baseline (for throughput figures, where higher is better).
+ * A target from an issue (7, 13, 17), checked against the median. `min`/`max` bound the psc
+ * figure itself; `minRatio` bounds psc/baseline from below (throughput, where higher is better),
+ * `maxRatio` from above (latency, where lower is better).
  */
 export interface Target {
   text: string;
   min?: number;
   max?: number;
   minRatio?: number;
+  maxRatio?: number;
 }
 
 export interface Comparison {
@@ -75,7 +77,8 @@ export function compare(
     const met =
       (target.min === undefined || pscMedian >= target.min) &&
       (target.max === undefined || pscMedian <= target.max) &&
-      (target.minRatio === undefined || ratio >= target.minRatio);
+      (target.minRatio === undefined || ratio >= target.minRatio) &&
+      (target.maxRatio === undefined || ratio <= target.maxRatio);
     comparison.target = { text: target.text, met };
   }
   report.comparisons.push(comparison);

@@ -117,8 +117,8 @@ export async function bulkSync(ctx: BenchContext): Promise<void> {
     first.psc,
     first.base,
     {
-      text: '≥ 0.7 × baseline',
-      minRatio: 0.7,
+      text: '≥ 0.8 × baseline',
+      minRatio: 0.8,
     },
   );
   compare(ctx.report, SCENARIO, 're-sync 90% unchanged', 'records/s', resync.psc, resync.base, {

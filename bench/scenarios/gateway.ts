@@ -119,10 +119,8 @@ export async function gateway(ctx: BenchContext): Promise<void> {
         'ms',
         pick(psc1, 'p99'),
         pick(base1, 'p99'),
-        {
-          text: '≤ 25 ms',
-          max: 25,
-        },
+        // Issue 13: relative to the bare p99, which on 2 shared cores is itself above 25 ms.
+        { text: '≤ 2 × baseline', maxRatio: 2 },
       );
     }
   } finally {

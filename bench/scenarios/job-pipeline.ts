@@ -165,8 +165,8 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
     };
 
     compare(ctx.report, SCENARIO, 'throughput', 'jobs/s', psc1, base1, {
-      text: '≥ 0.5 × baseline',
-      minRatio: 0.5,
+      text: '≥ 0.7 × baseline',
+      minRatio: 0.7,
     });
     compare(
       ctx.report,
