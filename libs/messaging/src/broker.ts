@@ -46,11 +46,14 @@ export function createBroker(options: BrokerOptions): Broker {
     },
   });
   let wasConnected = false;
+  /** Counts disconnects, so a channel reopen can tell that a reconnect took over meanwhile. */
+  let disconnects = 0;
   connection.on('connect', () => {
     wasConnected = true;
     log.info('connected to RabbitMQ');
   });
   connection.on('disconnect', ({ err }) => {
+    disconnects += 1;
     if (wasConnected) log.warn({ err: err?.message }, 'disconnected from RabbitMQ; reconnecting');
   });
   connection.on('connectFailed', ({ err }) => log.debug({ err: err.message }, 'connect failed'));
@@ -67,13 +70,18 @@ export function createBroker(options: BrokerOptions): Broker {
       // would stay closed while the connection — and /ready — look fine. Reopen it here.
       const reopen = (): void => {
         if (closing || reopenTimer) return;
+        // A connection that dies closes its channels first and only then says it is gone: the
+        // reconnect makes their new channels, so a reopen across a disconnect is dropped (it
+        // could race that reconnect and open a second channel).
+        const seen = disconnects;
         reopenTimer = setTimeout(() => {
           reopenTimer = undefined;
           const internal = wrapper as unknown as {
             _channel?: unknown;
             _onConnect(arg: { connection: unknown }): Promise<void>;
           };
-          if (closing || internal._channel || !connection.isConnected()) return;
+          if (closing || internal._channel || seen !== disconnects || !connection.isConnected())
+            return;
           log.warn({ channel: name }, 'channel closed by the broker; reopening');
           void internal._onConnect({ connection: connection.connection });
         }, CHANNEL_REOPEN_MS);
