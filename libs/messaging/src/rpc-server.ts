@@ -34,6 +34,9 @@ export function rpcHandler<R extends RpcDefinition>(
 export interface RpcServer {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Whether it takes requests now (false while its channel is being reopened): for `/ready`. */
+  isConsuming(): boolean;
+  readonly queue: string;
 }
 
 /**
@@ -164,5 +167,7 @@ export function createRpcServer(options: {
       await loop.stop();
       await replyChannel?.close();
     },
+    isConsuming: loop.isConsuming,
+    queue: loop.queue,
   };
 }
