@@ -22,8 +22,15 @@ export interface BrokerOptions {
 export interface Broker {
   readonly connection: AmqpConnectionManager;
   isConnected(): boolean;
-  /** A confirm channel whose `setup` re-runs on every reconnect. */
-  createChannel(name: string, setup: (channel: ConfirmChannel) => Promise<void>): ChannelWrapper;
+  /**
+   * A confirm channel whose `setup` re-runs on every reconnect and whenever the broker closed it.
+   * With `confirm: false` it is a plain channel (the setup then takes it as a `Channel`).
+   */
+  createChannel(
+    name: string,
+    setup: (channel: ConfirmChannel) => Promise<void>,
+    options?: { confirm?: boolean },
+  ): ChannelWrapper;
   /** Throws when the broker is not connected; for `/ready`. */
   check(): Promise<void>;
   close(): Promise<void>;
@@ -62,7 +69,7 @@ export function createBroker(options: BrokerOptions): Broker {
   return {
     connection,
     isConnected: () => connection.isConnected(),
-    createChannel(name, setup) {
+    createChannel(name, setup, channelOptions = {}) {
       let closing = false;
       let reopenTimer: NodeJS.Timeout | undefined;
       // amqp-connection-manager only makes a new channel when the whole connection reconnects,
@@ -100,7 +107,7 @@ export function createBroker(options: BrokerOptions): Broker {
       };
       const wrapper = connection.createChannel({
         name,
-        confirm: true,
+        confirm: channelOptions.confirm ?? true,
         json: false,
         setup: wrapped,
       });
