@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { QUEUES } from '@psc/contracts';
-import { waitFor } from '@psc/testing';
-import { readyAgain, startRig, type Rig } from './support/rig.ts';
+import { closeConsumerChannels, waitFor } from '@psc/testing';
+import { consumersDown, readyAgain, startRig, type Rig } from './support/rig.ts';
 
 /**
  * A consumer the broker cancelled is back within 5 s (it subscribes again after 1 s); the jobs
  * asked for meanwhile are done within that and their run.
  */
 const RECOVERY_BOUND_MS = 10_000;
+/** A consumer whose channel the broker closed consumes again within this (reopened after 1 s). */
+const CONSUMER_BACK_MS = 5_000;
+/** The services whose `/ready` includes their consumers. */
+const CONSUMING = ['scheduler', 'sync-worker', 'collector', 'platform-registry'] as const;
 
 describe('faults: RabbitMQ connections closed, cut, queues deleted', { timeout: 480_000 }, () => {
   let rig: Rig | undefined;
@@ -61,6 +65,58 @@ describe('faults: RabbitMQ connections closed, cut, queues deleted', { timeout: 
     await r.allFinal(ids, 60_000);
     await r.assertExactlyOnce(platform, ids);
     assert.ok(readyMs < 15_000, `ready again in ${readyMs} ms`);
+  });
+
+  it('when the broker closes the job consumer’s channel mid-load and then every consumer channel of the vhost, with the connections up (406, as its consumer timeout does), then each service’s /ready is 503 until it consumes again within 5 s, and every job succeeds once', async (t) => {
+    rig = await startRig({ name: 'faults-channel-close' });
+    const r = rig;
+    const { vhost } = r.system.env;
+    r.fake.setLatency(100);
+    const platform = await r.register({ resources: 5, itemsPer: 20, pageSize: 5 });
+    const before = await r.runAll(platform, 4);
+    // Deliveries in flight when the channel goes, as with a consumer timeout.
+    await waitFor(() => r.fake.requests.length >= 10, { message: 'jobs under way' });
+    const worker = r.system.services.get('sync-worker')!;
+    // The management API lists a new connection after a stats interval.
+    const connection = await waitFor(() => r.rabbit.connectionOf('sync-worker'), {
+      timeoutMs: 20_000,
+      intervalMs: 500,
+      message: 'the sync-worker’s connection listed',
+    });
+
+    const workerDown = consumersDown(worker.url, Date.now(), 30_000);
+    assert.equal(await closeConsumerChannels(vhost, QUEUES.syncJobs), 1);
+    // Asked for right after the close: they run once the job consumer is back.
+    const during = await r.runAll(platform, 2);
+    const { downMs } = await workerDown;
+    assert.equal(
+      await r.rabbit.connectionOf('sync-worker'),
+      connection,
+      'the channel was reopened on the same connection',
+    );
+    await r.allFinal([...before, ...during], 60_000);
+
+    // Every consumer of every service at once.
+    const since = Date.now();
+    const downs = CONSUMING.map((name) =>
+      consumersDown(r.system.services.get(name)!.url, since, 30_000),
+    );
+    assert.ok((await closeConsumerChannels(vhost)) >= CONSUMING.length);
+    const allDownMs = (await Promise.all(downs)).map((d) => d.downMs);
+    const after = await r.runAll(platform, 2);
+    const all = [...before, ...during, ...after];
+    await r.allFinal(all, 60_000);
+    await r.assertExactlyOnce(platform, all);
+    t.diagnostic(
+      `not consuming for at most: sync-worker.jobs ${downMs} ms, then ${CONSUMING.map((n, i) => `${n} ${allDownMs[i]} ms`).join(', ')}`,
+    );
+    assert.ok(downMs < CONSUMER_BACK_MS, `the job consumer was down for ${downMs} ms`);
+    CONSUMING.forEach((name, i) =>
+      assert.ok(
+        allDownMs[i]! < CONSUMER_BACK_MS,
+        `${name} was not consuming for ${allDownMs[i]} ms`,
+      ),
+    );
   });
 
   it('when the job queue is deleted under its consumer, then it is declared and consumed again, the jobs asked for meanwhile are done within 10 s, and every job succeeds once', async () => {

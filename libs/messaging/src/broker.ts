@@ -22,8 +22,15 @@ export interface BrokerOptions {
 export interface Broker {
   readonly connection: AmqpConnectionManager;
   isConnected(): boolean;
-  /** A confirm channel whose `setup` re-runs on every reconnect. */
-  createChannel(name: string, setup: (channel: ConfirmChannel) => Promise<void>): ChannelWrapper;
+  /**
+   * A confirm channel whose `setup` re-runs on every reconnect and whenever the broker closed it.
+   * With `confirm: false` it is a plain channel (the setup then takes it as a `Channel`).
+   */
+  createChannel(
+    name: string,
+    setup: (channel: ConfirmChannel) => Promise<void>,
+    options?: { confirm?: boolean },
+  ): ChannelWrapper;
   /** Throws when the broker is not connected; for `/ready`. */
   check(): Promise<void>;
   close(): Promise<void>;
@@ -46,11 +53,14 @@ export function createBroker(options: BrokerOptions): Broker {
     },
   });
   let wasConnected = false;
+  /** Counts disconnects, so a channel reopen can tell that a reconnect took over meanwhile. */
+  let disconnects = 0;
   connection.on('connect', () => {
     wasConnected = true;
     log.info('connected to RabbitMQ');
   });
   connection.on('disconnect', ({ err }) => {
+    disconnects += 1;
     if (wasConnected) log.warn({ err: err?.message }, 'disconnected from RabbitMQ; reconnecting');
   });
   connection.on('connectFailed', ({ err }) => log.debug({ err: err.message }, 'connect failed'));
@@ -59,7 +69,7 @@ export function createBroker(options: BrokerOptions): Broker {
   return {
     connection,
     isConnected: () => connection.isConnected(),
-    createChannel(name, setup) {
+    createChannel(name, setup, channelOptions = {}) {
       let closing = false;
       let reopenTimer: NodeJS.Timeout | undefined;
       // amqp-connection-manager only makes a new channel when the whole connection reconnects,
@@ -67,13 +77,18 @@ export function createBroker(options: BrokerOptions): Broker {
       // would stay closed while the connection — and /ready — look fine. Reopen it here.
       const reopen = (): void => {
         if (closing || reopenTimer) return;
+        // A connection that dies closes its channels first and only then says it is gone: the
+        // reconnect makes their new channels, so a reopen across a disconnect is dropped (it
+        // could race that reconnect and open a second channel).
+        const seen = disconnects;
         reopenTimer = setTimeout(() => {
           reopenTimer = undefined;
           const internal = wrapper as unknown as {
             _channel?: unknown;
             _onConnect(arg: { connection: unknown }): Promise<void>;
           };
-          if (closing || internal._channel || !connection.isConnected()) return;
+          if (closing || internal._channel || seen !== disconnects || !connection.isConnected())
+            return;
           log.warn({ channel: name }, 'channel closed by the broker; reopening');
           void internal._onConnect({ connection: connection.connection });
         }, CHANNEL_REOPEN_MS);
@@ -92,7 +107,7 @@ export function createBroker(options: BrokerOptions): Broker {
       };
       const wrapper = connection.createChannel({
         name,
-        confirm: true,
+        confirm: channelOptions.confirm ?? true,
         json: false,
         setup: wrapped,
       });

@@ -4,7 +4,7 @@ import { EXCHANGES, type RpcDefinition, type RpcRequest, type RpcResponse } from
 import { AppError, TimeoutError, UnavailableError, fromErrorBody } from '@psc/core';
 import type { Broker } from './broker.ts';
 import { baseTopology, assertTopology } from './topology.ts';
-import { restoreContextOnChannel, withPublishContext } from './trace-context.ts';
+import { withPublishContext } from './trace-context.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './publisher.ts';
 import { CONTRACT_HEADER, responseFingerprint } from './rpc-fingerprint.ts';
 
@@ -72,13 +72,11 @@ export function createRpcClient(options: {
 
   /** The live raw channel, for a synchronous write in the caller's own trace context. */
   let raw: Channel | undefined;
-  const channel = options.broker.connection.createChannel({
-    name: `${options.appId}.rpc-client`,
-    confirm: false,
-    json: false,
-    setup: async (ch: Channel) => {
-      restoreContextOnChannel(ch);
-      ch.on('error', () => undefined); // reported by the connection; must not crash the process
+  // Through the broker, which also reopens the channel when RabbitMQ closed it (the connection
+  // up): else every call would wait in the wrapper's queue and time out until a reconnect.
+  const channel = options.broker.createChannel(
+    `${options.appId}.rpc-client`,
+    async (ch: Channel) => {
       ch.on('close', () => {
         if (raw === ch) raw = undefined;
       });
@@ -104,10 +102,8 @@ export function createRpcClient(options: {
       );
       raw = ch;
     },
-  });
-  // A setup that failed (the channel closed under it) is retried on reconnect; calls meanwhile
-  // are queued by the wrapper or time out. Without a listener the 'error' would crash the process.
-  channel.on('error', () => undefined);
+    { confirm: false },
+  );
 
   function publish(service: string, body: Buffer, publishOptions: Options.Publish): void {
     if (raw) {

@@ -34,6 +34,9 @@ export function rpcHandler<R extends RpcDefinition>(
 export interface RpcServer {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Whether it takes requests now (false while its channel is being reopened): for `/ready`. */
+  isConsuming(): boolean;
+  readonly queue: string;
 }
 
 /**
@@ -102,25 +105,21 @@ export function createRpcServer(options: {
   // Replies go out on a channel without publisher confirms: a reply is transient, its caller
   // times out if it is lost, and a confirm per reply only costs the broker and this process.
   let replies: Channel | undefined;
-  let replyChannel: ReturnType<Broker['connection']['createChannel']> | undefined;
-  const openReplyChannel = () => {
-    const wrapper = options.broker.connection.createChannel({
-      name: `${options.service}.rpc-replies`,
-      confirm: false,
-      json: false,
-      setup: (ch: Channel) => {
-        ch.on('error', () => undefined); // reported by the connection; must not crash the process
+  let replyChannel: ReturnType<Broker['createChannel']> | undefined;
+  // Through the broker, which reopens it when RabbitMQ closed it; until it is set up again,
+  // replies go out on the consuming channel.
+  const openReplyChannel = () =>
+    options.broker.createChannel(
+      `${options.service}.rpc-replies`,
+      (ch: Channel) => {
         ch.on('close', () => {
           if (replies === ch) replies = undefined;
         });
         replies = ch;
         return Promise.resolve();
       },
-    });
-    // Until it is set up again, replies go out on the consuming channel.
-    wrapper.on('error', (err: Error) => log.warn({ err: err.message }, 'reply channel failed'));
-    return wrapper;
-  };
+      { confirm: false },
+    );
 
   async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
     const { reply, contract } = await answer(msg);
@@ -164,5 +163,7 @@ export function createRpcServer(options: {
       await loop.stop();
       await replyChannel?.close();
     },
+    isConsuming: loop.isConsuming,
+    queue: loop.queue,
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EXCHANGES } from '@psc/contracts';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Broker, FailureDecision } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
@@ -115,5 +116,61 @@ describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
       { attempt: 1, redelivered: false },
       { attempt: 1, redelivered: true },
     ]);
+  });
+
+  it('when the broker closes the consumer’s channel with the connection up (406, as its consumer timeout does), then it is not consuming until it subscribes again within 5 s, and the message in flight and those published meanwhile and after are handled', async (t) => {
+    const fx = await createFixture(t);
+    const { spec, topology } = workQueue();
+    const broker = await fx.broker();
+    let disconnects = 0;
+    broker.connection.on('disconnect', () => (disconnects += 1));
+    // The channels the consumer opens, so the test can make RabbitMQ close the live one.
+    const channels: ConfirmChannel[] = [];
+    const watched: Broker = {
+      ...broker,
+      createChannel: (name, setup) =>
+        broker.createChannel(name, (ch) => {
+          channels.push(ch);
+          return setup(ch);
+        }),
+    };
+    const publisher = fx.publisher(await fx.broker(), topology);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    fx.defer(() => release());
+    const calls: { id: string; redelivered: boolean }[] = [];
+    const { consumer } = await fx.consumer({
+      broker: watched,
+      queue: spec,
+      handler: async (envelope, ctx) => {
+        calls.push({ id: envelope.id, redelivered: ctx.redelivered });
+        if (calls.length === 1) await gate;
+      },
+    });
+    const inFlight = pingEnvelope(1);
+    const during = pingEnvelope(2);
+    const after = pingEnvelope(3);
+    await publisher.publish(EXCHANGES.events, ping.type, inFlight);
+    await waitFor(() => calls.length === 1, { message: 'handler started' });
+
+    // An ack of a delivery tag the channel never issued: RabbitMQ closes that channel with
+    // 406 PRECONDITION_FAILED (what its consumer timeout sends), the connection stays up.
+    const closedAt = Date.now();
+    channels.at(-1)!.ack({ fields: { deliveryTag: 2 ** 40 } } as ConsumeMessage);
+    await waitFor(() => !consumer.isConsuming(), { intervalMs: 10, message: 'consumer down' });
+    await publisher.publish(EXCHANGES.events, ping.type, during);
+    release(); // its channel is gone: the ack cannot be sent, the broker redelivers it
+    await waitFor(() => consumer.isConsuming(), { timeoutMs: 10_000, message: 'consuming again' });
+    const backMs = Date.now() - closedAt;
+    await publisher.publish(EXCHANGES.events, ping.type, after);
+
+    const handled = (id: string) =>
+      calls.some((c) => c.id === id && (id !== inFlight.id || c.redelivered));
+    await waitFor(() => [inFlight.id, during.id, after.id].every(handled), {
+      message: 'every message handled',
+    });
+    assert.equal(channels.length, 2, 'one channel reopened');
+    assert.equal(disconnects, 0, 'the connection stayed up');
+    assert.ok(backMs < 5_000, `consuming again after ${backMs} ms`);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import { describe, it } from 'node:test';
 import { EXCHANGES, QUEUES } from '@psc/contracts';
 import { AppError, NotFoundError } from '@psc/core';
@@ -220,5 +221,48 @@ describe('rpc', { concurrency: true, timeout: 30_000 }, () => {
     // blaming the HTTP caller for the server's broken reply.
     assert.equal(err.status, 502);
     assert.notEqual(err.code, 'validation_failed');
+  });
+
+  it('when the broker closes the caller’s and the server’s channels with the connection up (406), then both are reopened and calls are answered again within 5 s', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    // The channels by name, so the test can make RabbitMQ close the live ones.
+    const opened = new Map<string, Channel[]>();
+    const watched: Broker = {
+      ...broker,
+      createChannel: (name, setup, options) =>
+        broker.createChannel(
+          name,
+          (ch) => {
+            opened.set(name, [...(opened.get(name) ?? []), ch]);
+            return setup(ch);
+          },
+          options,
+        ),
+    };
+    const server = await serve(fx, watched, [echoHandler]);
+    const rpc = client(fx, watched);
+    assert.deepEqual(await rpc.call(echo, { text: 'before' }), { text: 'before', length: 6 });
+    const live = ['conformance-caller.rpc-client', `${echo.service}.rpc-server`].map(
+      (name) => opened.get(name)![0]!,
+    );
+
+    // An ack of a delivery tag a channel never issued: RabbitMQ closes that channel with 406.
+    const closedAt = performance.now();
+    const closed = live.map((ch) => new Promise((resolve) => ch.once('close', resolve)));
+    for (const ch of live) ch.ack({ fields: { deliveryTag: 2 ** 40 } } as ConsumeMessage);
+    await Promise.all(closed);
+    assert.equal(server.isConsuming(), false);
+    // A call before the server's queue is declared again is refused (503): callers retry.
+    const reply = await waitFor(() => rpc.call(echo, { text: 'after' }, { timeoutMs: 1_000 }), {
+      timeoutMs: 10_000,
+      message: 'a call answered again',
+    });
+    const backMs = performance.now() - closedAt;
+
+    assert.deepEqual(reply, { text: 'after', length: 5 });
+    assert.ok(server.isConsuming());
+    assert.equal(opened.get('conformance-caller.rpc-client')?.length, 2, 'the caller’s reopened');
+    assert.ok(backMs < 5_000, `answered again after ${Math.round(backMs)} ms`);
   });
 });

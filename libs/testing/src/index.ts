@@ -54,3 +54,4 @@ export {
   type ServiceLaunch,
 } from './service-launch.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+export { closeConsumerChannels } from './consumer-channels.ts';

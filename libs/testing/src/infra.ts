@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { ENABLE_COMMAND } from './management-plugin.ts';
 import { managementApi } from './rabbit-management.ts';
 import { withPgClient } from './pg-client.ts';
@@ -12,6 +13,11 @@ export interface Infra {
   databaseUrl: string;
   /** RabbitMQ management API base URL, with credentials (http://user:pass@host:port). */
   managementUrl: string;
+  /**
+   * Runs the broker's `rabbitmqctl` with `args` (in its container, or on this machine when the
+   * broker is local) and resolves with its output: for faults the management API cannot make.
+   */
+  rabbitmqctl(args: readonly string[]): Promise<string>;
   /** Stops containers (no-op for external servers) and forgets the cached instance. */
   stop(): Promise<void>;
 }
@@ -139,6 +145,11 @@ async function startContainers(): Promise<Infra> {
     amqpUrl: `amqp://guest:guest@${host}:${mq.value.getMappedPort(5672)}`,
     managementUrl: `http://guest:guest@${host}:${mq.value.getMappedPort(15672)}`,
     databaseUrl: pg.value.getConnectionUri(),
+    rabbitmqctl: async (args) => {
+      const result = await mq.value.exec(['rabbitmqctl', ...args]);
+      if (result.exitCode !== 0) throw new Error(`rabbitmqctl failed: ${result.output.trim()}`);
+      return result.stdout;
+    },
     stop: async () => {
       current = undefined;
       await Promise.all([pg.value.stop(), mq.value.stop()]);
@@ -184,11 +195,32 @@ async function useExternal(why: string): Promise<Infra> {
     amqpUrl,
     databaseUrl,
     managementUrl,
+    rabbitmqctl: (args) => localRabbitmqctl(amqpUrl, args),
     stop: () => {
       current = undefined;
       return Promise.resolve();
     },
   };
+}
+
+/**
+ * The CLI of a broker on this machine. Debian's wrapper runs it as the rabbitmq user when called
+ * by root (the Erlang cookie is that user's), and refuses anyone else.
+ */
+function localRabbitmqctl(amqpUrl: string, args: readonly string[]): Promise<string> {
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(new URL(amqpUrl).hostname)) {
+    return Promise.reject(
+      new Error(`rabbitmqctl needs the broker on this machine; AMQP_URL points elsewhere`),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    execFile('rabbitmqctl', [...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      if (err) {
+        const why = `${stderr}${stdout}`.trim() || err.message;
+        reject(new Error(`rabbitmqctl failed (run the tests as root or as rabbitmq): ${why}`));
+      } else resolve(stdout);
+    });
+  });
 }
 
 async function checkAmqp(url: string): Promise<void> {

@@ -237,7 +237,7 @@ export function createApp(deps: AppDeps) {
     readiness: {
       database: () => checkDb(knex),
       broker: () => broker.check(),
-      consumers: () => consumersUp(consumers),
+      consumers: () => consumersUp([...consumers, rpc]),
     },
     port: config.http.port,
     host: config.http.host,

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { connect } from 'amqplib';
 import type { Knex } from 'knex';
+import { QUEUE_SPECS } from '@psc/contracts';
 import { systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
-import { createBroker, type Broker } from '@psc/messaging';
+import { createBroker, queueName, type Broker } from '@psc/messaging';
 import { createLogger, createMetrics } from '@psc/telemetry';
 import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
 import { createApp } from '../src/app.ts';
@@ -136,6 +138,49 @@ describe('gateway replicas: key revocation, shared limits, failed-authentication
       { timeoutMs: 1_000, intervalMs: 20 },
     );
     assert.ok(b.app.keyChecksFromMemory(), 'still from memory: the event did it, not a fallback');
+  });
+
+  it('when a replica’s key-events queue is deleted, then it checks keys against PostgreSQL until it has declared and consumed it again, within 5 s, and hears revocations again', async () => {
+    const [a, b] = replicas as [Replica, Replica];
+    const from = '127.0.0.14';
+    const amqp = await connect(env.amqpUrl);
+    try {
+      const ch = await amqp.createChannel();
+      const deletedAt = Date.now();
+      await ch.deleteQueue(queueName(QUEUE_SPECS.gatewayKeyEvents, 'gateway-a'));
+      await waitFor(() => !a.app.keyChecksFromMemory(), {
+        intervalMs: 10,
+        message: 'A falls back to PostgreSQL',
+      });
+      await waitFor(() => a.app.keyChecksFromMemory(), {
+        timeoutMs: 10_000,
+        message: 'A checks keys from memory again',
+      });
+      const backMs = Date.now() - deletedAt;
+      assert.ok(backMs < 5_000, `subscribed again after ${backMs} ms`);
+    } finally {
+      await amqp.close();
+    }
+
+    const created = await call(`${b.url}/api/v1/api-keys`, {
+      key: adminKey,
+      body: { name: 'after-the-deletion', role: 'viewer' },
+      from,
+    });
+    assert.equal(created.status, 201);
+    const key = created.body.key as string;
+    assert.equal((await call(`${a.url}/api/v1/api-keys`, { key, from })).status, 403);
+    const revoked = await call(`${b.url}/api/v1/api-keys/${created.body.id as string}`, {
+      key: adminKey,
+      method: 'DELETE',
+      from,
+    });
+    assert.equal(revoked.status, 204);
+    await waitFor(
+      async () => (await call(`${a.url}/api/v1/api-keys`, { key, from })).status === 401,
+      { timeoutMs: 1_000, intervalMs: 20 },
+    );
+    assert.ok(a.app.keyChecksFromMemory(), 'the event did it, not a fallback');
   });
 
   it('when requests of one key alternate over two replicas, then together they serve at most the limit', async () => {

@@ -121,7 +121,7 @@ export function createApp(deps: AppDeps) {
     readiness: {
       database: () => checkDb(knex),
       broker: () => broker.check(),
-      consumers: () => consumersUp([webhookEvents]),
+      consumers: () => consumersUp([webhookEvents, rpc]),
     },
     port: config.http.port,
     host: config.http.host,

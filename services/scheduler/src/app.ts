@@ -192,7 +192,7 @@ export function createApp(deps: AppDeps) {
     readiness: {
       database: () => checkDb(knex),
       broker: () => broker.check(),
-      consumers: () => consumersUp([platformEvents, ...consumers]),
+      consumers: () => consumersUp([platformEvents, ...consumers, rpc]),
     },
     port: config.http.port,
     host: config.http.host,

@@ -79,6 +79,8 @@ export interface Platform {
 
 interface Rabbit {
   connections(): Promise<string[]>;
+  /** The name of the connection a service opened (its `connection_name`), if it has one. */
+  connectionOf(service: string): Promise<string | undefined>;
   closeConnections(): Promise<number>;
   deleteQueue(queue: string): Promise<void>;
   consumers(queue: string): Promise<number>;
@@ -119,6 +121,11 @@ function rabbitOf(managementUrl: string, vhost: string): Rabbit {
     ) ?? [];
   return {
     connections,
+    async connectionOf(service) {
+      const list = (await call('GET', `/api/vhosts/${v}/connections`)) as
+        { name: string; client_properties?: { connection_name?: string } }[] | undefined;
+      return list?.find((c) => c.client_properties?.connection_name === service)?.name;
+    },
     async closeConnections() {
       const names = await connections();
       await Promise.all(
@@ -397,6 +404,37 @@ export async function terminateBackends(rig: Rig): Promise<number> {
     [rig.system.env.database],
   );
   return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Polls a service's `/ready` from `since` on (start it right before the fault) until its
+ * consumers check has failed with a 503 and then passed again. Resolves with how long they were
+ * down at most: from the last check that still passed (asked before the first 503) to the
+ * answer of the first one that passed again. Measured from the broker's side, as a fault that
+ * takes a while to start (a `rabbitmqctl` call on a busy machine) does not count.
+ */
+export function consumersDown(
+  url: string,
+  since: number,
+  timeoutMs: number,
+): Promise<{ downMs: number }> {
+  let lastUpAt = since;
+  let downAt: number | undefined;
+  return waitFor(
+    async () => {
+      const askedAt = Date.now();
+      const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) });
+      const body = (await res.json()) as { checks?: Record<string, string> };
+      const up = body.checks?.consumers === 'ok';
+      if (downAt === undefined) {
+        if (up) lastUpAt = askedAt;
+        else if (res.status === 503) downAt = askedAt;
+        return undefined;
+      }
+      return up ? { downMs: Date.now() - lastUpAt } : undefined;
+    },
+    { timeoutMs, intervalMs: 50, message: `${url}/ready 503 (consumers down) and then up again` },
+  );
 }
 
 /** Polls a service's `/ready` until it answers 200; returns how long that took. */

@@ -41,7 +41,10 @@ export function createKeyEventsSubscription(deps: {
   function onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
     if (!msg) {
       // The broker cancelled the consumer (queue deleted): events may be lost until setup re-runs.
+      // Closing the channel makes the broker wrapper reopen it (after 1 s) and run the setup,
+      // which declares the queue anew, consumes and reloads.
       deps.directory.unsubscribed();
+      if (!stopping) ch.close().catch(() => undefined);
       return;
     }
     let payload: { keyId: string } | undefined;
