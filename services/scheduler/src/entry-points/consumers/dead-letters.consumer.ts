@@ -10,11 +10,11 @@ import {
 import type { Logger } from '@psc/telemetry';
 import type { DeadLetterRepository } from '../../data-access/dead-letter.repository.ts';
 import type { LedgerStore } from '../../data-access/ledger.store.ts';
+import { POISON_BODY_PREFIX } from '../../domain/dead-letter-detail.ts';
 
 type Handle = Parameters<typeof createConsumeLoop>[0]['handle'];
 type ConsumeMessage = Parameters<Handle>[1];
 
-const BODY_PREFIX = 2_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The same dead letter, however often the broker hands it over, gets the same id. */
@@ -107,7 +107,8 @@ export function createDeadLettersConsumers(deps: {
             type: msg.properties.type ?? null,
             messageId: msg.properties.messageId ?? null,
             headers,
-            body: text.slice(0, BODY_PREFIX),
+            body: text.slice(0, POISON_BODY_PREFIX),
+            truncated: text.length > POISON_BODY_PREFIX,
           },
           deadAt: at,
         });
