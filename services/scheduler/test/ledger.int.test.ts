@@ -222,7 +222,7 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
     assert.deepEqual(run.payload.params, {
       since: '2026-01-01',
       apiKey: REDACTED,
-      upstream: { url: 'https://robot:***@api.example/x', authorization: REDACTED },
+      upstream: { url: 'https://***@api.example/x', authorization: REDACTED },
     });
 
     const channel = s.mq.broker.createChannel('test.poison-secrets', () => Promise.resolve());

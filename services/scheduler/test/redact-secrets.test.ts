@@ -31,7 +31,7 @@ describe('secrets in a dead letter', () => {
 
   it('when a text carries credentials by their form, then they are hidden and the rest kept', () => {
     assert.equal(
-      redactText('GET https://u:pw@api.example/x?access_token=t1&page=2 with Bearer t2.t3'),
+      redactText('GET https://u:pw@api.example/x?access_token=t1&page=2 with Bearer t2.t3.t4'),
       `GET https://***@api.example/x?access_token=***&page=2 with Bearer ${REDACTED}`,
     );
     assert.deepEqual(redactSecrets({ note: 'Basic dXNlcjpwYXNz' }), { note: `Basic ${REDACTED}` });
