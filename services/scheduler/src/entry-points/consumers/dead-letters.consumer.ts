@@ -27,6 +27,8 @@ function letterId(queue: string, msg: ConsumeMessage): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+const stringOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+
 function brokerReason(headers: Record<string, unknown>): string {
   const death = (headers['x-death'] as { reason?: string }[] | undefined)?.[0];
   return death?.reason ? `broker: ${death.reason}` : 'unknown';
@@ -104,8 +106,8 @@ export function createDeadLettersConsumers(deps: {
           queue,
           reason,
           message: {
-            type: msg.properties.type ?? null,
-            messageId: msg.properties.messageId ?? null,
+            type: stringOrNull(msg.properties.type),
+            messageId: stringOrNull(msg.properties.messageId),
             headers,
             body: text.slice(0, POISON_BODY_PREFIX),
             truncated: text.length > POISON_BODY_PREFIX,
