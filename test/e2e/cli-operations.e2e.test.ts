@@ -6,7 +6,7 @@ import { boothSample, waitFor, type FakePlatform } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
 import { runPsc, show, startCliSetup, type CliSetup } from '../support/psc.ts';
 
-describe('psc, the command line: keys, scheduler, dead letters and data', () => {
+describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs and data', () => {
   let setup: CliSetup;
   let fake: FakePlatform;
   let dir: string;
@@ -242,15 +242,18 @@ describe('psc, the command line: keys, scheduler, dead letters and data', () => 
     assert.match(watched.stdout, /succeeded/);
   });
 
-  it('when a queued job is cancelled with `jobs cancel`, then `jobs watch` ends with exit 1 on it, and cancelling it again exits 1 with the conflict', async () => {
+  it('when `sync once --timeout` gives up on a slow job and `jobs cancel` stops it, then each exits 1 saying why, `jobs watch` included, and a second cancel is a conflict', async () => {
     const path = '/booth/slow';
     fake.setCollection(path, boothSample(50));
     fake.setLatency(1_000, { path });
     const name = await addPlatform({
       resources: [{ ...boothPlatform(fake.url).resources[0]!, request: { path } }],
     });
-    const { body } = await pscJson<{ jobs: { id: string }[] }>('sync', name, 'once', '--no-wait');
-    const jobId = body.jobs[0]!.id;
+    const waited = await psc('sync', name, 'once', '--timeout', '1');
+    assert.equal(waited.code, 1, show(waited));
+    assert.match(waited.stderr, /1 job\(s\) still running when the wait ended/);
+    const jobId = /psc jobs watch (\S+)`/.exec(waited.stderr)?.[1] ?? '';
+    assert.match(waited.stdout, new RegExp(`${jobId} │ booths\\s+│ (queued|running)`));
 
     const cancel = await psc('jobs', 'cancel', jobId, '--reason', 'wrong day');
     assert.equal(cancel.code, 0, show(cancel));

@@ -6,7 +6,7 @@ import { waitFor } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
 import { show, startCliSetup, type CliSetup } from '../support/psc.ts';
 
-describe('psc, the command line: changing, testing, running and retiring platforms', () => {
+describe('psc, the command line: platforms, their schedules, collections, validation and backfills', () => {
   let setup: CliSetup;
   before(async () => {
     setup = await startCliSetup('cli-platforms', { collector: true });
@@ -79,7 +79,10 @@ describe('psc, the command line: changing, testing, running and retiring platfor
 
   it('when a platform is changed from a patch file, its schedule stopped and started, and a broken one tested, then psc shows each and exits 0, 1 or 2 as it should', async () => {
     const { psc, pscJson } = setup;
-    const name = await setup.addPlatform();
+    // Synced daily on its own: nothing runs during the test, but `sync start` has a schedule.
+    const name = await setup.addPlatform({
+      schedule: { sync: { enabled: true, intervalSeconds: 86_400 } },
+    });
     const patch = join(setup.dir, `${name}-patch.json`);
     writeFileSync(patch, JSON.stringify({ tags: ['fair'] }));
     const edited = await psc('platforms', 'edit', name, '-f', patch);
@@ -102,6 +105,7 @@ describe('psc, the command line: changing, testing, running and retiring platfor
     const started = await psc('sync', name, 'start');
     assert.equal(started.code, 0, show(started));
     assert.match(started.stdout, /syncing:\s+on its schedule\n/);
+    assert.match(started.stdout, /interval:\s+86400s\n/);
 
     // The scheduler's leader writes a new resource's schedule at its next tick.
     await waitFor(

@@ -16,7 +16,7 @@ const JSON_PAIR = /("((?:[^"\\]|\\.)*)"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[^\s,{}[
 /** `Bearer abc…`, `Basic dXNl…`: an HTTP credential quoted in a header value or a text. */
 const SCHEME_CREDENTIAL = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g;
 
-export const isSecretName = (name: string): boolean => SECRET_NAME.test(name);
+const isSecretName = (name: string): boolean => SECRET_NAME.test(name);
 
 /**
  * `text` with secrets masked where its form shows them: values of secret-named JSON fields (the
