@@ -21,7 +21,7 @@ const items = (n: number): Item[] =>
   Array.from({ length: n }, (_, i) => ({ code: `c${String(i).padStart(4, '0')}`, qty: i }));
 const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
 
-describe('job ledger end to end: DLQ replay, cancelling a running job, progress', () => {
+describe('job ledger end to end: DLQ inspect and replay, cancelling a running job, progress', () => {
   let system: System;
   let fake: FakePlatform;
   let succeeded: EventCapture;
