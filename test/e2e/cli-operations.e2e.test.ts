@@ -42,11 +42,38 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     const listed = await pscJson<{ items: { id: string; name: string }[] }>('keys', 'ls');
     assert.ok(listed.body.items.some((k) => k.id === key.id && k.name === 'cli-viewer'));
     assert.doesNotMatch(listed.run.stdout, new RegExp(key.key));
+    const table = await psc('keys', 'ls');
+    assert.equal(table.code, 0, show(table));
+    assert.match(table.stdout, new RegExp(`${key.id} │ cli-viewer\\s+│ viewer`));
+    assert.doesNotMatch(table.stdout, new RegExp(key.key));
+    const notAdmin = await runPsc(['keys', 'ls'], viewer);
+    assert.equal(notAdmin.code, 3, show(notAdmin));
+    assert.match(notAdmin.stderr, /admin for keys/);
+
     const revoked = await psc('keys', 'revoke', key.id);
     assert.equal(revoked.code, 0, show(revoked));
+    assert.match(revoked.stdout, new RegExp(`Revoked key ${key.id}\\.`));
     await waitFor(async () => (await runPsc(['scheduler', 'status'], viewer)).code === 3, {
       message: 'the revoked key is refused',
     });
+  });
+
+  it('when a key is created for people, then psc shows it once with a warning, and a key without a role is a usage error', async () => {
+    const created = await psc('keys', 'create', '--name', 'cli-operator', '--role', 'operator');
+    assert.equal(created.code, 0, show(created));
+    const key = /^key:\s+(psc_\S+)$/m.exec(created.stdout)?.[1] ?? '';
+    assert.ok(key, show(created));
+    assert.match(created.stdout, /role:\s+operator\n/);
+    assert.match(created.stdout, /Keep the key now: it is not shown again\./);
+    const asOperator = await runPsc(['scheduler', 'status', '--json'], {
+      ...env,
+      PSC_API_KEY: key,
+    });
+    assert.equal(asOperator.code, 0, show(asOperator));
+
+    const roleless = await psc('keys', 'create', '--name', 'nobody');
+    assert.equal(roleless.code, 2, show(roleless));
+    assert.match(roleless.stderr, /required option '--role <role>'/);
   });
 
   it('when the scheduler is paused with a reason, then `scheduler status` shows the reason until it is resumed', async () => {

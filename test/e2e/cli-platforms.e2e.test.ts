@@ -129,7 +129,7 @@ describe('psc, the command line: platforms, their schedules, collections, valida
     assert.match(tested.stderr, /the platform did not answer as expected/);
   });
 
-  it('when a collector resource is collected through `collections run` and a synced resource validated with `run validate`, then both end succeeded and `collections show` lists the documents', async () => {
+  it('when a collector resource is collected through `collections run` and `run collect` and a synced resource validated with `run validate`, then each ends succeeded and `collections show` lists the documents', async () => {
     const { psc, pscJson } = setup;
     const name = await collectingPlatform();
 
@@ -176,6 +176,20 @@ describe('psc, the command line: platforms, their schedules, collections, valida
     assert.match(shown.stdout, /│ id\s+│ child\s+│ fetched at/);
     const unknown = await psc('collections', 'show', '0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10');
     assert.equal(unknown.code, 1, show(unknown));
+
+    const collected = await pscJson<{ jobs: { status: string; taskType: string }[] }>(
+      'run',
+      'collect',
+      '-p',
+      name,
+      '--params',
+      '{"day":"2026-01-03"}',
+      '--wait',
+    );
+    assert.deepEqual(
+      collected.body.jobs.map((j) => [j.taskType, j.status]),
+      [['collect', 'succeeded']],
+    );
 
     const synced = await psc('run', 'sync', '-p', name, '-r', 'booths', '--wait');
     assert.equal(synced.code, 0, show(synced));
