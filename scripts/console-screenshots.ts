@@ -76,7 +76,7 @@ try {
   });
   const failing = (await api<{ id: string }>('/api/v1/platforms', { body: orders })).body;
   const dead = await api<{ jobs: Job[] }>('/api/v1/run/sync', {
-    body: { platformId: failing.id, resource: 'orders' },
+    body: { platformId: failing.id, resource: 'orders', params: { full: true, token: 'tok-demo' } },
   });
   await finished(dead.body.jobs[0]?.id ?? '');
 
@@ -109,7 +109,10 @@ try {
   await shoot('job', `/jobs/${once.body.jobs[0]?.id ?? ''}`, (p) =>
     p.getByRole('heading', { name: 'Stats' }).waitFor(),
   );
-  await shoot('dlq', '/dlq', (p) => p.locator('tr[data-job]').first().waitFor());
+  await shoot('dlq', '/dlq', async (p) => {
+    await p.locator('tr[data-job]').first().getByRole('button', { name: 'Inspect' }).click();
+    await p.getByRole('region', { name: 'Dead letter' }).getByLabel('Payload').waitFor();
+  });
   await api('/api/v1/scheduler/pause', { body: { reason: 'database upgrade until 22:00' } });
   await shoot('scheduler', '/scheduler', (p) =>
     p.getByLabel('Scheduler state').locator('.status', { hasText: 'paused' }).waitFor(),

@@ -6,7 +6,7 @@ import { boothSample, waitFor, type FakePlatform } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
 import { runPsc, show, startCliSetup, type CliSetup } from '../support/psc.ts';
 
-describe('psc, the command line: keys, scheduler, dead letters and data', () => {
+describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs and data', () => {
   let setup: CliSetup;
   let fake: FakePlatform;
   let dir: string;
@@ -42,11 +42,38 @@ describe('psc, the command line: keys, scheduler, dead letters and data', () => 
     const listed = await pscJson<{ items: { id: string; name: string }[] }>('keys', 'ls');
     assert.ok(listed.body.items.some((k) => k.id === key.id && k.name === 'cli-viewer'));
     assert.doesNotMatch(listed.run.stdout, new RegExp(key.key));
+    const table = await psc('keys', 'ls');
+    assert.equal(table.code, 0, show(table));
+    assert.match(table.stdout, new RegExp(`${key.id} │ cli-viewer\\s+│ viewer`));
+    assert.doesNotMatch(table.stdout, new RegExp(key.key));
+    const notAdmin = await runPsc(['keys', 'ls'], viewer);
+    assert.equal(notAdmin.code, 3, show(notAdmin));
+    assert.match(notAdmin.stderr, /admin for keys/);
+
     const revoked = await psc('keys', 'revoke', key.id);
     assert.equal(revoked.code, 0, show(revoked));
+    assert.match(revoked.stdout, new RegExp(`Revoked key ${key.id}\\.`));
     await waitFor(async () => (await runPsc(['scheduler', 'status'], viewer)).code === 3, {
       message: 'the revoked key is refused',
     });
+  });
+
+  it('when a key is created for people, then psc shows it once with a warning, and a key without a role is a usage error', async () => {
+    const created = await psc('keys', 'create', '--name', 'cli-operator', '--role', 'operator');
+    assert.equal(created.code, 0, show(created));
+    const key = /^key:\s+(psc_\S+)$/m.exec(created.stdout)?.[1] ?? '';
+    assert.ok(key, show(created));
+    assert.match(created.stdout, /role:\s+operator\n/);
+    assert.match(created.stdout, /Keep the key now: it is not shown again\./);
+    const asOperator = await runPsc(['scheduler', 'status', '--json'], {
+      ...env,
+      PSC_API_KEY: key,
+    });
+    assert.equal(asOperator.code, 0, show(asOperator));
+
+    const roleless = await psc('keys', 'create', '--name', 'nobody');
+    assert.equal(roleless.code, 2, show(roleless));
+    assert.match(roleless.stderr, /required option '--role <role>'/);
   });
 
   it('when the scheduler is paused with a reason, then `scheduler status` shows the reason until it is resumed', async () => {
@@ -77,17 +104,76 @@ describe('psc, the command line: keys, scheduler, dead letters and data', () => 
     );
   });
 
-  it('when a job died and the platform recovered, then `dlq ls/show` explain it and `dlq replay` runs it again to success', async () => {
+  it('when the scheduler is stopped and one task type paused with a reason, then `scheduler status` and `scheduler config` show each until resumed', async () => {
+    const stopped = await psc('scheduler', 'stop', '--reason', 'planned outage');
+    assert.equal(stopped.code, 0, show(stopped));
+    assert.match(stopped.stdout, /state:\s+stopped\n/);
+    assert.match(stopped.stdout, /reason:\s+planned outage\n/);
+    const resumed = await psc('scheduler', 'resume');
+    assert.equal(resumed.code, 0, show(resumed));
+    assert.match(resumed.stdout, /state:\s+running\n/);
+
+    const table = await psc('scheduler', 'config');
+    assert.equal(table.code, 0, show(table));
+    assert.match(table.stdout, /task\s+│ enabled\s+│ every\s+│ cron/);
+    assert.match(table.stdout, /│ sync\s+│/);
+    assert.match(table.stdout, /│ validate\s+│/);
+
+    const paused = await psc(
+      'scheduler',
+      'config',
+      'validate',
+      'pause',
+      '--reason',
+      'no drift checks',
+    );
+    assert.equal(paused.code, 0, show(paused));
+    assert.match(paused.stdout, /│ validate\s+│.*│ no drift checks\s+│/);
+    const one = await pscJson<{ taskType: string; pausedReason: string | null }>(
+      'scheduler',
+      'config',
+      'validate',
+    );
+    assert.deepEqual([one.body.taskType, one.body.pausedReason], ['validate', 'no drift checks']);
+    const back = await pscJson<{ pausedReason: string | null }>(
+      'scheduler',
+      'config',
+      'validate',
+      'resume',
+    );
+    assert.equal(back.body.pausedReason, null);
+
+    const wrong = await psc('scheduler', 'config', 'everything');
+    assert.equal(wrong.code, 2, show(wrong));
+    assert.match(wrong.stderr, /'everything' is invalid for argument 'task'/);
+  });
+
+  /** A booth platform whose one resource answers 500 until told otherwise; returns its name. */
+  async function flakyPlatform(): Promise<{ name: string; path: string }> {
+    const path = `/booth/flaky-${Math.random().toString(36).slice(2, 8)}`;
+    fake.setCollection(path, boothSample(5));
+    fake.setFault({ status: 500, body: { error: 'boom' } }, { path });
     const name = await addPlatform({
       breaker: { volumeThreshold: 1_000, errorThresholdPercentage: 100, resetTimeoutMs: 1_000 },
-      resources: [{ ...boothPlatform(fake.url).resources[0]!, request: { path: '/booth/flaky' } }],
+      resources: [{ ...boothPlatform(fake.url).resources[0]!, request: { path } }],
     });
-    fake.setFault({ status: 500, body: { error: 'boom' } }, { path: '/booth/flaky' });
-    const died = await psc('sync', name, 'once', '--json');
-    assert.equal(died.code, 1, show(died));
-    const jobId = (JSON.parse(died.stdout) as { jobs: { id: string; status: string }[] }).jobs[0]!
-      .id;
+    return { name, path };
+  }
 
+  /** Runs a sync of the platform that dies; returns its job id once `dlq ls` lists it. */
+  async function deadJob(name: string, params: Record<string, unknown> = {}): Promise<string> {
+    const died = await psc(
+      'run',
+      'sync',
+      '-p',
+      name,
+      '--params',
+      JSON.stringify(params),
+      '--wait',
+      '--json',
+    );
+    assert.equal(died.code, 1, show(died));
+    const jobId = (JSON.parse(died.stdout) as { jobs: { id: string }[] }).jobs[0]!.id;
     await waitFor(
       async () => {
         const { body } = await pscJson<{ items: { jobId: string }[] }>(
@@ -100,12 +186,39 @@ describe('psc, the command line: keys, scheduler, dead letters and data', () => 
       },
       { message: 'the dead job is in `psc dlq ls`' },
     );
+    return jobId;
+  }
+
+  it('when a job died and the platform recovered, then `dlq ls/show` explain it, show its message without the secret in its params, and `dlq replay` runs it again to success', async () => {
+    const { name, path } = await flakyPlatform();
+    const secret = 'sk-cli-secret-1';
+    const jobId = await deadJob(name, { full: true, apiKey: secret });
+
+    const table = await psc('dlq', 'ls', '--platform', name);
+    assert.equal(table.code, 0, show(table));
+    assert.match(table.stdout, new RegExp(`${jobId}.*│ sync.*upstream_status`));
+
     const shown = await psc('dlq', 'show', jobId);
     assert.equal(shown.code, 0, show(shown));
-    assert.match(shown.stdout, /reason:/);
-    assert.match(shown.stdout, /upstream_status/);
+    assert.match(shown.stdout, new RegExp(`job:\\s+${jobId}\\n`));
+    assert.match(shown.stdout, /reason:\s+upstream_status/);
+    assert.match(shown.stdout, /error:\s+upstream_status: /);
+    assert.match(shown.stdout, /type:\s+job\.run\n/);
+    assert.match(shown.stdout, /headers:\n {2}\{\n {4}"x-psc-dead-reason": "upstream_status/);
+    assert.match(shown.stdout, /payload:\n {2}\{\n {4}"type": "job\.run",/);
+    assert.match(shown.stdout, /"apiKey": "\[redacted\]"/);
+    assert.ok(!shown.stdout.includes(secret), show(shown));
 
-    fake.setFault(null, { path: '/booth/flaky' });
+    const { body: letter } = await pscJson<{
+      jobId: string;
+      replayable: boolean;
+      message: { payload: { payload: { jobId: string; params: Record<string, unknown> } } };
+    }>('dlq', 'show', jobId);
+    assert.equal(letter.replayable, true);
+    assert.equal(letter.message.payload.payload.jobId, jobId);
+    assert.deepEqual(letter.message.payload.payload.params, { full: true, apiKey: '[redacted]' });
+
+    fake.setFault(null, { path });
     const replayed = await pscJson<{ replayed: string[] }>('dlq', 'replay', jobId);
     assert.deepEqual(replayed.body.replayed, [jobId]);
     const job = await waitFor(
@@ -123,6 +236,68 @@ describe('psc, the command line: keys, scheduler, dead letters and data', () => 
       name,
     );
     assert.ok(!after.items.some((d) => d.jobId === jobId), 'a replayed job leaves the DLQ');
+
+    const gone = await psc('dlq', 'show', jobId);
+    assert.equal(gone.code, 1, show(gone));
+    assert.match(gone.stderr, new RegExp(`${jobId} is not in the dead-letter queue`));
+    assert.match(gone.stderr, /→ Check the id/);
+  });
+
+  it('when dead jobs are forgotten with `dlq rm` and the rest replayed with `dlq replay --all`, then each leaves the queue, and a wrong call exits 1 or 2', async () => {
+    const { name, path } = await flakyPlatform();
+    const [forget, keep] = [await deadJob(name), await deadJob(name)];
+
+    const removed = await psc('dlq', 'rm', forget);
+    assert.equal(removed.code, 0, show(removed));
+    assert.match(removed.stdout, new RegExp(`Forgot dead job ${forget}\\.`));
+    const again = await psc('dlq', 'rm', forget);
+    assert.equal(again.code, 1, show(again));
+    assert.match(again.stderr, /is not in the dead-letter queue/);
+
+    const neither = await psc('dlq', 'replay');
+    assert.equal(neither.code, 2, show(neither));
+    assert.match(neither.stderr, /give a job id, or --all/);
+
+    fake.setFault(null, { path });
+    const all = await psc('dlq', 'replay', '--all', '--platform', name);
+    assert.equal(all.code, 0, show(all));
+    assert.match(all.stdout, new RegExp(`Replayed 1 job\\(s\\)\\.\\n${keep}\\n`));
+    const forgotten = await pscJson<{ status: string; trigger: string }>('jobs', 'show', forget);
+    assert.equal(forgotten.body.status, 'dead', 'a forgotten job is not replayed');
+    const watched = await psc('jobs', 'watch', keep);
+    assert.equal(watched.code, 0, show(watched));
+    assert.match(watched.stdout, /succeeded/);
+  });
+
+  it('when `sync once --timeout` gives up on a slow job and `jobs cancel` stops it, then each exits 1 saying why, `jobs watch` included, and a second cancel is a conflict', async () => {
+    const path = '/booth/slow';
+    fake.setCollection(path, boothSample(50));
+    fake.setLatency(1_000, { path });
+    const name = await addPlatform({
+      resources: [{ ...boothPlatform(fake.url).resources[0]!, request: { path } }],
+    });
+    const waited = await psc('sync', name, 'once', '--timeout', '1');
+    assert.equal(waited.code, 1, show(waited));
+    assert.match(waited.stderr, /1 job\(s\) still running when the wait ended/);
+    const jobId = /psc jobs watch (\S+)`/.exec(waited.stderr)?.[1] ?? '';
+    assert.match(waited.stdout, new RegExp(`${jobId} │ booths\\s+│ (queued|running)`));
+
+    const cancel = await psc('jobs', 'cancel', jobId, '--reason', 'wrong day');
+    assert.equal(cancel.code, 0, show(cancel));
+    assert.match(cancel.stdout, new RegExp(`(Cancelling job|Job) ${jobId}`));
+    assert.match(cancel.stdout, new RegExp(`id:\\s+${jobId}\\n`));
+
+    const watched = await psc('jobs', 'watch', jobId);
+    assert.equal(watched.code, 1, show(watched));
+    assert.match(watched.stdout, /cancelled/);
+    assert.match(watched.stderr, /1 of 1 job\(s\) did not succeed/);
+    assert.match(watched.stderr, new RegExp(`psc jobs show ${jobId}`));
+
+    const twice = await psc('jobs', 'cancel', jobId);
+    assert.equal(twice.code, 1, show(twice));
+    assert.match(twice.stderr, /already cancelled/);
+    assert.match(twice.stderr, /conflicts with the current state/);
+    fake.setLatency(0, { path });
   });
 
   it('when records are imported from a file and exported again, then the export holds every imported record', async () => {

@@ -1,12 +1,35 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '@psc/testing';
+import { boothPlatform } from '../support/platforms.ts';
 import { show, startCliSetup, type CliSetup } from '../support/psc.ts';
 
-describe('psc, the command line: changing, testing, running and retiring platforms', () => {
+describe('psc, the command line: platforms, their schedules, collections, validation and backfills', () => {
   let setup: CliSetup;
   before(async () => {
-    setup = await startCliSetup('cli-platforms');
+    setup = await startCliSetup('cli-platforms', { collector: true });
   });
+
+  /** Booths that also validate, and a collector resource over the same endpoint. */
+  const collectingPlatform = () => {
+    const booths = boothPlatform(setup.fake.url).resources[0]!;
+    return setup.addPlatform({
+      resources: [
+        { ...booths, tasks: ['sync', 'validate'] },
+        {
+          name: 'booth-pages',
+          tasks: ['collect'],
+          params: ['day'],
+          request: { path: '/booth/all', query: { day: '{{day}}' } },
+          itemsPath: 'data',
+          key: 'boothName',
+          mapping: { name: 'boothName' },
+        },
+      ],
+    });
+  };
   after(async () => {
     await setup?.stop();
   });
@@ -52,5 +75,195 @@ describe('psc, the command line: changing, testing, running and retiring platfor
     assert.equal(gone.code, 1, show(gone));
     assert.match(gone.stderr, new RegExp(`no platform named "${name}"`));
     assert.match(gone.stderr, /psc platforms ls/);
+  });
+
+  it('when a platform is changed from a patch file, its schedule stopped and started, and a broken one tested, then psc shows each and exits 0, 1 or 2 as it should', async () => {
+    const { psc, pscJson } = setup;
+    // Synced daily on its own: nothing runs during the test, but `sync start` has a schedule.
+    const name = await setup.addPlatform({
+      schedule: { sync: { enabled: true, intervalSeconds: 86_400 } },
+    });
+    const patch = join(setup.dir, `${name}-patch.json`);
+    writeFileSync(patch, JSON.stringify({ tags: ['fair'] }));
+    const edited = await psc('platforms', 'edit', name, '-f', patch);
+    assert.equal(edited.code, 0, show(edited));
+    assert.match(edited.stdout, new RegExp(`Changed ${name} \\(version 2\\)\\.`));
+    assert.match(edited.stdout, /tags:\s+fair\n/);
+    const neither = await psc('platforms', 'edit', name);
+    assert.equal(neither.code, 2, show(neither));
+    assert.match(neither.stderr, /either -f <patch.json> or --set <json>/);
+    const refused = await psc('platforms', 'edit', name, '--set', '{"priority":"high"}');
+    assert.equal(refused.code, 1, show(refused));
+    assert.match(refused.stderr, /priority/);
+    assert.match(refused.stderr, /Fix the input named above/);
+
+    const stopped = await psc('sync', name, 'stop', '--reason', 'maintenance window');
+    assert.equal(stopped.code, 0, show(stopped));
+    assert.match(stopped.stdout, /syncing:\s+stopped\n/);
+    const status = await pscJson<{ isRunning: boolean }>('sync', name, 'status');
+    assert.equal(status.body.isRunning, false);
+    const started = await psc('sync', name, 'start');
+    assert.equal(started.code, 0, show(started));
+    assert.match(started.stdout, /syncing:\s+on its schedule\n/);
+    assert.match(started.stdout, /interval:\s+86400s\n/);
+
+    // The scheduler's leader writes a new resource's schedule at its next tick.
+    await waitFor(
+      async () =>
+        (await pscJson<{ items: unknown[] }>('schedules', 'ls', '--platform', name)).body.items
+          .length > 0,
+      { message: 'the schedule of booths is listed' },
+    );
+    const schedules = await psc('schedules', 'ls', '--platform', name);
+    assert.equal(schedules.code, 0, show(schedules));
+    assert.match(schedules.stdout, /│ booths\s+│ sync\s+│/);
+
+    const broken = await setup.addPlatform({
+      resources: [
+        { ...boothPlatform(setup.fake.url).resources[0]!, request: { path: '/booth/none' } },
+      ],
+    });
+    const tested = await psc('platforms', 'test', broken);
+    assert.equal(tested.code, 1, show(tested));
+    assert.match(tested.stdout, /booths\s*│ false\s*│ 404/);
+    assert.match(tested.stderr, /the platform did not answer as expected/);
+  });
+
+  it('when a collector resource is collected through `collections run` and `run collect` and a synced resource validated with `run validate`, then each ends succeeded and `collections show` lists the documents', async () => {
+    const { psc, pscJson } = setup;
+    const name = await collectingPlatform();
+
+    const queued = await pscJson<{ jobId: string }>(
+      'collections',
+      'run',
+      name,
+      'booth-pages',
+      '--params',
+      '{"day":"2026-01-01"}',
+    );
+    const waited = await psc(
+      'collections',
+      'run',
+      name,
+      'booth-pages',
+      '--params',
+      '{"day":"2026-01-02"}',
+      '--wait',
+    );
+    assert.equal(waited.code, 0, show(waited));
+    assert.match(
+      waited.stdout,
+      new RegExp(`^${name}/booth-pages: \\d+ pages, \\d+ records \\(1/1 jobs done\\)$`, 'm'),
+    );
+    assert.match(waited.stdout, /booth-pages\s*│ succeeded/);
+
+    const run = await waitFor(
+      async () => {
+        const { body } = await pscJson<{ status: string; documents: number }>(
+          'collections',
+          'show',
+          queued.body.jobId,
+        );
+        return body.status === 'succeeded' ? body : undefined;
+      },
+      { timeoutMs: 30_000, message: 'the first collection succeeded' },
+    );
+    assert.ok(run.documents >= 1, JSON.stringify(run));
+    const shown = await psc('collections', 'show', queued.body.jobId, '--documents');
+    assert.equal(shown.code, 0, show(shown));
+    assert.match(shown.stdout, /status:\s+succeeded\n/);
+    assert.match(shown.stdout, /params:\s+\{"day":"2026-01-01"\}\n/);
+    assert.match(shown.stdout, /│ id\s+│ child\s+│ fetched at/);
+    const unknown = await psc('collections', 'show', '0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10');
+    assert.equal(unknown.code, 1, show(unknown));
+
+    const collected = await pscJson<{ jobs: { status: string; taskType: string }[] }>(
+      'run',
+      'collect',
+      '-p',
+      name,
+      '--params',
+      '{"day":"2026-01-03"}',
+      '--wait',
+    );
+    assert.deepEqual(
+      collected.body.jobs.map((j) => [j.taskType, j.status]),
+      [['collect', 'succeeded']],
+    );
+
+    const synced = await psc('run', 'sync', '-p', name, '-r', 'booths', '--wait');
+    assert.equal(synced.code, 0, show(synced));
+    const validated = await pscJson<{ jobs: { status: string; taskType: string }[] }>(
+      'run',
+      'validate',
+      '-p',
+      name,
+      '-r',
+      'booths',
+      '--wait',
+    );
+    assert.deepEqual(
+      validated.body.jobs.map((j) => [j.taskType, j.status]),
+      [['validate', 'succeeded']],
+    );
+  });
+
+  it('when a long backfill is created, shown and cancelled with a reason, then psc shows its progress and the cancel, and a backwards range exits 1 with the API reason', async () => {
+    const { psc, pscJson } = setup;
+    const name = await setup.addPlatform();
+    const created = await psc(
+      'backfill',
+      'create',
+      '-p',
+      name,
+      '-r',
+      'booths',
+      '--from',
+      '2025-01-01',
+      '--to',
+      '2025-07-01',
+      '--max-concurrent',
+      '1',
+    );
+    assert.equal(created.code, 0, show(created));
+    assert.match(
+      created.stdout,
+      /range:\s+2025-01-01T00:00:00(\.000)?Z → 2025-07-01T00:00:00(\.000)?Z by day \(UTC\)\n/,
+    );
+    // From and to both included: 182 days.
+    assert.match(created.stdout, /progress:\s+\d+\/182 succeeded/);
+    const id = /^id:\s+(\S+)$/m.exec(created.stdout)?.[1] ?? '';
+
+    const shown = await pscJson<{ id: string; progress: { steps: number } }>(
+      'backfill',
+      'show',
+      id,
+    );
+    assert.deepEqual([shown.body.id, shown.body.progress.steps], [id, 182]);
+    const cancelled = await psc('backfill', 'cancel', id, '--reason', 'enough history');
+    assert.equal(cancelled.code, 0, show(cancelled));
+    assert.match(cancelled.stdout, /status:\s+cancelled\n/);
+    assert.match(cancelled.stdout, /cancel reason:\s+enough history\n/);
+    const listed = await psc('backfill', 'ls', '--platform', name);
+    assert.match(listed.stdout, new RegExp(`${id}.*│ cancelled`));
+
+    const backwards = await psc(
+      'backfill',
+      'create',
+      '-p',
+      name,
+      '-r',
+      'booths',
+      '--from',
+      '2025-07-01',
+      '--to',
+      '2025-01-01',
+    );
+    assert.equal(backwards.code, 1, show(backwards));
+    assert.match(backwards.stderr, /`to` is before `from`/);
+    assert.match(backwards.stderr, /Fix the input named above/);
+    const missing = await psc('backfill', 'create', '-p', name, '-r', 'booths');
+    assert.equal(missing.code, 2, show(missing));
+    assert.match(missing.stderr, /required option '--from <date>'/);
   });
 });

@@ -24,6 +24,8 @@ const READ_ONLY_BUTTONS = new Set([
   'Download CSV',
 ]);
 
+const SECRET = 'tok-console-secret-1';
+
 describe('operator console in headless Chromium', () => {
   let system: System;
   let fake: FakePlatform;
@@ -77,7 +79,12 @@ describe('operator console in headless Chromium', () => {
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
-      body: { platformId: created.body.id, resource: 'orders' },
+      // A credential among the params: the dead-letter view must never show it.
+      body: {
+        platformId: created.body.id,
+        resource: 'orders',
+        params: { full: true, token: SECRET },
+      },
     });
     assert.equal(run.status, 202, JSON.stringify(run.body));
     const jobId = run.body.jobs[0]?.id ?? '';
@@ -230,6 +237,25 @@ describe('operator console in headless Chromium', () => {
       { timeoutMs: 30_000, message: 'replayed job succeeded' },
     );
     assert.equal(job.trigger, 'replay');
+  });
+
+  it('when a dead letter is inspected, then its reason, headers and payload show pretty-printed, its secret redacted', async () => {
+    await page.goto(`${system.gatewayUrl}/ui/dlq`);
+    const row = page.locator(`tr[data-job="${deadForViewer}"]`);
+    await row.getByRole('button', { name: 'Inspect' }).click();
+    const letter = page.getByRole('region', { name: 'Dead letter' });
+    await letter
+      .getByText(/upstream_status/)
+      .first()
+      .waitFor();
+    const payload = (await letter.getByLabel('Payload').textContent()) ?? '';
+    assert.match(payload, new RegExp(`\n {4}"jobId": "${deadForViewer}",\n`), payload);
+    assert.match(payload, /"type": "job.run"/);
+    assert.match(payload, /"token": "\[redacted\]"/);
+    assert.match((await letter.getByLabel('Headers').textContent()) ?? '', /"x-psc-attempt": 4/);
+    assert.ok(!(await page.content()).includes(SECRET), 'the page holds no secret');
+    await row.getByRole('button', { name: 'Hide' }).click();
+    await letter.waitFor({ state: 'detached' });
   });
 
   it('when the scheduler is paused with a reason, then the page and the API show it paused with that reason', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakePlatform, waitFor, type FakePlatform, type Item } from '@psc/testing';
-import { captureEvents, type EventCapture } from '../support/event-capture.ts';
+import type { components } from '@psc/api-client';
+import { captureEvents, publishRaw, type EventCapture } from '../support/event-capture.ts';
 import { startSystem, type System } from '../support/system.ts';
 
 interface LedgerJob {
@@ -14,11 +15,13 @@ interface LedgerJob {
   progress?: { pages: number; records: number } | null;
 }
 
+type DeadLetterDetail = components['schemas']['DeadLetterDetail'];
+
 const items = (n: number): Item[] =>
   Array.from({ length: n }, (_, i) => ({ code: `c${String(i).padStart(4, '0')}`, qty: i }));
 const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
 
-describe('job ledger end to end: DLQ replay, cancelling a running job, progress', () => {
+describe('job ledger end to end: DLQ inspect and replay, cancelling a running job, progress', () => {
   let system: System;
   let fake: FakePlatform;
   let succeeded: EventCapture;
@@ -114,6 +117,102 @@ describe('job ledger end to end: DLQ replay, cancelling a running job, progress'
     assert.equal(done.error, null);
     const dlq = await system.api<{ items: { jobId: string }[] }>('/api/v1/dlq');
     assert.ok(!dlq.body.items.some((d) => d.jobId === jobId), 'no longer in the DLQ');
+  });
+
+  it('GET /api/v1/dlq/{jobId}: when a dead job and a poison message carry secrets, then a viewer sees each reason, headers and payload with no secret in them, and 404 for an unknown id', async () => {
+    const viewer = await system.api<{ key: string }>('/api/v1/api-keys', {
+      body: { name: 'dlq-viewer', role: 'viewer' },
+    });
+    assert.equal(viewer.status, 201, JSON.stringify(viewer.body));
+    const asViewer = { apiKey: viewer.body.key };
+
+    fake.setCollection('/vault', items(5));
+    fake.setFault({ status: 500, body: { error: 'boom' } }, { path: '/vault' });
+    const platformId = await register('vault');
+    const res = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+      body: {
+        platformId,
+        resource: 'vault',
+        params: { full: true, apiKey: 'sk-e2e-secret-1', auth: { password: 'pw-e2e-secret-2' } },
+      },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const jobId = res.body.jobs[0]!.id;
+    await until(jobId, (j) => j.status === 'dead', 'job dead');
+
+    const dead = await waitFor(
+      async () => {
+        const got = await system.api<DeadLetterDetail>(`/api/v1/dlq/${jobId}`, asViewer);
+        return got.status === 200 ? got.body : undefined;
+      },
+      { message: 'the dead job in GET /api/v1/dlq/{jobId}' },
+    );
+    assert.deepEqual(
+      [dead.jobId, dead.platformId, dead.resource, dead.taskType, dead.attempts, dead.replayable],
+      [jobId, platformId, 'vault', 'sync', 4, true],
+    );
+    assert.match(dead.reason, /upstream_status/);
+    assert.equal(dead.error?.class, 'upstream_status');
+    assert.equal(dead.message?.type, 'job.run');
+    assert.equal(dead.message?.headers['x-psc-attempt'], 4);
+    const run = dead.message?.payload as { payload: { jobId: string; params: unknown } };
+    assert.equal(run.payload.jobId, jobId);
+    assert.deepEqual(run.payload.params, {
+      full: true,
+      apiKey: '[redacted]',
+      auth: '[redacted]',
+    });
+
+    // A job.run outside its contract, from a producer that put a credential in its headers.
+    const messageId = `poison-${Math.random().toString(36).slice(2, 8)}`;
+    await publishRaw(
+      system.env.vhost,
+      'psc.jobs',
+      'sync',
+      JSON.stringify({ type: 'job.run', version: 1, payload: { token: 'tok-e2e-secret-3' } }),
+      { messageId, headers: { authorization: 'Bearer tok-e2e-secret-4', 'x-origin': 'e2e' } },
+    );
+    const poison = await waitFor(
+      async () => {
+        const list = await system.api<{ items: { id: string; jobId: string | null }[] }>(
+          '/api/v1/dlq?reason=poison_message',
+          asViewer,
+        );
+        for (const item of list.body.items.filter((i) => i.jobId === null)) {
+          const got = await system.api<DeadLetterDetail>(`/api/v1/dlq/${item.id}`, asViewer);
+          if (got.body.message?.messageId === messageId) return got.body;
+        }
+        return undefined;
+      },
+      { message: 'the poison message in the dead-letter queue' },
+    );
+    assert.match(poison.reason, /poison_message: job\.run fails its contract/);
+    assert.equal(poison.replayable, false);
+    assert.equal(poison.queue, 'sync-worker.jobs');
+    assert.deepEqual(
+      [poison.message?.headers.authorization, poison.message?.headers['x-origin']],
+      ['[redacted]', 'e2e'],
+    );
+    assert.deepEqual(poison.message?.payload, {
+      type: 'job.run',
+      version: 1,
+      payload: { token: '[redacted]' },
+    });
+
+    const shown = JSON.stringify([dead, poison]);
+    for (const secret of [
+      'sk-e2e-secret-1',
+      'pw-e2e-secret-2',
+      'tok-e2e-secret-3',
+      'tok-e2e-secret-4',
+    ]) {
+      assert.ok(!shown.includes(secret), `${secret} is not shown`);
+    }
+    const unknown = await system.api<{ error: { code: string } }>(
+      '/api/v1/dlq/0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10',
+      asViewer,
+    );
+    assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
   });
 
   it('POST /api/v1/jobs/{id}/cancel: when a running multi-page job is cancelled, then it stops at its next page, ends cancelled and never succeeds', async () => {

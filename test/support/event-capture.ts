@@ -60,3 +60,24 @@ export async function outboxDepth(databaseUrl: string, schema: string): Promise<
     await client.end();
   }
 }
+
+/**
+ * Publishes `body` as it is, with `headers`, to `exchange` in the test's vhost (management API):
+ * what a foreign or broken producer would send, bypassing every contract check of ours.
+ */
+export async function publishRaw(
+  vhost: string,
+  exchange: string,
+  routingKey: string,
+  body: string,
+  properties: { messageId: string; headers: Record<string, string> },
+): Promise<void> {
+  const v = encodeURIComponent(vhost);
+  const answer = (await management('POST', `/api/exchanges/${v}/${exchange}/publish`, {
+    properties: { message_id: properties.messageId, headers: properties.headers },
+    routing_key: routingKey,
+    payload: body,
+    payload_encoding: 'string',
+  })) as { routed: boolean };
+  if (!answer.routed) throw new Error(`${exchange} routed nothing for ${routingKey}`);
+}

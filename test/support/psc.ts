@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { boothSample, startFakePlatform, type FakePlatform } from '@psc/testing';
 import { boothPlatform } from './platforms.ts';
-import { startSystem, type System } from './system.ts';
+import { startSystem, type ServiceName, type System } from './system.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The shim pnpm links into node_modules/.bin: what `npx psc` runs. */
@@ -69,10 +69,13 @@ export interface CliSetup {
 }
 
 /**
- * A system without the collector and a fake platform serving 25 booths at `/booth/all` and 5
- * at `/booth/flaky`, retries 200/400/800 ms so a job dies within seconds.
+ * A system (the collector only with `collector`) and a fake platform serving 25 booths at
+ * `/booth/all` and 5 at `/booth/flaky`, retries 200/400/800 ms so a job dies within seconds.
  */
-export async function startCliSetup(name: string): Promise<CliSetup> {
+export async function startCliSetup(
+  name: string,
+  options: { collector?: boolean } = {},
+): Promise<CliSetup> {
   const fake = await startFakePlatform({
     collections: { '/booth/all': boothSample(25), '/booth/flaky': boothSample(5) },
   });
@@ -83,7 +86,9 @@ export async function startCliSetup(name: string): Promise<CliSetup> {
     env: { PSC_RETRY_TIERS_MS: '200,400,800' },
     services: ['platform-registry'],
   });
-  for (const service of ['scheduler', 'sync-worker', 'gateway'] as const) {
+  const services: ServiceName[] = ['scheduler', 'sync-worker', 'gateway'];
+  if (options.collector) services.splice(2, 0, 'collector');
+  for (const service of services) {
     await system.start(service);
   }
   const dir = mkdtempSync(join(tmpdir(), 'psc-cli-'));

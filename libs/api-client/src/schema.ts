@@ -643,6 +643,32 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/dlq/{jobId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One dead letter: why it died, its last error and its message (secrets redacted)
+     * @description The message is the dead job's `job.run` as the job ledger sends it (rebuilt from the ledger's row, null once the row is purged), or a poison message's headers and body as parked (the first 2,000 characters; `truncated` says when it was longer). Values under secret-looking names (token, password, api key, authorization, cookie…), bearer and basic credentials, passwords in URLs and secret query parameters are replaced by `[redacted]`.
+     *
+     *     Needs the **viewer** role (viewer < operator < admin).
+     */
+    get: operations['getDeadLetter'];
+    put?: never;
+    post?: never;
+    /**
+     * Forget a dead job
+     * @description Needs the **operator** role (viewer < operator < admin).
+     */
+    delete: operations['deleteDeadLetter'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/dlq/replay': {
     parameters: {
       query?: never;
@@ -678,26 +704,6 @@ export interface paths {
      */
     post: operations['replayDeadLetter'];
     delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/dlq/{jobId}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    post?: never;
-    /**
-     * Forget a dead job
-     * @description Needs the **operator** role (viewer < operator < admin).
-     */
-    delete: operations['deleteDeadLetter'];
     options?: never;
     head?: never;
     patch?: never;
@@ -3291,6 +3297,34 @@ export interface components {
         deadAt: string;
       }[];
       nextCursor: string | null;
+    };
+    DeadLetterDetail: {
+      /** Format: uuid */
+      id: string;
+      jobId: string | null;
+      run: number | null;
+      platformId: string | null;
+      resource: string | null;
+      taskType: string | null;
+      queue: string;
+      reason: string;
+      attempts: number;
+      replayable: boolean;
+      /** Format: date-time */
+      deadAt: string;
+      error: {
+        message: string;
+        class: string;
+      } | null;
+      message: {
+        type: string | null;
+        messageId: string | null;
+        headers: {
+          [key: string]: unknown;
+        };
+        payload: unknown;
+        truncated: boolean;
+      } | null;
     };
     /**
      * @example {
@@ -7722,6 +7756,198 @@ export interface operations {
       };
     };
   };
+  getDeadLetter: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The dead job's id, or a poison message's own id (`id` in the list) */
+        jobId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The dead letter */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeadLetterDetail'];
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such route, platform, resource or job */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Path, query or body fails its schema; `details` names each field */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteDeadLetter: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The dead job's id, or a poison message's own id (`id` in the list) */
+        jobId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such route, platform, resource or job */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Path, query or body fails its schema; `details` names each field */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
   replayDeadLetters: {
     parameters: {
       query?: never;
@@ -7843,7 +8069,7 @@ export interface operations {
       query?: never;
       header?: never;
       path: {
-        /** @description Job id */
+        /** @description The dead job's id, or a poison message's own id (`id` in the list) */
         jobId: string;
       };
       cookie?: never;
@@ -7858,101 +8084,6 @@ export interface operations {
         content: {
           'application/json': components['schemas']['Replayed'];
         };
-      };
-      /** @description No X-API-Key, or an unknown or revoked one */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The key’s role ranks below the operation’s */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such route, platform, resource or job */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Path, query or body fails its schema; `details` names each field */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
-      429: {
-        headers: {
-          /** @description Seconds until the limit resets */
-          'retry-after': string;
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected error (logged; the message is withheld) */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
-      504: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  deleteDeadLetter: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Job id */
-        jobId: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Deleted */
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
       };
       /** @description No X-API-Key, or an unknown or revoked one */
       401: {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRpc } from './rpc.ts';
+import { jobError } from './job.ts';
 import { page, pageRequest } from './record.ts';
 import { TASK_TYPES } from './topology.ts';
 
@@ -28,6 +29,42 @@ export const deadLetter = z.object({
 });
 export type DeadLetter = z.infer<typeof deadLetter>;
 
+/** What psc shows in place of a secret's value (by its name, or its form in a text). */
+export const REDACTED = '[redacted]';
+
+/**
+ * The message that died, as the owner keeps it, with every secret replaced by `[redacted]`:
+ * values under secret-looking names (token, password, api key, authorization, cookie…), bearer
+ * and basic credentials, passwords in URLs and secret query parameters.
+ */
+export const deadMessage = z.object({
+  /** The message type (AMQP `type`), e.g. `job.run`; null when the sender set none. */
+  type: z.string().nullable(),
+  messageId: z.string().nullable(),
+  /**
+   * AMQP headers. For a dead job: the dead-letter headers (`x-psc-dead-reason`, `-queue`, `-at`,
+   * `x-psc-attempt`); for a poison message: those it was parked with, `x-death` included.
+   */
+  headers: z.record(z.string(), z.unknown()),
+  /**
+   * The body: for a dead job, the `job.run` envelope of the run that died, rebuilt from the job
+   * ledger's row; for a poison message, its JSON, or its text when it is not JSON.
+   */
+  payload: z.unknown(),
+  /** The owner keeps only the first 2,000 characters of a poison message: `payload` is cut. */
+  truncated: z.boolean(),
+});
+export type DeadMessage = z.infer<typeof deadMessage>;
+
+/** One dead letter with its job's last error and the message that died. */
+export const deadLetterDetail = deadLetter.extend({
+  /** The dead job's last error; null for a poison message. */
+  error: jobError.nullable(),
+  /** Null when nothing is kept of it (a dead job whose ledger row has been purged). */
+  message: deadMessage.nullable(),
+});
+export type DeadLetterDetail = z.infer<typeof deadLetterDetail>;
+
 export const dlqFilter = z.strictObject({
   platformId: z.uuid().optional(),
   resource: z.string().min(1).max(200).optional(),
@@ -42,6 +79,13 @@ export const dlqList = defineRpc(
   'dlq.list',
   dlqFilter.extend(pageRequest),
   page(deadLetter),
+);
+/** One dead letter by its job id (or a poison message's own id); 404 when it is not there. */
+export const dlqGet = defineRpc(
+  'scheduler',
+  'dlq.get',
+  z.object({ jobId: z.uuid() }),
+  deadLetterDetail,
 );
 /**
  * Runs matching dead jobs again (as their next run, attempts from 1), each queued in the same

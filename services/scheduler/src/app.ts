@@ -116,7 +116,7 @@ export function createApp(deps: AppDeps) {
     service: 'scheduler',
     handlers: [
       ...jobRpcHandlers({ jobs, runNow, ledger }),
-      ...dlqRpcHandlers({ deadLetters, ledger }),
+      ...dlqRpcHandlers({ deadLetters, jobs, ledger }),
       ...backfillRpcHandlers({ backfills }),
       outboxRpcHandler('scheduler', outbox),
       ...schedulerRpcHandlers({

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   EXCHANGES,
   QUEUES,
   QUEUE_SPECS,
+  REDACTED,
   dlqDelete,
+  dlqGet,
   dlqList,
   dlqReplay,
   jobFailed,
@@ -194,6 +197,77 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
       letter.map((d) => [d.jobId, d.replayable]),
       [[jobId, true]],
     );
+  });
+
+  it('when a dead job and a poison message carry secrets, then dlq.get shows their headers and payload with every secret redacted, and 404 for an unknown id', async () => {
+    const params = {
+      since: '2026-01-01',
+      apiKey: 'sk-job-secret-1',
+      upstream: { url: 'https://robot:pw-secret-2@api.example/x', authorization: 'x' },
+    };
+    const { jobs } = await runNow(s.rpc, {
+      taskType: 'sync',
+      platformId: platform.id,
+      resource: 'booths',
+      params,
+    });
+    const jobId = jobs[0]!.id;
+    await kill(jobId);
+    const dead = await s.rpc.call(dlqGet, { jobId });
+    assert.equal(dead.error?.class, 'upstream_status');
+    assert.equal(dead.message?.type, 'job.run');
+    assert.equal(dead.message?.headers['x-psc-attempt'], 4);
+    const run = dead.message?.payload as { payload: { jobId: string; params: typeof params } };
+    assert.equal(run.payload.jobId, jobId);
+    assert.deepEqual(run.payload.params, {
+      since: '2026-01-01',
+      apiKey: REDACTED,
+      upstream: { url: 'https://***@api.example/x', authorization: REDACTED },
+    });
+
+    const channel = s.mq.broker.createChannel('test.poison-secrets', () => Promise.resolve());
+    const filler = 'x'.repeat(3_000);
+    try {
+      await channel.publish(
+        EXCHANGES.deadLetter,
+        QUEUES.syncJobs,
+        Buffer.from(
+          `{"type":"job.run","payload":{"params":{"password":"pw-secret-3","filler":"${filler}"}}}`,
+        ),
+        {
+          messageId: 'poison-with-secrets',
+          headers: {
+            'x-psc-dead-reason': 'poison_message: body is cut',
+            authorization: 'Bearer tok-secret-4',
+            'x-note': 'Basic c2VjcmV0LTU=',
+          },
+        },
+      );
+    } finally {
+      await channel.close();
+    }
+    const letter = await waitFor(async () =>
+      (await s.rpc.call(dlqList, { limit: 50, reason: 'body is cut' })).items.at(0),
+    );
+    assert.equal(letter.jobId, null);
+    const poison = await s.rpc.call(dlqGet, { jobId: letter.id });
+    assert.equal(poison.message?.messageId, 'poison-with-secrets');
+    assert.equal(poison.message?.truncated, true);
+    assert.equal(poison.message?.headers.authorization, REDACTED);
+    assert.equal(poison.message?.headers['x-note'], `Basic ${REDACTED}`);
+    assert.match(String(poison.message?.payload), /^\{"type":"job.run".*"filler":"x+$/);
+    const shown = JSON.stringify([dead, poison]);
+    for (const secret of [
+      'sk-job-secret-1',
+      'pw-secret-2',
+      'pw-secret-3',
+      'tok-secret-4',
+      'c2VjcmV0LTU',
+    ]) {
+      assert.ok(!shown.includes(secret), `${secret} is not shown`);
+    }
+
+    await assert.rejects(s.rpc.call(dlqGet, { jobId: randomUUID() }), { status: 404 });
   });
 
   it('when 1,000 jobs report at once (duplicated, progress included), then every job ends final with exactly one ledger row each, and the dead ones are in the dead-letter queue', async () => {

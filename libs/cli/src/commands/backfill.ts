@@ -55,7 +55,7 @@ export function backfillCommand(program: Command, env: NodeJS.ProcessEnv): void 
       new Option('-t, --task <task>').choices(['sync', 'validate', 'collect']).default('sync'),
     )
     .requiredOption('--from <date>', 'first date or time, e.g. 2026-01-01')
-    .requiredOption('--to <date>', 'end (exclusive)')
+    .requiredOption('--to <date>', 'last date or time (included), in the past')
     .addOption(new Option('--step <step>').choices(['hour', 'day', 'week', 'month']))
     .option('--timezone <tz>', 'e.g. Europe/Berlin (UTC by default)')
     .option('--params <json>', 'params template, e.g. \'{"date":"{{date}}"}\'', jsonObjectArg)

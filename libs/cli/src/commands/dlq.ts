@@ -1,11 +1,11 @@
 import type { components } from '@psc/api-client';
 import { Option, type Command } from 'commander';
 import { call, type Api } from '../api.ts';
-import { action } from '../context.ts';
-import { CliError, EXIT, usageError } from '../errors.ts';
+import { action, type Context } from '../context.ts';
+import { usageError } from '../errors.ts';
 import { platformId, uuidArg } from '../refs.ts';
 
-type DeadLetter = components['schemas']['DeadLetterPage']['items'][number];
+type DeadLetterDetail = components['schemas']['DeadLetterDetail'];
 
 interface FilterOptions {
   platform?: string;
@@ -24,33 +24,52 @@ async function filterOf(api: Api, opts: FilterOptions) {
   };
 }
 
+function printDeadLetter(ctx: Context, d: DeadLetterDetail): void {
+  ctx.out.fields({
+    job: d.jobId,
+    // A poison message is named by its own id.
+    ...(d.jobId === d.id ? {} : { id: d.id }),
+    queue: d.queue,
+    platform: d.platformId,
+    resource: d.resource,
+    task: d.taskType,
+    run: d.run,
+    reason: d.reason,
+    error: d.error ? `${d.error.class}: ${d.error.message}` : null,
+    attempts: d.attempts,
+    replayable: d.replayable,
+    'dead at': d.deadAt,
+  });
+  ctx.out.line();
+  if (!d.message) {
+    ctx.out.line('No message is kept (the job has been purged from the ledger).');
+    return;
+  }
+  ctx.out.fields({ type: d.message.type, 'message id': d.message.messageId });
+  ctx.out.line('headers:');
+  ctx.out.line(indent(JSON.stringify(d.message.headers, null, 2)));
+  ctx.out.line(d.message.truncated ? 'payload (the first 2,000 characters):' : 'payload:');
+  ctx.out.line(
+    indent(
+      typeof d.message.payload === 'string'
+        ? d.message.payload
+        : JSON.stringify(d.message.payload, null, 2),
+    ),
+  );
+}
+
+const indent = (text: string): string =>
+  text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+
 const withFilters = (command: Command): Command =>
   command
     .option('-p, --platform <platform>', 'platform id or name')
     .option('-r, --resource <name>')
     .addOption(new Option('-t, --task <task>').choices(['sync', 'validate', 'collect']))
     .option('--reason <reason>', 'why they died, e.g. retries_exhausted');
-
-/** Dead letters are listed, not fetched one by one: the entry of a job is found by paging. */
-async function findDeadLetter(api: Api, jobId: string): Promise<DeadLetter> {
-  let cursor: string | undefined;
-  for (let page = 0; page < 20; page++) {
-    const found = await call(
-      api,
-      api.client.GET('/api/v1/dlq', {
-        params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } },
-      }),
-    );
-    const match = found.items.find((d) => d.jobId === jobId || d.id === jobId);
-    if (match) return match;
-    if (!found.nextCursor) break;
-    cursor = found.nextCursor;
-  }
-  throw new CliError(`job ${jobId} is not in the dead-letter queue`, {
-    exitCode: EXIT.failed,
-    hint: 'List what is there with `psc dlq ls`.',
-  });
-}
 
 export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
   const dlq = program.command('dlq').description('dead-lettered jobs: inspect, replay, forget');
@@ -66,9 +85,10 @@ export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
       );
       ctx.out.result(page, () => {
         ctx.out.table(
-          ['job', 'task', 'resource', 'reason', 'attempts', 'replayable', 'dead at'],
+          // The id `show` and `rm` take: a dead job's id, or a poison message's own.
+          ['id', 'task', 'resource', 'reason', 'attempts', 'replayable', 'dead at'],
           page.items.map((d) => [
-            d.jobId,
+            d.id,
             d.taskType,
             d.resource,
             d.reason,
@@ -83,34 +103,16 @@ export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
 
   dlq
     .command('show')
-    .description("a dead job: why it died, and the job's last error")
-    .argument('<job>', 'job id', uuidArg)
+    .description('a dead letter: why it died, its last error, and its message (secrets redacted)')
+    .argument('<job>', "job id (or a poison message's id from `dlq ls --json`)", uuidArg)
     .action(
       action(env, async (ctx, jobId: string) => {
         const api = ctx.api();
-        const entry = await findDeadLetter(api, jobId);
-        const job = entry.jobId
-          ? await call(
-              api,
-              api.client.GET('/api/v1/jobs/{id}', { params: { path: { id: entry.jobId } } }),
-            )
-          : null;
-        ctx.out.result({ deadLetter: entry, job }, () => {
-          ctx.out.fields({
-            job: entry.jobId,
-            queue: entry.queue,
-            platform: entry.platformId,
-            resource: entry.resource,
-            task: entry.taskType,
-            reason: entry.reason,
-            attempts: entry.attempts,
-            replayable: entry.replayable,
-            'dead at': entry.deadAt,
-            error: job?.error ? `${job.error.class}: ${job.error.message}` : null,
-            params: job?.params,
-            trace: job?.traceId,
-          });
-        });
+        const letter = await call(
+          api,
+          api.client.GET('/api/v1/dlq/{jobId}', { params: { path: { jobId } } }),
+        );
+        ctx.out.result(letter, () => printDeadLetter(ctx, letter));
       }),
     );
 

@@ -5,6 +5,7 @@ import { LIVE_MS, useSession } from '../context.ts';
 import { ago, time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox } from '../ui.tsx';
+import { DeadLetterDetail } from './dead-letter.tsx';
 
 const TASKS = ['sync', 'validate', 'collect'] as const;
 type Task = (typeof TASKS)[number];
@@ -74,7 +75,7 @@ export function DeadLetters() {
         <tbody>
           {(data?.items ?? []).map((d) => (
             <Fragment key={d.id}>
-              <tr data-job={d.jobId ?? ''}>
+              <tr data-job={d.jobId ?? ''} data-id={d.id}>
                 <td>
                   {d.jobId ? <Link href={`/jobs/${d.jobId}`}>{d.jobId.slice(0, 8)}</Link> : '—'}
                 </td>
@@ -122,7 +123,7 @@ export function DeadLetters() {
               {open === d.id ? (
                 <tr className="detail">
                   <td colSpan={7}>
-                    <pre>{JSON.stringify(d, null, 2)}</pre>
+                    <DeadLetterDetail id={d.id} />
                   </td>
                 </tr>
               ) : null}

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { JOB_QUEUE_FOR_TASK, type DeadLetter, type DlqFilter, type Job } from '@psc/contracts';
+import type { StoredMessage } from '../domain/dead-letter-detail.ts';
 
 interface DeadLetterRow {
   id: string;
@@ -12,6 +13,7 @@ interface DeadLetterRow {
   reason: string;
   attempts: number;
   dead_at: Date;
+  message?: StoredMessage | null;
 }
 
 export interface PoisonLetter {
@@ -19,7 +21,7 @@ export interface PoisonLetter {
   jobId: string | null;
   queue: string;
   reason: string;
-  message: Record<string, unknown>;
+  message: StoredMessage;
   deadAt: Date;
 }
 
@@ -110,6 +112,21 @@ export function createDeadLetterRepository(knex: Knex) {
           .delete();
       }
       return rows.map((r) => r.job_id);
+    },
+    /**
+     * One letter by its id, or the newest naming `jobId` (a poison message that named a job the
+     * ledger could not fail), with what is kept of its message.
+     */
+    async get(
+      jobId: string,
+    ): Promise<{ letter: DeadLetter; stored: StoredMessage | null } | undefined> {
+      const row = (await table()
+        .where({ id: jobId })
+        .orWhere({ job_id: jobId })
+        .orderByRaw('(id = ?) desc', [jobId])
+        .orderBy('dead_at', 'desc')
+        .first()) as DeadLetterRow | undefined;
+      return row ? { letter: toDeadLetter(row), stored: row.message ?? null } : undefined;
     },
     async delete(id: string): Promise<number> {
       return table().where({ id }).delete();

@@ -5,9 +5,25 @@ import {
   jobRun,
   scheduleAutoPaused,
   type Job,
+  type PayloadOf,
   type TaskType,
 } from '@psc/contracts';
 import { createEnvelope, type OutboxMessage } from '@psc/messaging';
+
+/** The payload of the `job.run` of a ledger row's current run. */
+export function jobRunPayload(job: Job): PayloadOf<typeof jobRun> {
+  return {
+    jobId: job.id,
+    run: job.run,
+    platformId: job.platformId,
+    resource: job.resource,
+    taskType: job.taskType,
+    priority: job.priority,
+    trigger: job.trigger,
+    params: job.params,
+    ...(job.traceId ? { traceId: job.traceId } : {}),
+  };
+}
 
 /** The `job.run` of a ledger row's current run, by the job's priority. */
 export function jobRunMessage(job: Job, now: Date, correlationId?: string): OutboxMessage {
@@ -15,21 +31,10 @@ export function jobRunMessage(job: Job, now: Date, correlationId?: string): Outb
     exchange: EXCHANGES.jobs,
     routingKey: job.taskType,
     priority: job.priority,
-    envelope: createEnvelope(
-      jobRun,
-      {
-        jobId: job.id,
-        run: job.run,
-        platformId: job.platformId,
-        resource: job.resource,
-        taskType: job.taskType,
-        priority: job.priority,
-        trigger: job.trigger,
-        params: job.params,
-        ...(job.traceId ? { traceId: job.traceId } : {}),
-      },
-      { correlationId: correlationId ?? job.id, now },
-    ),
+    envelope: createEnvelope(jobRun, jobRunPayload(job), {
+      correlationId: correlationId ?? job.id,
+      now,
+    }),
   };
 }
 

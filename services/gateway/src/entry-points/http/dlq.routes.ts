@@ -1,11 +1,24 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { dlqDelete, dlqFilter, dlqList, dlqReplay, pageRequest } from '@psc/contracts';
+import {
+  deadLetterDetail,
+  dlqDelete,
+  dlqFilter,
+  dlqGet,
+  dlqList,
+  dlqReplay,
+  pageRequest,
+} from '@psc/contracts';
 import type { RpcClient } from '@psc/messaging';
 import { JOB_ID, PLATFORM_ID } from './api-schemas.ts';
 import { operation, route } from './operation.ts';
 
-const byJob = z.object({ jobId: z.uuid().meta({ description: 'Job id', example: JOB_ID }) });
+const byJob = z.object({
+  jobId: z.uuid().meta({
+    description: "The dead job's id, or a poison message's own id (`id` in the list)",
+    example: JOB_ID,
+  }),
+});
 const Replayed = dlqReplay.response.meta({ id: 'Replayed', example: { replayed: [JOB_ID] } });
 const tag = 'dead letters';
 
@@ -24,6 +37,24 @@ export const dlqOperations = {
         schema: dlqList.response.meta({ id: 'DeadLetterPage' }),
       },
     },
+  }),
+  get: operation({
+    method: 'get',
+    path: '/dlq/:jobId',
+    operationId: 'getDeadLetter',
+    summary: 'One dead letter: why it died, its last error and its message (secrets redacted)',
+    description:
+      "The message is the dead job's `job.run` as the job ledger sends it (rebuilt from the ledger's row, null once the row is purged), or a poison message's headers and body as parked (the first 2,000 characters; `truncated` says when it was longer). Values under secret-looking names (token, password, api key, authorization, cookie…), bearer and basic credentials, passwords in URLs and secret query parameters are replaced by `[redacted]`.",
+    tag,
+    role: 'viewer',
+    params: byJob,
+    responses: {
+      200: {
+        description: 'The dead letter',
+        schema: deadLetterDetail.meta({ id: 'DeadLetterDetail' }),
+      },
+    },
+    errors: [404],
   }),
   replayMany: operation({
     method: 'post',
@@ -64,6 +95,9 @@ export function dlqRoutes(rpc: RpcClient): Router {
   const router = new Router();
   route(router, dlqOperations.list, async (ctx, { query }) => {
     ctx.body = await rpc.call(dlqList, query);
+  });
+  route(router, dlqOperations.get, async (ctx, { params }) => {
+    ctx.body = await rpc.call(dlqGet, params);
   });
   route(router, dlqOperations.replayMany, async (ctx, { body }) => {
     ctx.body = await rpc.call(dlqReplay, body);

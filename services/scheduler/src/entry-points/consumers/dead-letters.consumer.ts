@@ -10,11 +10,11 @@ import {
 import type { Logger } from '@psc/telemetry';
 import type { DeadLetterRepository } from '../../data-access/dead-letter.repository.ts';
 import type { LedgerStore } from '../../data-access/ledger.store.ts';
+import { POISON_BODY_PREFIX } from '../../domain/dead-letter-detail.ts';
 
 type Handle = Parameters<typeof createConsumeLoop>[0]['handle'];
 type ConsumeMessage = Parameters<Handle>[1];
 
-const BODY_PREFIX = 2_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The same dead letter, however often the broker hands it over, gets the same id. */
@@ -26,6 +26,8 @@ function letterId(queue: string, msg: ConsumeMessage): string {
     .digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
+
+const stringOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
 function brokerReason(headers: Record<string, unknown>): string {
   const death = (headers['x-death'] as { reason?: string }[] | undefined)?.[0];
@@ -104,10 +106,11 @@ export function createDeadLettersConsumers(deps: {
           queue,
           reason,
           message: {
-            type: msg.properties.type ?? null,
-            messageId: msg.properties.messageId ?? null,
+            type: stringOrNull(msg.properties.type),
+            messageId: stringOrNull(msg.properties.messageId),
             headers,
-            body: text.slice(0, BODY_PREFIX),
+            body: text.slice(0, POISON_BODY_PREFIX),
+            truncated: text.length > POISON_BODY_PREFIX,
           },
           deadAt: at,
         });

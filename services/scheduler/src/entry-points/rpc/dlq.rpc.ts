@@ -1,12 +1,15 @@
-import { deadLetterCursor, dlqDelete, dlqList, dlqReplay } from '@psc/contracts';
+import { deadLetterCursor, dlqDelete, dlqGet, dlqList, dlqReplay } from '@psc/contracts';
 import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { DeadLetterRepository } from '../../data-access/dead-letter.repository.ts';
+import type { JobRepository } from '../../data-access/job.repository.ts';
 import type { LedgerStore } from '../../data-access/ledger.store.ts';
+import { deadLetterDetail } from '../../domain/dead-letter-detail.ts';
 
 /** The dead-letter queue: every task type's dead and failed jobs, and poison messages. */
 export function dlqRpcHandlers(deps: {
   deadLetters: DeadLetterRepository;
+  jobs: Pick<JobRepository, 'findById'>;
   ledger: LedgerStore;
 }): RpcHandler[] {
   return [
@@ -21,6 +24,13 @@ export function dlqRpcHandlers(deps: {
             ? deadLetterCursor.encode({ deadAt: last.deadAt, id: last.id })
             : null,
       };
+    }),
+    rpcHandler(dlqGet, async ({ jobId }) => {
+      const found = await deps.deadLetters.get(jobId);
+      if (!found) throw new NotFoundError(`${jobId} is not in the dead-letter queue`);
+      const { letter, stored } = found;
+      const job = letter.jobId && !stored ? await deps.jobs.findById(letter.jobId) : undefined;
+      return deadLetterDetail(letter, stored, job);
     }),
     rpcHandler(dlqReplay, async (match) => {
       const replayed = await deps.ledger.replay(match);
