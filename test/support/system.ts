@@ -55,6 +55,8 @@ export interface System {
   adminKey: string;
   gatewayUrl: string;
   services: Map<ServiceName, RunningService>;
+  /** The secrets `name` reads (its share of the system's keys), for processes started by hand. */
+  secretsFor(name: ServiceName): Record<string, string>;
   /** Starts (or restarts) one service with the system's environment plus `extraEnv`. */
   start(name: ServiceName, extraEnv?: Record<string, string>): Promise<RunningService>;
   /** The generated, typed client of the gateway, with the bootstrap admin key. */
@@ -165,6 +167,7 @@ export async function startSystem(
       return gatewayUrl();
     },
     services,
+    secretsFor: (name) => secretsOf(name, secrets),
     start,
     client: clientAs(adminKey),
     clientAs,
