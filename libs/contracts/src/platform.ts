@@ -231,7 +231,8 @@ export type PlatformWithSecrets = z.infer<typeof platformWithSecrets>;
  */
 export const sealedSecret = z
   .string()
-  .max(8_000)
+  // A 4,000-character token is at most 12,000 bytes of UTF-8, 16,000 characters of base64url.
+  .max(16_100)
   .regex(/^v1\.[\w-]{8}\.[\w-]{16}\.[\w-]+\.[\w-]{22}$/, 'must be a sealed credential')
   .brand<'SealedSecret'>();
 export type SealedSecret = z.infer<typeof sealedSecret>;

@@ -114,3 +114,12 @@ describe('worker seal: credentials sealed from the registry to the workers', () 
     assert.equal(err.code, 'sealed_credential_invalid');
   });
 });
+
+describe('worker seal: the longest credential the contract takes', () => {
+  it('when a 4000-character token of 3-byte characters is sealed, then the reply contract still accepts it and it opens', () => {
+    const seal = createWorkerSeal(randomBytes(32));
+    const platform = platformWith({ type: 'bearer', token: '鍵'.repeat(4_000) });
+    const sealed = sealedPlatform.parse(seal.seal(platform));
+    assert.deepEqual(seal.open(sealed), platform);
+  });
+});
