@@ -87,9 +87,14 @@ export function createWorkerSeal(key: Buffer): WorkerSeal {
       );
     }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      // A full-length tag only: GCM would also check a truncated one, which is easier to forge.
+      const authTag = Buffer.from(tag, 'base64url');
+      if (authTag.length !== TAG_BYTES) throw new Error('short tag');
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), {
+        authTagLength: TAG_BYTES,
+      });
       decipher.setAAD(aad);
-      decipher.setAuthTag(Buffer.from(tag, 'base64url').subarray(0, TAG_BYTES));
+      decipher.setAuthTag(authTag);
       const plain = Buffer.concat([
         decipher.update(Buffer.from(body, 'base64url')),
         decipher.final(),

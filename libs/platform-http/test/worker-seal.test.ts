@@ -102,6 +102,15 @@ describe('worker seal: credentials sealed from the registry to the workers', () 
     );
   });
 
+  it('when a sealed value carries a truncated tag, then it does not open', () => {
+    const sealed = seal.seal(platformWith(AUTHS[0]!));
+    const parts = (sealed.auth as { token: string }).token.split('.');
+    parts[4] = Buffer.from(parts[4]!, 'base64url').subarray(0, 4).toString('base64url');
+    const truncated = { ...sealed, auth: { type: 'bearer', token: parts.join('.') } };
+    const err = failure(() => seal.open(truncated as typeof sealed));
+    assert.equal(err.code, 'sealed_credential_invalid');
+  });
+
   it('when a sealed value is altered, then it does not open', () => {
     const sealed = seal.seal(platformWith(AUTHS[0]!));
     const token = (sealed.auth as { token: string }).token;
