@@ -31,6 +31,7 @@ const children: ChildProcess[] = [];
 /**
  * Local-only secrets: PSC_SECRET_KEY and PSC_ADMIN_API_KEY from the environment, else made once
  * and kept in .psc/dev-secrets.json (git-ignored) so stored credentials stay readable across runs.
+ * PSC_WORKER_SECRET_KEY needs no keeping (see main).
  */
 function devSecrets(): { secretKey: string; adminKey: string } {
   const file = '.psc/dev-secrets.json';
@@ -77,9 +78,15 @@ async function ensureDatabase(url: string): Promise<void> {
   await client.end();
 }
 
+const SECRET_VARIABLES = ['PSC_SECRET_KEY', 'PSC_WORKER_SECRET_KEY', 'PSC_ADMIN_API_KEY'];
+
+/** The shell's environment minus the secrets: `env` says which of them this process gets. */
 function run(name: string, args: string[], env: Record<string, string>): ChildProcess {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !SECRET_VARIABLES.includes(key)),
+  );
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, ...env },
+    env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {
@@ -116,9 +123,17 @@ async function main(): Promise<void> {
   build(repoRoot);
   await ensureDatabase(databaseUrl);
   const secrets = devSecrets();
+  // Nothing is stored under the worker key (it seals credentials in transit only), so a fresh
+  // one per run will do.
+  const workerKey = process.env.PSC_WORKER_SECRET_KEY ?? randomBytes(32).toString('base64');
+  // Each process gets only the secrets it reads, as in compose.
+  const secretsOf: Record<string, Record<string, string>> = {
+    gateway: { PSC_ADMIN_API_KEY: secrets.adminKey },
+    'platform-registry': { PSC_SECRET_KEY: secrets.secretKey, PSC_WORKER_SECRET_KEY: workerKey },
+    'sync-worker': { PSC_WORKER_SECRET_KEY: workerKey },
+    collector: { PSC_WORKER_SECRET_KEY: workerKey },
+  };
   const common = {
-    PSC_SECRET_KEY: secrets.secretKey,
-    PSC_ADMIN_API_KEY: secrets.adminKey,
     AMQP_URL: amqpUrl,
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
@@ -126,6 +141,7 @@ async function main(): Promise<void> {
   };
   run('demo-platform', ['scripts/demo-platform.ts'], {
     ...common,
+    PSC_ADMIN_API_KEY: secrets.adminKey,
     DEMO_PLATFORM_PORT: String(demoPort),
     PSC_GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
     PSC_DEMO_REGISTER: process.env.PSC_DEMO_REGISTER ?? 'true',
@@ -134,6 +150,7 @@ async function main(): Promise<void> {
     const { nodeArgs, entry } = serviceLaunch(repoRoot, name);
     run(name, [...nodeArgs, entry], {
       ...common,
+      ...secretsOf[name],
       HTTP_PORT: String(port),
       OTEL_SERVICE_NAME: name,
     });

@@ -59,9 +59,19 @@ export async function startPsc(
 ): Promise<Psc> {
   build(repoRoot);
   const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
+  const workerKey = randomBytes(32).toString('base64');
+  // Each service gets only the secrets it reads, as in compose.
+  const secretsOf: Record<PscService, Record<string, string>> = {
+    gateway: { PSC_ADMIN_API_KEY: adminKey },
+    'platform-registry': {
+      PSC_SECRET_KEY: randomBytes(32).toString('base64'),
+      PSC_WORKER_SECRET_KEY: workerKey,
+    },
+    scheduler: {},
+    'sync-worker': { PSC_WORKER_SECRET_KEY: workerKey },
+    collector: { PSC_WORKER_SECRET_KEY: workerKey },
+  };
   const baseEnv: Record<string, string> = {
-    PSC_ADMIN_API_KEY: adminKey,
-    PSC_SECRET_KEY: randomBytes(32).toString('base64'),
     AMQP_URL: env.amqpUrl,
     DATABASE_URL: env.databaseUrl,
     LOG_LEVEL: options.logLevel ?? 'info',
@@ -95,7 +105,13 @@ export async function startPsc(
       entry: launch.entry,
       cwd: launch.cwd,
       nodeArgs,
-      env: { ...baseEnv, HTTP_PORT: String(port), OTEL_SERVICE_NAME: service, ...extraEnv },
+      env: {
+        ...secretsOf[service],
+        ...baseEnv,
+        HTTP_PORT: String(port),
+        OTEL_SERVICE_NAME: service,
+        ...extraEnv,
+      },
     });
     const url = `http://127.0.0.1:${port}`;
     await waitUntilReady(child, url, { timeoutMs: 60_000, intervalMs: 100 });

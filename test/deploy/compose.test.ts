@@ -44,17 +44,17 @@ describe('docker-compose.yml', () => {
   });
 
   it('when compose passes secrets, then each psc service gets exactly those its config.ts reads', () => {
-    for (const service of SERVICES) {
-      const given = SECRET_VARIABLES.filter(
-        (name) => name in (services[service]!.environment ?? {}),
-      );
-      assert.deepEqual(given, secretsReadBy(service), service);
+    // A compose service runs the psc service its SERVICE names (collector-children: collector).
+    const runs = (name: string) => services[name]?.environment?.['SERVICE'] ?? name;
+    const isPsc = (name: string) => SERVICES.includes(runs(name) as never);
+    for (const service of SERVICES) assert.equal(runs(service), service);
+    for (const name of Object.keys(services).filter(isPsc)) {
+      const given = SECRET_VARIABLES.filter((v) => v in (services[name]!.environment ?? {}));
+      assert.deepEqual(given, secretsReadBy(runs(name) as (typeof SERVICES)[number]), name);
     }
     // The demo platform registers itself with the admin key and Prometheus scrapes the gateway's
     // /metrics with it; no other infrastructure gets any secret.
-    for (const [name, s] of Object.entries(services).filter(
-      ([n]) => !SERVICES.includes(n as never),
-    )) {
+    for (const [name, s] of Object.entries(services).filter(([n]) => !isPsc(n))) {
       const given = SECRET_VARIABLES.filter((v) => v in (s.environment ?? {}));
       const needsKey = name === 'demo-platform' || name === 'prometheus';
       assert.deepEqual(given, needsKey ? ['PSC_ADMIN_API_KEY'] : [], name);
@@ -164,6 +164,7 @@ describe('docker-compose.yml', () => {
         env: {
           ...process.env,
           PSC_SECRET_KEY: Buffer.alloc(32, 1).toString('base64'),
+          PSC_WORKER_SECRET_KEY: Buffer.alloc(32, 2).toString('base64'),
           PSC_ADMIN_API_KEY: `psc_${'0'.repeat(48)}`,
         },
       },

@@ -43,6 +43,7 @@ describe('batch mode: sync-worker and collector --until-drained', () => {
       ...launchOf(name),
       args: ['--until-drained'],
       env: {
+        ...system.secretsFor(name),
         AMQP_URL: system.env.amqpUrl,
         DATABASE_URL: system.env.databaseUrl,
         HTTP_PORT: String(await freePort()),

@@ -23,6 +23,7 @@ const ALL_SERVICES = [
 const secrets = {
   PSC_SECRET_KEY: randomBytes(32).toString('base64'),
   PSC_ADMIN_API_KEY: `psc_admin_${randomBytes(16).toString('hex')}`,
+  PSC_WORKER_SECRET_KEY: randomBytes(32).toString('base64'),
 };
 
 describe('service start-up', () => {

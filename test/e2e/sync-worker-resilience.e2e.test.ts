@@ -44,6 +44,7 @@ describe('sync-worker replicas: crashes and shared rate limits', { timeout: 120_
       name: `sync-worker-${id}`,
       ...launchOf('sync-worker'),
       env: {
+        ...system.secretsFor('sync-worker'),
         AMQP_URL: system.env.amqpUrl,
         DATABASE_URL: system.env.databaseUrl,
         HTTP_PORT: String(port),

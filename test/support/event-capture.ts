@@ -2,7 +2,8 @@ import pg from 'pg';
 
 const MANAGEMENT_URL = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 
-async function management(method: string, path: string, body?: unknown): Promise<unknown> {
+/** One call to the RabbitMQ management API; throws on a status outside 2xx. */
+export async function management(method: string, path: string, body?: unknown): Promise<unknown> {
   const url = new URL(MANAGEMENT_URL);
   const auth = Buffer.from(
     `${decodeURIComponent(url.username) || 'guest'}:${decodeURIComponent(url.password) || 'guest'}`,

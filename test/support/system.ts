@@ -55,6 +55,8 @@ export interface System {
   adminKey: string;
   gatewayUrl: string;
   services: Map<ServiceName, RunningService>;
+  /** The secrets `name` reads (its share of the system's keys), for processes started by hand. */
+  secretsFor(name: ServiceName): Record<string, string>;
   /** Starts (or restarts) one service with the system's environment plus `extraEnv`. */
   start(name: ServiceName, extraEnv?: Record<string, string>): Promise<RunningService>;
   /** The generated, typed client of the gateway, with the bootstrap admin key. */
@@ -72,6 +74,21 @@ export interface System {
   stop(): Promise<void>;
 }
 
+/** The secrets each service reads, as compose and the Kubernetes manifests hand them out. */
+const SECRETS_READ: Record<ServiceName, readonly string[]> = {
+  gateway: ['PSC_ADMIN_API_KEY'],
+  'platform-registry': ['PSC_SECRET_KEY', 'PSC_WORKER_SECRET_KEY'],
+  scheduler: [],
+  'sync-worker': ['PSC_WORKER_SECRET_KEY'],
+  collector: ['PSC_WORKER_SECRET_KEY'],
+};
+
+function secretsOf(name: ServiceName, secrets: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    SECRETS_READ[name].flatMap((k) => (secrets[k] ? [[k, secrets[k]]] : [])),
+  );
+}
+
 /**
  * Starts psc's five services as separate processes, exactly as in production, on a fresh vhost
  * and database, and waits until each answers `/ready`.
@@ -82,9 +99,12 @@ export async function startSystem(
   const env = await createIsolatedEnv({ name: options.name ?? 'e2e' });
   const services = new Map<ServiceName, RunningService>();
   const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
-  const baseEnv = {
+  const secrets: Record<string, string> = {
     PSC_ADMIN_API_KEY: adminKey,
     PSC_SECRET_KEY: randomBytes(32).toString('base64'),
+    PSC_WORKER_SECRET_KEY: randomBytes(32).toString('base64'),
+  };
+  const baseEnv = {
     AMQP_URL: env.amqpUrl,
     DATABASE_URL: env.databaseUrl,
     LOG_LEVEL: 'info',
@@ -100,7 +120,13 @@ export async function startSystem(
     const child = spawnService({
       name,
       ...launchOf(name),
-      env: { ...baseEnv, HTTP_PORT: String(port), OTEL_SERVICE_NAME: name, ...extraEnv },
+      env: {
+        ...secretsOf(name, secrets),
+        ...baseEnv,
+        HTTP_PORT: String(port),
+        OTEL_SERVICE_NAME: name,
+        ...extraEnv,
+      },
     });
     const url = `http://127.0.0.1:${port}`;
     await waitUntilReady(child, url);
@@ -141,6 +167,7 @@ export async function startSystem(
       return gatewayUrl();
     },
     services,
+    secretsFor: (name) => secretsOf(name, secrets),
     start,
     client: clientAs(adminKey),
     clientAs,

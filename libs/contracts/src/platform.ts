@@ -217,6 +217,43 @@ const platformMeta = {
 export const platform = platformInput.extend({ ...platformMeta, auth: maskedAuth });
 export type Platform = z.infer<typeof platform>;
 
-/** A platform with its credentials, for the workers that call it; never leaves the broker. */
+/**
+ * A platform with its credentials in clear, as the registry and a worker hold it in memory right
+ * before a call. It never travels: on the broker a credential is a {@link sealedSecret}.
+ */
 export const platformWithSecrets = platformInput.extend(platformMeta);
 export type PlatformWithSecrets = z.infer<typeof platformWithSecrets>;
+
+/**
+ * A credential sealed for the sync-worker and the collector: AES-256-GCM under
+ * `PSC_WORKER_SECRET_KEY`, bound to the platform and where its credential goes, as
+ * `v1.<key id>.<iv>.<ciphertext>.<tag>` in base64url. Only a holder of that key can open it.
+ */
+export const sealedSecret = z
+  .string()
+  // A 4,000-character token is at most 12,000 bytes of UTF-8, 16,000 characters of base64url.
+  .max(16_100)
+  .regex(/^v1\.[\w-]{8}\.[\w-]{16}\.[\w-]+\.[\w-]{22}$/, 'must be a sealed credential')
+  .brand<'SealedSecret'>();
+export type SealedSecret = z.infer<typeof sealedSecret>;
+
+/** {@link platformAuth} with the token sealed. */
+export const sealedAuth = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('none') }),
+  z.strictObject({ type: z.literal('bearer'), token: sealedSecret }),
+  z.strictObject({
+    type: z.literal('header'),
+    name: z.string().min(1).max(100),
+    token: sealedSecret,
+  }),
+  z.strictObject({
+    type: z.literal('query'),
+    name: z.string().min(1).max(100),
+    token: sealedSecret,
+  }),
+]);
+export type SealedAuth = z.infer<typeof sealedAuth>;
+
+/** What `platform.get-with-secrets` answers: the whole platform, its credential sealed. */
+export const sealedPlatform = platformInput.extend({ ...platformMeta, auth: sealedAuth });
+export type SealedPlatform = z.infer<typeof sealedPlatform>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRpc } from './rpc.ts';
-import { platform, platformInput, platformWithSecrets } from './platform.ts';
+import { platform, platformInput, sealedPlatform } from './platform.ts';
 import { job, jobParams } from './job.ts';
 import { page, pageRequest, syncedRecord } from './record.ts';
 import { TASK_TYPES } from './topology.ts';
@@ -15,12 +15,15 @@ export const platformCreate = defineRpc(
   platform,
 );
 export const platformGet = defineRpc('platform-registry', 'platform.get', byId, platform);
-/** For the workers that call the platform: credentials decrypted. The gateway never calls it. */
+/**
+ * For the workers that call the platform: its credential sealed under the key only they share
+ * with the registry, so any other broker client that asks learns nothing it could use.
+ */
 export const platformGetWithSecrets = defineRpc(
   'platform-registry',
   'platform.get-with-secrets',
   byId,
-  platformWithSecrets,
+  sealedPlatform,
 );
 export const platformList = defineRpc(
   'platform-registry',

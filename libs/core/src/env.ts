@@ -37,3 +37,24 @@ export const commonEnv = {
 
 export const portEnv = (fallback: number) =>
   z.coerce.number().int().min(0).max(65_535).default(fallback);
+
+/**
+ * A 32-byte key given as 64 hex digits or base64 (`openssl rand -base64 32`), parsed to its
+ * bytes. Neither message echoes the value.
+ */
+export const secretKeyEnv = () =>
+  z
+    .string({ error: 'required: 32 random bytes, base64 or hex (e.g. openssl rand -base64 32)' })
+    .transform((value, ctx) => {
+      const text = value.trim();
+      const bytes = /^[0-9a-f]{64}$/i.test(text)
+        ? Buffer.from(text, 'hex')
+        : /^[A-Za-z0-9+/_-]{43}=?$/.test(text)
+          ? Buffer.from(text, 'base64')
+          : undefined;
+      if (bytes?.length !== 32) {
+        ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex' });
+        return z.NEVER;
+      }
+      return bytes;
+    });

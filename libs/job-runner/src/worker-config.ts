@@ -45,7 +45,7 @@ export const workerEnv = {
   /** How long a job's statement waits for a row lock before the job is held and tried later. */
   PSC_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /**
-   * How long a platform (with credentials) fetched from the registry is reused without asking
+   * How long a platform (credential sealed) fetched from the registry is reused without asking
    * again; `platform.updated`/`platform.deleted` events drop it sooner. 0 asks on every job.
    */
   PSC_PLATFORM_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),

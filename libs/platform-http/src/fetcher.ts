@@ -1,14 +1,20 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { breakerList, breakerReset, type PlatformCaller } from '@psc/contracts';
+import {
+  breakerList,
+  breakerReset,
+  type PlatformCaller,
+  type SealedPlatform,
+} from '@psc/contracts';
 import type { EgressGuard } from '@psc/egress';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { Metrics } from '@psc/telemetry';
 import { createBreakerStore } from './breaker-store.ts';
 import { createPlatformBreakers, type BreakerChange } from './breakers.ts';
-import { createPlatformHttpClient } from './platform-client.ts';
+import { createPlatformHttpClient, type PlatformRequest } from './platform-client.ts';
 import { createPlatformLimiter } from './platform-limiter.ts';
 import { createPlatformMetrics } from './platform-metrics.ts';
+import type { WorkerSeal } from './worker-seal.ts';
 
 export interface PlatformFetcherOptions {
   knex: Knex;
@@ -23,6 +29,8 @@ export interface PlatformFetcherOptions {
   onBreakerChange?: (change: BreakerChange) => void;
   /** Where the request and breaker metrics go (`psc_platform_*`, `psc_breaker_state`). */
   registry?: Metrics['registry'];
+  /** Opens the sealed credential of each call (`PSC_WORKER_SECRET_KEY`). */
+  seal: Pick<WorkerSeal, 'open'>;
 }
 
 /**
@@ -59,7 +67,16 @@ export function createPlatformFetcher(options: PlatformFetcherOptions) {
   });
 
   return {
-    request: (...args: Parameters<typeof client.request>) => client.request(...args),
+    /**
+     * The credential is opened here, for this call only, so the rest of the worker (its cache,
+     * domain code, logs) only ever holds the sealed form. A key that does not open it fails the
+     * call before the breaker: the platform is not at fault.
+     */
+    request: async (
+      platform: SealedPlatform,
+      request: PlatformRequest,
+      requestOptions?: { signal?: AbortSignal | undefined },
+    ) => client.request(options.seal.open(platform), request, requestOptions),
     /** Ids of platforms whose breaker is open in this replica (heartbeats). */
     openBreakers: () => breakers.openBreakers(),
     /** `breaker.list` and `breaker.reset` of this service. */

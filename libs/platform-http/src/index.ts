@@ -36,3 +36,4 @@ export {
   type PageResponse,
   type Pager,
 } from './pages.ts';
+export { SealedCredentialError, createWorkerSeal, type WorkerSeal } from './worker-seal.ts';

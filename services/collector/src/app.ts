@@ -20,7 +20,7 @@ import {
   waitUntilDrained,
   type Broker,
 } from '@psc/messaging';
-import { createPlatformFetcher } from '@psc/platform-http';
+import { createPlatformFetcher, createWorkerSeal } from '@psc/platform-http';
 import {
   PSC_METRICS,
   createJobMetrics,
@@ -93,6 +93,7 @@ export function createApp(deps: AppDeps) {
     egress: deps.egress ?? createEgressGuard({ allow: config.egressAllow }),
     logger,
     registry: deps.registry,
+    seal: createWorkerSeal(config.workerSecretKey),
     onBreakerChange: ({ platformId, state }) => {
       if (state === 'half-open') return;
       void logs

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, parseEnv, portEnv } from '@psc/core';
+import { commonEnv, parseEnv, portEnv, secretKeyEnv } from '@psc/core';
 import { workerEnv, workerSettings } from '@psc/job-runner';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
@@ -10,6 +10,11 @@ const schema = z.object({
   ...commonEnv,
   ...workerEnv,
   ...expressionBudgetEnv,
+  /**
+   * Opens the platform credentials the registry seals for the workers; the registry, the
+   * sync-worker and the collector must hold the same one.
+   */
+  PSC_WORKER_SECRET_KEY: secretKeyEnv(),
   HTTP_PORT: portEnv(8084),
   /** Collect jobs (stage 1) in flight per collector. */
   PSC_COLLECTOR_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
@@ -51,5 +56,6 @@ export function loadConfig(env: Record<string, string | undefined>) {
     logRetentionMs: e.PSC_LOG_RETENTION_HOURS * 3_600_000,
     ...workerSettings(e, 'collector'),
     expressionBudget: expressionBudgetOf(e),
+    workerSecretKey: e.PSC_WORKER_SECRET_KEY,
   };
 }

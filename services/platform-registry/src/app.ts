@@ -14,6 +14,7 @@ import {
 import { PSC_METRICS, registerScrapeGauge, type Logger, type Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createEgressGuard } from '@psc/egress';
+import { createWorkerSeal } from '@psc/platform-http';
 import { createPlatformProbe, type Connect } from './data-access/platform-probe.ts';
 import { createPlatformStore } from './data-access/platform.store.ts';
 import { createSecretBox } from './data-access/secret-box.ts';
@@ -108,7 +109,7 @@ export function createApp(deps: AppDeps) {
     broker,
     service: 'platform-registry',
     handlers: [
-      ...platformRpcHandlers(service, logger),
+      ...platformRpcHandlers(service, logger, createWorkerSeal(config.workerSecretKey)),
       ...webhookRpcHandlers(webhooks),
       outboxRpcHandler('platform-registry', outbox),
     ],

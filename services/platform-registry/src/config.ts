@@ -1,50 +1,44 @@
 import { z } from 'zod';
-import { commonEnv, parseEnv, portEnv } from '@psc/core';
+import { commonEnv, parseEnv, portEnv, secretKeyEnv } from '@psc/core';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
-
-/** 32 bytes as 64 hex digits or base64; the message never echoes the value. */
-const secretKey = z
-  .string({ error: 'required: 32 random bytes, base64 or hex (e.g. openssl rand -base64 32)' })
-  .transform((value, ctx) => {
-    const text = value.trim();
-    const bytes = /^[0-9a-f]{64}$/i.test(text)
-      ? Buffer.from(text, 'hex')
-      : /^[A-Za-z0-9+/_-]{43}=?$/.test(text)
-        ? Buffer.from(text, 'base64')
-        : undefined;
-    if (bytes?.length !== 32) {
-      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex' });
-      return z.NEVER;
-    }
-    return bytes;
-  });
 
 const int = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
-const schema = z.object({
-  ...commonEnv,
-  HTTP_PORT: portEnv(8081),
-  /** Encrypts platform credentials at rest (AES-256-GCM). */
-  PSC_SECRET_KEY: secretKey,
-  /** Hosts, addresses and CIDRs platforms may use although they are loopback or private. */
-  PSC_EGRESS_ALLOW: z.string().default(''),
-  /** Budget of each JSONata evaluation: save-time dry runs and `/test`. */
-  ...expressionBudgetEnv,
-  /** Attempts of one webhook delivery before it is given up (`failed`). */
-  PSC_WEBHOOK_MAX_ATTEMPTS: int(1, 50, 8),
-  /** Retry n waits a random time up to min(base × 2^(n-1), max): full jitter. */
-  PSC_WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000, 5_000),
-  PSC_WEBHOOK_RETRY_MAX_MS: int(10, 86_400_000, 3_600_000),
-  /** Failed attempts in a row after which a subscription is switched off, with the reason. */
-  PSC_WEBHOOK_DISABLE_AFTER: int(1, 10_000, 10),
-  /** Per attempt: the receiver must answer within it. */
-  PSC_WEBHOOK_TIMEOUT_MS: int(100, 60_000, 10_000),
-  /** How often due deliveries are looked for. */
-  PSC_WEBHOOK_POLL_MS: int(20, 60_000, 1_000),
-  /** Finished deliveries are kept this long in each subscription's log. */
-  PSC_WEBHOOK_RETENTION_DAYS: int(1, 365, 7),
-});
+const schema = z
+  .object({
+    ...commonEnv,
+    HTTP_PORT: portEnv(8081),
+    /** Encrypts platform credentials at rest (AES-256-GCM). */
+    PSC_SECRET_KEY: secretKeyEnv(),
+    /**
+     * Seals the credentials in `platform.get-with-secrets` replies for the sync-worker and the
+     * collector, which hold the same key; other broker clients see only the sealed form.
+     */
+    PSC_WORKER_SECRET_KEY: secretKeyEnv(),
+    /** Hosts, addresses and CIDRs platforms may use although they are loopback or private. */
+    PSC_EGRESS_ALLOW: z.string().default(''),
+    /** Budget of each JSONata evaluation: save-time dry runs and `/test`. */
+    ...expressionBudgetEnv,
+    /** Attempts of one webhook delivery before it is given up (`failed`). */
+    PSC_WEBHOOK_MAX_ATTEMPTS: int(1, 50, 8),
+    /** Retry n waits a random time up to min(base × 2^(n-1), max): full jitter. */
+    PSC_WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000, 5_000),
+    PSC_WEBHOOK_RETRY_MAX_MS: int(10, 86_400_000, 3_600_000),
+    /** Failed attempts in a row after which a subscription is switched off, with the reason. */
+    PSC_WEBHOOK_DISABLE_AFTER: int(1, 10_000, 10),
+    /** Per attempt: the receiver must answer within it. */
+    PSC_WEBHOOK_TIMEOUT_MS: int(100, 60_000, 10_000),
+    /** How often due deliveries are looked for. */
+    PSC_WEBHOOK_POLL_MS: int(20, 60_000, 1_000),
+    /** Finished deliveries are kept this long in each subscription's log. */
+    PSC_WEBHOOK_RETENTION_DAYS: int(1, 365, 7),
+  })
+  // The workers hold the worker key: were it the at-rest key, they could open a database dump.
+  .refine((e) => !e.PSC_SECRET_KEY.equals(e.PSC_WORKER_SECRET_KEY), {
+    path: ['PSC_WORKER_SECRET_KEY'],
+    message: 'must differ from PSC_SECRET_KEY',
+  });
 
 export type Config = ReturnType<typeof loadConfig>;
 
@@ -56,6 +50,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
     secretKey: e.PSC_SECRET_KEY,
+    workerSecretKey: e.PSC_WORKER_SECRET_KEY,
     expressionBudget: expressionBudgetOf(e),
     webhooks: {
       maxAttempts: e.PSC_WEBHOOK_MAX_ATTEMPTS,

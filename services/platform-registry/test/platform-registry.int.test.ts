@@ -2,11 +2,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { platformCreate, platformInput, platformPatch, platformTest } from '@psc/contracts';
+import {
+  platformCreate,
+  platformGetWithSecrets,
+  platformInput,
+  platformPatch,
+  platformTest,
+} from '@psc/contracts';
 import { AppError, systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
 import { createBroker, createRpcClient, type Broker, type RpcClient } from '@psc/messaging';
-import { DEFAULT_EXPRESSION_BUDGET } from '@psc/platform-http';
+import { DEFAULT_EXPRESSION_BUDGET, createWorkerSeal } from '@psc/platform-http';
 import { createLogger, createMetrics } from '@psc/telemetry';
 import {
   createIsolatedEnv,
@@ -27,6 +33,8 @@ import { captureEvents, type EventCapture } from '../../../test/support/event-ca
 const PUBLIC = '93.184.216.34';
 const answers: Record<string, string[]> = {};
 const connects: string[] = [];
+
+const WORKER_KEY = randomBytes(32);
 
 const platformAt = (baseUrl: string, name: string) =>
   platformInput.parse({
@@ -72,6 +80,7 @@ describe('platform-registry (in-process, outbox and egress)', () => {
         http: { host: '127.0.0.1', port: 0 },
         logLevel: 'silent',
         secretKey: randomBytes(32),
+        workerSecretKey: WORKER_KEY,
         expressionBudget: DEFAULT_EXPRESSION_BUDGET,
         egressAllow: ['127.0.0.1', 'allowed.test'],
         webhooks: {
@@ -197,5 +206,23 @@ describe('platform-registry (in-process, outbox and egress)', () => {
     assert.equal(result.ok, true);
     assert.equal(result.itemCount, 1);
     assert.deepEqual(connects, ['allowed.test']);
+  });
+
+  it("when any broker client asks platform.get-with-secrets, then the reply holds the credential only sealed, which the workers' key alone opens", async () => {
+    const token = `tok-${randomBytes(12).toString('hex')}`;
+    const created = await rpc.call(platformCreate, {
+      ...platformAt(fake.url, 'sealed-reply'),
+      auth: { type: 'query', name: 'api_key', token },
+    });
+    const raw = (await rpc.relay(platformGetWithSecrets, { id: created.id })).toString('utf8');
+    assert.ok(!raw.includes(token), 'plaintext credential in the reply');
+    const reply = await rpc.call(platformGetWithSecrets, { id: created.id });
+    assert.equal(reply.auth.type, 'query');
+    const opened = createWorkerSeal(WORKER_KEY).open(reply);
+    assert.deepEqual(opened.auth, { type: 'query', name: 'api_key', token });
+    assert.throws(
+      () => createWorkerSeal(randomBytes(32)).open(reply),
+      /worker_key_mismatch|sealed under worker key/,
+    );
   });
 });

@@ -11,7 +11,7 @@ import { checkDb, isUnavailableError } from '@psc/db';
 import { createEgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
 import { createCancellationsConsumer, createJobRunner } from '@psc/job-runner';
-import { createPlatformFetcher } from '@psc/platform-http';
+import { createPlatformFetcher, createWorkerSeal } from '@psc/platform-http';
 import {
   consumersUp,
   countProcessed,
@@ -86,6 +86,7 @@ export function createApp(deps: AppDeps) {
     egress: createEgressGuard({ allow: config.egressAllow }),
     logger,
     registry: deps.registry,
+    seal: createWorkerSeal(config.workerSecretKey),
     onBreakerChange: (change) => {
       outbox
         .emit([

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { QUEUES, breakerList, breakerReset, recordsList } from '@psc/contracts';
 import { startFakePlatform, waitFor, type Item } from '@psc/testing';
@@ -83,6 +84,39 @@ describe('sync-worker.jobs: failures, breaker, dead letters', { timeout: 90_000 
     assert.equal(done.outcome, 'failed');
     assert.equal(done.attempt, 1);
     assert.equal(fake.requests.length, 1);
+  });
+
+  it("when the registry sealed a credential under another key than the worker's, then the job fails once with worker_key_mismatch, the platform is never called, and the worker goes on with another platform's job", async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform({ collections: { '/items': items(2) } });
+    t.after(() => fake.stop());
+    const mismatched = h.addPlatform(
+      { baseUrl: fake.url, auth: { type: 'bearer', token: 'kept-secret' }, resources: [resource] },
+      { sealedUnder: randomBytes(32) },
+    );
+    const jobId = await h.runJob(mismatched, 'items');
+    const done = await h.finished(jobId);
+    assert.equal(done.outcome, 'failed');
+    assert.equal(done.attempt, 1);
+    const error = done.error as { class: string; message: string };
+    assert.equal(error.class, 'worker_key_mismatch');
+    assert.match(error.message, /sealed under worker key [\w-]{8}, this worker holds [\w-]{8}/);
+    assert.match(error.message, /PSC_WORKER_SECRET_KEY/);
+    assert.equal(fake.requests.length, 0);
+    assert.deepEqual(
+      h.eventsOf('job.failed', jobId).map((f) => f.outcome),
+      ['failed'],
+    );
+
+    const healthy = h.addPlatform({
+      baseUrl: fake.url,
+      auth: { type: 'bearer', token: 'right-secret' },
+      resources: [resource],
+    });
+    const next = await h.finished(await h.runJob(healthy, 'items'));
+    assert.equal((next.stats as { inserted: number }).inserted, 2);
+    assert.equal(fake.requests[0]?.headers.authorization, 'Bearer right-secret');
+    assert.doesNotMatch(JSON.stringify(h.events), /kept-secret|right-secret/);
   });
 
   it('when the breaker opens after the threshold, then later jobs are deferred without attempts and succeed after the platform recovers', async (t) => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PlatformWithSecrets } from '@psc/contracts';
+import type { SealedPlatform } from '@psc/contracts';
 import { createPlatformCache } from '../src/data-access/platform.cache.ts';
 
-const platform = (id: string, version: number) => ({ id, version }) as PlatformWithSecrets;
+const platform = (id: string, version: number) => ({ id, version }) as SealedPlatform;
 
 describe('platform cache', () => {
   it('when jobs of one platform follow each other, then the registry is asked once per TTL', async () => {
@@ -38,7 +38,7 @@ describe('platform cache', () => {
   });
 
   it('when an update arrives while an older copy is being fetched, then that copy is not kept', async () => {
-    let release: (p: PlatformWithSecrets) => void = () => undefined;
+    let release: (p: SealedPlatform) => void = () => undefined;
     let calls = 0;
     const cache = createPlatformCache({
       fetch: (id) => {

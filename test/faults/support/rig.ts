@@ -184,7 +184,6 @@ export async function startRig(options: {
     ...options.env,
     AMQP_URL: system.env.amqpUrl,
     DATABASE_URL: system.env.databaseUrl,
-    PSC_ADMIN_API_KEY: system.adminKey,
     PSC_EGRESS_ALLOW: '127.0.0.1,localhost',
   };
   // Like system.start, with a longer wait: on this shared 2-core machine a service's start
@@ -195,6 +194,7 @@ export async function startRig(options: {
       name,
       ...launchOf(name),
       env: {
+        ...system.secretsFor(name),
         ...baseEnv,
         HTTP_PORT: String(port),
         OTEL_SERVICE_NAME: name,
@@ -251,6 +251,7 @@ export async function startRig(options: {
       name: `${service}-${id}`,
       ...launchOf(service),
       env: {
+        ...system.secretsFor(service),
         ...baseEnv,
         HTTP_PORT: String(port),
         OTEL_SERVICE_NAME: service,

@@ -1,4 +1,4 @@
-import type { Pagination, PlatformWithSecrets as Platform } from '@psc/contracts';
+import type { Pagination, SealedPlatform as Platform } from '@psc/contracts';
 import { createPager, type PageRequest, type PlatformRequest } from '@psc/platform-http';
 import type { RenderedRequest } from './request-template.ts';
 

@@ -3,7 +3,7 @@ import {
   collectChild,
   collectionCompleted,
   type JobStats,
-  type PlatformWithSecrets as Platform,
+  type SealedPlatform as Platform,
   type ResourceDefinition,
 } from '@psc/contracts';
 import { NonRetryableError, type Clock } from '@psc/core';

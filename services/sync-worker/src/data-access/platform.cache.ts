@@ -1,25 +1,25 @@
-import type { PlatformWithSecrets } from '@psc/contracts';
+import type { SealedPlatform } from '@psc/contracts';
 
 export interface PlatformCache {
-  get(id: string): Promise<PlatformWithSecrets>;
+  get(id: string): Promise<SealedPlatform>;
   /** A platform changed or went away (event of `version`): the next job asks the registry again. */
   invalidate(id: string, version?: number): void;
   size(): number;
 }
 
 /**
- * Per-worker cache of platforms (with credentials) so a job does not cost an RPC to the registry.
+ * Per-worker cache of platforms (credentials sealed) so a job does not cost an RPC to the registry.
  * `platform.updated`/`platform.deleted` events invalidate an entry as soon as they arrive; the TTL
  * bounds staleness if an event is late or lost (the sync-worker's platform-events queue was down).
  * Concurrent misses for one id share one RPC. Entries live only in memory, never logged.
  */
 export function createPlatformCache(options: {
-  fetch: (id: string) => Promise<PlatformWithSecrets>;
+  fetch: (id: string) => Promise<SealedPlatform>;
   ttlMs: number;
   now?: () => number;
 }): PlatformCache {
   const now = options.now ?? Date.now;
-  const entries = new Map<string, { value: Promise<PlatformWithSecrets>; expires: number }>();
+  const entries = new Map<string, { value: Promise<SealedPlatform>; expires: number }>();
   // Bumped on every invalidation: a fetch that started before it must not store its older copy.
   const generations = new Map<string, number>();
   const minVersions = new Map<string, number>();

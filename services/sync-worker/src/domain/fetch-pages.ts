@@ -1,4 +1,4 @@
-import type { PlatformWithSecrets as Platform, ResourceDefinition } from '@psc/contracts';
+import type { SealedPlatform as Platform, ResourceDefinition } from '@psc/contracts';
 import { checkSuccess, collapseDuplicates, extractItems, mapChildren, mapItem } from './mapping.ts';
 import { createPager, type PageRequest } from '@psc/platform-http';
 import type { MappedRecord } from '../data-access/record.repository.ts';

@@ -6,7 +6,7 @@ import {
   type JobStats,
   type MessageDefinition,
   type PayloadOf,
-  type PlatformWithSecrets as Platform,
+  type SealedPlatform as Platform,
   type ResourceDefinition,
 } from '@psc/contracts';
 import { NonRetryableError, type Clock } from '@psc/core';

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import {
   EXCHANGES,
@@ -7,6 +7,7 @@ import {
   platformWithSecrets,
   type Envelope,
   type PlatformWithSecrets,
+  type SealedPlatform,
   type TaskType,
 } from '@psc/contracts';
 import { NotFoundError, systemClock } from '@psc/core';
@@ -22,6 +23,7 @@ import {
   type Broker,
   type RpcClient,
 } from '@psc/messaging';
+import { createWorkerSeal } from '@psc/platform-http';
 import { createLogger, createMetrics } from '@psc/telemetry';
 import { createIsolatedEnv, waitFor } from '@psc/testing';
 import type { Knex } from 'knex';
@@ -39,8 +41,14 @@ export interface Harness {
   rpc: RpcClient;
   app: ReturnType<typeof createApp>;
   events: Envelope<Record<string, unknown>>[];
-  /** Registers a platform with the stand-in registry; returns it with defaults filled. */
-  addPlatform(input: Record<string, unknown>): PlatformWithSecrets;
+  /**
+   * Registers a platform with the stand-in registry; returns it with defaults filled. The
+   * registry seals its credential under the worker's key, or under `sealedUnder`.
+   */
+  addPlatform(
+    input: Record<string, unknown>,
+    options?: { sealedUnder?: Buffer },
+  ): PlatformWithSecrets;
   runJob(
     platform: PlatformWithSecrets,
     resource: string,
@@ -66,7 +74,9 @@ export async function startHarness(
 ): Promise<Harness> {
   const isolated = await createIsolatedEnv({ name: 'sync-worker' });
   const logger = createLogger({ service: 'sync-worker-test', level: 'silent' });
+  const workerKey = randomBytes(32);
   const config = loadConfig({
+    PSC_WORKER_SECRET_KEY: workerKey.toString('base64'),
     AMQP_URL: isolated.amqpUrl,
     DATABASE_URL: isolated.databaseUrl,
     HTTP_PORT: '0',
@@ -81,7 +91,7 @@ export async function startHarness(
     connectionName: 'sync-worker-test',
     logger,
   });
-  const platforms = new Map<string, PlatformWithSecrets>();
+  const platforms = new Map<string, SealedPlatform>();
   const registry = createRpcServer({
     broker,
     service: 'platform-registry',
@@ -149,7 +159,7 @@ export async function startHarness(
     app,
     events,
     eventsOf,
-    addPlatform(input) {
+    addPlatform(input, options = {}) {
       const now = new Date().toISOString();
       const platform = platformWithSecrets.parse({
         name: `p-${randomUUID().slice(0, 8)}`,
@@ -159,7 +169,7 @@ export async function startHarness(
         createdAt: now,
         updatedAt: now,
       });
-      platforms.set(platform.id, platform);
+      platforms.set(platform.id, createWorkerSeal(options.sealedUnder ?? workerKey).seal(platform));
       return platform;
     },
     async runJob(platform, resource, options = {}) {

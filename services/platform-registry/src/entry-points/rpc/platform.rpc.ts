@@ -9,15 +9,22 @@ import {
   platformTest,
 } from '@psc/contracts';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
+import type { WorkerSeal } from '@psc/platform-http';
 import type { Logger } from '@psc/telemetry';
 import { masked, type PlatformService } from '../../domain/platform.service.ts';
 
-export function platformRpcHandlers(service: PlatformService, logger: Logger): RpcHandler[] {
+export function platformRpcHandlers(
+  service: PlatformService,
+  logger: Logger,
+  workerSeal: Pick<WorkerSeal, 'seal'>,
+): RpcHandler[] {
   return [
     rpcHandler(platformCreate, (input, ctx) => service.create(input, ctx.correlationId)),
     rpcHandler(platformGet, async ({ id }) => masked(await service.getWithSecrets(id))),
-    // Workers only: the gateway never calls it, and nothing logs its answer.
-    rpcHandler(platformGetWithSecrets, ({ id }) => service.getWithSecrets(id)),
+    // Any broker client may ask; only the workers' key opens the credential in the answer.
+    rpcHandler(platformGetWithSecrets, async ({ id }) =>
+      workerSeal.seal(await service.getWithSecrets(id)),
+    ),
     rpcHandler(platformList, (query) => service.list(query)),
     rpcHandler(platformReplace, (request, ctx) => service.replace(request, ctx.correlationId)),
     rpcHandler(platformPatch, (request, ctx) => service.patch(request, ctx.correlationId)),

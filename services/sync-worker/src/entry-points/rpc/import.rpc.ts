@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { recordsImport, type PlatformWithSecrets as Platform } from '@psc/contracts';
+import { recordsImport, type SealedPlatform as Platform } from '@psc/contracts';
 import { AppError, NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { MappedRecord, RecordRepository } from '../../data-access/record.repository.ts';

@@ -6,7 +6,7 @@ import {
   validationCursor,
   validationGet,
   validationList,
-  type PlatformWithSecrets,
+  type SealedPlatform,
 } from '@psc/contracts';
 import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
@@ -24,7 +24,7 @@ export function recordRpcHandlers(deps: {
   records: RecordRepository;
   validations: ValidationRepository;
   /** The registry's platforms (cached): an empty page must mean "no records", not "no such thing". */
-  platforms: { get(id: string): Promise<PlatformWithSecrets> };
+  platforms: { get(id: string): Promise<SealedPlatform> };
 }): RpcHandler[] {
   return [
     rpcHandler(recordsList, async (q) => {
