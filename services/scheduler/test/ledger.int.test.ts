@@ -124,6 +124,32 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
     await jobs.stop();
   });
 
+  it('when a dead job was purged from the ledger, then replaying it is 404 naming the retention and its letter stays, and a filtered replay runs the others and keeps it', async () => {
+    const purged = await runOne('sync', 'booths');
+    const other = await runOne('sync', 'booths');
+    await kill(purged);
+    await kill(other);
+    // What the retention purge does to a finished job older than PSC_JOB_RETENTION_DAYS.
+    await s.jobs().where({ id: purged }).delete();
+
+    await assert.rejects(s.rpc.call(dlqReplay, { jobId: purged }), (err: Error) => {
+      assert.match(err.message, /purged from the ledger \(PSC_JOB_RETENTION_DAYS\)/);
+      return true;
+    });
+    const letters = async () =>
+      (await s.rpc.call(dlqList, { limit: 200, platformId: platform.id })).items.map(
+        (d) => d.jobId,
+      );
+    assert.ok((await letters()).includes(purged), 'the letter stays after the refused replay');
+
+    const { replayed } = await s.rpc.call(dlqReplay, { platformId: platform.id });
+    assert.ok(replayed.includes(other), 'the other dead job is replayed');
+    assert.ok(!replayed.includes(purged), 'nothing is replayed for the purged job');
+    assert.deepEqual(await letters(), [purged], 'only the purged job’s letter is left');
+    await s.rpc.call(dlqDelete, { jobId: purged });
+    assert.deepEqual(await letters(), []);
+  });
+
   it('when jobs of every task type die, then the dead-letter queue lists each with its task type, filters by it, and a dead collect job replays onto the collector queue', async () => {
     const collects = await s.mq.consumeJobs(100, QUEUE_SPECS.collectorJobs);
     const syncId = await runOne('sync', 'booths');

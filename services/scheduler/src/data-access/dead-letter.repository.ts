@@ -97,21 +97,19 @@ export function createDeadLetterRepository(knex: Knex) {
       if (before) void q.whereRaw('(dead_at, id) < (?, ?)', [before.deadAt, before.id]);
       return ((await q) as DeadLetterRow[]).map(toDeadLetter);
     },
-    /** Locks and removes the matching replayable letters inside `trx`; returns their job ids. */
-    async take(trx: Knex.Transaction, match: { jobId: string } | DlqFilter): Promise<string[]> {
+    /** Locks the matching letters of jobs inside `trx` (others' locks are skipped). */
+    async lockJobLetters(
+      trx: Knex.Transaction,
+      match: { jobId: string } | DlqFilter,
+    ): Promise<{ id: string; jobId: string }[]> {
       const q = table(trx).whereNotNull('job_id').whereNotNull('run').forUpdate().skipLocked();
       if ('jobId' in match) void q.where({ job_id: match.jobId });
       else void filtered(q, match).limit(10_000);
       const rows = await q.select<{ id: string; job_id: string }[]>('id', 'job_id');
-      if (rows.length > 0) {
-        await table(trx)
-          .whereIn(
-            'id',
-            rows.map((r) => r.id),
-          )
-          .delete();
-      }
-      return rows.map((r) => r.job_id);
+      return rows.map((r) => ({ id: r.id, jobId: r.job_id }));
+    },
+    async removeLetters(trx: Knex.Transaction, ids: string[]): Promise<void> {
+      if (ids.length > 0) await table(trx).whereIn('id', ids).delete();
     },
     /**
      * One letter by its id, or the newest naming `jobId` (a poison message that named a job the

@@ -117,13 +117,27 @@ export function createLedgerStore(deps: {
 
     /**
      * Takes matching jobs out of the dead-letter queue and runs each again as its next run,
-     * queued in the same transaction.
+     * queued in the same transaction. A letter whose job the retention has purged stays: there
+     * is nothing left to run, and deleting it would lose what the operator came to see.
      */
     async replay(match: { jobId: string } | DlqFilter): Promise<string[]> {
       return deps.outbox.transaction(async (trx, emit) => {
-        const ids = await deps.deadLetters.take(trx, match);
-        if (ids.length === 0) return [];
-        const entries = await deps.jobs.lockEntries(trx, ids);
+        const letters = await deps.deadLetters.lockJobLetters(trx, match);
+        if (letters.length === 0) return [];
+        const entries = await deps.jobs.lockEntries(
+          trx,
+          letters.map((l) => l.jobId),
+        );
+        const taken = letters.filter((l) => entries.has(l.jobId));
+        if ('jobId' in match && taken.length === 0) {
+          throw new NotFoundError(
+            `job ${match.jobId} was purged from the ledger (PSC_JOB_RETENTION_DAYS): its dead letter cannot be replayed, only inspected or deleted`,
+          );
+        }
+        await deps.deadLetters.removeLetters(
+          trx,
+          taken.map((l) => l.id),
+        );
         const now = deps.clock.now();
         const replayed: LedgerEntry[] = [...entries.values()]
           .filter((e) => DEAD.includes(e.job.status))
