@@ -38,3 +38,5 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   }
   return client;
 }
+
+export { JOB_STATUSES, TASK_TYPES, type JobStatus, type TaskType } from './enums.ts';

@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { intArg, jsonObjectArg, platformId, uuidArg } from '../refs.ts';
+import { TASK_TYPES } from '@psc/api-client';
 
 type Backfill = components['schemas']['Backfill'];
 
@@ -51,9 +52,7 @@ export function backfillCommand(program: Command, env: NodeJS.ProcessEnv): void 
     .description('start a backfill')
     .requiredOption('-p, --platform <platform>', 'platform id or name')
     .requiredOption('-r, --resource <name>')
-    .addOption(
-      new Option('-t, --task <task>').choices(['sync', 'validate', 'collect']).default('sync'),
-    )
+    .addOption(new Option('-t, --task <task>').choices(TASK_TYPES).default('sync'))
     .requiredOption('--from <date>', 'first date or time, e.g. 2026-01-01')
     .requiredOption('--to <date>', 'last date or time (included), in the past')
     .addOption(new Option('--step <step>').choices(['hour', 'day', 'week', 'month']))

@@ -4,6 +4,7 @@ import { call, type Api } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { usageError } from '../errors.ts';
 import { platformId, uuidArg } from '../refs.ts';
+import { TASK_TYPES } from '@psc/api-client';
 
 type DeadLetterDetail = components['schemas']['DeadLetterDetail'];
 
@@ -68,7 +69,7 @@ const withFilters = (command: Command): Command =>
   command
     .option('-p, --platform <platform>', 'platform id or name')
     .option('-r, --resource <name>')
-    .addOption(new Option('-t, --task <task>').choices(['sync', 'validate', 'collect']))
+    .addOption(new Option('-t, --task <task>').choices(TASK_TYPES))
     .option('--reason <reason>', 'why they died, e.g. retries_exhausted');
 
 export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {

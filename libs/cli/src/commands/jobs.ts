@@ -1,24 +1,14 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { JOB_STATUSES, TASK_TYPES, type JobStatus } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { isFinished, watchJobs, type Job } from '../jobs-watch.ts';
 import { intArg, platformId, uuidArg } from '../refs.ts';
 import { reportFinished } from './sync.ts';
 
-const STATUSES = [
-  'queued',
-  'running',
-  'retrying',
-  'waiting',
-  'succeeded',
-  'failed',
-  'dead',
-  'cancelled',
-] as const;
-
 interface ListOptions {
-  status?: (typeof STATUSES)[number];
+  status?: JobStatus;
   platform?: string;
   resource?: string;
   task?: 'sync' | 'validate' | 'collect';
@@ -59,10 +49,10 @@ export function jobsCommand(program: Command, env: NodeJS.ProcessEnv): void {
   jobs
     .command('ls')
     .description('jobs, newest first')
-    .addOption(new Option('-s, --status <status>').choices(STATUSES))
+    .addOption(new Option('-s, --status <status>').choices(JOB_STATUSES))
     .option('-p, --platform <platform>', 'platform id or name')
     .option('-r, --resource <name>')
-    .addOption(new Option('-t, --task <task>').choices(['sync', 'validate', 'collect']))
+    .addOption(new Option('-t, --task <task>').choices(TASK_TYPES))
     .option('--since <iso-time>', 'created at or after, e.g. 2026-01-01T00:00:00Z')
     .option('-n, --limit <n>', 'at most this many (1–500)', intArg, 50)
     .action(

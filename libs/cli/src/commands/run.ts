@@ -4,6 +4,7 @@ import { action } from '../context.ts';
 import { watchJobs } from '../jobs-watch.ts';
 import { intArg, jsonObjectArg, platformId } from '../refs.ts';
 import { reportFinished } from './sync.ts';
+import { TASK_TYPES } from '@psc/api-client';
 
 interface RunOptions {
   platform?: string;
@@ -17,7 +18,7 @@ export function runCommand(program: Command, env: NodeJS.ProcessEnv): void {
   program
     .command('run')
     .description('queue a task now: one resource, one platform, or every active platform')
-    .addArgument(new Argument('<task>').choices(['sync', 'validate', 'collect']))
+    .addArgument(new Argument('<task>').choices(TASK_TYPES))
     .option('-p, --platform <platform>', 'platform id or name (all active platforms without it)')
     .option('-r, --resource <name>', 'one resource of the platform')
     .option('--priority <1-9>', 'queue priority', intArg)

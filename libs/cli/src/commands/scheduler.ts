@@ -2,6 +2,7 @@ import type { components } from '@psc/api-client';
 import { Argument, type Command } from 'commander';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
+import { TASK_TYPES } from '@psc/api-client';
 
 type SchedulerStatus = components['schemas']['SchedulerStatus'];
 type TaskConfig = components['schemas']['TaskConfig'];
@@ -108,7 +109,7 @@ export function schedulerCommand(program: Command, env: NodeJS.ProcessEnv): void
   scheduler
     .command('config')
     .description("task types' schedules with their next fire times; pause or resume one task type")
-    .addArgument(new Argument('[task]', 'one task type').choices(['sync', 'validate', 'collect']))
+    .addArgument(new Argument('[task]', 'one task type').choices(TASK_TYPES))
     .addArgument(
       new Argument('[action]', 'pause or resume that task type').choices(['pause', 'resume']),
     )

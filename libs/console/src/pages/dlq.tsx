@@ -1,4 +1,5 @@
 import { Fragment, useState } from 'react';
+import { TASK_TYPES, type TaskType as Task } from '@psc/api-client';
 import { useApi } from '../swr.ts';
 import { Link } from 'wouter';
 import { LIVE_MS, useSession } from '../context.ts';
@@ -6,9 +7,6 @@ import { ago, time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox } from '../ui.tsx';
 import { DeadLetterDetail } from './dead-letter.tsx';
-
-const TASKS = ['sync', 'validate', 'collect'] as const;
-type Task = (typeof TASKS)[number];
 
 export function DeadLetters() {
   const { client } = useSession();
@@ -36,7 +34,7 @@ export function DeadLetters() {
           onChange={(e) => setTaskType(e.target.value as Task | '')}
         >
           <option value="">any task</option>
-          {TASKS.map((t) => (
+          {TASK_TYPES.map((t) => (
             <option key={t}>{t}</option>
           ))}
         </select>

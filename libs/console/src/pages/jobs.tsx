@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useApi } from '../swr.ts';
 import { Link } from 'wouter';
-import type { components } from '@psc/api-client';
+import { JOB_STATUSES, TASK_TYPES, type components } from '@psc/api-client';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago } from '../format.ts';
 import { unwrap } from '../session.ts';
@@ -15,17 +15,6 @@ interface Query {
   since?: string;
 }
 
-const STATUSES = [
-  'queued',
-  'running',
-  'retrying',
-  'waiting',
-  'succeeded',
-  'failed',
-  'dead',
-  'cancelled',
-] as const;
-const TASKS = ['sync', 'validate', 'collect'] as const;
 const WINDOWS: [string, number][] = [
   ['any time', 0],
   ['last 15 min', 15],
@@ -62,13 +51,13 @@ export function Jobs() {
       <div className="inline-form" aria-label="Filters">
         <select aria-label="Status" value={status} onChange={(e) => setStatus(e.target.value)}>
           <option value="">any status</option>
-          {STATUSES.map((s) => (
+          {JOB_STATUSES.map((s) => (
             <option key={s}>{s}</option>
           ))}
         </select>
         <select aria-label="Task" value={taskType} onChange={(e) => setTaskType(e.target.value)}>
           <option value="">any task</option>
-          {TASKS.map((t) => (
+          {TASK_TYPES.map((t) => (
             <option key={t}>{t}</option>
           ))}
         </select>

@@ -1,0 +1,30 @@
+import type { components } from './schema.ts';
+
+type JobSchema = components['schemas']['Job'];
+export type JobStatus = JobSchema['status'];
+export type TaskType = JobSchema['taskType'];
+
+/**
+ * A tuple that holds every member of the union `U` and nothing else: a value the document
+ * gains or loses fails the type check here, not in a filter menu that silently lacks it.
+ */
+type Exactly<U, T extends readonly U[]> = [Exclude<U, T[number]>] extends [never] ? T : never;
+const exactly =
+  <U>() =>
+  <const T extends readonly U[]>(values: Exactly<U, T>): T =>
+    values;
+
+/** Every job status of the API, in the order a job may pass through them. */
+export const JOB_STATUSES = exactly<JobStatus>()([
+  'queued',
+  'running',
+  'retrying',
+  'waiting',
+  'succeeded',
+  'failed',
+  'dead',
+  'cancelled',
+]);
+
+/** Every task type of the API. */
+export const TASK_TYPES = exactly<TaskType>()(['sync', 'validate', 'collect']);
