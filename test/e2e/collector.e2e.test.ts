@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { startSystem, type RunningService, type System } from '../support/system.ts';
-import type { JobView } from '../support/platforms.ts';
+import { raceCardsResource, type JobView } from '../support/platforms.ts';
 import { captureEvents, outboxDepth } from '../support/event-capture.ts';
 
 const CHILDREN = 200;
@@ -23,20 +23,7 @@ function racingPlatform(baseUrl: string) {
         key: 'id',
         mapping: { id: 'id' },
       },
-      {
-        name: 'cards',
-        tasks: ['collect'],
-        params: ['date'],
-        request: { path: '/meetings/{{date}}' },
-        itemsPath: 'entries',
-        key: 'race',
-        mapping: { race: 'race' },
-        fanOut: {
-          entriesPath: 'entries',
-          request: { path: '/card/{{date}}/{{race}}' },
-          itemsPath: 'runners',
-        },
-      },
+      raceCardsResource(),
     ],
   };
 }

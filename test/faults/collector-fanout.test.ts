@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { waitFor } from '@psc/testing';
 import { outboxDepth } from '../support/event-capture.ts';
+import { raceCardsResource } from '../support/platforms.ts';
 import { startRig, type Rig } from './support/rig.ts';
 
 const CHILDREN = 150;
@@ -34,22 +35,7 @@ describe('faults: collectors killed mid fan-out', { timeout: 480_000 }, () => {
       body: {
         name: `racing-${Math.random().toString(36).slice(2, 8)}`,
         baseUrl: fake.url,
-        resources: [
-          {
-            name: 'cards',
-            tasks: ['collect'],
-            params: ['date'],
-            request: { path: '/meetings/{{date}}' },
-            itemsPath: 'entries',
-            key: 'race',
-            mapping: { race: 'race' },
-            fanOut: {
-              entriesPath: 'entries',
-              request: { path: '/card/{{date}}/{{race}}' },
-              itemsPath: 'runners',
-            },
-          },
-        ],
+        resources: [raceCardsResource()],
       },
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));

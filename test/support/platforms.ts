@@ -23,6 +23,27 @@ export function boothPlatform(baseUrl: string, overrides: Record<string, unknown
   };
 }
 
+/**
+ * A seed-001 collect resource with a fan-out: the meetings of a `date` list their races, and
+ * each race's card (`/card/{date}/{race}`) is a child whose `runners` are stored.
+ */
+export function raceCardsResource() {
+  return {
+    name: 'cards',
+    tasks: ['collect'],
+    params: ['date'],
+    request: { path: '/meetings/{{date}}' },
+    itemsPath: 'entries',
+    key: 'race',
+    mapping: { race: 'race' },
+    fanOut: {
+      entriesPath: 'entries',
+      request: { path: '/card/{{date}}/{{race}}' },
+      itemsPath: 'runners',
+    },
+  };
+}
+
 export interface JobView {
   id: string;
   status: string;
