@@ -283,6 +283,78 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
       assert.match(job.error?.message ?? '', /8192/);
       await goodSyncSucceeds();
     });
+
+    it('when a platform puts NUL bytes in its error text, its records or a collected document, then each job ends at once with a reason PostgreSQL can store, the dead-letter queue lists it, and another platform syncs', async () => {
+      // PostgreSQL's text and jsonb refuse U+0000: a reason or record holding one must not
+      // leave its job unfinished or loop.
+      hostile.route('GET', '/nul-error', () => ({
+        body: { ok: false, message: 'broken\u0000here' },
+      }));
+      hostile.route('GET', '/nul-data', () => ({
+        body: { data: [{ id: 'z1', name: 'a\u0000b' }] },
+      }));
+      const platformId = await register({
+        name: `nul-${Math.random().toString(36).slice(2, 8)}`,
+        baseUrl: hostile.url,
+        resources: [
+          {
+            name: 'nulerror',
+            request: { path: '/nul-error' },
+            successWhen: 'ok = true',
+            errorMessagePath: 'message',
+            itemsPath: 'data',
+            key: 'id',
+            mapping: { id: 'id' },
+          },
+          {
+            name: 'nuldata',
+            request: { path: '/nul-data' },
+            itemsPath: 'data',
+            key: 'id',
+            mapping: { id: 'id', name: 'name' },
+          },
+        ],
+      });
+      const reported = await finished(await sync(platformId, 'nulerror'));
+      assert.equal(reported.status, 'failed', JSON.stringify(reported));
+      assert.equal(reported.error?.class, 'upstream_error');
+      assert.equal(reported.error?.message, 'platform reported an error: broken\ufffdhere');
+
+      // Not retried as if the database could take it next time: refused once, the field named.
+      const data = await finished(await sync(platformId, 'nuldata'));
+      assert.deepEqual([data.status, data.attempts], ['failed', 1], JSON.stringify(data));
+      assert.equal(data.error?.class, 'unstorable_data');
+      assert.equal(
+        data.error?.message,
+        'mapping.name: holds a NUL character (U+0000), which PostgreSQL cannot store',
+      );
+
+      // A collected document holding one is refused the same way.
+      hostile.route('GET', '/races/2024-05-09/card', () => ({
+        body: { runners: [{ id: 'r9', horse: 'na\u0000me' }] },
+      }));
+      const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+        body: { platformId: hostileId, resource: 'card', params: { date: '2024-05-09' } },
+      });
+      assert.equal(run.status, 202, JSON.stringify(run.body));
+      const collected = await finished(run.body.jobId);
+      assert.deepEqual(
+        [collected.status, collected.attempts, collected.error?.class],
+        ['failed', 1, 'unstorable_data'],
+        JSON.stringify(collected),
+      );
+      assert.match(collected.error?.message ?? '', /^document\[0\]\.horse: holds a NUL/);
+
+      const { body: dlq } = await system.api<{ items: { jobId: string }[] }>(
+        `/api/v1/dlq?platformId=${platformId}`,
+      );
+      assert.ok(
+        dlq.items.some((d) => d.jobId === reported.id),
+        'the failed job is a dead letter',
+      );
+      await goodSyncSucceeds();
+      await allHealthy();
+    });
   });
 
   describe('collect request templates', () => {

@@ -37,3 +37,4 @@ export {
   type Pager,
 } from './pages.ts';
 export { SealedCredentialError, createWorkerSeal, type WorkerSeal } from './worker-seal.ts';
+export { assertStorable } from './storable.ts';

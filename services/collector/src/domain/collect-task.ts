@@ -9,7 +9,7 @@ import {
 import { NonRetryableError, type Clock } from '@psc/core';
 import { CancelledError, type JobHandler, type RunContext } from '@psc/job-runner';
 import { createEnvelope, type Emit } from '@psc/messaging';
-import { asArray, evaluate } from '@psc/platform-http';
+import { asArray, assertStorable, evaluate } from '@psc/platform-http';
 import type { CollectionRepository, NewDocument } from '../data-access/collection.repository.ts';
 import { fetchPages, type CollectFetch } from './collect-pages.ts';
 import { missingParams, renderRequest } from './request-template.ts';
@@ -34,9 +34,11 @@ export function collectResource(platform: Platform, name: string): ResourceDefin
   return resource;
 }
 
-/** The items of a response: those at `itemsPath`, or the whole body as one. */
+/** The items of a response: those at `itemsPath`, or the whole body as one; each storable. */
 async function itemsOf(body: unknown, itemsPath: string | undefined): Promise<unknown[]> {
-  return itemsPath ? asArray(await evaluate(itemsPath, body, 'itemsPath')) : [body];
+  const items = itemsPath ? asArray(await evaluate(itemsPath, body, 'itemsPath')) : [body];
+  assertStorable(items, 'document');
+  return items;
 }
 
 /** The documents of a response: the items at `itemsPath`, or the whole body as one. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { NonRetryableError } from '@psc/core';
 import type { ChildResource, ResourceDefinition } from '@psc/contracts';
-import { asArray, evaluate } from '@psc/platform-http';
+import { asArray, assertStorable, evaluate } from '@psc/platform-http';
 import type { MappedRecord } from '../data-access/record.repository.ts';
 
 /** Key order must not change the hash. */
@@ -115,6 +115,8 @@ export async function mapItem(
       `key: longer than ${MAX_KEY_LENGTH} characters (${text.length})`,
     );
   }
+  assertStorable(text, 'key');
+  assertStorable(data, 'mapping');
   return recordOf(text, data);
 }
 
