@@ -206,7 +206,15 @@ describe('/api/v1/platforms', () => {
     });
 
     it('when the baseUrl is a private or metadata address, then 422 egress_denied', async () => {
-      for (const baseUrl of ['http://10.0.0.1', 'http://169.254.169.254', 'http://[fd00::1]']) {
+      for (const baseUrl of [
+        'http://10.0.0.1',
+        'http://169.254.169.254',
+        'http://[fd00::1]',
+        // 10.0.0.1 and 169.254.169.254 written as IPv4-mapped and IPv4-translated (::ffff:0:0:0/96)
+        'http://[::ffff:a00:1]',
+        'http://[::ffff:0:a00:1]',
+        'http://[::ffff:0:a9fe:a9fe]',
+      ]) {
         const res = await api<ErrorBody>('/api/v1/platforms', { body: boothPlatform(baseUrl) });
         assert.equal(res.status, 422, baseUrl);
         assert.equal(res.body.error.code, 'egress_denied');
