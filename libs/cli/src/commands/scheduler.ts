@@ -56,39 +56,28 @@ export function schedulerCommand(program: Command, env: NodeJS.ProcessEnv): void
       }),
     );
 
-  scheduler
-    .command('pause')
-    .description('stop emitting runs, keeping every schedule')
-    .requiredOption('--reason <text>', 'why: shown in `psc scheduler status` and the console')
-    .action(
-      action(env, async (ctx, opts: { reason: string }) => {
-        const api = ctx.api();
-        printStatus(
-          ctx,
-          await call(
-            api,
-            api.client.POST('/api/v1/scheduler/pause', { body: { reason: opts.reason } }),
-          ),
-        );
-      }),
-    );
-
-  scheduler
-    .command('stop')
-    .description('pause and cancel the queued jobs')
-    .requiredOption('--reason <text>', 'why: shown in `psc scheduler status` and the console')
-    .action(
-      action(env, async (ctx, opts: { reason: string }) => {
-        const api = ctx.api();
-        printStatus(
-          ctx,
-          await call(
-            api,
-            api.client.POST('/api/v1/scheduler/stop', { body: { reason: opts.reason } }),
-          ),
-        );
-      }),
-    );
+  // Pause and stop differ only in what the scheduler does with the queued jobs.
+  for (const [name, description] of [
+    ['pause', 'stop emitting runs, keeping every schedule'],
+    ['stop', 'pause and cancel the queued jobs'],
+  ] as const) {
+    scheduler
+      .command(name)
+      .description(description)
+      .requiredOption('--reason <text>', 'why: shown in `psc scheduler status` and the console')
+      .action(
+        action(env, async (ctx, opts: { reason: string }) => {
+          const api = ctx.api();
+          printStatus(
+            ctx,
+            await call(
+              api,
+              api.client.POST(`/api/v1/scheduler/${name}`, { body: { reason: opts.reason } }),
+            ),
+          );
+        }),
+      );
+  }
 
   scheduler
     .command('resume')
