@@ -93,7 +93,9 @@ describe('scheduler lease: a leader frozen past its lease', { timeout: 120_000 }
           ? now
           : undefined;
       },
-      { timeoutMs: 15_000, message: 'the other replica takes the lease' },
+      // A deadline for the takeover to happen at all, generous for a loaded test run: its bound
+      // (lease + 2 ticks) is test/faults/scheduler-leader.test.ts's; this test is about fencing.
+      { timeoutMs: 30_000, message: 'the other replica takes the lease' },
     );
     const newToken = Number(taken.token);
     // Stay frozen well past the lease, while the new leader emits under its own token.
