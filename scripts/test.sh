@@ -31,6 +31,6 @@ quiet promtool check config deploy/prometheus/prometheus.yml
 quiet promtool check rules deploy/prometheus/rules/*.yml
 quiet promtool test rules deploy/prometheus/tests/*.test.yml
 echo "== tests"  # test/faults/ runs apart: npm run test:faults
-exec node --test --test-reporter=spec --test-concurrency="${PSC_TEST_CONCURRENCY:-3}" \
+exec node --test --test-reporter=spec --test-concurrency="${PSC_TEST_CONCURRENCY:-2}" \
   --test-timeout=180000 \
   'libs/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/!(faults)/**/*.test.ts' "$@"

@@ -339,11 +339,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const mine = new Set([...publishing, ...confirmed, ...fresh.map((r) => r.seq)]);
       const rows = selected.filter((r) => !mine.has(r.seq));
       if (rows.length === 0) return 0;
-      const { done, failures } = await publishAll(rows);
-      for (const seq of done) {
-        swept.add(seq);
+      // Marked before publishing: a row's commit callback can run while the publish is awaited,
+      // and must then leave the row to the sweep (it published twice when marked after). A row
+      // whose publish fails stays in the table for the next sweep.
+      for (const r of rows) {
+        swept.add(r.seq);
         if (swept.size > SWEPT_MEMORY) swept.delete(swept.values().next().value!);
       }
+      const { done, failures } = await publishAll(rows);
       if (done.length > 0) await table(trx).whereIn('seq', done).delete();
       // With the broker away every publish fails: nothing is the rows' fault then.
       if (failures.length > 0 && options.isBrokerConnected()) await recordFailures(trx, failures);
