@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { startSystem, type System } from '../support/system.ts';
-import { boothPlatform, type JobView } from '../support/platforms.ts';
+import { boothPlatform, jobFinished } from '../support/platforms.ts';
 
 /** One RFC 4180 line (no line breaks inside cells here) as its cells, quotes removed. */
 function parseCsvLine(line: string): string[] {
@@ -122,16 +122,7 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
     return res.body.jobs[0]!.id;
   }
 
-  const finished = (id: string) =>
-    waitFor(
-      async () => {
-        const { body } = await system.api<JobView>(`/api/v1/jobs/${id}`);
-        return ['succeeded', 'failed', 'dead', 'cancelled'].includes(body.status)
-          ? body
-          : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 100, message: `job ${id} finished` },
-    );
+  const finished = (id: string) => jobFinished(system, id);
 
   /** Another platform's sync runs to the end: the system is still doing its work. */
   async function goodSyncSucceeds(): Promise<void> {

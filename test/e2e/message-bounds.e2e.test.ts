@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { QUEUES } from '@psc/contracts';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { startSystem, type ApiPathWithQuery, type System } from '../support/system.ts';
-import { boothPlatform, type JobView } from '../support/platforms.ts';
+import { boothPlatform, type JobView, jobFinished } from '../support/platforms.ts';
 import { captureEvents } from '../support/event-capture.ts';
 
 interface ErrorBody {
@@ -88,16 +88,7 @@ describe('messages stay within their bounds: params, keys, change events, fan-ou
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res.body.id;
   }
-  const finished = (id: string) =>
-    waitFor(
-      async () => {
-        const { body } = await system.api<JobView>(`/api/v1/jobs/${id}`);
-        return ['succeeded', 'failed', 'dead', 'cancelled'].includes(body.status)
-          ? body
-          : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 100, message: `job ${id} finished` },
-    );
+  const finished = (id: string) => jobFinished(system, id);
   async function run(path: ApiPathWithQuery, body: Record<string, unknown>): Promise<string> {
     const res = await system.api<{ jobs?: { id: string }[]; jobId?: string }>(path, { body });
     assert.equal(res.status, 202, JSON.stringify(res.body));

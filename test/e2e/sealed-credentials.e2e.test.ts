@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { startFakePlatform, waitFor, type FakePlatform, type RecordedRequest } from '@psc/testing';
+import { startFakePlatform, type FakePlatform, type RecordedRequest } from '@psc/testing';
 import { startSystem, type System } from '../support/system.ts';
-import type { JobView } from '../support/platforms.ts';
+import { jobFinished, type JobView } from '../support/platforms.ts';
 import { rawRpc } from '../support/raw-rpc.ts';
 
 const secret = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
@@ -83,16 +83,7 @@ describe('credentials sealed end to end: only the workers can open them', () => 
     return res.body.id;
   }
 
-  const finished = (id: string) =>
-    waitFor(
-      async () => {
-        const { body } = await system.api<JobView>(`/api/v1/jobs/${id}`);
-        return ['succeeded', 'failed', 'dead', 'cancelled'].includes(body.status)
-          ? body
-          : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 100, message: `job ${id} finished` },
-    );
+  const finished = (id: string) => jobFinished(system, id);
 
   async function sync(platformId: string): Promise<JobView> {
     const res = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {

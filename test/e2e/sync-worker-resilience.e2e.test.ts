@@ -11,7 +11,7 @@ import {
 } from '@psc/testing';
 import { launchOf } from '../support/launch.ts';
 import { startSystem, type System } from '../support/system.ts';
-import type { JobView } from '../support/platforms.ts';
+import { jobFinished } from '../support/platforms.ts';
 
 const TIERS = '200,500,1000,2500';
 
@@ -100,16 +100,7 @@ describe('sync-worker replicas: crashes and shared rate limits', { timeout: 120_
     return res.body.jobs[0]!.id;
   }
 
-  const finished = (id: string) =>
-    waitFor(
-      async () => {
-        const { body } = await system.api<JobView>(`/api/v1/jobs/${id}`);
-        return ['succeeded', 'failed', 'dead', 'cancelled'].includes(body.status)
-          ? body
-          : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 100, message: `job ${id} finished` },
-    );
+  const finished = (id: string) => jobFinished(system, id);
 
   it('when a worker is killed with SIGKILL in the middle of a 20-page sync, then the job is redelivered and ends succeeded with the same records as a clean run', async () => {
     fake.setCollection('/stock', items(200));

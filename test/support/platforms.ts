@@ -1,3 +1,6 @@
+import { waitFor } from '@psc/testing';
+import type { System } from './system.ts';
+
 /** A seed-004 booth platform definition pointing at `baseUrl`, with overrides. */
 export function boothPlatform(baseUrl: string, overrides: Record<string, unknown> = {}) {
   return {
@@ -53,4 +56,15 @@ export interface JobView {
   error: { message: string; class: string } | null;
   startedAt: string | null;
   finishedAt: string | null;
+}
+
+/** Waits (up to 60 s) until the job has ended, and returns it as `GET /api/v1/jobs/{id}` shows it. */
+export function jobFinished(system: System, id: string): Promise<JobView> {
+  return waitFor(
+    async () => {
+      const { body } = await system.api<JobView>(`/api/v1/jobs/${id}`);
+      return ['succeeded', 'failed', 'dead', 'cancelled'].includes(body.status) ? body : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 100, message: `job ${id} finished` },
+  );
 }
