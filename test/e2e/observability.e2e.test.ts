@@ -71,6 +71,28 @@ describe('what an on-call engineer reads: audit, logs, trace ids', { timeout: 18
     assert.ok(items.indexOf(resume) < items.indexOf(pause), 'newest first');
   });
 
+  it('when operators pause 20 task-type configs at once, then each answered action is in the audit log exactly once', async () => {
+    // The gateway writes the entries of concurrent requests in one insert (group commit): each
+    // request must still find its own entry there when it has its answer.
+    const reasons = Array.from({ length: 20 }, (_, i) => `batch-audit-${i}-${Date.now()}`);
+    const answers = await Promise.all(
+      reasons.map((reason, i) =>
+        system.api(`/api/v1/scheduler/config/collect/${i % 2 ? 'pause' : 'resume'}`, {
+          body: { reason },
+        }),
+      ),
+    );
+    for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.body));
+    const items = (await system.api<{ items: AuditItem[] }>('/api/v1/audit?limit=200')).body.items;
+    for (const reason of reasons) {
+      const matching = items.filter((i) => i.details.reason === reason);
+      assert.equal(matching.length, 1, `${reason}: ${JSON.stringify(matching)}`);
+      assert.equal(matching[0]!.actorKeyId, adminKeyId);
+      assert.equal(matching[0]!.targetId, 'collect');
+    }
+    await system.api('/api/v1/scheduler/config/collect/resume', { body: { reason: 'tidy' } });
+  });
+
   it('when an operator pauses a task type, cancels a missing job or replays the DLQ, then only what succeeded is audited, with its target', async () => {
     const pause = await system.api('/api/v1/scheduler/config/validate/pause', {
       body: { reason: 'upstream migration' },

@@ -18,8 +18,24 @@ export const logEntry = z.object({
 });
 export type LogEntry = z.infer<typeof logEntry>;
 
-/** A service's warn+ or job-related log line, kept by the collector's log store. */
-export const logRecorded = defineMessage('log.recorded', 1, logEntry);
+/** Most entries one `log.recorded` carries: 100 × (2 KB message + 4 KB fields) stays under 1 MiB. */
+export const LOG_ENTRIES_PER_MESSAGE = 100;
+
+/**
+ * A service's warn+ or job-related log lines, kept by the collector's log store: one message per
+ * shipped batch (a message per line cost a publish per job). Each entry carries its own id, so a
+ * redelivered batch stores nothing twice.
+ */
+export const logRecorded = defineMessage(
+  'log.recorded',
+  2,
+  z.object({
+    entries: z
+      .array(logEntry.extend({ id: z.uuid() }))
+      .min(1)
+      .max(LOG_ENTRIES_PER_MESSAGE),
+  }),
+);
 
 export const logQuery = z.object({
   /** That level and above. */

@@ -3,3 +3,4 @@ export * from './env.ts';
 export * from './clock.ts';
 export * from './wait.ts';
 export * from './process.ts';
+export * from './coalescer.ts';

@@ -27,6 +27,13 @@ export interface BatchConsumerOptions<Q extends QueueSpec> {
   isTransient: (err: unknown) => boolean;
   logger: Logger;
   prefetch?: number;
+  /**
+   * How long the first message of a batch waits for others before the batch is applied (a full
+   * prefetch window goes at once). 0, the default, applies a lone message at once: right for
+   * state others wait on (the ledger); a store nobody waits on (logs) trades a moment of delay
+   * for one transaction per window instead of one per message.
+   */
+  lingerMs?: number;
 }
 
 interface Pending<M> {
@@ -56,6 +63,8 @@ export function createBatchConsumer<Q extends QueueSpec>(
   let pending: Pending<M>[] = [];
   let flushing = false;
   let stopping = false;
+  const lingerMs = options.lingerMs ?? 0;
+  let lingering: NodeJS.Timeout | undefined;
 
   const event = (p: { msg: ConsumeMessage }, reason?: string): ConsumerEvent => ({
     messageId: p.msg.properties.messageId as string | undefined,
@@ -111,6 +120,8 @@ export function createBatchConsumer<Q extends QueueSpec>(
   }
 
   async function flush(): Promise<void> {
+    if (lingering) clearTimeout(lingering);
+    lingering = undefined;
     if (flushing) return;
     flushing = true;
     try {
@@ -143,8 +154,13 @@ export function createBatchConsumer<Q extends QueueSpec>(
     }
     await new Promise<void>((settled) => {
       pending.push({ ch, msg, message, settled });
+      if (flushing) return; // the running flush takes it next
+      if (lingerMs > 0 && pending.length < prefetch && !stopping) {
+        lingering ??= setTimeout(() => void flush(), lingerMs);
+        return;
+      }
       // After the current turn: deliveries that arrived together join the same batch.
-      if (!flushing) setImmediate(() => void flush());
+      setImmediate(() => void flush());
     });
   }
 
@@ -160,6 +176,7 @@ export function createBatchConsumer<Q extends QueueSpec>(
   emitter.start = loop.start;
   emitter.stop = async () => {
     stopping = true;
+    if (lingering) void flush();
     await loop.stop();
   };
   emitter.inFlight = loop.inFlight;

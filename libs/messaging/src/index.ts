@@ -9,7 +9,6 @@ export * from './batch-consumer.ts';
 export * from './consume-loop.ts';
 export * from './rpc-client.ts';
 export * from './rpc-server.ts';
-export * from './coalescer.ts';
 export * from './outbox.ts';
 export * from './envelope.ts';
 export * from './errors.ts';

@@ -1,4 +1,5 @@
-import { EXCHANGES, logRecorded, type LogEntry } from '@psc/contracts';
+import { randomUUID } from 'node:crypto';
+import { EXCHANGES, LOG_ENTRIES_PER_MESSAGE, logRecorded, type LogEntry } from '@psc/contracts';
 import type { Broker } from './broker.ts';
 import { createEnvelope } from './envelope.ts';
 import { createPublisher } from './publisher.ts';
@@ -12,7 +13,7 @@ interface Shipper {
 
 /**
  * Sends what a service's log shipper (`@psc/telemetry` createLogShipper) keeps as `log.recorded`
- * events, for the collector's log store (`GET /api/v1/logs`). On a publisher of its own, straight
+ * events (one per batch it ships, up to LOG_ENTRIES_PER_MESSAGE entries each), for the collector's log store (`GET /api/v1/logs`). On a publisher of its own, straight
  * to the broker rather than through an outbox: a log line is not worth a database write, and
  * while the broker is away lines are dropped and counted by the shipper.
  */
@@ -25,15 +26,20 @@ export function startLogShipping(options: { shipper: Shipper; broker: Broker; ap
   options.shipper.start(async (entries) => {
     if (!options.broker.isConnected()) throw new Error('RabbitMQ not connected');
     const now = new Date();
-    await Promise.all(
-      entries.map((entry) =>
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < entries.length; i += LOG_ENTRIES_PER_MESSAGE) {
+      const chunk = entries
+        .slice(i, i + LOG_ENTRIES_PER_MESSAGE)
+        .map((entry) => ({ ...entry, id: randomUUID() }));
+      sends.push(
         publisher.publish(
           EXCHANGES.events,
           logRecorded.type,
-          createEnvelope(logRecorded, entry, { now }),
+          createEnvelope(logRecorded, { entries: chunk }, { now }),
         ),
-      ),
-    );
+      );
+    }
+    await Promise.all(sends);
   });
   return {
     /** Sends what is left, then closes the publisher. */

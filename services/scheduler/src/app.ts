@@ -146,6 +146,7 @@ export function createApp(deps: AppDeps) {
     isTransient: isUnavailableError,
     logger,
     prefetch: config.ledgerBatch,
+    lingerMs: config.ledgerLingerMs,
   });
   const deadLetterConsumers = createDeadLettersConsumers({ broker, deadLetters, ledger, logger });
   const consumers = [jobEvents, ...deadLetterConsumers];

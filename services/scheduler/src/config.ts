@@ -22,6 +22,8 @@ const schema = z.object({
   PSC_SCHEDULER_REPLICA_ID: z.string().min(1).max(200).optional(),
   /** Most worker reports applied in one ledger transaction (also the consumer's prefetch). */
   PSC_LEDGER_BATCH: z.coerce.number().int().min(1).max(5_000).default(200),
+  /** How long a lone report waits for others to share its ledger transaction. */
+  PSC_LEDGER_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(20),
   /** Open jobs with no report for this long are checked against their worker's records. */
   PSC_RECONCILE_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
   /** How often the leader looks for such jobs. */
@@ -41,6 +43,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     logLevel: e.LOG_LEVEL,
     rpcTimeoutMs: e.PSC_RPC_TIMEOUT_MS,
     ledgerBatch: e.PSC_LEDGER_BATCH,
+    ledgerLingerMs: e.PSC_LEDGER_LINGER_MS,
     reconcile: { afterMs: e.PSC_RECONCILE_AFTER_MS, everyMs: e.PSC_RECONCILE_EVERY_MS },
     scheduler: {
       tickMs,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { AuditEntry } from '@psc/contracts';
+import { createCoalescer } from '@psc/core';
 
 interface AuditRow {
   id: string;
@@ -13,19 +14,32 @@ interface AuditRow {
 
 export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at'> & { at: Date };
 
+const toRow = (entry: NewAuditEntry) => ({
+  at: entry.at,
+  actor_key_id: entry.actorKeyId,
+  action: entry.action,
+  target_type: entry.targetType,
+  target_id: entry.targetId,
+  details: JSON.stringify(entry.details),
+});
+
 export function createAuditRepository(knex: Knex) {
   const log = (q: Knex | Knex.Transaction = knex) => q.withSchema('gateway').table('audit_log');
+  // Group commit: every run-now is an audited action, and one insert per request was a
+  // transaction per job. Entries of requests answered meanwhile go in one statement; each
+  // request still waits for its own entry to commit before it answers.
+  const insert = createCoalescer<NewAuditEntry, void>({
+    maxBatch: 500,
+    send: async (entries) => {
+      await log().insert(entries.map(toRow));
+      return entries.map(() => undefined);
+    },
+  });
   return {
-    /** Inside `trx` when the change is the gateway's own (keys); after the RPC for platforms. */
+    /** Inside `trx` when the change is the gateway's own (keys); after the RPC for the others. */
     async record(entry: NewAuditEntry, trx?: Knex.Transaction): Promise<void> {
-      await log(trx).insert({
-        at: entry.at,
-        actor_key_id: entry.actorKeyId,
-        action: entry.action,
-        target_type: entry.targetType,
-        target_id: entry.targetId,
-        details: JSON.stringify(entry.details),
-      });
+      if (trx) await log(trx).insert(toRow(entry));
+      else await insert(entry);
     },
 
     /** Newest first. */

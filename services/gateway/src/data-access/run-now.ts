@@ -1,6 +1,6 @@
 import { jobRunNow, type RunNowRequest } from '@psc/contracts';
-import { fromErrorBody } from '@psc/core';
-import { createCoalescer, type RpcClient } from '@psc/messaging';
+import { createCoalescer, fromErrorBody } from '@psc/core';
+import type { RpcClient } from '@psc/messaging';
 import { currentTraceId } from '@psc/telemetry';
 
 /**

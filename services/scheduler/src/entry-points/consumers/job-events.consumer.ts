@@ -5,7 +5,8 @@ import type { LedgerChange, LedgerStore } from '../../data-access/ledger.store.t
 
 /**
  * Keeps the job ledger in step with the workers' reports: everything delivered while the
- * previous batch was being applied is applied in one transaction and acked after its commit.
+ * previous batch was being applied (or, when idle, within `lingerMs` of the first report) is
+ * applied in one transaction and acked after its commit.
  * While the ledger's database is away the batch waits; it is never dead-lettered for that.
  */
 export function createJobEventsConsumer(deps: {
@@ -16,6 +17,8 @@ export function createJobEventsConsumer(deps: {
   onChanged?: (changes: LedgerChange[]) => void;
   logger: Logger;
   prefetch?: number;
+  /** See PSC_LEDGER_LINGER_MS. */
+  lingerMs?: number;
 }): Consumer {
   return createBatchConsumer({
     broker: deps.broker,
@@ -23,6 +26,7 @@ export function createJobEventsConsumer(deps: {
     logger: deps.logger,
     isTransient: deps.isTransient,
     ...(deps.prefetch ? { prefetch: deps.prefetch } : {}),
+    ...(deps.lingerMs !== undefined ? { lingerMs: deps.lingerMs } : {}),
     async handleBatch(reports) {
       const changes = await deps.ledger.apply(reports);
       deps.onChanged?.(changes);

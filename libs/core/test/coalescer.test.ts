@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createCoalescer } from '@psc/messaging';
+import { createCoalescer } from '@psc/core';
 
 /** A send whose batches the test answers by hand. */
 function manualSend() {
