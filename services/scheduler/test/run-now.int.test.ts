@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobCancel, jobList } from '@psc/contracts';
+import { jobCancel, jobGet, jobList, REDACTED } from '@psc/contracts';
 import { AppError } from '@psc/core';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
@@ -57,6 +57,28 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
       consumed.received.slice(1).map((m) => m.payload.jobId),
       backlog,
     );
+  });
+
+  it('when run-now params hold a secret-named value, then job.get and job.list mask it and the worker receives it as sent', async () => {
+    const params = { apiToken: 'tok-very-secret-42', page: { password: 'hunter2' }, full: true };
+    const { jobs } = await runNow(s.rpc, {
+      taskType: 'sync',
+      platformId: platforms[1]!.id,
+      resource: 'booths',
+      params,
+    });
+    const id = jobs[0]!.id;
+    const masked = { apiToken: REDACTED, page: { password: REDACTED }, full: true };
+    assert.deepEqual((await s.rpc.call(jobGet, { id })).params, masked);
+    const listed = await s.rpc.call(jobList, { platformId: platforms[1]!.id, limit: 500 });
+    assert.deepEqual(listed.items.find((j) => j.id === id)?.params, masked);
+    await s.outboxDrained();
+    const consumed = await s.mq.consumeJobs(1);
+    await waitFor(() => consumed.received.some((m) => m.payload.jobId === id), {
+      message: 'the job consumed',
+    });
+    await consumed.stop();
+    assert.deepEqual(consumed.received.find((m) => m.payload.jobId === id)?.payload.params, params);
   });
 
   it('when run-now names no platform, then every active platform resource of the task runs', async () => {

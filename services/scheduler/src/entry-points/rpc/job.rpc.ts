@@ -24,6 +24,16 @@ import type { PlatformSync } from '../../domain/platform-sync.ts';
 import type { RunNow } from '../../domain/run-now.ts';
 import type { SchedulerControl } from '../../domain/scheduler-control.ts';
 import type { TaskConfigs } from '../../domain/task-config.ts';
+import { redactSecrets } from '../../domain/redact-secrets.ts';
+
+/**
+ * A job as the API shows it: params with secret-named values masked, as a dead letter shows
+ * them. Every viewer can read jobs; only the worker needs the params as they are (`job.run`).
+ */
+const jobView = <J extends { params: Record<string, unknown> }>(job: J): J => ({
+  ...job,
+  params: redactSecrets(job.params) as Record<string, unknown>,
+});
 
 export function jobRpcHandlers(deps: {
   jobs: JobRepository;
@@ -37,12 +47,15 @@ export function jobRpcHandlers(deps: {
     rpcHandler(jobGet, async ({ id }) => {
       const job = await deps.jobs.findById(id);
       if (!job) throw new NotFoundError(`job ${id} not found`);
-      return job;
+      return jobView(job);
     }),
-    rpcHandler(jobList, (request) => deps.jobs.list(request)),
+    rpcHandler(jobList, async (request) => {
+      const page = await deps.jobs.list(request);
+      return { ...page, items: page.items.map(jobView) };
+    }),
     rpcHandler(jobCancel, async ({ id, reason }) => {
       await deps.ledger.cancel(id, reason ?? 'cancelled by operator');
-      return (await deps.jobs.findById(id))!;
+      return jobView((await deps.jobs.findById(id))!);
     }),
   ];
 }
