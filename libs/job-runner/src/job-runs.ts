@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { JobStats } from '@psc/contracts';
+import type { OutboxAlong } from '@psc/messaging';
 
 /**
  * Migration step: the runner's tables in a worker service's own schema. `job_runs` holds one row
@@ -54,16 +55,16 @@ export interface RunRecord {
 
 /** The runner's view of its tables; every statement is one round trip. */
 export function createJobRunRepository(knex: Knex, schema: string) {
-  const claimSql = `
-    with cancelled as (
+  const claimCtes = `
+    cancelled as (
       select exists (select 1 from ${schema}.cancelled_jobs where job_id = ? and run = ?) as yes
     ), claimed as (
       insert into ${schema}.job_runs (job_id, run, attempt, status, stats, finished_at)
       select ?, ?, ?, ?, ?::jsonb, ? from cancelled where not cancelled.yes
       on conflict (job_id, run) do nothing
       returning 1
-    )
-    select (select yes from cancelled) as cancelled, exists (select 1 from claimed) as claimed`;
+    )`;
+  const claimSelect = `(select yes from cancelled) as cancelled, exists (select 1 from claimed) as claimed`;
 
   return {
     /**
@@ -74,21 +75,28 @@ export function createJobRunRepository(knex: Knex, schema: string) {
     async claim(
       trx: Knex.Transaction,
       record: RunRecord,
+      /** The run's outbox messages, written by the same statement. */
+      outbox?: OutboxAlong,
     ): Promise<'claimed' | 'duplicate' | 'cancelled'> {
-      const { rows } = await trx.raw<{ rows: { cancelled: boolean; claimed: boolean }[] }>(
-        claimSql,
-        [
-          record.jobId,
-          record.run,
-          record.jobId,
-          record.run,
-          record.attempt,
-          record.status,
-          record.stats === null ? null : JSON.stringify(record.stats),
-          record.at,
-        ],
-      );
+      const sql = outbox
+        ? `with ${outbox.cte}, ${claimCtes} select ${claimSelect}, ${outbox.seqs} as outbox_seqs`
+        : `with ${claimCtes} select ${claimSelect}`;
+      const { rows } = await trx.raw<{
+        rows: { cancelled: boolean; claimed: boolean; outbox_seqs?: string[] }[];
+      }>(sql, [
+        ...(outbox?.bindings ?? []),
+        record.jobId,
+        record.run,
+        record.jobId,
+        record.run,
+        record.attempt,
+        record.status,
+        record.stats === null ? null : JSON.stringify(record.stats),
+        record.at,
+      ]);
       const row = rows[0]!;
+      // The rows roll back with the transaction when the claim is refused.
+      outbox?.inserted(row.outbox_seqs ?? []);
       if (row.cancelled) return 'cancelled';
       return row.claimed ? 'claimed' : 'duplicate';
     },

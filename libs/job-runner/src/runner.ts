@@ -21,6 +21,7 @@ import {
   type FailureDecision,
   type MessageOf,
   type Outbox,
+  type OutboxMessage,
   type Publisher,
   type RpcHandler,
 } from '@psc/messaging';
@@ -240,24 +241,31 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       async commit(work, bounds = {}) {
         if (committed) throw new Error('a run commits once');
         const idleMs = Math.max(Math.ceil(bounds.idleMs ?? 0), DEFAULT_IDLE_MS);
-        await options.outbox.transaction(async (trx, emit) => {
+        await options.knex.transaction(async (trx) => {
           // One round trip for both (no bind parameters: plain integers).
           await trx.raw(
             `set local lock_timeout = ${Math.ceil(options.lockTimeoutMs)}; ` +
               `set local idle_in_transaction_session_timeout = ${idleMs}`,
           );
-          const outcome = await work(trx, emit);
-          const claim = await runs.claim(trx, {
-            jobId: job.jobId,
-            run: job.run,
-            attempt,
-            status: outcome.kind,
-            stats: outcome.kind === 'succeeded' ? outcome.stats : null,
-            at: now(),
-          });
+          const messages: OutboxMessage[] = [];
+          const outcome = await work(trx, (m) => messages.push(m));
+          if (outcome.kind !== 'continues') messages.push(outcomeEvent(ref, outcome, startedAt));
+          // The run's record and every message it sends go in one statement: a refused claim
+          // rolls them all back.
+          const claim = await runs.claim(
+            trx,
+            {
+              jobId: job.jobId,
+              run: job.run,
+              attempt,
+              status: outcome.kind,
+              stats: outcome.kind === 'succeeded' ? outcome.stats : null,
+              at: now(),
+            },
+            options.outbox.along(trx, messages),
+          );
           if (claim === 'duplicate') throw new DuplicateRunError();
           if (claim === 'cancelled') throw new CancelledError();
-          if (outcome.kind !== 'continues') emit(outcomeEvent(ref, outcome, startedAt));
         });
         committed = true;
       },

@@ -89,6 +89,14 @@ export interface Outbox {
   write(trx: Knex.Transaction, messages: OutboxMessage[]): Promise<void>;
   /** Stores messages that need no other state change with them, in one autocommitted insert. */
   emit(messages: OutboxMessage[]): Promise<void>;
+  /**
+   * Writes messages inside `trx` as part of the caller's own statement instead of one of their
+   * own: a round trip less on a hot path. The caller puts `cte` first in its WITH list with
+   * `bindings` first among its own, selects `seqs` as a column named `outbox_seqs`, and hands
+   * that value to `inserted` (published once `trx` commits, as with `write`). Undefined when
+   * there is nothing to write.
+   */
+  along(trx: Knex.Transaction, messages: OutboxMessage[]): OutboxAlong | undefined;
   start(): void;
   /** Stops relaying after one last attempt at what is left. */
   stop(): Promise<void>;
@@ -96,6 +104,13 @@ export interface Outbox {
   pending(): Promise<number>;
   /** Rows the relay gave up on, newest first. */
   parked(limit: number): Promise<ParkedMessage[]>;
+}
+
+export interface OutboxAlong {
+  cte: string;
+  bindings: Knex.RawBinding[];
+  seqs: string;
+  inserted(seqs: (string | number)[]): void;
 }
 
 export interface OutboxOptions {
@@ -171,13 +186,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
     };
   }
 
-  async function insert(q: Knex | Knex.Transaction, messages: OutboxMessage[]) {
-    // Refused here, in the caller's transaction, with a clear error: a message the broker would
-    // refuse must never wait in the outbox to be retried forever.
+  /**
+   * Refused here, in the caller's transaction, with a clear error: a message the broker would
+   * refuse must never wait in the outbox to be retried forever.
+   */
+  function checkSizes(messages: OutboxMessage[]): void {
     for (const m of messages) {
       const size = Buffer.byteLength(JSON.stringify(m.envelope));
       if (size > maxBytes) throw new MessageTooLargeError(size, maxBytes);
     }
+  }
+
+  async function insert(q: Knex | Knex.Transaction, messages: OutboxMessage[]) {
+    checkSizes(messages);
     const rows = messages.map(toRow);
     const seqs: { seq: string }[] = [];
     // PostgreSQL allows 65,535 bind parameters per statement: 6 columns a row.
@@ -416,6 +437,36 @@ export function createOutbox(options: OutboxOptions): Outbox {
     async emit(messages) {
       if (messages.length === 0) return;
       committed(await insert(options.knex, messages));
+    },
+    along(trx, messages) {
+      if (messages.length === 0) return undefined;
+      checkSizes(messages);
+      const rows = messages.map(toRow);
+      return {
+        // Rows in the order given: nextval runs in the order unnest yields them.
+        cte: `outbox_rows as (
+          insert into ${options.schema}.outbox (exchange, routing_key, body, priority, headers, trace)
+          select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::jsonb[], ?::jsonb[])
+          returning seq)`,
+        bindings: [
+          rows.map((r) => r.exchange),
+          rows.map((r) => r.routing_key),
+          rows.map((r) => JSON.stringify(r.body)),
+          // An array holding nulls: pg sends it as {NULL,…} like any other (knex's type says only numbers).
+          rows.map((r) => r.priority) as unknown as Knex.RawBinding,
+          rows.map((r) => JSON.stringify(r.headers)),
+          rows.map((r) => JSON.stringify(r.trace)),
+        ],
+        seqs: '(select array_agg(seq order by seq) from outbox_rows)',
+        inserted(seqs) {
+          if (seqs.length !== rows.length) throw new Error('outbox rows and seqs differ in number');
+          const stored = rows.map((r, i): OutboxRow => ({ ...r, seq: String(seqs[i]) }));
+          trx.executionPromise.then(
+            () => committed(stored),
+            () => undefined, // rolled back: nothing to publish
+          );
+        },
+      };
     },
     start() {
       if (running) return;

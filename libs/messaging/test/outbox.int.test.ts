@@ -106,6 +106,41 @@ describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
     await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
   });
 
+  it('when messages ride along the caller’s own statement, then they are published in order after its commit, and never after its rollback', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const seen = await subscribe(fx);
+    const outbox = outboxFor(fx, knex, await fx.broker());
+    const write = (n: number, messages: ReturnType<typeof emitPing>[]) =>
+      knex.transaction(async (trx) => {
+        const along = outbox.along(trx, messages)!;
+        const { rows } = await trx.raw<{ rows: { outbox_seqs: string[] }[] }>(
+          `with ${along.cte}, note as (insert into ${SCHEMA}.notes (n) values (?) returning n)
+           select ${along.seqs} as outbox_seqs, (select n from note) as n`,
+          [...along.bindings, n],
+        );
+        along.inserted(rows[0]!.outbox_seqs);
+        if (n < 0) throw new Error('rolled back after the statement');
+      });
+    const doomed = [emitPing(100)];
+    await assert.rejects(write(-1, doomed), /rolled back/);
+    const kept = [emitPing(101), emitPing(102), emitPing(103)];
+    await write(1, kept);
+
+    await waitFor(() => seen.length >= 3, { message: 'the committed messages published' });
+    assert.deepEqual(
+      ids(seen),
+      kept.map((m) => m.envelope.id),
+    );
+    assert.deepEqual(JSON.parse(seen[2]?.content.toString('utf8') ?? ''), kept[2]?.envelope);
+    await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
+    assert.deepEqual(await knex.withSchema(SCHEMA).table('notes').select('n'), [{ n: 1 }]);
+    // eslint-disable-next-line @typescript-eslint/require-await -- knex commits when it resolves
+    await knex.transaction(async (trx) => {
+      assert.equal(outbox.along(trx, []), undefined, 'nothing to write, no statement part');
+    });
+  });
+
   it('when messages are emitted outside a transaction, then each is published once, in order', async (t) => {
     const fx = await createFixture(t);
     const knex = await database(fx);

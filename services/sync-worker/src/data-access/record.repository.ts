@@ -22,6 +22,9 @@ export interface UpsertResult {
   changes: RecordChange[];
 }
 
+/** Up to this many seen keys, a nested-loop anti join is still cheap (see softDeleteMissing). */
+const NESTLOOP_SAFE_KEYS = 2_000;
+
 /** Rows per statement: 4 array parameters, so far below PostgreSQL's 65,535 bind limit. */
 const CHUNK = 1_000;
 
@@ -107,8 +110,9 @@ export function createRecordRepository(knex: Knex) {
       // The rows were just upserted in this same transaction, so the table's statistics still
       // say the resource is (nearly) empty and the planner picks a nested-loop anti join over the
       // unnest: quadratic, minutes for 20,000 records (issue 7's bulk run). A hash or merge anti
-      // join is linear; `set local` ends with the job's transaction.
-      await trx.raw('set local enable_nestloop = off');
+      // join is linear; `set local` ends with the job's transaction. Below a few thousand keys
+      // the nested loop costs nothing worth a round trip per job (most jobs are a page or two).
+      if (seen.length > NESTLOOP_SAFE_KEYS) await trx.raw('set local enable_nestloop = off');
       const { rows } = await trx.raw<{ rows: ChangeRow[] }>(
         `update sync.records as r set deleted_at = now(), updated_at = now()
           where r.platform_id = ? and r.resource = ? and r.deleted_at is null
