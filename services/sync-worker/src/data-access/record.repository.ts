@@ -113,14 +113,29 @@ export function createRecordRepository(knex: Knex) {
       // join is linear; `set local` ends with the job's transaction. Below a few thousand keys
       // the nested loop costs nothing worth a round trip per job (most jobs are a page or two).
       if (seen.length > NESTLOOP_SAFE_KEYS) await trx.raw('set local enable_nestloop = off');
+      // Every seen key is live now (just upserted), so a record is missing exactly when the
+      // resource has more live records than distinct seen keys. That count, an uncorrelated
+      // subquery, becomes a one-time filter: when nothing is missing — most syncs — the anti
+      // join never runs (it cost as much as the upsert itself for a page of 100).
+      const distinct = new Set(seen.map((s) => `${s.parentKey}\u0000${s.key}`)).size;
       const { rows } = await trx.raw<{ rows: ChangeRow[] }>(
         `update sync.records as r set deleted_at = now(), updated_at = now()
           where r.platform_id = ? and r.resource = ? and r.deleted_at is null
+            and (select count(*) from sync.records
+                  where platform_id = ? and resource = ? and deleted_at is null) > ?
             and not exists (
               select 1 from unnest(?::text[], ?::text[]) as s(parent_key, key)
                where s.parent_key = r.parent_key and s.key = r.key)
           returning r.key, r.parent_key, false as inserted`,
-        [platformId, resource, seen.map((s) => s.parentKey), seen.map((s) => s.key)],
+        [
+          platformId,
+          resource,
+          platformId,
+          resource,
+          distinct,
+          seen.map((s) => s.parentKey),
+          seen.map((s) => s.key),
+        ],
       );
       return rows.map((r) => toChange(r, 'deleted'));
     },
