@@ -197,26 +197,44 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
-  async function insert(q: Knex | Knex.Transaction, messages: OutboxMessage[]) {
+  /**
+   * The one way rows are written: a CTE inserting them from six arrays (six bind parameters
+   * however many rows), for a statement of its own or for the caller's (`along`).
+   */
+  function insertion(messages: OutboxMessage[]) {
     checkSizes(messages);
     const rows = messages.map(toRow);
-    const seqs: { seq: string }[] = [];
-    // PostgreSQL allows 65,535 bind parameters per statement: 6 columns a row.
-    for (let i = 0; i < rows.length; i += 5_000) {
-      const chunk = rows.slice(i, i + 5_000);
-      const inserted = await table(q)
-        .insert(
-          chunk.map((r) => ({
-            ...r,
-            body: JSON.stringify(r.body),
-            headers: JSON.stringify(r.headers),
-            trace: JSON.stringify(r.trace),
-          })),
-        )
-        .returning<{ seq: string }[]>('seq');
-      seqs.push(...inserted);
-    }
-    return rows.map((r, i): OutboxRow => ({ ...r, seq: String(seqs[i]!.seq) }));
+    return {
+      rows,
+      // Rows in the order given: nextval runs in the order unnest yields them.
+      cte: `outbox_rows as (
+        insert into ${options.schema}.outbox (exchange, routing_key, body, priority, headers, trace)
+        select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::jsonb[], ?::jsonb[])
+        returning seq)`,
+      bindings: [
+        rows.map((r) => r.exchange),
+        rows.map((r) => r.routing_key),
+        rows.map((r) => JSON.stringify(r.body)),
+        // An array holding nulls: pg sends it as {NULL,…} like any other (knex's type says only numbers).
+        rows.map((r) => r.priority) as unknown as Knex.RawBinding,
+        rows.map((r) => JSON.stringify(r.headers)),
+        rows.map((r) => JSON.stringify(r.trace)),
+      ],
+      seqs: '(select array_agg(seq order by seq) from outbox_rows)',
+      stored: (seqs: (string | number)[]): OutboxRow[] => {
+        if (seqs.length !== rows.length) throw new Error('outbox rows and seqs differ in number');
+        return rows.map((r, i): OutboxRow => ({ ...r, seq: String(seqs[i]) }));
+      },
+    };
+  }
+
+  async function insert(q: Knex | Knex.Transaction, messages: OutboxMessage[]) {
+    const { cte, bindings, seqs, stored } = insertion(messages);
+    const { rows } = await q.raw<{ rows: { outbox_seqs: string[] }[] }>(
+      `with ${cte} select ${seqs} as outbox_seqs`,
+      bindings,
+    );
+    return stored(rows[0]?.outbox_seqs ?? []);
   }
 
   function committed(rows: OutboxRow[]): void {
@@ -440,29 +458,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     along(trx, messages) {
       if (messages.length === 0) return undefined;
-      checkSizes(messages);
-      const rows = messages.map(toRow);
+      const { cte, bindings, seqs, stored } = insertion(messages);
       return {
-        // Rows in the order given: nextval runs in the order unnest yields them.
-        cte: `outbox_rows as (
-          insert into ${options.schema}.outbox (exchange, routing_key, body, priority, headers, trace)
-          select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::jsonb[], ?::jsonb[])
-          returning seq)`,
-        bindings: [
-          rows.map((r) => r.exchange),
-          rows.map((r) => r.routing_key),
-          rows.map((r) => JSON.stringify(r.body)),
-          // An array holding nulls: pg sends it as {NULL,…} like any other (knex's type says only numbers).
-          rows.map((r) => r.priority) as unknown as Knex.RawBinding,
-          rows.map((r) => JSON.stringify(r.headers)),
-          rows.map((r) => JSON.stringify(r.trace)),
-        ],
-        seqs: '(select array_agg(seq order by seq) from outbox_rows)',
-        inserted(seqs) {
-          if (seqs.length !== rows.length) throw new Error('outbox rows and seqs differ in number');
-          const stored = rows.map((r, i): OutboxRow => ({ ...r, seq: String(seqs[i]) }));
+        cte,
+        bindings,
+        seqs,
+        inserted(inserted) {
+          const rows = stored(inserted);
           trx.executionPromise.then(
-            () => committed(stored),
+            () => committed(rows),
             () => undefined, // rolled back: nothing to publish
           );
         },
