@@ -29,9 +29,9 @@ export interface BatchConsumerOptions<Q extends QueueSpec> {
   prefetch?: number;
   /**
    * How long the first message of a batch waits for others before the batch is applied (a full
-   * prefetch window goes at once). 0, the default, applies a lone message at once: right for
-   * state others wait on (the ledger); a store nobody waits on (logs) trades a moment of delay
-   * for one transaction per window instead of one per message.
+   * prefetch window goes at once). 0, the default, applies a lone message at once. State others
+   * read soon after (the ledger) waits a few ms; a store nobody waits on (logs) a quarter second:
+   * a moment of delay for one transaction per window instead of one per message.
    */
   lingerMs?: number;
 }
