@@ -237,6 +237,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
     return stored(rows[0]?.outbox_seqs ?? []);
   }
 
+  /** Hands `rows` to the relay once `trx` commits; a rollback publishes nothing. */
+  function afterCommit(trx: Knex.Transaction, rows: OutboxRow[]): void {
+    trx.executionPromise.then(
+      () => committed(rows),
+      () => undefined,
+    );
+  }
+
   function committed(rows: OutboxRow[]): void {
     if (rows.length === 0) return;
     for (const r of rows) if (!swept.delete(r.seq)) fresh.push(r);
@@ -446,11 +454,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     async write(trx, messages) {
       if (messages.length === 0) return;
-      const rows = await insert(trx, messages);
-      trx.executionPromise.then(
-        () => committed(rows),
-        () => undefined, // rolled back: nothing to publish
-      );
+      afterCommit(trx, await insert(trx, messages));
     },
     async emit(messages) {
       if (messages.length === 0) return;
@@ -463,13 +467,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         cte,
         bindings,
         seqs,
-        inserted(inserted) {
-          const rows = stored(inserted);
-          trx.executionPromise.then(
-            () => committed(rows),
-            () => undefined, // rolled back: nothing to publish
-          );
-        },
+        inserted: (inserted) => afterCommit(trx, stored(inserted)),
       };
     },
     start() {
