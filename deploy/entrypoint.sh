@@ -8,15 +8,19 @@ cd /app
 # service so the instrumentations patch koa, amqplib and pg before anything imports them.
 register=@psc/telemetry/register
 
-# SERVICE_EXTRA_FLAGS, then SERVICE_NODE_FLAGS (libs/testing/src/service-launch.ts): the
-# gateway's capped old generation, built JS, small young generation, telemetry first.
-extra=""
-if [ "${SERVICE:-}" = gateway ]; then extra="--max-old-space-size=128"; fi
+# SERVICE_EXTRA_FLAGS, then SERVICE_NODE_FLAGS (libs/testing/src/service-launch.ts): each
+# service's young generation (16 MB for the two that answer concurrent reads, 2 MB for the rest)
+# and the gateway's capped old generation, then built JS and telemetry first.
+case "${SERVICE:-}" in
+  gateway) extra="--max-old-space-size=128 --max-semi-space-size=16" ;;
+  platform-registry) extra="--max-semi-space-size=16" ;;
+  *) extra="--max-semi-space-size=2" ;;
+esac
 
 case "${SERVICE:-}" in
   gateway | platform-registry | scheduler | sync-worker | collector)
-    # shellcheck disable=SC2086 # $extra is empty or one flag
-    exec node $extra --conditions=psc-dist --max-semi-space-size=2 --import "$register" \
+    # shellcheck disable=SC2086 # $extra is one or two flags, split on purpose
+    exec node $extra --conditions=psc-dist --import "$register" \
       "services/$SERVICE/dist/src/main.js"
     ;;
   demo-platform)

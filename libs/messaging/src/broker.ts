@@ -6,6 +6,7 @@ import amqp, {
 import type { ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
 import { restoreContextOnChannel } from './trace-context.ts';
+import { amqpSocket, coalesceWrites } from './write-coalescing.ts';
 
 export interface BrokerOptions {
   url: string;
@@ -55,7 +56,11 @@ export function createBroker(options: BrokerOptions): Broker {
   let wasConnected = false;
   /** Counts disconnects, so a channel reopen can tell that a reconnect took over meanwhile. */
   let disconnects = 0;
-  connection.on('connect', () => {
+  connection.on('connect', ({ connection: model }) => {
+    // Before any channel of this connection is set up (they listen for the same event later).
+    const socket = amqpSocket(model);
+    if (socket) coalesceWrites(socket);
+    else log.warn('AMQP socket not found: frames are written one system call each');
     wasConnected = true;
     log.info('connected to RabbitMQ');
   });

@@ -2,30 +2,41 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * Node flags every psc service runs with (deploy/entrypoint.sh repeats them for the image):
+ * Node flags every psc service runs with, after its own {@link SERVICE_EXTRA_FLAGS}
+ * (deploy/entrypoint.sh repeats both for the image):
  * - `psc-dist` makes `@psc/*` libraries resolve to their built dist/ (scripts/build.ts), so no
  *   process pays for Node's TypeScript stripper;
- * - a 2 MB semi-space keeps the young generation, which V8 otherwise grows to 16 MB per half
- *   under load, from costing ~30 MB of RSS per process; the services' live objects are short-lived
- *   and small, so the extra scavenges are cheap (bench/README.md, "Memory");
  * - the telemetry bootstrap must load before anything it instruments.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = [
   '--conditions=psc-dist',
-  '--max-semi-space-size=2',
   '--import',
   '@psc/telemetry/register',
 ];
 
 /**
- * Per service, after SERVICE_NODE_FLAGS. The gateway's old generation is capped: under 50
- * concurrent requests V8 otherwise grew it to ~90 MB and kept it (RSS 190 MB, at the export
- * budget of 200 MB before exporting anything); with the cap it sits at ~130 MB at the same
- * throughput. Imports are streamed, one item (PSC_IMPORT_MAX_ITEM_BYTES) at a time, so no
- * request needs more. Workers hold whole platform pages and get no cap.
+ * Per service: the size of V8's young generation, and the gateway's old-generation cap.
+ *
+ * - The services that answer reads under concurrent load (gateway, platform-registry) get a
+ *   16 MB semi-space. With 2 MB, 50 concurrent requests kept each scavenge copying every
+ *   request in flight: garbage collection was 24 % of the gateway's CPU and the two reads of
+ *   bench scenario 3 ran at 0.29 / 0.38 of bare Koa; with 16 MB, 0.34 / 0.50 (bench/README.md).
+ *   V8 grows the semi-space only under load, so their idle RSS stays under 120 MB.
+ * - The scheduler and the workers keep 2 MB: V8 otherwise grows the semi-space during start-up
+ *   (migrations, topology) and keeps it, ~30 MB of idle RSS each (the scheduler read 153 MB
+ *   idle with 16 MB), and their live objects are short-lived and small, so the extra scavenges
+ *   are cheap.
+ * - The gateway's old generation is capped: under 50 concurrent requests V8 otherwise grew it
+ *   to ~90 MB and kept it (RSS 190 MB, at the export budget of 200 MB before exporting
+ *   anything). Imports are streamed, one item (PSC_IMPORT_MAX_ITEM_BYTES) at a time, so no
+ *   request needs more. Workers hold whole platform pages and get no cap.
  */
 export const SERVICE_EXTRA_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  gateway: ['--max-old-space-size=128'],
+  gateway: ['--max-old-space-size=128', '--max-semi-space-size=16'],
+  'platform-registry': ['--max-semi-space-size=16'],
+  scheduler: ['--max-semi-space-size=2'],
+  'sync-worker': ['--max-semi-space-size=2'],
+  collector: ['--max-semi-space-size=2'],
 };
 
 export interface ServiceLaunch {

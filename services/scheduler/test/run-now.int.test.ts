@@ -81,6 +81,34 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
     assert.deepEqual(consumed.received.find((m) => m.payload.jobId === id)?.payload.params, params);
   });
 
+  it('when many jobs are read at once, then each read answers its own job and an unknown id is 404', async () => {
+    const { jobs } = await runNow(s.rpc, { taskType: 'sync', params: {} });
+    const ids = jobs.map((j) => j.id);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    // Sent in one turn, so the scheduler reads them in shared batches.
+    const answers = await Promise.all(
+      [...ids, unknown, ...ids].map((id) =>
+        s.rpc.call(jobGet, { id }).then(
+          (job) => ({ asked: id, id: job.id, target: `${job.platformId}/${job.resource}` }),
+          (err: unknown) => ({ asked: id, status: err instanceof AppError ? err.status : 0 }),
+        ),
+      ),
+    );
+    assert.deepEqual(answers[ids.length], { asked: unknown, status: 404 });
+    const found = answers.filter((a) => a.asked !== unknown);
+    assert.deepEqual(
+      found.map((a) => ('id' in a ? a.id : undefined)),
+      found.map((a) => a.asked),
+    );
+    const expected = [
+      `${platforms[0]!.id}/booths`,
+      `${platforms[0]!.id}/menus`,
+      `${platforms[1]!.id}/booths`,
+    ];
+    const targets = found.slice(0, ids.length).map((a) => ('target' in a ? a.target : ''));
+    assert.deepEqual([...targets].sort(), [...expected].sort());
+  });
+
   it('when run-now names no platform, then every active platform resource of the task runs', async () => {
     const { jobs } = await runNow(s.rpc, { taskType: 'sync', params: {} });
     assert.equal(jobs.length, 3, 'two resources of the first platform and one of the second');

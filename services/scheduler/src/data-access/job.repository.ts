@@ -258,6 +258,12 @@ export function createJobRepository(knex: Knex) {
       return row ? toJob(row) : undefined;
     },
 
+    /** The jobs of `ids` that exist, by id: one query for a batch of single-job reads. */
+    async findByIds(ids: string[]): Promise<Map<string, Job>> {
+      const rows = (await jobs().whereIn('id', [...new Set(ids)])) as JobRow[];
+      return new Map(rows.map((r) => [r.id, toJob(r)]));
+    },
+
     /** Open jobs no report has changed since `before` (oldest first): the reconciliation's. */
     async staleOpen(
       before: Date,
