@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { JobStats } from '@psc/contracts';
 import type { OutboxAlong } from '@psc/messaging';
+import { numbered, runPrepared, type PreparedStatement } from '@psc/db';
 
 /**
  * Migration step: the runner's tables in a worker service's own schema. `job_runs` holds one row
@@ -65,6 +66,24 @@ export function createJobRunRepository(knex: Knex, schema: string) {
       returning 1
     )`;
   const claimSelect = `(select yes from cancelled) as cancelled, exists (select 1 from claimed) as claimed`;
+  // Every job's commit runs one of these: prepared, they are parsed once per connection.
+  const claimAlone: PreparedStatement = {
+    name: `${schema}.job_runs.claim`,
+    text: numbered(`with ${claimCtes} select ${claimSelect}`),
+  };
+  /** By text: the outbox's part is one text for any number of messages (six arrays). */
+  const withOutbox = new Map<string, PreparedStatement>();
+  const claimWithOutbox = (outbox: OutboxAlong): PreparedStatement => {
+    const text = numbered(
+      `with ${outbox.cte}, ${claimCtes} select ${claimSelect}, ${outbox.seqs} as outbox_seqs`,
+    );
+    let statement = withOutbox.get(text);
+    if (!statement) {
+      statement = { name: `${schema}.job_runs.claim+outbox.${withOutbox.size}`, text };
+      withOutbox.set(text, statement);
+    }
+    return statement;
+  };
 
   return {
     /**
@@ -78,12 +97,11 @@ export function createJobRunRepository(knex: Knex, schema: string) {
       /** The run's outbox messages, written by the same statement. */
       outbox?: OutboxAlong,
     ): Promise<'claimed' | 'duplicate' | 'cancelled'> {
-      const sql = outbox
-        ? `with ${outbox.cte}, ${claimCtes} select ${claimSelect}, ${outbox.seqs} as outbox_seqs`
-        : `with ${claimCtes} select ${claimSelect}`;
-      const { rows } = await trx.raw<{
-        rows: { cancelled: boolean; claimed: boolean; outbox_seqs?: string[] }[];
-      }>(sql, [
+      const rows = await runPrepared<{
+        cancelled: boolean;
+        claimed: boolean;
+        outbox_seqs?: string[];
+      }>(trx, outbox ? claimWithOutbox(outbox) : claimAlone, [
         ...(outbox?.bindings ?? []),
         record.jobId,
         record.run,

@@ -11,6 +11,7 @@ import {
   type TaskType,
 } from '@psc/contracts';
 import { AppError, NonRetryableError, type Clock } from '@psc/core';
+import { transactionWith } from '@psc/db';
 import {
   createConsumer,
   DeferError,
@@ -241,12 +242,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       async commit(work, bounds = {}) {
         if (committed) throw new Error('a run commits once');
         const idleMs = Math.max(Math.ceil(bounds.idleMs ?? 0), DEFAULT_IDLE_MS);
-        await options.knex.transaction(async (trx) => {
-          // One round trip for both (no bind parameters: plain integers).
-          await trx.raw(
-            `set local lock_timeout = ${Math.ceil(options.lockTimeoutMs)}; ` +
-              `set local idle_in_transaction_session_timeout = ${idleMs}`,
-          );
+        // The bounds go with BEGIN in one round trip (no bind parameters: plain integers).
+        const preamble =
+          `set local lock_timeout = ${Math.ceil(options.lockTimeoutMs)}; ` +
+          `set local idle_in_transaction_session_timeout = ${idleMs}`;
+        await transactionWith(options.knex, preamble, async (trx) => {
           const messages: OutboxMessage[] = [];
           const outcome = await work(trx, (m) => messages.push(m));
           if (outcome.kind !== 'continues') messages.push(outcomeEvent(ref, outcome, startedAt));

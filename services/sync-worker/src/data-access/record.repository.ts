@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { SyncedRecord } from '@psc/contracts';
+import { runPrepared, type PreparedStatement } from '@psc/db';
 
 export interface MappedRecord {
   key: string;
@@ -27,6 +28,21 @@ const NESTLOOP_SAFE_KEYS = 2_000;
 
 /** Rows per statement: 4 array parameters, so far below PostgreSQL's 65,535 bind limit. */
 const CHUNK = 1_000;
+
+/**
+ * Every page of every sync runs it: prepared, it is parsed and planned once per connection. Its
+ * plan (an insert from arrays, conflicts by primary key) does not depend on the page.
+ */
+const UPSERT: PreparedStatement = {
+  name: 'sync.records.upsert',
+  text: `insert into sync.records as r (platform_id, resource, parent_key, key, data, hash)
+         select $1, $2, u.parent_key, u.key, u.data, u.hash
+           from unnest($3::text[], $4::text[], $5::jsonb[], $6::text[]) as u(parent_key, key, data, hash)
+         on conflict (platform_id, resource, parent_key, key) do update
+           set data = excluded.data, hash = excluded.hash, updated_at = now(), deleted_at = null
+           where r.hash is distinct from excluded.hash or r.deleted_at is not null
+         returning r.key, r.parent_key, (xmax = 0) as inserted`,
+};
 
 interface ChangeRow {
   key: string;
@@ -73,23 +89,14 @@ export function createRecordRepository(knex: Knex) {
       const result: UpsertResult = { inserted: 0, updated: 0, unchanged: 0, changes: [] };
       for (let i = 0; i < records.length; i += CHUNK) {
         const chunk = records.slice(i, i + CHUNK);
-        const { rows } = await trx.raw<{ rows: ChangeRow[] }>(
-          `insert into sync.records as r (platform_id, resource, parent_key, key, data, hash)
-           select ?, ?, u.parent_key, u.key, u.data, u.hash
-             from unnest(?::text[], ?::text[], ?::jsonb[], ?::text[]) as u(parent_key, key, data, hash)
-           on conflict (platform_id, resource, parent_key, key) do update
-             set data = excluded.data, hash = excluded.hash, updated_at = now(), deleted_at = null
-             where r.hash is distinct from excluded.hash or r.deleted_at is not null
-           returning r.key, r.parent_key, (xmax = 0) as inserted`,
-          [
-            platformId,
-            resource,
-            chunk.map((r) => r.parentKey ?? ''),
-            chunk.map((r) => r.key),
-            chunk.map((r) => JSON.stringify(r.data)),
-            chunk.map((r) => r.hash),
-          ],
-        );
+        const rows = await runPrepared<ChangeRow>(trx, UPSERT, [
+          platformId,
+          resource,
+          chunk.map((r) => r.parentKey ?? ''),
+          chunk.map((r) => r.key),
+          chunk.map((r) => JSON.stringify(r.data)),
+          chunk.map((r) => r.hash),
+        ]);
         for (const row of rows) {
           if (row.inserted) result.inserted += 1;
           else result.updated += 1;
