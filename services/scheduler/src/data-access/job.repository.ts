@@ -121,6 +121,12 @@ const entryRecord = ({ job, position }: LedgerEntry) => ({
 export function createJobRepository(knex: Knex) {
   const jobs = (q: Knex | Knex.Transaction = knex) => q.withSchema('scheduler').table('jobs');
 
+  /** The jobs of `ids` that exist, by id: one query for a batch of single-job reads. */
+  async function findByIds(ids: string[]): Promise<Map<string, Job>> {
+    const rows = (await jobs().whereIn('id', [...new Set(ids)])) as JobRow[];
+    return new Map(rows.map((r) => [r.id, toJob(r)]));
+  }
+
   return {
     async insert(trx: Knex.Transaction, batch: Job[]): Promise<void> {
       for (let i = 0; i < batch.length; i += 1_000) {
@@ -253,15 +259,10 @@ export function createJobRepository(knex: Knex) {
       return res.rowCount;
     },
 
-    async findById(id: string): Promise<Job | undefined> {
-      const row = (await jobs().where({ id }).first()) as JobRow | undefined;
-      return row ? toJob(row) : undefined;
-    },
+    findByIds,
 
-    /** The jobs of `ids` that exist, by id: one query for a batch of single-job reads. */
-    async findByIds(ids: string[]): Promise<Map<string, Job>> {
-      const rows = (await jobs().whereIn('id', [...new Set(ids)])) as JobRow[];
-      return new Map(rows.map((r) => [r.id, toJob(r)]));
+    async findById(id: string): Promise<Job | undefined> {
+      return (await findByIds([id])).get(id);
     },
 
     /** Open jobs no report has changed since `before` (oldest first): the reconciliation's. */
