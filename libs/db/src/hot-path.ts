@@ -20,24 +20,36 @@ export function numbered(text: string, from = 1): string {
   return text.replace(/\?/g, () => `$${n++}`);
 }
 
-interface TransactionInternals {
-  client: { acquireConnection(): Promise<ClientBase> };
+interface ClientInternals {
+  client: {
+    acquireConnection(): Promise<ClientBase>;
+    releaseConnection(connection: ClientBase): Promise<unknown>;
+  };
 }
 
-/** Runs `statement` on the connection of `trx`, inside its transaction. */
+/**
+ * Runs `statement` on a connection of the pool, or inside `q`'s transaction on its connection.
+ * Name the columns it returns: a `select *` prepared before a migration adds a column fails
+ * with "cached plan must not change result type".
+ */
 export async function runPrepared<R extends QueryResultRow>(
-  trx: Knex.Transaction,
+  q: Knex | Knex.Transaction,
   statement: PreparedStatement,
   values: unknown[],
 ): Promise<R[]> {
-  // A transaction's client hands out the transaction's own connection.
-  const connection = await (trx as unknown as TransactionInternals).client.acquireConnection();
-  const result = await connection.query<R>({
-    name: statement.name,
-    text: statement.text,
-    values,
-  });
-  return result.rows;
+  // A transaction's client hands out the transaction's own connection, and keeps it on release.
+  const { client } = q as unknown as ClientInternals;
+  const connection = await client.acquireConnection();
+  try {
+    const result = await connection.query<R>({
+      name: statement.name,
+      text: statement.text,
+      values,
+    });
+    return result.rows;
+  } finally {
+    await client.releaseConnection(connection);
+  }
 }
 
 interface PendingTransaction {

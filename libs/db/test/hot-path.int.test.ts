@@ -51,4 +51,11 @@ describe('hot-path statements: transactionWith and runPrepared', () => {
     );
     assert.equal(rows[0]!.n, 1);
   });
+  it('when a prepared statement runs on the pool, then its connection goes back for the next query', async () => {
+    const statement = { name: 'hot_path.one', text: 'select 1 as n' };
+    // The pool has one connection: a second call, or a knex query, would wait for it forever.
+    assert.deepEqual(await runPrepared<{ n: number }>(knex, statement, []), [{ n: 1 }]);
+    assert.deepEqual(await runPrepared<{ n: number }>(knex, statement, []), [{ n: 1 }]);
+    assert.equal(await show(knex), '0');
+  });
 });
