@@ -6,6 +6,7 @@ import {
   platformCreate,
   platformGetWithSecrets,
   platformInput,
+  platformList,
   platformPatch,
   platformTest,
 } from '@psc/contracts';
@@ -224,5 +225,38 @@ describe('platform-registry (in-process, outbox and egress)', () => {
       () => createWorkerSeal(randomBytes(32)).open(reply),
       /worker_key_mismatch|sealed under worker key/,
     );
+  });
+  it('when lists are asked together, then identical ones get the same page, other pages their own, and a list asked after a create shows it', async () => {
+    for (const name of ['list-a', 'list-b', 'list-c']) {
+      answers[`${name}.test`] = [PUBLIC];
+      await rpc.call(platformCreate, platformAt(`http://${name}.test`, name));
+    }
+    const names = (await rpc.call(platformList, { limit: 100 })).items.map((p) => p.name);
+    const cursor = (await rpc.call(platformList, { limit: 1 })).nextCursor ?? undefined;
+    assert.ok(cursor);
+    // Sent in one turn, so the registry answers them in shared batches.
+    const [first, again, second, rest] = await Promise.all([
+      rpc.call(platformList, { limit: 1 }),
+      rpc.call(platformList, { limit: 1 }),
+      rpc.call(platformList, { limit: 2 }),
+      rpc.call(platformList, { limit: 100, cursor }),
+    ]);
+    assert.deepEqual(
+      first.items.map((p) => p.name),
+      names.slice(0, 1),
+    );
+    assert.deepEqual(again, first);
+    assert.deepEqual(
+      second.items.map((p) => p.name),
+      names.slice(0, 2),
+    );
+    assert.deepEqual(
+      rest.items.map((p) => p.name),
+      names.slice(1),
+    );
+    answers['list-d.test'] = [PUBLIC];
+    await rpc.call(platformCreate, platformAt('http://list-d.test', 'list-d'));
+    const after = await rpc.call(platformList, { limit: 100 });
+    assert.ok(after.items.some((p) => p.name === 'list-d'));
   });
 });

@@ -7,7 +7,10 @@ import {
   platformPatch,
   platformReplace,
   platformTest,
+  type RpcRequest,
+  type RpcResponse,
 } from '@psc/contracts';
+import { createCoalescer } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { WorkerSeal } from '@psc/platform-http';
 import type { Logger } from '@psc/telemetry';
@@ -18,6 +21,28 @@ export function platformRpcHandlers(
   logger: Logger,
   workerSeal: Pick<WorkerSeal, 'seal'>,
 ): RpcHandler[] {
+  // Lists asked together (consoles and dashboards polling the same page) share one query: under
+  // load, a query per list cost the registry more in system calls than building the answer.
+  // A list waits at most for the batch ahead of it and its query starts after it was asked, so
+  // it still sees every change committed before; different pages of one batch each get a query.
+  const list = createCoalescer<RpcRequest<typeof platformList>, RpcResponse<typeof platformList>>({
+    send: (queries) => {
+      const byQuery = new Map<string, ReturnType<PlatformService['list']>>();
+      return Promise.all(
+        queries.map((query) => {
+          const key = JSON.stringify(query);
+          let answer = byQuery.get(key);
+          if (!answer) {
+            answer = service.list(query);
+            byQuery.set(key, answer);
+          }
+          return answer;
+        }),
+      );
+    },
+    maxBatch: 100,
+    maxInFlight: 2,
+  });
   return [
     rpcHandler(platformCreate, (input, ctx) => service.create(input, ctx.correlationId)),
     rpcHandler(platformGet, async ({ id }) => masked(await service.getWithSecrets(id))),
@@ -25,7 +50,7 @@ export function platformRpcHandlers(
     rpcHandler(platformGetWithSecrets, async ({ id }) =>
       workerSeal.seal(await service.getWithSecrets(id)),
     ),
-    rpcHandler(platformList, (query) => service.list(query)),
+    rpcHandler(platformList, list),
     rpcHandler(platformReplace, (request, ctx) => service.replace(request, ctx.correlationId)),
     rpcHandler(platformPatch, (request, ctx) => service.patch(request, ctx.correlationId)),
     rpcHandler(platformDelete, (request, ctx) => service.remove(request, ctx.correlationId)),
