@@ -71,16 +71,19 @@ export function createJobRunRepository(knex: Knex, schema: string) {
     name: `${schema}.job_runs.claim`,
     text: numbered(`with ${claimCtes} select ${claimSelect}`),
   };
-  /** By text: the outbox's part is one text for any number of messages (six arrays). */
+  /** By the outbox's part, one text for any number of messages (six arrays): built once. */
   const withOutbox = new Map<string, PreparedStatement>();
   const claimWithOutbox = (outbox: OutboxAlong): PreparedStatement => {
-    const text = numbered(
-      `with ${outbox.cte}, ${claimCtes} select ${claimSelect}, ${outbox.seqs} as outbox_seqs`,
-    );
-    let statement = withOutbox.get(text);
+    const key = `${outbox.cte}\u0000${outbox.seqs}`;
+    let statement = withOutbox.get(key);
     if (!statement) {
-      statement = { name: `${schema}.job_runs.claim+outbox.${withOutbox.size}`, text };
-      withOutbox.set(text, statement);
+      statement = {
+        name: `${schema}.job_runs.claim+outbox.${withOutbox.size}`,
+        text: numbered(
+          `with ${outbox.cte}, ${claimCtes} select ${claimSelect}, ${outbox.seqs} as outbox_seqs`,
+        ),
+      };
+      withOutbox.set(key, statement);
     }
     return statement;
   };
