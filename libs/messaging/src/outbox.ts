@@ -121,6 +121,11 @@ export interface OutboxOptions {
   isBrokerConnected: () => boolean;
   /** How often rows the fast path did not publish are looked for. */
   pollIntervalMs?: number;
+  /**
+   * How long a confirmed row waits for a statement to carry its delete before it is deleted
+   * alone (default 100 ms).
+   */
+  deleteDelayMs?: number;
   /** Rows at least this old are taken by the sweep (any replica's). */
   sweepAgeMs?: number;
   batchSize?: number;
@@ -133,18 +138,17 @@ export interface OutboxOptions {
 /**
  * Transactional outbox. A message is inserted in the transaction of the state change that
  * causes it; after the commit the relay publishes it straight from memory (no re-read) with a
- * confirm and then deletes the row. Rows whose publish failed, or whose process died first, are
+ * confirm and then deletes the row: in the next statement that writes to the outbox (under load,
+ * a job's own commit carries the deletes of the jobs before it), or after a short wait, alone. Rows whose publish failed, or whose process died first, are
  * found by a sweep of rows older than `sweepAgeMs`, by whichever replica gets there first (SKIP
  * LOCKED). A crash between confirm and delete publishes the same message id again; consumers
  * are idempotent.
  */
-/** How long confirmed rows wait to be deleted together. */
-const DELETE_DELAY_MS = 100;
-
 export function createOutbox(options: OutboxOptions): Outbox {
   const log = options.logger.child({ component: 'outbox' });
   const pollMs = options.pollIntervalMs ?? 1_000;
   const sweepAgeMs = options.sweepAgeMs ?? 5_000;
+  const deleteDelayMs = options.deleteDelayMs ?? 100;
   const batchSize = options.batchSize ?? 500;
   const maxAttempts = options.maxAttempts ?? 10;
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -159,10 +163,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
   /** Seqs being published from memory now: the sweep leaves them alone. */
   const publishing = new Set<string>();
   /**
-   * Seqs published and confirmed but not deleted yet: deletes go in batches (one statement for
-   * many jobs' rows instead of a transaction each), and the sweep leaves these alone too.
+   * Seqs published and confirmed but not deleted yet, with when: their deletes ride along with
+   * the next insert into the outbox (no transaction of their own while messages flow), or go
+   * together once they have waited deleteDelayMs. The sweep leaves these alone too.
    */
-  const confirmed = new Set<string>();
+  const confirmed = new Map<string, number>();
+  /** Seqs whose delete rides in a statement not yet committed: back to `confirmed` if it fails. */
+  const riding = new Set<string>();
   let deleteTimer: NodeJS.Timeout | undefined;
   let deleting: Promise<void> | undefined;
   /**
@@ -204,14 +211,21 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function insertion(messages: OutboxMessage[]) {
     checkSizes(messages);
     const rows = messages.map(toRow);
+    const deletes = takeDeletes();
     return {
       rows,
-      // Rows in the order given: nextval runs in the order unnest yields them.
-      cte: `outbox_rows as (
+      // Rows in the order given: nextval runs in the order unnest yields them. The deletes skip
+      // a row another replica's sweep has locked: it publishes that row again and deletes it.
+      cte: `outbox_done as (
+        delete from ${options.schema}.outbox where seq in (
+          select seq from ${options.schema}.outbox where seq = any(?::bigint[])
+             for update skip locked)
+      ), outbox_rows as (
         insert into ${options.schema}.outbox (exchange, routing_key, body, priority, headers, trace)
         select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::jsonb[], ?::jsonb[])
         returning seq)`,
       bindings: [
+        deletes.seqs,
         rows.map((r) => r.exchange),
         rows.map((r) => r.routing_key),
         rows.map((r) => JSON.stringify(r.body)),
@@ -225,23 +239,63 @@ export function createOutbox(options: OutboxOptions): Outbox {
         if (seqs.length !== rows.length) throw new Error('outbox rows and seqs differ in number');
         return rows.map((r, i): OutboxRow => ({ ...r, seq: String(seqs[i]) }));
       },
+      deletes,
+    };
+  }
+
+  /** Confirmed seqs for the next statement to delete; `settle` says whether it committed. */
+  function takeDeletes() {
+    const seqs: string[] = [];
+    for (const seq of confirmed.keys()) {
+      if (seqs.length >= batchSize) break;
+      seqs.push(seq);
+    }
+    for (const seq of seqs) {
+      confirmed.delete(seq);
+      riding.add(seq);
+    }
+    return {
+      seqs,
+      settle(done: boolean) {
+        const at = Date.now();
+        for (const seq of seqs) {
+          riding.delete(seq);
+          if (!done) confirmed.set(seq, at);
+        }
+        if (!done && seqs.length > 0) scheduleDeletes();
+      },
     };
   }
 
   async function insert(q: Knex | Knex.Transaction, messages: OutboxMessage[]) {
-    const { cte, bindings, seqs, stored } = insertion(messages);
-    const { rows } = await q.raw<{ rows: { outbox_seqs: string[] }[] }>(
-      `with ${cte} select ${seqs} as outbox_seqs`,
-      bindings,
-    );
-    return stored(rows[0]?.outbox_seqs ?? []);
+    const { cte, bindings, seqs, stored, deletes } = insertion(messages);
+    try {
+      const { rows } = await q.raw<{ rows: { outbox_seqs: string[] }[] }>(
+        `with ${cte} select ${seqs} as outbox_seqs`,
+        bindings,
+      );
+      return { rows: stored(rows[0]?.outbox_seqs ?? []), deletes };
+    } catch (err) {
+      deletes.settle(false);
+      throw err;
+    }
   }
 
-  /** Hands `rows` to the relay once `trx` commits; a rollback publishes nothing. */
-  function afterCommit(trx: Knex.Transaction, rows: OutboxRow[]): void {
+  /**
+   * Hands `rows` to the relay once `trx` commits; a rollback publishes nothing. The deletes the
+   * statement carried are done with the commit, and waiting again after a rollback.
+   */
+  function afterCommit(
+    trx: Knex.Transaction,
+    rows: OutboxRow[],
+    deletes: ReturnType<typeof takeDeletes>,
+  ): void {
     trx.executionPromise.then(
-      () => committed(rows),
-      () => undefined,
+      () => {
+        deletes.settle(true);
+        committed(rows);
+      },
+      () => deletes.settle(false),
     );
   }
 
@@ -264,12 +318,16 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   async function deleteRows(seqs: string[]): Promise<void> {
     if (seqs.length === 0) return;
-    await options.knex.transaction(async (trx) => {
-      // A lost delete only publishes the message again, which consumers tolerate: no need to
-      // wait for the WAL flush.
-      await trx.raw('set local synchronous_commit = off');
-      await table(trx).whereIn('seq', seqs).delete();
-    });
+    // One round trip: a lost delete only publishes the message again, which consumers
+    // tolerate, so the commit need not wait for the WAL flush. Seqs are PostgreSQL's own
+    // bigints, checked, so the list is written into the text (a simple query holds several
+    // statements; one with bind parameters cannot).
+    if (!seqs.every((s) => /^[0-9]+$/.test(s))) throw new Error('outbox seqs must be integers');
+    await options.knex.raw(
+      `begin; set local synchronous_commit = off;
+       delete from ${options.schema}.outbox where seq = any('{${seqs.join(',')}}'::bigint[]);
+       commit`,
+    );
   }
 
   /** Publishes rows concurrently; returns the seqs confirmed and the rows that failed, why. */
@@ -328,15 +386,23 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
-  function flushDeletes(): Promise<void> {
+  /** Deletes the confirmed rows no statement carried (all of them with `all`, when stopping). */
+  function flushDeletes(all = false): Promise<void> {
     if (deleteTimer) clearTimeout(deleteTimer);
     deleteTimer = undefined;
     if (confirmed.size === 0 || deleting) return deleting ?? Promise.resolve();
-    const seqs = [...confirmed];
+    const waited = Date.now() - deleteDelayMs;
+    const seqs = [...confirmed].filter(([, at]) => all || at <= waited).map(([seq]) => seq);
+    if (seqs.length === 0) {
+      scheduleDeletes();
+      return Promise.resolve();
+    }
+    for (const seq of seqs) confirmed.delete(seq);
     deleting = deleteRows(seqs)
-      .then(() => seqs.forEach((s) => confirmed.delete(s)))
       .catch((err: unknown) => {
         // Kept for the next flush; at worst a sweep publishes them again, which is tolerated.
+        const at = Date.now();
+        for (const seq of seqs) confirmed.set(seq, at);
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox delete failed');
       })
       .finally(() => {
@@ -347,8 +413,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   function scheduleDeletes(): void {
-    if (confirmed.size >= batchSize) void flushDeletes();
-    else deleteTimer ??= setTimeout(() => void flushDeletes(), DELETE_DELAY_MS);
+    if (confirmed.size >= batchSize) void flushDeletes(true);
+    else deleteTimer ??= setTimeout(() => void flushDeletes(), deleteDelayMs);
   }
 
   async function relayFresh(): Promise<boolean> {
@@ -357,7 +423,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
     for (const r of batch) publishing.add(r.seq);
     try {
       const { done, failed } = await publishAll(batch);
-      for (const seq of done) confirmed.add(seq);
+      const at = Date.now();
+      for (const seq of done) confirmed.set(seq, at);
       scheduleDeletes();
       return failed === undefined;
     } finally {
@@ -376,14 +443,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
         .limit(batchSize)
         .forUpdate()
         .skipLocked();
-      const busy = [...publishing, ...confirmed];
+      const busy = [...publishing, ...confirmed.keys(), ...riding];
       if (busy.length > 0) void query.whereNotIn('seq', busy);
       const selected = ((await query) as OutboxRow[]).map((r) => ({ ...r, seq: String(r.seq) }));
       if (selected.length === 0) return 0;
       // Rows this process is publishing from memory, or has published and not deleted yet, are
       // not the sweep's: judged now that the select has answered, since a commit may have put
       // them in `fresh` while it ran.
-      const mine = new Set([...publishing, ...confirmed, ...fresh.map((r) => r.seq)]);
+      const mine = new Set([
+        ...publishing,
+        ...confirmed.keys(),
+        ...riding,
+        ...fresh.map((r) => r.seq),
+      ]);
       const rows = selected.filter((r) => !mine.has(r.seq));
       if (rows.length === 0) return 0;
       // Marked before publishing: a row's commit callback can run while the publish is awaited,
@@ -454,20 +526,36 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     async write(trx, messages) {
       if (messages.length === 0) return;
-      afterCommit(trx, await insert(trx, messages));
+      const { rows, deletes } = await insert(trx, messages);
+      afterCommit(trx, rows, deletes);
     },
     async emit(messages) {
       if (messages.length === 0) return;
-      committed(await insert(options.knex, messages));
+      const { rows, deletes } = await insert(options.knex, messages);
+      deletes.settle(true);
+      committed(rows);
     },
     along(trx, messages) {
       if (messages.length === 0) return undefined;
-      const { cte, bindings, seqs, stored } = insertion(messages);
+      const { cte, bindings, seqs, stored, deletes } = insertion(messages);
+      let ran = false;
+      // Settled by the transaction, whether or not the caller ran the statement.
+      trx.executionPromise.then(
+        () => deletes.settle(ran),
+        () => deletes.settle(false),
+      );
       return {
         cte,
         bindings,
         seqs,
-        inserted: (inserted) => afterCommit(trx, stored(inserted)),
+        inserted: (inserted) => {
+          ran = true;
+          const rows = stored(inserted);
+          trx.executionPromise.then(
+            () => committed(rows),
+            () => undefined,
+          );
+        },
       };
     },
     start() {
@@ -484,7 +572,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       while (options.isBrokerConnected() && fresh.length > 0) {
         if (!(await relayFresh().catch(() => false))) break;
       }
-      await flushDeletes();
+      await flushDeletes(true);
     },
     async parked(limit) {
       const rows = (await options.knex

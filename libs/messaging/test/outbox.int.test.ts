@@ -43,7 +43,12 @@ async function database(fx: Fixture): Promise<Knex> {
   return knex;
 }
 
-function outboxFor(fx: Fixture, knex: Knex, broker: Broker): Outbox {
+function outboxFor(
+  fx: Fixture,
+  knex: Knex,
+  broker: Broker,
+  extra: { deleteDelayMs?: number; sweepAgeMs?: number } = {},
+): Outbox {
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'conformance' });
   const outbox = createOutbox({
     knex,
@@ -54,6 +59,7 @@ function outboxFor(fx: Fixture, knex: Knex, broker: Broker): Outbox {
     pollIntervalMs: 50,
     sweepAgeMs: 0,
     maxAttempts: 3,
+    ...extra,
   });
   fx.defer(() => publisher.close());
   fx.defer(() => outbox.stop());
@@ -139,6 +145,58 @@ describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
     await knex.transaction(async (trx) => {
       assert.equal(outbox.along(trx, []), undefined, 'nothing to write, no statement part');
     });
+  });
+
+  it('when messages keep flowing, then a published row is deleted by the next write’s own statement, and a rolled-back write leaves it for the one after', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const seen = await subscribe(fx);
+    // No delete of its own for a minute, and no sweep: only a later write can delete the row.
+    const outbox = outboxFor(fx, knex, await fx.broker(), {
+      deleteDelayMs: 60_000,
+      sweepAgeMs: 60_000,
+    });
+    // What each outbox insert carried as deletes (its first bind parameter).
+    const carried: string[][] = [];
+    knex.on('query', (q: { sql: string; bindings?: unknown[] }) => {
+      if (q.sql.includes('outbox_done as')) carried.push((q.bindings?.[0] as string[]) ?? []);
+    });
+    const rowOf = async (id: string) =>
+      knex
+        .withSchema(SCHEMA)
+        .table('outbox')
+        .whereRaw(`body->>'id' = ?`, [id])
+        .first<{ seq: string } | undefined>('seq');
+
+    const first = emitPing(1);
+    await outbox.transaction((_trx, emit) => emit(first));
+    await waitFor(() => seen.length >= 1, { message: 'first message published' });
+    const seq = String((await rowOf(first.envelope.id))?.seq);
+
+    // Writes that roll back, until one of them carried the first row's delete (its publish is
+    // confirmed a moment after the subscriber sees it).
+    let n = 100;
+    await waitFor(
+      async () => {
+        n += 1;
+        await knex
+          .transaction(async (trx) => {
+            await outbox.write(trx, [emitPing(n)]);
+            throw new Error('roll back');
+          })
+          .catch(() => undefined);
+        return carried.at(-1)?.includes(seq) ?? false;
+      },
+      { message: 'a rolled-back write carried the delete' },
+    );
+    assert.ok(await rowOf(first.envelope.id), 'the rollback kept the row');
+
+    const second = emitPing(2);
+    await outbox.transaction((_trx, emit) => emit(second));
+    assert.ok(carried.at(-1)?.includes(seq), 'the next write carried the delete again');
+    assert.equal(await rowOf(first.envelope.id), undefined, 'its commit deleted the row');
+    await waitFor(() => seen.length >= 2, { message: 'second message published' });
+    assert.deepEqual(ids(seen), [first.envelope.id, second.envelope.id], 'rolled back: never sent');
   });
 
   it('when messages are emitted outside a transaction, then each is published once, in order', async (t) => {
