@@ -100,6 +100,60 @@ describe('sync-worker.jobs: sync and validate', { timeout: 60_000 }, () => {
     assert.deepEqual(h.eventsOf('records.changed'), []);
   });
 
+  it('when a later page fails while the pages before it are being stored, then the job stores nothing; its next run asks for each page once and stores every item once', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform();
+    t.after(() => fake.stop());
+    const all = items(17);
+    let failPage: string | null = '3';
+    // Pages of 5: the worker asks for page n+1 while it stores page n.
+    fake.route('GET', '/paged', (request) => {
+      const page = request.query.page ?? '1';
+      if (page === failPage) return { status: 404, body: { error: 'gone' } };
+      const start = (Number(page) - 1) * 5;
+      return { body: { data: all.slice(start, start + 5) } };
+    });
+    const platform = h.addPlatform({
+      baseUrl: fake.url,
+      resources: [
+        { ...simpleResource({ type: 'page', pageSize: 5 }), request: { path: '/paged' } },
+      ],
+    });
+
+    const failed = await h.finished(await h.runJob(platform, 'items'));
+    assert.equal(failed.outcome, 'failed');
+    const none = await h.rpc.call(recordsList, {
+      platformId: platform.id,
+      resource: 'items',
+      limit: 50,
+    });
+    assert.deepEqual(none.items, [], 'pages 1 and 2 rolled back with the job');
+
+    failPage = null;
+    fake.clearRequests();
+    const done = await h.finished(await h.runJob(platform, 'items'));
+    assert.deepEqual(done.stats, {
+      fetched: 17,
+      inserted: 17,
+      updated: 0,
+      unchanged: 0,
+      deleted: 0,
+    });
+    assert.deepEqual(
+      fake.requests.map((r) => r.query.page),
+      ['1', '2', '3', '4'],
+    );
+    const stored = await h.rpc.call(recordsList, {
+      platformId: platform.id,
+      resource: 'items',
+      limit: 50,
+    });
+    assert.deepEqual(
+      stored.items.map((r) => r.key),
+      all.map((i) => i.id),
+    );
+  });
+
   it('when seed 004 booths sync, then booths, details and menus are stored with derived and constant fields', async (t) => {
     const h = await startHarness(t);
     const booths = boothSample(5);

@@ -19,8 +19,12 @@ export interface MappedPage {
 }
 
 /**
- * Fetches every page of a resource and hands each one, mapped, to `onPage` before asking for the
- * next; `beforePage` may throw to stop (cancellation, timeout).
+ * Fetches every page of a resource and hands each one, mapped, to `onPage`, in order. The next
+ * page is fetched and mapped while `onPage` stores the current one (one page ahead, so at most
+ * two pages are held): a long sync keeps the platform, this process and the database busy at
+ * once instead of in turn. `beforePage` runs before each page is handed over and may throw to
+ * stop (cancellation, timeout); a page fetched ahead of a stop is dropped and its request
+ * aborted.
  */
 export async function forEachPage(args: {
   platform: Platform;
@@ -37,13 +41,16 @@ export async function forEachPage(args: {
     { path: resource.request.path, query: { ...resource.request.query, ...args.extraQuery } },
     { baseUrl: platform.baseUrl },
   );
-  let request: PageRequest | null = pager.first();
-  let pageNumber = 0;
-  while (request) {
-    await args.beforePage();
-    const response = await args.fetchPage(platform, resource, request, {
-      ...(args.signal ? { signal: args.signal } : {}),
-    });
+  const ahead = new AbortController();
+  const signal = args.signal ? AbortSignal.any([args.signal, ahead.signal]) : ahead.signal;
+
+  interface Fetched {
+    page: MappedPage;
+    next: PageRequest | null;
+  }
+
+  async function fetchMapped(request: PageRequest): Promise<Fetched> {
+    const response = await args.fetchPage(platform, resource, request, { signal });
     await checkSuccess(response.body, resource);
     const items = await extractItems(response.body, resource);
     const records: MappedRecord[] = [];
@@ -56,15 +63,37 @@ export async function forEachPage(args: {
       }
     }
     for (const [name, list] of children) children.set(name, collapseDuplicates(list));
-    pageNumber += 1;
-    await args.onPage(
-      { itemCount: items.length, records: collapseDuplicates(records), children },
-      pageNumber,
-    );
-    request = await pager.next({
+    const next = await pager.next({
       body: response.body,
       headers: response.headers,
       itemCount: items.length,
     });
+    return {
+      page: { itemCount: items.length, records: collapseDuplicates(records), children },
+      next,
+    };
+  }
+
+  const started = (request: PageRequest): Promise<Fetched> => {
+    const fetching = fetchMapped(request);
+    // Its failure is thrown where it is awaited; until then (or if a stop comes first) it must
+    // not count as unhandled.
+    fetching.catch(() => undefined);
+    return fetching;
+  };
+
+  let fetching: Promise<Fetched> | null = started(pager.first());
+  let pageNumber = 0;
+  try {
+    while (fetching) {
+      await args.beforePage();
+      const { page, next }: Fetched = await fetching;
+      fetching = next ? started(next) : null;
+      pageNumber += 1;
+      await args.onPage(page, pageNumber);
+    }
+  } finally {
+    // A page fetched ahead of a stop is not wanted: its request ends here.
+    if (fetching) ahead.abort();
   }
 }
