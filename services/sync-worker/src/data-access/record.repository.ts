@@ -7,6 +7,8 @@ export interface MappedRecord {
   /** Set on child records: the key of the record they belong to. */
   parentKey?: string;
   data: Record<string, unknown>;
+  /** `data` as canonical JSON text: what `hash` is taken of, and what the upsert sends. */
+  json: string;
   hash: string;
 }
 
@@ -26,18 +28,21 @@ export interface UpsertResult {
 /** Up to this many seen keys, a nested-loop anti join is still cheap (see softDeleteMissing). */
 const NESTLOOP_SAFE_KEYS = 2_000;
 
-/** Rows per statement: 4 array parameters, so far below PostgreSQL's 65,535 bind limit. */
+/** Rows per statement: a page of up to this many records goes as one JSON document. */
 const CHUNK = 1_000;
 
 /**
  * Every page of every sync runs it: prepared, it is parsed and planned once per connection. Its
- * plan (an insert from arrays, conflicts by primary key) does not depend on the page.
+ * plan (an insert from one JSON array, conflicts by primary key) does not depend on the page.
+ * The rows travel as one JSON text built from each record's canonical JSON, already made for
+ * its hash: no second serialisation per record, and none of the escaping a `jsonb[]` parameter
+ * costs (7 % of the worker's profile of a bulk sync).
  */
 const UPSERT: PreparedStatement = {
   name: 'sync.records.upsert',
   text: `insert into sync.records as r (platform_id, resource, parent_key, key, data, hash)
          select $1, $2, u.parent_key, u.key, u.data, u.hash
-           from unnest($3::text[], $4::text[], $5::jsonb[], $6::text[]) as u(parent_key, key, data, hash)
+           from jsonb_to_recordset($3::jsonb) as u(parent_key text, key text, data jsonb, hash text)
          on conflict (platform_id, resource, parent_key, key) do update
            set data = excluded.data, hash = excluded.hash, updated_at = now(), deleted_at = null
            where r.hash is distinct from excluded.hash or r.deleted_at is not null
@@ -55,6 +60,17 @@ const toChange = (r: ChangeRow, kind: RecordChange['kind']): RecordChange => ({
   ...(r.parent_key ? { parentKey: r.parent_key } : {}),
   kind,
 });
+
+/** The upsert's rows as one JSON array; `json` is already JSON, keys and hashes are quoted. */
+function rowsJson(records: MappedRecord[]): string {
+  let text = '[';
+  for (let i = 0; i < records.length; i += 1) {
+    const r = records[i]!;
+    if (i > 0) text += ',';
+    text += `{"parent_key":${JSON.stringify(r.parentKey ?? '')},"key":${JSON.stringify(r.key)},"data":${r.json},"hash":"${r.hash}"}`;
+  }
+  return `${text}]`;
+}
 
 export interface ListQuery {
   platformId: string;
@@ -92,10 +108,7 @@ export function createRecordRepository(knex: Knex) {
         const rows = await runPrepared<ChangeRow>(trx, UPSERT, [
           platformId,
           resource,
-          chunk.map((r) => r.parentKey ?? ''),
-          chunk.map((r) => r.key),
-          chunk.map((r) => JSON.stringify(r.data)),
-          chunk.map((r) => r.hash),
+          rowsJson(chunk),
         ]);
         for (const row of rows) {
           if (row.inserted) result.inserted += 1;

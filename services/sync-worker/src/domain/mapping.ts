@@ -1,19 +1,35 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { NonRetryableError } from '@psc/core';
 import type { ChildResource, ResourceDefinition } from '@psc/contracts';
 import { asArray, assertStorable, evaluate } from '@psc/platform-http';
 import type { MappedRecord } from '../data-access/record.repository.ts';
 
-/** Key order must not change the hash. */
+/**
+ * Key order must not change the hash. Keys sort by UTF-16 code units (the default sort), fields
+ * holding `undefined` are left out. Written as loops: it runs for every record of every page.
+ */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i += 1) {
+      if (i > 0) text += ',';
+      text += canonicalJson(value[i]);
+    }
+    return `${text}]`;
   }
-  return JSON.stringify(value) ?? 'null';
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object).sort();
+  let text = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = object[key];
+    if (v === undefined) continue;
+    if (!first) text += ',';
+    first = false;
+    text += `${JSON.stringify(key)}:${canonicalJson(v)}`;
+  }
+  return `${text}}`;
 }
 
 export async function extractItems(
@@ -70,9 +86,9 @@ const isPlainField = (source: string): boolean => {
  * holds a string, finite number or boolean, JSONata would return exactly it, so it is
  * read directly: JSONata's evaluation per field and item was the largest JS cost of a job in
  * issue 7's profile. Anything else (paths, functions, objects, arrays, null, absent fields) goes to
- * JSONata.
+ * JSONata: only then is there a promise to await (not one per field of every record).
  */
-async function evaluateField(source: string, item: unknown, where: string): Promise<unknown> {
+function evaluateField(source: string, item: unknown, where: string): unknown {
   if (item !== null && typeof item === 'object' && !Array.isArray(item) && isPlainField(source)) {
     const value = Object.hasOwn(item, source)
       ? (item as Record<string, unknown>)[source]
@@ -90,7 +106,8 @@ export async function mapItem(
   item: unknown,
   resource: Pick<ResourceDefinition, 'key' | 'mapping'>,
 ): Promise<MappedRecord> {
-  const key = await evaluateField(resource.key, item, 'key');
+  let key = evaluateField(resource.key, item, 'key');
+  if (key instanceof Promise) key = await key;
   if (typeof key !== 'string' && typeof key !== 'number') {
     throw new NonRetryableError(
       'mapping_failed',
@@ -99,7 +116,8 @@ export async function mapItem(
   }
   const data: Record<string, unknown> = {};
   for (const [field, source] of Object.entries(resource.mapping)) {
-    const value = await evaluateField(source, item, `mapping.${field}`);
+    let value = evaluateField(source, item, `mapping.${field}`);
+    if (value instanceof Promise) value = await value;
     if (value === undefined) continue;
     data[field] =
       value !== null && typeof value === 'object'
@@ -122,7 +140,8 @@ export async function mapItem(
 
 /** A record with the hash the upsert compares, so an unchanged record is not rewritten. */
 export function recordOf(key: string, data: Record<string, unknown>): MappedRecord {
-  return { key, data, hash: createHash('sha256').update(canonicalJson(data)).digest('hex') };
+  const json = canonicalJson(data);
+  return { key, data, json, hash: hash('sha256', json, 'hex') };
 }
 
 /** The longest record key psc stores. */
