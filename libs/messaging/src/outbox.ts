@@ -138,11 +138,11 @@ export interface OutboxOptions {
 /**
  * Transactional outbox. A message is inserted in the transaction of the state change that
  * causes it; after the commit the relay publishes it straight from memory (no re-read) with a
- * confirm and then deletes the row: in the next statement that writes to the outbox (under load,
- * a job's own commit carries the deletes of the jobs before it), or after a short wait, alone. Rows whose publish failed, or whose process died first, are
- * found by a sweep of rows older than `sweepAgeMs`, by whichever replica gets there first (SKIP
- * LOCKED). A crash between confirm and delete publishes the same message id again; consumers
- * are idempotent.
+ * confirm and then deletes the row: in the next statement that writes to the outbox (under
+ * load, a job's own commit carries the deletes of the jobs before it), or after a short wait,
+ * alone. Rows whose publish failed, or whose process died first, are found by a sweep of rows
+ * older than `sweepAgeMs`, by whichever replica gets there first (SKIP LOCKED). A crash between
+ * confirm and delete publishes the same message id again; consumers are idempotent.
  */
 export function createOutbox(options: OutboxOptions): Outbox {
   const log = options.logger.child({ component: 'outbox' });
