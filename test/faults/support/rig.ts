@@ -78,9 +78,11 @@ export interface Platform {
 }
 
 interface Rabbit {
+  /** The vhost's connections, less the ones this rig closed. */
   connections(): Promise<string[]>;
   /** The name of the connection a service opened (its `connection_name`), if it has one. */
   connectionOf(service: string): Promise<string | undefined>;
+  /** Closes every connection `connections()` lists; how many it closed. */
   closeConnections(): Promise<number>;
   deleteQueue(queue: string): Promise<void>;
   consumers(queue: string): Promise<number>;
@@ -115,10 +117,15 @@ function rabbitOf(managementUrl: string, vhost: string): Rabbit {
       throw new Error(`management ${method} ${path}: ${res.status}`);
     return text ? (JSON.parse(text) as unknown) : undefined;
   };
+  // The management API lists a closed connection until its stats are collected, so a listing
+  // taken just after a close can still hold it: the ones this rig closed never count again.
+  const closed = new Set<string>();
   const connections = async () =>
-    ((await call('GET', `/api/vhosts/${v}/connections`)) as { name: string }[] | undefined)?.map(
-      (c) => c.name,
-    ) ?? [];
+    (
+      ((await call('GET', `/api/vhosts/${v}/connections`)) as { name: string }[] | undefined)?.map(
+        (c) => c.name,
+      ) ?? []
+    ).filter((name) => !closed.has(name));
   return {
     connections,
     async connectionOf(service) {
@@ -128,6 +135,7 @@ function rabbitOf(managementUrl: string, vhost: string): Rabbit {
     },
     async closeConnections() {
       const names = await connections();
+      for (const name of names) closed.add(name);
       await Promise.all(
         names.map((n) => call('DELETE', `/api/connections/${encodeURIComponent(n)}`)),
       );
