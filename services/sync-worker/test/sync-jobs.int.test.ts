@@ -252,6 +252,76 @@ describe('sync-worker.jobs: sync and validate', { timeout: 60_000 }, () => {
     );
   });
 
+  it('when items come and go across one-page syncs, then each sync soft-deletes exactly the ones the platform no longer has, and one that returns is live again', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform();
+    t.after(() => fake.stop());
+    const platform = h.addPlatform({
+      baseUrl: fake.url,
+      resources: [simpleResource({ type: 'page', pageSize: 10 })],
+    });
+    const all = items(4);
+    const sync = async (keep: number[]) => {
+      fake.setCollection(
+        '/items',
+        keep.map((n) => all[n - 1]!),
+      );
+      const done = await h.finished(await h.runJob(platform, 'items'));
+      const listed = await h.rpc.call(recordsList, {
+        platformId: platform.id,
+        resource: 'items',
+        limit: 50,
+        includeDeleted: true,
+      });
+      const keys = (deleted: boolean) =>
+        listed.items
+          .filter((r) => Boolean(r.deletedAt) === deleted)
+          .map((r) => r.key)
+          .sort();
+      return { stats: done.stats, live: keys(false), deleted: keys(true) };
+    };
+    const stats = (inserted: number, updated: number, unchanged: number, deleted: number) => ({
+      fetched: inserted + updated + unchanged,
+      inserted,
+      updated,
+      unchanged,
+      deleted,
+    });
+
+    assert.deepEqual(await sync([1, 2, 3]), {
+      stats: stats(3, 0, 0, 0),
+      live: ['item-001', 'item-002', 'item-003'],
+      deleted: [],
+    });
+    // As many live records as before, but one is new and one has gone.
+    assert.deepEqual(await sync([1, 2, 4]), {
+      stats: stats(1, 0, 2, 1),
+      live: ['item-001', 'item-002', 'item-004'],
+      deleted: ['item-003'],
+    });
+    // One returns as another goes: as many live records as before again.
+    assert.deepEqual(await sync([2, 3, 4]), {
+      stats: stats(0, 1, 2, 1),
+      live: ['item-002', 'item-003', 'item-004'],
+      deleted: ['item-001'],
+    });
+    assert.deepEqual(await sync([1, 2, 3, 4]), {
+      stats: stats(0, 1, 3, 0),
+      live: ['item-001', 'item-002', 'item-003', 'item-004'],
+      deleted: [],
+    });
+    assert.deepEqual(await sync([1, 2, 3, 4]), {
+      stats: stats(0, 0, 4, 0),
+      live: ['item-001', 'item-002', 'item-003', 'item-004'],
+      deleted: [],
+    });
+    assert.deepEqual(await sync([2, 3, 4]), {
+      stats: stats(0, 0, 3, 1),
+      live: ['item-002', 'item-003', 'item-004'],
+      deleted: ['item-001'],
+    });
+  });
+
   it('when the platform changed one field of one item after a sync, then validate reports exactly that change and stores nothing', async (t) => {
     const h = await startHarness(t);
     const fake = await startFakePlatform();

@@ -23,6 +23,11 @@ export interface UpsertResult {
   updated: number;
   unchanged: number;
   changes: RecordChange[];
+  /**
+   * How many of the resource's records are live after this upsert, when it was told it stores
+   * the last page and could count them (see UPSERT_COUNTING); for `softDeleteMissing`.
+   */
+  liveAfter?: number;
 }
 
 /** Up to this many seen keys, a nested-loop anti join is still cheap (see softDeleteMissing). */
@@ -49,10 +54,38 @@ const UPSERT: PreparedStatement = {
          returning r.key, r.parent_key, (xmax = 0) as inserted`,
 };
 
+/**
+ * The upsert of a sync's last page: the same insert, and with it how many of the resource's
+ * records were live and how many soft-deleted before it. Every data-modifying CTE and the
+ * count read one snapshot, taken before the insert, so `live` plus what the insert adds is how
+ * many are live after it when nothing was soft-deleted (no insert revived one): that tells
+ * {@link RecordRepository.softDeleteMissing} whether any record is missing without a statement
+ * of its own. One count over the resource's rows, once per sync, as that check did.
+ */
+const UPSERT_COUNTING: PreparedStatement = {
+  name: 'sync.records.upsert+count',
+  text: `with before as (
+           select count(*) filter (where deleted_at is null) as live,
+                  count(*) filter (where deleted_at is not null) as dead
+             from sync.records where platform_id = $1 and resource = $2
+         ), changed as (${UPSERT.text})
+         select key, parent_key, inserted, null::bigint as live, null::bigint as dead from changed
+         union all
+         select null, null, null, live, dead from before`,
+};
+
 interface ChangeRow {
   key: string;
   parent_key: string;
   inserted: boolean;
+}
+
+interface CountingRow {
+  key: string | null;
+  parent_key: string | null;
+  inserted: boolean | null;
+  live: string | null;
+  dead: string | null;
 }
 
 const toChange = (r: ChangeRow, kind: RecordChange['kind']): RecordChange => ({
@@ -101,20 +134,46 @@ export function createRecordRepository(knex: Knex) {
       platformId: string,
       resource: string,
       records: MappedRecord[],
+      options: {
+        /**
+         * The sync's last page of this resource: counts the resource's live records with the
+         * upsert, so `softDeleteMissing` may need no statement (see `liveAfter`).
+         */
+        last?: boolean;
+      } = {},
     ): Promise<UpsertResult> {
       const result: UpsertResult = { inserted: 0, updated: 0, unchanged: 0, changes: [] };
+      const add = (row: ChangeRow) => {
+        if (row.inserted) result.inserted += 1;
+        else result.updated += 1;
+        result.changes.push(toChange(row, row.inserted ? 'inserted' : 'updated'));
+      };
       for (let i = 0; i < records.length; i += CHUNK) {
         const chunk = records.slice(i, i + CHUNK);
-        const rows = await runPrepared<ChangeRow>(trx, UPSERT, [
-          platformId,
-          resource,
-          rowsJson(chunk),
-        ]);
-        for (const row of rows) {
-          if (row.inserted) result.inserted += 1;
-          else result.updated += 1;
-          result.changes.push(toChange(row, row.inserted ? 'inserted' : 'updated'));
+        const params = [platformId, resource, rowsJson(chunk)];
+        if (options.last && i + CHUNK >= records.length) {
+          // The last chunk counts: earlier chunks and pages are live by now (same transaction).
+          let live = 0;
+          let dead = 0;
+          let inserted = 0;
+          let changed = 0;
+          for (const row of await runPrepared<CountingRow>(trx, UPSERT_COUNTING, params)) {
+            if (row.key === null) {
+              live = Number(row.live);
+              dead = Number(row.dead);
+              continue;
+            }
+            changed += 1;
+            if (row.inserted) inserted += 1;
+            add(row as ChangeRow);
+          }
+          result.unchanged += chunk.length - changed;
+          // With a soft-deleted record about, an update may have revived it: not counted here.
+          if (dead === 0) result.liveAfter = live + inserted;
+          continue;
         }
+        const rows = await runPrepared<ChangeRow>(trx, UPSERT, params);
+        for (const row of rows) add(row);
         result.unchanged += chunk.length - rows.length;
       }
       return result;
@@ -126,18 +185,23 @@ export function createRecordRepository(knex: Knex) {
       platformId: string,
       resource: string,
       seen: { parentKey: string; key: string }[],
+      /** The last upsert's `liveAfter`, if it counted. */
+      liveAfter?: number,
     ): Promise<RecordChange[]> {
+      const distinct = new Set(seen.map((s) => `${s.parentKey}\u0000${s.key}`)).size;
+      // Every seen key is live now (just upserted), so a record is missing exactly when the
+      // resource has more live records than distinct seen keys. The last page's upsert may have
+      // counted them already: most syncs miss nothing and need no statement here at all.
+      if (liveAfter !== undefined && liveAfter <= distinct) return [];
       // The rows were just upserted in this same transaction, so the table's statistics still
       // say the resource is (nearly) empty and the planner picks a nested-loop anti join over the
       // unnest: quadratic, minutes for 20,000 records (issue 7's bulk run). A hash or merge anti
       // join is linear; `set local` ends with the job's transaction. Below a few thousand keys
       // the nested loop costs nothing worth a round trip per job (most jobs are a page or two).
       if (seen.length > NESTLOOP_SAFE_KEYS) await trx.raw('set local enable_nestloop = off');
-      // Every seen key is live now (just upserted), so a record is missing exactly when the
-      // resource has more live records than distinct seen keys. That count, an uncorrelated
-      // subquery, becomes a one-time filter: when nothing is missing — most syncs — the anti
-      // join never runs (it cost as much as the upsert itself for a page of 100).
-      const distinct = new Set(seen.map((s) => `${s.parentKey}\u0000${s.key}`)).size;
+      // Otherwise that count, an uncorrelated subquery, becomes a one-time filter: when nothing
+      // is missing the anti join never runs (it cost as much as the upsert itself for a page of
+      // 100).
       const { rows } = await trx.raw<{ rows: ChangeRow[] }>(
         `update sync.records as r set deleted_at = now(), updated_at = now()
           where r.platform_id = ? and r.resource = ? and r.deleted_at is null

@@ -33,7 +33,8 @@ export async function forEachPage(args: {
   extraQuery?: Record<string, string>;
   signal?: AbortSignal;
   beforePage: () => Promise<void>;
-  onPage: (page: MappedPage, pageNumber: number) => Promise<void>;
+  /** `last`: no page follows this one. */
+  onPage: (page: MappedPage, pageNumber: number, last: boolean) => Promise<void>;
 }): Promise<void> {
   const { platform, resource } = args;
   const pager = createPager(
@@ -90,7 +91,7 @@ export async function forEachPage(args: {
       const { page, next }: Fetched = await fetching;
       fetching = next ? started(next) : null;
       pageNumber += 1;
-      await args.onPage(page, pageNumber);
+      await args.onPage(page, pageNumber, fetching === null);
     }
   } finally {
     // A page fetched ahead of a stop is not wanted: its request ends here.

@@ -157,8 +157,19 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
 
     await ctx.commit(
       async (trx, emit) => {
-        const store = async (name: string, records: MappedRecord[], counts: typeof stats) => {
-          const result = await deps.records.upsert(trx, platform.id, name, records);
+        // What the last page's upsert counted of each resource's live records: the missing-record
+        // check below then needs no statement when nothing is missing.
+        const liveAfter = new Map<string, number>();
+        const store = async (
+          name: string,
+          records: MappedRecord[],
+          counts: typeof stats,
+          last: boolean,
+        ) => {
+          const result = await deps.records.upsert(trx, platform.id, name, records, {
+            last: last && full && resource.deleteMissing,
+          });
+          if (result.liveAfter !== undefined) liveAfter.set(name, result.liveAfter);
           counts.fetched += records.length;
           counts.inserted += result.inserted;
           counts.updated += result.updated;
@@ -174,15 +185,15 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
           extraQuery,
           signal: ctx.signal,
           beforePage: pages.beforePage,
-          onPage: async (page, pageNumber) => {
-            await store(resource.name, page.records, stats);
+          onPage: async (page, pageNumber, last) => {
+            await store(resource.name, page.records, stats, last);
             stats.fetched += page.itemCount - page.records.length; // duplicates were still fetched
             for (const r of page.records) {
               seen.push({ parentKey: '', key: r.key });
               if (resource.cursor) highWater = later(highWater, r.data[resource.cursor.field]);
             }
             for (const [name, records] of page.children) {
-              await store(`${resource.name}.${name}`, records, childStats.get(name)!);
+              await store(`${resource.name}.${name}`, records, childStats.get(name)!, last);
               for (const r of records)
                 seenChildren.get(name)!.push({ parentKey: r.parentKey ?? '', key: r.key });
             }
@@ -191,7 +202,13 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
           },
         });
         if (full && resource.deleteMissing) {
-          const gone = await deps.records.softDeleteMissing(trx, platform.id, resource.name, seen);
+          const gone = await deps.records.softDeleteMissing(
+            trx,
+            platform.id,
+            resource.name,
+            seen,
+            liveAfter.get(resource.name),
+          );
           stats.deleted = gone.length;
           if (resource.changeEvents) emitChanges(emit, ctx, resource.name, gone);
           for (const [name, keys] of seenChildren) {
@@ -201,6 +218,7 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
               platform.id,
               childName,
               keys,
+              liveAfter.get(childName),
             );
             childStats.get(name)!.deleted = goneChildren.length;
             if (resource.changeEvents) emitChanges(emit, ctx, childName, goneChildren);
