@@ -87,8 +87,17 @@ export interface Outbox {
    * (and never if it rolls back).
    */
   write(trx: Knex.Transaction, messages: OutboxMessage[]): Promise<void>;
-  /** Stores messages that need no other state change with them, in one autocommitted insert. */
-  emit(messages: OutboxMessage[]): Promise<void>;
+  /**
+   * Stores messages in one autocommitted statement (no transaction: one round trip), published
+   * once it returns. Alone, the statement only inserts them. With `statement`, it is the
+   * caller's own, so a state change that needs nothing else goes in atomically with its
+   * messages: the caller puts `part.cte` first in its WITH list with `part.bindings` first among
+   * its own, runs it, and returns what it selected as `part.seqs`.
+   */
+  emit(
+    messages: OutboxMessage[],
+    statement?: (part: OutboxPart) => Promise<(string | number)[] | null>,
+  ): Promise<void>;
   /**
    * Writes messages inside `trx` as part of the caller's own statement instead of one of their
    * own: a round trip less on a hot path. The caller puts `cte` first in its WITH list with
@@ -106,10 +115,14 @@ export interface Outbox {
   parked(limit: number): Promise<ParkedMessage[]>;
 }
 
-export interface OutboxAlong {
+/** The outbox's part of a caller's statement: a CTE, its bindings, and its seqs' expression. */
+export interface OutboxPart {
   cte: string;
   bindings: Knex.RawBinding[];
   seqs: string;
+}
+
+export interface OutboxAlong extends OutboxPart {
   inserted(seqs: (string | number)[]): void;
 }
 
@@ -529,11 +542,24 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const { rows, deletes } = await insert(trx, messages);
       afterCommit(trx, rows, deletes);
     },
-    async emit(messages) {
-      if (messages.length === 0) return;
-      const { rows, deletes } = await insert(options.knex, messages);
+    async emit(messages, statement) {
+      if (!statement) {
+        if (messages.length === 0) return;
+        const { rows, deletes } = await insert(options.knex, messages);
+        deletes.settle(true);
+        committed(rows);
+        return;
+      }
+      const { cte, bindings, seqs, stored, deletes } = insertion(messages);
+      let inserted: (string | number)[] | null;
+      try {
+        inserted = await statement({ cte, bindings, seqs });
+      } catch (err) {
+        deletes.settle(false);
+        throw err;
+      }
       deletes.settle(true);
-      committed(rows);
+      committed(stored(inserted ?? []));
     },
     along(trx, messages) {
       if (messages.length === 0) return undefined;

@@ -11,6 +11,7 @@ import {
   createPublisher,
   type Broker,
   type Outbox,
+  type OutboxPart,
 } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createDb, runMigrations, type Knex } from '../../db/src/index.ts';
@@ -213,6 +214,34 @@ describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
     await waitFor(() => seen.length >= 2, { message: 'both messages published' });
     await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
     assert.deepEqual(ids(seen), [first.envelope.id, second.envelope.id]);
+  });
+
+  it('when a caller’s own statement writes a row with its messages, then both are stored and published, and a statement that fails stores and publishes neither', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const seen = await subscribe(fx);
+    const outbox = outboxFor(fx, knex, await fx.broker());
+    const withNote = (n: number) => async (part: OutboxPart) => {
+      const { rows } = await knex.raw<{ rows: { outbox_seqs: string[] | null }[] }>(
+        `with ${part.cte}, note as (insert into ${SCHEMA}.notes (n) values (?))
+         select ${part.seqs} as outbox_seqs`,
+        [...part.bindings, n],
+      );
+      return rows[0]?.outbox_seqs ?? null;
+    };
+    const first = emitPing(1);
+    const twice = emitPing(2);
+    const sentinel = emitPing(3);
+
+    await outbox.emit([first], withNote(5));
+    // The note's key is taken: the statement fails, its message with it.
+    await assert.rejects(outbox.emit([twice], withNote(5)), /duplicate key/);
+    assert.deepEqual(await knex.withSchema(SCHEMA).table('notes').select('n'), [{ n: 5 }]);
+    await outbox.emit([sentinel], withNote(6));
+
+    await waitFor(() => seen.length >= 2, { message: 'both messages published' });
+    await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
+    assert.deepEqual(ids(seen), [first.envelope.id, sentinel.envelope.id]);
   });
 
   it('when a transaction rolls back, then nothing it emitted is published', async (t) => {

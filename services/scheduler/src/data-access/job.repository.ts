@@ -7,7 +7,8 @@ import {
   type JobStatus,
   type TaskType,
 } from '@psc/contracts';
-import { runPrepared, type PreparedStatement } from '@psc/db';
+import { numbered, runPrepared, type PreparedStatement } from '@psc/db';
+import type { OutboxPart } from '@psc/messaging';
 import { scheduleKey } from './schedule.repository.ts';
 import type { LedgerEntry } from '../domain/job-ledger.ts';
 
@@ -131,6 +132,39 @@ const jobRow = (job: Job) => ({
   updated_at: new Date(job.updatedAt),
 });
 
+/**
+ * New jobs as one record each of `jsonb_to_recordset`, inserted by a CTE of the statement that
+ * also writes their `job.run` messages to the outbox: an enqueue is one autocommitted round trip.
+ */
+const NEW_JOBS = `new_jobs as (
+  insert into scheduler.jobs (id, platform_id, resource, task_type, status, priority, trigger,
+                              attempts, run, params, trace_id, scheduled_for, backfill_id,
+                              created_at, updated_at)
+  select id, platform_id, resource, task_type, status, priority, trigger, attempts, run, params,
+         trace_id, scheduled_for, backfill_id, created_at, updated_at
+    from jsonb_to_recordset(?::jsonb) as j(id uuid, platform_id uuid, resource text,
+         task_type text, status text, priority smallint, trigger text, attempts integer,
+         run integer, params jsonb, trace_id text, scheduled_for timestamptz, backfill_id uuid,
+         created_at timestamptz, updated_at timestamptz))`;
+
+const newJobRecord = (job: Job) => ({
+  id: job.id,
+  platform_id: job.platformId,
+  resource: job.resource,
+  task_type: job.taskType,
+  status: job.status,
+  priority: job.priority,
+  trigger: job.trigger,
+  attempts: job.attempts,
+  run: job.run,
+  params: job.params,
+  trace_id: job.traceId,
+  scheduled_for: job.scheduledFor,
+  backfill_id: job.backfillId ?? null,
+  created_at: job.createdAt,
+  updated_at: job.updatedAt,
+});
+
 const toEntry = (row: JobRow): LedgerEntry => ({
   job: toJob(row),
   position: {
@@ -168,11 +202,33 @@ export function createJobRepository(knex: Knex) {
     return new Map(rows.map((r) => [r.id, toJob(r)]));
   }
 
+  /** By the outbox's part (one text per outbox): prepared once per connection. */
+  const withOutbox = new Map<string, PreparedStatement>();
+  const insertWithStatement = (part: OutboxPart): PreparedStatement => {
+    const key = `${part.cte}\u0000${part.seqs}`;
+    let statement = withOutbox.get(key);
+    if (!statement) {
+      statement = {
+        name: `scheduler.jobs.insert+outbox.${withOutbox.size}`,
+        text: numbered(`with ${part.cte}, ${NEW_JOBS} select ${part.seqs} as outbox_seqs`),
+      };
+      withOutbox.set(key, statement);
+    }
+    return statement;
+  };
+
   return {
-    async insert(trx: Knex.Transaction, batch: Job[]): Promise<void> {
-      for (let i = 0; i < batch.length; i += 1_000) {
-        await jobs(trx).insert(batch.slice(i, i + 1_000).map(jobRow));
-      }
+    /**
+     * Inserts new jobs in the statement that writes the outbox's `part` (their `job.run`s), as
+     * `outbox.emit` runs it; returns the outbox's seqs.
+     */
+    async insertWith(part: OutboxPart, batch: Job[]): Promise<(string | number)[] | null> {
+      const rows = await runPrepared<{ outbox_seqs: string[] | null }>(
+        knex,
+        insertWithStatement(part),
+        [...part.bindings, JSON.stringify(batch.map(newJobRecord))],
+      );
+      return rows[0]?.outbox_seqs ?? null;
     },
 
     /**

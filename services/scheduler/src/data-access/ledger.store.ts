@@ -59,13 +59,13 @@ export function createLedgerStore(deps: {
   }
 
   return {
-    /** New jobs and their `job.run` commands, in one transaction. */
+    /** New jobs and their `job.run` commands, in one statement (atomic without a transaction). */
     async enqueue(jobs: Job[], correlationId?: string): Promise<void> {
       const now = deps.clock.now();
-      await deps.outbox.transaction(async (trx, emit) => {
-        await deps.jobs.insert(trx, jobs);
-        for (const job of jobs) emit(jobRunMessage(job, now, correlationId));
-      });
+      await deps.outbox.emit(
+        jobs.map((job) => jobRunMessage(job, now, correlationId)),
+        (part) => deps.jobs.insertWith(part, jobs),
+      );
     },
 
     /** Applies worker reports, all in one transaction; returns the jobs that changed. */

@@ -151,15 +151,16 @@ export function createSchedulerMetrics(deps: {
     observeLag: (seconds: number) => lag.observe(Math.max(0, seconds)),
     /**
      * The job repository, counting the jobs it creates (`queued`) and cancels while still queued.
-     * Counted as the statement returns: a transaction rolled back afterwards (rare: a lost
-     * lease) over-counts by its jobs.
+     * Counted as the statement returns: a scheduled run's transaction rolled back afterwards
+     * (rare: a lost lease) over-counts by its jobs.
      */
     countingJobs(jobs: JobRepository): JobRepository {
       return {
         ...jobs,
-        async insert(trx, batch) {
-          await jobs.insert(trx, batch);
+        async insertWith(part, batch) {
+          const seqs = await jobs.insertWith(part, batch);
           countJobs(batch, 'queued');
+          return seqs;
         },
         async insertScheduled(trx, batch, emitter) {
           const inserted = await jobs.insertScheduled(trx, batch, emitter);
