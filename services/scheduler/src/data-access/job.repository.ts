@@ -81,6 +81,33 @@ const JOBS_BY_IDS: PreparedStatement = {
   text: `select ${JOB_COLUMNS.join(', ')} from scheduler.jobs where id = any($1::uuid[])`,
 };
 
+/**
+ * The ledger's two statements per batch of worker reports (lock, then write what the transition
+ * computed): prepared, they are parsed and planned once per connection, however many jobs.
+ */
+const LOCK_ENTRIES: PreparedStatement = {
+  name: 'scheduler.jobs.lock-entries',
+  text: `select ${JOB_COLUMNS.join(', ')} from scheduler.jobs
+          where id = any($1::uuid[]) order by id for update`,
+};
+
+const SAVE_ENTRIES: PreparedStatement = {
+  name: 'scheduler.jobs.save-entries',
+  text: `update scheduler.jobs j set
+           status = v.status, run = v.run, trigger = v.trigger, attempts = v.attempts,
+           progress = v.progress, stats = v.stats, error = v.error,
+           next_attempt_at = v.next_attempt_at, started_at = v.started_at,
+           finished_at = v.finished_at, updated_at = v.updated_at,
+           progress_attempt = v.progress_attempt, progress_phase = v.progress_phase,
+           position_at = v.position_at
+         from jsonb_to_recordset($1::jsonb) as v(
+           id uuid, status text, run int, trigger text, attempts int, progress jsonb,
+           stats jsonb, error jsonb, next_attempt_at timestamptz, started_at timestamptz,
+           finished_at timestamptz, updated_at timestamptz, progress_attempt int,
+           progress_phase smallint, position_at timestamptz)
+         where j.id = v.id`,
+};
+
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 function toJob(row: JobRow): Job {
@@ -382,32 +409,14 @@ export function createJobRepository(knex: Knex) {
 
     /** Locks the rows of `ids` for a ledger transition (in id order: no deadlock between replicas). */
     async lockEntries(trx: Knex.Transaction, ids: string[]): Promise<Map<string, LedgerEntry>> {
-      const rows = (await jobs(trx)
-        .whereIn('id', [...new Set(ids)].sort())
-        .orderBy('id')
-        .forUpdate()) as JobRow[];
+      const rows = await runPrepared<JobRow>(trx, LOCK_ENTRIES, [[...new Set(ids)]]);
       return new Map(rows.map((r) => [r.id, toEntry(r)]));
     },
 
     /** Writes the rows a ledger transition computed, in one statement. */
     async saveEntries(trx: Knex.Transaction, entries: LedgerEntry[]): Promise<void> {
       if (entries.length === 0) return;
-      await trx.raw(
-        `update scheduler.jobs j set
-           status = v.status, run = v.run, trigger = v.trigger, attempts = v.attempts,
-           progress = v.progress, stats = v.stats, error = v.error,
-           next_attempt_at = v.next_attempt_at, started_at = v.started_at,
-           finished_at = v.finished_at, updated_at = v.updated_at,
-           progress_attempt = v.progress_attempt, progress_phase = v.progress_phase,
-           position_at = v.position_at
-         from jsonb_to_recordset(?::jsonb) as v(
-           id uuid, status text, run int, trigger text, attempts int, progress jsonb,
-           stats jsonb, error jsonb, next_attempt_at timestamptz, started_at timestamptz,
-           finished_at timestamptz, updated_at timestamptz, progress_attempt int,
-           progress_phase smallint, position_at timestamptz)
-         where j.id = v.id`,
-        [JSON.stringify(entries.map(entryRecord))],
-      );
+      await runPrepared(trx, SAVE_ENTRIES, [JSON.stringify(entries.map(entryRecord))]);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { PlatformSummary, ScheduleOverrides, TaskType } from '@psc/contracts';
+import { runPrepared, type PreparedStatement } from '@psc/db';
 
 export interface PlatformView {
   id: string;
@@ -25,6 +26,14 @@ interface PlatformRow {
   schedule: ScheduleOverrides | null;
   resources: PlatformView['resources'];
 }
+
+/** Platforms a batch of run-now requests names: prepared, one parse per connection. */
+const PLATFORMS_BY_IDS: PreparedStatement = {
+  name: 'scheduler.platforms.by-ids',
+  text: `select id, name, active, deleted, sync_enabled, priority, version, base_url, schedule,
+                resources
+           from scheduler.platforms where id = any($1::uuid[]) and not deleted`,
+};
 
 const toView = (r: PlatformRow): PlatformView => ({
   id: r.id,
@@ -86,9 +95,7 @@ export function createPlatformRepository(knex: Knex, schema: string) {
     /** Several platforms in one query (those known and not deleted). */
     async getMany(ids: readonly string[]): Promise<Map<string, PlatformView>> {
       if (ids.length === 0) return new Map();
-      const rows = (await platforms()
-        .whereIn('id', [...new Set(ids)])
-        .where({ deleted: false })) as PlatformRow[];
+      const rows = await runPrepared<PlatformRow>(knex, PLATFORMS_BY_IDS, [[...new Set(ids)]]);
       return new Map(rows.map((r) => [r.id, toView(r)]));
     },
 
