@@ -23,7 +23,7 @@ const schema = z.object({
   /** Most worker reports applied in one ledger transaction (also the consumer's prefetch). */
   PSC_LEDGER_BATCH: z.coerce.number().int().min(1).max(5_000).default(200),
   /** How long a lone report waits for others to share its ledger transaction. */
-  PSC_LEDGER_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(20),
+  PSC_LEDGER_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(100),
   /** Open jobs with no report for this long are checked against their worker's records. */
   PSC_RECONCILE_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
   /** How often the leader looks for such jobs. */
