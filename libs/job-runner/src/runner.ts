@@ -218,7 +218,16 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         `${job.taskType} is not a task of this worker`,
       );
     }
-    const signal = AbortSignal.timeout(options.jobTimeoutMs);
+    // A timer cleared when the run ends, not AbortSignal.timeout: that one would stay armed for
+    // the whole timeout (15 minutes by default) after every run, keeping the run's signals and
+    // whatever listens to them alive until then.
+    const deadline = new AbortController();
+    const deadlineTimer = setTimeout(
+      () => deadline.abort(timeoutError(options.jobTimeoutMs)),
+      options.jobTimeoutMs,
+    );
+    deadlineTimer.unref();
+    const signal = deadline.signal;
     let committed = false;
     let lastProgress = 0;
     const throwIfCancelled = async () => {
@@ -296,6 +305,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       if (signal.aborted && !(err instanceof AppError)) throw timeoutError(options.jobTimeoutMs);
       throw err;
     } finally {
+      clearTimeout(deadlineTimer);
       clearTimeout(notice);
       active.delete(job.jobId);
       const seconds = (now().getTime() - startedAt.getTime()) / 1000;

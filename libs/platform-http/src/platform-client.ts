@@ -94,16 +94,40 @@ export function createPlatformHttpClient(options: {
     signal: AbortSignal | undefined,
     seen: { status?: number },
   ): Promise<PlatformResponse> {
-    const { url, safeUrl } = buildUrl(platform, request);
+    const target = buildUrl(platform, request);
+    await options.egress.checkUrl(target.url);
+    // A timer cleared when the call ends, not AbortSignal.timeout: that one stays armed (and
+    // keeps the signals listening to it alive) until it fires, long after the request is done,
+    // and then builds a DOMException for nothing; at a hundred requests a second, thousands.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), platform.timeoutMs);
+    const stop = () => deadline.abort(signal?.reason);
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      return await send(platform, request, target, signal, deadline.signal, seen);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
+  /** One request under `deadline` (the call's timeout or the caller's stop). */
+  async function send(
+    platform: Platform,
+    request: PlatformRequest,
+    { url, safeUrl }: { url: string; safeUrl: string },
+    signal: AbortSignal | undefined,
+    deadline: AbortSignal,
+    seen: { status?: number },
+  ): Promise<PlatformResponse> {
     const method = request.method ?? 'GET';
     const withBody = method === 'POST' && request.body !== undefined;
-    await options.egress.checkUrl(url);
-    const timeout = AbortSignal.timeout(platform.timeoutMs);
+    if (signal?.aborted) throw signal.reason as Error;
     const init: RequestInit = {
       method,
       headers: requestHeaders(platform, request, withBody),
       redirect: 'manual',
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      signal: deadline,
       agent: (u) => (u.protocol === 'https:' ? httpsAgent : httpAgent),
       ...(withBody ? { body: JSON.stringify(request.body) } : {}),
     };
