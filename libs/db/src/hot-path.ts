@@ -20,6 +20,23 @@ export function numbered(text: string, from = 1): string {
   return text.replace(/\?/g, () => `$${n++}`);
 }
 
+/**
+ * Prepared statements whose text is built at run time from a part that does not vary per call
+ * (an outbox's CTE): one per distinct text, named `${name}.0`, `.1`, … so each is parsed once
+ * per connection. Give it `?` placeholders; they are numbered here.
+ */
+export function preparedByText(name: string): (text: string) => PreparedStatement {
+  const statements = new Map<string, PreparedStatement>();
+  return (text) => {
+    let statement = statements.get(text);
+    if (!statement) {
+      statement = { name: `${name}.${statements.size}`, text: numbered(text) };
+      statements.set(text, statement);
+    }
+    return statement;
+  };
+}
+
 interface ClientInternals {
   client: {
     acquireConnection(): Promise<ClientBase>;

@@ -10,4 +10,10 @@ export { runMigrateCli, type MigrateCliOptions } from './migrate-cli.ts';
 export { openDatabase, type OpenDatabaseOptions } from './open-database.ts';
 export type { Knex } from 'knex';
 export { isUnavailableError } from './unavailable.ts';
-export { numbered, runPrepared, transactionWith, type PreparedStatement } from './hot-path.ts';
+export {
+  numbered,
+  preparedByText,
+  runPrepared,
+  transactionWith,
+  type PreparedStatement,
+} from './hot-path.ts';

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { JobStats } from '@psc/contracts';
 import type { OutboxAlong } from '@psc/messaging';
-import { numbered, runPrepared, type PreparedStatement } from '@psc/db';
+import { numbered, preparedByText, runPrepared, type PreparedStatement } from '@psc/db';
 
 /**
  * Migration step: the runner's tables in a worker service's own schema. `job_runs` holds one row
@@ -71,22 +71,12 @@ export function createJobRunRepository(knex: Knex, schema: string) {
     name: `${schema}.job_runs.claim`,
     text: numbered(`with ${claimCtes} select ${claimSelect}`),
   };
-  /** By the outbox's part, one text for any number of messages (six arrays): built once. */
-  const withOutbox = new Map<string, PreparedStatement>();
-  const claimWithOutbox = (outbox: OutboxAlong): PreparedStatement => {
-    const key = `${outbox.cte}\u0000${outbox.seqs}`;
-    let statement = withOutbox.get(key);
-    if (!statement) {
-      statement = {
-        name: `${schema}.job_runs.claim+outbox.${withOutbox.size}`,
-        text: numbered(
-          `with ${outbox.cte}, ${claimCtes} select ${claimSelect}, ${outbox.seqs} as outbox_seqs`,
-        ),
-      };
-      withOutbox.set(key, statement);
-    }
-    return statement;
-  };
+  /** By the outbox's part, one text for any number of messages (six arrays). */
+  const claimWithOutboxText = preparedByText(`${schema}.job_runs.claim+outbox`);
+  const claimWithOutbox = (outbox: OutboxAlong): PreparedStatement =>
+    claimWithOutboxText(
+      `with ${outbox.cte}, ${claimCtes} select ${claimSelect}, ${outbox.seqs} as outbox_seqs`,
+    );
 
   return {
     /**

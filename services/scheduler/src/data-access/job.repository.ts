@@ -7,7 +7,7 @@ import {
   type JobStatus,
   type TaskType,
 } from '@psc/contracts';
-import { numbered, runPrepared, type PreparedStatement } from '@psc/db';
+import { preparedByText, runPrepared, type PreparedStatement } from '@psc/db';
 import type { OutboxPart } from '@psc/messaging';
 import { scheduleKey } from './schedule.repository.ts';
 import type { LedgerEntry } from '../domain/job-ledger.ts';
@@ -141,24 +141,6 @@ function toJob(row: JobRow): Job {
 
 const OPEN: JobStatus[] = ['queued', 'running', 'retrying', 'waiting'];
 
-const jobRow = (job: Job) => ({
-  id: job.id,
-  platform_id: job.platformId,
-  resource: job.resource,
-  task_type: job.taskType,
-  status: job.status,
-  priority: job.priority,
-  trigger: job.trigger,
-  attempts: job.attempts,
-  run: job.run,
-  params: JSON.stringify(job.params),
-  trace_id: job.traceId,
-  scheduled_for: job.scheduledFor ? new Date(job.scheduledFor) : null,
-  backfill_id: job.backfillId ?? null,
-  created_at: new Date(job.createdAt),
-  updated_at: new Date(job.updatedAt),
-});
-
 /**
  * New jobs as one record each of `jsonb_to_recordset`, inserted by a CTE of the statement that
  * also writes their `job.run` messages to the outbox: an enqueue is one autocommitted round trip.
@@ -174,7 +156,8 @@ const NEW_JOBS = `new_jobs as (
          run integer, params jsonb, trace_id text, scheduled_for timestamptz, backfill_id uuid,
          created_at timestamptz, updated_at timestamptz))`;
 
-const newJobRecord = (job: Job) => ({
+/** A new job's row: one record of NEW_JOBS's `jsonb_to_recordset`, or a knex insert's row. */
+const jobRow = (job: Job) => ({
   id: job.id,
   platform_id: job.platformId,
   resource: job.resource,
@@ -230,19 +213,7 @@ export function createJobRepository(knex: Knex) {
   }
 
   /** By the outbox's part (one text per outbox): prepared once per connection. */
-  const withOutbox = new Map<string, PreparedStatement>();
-  const insertWithStatement = (part: OutboxPart): PreparedStatement => {
-    const key = `${part.cte}\u0000${part.seqs}`;
-    let statement = withOutbox.get(key);
-    if (!statement) {
-      statement = {
-        name: `scheduler.jobs.insert+outbox.${withOutbox.size}`,
-        text: numbered(`with ${part.cte}, ${NEW_JOBS} select ${part.seqs} as outbox_seqs`),
-      };
-      withOutbox.set(key, statement);
-    }
-    return statement;
-  };
+  const insertWithText = preparedByText('scheduler.jobs.insert+outbox');
 
   return {
     /**
@@ -252,8 +223,8 @@ export function createJobRepository(knex: Knex) {
     async insertWith(part: OutboxPart, batch: Job[]): Promise<(string | number)[] | null> {
       const rows = await runPrepared<{ outbox_seqs: string[] | null }>(
         knex,
-        insertWithStatement(part),
-        [...part.bindings, JSON.stringify(batch.map(newJobRecord))],
+        insertWithText(`with ${part.cte}, ${NEW_JOBS} select ${part.seqs} as outbox_seqs`),
+        [...part.bindings, JSON.stringify(batch.map(jobRow))],
       );
       return rows[0]?.outbox_seqs ?? null;
     },
