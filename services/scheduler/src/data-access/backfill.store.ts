@@ -223,11 +223,15 @@ export function createBackfillStore(deps: {
       now: Date,
       emitter: { replicaId: string; fencingToken: number },
     ): Promise<number> {
+      // Locked like `cancel` locks it: a cancel committed while this tick was reading would
+      // otherwise see its runs cancelled, free slots, and open more days of a cancelled backfill.
+      // Waiting on a cancel, the row is read again after it and left out.
       const backfills = (await table('backfills', trx)
         .whereNull('enqueued_at')
         .whereNull('cancelled_at')
         .orderBy('created_at')
-        .limit(100)) as BackfillRow[];
+        .limit(100)
+        .forUpdate()) as BackfillRow[];
       let opened = 0;
       for (const b of backfills) {
         // Open runs of its steps, including runs it took over from a schedule or backfill.
