@@ -410,15 +410,21 @@ export function createOutbox(options: OutboxOptions): Outbox {
       scheduleDeletes();
       return Promise.resolve();
     }
-    for (const seq of seqs) confirmed.delete(seq);
+    // Riding until the delete commits, as a write's deletes do: out of `confirmed` and not
+    // yet deleted, the rows would be free for the sweep to publish again meanwhile.
+    for (const seq of seqs) {
+      confirmed.delete(seq);
+      riding.add(seq);
+    }
     deleting = deleteRows(seqs)
       .catch((err: unknown) => {
-        // Kept for the next flush; at worst a sweep publishes them again, which is tolerated.
+        // Kept for the next flush.
         const at = Date.now();
         for (const seq of seqs) confirmed.set(seq, at);
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox delete failed');
       })
       .finally(() => {
+        for (const seq of seqs) riding.delete(seq);
         deleting = undefined;
         if (confirmed.size > 0) scheduleDeletes();
       });
