@@ -73,9 +73,57 @@ export function createBatchConsumer<Q extends QueueSpec>(
     ...(reason ? { reason } : {}),
   });
 
+  // Deliveries each channel has handed us and we have not settled yet, by delivery tag.
+  const unsettled = new WeakMap<ConfirmChannel, Set<number>>();
+  const tagsOf = (ch: ConfirmChannel): Set<number> => {
+    let tags = unsettled.get(ch);
+    if (!tags) unsettled.set(ch, (tags = new Set()));
+    return tags;
+  };
+  const settledTag = (ch: ConfirmChannel, msg: ConsumeMessage): void => {
+    unsettled.get(ch)?.delete(msg.fields.deliveryTag);
+  };
+
+  /**
+   * Acks a committed batch. One `multiple` ack covers it when nothing else the channel delivered
+   * before its last message is still open (a poison message being parked, a batch of another
+   * channel): one frame for the broker instead of one per message.
+   */
+  function ackAll(batch: Pending<M>[]): void {
+    const last = batch[batch.length - 1]!;
+    const ch = last.ch;
+    const tags = tagsOf(ch);
+    const lastTag = last.msg.fields.deliveryTag;
+    const mine = new Set<number>();
+    for (const p of batch) if (p.ch === ch) mine.add(p.msg.fields.deliveryTag);
+    let covers = batch.length > 1 && mine.size === batch.length;
+    if (covers) {
+      for (const tag of tags) {
+        if (tag <= lastTag && !mine.has(tag)) {
+          covers = false;
+          break;
+        }
+      }
+    }
+    if (!covers) {
+      batch.forEach(ack);
+      return;
+    }
+    try {
+      ch.ack(last.msg, true);
+      for (const p of batch) {
+        tags.delete(p.msg.fields.deliveryTag);
+        emitter.emit('acked', event(p));
+      }
+    } catch {
+      // The delivering channel is gone: the broker redelivers, and applying again is a no-op.
+    }
+  }
+
   function ack(p: Pending<M>): void {
     try {
       p.ch.ack(p.msg);
+      settledTag(p.ch, p.msg);
       emitter.emit('acked', event(p));
     } catch {
       // The delivering channel is gone: the broker redelivers, and applying again is a no-op.
@@ -105,13 +153,16 @@ export function createBatchConsumer<Q extends QueueSpec>(
 
   async function settle(batch: Pending<M>[]): Promise<void> {
     if ((await apply(batch)) === 'done') {
-      batch.forEach(ack);
+      ackAll(batch);
       return;
     }
     if (batch.length === 1) {
       const [p] = batch as [Pending<M>];
       const reason = 'could not be applied (see the consumer log)';
-      await parkDelivery(p.ch, p.msg, spec.name, reason).catch(() => undefined);
+      await parkDelivery(p.ch, p.msg, spec.name, reason).then(
+        () => settledTag(p.ch, p.msg),
+        () => undefined,
+      );
       emitter.emit('dead-lettered', event(p, reason));
       return;
     }
@@ -132,7 +183,10 @@ export function createBatchConsumer<Q extends QueueSpec>(
           await settle(batch);
         } catch {
           // Stopping while held: hand the batch back to the broker untouched.
-          for (const p of batch) p.ch.nack(p.msg, false, true);
+          for (const p of batch) {
+            p.ch.nack(p.msg, false, true);
+            settledTag(p.ch, p.msg);
+          }
         }
         for (const p of batch) p.settled();
       }
@@ -142,13 +196,17 @@ export function createBatchConsumer<Q extends QueueSpec>(
   }
 
   async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    tagsOf(ch).add(msg.fields.deliveryTag);
     let message: M;
     try {
       message = parseDelivery(msg, byType).message as M;
     } catch (err) {
       const reason = describeError(err);
       log.warn({ reason, messageId: msg.properties.messageId }, 'poison message parked');
+      // Not parked (the send failed): it stays open on the channel, so no later batch's
+      // multiple ack may cover it.
       await parkDelivery(ch, msg, spec.name, reason);
+      settledTag(ch, msg);
       emitter.emit('dead-lettered', event({ msg }, reason));
       return;
     }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import { QUEUES } from '@psc/contracts';
 import { createBatchConsumer } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
@@ -33,6 +34,15 @@ async function lingering(t: TestContext, options: { prefetch: number; lingerMs: 
   return { raw, consumer, batches, send };
 }
 
+/** Messages the queue holds again once its consumer's channel is gone: what it never acked. */
+async function unackedAfterStop(
+  consumer: { stop: () => Promise<void> },
+  raw: { inspect: (q: string) => Promise<{ messageCount: number }> },
+): Promise<number> {
+  await consumer.stop();
+  return (await raw.inspect(WORK_QUEUE)).messageCount;
+}
+
 describe('batch consumer', { concurrency: true, timeout: 30_000 }, () => {
   it('when it lingers, then messages sent one by one within the window are applied in one batch, and each is acked after it', async (t) => {
     const { raw, consumer, batches, send } = await lingering(t, { prefetch: 50, lingerMs: 1_000 });
@@ -54,5 +64,33 @@ describe('batch consumer', { concurrency: true, timeout: 30_000 }, () => {
       message: 'the full window applied',
     });
     assert.deepEqual(batches, [[0, 1, 2]]);
+  });
+
+  it('when a poison message arrives among a batch, then it is parked with its reason, the batch is applied, and every message is settled', async (t) => {
+    const { raw, consumer, batches, send } = await lingering(t, { prefetch: 50, lingerMs: 1_000 });
+    await send(2);
+    await raw.send(WORK_QUEUE, JSON.stringify({ not: 'an envelope' }), { messageId: 'poison-1' });
+    await send(2);
+    await waitFor(() => batches.flat().length === 4, { message: 'the four pings applied' });
+    assert.deepEqual(batches, [[0, 1, 0, 1]]);
+    const [dead] = await raw.take(QUEUES.deadLetter(WORK_QUEUE), 1);
+    assert.equal(dead?.properties.messageId, 'poison-1');
+    // A batch is acked after the poison before it was parked: nothing may come back.
+    assert.equal(await unackedAfterStop(consumer, raw), 0);
+  });
+
+  it('when batches follow one another, then after they are applied the queue holds nothing to redeliver', async (t) => {
+    const { raw, consumer, batches, send } = await lingering(t, { prefetch: 4, lingerMs: 200 });
+    for (let round = 0; round < 3; round++) {
+      await send(6);
+      await waitFor(() => batches.flat().length === 6 * (round + 1), {
+        message: `round ${round} applied`,
+      });
+    }
+    assert.ok(
+      batches.every((b) => b.length <= 4),
+      JSON.stringify(batches),
+    );
+    assert.equal(await unackedAfterStop(consumer, raw), 0);
   });
 });
