@@ -121,6 +121,15 @@ describe('collector on the shared job runner: replay, limits across replicas, br
     const collection = await system.api<Collection>(`/api/v1/collections/${jobId}`);
     assert.deepEqual(collection.body.children, { total: 10, succeeded: 10, failed: 0 });
     assert.equal(collection.body.documents, 10, 'the failed run’s documents were replaced');
+    // The last child ends the parent, and its collector logs the success with the parent's stats.
+    const logs = await system.api<{
+      items: { message: string; service: string; fields: { run?: number } }[];
+    }>(`/api/v1/logs?jobId=${jobId}&level=info`);
+    const succeeded = logs.body.items.filter((e) => e.message === 'job succeeded');
+    assert.deepEqual(
+      succeeded.map((e) => [e.service, e.fields.run]),
+      [['collector', 2]],
+    );
     const after = await system.api<{ items: { jobId: string }[] }>(
       `/api/v1/dlq?platformId=${platformId}`,
     );

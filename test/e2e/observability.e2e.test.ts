@@ -208,7 +208,10 @@ describe('what an on-call engineer reads: audit, logs, trace ids', { timeout: 18
       },
       { timeoutMs: 20_000, message: "the worker's line about the job" },
     );
-    assert.equal(line.message, 'job attempt ended');
+    assert.equal(line.message, 'job succeeded');
+    const stats = line.fields.stats as { inserted?: unknown; updated?: unknown };
+    assert.equal(typeof stats.inserted, 'number', 'the line carries the job stats');
+    assert.equal(typeof stats.updated, 'number');
     assert.equal(line.traceId, job.traceId);
     assert.equal(line.platformId, created.body.id);
   });

@@ -48,6 +48,11 @@ export interface QueueSpec {
   readonly declaredBy: readonly ServiceName[];
   readonly purpose: string;
   readonly bindings: readonly BindingSpec[];
+  /**
+   * Bindings an earlier version declared and this one no longer wants: removed whenever the
+   * queue is declared, so a broker carried over from that version stops routing them here.
+   */
+  readonly retiredBindings?: readonly BindingSpec[];
   /** Message types its consumer accepts; anything else is parked as poison with the reason. */
   readonly accepts: readonly MessageDefinition[];
   readonly durable: boolean;
@@ -108,8 +113,12 @@ export const EXCHANGE_SPECS: readonly ExchangeSpec[] = [
   },
 ];
 
-/** Job events that become log lines (progress reports would only be noise there). */
-const OPS_JOB_EVENTS = [jobStarted, jobWaiting, jobSucceeded, jobFailed] as const;
+/**
+ * Job events that become log lines. Not progress (noise), and not success: the worker's own
+ * line of the attempt (`job succeeded`, shipped in batches) says it, so the most frequent event
+ * is not delivered a second time only to be logged.
+ */
+const OPS_JOB_EVENTS = [jobStarted, jobWaiting, jobFailed] as const;
 
 const onEvents = (...messages: MessageDefinition[]): BindingSpec[] =>
   messages.map((m) => ({ exchange: EXCHANGES.events, routingKey: m.type }));
@@ -243,8 +252,10 @@ export const QUEUE_SPECS = {
     name: QUEUES.collectorOpsEvents,
     consumer: 'collector',
     declaredBy: ['collector'],
-    purpose: 'log entries of every service, job events as log entries, worker heartbeats',
+    purpose:
+      'log entries of every service, job events but success (the worker logs it) as log entries, worker heartbeats',
     bindings: onEvents(logRecorded, workerHeartbeat, ...OPS_JOB_EVENTS),
+    retiredBindings: onEvents(jobSucceeded),
     accepts: [logRecorded, workerHeartbeat, ...OPS_JOB_EVENTS],
     durable: true,
     failures: 'park',

@@ -12,6 +12,7 @@ import {
 } from '@psc/contracts';
 import { AppError, NonRetryableError, type Clock } from '@psc/core';
 import { transactionWith } from '@psc/db';
+import { JOB_OUTCOME_FIELD } from '@psc/telemetry';
 import {
   createConsumer,
   DeferError,
@@ -229,6 +230,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     deadlineTimer.unref();
     const signal = deadline.signal;
     let committed = false;
+    let ended: JobOutcome | undefined;
     let lastProgress = 0;
     const throwIfCancelled = async () => {
       if (await runs.isCancelled(job.jobId, job.run)) throw new CancelledError();
@@ -275,6 +277,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
           );
           if (claim === 'duplicate') throw new DuplicateRunError();
           if (claim === 'cancelled') throw new CancelledError();
+          ended = outcome;
         });
         committed = true;
       },
@@ -311,7 +314,23 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       const seconds = (now().getTime() - startedAt.getTime()) / 1000;
       options.metrics?.attemptEnded(job.taskType, deferred ? undefined : seconds);
       // The job's own line (jobId, platformId, traceId bound above): GET /api/v1/logs?jobId=….
-      log.info({ attempt, seconds }, deferred ? 'job attempt deferred' : 'job attempt ended');
+      // A success is logged only here (the collector does not log job.succeeded events), so
+      // the line is marked as the attempt's outcome: the shipper never rate-limits it away.
+      if (committed && ended?.kind === 'succeeded') {
+        log.info(
+          { attempt, seconds, run: job.run, stats: ended.stats, [JOB_OUTCOME_FIELD]: true },
+          'job succeeded',
+        );
+      } else {
+        log.info(
+          { attempt, seconds, run: job.run, [JOB_OUTCOME_FIELD]: true },
+          deferred
+            ? 'job attempt deferred'
+            : committed && ended?.kind === 'failed'
+              ? 'job failed'
+              : 'job attempt ended',
+        );
+      }
     }
   }
 

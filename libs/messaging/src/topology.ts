@@ -25,6 +25,8 @@ export interface Topology {
     name: string;
     options: Options.AssertQueue;
     bindings: { exchange: string; routingKey: string }[];
+    /** Bindings of an earlier version, removed (a missing one is no error). */
+    unbind?: { exchange: string; routingKey: string }[];
   }[];
 }
 
@@ -45,6 +47,7 @@ export async function assertTopology(channel: ConfirmChannel, topology: Topology
   for (const q of topology.queues) {
     await channel.assertQueue(q.name, q.options);
     for (const b of q.bindings) await channel.bindQueue(q.name, b.exchange, b.routingKey);
+    for (const b of q.unbind ?? []) await channel.unbindQueue(q.name, b.exchange, b.routingKey);
   }
 }
 
@@ -104,6 +107,7 @@ export function queueTopology(spec: QueueSpec, options: QueueOptions = {}): Topo
         : {}),
     },
     bindings: [...spec.bindings],
+    ...(spec.retiredBindings?.length ? { unbind: [...spec.retiredBindings] } : {}),
   };
   const queues = [main];
   if (deadLetters) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EXCHANGES, type Envelope } from '@psc/contracts';
-import type { HandlerContext } from '@psc/messaging';
+import { EXCHANGES, QUEUES, type Envelope } from '@psc/contracts';
+import { queueTopology, type HandlerContext } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
 import { ping, pingEnvelope, WORK_QUEUE, workQueue } from './support/messages.ts';
@@ -61,5 +61,24 @@ describe('publish → consume', { concurrency: true, timeout: 30_000 }, () => {
       { name: 'acked', messageId: envelope.id, type: ping.type, attempt: 1 },
     ]);
     assert.deepEqual(await raw.inspect(WORK_QUEUE), { messageCount: 0, consumerCount: 0 });
+  });
+
+  it('when a queue retires a binding, then declaring it again removes the binding and those events no longer reach it', async (t) => {
+    const fx = await createFixture(t);
+    const { spec, topology } = workQueue();
+    const broker = await fx.broker();
+    const raw = await fx.raw();
+    await fx.publisher(broker, topology).publish(EXCHANGES.events, ping.type, pingEnvelope(1));
+    assert.equal((await raw.inspect(WORK_QUEUE)).messageCount, 1, 'bound at first');
+
+    // The next version of the queue: the same queue, its ping binding retired.
+    const next = queueTopology({ ...spec, bindings: [], retiredBindings: spec.bindings });
+    await fx.publisher(broker, next).publish(EXCHANGES.events, ping.type, pingEnvelope(2));
+    assert.equal((await raw.inspect(WORK_QUEUE)).messageCount, 1, 'nothing more routed to it');
+    const [kept] = await raw.take(QUEUES.unroutedEvents, 1);
+    assert.equal(
+      (JSON.parse(kept!.content.toString('utf8')) as { payload: { n: number } }).payload.n,
+      2,
+    );
   });
 });

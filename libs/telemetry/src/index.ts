@@ -25,6 +25,7 @@ export { registerScrapeGauge, type GaugeSample } from './scrape-gauge.ts';
 export { createJobMetrics, type JobMetrics } from './job-metrics.ts';
 export {
   createLogShipper,
+  JOB_OUTCOME_FIELD,
   type LogShipper,
   type ShippedLog,
   type ShipLogs,

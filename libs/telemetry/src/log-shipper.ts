@@ -20,6 +20,13 @@ export interface LogShipperOptions {
   flushMs?: number;
 }
 
+/**
+ * Marks a job attempt's own outcome line (`job succeeded`, `job failed`…), which the job runner
+ * logs once per attempt. It is the only log entry of a success, so the rate limit never drops it;
+ * its rate is the job rate, and the buffer (`maxBuffered` per `flushMs`) still bounds it.
+ */
+export const JOB_OUTCOME_FIELD = 'jobOutcome';
+
 /** What the shipper hands its lines to, once the service has a publisher. */
 export type ShipLogs = (entries: ShippedLog[]) => Promise<void>;
 
@@ -36,6 +43,7 @@ const OWN_KEYS = new Set([
   'trace_id',
   'span_id',
   'traceId',
+  JOB_OUTCOME_FIELD,
   'pid',
   'hostname',
 ]);
@@ -49,8 +57,8 @@ const uuidOr = (value: unknown): string | null =>
 /**
  * Ships a service's log lines to `GET /api/v1/logs`: warnings and errors, and every line about a
  * job (one with a `jobId`). It is a pino destination (`write(line)`), so it sees lines after
- * redaction. Bounded: a token bucket of `maxPerSecond`, a buffer of `maxBuffered`, one send per
- * `flushMs`; what is dropped is reported as a count in the next batch. A failed send is dropped
+ * redaction. Bounded: a token bucket of `maxPerSecond` (job outcome lines, one per attempt, skip
+ * it), a buffer of `maxBuffered`, one send per `flushMs`; what is dropped is reported as a count in the next batch. A failed send is dropped
  * and counted, never logged, so the shipper cannot feed itself.
  */
 export function createLogShipper(options: LogShipperOptions) {
@@ -74,7 +82,7 @@ export function createLogShipper(options: LogShipperOptions) {
     return true;
   }
 
-  function entryOf(line: string): ShippedLog | undefined {
+  function entryOf(line: string): { entry: ShippedLog; outcome: boolean } | undefined {
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(line) as Record<string, unknown>;
@@ -90,9 +98,9 @@ export function createLogShipper(options: LogShipperOptions) {
     for (const [key, value] of Object.entries(parsed)) if (!OWN_KEYS.has(key)) fields[key] = value;
     const fieldsText = JSON.stringify(fields);
     const traceId = parsed.trace_id ?? parsed.traceId;
-    return {
+    const entry: ShippedLog = {
       at: typeof parsed.time === 'string' ? parsed.time : new Date().toISOString(),
-      level: level as ShippedLog['level'],
+      level,
       service: options.service,
       platformId: uuidOr(parsed.platformId),
       jobId,
@@ -103,6 +111,7 @@ export function createLogShipper(options: LogShipperOptions) {
           : { truncated: true, text: fieldsText.slice(0, MAX_FIELDS_BYTES) },
       traceId: typeof traceId === 'string' && traceId.length <= 64 ? traceId : null,
     };
+    return { entry, outcome: jobId !== null && parsed[JOB_OUTCOME_FIELD] === true };
   }
 
   async function flush(): Promise<void> {
@@ -136,13 +145,13 @@ export function createLogShipper(options: LogShipperOptions) {
   return {
     /** pino destination: one JSON line per call. */
     write(line: string): void {
-      const entry = entryOf(line);
-      if (!entry) return;
-      if (!take() || buffer.length >= maxBuffered) {
+      const shipped = entryOf(line);
+      if (!shipped) return;
+      if (buffer.length >= maxBuffered || (!shipped.outcome && !take())) {
         dropped += 1;
         return;
       }
-      buffer.push(entry);
+      buffer.push(shipped.entry);
     },
     /** Starts sending through `send` (the service's publisher). */
     start(send: ShipLogs): void {

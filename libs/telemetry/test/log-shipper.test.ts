@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogShipper, createLogger, type ShippedLog } from '../src/index.ts';
+import {
+  createLogShipper,
+  createLogger,
+  JOB_OUTCOME_FIELD,
+  type ShippedLog,
+} from '../src/index.ts';
 
 const JOB = '0b6f3f4e-5d0c-4d43-9a35-6a3c2b1d7e90';
 
@@ -56,5 +61,48 @@ describe('log shipper', () => {
     });
     await shipper.stop();
     assert.match(sent[1]!.at(-1)!.message, /^6 log lines not shipped/);
+  });
+
+  it("when jobs end faster than the line rate allows, then every job's outcome line is shipped and only other lines are limited", async () => {
+    const shipper = createLogShipper({ service: 'svc', maxPerSecond: 5, flushMs: 10_000 });
+    const logger = createLogger({
+      service: 'svc',
+      destination: { write: () => undefined },
+      shipper,
+    });
+    const sent: ShippedLog[] = [];
+    shipper.start((entries) => {
+      sent.push(...entries);
+      return Promise.resolve();
+    });
+    for (let i = 0; i < 40; i += 1) {
+      logger.info({ jobId: JOB, i }, 'page fetched');
+      logger.info({ jobId: JOB, i, [JOB_OUTCOME_FIELD]: true }, 'job succeeded');
+    }
+    await shipper.stop();
+    const outcomes = sent.filter((e) => e.message === 'job succeeded');
+    assert.equal(outcomes.length, 40, 'every outcome line');
+    assert.deepEqual(outcomes[0]!.fields, { i: 0 }, 'the marker is not a field of the entry');
+    assert.equal(sent.filter((e) => e.message === 'page fetched').length, 5);
+    assert.match(sent.at(-1)!.message, /^35 log lines not shipped/);
+  });
+
+  it('when outcome lines outrun the buffer, then the buffer still bounds them', async () => {
+    const shipper = createLogShipper({ service: 'svc', maxBuffered: 10, flushMs: 10_000 });
+    const logger = createLogger({
+      service: 'svc',
+      destination: { write: () => undefined },
+      shipper,
+    });
+    const sent: ShippedLog[] = [];
+    shipper.start((entries) => {
+      sent.push(...entries);
+      return Promise.resolve();
+    });
+    for (let i = 0; i < 25; i += 1)
+      logger.info({ jobId: JOB, [JOB_OUTCOME_FIELD]: true }, 'job succeeded');
+    await shipper.stop();
+    assert.equal(sent.length, 11, 'ten lines and the count of the rest');
+    assert.match(sent.at(-1)!.message, /^15 log lines not shipped/);
   });
 });

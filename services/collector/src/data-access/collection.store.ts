@@ -78,6 +78,24 @@ export function createCollectionStore(deps: {
           correlationId,
         };
         await deps.finishJob(trx, emit, ref, end.job, counter.startedAt);
+        // A job's success is logged by whoever ends it (job.succeeded is not logged as an
+        // event): here the fan-out's last child does.
+        if (end.job.kind === 'succeeded') {
+          await deps.logs.insert(
+            {
+              at: now.toISOString(),
+              level: 'info',
+              service: 'collector',
+              platformId: child.platformId,
+              jobId: child.parentJobId,
+              message: 'job succeeded',
+              fields: { run: child.parentRun, stats: end.job.stats },
+              traceId: null,
+            },
+            undefined,
+            trx,
+          );
+        }
       });
     },
   };

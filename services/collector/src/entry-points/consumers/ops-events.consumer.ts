@@ -25,13 +25,6 @@ function jobEntry(m: OpsMessage): LogEntry | undefined {
         message: `job started (attempt ${p.attempt})`,
         fields: { workerId: m.payload.workerId, run: p.run },
       };
-    case 'job.succeeded':
-      return {
-        ...base,
-        level: 'info',
-        message: 'job succeeded',
-        fields: { stats: m.payload.stats, run: p.run },
-      };
     case 'job.waiting':
       return {
         ...base,
@@ -52,8 +45,8 @@ function jobEntry(m: OpsMessage): LogEntry | undefined {
 }
 
 /**
- * The operator's window: log entries from every service, job events as log entries, and worker
- * heartbeats, stored in batches. Each entry is keyed by its own id (a job event's is the event's
+ * The operator's window: log entries from every service, job events as log entries (a success
+ * is the worker's own `job succeeded` line, not an event), and worker heartbeats, stored in batches. Each entry is keyed by its own id (a job event's is the event's
  * id), so a redelivery stores nothing twice.
  */
 export function createOpsEventsConsumer(deps: {
