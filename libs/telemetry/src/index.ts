@@ -1,4 +1,4 @@
-export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from './logger.ts';
+export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
 export { redactUrl } from './redact-url.ts';
 export { markSecretQueryParam, scrubUrlText } from './scrub-spans.ts';
 export {

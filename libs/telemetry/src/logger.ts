@@ -30,24 +30,10 @@ const SECRET_KEYS = [
   'cookie',
 ];
 
-/** pino path segment for `key`: bracket notation when it is not a plain identifier. */
-function segment(key: string, first: boolean): string {
-  if (!/^[A-Za-z_$][\w$]*$/.test(key)) return `["${key}"]`;
-  return first ? key : `.${key}`;
-}
-
-/**
- * Secret keys censored by every logger: at the top level and up to three objects deep, which
- * covers `auth.token`, `headers.authorization`, `req.headers["x-api-key"]` and the like.
- */
-export const REDACT_PATHS: readonly string[] = SECRET_KEYS.flatMap((key) => [
-  segment(key, true),
-  `*${segment(key, false)}`,
-  `*.*${segment(key, false)}`,
-  `*.*.*${segment(key, false)}`,
-]);
-
-const MAX_URL_DEPTH = 3;
+const SECRETS = new Set(SECRET_KEYS);
+const CENSOR = '[redacted]';
+/** Objects below the line's own fields that are still looked into: `req.headers["x-api-key"]`. */
+const MAX_DEPTH = 3;
 
 function isUrlKey(key: string): boolean {
   return key === 'url' || key.endsWith('Url') || key.endsWith('URL');
@@ -59,24 +45,56 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Copies `obj` only where a `url`/`*Url` string field carried credentials. */
-function maskUrlFields(obj: Record<string, unknown>, depth: number): Record<string, unknown> {
+function scrubValue(key: string, value: unknown, depth: number): unknown {
+  if (SECRETS.has(key)) return CENSOR;
+  if (typeof value === 'string') return isUrlKey(key) ? redactUrl(value) : value;
+  if (depth >= MAX_DEPTH || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return scrubArray(value, depth + 1);
+  return isPlainObject(value) ? scrub(value, depth + 1) : value;
+}
+
+function scrubArray(list: unknown[], depth: number): unknown[] {
+  let copy: unknown[] | undefined;
+  for (let i = 0; i < list.length; i += 1) {
+    const value: unknown = list[i];
+    let out = value;
+    if (value !== null && typeof value === 'object' && depth < MAX_DEPTH) {
+      if (Array.isArray(value)) out = scrubArray(value, depth + 1);
+      else if (isPlainObject(value)) out = scrub(value, depth + 1);
+    }
+    if (out !== value) {
+      copy ??= [...list];
+      copy[i] = out;
+    }
+  }
+  return copy ?? list;
+}
+
+/**
+ * Censors secret keys (`token`, `authorization`, …) as `[redacted]` and masks the password of
+ * URL fields (`url`, `*Url`), in the line's fields and up to three objects (or arrays) deep,
+ * which covers `auth.token`, `headers.authorization`, `req.headers["x-api-key"]` and the like.
+ * Copies only what it changes. One walk per line: pino's `redact` paths (40 of them, with
+ * wildcards) walked the line once per path and cost ~40 µs a line, more than the rest of pino.
+ */
+function scrub(obj: Record<string, unknown>, depth = 0): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
-  for (const [key, value] of Object.entries(obj)) {
-    let masked: unknown = value;
-    if (typeof value === 'string' && isUrlKey(key)) masked = redactUrl(value);
-    else if (depth < MAX_URL_DEPTH && isPlainObject(value))
-      masked = maskUrlFields(value, depth + 1);
-    if (masked !== value) {
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key)) continue;
+    const value = obj[key];
+    const out = scrubValue(key, value, depth);
+    if (out !== value) {
       copy ??= { ...obj };
-      copy[key] = masked;
+      copy[key] = out;
     }
   }
   return copy ?? obj;
 }
 
 function serializeError(err: Error): pino.SerializedError {
-  const out = pino.stdSerializers.err(err);
+  // Serializers run after the line is scrubbed: an error's own fields (a client's config with
+  // its headers) are scrubbed here, one level down as the line's would be.
+  const out = scrub(pino.stdSerializers.err(err), 1) as pino.SerializedError;
   // Driver errors often quote the connection string they failed to reach.
   if (typeof out.message === 'string') out.message = redactUrl(out.message);
   if (typeof out.stack === 'string') out.stack = redactUrl(out.stack);
@@ -92,7 +110,8 @@ function traceFields(): Record<string, string> {
 /**
  * Creates the root logger of a service. Lines carry `service`, plus `trace_id`/`span_id` while an
  * OpenTelemetry span is active. Secret keys are censored as `[redacted]`, and passwords in URL
- * fields (`url`, `*Url`) and in `err.message`/`err.stack` are masked with {@link redactUrl}.
+ * fields (`url`, `*Url`) and in `err.message`/`err.stack` are masked with {@link redactUrl}
+ * ({@link scrub}, for the line's fields and a child's bindings).
  */
 export function createLogger(options: LoggerOptions): Logger {
   const pinoOptions: pino.LoggerOptions = {
@@ -100,21 +119,29 @@ export function createLogger(options: LoggerOptions): Logger {
     base: { service: options.service },
     timestamp: pino.stdTimeFunctions.isoTime,
     mixin: traceFields,
-    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
     serializers: { err: serializeError },
     formatters: {
       level: (label) => ({ level: label }),
-      log: (object) => maskUrlFields(object, 0),
+      bindings: (bindings) => scrub(bindings),
+      log: (object) => scrub(object),
     },
   };
-  if (options.shipper) {
-    return pino(
-      pinoOptions,
-      pino.multistream([
-        { level: 'trace', stream: options.destination ?? pino.destination(1) },
-        { level: 'info', stream: options.shipper },
-      ]),
-    );
-  }
-  return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
+  const root = options.shipper
+    ? pino(
+        pinoOptions,
+        pino.multistream([
+          { level: 'trace', stream: options.destination ?? pino.destination(1) },
+          { level: 'info', stream: options.shipper },
+        ]),
+      )
+    : options.destination
+      ? pino(pinoOptions, options.destination)
+      : pino(pinoOptions);
+  // pino applies formatters.bindings to the root's bindings only; a child's are scrubbed here.
+  // Children inherit this method from the root (pino makes them with Object.create).
+  const child = Object.getPrototypeOf(root) as { child: Logger['child'] };
+  root.child = function scrubbedChild(this: Logger, bindings, childOptions) {
+    return child.child.call(this, scrub(bindings), childOptions);
+  } as Logger['child'];
+  return root;
 }

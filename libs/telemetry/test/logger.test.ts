@@ -46,6 +46,30 @@ describe('createLogger', () => {
     assert.equal(lines[0]?.['component'], 'client');
   });
 
+  it('when secrets sit in arrays, in an error of a client, or in a grandchild logger, then each is censored', () => {
+    const { logger, lines } = capturedLogger();
+    const err = Object.assign(new Error('request failed'), {
+      config: { headers: { authorization: 'Bearer t5' } },
+    });
+    logger
+      .child({ component: 'a' })
+      .child({ nested: { token: 't6' } })
+      .error({ items: [{ token: 't7' }, { ok: 1 }], err }, 'deep');
+    const text = JSON.stringify(lines);
+    for (const secret of ['t5', 't6', 't7']) assert.doesNotMatch(text, new RegExp(secret), secret);
+    const [line] = lines;
+    assert.deepEqual(line?.['items'], [{ token: '[redacted]' }, { ok: 1 }]);
+    assert.deepEqual(line?.['nested'], { token: '[redacted]' });
+    assert.equal(line?.['component'], 'a');
+  });
+
+  it("when a logged object holds a secret, then the caller's object is left as it was", () => {
+    const { logger } = capturedLogger();
+    const fields = { auth: { token: 't8' }, list: [{ password: 'p8' }] };
+    logger.info(fields, 'copy on write');
+    assert.deepEqual(fields, { auth: { token: 't8' }, list: [{ password: 'p8' }] });
+  });
+
   it('when URL fields or an error message carry a password, then only the password is masked', () => {
     const { logger, lines } = capturedLogger();
     logger.error(
