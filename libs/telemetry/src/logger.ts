@@ -107,6 +107,29 @@ function traceFields(): Record<string, string> {
   return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
 }
 
+const STDOUT_BUFFER_BYTES = 4_096;
+const STDOUT_FLUSH_MS = 200;
+
+/**
+ * stdout written in chunks of 4 KB, and at least every 200 ms: a write per line (pino's default)
+ * was a system call per request in the gateway and per job in the workers, and blocked the
+ * process whenever the pipe's reader lagged. pino flushes the buffer when the process exits;
+ * only a kill -9 can lose what the last 200 ms logged (the shipped copy of warnings and job
+ * lines is separate).
+ */
+function bufferedStdout(): pino.DestinationStream {
+  const dest = pino.destination({ dest: 1, sync: false, minLength: STDOUT_BUFFER_BYTES });
+  const timer = setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      clearInterval(timer); // destroyed: the process is ending
+    }
+  }, STDOUT_FLUSH_MS);
+  timer.unref();
+  return dest;
+}
+
 /**
  * Creates the root logger of a service. Lines carry `service`, plus `trace_id`/`span_id` while an
  * OpenTelemetry span is active. Secret keys are censored as `[redacted]`, and passwords in URL
@@ -126,17 +149,16 @@ export function createLogger(options: LoggerOptions): Logger {
       log: (object) => scrub(object),
     },
   };
+  const out = options.destination ?? bufferedStdout();
   const root = options.shipper
     ? pino(
         pinoOptions,
         pino.multistream([
-          { level: 'trace', stream: options.destination ?? pino.destination(1) },
+          { level: 'trace', stream: out },
           { level: 'info', stream: options.shipper },
         ]),
       )
-    : options.destination
-      ? pino(pinoOptions, options.destination)
-      : pino(pinoOptions);
+    : pino(pinoOptions, out);
   // pino applies formatters.bindings to the root's bindings only; a child's are scrubbed here.
   // Children inherit this method from the root (pino makes them with Object.create).
   const child = Object.getPrototypeOf(root) as { child: Logger['child'] };
