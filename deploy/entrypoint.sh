@@ -9,11 +9,13 @@ cd /app
 register=@psc/telemetry/register
 
 # SERVICE_EXTRA_FLAGS, then SERVICE_NODE_FLAGS (libs/testing/src/service-launch.ts): each
-# service's young generation (16 MB for the two that answer concurrent reads, 2 MB for the rest)
-# and the gateway's capped old generation, then built JS and telemetry first.
+# service's young generation (16 MB for the two that answer concurrent reads, 8 MB for the
+# sync-worker, which holds platform pages, 2 MB for the rest) and the gateway's capped old
+# generation, then built JS and telemetry first.
 case "${SERVICE:-}" in
   gateway) extra="--max-old-space-size=128 --max-semi-space-size=16" ;;
   platform-registry) extra="--max-semi-space-size=16" ;;
+  sync-worker) extra="--max-semi-space-size=8" ;;
   *) extra="--max-semi-space-size=2" ;;
 esac
 

@@ -22,10 +22,15 @@ export const SERVICE_NODE_FLAGS: readonly string[] = [
  *   request in flight: garbage collection was 24 % of the gateway's CPU and the two reads of
  *   bench scenario 3 ran at 0.29 / 0.38 of bare Koa; with 16 MB, 0.34 / 0.50 (bench/README.md).
  *   V8 grows the semi-space only under load, so their idle RSS stays under 120 MB.
- * - The scheduler and the workers keep 2 MB: V8 otherwise grows the semi-space during start-up
- *   (migrations, topology) and keeps it, ~30 MB of idle RSS each (the scheduler read 153 MB
- *   idle with 16 MB), and their live objects are short-lived and small, so the extra scavenges
- *   are cheap.
+ * - The sync-worker gets 8 MB: it holds whole platform pages (four jobs in flight, each a page
+ *   parsed, mapped and serialised), and with 2 MB every scavenge copied the pages in flight and
+ *   promoted them: garbage collection was 17 % of its CPU under bench scenario 1. With 8 MB its
+ *   CPU per job fell ~11 % (16 MB: ~19 %), idle RSS 107 MB, peak under scenario 1 221 MB (16 MB:
+ *   241 MB, too close to the 250 MB budget).
+ * - The scheduler and the collector keep 2 MB: V8 otherwise grows the semi-space during
+ *   start-up (migrations, topology) and keeps it, ~30 MB of idle RSS each (the scheduler read
+ *   153 MB idle with 16 MB), and their live objects are short-lived and small, so the extra
+ *   scavenges are cheap.
  * - The gateway's old generation is capped: under 50 concurrent requests V8 otherwise grew it
  *   to ~90 MB and kept it (RSS 190 MB, at the export budget of 200 MB before exporting
  *   anything). Imports are streamed, one item (PSC_IMPORT_MAX_ITEM_BYTES) at a time, so no
@@ -35,7 +40,7 @@ export const SERVICE_EXTRA_FLAGS: Readonly<Record<string, readonly string[]>> = 
   gateway: ['--max-old-space-size=128', '--max-semi-space-size=16'],
   'platform-registry': ['--max-semi-space-size=16'],
   scheduler: ['--max-semi-space-size=2'],
-  'sync-worker': ['--max-semi-space-size=2'],
+  'sync-worker': ['--max-semi-space-size=8'],
   collector: ['--max-semi-space-size=2'],
 };
 
