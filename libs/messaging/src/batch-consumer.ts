@@ -94,17 +94,11 @@ export function createBatchConsumer<Q extends QueueSpec>(
     const ch = last.ch;
     const tags = tagsOf(ch);
     const lastTag = last.msg.fields.deliveryTag;
-    const mine = new Set<number>();
-    for (const p of batch) if (p.ch === ch) mine.add(p.msg.fields.deliveryTag);
-    let covers = batch.length > 1 && mine.size === batch.length;
-    if (covers) {
-      for (const tag of tags) {
-        if (tag <= lastTag && !mine.has(tag)) {
-          covers = false;
-          break;
-        }
-      }
-    }
+    const mine = new Set(batch.map((p) => p.msg.fields.deliveryTag));
+    const covers =
+      batch.length > 1 &&
+      batch.every((p) => p.ch === ch) &&
+      ![...tags].some((tag) => tag <= lastTag && !mine.has(tag));
     if (!covers) {
       batch.forEach(ack);
       return;

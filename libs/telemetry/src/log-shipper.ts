@@ -58,8 +58,9 @@ const uuidOr = (value: unknown): string | null =>
  * Ships a service's log lines to `GET /api/v1/logs`: warnings and errors, and every line about a
  * job (one with a `jobId`). It is a pino destination (`write(line)`), so it sees lines after
  * redaction. Bounded: a token bucket of `maxPerSecond` (job outcome lines, one per attempt, skip
- * it), a buffer of `maxBuffered`, one send per `flushMs`; what is dropped is reported as a count in the next batch. A failed send is dropped
- * and counted, never logged, so the shipper cannot feed itself.
+ * it), a buffer of `maxBuffered`, one send per `flushMs`; what is dropped is reported as a count
+ * in the next batch. A failed send is dropped and counted, never logged, so the shipper cannot
+ * feed itself.
  */
 export function createLogShipper(options: LogShipperOptions) {
   const maxPerSecond = options.maxPerSecond ?? 50;

@@ -53,15 +53,12 @@ function scrubValue(key: string, value: unknown, depth: number): unknown {
   return isPlainObject(value) ? scrub(value, depth + 1) : value;
 }
 
+/** An array is a level, as pino's `*` counted an index: its items are looked into like fields. */
 function scrubArray(list: unknown[], depth: number): unknown[] {
   let copy: unknown[] | undefined;
   for (let i = 0; i < list.length; i += 1) {
     const value: unknown = list[i];
-    let out = value;
-    if (value !== null && typeof value === 'object' && depth < MAX_DEPTH) {
-      if (Array.isArray(value)) out = scrubArray(value, depth + 1);
-      else if (isPlainObject(value)) out = scrub(value, depth + 1);
-    }
+    const out = scrubValue('', value, depth);
     if (out !== value) {
       copy ??= [...list];
       copy[i] = out;
