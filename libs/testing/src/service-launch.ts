@@ -25,8 +25,8 @@ export const SERVICE_NODE_FLAGS: readonly string[] = [
  * - The sync-worker gets 8 MB: it holds whole platform pages (four jobs in flight, each a page
  *   parsed, mapped and serialised), and with 2 MB every scavenge copied the pages in flight and
  *   promoted them: garbage collection was 17 % of its CPU under bench scenario 1. With 8 MB its
- *   CPU per job fell ~11 % (16 MB: ~19 %), idle RSS 107 MB, peak under scenario 1 221 MB (16 MB:
- *   241 MB, too close to the 250 MB budget).
+ *   CPU per job fell ~11 % (16 MB: ~19 %), idle RSS 107 MB, peak under scenario 1 221–241 MB
+ *   (16 MB read 241 MB in a quick run: no room under the 250 MB budget).
  * - The scheduler and the collector keep 2 MB: V8 otherwise grows the semi-space during
  *   start-up (migrations, topology) and keeps it, ~30 MB of idle RSS each (the scheduler read
  *   153 MB idle with 16 MB), and their live objects are short-lived and small, so the extra
