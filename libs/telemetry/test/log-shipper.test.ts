@@ -9,6 +9,18 @@ import {
 
 const JOB = '0b6f3f4e-5d0c-4d43-9a35-6a3c2b1d7e90';
 
+/** A logger whose shipper sends only when stopped, and what it sent. */
+function shipping(options: { maxPerSecond?: number; maxBuffered?: number }) {
+  const shipper = createLogShipper({ service: 'svc', flushMs: 10_000, ...options });
+  const logger = createLogger({ service: 'svc', destination: { write: () => undefined }, shipper });
+  const sent: ShippedLog[] = [];
+  shipper.start((entries) => {
+    sent.push(...entries);
+    return Promise.resolve();
+  });
+  return { shipper, logger, sent };
+}
+
 describe('log shipper', () => {
   it('when a service logs, then warnings and job lines are shipped redacted, and plain info lines are not', async () => {
     const shipper = createLogShipper({ service: 'svc', flushMs: 10 });
@@ -64,17 +76,7 @@ describe('log shipper', () => {
   });
 
   it("when jobs end faster than the line rate allows, then every job's outcome line is shipped and only other lines are limited", async () => {
-    const shipper = createLogShipper({ service: 'svc', maxPerSecond: 5, flushMs: 10_000 });
-    const logger = createLogger({
-      service: 'svc',
-      destination: { write: () => undefined },
-      shipper,
-    });
-    const sent: ShippedLog[] = [];
-    shipper.start((entries) => {
-      sent.push(...entries);
-      return Promise.resolve();
-    });
+    const { shipper, logger, sent } = shipping({ maxPerSecond: 5 });
     for (let i = 0; i < 40; i += 1) {
       logger.info({ jobId: JOB, i }, 'page fetched');
       logger.info({ jobId: JOB, i, [JOB_OUTCOME_FIELD]: true }, 'job succeeded');
@@ -88,17 +90,7 @@ describe('log shipper', () => {
   });
 
   it('when outcome lines outrun the buffer, then the buffer still bounds them', async () => {
-    const shipper = createLogShipper({ service: 'svc', maxBuffered: 10, flushMs: 10_000 });
-    const logger = createLogger({
-      service: 'svc',
-      destination: { write: () => undefined },
-      shipper,
-    });
-    const sent: ShippedLog[] = [];
-    shipper.start((entries) => {
-      sent.push(...entries);
-      return Promise.resolve();
-    });
+    const { shipper, logger, sent } = shipping({ maxBuffered: 10 });
     for (let i = 0; i < 25; i += 1)
       logger.info({ jobId: JOB, [JOB_OUTCOME_FIELD]: true }, 'job succeeded');
     await shipper.stop();
