@@ -46,8 +46,9 @@ function jobEntry(m: OpsMessage): LogEntry | undefined {
 
 /**
  * The operator's window: log entries from every service, job events as log entries (a success
- * is the worker's own `job succeeded` line, not an event), and worker heartbeats, stored in batches. Each entry is keyed by its own id (a job event's is the event's
- * id), so a redelivery stores nothing twice.
+ * is the worker's own `job succeeded` line, not an event), and worker heartbeats, stored in
+ * batches. Each entry is keyed by its own id (a job event's is the event's id), so a redelivery
+ * stores nothing twice.
  */
 export function createOpsEventsConsumer(deps: {
   broker: Broker;
