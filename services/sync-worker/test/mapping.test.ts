@@ -19,6 +19,27 @@ describe('sync-worker.mapping: canonical JSON and record hashes', () => {
     assert.equal(a.hash, createHash('sha256').update(a.json).digest('hex'));
   });
 
+  it('when a record is mapped, then the text the upsert sends is its canonical JSON, whatever the fields are named, so its hash matches rows earlier versions wrote', async () => {
+    const item = { id: 7, b: 'two', a: 1.5, z: null, é: true, Z: 'upper', n: { y: 1, x: [2] } };
+    const mappings: Record<string, string>[] = [
+      // Scalars only, fields listed out of order and with non-ASCII and upper-case names.
+      { é: 'é', b: 'b', a: 'a', Z: 'Z', z: 'z' },
+      // Field names that are array indexes: objects list those first, in numeric order.
+      { '10': 'a', '2': 'b', x: 'Z' },
+      // A nested value.
+      { nested: 'n', a: 'a' },
+      // A field the item does not have, and a JSONata expression.
+      { missing: 'nope', sum: 'a + 1', b: 'b' },
+    ];
+    for (const mapping of mappings) {
+      const record = await mapItem(item, { key: 'id', mapping });
+      assert.equal(record.json, canonicalJson(record.data), JSON.stringify(mapping));
+      assert.equal(record.hash, createHash('sha256').update(record.json).digest('hex'));
+    }
+    const indexed = await mapItem(item, { key: 'id', mapping: mappings[1]! });
+    assert.equal(indexed.json, '{"10":1.5,"2":"two","x":"upper"}');
+  });
+
   it('when data nests objects and arrays, then keys sort by code unit at every level, undefined fields drop out and array order stays', () => {
     const text = canonicalJson({
       b: 1,

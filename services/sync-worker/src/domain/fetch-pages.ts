@@ -10,7 +10,7 @@ export type FetchPage = (
   options: { signal?: AbortSignal },
 ) => Promise<{ body: unknown; headers: Record<string, string> }>;
 
-export interface MappedPage {
+interface MappedPage {
   /** Items on the page as the platform sent them. */
   itemCount: number;
   records: MappedRecord[];
@@ -18,24 +18,37 @@ export interface MappedPage {
   children: Map<string, MappedRecord[]>;
 }
 
+/** What {@link Pages.forEach} is told to do with each page. */
+interface PageVisit {
+  /** Runs before each page is handed over; may throw to stop (cancellation, timeout). */
+  beforePage: () => Promise<void>;
+  /** `last`: no page follows this one. */
+  onPage: (page: MappedPage, pageNumber: number, last: boolean) => Promise<void>;
+}
+
+/** The pages of one resource, the first already on its way. */
+interface Pages {
+  /** Hands every page, mapped, to `visit.onPage`, in order. Call it once. */
+  forEach(visit: PageVisit): Promise<void>;
+  /** Drops a page still being fetched (its request is aborted). Safe to call at any time. */
+  close(): void;
+}
+
 /**
- * Fetches every page of a resource and hands each one, mapped, to `onPage`, in order. The next
- * page is fetched and mapped while `onPage` stores the current one (one page ahead, so at most
- * two pages are held): a long sync keeps the platform, this process and the database busy at
- * once instead of in turn. `beforePage` runs before each page is handed over and may throw to
- * stop (cancellation, timeout); a page fetched ahead of a stop is dropped and its request
- * aborted.
+ * Starts fetching a resource's first page at once, so its request overlaps whatever the caller
+ * does before it wants the page (a sync opens its transaction meanwhile). `forEach` then hands
+ * each page over, mapped, in order; the next page is fetched and mapped while `onPage` stores
+ * the current one (one page ahead, so at most two pages are held): a long sync keeps the
+ * platform, this process and the database busy at once instead of in turn. A page fetched
+ * ahead of a stop is dropped and its request aborted.
  */
-export async function forEachPage(args: {
+export function openPages(args: {
   platform: Platform;
   resource: ResourceDefinition;
   fetchPage: FetchPage;
   extraQuery?: Record<string, string>;
   signal?: AbortSignal;
-  beforePage: () => Promise<void>;
-  /** `last`: no page follows this one. */
-  onPage: (page: MappedPage, pageNumber: number, last: boolean) => Promise<void>;
-}): Promise<void> {
+}): Pages {
   const { platform, resource } = args;
   const pager = createPager(
     resource.pagination,
@@ -84,17 +97,34 @@ export async function forEachPage(args: {
   };
 
   let fetching: Promise<Fetched> | null = started(pager.first());
-  let pageNumber = 0;
-  try {
-    while (fetching) {
-      await args.beforePage();
-      const { page, next }: Fetched = await fetching;
-      fetching = next ? started(next) : null;
-      pageNumber += 1;
-      await args.onPage(page, pageNumber, fetching === null);
-    }
-  } finally {
+  let used = false;
+  const close = () => {
     // A page fetched ahead of a stop is not wanted: its request ends here.
     if (fetching) ahead.abort();
-  }
+    fetching = null;
+  };
+  return {
+    close,
+    async forEach({ beforePage, onPage }) {
+      if (used) throw new Error('pages are visited once');
+      used = true;
+      let pageNumber = 0;
+      try {
+        while (fetching) {
+          await beforePage();
+          const { page, next }: Fetched = await fetching;
+          fetching = next ? started(next) : null;
+          pageNumber += 1;
+          await onPage(page, pageNumber, fetching === null);
+        }
+      } finally {
+        close();
+      }
+    },
+  };
+}
+
+/** Every page of a resource, fetched and handed over as {@link openPages} does. */
+export function forEachPage(args: Parameters<typeof openPages>[0] & PageVisit): Promise<void> {
+  return openPages(args).forEach(args);
 }

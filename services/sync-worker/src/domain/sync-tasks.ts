@@ -21,7 +21,7 @@ import type {
 } from '../data-access/record.repository.ts';
 import type { ValidationRepository } from '../data-access/validation.repository.ts';
 import { compareRecords } from './drift.ts';
-import { forEachPage, type FetchPage } from './fetch-pages.ts';
+import { forEachPage, openPages, type FetchPage } from './fetch-pages.ts';
 
 export interface SyncTaskDeps {
   platforms: { get(id: string): Promise<Platform> };
@@ -154,84 +154,93 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
     const seenChildren = new Map<string, { parentKey: string; key: string }[]>(
       resource.children.map((c) => [c.name, []]),
     );
+    // The first page's request goes out now, while the commit opens its transaction: a
+    // one-page job then waits for one of the two instead of both in turn.
+    const pages = openPages({
+      platform,
+      resource,
+      fetchPage: deps.fetchPage,
+      extraQuery,
+      signal: ctx.signal,
+    });
 
-    await ctx.commit(
-      async (trx, emit) => {
-        // What the last page's upsert counted of each resource's live records: the missing-record
-        // check below then needs no statement when nothing is missing.
-        const liveAfter = new Map<string, number>();
-        const store = async (
-          name: string,
-          records: MappedRecord[],
-          counts: typeof stats,
-          last: boolean,
-        ) => {
-          const result = await deps.records.upsert(trx, platform.id, name, records, {
-            last: last && full && resource.deleteMissing,
+    try {
+      await ctx.commit(
+        async (trx, emit) => {
+          // What the last page's upsert counted of each resource's live records: the missing-record
+          // check below then needs no statement when nothing is missing.
+          const liveAfter = new Map<string, number>();
+          const store = async (
+            name: string,
+            records: MappedRecord[],
+            counts: typeof stats,
+            last: boolean,
+          ) => {
+            const result = await deps.records.upsert(trx, platform.id, name, records, {
+              last: last && full && resource.deleteMissing,
+            });
+            if (result.liveAfter !== undefined) liveAfter.set(name, result.liveAfter);
+            counts.fetched += records.length;
+            counts.inserted += result.inserted;
+            counts.updated += result.updated;
+            counts.unchanged += result.unchanged;
+            if (resource.changeEvents) emitChanges(emit, ctx, name, result.changes);
+          };
+          let total = 0;
+          const guard = pageGuard(ctx);
+          await pages.forEach({
+            beforePage: guard.beforePage,
+            onPage: async (page, pageNumber, last) => {
+              await store(resource.name, page.records, stats, last);
+              stats.fetched += page.itemCount - page.records.length; // duplicates were still fetched
+              for (const r of page.records) {
+                seen.push({ parentKey: '', key: r.key });
+                if (resource.cursor) highWater = later(highWater, r.data[resource.cursor.field]);
+              }
+              for (const [name, records] of page.children) {
+                await store(`${resource.name}.${name}`, records, childStats.get(name)!, last);
+                for (const r of records)
+                  seenChildren.get(name)!.push({ parentKey: r.parentKey ?? '', key: r.key });
+              }
+              total += page.itemCount;
+              guard.stored(pageNumber, total);
+            },
           });
-          if (result.liveAfter !== undefined) liveAfter.set(name, result.liveAfter);
-          counts.fetched += records.length;
-          counts.inserted += result.inserted;
-          counts.updated += result.updated;
-          counts.unchanged += result.unchanged;
-          if (resource.changeEvents) emitChanges(emit, ctx, name, result.changes);
-        };
-        let total = 0;
-        const pages = pageGuard(ctx);
-        await forEachPage({
-          platform,
-          resource,
-          fetchPage: deps.fetchPage,
-          extraQuery,
-          signal: ctx.signal,
-          beforePage: pages.beforePage,
-          onPage: async (page, pageNumber, last) => {
-            await store(resource.name, page.records, stats, last);
-            stats.fetched += page.itemCount - page.records.length; // duplicates were still fetched
-            for (const r of page.records) {
-              seen.push({ parentKey: '', key: r.key });
-              if (resource.cursor) highWater = later(highWater, r.data[resource.cursor.field]);
-            }
-            for (const [name, records] of page.children) {
-              await store(`${resource.name}.${name}`, records, childStats.get(name)!, last);
-              for (const r of records)
-                seenChildren.get(name)!.push({ parentKey: r.parentKey ?? '', key: r.key });
-            }
-            total += page.itemCount;
-            pages.stored(pageNumber, total);
-          },
-        });
-        if (full && resource.deleteMissing) {
-          const gone = await deps.records.softDeleteMissing(
-            trx,
-            platform.id,
-            resource.name,
-            seen,
-            liveAfter.get(resource.name),
-          );
-          stats.deleted = gone.length;
-          if (resource.changeEvents) emitChanges(emit, ctx, resource.name, gone);
-          for (const [name, keys] of seenChildren) {
-            const childName = `${resource.name}.${name}`;
-            const goneChildren = await deps.records.softDeleteMissing(
+          if (full && resource.deleteMissing) {
+            const gone = await deps.records.softDeleteMissing(
               trx,
               platform.id,
-              childName,
-              keys,
-              liveAfter.get(childName),
+              resource.name,
+              seen,
+              liveAfter.get(resource.name),
             );
-            childStats.get(name)!.deleted = goneChildren.length;
-            if (resource.changeEvents) emitChanges(emit, ctx, childName, goneChildren);
+            stats.deleted = gone.length;
+            if (resource.changeEvents) emitChanges(emit, ctx, resource.name, gone);
+            for (const [name, keys] of seenChildren) {
+              const childName = `${resource.name}.${name}`;
+              const goneChildren = await deps.records.softDeleteMissing(
+                trx,
+                platform.id,
+                childName,
+                keys,
+                liveAfter.get(childName),
+              );
+              childStats.get(name)!.deleted = goneChildren.length;
+              if (resource.changeEvents) emitChanges(emit, ctx, childName, goneChildren);
+            }
           }
-        }
-        if (resource.cursor && highWater !== undefined && highWater !== stored) {
-          await deps.records.setCursor(trx, platform.id, resource.name, highWater);
-        }
-        if (childStats.size > 0) stats.children = Object.fromEntries(childStats);
-        return { kind: 'succeeded', stats };
-      },
-      { idleMs: pageWaitMs(platform) },
-    );
+          if (resource.cursor && highWater !== undefined && highWater !== stored) {
+            await deps.records.setCursor(trx, platform.id, resource.name, highWater);
+          }
+          if (childStats.size > 0) stats.children = Object.fromEntries(childStats);
+          return { kind: 'succeeded', stats };
+        },
+        { idleMs: pageWaitMs(platform) },
+      );
+    } finally {
+      // When the commit failed before it wanted the first page, that request is not wanted.
+      pages.close();
+    }
   };
 
   /** Fetches and maps like sync, writes no records, stores a drift report. */
