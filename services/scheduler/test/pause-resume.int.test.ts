@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   EXCHANGES,
+  jobRunNow,
   jobStarted,
   jobSucceeded,
   schedulerControl,
@@ -9,6 +10,7 @@ import {
 } from '@psc/contracts';
 import { createEnvelope, createPublisher, baseTopology } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
+import { STOP_CANCEL_BATCH } from '../src/domain/scheduler-stop.ts';
 import { manualClock, startInProcess } from './in-process.ts';
 import { platformSummary } from './support.ts';
 
@@ -138,6 +140,48 @@ describe('scheduler.control: pause and resume', { timeout: 90_000 }, () => {
     await s.step(1_000);
     await s.step(1_000);
     assert.equal(((await s.jobs()) as JobRow[]).length, total);
+    assert.equal((await s.rpc.call(schedulerControl, { action: 'start' })).state, 'running');
+  });
+  it('when stopped with more jobs queued than one batch, then the stop answers after the first batch and the next ticks cancel the rest, never a job queued after the stop', async () => {
+    const platform = platformSummary();
+    await s.mq.announce(platform);
+    await s.waitForPlatform(platform.id);
+    const runNow = async (count: number) => {
+      for (let left = count; left > 0; left -= 500) {
+        await s.rpc.call(jobRunNow, {
+          requests: Array.from({ length: Math.min(500, left) }, () => ({
+            platformId: platform.id,
+            resource: 'booths',
+            taskType: 'sync' as const,
+            params: {},
+          })),
+        });
+      }
+    };
+    // Every platform's queued jobs count: the stop cancels them all, oldest first.
+    const queuedOf = async () => (await s.jobs().where({ status: 'queued' })) as JobRow[];
+    const backlog = STOP_CANCEL_BATCH + 300;
+    await runNow(backlog);
+    const before = (await queuedOf()).length;
+    assert.ok(before >= backlog);
+
+    const stopped = await s.rpc.call(schedulerControl, { action: 'stop', reason: 'big backlog' });
+    assert.equal(stopped.state, 'stopped');
+    assert.equal((await queuedOf()).length, before - STOP_CANCEL_BATCH, 'the first batch only');
+
+    // Queued while stopped (run-now still works): not the stop's to cancel.
+    await s.step(1_000);
+    await runNow(1);
+    await s.step(1_000);
+    const left = await queuedOf();
+    assert.equal(left.length, 1, 'the next tick cancelled the rest of what the stop found');
+    const cancelled = (await s
+      .jobs()
+      .where({ status: 'cancelled', platform_id: platform.id })) as (JobRow & {
+      error: { message: string };
+    })[];
+    assert.equal(cancelled.length, backlog);
+    assert.ok(cancelled.every((j) => j.error.message === 'scheduler stopped: big backlog'));
     assert.equal((await s.rpc.call(schedulerControl, { action: 'start' })).state, 'running');
   });
 });

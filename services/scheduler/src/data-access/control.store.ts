@@ -6,6 +6,7 @@ import type { JobRepository } from './job.repository.ts';
 import type { PlatformRepository } from './platform.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import { cancelMessage } from '../domain/job-messages.ts';
+import { STOP_CANCEL_BATCH } from '../domain/scheduler-stop.ts';
 
 /**
  * The operators' switches, each one transaction with its audit entry and, where it cancels
@@ -23,7 +24,7 @@ export function createControlStore(deps: {
     trx: Knex.Transaction,
     now: Date,
     why: string,
-    filter: { platformIds?: string[] } = {},
+    filter: { platformIds?: string[]; createdBefore?: Date; limit?: number } = {},
   ): Promise<void> {
     const jobs = await deps.jobs.cancelQueued(trx, now, why, filter);
     await deps.outbox.write(
@@ -62,7 +63,15 @@ export function createControlStore(deps: {
           reason: next.audit.reason,
           detail: { from: current.state, to: next.state },
         });
-        if (next.cancel) await cancelQueued(trx, now, next.cancel);
+        // The first batch only: the answer must not wait for a backlog of any size (30,000
+        // queued jobs took longer than the gateway waits). The tick cancels the rest, a batch
+        // at a time, while the scheduler stays stopped.
+        if (next.cancel) {
+          await cancelQueued(trx, now, next.cancel, {
+            createdBefore: now,
+            limit: STOP_CANCEL_BATCH,
+          });
+        }
       });
     },
 

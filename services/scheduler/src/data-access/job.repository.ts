@@ -315,15 +315,39 @@ export function createJobRepository(knex: Knex) {
      * Marks queued jobs cancelled (all of them, or those of `platformIds`); returns them so the
      * caller can tell the workers to skip their runs.
      */
+    /**
+     * Cancels queued jobs matching `filter`: at most `limit` of them, oldest first, when given
+     * (rows another transaction has locked are left for a later call).
+     */
     async cancelQueued(
       trx: Knex.Transaction,
       at: Date,
       reason: string,
-      filter: { ids?: string[]; platformIds?: string[] } = {},
+      filter: {
+        ids?: string[];
+        platformIds?: string[];
+        createdBefore?: Date;
+        limit?: number;
+      } = {},
     ): Promise<{ id: string; run: number; taskType: TaskType }[]> {
-      const query = jobs(trx).where({ status: 'queued' });
-      if (filter.ids) query.whereIn('id', filter.ids);
-      if (filter.platformIds) query.whereIn('platform_id', filter.platformIds);
+      const matching = <Q extends Knex.QueryBuilder>(q: Q): Q => {
+        void q.where({ status: 'queued' });
+        if (filter.ids) void q.whereIn('id', filter.ids);
+        if (filter.platformIds) void q.whereIn('platform_id', filter.platformIds);
+        if (filter.createdBefore) void q.where('created_at', '<=', filter.createdBefore);
+        return q;
+      };
+      const query =
+        filter.limit === undefined
+          ? matching(jobs(trx))
+          : jobs(trx).whereIn(
+              'id',
+              matching(jobs(trx).select('id'))
+                .orderBy('created_at')
+                .limit(filter.limit)
+                .forUpdate()
+                .skipLocked(),
+            );
       const rows = await query
         .update({
           status: 'cancelled',

@@ -8,6 +8,7 @@ import type { PlatformRepository } from './platform.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import type { BackfillStore } from './backfill.store.ts';
 import { autoPausedMessage, cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
+import { STOP_CANCEL_BATCH, stopCancelReason } from '../domain/scheduler-stop.ts';
 import { planTick } from '../domain/tick-plan.ts';
 
 export const LEASE_NAME = 'scheduler';
@@ -102,6 +103,25 @@ export function createTickStore(deps: {
           trx,
           cancelled.map((job) => cancelMessage(job, now, CANCEL_REASON)),
         );
+        // A stop cancelled its first batch of what was queued before it; the rest goes here,
+        // a batch per tick, for as long as the scheduler stays stopped (after a restart too).
+        let stopCancelled = 0;
+        if (control.state === 'stopped') {
+          // Under the switch's lock: a start that committed since the read above wins.
+          const locked = await deps.control.lockForUpdate(trx);
+          if (locked.state === 'stopped') {
+            const why = stopCancelReason(locked.reason);
+            const leftovers = await deps.jobs.cancelQueued(trx, now, why, {
+              createdBefore: locked.changed_at,
+              limit: STOP_CANCEL_BATCH,
+            });
+            await deps.outbox.write(
+              trx,
+              leftovers.map((job) => cancelMessage(job, now, why)),
+            );
+            stopCancelled = leftovers.length;
+          }
+        }
         let enqueued = 0;
         if (plan) {
           const inserted = await deps.jobs.insertScheduled(trx, plan.jobs, {
@@ -150,7 +170,7 @@ export function createTickStore(deps: {
         if (!(await deps.leases.holds(trx, LEASE_NAME, s.replicaId, token, now))) {
           throw new LeaseLostError();
         }
-        return { leader: true, enqueued, cancelled: cancelled.length };
+        return { leader: true, enqueued, cancelled: cancelled.length + stopCancelled };
       });
       await purge(now);
       return result;

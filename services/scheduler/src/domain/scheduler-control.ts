@@ -7,6 +7,7 @@ import type { LeaseRepository } from '../data-access/lease.repository.ts';
 import type { PlatformRepository } from '../data-access/platform.repository.ts';
 import type { ScheduleRepository } from '../data-access/schedule.repository.ts';
 import { LEASE_NAME } from '../data-access/tick.store.ts';
+import { stopCancelReason } from './scheduler-stop.ts';
 
 export type ControlAction = 'pause' | 'resume' | 'stop' | 'start';
 
@@ -21,14 +22,14 @@ function controlChange(current: SchedulerState, action: ControlAction, reason?: 
     state,
     reason: state === 'running' ? null : (reason ?? null),
     resumed: state === 'running' && current !== 'running',
-    cancel: action === 'stop' ? `scheduler stopped${reason ? `: ${reason}` : ''}` : null,
+    cancel: action === 'stop' ? stopCancelReason(reason ?? null) : null,
     audit: { action, reason },
   };
 }
 
 /**
  * The scheduler-wide switch. `pause` stops emitting and keeps all state; `stop` also cancels
- * queued jobs; `resume` and `start` run again, and runs missed meanwhile follow `misfire`.
+ * queued jobs (the first STOP_CANCEL_BATCH with the stop, the rest by the next ticks); `resume` and `start` run again, and runs missed meanwhile follow `misfire`.
  * Every action is audited with its reason.
  */
 export function createSchedulerControl(deps: {
