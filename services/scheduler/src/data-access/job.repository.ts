@@ -312,12 +312,9 @@ export function createJobRepository(knex: Knex) {
     },
 
     /**
-     * Marks queued jobs cancelled (all of them, or those of `platformIds`); returns them so the
-     * caller can tell the workers to skip their runs.
-     */
-    /**
-     * Cancels queued jobs matching `filter`: at most `limit` of them, oldest first, when given
-     * (rows another transaction has locked are left for a later call).
+     * Marks queued jobs cancelled (all of them, or those matching `filter`; at most `limit`,
+     * oldest first, when given, leaving rows another transaction has locked for a later call);
+     * returns them so the caller can tell the workers to skip their runs.
      */
     async cancelQueued(
       trx: Knex.Transaction,
