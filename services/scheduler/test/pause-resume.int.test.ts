@@ -10,7 +10,7 @@ import {
 } from '@psc/contracts';
 import { createEnvelope, createPublisher, baseTopology } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
-import { STOP_CANCEL_BATCH } from '../src/domain/scheduler-stop.ts';
+import { CANCEL_BATCH } from '../src/domain/cancellation.ts';
 import { manualClock, startInProcess } from './in-process.ts';
 import { platformSummary } from './support.ts';
 
@@ -160,14 +160,14 @@ describe('scheduler.control: pause and resume', { timeout: 90_000 }, () => {
     };
     // Every platform's queued jobs count: the stop cancels them all, oldest first.
     const queuedOf = async () => (await s.jobs().where({ status: 'queued' })) as JobRow[];
-    const backlog = STOP_CANCEL_BATCH + 300;
+    const backlog = CANCEL_BATCH + 300;
     await runNow(backlog);
     const before = (await queuedOf()).length;
     assert.ok(before >= backlog);
 
     const stopped = await s.rpc.call(schedulerControl, { action: 'stop', reason: 'big backlog' });
     assert.equal(stopped.state, 'stopped');
-    assert.equal((await queuedOf()).length, before - STOP_CANCEL_BATCH, 'the first batch only');
+    assert.equal((await queuedOf()).length, before - CANCEL_BATCH, 'the first batch only');
 
     // Queued while stopped (run-now still works): not the stop's to cancel.
     await s.step(1_000);

@@ -6,7 +6,7 @@ import type { JobRepository } from './job.repository.ts';
 import type { PlatformRepository } from './platform.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import { cancelMessage } from '../domain/job-messages.ts';
-import { STOP_CANCEL_BATCH } from '../domain/scheduler-stop.ts';
+import { CANCEL_BATCH } from '../domain/cancellation.ts';
 
 /**
  * The operators' switches, each one transaction with its audit entry and, where it cancels
@@ -69,7 +69,7 @@ export function createControlStore(deps: {
         if (next.cancel) {
           await cancelQueued(trx, now, next.cancel, {
             createdBefore: now,
-            limit: STOP_CANCEL_BATCH,
+            limit: CANCEL_BATCH,
           });
         }
       });
@@ -91,7 +91,13 @@ export function createControlStore(deps: {
           reason: audit.reason,
         });
         if (enabled) await deps.schedules.setPaused(trx, platformId, null);
-        else await cancelQueued(trx, now, cancelWhy, { platformIds: [platformId] });
+        // The first batch only, as a scheduler stop does: the tick cancels the rest (the
+        // platform is sync-stopped, so its queued jobs are the tick's to cancel).
+        else
+          await cancelQueued(trx, now, cancelWhy, {
+            platformIds: [platformId],
+            limit: CANCEL_BATCH,
+          });
       });
     },
 

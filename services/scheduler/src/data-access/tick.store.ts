@@ -8,7 +8,7 @@ import type { PlatformRepository } from './platform.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import type { BackfillStore } from './backfill.store.ts';
 import { autoPausedMessage, cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
-import { STOP_CANCEL_BATCH, stopCancelReason } from '../domain/scheduler-stop.ts';
+import { CANCEL_BATCH, stopCancelReason } from '../domain/cancellation.ts';
 import { planTick } from '../domain/tick-plan.ts';
 
 export const LEASE_NAME = 'scheduler';
@@ -97,14 +97,18 @@ export function createTickStore(deps: {
         await trx.raw(`set local idle_in_transaction_session_timeout = ${idleMs}`);
         const cancelled =
           unschedulable.length > 0
-            ? await deps.jobs.cancelQueued(trx, now, CANCEL_REASON, { platformIds: unschedulable })
+            ? await deps.jobs.cancelQueued(trx, now, CANCEL_REASON, {
+                platformIds: unschedulable,
+                limit: CANCEL_BATCH,
+              })
             : [];
         await deps.outbox.write(
           trx,
           cancelled.map((job) => cancelMessage(job, now, CANCEL_REASON)),
         );
-        // A stop cancelled its first batch of what was queued before it; the rest goes here,
-        // a batch per tick, for as long as the scheduler stays stopped (after a restart too).
+        // Each cancellation above and below is one batch (CANCEL_BATCH) per tick: a stop
+        // cancelled its first batch itself; the rest goes here, for as long as the stop holds
+        // (after a restart too).
         let stopCancelled = 0;
         if (control.state === 'stopped') {
           // Under the switch's lock: a start that committed since the read above wins.
@@ -113,7 +117,7 @@ export function createTickStore(deps: {
             const why = stopCancelReason(locked.reason);
             const leftovers = await deps.jobs.cancelQueued(trx, now, why, {
               createdBefore: locked.changed_at,
-              limit: STOP_CANCEL_BATCH,
+              limit: CANCEL_BATCH,
             });
             await deps.outbox.write(
               trx,

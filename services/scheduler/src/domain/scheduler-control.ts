@@ -7,7 +7,7 @@ import type { LeaseRepository } from '../data-access/lease.repository.ts';
 import type { PlatformRepository } from '../data-access/platform.repository.ts';
 import type { ScheduleRepository } from '../data-access/schedule.repository.ts';
 import { LEASE_NAME } from '../data-access/tick.store.ts';
-import { stopCancelReason } from './scheduler-stop.ts';
+import { stopCancelReason } from './cancellation.ts';
 
 export type ControlAction = 'pause' | 'resume' | 'stop' | 'start';
 
@@ -29,7 +29,7 @@ function controlChange(current: SchedulerState, action: ControlAction, reason?: 
 
 /**
  * The scheduler-wide switch. `pause` stops emitting and keeps all state; `stop` also cancels
- * queued jobs (the first STOP_CANCEL_BATCH with the stop, the rest by the next ticks); `resume` and `start` run again, and runs missed meanwhile follow `misfire`.
+ * queued jobs (the first CANCEL_BATCH with the stop, the rest by the next ticks); `resume` and `start` run again, and runs missed meanwhile follow `misfire`.
  * Every action is audited with its reason.
  */
 export function createSchedulerControl(deps: {
