@@ -10,6 +10,12 @@ export interface DbOptions {
   poolMax?: number;
   /** Shown in `pg_stat_activity.application_name`. */
   applicationName?: string;
+  /**
+   * How long any statement of the service waits for a lock before it fails with
+   * `lock_not_available` (55P03); no limit when omitted. Set per connection, so it bounds
+   * statements that run outside a transaction too.
+   */
+  lockTimeoutMs?: number;
   /** Where knex's own warnings go (e.g. "Acquire connection error"); console when omitted. */
   log?: Knex.Logger;
 }
@@ -41,6 +47,9 @@ export function createDb(options: DbOptions): Knex {
       ...(options.applicationName === undefined
         ? {}
         : { application_name: options.applicationName }),
+      ...(options.lockTimeoutMs === undefined
+        ? {}
+        : { lock_timeout: Math.ceil(options.lockTimeoutMs) }),
     },
     searchPath: [options.schema, 'public'],
     pool: { min: 0, max: options.poolMax ?? 10 },

@@ -29,7 +29,12 @@ const TABLE_NAME = 'knex_migrations';
 const LOCK_TABLE_NAME = `${TABLE_NAME}_lock`;
 /** Two replicas creating the same schema or table: the loser gets one of these. */
 const CREATE_RACE_CODES = new Set(['42P06', '42P07', '23505']);
-/** How long to wait for another replica's non-transactional migration to release the lock. */
+/**
+ * How long to wait for another replica's non-transactional migration to release the lock, or
+ * before a statement that gave up waiting for a table's lock (the service's `lock_timeout`: jobs
+ * of running replicas hold it) tries again. A DDL statement waiting in the lock queue would hold
+ * up every statement on the table behind it; one that gives up and retries does not.
+ */
 const LOCK_RETRY_DELAYS_MS = [250, 500, 1_000, 2_000, 4_000, 8_000];
 
 function staticSource(migrations: Record<string, Knex.Migration>): Knex.MigrationSource<string> {
@@ -50,8 +55,12 @@ function hasCode(err: unknown, codes: Set<string>): boolean {
   return typeof code === 'string' && codes.has(code);
 }
 
+const LOCK_NOT_AVAILABLE = new Set(['55P03']);
+
 function isLocked(err: unknown): boolean {
-  return err instanceof Error && err.name === 'MigrationLocked';
+  return (
+    (err instanceof Error && err.name === 'MigrationLocked') || hasCode(err, LOCK_NOT_AVAILABLE)
+  );
 }
 
 /**

@@ -6,6 +6,7 @@ export {
   type JobRunner,
   type JobRunnerOptions,
   type RunContext,
+  type StatementEffects,
 } from './runner.ts';
 export {
   createCrashTable,

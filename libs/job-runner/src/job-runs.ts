@@ -112,6 +112,43 @@ export function createJobRunRepository(knex: Knex, schema: string) {
       return row.claimed ? 'claimed' : 'duplicate';
     },
 
+    /**
+     * The run's record as a CTE named `claimed` (returning `stats`) of the caller's own
+     * autocommitted statement, which then needs no transaction around it. Unlike {@link claim}
+     * it refuses by failing the whole statement, so none of the caller's effects stay: a plain
+     * insert, so a second delivery of the run is a unique violation, and a cancelled run's
+     * status is null, which the column refuses. {@link refusal} tells the two apart.
+     */
+    claimCte(record: Omit<RunRecord, 'stats'>, statsSql: string) {
+      return {
+        text: `claimed as (
+          insert into ${schema}.job_runs (job_id, run, attempt, status, stats, finished_at)
+          values (?, ?, ?, (select case when exists (
+                              select 1 from ${schema}.cancelled_jobs where job_id = ? and run = ?)
+                            then null else ?::text end),
+                  ${statsSql}, ?)
+          returning stats)`,
+        bindings: [
+          record.jobId,
+          record.run,
+          record.attempt,
+          record.jobId,
+          record.run,
+          record.status,
+          record.at,
+        ] as Knex.RawBinding[],
+      };
+    },
+
+    /** Why a statement with {@link claimCte} failed, when the claim refused it. */
+    refusal(err: unknown): 'duplicate' | 'cancelled' | undefined {
+      if (err === null || typeof err !== 'object') return undefined;
+      const { code, table, constraint, column } = err as Record<string, unknown>;
+      if (code === '23505' && constraint === 'job_runs_pkey') return 'duplicate';
+      if (code === '23502' && table === 'job_runs' && column === 'status') return 'cancelled';
+      return undefined;
+    },
+
     /** A run that `continues` elsewhere has ended: records how, in the caller's transaction. */
     async finish(trx: Knex.Transaction, record: RunRecord): Promise<void> {
       await trx.raw(

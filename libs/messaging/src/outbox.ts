@@ -91,12 +91,14 @@ export interface Outbox {
    * Stores messages in one autocommitted statement (no transaction: one round trip), published
    * once it returns. Alone, the statement only inserts them. With `statement`, it is the
    * caller's own, so a state change that needs nothing else goes in atomically with its
-   * messages: the caller puts `part.cte` first in its WITH list with `part.bindings` first among
-   * its own, runs it, and returns what it selected as `part.seqs`.
+   * messages: the caller puts `part.cte` in its WITH list (after any CTE `patch` reads) with
+   * `part.bindings` where its placeholders fall among its own, runs it, and returns what it
+   * selected as `part.seqs`.
    */
   emit(
     messages: OutboxMessage[],
     statement?: (part: OutboxPart) => Promise<(string | number)[] | null>,
+    patch?: OutboxBodyPatch,
   ): Promise<void>;
   /**
    * Writes messages inside `trx` as part of the caller's own statement instead of one of their
@@ -120,6 +122,18 @@ export interface OutboxPart {
   cte: string;
   bindings: Knex.RawBinding[];
   seqs: string;
+}
+
+/**
+ * A value only the caller's statement knows (counts of what it wrote), set into one message's
+ * body as the row is stored: `sql`, a jsonb expression over the statement's earlier CTEs, goes
+ * at `path` of `messages[index]`'s envelope. The relay publishes the envelope it holds, so the
+ * caller sets the same value there before its statement's promise resolves.
+ */
+export interface OutboxBodyPatch {
+  index: number;
+  path: readonly string[];
+  sql: string;
 }
 
 export interface OutboxAlong extends OutboxPart {
@@ -217,11 +231,25 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
+  /** The rows of `insertion`, one of them with its body patched (see {@link OutboxBodyPatch}). */
+  function patchedRows(patch: OutboxBodyPatch): string {
+    // Written into the text (the statement is prepared once per text): checked first.
+    if (!Number.isInteger(patch.index) || patch.index < 0) throw new Error('bad patch index');
+    if (!patch.path.every((p) => /^[A-Za-z0-9_]+$/.test(p))) throw new Error('bad patch path');
+    return `select m.exchange, m.routing_key,
+               case when m.ord = ${patch.index + 1}
+                    then jsonb_set(m.body, '{${patch.path.join(',')}}', ${patch.sql}) else m.body end,
+               m.priority, m.headers, m.trace
+          from unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::jsonb[], ?::jsonb[])
+               with ordinality as m(exchange, routing_key, body, priority, headers, trace, ord)
+         order by m.ord`;
+  }
+
   /**
    * The one way rows are written: a CTE inserting them from six arrays (six bind parameters
    * however many rows), for a statement of its own or for the caller's (`along`).
    */
-  function insertion(messages: OutboxMessage[]) {
+  function insertion(messages: OutboxMessage[], patch?: OutboxBodyPatch) {
     checkSizes(messages);
     const rows = messages.map(toRow);
     const deletes = takeDeletes();
@@ -235,7 +263,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
              for update skip locked)
       ), outbox_rows as (
         insert into ${options.schema}.outbox (exchange, routing_key, body, priority, headers, trace)
-        select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::jsonb[], ?::jsonb[])
+        ${patch ? patchedRows(patch) : 'select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::jsonb[], ?::jsonb[])'}
         returning seq)`,
       bindings: [
         deletes.seqs,
@@ -548,7 +576,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const { rows, deletes } = await insert(trx, messages);
       afterCommit(trx, rows, deletes);
     },
-    async emit(messages, statement) {
+    async emit(messages, statement, patch) {
       if (!statement) {
         if (messages.length === 0) return;
         const { rows, deletes } = await insert(options.knex, messages);
@@ -556,7 +584,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         committed(rows);
         return;
       }
-      const { cte, bindings, seqs, stored, deletes } = insertion(messages);
+      const { cte, bindings, seqs, stored, deletes } = insertion(messages, patch);
       let inserted: (string | number)[] | null;
       try {
         inserted = await statement({ cte, bindings, seqs });

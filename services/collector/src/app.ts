@@ -140,7 +140,6 @@ export function createApp(deps: AppDeps) {
     jobTimeoutMs: config.jobTimeoutMs,
     startedNoticeMs: config.startedNoticeMs,
     crashLoopLimit: config.crashLoopLimit,
-    lockTimeoutMs: config.lockTimeoutMs,
     isTransient: isUnavailableError,
     metrics: createJobMetrics(deps.registry, ['collect']),
   });

@@ -23,6 +23,8 @@ runMain({
       schema: SCHEMA,
       migrations,
       applicationName: SERVICE,
+      // Every statement, a job's included: a frozen worker's locks hold a job up this long at most.
+      lockTimeoutMs: config.lockTimeoutMs,
       logger,
     });
     const broker = createBroker({ url: config.amqpUrl, connectionName: SERVICE, logger });

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { SyncedRecord } from '@psc/contracts';
 import { runPrepared, type PreparedStatement } from '@psc/db';
+import type { StatementEffects } from '@psc/job-runner';
 
 export interface MappedRecord {
   key: string;
@@ -73,6 +74,54 @@ const UPSERT_COUNTING: PreparedStatement = {
          union all
          select null, null, null, live, dead from before`,
 };
+
+/** The most records {@link RecordRepository.pageEffects} takes: one upsert's chunk. */
+export const ONE_STATEMENT_RECORDS = CHUNK;
+
+/**
+ * A whole one-page sync as CTEs of the run's one statement: the upsert, the soft-delete of live
+ * records the page lacks, and the stats. Every CTE reads one snapshot, taken before any of them
+ * writes, so the soft-delete neither sees nor touches the upsert's rows (a record on the page is
+ * never missing). A record is missing exactly when the resource has more live records after the
+ * upsert (live before, plus inserted, plus soft-deleted ones the page revives) than the page
+ * has: most syncs miss nothing, and then the anti join never runs (a one-time filter). The anti
+ * join is a NOT IN over the page, a hashed subplan: linear however many records are live.
+ */
+const PAGE_EFFECTS = `sync_page as (
+    select u.parent_key, u.key, u.data, u.hash
+      from jsonb_to_recordset(?::jsonb) as u(parent_key text, key text, data jsonb, hash text)
+  ), sync_before as (
+    select count(*) filter (where deleted_at is null) as live,
+           count(*) filter (where deleted_at is not null) as dead
+      from sync.records where ?::boolean and platform_id = ? and resource = ?
+  ), sync_upserted as (
+    insert into sync.records as r (platform_id, resource, parent_key, key, data, hash)
+    select ?, ?, p.parent_key, p.key, p.data, p.hash from sync_page p
+    on conflict (platform_id, resource, parent_key, key) do update
+      set data = excluded.data, hash = excluded.hash, updated_at = now(), deleted_at = null
+      where r.hash is distinct from excluded.hash or r.deleted_at is not null
+    returning (xmax = 0) as inserted
+  ), sync_gone as (
+    update sync.records as r set deleted_at = now(), updated_at = now()
+     where ?::boolean and r.platform_id = ? and r.resource = ? and r.deleted_at is null
+       and (select live from sync_before)
+           + (select count(*) from sync_upserted where inserted)
+           + (select count(*) from sync_page p join sync.records d
+                on d.platform_id = ? and d.resource = ?
+               and d.parent_key = p.parent_key and d.key = p.key
+             where d.deleted_at is not null and (select dead from sync_before) > 0)
+           > ?::bigint
+       and (r.parent_key, r.key) not in (select s.parent_key, s.key from sync_page s)
+    returning 1
+  ), sync_stats as (
+    select jsonb_build_object(
+             'fetched', ?::int,
+             'inserted', count(*) filter (where inserted),
+             'updated', count(*) filter (where not inserted),
+             'unchanged', ?::int - count(*),
+             'deleted', (select count(*) from sync_gone)) as stats
+      from sync_upserted
+  )`;
 
 interface ChangeRow {
   key: string;
@@ -177,6 +226,41 @@ export function createRecordRepository(knex: Knex) {
         result.unchanged += chunk.length - rows.length;
       }
       return result;
+    },
+
+    /**
+     * A one-page sync's writes, for the run's one statement ({@link PAGE_EFFECTS}): the page's
+     * records (at most {@link ONE_STATEMENT_RECORDS}, top-level, keys distinct) and, with
+     * `deleteMissing`, the soft-delete of the resource's other live records.
+     */
+    pageEffects(
+      platformId: string,
+      resource: string,
+      records: MappedRecord[],
+      page: { itemCount: number; deleteMissing: boolean },
+    ): StatementEffects {
+      if (records.length > ONE_STATEMENT_RECORDS)
+        throw new Error('too many records for one statement');
+      return {
+        ctes: PAGE_EFFECTS,
+        bindings: [
+          rowsJson(records),
+          page.deleteMissing,
+          platformId,
+          resource,
+          platformId,
+          resource,
+          page.deleteMissing,
+          platformId,
+          resource,
+          platformId,
+          resource,
+          records.length,
+          page.itemCount,
+          records.length,
+        ],
+        stats: '(select stats from sync_stats)',
+      };
     },
 
     /** Soft-deletes the resource's live records whose (parentKey, key) is not in `seen`. */

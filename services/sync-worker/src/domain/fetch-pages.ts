@@ -10,7 +10,7 @@ export type FetchPage = (
   options: { signal?: AbortSignal },
 ) => Promise<{ body: unknown; headers: Record<string, string> }>;
 
-interface MappedPage {
+export interface MappedPage {
   /** Items on the page as the platform sent them. */
   itemCount: number;
   records: MappedRecord[];
@@ -28,6 +28,11 @@ interface PageVisit {
 
 /** The pages of one resource, the first already on its way. */
 interface Pages {
+  /**
+   * Waits for the first page (mapped) and says whether another follows, without handing it
+   * over: `forEach` still starts with it.
+   */
+  first(): Promise<{ page: MappedPage; last: boolean }>;
   /** Hands every page, mapped, to `visit.onPage`, in order. Call it once. */
   forEach(visit: PageVisit): Promise<void>;
   /** Drops a page still being fetched (its request is aborted). Safe to call at any time. */
@@ -36,7 +41,7 @@ interface Pages {
 
 /**
  * Starts fetching a resource's first page at once, so its request overlaps whatever the caller
- * does before it wants the page (a sync opens its transaction meanwhile). `forEach` then hands
+ * does before it wants the page. `forEach` then hands
  * each page over, mapped, in order; the next page is fetched and mapped while `onPage` stores
  * the current one (one page ahead, so at most two pages are held): a long sync keeps the
  * platform, this process and the database busy at once instead of in turn. A page fetched
@@ -96,7 +101,8 @@ export function openPages(args: {
     return fetching;
   };
 
-  let fetching: Promise<Fetched> | null = started(pager.first());
+  const firstPage = started(pager.first());
+  let fetching: Promise<Fetched> | null = firstPage;
   let used = false;
   const close = () => {
     // A page fetched ahead of a stop is not wanted: its request ends here.
@@ -105,6 +111,10 @@ export function openPages(args: {
   };
   return {
     close,
+    async first() {
+      const { page, next } = await firstPage;
+      return { page, last: next === null };
+    },
     async forEach({ beforePage, onPage }) {
       if (used) throw new Error('pages are visited once');
       used = true;

@@ -14,14 +14,15 @@ import type { JobHandler, RunContext } from '@psc/job-runner';
 import { createEnvelope, type Emit } from '@psc/messaging';
 import { asText } from '@psc/platform-http';
 import type { Logger } from '@psc/telemetry';
-import type {
-  MappedRecord,
-  RecordChange,
-  RecordRepository,
+import {
+  ONE_STATEMENT_RECORDS,
+  type MappedRecord,
+  type RecordChange,
+  type RecordRepository,
 } from '../data-access/record.repository.ts';
 import type { ValidationRepository } from '../data-access/validation.repository.ts';
 import { compareRecords } from './drift.ts';
-import { forEachPage, openPages, type FetchPage } from './fetch-pages.ts';
+import { forEachPage, openPages, type FetchPage, type MappedPage } from './fetch-pages.ts';
 
 export interface SyncTaskDeps {
   platforms: { get(id: string): Promise<Platform> };
@@ -75,6 +76,19 @@ function pageGuard(ctx: RunContext) {
       if (done) await ctx.progress(done);
     },
   };
+}
+
+/**
+ * Whether a sync whose only page is `page` can be stored by one statement (pageEffects): its
+ * records only, no cursor to move, no children, no change events (they list the keys written).
+ */
+function fitsOneStatement(resource: ResourceDefinition, page: MappedPage): boolean {
+  return (
+    !resource.cursor &&
+    resource.children.length === 0 &&
+    !resource.changeEvents &&
+    page.records.length <= ONE_STATEMENT_RECORDS
+  );
 }
 
 /** The sync-worker's tasks: `sync` stores what the platform has, `validate` reports drift. */
@@ -134,8 +148,9 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
   }
 
   /**
-   * Every page of a sync is stored in one transaction with the run's outcome: a worker that dies
-   * mid-sync leaves nothing behind, so the redelivered job starts clean and its stats are right.
+   * Every page of a sync is stored in one transaction with the run's outcome (one statement when
+   * there is one page): a worker that dies mid-sync leaves nothing behind, so the redelivered job
+   * starts clean and its stats are right.
    */
   const sync: JobHandler = async (ctx) => {
     const { platform, resource } = await target(ctx.job);
@@ -154,8 +169,6 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
     const seenChildren = new Map<string, { parentKey: string; key: string }[]>(
       resource.children.map((c) => [c.name, []]),
     );
-    // The first page's request goes out now, while the commit opens its transaction: a
-    // one-page job then waits for one of the two instead of both in turn.
     const pages = openPages({
       platform,
       resource,
@@ -165,6 +178,17 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
     });
 
     try {
+      // Most jobs are one page: stored, with the run's record and outcome, by one statement.
+      const first = await pages.first();
+      if (first.last && fitsOneStatement(resource, first.page)) {
+        await ctx.commitStatement(
+          deps.records.pageEffects(platform.id, resource.name, first.page.records, {
+            itemCount: first.page.itemCount,
+            deleteMissing: resource.deleteMissing,
+          }),
+        );
+        return;
+      }
       await ctx.commit(
         async (trx, emit) => {
           // What the last page's upsert counted of each resource's live records: the missing-record

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import {
   EXCHANGES,
+  jobCancelRequested,
   jobRun,
   platformGetWithSecrets,
   platformWithSecrets,
@@ -59,6 +60,8 @@ export interface Harness {
       run?: number;
     },
   ): Promise<string>;
+  /** Sends `job.cancel-requested` for the run, as the ledger does. */
+  cancelJob(jobId: string, run?: number): Promise<void>;
   /** Waits for `job.succeeded` or a final `job.failed` of the job's run; returns its payload. */
   finished(jobId: string, timeoutMs?: number, run?: number): Promise<Record<string, unknown>>;
   eventsOf(type: string, jobId?: string): Record<string, unknown>[];
@@ -85,7 +88,12 @@ export async function startHarness(
     PSC_WORKER_ID: 'worker-test',
     ...env,
   });
-  const knex = await openDatabase({ url: isolated.databaseUrl, schema: SCHEMA, migrations });
+  const knex = await openDatabase({
+    url: isolated.databaseUrl,
+    schema: SCHEMA,
+    migrations,
+    lockTimeoutMs: config.lockTimeoutMs,
+  });
   const broker = createBroker({
     url: isolated.amqpUrl,
     connectionName: 'sync-worker-test',
@@ -191,6 +199,13 @@ export async function startHarness(
         { priority: 5 },
       );
       return jobId;
+    },
+    async cancelJob(jobId, run = 1) {
+      await publisher.publish(
+        EXCHANGES.events,
+        jobCancelRequested.type,
+        createEnvelope(jobCancelRequested, { jobId, run, at: new Date().toISOString() }),
+      );
     },
     finished(jobId, timeoutMs = 15_000, run = 1) {
       const ofRun = (p: Record<string, unknown>) => p.run === run;
