@@ -93,8 +93,13 @@ export function openPages(args: {
     };
   }
 
+  /** Pages asked for and not fetched and mapped yet: only these are worth an abort. */
+  let unanswered = 0;
   const started = (request: PageRequest): Promise<Fetched> => {
-    const fetching = fetchMapped(request);
+    unanswered += 1;
+    const fetching = fetchMapped(request).finally(() => {
+      unanswered -= 1;
+    });
     // Its failure is thrown where it is awaited; until then (or if a stop comes first) it must
     // not count as unhandled.
     fetching.catch(() => undefined);
@@ -105,8 +110,9 @@ export function openPages(args: {
   let fetching: Promise<Fetched> | null = firstPage;
   let used = false;
   const close = () => {
-    // A page fetched ahead of a stop is not wanted: its request ends here.
-    if (fetching) ahead.abort();
+    // A page fetched ahead of a stop is not wanted: its request ends here. An abort costs an
+    // exception object and its listeners, so a job whose pages are all in (most) has none.
+    if (unanswered > 0) ahead.abort();
     fetching = null;
   };
   return {
