@@ -138,6 +138,61 @@ describe('collector: /api/v1/collections', () => {
     assert.match(run.body.error.message, /meet/);
   });
 
+  it('when a collection waits in the queue behind others, then /collections/{id} shows it queued with nothing collected and an empty export; cancelled while queued, it is a 404 saying so', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    platform.route('GET', '/races/hold', async (req) => {
+      await held;
+      return { body: { races: [{ id: 'h1', meet: req.query.meet }] } };
+    });
+    const start = (meet: string) =>
+      system.api<{ jobId: string }>('/api/v1/collections', {
+        body: { platformId, resource: 'races', params: { date: 'hold', meet } },
+      });
+    const holding = (await Promise.all(['a', 'b', 'c', 'd'].map(start))).map((r) => r.body.jobId);
+    try {
+      // The collector's four slots (PSC_COLLECTOR_PREFETCH) wait on the platform.
+      await waitFor(() => platform.requests.filter((r) => r.path === '/races/hold').length >= 4, {
+        message: 'the collector holds four runs',
+      });
+      const queued = (await start('e')).body.jobId;
+      const shown = await system.api<Collection & { jobId: string; startedAt: string | null }>(
+        `/api/v1/collections/${queued}`,
+      );
+      assert.equal(shown.status, 200, JSON.stringify(shown.body));
+      assert.equal(shown.body.jobId, queued);
+      assert.equal(shown.body.status, 'queued');
+      assert.equal(shown.body.documents, 0);
+      assert.equal(shown.body.startedAt, null);
+      const docs = await system.api<{ items: unknown[] }>(
+        `/api/v1/collections/${queued}/documents`,
+      );
+      assert.deepEqual(docs.body.items, []);
+      const exported = await fetch(
+        `${system.gatewayUrl}/api/v1/collections/${queued}/documents/export?format=jsonl`,
+        { headers: { 'x-api-key': system.adminKey } },
+      );
+      assert.equal(exported.status, 200);
+      assert.equal(await exported.text(), '');
+
+      const cancel = await system.api(`/api/v1/jobs/${queued}/cancel`, {
+        body: { reason: 'not needed' },
+      });
+      assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+      const gone = await system.api<{ error: { message: string } }>(
+        `/api/v1/collections/${queued}`,
+      );
+      assert.equal(gone.status, 404);
+      assert.match(gone.body.error.message, /ended cancelled before it collected anything/);
+      // An id the ledger does not know either stays a plain 404.
+      const unknown = await system.api(`/api/v1/collections/${crypto.randomUUID()}`);
+      assert.equal(unknown.status, 404);
+    } finally {
+      release();
+    }
+    for (const jobId of holding) assert.equal((await finished(jobId)).status, 'succeeded');
+  });
+
   it('when a collector is stopped, started and run once, then its status follows', async () => {
     const list = await system.api<{ items: { name: string; enabled: boolean; fanOut: boolean }[] }>(
       '/api/v1/collectors',

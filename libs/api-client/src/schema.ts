@@ -936,7 +936,9 @@ export interface paths {
     };
     /**
      * A collection run: status, document count, fan-out children
-     * @description Needs the **viewer** role (viewer < operator < admin).
+     * @description `queued` (nothing collected, `startedAt` null) while the collect job waits in the queue; 404 for a job that is not a collect job, or that ended before it collected anything (cancelled while queued).
+     *
+     *     Needs the **viewer** role (viewer < operator < admin).
      */
     get: operations['getCollection'];
     put?: never;
@@ -3472,15 +3474,14 @@ export interface components {
         [key: string]: unknown;
       };
       /** @enum {string} */
-      status: 'running' | 'succeeded' | 'failed';
+      status: 'queued' | 'running' | 'succeeded' | 'failed';
       documents: number;
       children: {
         total: number;
         succeeded: number;
         failed: number;
       } | null;
-      /** Format: date-time */
-      startedAt: string;
+      startedAt: string | null;
       finishedAt: string | null;
     };
     CollectedDocumentPage: {
@@ -3523,15 +3524,14 @@ export interface components {
             [key: string]: unknown;
           };
           /** @enum {string} */
-          status: 'running' | 'succeeded' | 'failed';
+          status: 'queued' | 'running' | 'succeeded' | 'failed';
           documents: number;
           children: {
             total: number;
             succeeded: number;
             failed: number;
           } | null;
-          /** Format: date-time */
-          startedAt: string;
+          startedAt: string | null;
           finishedAt: string | null;
         } | null;
       }[];
@@ -3555,15 +3555,14 @@ export interface components {
           [key: string]: unknown;
         };
         /** @enum {string} */
-        status: 'running' | 'succeeded' | 'failed';
+        status: 'queued' | 'running' | 'succeeded' | 'failed';
         documents: number;
         children: {
           total: number;
           succeeded: number;
           failed: number;
         } | null;
-        /** Format: date-time */
-        startedAt: string;
+        startedAt: string | null;
         finishedAt: string | null;
       } | null;
     };
@@ -9418,7 +9417,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description The collect job, queued; follow it at /api/v1/jobs/{jobId} */
+      /** @description The collect job, queued; follow it at /api/v1/jobs/{jobId} or /api/v1/collections/{jobId} */
       202: {
         headers: {
           [name: string]: unknown;
@@ -10227,7 +10226,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description The collect job, queued; follow it at /api/v1/jobs/{jobId} */
+      /** @description The collect job, queued; follow it at /api/v1/jobs/{jobId} or /api/v1/collections/{jobId} */
       202: {
         headers: {
           [name: string]: unknown;

@@ -29,7 +29,11 @@ export const collectChild = defineMessage(
 );
 export type CollectChild = z.infer<typeof collectChild.payload>;
 
-export const COLLECTION_STATUSES = ['running', 'succeeded', 'failed'] as const;
+/**
+ * `queued`: the collect job waits in the queue and nothing is collected yet (the gateway reports
+ * it from the ledger; the collector's own records start at `running`).
+ */
+export const COLLECTION_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
 
 export const childCounts = z.object({ total: count, succeeded: count, failed: count });
 
@@ -57,7 +61,8 @@ export const collection = z.object({
   status: z.enum(COLLECTION_STATUSES),
   documents: count,
   children: childCounts.nullable(),
-  startedAt: iso,
+  /** Null while `queued`. */
+  startedAt: iso.nullable(),
   finishedAt: iso.nullable(),
 });
 export type Collection = z.infer<typeof collection>;

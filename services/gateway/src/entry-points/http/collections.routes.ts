@@ -6,10 +6,12 @@ import {
   collectionExport,
   collectionGet,
   collectionRequest,
+  jobGet,
   pageRequest,
   platformGet,
+  type Collection,
 } from '@psc/contracts';
-import { ConflictError, NotFoundError, ValidationError } from '@psc/core';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '@psc/core';
 import type { RpcClient } from '@psc/messaging';
 import { createRunNow } from '../../data-access/run-now.ts';
 import { JOB_ID, PLATFORM_ID } from './api-schemas.ts';
@@ -21,7 +23,8 @@ const Started = z
   .object({ jobId: z.uuid() })
   .meta({ id: 'CollectionStarted', example: { jobId: JOB_ID } });
 export const startedResponse = {
-  description: 'The collect job, queued; follow it at /api/v1/jobs/{jobId}',
+  description:
+    'The collect job, queued; follow it at /api/v1/jobs/{jobId} or /api/v1/collections/{jobId}',
   schema: Started,
 };
 
@@ -50,6 +53,8 @@ export const collectionOperations = {
     path: '/collections/:jobId',
     operationId: 'getCollection',
     summary: 'A collection run: status, document count, fan-out children',
+    description:
+      '`queued` (nothing collected, `startedAt` null) while the collect job waits in the queue; 404 for a job that is not a collect job, or that ended before it collected anything (cancelled while queued).',
     tag,
     role: 'viewer',
     params: jobParams,
@@ -125,6 +130,50 @@ function exportStream(rpc: RpcClient, jobId: string): Readable {
   return Readable.from(pages(), { objectMode: false, highWaterMark: 1 });
 }
 
+const notFound = (err: unknown) => err instanceof AppError && err.status === 404;
+const ENDED = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
+
+/**
+ * A collection as the collector records it from the moment it starts collecting; before that,
+ * what the ledger says of the collect job, so a client following the run it just started sees
+ * it `queued` instead of a 404. A job that ended without the collector ever recording it (cancelled
+ * while queued) has no collection.
+ */
+async function collectionOf(
+  rpc: RpcClient,
+  jobId: string,
+): Promise<{ collection: Collection; recorded: boolean }> {
+  try {
+    return { collection: await rpc.call(collectionGet, { jobId }), recorded: true };
+  } catch (err) {
+    if (!notFound(err)) throw err;
+    const job = await rpc.call(jobGet, { id: jobId }).catch((e: unknown) => {
+      throw notFound(e) ? err : e;
+    });
+    if (job.taskType !== 'collect') {
+      throw new NotFoundError(`job ${jobId} is a ${job.taskType} job, not a collection`);
+    }
+    if (ENDED.has(job.status)) {
+      throw new NotFoundError(
+        `job ${jobId} ended ${job.status} before it collected anything (GET /api/v1/jobs/${jobId})`,
+      );
+    }
+    // Queued, waiting for a retry, or started a moment ago (the collector's record is on its way).
+    const collection: Collection = {
+      jobId,
+      platformId: job.platformId,
+      resource: job.resource,
+      params: job.params,
+      status: job.status === 'running' ? 'running' : 'queued',
+      documents: 0,
+      children: null,
+      startedAt: job.startedAt,
+      finishedAt: null,
+    };
+    return { collection, recorded: false };
+  }
+}
+
 /**
  * Starts a collect run through the scheduler (which keeps the ledger) after checking the
  * resource is a collector and the run carries every declared param: a clear 4xx now instead
@@ -173,17 +222,18 @@ export function collectionRoutes(rpc: RpcClient): Router {
     ctx.body = started;
   });
   route(router, collectionOperations.get, async (ctx, { params }) => {
-    ctx.body = await rpc.call(collectionGet, params);
+    ctx.body = (await collectionOf(rpc, params.jobId)).collection;
   });
   route(router, collectionOperations.documents, async (ctx, { params: { jobId }, query }) => {
     ctx.body = await rpc.call(collectionDocuments, { jobId, ...query });
   });
   route(router, collectionOperations.export, async (ctx, { params: { jobId } }) => {
     // Before the first byte: an unknown collection is a 404, not an empty download.
-    await rpc.call(collectionGet, { jobId });
+    const { recorded } = await collectionOf(rpc, jobId);
     ctx.type = 'application/x-ndjson';
     ctx.set('Content-Disposition', `attachment; filename="collection-${jobId}.jsonl"`);
-    ctx.body = exportStream(rpc, jobId);
+    // Nothing is collected before the collector records the run (it would 404 the export).
+    ctx.body = recorded ? exportStream(rpc, jobId) : '';
   });
   return router;
 }
