@@ -175,6 +175,20 @@ export function createJobRunRepository(knex: Knex, schema: string) {
       return rows[0]?.crashes ?? 1;
     },
 
+    /**
+     * The run's delivery will come back although its worker did not die (its channel closed while
+     * it ran): the next count of a crash of this run is taken back in advance. Bounded harm if
+     * the delivery does not come back after all (the broker had its ack): that run's crash loop
+     * is noticed one delivery later.
+     */
+    async release(jobId: string, run: number, at: Date): Promise<void> {
+      await knex.raw(
+        `insert into ${schema}.job_crashes as c (job_id, run, crashes, at) values (?, ?, -1, ?)
+         on conflict (job_id, run) do update set crashes = c.crashes - 1, at = excluded.at`,
+        [jobId, run, at],
+      );
+    },
+
     async cancel(jobId: string, run: number, at: Date): Promise<void> {
       await knex.raw(
         `insert into ${schema}.cancelled_jobs (job_id, run, at) values (?, ?, ?)

@@ -433,6 +433,17 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         : gate.ordinary(() => run(message, ctx.attempt, false, logger));
     },
     onFailure: (message, err, decision, ctx) => reportFailure(message, err, decision, ctx.attempt),
+    // A delivery lost with its channel comes back marked redelivered: not a crash of this run.
+    onDeliveryLost: ({ payload: { jobId, run } }) => {
+      runs
+        .release(jobId, run, now())
+        .catch((err: unknown) =>
+          options.logger.warn(
+            { jobId, run, err: err instanceof Error ? err.message : String(err) },
+            'lost delivery not recorded; its return counts as a crash',
+          ),
+        );
+    },
   });
 
   return {

@@ -42,8 +42,15 @@ export function createConsumeLoop(options: {
   logger: Logger;
   /** Must ack or nack `msg` on `ch`; a rejection leaves the message to the broker's redelivery. */
   handle: (ch: ConfirmChannel, msg: ConsumeMessage) => Promise<void>;
+  /**
+   * Told of each delivery still being handled when its channel closes: the broker gives it out
+   * again (marked redelivered), though this process did not die holding it.
+   */
+  onLost?: (msg: ConsumeMessage) => void;
 }): ConsumeLoop {
   let inFlight = 0;
+  /** Deliveries being handled, by the channel that delivered them. */
+  const handling = new Map<ConfirmChannel, Set<ConsumeMessage>>();
   let stopping = false;
   let idle: (() => void) | undefined;
   let current: { ch: ConfirmChannel; tag: string } | undefined;
@@ -64,6 +71,9 @@ export function createConsumeLoop(options: {
       return;
     }
     inFlight += 1;
+    let held = handling.get(ch);
+    if (!held) handling.set(ch, (held = new Set()));
+    held.add(msg);
     options
       .handle(ch, msg)
       .catch((err: unknown) => {
@@ -76,6 +86,7 @@ export function createConsumeLoop(options: {
         );
       })
       .finally(() => {
+        held.delete(msg);
         inFlight -= 1;
         if (inFlight === 0) idle?.();
       });
@@ -90,6 +101,9 @@ export function createConsumeLoop(options: {
     ch.once('close', () => {
       closed.add(ch);
       if (current?.ch === ch) current = undefined;
+      const lost = handling.get(ch);
+      handling.delete(ch);
+      for (const msg of lost ?? []) options.onLost?.(msg);
     });
   }
 

@@ -62,6 +62,12 @@ export interface ConsumerOptions<Q extends QueueSpec> {
    * `onFailure` hook alone (the job ledger keeps dead jobs), and the delivery is just acked.
    */
   givenUpTo?: 'dead-letter-queue' | 'hook';
+  /**
+   * Told of a delivery whose channel closed while it was being handled (the connection dropped,
+   * or the broker closed the channel): the broker delivers it again, marked redelivered, though
+   * this process did not die holding it.
+   */
+  onDeliveryLost?: (message: MessageOf<Q['accepts'][number]>) => void;
   /** Clock for `nextAttemptAt`. */
   now?: () => Date;
   /** Jitter's randomness (tests make it predictable). */
@@ -108,6 +114,8 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
   const now = options.now ?? (() => new Date());
   const byType = new Map(spec.accepts.map((d) => [d.type, d]));
   let holdMs = HOLD_MIN_MS;
+  /** Each delivery's parsed message, for `onDeliveryLost`. */
+  const parsedOf = new WeakMap<ConsumeMessage, M>();
 
   function event(msg: ConsumeMessage, attempt: number, reason?: string): ConsumerEvent {
     return {
@@ -198,6 +206,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
       return;
     }
     const { message, attempt } = parsed;
+    parsedOf.set(msg, message);
     const ctx: HandlerContext = {
       attempt,
       maxAttempts,
@@ -234,6 +243,10 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     prefetch: options.prefetch ?? spec.prefetch?.default ?? 10,
     logger: log,
     handle,
+    onLost: (msg) => {
+      const message = parsedOf.get(msg);
+      if (message) options.onDeliveryLost?.(message);
+    },
   });
   emitter.start = loop.start;
   emitter.stop = loop.stop;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { startFakePlatform, waitFor, type Item } from '@psc/testing';
+import { QUEUES } from '@psc/contracts';
+import { closeConsumerChannels, startFakePlatform, waitFor, type Item } from '@psc/testing';
 import { startHarness } from './support/harness.ts';
 
 const items = (n: number): Item[] => Array.from({ length: n }, (_, i) => ({ id: `i${i + 1}` }));
@@ -109,5 +110,57 @@ describe('sync-worker.jobs: two copies of one run', { timeout: 60_000 }, () => {
       unchanged: 0,
       deleted: 0,
     });
+  });
+
+  it('when the broker closes the job consumer’s channel while a run is under way, then the run’s redelivery is not counted as a crash (PSC_CRASH_LOOP_LIMIT 1): it succeeds once and is never given up', async (t) => {
+    const h = await startHarness(t, { PSC_CRASH_LOOP_LIMIT: '1' });
+    const fake = await startFakePlatform();
+    t.after(() => fake.stop());
+    let answer: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    fake.route('GET', '/items', async () => {
+      await answered;
+      return { body: { data: items(3) } };
+    });
+    const platform = h.addPlatform({
+      baseUrl: fake.url,
+      resources: [
+        {
+          name: 'items',
+          request: { path: '/items' },
+          itemsPath: 'data',
+          key: 'id',
+          mapping: { id: 'id' },
+        },
+      ],
+    });
+    const jobId = await h.runJob(platform, 'items');
+    await waitFor(() => fake.requests.length >= 1, { message: 'the run is under way' });
+    // What a consumer timeout or a dropped connection does: the delivery comes back redelivered.
+    assert.equal(await closeConsumerChannels(h.vhost, QUEUES.syncJobs), 1);
+    answer();
+    const done = await h.finished(jobId);
+    assert.deepEqual(done.stats, {
+      fetched: 3,
+      inserted: 3,
+      updated: 0,
+      unchanged: 0,
+      deleted: 0,
+    });
+    // The delivery came back and was seen (counted, and taken back by the channel's loss).
+    await waitFor(
+      async () => {
+        const rows = await h.knex
+          .withSchema('sync')
+          .table('job_crashes')
+          .where({ job_id: jobId })
+          .select('crashes');
+        return rows.length === 1 && (rows[0] as { crashes: number }).crashes === 0;
+      },
+      { message: 'the redelivery was counted and not held against the run' },
+    );
+    await waitFor(() => h.app.jobs.inFlight() === 0, { message: 'every delivery settled' });
+    assert.deepEqual(h.eventsOf('job.failed', jobId), [], 'not given up as a crash loop');
+    assert.equal(h.eventsOf('job.succeeded', jobId).length, 1);
   });
 });

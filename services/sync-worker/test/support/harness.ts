@@ -37,6 +37,8 @@ export const TEST_TIERS_MS = [100, 200, 400, 2_500];
 
 export interface Harness {
   knex: Knex;
+  /** The test's own RabbitMQ vhost. */
+  vhost: string;
   /** The harness's broker connection, for extra stand-in services. */
   broker: Broker;
   rpc: RpcClient;
@@ -162,6 +164,7 @@ export async function startHarness(
 
   return {
     knex,
+    vhost: isolated.vhost,
     broker,
     rpc,
     app,
