@@ -14,6 +14,16 @@ export const JOB_STATUSES = [
   'cancelled',
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
+/**
+ * A run in one of these is over: nothing moves it on but a replay (of `failed` or `dead`), which
+ * starts the job's next run.
+ */
+export const FINAL_JOB_STATUSES: readonly JobStatus[] = [
+  'succeeded',
+  'failed',
+  'dead',
+  'cancelled',
+];
 
 export const JOB_TRIGGERS = ['schedule', 'manual', 'api', 'replay', 'backfill'] as const;
 

@@ -1,11 +1,39 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { QUEUES } from '@psc/contracts';
 import { closeConsumerChannels, startFakePlatform, waitFor, type Item } from '@psc/testing';
-import { startHarness } from './support/harness.ts';
+import { startHarness, type Harness } from './support/harness.ts';
 
 const items = (n: number): Item[] => Array.from({ length: n }, (_, i) => ({ id: `i${i + 1}` }));
+
+/**
+ * A platform whose one page of three items is answered only once the test calls `answer`: a
+ * run stays under way, its request out, for as long as the test needs.
+ */
+async function heldPlatform(h: Harness, t: TestContext) {
+  const fake = await startFakePlatform();
+  t.after(() => fake.stop());
+  let answer: () => void = () => undefined;
+  const answered = new Promise<void>((resolve) => (answer = resolve));
+  fake.route('GET', '/items', async () => {
+    await answered;
+    return { body: { data: items(3) } };
+  });
+  const platform = h.addPlatform({
+    baseUrl: fake.url,
+    resources: [
+      {
+        name: 'items',
+        request: { path: '/items' },
+        itemsPath: 'data',
+        key: 'id',
+        mapping: { id: 'id' },
+      },
+    ],
+  });
+  return { fake, platform, answer };
+}
 
 // One page is stored by one statement, several by one transaction: a duplicate is refused by both.
 const shapes = [
@@ -61,26 +89,7 @@ describe('sync-worker.jobs: two copies of one run', { timeout: 60_000 }, () => {
 
   it('when a one-page run is cancelled while its page is on its way, then it ends cancelled: nothing of it is stored and it never succeeds', async (t) => {
     const h = await startHarness(t);
-    const fake = await startFakePlatform();
-    t.after(() => fake.stop());
-    let answer: () => void = () => undefined;
-    const answered = new Promise<void>((resolve) => (answer = resolve));
-    fake.route('GET', '/items', async () => {
-      await answered;
-      return { body: { data: items(3) } };
-    });
-    const platform = h.addPlatform({
-      baseUrl: fake.url,
-      resources: [
-        {
-          name: 'items',
-          request: { path: '/items' },
-          itemsPath: 'data',
-          key: 'id',
-          mapping: { id: 'id' },
-        },
-      ],
-    });
+    const { fake, platform, answer } = await heldPlatform(h, t);
     const jobId = await h.runJob(platform, 'items');
     await waitFor(() => fake.requests.length >= 1, { message: 'the page was asked for' });
     await h.cancelJob(jobId);
@@ -114,26 +123,7 @@ describe('sync-worker.jobs: two copies of one run', { timeout: 60_000 }, () => {
 
   it('when the broker closes the job consumer’s channel while a run is under way, then the run’s redelivery is not counted as a crash (PSC_CRASH_LOOP_LIMIT 1): it succeeds once and is never given up', async (t) => {
     const h = await startHarness(t, { PSC_CRASH_LOOP_LIMIT: '1' });
-    const fake = await startFakePlatform();
-    t.after(() => fake.stop());
-    let answer: () => void = () => undefined;
-    const answered = new Promise<void>((resolve) => (answer = resolve));
-    fake.route('GET', '/items', async () => {
-      await answered;
-      return { body: { data: items(3) } };
-    });
-    const platform = h.addPlatform({
-      baseUrl: fake.url,
-      resources: [
-        {
-          name: 'items',
-          request: { path: '/items' },
-          itemsPath: 'data',
-          key: 'id',
-          mapping: { id: 'id' },
-        },
-      ],
-    });
+    const { fake, platform, answer } = await heldPlatform(h, t);
     const jobId = await h.runJob(platform, 'items');
     await waitFor(() => fake.requests.length >= 1, { message: 'the run is under way' });
     // What a consumer timeout or a dropped connection does: the delivery comes back redelivered.

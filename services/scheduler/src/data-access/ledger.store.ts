@@ -1,14 +1,13 @@
 import type { Knex } from 'knex';
 import { ConflictError, NotFoundError, type Clock } from '@psc/core';
 import type { Outbox } from '@psc/messaging';
-import type { DlqFilter, Job, JobStatus } from '@psc/contracts';
+import { FINAL_JOB_STATUSES, type DlqFilter, type Job, type JobStatus } from '@psc/contracts';
 import type { ControlRepository } from './control.repository.ts';
 import type { DeadLetterRepository } from './dead-letter.repository.ts';
 import type { JobRepository } from './job.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import {
   DEAD,
-  TERMINAL,
   applyReports,
   cancellation,
   replayRun,
@@ -82,7 +81,9 @@ export function createLedgerStore(deps: {
           changes.map((c) => c.entry),
         );
         const ended = changes.filter(
-          (c) => TERMINAL.includes(c.entry.job.status) && !TERMINAL.includes(c.before),
+          (c) =>
+            FINAL_JOB_STATUSES.includes(c.entry.job.status) &&
+            !FINAL_JOB_STATUSES.includes(c.before),
         );
         const dead = ended.filter((c) => DEAD.includes(c.entry.job.status)).map((c) => c.entry.job);
         await deps.deadLetters.addJobs(trx, dead);

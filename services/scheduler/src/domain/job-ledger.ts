@@ -1,15 +1,15 @@
-import type {
-  Job,
-  JobStatus,
-  PayloadOf,
-  jobFailed,
-  jobProgressed,
-  jobStarted,
-  jobSucceeded,
-  jobWaiting,
+import {
+  FINAL_JOB_STATUSES,
+  type Job,
+  type JobStatus,
+  type PayloadOf,
+  type jobFailed,
+  type jobProgressed,
+  type jobStarted,
+  type jobSucceeded,
+  type jobWaiting,
 } from '@psc/contracts';
 
-export const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'dead', 'cancelled'];
 /** Outcomes that put a job into the dead-letter queue, from which it can be replayed. */
 export const DEAD: readonly JobStatus[] = ['failed', 'dead'];
 
@@ -57,7 +57,7 @@ function later(position: LedgerPosition, next: LedgerPosition): boolean {
 export function applyReport(entry: LedgerEntry, report: JobReport): LedgerEntry | undefined {
   const { job, position } = entry;
   const p = report.payload;
-  if (TERMINAL.includes(job.status) || p.run !== job.run) return undefined;
+  if (FINAL_JOB_STATUSES.includes(job.status) || p.run !== job.run) return undefined;
   const attempts = Math.max(job.attempts, p.attempt);
   const startedAt = job.startedAt ?? ('startedAt' in p && p.startedAt ? p.startedAt : p.at);
   const common = { attempts, startedAt, updatedAt: p.at };
@@ -155,7 +155,7 @@ export function applyReports(
  * retrying, waiting) one is asked to stop and `the worker` reports it cancelled.
  */
 export function cancellation(job: Pick<Job, 'status'>): 'ended' | 'now' | 'the worker' {
-  if (TERMINAL.includes(job.status)) return 'ended';
+  if (FINAL_JOB_STATUSES.includes(job.status)) return 'ended';
   return job.status === 'queued' ? 'now' : 'the worker';
 }
 

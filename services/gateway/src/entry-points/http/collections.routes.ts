@@ -6,6 +6,7 @@ import {
   collectionExport,
   collectionGet,
   collectionRequest,
+  FINAL_JOB_STATUSES,
   jobGet,
   pageRequest,
   platformGet,
@@ -131,7 +132,6 @@ function exportStream(rpc: RpcClient, jobId: string): Readable {
 }
 
 const notFound = (err: unknown) => err instanceof AppError && err.status === 404;
-const ENDED = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
 
 /**
  * A collection as the collector records it from the moment it starts collecting; before that,
@@ -153,7 +153,7 @@ async function collectionOf(
     if (job.taskType !== 'collect') {
       throw new NotFoundError(`job ${jobId} is a ${job.taskType} job, not a collection`);
     }
-    if (ENDED.has(job.status)) {
+    if (FINAL_JOB_STATUSES.includes(job.status)) {
       throw new NotFoundError(
         `job ${jobId} ended ${job.status} before it collected anything (GET /api/v1/jobs/${jobId})`,
       );

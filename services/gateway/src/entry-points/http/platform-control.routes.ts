@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   breakerView,
   controlReason,
+  FINAL_JOB_STATUSES,
   job,
   jobGet,
   platformSyncControl,
@@ -30,7 +31,6 @@ const onceQuery = z.object({
     .default(0)
     .meta({ description: 'Seconds to wait for the jobs to finish (0–300)' }),
 });
-const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
 const SyncStatus = platformSyncStatus
   // The gateway adds the sync-worker's breakers to the scheduler's status.
   .extend({ breaker: z.array(breakerView).nullable() })
@@ -121,11 +121,11 @@ export function platformControlRoutes(rpc: RpcClient): Router {
     let results: Job[] = [];
     do {
       results = await Promise.all(jobs.map((j) => rpc.call(jobGet, { id: j.id })));
-      if (results.every((j) => FINISHED.includes(j.status))) break;
+      if (results.every((j) => FINAL_JOB_STATUSES.includes(j.status))) break;
       if (Date.now() >= deadline) break;
       await delay(250);
     } while (Date.now() < deadline);
-    const done = results.every((j) => FINISHED.includes(j.status));
+    const done = results.every((j) => FINAL_JOB_STATUSES.includes(j.status));
     ctx.status = done ? 200 : 202;
     ctx.body = { jobs: results, finished: done };
   });
