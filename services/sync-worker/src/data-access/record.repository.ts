@@ -38,6 +38,18 @@ const NESTLOOP_SAFE_KEYS = 2_000;
 const CHUNK = 1_000;
 
 /**
+ * When an upsert rewrites a stored record (every path that stores records uses it): only when
+ * its hash changed, or to revive it after a soft-delete. `r` is the stored row.
+ */
+const ON_CONFLICT = `on conflict (platform_id, resource, parent_key, key) do update
+  set data = excluded.data, hash = excluded.hash, updated_at = now(), deleted_at = null
+  where r.hash is distinct from excluded.hash or r.deleted_at is not null`;
+
+/** A resource's live and soft-deleted records, counted in one pass. */
+const LIVE_AND_DEAD = `count(*) filter (where deleted_at is null) as live,
+  count(*) filter (where deleted_at is not null) as dead`;
+
+/**
  * Every page of every sync runs it: prepared, it is parsed and planned once per connection. Its
  * plan (an insert from one JSON array, conflicts by primary key) does not depend on the page.
  * The rows travel as one JSON text built from each record's canonical JSON, already made for
@@ -49,9 +61,7 @@ const UPSERT: PreparedStatement = {
   text: `insert into sync.records as r (platform_id, resource, parent_key, key, data, hash)
          select $1, $2, u.parent_key, u.key, u.data, u.hash
            from jsonb_to_recordset($3::jsonb) as u(parent_key text, key text, data jsonb, hash text)
-         on conflict (platform_id, resource, parent_key, key) do update
-           set data = excluded.data, hash = excluded.hash, updated_at = now(), deleted_at = null
-           where r.hash is distinct from excluded.hash or r.deleted_at is not null
+         ${ON_CONFLICT}
          returning r.key, r.parent_key, (xmax = 0) as inserted`,
 };
 
@@ -66,8 +76,7 @@ const UPSERT: PreparedStatement = {
 const UPSERT_COUNTING: PreparedStatement = {
   name: 'sync.records.upsert+count',
   text: `with before as (
-           select count(*) filter (where deleted_at is null) as live,
-                  count(*) filter (where deleted_at is not null) as dead
+           select ${LIVE_AND_DEAD}
              from sync.records where platform_id = $1 and resource = $2
          ), changed as (${UPSERT.text})
          select key, parent_key, inserted, null::bigint as live, null::bigint as dead from changed
@@ -91,15 +100,12 @@ const PAGE_EFFECTS = `sync_page as (
     select u.parent_key, u.key, u.data, u.hash
       from jsonb_to_recordset(?::jsonb) as u(parent_key text, key text, data jsonb, hash text)
   ), sync_before as (
-    select count(*) filter (where deleted_at is null) as live,
-           count(*) filter (where deleted_at is not null) as dead
+    select ${LIVE_AND_DEAD}
       from sync.records where ?::boolean and platform_id = ? and resource = ?
   ), sync_upserted as (
     insert into sync.records as r (platform_id, resource, parent_key, key, data, hash)
     select ?, ?, p.parent_key, p.key, p.data, p.hash from sync_page p
-    on conflict (platform_id, resource, parent_key, key) do update
-      set data = excluded.data, hash = excluded.hash, updated_at = now(), deleted_at = null
-      where r.hash is distinct from excluded.hash or r.deleted_at is not null
+    ${ON_CONFLICT}
     returning (xmax = 0) as inserted
   ), sync_gone as (
     update sync.records as r set deleted_at = now(), updated_at = now()
