@@ -85,6 +85,11 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
       assert.equal(status.code, 0, show(status));
       assert.match(status.stdout, /state:\s+paused/);
       assert.match(status.stdout, /reason:\s+upstream migration until 14:00\n/);
+      assert.match(status.stdout, /jobs:\s+queued \d+, running \d+, retrying \d+, waiting \d+\n/);
+      assert.match(
+        status.stdout,
+        /finished last hour:\s+succeeded \d+, failed \d+, dead \d+, cancelled \d+\n/,
+      );
       const { body } = await pscJson<{ state: string; reason: string }>('scheduler', 'status');
       assert.deepEqual({ state: body.state, reason: body.reason }, { state: 'paused', reason });
     } finally {

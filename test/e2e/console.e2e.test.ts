@@ -258,6 +258,36 @@ describe('operator console in headless Chromium', () => {
     await letter.waitFor({ state: 'detached' });
   });
 
+  it('when jobs have ended, then the overview counts them by status, in flight and finished in the last hour, as the scheduler does', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const counts = page.getByRole('table', { name: 'Job counts' });
+    const row = async (name: string) =>
+      (await counts.getByRole('row', { name: new RegExp(`^${name}`) }).textContent()) ?? '';
+    type Counts = Record<string, number>;
+    const shown = (counts: Counts) =>
+      Object.entries(counts)
+        .map(([status, n]) => `${status} ${n}`)
+        .join('');
+    // The page reads the same endpoint every 2 s: wait until it shows what the API answers now.
+    const api = await waitFor(
+      async () => {
+        const { body } = await system.api<{ counts: { jobs: Counts; finishedLastHour: Counts } }>(
+          '/api/v1/scheduler',
+        );
+        const now = `Now${shown(body.counts.jobs)}`;
+        const finished = `Finished in the last hour${shown(body.counts.finishedLastHour)}`;
+        return (await row('Now')) === now && (await row('Finished')) === finished
+          ? body.counts
+          : undefined;
+      },
+      { timeoutMs: 15_000, message: 'the overview shows the scheduler’s job counts' },
+    );
+    // Sync once and the replayed job succeeded; the other dead job is still dead.
+    assert.ok(api.finishedLastHour.succeeded! >= 2, JSON.stringify(api));
+    assert.ok(api.finishedLastHour.dead! >= 1, JSON.stringify(api));
+    assert.deepEqual(Object.keys(api.jobs), ['queued', 'running', 'retrying', 'waiting']);
+  });
+
   it('when the scheduler is paused with a reason, then the page and the API show it paused with that reason', async () => {
     await page.getByRole('link', { name: 'Scheduler' }).click();
     const state = page.getByLabel('Scheduler state');

@@ -3130,7 +3130,16 @@ export interface components {
         schedules: number;
         pausedSchedules: number;
         jobs: {
-          [key: string]: number;
+          queued: number;
+          running: number;
+          retrying: number;
+          waiting: number;
+        };
+        finishedLastHour: {
+          succeeded: number;
+          failed: number;
+          dead: number;
+          cancelled: number;
         };
       };
     };

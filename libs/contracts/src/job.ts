@@ -18,12 +18,23 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
  * A run in one of these is over: nothing moves it on but a replay (of `failed` or `dead`), which
  * starts the job's next run.
  */
-export const FINAL_JOB_STATUSES: readonly JobStatus[] = [
+export const FINAL_JOB_STATUSES = [
   'succeeded',
   'failed',
   'dead',
   'cancelled',
-];
+] as const satisfies readonly JobStatus[];
+export type FinalJobStatus = (typeof FINAL_JOB_STATUSES)[number];
+/** A run in one of these is not over yet: queued, running, or between attempts. */
+export const LIVE_JOB_STATUSES = [
+  'queued',
+  'running',
+  'retrying',
+  'waiting',
+] as const satisfies readonly JobStatus[];
+export type LiveJobStatus = (typeof LIVE_JOB_STATUSES)[number];
+export const isFinalJobStatus = (status: JobStatus): status is FinalJobStatus =>
+  (FINAL_JOB_STATUSES as readonly JobStatus[]).includes(status);
 
 export const JOB_TRIGGERS = ['schedule', 'manual', 'api', 'replay', 'backfill'] as const;
 

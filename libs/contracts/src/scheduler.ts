@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TASK_TYPES } from './topology.ts';
-import { JOB_STATUSES, job } from './job.ts';
+import { FINAL_JOB_STATUSES, JOB_STATUSES, LIVE_JOB_STATUSES, job } from './job.ts';
 import { scheduleSpec } from './schedule.ts';
 import { pageRequest } from './record.ts';
 
@@ -53,6 +53,14 @@ export const controlReason = z.strictObject({
   reason: z.string().trim().min(1).max(500).optional(),
 });
 
+/** One non-negative count per status of `statuses`, every one present (0 when none). */
+function countsOf<const S extends string>(statuses: readonly S[]) {
+  const count = z.number().int().nonnegative();
+  return z.object(
+    Object.fromEntries(statuses.map((s) => [s, count])) as { [K in S]: typeof count },
+  );
+}
+
 export const schedulerStatus = z.object({
   state: z.enum(SCHEDULER_STATES),
   reason: z.string().nullable(),
@@ -66,7 +74,13 @@ export const schedulerStatus = z.object({
     activePlatforms: z.number().int(),
     schedules: z.number().int(),
     pausedSchedules: z.number().int(),
-    jobs: z.record(z.string(), z.number().int()),
+    /** Jobs whose run is not over, by status: exact, at the cost of an index range per status. */
+    jobs: countsOf(LIVE_JOB_STATUSES),
+    /**
+     * Jobs that ended in the last hour, by status. Counting every finished job would scan
+     * the whole retained ledger (30 days by default) on each call, and the console asks every 2 s.
+     */
+    finishedLastHour: countsOf(FINAL_JOB_STATUSES),
   }),
 });
 export type SchedulerStatus = z.infer<typeof schedulerStatus>;

@@ -7,6 +7,11 @@ import { TASK_TYPES } from '@psc/api-client';
 type SchedulerStatus = components['schemas']['SchedulerStatus'];
 type TaskConfig = components['schemas']['TaskConfig'];
 
+const byStatus = (counts: Record<string, number>): string =>
+  Object.entries(counts)
+    .map(([status, n]) => `${status} ${n}`)
+    .join(', ');
+
 function printStatus(ctx: Context, s: SchedulerStatus): void {
   ctx.out.result(s, () => {
     ctx.out.fields({
@@ -17,9 +22,8 @@ function printStatus(ctx: Context, s: SchedulerStatus): void {
       'last tick': s.lastTickAt,
       platforms: `${s.counts.activePlatforms} active of ${s.counts.platforms}`,
       schedules: `${s.counts.schedules} (${s.counts.pausedSchedules} paused)`,
-      jobs: Object.entries(s.counts.jobs)
-        .map(([state, n]) => `${state} ${n}`)
-        .join(', '),
+      jobs: byStatus(s.counts.jobs),
+      'finished last hour': byStatus(s.counts.finishedLastHour),
     });
   });
 }

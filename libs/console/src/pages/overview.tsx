@@ -1,12 +1,9 @@
-import { useMemo } from 'react';
 import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, num, rate } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ErrorBox, Section, Status } from '../ui.tsx';
 
-const HOUR_MS = 3_600_000;
-const JOB_SAMPLE = 500;
 const DLQ_SAMPLE = 500;
 
 export function Overview() {
@@ -29,24 +26,6 @@ export function Overview() {
     () => unwrap(client.GET('/api/v1/dlq', { params: { query: { limit: DLQ_SAMPLE } } })),
     live,
   );
-  const jobs = useApi(
-    'jobs-last-hour',
-    () =>
-      unwrap(
-        client.GET('/api/v1/jobs', {
-          params: {
-            query: { since: new Date(Date.now() - HOUR_MS).toISOString(), limit: JOB_SAMPLE },
-          },
-        }),
-      ),
-    live,
-  );
-  const byState = useMemo(() => {
-    const counts = new Map<string, number>();
-    for (const job of jobs.data?.items ?? [])
-      counts.set(job.status, (counts.get(job.status) ?? 0) + 1);
-    return [...counts].sort(([a], [b]) => a.localeCompare(b));
-  }, [jobs.data]);
   const openBreakers = (breakers.data?.items ?? []).filter((b) => b.state !== 'closed');
   const p = pipeline.data;
   const s = scheduler.data;
@@ -91,16 +70,23 @@ export function Overview() {
           </ul>
         </div>
       </div>
-      <ErrorBox error={pipeline.error ?? scheduler.error ?? jobs.error} />
-      <Section title="Jobs in the last hour">
-        <table>
+      <ErrorBox error={pipeline.error ?? scheduler.error} />
+      <Section title="Jobs">
+        <table aria-label="Job counts">
           <tbody>
             <tr>
-              {byState.length === 0 ? <td className="muted">none</td> : null}
-              {byState.map(([state, count]) => (
-                <td key={state}>
-                  <Status value={state} /> {count}
-                  {jobs.data?.nextCursor ? '+' : ''}
+              <th scope="row">Now</th>
+              {Object.entries(s?.counts.jobs ?? {}).map(([status, count]) => (
+                <td key={status}>
+                  <Status value={status} /> {num(count)}
+                </td>
+              ))}
+            </tr>
+            <tr>
+              <th scope="row">Finished in the last hour</th>
+              {Object.entries(s?.counts.finishedLastHour ?? {}).map(([status, count]) => (
+                <td key={status}>
+                  <Status value={status} /> {num(count)}
                 </td>
               ))}
             </tr>

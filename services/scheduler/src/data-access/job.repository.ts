@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import {
+  FINAL_JOB_STATUSES,
+  LIVE_JOB_STATUSES,
   jobCursor,
   type Job,
   type JobListRequest,
@@ -356,12 +358,21 @@ export function createJobRepository(knex: Knex) {
       return rows.map((r) => ({ id: r.id, run: r.run, taskType: r.task_type }));
     },
 
-    async countByStatus(): Promise<Record<string, number>> {
-      const rows = (await jobs()
-        .select('status')
-        .count<{ status: string; count: string }[]>('* as count')
-        .groupBy('status')) as unknown as { status: string; count: string }[];
-      return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+    /**
+     * Jobs per status among the runs not yet over (an index range on `(status, created_at)` per
+     * status), and among those that finished since `finishedSince` (a range of the `finished_at`
+     * index): never a scan of the whole retained ledger. Statuses without jobs are absent.
+     */
+    async countByStatus(finishedSince: Date): Promise<Record<string, number>> {
+      const { rows } = await knex.raw<{ rows: { status: string; count: number }[] }>(
+        `SELECT status, count(*)::int AS count FROM scheduler.jobs
+          WHERE status = ANY(?::text[]) GROUP BY status
+         UNION ALL
+         SELECT status, count(*)::int AS count FROM scheduler.jobs
+          WHERE finished_at >= ? AND status = ANY(?::text[]) GROUP BY status`,
+        [[...LIVE_JOB_STATUSES], finishedSince, [...FINAL_JOB_STATUSES]],
+      );
+      return Object.fromEntries(rows.map((r) => [r.status, r.count]));
     },
 
     /** Deletes up to `batch` finished jobs older than `before`; returns how many. */

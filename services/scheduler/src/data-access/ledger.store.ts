@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { ConflictError, NotFoundError, type Clock } from '@psc/core';
 import type { Outbox } from '@psc/messaging';
-import { FINAL_JOB_STATUSES, type DlqFilter, type Job, type JobStatus } from '@psc/contracts';
+import { isFinalJobStatus, type DlqFilter, type Job, type JobStatus } from '@psc/contracts';
 import type { ControlRepository } from './control.repository.ts';
 import type { DeadLetterRepository } from './dead-letter.repository.ts';
 import type { JobRepository } from './job.repository.ts';
@@ -81,9 +81,7 @@ export function createLedgerStore(deps: {
           changes.map((c) => c.entry),
         );
         const ended = changes.filter(
-          (c) =>
-            FINAL_JOB_STATUSES.includes(c.entry.job.status) &&
-            !FINAL_JOB_STATUSES.includes(c.before),
+          (c) => isFinalJobStatus(c.entry.job.status) && !isFinalJobStatus(c.before),
         );
         const dead = ended.filter((c) => DEAD.includes(c.entry.job.status)).map((c) => c.entry.job);
         await deps.deadLetters.addJobs(trx, dead);

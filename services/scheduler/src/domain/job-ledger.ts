@@ -1,5 +1,5 @@
 import {
-  FINAL_JOB_STATUSES,
+  isFinalJobStatus,
   type Job,
   type JobStatus,
   type PayloadOf,
@@ -57,7 +57,7 @@ function later(position: LedgerPosition, next: LedgerPosition): boolean {
 export function applyReport(entry: LedgerEntry, report: JobReport): LedgerEntry | undefined {
   const { job, position } = entry;
   const p = report.payload;
-  if (FINAL_JOB_STATUSES.includes(job.status) || p.run !== job.run) return undefined;
+  if (isFinalJobStatus(job.status) || p.run !== job.run) return undefined;
   const attempts = Math.max(job.attempts, p.attempt);
   const startedAt = job.startedAt ?? ('startedAt' in p && p.startedAt ? p.startedAt : p.at);
   const common = { attempts, startedAt, updatedAt: p.at };
@@ -155,7 +155,7 @@ export function applyReports(
  * retrying, waiting) one is asked to stop and `the worker` reports it cancelled.
  */
 export function cancellation(job: Pick<Job, 'status'>): 'ended' | 'now' | 'the worker' {
-  if (FINAL_JOB_STATUSES.includes(job.status)) return 'ended';
+  if (isFinalJobStatus(job.status)) return 'ended';
   return job.status === 'queued' ? 'now' : 'the worker';
 }
 

@@ -1,4 +1,9 @@
-import type { SchedulerState, SchedulerStatus } from '@psc/contracts';
+import {
+  FINAL_JOB_STATUSES,
+  LIVE_JOB_STATUSES,
+  type SchedulerState,
+  type SchedulerStatus,
+} from '@psc/contracts';
 import type { Clock } from '@psc/core';
 import type { ControlRepository } from '../data-access/control.repository.ts';
 import type { ControlStore } from '../data-access/control.store.ts';
@@ -8,6 +13,16 @@ import type { PlatformRepository } from '../data-access/platform.repository.ts';
 import type { ScheduleRepository } from '../data-access/schedule.repository.ts';
 import { LEASE_NAME } from '../data-access/tick.store.ts';
 import { stopCancelReason } from './cancellation.ts';
+
+const HOUR_MS = 3_600_000;
+
+/** Every status of `statuses` with its count, 0 for those `counted` lacks. */
+function countsOf<S extends string>(
+  statuses: readonly S[],
+  counted: Readonly<Record<string, number>>,
+): Record<S, number> {
+  return Object.fromEntries(statuses.map((s) => [s, counted[s] ?? 0])) as Record<S, number>;
+}
 
 export type ControlAction = 'pause' | 'resume' | 'stop' | 'start';
 
@@ -42,14 +57,14 @@ export function createSchedulerControl(deps: {
   schedules: ScheduleRepository;
 }) {
   async function status(): Promise<SchedulerStatus> {
+    const now = deps.clock.now();
     const [control, lease, platforms, schedules, jobs] = await Promise.all([
       deps.control.get(),
       deps.leases.current(LEASE_NAME),
       deps.platforms.counts(),
       deps.schedules.counts(),
-      deps.jobs.countByStatus(),
+      deps.jobs.countByStatus(new Date(now.getTime() - HOUR_MS)),
     ]);
-    const now = deps.clock.now();
     return {
       state: control.state,
       reason: control.reason,
@@ -68,7 +83,8 @@ export function createSchedulerControl(deps: {
         activePlatforms: platforms.active,
         schedules: schedules.schedules,
         pausedSchedules: schedules.paused,
-        jobs,
+        jobs: countsOf(LIVE_JOB_STATUSES, jobs),
+        finishedLastHour: countsOf(FINAL_JOB_STATUSES, jobs),
       },
     };
   }

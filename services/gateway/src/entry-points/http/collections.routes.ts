@@ -6,7 +6,7 @@ import {
   collectionExport,
   collectionGet,
   collectionRequest,
-  FINAL_JOB_STATUSES,
+  isFinalJobStatus,
   jobGet,
   pageRequest,
   platformGet,
@@ -153,7 +153,7 @@ async function collectionOf(
     if (job.taskType !== 'collect') {
       throw new NotFoundError(`job ${jobId} is a ${job.taskType} job, not a collection`);
     }
-    if (FINAL_JOB_STATUSES.includes(job.status)) {
+    if (isFinalJobStatus(job.status)) {
       throw new NotFoundError(
         `job ${jobId} ended ${job.status} before it collected anything (GET /api/v1/jobs/${jobId})`,
       );

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import {
   breakerView,
   controlReason,
-  FINAL_JOB_STATUSES,
+  isFinalJobStatus,
   job,
   jobGet,
   platformSyncControl,
@@ -121,11 +121,11 @@ export function platformControlRoutes(rpc: RpcClient): Router {
     let results: Job[] = [];
     do {
       results = await Promise.all(jobs.map((j) => rpc.call(jobGet, { id: j.id })));
-      if (results.every((j) => FINAL_JOB_STATUSES.includes(j.status))) break;
+      if (results.every((j) => isFinalJobStatus(j.status))) break;
       if (Date.now() >= deadline) break;
       await delay(250);
     } while (Date.now() < deadline);
-    const done = results.every((j) => FINAL_JOB_STATUSES.includes(j.status));
+    const done = results.every((j) => isFinalJobStatus(j.status));
     ctx.status = done ? 200 : 202;
     ctx.body = { jobs: results, finished: done };
   });
