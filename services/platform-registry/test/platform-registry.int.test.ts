@@ -4,6 +4,7 @@ import { createConnection, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   platformCreate,
+  platformGet,
   platformGetWithSecrets,
   platformInput,
   platformList,
@@ -226,6 +227,30 @@ describe('platform-registry (in-process, outbox and egress)', () => {
       /worker_key_mismatch|sealed under worker key/,
     );
   });
+  it('when a stored credential cannot be opened (sealed under a retired key, or damaged), then the platform is still listed and read, masked, and only the workers’ read fails', async () => {
+    const created = await rpc.call(platformCreate, {
+      ...platformAt(fake.url, 'unopenable'),
+      auth: { type: 'header', name: 'X-Key', token: `tok-${randomBytes(8).toString('hex')}` },
+    });
+    await knex
+      .withSchema(SCHEMA)
+      .table('platforms')
+      .where({ id: created.id })
+      .update({ auth_secret: knex.raw(`'v1:' || md5(auth_secret)`) });
+
+    const listed = (await rpc.call(platformList, { limit: 100 })).items;
+    const item = listed.find((p) => p.id === created.id);
+    assert.deepEqual(item?.auth, { type: 'header', name: 'X-Key', token: '***' });
+    assert.ok(listed.length > 1, 'the other platforms are listed too');
+    const read = await rpc.call(platformGet, { id: created.id });
+    assert.deepEqual(read.auth, { type: 'header', name: 'X-Key', token: '***' });
+    await assert.rejects(rpc.call(platformGetWithSecrets, { id: created.id }), (err: AppError) => {
+      assert.equal(err.code, 'secret_key_mismatch');
+      assert.match(err.message, /does not open with PSC_SECRET_KEY/);
+      return true;
+    });
+  });
+
   it('when lists are asked together, then identical ones get the same page, other pages their own, and a list asked after a create shows it', async () => {
     for (const name of ['list-a', 'list-b', 'list-c']) {
       answers[`${name}.test`] = [PUBLIC];

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { NonRetryableError } from '@psc/core';
 import type { PlatformAuth, PlatformWithSecrets as Platform } from '@psc/contracts';
 import type { Emit, Outbox } from '@psc/messaging';
 import type { SecretBox } from './secret-box.ts';
@@ -10,6 +11,9 @@ type Definition = Omit<
   /** Type and header/query name only: the token lives encrypted in `auth_secret`. */
   auth: { type: PlatformAuth['type']; name?: string };
 };
+
+/** A stored platform whose credential was not opened: its auth is type and name only. */
+export type SealedPlatform = Omit<Platform, 'auth'> & { auth: Definition['auth'] };
 
 interface PlatformRow {
   id: string;
@@ -48,12 +52,33 @@ export function createPlatformStore(knex: Knex, box: SecretBox, outbox: Outbox) 
   const platforms = (q: Knex | Knex.Transaction = knex) =>
     q.withSchema('registry').table('platforms');
 
+  function openSecret(sealed: string, id: string): string {
+    try {
+      return box.open(sealed, id);
+    } catch (err) {
+      throw new NonRetryableError(
+        'secret_key_mismatch',
+        `platform ${id}: its stored credential does not open with PSC_SECRET_KEY (stored under another key, or damaged); start the registry with the key it was stored under, or register the platform again`,
+        { cause: err },
+      );
+    }
+  }
+
   function toPlatform(row: PlatformRow): Platform {
+    const { auth } = row.definition;
+    const token = row.auth_secret === null ? undefined : openSecret(row.auth_secret, row.id);
+    return {
+      ...toSealed(row),
+      auth: (auth.type === 'none' ? { type: 'none' } : { ...auth, token }) as PlatformAuth,
+    };
+  }
+
+  /** The platform with its credential left sealed: its type and name, never its token. */
+  function toSealed(row: PlatformRow): SealedPlatform {
     const { auth, ...definition } = row.definition;
-    const token = row.auth_secret === null ? undefined : box.open(row.auth_secret, row.id);
     return {
       ...definition,
-      auth: (auth.type === 'none' ? { type: 'none' } : { ...auth, token }) as PlatformAuth,
+      auth,
       id: row.id,
       name: row.name,
       active: row.active,
@@ -80,6 +105,9 @@ export function createPlatformStore(knex: Knex, box: SecretBox, outbox: Outbox) 
       updated_at: new Date(updatedAt),
     };
   }
+
+  const findRow = async (id: string) =>
+    (await platforms().where({ id }).whereNull('deleted_at').first()) as PlatformRow | undefined;
 
   const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
@@ -146,12 +174,21 @@ export function createPlatformStore(knex: Knex, box: SecretBox, outbox: Outbox) 
     },
 
     async findById(id: string): Promise<Platform | undefined> {
-      const row = (await platforms().where({ id }).whereNull('deleted_at').first()) as
-        PlatformRow | undefined;
+      const row = await findRow(id);
       return row ? toPlatform(row) : undefined;
     },
 
-    async list(filter: ListFilter): Promise<Platform[]> {
+    /** The platform with its credential left sealed, for reads that show it masked. */
+    async findSealed(id: string): Promise<SealedPlatform | undefined> {
+      const row = await findRow(id);
+      return row ? toSealed(row) : undefined;
+    },
+
+    /**
+     * A page of platforms, credentials left sealed: a list shows them masked anyway, so it opens
+     * no secret (and one that cannot be opened does not fail the page).
+     */
+    async list(filter: ListFilter): Promise<SealedPlatform[]> {
       const q = platforms().whereNull('deleted_at').orderBy('name').limit(filter.limit);
       if (filter.active !== undefined) void q.where({ active: filter.active });
       if (filter.tag !== undefined) {
@@ -159,7 +196,7 @@ export function createPlatformStore(knex: Knex, box: SecretBox, outbox: Outbox) 
       }
       if (filter.afterName !== undefined) void q.where('name', '>', filter.afterName);
       const rows = (await q) as PlatformRow[];
-      return rows.map(toPlatform);
+      return rows.map(toSealed);
     },
   };
 }

@@ -18,7 +18,7 @@ import { AppError, ConflictError, NotFoundError, ValidationError, type Clock } f
 import type { EgressGuard } from '@psc/egress';
 import { createEnvelope, type Emit } from '@psc/messaging';
 import type { z } from 'zod';
-import type { PlatformStore, PlatformTx } from '../data-access/platform.store.ts';
+import type { PlatformStore, PlatformTx, SealedPlatform } from '../data-access/platform.store.ts';
 import type { PlatformProbe } from '../data-access/platform-probe.ts';
 import { mergePatch } from './merge-patch.ts';
 import { assertPlatformRules, dryRunExpressions, maskCredentialHeaders } from './platform-rules.ts';
@@ -26,16 +26,16 @@ import { assertPlatformRules, dryRunExpressions, maskCredentialHeaders } from '.
 type ParsedInput = z.infer<typeof platformInput>;
 type Definition = Omit<PlatformWithSecrets, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
 
-function maskAuth(auth: PlatformAuth): MaskedAuth {
+function maskAuth(auth: Pick<PlatformAuth, 'type'> & { name?: string }): MaskedAuth {
   if (auth.type === 'none') return { type: 'none' };
-  return { type: auth.type, ...('name' in auth ? { name: auth.name } : {}), token: '***' };
+  return { type: auth.type, ...(auth.name === undefined ? {} : { name: auth.name }), token: '***' };
 }
 
 /**
  * A platform as anyone may see it: the credential masked, and so are the values of
  * credential-looking static headers, which platforms saved before that rule may still hold.
  */
-export function masked(p: PlatformWithSecrets): Platform {
+export function masked(p: PlatformWithSecrets | SealedPlatform): Platform {
   return {
     ...p,
     auth: maskAuth(p.auth),
@@ -295,6 +295,13 @@ export function createPlatformService(deps: {
         });
         return { id: current.id, version };
       });
+    },
+
+    /** The platform as anyone may see it; its credential is not even opened. */
+    async get(id: string): Promise<Platform> {
+      const platform = await store.findSealed(id);
+      if (!platform) throw new NotFoundError(`platform ${id} not found`);
+      return masked(platform);
     },
 
     async getWithSecrets(id: string): Promise<PlatformWithSecrets> {

@@ -14,7 +14,7 @@ import { createCoalescer } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { WorkerSeal } from '@psc/platform-http';
 import type { Logger } from '@psc/telemetry';
-import { masked, type PlatformService } from '../../domain/platform.service.ts';
+import type { PlatformService } from '../../domain/platform.service.ts';
 
 export function platformRpcHandlers(
   service: PlatformService,
@@ -45,7 +45,7 @@ export function platformRpcHandlers(
   });
   return [
     rpcHandler(platformCreate, (input, ctx) => service.create(input, ctx.correlationId)),
-    rpcHandler(platformGet, async ({ id }) => masked(await service.getWithSecrets(id))),
+    rpcHandler(platformGet, ({ id }) => service.get(id)),
     // Any broker client may ask; only the workers' key opens the credential in the answer.
     rpcHandler(platformGetWithSecrets, async ({ id }) =>
       workerSeal.seal(await service.getWithSecrets(id)),
