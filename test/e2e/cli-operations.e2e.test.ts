@@ -90,6 +90,7 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
         status.stdout,
         /finished last hour:\s+succeeded \d+, failed \d+, dead \d+, cancelled \d+\n/,
       );
+      assert.match(status.stdout, /dead letters:\s+\d+\+?\n/);
       const { body } = await pscJson<{ state: string; reason: string }>('scheduler', 'status');
       assert.deepEqual({ state: body.state, reason: body.reason }, { state: 'paused', reason });
     } finally {

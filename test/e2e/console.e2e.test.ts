@@ -258,7 +258,7 @@ describe('operator console in headless Chromium', () => {
     await letter.waitFor({ state: 'detached' });
   });
 
-  it('when jobs have ended, then the overview counts them by status, in flight and finished in the last hour, as the scheduler does', async () => {
+  it('when jobs have ended, then the overview counts them by status, in flight and finished in the last hour, and the dead letters, as the scheduler does', async () => {
     await page.getByRole('link', { name: 'Overview' }).click();
     const counts = page.getByRole('table', { name: 'Job counts' });
     const row = async (name: string) =>
@@ -271,12 +271,19 @@ describe('operator console in headless Chromium', () => {
     // The page reads the same endpoint every 2 s: wait until it shows what the API answers now.
     const api = await waitFor(
       async () => {
-        const { body } = await system.api<{ counts: { jobs: Counts; finishedLastHour: Counts } }>(
-          '/api/v1/scheduler',
-        );
+        const { body } = await system.api<{
+          counts: {
+            jobs: Counts;
+            finishedLastHour: Counts;
+            deadLetters: { count: number; atLeast: boolean };
+          };
+        }>('/api/v1/scheduler');
         const now = `Now${shown(body.counts.jobs)}`;
         const finished = `Finished in the last hour${shown(body.counts.finishedLastHour)}`;
-        return (await row('Now')) === now && (await row('Finished')) === finished
+        const dead = String(body.counts.deadLetters.count);
+        return (await row('Now')) === now &&
+          (await row('Finished')) === finished &&
+          (await page.getByTestId('dlq-size').textContent()) === dead
           ? body.counts
           : undefined;
       },
@@ -284,6 +291,8 @@ describe('operator console in headless Chromium', () => {
     );
     // Sync once and the replayed job succeeded; the other dead job is still dead.
     assert.ok(api.finishedLastHour.succeeded! >= 2, JSON.stringify(api));
+    assert.equal(await page.getByTestId('dlq-size').textContent(), String(api.deadLetters.count));
+    assert.ok(api.deadLetters.count >= 1 && !api.deadLetters.atLeast, JSON.stringify(api));
     assert.ok(api.finishedLastHour.dead! >= 1, JSON.stringify(api));
     assert.deepEqual(Object.keys(api.jobs), ['queued', 'running', 'retrying', 'waiting']);
   });

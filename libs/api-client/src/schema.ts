@@ -3141,6 +3141,10 @@ export interface components {
           dead: number;
           cancelled: number;
         };
+        deadLetters: {
+          count: number;
+          atLeast: boolean;
+        };
       };
     };
     TaskConfigList: {

@@ -81,6 +81,8 @@ export const schedulerStatus = z.object({
      * the whole retained ledger (30 days by default) on each call, and the console asks every 2 s.
      */
     finishedLastHour: countsOf(FINAL_JOB_STATUSES),
+    /** Letters in the dead-letter queue, counted up to 10,000 (`atLeast`: there are more). */
+    deadLetters: z.object({ count: z.number().int().nonnegative(), atLeast: z.boolean() }),
   }),
 });
 export type SchedulerStatus = z.infer<typeof schedulerStatus>;

@@ -108,6 +108,7 @@ export function createApp(deps: AppDeps) {
     control,
     leases,
     jobs,
+    deadLetters,
     platforms,
     schedules,
   });

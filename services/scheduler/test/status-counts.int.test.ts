@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { schedulerStatusGet, type JobStatus } from '@psc/contracts';
+import { DEAD_LETTER_COUNT_CAP } from '../src/domain/scheduler-control.ts';
 import { manualClock, startInProcess } from './in-process.ts';
 import { platformSummary } from './support.ts';
 
 const MINUTE_MS = 60_000;
 
-describe('scheduler.status: job counts', { timeout: 60_000 }, () => {
+describe('scheduler.status: job and dead-letter counts', { timeout: 60_000 }, () => {
   const clock = manualClock('2030-01-01T12:00:00.000Z');
   let s: Awaited<ReturnType<typeof startInProcess>>;
 
@@ -73,5 +74,33 @@ describe('scheduler.status: job counts', { timeout: 60_000 }, () => {
       cancelled: 0,
     });
     assert.equal(later.counts.jobs.queued, 2);
+  });
+
+  it('when dead letters pile up past 10,000, then the status counts them up to 10,000 and says there are more', async () => {
+    assert.deepEqual((await s.rpc.call(schedulerStatusGet, {})).counts.deadLetters, {
+      count: 0,
+      atLeast: false,
+    });
+    const letters = (n: number) =>
+      s.knex.raw(
+        `INSERT INTO scheduler.dead_letters (id, queue, reason, attempts, dead_at)
+         SELECT gen_random_uuid(), 'sync-worker.jobs', 'unreadable', 0, now() FROM generate_series(1, ?)`,
+        [n],
+      );
+    await letters(3);
+    assert.deepEqual((await s.rpc.call(schedulerStatusGet, {})).counts.deadLetters, {
+      count: 3,
+      atLeast: false,
+    });
+    await letters(DEAD_LETTER_COUNT_CAP - 3);
+    assert.deepEqual((await s.rpc.call(schedulerStatusGet, {})).counts.deadLetters, {
+      count: DEAD_LETTER_COUNT_CAP,
+      atLeast: false,
+    });
+    await letters(1);
+    assert.deepEqual((await s.rpc.call(schedulerStatusGet, {})).counts.deadLetters, {
+      count: DEAD_LETTER_COUNT_CAP,
+      atLeast: true,
+    });
   });
 });

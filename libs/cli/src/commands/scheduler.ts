@@ -24,6 +24,7 @@ function printStatus(ctx: Context, s: SchedulerStatus): void {
       schedules: `${s.counts.schedules} (${s.counts.pausedSchedules} paused)`,
       jobs: byStatus(s.counts.jobs),
       'finished last hour': byStatus(s.counts.finishedLastHour),
+      'dead letters': `${s.counts.deadLetters.count}${s.counts.deadLetters.atLeast ? '+' : ''}`,
     });
   });
 }

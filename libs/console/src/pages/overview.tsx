@@ -4,8 +4,6 @@ import { ago, num, rate } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ErrorBox, Section, Status } from '../ui.tsx';
 
-const DLQ_SAMPLE = 500;
-
 export function Overview() {
   const { client } = useSession();
   const live = { refreshInterval: LIVE_MS };
@@ -21,15 +19,11 @@ export function Overview() {
     live,
   );
   const scheduler = useApi('scheduler', () => unwrap(client.GET('/api/v1/scheduler')), live);
-  const dlq = useApi(
-    'dlq-size',
-    () => unwrap(client.GET('/api/v1/dlq', { params: { query: { limit: DLQ_SAMPLE } } })),
-    live,
-  );
   const openBreakers = (breakers.data?.items ?? []).filter((b) => b.state !== 'closed');
   const p = pipeline.data;
   const s = scheduler.data;
-  const dlqSize = dlq.data ? `${dlq.data.items.length}${dlq.data.nextCursor ? '+' : ''}` : '…';
+  const dead = s?.counts.deadLetters;
+  const dlqSize = dead ? `${num(dead.count)}${dead.atLeast ? '+' : ''}` : '…';
 
   return (
     <>

@@ -126,6 +126,14 @@ export function createDeadLetterRepository(knex: Knex) {
         .first()) as DeadLetterRow | undefined;
       return row ? { letter: toDeadLetter(row), stored: row.message ?? null } : undefined;
     },
+    /** How many letters wait, counted up to `cap` (an index-only range, however many there are). */
+    async countUpTo(cap: number): Promise<number> {
+      const { rows } = await knex.raw<{ rows: { n: number }[] }>(
+        `SELECT count(*)::int AS n FROM (SELECT 1 FROM scheduler.dead_letters LIMIT ?) AS t`,
+        [cap],
+      );
+      return rows[0]?.n ?? 0;
+    },
     async delete(id: string): Promise<number> {
       return table().where({ id }).delete();
     },

@@ -7,6 +7,7 @@ import {
 import type { Clock } from '@psc/core';
 import type { ControlRepository } from '../data-access/control.repository.ts';
 import type { ControlStore } from '../data-access/control.store.ts';
+import type { DeadLetterRepository } from '../data-access/dead-letter.repository.ts';
 import type { JobRepository } from '../data-access/job.repository.ts';
 import type { LeaseRepository } from '../data-access/lease.repository.ts';
 import type { PlatformRepository } from '../data-access/platform.repository.ts';
@@ -15,6 +16,8 @@ import { LEASE_NAME } from '../data-access/tick.store.ts';
 import { stopCancelReason } from './cancellation.ts';
 
 const HOUR_MS = 3_600_000;
+/** Dead letters are counted up to this many: the status stays cheap however many pile up. */
+export const DEAD_LETTER_COUNT_CAP = 10_000;
 
 /** Every status of `statuses` with its count, 0 for those `counted` lacks. */
 function countsOf<S extends string>(
@@ -53,17 +56,19 @@ export function createSchedulerControl(deps: {
   control: ControlRepository;
   leases: LeaseRepository;
   jobs: JobRepository;
+  deadLetters: Pick<DeadLetterRepository, 'countUpTo'>;
   platforms: PlatformRepository;
   schedules: ScheduleRepository;
 }) {
   async function status(): Promise<SchedulerStatus> {
     const now = deps.clock.now();
-    const [control, lease, platforms, schedules, jobs] = await Promise.all([
+    const [control, lease, platforms, schedules, jobs, deadLetters] = await Promise.all([
       deps.control.get(),
       deps.leases.current(LEASE_NAME),
       deps.platforms.counts(),
       deps.schedules.counts(),
       deps.jobs.countByStatus(new Date(now.getTime() - HOUR_MS)),
+      deps.deadLetters.countUpTo(DEAD_LETTER_COUNT_CAP + 1),
     ]);
     return {
       state: control.state,
@@ -85,6 +90,10 @@ export function createSchedulerControl(deps: {
         pausedSchedules: schedules.paused,
         jobs: countsOf(LIVE_JOB_STATUSES, jobs),
         finishedLastHour: countsOf(FINAL_JOB_STATUSES, jobs),
+        deadLetters: {
+          count: Math.min(deadLetters, DEAD_LETTER_COUNT_CAP),
+          atLeast: deadLetters > DEAD_LETTER_COUNT_CAP,
+        },
       },
     };
   }
