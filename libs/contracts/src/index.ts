@@ -24,6 +24,7 @@ export * from './records-export.ts';
 export * from './records-import.ts';
 export * from './schedule.ts';
 export * from './topology-table.ts';
+export * from './broker-permissions.ts';
 export * from './job.outcomes.ts';
 export * from './page-cursor.ts';
 export * from './outbox.ts';

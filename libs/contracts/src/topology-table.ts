@@ -296,6 +296,9 @@ export const QUEUE_SPECS = {
 
 export type QueueKey = keyof typeof QUEUE_SPECS;
 
+/** The service that consumes every dead-letter queue into the dead-letter queue API. */
+export const DEAD_LETTER_KEEPER: ServiceName = 'scheduler';
+
 /** Queues whose dead letters the scheduler keeps in the dead-letter queue API. */
 export const DEAD_LETTER_SOURCES: readonly QueueSpec[] = Object.values(
   QUEUE_SPECS as Record<string, QueueSpec>,

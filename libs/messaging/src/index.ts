@@ -17,3 +17,4 @@ export * from './heartbeat.ts';
 export * from './drain.ts';
 export * from './log-shipping.ts';
 export * from './queue-check.ts';
+export * from './broker-users.ts';

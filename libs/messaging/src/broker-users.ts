@@ -1,0 +1,72 @@
+import { brokerPermissions, type ServiceName } from '@psc/contracts';
+
+export interface BrokerUser {
+  service: ServiceName;
+  user: string;
+  password: string;
+}
+
+export interface BrokerUsersOptions {
+  /** RabbitMQ's management API, with an administrator's credentials in the URL. */
+  managementUrl: string;
+  vhost: string;
+  users: readonly BrokerUser[];
+  timeoutMs?: number;
+}
+
+/** A management API call; fetch refuses credentials in the URL, so they become Basic auth. */
+function managementCall(managementUrl: string, timeoutMs: number) {
+  const url = new URL(managementUrl);
+  const authorization = `Basic ${Buffer.from(
+    `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
+  ).toString('base64')}`;
+  const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  return async (method: string, path: string, body?: unknown, ok = [200, 201, 204]) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    if (!ok.includes(res.status)) {
+      throw new Error(
+        `RabbitMQ management ${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`,
+      );
+    }
+  };
+}
+
+/**
+ * Creates (or updates) one RabbitMQ user per service with the least permissions the topology
+ * table gives it on `vhost` ({@link brokerPermissions}): no management tag, so the user cannot
+ * log into the management API. Idempotent: running it again resets passwords and permissions.
+ */
+export async function provisionBrokerUsers(options: BrokerUsersOptions): Promise<void> {
+  const call = managementCall(options.managementUrl, options.timeoutMs ?? 10_000);
+  const vhost = encodeURIComponent(options.vhost);
+  for (const { service, user, password } of options.users) {
+    const name = encodeURIComponent(user);
+    const permissions = brokerPermissions(service);
+    await call('PUT', `/api/users/${name}`, { password, tags: '' });
+    await call('PUT', `/api/permissions/${vhost}/${name}`, {
+      configure: permissions.configure,
+      write: permissions.write,
+      read: permissions.read,
+    });
+    await call('PUT', `/api/topic-permissions/${vhost}/${name}`, permissions.topic);
+  }
+}
+
+/** Deletes the users (a missing one is no error). */
+export async function removeBrokerUsers(
+  options: Omit<BrokerUsersOptions, 'users' | 'vhost'> & { users: readonly { user: string }[] },
+): Promise<void> {
+  const call = managementCall(options.managementUrl, options.timeoutMs ?? 10_000);
+  for (const { user } of options.users) {
+    await call('DELETE', `/api/users/${encodeURIComponent(user)}`, undefined, [204, 404]);
+  }
+}
