@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  freePort,
+  waitUntilStarted,
   spawnService,
   startFakePlatform,
   waitFor,
@@ -39,7 +39,6 @@ describe('sync-worker replicas: crashes and shared rate limits', { timeout: 120_
   });
 
   async function startWorker(id: string): Promise<ServiceProcess> {
-    const port = await freePort();
     const worker = spawnService({
       name: `sync-worker-${id}`,
       ...launchOf('sync-worker'),
@@ -47,7 +46,7 @@ describe('sync-worker replicas: crashes and shared rate limits', { timeout: 120_
         ...system.secretsFor('sync-worker'),
         AMQP_URL: system.env.amqpUrl,
         DATABASE_URL: system.env.databaseUrl,
-        HTTP_PORT: String(port),
+        HTTP_PORT: '0',
         PSC_EGRESS_ALLOW: '127.0.0.1,localhost',
         PSC_RETRY_TIERS_MS: TIERS,
         PSC_WORKER_ID: id,
@@ -57,13 +56,7 @@ describe('sync-worker replicas: crashes and shared rate limits', { timeout: 120_
       },
     });
     workers.push(worker);
-    await waitFor(
-      async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => null))?.ok,
-      {
-        timeoutMs: 30_000,
-        message: `worker ${id} ready`,
-      },
-    );
+    await waitUntilStarted(worker);
     return worker;
   }
 

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createApiClient, type ApiClient, type paths } from '@psc/api-client';
 import {
   createIsolatedEnv,
-  freePort,
   spawnService,
-  waitUntilReady,
+  waitUntilStarted,
   type IsolatedEnv,
   type ServiceProcess,
 } from '@psc/testing';
@@ -116,21 +115,20 @@ export async function startSystem(
     name: ServiceName,
     extraEnv: Record<string, string> = {},
   ): Promise<RunningService> {
-    const port = await freePort();
     const child = spawnService({
       name,
       ...launchOf(name),
       env: {
         ...secretsOf(name, secrets),
         ...baseEnv,
-        HTTP_PORT: String(port),
+        // The OS picks the port and the service says which: see waitUntilStarted.
+        HTTP_PORT: '0',
         OTEL_SERVICE_NAME: name,
         ...extraEnv,
       },
     });
-    const url = `http://127.0.0.1:${port}`;
-    await waitUntilReady(child, url);
-    const running = { process: child, port, url };
+    const url = await waitUntilStarted(child);
+    const running = { process: child, port: Number(new URL(url).port), url };
     services.set(name, running);
     return running;
   }

@@ -46,7 +46,7 @@ export {
   type SpawnServiceOptions,
 } from './service-process.ts';
 export { freePort } from './ports.ts';
-export { waitUntilReady } from './service-ready.ts';
+export { waitUntilReady, waitUntilStarted } from './service-ready.ts';
 export {
   SERVICE_EXTRA_FLAGS,
   SERVICE_NODE_FLAGS,

@@ -31,3 +31,28 @@ export async function waitUntilReady(
     throw err;
   }
 }
+
+/** A psc service's start line: `{"url":"http://127.0.0.1:41234",…,"msg":"scheduler started"}`. */
+const STARTED_LINE = /"url":"(http:\/\/[^"]+)".*"msg":"[^"]*(?:started|listening)"/;
+
+/**
+ * Waits until a psc service spawned with `HTTP_PORT=0` has logged the address it listens on, then
+ * until `/ready` answers there; returns that URL. A port picked before the process starts can be
+ * taken meanwhile by another test's process, whose `/ready` would then answer for a service that
+ * failed to bind: the address the service itself reports cannot be anyone else's.
+ */
+export async function waitUntilStarted(
+  service: ServiceProcess,
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<string> {
+  let url: string;
+  try {
+    const line = await service.waitForLine(STARTED_LINE, options.timeoutMs ?? 90_000);
+    url = STARTED_LINE.exec(line)![1]!;
+  } catch (err) {
+    await service.stop();
+    throw err;
+  }
+  await waitUntilReady(service, url, options);
+  return url;
+}

@@ -24,9 +24,8 @@ import {
   type RpcClient,
 } from '@psc/messaging';
 import {
-  freePort,
   spawnService,
-  waitFor,
+  waitUntilStarted,
   type IsolatedEnv,
   type ServiceProcess,
 } from '@psc/testing';
@@ -45,25 +44,20 @@ export async function startReplica(
   name: string,
   extraEnv: Record<string, string> = {},
 ): Promise<Replica> {
-  const port = await freePort();
   const child = spawnService({
     name,
     entry,
     env: {
       AMQP_URL: env.amqpUrl,
       DATABASE_URL: env.databaseUrl,
-      HTTP_PORT: String(port),
+      HTTP_PORT: '0',
       LOG_LEVEL: 'info',
       OTEL_SERVICE_NAME: 'scheduler',
       PSC_SCHEDULER_REPLICA_ID: name,
       ...extraEnv,
     },
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.ok === true, {
-    timeoutMs: 30_000,
-    message: `${name} ready`,
-  });
+  const url = await waitUntilStarted(child);
   return { process: child, url };
 }
 
