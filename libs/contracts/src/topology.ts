@@ -24,6 +24,18 @@ export const SERVICES = [
 ] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/**
+ * The PostgreSQL schema each service owns (its migrations create it and every table in it); no
+ * service reads another's. `npm run db-roles` gives each service a login owning only its own.
+ */
+export const SERVICE_SCHEMAS = {
+  gateway: 'gateway',
+  'platform-registry': 'registry',
+  scheduler: 'scheduler',
+  'sync-worker': 'sync',
+  collector: 'collector',
+} as const satisfies Record<ServiceName, string>;
+
 export const TASK_TYPES = ['sync', 'validate', 'collect'] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 

@@ -17,3 +17,4 @@ export {
   transactionWith,
   type PreparedStatement,
 } from './hot-path.ts';
+export { provisionServiceRoles, removeServiceRoles, type ServiceRole } from './service-roles.ts';

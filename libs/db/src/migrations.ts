@@ -72,7 +72,13 @@ function isLocked(err: unknown): boolean {
 async function bootstrap(knex: Knex, schema: string): Promise<void> {
   await knex.transaction(async (trx) => {
     await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`psc.migrations.${schema}`]);
-    await trx.raw('create schema if not exists ??', [schema]);
+    // Only when missing: creating a schema takes CREATE on the database, which a service's own
+    // login (npm run db-roles: its schema made for it, nothing more) does not have.
+    const { rows } = await trx.raw<{ rows: unknown[] }>(
+      'select 1 from pg_namespace where nspname = ?',
+      [schema],
+    );
+    if (rows.length === 0) await trx.raw('create schema if not exists ??', [schema]);
     const builder = (): Knex.SchemaBuilder => trx.schema.withSchema(schema);
     if (!(await builder().hasTable(TABLE_NAME))) {
       await builder().createTable(TABLE_NAME, (t) => {

@@ -29,6 +29,9 @@ export interface IsolatedEnvOptions {
 export interface DroppedTestResources {
   vhosts: string[];
   databases: string[];
+  /** Broker users and PostgreSQL roles a test made for its vhost or database (least privilege). */
+  users: string[];
+  roles: string[];
 }
 
 const STALE_AFTER_MS = 60 * 60 * 1000;
@@ -75,8 +78,8 @@ export async function createIsolatedEnv(options: IsolatedEnvOptions = {}): Promi
 }
 
 /**
- * Deletes `psc-test-*` vhosts and drops `psc_test_*` databases whose name says they were created
- * more than `olderThanMs` ago. Returns what it removed.
+ * Deletes `psc-test-*` vhosts and broker users and drops `psc_test_*` databases and roles whose
+ * name says they were created more than `olderThanMs` ago. Returns what it removed.
  */
 export async function dropStaleTestResources(
   olderThanMs: number,
@@ -103,11 +106,35 @@ export async function dropStaleTestResources(
     return rows.map((row) => row.datname).filter(isStale);
   });
 
+  const listedUsers = await api.call('GET', '/api/users');
+  const users = (Array.isArray(listedUsers) ? listedUsers : [])
+    .map((entry: unknown) => (entry as { name?: unknown }).name)
+    .filter((name): name is string => typeof name === 'string' && name.startsWith(VHOST_PREFIX))
+    .filter(isStale);
+  const roles = await withPgClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<{ rolname: string }>(
+      'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)',
+      [DATABASE_PREFIX],
+    );
+    return rows.map((row) => row.rolname).filter(isStale);
+  });
+
   await settleAll([
     ...vhosts.map((vhost) => deleteVhost(api, vhost)),
     ...databases.map((database) => dropDatabase(databaseUrl, database)),
+    ...users.map((user) =>
+      api.call('DELETE', `/api/users/${encodeURIComponent(user)}`, undefined, [204, 404]),
+    ),
   ]);
-  return { vhosts, databases };
+  // After their databases: a role that owns something in one cannot be dropped.
+  await settleAll(
+    roles.map((role) =>
+      withPgClient(databaseUrl, (client) =>
+        client.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`),
+      ),
+    ),
+  );
+  return { vhosts, databases, users, roles };
 }
 
 async function createVhost(

@@ -127,7 +127,26 @@ describe('dropStaleTestResources', { timeout: 300_000 }, () => {
     await withPgClient(infra.databaseUrl, (client) =>
       client.query(`CREATE DATABASE ${quoteIdent(stale.database)} TEMPLATE template0`),
     );
+    // What a least-privilege test makes for its vhost and database, left by a crashed run.
+    const staleUser = `${stale.vhost}.gateway`;
+    const staleRole = `${stale.database}_gateway`;
+    await api.call('PUT', `/api/users/${encodeURIComponent(staleUser)}`, {
+      password: 'x',
+      tags: '',
+    });
+    await withPgClient(infra.databaseUrl, (client) =>
+      client.query(`CREATE ROLE ${quoteIdent(staleRole)}`),
+    );
     t.after(async () => {
+      await api.call(
+        'DELETE',
+        `/api/users/${encodeURIComponent(staleUser)}`,
+        undefined,
+        [204, 404],
+      );
+      await withPgClient(infra.databaseUrl, (client) =>
+        client.query(`DROP ROLE IF EXISTS ${quoteIdent(staleRole)}`),
+      );
       await api.call(
         'DELETE',
         `/api/vhosts/${encodeURIComponent(stale.vhost)}`,
@@ -143,6 +162,16 @@ describe('dropStaleTestResources', { timeout: 300_000 }, () => {
 
     assert.ok(dropped.vhosts.includes(stale.vhost));
     assert.ok(dropped.databases.includes(stale.database));
+    assert.ok(dropped.users.includes(staleUser));
+    assert.ok(dropped.roles.includes(staleRole));
+    assert.equal(
+      (await api.request('GET', `/api/users/${encodeURIComponent(staleUser)}`)).status,
+      404,
+    );
+    const role = await withPgClient(infra.databaseUrl, (client) =>
+      client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [staleRole]),
+    );
+    assert.equal(role.rowCount, 0);
     assert.equal(await vhostStatus(stale.vhost), 404);
     assert.equal(await databaseExists(stale.database), false);
     assert.equal(await vhostStatus(fresh.vhost), 200);

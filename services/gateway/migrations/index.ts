@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
+import { SERVICE_SCHEMAS } from '@psc/contracts';
 import * as createGateway from './20261201000000_create_gateway.ts';
 import * as rateLimitsUnlogged from './20261202000000_rate_limits_unlogged.ts';
 import * as createOutbox from './20261203000000_create_outbox.ts';
 import * as outboxParking from './20261203010000_outbox_parking.ts';
 
-export const SCHEMA = 'gateway';
+export const SCHEMA = SERVICE_SCHEMAS['gateway'];
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261201000000_create_gateway.ts': createGateway,

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { SERVICE_SCHEMAS } from '@psc/contracts';
 import * as createJobs from './20261122000000_create_jobs.ts';
 import * as createSchedules from './20261123000000_create_schedules.ts';
 import * as jobEmitter from './20261124000000_job_emitter.ts';
@@ -6,7 +7,7 @@ import * as jobRuns from './20261125000000_job_runs.ts';
 import * as runsAndDeadLetters from './20261203000000_runs_and_dead_letters.ts';
 import * as backfills from './20261203010000_backfills.ts';
 
-export const SCHEMA = 'scheduler';
+export const SCHEMA = SERVICE_SCHEMAS['scheduler'];
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_jobs.ts': createJobs,

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
-import { EXCHANGES, QUEUES, brokerUsers, type ServiceName } from '@psc/contracts';
+import pg from 'pg';
+import { EXCHANGES, QUEUES, SERVICE_SCHEMAS, brokerUsers, type ServiceName } from '@psc/contracts';
+import { provisionServiceRoles, removeServiceRoles, type ServiceRole } from '@psc/db';
 import { provisionBrokerUsers, removeBrokerUsers, type BrokerUser } from '@psc/messaging';
 import {
   boothSample,
@@ -17,20 +19,29 @@ import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 const DATE = '2024-07-01';
 const RACES = 3;
 
-/** The system's AMQP URL with another login. */
-function loginAs(amqpUrl: string, user: BrokerUser): string {
-  const url = new URL(amqpUrl);
-  url.username = encodeURIComponent(user.user);
-  url.password = encodeURIComponent(user.password);
+/** One of the system's URLs with another login. */
+function loginAs(serverUrl: string, user: string, password: string): string {
+  const url = new URL(serverUrl);
+  url.username = encodeURIComponent(user);
+  url.password = encodeURIComponent(password);
   return url.toString();
 }
 
-describe('least-privilege broker users: one RabbitMQ user per service, from the topology table', () => {
+const secret = () => randomBytes(18).toString('base64url');
+
+describe('least privilege: each service under its own RabbitMQ user and PostgreSQL login', () => {
   let system: System;
   let fake: FakePlatform;
   let managementUrl: string;
+  let adminDbUrl: string;
   let users: BrokerUser[];
+  let roles: (ServiceRole & { service: ServiceName })[];
   const userOf = (service: ServiceName) => users.find((u) => u.service === service)!;
+  const roleOf = (service: ServiceName) => roles.find((r) => r.service === service)!;
+  const brokerLogin = (service: ServiceName) =>
+    loginAs(system.env.amqpUrl, userOf(service).user, userOf(service).password);
+  const dbLogin = (service: ServiceName) =>
+    loginAs(system.env.databaseUrl, roleOf(service).role, roleOf(service).password);
 
   before(async () => {
     fake = await startFakePlatform({ collections: { '/booth/all': boothSample(25) } });
@@ -40,22 +51,35 @@ describe('least-privilege broker users: one RabbitMQ user per service, from the 
     for (let race = 0; race < RACES; race += 1) {
       fake.route('GET', `/card/${DATE}/${race}`, () => ({ body: { runners: [{ race }] } }));
     }
-    system = await startSystem({ name: 'broker-users', services: [] });
-    managementUrl = (await startInfra()).managementUrl;
-    // User names are global to the broker: this vhost's name keeps them apart from others'.
-    users = brokerUsers(`${system.env.vhost}.`).map((u) => ({
-      ...u,
-      password: randomBytes(18).toString('base64url'),
-    }));
+    system = await startSystem({ name: 'least-privilege', services: [] });
+    const infra = await startInfra();
+    managementUrl = infra.managementUrl;
+    adminDbUrl = infra.databaseUrl;
+    // Users and roles are global to their server: the vhost's and database's names keep them
+    // apart from other tests'.
+    users = brokerUsers(`${system.env.vhost}.`).map((u) => ({ ...u, password: secret() }));
     await provisionBrokerUsers({ managementUrl, vhost: system.env.vhost, users });
+    roles = SERVICE_NAMES.map((service) => ({
+      service,
+      role: `${system.env.database}_${SERVICE_SCHEMAS[service]}`,
+      schema: SERVICE_SCHEMAS[service],
+      password: secret(),
+    }));
+    await provisionServiceRoles(system.env.databaseUrl, roles);
     for (const name of SERVICE_NAMES) {
-      await system.start(name, { AMQP_URL: loginAs(system.env.amqpUrl, userOf(name)) });
+      await system.start(name, { AMQP_URL: brokerLogin(name), DATABASE_URL: dbLogin(name) });
     }
   });
   after(async () => {
     await system?.stop();
     await fake?.stop();
     if (users) await removeBrokerUsers({ managementUrl, users });
+    // The database went with the system: nothing of the roles is left but the roles.
+    if (roles)
+      await removeServiceRoles(
+        adminDbUrl,
+        roles.map((r) => r.role),
+      );
   });
 
   const syncOnce = async (platformId: string): Promise<JobView> => {
@@ -129,7 +153,7 @@ describe('least-privilege broker users: one RabbitMQ user per service, from the 
   });
 
   it("when the gateway's login publishes a job, forges a worker's event or reads a job queue, then the broker refuses each, while what the gateway may publish goes through", async () => {
-    const connection = await amqp.connect(loginAs(system.env.amqpUrl, userOf('gateway')));
+    const connection = await amqp.connect(brokerLogin('gateway'));
     const refused = async (attempt: (ch: amqp.ConfirmChannel) => Promise<unknown>) => {
       const ch = await connection.createConfirmChannel();
       ch.on('error', () => {});
@@ -165,9 +189,41 @@ describe('least-privilege broker users: one RabbitMQ user per service, from the 
     assert.equal(job.status, 'succeeded', JSON.stringify(job));
   });
 
-  it('then no service was refused anything by the broker all along', () => {
+  it("when the gateway's login reads the platforms' sealed credentials or the job ledger, or a worker's login rewrites a job, then PostgreSQL refuses it, while each reads its own schema", async () => {
+    const as = async <T>(service: ServiceName, work: (c: pg.Client) => Promise<T>) => {
+      const client = new pg.Client({ connectionString: dbLogin(service) });
+      await client.connect();
+      try {
+        return await work(client);
+      } finally {
+        await client.end();
+      }
+    };
+    const refused = (service: ServiceName, sql: string) =>
+      as(service, (c) => c.query(sql)).then(
+        () => 'accepted',
+        (err: { code?: string; message: string }) => `${err.code}: ${err.message}`,
+      );
+    assert.match(await refused('gateway', 'select auth_secret from registry.platforms'), /^42501/);
+    assert.match(await refused('gateway', 'select count(*) from scheduler.jobs'), /^42501/);
+    assert.match(
+      await refused('sync-worker', `update scheduler.jobs set status = 'succeeded'`),
+      /^42501/,
+    );
+    assert.match(await refused('collector', 'create schema elsewhere'), /^42501/);
+    // Their own schemas: the same logins read them (the check can tell them apart).
+    assert.equal(await refused('gateway', 'select count(*) from gateway.api_keys'), 'accepted');
+    const jobs = await as('scheduler', (c) =>
+      c.query('select count(*)::int as n from scheduler.jobs'),
+    );
+    assert.ok((jobs.rows[0] as { n: number }).n >= 3);
+  });
+
+  it('then no service was refused anything by the broker or the database all along', () => {
     for (const [name, service] of system.services) {
-      const refused = service.process.lines().filter((l) => l.includes('ACCESS_REFUSED'));
+      const refused = service.process
+        .lines()
+        .filter((l) => l.includes('ACCESS_REFUSED') || l.includes('permission denied'));
       assert.deepEqual(refused, [], name);
     }
   });

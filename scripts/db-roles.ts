@@ -1,0 +1,59 @@
+/**
+ * Gives each psc service a PostgreSQL login of its own, owning its schema and nothing else
+ * (libs/db service-roles.ts), and prints each service's DATABASE_URL. Schemas an earlier shared
+ * login created are handed over with their tables. Run it again to reset passwords; `--remove`
+ * hands everything back to the admin login and drops the roles.
+ *
+ *   DATABASE_URL=postgres://<admin>@127.0.0.1:5432/psc npm run db-roles [-- --prefix psc_ --remove]
+ *
+ * A service's password is PSC_DB_PASSWORD_<SERVICE> (e.g. PSC_DB_PASSWORD_SYNC_WORKER) when set,
+ * else a new random one, printed once in its DATABASE_URL.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { SERVICE_SCHEMAS, SERVICES } from '@psc/contracts';
+import { provisionServiceRoles, removeServiceRoles } from '@psc/db';
+
+const { values } = parseArgs({
+  options: {
+    prefix: { type: 'string', default: 'psc_' },
+    remove: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(
+    'npm run db-roles [-- --prefix psc_ --remove]   (DATABASE_URL of an admin login, PSC_DB_PASSWORD_<SERVICE>)',
+  );
+  process.exit(0);
+}
+const adminUrl = process.env.DATABASE_URL;
+if (!adminUrl) {
+  console.error('db-roles: set DATABASE_URL to psc’s database, as a login that may create roles');
+  process.exit(2);
+}
+
+const variable = (service: string) => service.toUpperCase().replace(/-/g, '_');
+const roles = SERVICES.map((service) => ({
+  service,
+  role: `${values.prefix}${variable(service).toLowerCase()}`,
+  schema: SERVICE_SCHEMAS[service],
+  password:
+    process.env[`PSC_DB_PASSWORD_${variable(service)}`] || randomBytes(24).toString('base64url'),
+}));
+
+if (values.remove) {
+  await removeServiceRoles(
+    adminUrl,
+    roles.map((r) => r.role),
+  );
+  console.log(`removed ${roles.map((r) => r.role).join(', ')}`);
+} else {
+  await provisionServiceRoles(adminUrl, roles);
+  for (const r of roles) {
+    const url = new URL(adminUrl);
+    url.username = encodeURIComponent(r.role);
+    url.password = encodeURIComponent(r.password);
+    console.log(`${r.service}\tDATABASE_URL=${url.toString()}`);
+  }
+}
