@@ -7,7 +7,8 @@ import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
 import type { Consumer, ConsumerEvent } from './consumer.ts';
 import { describeError, parkDelivery } from './delivery.ts';
-import { parseDelivery, type MessageOf } from './message.ts';
+import { parseDelivery, retiredTypes, type MessageOf } from './message.ts';
+import { RetiredMessageError } from './errors.ts';
 import { queueTopology } from './topology.ts';
 
 export interface BatchConsumerOptions<Q extends QueueSpec> {
@@ -59,6 +60,7 @@ export function createBatchConsumer<Q extends QueueSpec>(
   const spec = options.queue;
   const log = options.logger.child({ component: 'batch-consumer', queue: spec.name });
   const byType = new Map(spec.accepts.map((d) => [d.type, d]));
+  const retired = retiredTypes(spec);
   const prefetch = options.prefetch ?? spec.prefetch?.default ?? 100;
   let pending: Pending<M>[] = [];
   let flushing = false;
@@ -193,8 +195,14 @@ export function createBatchConsumer<Q extends QueueSpec>(
     tagsOf(ch).add(msg.fields.deliveryTag);
     let message: M;
     try {
-      message = parseDelivery(msg, byType).message as M;
+      message = parseDelivery(msg, byType, retired).message as M;
     } catch (err) {
+      if (err instanceof RetiredMessageError) {
+        log.info({ reason: err.message, messageId: msg.properties.messageId }, 'message dropped');
+        ch.ack(msg);
+        settledTag(ch, msg);
+        return;
+      }
       const reason = describeError(err);
       log.warn({ reason, messageId: msg.properties.messageId }, 'poison message parked');
       // Not parked (the send failed): it stays open on the channel, so no later batch's

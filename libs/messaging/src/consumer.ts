@@ -6,9 +6,9 @@ import type { QueueSpec } from '@psc/contracts';
 import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
 import { delayDelivery, describeError, parkDelivery, requeueFresh } from './delivery.ts';
-import { DeferError } from './errors.ts';
+import { DeferError, RetiredMessageError } from './errors.ts';
 import { deferredDelay, delayLadder, jitteredDelay } from './jitter.ts';
-import { parseDelivery, type MessageOf } from './message.ts';
+import { parseDelivery, retiredTypes, type MessageOf } from './message.ts';
 import { defaultRetryTiers, queueName, queueTopology } from './topology.ts';
 
 export interface HandlerContext {
@@ -113,6 +113,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
   const random = options.random ?? Math.random;
   const now = options.now ?? (() => new Date());
   const byType = new Map(spec.accepts.map((d) => [d.type, d]));
+  const retired = retiredTypes(spec);
   let holdMs = HOLD_MIN_MS;
   /** Each delivery's parsed message, for `onDeliveryLost`. */
   const parsedOf = new WeakMap<ConsumeMessage, M>();
@@ -197,8 +198,14 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
   async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
     let parsed: { message: M; attempt: number };
     try {
-      parsed = parseDelivery(msg, byType) as { message: M; attempt: number };
+      parsed = parseDelivery(msg, byType, retired) as { message: M; attempt: number };
     } catch (err) {
+      if (err instanceof RetiredMessageError) {
+        log.info({ reason: err.message, messageId: msg.properties.messageId }, 'message dropped');
+        ch.ack(msg);
+        emitter.emit('acked', event(msg, 1));
+        return;
+      }
       const reason = describeError(err);
       log.warn({ reason, messageId: msg.properties.messageId }, 'poison message parked');
       await parkDelivery(ch, msg, name, reason);

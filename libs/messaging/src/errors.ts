@@ -28,6 +28,20 @@ export class PoisonMessageError extends AppError {
 }
 
 /**
+ * A message of a type its queue took before an upgrade and no longer does (the binding that
+ * brought it was retired): dropped with a log line, not parked as poison, since nothing is wrong
+ * with it and nobody needs it.
+ */
+export class RetiredMessageError extends AppError {
+  override name = 'RetiredMessageError';
+  constructor(type: string) {
+    super('retired_message', 422, `message type ${type} is no longer taken by this queue`, {
+      retryable: false,
+    });
+  }
+}
+
+/**
  * Thrown by a handler to ask for a later redelivery that does not count as an attempt
  * (e.g. the platform's breaker is open).
  */

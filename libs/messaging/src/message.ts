@@ -1,12 +1,14 @@
 import {
+  EXCHANGES,
   HEADERS,
   MAX_PRIORITY,
+  type QueueSpec,
   type Envelope,
   type MessageDefinition,
   type PayloadOf,
 } from '@psc/contracts';
 import type { ConsumeMessage } from 'amqplib';
-import { PoisonMessageError } from './errors.ts';
+import { PoisonMessageError, RetiredMessageError } from './errors.ts';
 
 /**
  * A received message of one of the definitions `D`: a union discriminated by `type`, so a
@@ -18,6 +20,20 @@ export type MessageOf<D> =
     : never;
 
 const MAX_SANE_ATTEMPT = 1_000;
+const NONE: ReadonlySet<string> = new Set();
+
+/**
+ * The message types a queue's retired bindings used to bring it: still queued from before an
+ * upgrade, they are dropped instead of parked ({@link RetiredMessageError}).
+ */
+export function retiredTypes(spec: QueueSpec): ReadonlySet<string> {
+  const taken = new Set(spec.accepts.map((d) => d.type));
+  return new Set(
+    (spec.retiredBindings ?? [])
+      .filter((b) => b.exchange === EXCHANGES.events && !taken.has(b.routingKey))
+      .map((b) => b.routingKey),
+  );
+}
 
 /** The attempt a delivery is (1 for the first), from `x-psc-attempt`; `x-death` is not trusted. */
 export function readAttempt(headers: Record<string, unknown>): number {
@@ -33,13 +49,14 @@ export function readAttempt(headers: Record<string, unknown>): number {
 }
 
 /**
- * Parses a delivery against the definitions a queue accepts. Anything else (not JSON, an
- * unknown type or version, a payload outside its contract, an absurd priority or attempt) is
- * poison, with the reason in the error.
+ * Parses a delivery against the definitions a queue accepts. A type in `retired` is a
+ * {@link RetiredMessageError}; anything else (not JSON, an unknown type or version, a payload
+ * outside its contract, an absurd priority or attempt) is poison, with the reason in the error.
  */
 export function parseDelivery<D extends MessageDefinition>(
   msg: ConsumeMessage,
   byType: ReadonlyMap<string, D>,
+  retired: ReadonlySet<string> = NONE,
 ): { message: MessageOf<D>; attempt: number } {
   let json: unknown;
   try {
@@ -50,6 +67,7 @@ export function parseDelivery<D extends MessageDefinition>(
   const type = (json as { type?: unknown } | null)?.type;
   const definition = typeof type === 'string' ? byType.get(type) : undefined;
   if (!definition) {
+    if (typeof type === 'string' && retired.has(type)) throw new RetiredMessageError(type);
     throw new PoisonMessageError(`unexpected message type ${String(type).slice(0, 80)}`);
   }
   const parsed = definition.envelope.safeParse(json);

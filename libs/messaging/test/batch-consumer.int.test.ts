@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { QUEUES } from '@psc/contracts';
-import { createBatchConsumer } from '@psc/messaging';
+import { EXCHANGES, QUEUES } from '@psc/contracts';
+import { createBatchConsumer, createEnvelope } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
-import { pingEnvelope, WORK_QUEUE, workQueue } from './support/messages.ts';
+import { pingEnvelope, pong, WORK_QUEUE, workQueue } from './support/messages.ts';
 
 /** A started lingering batch consumer of the work queue; `batches` holds each batch's ping numbers. */
 async function lingering(t: TestContext, options: { prefetch: number; lingerMs: number }) {
@@ -15,7 +15,11 @@ async function lingering(t: TestContext, options: { prefetch: number; lingerMs: 
   const batches: number[][] = [];
   const consumer = createBatchConsumer({
     broker,
-    queue: { ...spec, failures: 'park' },
+    queue: {
+      ...spec,
+      failures: 'park',
+      retiredBindings: [{ exchange: EXCHANGES.events, routingKey: pong.type }],
+    },
     logger: fx.logger,
     isTransient: () => false,
     ...options,
@@ -64,6 +68,17 @@ describe('batch consumer', { concurrency: true, timeout: 30_000 }, () => {
       message: 'the full window applied',
     });
     assert.deepEqual(batches, [[0, 1, 2]]);
+  });
+
+  it('when a message of a retired type arrives among a batch, then it is dropped, not parked, the batch is applied, and every message is settled', async (t) => {
+    const { raw, consumer, batches, send } = await lingering(t, { prefetch: 50, lingerMs: 1_000 });
+    await send(2);
+    await raw.send(WORK_QUEUE, JSON.stringify(createEnvelope(pong, { n: 9 })));
+    await send(2);
+    await waitFor(() => batches.flat().length === 4, { message: 'the four pings applied' });
+    assert.deepEqual(batches, [[0, 1, 0, 1]]);
+    assert.equal(await unackedAfterStop(consumer, raw), 0);
+    assert.equal((await raw.inspect(QUEUES.deadLetter(WORK_QUEUE))).messageCount, 0, 'not parked');
   });
 
   it('when a poison message arrives among a batch, then it is parked with its reason, the batch is applied, and every message is settled', async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Options } from 'amqplib';
-import { HEADERS, QUEUES, type Envelope } from '@psc/contracts';
+import { EXCHANGES, HEADERS, QUEUES, type Envelope } from '@psc/contracts';
 import { createEnvelope } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture, headerText } from './support/fixture.ts';
@@ -95,4 +95,41 @@ describe('poison messages', { concurrency: true, timeout: 30_000 }, () => {
       assert.equal((await raw.inspect(QUEUES.deadLetter(WORK_QUEUE))).messageCount, 0);
     });
   }
+});
+
+describe('message types a queue no longer takes', { timeout: 30_000 }, () => {
+  it('when a message of a type whose binding was retired is still queued from before an upgrade, then it is dropped, not parked, and the next message is handled', async (t) => {
+    const fx = await createFixture(t);
+    const { spec } = workQueue();
+    const broker = await fx.broker();
+    const raw = await fx.raw();
+    const handled: string[] = [];
+    const { events } = await fx.consumer({
+      broker,
+      queue: { ...spec, retiredBindings: [{ exchange: EXCHANGES.events, routingKey: pong.type }] },
+      prefetch: 1,
+      handler: (envelope) => {
+        handled.push(envelope.id);
+        return Promise.resolve();
+      },
+    });
+    const old = createEnvelope(pong, { n: 1 });
+    const good = pingEnvelope(7);
+    await raw.send(WORK_QUEUE, JSON.stringify(old), { messageId: old.id });
+    await raw.send(WORK_QUEUE, JSON.stringify(good), { messageId: good.id });
+
+    await waitFor(() => events.some((e) => e.name === 'acked' && e.messageId === good.id), {
+      message: 'the good message acked',
+    });
+    assert.deepEqual(handled, [good.id], 'the handler never saw the retired type');
+    assert.deepEqual(
+      events.map((e) => [e.name, e.messageId]),
+      [
+        ['acked', old.id],
+        ['acked', good.id],
+      ],
+    );
+    assert.equal((await raw.inspect(WORK_QUEUE)).messageCount, 0);
+    assert.equal((await raw.inspect(QUEUES.deadLetter(WORK_QUEUE))).messageCount, 0, 'not parked');
+  });
 });
