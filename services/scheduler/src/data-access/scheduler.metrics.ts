@@ -66,14 +66,22 @@ export function createSchedulerMetrics(deps: {
     PSC_METRICS.resourceLastSuccess,
     async () => {
       type Row = { platform_id: string; resource: string; at: Date };
-      const rows: Row[] = await knex
-        .withSchema(schema)
-        .from('jobs as j')
-        .join('platforms as p', 'p.id', 'j.platform_id')
-        .where({ 'j.task_type': 'sync', 'j.status': 'succeeded', 'p.deleted': false })
-        .groupBy('j.platform_id', 'j.resource')
-        .select('j.platform_id', 'j.resource')
-        .max<Row[]>('j.finished_at as at');
+      // Per resource, its newest succeeded sync, found walking the (platform, resource, task,
+      // created_at) index back from the newest job: a max() over the ledger read every
+      // succeeded sync of the retained 30 days on each scrape.
+      const { rows } = await knex.raw<{ rows: Row[] }>(
+        `select p.id as platform_id, r.name as resource, j.finished_at as at
+           from ??.platforms p
+          cross join lateral jsonb_to_recordset(p.resources) as r(name text)
+          cross join lateral (
+                select finished_at from ??.jobs
+                 where platform_id = p.id and resource = r.name
+                   and task_type = 'sync' and status = 'succeeded'
+                 order by created_at desc
+                 limit 1) j
+          where not p.deleted`,
+        [schema, schema],
+      );
       return rows.map((r) => ({
         labels: { platform: r.platform_id, resource: r.resource },
         value: r.at.getTime() / 1000,
