@@ -289,23 +289,47 @@ export function createJobRepository(knex: Knex) {
       };
     },
 
+    /**
+     * The platform's newest job of `taskType`: per resource of the platform the newest by the
+     * (platform, resource, task, created_at) index, then the newest of those — the console asks
+     * for every listed platform every few seconds, and ordering all of a platform's jobs read
+     * its whole retained history each time.
+     */
     async latestFor(platformId: string, taskType: string): Promise<Job | undefined> {
-      const row = (await jobs()
-        .where({ platform_id: platformId, task_type: taskType })
-        .orderBy([
-          { column: 'created_at', order: 'desc' },
-          { column: 'id', order: 'desc' },
-        ])
-        .first()) as JobRow | undefined;
-      return row ? toJob(row) : undefined;
+      const { rows } = await knex.raw<{ rows: JobRow[] }>(
+        `select j.* from scheduler.platforms p
+          cross join lateral jsonb_to_recordset(p.resources) as r(name text)
+          cross join lateral (
+                select * from scheduler.jobs
+                 where platform_id = p.id and resource = r.name and task_type = ?
+                 order by created_at desc, id desc
+                 limit 1) j
+          where p.id = ?
+          order by j.created_at desc, j.id desc
+          limit 1`,
+        [taskType, platformId],
+      );
+      return rows[0] ? toJob(rows[0]) : undefined;
     },
 
+    /**
+     * When the platform's newest succeeded job of `taskType` finished, found like
+     * {@link latestFor} (a max() over the platform's succeeded jobs read them all).
+     */
     async lastFinishedAt(platformId: string, taskType: string): Promise<Date | null> {
-      const row = (await jobs()
-        .where({ platform_id: platformId, task_type: taskType, status: 'succeeded' })
-        .max('finished_at as at')
-        .first()) as { at: Date | null } | undefined;
-      return row?.at ?? null;
+      const { rows } = await knex.raw<{ rows: { at: Date | null }[] }>(
+        `select max(j.finished_at) as at from scheduler.platforms p
+          cross join lateral jsonb_to_recordset(p.resources) as r(name text)
+          cross join lateral (
+                select finished_at from scheduler.jobs
+                 where platform_id = p.id and resource = r.name and task_type = ?
+                   and status = 'succeeded'
+                 order by created_at desc
+                 limit 1) j
+          where p.id = ?`,
+        [taskType, platformId],
+      );
+      return rows[0]?.at ?? null;
     },
 
     async lockById(trx: Knex.Transaction, id: string): Promise<Job | undefined> {
