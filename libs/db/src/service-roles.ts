@@ -1,5 +1,14 @@
 import pg from 'pg';
 
+/** Runs `template` with `args` quoted by PostgreSQL itself (format's %I and %L). */
+async function runFormatted(client: pg.Client, template: string, args: string[]): Promise<void> {
+  const { rows } = await client.query<{ sql: string }>(
+    `select format($1, ${args.map((_, i) => `$${i + 2}::text`).join(', ')}) as sql`,
+    [template, ...args],
+  );
+  await client.query(rows[0]!.sql);
+}
+
 export interface ServiceRole {
   /** The login to create or update. */
   role: string;
@@ -22,14 +31,7 @@ export async function provisionServiceRoles(
 ): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
-  // Identifiers and the password are quoted by PostgreSQL itself (format's %I and %L).
-  const run = async (template: string, ...args: string[]) => {
-    const { rows } = await client.query<{ sql: string }>(
-      `select format($1, ${args.map((_, i) => `$${i + 2}::text`).join(', ')}) as sql`,
-      [template, ...args],
-    );
-    await client.query(rows[0]!.sql);
-  };
+  const run = (template: string, ...args: string[]) => runFormatted(client, template, args);
   try {
     const { rows } = await client.query<{ db: string }>('select current_database() as db');
     const database = rows[0]!.db;
@@ -80,13 +82,7 @@ export async function removeServiceRoles(
 ): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
-  const run = async (template: string, role: string) => {
-    const { rows } = await client.query<{ sql: string }>('select format($1, $2::text) as sql', [
-      template,
-      role,
-    ]);
-    await client.query(rows[0]!.sql);
-  };
+  const run = (template: string, role: string) => runFormatted(client, template, [role]);
   try {
     for (const role of roles) {
       const exists = await client.query('select 1 from pg_roles where rolname = $1', [role]);
