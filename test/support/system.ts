@@ -73,6 +73,8 @@ export interface System {
   stop(): Promise<void>;
 }
 
+const QUIETER_THAN_INFO = new Set(['warn', 'error', 'fatal', 'silent']);
+
 /** The secrets each service reads, as compose and the Kubernetes manifests hand them out. */
 const SECRETS_READ: Record<ServiceName, readonly string[]> = {
   gateway: ['PSC_ADMIN_API_KEY'],
@@ -115,18 +117,17 @@ export async function startSystem(
     name: ServiceName,
     extraEnv: Record<string, string> = {},
   ): Promise<RunningService> {
-    const child = spawnService({
-      name,
-      ...launchOf(name),
-      env: {
-        ...secretsOf(name, secrets),
-        ...baseEnv,
-        // The OS picks the port and the service says which: see waitUntilStarted.
-        HTTP_PORT: '0',
-        OTEL_SERVICE_NAME: name,
-        ...extraEnv,
-      },
-    });
+    const env: Record<string, string> = {
+      ...secretsOf(name, secrets),
+      ...baseEnv,
+      // The OS picks the port and the service says which: see waitUntilStarted.
+      HTTP_PORT: '0',
+      OTEL_SERVICE_NAME: name,
+      ...extraEnv,
+    };
+    // The start line that names the address is an info line: a quieter level would hide it.
+    if (QUIETER_THAN_INFO.has(env.LOG_LEVEL ?? '')) env.LOG_LEVEL = 'info';
+    const child = spawnService({ name, ...launchOf(name), env });
     const url = await waitUntilStarted(child);
     const running = { process: child, port: Number(new URL(url).port), url };
     services.set(name, running);
