@@ -93,31 +93,28 @@ export async function dropStaleTestResources(
     return createdAt !== undefined && now - createdAt > olderThanMs;
   };
 
-  const listed = await api.call('GET', '/api/vhosts?columns=name');
-  const vhosts = (Array.isArray(listed) ? listed : [])
-    .map((entry: unknown) => (entry as { name?: unknown }).name)
-    .filter((name): name is string => typeof name === 'string' && name.startsWith(VHOST_PREFIX))
-    .filter(isStale);
-  const databases = await withPgClient(databaseUrl, async (client) => {
-    const { rows } = await client.query<{ datname: string }>(
-      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
-      [DATABASE_PREFIX],
-    );
-    return rows.map((row) => row.datname).filter(isStale);
-  });
+  /** Stale names of our own among a management API listing (`/api/vhosts`, `/api/users`). */
+  const staleOnBroker = async (path: string): Promise<string[]> => {
+    const listed = await api.call('GET', path);
+    return (Array.isArray(listed) ? listed : [])
+      .map((entry: unknown) => (entry as { name?: unknown }).name)
+      .filter((name): name is string => typeof name === 'string' && name.startsWith(VHOST_PREFIX))
+      .filter(isStale);
+  };
+  /** Stale names of our own in a PostgreSQL catalog (`pg_database`, `pg_roles`). */
+  const staleInPostgres = (catalog: string, column: string): Promise<string[]> =>
+    withPgClient(databaseUrl, async (client) => {
+      const { rows } = await client.query<Record<string, string>>(
+        `SELECT ${column} AS name FROM ${catalog} WHERE starts_with(${column}, $1)`,
+        [DATABASE_PREFIX],
+      );
+      return rows.map((row) => row.name!).filter(isStale);
+    });
 
-  const listedUsers = await api.call('GET', '/api/users');
-  const users = (Array.isArray(listedUsers) ? listedUsers : [])
-    .map((entry: unknown) => (entry as { name?: unknown }).name)
-    .filter((name): name is string => typeof name === 'string' && name.startsWith(VHOST_PREFIX))
-    .filter(isStale);
-  const roles = await withPgClient(databaseUrl, async (client) => {
-    const { rows } = await client.query<{ rolname: string }>(
-      'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)',
-      [DATABASE_PREFIX],
-    );
-    return rows.map((row) => row.rolname).filter(isStale);
-  });
+  const vhosts = await staleOnBroker('/api/vhosts?columns=name');
+  const users = await staleOnBroker('/api/users');
+  const databases = await staleInPostgres('pg_database', 'datname');
+  const roles = await staleInPostgres('pg_roles', 'rolname');
 
   await settleAll([
     ...vhosts.map((vhost) => deleteVhost(api, vhost)),
