@@ -25,12 +25,19 @@ case "${SERVICE:-}" in
     exec node $extra --conditions=psc-dist --import "$register" \
       "services/$SERVICE/dist/src/main.js"
     ;;
+  provision)
+    # Gives every service its own RabbitMQ user and PostgreSQL login (docs/DEPLOY.md, "Broker
+    # users", "Database logins"): the one psc process that holds administrators' logins, run once
+    # before the services start. The passwords must all come from the environment.
+    node --conditions=psc-dist scripts/broker-users.ts --require-passwords
+    exec node --conditions=psc-dist scripts/db-roles.ts --require-passwords
+    ;;
   demo-platform)
     exec node scripts/demo-platform.ts
     ;;
   *)
     echo "entrypoint: set SERVICE to one of gateway, platform-registry, scheduler, sync-worker," \
-      "collector, demo-platform (got '${SERVICE:-}')" >&2
+      "collector, provision, demo-platform (got '${SERVICE:-}')" >&2
     exit 64
     ;;
 esac

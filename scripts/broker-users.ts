@@ -8,23 +8,25 @@
  *     npm run broker-users [-- --prefix psc- --remove]
  *
  * A service's password is PSC_BROKER_PASSWORD_<SERVICE> (e.g. PSC_BROKER_PASSWORD_SYNC_WORKER)
- * when set, else a new random one, printed once in its AMQP_URL.
+ * when set, else a new random one, printed once in its AMQP_URL (scripts/login-passwords.ts);
+ * `--require-passwords` (the image's SERVICE=provision) makes a missing one an error.
  */
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { brokerUsers } from '@psc/contracts';
 import { provisionBrokerUsers, removeBrokerUsers } from '@psc/messaging';
+import { loginPasswords, loginUrl } from './login-passwords.ts';
 
 const { values } = parseArgs({
   options: {
     prefix: { type: 'string', default: 'psc-' },
     remove: { type: 'boolean', default: false },
+    'require-passwords': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'npm run broker-users [-- --prefix psc- --remove]   (RABBITMQ_MANAGEMENT_URL, AMQP_URL, PSC_BROKER_PASSWORD_<SERVICE>)',
+    'npm run broker-users [-- --prefix psc- --remove --require-passwords]   (RABBITMQ_MANAGEMENT_URL, AMQP_URL, PSC_BROKER_PASSWORD_<SERVICE>)',
   );
   process.exit(0);
 }
@@ -39,23 +41,22 @@ if (!managementUrl || !amqpUrl) {
 }
 const base = new URL(amqpUrl);
 const vhost = decodeURIComponent(base.pathname.replace(/^\//, '')) || '/';
-const envName = (service: string) =>
-  `PSC_BROKER_PASSWORD_${service.toUpperCase().replace(/-/g, '_')}`;
-
-const users = brokerUsers(values.prefix).map((u) => ({
-  ...u,
-  password: process.env[envName(u.service)] || randomBytes(24).toString('base64url'),
-}));
+const named = brokerUsers(values.prefix);
+const passwords = values.remove
+  ? []
+  : loginPasswords(
+      'BROKER',
+      named.map((u) => u.service),
+      values['require-passwords'],
+    );
+const users = named.map((u, i) => ({ ...u, password: passwords[i]?.password ?? '' }));
 
 if (values.remove) {
   await removeBrokerUsers({ managementUrl, users });
   console.log(`removed ${users.map((u) => u.user).join(', ')}`);
 } else {
   await provisionBrokerUsers({ managementUrl, vhost, users });
-  for (const u of users) {
-    const url = new URL(base);
-    url.username = encodeURIComponent(u.user);
-    url.password = encodeURIComponent(u.password);
-    console.log(`${u.service}\tAMQP_URL=${url.toString()}`);
-  }
+  users.forEach((u, i) =>
+    console.log(`${u.service}\tAMQP_URL=${loginUrl(base.toString(), u.user, passwords[i]!)}`),
+  );
 }

@@ -7,23 +7,25 @@
  *   DATABASE_URL=postgres://<admin>@127.0.0.1:5432/psc npm run db-roles [-- --prefix psc_ --remove]
  *
  * A service's password is PSC_DB_PASSWORD_<SERVICE> (e.g. PSC_DB_PASSWORD_SYNC_WORKER) when set,
- * else a new random one, printed once in its DATABASE_URL.
+ * else a new random one, printed once in its DATABASE_URL (scripts/login-passwords.ts);
+ * `--require-passwords` (the image's SERVICE=provision) makes a missing one an error.
  */
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { SERVICE_SCHEMAS, SERVICES } from '@psc/contracts';
 import { provisionServiceRoles, removeServiceRoles } from '@psc/db';
+import { loginPasswords, loginUrl } from './login-passwords.ts';
 
 const { values } = parseArgs({
   options: {
     prefix: { type: 'string', default: 'psc_' },
     remove: { type: 'boolean', default: false },
+    'require-passwords': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'npm run db-roles [-- --prefix psc_ --remove]   (DATABASE_URL of an admin login, PSC_DB_PASSWORD_<SERVICE>)',
+    'npm run db-roles [-- --prefix psc_ --remove --require-passwords]   (DATABASE_URL of an admin login, PSC_DB_PASSWORD_<SERVICE>)',
   );
   process.exit(0);
 }
@@ -33,13 +35,12 @@ if (!adminUrl) {
   process.exit(2);
 }
 
-const variable = (service: string) => service.toUpperCase().replace(/-/g, '_');
-const roles = SERVICES.map((service) => ({
+const passwords = values.remove ? [] : loginPasswords('DB', SERVICES, values['require-passwords']);
+const roles = SERVICES.map((service, i) => ({
   service,
-  role: `${values.prefix}${variable(service).toLowerCase()}`,
+  role: `${values.prefix}${service.replace(/-/g, '_')}`,
   schema: SERVICE_SCHEMAS[service],
-  password:
-    process.env[`PSC_DB_PASSWORD_${variable(service)}`] || randomBytes(24).toString('base64url'),
+  password: passwords[i]?.password ?? '',
 }));
 
 if (values.remove) {
@@ -50,10 +51,7 @@ if (values.remove) {
   console.log(`removed ${roles.map((r) => r.role).join(', ')}`);
 } else {
   await provisionServiceRoles(adminUrl, roles);
-  for (const r of roles) {
-    const url = new URL(adminUrl);
-    url.username = encodeURIComponent(r.role);
-    url.password = encodeURIComponent(r.password);
-    console.log(`${r.service}\tDATABASE_URL=${url.toString()}`);
-  }
+  roles.forEach((r, i) =>
+    console.log(`${r.service}\tDATABASE_URL=${loginUrl(adminUrl, r.role, passwords[i]!)}`),
+  );
 }

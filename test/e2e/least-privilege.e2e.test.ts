@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import pg from 'pg';
-import { EXCHANGES, QUEUES, SERVICE_SCHEMAS, brokerUsers, type ServiceName } from '@psc/contracts';
-import { provisionServiceRoles, removeServiceRoles, type ServiceRole } from '@psc/db';
-import { provisionBrokerUsers, removeBrokerUsers, type BrokerUser } from '@psc/messaging';
+import { EXCHANGES, QUEUES, brokerUsers, type ServiceName } from '@psc/contracts';
+import { removeServiceRoles } from '@psc/db';
+import { removeBrokerUsers } from '@psc/messaging';
 import {
   boothSample,
   startFakePlatform,
@@ -15,6 +17,8 @@ import {
 } from '@psc/testing';
 import { boothPlatform, raceCardsResource, type JobView } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
+import { repoRoot } from '../../scripts/build.ts';
+import { passwordVariable } from '../../scripts/login-passwords.ts';
 
 const DATE = '2024-07-01';
 const RACES = 3;
@@ -29,19 +33,43 @@ function loginAs(serverUrl: string, user: string, password: string): string {
 
 const secret = () => randomBytes(18).toString('base64url');
 
+/**
+ * Runs a provisioning script as the image's `SERVICE=provision` does (deploy/entrypoint.sh):
+ * every password from the environment, `--require-passwords`.
+ */
+async function provision(
+  script: 'broker-users.ts' | 'db-roles.ts',
+  args: string[],
+  env: Record<string, string>,
+): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--conditions=psc-dist', `scripts/${script}`, '--require-passwords', ...args],
+    { cwd: repoRoot, env: { ...process.env, ...env } },
+  );
+  return stdout;
+}
+
+interface Login {
+  service: ServiceName;
+  user: string;
+  password: string;
+}
+
 describe('least privilege: each service under its own RabbitMQ user and PostgreSQL login', () => {
   let system: System;
   let fake: FakePlatform;
   let managementUrl: string;
   let adminDbUrl: string;
-  let users: BrokerUser[];
-  let roles: (ServiceRole & { service: ServiceName })[];
+  let users: Login[];
+  let roles: Login[];
+  let output: { broker: string; database: string };
   const userOf = (service: ServiceName) => users.find((u) => u.service === service)!;
   const roleOf = (service: ServiceName) => roles.find((r) => r.service === service)!;
   const brokerLogin = (service: ServiceName) =>
     loginAs(system.env.amqpUrl, userOf(service).user, userOf(service).password);
   const dbLogin = (service: ServiceName) =>
-    loginAs(system.env.databaseUrl, roleOf(service).role, roleOf(service).password);
+    loginAs(system.env.databaseUrl, roleOf(service).user, roleOf(service).password);
 
   before(async () => {
     fake = await startFakePlatform({ collections: { '/booth/all': boothSample(25) } });
@@ -55,19 +83,46 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
     const infra = await startInfra();
     managementUrl = infra.managementUrl;
     adminDbUrl = infra.databaseUrl;
-    // Users and roles are global to their server: the vhost's and database's names keep them
-    // apart from other tests'.
-    users = brokerUsers(`${system.env.vhost}.`).map((u) => ({ ...u, password: secret() }));
-    await provisionBrokerUsers({ managementUrl, vhost: system.env.vhost, users });
+    // Users and roles are global to their server: prefixes after the vhost's and database's
+    // names keep them apart from other tests'.
+    const brokerPrefix = `${system.env.vhost}.`;
+    const dbPrefix = `${system.env.database}_`;
+    users = brokerUsers(brokerPrefix).map((u) => ({ ...u, password: secret() }));
     roles = SERVICE_NAMES.map((service) => ({
       service,
-      role: `${system.env.database}_${SERVICE_SCHEMAS[service]}`,
-      schema: SERVICE_SCHEMAS[service],
+      user: `${dbPrefix}${service.replace(/-/g, '_')}`,
       password: secret(),
     }));
-    await provisionServiceRoles(system.env.databaseUrl, roles);
+    const passwords: Record<string, string> = Object.fromEntries([
+      ...users.map((u): [string, string] => [passwordVariable('BROKER', u.service), u.password]),
+      ...roles.map((r): [string, string] => [passwordVariable('DB', r.service), r.password]),
+    ]);
+    output = {
+      broker: await provision('broker-users.ts', ['--prefix', brokerPrefix], {
+        ...passwords,
+        RABBITMQ_MANAGEMENT_URL: managementUrl,
+        AMQP_URL: system.env.amqpUrl,
+      }),
+      database: await provision('db-roles.ts', ['--prefix', dbPrefix], {
+        ...passwords,
+        DATABASE_URL: system.env.databaseUrl,
+      }),
+    };
     for (const name of SERVICE_NAMES) {
-      await system.start(name, { AMQP_URL: brokerLogin(name), DATABASE_URL: dbLogin(name) });
+      await system.start(name, {
+        AMQP_URL: brokerLogin(name),
+        DATABASE_URL: dbLogin(name),
+        // The gateway reads queue depths through the management API with its own login too.
+        ...(name === 'gateway'
+          ? {
+              RABBITMQ_MANAGEMENT_URL: loginAs(
+                managementUrl,
+                userOf(name).user,
+                userOf(name).password,
+              ),
+            }
+          : {}),
+      });
     }
   });
   after(async () => {
@@ -78,8 +133,23 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
     if (roles)
       await removeServiceRoles(
         adminDbUrl,
-        roles.map((r) => r.role),
+        roles.map((r) => r.user),
       );
+  });
+
+  it("when the logins are provisioned from the environment, then the scripts print each service's URL with its login and never a password", () => {
+    for (const u of users) {
+      assert.match(output.broker, new RegExp(`^${u.service}\\tAMQP_URL=amqp://${u.user}@`, 'm'));
+    }
+    for (const r of roles) {
+      assert.match(
+        output.database,
+        new RegExp(`^${r.service}\\tDATABASE_URL=postgres://${r.user}@`, 'm'),
+      );
+    }
+    for (const login of [...users, ...roles]) {
+      assert.ok(!`${output.broker}${output.database}`.includes(login.password), login.user);
+    }
   });
 
   const syncOnce = async (platformId: string): Promise<JobView> => {
@@ -217,6 +287,35 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
       c.query('select count(*)::int as n from scheduler.jobs'),
     );
     assert.ok((jobs.rows[0] as { n: number }).n >= 3);
+  });
+
+  it("when the gateway reads queue depths with its own login, then the management API answers for psc's vhost, while that login cannot administer the broker and the other services' logins cannot use the management API", async () => {
+    const queues = await system.api<{
+      items: { name: string; exists: boolean; consumers: number; unacked: number | null }[];
+    }>('/api/v1/monitoring/queues');
+    assert.equal(queues.status, 200, JSON.stringify(queues.body));
+    const jobs = queues.body.items.find((q) => q.name === QUEUES.syncJobs);
+    assert.equal(jobs?.exists, true, JSON.stringify(queues.body));
+    assert.ok((jobs?.consumers ?? 0) >= 1);
+    // Only the management API counts unacked messages (the fallback's passive declares cannot).
+    assert.equal(typeof jobs?.unacked, 'number', 'read through the management API');
+
+    const management = new URL(managementUrl);
+    const ask = (service: ServiceName, path: string) =>
+      fetch(`${management.origin}${path}`, {
+        headers: {
+          authorization: `Basic ${Buffer.from(`${userOf(service).user}:${userOf(service).password}`).toString('base64')}`,
+        },
+        signal: AbortSignal.timeout(5_000),
+      });
+    const vhostQueues = `/api/queues/${encodeURIComponent(system.env.vhost)}`;
+    assert.equal((await ask('gateway', vhostQueues)).status, 200);
+    for (const path of ['/api/users', '/api/definitions']) {
+      const res = await ask('gateway', path);
+      assert.ok([401, 403].includes(res.status), `${path}: ${res.status}`);
+    }
+    const res = await ask('scheduler', vhostQueues);
+    assert.ok([401, 403].includes(res.status), `scheduler: ${res.status}`);
   });
 
   it('then no service was refused anything by the broker or the database all along', () => {

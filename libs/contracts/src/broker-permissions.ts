@@ -110,6 +110,15 @@ export function brokerPermissions(service: ServiceName): BrokerPermissions {
   };
 }
 
+/**
+ * The management API tags of a service's user. Only the gateway reads the management API (queue
+ * depths and rates for `GET /api/v1/monitoring/queues` and `psc_queue_messages`); `management`
+ * lets it read the vhosts it has permissions on, so it needs no administrator's login for that,
+ * and grants nothing it could not do over AMQP. The others get none: they cannot log in there.
+ */
+export const managementTags = (service: ServiceName): string =>
+  service === 'gateway' ? 'management' : '';
+
 /** Every service's broker user name on a deployment, `<prefix><service>`. */
 export const brokerUsers = (prefix = 'psc-'): { service: ServiceName; user: string }[] =>
   SERVICES.map((service) => ({ service, user: `${prefix}${service}` }));

@@ -1,4 +1,4 @@
-import { brokerPermissions, type ServiceName } from '@psc/contracts';
+import { brokerPermissions, managementTags, type ServiceName } from '@psc/contracts';
 
 export interface BrokerUser {
   service: ServiceName;
@@ -42,8 +42,8 @@ function managementCall(managementUrl: string, timeoutMs: number) {
 
 /**
  * Creates (or updates) one RabbitMQ user per service with the least permissions the topology
- * table gives it on `vhost` ({@link brokerPermissions}): no management tag, so the user cannot
- * log into the management API. Idempotent: running it again resets passwords and permissions.
+ * table gives it on `vhost` ({@link brokerPermissions}), and the management API tags of
+ * {@link managementTags} (only the gateway's user may read it). Idempotent: running it again resets passwords and permissions.
  */
 export async function provisionBrokerUsers(options: BrokerUsersOptions): Promise<void> {
   const call = managementCall(options.managementUrl, options.timeoutMs ?? 10_000);
@@ -51,7 +51,7 @@ export async function provisionBrokerUsers(options: BrokerUsersOptions): Promise
   for (const { service, user, password } of options.users) {
     const name = encodeURIComponent(user);
     const permissions = brokerPermissions(service);
-    await call('PUT', `/api/users/${name}`, { password, tags: '' });
+    await call('PUT', `/api/users/${name}`, { password, tags: managementTags(service) });
     await call('PUT', `/api/permissions/${vhost}/${name}`, {
       configure: permissions.configure,
       write: permissions.write,
