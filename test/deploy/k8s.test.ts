@@ -1,33 +1,47 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { JOB_QUEUE_FOR_TASK, QUEUES } from '../../libs/contracts/src/index.ts';
+import {
+  JOB_QUEUE_FOR_TASK,
+  QUEUES,
+  brokerUsers,
+  type ServiceName,
+} from '../../libs/contracts/src/index.ts';
+import { dbRole, passwordVariable } from '../../scripts/login-passwords.ts';
+import {
+  type Container as PodContainer,
+  type PodSpec,
+  containersOf,
+  loginIn,
+  podSpecOf,
+  referencedVariables,
+  secretKeys,
+  secretReads,
+  secretsNamedBy,
+  sourceSecretName,
+} from './support/k8s-pods.ts';
 import { manifestRef, validateManifest } from './support/k8s-validate.ts';
 import { kustomizeBuild, type Manifest } from './support/kustomize.ts';
 import { SECRET_VARIABLES, SERVICES, secretsReadBy } from './support/service-secrets.ts';
 
 const BASE = 'deploy/k8s/base';
 const OVERLAY = 'deploy/k8s/overlays/example';
+/** The Secret of every service's broker and database passwords (the provision Job's too). */
+const LOGINS = 'psc-logins';
+/** The operators' Secrets of administrators' logins (and the database owner's). */
+const ADMIN_SECRETS = ['psc-rabbitmq-default-user', 'psc-postgres-superuser', 'psc-postgres-app'];
 
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string } };
-}
 interface Probe {
   httpGet?: { path: string; port: string | number };
 }
-interface Container {
-  name: string;
-  env?: EnvVar[];
+interface Container extends PodContainer {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
 }
 interface Deployment extends Manifest {
   spec: {
     replicas?: number;
     selector: { matchLabels: Record<string, string> };
-    template: { spec: { containers: Container[] } };
+    template: { spec: PodSpec & { containers: Container[] } };
   };
 }
 
@@ -70,6 +84,7 @@ describe('deploy/k8s', () => {
         'keda.sh/v1alpha1 ScaledObject',
         'rabbitmq.com/v1beta1 RabbitmqCluster',
         'postgresql.cnpg.io/v1 Cluster',
+        'batch/v1 Job',
       ]) {
         assert.ok(kinds.has(expected), `${dir}: ${expected}`);
       }
@@ -88,6 +103,7 @@ describe('deploy/k8s', () => {
     const scaled = byKind(docs, 'ScaledObject')[0]!;
     const rabbit = byKind(docs, 'RabbitmqCluster')[0]!;
     const postgres = byKind(docs, 'Cluster')[0]!;
+    const job = byKind(docs, 'Job')[0]!;
     const containers = '/spec/template/spec/containers/0';
     const broken: [string, Manifest, string, unknown, RegExp][] = [
       [
@@ -125,6 +141,13 @@ describe('deploy/k8s', () => {
         '/metadata/lables',
         { a: 'b' },
         /unknown field \/metadata\/lables$/,
+      ],
+      [
+        'a misspelt Job field',
+        job,
+        '/spec/ttlSecondsAfterFinish',
+        600,
+        /unknown field \/spec\/ttlSecondsAfterFinish$/,
       ],
       [
         'a KEDA field that does not exist',
@@ -256,16 +279,19 @@ describe('deploy/k8s', () => {
     }
   });
 
-  it('when secrets reach the pods, then each service gets only the secrets its config.ts reads, from Secret objects', () => {
+  it('when secrets reach the pods, then each service gets only the secrets its config.ts reads and its own two passwords, from Secret objects', () => {
     const docs = overlay();
-    const secretNames = new Set(byKind(docs, 'Secret').map((s) => s.metadata.name));
-    // Secrets the operators create at run time, from the RabbitmqCluster and the Cluster.
-    const operatorSecrets = new Set(['psc-rabbitmq-default-user', 'psc-postgres-app']);
+    const secrets = byKind(docs, 'Secret');
+    const secretNames = new Set(secrets.map((s) => s.metadata.name));
+    const source = sourceSecretName(secrets);
     for (const deployment of byKind<Deployment>(docs, 'Deployment')) {
-      const service = runs(deployment) as (typeof SERVICES)[number];
-      const env = deployment.spec.template.spec.containers[0]!.env ?? [];
+      const service = runs(deployment) as ServiceName;
+      const container = deployment.spec.template.spec.containers[0]!;
+      const env = container.env ?? [];
       const given = SECRET_VARIABLES.filter((name) => env.some((e) => e.name === name));
       assert.deepEqual(given, secretsReadBy(service), service);
+      // envFrom would hand over a whole Secret, with whatever keys it gains later.
+      assert.equal(container.envFrom, undefined, `${service}: no envFrom`);
       for (const variable of env) {
         assert.ok(
           !variable.value ||
@@ -273,16 +299,186 @@ describe('deploy/k8s', () => {
             variable.value.includes('$('),
           `${service}: ${variable.name} has no literal credentials`,
         );
-        const ref = variable.valueFrom?.secretKeyRef;
-        if (!ref) continue;
-        assert.ok(
-          secretNames.has(ref.name) || operatorSecrets.has(ref.name),
-          `${service}: ${ref.name}`,
-        );
+      }
+      const logins: string[] = [];
+      for (const read of secretReads(container, secrets)) {
+        // Secrets the deployment makes, never an operator's administrator's login.
+        assert.ok(secretNames.has(read.secret), `${service}: ${read.secret}`);
+        const name = source(read.secret);
+        if (name === LOGINS) logins.push(`${read.variable}=${read.key}`);
         // A service's own Secret is named after it; no service reads another's.
-        if (secretNames.has(ref.name))
-          assert.match(ref.name, new RegExp(`^psc-${service}-`), service);
+        else assert.equal(name, `psc-${service}`, service);
+      }
+      assert.deepEqual(
+        logins.sort(),
+        [
+          `PSC_BROKER_PASSWORD=${passwordVariable('BROKER', service)}`,
+          `PSC_DB_PASSWORD=${passwordVariable('DB', service)}`,
+        ],
+        `${service}: its own keys of ${LOGINS}`,
+      );
+    }
+  });
+
+  it('when the services connect, then each logs into RabbitMQ as psc-<service> and PostgreSQL as psc_<service>, with its own passwords', () => {
+    const docs = overlay();
+    const source = sourceSecretName(byKind(docs, 'Secret'));
+    // The operators name their Services after the clusters.
+    const broker = byKind(docs, 'RabbitmqCluster')[0]!.metadata.name;
+    const postgres = byKind<Manifest & { spec: { bootstrap: { initdb: { database: string } } } }>(
+      docs,
+      'Cluster',
+    )[0]!;
+    const users = new Map(brokerUsers().map((u) => [u.service, u.user]));
+    const deployments = byKind<Deployment>(docs, 'Deployment');
+    assert.deepEqual(new Set(deployments.map(runs)), new Set(SERVICES));
+    for (const deployment of deployments) {
+      const service = runs(deployment) as ServiceName;
+      const name = deployment.metadata.name;
+      const env = deployment.spec.template.spec.containers[0]!.env ?? [];
+      const brokerPassword = `${LOGINS}/${passwordVariable('BROKER', service)}`;
+      assert.deepEqual(
+        loginIn(env, 'AMQP_URL', source),
+        {
+          protocol: 'amqp',
+          user: users.get(service),
+          password: brokerPassword,
+          host: broker,
+          port: '5672',
+          path: '/',
+        },
+        `${name}: AMQP_URL`,
+      );
+      assert.deepEqual(
+        loginIn(env, 'DATABASE_URL', source),
+        {
+          protocol: 'postgres',
+          user: dbRole(service),
+          password: `${LOGINS}/${passwordVariable('DB', service)}`,
+          host: `${postgres.metadata.name}-rw`,
+          port: '5432',
+          path: `/${postgres.spec.bootstrap.initdb.database}`,
+        },
+        `${name}: DATABASE_URL`,
+      );
+      if (secretsReadBy(service).includes('RABBITMQ_MANAGEMENT_URL')) {
+        assert.deepEqual(
+          loginIn(env, 'RABBITMQ_MANAGEMENT_URL', source),
+          {
+            protocol: 'http',
+            user: users.get(service),
+            password: brokerPassword,
+            host: broker,
+            port: '15672',
+            path: '',
+          },
+          `${name}: RABBITMQ_MANAGEMENT_URL`,
+        );
       }
     }
+  });
+
+  it('when Kubernetes expands $(VAR) in a container, then VAR is defined above it in the same container', () => {
+    const docs = overlay();
+    let references = 0;
+    for (const doc of docs) {
+      const pod = podSpecOf(doc);
+      for (const container of pod ? containersOf(pod) : []) {
+        const env = container.env ?? [];
+        env.forEach((variable, at) => {
+          for (const name of referencedVariables(variable.value ?? '')) {
+            references++;
+            assert.ok(
+              env.slice(0, at).some((e) => e.name === name),
+              `${manifestRef(doc)} ${container.name}: ${variable.name} uses $(${name}) before it is defined`,
+            );
+          }
+        });
+      }
+    }
+    assert.ok(references > 0, 'the URLs use $(VAR)');
+  });
+
+  it("when the logins are provisioned, then the provision Job alone holds administrators' logins, and gets every service's passwords from the Secret the services read", () => {
+    const docs = overlay();
+    const secrets = byKind(docs, 'Secret');
+    const source = sourceSecretName(secrets);
+    const holders = docs
+      .filter((doc) =>
+        secretsNamedBy(podSpecOf(doc) ?? { containers: [] }).some((name) =>
+          ADMIN_SECRETS.includes(name),
+        ),
+      )
+      .map(manifestRef);
+    assert.deepEqual(holders, ['Job/psc-provision']);
+
+    const job = byKind(docs, 'Job').find((j) => j.metadata.name === 'psc-provision')!;
+    const pod = podSpecOf(job)!;
+    const [container, ...others] = pod.containers;
+    assert.equal(others.length, 0);
+    const env = container!.env ?? [];
+    assert.equal(env.find((e) => e.name === 'SERVICE')?.value, 'provision');
+    const gateway = byKind<Deployment>(docs, 'Deployment').find((d) => runs(d) === 'gateway')!;
+    const gatewayPod = gateway.spec.template.spec;
+    assert.equal(container!.image, gatewayPod.containers[0]!.image, 'the services’ image');
+
+    // The ten passwords, under the names the scripts read, from the Secret the services read.
+    const expected = SERVICES.flatMap((s) => [
+      passwordVariable('BROKER', s),
+      passwordVariable('DB', s),
+    ]).sort();
+    const reads = secretReads(container!, secrets).filter((r) => source(r.secret) === LOGINS);
+    assert.deepEqual(reads.map((r) => r.variable).sort(), expected);
+    assert.ok(reads.every((r) => r.variable === r.key));
+    const logins = secrets.find((s) => source(s.metadata.name) === LOGINS)!;
+    assert.deepEqual(secretKeys(logins).sort(), expected, `${LOGINS} of the example overlay`);
+    const readers = new Set(
+      docs.flatMap((doc) => {
+        const spec = podSpecOf(doc);
+        return spec ? secretsNamedBy(spec).filter((name) => source(name) === LOGINS) : [];
+      }),
+    );
+    assert.deepEqual([...readers], [logins.metadata.name]);
+
+    // Administrators of the broker and database the services use; users on the same vhost.
+    const serviceEnv = gatewayPod.containers[0]!.env ?? [];
+    const services = {
+      amqp: loginIn(serviceEnv, 'AMQP_URL')!,
+      db: loginIn(serviceEnv, 'DATABASE_URL')!,
+    };
+    assert.deepEqual(loginIn(env, 'RABBITMQ_MANAGEMENT_URL', source), {
+      protocol: 'http',
+      user: 'psc-rabbitmq-default-user/username',
+      password: 'psc-rabbitmq-default-user/password',
+      host: services.amqp.host,
+      port: '15672',
+      path: '',
+    });
+    assert.deepEqual(loginIn(env, 'AMQP_URL'), {
+      ...services.amqp,
+      user: undefined,
+      password: undefined,
+    });
+    assert.deepEqual(loginIn(env, 'DATABASE_URL', source), {
+      ...services.db,
+      user: 'psc-postgres-superuser/username',
+      password: 'psc-postgres-superuser/password',
+    });
+    // CloudNativePG creates psc-postgres-superuser only with superuser access on.
+    const cluster = byKind<Manifest & { spec: { enableSuperuserAccess?: boolean } }>(
+      docs,
+      'Cluster',
+    )[0]!;
+    assert.equal(cluster.spec.enableSuperuserAccess, true);
+
+    // As locked down as the services; bounded retries; gone after it ends, so an apply re-runs it.
+    assert.deepEqual(pod.securityContext, gatewayPod.securityContext);
+    assert.deepEqual(container!.securityContext, gatewayPod.containers[0]!.securityContext);
+    assert.ok(
+      container!.resources?.requests?.['memory'] && container!.resources.limits?.['memory'],
+    );
+    const spec = job['spec'] as { backoffLimit?: number; ttlSecondsAfterFinished?: number };
+    assert.ok(spec.backoffLimit !== undefined && spec.backoffLimit > 0);
+    assert.ok(spec.ttlSecondsAfterFinished !== undefined);
   });
 });
