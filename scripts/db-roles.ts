@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { SERVICE_SCHEMAS, SERVICES } from '@psc/contracts';
 import { provisionServiceRoles, removeServiceRoles } from '@psc/db';
-import { loginPasswords, loginUrl } from './login-passwords.ts';
+import { dbRole, loginPasswords, loginUrl } from './login-passwords.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +38,7 @@ if (!adminUrl) {
 const passwords = values.remove ? [] : loginPasswords('DB', SERVICES, values['require-passwords']);
 const roles = SERVICES.map((service, i) => ({
   service,
-  role: `${values.prefix}${service.replace(/-/g, '_')}`,
+  role: dbRole(service, values.prefix),
   schema: SERVICE_SCHEMAS[service],
   password: passwords[i]?.password ?? '',
 }));

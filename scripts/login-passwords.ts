@@ -15,6 +15,10 @@ export interface LoginPassword {
   generated: boolean;
 }
 
+/** A service's PostgreSQL login, `<prefix><service>` with `_` for `-` (`npm run db-roles`). */
+export const dbRole = (service: string, prefix = 'psc_'): string =>
+  `${prefix}${service.replace(/-/g, '_')}`;
+
 export const passwordVariable = (kind: LoginKind, service: string): string =>
   `PSC_${kind}_PASSWORD_${service.toUpperCase().replace(/-/g, '_')}`;
 

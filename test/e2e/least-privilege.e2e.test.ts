@@ -18,7 +18,7 @@ import {
 import { boothPlatform, raceCardsResource, type JobView } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 import { repoRoot } from '../../scripts/build.ts';
-import { passwordVariable } from '../../scripts/login-passwords.ts';
+import { dbRole, passwordVariable } from '../../scripts/login-passwords.ts';
 
 const DATE = '2024-07-01';
 const RACES = 3;
@@ -90,7 +90,7 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
     users = brokerUsers(brokerPrefix).map((u) => ({ ...u, password: secret() }));
     roles = SERVICE_NAMES.map((service) => ({
       service,
-      user: `${dbPrefix}${service.replace(/-/g, '_')}`,
+      user: dbRole(service, dbPrefix),
       password: secret(),
     }));
     const passwords: Record<string, string> = Object.fromEntries([
