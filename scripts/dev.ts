@@ -8,9 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
+import { brokerUsers, SERVICE_SCHEMAS, type ServiceName } from '@psc/contracts';
+import { provisionServiceRoles } from '@psc/db';
+import { provisionBrokerUsers } from '@psc/messaging';
 import { serviceLaunch } from '@psc/testing';
 import { build, repoRoot } from './build.ts';
 import { DEMO_PLATFORM_PORT } from './demo-platform-port.ts';
+import { dbRole } from './login-passwords.ts';
 
 // The gateway on HTTP_PORT (else PSC_DEV_PORT_BASE, 8080), the other four on the next ports.
 const portBase = Number(process.env.PSC_DEV_PORT_BASE ?? 8080);
@@ -78,7 +82,95 @@ async function ensureDatabase(url: string): Promise<void> {
   await client.end();
 }
 
-const SECRET_VARIABLES = ['PSC_SECRET_KEY', 'PSC_WORKER_SECRET_KEY', 'PSC_ADMIN_API_KEY'];
+/** `url` with another login. */
+function withLogin(url: string, user: string, password: string): string {
+  const next = new URL(url);
+  next.username = encodeURIComponent(user);
+  next.password = encodeURIComponent(password);
+  return next.toString();
+}
+
+interface ServiceLogins {
+  AMQP_URL: string;
+  DATABASE_URL: string;
+  /** The gateway's: queue depths through the management API, with its own login. */
+  RABBITMQ_MANAGEMENT_URL?: string;
+}
+
+/**
+ * Every service under its own RabbitMQ user and PostgreSQL login, as in a deployment
+ * (docs/DEPLOY.md, "Broker users" and "Database logins"), made with AMQP_URL's and DATABASE_URL's
+ * logins as administrators. The passwords are new at every start: provisioning resets them, and
+ * only the processes started here need them. The names follow the vhost and the database (`/`
+ * and psc: psc-gateway, psc_gateway), so installs on other vhosts or databases keep apart. When
+ * a server will not make them (no management plugin, a login that may not create roles), the
+ * services share that server's login and a line says why.
+ */
+async function serviceLogins(
+  services: readonly ServiceName[],
+): Promise<Record<string, ServiceLogins>> {
+  const password = () => randomBytes(24).toString('hex');
+  const amqp = new URL(amqpUrl);
+  const vhost = decodeURIComponent(amqp.pathname.slice(1)) || '/';
+  const managementUrl =
+    process.env.RABBITMQ_MANAGEMENT_URL ??
+    `http://${amqp.username || 'guest'}:${amqp.password || 'guest'}@${amqp.hostname}:15672`;
+  const users = brokerUsers(vhost === '/' ? 'psc-' : `${vhost}.`)
+    .filter((u) => services.includes(u.service))
+    .map((u) => ({ ...u, password: password() }));
+  const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  const roles = services.map((service) => ({
+    service,
+    role: dbRole(service, `${database}_`),
+    schema: SERVICE_SCHEMAS[service],
+    password: password(),
+  }));
+  const brokerOk = await provisionBrokerUsers({ managementUrl, vhost, users }).then(
+    () => true,
+    (err: unknown) => {
+      process.stdout.write(
+        `[psc] every service shares AMQP_URL's login: no broker users made (${(err as Error).message}); ` +
+          'rabbitmq-plugins enable rabbitmq_management, or set RABBITMQ_MANAGEMENT_URL\n',
+      );
+      return false;
+    },
+  );
+  const dbOk = await provisionServiceRoles(databaseUrl, roles).then(
+    () => true,
+    (err: unknown) => {
+      process.stdout.write(
+        `[psc] every service shares DATABASE_URL's login: no logins made (${(err as Error).message})\n`,
+      );
+      return false;
+    },
+  );
+  return Object.fromEntries(
+    services.map((service) => {
+      const user = users.find((u) => u.service === service)!;
+      const role = roles.find((r) => r.service === service)!;
+      return [
+        service,
+        {
+          AMQP_URL: brokerOk ? withLogin(amqpUrl, user.user, user.password) : amqpUrl,
+          DATABASE_URL: dbOk ? withLogin(databaseUrl, role.role, role.password) : databaseUrl,
+          ...(brokerOk && service === 'gateway'
+            ? { RABBITMQ_MANAGEMENT_URL: withLogin(managementUrl, user.user, user.password) }
+            : {}),
+        },
+      ];
+    }),
+  );
+}
+
+/** Kept from the children but for those that read them; the URLs carry administrators' logins. */
+const SECRET_VARIABLES = [
+  'PSC_SECRET_KEY',
+  'PSC_WORKER_SECRET_KEY',
+  'PSC_ADMIN_API_KEY',
+  'AMQP_URL',
+  'DATABASE_URL',
+  'RABBITMQ_MANAGEMENT_URL',
+];
 
 /** The shell's environment minus the secrets: `env` says which of them this process gets. */
 function run(name: string, args: string[], env: Record<string, string>): ChildProcess {
@@ -133,9 +225,8 @@ async function main(): Promise<void> {
     'sync-worker': { PSC_WORKER_SECRET_KEY: workerKey },
     collector: { PSC_WORKER_SECRET_KEY: workerKey },
   };
+  const logins = await serviceLogins(SERVICES.map(([name]) => name));
   const common = {
-    AMQP_URL: amqpUrl,
-    DATABASE_URL: databaseUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     PSC_EGRESS_ALLOW: process.env.PSC_EGRESS_ALLOW ?? '127.0.0.1,localhost',
   };
@@ -150,6 +241,7 @@ async function main(): Promise<void> {
     const { nodeArgs, entry } = serviceLaunch(repoRoot, name);
     run(name, [...nodeArgs, entry], {
       ...common,
+      ...logins[name],
       ...secretsOf[name],
       HTTP_PORT: String(port),
       OTEL_SERVICE_NAME: name,

@@ -1,4 +1,5 @@
 export { externalUrls, infraMode, startInfra, type Infra } from './infra.ts';
+export { managementApi, type ManagementApi } from './rabbit-management.ts';
 export {
   ENABLE_COMMAND,
   ensureManagementPlugin,

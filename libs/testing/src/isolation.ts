@@ -71,7 +71,18 @@ export async function createIsolatedEnv(options: IsolatedEnvOptions = {}): Promi
     amqpUrl: withPathSegment(infra.amqpUrl, encodeURIComponent(vhost)),
     databaseUrl: withPathSegment(infra.databaseUrl, encodeURIComponent(database)),
     cleanup: () => {
-      cleaning ??= settleAll([deleteVhost(api, vhost), dropDatabase(infra.databaseUrl, database)]);
+      // Then the logins a test (or the `npm start` it ran) made for this vhost and database, named
+      // after them (`<vhost>.<service>`, `<database>_<service>`): users and roles are global.
+      cleaning ??= settleAll([
+        deleteVhost(api, vhost),
+        dropDatabase(infra.databaseUrl, database),
+      ]).then(async () => {
+        const users = (await brokerNames(api, '/api/users')).filter((n) =>
+          n.startsWith(`${vhost}.`),
+        );
+        const roles = await postgresNames(infra.databaseUrl, 'pg_roles', 'rolname', `${database}_`);
+        await removeLogins(api, infra.databaseUrl, users, roles);
+      });
       return cleaning;
     },
   };
@@ -94,22 +105,11 @@ export async function dropStaleTestResources(
   };
 
   /** Stale names of our own among a management API listing (`/api/vhosts`, `/api/users`). */
-  const staleOnBroker = async (path: string): Promise<string[]> => {
-    const listed = await api.call('GET', path);
-    return (Array.isArray(listed) ? listed : [])
-      .map((entry: unknown) => (entry as { name?: unknown }).name)
-      .filter((name): name is string => typeof name === 'string' && name.startsWith(VHOST_PREFIX))
-      .filter(isStale);
-  };
+  const staleOnBroker = async (path: string): Promise<string[]> =>
+    (await brokerNames(api, path)).filter((n) => n.startsWith(VHOST_PREFIX)).filter(isStale);
   /** Stale names of our own in a PostgreSQL catalog (`pg_database`, `pg_roles`). */
-  const staleInPostgres = (catalog: string, column: string): Promise<string[]> =>
-    withPgClient(databaseUrl, async (client) => {
-      const { rows } = await client.query<Record<string, string>>(
-        `SELECT ${column} AS name FROM ${catalog} WHERE starts_with(${column}, $1)`,
-        [DATABASE_PREFIX],
-      );
-      return rows.map((row) => row.name!).filter(isStale);
-    });
+  const staleInPostgres = async (catalog: string, column: string): Promise<string[]> =>
+    (await postgresNames(databaseUrl, catalog, column, DATABASE_PREFIX)).filter(isStale);
 
   const vhosts = await staleOnBroker('/api/vhosts?columns=name');
   const users = await staleOnBroker('/api/users');
@@ -119,19 +119,52 @@ export async function dropStaleTestResources(
   await settleAll([
     ...vhosts.map((vhost) => deleteVhost(api, vhost)),
     ...databases.map((database) => dropDatabase(databaseUrl, database)),
+  ]);
+  await removeLogins(api, databaseUrl, users, roles);
+  return { vhosts, databases, users, roles };
+}
+
+/** The names in a management API listing (`/api/vhosts`, `/api/users`). */
+async function brokerNames(api: ManagementApi, path: string): Promise<string[]> {
+  const listed = await api.call('GET', path);
+  return (Array.isArray(listed) ? listed : [])
+    .map((entry: unknown) => (entry as { name?: unknown }).name)
+    .filter((name): name is string => typeof name === 'string');
+}
+
+/** The names starting with `prefix` in a PostgreSQL catalog (`pg_database`, `pg_roles`). */
+function postgresNames(
+  databaseUrl: string,
+  catalog: string,
+  column: string,
+  prefix: string,
+): Promise<string[]> {
+  return withPgClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<Record<string, string>>(
+      `SELECT ${column} AS name FROM ${catalog} WHERE starts_with(${column}, $1)`,
+      [prefix],
+    );
+    return rows.map((row) => row.name!);
+  });
+}
+
+/** Deletes broker users and drops PostgreSQL roles: after their databases, since a role that owns something in one cannot be dropped. */
+async function removeLogins(
+  api: ManagementApi,
+  databaseUrl: string,
+  users: readonly string[],
+  roles: readonly string[],
+): Promise<void> {
+  await settleAll([
     ...users.map((user) =>
       api.call('DELETE', `/api/users/${encodeURIComponent(user)}`, undefined, [204, 404]),
     ),
-  ]);
-  // After their databases: a role that owns something in one cannot be dropped.
-  await settleAll(
-    roles.map((role) =>
+    ...roles.map((role) =>
       withPgClient(databaseUrl, (client) =>
         client.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`),
       ),
     ),
-  );
-  return { vhosts, databases, users, roles };
+  ]);
 }
 
 async function createVhost(
