@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
+import {
+  boothSample,
+  spawnService,
+  startFakePlatform,
+  startInfra,
+  waitFor,
+  waitUntilStarted,
+  type FakePlatform,
+} from '@psc/testing';
+import { launchOf } from '../support/launch.ts';
 import { startSystem, type System } from '../support/system.ts';
 import { boothPlatform } from '../support/platforms.ts';
 
@@ -112,6 +121,56 @@ describe('operations: /api/v1/logs and /api/v1/monitoring', () => {
       const job = await system.api<{ status: string }>(`/api/v1/jobs/${jobId}`);
       return job.body.status === 'succeeded';
     });
+  });
+
+  it("when the management API refuses the gateway's login, then queue depths still come (from passive declares, without unacked counts), the pipeline status answers, and one warning says why without the password", async () => {
+    const management = new URL((await startInfra()).managementUrl);
+    const password = `wrong-${Math.random().toString(36).slice(2)}`;
+    management.password = password;
+    const gateway = spawnService({
+      name: 'gateway',
+      ...launchOf('gateway'),
+      env: {
+        ...system.secretsFor('gateway'),
+        AMQP_URL: system.env.amqpUrl,
+        DATABASE_URL: system.env.databaseUrl,
+        HTTP_PORT: '0',
+        LOG_LEVEL: 'info',
+        RABBITMQ_MANAGEMENT_URL: management.toString(),
+      },
+    });
+    try {
+      const url = await waitUntilStarted(gateway);
+      const get = async <T>(path: string) => {
+        const res = await fetch(`${url}${path}`, { headers: { 'x-api-key': system.adminKey } });
+        return { status: res.status, body: (await res.json()) as T };
+      };
+      for (let i = 0; i < 2; i += 1) {
+        const queues = await get<{
+          items: { name: string; exists: boolean; consumers: number; unacked: number | null }[];
+        }>('/api/v1/monitoring/queues');
+        assert.equal(queues.status, 200, JSON.stringify(queues.body));
+        const jobs = queues.body.items.find((q) => q.name === 'sync-worker.jobs');
+        assert.equal(jobs?.exists, true);
+        assert.ok((jobs?.consumers ?? 0) >= 1);
+        assert.equal(jobs?.unacked, null, 'passive declares cannot count unacked messages');
+      }
+      const pipeline = await get<{ status: string }>('/api/v1/monitoring/pipeline');
+      assert.equal(pipeline.status, 200, JSON.stringify(pipeline.body));
+      const warning = await gateway.waitForLine((l) => l.includes('management API unavailable'));
+      assert.match(warning, /answered 401/);
+      assert.ok(
+        !gateway.lines().join('\n').includes(password),
+        'the password stays out of the log',
+      );
+      assert.equal(
+        gateway.lines().filter((l) => l.includes('management API unavailable')).length,
+        1,
+        'one warning while it keeps failing',
+      );
+    } finally {
+      await gateway.stop();
+    }
   });
 
   it('when a platform keeps failing, then its breaker opens and the pipeline is degraded; logs filter by level and job', async () => {

@@ -30,7 +30,11 @@ import { collectorRoutes } from './entry-points/http/collectors.routes.ts';
 import { logRoutes } from './entry-points/http/logs.routes.ts';
 import { monitoringRoutes } from './entry-points/http/monitoring.routes.ts';
 import { dataTransferRoutes } from './entry-points/http/data-transfer.routes.ts';
-import { managementInspector, passiveInspector } from './data-access/queue-inspector.ts';
+import {
+  managementInspector,
+  passiveInspector,
+  withFallback,
+} from './data-access/queue-inspector.ts';
 import { createApiKeyRepository } from './data-access/api-key.repository.ts';
 import { createAuditRepository } from './data-access/audit.repository.ts';
 import { createApiKeyService } from './domain/api-keys.ts';
@@ -92,7 +96,11 @@ export function createApp(deps: AppDeps) {
   api.use(jsonBody({ limitBytes: config.bodyLimitBytes }));
   api.use(auditTrail({ audit, clock, logger }));
   const inspector = config.managementUrl
-    ? managementInspector({ managementUrl: config.managementUrl, vhost: config.vhost })
+    ? withFallback(
+        managementInspector({ managementUrl: config.managementUrl, vhost: config.vhost }),
+        passiveInspector(broker),
+        logger,
+      )
     : passiveInspector(broker);
   registerQueueMetrics(deps.registry, inspector, logger);
   for (const routes of [

@@ -45,7 +45,11 @@ export function managementInspector(options: {
         headers: { authorization },
         signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
       });
-      if (!res.ok) throw new Error(`management API answered ${res.status}`);
+      if (!res.ok) {
+        throw new Error(
+          `RabbitMQ management API answered ${res.status}${res.status === 401 ? ' (check the login in RABBITMQ_MANAGEMENT_URL)' : ''}`,
+        );
+      }
       const all = (await res.json()) as MgmtQueue[];
       const byName = new Map(all.map((q) => [q.name, q]));
       const names = [
@@ -92,6 +96,40 @@ export function passiveInspector(broker: Broker): QueueInspector {
           };
         }),
       );
+    },
+  };
+}
+
+/**
+ * The management API while it answers, else `fallback` (passive declares: ready counts and
+ * consumers, no unacked counts or rates), so a management plugin that restarts, or a login it
+ * refuses, costs the console and `/metrics` their detail, not the queue depths. Warns when it
+ * starts failing (with the reason, never the URL, which holds a password) and says when it
+ * answers again, once each.
+ */
+export function withFallback(
+  primary: QueueInspector,
+  fallback: QueueInspector,
+  logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void },
+): QueueInspector {
+  let failing = false;
+  return {
+    async list() {
+      try {
+        const stats = await primary.list();
+        if (failing) logger.info({}, 'management API answers again: queue depths from it');
+        failing = false;
+        return stats;
+      } catch (err) {
+        if (!failing) {
+          logger.warn(
+            { reason: err instanceof Error ? err.message : String(err) },
+            'management API unavailable: queue depths from passive declares (no unacked counts or rates) until it answers',
+          );
+        }
+        failing = true;
+        return fallback.list();
+      }
     },
   };
 }
