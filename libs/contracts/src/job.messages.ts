@@ -59,7 +59,17 @@ export const jobStarted = defineMessage(
 export const jobSucceeded = defineMessage(
   'job.succeeded',
   1,
-  z.object({ ...jobEventBase, stats: jobStats, startedAt: z.iso.datetime().optional() }),
+  z.object({
+    ...jobEventBase,
+    stats: jobStats,
+    startedAt: z.iso.datetime().optional(),
+    /**
+     * Where a run that reported progress (a sync of several pages) ended: progress events stop
+     * before the last page, so without it the ledger would keep the last report, short of the
+     * end. Absent for runs that reported none, and in messages of earlier releases.
+     */
+    progress: jobProgress.optional(),
+  }),
 );
 export const JOB_FAILURE_OUTCOMES = ['retrying', 'failed', 'dead', 'cancelled'] as const;
 export const jobFailed = defineMessage(

@@ -88,6 +88,10 @@ export const job = z.object({
   run: z.number().int().positive(),
   params: z.record(z.string(), z.unknown()),
   stats: jobStats.nullable(),
+  /**
+   * Pages and records stored so far, for runs of more than one page (null for one page); once
+   * such a run has succeeded, where it ended.
+   */
   progress: jobProgress.nullable().optional(),
   error: jobError.nullable(),
   /** While `retrying` or `waiting`: when the next attempt is due. */

@@ -82,8 +82,24 @@ export const jobEvents = {
       ref,
       now,
     ),
-  succeeded: (ref: RunRef, now: Date, startedAt: Date, stats: JobStats) =>
-    event(jobSucceeded, { ...base(ref, now), stats, startedAt: startedAt.toISOString() }, ref, now),
+  succeeded: (
+    ref: RunRef,
+    now: Date,
+    startedAt: Date,
+    stats: JobStats,
+    progress?: { pages: number; records: number },
+  ) =>
+    event(
+      jobSucceeded,
+      {
+        ...base(ref, now),
+        stats,
+        startedAt: startedAt.toISOString(),
+        ...(progress && { progress }),
+      },
+      ref,
+      now,
+    ),
   failed: (
     ref: RunRef,
     now: Date,

@@ -33,7 +33,12 @@ import { createSuspectGate } from './suspect-gate.ts';
 
 /** How a run ends, as its handler commits it. */
 export type JobOutcome =
-  | { kind: 'succeeded'; stats: JobStats }
+  | {
+      kind: 'succeeded';
+      stats: JobStats;
+      /** Where a run that reported progress ended (its last report stops short of the end). */
+      progress?: { pages: number; records: number };
+    }
   /** Could never succeed as it is (e.g. some fan-out children failed): into the DLQ. */
   | { kind: 'failed'; error: JobError }
   /** Not finished yet: another message ends it (see {@link JobRunner.finishElsewhere}). */
@@ -193,7 +198,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     startedAt: Date,
   ) =>
     outcome.kind === 'succeeded'
-      ? jobEvents.succeeded(ref, now(), startedAt, outcome.stats)
+      ? jobEvents.succeeded(ref, now(), startedAt, outcome.stats, outcome.progress)
       : jobEvents.failed(ref, now(), { error: outcome.error, outcome: 'failed', startedAt });
 
   async function run(

@@ -115,6 +115,20 @@ describe('job ledger: one run', () => {
     assert.equal(moving.job.startedAt, t(4));
   });
 
+  it('when a job that reported progress succeeds, then its progress is where it ended, not its last report; an outcome without one keeps the last report', () => {
+    const done = apply(queued(), progressed(1, 1, 4), {
+      type: 'job.succeeded',
+      payload: {
+        ...base(1, 1, 9),
+        stats: { ...stats, fetched: 30 },
+        progress: { pages: 3, records: 30 },
+      },
+    });
+    assert.deepEqual(done.job.progress, { pages: 3, records: 30 });
+    const older = apply(queued(), progressed(1, 1, 4), ended(1, 1, 9, 'succeeded'));
+    assert.deepEqual(older.job.progress, { pages: 2, records: 20 });
+  });
+
   it('when an outcome overtook the start, then the outcome stands', () => {
     const done = apply(queued(), ended(1, 1, 5, 'succeeded'), started(1, 1, 1));
     assert.equal(done.job.status, 'succeeded');

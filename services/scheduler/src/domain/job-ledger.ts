@@ -101,6 +101,7 @@ export function applyReport(entry: LedgerEntry, report: JobReport): LedgerEntry 
           ...common,
           status: 'succeeded',
           stats: report.payload.stats,
+          progress: report.payload.progress ?? job.progress,
           error: null,
           nextAttemptAt: null,
           finishedAt: p.at,

@@ -75,6 +75,8 @@ function pageGuard(ctx: RunContext) {
     beforePage: async () => {
       if (done) await ctx.progress(done);
     },
+    /** Where the run ended, for its outcome, when it reported progress (more than one page). */
+    final: () => (done && done.pages > 1 ? done : undefined),
   };
 }
 
@@ -257,7 +259,8 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
             await deps.records.setCursor(trx, platform.id, resource.name, highWater);
           }
           if (childStats.size > 0) stats.children = Object.fromEntries(childStats);
-          return { kind: 'succeeded', stats };
+          const progress = guard.final();
+          return { kind: 'succeeded', stats, ...(progress && { progress }) };
         },
         { idleMs: pageWaitMs(platform) },
       );
