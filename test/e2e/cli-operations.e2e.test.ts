@@ -45,6 +45,10 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     const table = await psc('keys', 'ls');
     assert.equal(table.code, 0, show(table));
     assert.match(table.stdout, new RegExp(`${key.id} │ cli-viewer\\s+│ viewer`));
+    // `list` is `ls` under the name people type first, for every listing.
+    const spelledOut = await psc('keys', 'list');
+    assert.equal(spelledOut.code, 0, show(spelledOut));
+    assert.match(spelledOut.stdout, new RegExp(`${key.id} │ cli-viewer\\s+│ viewer`));
     assert.doesNotMatch(table.stdout, new RegExp(key.key));
     const notAdmin = await runPsc(['keys', 'ls'], viewer);
     assert.equal(notAdmin.code, 3, show(notAdmin));

@@ -90,6 +90,7 @@ export function backfillCommand(program: Command, env: NodeJS.ProcessEnv): void 
 
   backfill
     .command('ls')
+    .alias('list')
     .description('backfills, newest first, with their progress')
     .option('-p, --platform <platform>', 'platform id or name')
     .action(

@@ -75,7 +75,7 @@ const withFilters = (command: Command): Command =>
 export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
   const dlq = program.command('dlq').description('dead-lettered jobs: inspect, replay, forget');
 
-  withFilters(dlq.command('ls').description('dead jobs, newest first')).action(
+  withFilters(dlq.command('ls').alias('list').description('dead jobs, newest first')).action(
     action(env, async (ctx, opts: FilterOptions) => {
       const api = ctx.api();
       const page = await call(

@@ -48,6 +48,7 @@ export function jobsCommand(program: Command, env: NodeJS.ProcessEnv): void {
 
   jobs
     .command('ls')
+    .alias('list')
     .description('jobs, newest first')
     .addOption(new Option('-s, --status <status>').choices(JOB_STATUSES))
     .option('-p, --platform <platform>', 'platform id or name')

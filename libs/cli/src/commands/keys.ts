@@ -11,6 +11,7 @@ export function keysCommand(program: Command, env: NodeJS.ProcessEnv): void {
 
   keys
     .command('ls')
+    .alias('list')
     .description('live keys: id, name, role, prefix (never the key)')
     .action(
       action(env, async (ctx) => {

@@ -37,6 +37,7 @@ export function platformsCommand(program: Command, env: NodeJS.ProcessEnv): void
 
   platforms
     .command('ls')
+    .alias('list')
     .description('list platforms by name')
     .option('--active', 'only active ones')
     .option('--tag <tag>', 'only those with this tag')

@@ -10,6 +10,7 @@ export function schedulesCommand(program: Command, env: NodeJS.ProcessEnv): void
 
   schedules
     .command('ls')
+    .alias('list')
     .description('schedules with their next run and why one is paused')
     .option('-p, --platform <platform>', 'platform id or name')
     .action(
