@@ -259,6 +259,49 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
     assert.equal(job.status, 'succeeded', JSON.stringify(job));
   });
 
+  it("when any service's login tries to delete or redeclare a shared exchange or the queue of unrouted events, then the broker refuses it, and every service still started, having found them made by the provisioning", async () => {
+    for (const service of SERVICE_NAMES) {
+      const connection = await amqp.connect(brokerLogin(service));
+      try {
+        const attempt = async (work: (ch: amqp.Channel) => Promise<unknown>) => {
+          const ch = await connection.createChannel();
+          ch.on('error', () => {});
+          return work(ch).then(
+            () => 'accepted',
+            (err: unknown) => String(err),
+          );
+        };
+        for (const exchange of Object.values(EXCHANGES)) {
+          assert.match(
+            await attempt((ch) => ch.deleteExchange(exchange)),
+            /ACCESS_REFUSED|403/,
+            `${service}: delete ${exchange}`,
+          );
+        }
+        assert.match(
+          await attempt((ch) => ch.assertExchange(EXCHANGES.events, 'topic', { durable: true })),
+          /ACCESS_REFUSED|403/,
+          `${service}: declare ${EXCHANGES.events}`,
+        );
+        assert.match(
+          await attempt((ch) => ch.deleteQueue(QUEUES.unroutedEvents)),
+          /ACCESS_REFUSED|403/,
+          service,
+        );
+        // Looking is allowed: that is how the services find them.
+        assert.equal(
+          await attempt((ch) => ch.checkExchange(EXCHANGES.events)),
+          'accepted',
+          service,
+        );
+      } finally {
+        await connection.close();
+      }
+    }
+    const job = await syncOnce(platformId);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job));
+  });
+
   it("when the gateway's login reads the platforms' sealed credentials or the job ledger, or a worker's login rewrites a job, then PostgreSQL refuses it, while each reads its own schema", async () => {
     const as = async <T>(service: ServiceName, work: (c: pg.Client) => Promise<T>) => {
       const client = new pg.Client({ connectionString: dbLogin(service) });

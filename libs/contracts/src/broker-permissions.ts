@@ -57,14 +57,15 @@ const servesRpc = (service: ServiceName): boolean =>
 
 /**
  * The least a service's broker user needs, derived from the topology table: it declares the
- * exchanges and the queues the table lists it as declaring, binds and consumes its own queues,
+ * queues the table lists it as declaring (not the shared exchanges and queue, which the
+ * provisioning step makes and a service only looks for), binds and consumes its own queues,
  * publishes the messages the table names it a producer of, calls any service's operations
  * (`psc.rpc`; each operation checks its own input), and parks what it cannot read. A service that
  * answers requests or retries messages also publishes to the default exchange, which reaches any
  * queue by name: only the gateway, which does neither, is held to the routes above.
  */
 export function brokerPermissions(service: ServiceName): BrokerPermissions {
-  const declared = specs.filter((q) => q.declaredBy.includes(service));
+  const declared = specs.filter((q) => q.declaredBy.includes(service) && !q.shared);
   const consumed = specs.filter((q) => q.consumer === service);
   const routes = MESSAGE_ROUTES.filter((r) => r.producers.includes(service));
   // The keeper declares, binds and consumes every dead-letter queue.
@@ -85,11 +86,12 @@ export function brokerPermissions(service: ServiceName): BrokerPermissions {
     .filter((r) => r.exchange === EXCHANGES.events)
     .map((r) => escape(r.message.type));
   return {
-    configure: anyOf([...EXCHANGE_SPECS.map((e) => escape(e.name)), ...queues]),
+    // No exchange: nothing a service's login could delete (the provisioning step makes them).
+    configure: anyOf(queues),
     write: anyOf([
       ...routes.map((r) => escape(r.exchange)),
       escape(EXCHANGES.rpc),
-      // Declaring an exchange with an alternate one is a write on the alternate.
+      // Where an unroutable mandatory publish goes instead.
       ...alternates.map((e) => escape(e.alternateExchange!)),
       // Parking a message, and declaring a queue that dead-letters (a write on the exchange).
       ...(deadLetters ? [escape(EXCHANGES.deadLetter)] : []),
@@ -101,10 +103,9 @@ export function brokerPermissions(service: ServiceName): BrokerPermissions {
       ...consumed.map(namesOf),
       ...queues,
       escape(REPLY_TO),
-      // Binding from an exchange, and declaring one with an alternate, is a read on it.
+      // Binding from an exchange is a read on it.
       ...boundFrom.map(escape),
       ...(deadLetters ? [escape(EXCHANGES.deadLetter)] : []),
-      ...alternates.map((e) => escape(e.name)),
     ]),
     topic: { exchange: EXCHANGES.events, write: anyOf(eventTypes), read: '.*' },
   };

@@ -61,6 +61,12 @@ export interface QueueSpec {
   readonly priority?: boolean;
   readonly maxLength?: number;
   /**
+   * Shared by every service: made by the provisioning step with the exchanges (`npm run
+   * broker-users`), and declared by a service only when it is missing, so no service's login
+   * may configure (or delete) it. See libs/messaging topology.ts.
+   */
+  readonly shared?: boolean;
+  /**
    * `retries`: a failed message waits in a delay queue (`<name>.retry.<ms>ms`, one per delay) and
    * comes back; poison and, where the consumer gives up, exhausted messages go to
    * `<name>.dead-letter`. `park`: no retries, poison to the dead-letter queue. `none`: neither.
@@ -287,6 +293,7 @@ export const QUEUE_SPECS = {
     durable: true,
     maxLength: 10_000,
     failures: 'none',
+    shared: true,
   },
   registryRpc: rpcQueue('platform-registry'),
   schedulerRpc: rpcQueue('scheduler'),

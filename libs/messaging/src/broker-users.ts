@@ -1,4 +1,11 @@
-import { brokerPermissions, managementTags, type ServiceName } from '@psc/contracts';
+import {
+  brokerPermissions,
+  EXCHANGE_SPECS,
+  managementTags,
+  QUEUE_SPECS,
+  type QueueSpec,
+  type ServiceName,
+} from '@psc/contracts';
 
 export interface BrokerUser {
   service: ServiceName;
@@ -41,13 +48,49 @@ function managementCall(managementUrl: string, timeoutMs: number) {
 }
 
 /**
- * Creates (or updates) one RabbitMQ user per service with the least permissions the topology
- * table gives it on `vhost` ({@link brokerPermissions}), and the management API tags of
- * {@link managementTags} (only the gateway's user may read it). Idempotent: running it again resets passwords and permissions.
+ * What every service shares and none of their users may configure: the exchanges and the queue
+ * of unrouted events, with its binding, declared as the services would declare them (they only
+ * look for them: libs/messaging topology.ts). Declaring what exists the same way is a no-op.
+ */
+async function declareShared(
+  call: ReturnType<typeof managementCall>,
+  vhost: string,
+): Promise<void> {
+  for (const e of EXCHANGE_SPECS) {
+    await call('PUT', `/api/exchanges/${vhost}/${encodeURIComponent(e.name)}`, {
+      type: e.type,
+      durable: true,
+      auto_delete: false,
+      internal: false,
+      arguments: e.alternateExchange ? { 'alternate-exchange': e.alternateExchange } : {},
+    });
+  }
+  const shared = Object.values(QUEUE_SPECS as Record<string, QueueSpec>).filter((q) => q.shared);
+  for (const q of shared) {
+    const name = encodeURIComponent(q.name);
+    await call('PUT', `/api/queues/${vhost}/${name}`, {
+      durable: q.durable,
+      auto_delete: false,
+      arguments: q.maxLength === undefined ? {} : { 'x-max-length': q.maxLength },
+    });
+    for (const b of q.bindings) {
+      await call('POST', `/api/bindings/${vhost}/e/${encodeURIComponent(b.exchange)}/q/${name}`, {
+        routing_key: b.routingKey,
+      });
+    }
+  }
+}
+
+/**
+ * Declares what the services share ({@link declareShared}), then creates (or updates) one
+ * RabbitMQ user per service with the least permissions the topology table gives it on `vhost`
+ * ({@link brokerPermissions}), and the management API tags of {@link managementTags} (only the
+ * gateway's user may read it). Idempotent: running it again resets passwords and permissions.
  */
 export async function provisionBrokerUsers(options: BrokerUsersOptions): Promise<void> {
   const call = managementCall(options.managementUrl, options.timeoutMs ?? 10_000);
   const vhost = encodeURIComponent(options.vhost);
+  await declareShared(call, vhost);
   for (const { service, user, password } of options.users) {
     const name = encodeURIComponent(user);
     const permissions = brokerPermissions(service);

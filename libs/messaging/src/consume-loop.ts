@@ -1,6 +1,7 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Broker } from './broker.ts';
+import { throwawayChannel } from './queue-check.ts';
 import { assertTopology, type Topology } from './topology.ts';
 
 export interface ConsumeLoop {
@@ -93,7 +94,7 @@ export function createConsumeLoop(options: {
   }
 
   async function subscribe(ch: ConfirmChannel): Promise<void> {
-    await assertTopology(ch, options.topology);
+    await assertTopology(ch, options.topology, () => throwawayChannel(options.broker));
     await ch.prefetch(options.prefetch);
     if (stopping) return;
     const { consumerTag } = await ch.consume(options.queue, (msg) => onMessage(ch, msg));

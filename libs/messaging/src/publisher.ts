@@ -1,6 +1,7 @@
 import type { ConfirmChannel, Options } from 'amqplib';
 import type { Envelope } from '@psc/contracts';
 import type { Broker } from './broker.ts';
+import { throwawayChannel } from './queue-check.ts';
 import { assertTopology, type Topology } from './topology.ts';
 import { withPublishContext } from './trace-context.ts';
 import { MessageTooLargeError, UnroutableError } from './errors.ts';
@@ -75,7 +76,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       ch.on('return', (msg: { properties: { messageId?: string } }) => {
         if (msg.properties.messageId) returned.add(msg.properties.messageId);
       });
-      await assertTopology(ch, options.topology);
+      await assertTopology(ch, options.topology, () => throwawayChannel(options.broker));
     },
   );
 

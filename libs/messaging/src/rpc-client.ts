@@ -3,6 +3,7 @@ import type { Channel, ConsumeMessage, Options } from 'amqplib';
 import { EXCHANGES, type RpcDefinition, type RpcRequest, type RpcResponse } from '@psc/contracts';
 import { AppError, TimeoutError, UnavailableError, fromErrorBody } from '@psc/core';
 import type { Broker } from './broker.ts';
+import { throwawayChannel } from './queue-check.ts';
 import { baseTopology, assertTopology } from './topology.ts';
 import { withPublishContext } from './trace-context.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './publisher.ts';
@@ -80,7 +81,9 @@ export function createRpcClient(options: {
       ch.on('close', () => {
         if (raw === ch) raw = undefined;
       });
-      await assertTopology(ch as Parameters<typeof assertTopology>[0], baseTopology);
+      await assertTopology(ch as Parameters<typeof assertTopology>[0], baseTopology, () =>
+        throwawayChannel(options.broker),
+      );
       ch.on('return', (msg: ConsumeMessage) => {
         const id = msg.properties.correlationId as string | undefined;
         if (id) {

@@ -20,6 +20,8 @@ export interface Topology {
     name: string;
     type: 'topic' | 'direct' | 'fanout';
     options?: Options.AssertExchange;
+    /** Declared only when missing: see {@link assertTopology}. */
+    shared?: boolean;
   }[];
   queues: {
     name: string;
@@ -27,7 +29,17 @@ export interface Topology {
     bindings: { exchange: string; routingKey: string }[];
     /** Bindings of an earlier version, removed (a missing one is no error). */
     unbind?: { exchange: string; routingKey: string }[];
+    /** Declared (and bound) only when missing: see {@link assertTopology}. */
+    shared?: boolean;
   }[];
+}
+
+/** A channel for passive declares, which the broker closes when the thing is missing. */
+export interface ProbeChannel {
+  on(event: 'error', listener: () => void): unknown;
+  checkExchange(name: string): Promise<unknown>;
+  checkQueue(name: string): Promise<unknown>;
+  close(): Promise<void>;
 }
 
 export function mergeTopologies(...parts: Topology[]): Topology {
@@ -40,15 +52,54 @@ export function mergeTopologies(...parts: Topology[]): Topology {
   return { exchanges: [...exchanges.values()], queues: [...queues.values()] };
 }
 
-export async function assertTopology(channel: ConfirmChannel, topology: Topology): Promise<void> {
-  for (const e of topology.exchanges) {
-    await channel.assertExchange(e.name, e.type, { durable: true, ...e.options });
+/**
+ * Declares `topology` on `channel`. What every service shares (the exchanges, the queue of
+ * unrouted events) is first looked for with passive declares on throwaway channels from `probe`
+ * and declared only when missing: a service's own broker user may not configure those (so it
+ * cannot delete them); the provisioning step made them (`npm run broker-users`). Under one
+ * shared login, as in tests or a plain `npm start`, the first service declares them.
+ */
+export async function assertTopology(
+  channel: ConfirmChannel,
+  topology: Topology,
+  probe: () => Promise<ProbeChannel>,
+): Promise<void> {
+  const shared = sharedLookup(probe);
+  try {
+    for (const e of topology.exchanges) {
+      if (e.shared && (await shared.exists('exchange', e.name))) continue;
+      await channel.assertExchange(e.name, e.type, { durable: true, ...e.options });
+    }
+    for (const q of topology.queues) {
+      if (q.shared && (await shared.exists('queue', q.name))) continue;
+      await channel.assertQueue(q.name, q.options);
+      for (const b of q.bindings) await channel.bindQueue(q.name, b.exchange, b.routingKey);
+      for (const b of q.unbind ?? []) await channel.unbindQueue(q.name, b.exchange, b.routingKey);
+    }
+  } finally {
+    await shared.close();
   }
-  for (const q of topology.queues) {
-    await channel.assertQueue(q.name, q.options);
-    for (const b of q.bindings) await channel.bindQueue(q.name, b.exchange, b.routingKey);
-    for (const b of q.unbind ?? []) await channel.unbindQueue(q.name, b.exchange, b.routingKey);
-  }
+}
+
+/** Passive declares on one throwaway channel, opened again after a miss (which closes it). */
+function sharedLookup(probe: () => Promise<ProbeChannel>) {
+  let open: ProbeChannel | undefined;
+  return {
+    async exists(kind: 'exchange' | 'queue', name: string): Promise<boolean> {
+      open ??= await probe();
+      open.on('error', () => undefined);
+      try {
+        await (kind === 'exchange' ? open.checkExchange(name) : open.checkQueue(name));
+        return true;
+      } catch {
+        open = undefined;
+        return false;
+      }
+    },
+    async close(): Promise<void> {
+      await open?.close().catch(() => undefined);
+    },
+  };
 }
 
 /**
@@ -60,12 +111,14 @@ export const baseTopology: Topology = {
     name: e.name,
     type: e.type,
     ...(e.alternateExchange ? { options: { alternateExchange: e.alternateExchange } } : {}),
+    shared: true,
   })),
   queues: [
     {
       name: QUEUE_SPECS.unroutedEvents.name,
       options: { durable: true, maxLength: QUEUE_SPECS.unroutedEvents.maxLength },
       bindings: [...QUEUE_SPECS.unroutedEvents.bindings],
+      shared: true,
     },
   ],
 };
@@ -108,6 +161,7 @@ export function queueTopology(spec: QueueSpec, options: QueueOptions = {}): Topo
     },
     bindings: [...spec.bindings],
     ...(spec.retiredBindings?.length ? { unbind: [...spec.retiredBindings] } : {}),
+    ...(spec.shared ? { shared: true } : {}),
   };
   const queues = [main];
   if (deadLetters) {

@@ -1,6 +1,12 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { QUEUE_SPECS, apiKeyRevoked } from '@psc/contracts';
-import { assertTopology, queueName, queueTopology, type Broker } from '@psc/messaging';
+import {
+  assertTopology,
+  queueName,
+  queueTopology,
+  throwawayChannel,
+  type Broker,
+} from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
 import type { KeyDirectory } from '../../domain/key-directory.ts';
 
@@ -83,7 +89,7 @@ export function createKeyEventsSubscription(deps: {
         // Whatever closes this channel, events stop until the setup has run again.
         ch.on('close', () => deps.directory.unsubscribed());
         try {
-          await assertTopology(ch, topology);
+          await assertTopology(ch, topology, () => throwawayChannel(deps.broker));
           await ch.prefetch(spec.prefetch.default);
           if (stopping) return;
           await ch.consume(queue, (msg) => onMessage(ch, msg));
