@@ -34,7 +34,10 @@ export interface Topology {
   }[];
 }
 
-/** A channel for passive declares, which the broker closes when the thing is missing. */
+/**
+ * A channel for passive declares, which the broker closes when the thing is missing (so its
+ * `error` event must have a listener: see queue-check.ts throwawayChannel).
+ */
 export interface ProbeChannel {
   on(event: 'error', listener: () => void): unknown;
   checkExchange(name: string): Promise<unknown>;
@@ -87,7 +90,6 @@ function sharedLookup(probe: () => Promise<ProbeChannel>) {
   return {
     async exists(kind: 'exchange' | 'queue', name: string): Promise<boolean> {
       open ??= await probe();
-      open.on('error', () => undefined);
       try {
         await (kind === 'exchange' ? open.checkExchange(name) : open.checkQueue(name));
         return true;
