@@ -14,7 +14,7 @@ import { provisionBrokerUsers } from '@psc/messaging';
 import { serviceLaunch } from '@psc/testing';
 import { build, repoRoot } from './build.ts';
 import { DEMO_PLATFORM_PORT } from './demo-platform-port.ts';
-import { dbRole } from './login-passwords.ts';
+import { dbRole, withLogin } from './login-passwords.ts';
 
 // The gateway on HTTP_PORT (else PSC_DEV_PORT_BASE, 8080), the other four on the next ports.
 const portBase = Number(process.env.PSC_DEV_PORT_BASE ?? 8080);
@@ -80,14 +80,6 @@ async function ensureDatabase(url: string): Promise<void> {
   const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
   if (!rowCount) await client.query(`create database "${name.replace(/"/g, '')}"`);
   await client.end();
-}
-
-/** `url` with another login. */
-function withLogin(url: string, user: string, password: string): string {
-  const next = new URL(url);
-  next.username = encodeURIComponent(user);
-  next.password = encodeURIComponent(password);
-  return next.toString();
 }
 
 interface ServiceLogins {

@@ -44,10 +44,14 @@ export function loginPasswords(
   });
 }
 
-/** `url` as `user`, with the password only when it was generated here. */
-export function loginUrl(base: string, user: string, login: LoginPassword): string {
+/** A server's URL (AMQP, PostgreSQL, the management API) with another login. */
+export function withLogin(base: string, user: string, password = ''): string {
   const url = new URL(base);
   url.username = encodeURIComponent(user);
-  url.password = login.generated ? encodeURIComponent(login.password) : '';
+  url.password = encodeURIComponent(password);
   return url.toString();
 }
+
+/** `url` as `user`, with the password only when it was generated here. */
+export const loginUrl = (base: string, user: string, login: LoginPassword): string =>
+  withLogin(base, user, login.generated ? login.password : '');

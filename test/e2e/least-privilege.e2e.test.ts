@@ -18,18 +18,10 @@ import {
 import { boothPlatform, raceCardsResource, type JobView } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 import { repoRoot } from '../../scripts/build.ts';
-import { dbRole, passwordVariable } from '../../scripts/login-passwords.ts';
+import { dbRole, passwordVariable, withLogin } from '../../scripts/login-passwords.ts';
 
 const DATE = '2024-07-01';
 const RACES = 3;
-
-/** One of the system's URLs with another login. */
-function loginAs(serverUrl: string, user: string, password: string): string {
-  const url = new URL(serverUrl);
-  url.username = encodeURIComponent(user);
-  url.password = encodeURIComponent(password);
-  return url.toString();
-}
 
 const secret = () => randomBytes(18).toString('base64url');
 
@@ -67,9 +59,9 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
   const userOf = (service: ServiceName) => users.find((u) => u.service === service)!;
   const roleOf = (service: ServiceName) => roles.find((r) => r.service === service)!;
   const brokerLogin = (service: ServiceName) =>
-    loginAs(system.env.amqpUrl, userOf(service).user, userOf(service).password);
+    withLogin(system.env.amqpUrl, userOf(service).user, userOf(service).password);
   const dbLogin = (service: ServiceName) =>
-    loginAs(system.env.databaseUrl, roleOf(service).user, roleOf(service).password);
+    withLogin(system.env.databaseUrl, roleOf(service).user, roleOf(service).password);
 
   before(async () => {
     fake = await startFakePlatform({ collections: { '/booth/all': boothSample(25) } });
@@ -115,7 +107,7 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
         // The gateway reads queue depths through the management API with its own login too.
         ...(name === 'gateway'
           ? {
-              RABBITMQ_MANAGEMENT_URL: loginAs(
+              RABBITMQ_MANAGEMENT_URL: withLogin(
                 managementUrl,
                 userOf(name).user,
                 userOf(name).password,
