@@ -251,6 +251,69 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
     assert.equal(job.status, 'succeeded', JSON.stringify(job));
   });
 
+  it("when a service's login publishes to the default exchange, sends an operation it is no caller of, or routes into another service's queue through psc.retry, then the broker refuses each, while its own calls and retries go through", async () => {
+    const attempts = async (service: ServiceName) => {
+      const connection = await amqp.connect(brokerLogin(service));
+      const outcome = async (exchange: string, routingKey: string) => {
+        const ch = await connection.createConfirmChannel();
+        ch.on('error', () => {});
+        return new Promise<void>((resolve, reject) => {
+          ch.publish(exchange, routingKey, Buffer.from('{}'), {}, (err) =>
+            err ? reject(err as Error) : resolve(),
+          );
+          // The broker's reason comes with 'error', before 'close'.
+          ch.once('error', (err: Error) => reject(err));
+          ch.once('close', () => reject(new Error('channel closed')));
+        }).then(
+          () => 'accepted',
+          (err: unknown) => String(err),
+        );
+      };
+      return { outcome, close: () => connection.close() };
+    };
+    // Every service answering requests or retrying used to publish to the default exchange,
+    // which reaches any queue by name (a worker could have forged a job.run into another's).
+    for (const service of SERVICE_NAMES) {
+      const { outcome, close } = await attempts(service);
+      try {
+        assert.match(await outcome('', QUEUES.syncJobs), /ACCESS_REFUSED|403/, service);
+      } finally {
+        await close();
+      }
+    }
+    const collector = await attempts('collector');
+    try {
+      const { outcome } = collector;
+      const call = (op: string) => outcome(EXCHANGES.calls, `platform-registry.${op}`);
+      assert.match(await call('platform.create'), /ACCESS_REFUSED|403/, 'not its operation');
+      assert.match(
+        await outcome(EXCHANGES.retry, QUEUES.syncJobs),
+        /ACCESS_REFUSED|403/,
+        "the sync-worker's queue",
+      );
+      // Its own: a call it makes, and (unrouted, so nothing arrives) one of its delay queues.
+      assert.equal(await call('platform.get-with-secrets'), 'accepted');
+      assert.equal(
+        await outcome(EXCHANGES.retry, QUEUES.retry(QUEUES.collectorJobs, 1)),
+        'accepted',
+      );
+    } finally {
+      await collector.close();
+    }
+    // The gateway, facing clients, may not even ask for the sealed credentials.
+    const gateway = await attempts('gateway');
+    try {
+      assert.match(
+        await gateway.outcome(EXCHANGES.calls, 'platform-registry.platform.get-with-secrets'),
+        /ACCESS_REFUSED|403/,
+      );
+    } finally {
+      await gateway.close();
+    }
+    const job = await syncOnce(platformId);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job));
+  });
+
   it("when any service's login tries to delete or redeclare a shared exchange or the queue of unrouted events, then the broker refuses it, and every service still started, having found them made by the provisioning", async () => {
     for (const service of SERVICE_NAMES) {
       const connection = await amqp.connect(brokerLogin(service));

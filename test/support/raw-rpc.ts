@@ -3,7 +3,7 @@ import { waitFor } from '@psc/testing';
 import { management } from './event-capture.ts';
 
 /**
- * Calls an RPC the way any client holding broker credentials could (a message to `psc.rpc` with
+ * Calls an RPC the way any client holding broker credentials could (a message to `psc.calls` with
  * a reply queue of its own, here through the management API) and returns the reply exactly as
  * the broker delivered it: bytes, not anything psc's own client parsed.
  */
@@ -19,9 +19,13 @@ export async function rawRpc(
     durable: false,
     auto_delete: false,
   });
+  // Replies come back through psc.replies by the reply queue's name.
+  await management('POST', `/api/bindings/${v}/e/psc.replies/q/${encodeURIComponent(replies)}`, {
+    routing_key: replies,
+  });
   try {
-    const published = (await management('POST', `/api/exchanges/${v}/psc.rpc/publish`, {
-      routing_key: service,
+    const published = (await management('POST', `/api/exchanges/${v}/psc.calls/publish`, {
+      routing_key: `${service}.${type}`,
       payload: JSON.stringify(request),
       payload_encoding: 'string',
       properties: {

@@ -25,6 +25,6 @@ const response = z.object({
  * Runs it never finished are absent.
  */
 export const jobOutcomes = {
-  'sync-worker': defineRpc('sync-worker', 'job.outcomes', request, response),
-  collector: defineRpc('collector', 'job.outcomes', request, response),
+  'sync-worker': defineRpc('sync-worker', 'job.outcomes', request, response, ['scheduler']),
+  collector: defineRpc('collector', 'job.outcomes', request, response, ['scheduler']),
 } as const;

@@ -14,7 +14,11 @@ export const platformCreate = defineRpc(
   platformInput,
   platform,
 );
-export const platformGet = defineRpc('platform-registry', 'platform.get', byId, platform);
+/** The scheduler asks for a platform its projection has not heard of yet (run-now.ts). */
+export const platformGet = defineRpc('platform-registry', 'platform.get', byId, platform, [
+  'gateway',
+  'scheduler',
+]);
 /**
  * For the workers that call the platform: its credential sealed under the key only they share
  * with the registry, so any other broker client that asks learns nothing it could use.
@@ -24,12 +28,15 @@ export const platformGetWithSecrets = defineRpc(
   'platform.get-with-secrets',
   byId,
   sealedPlatform,
+  ['sync-worker', 'collector'],
 );
 export const platformList = defineRpc(
   'platform-registry',
   'platform.list',
   z.object({ ...pageRequest, active: z.boolean().optional(), tag: z.string().max(50).optional() }),
   page(platform),
+  // The collector lists the platforms it collects from.
+  ['gateway', 'collector'],
 );
 
 /** Accepts `valid` as seed 000's alias of `validate`. */
@@ -77,6 +84,8 @@ export const jobRunNow = defineRpc(
       ]),
     ),
   }),
+  // The sync-worker asks for a sync when a validation found drift (auto-heal).
+  ['gateway', 'sync-worker'],
 );
 export const jobGet = defineRpc('scheduler', 'job.get', byId, job);
 

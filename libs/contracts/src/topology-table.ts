@@ -67,7 +67,7 @@ export interface QueueSpec {
    */
   readonly shared?: boolean;
   /**
-   * `retries`: a failed message waits in a delay queue (`<name>.retry.<ms>ms`, one per delay) and
+   * `retries`: a failed message waits in a delay queue (`<name>.delay.<ms>ms`, one per delay) and
    * comes back; poison and, where the consumer gives up, exhausted messages go to
    * `<name>.dead-letter`. `park`: no retries, poison to the dead-letter queue. `none`: neither.
    */
@@ -100,10 +100,24 @@ export const EXCHANGE_SPECS: readonly ExchangeSpec[] = [
     purpose: '`job.run` commands and fan-out children',
   },
   {
-    name: EXCHANGES.rpc,
+    name: EXCHANGES.calls,
+    type: 'topic',
+    routingKey: '`<owning service>.<operation>` (`scheduler.job.get`)',
+    purpose:
+      "request/reply commands and queries; a service's login may send only the operations naming it a caller",
+  },
+  {
+    name: EXCHANGES.replies,
     type: 'direct',
-    routingKey: 'owning service name',
-    purpose: 'request/reply commands and queries',
+    routingKey: "the caller's reply queue (`gateway.replies.<id>`)",
+    purpose: 'RPC replies, one exclusive queue per caller process',
+  },
+  {
+    name: EXCHANGES.retry,
+    type: 'topic',
+    routingKey: 'queue name',
+    purpose:
+      'back into a queue: into and out of its delay queues (`<queue>.delay.<ms>ms`), or put back at its tail; every consumed queue with a failure policy and its delay queues are bound by their names, and a login may route only to its own',
   },
   {
     name: EXCHANGES.deadLetter,
@@ -135,7 +149,7 @@ const rpcQueue = (service: ServiceName): QueueSpec => ({
   consumer: service,
   declaredBy: [service],
   purpose: `requests of ${service}'s operations; deleted with its last replica, so callers get 503 at once`,
-  bindings: [{ exchange: EXCHANGES.rpc, routingKey: service }],
+  bindings: [{ exchange: EXCHANGES.calls, routingKey: `${service}.#` }],
   accepts: [],
   durable: false,
   autoDelete: true,

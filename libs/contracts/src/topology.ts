@@ -7,8 +7,19 @@ export const EXCHANGES = {
   events: 'psc.events',
   /** direct: job messages, routing key = task type (`sync`, `validate`, `collect`). */
   jobs: 'psc.jobs',
-  /** direct: request/reply commands and queries, routing key = owning service. */
-  rpc: 'psc.rpc',
+  /**
+   * topic: request/reply commands and queries, routing key `<owning service>.<operation>`
+   * (`scheduler.job.get`), so each service's login may send only the operations it calls.
+   */
+  calls: 'psc.calls',
+  /** direct: RPC replies, routing key = the caller's reply queue (`<service>.replies.<id>`). */
+  replies: 'psc.replies',
+  /**
+   * topic: back into a queue, routing key = queue name: a failed message into its delay queue
+   * and out of it, a delivery put back at the tail. Not the default exchange, which reaches
+   * every queue by name: a service's login may route here only to its own queues.
+   */
+  retry: 'psc.retry',
   /** direct: messages that cannot be processed, routing key = source queue name. */
   deadLetter: 'psc.dead-letter',
   /** fanout: alternate exchange of `events`, for events no service subscribes to. */
@@ -65,12 +76,16 @@ export const QUEUES = {
   registryWebhookEvents: 'platform-registry.webhook-events',
   unroutedEvents: 'psc.unrouted-events',
   rpc: (service: ServiceName): string => `${service}.rpc`,
+  /** Prefix: each RPC client has its own reply queue, `<prefix>.<random id>`. */
+  replies: (caller: string): string => `${caller}.replies`,
   deadLetter: (queue: string): string => `${queue}.dead-letter`,
   /**
    * A delay queue is named by its delay, so a deployment that changes its delays declares new
-   * queues instead of re-declaring old ones with another TTL (which RabbitMQ refuses).
+   * queues instead of re-declaring old ones with another TTL (which RabbitMQ refuses). (Before
+   * `psc.retry`, delay queues were `<queue>.retry.<ms>ms` and expired through the default
+   * exchange; those left on an upgraded broker still empty themselves into their queue.)
    */
-  retry: (queue: string, delayMs: number): string => `${queue}.retry.${delayMs}ms`,
+  retry: (queue: string, delayMs: number): string => `${queue}.delay.${delayMs}ms`,
 } as const;
 
 /** Which job queue takes which task type. */

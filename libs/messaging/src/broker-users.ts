@@ -100,7 +100,12 @@ export async function provisionBrokerUsers(options: BrokerUsersOptions): Promise
       write: permissions.write,
       read: permissions.read,
     });
-    await call('PUT', `/api/topic-permissions/${vhost}/${name}`, permissions.topic);
+    // One entry per topic exchange; an earlier run's entries go first (an exchange this
+    // version no longer lets it publish to must not keep its old keys).
+    await call('DELETE', `/api/topic-permissions/${vhost}/${name}`, undefined, [204, 404]);
+    for (const topic of permissions.topics) {
+      await call('PUT', `/api/topic-permissions/${vhost}/${name}`, topic);
+    }
   }
 }
 

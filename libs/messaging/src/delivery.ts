@@ -59,7 +59,7 @@ export async function delayDelivery(
   delayMs: number,
   attempt: number,
 ): Promise<void> {
-  await confirmPublish(ch, '', QUEUES.retry(queue, delayMs), msg.content, {
+  await confirmPublish(ch, EXCHANGES.retry, QUEUES.retry(queue, delayMs), msg.content, {
     ...msg.properties,
     headers: { ...msg.properties.headers, [HEADERS.attempt]: attempt },
     persistent: true,
@@ -78,6 +78,9 @@ export async function requeueFresh(
   msg: ConsumeMessage,
   queue: string,
 ): Promise<void> {
-  await confirmPublish(ch, '', queue, msg.content, { ...msg.properties, persistent: true });
+  await confirmPublish(ch, EXCHANGES.retry, queue, msg.content, {
+    ...msg.properties,
+    persistent: true,
+  });
   ch.ack(msg);
 }

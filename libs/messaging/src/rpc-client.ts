@@ -1,24 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage, Options } from 'amqplib';
-import { EXCHANGES, type RpcDefinition, type RpcRequest, type RpcResponse } from '@psc/contracts';
+import {
+  EXCHANGES,
+  QUEUES,
+  rpcRoutingKey,
+  type RpcDefinition,
+  type RpcRequest,
+  type RpcResponse,
+  type ServiceName,
+} from '@psc/contracts';
 import { AppError, TimeoutError, UnavailableError, fromErrorBody } from '@psc/core';
 import type { Broker } from './broker.ts';
 import { throwawayChannel } from './queue-check.ts';
 import { baseTopology, assertTopology } from './topology.ts';
-import { withPublishContext } from './trace-context.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './publisher.ts';
 import { CONTRACT_HEADER, responseFingerprint } from './rpc-fingerprint.ts';
-
-const REPLY_TO = 'amq.rabbitmq.reply-to';
 
 export interface RpcCallOptions {
   timeoutMs?: number;
   correlationId?: string;
 }
 
-export interface RpcClient {
+/**
+ * What an operation not naming `Caller` among its callers is asked to have, so passing it does
+ * not compile: a service calls only what its broker login may send (broker-permissions.ts). A
+ * caller that is no psc service (a test under an administrator's login) is not held to it.
+ */
+type CallerCheck<R extends RpcDefinition, Caller extends string> = Caller extends ServiceName
+  ? Caller extends R['callers'][number]
+    ? unknown
+    : { readonly notACallerOfThisOperation: Caller }
+  : unknown;
+
+export interface RpcClient<Caller extends string> {
   call<R extends RpcDefinition>(
-    definition: R,
+    definition: R & CallerCheck<R, Caller>,
     request: RpcRequest<R>,
     options?: RpcCallOptions,
   ): Promise<RpcResponse<R>>;
@@ -28,7 +44,7 @@ export interface RpcClient {
    * reply is neither parsed nor serialised again here.
    */
   relay<R extends RpcDefinition>(
-    definition: R,
+    definition: R & CallerCheck<R, Caller>,
     request: RpcRequest<R>,
     options?: RpcCallOptions,
   ): Promise<Buffer>;
@@ -42,7 +58,10 @@ interface Pending {
 }
 
 /**
- * Request/reply over direct reply-to. A request nobody can take (the service's queue is gone) is
+ * Request/reply: requests go to `psc.calls` keyed `<owner>.<operation>`, replies come back
+ * through `psc.replies` into an exclusive queue of this client's own (`<caller>.replies.<id>`,
+ * a new one each time the channel is set up). Neither goes through the default exchange, so no
+ * login needs to publish there. A request nobody can take (the owner's queue is gone) is
  * returned by the broker → 503; a request nobody answers in time → 504. Requests carry a TTL
  * equal to the timeout so a late service never works on an abandoned request.
  *
@@ -53,12 +72,13 @@ interface Pending {
  * same response contract as the caller's was already validated by the owner and is used as it
  * is; only a reply from an owner on another version of the contract is validated here.
  */
-export function createRpcClient(options: {
+export function createRpcClient<Caller extends string>(options: {
   broker: Broker;
-  appId: string;
+  /** The calling service (a test's name otherwise): names its reply queues and its requests. */
+  appId: Caller;
   timeoutMs?: number;
   maxMessageBytes?: number;
-}): RpcClient {
+}): RpcClient<Caller> {
   const pending = new Map<string, Pending>();
   const defaultTimeout = options.timeoutMs ?? 5_000;
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -73,6 +93,8 @@ export function createRpcClient(options: {
 
   /** The live raw channel, for a synchronous write in the caller's own trace context. */
   let raw: Channel | undefined;
+  /** Where replies to this client come back now (a new queue whenever the channel is set up). */
+  let replyQueue = '';
   // Through the broker, which also reopens the channel when RabbitMQ closed it (the connection
   // up): else every call would wait in the wrapper's queue and time out until a reconnect.
   const channel = options.broker.createChannel(
@@ -86,16 +108,17 @@ export function createRpcClient(options: {
       );
       ch.on('return', (msg: ConsumeMessage) => {
         const id = msg.properties.correlationId as string | undefined;
+        // The routing key is `<owner>.<operation>`; service names have no dot.
+        const owner = String(msg.fields.routingKey).split('.')[0];
         if (id) {
-          settle(id, (p) =>
-            p.reject(
-              new UnavailableError(`no ${String(msg.fields.routingKey)} service is listening`),
-            ),
-          );
+          settle(id, (p) => p.reject(new UnavailableError(`no ${owner} service is listening`)));
         }
       });
+      const queue = `${QUEUES.replies(options.appId)}.${randomUUID()}`;
+      await ch.assertQueue(queue, { exclusive: true, autoDelete: true, durable: false });
+      await ch.bindQueue(queue, EXCHANGES.replies, queue);
       await ch.consume(
-        REPLY_TO,
+        queue,
         (msg) => {
           if (!msg) return;
           const id = msg.properties.correlationId as string | undefined;
@@ -103,19 +126,27 @@ export function createRpcClient(options: {
         },
         { noAck: true },
       );
+      replyQueue = queue;
       raw = ch;
     },
     { confirm: false },
   );
 
-  function publish(service: string, body: Buffer, publishOptions: Options.Publish): void {
+  function publish(routingKey: string, body: Buffer, publishOptions: Options.Publish): void {
+    const write = (ch: Channel) =>
+      ch.publish(EXCHANGES.calls, routingKey, body, { ...publishOptions, replyTo: replyQueue });
     if (raw) {
-      raw.publish(EXCHANGES.rpc, service, body, publishOptions);
+      write(raw);
       return;
     }
-    // Reconnecting: amqp-connection-manager queues it, in the caller's trace context.
+    // Reconnecting: sent once the channel is set up again, with its new reply queue (the
+    // continuation keeps the caller's trace context).
     channel
-      .publish(EXCHANGES.rpc, service, body, withPublishContext(publishOptions))
+      .waitForConnect()
+      .then(() => {
+        if (!raw) throw new Error('channel closed');
+        write(raw);
+      })
       .catch((err: unknown) =>
         settle(publishOptions.correlationId ?? '', (p) =>
           p.reject(
@@ -148,14 +179,13 @@ export function createRpcClient(options: {
       }, timeoutMs);
       pending.set(correlationId, { resolve, reject, timer });
     });
-    publish(definition.service, body, {
+    publish(rpcRoutingKey(definition), body, {
       mandatory: true,
       persistent: false,
       contentType: 'application/json',
       correlationId,
       messageId: correlationId,
       type: definition.type,
-      replyTo: REPLY_TO,
       expiration: String(timeoutMs),
       appId: options.appId,
       headers: callOptions.correlationId

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import {
   EXCHANGES,
   QUEUES,
+  QUEUE_SPECS,
+  type QueueSpec,
   type RpcDefinition,
   type RpcReply,
   type RpcRequest,
@@ -59,6 +61,8 @@ export function createRpcServer(options: {
   const log = options.logger.child({ component: 'rpc-server' });
   const byType = new Map(options.handlers.map((h) => [h.definition.type, h]));
   const queue = QUEUES.rpc(options.service);
+  const spec = (Object.values(QUEUE_SPECS) as QueueSpec[]).find((q) => q.name === queue);
+  if (!spec) throw new Error(`the topology table has no RPC queue for ${options.service}`);
   async function answer(msg: ConsumeMessage): Promise<{ reply: RpcReply; contract?: string }> {
     const type = msg.properties.type as string | undefined;
     const handler = type ? byType.get(type) : undefined;
@@ -125,7 +129,9 @@ export function createRpcServer(options: {
     const { reply, contract } = await answer(msg);
     const replyTo = msg.properties.replyTo as string | undefined;
     if (replyTo) {
-      (replies ?? ch).sendToQueue(replyTo, Buffer.from(JSON.stringify(reply)), {
+      // By the caller's reply queue's binding on `psc.replies`: a reply-to naming any other
+      // queue reaches nothing (the default exchange would have reached it).
+      (replies ?? ch).publish(EXCHANGES.replies, replyTo, Buffer.from(JSON.stringify(reply)), {
         correlationId: msg.properties.correlationId as string,
         contentType: 'application/json',
         ...(contract === undefined ? {} : { headers: { [CONTRACT_HEADER]: contract } }),
@@ -140,7 +146,7 @@ export function createRpcServer(options: {
       {
         name: queue,
         options: { durable: false, autoDelete: true },
-        bindings: [{ exchange: EXCHANGES.rpc, routingKey: options.service }],
+        bindings: [...spec.bindings],
       },
     ],
   });

@@ -141,9 +141,12 @@ export function queueName(spec: QueueSpec, replicaId?: string): string {
 
 /**
  * A queue of the table with what its failure policy needs: a dead-letter queue (bound to
- * `psc.dead-letter` by the source queue's name) for `retries` and `park`, and for `retries` one
- * delay queue per step of each retry tier (see jitter.ts). A delay queue has a queue-level TTL (no per-message head-of-line
- * blocking) and expires back into the queue through the default exchange.
+ * `psc.dead-letter` by the source queue's name) for `retries` and `park`, a binding from
+ * `psc.retry` by its own name (a delivery put back at its tail: delivery.ts), and for `retries`
+ * one delay queue per step of each retry tier (see jitter.ts). A delay queue is bound to
+ * `psc.retry` by its name too, has a queue-level TTL (no per-message head-of-line blocking) and
+ * expires back into the queue through `psc.retry`. Never through the default exchange: a login
+ * that may publish there reaches every queue by name.
  */
 export function queueTopology(spec: QueueSpec, options: QueueOptions = {}): Topology {
   const name = queueName(spec, options.replicaId);
@@ -161,7 +164,10 @@ export function queueTopology(spec: QueueSpec, options: QueueOptions = {}): Topo
         ? { deadLetterExchange: EXCHANGES.deadLetter, deadLetterRoutingKey: name }
         : {}),
     },
-    bindings: [...spec.bindings],
+    bindings: [
+      ...spec.bindings,
+      ...(deadLetters ? [{ exchange: EXCHANGES.retry, routingKey: name }] : []),
+    ],
     ...(spec.retiredBindings?.length ? { unbind: [...spec.retiredBindings] } : {}),
     ...(spec.shared ? { shared: true } : {}),
   };
@@ -175,15 +181,16 @@ export function queueTopology(spec: QueueSpec, options: QueueOptions = {}): Topo
   }
   if (spec.failures === 'retries') {
     for (const delayMs of delayLadder(options.retryTiersMs ?? [])) {
+      const delayQueue = QUEUES.retry(name, delayMs);
       queues.push({
-        name: QUEUES.retry(name, delayMs),
+        name: delayQueue,
         options: {
           durable: true,
           messageTtl: delayMs,
-          deadLetterExchange: '',
+          deadLetterExchange: EXCHANGES.retry,
           deadLetterRoutingKey: name,
         },
-        bindings: [],
+        bindings: [{ exchange: EXCHANGES.retry, routingKey: delayQueue }],
       });
     }
   }

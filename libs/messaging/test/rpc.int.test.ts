@@ -26,7 +26,7 @@ async function serve(fx: Fixture, broker: Broker, handlers: RpcHandler[]): Promi
   return server;
 }
 
-function client(fx: Fixture, broker: Broker): RpcClient {
+function client(fx: Fixture, broker: Broker): RpcClient<'test'> {
   const rpc = createRpcClient({ broker, appId: 'conformance-caller', timeoutMs: 5_000 });
   fx.defer(() => rpc.close());
   return rpc;
@@ -163,9 +163,9 @@ describe('rpc', { concurrency: true, timeout: 30_000 }, () => {
     const broker = await fx.broker();
     const raw = await fx.raw();
     // A queue nobody consumes from: the request is routed but never taken.
-    await raw.channel.assertExchange(EXCHANGES.rpc, 'direct', { durable: true });
+    await raw.channel.assertExchange(EXCHANGES.calls, 'topic', { durable: true });
     await raw.channel.assertQueue(RPC_QUEUE, { durable: false, autoDelete: false });
-    await raw.channel.bindQueue(RPC_QUEUE, EXCHANGES.rpc, echo.service);
+    await raw.channel.bindQueue(RPC_QUEUE, EXCHANGES.calls, `${echo.service}.#`);
 
     const err = await rejection(client(fx, broker).call(echo, { text: 'x' }, { timeoutMs: 300 }));
 

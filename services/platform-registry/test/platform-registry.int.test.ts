@@ -58,7 +58,7 @@ describe('platform-registry (in-process, outbox and egress)', () => {
   let proxy: TcpProxy;
   let knex: Knex;
   let brokers: Broker[];
-  let rpc: RpcClient;
+  let rpc: RpcClient<'test'>;
   let app: ReturnType<typeof createApp>;
   let fake: FakePlatform;
   let events: EventCapture;

@@ -54,7 +54,11 @@ export async function startInProcess(
   });
   await app.start();
   const mq = testBroker(env);
-  const rpc: RpcClient = createRpcClient({ broker: mq.broker, appId: 'test', timeoutMs: 5_000 });
+  const rpc: RpcClient<'test'> = createRpcClient({
+    broker: mq.broker,
+    appId: 'test',
+    timeoutMs: 5_000,
+  });
   const jobs = () => knex.withSchema(SCHEMA).table('jobs');
 
   return {

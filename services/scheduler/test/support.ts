@@ -122,7 +122,7 @@ export function testBroker(env: IsolatedEnv) {
 
 /** One run-now request through the batched RPC; its error thrown as the gateway would. */
 export async function runNow(
-  rpc: RpcClient,
+  rpc: RpcClient<'test'>,
   request: RunNowRequest,
 ): Promise<{ jobs: { id: string; status: 'queued' }[] }> {
   const { results } = await rpc.call(jobRunNow, { requests: [request] });

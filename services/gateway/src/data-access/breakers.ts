@@ -7,7 +7,7 @@ import type { RpcClient } from '@psc/messaging';
  * own replicas'. A service that does not answer is named in `unavailable` rather than failing
  * the whole view.
  */
-export function createBreakerDirectory(rpc: RpcClient) {
+export function createBreakerDirectory(rpc: RpcClient<'gateway'>) {
   return {
     async list(
       platformId?: string,

@@ -8,8 +8,10 @@ const KNOWN_QUEUES = Object.values(QUEUE_SPECS as Record<string, QueueSpec>)
 
 const isAuxiliary = (name: string): boolean =>
   name.endsWith('.dead-letter') ||
-  /\.retry\.\d+(ms)?$/.test(name) ||
+  // Delay queues (`.retry.` before psc.retry: an upgraded broker may still hold some).
+  /\.(delay|retry)\.\d+(ms)?$/.test(name) ||
   name.endsWith('.rpc') ||
+  /\.replies\.[^.]+$/.test(name) ||
   name.startsWith('amq.') ||
   name === QUEUES.unroutedEvents;
 

@@ -8,7 +8,7 @@ import { currentTraceId } from '@psc/telemetry';
  * way go together in the next call, which the scheduler enqueues in one transaction. Each
  * request still gets its own answer or error, and its jobs record its own trace.
  */
-export function createRunNow(rpc: RpcClient) {
+export function createRunNow(rpc: RpcClient<'gateway'>) {
   const send = createCoalescer({
     send: async (requests: RunNowRequest[]) => (await rpc.call(jobRunNow, { requests })).results,
     maxBatch: 200,

@@ -41,7 +41,7 @@ export interface Harness {
   vhost: string;
   /** The harness's broker connection, for extra stand-in services. */
   broker: Broker;
-  rpc: RpcClient;
+  rpc: RpcClient<'test'>;
   app: ReturnType<typeof createApp>;
   events: Envelope<Record<string, unknown>>[];
   /**

@@ -87,7 +87,7 @@ export const backfillOperations = {
 };
 
 /** Backfills, owned by the scheduler. */
-export function backfillRoutes(rpc: RpcClient): Router {
+export function backfillRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   const ops = backfillOperations;
   route(router, ops.create, async (ctx, { body }) => {

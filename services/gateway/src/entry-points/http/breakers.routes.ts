@@ -51,7 +51,7 @@ export const breakerOperations = {
  * Platform breakers as each replica of the sync-worker and the collector sees them (`unavailable`
  * names a service that did not answer), and an operator reset that reaches both.
  */
-export function breakerRoutes(rpc: RpcClient): Router {
+export function breakerRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   const breakers = createBreakerDirectory(rpc);
   route(router, breakerOperations.list, async (ctx, { query }) => {

@@ -115,7 +115,7 @@ export const collectionOperations = {
  * Streams a collection's documents page by page as the client reads: one page (at most ~200 KB of
  * text, rendered by the collector) is in the gateway at a time, whatever the collection's size.
  */
-function exportStream(rpc: RpcClient, jobId: string): Readable {
+function exportStream(rpc: RpcClient<'gateway'>, jobId: string): Readable {
   async function* pages(): AsyncGenerator<string> {
     let cursor: string | undefined;
     do {
@@ -140,7 +140,7 @@ const notFound = (err: unknown) => err instanceof AppError && err.status === 404
  * while queued) has no collection.
  */
 async function collectionOf(
-  rpc: RpcClient,
+  rpc: RpcClient<'gateway'>,
   jobId: string,
 ): Promise<{ collection: Collection; recorded: boolean }> {
   try {
@@ -180,7 +180,7 @@ async function collectionOf(
  * of a job that fails later.
  */
 export async function startCollection(
-  rpc: RpcClient,
+  rpc: RpcClient<'gateway'>,
   runNow: ReturnType<typeof createRunNow>,
   request: z.infer<typeof collectionRequest>,
 ): Promise<{ jobId: string }> {
@@ -212,7 +212,7 @@ export async function startCollection(
   return { jobId: job.id };
 }
 
-export function collectionRoutes(rpc: RpcClient): Router {
+export function collectionRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   const runNow = createRunNow(rpc);
   route(router, collectionOperations.start, async (ctx, { body }) => {

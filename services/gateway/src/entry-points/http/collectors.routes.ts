@@ -86,7 +86,7 @@ export const collectorOperations = {
   }),
 };
 
-export function collectorRoutes(rpc: RpcClient): Router {
+export function collectorRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   const runNow = createRunNow(rpc);
   const ops = collectorOperations;

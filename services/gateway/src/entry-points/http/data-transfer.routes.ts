@@ -98,7 +98,7 @@ const EXPORT_PAGE = 1_000;
  * sync-worker that owns the records) is in the gateway at a time, whatever the record count.
  */
 function exportStream(
-  rpc: RpcClient,
+  rpc: RpcClient<'gateway'>,
   p: { platformId: string; resource: string },
   format: ExportFormat,
   columns: string[],
@@ -132,7 +132,7 @@ interface ImportTotals {
 }
 
 export function dataTransferRoutes(
-  rpc: RpcClient,
+  rpc: RpcClient<'gateway'>,
   options: { importMaxItemBytes: number },
 ): Router {
   const router = new Router({ prefix: '/api/v1' });

@@ -57,7 +57,7 @@ export const dataOperations = {
   }),
 };
 
-export function dataRoutes(rpc: RpcClient): Router {
+export function dataRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   route(router, dataOperations.list, (ctx, { params, query: q }) => {
     const filters = filtersOf(ctx.query);

@@ -91,7 +91,7 @@ export const dlqOperations = {
 };
 
 /** The sync-worker's dead-letter queue: inspect, replay (one or by filter), delete. */
-export function dlqRoutes(rpc: RpcClient): Router {
+export function dlqRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   route(router, dlqOperations.list, async (ctx, { query }) => {
     ctx.body = await rpc.call(dlqList, query);

@@ -89,7 +89,7 @@ export const jobOperations = {
   }),
 };
 
-export function jobRoutes(rpc: RpcClient): Router {
+export function jobRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   const ops = jobOperations;
   const runNow = createRunNow(rpc);

@@ -21,7 +21,7 @@ export const logOperations = {
   }),
 };
 
-export function logRoutes(rpc: RpcClient): Router {
+export function logRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   route(router, logOperations.list, (ctx, { query }) => relay(ctx, rpc.relay(logsQuery, query)));
   return router;

@@ -66,7 +66,7 @@ export const monitoringOperations = {
 /** How far back "the dead-letter queue is growing" looks. */
 const DLQ_WINDOW_MS = 5 * 60_000;
 
-export function monitoringRoutes(rpc: RpcClient, inspector: QueueInspector): Router {
+export function monitoringRoutes(rpc: RpcClient<'gateway'>, inspector: QueueInspector): Router {
   const router = new Router();
   const breakerDirectory = createBreakerDirectory(rpc);
   // Dead-letter depth samples (this gateway's own memory; each replica judges for itself).

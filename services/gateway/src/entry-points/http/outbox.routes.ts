@@ -33,7 +33,7 @@ export const outboxOperations = {
 };
 
 /** Parked outbox messages of every service that has an outbox, the gateway's own included. */
-export function outboxRoutes(rpc: RpcClient, own: Pick<Outbox, 'parked'>): Router {
+export function outboxRoutes(rpc: RpcClient<'gateway'>, own: Pick<Outbox, 'parked'>): Router {
   const router = new Router();
   route(router, outboxOperations.parked, async (ctx, { query: { limit } }) => {
     const answers = await Promise.allSettled([

@@ -89,7 +89,7 @@ export const platformControlOperations = {
 };
 
 /** Seed 004's per-platform sync control, served by the scheduler. */
-export function platformControlRoutes(rpc: RpcClient): Router {
+export function platformControlRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   const breakers = createBreakerDirectory(rpc);
   const runNow = createRunNow(rpc);

@@ -173,7 +173,7 @@ function ifMatch(ctx: Context): number | undefined {
 const etag = (ctx: Context, version: number): void => ctx.set('ETag', `"${version}"`);
 
 export function platformRoutes(
-  rpc: RpcClient,
+  rpc: RpcClient<'gateway'>,
   deps: { audit: AuditRepository; clock: Clock },
 ): Router {
   const router = new Router();

@@ -163,7 +163,7 @@ export const schedulerOperations = {
  * Seed 000's scheduler API. pause: stop emitting, keep state; stop: also cancel queued jobs;
  * resume/start: emit again, runs missed meanwhile follow each schedule's `misfire` policy.
  */
-export function schedulerRoutes(rpc: RpcClient): Router {
+export function schedulerRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   const ops = schedulerOperations;
   route(router, ops.status, (ctx) => relay(ctx, rpc.relay(schedulerStatusGet, {})));

@@ -46,7 +46,7 @@ export const validationOperations = {
 };
 
 /** Drift reports of validate jobs. */
-export function validationRoutes(rpc: RpcClient): Router {
+export function validationRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   route(router, validationOperations.list, (ctx, { query }) =>
     relay(ctx, rpc.relay(validationList, query)),

@@ -150,7 +150,7 @@ export const webhookOperations = {
 
 /** Webhook subscriptions, owned by the platform-registry (which keeps secrets and egress). */
 export function webhookRoutes(
-  rpc: RpcClient,
+  rpc: RpcClient<'gateway'>,
   deps: { audit: AuditRepository; clock: Clock },
 ): Router {
   const router = new Router();

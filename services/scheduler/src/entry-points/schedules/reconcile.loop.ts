@@ -19,7 +19,7 @@ const workerOf = (taskType: keyof typeof JOB_QUEUE_FOR_TASK): PlatformCaller =>
 export function createReconcileLoop(deps: {
   jobs: JobRepository;
   ledger: LedgerStore;
-  rpc: RpcClient;
+  rpc: RpcClient<'scheduler'>;
   clock: Clock;
   isLeader: () => boolean;
   afterMs: number;
