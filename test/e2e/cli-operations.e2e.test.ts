@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { boothSample, waitFor, type FakePlatform } from '@psc/testing';
+import { describe, it } from 'node:test';
+import { boothSample, waitFor } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
-import { runPsc, show, startCliSetup, type CliSetup } from '../support/psc.ts';
+import { runPsc, show, useCliSetup } from '../support/psc.ts';
 
 describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs and data', () => {
-  let setup: CliSetup;
-  let fake: FakePlatform;
-  let dir: string;
-  let env: Record<string, string>;
-  const psc = (...args: string[]) => setup.psc(...args);
-  const pscJson = <T>(...args: string[]) => setup.pscJson<T>(...args);
-  const addPlatform = (overrides?: Record<string, unknown>) => setup.addPlatform(overrides);
-
-  before(async () => {
-    setup = await startCliSetup('cli-ops');
-    ({ fake, dir, env } = setup);
-  });
-  after(async () => {
-    await setup?.stop();
-  });
+  const setup = useCliSetup('cli-ops');
+  const { psc, pscJson, addPlatform } = setup;
 
   it('when a viewer key tries to pause the scheduler, then psc exits 3 with the role to use', async () => {
     const { body: key } = await pscJson<{ key: string; id: string }>(
@@ -32,7 +19,7 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
       '--role',
       'viewer',
     );
-    const viewer = { ...env, PSC_API_KEY: key.key };
+    const viewer = { ...setup.env, PSC_API_KEY: key.key };
     const read = await runPsc(['scheduler', 'status'], viewer);
     assert.equal(read.code, 0, show(read));
     const denied = await runPsc(['scheduler', 'pause', '--reason', 'not mine to pause'], viewer);
@@ -70,7 +57,7 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     assert.match(created.stdout, /role:\s+operator\n/);
     assert.match(created.stdout, /Keep the key now: it is not shown again\./);
     const asOperator = await runPsc(['scheduler', 'status', '--json'], {
-      ...env,
+      ...setup.env,
       PSC_API_KEY: key,
     });
     assert.equal(asOperator.code, 0, show(asOperator));
@@ -161,11 +148,11 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
   /** A booth platform whose one resource answers 500 until told otherwise; returns its name. */
   async function flakyPlatform(): Promise<{ name: string; path: string }> {
     const path = `/booth/flaky-${Math.random().toString(36).slice(2, 8)}`;
-    fake.setCollection(path, boothSample(5));
-    fake.setFault({ status: 500, body: { error: 'boom' } }, { path });
+    setup.fake.setCollection(path, boothSample(5));
+    setup.fake.setFault({ status: 500, body: { error: 'boom' } }, { path });
     const name = await addPlatform({
       breaker: { volumeThreshold: 1_000, errorThresholdPercentage: 100, resetTimeoutMs: 1_000 },
-      resources: [{ ...boothPlatform(fake.url).resources[0]!, request: { path } }],
+      resources: [{ ...boothPlatform(setup.fake.url).resources[0]!, request: { path } }],
     });
     return { name, path };
   }
@@ -228,7 +215,7 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     assert.equal(letter.message.payload.payload.jobId, jobId);
     assert.deepEqual(letter.message.payload.payload.params, { full: true, apiKey: '[redacted]' });
 
-    fake.setFault(null, { path });
+    setup.fake.setFault(null, { path });
     const replayed = await pscJson<{ replayed: string[] }>('dlq', 'replay', jobId);
     assert.deepEqual(replayed.body.replayed, [jobId]);
     const job = await waitFor(
@@ -268,7 +255,7 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     assert.equal(neither.code, 2, show(neither));
     assert.match(neither.stderr, /give a job id, or --all/);
 
-    fake.setFault(null, { path });
+    setup.fake.setFault(null, { path });
     const all = await psc('dlq', 'replay', '--all', '--platform', name);
     assert.equal(all.code, 0, show(all));
     assert.match(all.stdout, new RegExp(`Replayed 1 job\\(s\\)\\.\\n${keep}\\n`));
@@ -281,10 +268,10 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
 
   it('when `sync once --timeout` gives up on a slow job and `jobs cancel` stops it, then each exits 1 saying why, `jobs watch` included, and a second cancel is a conflict', async () => {
     const path = '/booth/slow';
-    fake.setCollection(path, boothSample(50));
-    fake.setLatency(1_000, { path });
+    setup.fake.setCollection(path, boothSample(50));
+    setup.fake.setLatency(1_000, { path });
     const name = await addPlatform({
-      resources: [{ ...boothPlatform(fake.url).resources[0]!, request: { path } }],
+      resources: [{ ...boothPlatform(setup.fake.url).resources[0]!, request: { path } }],
     });
     const waited = await psc('sync', name, 'once', '--timeout', '1');
     assert.equal(waited.code, 1, show(waited));
@@ -307,13 +294,13 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     assert.equal(twice.code, 1, show(twice));
     assert.match(twice.stderr, /already cancelled/);
     assert.match(twice.stderr, /conflicts with the current state/);
-    fake.setLatency(0, { path });
+    setup.fake.setLatency(0, { path });
   });
 
   it('when records are imported from a file and exported again, then the export holds every imported record', async () => {
     const name = await addPlatform();
     const items = boothSample(12);
-    const file = join(dir, 'booths.jsonl');
+    const file = join(setup.dir, 'booths.jsonl');
     writeFileSync(file, items.map((i) => JSON.stringify(i)).join('\n') + '\n');
 
     const imported = await pscJson<{ imported: number; inserted: number; failed: number }>(

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { waitFor } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
-import { show, startCliSetup, type CliSetup } from '../support/psc.ts';
+import { show, useCliSetup } from '../support/psc.ts';
 
 describe('psc, the command line: platforms, their schedules, collections, validation and backfills', () => {
-  let setup: CliSetup;
-  before(async () => {
-    setup = await startCliSetup('cli-platforms', { collector: true });
-  });
+  const setup = useCliSetup('cli-platforms', { collector: true });
+  const { psc, pscJson } = setup;
 
   /** Booths that also validate, and a collector resource over the same endpoint. */
   const collectingPlatform = () => {
@@ -30,12 +28,8 @@ describe('psc, the command line: platforms, their schedules, collections, valida
       ],
     });
   };
-  after(async () => {
-    await setup?.stop();
-  });
 
   it('when a platform is tested, edited, run and retired through psc, then each step shows in the API', async () => {
-    const { psc, pscJson } = setup;
     const name = await setup.addPlatform();
 
     const tested = await psc('platforms', 'test', name);
@@ -78,7 +72,6 @@ describe('psc, the command line: platforms, their schedules, collections, valida
   });
 
   it('when a platform is changed from a patch file, its schedule stopped and started, and a broken one tested, then psc shows each and exits 0, 1 or 2 as it should', async () => {
-    const { psc, pscJson } = setup;
     // Synced daily on its own: nothing runs during the test, but `sync start` has a schedule.
     const name = await setup.addPlatform({
       schedule: { sync: { enabled: true, intervalSeconds: 86_400 } },
@@ -130,7 +123,6 @@ describe('psc, the command line: platforms, their schedules, collections, valida
   });
 
   it('when a collector resource is collected through `collections run` and `run collect` and a synced resource validated with `run validate`, then each ends succeeded and `collections show` lists the documents', async () => {
-    const { psc, pscJson } = setup;
     const name = await collectingPlatform();
 
     const queued = await pscJson<{ jobId: string }>(
@@ -209,7 +201,6 @@ describe('psc, the command line: platforms, their schedules, collections, valida
   });
 
   it('when a long backfill is created, shown and cancelled with a reason, then psc shows its progress and the cancel, and a backwards range exits 1 with the API reason', async () => {
-    const { psc, pscJson } = setup;
     const name = await setup.addPlatform();
     const created = await psc(
       'backfill',

@@ -1,29 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { freePort, type FakePlatform } from '@psc/testing';
+import { describe, it } from 'node:test';
+import { freePort } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
-import { runPsc, show, startCliSetup, type CliSetup } from '../support/psc.ts';
-import type { System } from '../support/system.ts';
+import { runPsc, show, useCliSetup } from '../support/psc.ts';
 
 describe('psc, the command line: platforms, sync progress and exit codes', () => {
-  let setup: CliSetup;
-  let system: System;
-  let fake: FakePlatform;
-  let dir: string;
-  let env: Record<string, string>;
-  const psc = (...args: string[]) => setup.psc(...args);
-  const pscJson = <T>(...args: string[]) => setup.pscJson<T>(...args);
-  const addPlatform = (overrides?: Record<string, unknown>) => setup.addPlatform(overrides);
-
-  before(async () => {
-    setup = await startCliSetup('cli');
-    ({ system, fake, dir, env } = setup);
-  });
-  after(async () => {
-    await setup?.stop();
-  });
+  const setup = useCliSetup('cli');
+  const { psc, pscJson, addPlatform } = setup;
 
   it('when `psc --help` runs from the repository root, then it lists the commands and the exit codes', async () => {
     const run = await runPsc(['--help']);
@@ -125,7 +110,7 @@ describe('psc, the command line: platforms, sync progress and exit codes', () =>
   it('when `sync <platform> once` runs on a terminal, then it draws a progress bar of jobs, pages and records', async () => {
     const name = await addPlatform();
     // A pseudo-terminal as stdout, as an operator's shell has.
-    const run = await runPsc(['sync', name, 'once'], env, { tty: true });
+    const run = await runPsc(['sync', name, 'once'], setup.env, { tty: true });
     assert.equal(run.code, 0, show(run));
     assert.match(run.stdout, new RegExp(`${name} [█░]+ 1/1 jobs \\| [1-3] pages \\| 25 records`));
     assert.match(run.stdout, /succeeded/);
@@ -142,7 +127,9 @@ describe('psc, the command line: platforms, sync progress and exit codes', () =>
 
   it('when the job of `sync once` fails, then psc exits 1 with the job error and how to look into it', async () => {
     const name = await addPlatform({
-      resources: [{ ...boothPlatform(fake.url).resources[0]!, request: { path: '/booth/none' } }],
+      resources: [
+        { ...boothPlatform(setup.fake.url).resources[0]!, request: { path: '/booth/none' } },
+      ],
     });
     const run = await psc('sync', name, 'once');
     assert.equal(run.code, 1, show(run));
@@ -167,7 +154,7 @@ describe('psc, the command line: platforms, sync progress and exit codes', () =>
       [['sync', 'booths', 'explode'], /'explode' is invalid for argument 'action'/],
       [['jobs', 'show', 'not-an-id'], /expected an id/],
       [['scheduler', 'pause'], /required option '--reason <text>'/],
-      [['platforms', 'add', '-f', join(dir, 'absent.json')], /cannot read/],
+      [['platforms', 'add', '-f', join(setup.dir, 'absent.json')], /cannot read/],
     ];
     const runs = await Promise.all(cases.map(([args]) => psc(...args)));
     for (const [i, [args, message]] of cases.entries()) {
@@ -175,23 +162,28 @@ describe('psc, the command line: platforms, sync progress and exit codes', () =>
       assert.equal(run.code, 2, `${args.join(' ')}\n${show(run)}`);
       assert.match(run.stderr, message, args.join(' '));
     }
-    const unconfigured = await runPsc(['platforms', 'ls'], { XDG_CONFIG_HOME: join(dir, 'empty') });
+    const unconfigured = await runPsc(['platforms', 'ls'], {
+      XDG_CONFIG_HOME: join(setup.dir, 'empty'),
+    });
     assert.equal(unconfigured.code, 2, show(unconfigured));
     assert.match(unconfigured.stderr, /psc login/);
   });
 
   it('when the gateway is unreachable or refuses the key, then psc exits 3 with the reason and what to do', async () => {
     const closed = await runPsc(['platforms', 'ls'], {
-      ...env,
+      ...setup.env,
       PSC_URL: `http://127.0.0.1:${await freePort()}`,
     });
     assert.equal(closed.code, 3, show(closed));
     assert.match(closed.stderr, /cannot reach the gateway at http:\/\/127\.0\.0\.1:\d+/);
     assert.match(closed.stderr, /npm start/);
 
-    const badKey = await runPsc(['platforms', 'ls'], { ...env, PSC_API_KEY: 'psc_not_a_key' });
+    const badKey = await runPsc(['platforms', 'ls'], {
+      ...setup.env,
+      PSC_API_KEY: 'psc_not_a_key',
+    });
     assert.equal(badKey.code, 3, show(badKey));
-    const refusal = await system.api<{ error: { message: string } }>('/api/v1/platforms', {
+    const refusal = await setup.system.api<{ error: { message: string } }>('/api/v1/platforms', {
       apiKey: 'psc_not_a_key',
     });
     // The API's own message, then the way out.
@@ -200,7 +192,7 @@ describe('psc, the command line: platforms, sync progress and exit codes', () =>
     assert.doesNotMatch(badKey.stderr, /psc_not_a_key/);
 
     const json = await runPsc(['scheduler', 'status', '--json'], {
-      ...env,
+      ...setup.env,
       PSC_API_KEY: 'psc_not_a_key',
     });
     assert.equal(json.code, 3);
@@ -209,9 +201,10 @@ describe('psc, the command line: platforms, sync progress and exit codes', () =>
   });
 
   it('when `psc login` checks a key, then it keeps URL and key in a 0600 file that later commands use', async () => {
-    const home = join(dir, 'login-home');
+    const { system } = setup;
+    const home = join(setup.dir, 'login-home');
     const bad = await runPsc(['login'], {
-      ...env,
+      ...setup.env,
       PSC_API_KEY: 'psc_wrong',
       XDG_CONFIG_HOME: home,
     });

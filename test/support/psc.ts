@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { boothSample, startFakePlatform, type FakePlatform } from '@psc/testing';
 import { boothPlatform } from './platforms.ts';
@@ -53,7 +54,7 @@ export function runPsc(
 export const show = (run: Run): string =>
   `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
 
-export interface CliSetup {
+interface CliSetup {
   system: System;
   fake: FakePlatform;
   /** A scratch directory of the file's own (definitions, imports, config homes). */
@@ -68,14 +69,16 @@ export interface CliSetup {
   stop(): Promise<void>;
 }
 
+interface CliOptions {
+  /** Starts the collector as well, for the collections commands. */
+  collector?: boolean;
+}
+
 /**
  * A system (the collector only with `collector`) and a fake platform serving 25 booths at
  * `/booth/all` and 5 at `/booth/flaky`, retries 200/400/800 ms so a job dies within seconds.
  */
-export async function startCliSetup(
-  name: string,
-  options: { collector?: boolean } = {},
-): Promise<CliSetup> {
+async function startCliSetup(name: string, options: CliOptions): Promise<CliSetup> {
   const fake = await startFakePlatform({
     collections: { '/booth/all': boothSample(25), '/booth/flaky': boothSample(5) },
   });
@@ -122,5 +125,41 @@ export async function startCliSetup(
       await fake.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The CLI set-up of a describe block: started in its `before`, stopped in its `after`. Taken at
+ * describe time, so `psc`, `pscJson` and `addPlatform` may be destructured there (they call the
+ * running set-up); `system`, `fake`, `dir` and `env` are read in the tests, once it runs.
+ */
+export function useCliSetup(name: string, options: CliOptions = {}): Omit<CliSetup, 'stop'> {
+  let setup: CliSetup | undefined;
+  before(async () => {
+    setup = await startCliSetup(name, options);
+  });
+  after(async () => {
+    await setup?.stop();
+  });
+  const running = (): CliSetup => {
+    assert.ok(setup, 'the CLI set-up runs from the before hook of the describe block');
+    return setup;
+  };
+  return {
+    get system() {
+      return running().system;
+    },
+    get fake() {
+      return running().fake;
+    },
+    get dir() {
+      return running().dir;
+    },
+    get env() {
+      return running().env;
+    },
+    psc: (...args) => running().psc(...args),
+    pscJson: <T>(...args: string[]) => running().pscJson<T>(...args),
+    addPlatform: (overrides) => running().addPlatform(overrides),
   };
 }
