@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
+import { createManagementApi } from '@psc/messaging';
 import { createIsolatedEnv, startFakePlatform, startInfra } from '@psc/testing';
 import { createBaselineSchema } from './baseline/schema.ts';
 import { SCENARIOS, parseBenchArgs } from './lib/args.ts';
@@ -42,7 +43,8 @@ try {
   onCleanup('vhost and database', () => env.cleanup());
   const db = new pg.Pool({ connectionString: env.databaseUrl, max: 8 });
   onCleanup('database pool', () => db.end());
-  const machine = await describeMachine(db, infra.managementUrl);
+  const management = createManagementApi(infra.managementUrl);
+  const machine = await describeMachine(db, management);
   console.log(
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.ramGb} GB RAM; node ${machine.node}, ` +
       `rabbitmq ${machine.rabbitmq}, postgres ${machine.postgres}`,
@@ -70,7 +72,7 @@ try {
     db,
     psc,
     fake,
-    managementUrl: infra.managementUrl,
+    management,
     memory: { idle },
     spawnBaseline: (script, extraEnv) => spawnBenchProcess(env, `baseline/${script}`, extraEnv),
     spawnPeer: (script, extraEnv) => spawnBenchProcess(env, `peers/${script}`, extraEnv),

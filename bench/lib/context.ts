@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import type { ManagementApi } from '@psc/messaging';
 import {
   spawnService,
   type FakePlatform,
@@ -28,8 +29,8 @@ export interface BenchContext {
   db: pg.Pool;
   psc: Psc;
   fake: FakePlatform;
-  /** RabbitMQ management API (with credentials), for the servers' own counters. */
-  managementUrl: string;
+  /** RabbitMQ's management API, for the broker's own counters. */
+  management: ManagementApi;
   memory: MemoryFigures;
   /** Starts a baseline script from bench/baseline as a bare Node process (no tracing). */
   spawnBaseline(script: string, env: Record<string, string>): Promise<ServiceProcess>;

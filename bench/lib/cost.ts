@@ -1,6 +1,6 @@
 import pg from 'pg';
+import { managementPath, type ManagementApi } from '@psc/messaging';
 import { waitFor, type IsolatedEnv } from '@psc/testing';
-import { managementGet } from './management.ts';
 
 /** What a stretch of work cost, as counted by PostgreSQL and RabbitMQ themselves. */
 export interface CostCounts {
@@ -66,7 +66,10 @@ interface BackendRow {
  * Counts PostgreSQL transactions and RabbitMQ messages of the run's isolated database and vhost
  * (both serve nothing but the run), on a connection of its own whose statements it subtracts.
  */
-export async function openCostMeter(env: IsolatedEnv, managementUrl: string): Promise<CostMeter> {
+export async function openCostMeter(
+  env: IsolatedEnv,
+  management: ManagementApi,
+): Promise<CostMeter> {
   const client = new pg.Client({ connectionString: env.databaseUrl, application_name: 'bench' });
   await client.connect();
   let own = 0;
@@ -78,7 +81,7 @@ export async function openCostMeter(env: IsolatedEnv, managementUrl: string): Pr
       own += 1;
     }
   };
-  const vhostPath = `/api/vhosts/${encodeURIComponent(env.vhost)}`;
+  const vhostPath = managementPath('vhosts', env.vhost);
 
   async function settle(): Promise<void> {
     const cutAt = performance.now();
@@ -124,10 +127,7 @@ export async function openCostMeter(env: IsolatedEnv, managementUrl: string): Pr
         `select xact_commit + xact_rollback as n from pg_stat_database
           where datname = current_database()`,
       );
-      const vhost = await managementGet<{ message_stats?: Record<string, number> }>(
-        managementUrl,
-        vhostPath,
-      );
+      const vhost = await management.get<{ message_stats?: Record<string, number> }>(vhostPath);
       return {
         transactions: Number(rows[0]!.n) - ownBefore,
         publishes: vhost.message_stats?.publish ?? 0,

@@ -1,6 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import type pg from 'pg';
-import { managementGet } from './management.ts';
+import type { ManagementApi } from '@psc/messaging';
 
 export interface Machine {
   cpu: string;
@@ -14,14 +14,13 @@ export interface Machine {
 }
 
 /** What the figures were measured on; RabbitMQ's version comes from its management API. */
-export async function describeMachine(db: pg.Pool, managementUrl: string): Promise<Machine> {
+export async function describeMachine(db: pg.Pool, management: ManagementApi): Promise<Machine> {
   const cpuList = cpus();
   const { rows } = await db.query<{ server_version: string }>('show server_version');
   let rabbitmq = 'unknown';
   let erlang = 'unknown';
   try {
-    const overview = await managementGet<{ rabbitmq_version?: string; erlang_version?: string }>(
-      managementUrl,
+    const overview = await management.get<{ rabbitmq_version?: string; erlang_version?: string }>(
       '/api/overview',
     );
     rabbitmq = overview.rabbitmq_version ?? rabbitmq;

@@ -114,7 +114,7 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
     let background: BackgroundRates | undefined;
     let last: CostSnapshot | undefined;
     try {
-      meter = await openCostMeter(ctx.env, ctx.managementUrl);
+      meter = await openCostMeter(ctx.env, ctx.management);
       const quiet = await meter.snapshot();
       last = await meter.snapshot();
       background = backgroundRates(quiet, last);

@@ -7,7 +7,7 @@ import amqp from 'amqplib';
 import pg from 'pg';
 import { EXCHANGES, QUEUES, brokerUsers, type ServiceName } from '@psc/contracts';
 import { removeServiceRoles } from '@psc/db';
-import { removeBrokerUsers } from '@psc/messaging';
+import { createManagementApi, ManagementApiError, removeBrokerUsers } from '@psc/messaging';
 import {
   boothSample,
   startFakePlatform,
@@ -398,14 +398,18 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
     // Only the management API counts unacked messages (the fallback's passive declares cannot).
     assert.equal(typeof jobs?.unacked, 'number', 'read through the management API');
 
-    const management = new URL(managementUrl);
-    const ask = (service: ServiceName, path: string) =>
-      fetch(`${management.origin}${path}`, {
-        headers: {
-          authorization: `Basic ${Buffer.from(`${userOf(service).user}:${userOf(service).password}`).toString('base64')}`,
-        },
-        signal: AbortSignal.timeout(5_000),
-      });
+    const ask = (service: ServiceName, path: string) => {
+      const login = withLogin(managementUrl, userOf(service).user, userOf(service).password);
+      return createManagementApi(login, { timeoutMs: 5_000 })
+        .get(path)
+        .then(
+          () => ({ status: 200 }),
+          (err: unknown) => {
+            if (err instanceof ManagementApiError) return { status: err.status };
+            throw err;
+          },
+        );
+    };
     const vhostQueues = `/api/queues/${encodeURIComponent(system.env.vhost)}`;
     assert.equal((await ask('gateway', vhostQueues)).status, 200);
     for (const path of ['/api/users', '/api/definitions']) {

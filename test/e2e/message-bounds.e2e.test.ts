@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { QUEUES } from '@psc/contracts';
+import { managementPath } from '@psc/messaging';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { startSystem, type ApiPathWithQuery, type System } from '../support/system.ts';
 import { boothPlatform, type JobView, jobFinished } from '../support/platforms.ts';
-import { captureEvents } from '../support/event-capture.ts';
+import { captureEvents, management } from '../support/event-capture.ts';
 
 interface ErrorBody {
   error: { code: string; message: string };
@@ -166,17 +167,8 @@ describe('messages stay within their bounds: params, keys, change events, fan-ou
     // Nothing consumes or declares collector.jobs while the collector is down: a collect job's
     // job.run has nowhere to go (publishes are mandatory).
     await system.services.get('collector')!.process.stop();
-    const management = new URL(
-      process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672',
-    );
-    const auth = Buffer.from(
-      `${decodeURIComponent(management.username)}:${decodeURIComponent(management.password)}`,
-    ).toString('base64');
-    const del = await fetch(
-      `${management.origin}/api/queues/${encodeURIComponent(system.env.vhost)}/${encodeURIComponent(QUEUES.collectorJobs)}`,
-      { method: 'DELETE', headers: { authorization: `Basic ${auth}` } },
-    );
-    assert.ok(del.ok, `queue deleted: ${del.status}`);
+    const del = management.delete(managementPath('queues', system.env.vhost, QUEUES.collectorJobs));
+    await assert.doesNotReject(del, 'queue deleted');
     const lost = await run('/api/v1/collections', {
       platformId: hostileId,
       resource: 'many',

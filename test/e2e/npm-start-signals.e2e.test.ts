@@ -7,14 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { brokerUsers, SERVICES } from '@psc/contracts';
-import {
-  createIsolatedEnv,
-  freePort,
-  managementApi,
-  startInfra,
-  waitFor,
-  type IsolatedEnv,
-} from '@psc/testing';
+import { createManagementApi, managementPath } from '@psc/messaging';
+import { createIsolatedEnv, freePort, startInfra, waitFor, type IsolatedEnv } from '@psc/testing';
 import { dbRole } from '../../scripts/login-passwords.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -78,10 +72,9 @@ async function connectedLogins(
   env: IsolatedEnv,
 ): Promise<{ broker: string[]; database: string[] }> {
   const infra = await startInfra();
-  const connections = (await managementApi(infra.managementUrl).call(
-    'GET',
-    `/api/vhosts/${encodeURIComponent(env.vhost)}/connections?columns=user`,
-  )) as { user: string }[];
+  const connections = await createManagementApi(infra.managementUrl).get<{ user: string }[]>(
+    `${managementPath('vhosts', env.vhost, 'connections')}?columns=user`,
+  );
   const client = new pg.Client({ connectionString: infra.databaseUrl });
   await client.connect();
   try {

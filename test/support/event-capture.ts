@@ -1,22 +1,10 @@
 import pg from 'pg';
+import { createManagementApi, managementPath } from '@psc/messaging';
 
-const MANAGEMENT_URL = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
-
-/** One call to the RabbitMQ management API; throws on a status outside 2xx. */
-export async function management(method: string, path: string, body?: unknown): Promise<unknown> {
-  const url = new URL(MANAGEMENT_URL);
-  const auth = Buffer.from(
-    `${decodeURIComponent(url.username) || 'guest'}:${decodeURIComponent(url.password) || 'guest'}`,
-  ).toString('base64');
-  const res = await fetch(`${url.origin}${path}`, {
-    method,
-    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`management ${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
-  return text ? (JSON.parse(text) as unknown) : undefined;
-}
+/** The shared broker's management API. */
+export const management = createManagementApi(
+  process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672',
+);
 
 export interface EventCapture {
   /** Takes every captured event out of the queue (management API get, so nothing lags). */
@@ -25,22 +13,20 @@ export interface EventCapture {
 
 /** A queue in the test's vhost bound to `psc.events` with `routingKey`, to count events. */
 export async function captureEvents(vhost: string, routingKey: string): Promise<EventCapture> {
-  const v = encodeURIComponent(vhost);
   const queue = `test.capture.${routingKey}`;
-  await management('PUT', `/api/queues/${v}/${encodeURIComponent(queue)}`, {
+  await management.put(managementPath('queues', vhost, queue), {
     durable: false,
     auto_delete: false,
   });
-  await management('POST', `/api/bindings/${v}/e/psc.events/q/${encodeURIComponent(queue)}`, {
+  await management.post(managementPath('bindings', vhost, 'e', 'psc.events', 'q', queue), {
     routing_key: routingKey,
   });
   return {
     async drain() {
-      const got = (await management('POST', `/api/queues/${v}/${encodeURIComponent(queue)}/get`, {
-        count: 10_000,
-        ackmode: 'ack_requeue_false',
-        encoding: 'auto',
-      })) as { payload: string }[];
+      const got = await management.post<{ payload: string }[]>(
+        managementPath('queues', vhost, queue, 'get'),
+        { count: 10_000, ackmode: 'ack_requeue_false', encoding: 'auto' },
+      );
       return got.map(
         (m) => JSON.parse(m.payload) as { type: string; payload: Record<string, unknown> },
       );
@@ -73,12 +59,14 @@ export async function publishRaw(
   body: string,
   properties: { messageId: string; headers: Record<string, string> },
 ): Promise<void> {
-  const v = encodeURIComponent(vhost);
-  const answer = (await management('POST', `/api/exchanges/${v}/${exchange}/publish`, {
-    properties: { message_id: properties.messageId, headers: properties.headers },
-    routing_key: routingKey,
-    payload: body,
-    payload_encoding: 'string',
-  })) as { routed: boolean };
+  const answer = await management.post<{ routed: boolean }>(
+    managementPath('exchanges', vhost, exchange, 'publish'),
+    {
+      properties: { message_id: properties.messageId, headers: properties.headers },
+      routing_key: routingKey,
+      payload: body,
+      payload_encoding: 'string',
+    },
+  );
   if (!answer.routed) throw new Error(`${exchange} routed nothing for ${routingKey}`);
 }

@@ -6,6 +6,7 @@ import {
   type QueueSpec,
   type ServiceName,
 } from '@psc/contracts';
+import { createManagementApi, type ManagementApi } from './management-api.ts';
 
 export interface BrokerUser {
   service: ServiceName;
@@ -21,43 +22,14 @@ export interface BrokerUsersOptions {
   timeoutMs?: number;
 }
 
-/** A management API call; fetch refuses credentials in the URL, so they become Basic auth. */
-function managementCall(managementUrl: string, timeoutMs: number) {
-  const url = new URL(managementUrl);
-  const authorization = `Basic ${Buffer.from(
-    `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
-  ).toString('base64')}`;
-  const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-  return async (method: string, path: string, body?: unknown, ok = [200, 201, 204]) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.text();
-    if (!ok.includes(res.status)) {
-      throw new Error(
-        `RabbitMQ management ${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`,
-      );
-    }
-  };
-}
-
 /**
  * What every service shares and none of their users may configure: the exchanges and the queue
  * of unrouted events, with its binding, declared as the services would declare them (they only
  * look for them: libs/messaging topology.ts). Declaring what exists the same way is a no-op.
  */
-async function declareShared(
-  call: ReturnType<typeof managementCall>,
-  vhost: string,
-): Promise<void> {
+async function declareShared(api: ManagementApi, vhost: string): Promise<void> {
   for (const e of EXCHANGE_SPECS) {
-    await call('PUT', `/api/exchanges/${vhost}/${encodeURIComponent(e.name)}`, {
+    await api.put(`/api/exchanges/${vhost}/${encodeURIComponent(e.name)}`, {
       type: e.type,
       durable: true,
       auto_delete: false,
@@ -68,13 +40,13 @@ async function declareShared(
   const shared = Object.values(QUEUE_SPECS as Record<string, QueueSpec>).filter((q) => q.shared);
   for (const q of shared) {
     const name = encodeURIComponent(q.name);
-    await call('PUT', `/api/queues/${vhost}/${name}`, {
+    await api.put(`/api/queues/${vhost}/${name}`, {
       durable: q.durable,
       auto_delete: false,
       arguments: q.maxLength === undefined ? {} : { 'x-max-length': q.maxLength },
     });
     for (const b of q.bindings) {
-      await call('POST', `/api/bindings/${vhost}/e/${encodeURIComponent(b.exchange)}/q/${name}`, {
+      await api.post(`/api/bindings/${vhost}/e/${encodeURIComponent(b.exchange)}/q/${name}`, {
         routing_key: b.routingKey,
       });
     }
@@ -88,23 +60,23 @@ async function declareShared(
  * gateway's user may read it). Idempotent: running it again resets passwords and permissions.
  */
 export async function provisionBrokerUsers(options: BrokerUsersOptions): Promise<void> {
-  const call = managementCall(options.managementUrl, options.timeoutMs ?? 10_000);
+  const api = createManagementApi(options.managementUrl, { timeoutMs: options.timeoutMs });
   const vhost = encodeURIComponent(options.vhost);
-  await declareShared(call, vhost);
+  await declareShared(api, vhost);
   for (const { service, user, password } of options.users) {
     const name = encodeURIComponent(user);
     const permissions = brokerPermissions(service);
-    await call('PUT', `/api/users/${name}`, { password, tags: managementTags(service) });
-    await call('PUT', `/api/permissions/${vhost}/${name}`, {
+    await api.put(`/api/users/${name}`, { password, tags: managementTags(service) });
+    await api.put(`/api/permissions/${vhost}/${name}`, {
       configure: permissions.configure,
       write: permissions.write,
       read: permissions.read,
     });
     // One entry per topic exchange; an earlier run's entries go first (an exchange this
     // version no longer lets it publish to must not keep its old keys).
-    await call('DELETE', `/api/topic-permissions/${vhost}/${name}`, undefined, [204, 404]);
+    await api.delete(`/api/topic-permissions/${vhost}/${name}`, { missingOk: true });
     for (const topic of permissions.topics) {
-      await call('PUT', `/api/topic-permissions/${vhost}/${name}`, topic);
+      await api.put(`/api/topic-permissions/${vhost}/${name}`, topic);
     }
   }
 }
@@ -113,8 +85,8 @@ export async function provisionBrokerUsers(options: BrokerUsersOptions): Promise
 export async function removeBrokerUsers(
   options: Omit<BrokerUsersOptions, 'users' | 'vhost'> & { users: readonly { user: string }[] },
 ): Promise<void> {
-  const call = managementCall(options.managementUrl, options.timeoutMs ?? 10_000);
+  const api = createManagementApi(options.managementUrl, { timeoutMs: options.timeoutMs });
   for (const { user } of options.users) {
-    await call('DELETE', `/api/users/${encodeURIComponent(user)}`, undefined, [204, 404]);
+    await api.delete(`/api/users/${encodeURIComponent(user)}`, { missingOk: true });
   }
 }

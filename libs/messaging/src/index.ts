@@ -17,4 +17,5 @@ export * from './heartbeat.ts';
 export * from './drain.ts';
 export * from './log-shipping.ts';
 export * from './queue-check.ts';
+export * from './management-api.ts';
 export * from './broker-users.ts';

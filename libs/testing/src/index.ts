@@ -1,5 +1,4 @@
 export { externalUrls, infraMode, startInfra, type Infra } from './infra.ts';
-export { managementApi, type ManagementApi } from './rabbit-management.ts';
 export {
   ENABLE_COMMAND,
   ensureManagementPlugin,

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createManagementApi } from '@psc/messaging';
 import { ENABLE_COMMAND } from './management-plugin.ts';
-import { managementApi } from './rabbit-management.ts';
 import { withPgClient } from './pg-client.ts';
 import { redactUrl } from './urls.ts';
 
@@ -163,7 +163,7 @@ async function useExternal(why: string): Promise<Infra> {
 
   const checks = await Promise.allSettled([
     checkAmqp(amqpUrl),
-    managementApi(managementUrl, 5_000).call('GET', '/api/whoami'),
+    createManagementApi(managementUrl, { timeoutMs: 5_000 }).get('/api/whoami'),
     withPgClient(databaseUrl, (client) => client.query('select 1')),
   ]);
   const names = [

@@ -1,3 +1,4 @@
+import { createManagementApi, managementPath, type ManagementApi } from '@psc/messaging';
 import { startInfra, type Infra } from './infra.ts';
 import {
   createdAtFromName,
@@ -6,7 +7,6 @@ import {
   VHOST_PREFIX,
 } from './isolation-names.ts';
 import { quoteIdent, withPgClient } from './pg-client.ts';
-import { managementApi, type ManagementApi } from './rabbit-management.ts';
 import { urlUser, withPathSegment } from './urls.ts';
 
 /** A RabbitMQ vhost and a PostgreSQL database that belong to one test alone. */
@@ -53,7 +53,7 @@ export async function createIsolatedEnv(options: IsolatedEnvOptions = {}): Promi
   await staleSweep;
 
   const { vhost, database } = testResourceNames(Date.now(), options.name);
-  const api = managementApi(infra.managementUrl);
+  const api = createManagementApi(infra.managementUrl);
   await createVhost(api, vhost, urlUser(infra.amqpUrl, 'guest'), options.name);
   try {
     await withPgClient(infra.databaseUrl, (client) =>
@@ -97,7 +97,7 @@ export async function dropStaleTestResources(
   infra?: Infra,
 ): Promise<DroppedTestResources> {
   const { managementUrl, databaseUrl } = infra ?? (await startInfra());
-  const api = managementApi(managementUrl);
+  const api = createManagementApi(managementUrl);
   const now = Date.now();
   const isStale = (name: string): boolean => {
     const createdAt = createdAtFromName(name);
@@ -126,7 +126,7 @@ export async function dropStaleTestResources(
 
 /** The names in a management API listing (`/api/vhosts`, `/api/users`). */
 async function brokerNames(api: ManagementApi, path: string): Promise<string[]> {
-  const listed = await api.call('GET', path);
+  const listed = await api.get(path);
   return (Array.isArray(listed) ? listed : [])
     .map((entry: unknown) => (entry as { name?: unknown }).name)
     .filter((name): name is string => typeof name === 'string');
@@ -156,9 +156,7 @@ async function removeLogins(
   roles: readonly string[],
 ): Promise<void> {
   await settleAll([
-    ...users.map((user) =>
-      api.call('DELETE', `/api/users/${encodeURIComponent(user)}`, undefined, [204, 404]),
-    ),
+    ...users.map((user) => api.delete(managementPath('users', user), { missingOk: true })),
     ...roles.map((role) =>
       withPgClient(databaseUrl, (client) =>
         client.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`),
@@ -173,12 +171,11 @@ async function createVhost(
   user: string,
   label: string | undefined,
 ): Promise<void> {
-  const path = encodeURIComponent(vhost);
-  await api.call('PUT', `/api/vhosts/${path}`, {
+  await api.put(managementPath('vhosts', vhost), {
     description: `psc test${label ? `: ${label}` : ''}`,
     tags: 'psc-test',
   });
-  await api.call('PUT', `/api/permissions/${path}/${encodeURIComponent(user)}`, {
+  await api.put(managementPath('permissions', vhost, user), {
     configure: '.*',
     write: '.*',
     read: '.*',
@@ -187,7 +184,7 @@ async function createVhost(
 
 async function deleteVhost(api: ManagementApi, vhost: string): Promise<void> {
   // 404: already gone (a second cleanup, or another process's sweep got there first).
-  await api.call('DELETE', `/api/vhosts/${encodeURIComponent(vhost)}`, undefined, [204, 404]);
+  await api.delete(managementPath('vhosts', vhost), { missingOk: true });
 }
 
 async function dropDatabase(adminUrl: string, database: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { managementApi } from './rabbit-management.ts';
+import { createManagementApi } from '@psc/messaging';
 import { redactUrl } from './urls.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -106,8 +106,8 @@ export function localManagementPluginDeps(
     amqpUrl,
     managementUrl,
     answers: () =>
-      managementApi(managementUrl, 3_000)
-        .call('GET', '/api/whoami')
+      createManagementApi(managementUrl, { timeoutMs: 3_000 })
+        .get('/api/whoami')
         .then(
           () => true,
           () => false,

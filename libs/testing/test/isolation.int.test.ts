@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { connect, type Channel } from 'amqplib';
+import { createManagementApi, ManagementApiError, managementPath } from '@psc/messaging';
 import {
   createIsolatedEnv,
   dropStaleTestResources,
@@ -10,7 +11,6 @@ import {
 } from '../src/index.ts';
 import { testResourceNames } from '../src/isolation-names.ts';
 import { quoteIdent, withPgClient } from '../src/pg-client.ts';
-import { managementApi } from '../src/rabbit-management.ts';
 
 async function isolatedEnv(t: TestContext, name?: string): Promise<IsolatedEnv> {
   const env = await createIsolatedEnv(name === undefined ? {} : { name });
@@ -18,14 +18,21 @@ async function isolatedEnv(t: TestContext, name?: string): Promise<IsolatedEnv> 
   return env;
 }
 
-async function vhostStatus(vhost: string): Promise<number> {
+/** The status of a GET on the management API: 200, or the one its error carries. */
+async function getStatus(path: string): Promise<number> {
   const infra = await startInfra();
-  const reply = await managementApi(infra.managementUrl).request(
-    'GET',
-    `/api/vhosts/${encodeURIComponent(vhost)}`,
-  );
-  return reply.status;
+  return createManagementApi(infra.managementUrl)
+    .get(path)
+    .then(
+      () => 200,
+      (err: unknown) => {
+        if (err instanceof ManagementApiError) return err.status;
+        throw err;
+      },
+    );
 }
+
+const vhostStatus = (vhost: string): Promise<number> => getStatus(managementPath('vhosts', vhost));
 
 async function databaseExists(database: string): Promise<boolean> {
   const infra = await startInfra();
@@ -57,12 +64,8 @@ describe('createIsolatedEnv', { timeout: 300_000 }, () => {
     assert.equal(queue.queue, 'work');
     assert.match(env.vhost, /^psc-test-[0-9a-z]+-[0-9a-f]{8}$/);
     assert.equal(new URL(env.amqpUrl).pathname, `/${encodeURIComponent(env.vhost)}`);
-    const infra = await startInfra();
-    const listed = await managementApi(infra.managementUrl).request(
-      'GET',
-      `/api/queues/${encodeURIComponent(env.vhost)}/work`,
-    );
-    assert.equal(listed.status, 200, 'the queue lives in the isolated vhost');
+    const listed = await getStatus(managementPath('queues', env.vhost, 'work'));
+    assert.equal(listed, 200, 'the queue lives in the isolated vhost');
   });
 
   it('when two envs exist, then a queue in one is invisible in the other', async (t) => {
@@ -122,15 +125,15 @@ describe('dropStaleTestResources', { timeout: 300_000 }, () => {
     // parallel test file cannot take it first and leave this call nothing to report.
     const stale = testResourceNames(Date.now() - 30 * 60 * 1000, 'stale');
     const infra = await startInfra();
-    const api = managementApi(infra.managementUrl);
-    await api.call('PUT', `/api/vhosts/${encodeURIComponent(stale.vhost)}`, {});
+    const api = createManagementApi(infra.managementUrl);
+    await api.put(managementPath('vhosts', stale.vhost), {});
     await withPgClient(infra.databaseUrl, (client) =>
       client.query(`CREATE DATABASE ${quoteIdent(stale.database)} TEMPLATE template0`),
     );
     // What a least-privilege test makes for its vhost and database, left by a crashed run.
     const staleUser = `${stale.vhost}.gateway`;
     const staleRole = `${stale.database}_gateway`;
-    await api.call('PUT', `/api/users/${encodeURIComponent(staleUser)}`, {
+    await api.put(managementPath('users', staleUser), {
       password: 'x',
       tags: '',
     });
@@ -138,21 +141,11 @@ describe('dropStaleTestResources', { timeout: 300_000 }, () => {
       client.query(`CREATE ROLE ${quoteIdent(staleRole)}`),
     );
     t.after(async () => {
-      await api.call(
-        'DELETE',
-        `/api/users/${encodeURIComponent(staleUser)}`,
-        undefined,
-        [204, 404],
-      );
+      await api.delete(managementPath('users', staleUser), { missingOk: true });
       await withPgClient(infra.databaseUrl, (client) =>
         client.query(`DROP ROLE IF EXISTS ${quoteIdent(staleRole)}`),
       );
-      await api.call(
-        'DELETE',
-        `/api/vhosts/${encodeURIComponent(stale.vhost)}`,
-        undefined,
-        [204, 404],
-      );
+      await api.delete(managementPath('vhosts', stale.vhost), { missingOk: true });
       await withPgClient(infra.databaseUrl, (client) =>
         client.query(`DROP DATABASE IF EXISTS ${quoteIdent(stale.database)} WITH (FORCE)`),
       );
@@ -164,10 +157,7 @@ describe('dropStaleTestResources', { timeout: 300_000 }, () => {
     assert.ok(dropped.databases.includes(stale.database));
     assert.ok(dropped.users.includes(staleUser));
     assert.ok(dropped.roles.includes(staleRole));
-    assert.equal(
-      (await api.request('GET', `/api/users/${encodeURIComponent(staleUser)}`)).status,
-      404,
-    );
+    assert.equal(await getStatus(managementPath('users', staleUser)), 404);
     const role = await withPgClient(infra.databaseUrl, (client) =>
       client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [staleRole]),
     );

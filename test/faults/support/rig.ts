@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { createManagementApi, ManagementApiError, managementPath } from '@psc/messaging';
 import {
   freePort,
   spawnService,
@@ -102,51 +103,41 @@ const FAST_ENV: Record<string, string> = {
 };
 
 function rabbitOf(managementUrl: string, vhost: string): Rabbit {
-  const url = new URL(managementUrl);
-  const auth = `Basic ${Buffer.from(`${decodeURIComponent(url.username) || 'guest'}:${decodeURIComponent(url.password) || 'guest'}`).toString('base64')}`;
-  const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-  const v = encodeURIComponent(vhost);
-  const call = async (method: string, path: string): Promise<unknown> => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: auth },
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await res.text();
-    if (!res.ok && res.status !== 404)
-      throw new Error(`management ${method} ${path}: ${res.status}`);
-    return text ? (JSON.parse(text) as unknown) : undefined;
-  };
+  const api = createManagementApi(managementUrl);
+  const listConnections = () =>
+    api.get<{ name: string; client_properties?: { connection_name?: string } }[]>(
+      managementPath('vhosts', vhost, 'connections'),
+    );
   // The management API lists a closed connection until its stats are collected, so a listing
   // taken just after a close can still hold it: the ones this rig closed never count again.
   const closed = new Set<string>();
   const connections = async () =>
-    (
-      ((await call('GET', `/api/vhosts/${v}/connections`)) as { name: string }[] | undefined)?.map(
-        (c) => c.name,
-      ) ?? []
-    ).filter((name) => !closed.has(name));
+    (await listConnections()).map((c) => c.name).filter((name) => !closed.has(name));
   return {
     connections,
     async connectionOf(service) {
-      const list = (await call('GET', `/api/vhosts/${v}/connections`)) as
-        { name: string; client_properties?: { connection_name?: string } }[] | undefined;
-      return list?.find((c) => c.client_properties?.connection_name === service)?.name;
+      const list = await listConnections();
+      return list.find((c) => c.client_properties?.connection_name === service)?.name;
     },
     async closeConnections() {
       const names = await connections();
       for (const name of names) closed.add(name);
       await Promise.all(
-        names.map((n) => call('DELETE', `/api/connections/${encodeURIComponent(n)}`)),
+        names.map((n) => api.delete(managementPath('connections', n), { missingOk: true })),
       );
       return names.length;
     },
     async deleteQueue(queue) {
-      await call('DELETE', `/api/queues/${v}/${encodeURIComponent(queue)}`);
+      await api.delete(managementPath('queues', vhost, queue), { missingOk: true });
     },
     async consumers(queue) {
-      const q = (await call('GET', `/api/queues/${v}/${encodeURIComponent(queue)}`)) as
-        { consumers?: number } | undefined;
+      const q = await api
+        .get<{ consumers?: number }>(managementPath('queues', vhost, queue))
+        .catch((err: unknown) => {
+          // A queue that is gone has no consumers.
+          if (err instanceof ManagementApiError && err.status === 404) return undefined;
+          throw err;
+        });
       return q?.consumers ?? 0;
     },
   };

@@ -1,5 +1,11 @@
 import { QUEUES, QUEUE_SPECS, type QueueSpec, type QueueStats } from '@psc/contracts';
-import { checkQueue, type Broker } from '@psc/messaging';
+import {
+  checkQueue,
+  createManagementApi,
+  ManagementApiError,
+  managementPath,
+  type Broker,
+} from '@psc/messaging';
 
 /** The shared queues of the topology table that have a consumer; the management API adds any others it finds. */
 const KNOWN_QUEUES = Object.values(QUEUE_SPECS as Record<string, QueueSpec>)
@@ -36,23 +42,18 @@ export function managementInspector(options: {
   vhost: string;
   timeoutMs?: number;
 }): QueueInspector {
-  const url = new URL(options.managementUrl);
-  const authorization = `Basic ${Buffer.from(
-    `${decodeURIComponent(url.username) || 'guest'}:${decodeURIComponent(url.password) || 'guest'}`,
-  ).toString('base64')}`;
-  const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  const api = createManagementApi(options.managementUrl, { timeoutMs: options.timeoutMs ?? 5_000 });
   return {
     async list() {
-      const res = await fetch(`${base}/api/queues/${encodeURIComponent(options.vhost)}`, {
-        headers: { authorization },
-        signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
-      });
-      if (!res.ok) {
-        throw new Error(
-          `RabbitMQ management API answered ${res.status}${res.status === 401 ? ' (check the login in RABBITMQ_MANAGEMENT_URL)' : ''}`,
-        );
-      }
-      const all = (await res.json()) as MgmtQueue[];
+      const all = await api
+        .get<MgmtQueue[]>(managementPath('queues', options.vhost))
+        .catch((err: unknown) => {
+          // The reason of the fallback's one warning: the status, and what to check on a 401.
+          if (!(err instanceof ManagementApiError)) throw err;
+          throw new Error(
+            `RabbitMQ management API answered ${err.status}${err.status === 401 ? ' (check the login in RABBITMQ_MANAGEMENT_URL)' : ''}`,
+          );
+        });
       const byName = new Map(all.map((q) => [q.name, q]));
       const names = [
         ...new Set([...KNOWN_QUEUES, ...all.map((q) => q.name).filter((n) => !isAuxiliary(n))]),
