@@ -37,7 +37,7 @@ interface CostFigures {
 /**
  * Scenario 1. N sync jobs, each one page of small records from the fake platform, rotating over
  * R resources so concurrent jobs rarely touch the same rows. Every page carries new values, so
- * each job really updates its rows. psc: POST /run/sync → scheduler ledger + outbox → psc.jobs →
+ * each job really updates its rows. psc: POST /run/sync → scheduler ledger + outbox → psc.work →
  * sync-worker (fetch, JSONata mapping, upsert, job_runs, events) → ledger succeeded. Baseline:
  * insert a job row + publish to a priority queue → bare worker fetches, upserts, updates the row.
  * The throughput bursts are also counted by the servers: transactions, publishes and deliveries

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakePlatform, waitFor, type FakePlatform, type Item } from '@psc/testing';
 import type { components } from '@psc/api-client';
+import { EXCHANGES } from '@psc/contracts';
 import { captureEvents, publishRaw, type EventCapture } from '../support/event-capture.ts';
 import { startSystem, type System } from '../support/system.ts';
 
@@ -167,7 +168,7 @@ describe('job ledger end to end: DLQ inspect and replay, cancelling a running jo
     const messageId = `poison-${Math.random().toString(36).slice(2, 8)}`;
     await publishRaw(
       system.env.vhost,
-      'psc.jobs',
+      EXCHANGES.jobs,
       'sync',
       JSON.stringify({ type: 'job.run', version: 1, payload: { token: 'tok-e2e-secret-3' } }),
       { messageId, headers: { authorization: 'Bearer tok-e2e-secret-4', 'x-origin': 'e2e' } },

@@ -197,7 +197,7 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
     assert.equal(cancelled.status, 'cancelled');
     fake.setLatency(0, { path: '/booth/all' });
 
-    // A fan-out collection: the collector publishes its children to psc.jobs and consumes them.
+    // A fan-out collection: the collector publishes its children to psc.work and consumes them.
     const collect = await system.api<{ jobId: string }>('/api/v1/collections', {
       body: { platformId, resource: 'cards', params: { date: DATE } },
     });
@@ -251,7 +251,7 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
     assert.equal(job.status, 'succeeded', JSON.stringify(job));
   });
 
-  it("when a service's login publishes to the default exchange, sends an operation it is no caller of, or routes into another service's queue through psc.retry, then the broker refuses each, while its own calls and retries go through", async () => {
+  it("when a service's login publishes to the default exchange, sends an operation it is no caller of, publishes another's kind of job, or routes into another service's queue through psc.retry, then the broker refuses each, while its own calls and retries go through", async () => {
     const attempts = async (service: ServiceName) => {
       const connection = await amqp.connect(brokerLogin(service));
       const outcome = async (exchange: string, routingKey: string) => {
@@ -286,6 +286,8 @@ describe('least privilege: each service under its own RabbitMQ user and PostgreS
       const { outcome } = collector;
       const call = (op: string) => outcome(EXCHANGES.calls, `platform-registry.${op}`);
       assert.match(await call('platform.create'), /ACCESS_REFUSED|403/, 'not its operation');
+      // It publishes fan-out children to psc.work, and nothing else there: no job.run.
+      assert.match(await outcome(EXCHANGES.jobs, 'sync'), /ACCESS_REFUSED|403/, 'a sync job');
       assert.match(
         await outcome(EXCHANGES.retry, QUEUES.syncJobs),
         /ACCESS_REFUSED|403/,

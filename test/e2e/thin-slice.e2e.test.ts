@@ -8,6 +8,7 @@ import {
   type FakePlatform,
   type OtlpReceiver,
 } from '@psc/testing';
+import { EXCHANGES } from '@psc/contracts';
 import { startSystem, type System } from '../support/system.ts';
 import { boothPlatform, type JobView } from '../support/platforms.ts';
 
@@ -151,7 +152,8 @@ describe('thin slice: register a platform, sync it, read the records', () => {
         has(
           'scheduler',
           SPAN_KIND.producer,
-          (n, a) => n.includes('psc.jobs') || a['messaging.destination.name'] === 'psc.jobs',
+          (n, a) =>
+            n.includes(EXCHANGES.jobs) || a['messaging.destination.name'] === EXCHANGES.jobs,
         ),
       'worker consumes the job': () =>
         has('sync-worker', SPAN_KIND.consumer, (n) => n.includes('sync-worker.jobs')),

@@ -98,16 +98,22 @@ export function brokerPermissions(service: ServiceName): BrokerPermissions {
   const deadLetters = keeps.length > 0 || declared.some((q) => q.failures !== 'none');
   const alternates = EXCHANGE_SPECS.filter((e) => e.alternateExchange !== undefined);
   const boundFrom = [
-    ...declared.flatMap((q) => q.bindings.map((b) => b.exchange)),
+    // Unbinding (an earlier version's bindings) is a read on the exchange too.
+    ...declared.flatMap((q) =>
+      [...q.bindings, ...(q.retiredBindings ?? [])].map((b) => b.exchange),
+    ),
     // Every queue with a failure policy is bound from `psc.retry` by its name (topology.ts).
     ...(retries.length > 0 || declared.some((q) => q.failures !== 'none') ? [EXCHANGES.retry] : []),
     ...(replyQueues.length > 0 ? [EXCHANGES.replies] : []),
   ];
-  const eventTypes = routes
-    .filter((r) => r.exchange === EXCHANGES.events)
-    .map((r) => escape(r.message.type));
+  const keysOn = (exchange: string) =>
+    routes
+      .filter((r) => r.exchange === exchange)
+      .flatMap((r) => r.keys ?? [r.message.type])
+      .map(escape);
   const topics = [
-    { exchange: EXCHANGES.events, write: eventTypes },
+    { exchange: EXCHANGES.events, write: keysOn(EXCHANGES.events) },
+    { exchange: EXCHANGES.jobs, write: keysOn(EXCHANGES.jobs) },
     { exchange: EXCHANGES.calls, write: calls },
     { exchange: EXCHANGES.retry, write: retries },
   ]

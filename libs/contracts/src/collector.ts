@@ -9,7 +9,7 @@ const iso = z.iso.datetime();
 
 /**
  * Stage 2 of a fan-out collection (seed 003): one child of a parent collect job, published on
- * `psc.jobs` with routing key `collect.child` and the parent's priority. Children are not in the
+ * `psc.work` with routing key `collect.child` and the parent's priority. Children are not in the
  * job ledger; the parent's job reports them as counts.
  */
 export const collectChild = defineMessage(

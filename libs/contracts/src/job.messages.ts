@@ -11,7 +11,7 @@ import { JOB_TRIGGERS, jobError, jobProgress, jobStats } from './job.ts';
 const run = z.number().int().positive().default(1);
 
 /**
- * Command on `psc.jobs`: run one job. Routing key is the task type. Only the ledger owner (the
+ * Command on `psc.work`: run one job. Routing key is the task type. Only the ledger owner (the
  * scheduler) sends it, in the transaction that writes the job's row.
  */
 export const jobRun = defineMessage(

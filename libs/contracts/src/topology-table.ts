@@ -1,5 +1,12 @@
 import type { MessageDefinition } from './envelope.ts';
-import { EXCHANGES, MAX_PRIORITY, QUEUES, type ServiceName } from './topology.ts';
+import {
+  EXCHANGES,
+  MAX_PRIORITY,
+  QUEUES,
+  RETIRED_EXCHANGES,
+  TASK_TYPES,
+  type ServiceName,
+} from './topology.ts';
 import {
   JOB_EVENTS,
   jobCancelRequested,
@@ -82,6 +89,8 @@ export interface MessageRoute {
   exchange: string;
   /** What the routing key is: the message type, unless said otherwise. */
   routingKey: string;
+  /** The routing keys it is sent with, when not its type (topic permissions list them). */
+  keys?: readonly string[];
   producers: readonly ServiceName[];
 }
 
@@ -95,7 +104,7 @@ export const EXCHANGE_SPECS: readonly ExchangeSpec[] = [
   },
   {
     name: EXCHANGES.jobs,
-    type: 'direct',
+    type: 'topic',
     routingKey: 'task type (`sync`, `validate`, `collect`), or `collect.child`',
     purpose: '`job.run` commands and fan-out children',
   },
@@ -144,6 +153,9 @@ const onEvents = (...messages: MessageDefinition[]): BindingSpec[] =>
   messages.map((m) => ({ exchange: EXCHANGES.events, routingKey: m.type }));
 const onJobs = (...keys: string[]): BindingSpec[] =>
   keys.map((routingKey) => ({ exchange: EXCHANGES.jobs, routingKey }));
+/** The same keys from `psc.jobs`, the direct exchange `psc.work` replaced. */
+const fromRetiredJobs = (...keys: string[]): BindingSpec[] =>
+  keys.map((routingKey) => ({ exchange: RETIRED_EXCHANGES.jobs, routingKey }));
 const rpcQueue = (service: ServiceName): QueueSpec => ({
   name: QUEUES.rpc(service),
   consumer: service,
@@ -166,6 +178,7 @@ export const QUEUE_SPECS = {
     declaredBy: ['scheduler', 'sync-worker'],
     purpose: 'sync and validate jobs, by priority',
     bindings: onJobs('sync', 'validate'),
+    retiredBindings: fromRetiredJobs('sync', 'validate'),
     accepts: [jobRun],
     durable: true,
     priority: true,
@@ -178,6 +191,7 @@ export const QUEUE_SPECS = {
     declaredBy: ['scheduler', 'collector'],
     purpose: 'collect jobs (stage 1: fetch, or fan out into children)',
     bindings: onJobs('collect'),
+    retiredBindings: fromRetiredJobs('collect'),
     accepts: [jobRun],
     durable: true,
     priority: true,
@@ -190,6 +204,7 @@ export const QUEUE_SPECS = {
     declaredBy: ['collector'],
     purpose: 'fan-out children (stage 2), by the parent job priority',
     bindings: onJobs(collectChild.type),
+    retiredBindings: fromRetiredJobs(collectChild.type),
     accepts: [collectChild],
     durable: true,
     priority: true,
@@ -332,6 +347,7 @@ export const MESSAGE_ROUTES: readonly MessageRoute[] = [
     kind: 'command',
     exchange: EXCHANGES.jobs,
     routingKey: 'task type',
+    keys: TASK_TYPES,
     producers: ['scheduler'],
   },
   {

@@ -5,8 +5,12 @@
 export const EXCHANGES = {
   /** topic: domain events, routing key = event type (`platform.registered`, `job.succeeded`). */
   events: 'psc.events',
-  /** direct: job messages, routing key = task type (`sync`, `validate`, `collect`). */
-  jobs: 'psc.jobs',
+  /**
+   * topic: job messages, routing key = task type (`sync`, `validate`, `collect`) or
+   * `collect.child`, so each producer's login may send only its own kinds (the collector cannot
+   * put a `job.run` in the sync-worker's queue).
+   */
+  jobs: 'psc.work',
   /**
    * topic: request/reply commands and queries, routing key `<owning service>.<operation>`
    * (`scheduler.job.get`), so each service's login may send only the operations it calls.
@@ -24,6 +28,15 @@ export const EXCHANGES = {
   deadLetter: 'psc.dead-letter',
   /** fanout: alternate exchange of `events`, for events no service subscribes to. */
   unrouted: 'psc.unrouted',
+} as const;
+
+/**
+ * Exchanges of earlier versions that nothing publishes to any more: the queues they fed unbind
+ * from them when declared (`retiredBindings`), and no login may write to them.
+ */
+export const RETIRED_EXCHANGES = {
+  /** direct, before `psc.work`: any login that could publish a job could publish any job. */
+  jobs: 'psc.jobs',
 } as const;
 
 export const SERVICES = [

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   EXCHANGES,
+  EXCHANGE_SPECS,
+  RETIRED_EXCHANGES,
   QUEUES,
   QUEUE_SPECS,
   RPC_OPERATIONS,
@@ -50,6 +52,25 @@ describe('broker permissions', () => {
           assert.equal(retry?.test(QUEUES.retry(name, 5_000)) ?? false, own, `${service} delay`);
       }
     }
+  });
+
+  it('then every topic exchange a login may publish to holds it to its keys, and no login may write to a retired exchange', () => {
+    // RabbitMQ lets a publish through a topic exchange for which the user has no topic entry.
+    for (const service of SERVICES) {
+      const { topics } = brokerPermissions(service);
+      for (const exchange of EXCHANGE_SPECS.filter((e) => e.type === 'topic'))
+        if (writes(service, exchange.name))
+          assert.ok(
+            topics.some((t) => t.exchange === exchange.name),
+            `${service} ${exchange.name}`,
+          );
+      for (const retired of Object.values(RETIRED_EXCHANGES))
+        assert.equal(writes(service, retired), false, `${service} ${retired}`);
+    }
+    // Only the scheduler sends job.run, only the collector fan-out children.
+    const jobs = (service: (typeof SERVICES)[number]) => topicWrite(service, EXCHANGES.jobs);
+    assert.ok(jobs('scheduler')?.test('sync') && !jobs('scheduler')?.test('collect.child'));
+    assert.ok(jobs('collector')?.test('collect.child') && !jobs('collector')?.test('sync'));
   });
 
   it('then only the services answering requests may publish replies', () => {

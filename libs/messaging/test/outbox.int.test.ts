@@ -331,7 +331,7 @@ describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
     const knex = await database(fx);
     const seen = await subscribe(fx);
     const outbox = outboxFor(fx, knex, await fx.broker());
-    // psc.jobs has no queue for this key, and publishes are mandatory: the broker returns it.
+    // psc.work has no queue for this key, and publishes are mandatory: the broker returns it.
     const lost = {
       exchange: EXCHANGES.jobs,
       routingKey: 'no-such-task',
