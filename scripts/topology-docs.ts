@@ -50,16 +50,31 @@ const FAILURES: Record<QueueSpec['failures'], string> = {
   none: '—',
 };
 
+/** ` (prefetch)`, or ` (at once; prefetch)` for a consumer that runs fewer than it holds. */
+function consumerLimits(q: QueueSpec): string {
+  const setting = (s: { default: number; env?: string }) =>
+    `${s.env ? `${code(s.env)}, ` : ''}${s.default}`;
+  if (!q.prefetch) return '';
+  return q.concurrency
+    ? ` (${setting(q.concurrency)}; ${setting(q.prefetch)})`
+    : ` (${setting(q.prefetch)})`;
+}
+
 function queues(): string {
   return table(
-    ['Queue', 'Bound to (exchange: key)', 'Arguments', 'Consumer (prefetch)', 'Failures', 'Holds'],
+    [
+      'Queue',
+      'Bound to (exchange: key)',
+      'Arguments',
+      'Consumer (at once; prefetch)',
+      'Failures',
+      'Holds',
+    ],
     Object.values(QUEUE_SPECS as Record<string, QueueSpec>).map((q) => [
       code(q.name),
       q.bindings.map((b) => `${code(b.exchange)}: ${code(b.routingKey || '""')}`).join('<br>'),
       argumentsOf(q),
-      q.consumer
-        ? `${q.consumer}${q.prefetch ? ` (${q.prefetch.env ? `${code(q.prefetch.env)}, ` : ''}${q.prefetch.default})` : ''}`
-        : 'none',
+      q.consumer ? `${q.consumer}${consumerLimits(q)}` : 'none',
       FAILURES[q.failures],
       q.purpose,
     ]),

@@ -109,6 +109,7 @@ describe('collector stages and paged collect requests', { timeout: 180_000 }, ()
         await system.start('collector', {
           PSC_COLLECTOR_STAGES: 'children',
           PSC_WORKER_ID: `collector-children-${id}`,
+          PSC_COLLECTOR_CHILD_CONCURRENCY: '1',
           PSC_COLLECTOR_CHILD_PREFETCH: '1',
         }),
       );

@@ -151,7 +151,7 @@ describe('collector: /api/v1/collections', () => {
       });
     const holding = (await Promise.all(['a', 'b', 'c', 'd'].map(start))).map((r) => r.body.jobId);
     try {
-      // The collector's four slots (PSC_COLLECTOR_PREFETCH) wait on the platform.
+      // The collector's four slots (PSC_COLLECTOR_CONCURRENCY) wait on the platform.
       await waitFor(() => platform.requests.filter((r) => r.path === '/races/hold').length >= 4, {
         message: 'the collector holds four runs',
       });

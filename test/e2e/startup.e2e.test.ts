@@ -98,6 +98,34 @@ describe('service start-up', () => {
       /^gateway: invalid configuration: PSC_IMPORT_MAX_ITEM_BYTES: /m,
     );
   });
+
+  it('when a worker is told to hold fewer jobs than it runs at once, then it exits non-zero naming both settings', async () => {
+    for (const [name, concurrency, prefetch] of [
+      ['sync-worker', 'PSC_WORKER_CONCURRENCY', 'PSC_WORKER_PREFETCH'],
+      ['collector', 'PSC_COLLECTOR_CHILD_CONCURRENCY', 'PSC_COLLECTOR_CHILD_PREFETCH'],
+    ] as const) {
+      const service = spawnService({
+        name,
+        ...launchOf(name),
+        env: {
+          ...secrets,
+          AMQP_URL: env.amqpUrl,
+          DATABASE_URL: env.databaseUrl,
+          HTTP_PORT: '0',
+          [concurrency]: '8',
+          [prefetch]: '4',
+        },
+      });
+      assert.equal((await service.exited).code, 1);
+      assert.match(
+        service.lines().join('\n'),
+        new RegExp(
+          `^${name}: invalid configuration: ${prefetch} \\(4\\) must be at least ${concurrency} \\(8\\)`,
+          'm',
+        ),
+      );
+    }
+  });
 });
 
 describe('readiness follows RabbitMQ', () => {

@@ -50,7 +50,9 @@ describe('sync-worker replicas: crashes and shared rate limits', { timeout: 120_
         PSC_EGRESS_ALLOW: '127.0.0.1,localhost',
         PSC_RETRY_TIERS_MS: TIERS,
         PSC_WORKER_ID: id,
-        // One job at a time per worker, so concurrent jobs spread over both replicas.
+        // One job at a time per worker, none held in line, so concurrent jobs spread over both
+        // replicas.
+        PSC_WORKER_CONCURRENCY: '1',
         PSC_WORKER_PREFETCH: '1',
         LOG_LEVEL: 'info',
       },

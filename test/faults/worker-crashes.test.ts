@@ -97,7 +97,7 @@ describe('faults: sync-workers killed, crash-looping and frozen', { timeout: 480
   it('when one of two sync-workers is frozen (SIGSTOP) mid-job holding row locks, then the other worker runs the jobs of the same resource within twice the idle-transaction bound (timeout + 10 s) + 10 s, none counts as a crash, and all end exactly once', async () => {
     rig = await startRig({
       name: 'faults-frozen-worker',
-      serviceEnv: { 'sync-worker': { PSC_WORKER_PREFETCH: '1' } },
+      serviceEnv: { 'sync-worker': { PSC_WORKER_CONCURRENCY: '1', PSC_WORKER_PREFETCH: '1' } },
       env: { PSC_LOCK_TIMEOUT_MS: '1000' },
     });
     const r = rig;
@@ -116,7 +116,10 @@ describe('faults: sync-workers killed, crash-looping and frozen', { timeout: 480
       timeoutMs: 30_000,
       message: 'the first job is mid-way',
     });
-    const b: Worker = await r.startWorker('b', { PSC_WORKER_PREFETCH: '1' });
+    const b: Worker = await r.startWorker('b', {
+      PSC_WORKER_CONCURRENCY: '1',
+      PSC_WORKER_PREFETCH: '1',
+    });
     const frozen = system.services.get('sync-worker')!.process;
     assert.ok(frozen.kill('SIGSTOP'));
     const frozenAt = Date.now();

@@ -81,6 +81,11 @@ export interface QueueSpec {
   readonly failures: 'retries' | 'park' | 'none';
   /** The consumer's default prefetch, and the variable that sets it when there is one. */
   readonly prefetch?: { default: number; env?: string };
+  /**
+   * Deliveries its consumer handles at once, when fewer than it holds: the rest of the prefetch
+   * wait in the process for a slot (libs/messaging consume-loop.ts). Absent: all of them.
+   */
+  readonly concurrency?: { default: number; env: string };
 }
 
 export interface MessageRoute {
@@ -183,7 +188,8 @@ export const QUEUE_SPECS = {
     durable: true,
     priority: true,
     failures: 'retries',
-    prefetch: { default: 4, env: 'PSC_WORKER_PREFETCH' },
+    concurrency: { default: 4, env: 'PSC_WORKER_CONCURRENCY' },
+    prefetch: { default: 6, env: 'PSC_WORKER_PREFETCH' },
   },
   collectorJobs: {
     name: QUEUES.collectorJobs,
@@ -196,7 +202,8 @@ export const QUEUE_SPECS = {
     durable: true,
     priority: true,
     failures: 'retries',
-    prefetch: { default: 4, env: 'PSC_COLLECTOR_PREFETCH' },
+    concurrency: { default: 4, env: 'PSC_COLLECTOR_CONCURRENCY' },
+    prefetch: { default: 6, env: 'PSC_COLLECTOR_PREFETCH' },
   },
   collectorChildren: {
     name: QUEUES.collectorChildren,
@@ -209,7 +216,8 @@ export const QUEUE_SPECS = {
     durable: true,
     priority: true,
     failures: 'retries',
-    prefetch: { default: 4, env: 'PSC_COLLECTOR_CHILD_PREFETCH' },
+    concurrency: { default: 4, env: 'PSC_COLLECTOR_CHILD_CONCURRENCY' },
+    prefetch: { default: 6, env: 'PSC_COLLECTOR_CHILD_PREFETCH' },
   },
   schedulerJobEvents: {
     name: QUEUES.schedulerJobEvents,

@@ -17,4 +17,10 @@ export {
 } from './job-runs.ts';
 export { cleanText, jobErrorOf, jobEvents, type RunRef } from './job-events.ts';
 export { createCancellationsConsumer } from './cancellations.ts';
-export { workerEnv, workerSettings } from './worker-config.ts';
+export {
+  concurrencyEnv,
+  jobSlots,
+  prefetchEnv,
+  workerEnv,
+  workerSettings,
+} from './worker-config.ts';

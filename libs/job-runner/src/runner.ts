@@ -116,10 +116,14 @@ export interface JobRunnerOptions {
   clock: Clock;
   workerId: string;
   handlers: Partial<Record<TaskType, JobHandler>>;
-  prefetch: number;
+  /** Jobs run at once, and deliveries held (running or next in line): see worker-config.ts. */
+  slots: { concurrency: number; prefetch: number };
   maxAttempts: number;
   retryTiersMs: readonly number[];
-  /** Hard limit per attempt, below RabbitMQ's consumer timeout. */
+  /**
+   * Hard limit per attempt, below RabbitMQ's consumer timeout, counted from the delivery: a
+   * job that waited for a slot has that much less, so no delivery is held longer.
+   */
   jobTimeoutMs: number;
   /** `job.started` is sent only for attempts still running after this long. */
   startedNoticeMs: number;
@@ -205,6 +209,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     message: MessageOf<typeof jobRun>,
     attempt: number,
     redelivered: boolean,
+    receivedAt: number,
     log: Logger,
   ) {
     const job = message.payload;
@@ -242,9 +247,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     // the whole timeout (15 minutes by default) after every run, keeping the run's signals and
     // whatever listens to them alive until then.
     const deadline = new AbortController();
+    // From the delivery, not from here: the time it waited for a slot counts, so the worker
+    // never holds a delivery past the hard timeout (and RabbitMQ's consumer timeout above it).
     const deadlineTimer = setTimeout(
       () => deadline.abort(timeoutError(options.jobTimeoutMs)),
-      options.jobTimeoutMs,
+      Math.max(0, options.jobTimeoutMs - (performance.now() - receivedAt)),
     );
     deadlineTimer.unref();
     const signal = deadline.signal;
@@ -420,7 +427,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     broker: options.broker,
     queue: options.queue,
     logger: options.logger,
-    prefetch: options.prefetch,
+    prefetch: options.slots.prefetch,
+    concurrency: options.slots.concurrency,
     maxAttempts: options.maxAttempts,
     retryTiersMs: options.retryTiersMs,
     isTransient: options.isTransient,
@@ -434,8 +442,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         ...(message.payload.traceId ? { traceId: message.payload.traceId } : {}),
       });
       return ctx.redelivered
-        ? gate.alone(() => run(message, ctx.attempt, true, logger))
-        : gate.ordinary(() => run(message, ctx.attempt, false, logger));
+        ? gate.alone(() => run(message, ctx.attempt, true, ctx.receivedAt, logger))
+        : gate.ordinary(() => run(message, ctx.attempt, false, ctx.receivedAt, logger));
     },
     onFailure: (message, err, decision, ctx) => reportFailure(message, err, decision, ctx.attempt),
     // A delivery lost with its channel comes back marked redelivered: not a crash of this run.

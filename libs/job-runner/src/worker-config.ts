@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { RETRY_TIERS_MS } from '@psc/contracts';
+import { ConfigError } from '@psc/core';
 
 const list = (fallback: string) =>
   z
@@ -69,4 +70,30 @@ export function workerSettings(e: WorkerEnv, service: string) {
     crashLoopLimit: e.PSC_CRASH_LOOP_LIMIT,
     lockTimeoutMs: e.PSC_LOCK_TIMEOUT_MS,
   };
+}
+
+/** Jobs one consumer runs at once. */
+export const concurrencyEnv = () => z.coerce.number().int().min(1).max(100).default(4);
+/** Deliveries one consumer holds; unset: half as many again as it runs (see jobSlots). */
+export const prefetchEnv = () => z.coerce.number().int().min(1).max(200).optional();
+
+/**
+ * How many jobs a consumer runs at once, and how many deliveries it holds: by default half as
+ * many again, which wait in the process so that a job that ends frees a slot the next one takes
+ * at once, instead of after the ack's round trip to the broker and back (a fifth of every
+ * slot's time under load, bench/README.md). A held job's hard timeout counts from its delivery
+ * (runner.ts), so no delivery is held longer than `PSC_JOB_TIMEOUT_MS` however long it waited.
+ */
+export function jobSlots(
+  concurrency: number,
+  prefetch: number | undefined,
+  names: { concurrency: string; prefetch: string },
+): { concurrency: number; prefetch: number } {
+  const held = prefetch ?? Math.ceil(concurrency * 1.5);
+  if (held < concurrency) {
+    throw new ConfigError(
+      `invalid configuration: ${names.prefetch} (${held}) must be at least ${names.concurrency} (${concurrency}): a consumer cannot run more jobs than it holds`,
+    );
+  }
+  return { concurrency, prefetch: held };
 }

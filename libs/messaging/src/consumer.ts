@@ -18,6 +18,8 @@ export interface HandlerContext {
   headers: Record<string, unknown>;
   priority: number | undefined;
   logger: Logger;
+  /** When the delivery arrived (`performance.now()`), before it waited for a free slot. */
+  receivedAt: number;
 }
 
 /**
@@ -38,7 +40,10 @@ export interface ConsumerOptions<Q extends QueueSpec> {
   replicaId?: string;
   handler: (message: MessageOf<Q['accepts'][number]>, ctx: HandlerContext) => Promise<void>;
   logger: Logger;
+  /** Deliveries held at once (default: the queue's). */
   prefetch?: number;
+  /** Deliveries handled at once, at most `prefetch` (default: the queue's, else `prefetch`). */
+  concurrency?: number;
   /** Total tries including the first (default 4: one try and three retries). */
   maxAttempts?: number;
   retryTiersMs?: readonly number[];
@@ -195,7 +200,11 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     }
   }
 
-  async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+  async function handle(
+    ch: ConfirmChannel,
+    msg: ConsumeMessage,
+    receivedAt: number,
+  ): Promise<void> {
     let parsed: { message: M; attempt: number };
     try {
       parsed = parseDelivery(msg, byType, retired) as { message: M; attempt: number };
@@ -220,6 +229,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
       redelivered: msg.fields.redelivered,
       headers: msg.properties.headers ?? {},
       priority: msg.properties.priority as number | undefined,
+      receivedAt,
       logger: log.child({
         messageId: message.id,
         correlationId: message.correlationId,
@@ -248,11 +258,26 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
       ...(options.replicaId ? { replicaId: options.replicaId } : {}),
     }),
     prefetch: options.prefetch ?? spec.prefetch?.default ?? 10,
+    concurrency:
+      options.concurrency ??
+      spec.concurrency?.default ??
+      options.prefetch ??
+      spec.prefetch?.default ??
+      10,
     logger: log,
     handle,
     onLost: (msg) => {
-      const message = parsedOf.get(msg);
-      if (message) options.onDeliveryLost?.(message);
+      // A delivery that waited for a slot was never parsed; poison is nobody's loss.
+      let message = parsedOf.get(msg);
+      if (!message) {
+        try {
+          message = (parseDelivery(msg, byType, retired) as { message: M; attempt: number })
+            .message;
+        } catch {
+          return;
+        }
+      }
+      options.onDeliveryLost?.(message);
     },
   });
   emitter.start = loop.start;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, parseEnv, portEnv, secretKeyEnv } from '@psc/core';
-import { workerEnv, workerSettings } from '@psc/job-runner';
+import { concurrencyEnv, jobSlots, prefetchEnv, workerEnv, workerSettings } from '@psc/job-runner';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
 const COLLECTOR_STAGES = ['index', 'children'] as const;
@@ -16,8 +16,10 @@ const schema = z.object({
    */
   PSC_WORKER_SECRET_KEY: secretKeyEnv(),
   HTTP_PORT: portEnv(8084),
-  /** Collect jobs (stage 1) in flight per collector. */
-  PSC_COLLECTOR_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
+  /** Collect jobs (stage 1) run at once per collector. */
+  PSC_COLLECTOR_CONCURRENCY: concurrencyEnv(),
+  /** Collect jobs held per collector, running or next in line (default: half as many again). */
+  PSC_COLLECTOR_PREFETCH: prefetchEnv(),
   /**
    * Which stages this replica consumes: `index` (collect jobs and fan-out indexes, queue
    * `collector.jobs`), `children` (fan-out children, `collector.children`), or both, so each
@@ -28,8 +30,10 @@ const schema = z.object({
     .default('index,children')
     .transform((v) => [...new Set(v.split(',').map((s) => s.trim()))])
     .pipe(z.array(z.enum(COLLECTOR_STAGES)).min(1)),
-  /** Fan-out children (stage 2) in flight per collector. */
-  PSC_COLLECTOR_CHILD_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
+  /** Fan-out children (stage 2) run at once per collector. */
+  PSC_COLLECTOR_CHILD_CONCURRENCY: concurrencyEnv(),
+  /** Fan-out children held per collector, running or next in line (default: half as many again). */
+  PSC_COLLECTOR_CHILD_PREFETCH: prefetchEnv(),
   /** The most children one fan-out collection may start; a bigger index fails the job. */
   PSC_FANOUT_MAX_CHILDREN: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   PSC_LOG_RETENTION_HOURS: z.coerce
@@ -49,8 +53,14 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databaseUrl: e.DATABASE_URL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
-    prefetch: e.PSC_COLLECTOR_PREFETCH,
-    childPrefetch: e.PSC_COLLECTOR_CHILD_PREFETCH,
+    jobs: jobSlots(e.PSC_COLLECTOR_CONCURRENCY, e.PSC_COLLECTOR_PREFETCH, {
+      concurrency: 'PSC_COLLECTOR_CONCURRENCY',
+      prefetch: 'PSC_COLLECTOR_PREFETCH',
+    }),
+    children: jobSlots(e.PSC_COLLECTOR_CHILD_CONCURRENCY, e.PSC_COLLECTOR_CHILD_PREFETCH, {
+      concurrency: 'PSC_COLLECTOR_CHILD_CONCURRENCY',
+      prefetch: 'PSC_COLLECTOR_CHILD_PREFETCH',
+    }),
     stages: e.PSC_COLLECTOR_STAGES as readonly CollectorStage[],
     fanOutMaxChildren: e.PSC_FANOUT_MAX_CHILDREN,
     logRetentionMs: e.PSC_LOG_RETENTION_HOURS * 3_600_000,

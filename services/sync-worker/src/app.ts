@@ -157,7 +157,7 @@ export function createApp(deps: AppDeps) {
     clock,
     workerId: config.workerId,
     handlers: tasks,
-    prefetch: config.prefetch,
+    slots: config.jobs,
     maxAttempts: config.maxAttempts,
     retryTiersMs: config.retryTiersMs,
     jobTimeoutMs: config.jobTimeoutMs,

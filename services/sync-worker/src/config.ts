@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, parseEnv, portEnv, secretKeyEnv } from '@psc/core';
-import { workerEnv, workerSettings } from '@psc/job-runner';
+import { concurrencyEnv, jobSlots, prefetchEnv, workerEnv, workerSettings } from '@psc/job-runner';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
 const schema = z.object({
@@ -13,7 +13,10 @@ const schema = z.object({
    */
   PSC_WORKER_SECRET_KEY: secretKeyEnv(),
   HTTP_PORT: portEnv(8083),
-  PSC_WORKER_PREFETCH: z.coerce.number().int().min(1).max(100).default(4),
+  /** Jobs run at once per sync-worker process. */
+  PSC_WORKER_CONCURRENCY: concurrencyEnv(),
+  /** Jobs held per process, running or next in line (default: half as many again). */
+  PSC_WORKER_PREFETCH: prefetchEnv(),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -25,7 +28,10 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databaseUrl: e.DATABASE_URL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
-    prefetch: e.PSC_WORKER_PREFETCH,
+    jobs: jobSlots(e.PSC_WORKER_CONCURRENCY, e.PSC_WORKER_PREFETCH, {
+      concurrency: 'PSC_WORKER_CONCURRENCY',
+      prefetch: 'PSC_WORKER_PREFETCH',
+    }),
     ...workerSettings(e, 'sync-worker'),
     expressionBudget: expressionBudgetOf(e),
     workerSecretKey: e.PSC_WORKER_SECRET_KEY,

@@ -44,7 +44,7 @@ const shapes = [
 describe('sync-worker.jobs: two copies of one run', { timeout: 60_000 }, () => {
   for (const shape of shapes) {
     it(`when two copies of the same run ${shape.name} race on one worker, then the second finds the first’s record and is acked as already done: one success, no failed attempt, every item inserted once`, async (t) => {
-      const h = await startHarness(t, { PSC_WORKER_PREFETCH: '4', PSC_MAX_ATTEMPTS: '1' });
+      const h = await startHarness(t, { PSC_WORKER_CONCURRENCY: '4', PSC_MAX_ATTEMPTS: '1' });
       const fake = await startFakePlatform({ collections: { '/items': items(20) } });
       t.after(() => fake.stop());
       // Slow pages keep both copies inside their runs at the same time.

@@ -211,6 +211,47 @@ describe(
       assert.deepEqual(stored.items, [], 'the job transaction was rolled back');
     });
 
+    it('when a job waited in the worker for a free slot, then its hard timeout counted from its delivery: held 0.7 s behind another, it times out 0.3 s into its 0.6 s run, so no delivery is held past PSC_JOB_TIMEOUT_MS; run alone, the same job succeeds', async (t) => {
+      const h = await startHarness(t, {
+        PSC_JOB_TIMEOUT_MS: '1000',
+        PSC_MAX_ATTEMPTS: '1',
+        PSC_WORKER_CONCURRENCY: '1',
+        PSC_WORKER_PREFETCH: '2',
+      });
+      const fake = await startFakePlatform();
+      t.after(() => fake.stop());
+      fake.setCollection('/first', items(2));
+      fake.setCollection('/next', items(2));
+      fake.setLatency(700, { path: '/first' });
+      fake.setLatency(600, { path: '/next' });
+      const platform = h.addPlatform({
+        baseUrl: fake.url,
+        resources: [
+          resource({ name: 'first', request: { path: '/first' } }),
+          resource({ name: 'next', request: { path: '/next' } }),
+        ],
+      });
+
+      const first = await h.runJob(platform, 'first');
+      const held = await h.runJob(platform, 'next');
+      assert.equal((await h.finished(first)).outcome, undefined, 'the first succeeded');
+      assert.equal(h.eventsOf('job.succeeded', first).length, 1);
+      const timedOut = await h.finished(held);
+      assert.equal(timedOut.outcome, 'dead');
+      assert.deepEqual(timedOut.error, {
+        message: 'job did not finish within 1000 ms',
+        class: 'job_timeout',
+      });
+      const [firstAt, nextAt] = ['/first', '/next'].map(
+        (path) => fake.requests.find((r) => r.path === path)!.at,
+      );
+      assert.ok(nextAt! - firstAt! >= 600, 'the second waited for the first one’s slot');
+
+      const alone = await h.runJob(platform, 'next');
+      await h.finished(alone);
+      assert.equal(h.eventsOf('job.succeeded', alone).length, 1, 'alone, it succeeds');
+    });
+
     it('when a platform uses bearer, header or query auth, then the credential is sent that way; a wrong one fails without leaking it', async (t) => {
       const h = await startHarness(t);
       const styles = [

@@ -8,7 +8,8 @@ export function createCollectChildrenConsumer(deps: {
   broker: Broker;
   children: CollectChildren;
   logger: Logger;
-  prefetch: number;
+  /** Children run at once, and deliveries held (running or next in line). */
+  slots: { concurrency: number; prefetch: number };
   maxAttempts: number;
   retryTiersMs: readonly number[];
   isTransient: (err: unknown) => boolean;
@@ -19,7 +20,8 @@ export function createCollectChildrenConsumer(deps: {
     broker: deps.broker,
     queue: QUEUE_SPECS.collectorChildren,
     logger: deps.logger,
-    prefetch: deps.prefetch,
+    prefetch: deps.slots.prefetch,
+    concurrency: deps.slots.concurrency,
     maxAttempts: deps.maxAttempts,
     retryTiersMs: deps.retryTiersMs,
     isTransient: deps.isTransient,

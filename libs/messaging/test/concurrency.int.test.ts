@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { EXCHANGES } from '@psc/contracts';
+import { waitFor } from '@psc/testing';
+import type { Broker } from '../src/index.ts';
+import { createFixture } from './support/fixture.ts';
+import { ping, pingEnvelope, pingNumber, WORK_QUEUE, workQueue } from './support/messages.ts';
+
+/** Handlers that block until the test releases them, one by one, by message number. */
+function gates() {
+  const waiting = new Map<number, () => void>();
+  return {
+    wait: (n: number) => new Promise<void>((resolve) => waiting.set(n, resolve)),
+    release(n: number) {
+      const r = waiting.get(n);
+      assert.ok(r, `message ${n} is not waiting`);
+      waiting.delete(n);
+      r();
+    },
+    releaseAll() {
+      for (const r of waiting.values()) r();
+      waiting.clear();
+    },
+  };
+}
+
+describe(
+  'a consumer that holds more deliveries than it runs',
+  { concurrency: true, timeout: 30_000 },
+  () => {
+    it('when it holds 4 and runs 2 at once, then never more than 2 handlers run, the other 2 wait delivered (not in the queue), and each one starts as a running one ends, in delivery order, every message handled and acked once', async (t) => {
+      const fx = await createFixture(t);
+      const { spec, topology } = workQueue();
+      const broker = await fx.broker();
+      const publisher = fx.publisher(broker, topology);
+      const raw = await fx.raw();
+      for (let n = 0; n < 6; n += 1) {
+        await publisher.publish(EXCHANGES.events, ping.type, pingEnvelope(n));
+      }
+      const gate = gates();
+      fx.defer(() => gate.releaseAll());
+      const started: number[] = [];
+      let running = 0;
+      let most = 0;
+      const { consumer, events } = await fx.consumer({
+        broker,
+        queue: spec,
+        prefetch: 4,
+        concurrency: 2,
+        handler: async (envelope) => {
+          const n = pingNumber(envelope);
+          started.push(n);
+          running += 1;
+          most = Math.max(most, running);
+          await gate.wait(n);
+          running -= 1;
+        },
+      });
+      await waitFor(() => consumer.inFlight() === 4, { message: 'four deliveries held' });
+      assert.deepEqual(started, [0, 1], 'two run, two wait');
+      // The two waiting are the broker's unacked deliveries, not ready messages.
+      assert.equal((await raw.inspect(WORK_QUEUE)).messageCount, 2);
+
+      gate.release(1);
+      await waitFor(() => started.length === 3, { message: 'the next one starts' });
+      assert.deepEqual(started, [0, 1, 2]);
+      gate.release(0);
+      gate.release(2);
+      await waitFor(() => started.length === 5, { message: 'two more start' });
+      for (const n of [3, 4]) gate.release(n);
+      await waitFor(() => started.length === 6, { message: 'the last one starts' });
+      gate.release(5);
+      await waitFor(() => events.filter((e) => e.name === 'acked').length === 6, {
+        message: 'all six acked',
+      });
+
+      assert.deepEqual(started, [0, 1, 2, 3, 4, 5]);
+      assert.equal(most, 2, 'never more than two at once');
+      assert.deepEqual(await raw.inspect(WORK_QUEUE), { messageCount: 0, consumerCount: 1 });
+    });
+
+    it('when it stops while deliveries wait for a slot, then those go back to the queue at once, for another consumer, while the running one still runs; the running one is acked, and each handed back is reported lost so its return is not taken for a crash', async (t) => {
+      const fx = await createFixture(t);
+      const { spec, topology } = workQueue();
+      const broker = await fx.broker();
+      const publisher = fx.publisher(broker, topology);
+      const raw = await fx.raw();
+      const envelopes = [0, 1, 2, 3].map((n) => pingEnvelope(n));
+      for (const e of envelopes) await publisher.publish(EXCHANGES.events, ping.type, e);
+      const gate = gates();
+      fx.defer(() => gate.releaseAll());
+      const started: number[] = [];
+      const lost: number[] = [];
+      const { consumer, events } = await fx.consumer({
+        broker,
+        queue: spec,
+        prefetch: 4,
+        concurrency: 1,
+        handler: async (envelope) => {
+          started.push(pingNumber(envelope));
+          await gate.wait(pingNumber(envelope));
+        },
+        onDeliveryLost: (message) => lost.push(pingNumber(message)),
+      });
+      await waitFor(() => consumer.inFlight() === 4, { message: 'four deliveries held' });
+
+      const stopping = consumer.stop();
+      await waitFor(async () => (await raw.inspect(WORK_QUEUE)).messageCount === 3, {
+        message: 'the three waiting handed back while the first still runs',
+      });
+      assert.deepEqual(started, [0]);
+      assert.deepEqual(lost.sort(), [1, 2, 3]);
+      gate.release(0);
+      await stopping;
+
+      assert.deepEqual(started, [0], 'nothing handed back was handled here');
+      assert.equal(events.filter((e) => e.name === 'acked').length, 1);
+      const left = await raw.take(WORK_QUEUE, 3);
+      assert.deepEqual(
+        left.map((m) => String(m.properties.messageId)).sort(),
+        envelopes
+          .slice(1)
+          .map((e) => e.id)
+          .sort(),
+      );
+    });
+
+    it('when its channel closes while deliveries wait for a slot, then none of them is handled on the dead channel, each is reported lost, and every message is handled once after the broker gives it out again', async (t) => {
+      const fx = await createFixture(t);
+      const { spec, topology } = workQueue();
+      const broker = await fx.broker();
+      const channels: ConfirmChannel[] = [];
+      const watched: Broker = {
+        ...broker,
+        createChannel: (name, setup) =>
+          broker.createChannel(name, (ch) => {
+            channels.push(ch);
+            return setup(ch);
+          }),
+      };
+      const publisher = fx.publisher(await fx.broker(), topology);
+      const envelopes = [0, 1, 2].map((n) => pingEnvelope(n));
+      for (const e of envelopes) await publisher.publish(EXCHANGES.events, ping.type, e);
+      let release: () => void = () => {};
+      const first = new Promise<void>((resolve) => (release = resolve));
+      fx.defer(() => release());
+      const calls: { n: number; redelivered: boolean }[] = [];
+      const lost: number[] = [];
+      const { consumer, events } = await fx.consumer({
+        broker: watched,
+        queue: spec,
+        prefetch: 3,
+        concurrency: 1,
+        handler: async (envelope, ctx) => {
+          calls.push({ n: pingNumber(envelope), redelivered: ctx.redelivered });
+          if (calls.length === 1) await first;
+        },
+        onDeliveryLost: (message) => lost.push(pingNumber(message)),
+      });
+      await waitFor(() => consumer.inFlight() === 3, { message: 'three deliveries held' });
+
+      // An ack of a delivery tag the channel never issued: RabbitMQ closes that channel (406).
+      channels.at(-1)!.ack({ fields: { deliveryTag: 2 ** 40 } } as ConsumeMessage);
+      await waitFor(() => lost.length === 3, { message: 'all three reported lost' });
+      release(); // the first one's ack goes nowhere: its channel is gone
+      await waitFor(() => calls.length >= 4 && consumer.isConsuming(), {
+        timeoutMs: 10_000,
+        message: 'the messages given out again are handled',
+      });
+      await waitFor(() => events.filter((e) => e.name === 'acked').length >= 3, {
+        message: 'three acks on the new channel',
+      });
+
+      assert.deepEqual(lost.sort(), [0, 1, 2]);
+      // Once on the old channel (the first, whose ack was lost), then each once, redelivered.
+      assert.deepEqual(calls[0], { n: 0, redelivered: false });
+      assert.deepEqual(
+        calls
+          .slice(1)
+          .map((c) => c.n)
+          .sort(),
+        [0, 1, 2],
+      );
+      assert.ok(calls.slice(1).every((c) => c.redelivered));
+    });
+  },
+);
