@@ -10,7 +10,7 @@ import { expectStatus, type Psc } from './psc.ts';
 
 /** Enqueue requests in flight during a burst, for psc and every side it is compared with. */
 export const ENQUEUE_CONCURRENCY = 8;
-/** Jobs in flight per worker process: psc's default PSC_WORKER_PREFETCH, and the others'. */
+/** Jobs run at once per worker process: psc's default PSC_WORKER_CONCURRENCY, and the others'. */
 export const WORKER_CONCURRENCY = 4;
 
 /** Runs one statement; a pool, or the cost meter's connection when the bench's queries must not count. */

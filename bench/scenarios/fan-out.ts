@@ -7,7 +7,7 @@ import { compare, skip } from '../lib/report.ts';
 
 const SCENARIO = 'fan-out';
 const QUEUE = 'baseline.children';
-/** Children in flight per collector process: psc's default PSC_COLLECTOR_PREFETCH, and the baseline's. */
+/** Children run at once per collector process: psc's default PSC_COLLECTOR_CHILD_CONCURRENCY, and the baseline's. */
 const PREFETCH = 4;
 
 /**
