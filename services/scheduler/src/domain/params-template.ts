@@ -1,5 +1,7 @@
 import { TZDate } from '@date-fns/tz';
-import { addDays, format } from 'date-fns';
+// One module per function (see backfill-plan.ts).
+import { addDays } from 'date-fns/addDays';
+import { format } from 'date-fns/format';
 import { ValidationError } from '@psc/core';
 
 /**
