@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { RETRY_TIERS_MS } from '@psc/contracts';
+import { RETRY_TIERS_MS, type QueueSpec } from '@psc/contracts';
 import { ConfigError } from '@psc/core';
 
 const list = (fallback: string) =>
@@ -87,12 +87,12 @@ export const prefetchEnv = () => z.coerce.number().int().min(1).max(200).optiona
 export function jobSlots(
   concurrency: number,
   prefetch: number | undefined,
-  names: { concurrency: string; prefetch: string },
+  queue: Pick<QueueSpec, 'concurrency' | 'prefetch'>,
 ): { concurrency: number; prefetch: number } {
   const held = prefetch ?? Math.ceil(concurrency * 1.5);
   if (held < concurrency) {
     throw new ConfigError(
-      `invalid configuration: ${names.prefetch} (${held}) must be at least ${names.concurrency} (${concurrency}): a consumer cannot run more jobs than it holds`,
+      `invalid configuration: ${queue.prefetch?.env ?? 'prefetch'} (${held}) must be at least ${queue.concurrency?.env ?? 'concurrency'} (${concurrency}): a consumer cannot run more jobs than it holds`,
     );
   }
   return { concurrency, prefetch: held };

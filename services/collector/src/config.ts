@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QUEUE_SPECS } from '@psc/contracts';
 import { commonEnv, parseEnv, portEnv, secretKeyEnv } from '@psc/core';
 import { concurrencyEnv, jobSlots, prefetchEnv, workerEnv, workerSettings } from '@psc/job-runner';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
@@ -53,14 +54,16 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databaseUrl: e.DATABASE_URL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
-    jobs: jobSlots(e.PSC_COLLECTOR_CONCURRENCY, e.PSC_COLLECTOR_PREFETCH, {
-      concurrency: 'PSC_COLLECTOR_CONCURRENCY',
-      prefetch: 'PSC_COLLECTOR_PREFETCH',
-    }),
-    children: jobSlots(e.PSC_COLLECTOR_CHILD_CONCURRENCY, e.PSC_COLLECTOR_CHILD_PREFETCH, {
-      concurrency: 'PSC_COLLECTOR_CHILD_CONCURRENCY',
-      prefetch: 'PSC_COLLECTOR_CHILD_PREFETCH',
-    }),
+    jobs: jobSlots(
+      e.PSC_COLLECTOR_CONCURRENCY,
+      e.PSC_COLLECTOR_PREFETCH,
+      QUEUE_SPECS.collectorJobs,
+    ),
+    children: jobSlots(
+      e.PSC_COLLECTOR_CHILD_CONCURRENCY,
+      e.PSC_COLLECTOR_CHILD_PREFETCH,
+      QUEUE_SPECS.collectorChildren,
+    ),
     stages: e.PSC_COLLECTOR_STAGES as readonly CollectorStage[],
     fanOutMaxChildren: e.PSC_FANOUT_MAX_CHILDREN,
     logRetentionMs: e.PSC_LOG_RETENTION_HOURS * 3_600_000,

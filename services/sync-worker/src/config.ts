@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QUEUE_SPECS } from '@psc/contracts';
 import { commonEnv, parseEnv, portEnv, secretKeyEnv } from '@psc/core';
 import { concurrencyEnv, jobSlots, prefetchEnv, workerEnv, workerSettings } from '@psc/job-runner';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
@@ -28,10 +29,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databaseUrl: e.DATABASE_URL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
-    jobs: jobSlots(e.PSC_WORKER_CONCURRENCY, e.PSC_WORKER_PREFETCH, {
-      concurrency: 'PSC_WORKER_CONCURRENCY',
-      prefetch: 'PSC_WORKER_PREFETCH',
-    }),
+    jobs: jobSlots(e.PSC_WORKER_CONCURRENCY, e.PSC_WORKER_PREFETCH, QUEUE_SPECS.syncJobs),
     ...workerSettings(e, 'sync-worker'),
     expressionBudget: expressionBudgetOf(e),
     workerSecretKey: e.PSC_WORKER_SECRET_KEY,
