@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { EXCHANGES } from '@psc/contracts';
 import { waitFor } from '@psc/testing';
-import type { Broker } from '../src/index.ts';
-import { createFixture } from './support/fixture.ts';
+import { createFixture, watchChannels } from './support/fixture.ts';
 import { ping, pingEnvelope, pingNumber, WORK_QUEUE, workQueue } from './support/messages.ts';
 
 /** Handlers that block until the test releases them, one by one, by message number. */
@@ -130,15 +128,7 @@ describe(
       const fx = await createFixture(t);
       const { spec, topology } = workQueue();
       const broker = await fx.broker();
-      const channels: ConfirmChannel[] = [];
-      const watched: Broker = {
-        ...broker,
-        createChannel: (name, setup) =>
-          broker.createChannel(name, (ch) => {
-            channels.push(ch);
-            return setup(ch);
-          }),
-      };
+      const watched = watchChannels(broker);
       const publisher = fx.publisher(await fx.broker(), topology);
       const envelopes = [0, 1, 2].map((n) => pingEnvelope(n));
       for (const e of envelopes) await publisher.publish(EXCHANGES.events, ping.type, e);
@@ -148,7 +138,7 @@ describe(
       const calls: { n: number; redelivered: boolean }[] = [];
       const lost: number[] = [];
       const { consumer, events } = await fx.consumer({
-        broker: watched,
+        broker: watched.broker,
         queue: spec,
         prefetch: 3,
         concurrency: 1,
@@ -160,8 +150,7 @@ describe(
       });
       await waitFor(() => consumer.inFlight() === 3, { message: 'three deliveries held' });
 
-      // An ack of a delivery tag the channel never issued: RabbitMQ closes that channel (406).
-      channels.at(-1)!.ack({ fields: { deliveryTag: 2 ** 40 } } as ConsumeMessage);
+      watched.closeLast();
       await waitFor(() => lost.length === 3, { message: 'all three reported lost' });
       release(); // the first one's ack goes nowhere: its channel is gone
       await waitFor(() => calls.length >= 4 && consumer.isConsuming(), {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EXCHANGES } from '@psc/contracts';
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Broker, FailureDecision } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
-import { createFixture } from './support/fixture.ts';
+import { createFixture, watchChannels } from './support/fixture.ts';
 import { ping, pingEnvelope, workQueue } from './support/messages.ts';
 
 const checks = (broker: Broker): Promise<boolean> =>
@@ -124,23 +123,14 @@ describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
     const broker = await fx.broker();
     let disconnects = 0;
     broker.connection.on('disconnect', () => (disconnects += 1));
-    // The channels the consumer opens, so the test can make RabbitMQ close the live one.
-    const channels: ConfirmChannel[] = [];
-    const watched: Broker = {
-      ...broker,
-      createChannel: (name, setup) =>
-        broker.createChannel(name, (ch) => {
-          channels.push(ch);
-          return setup(ch);
-        }),
-    };
+    const watched = watchChannels(broker);
     const publisher = fx.publisher(await fx.broker(), topology);
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
     fx.defer(() => release());
     const calls: { id: string; redelivered: boolean }[] = [];
     const { consumer } = await fx.consumer({
-      broker: watched,
+      broker: watched.broker,
       queue: spec,
       handler: async (envelope, ctx) => {
         calls.push({ id: envelope.id, redelivered: ctx.redelivered });
@@ -153,10 +143,8 @@ describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
     await publisher.publish(EXCHANGES.events, ping.type, inFlight);
     await waitFor(() => calls.length === 1, { message: 'handler started' });
 
-    // An ack of a delivery tag the channel never issued: RabbitMQ closes that channel with
-    // 406 PRECONDITION_FAILED (what its consumer timeout sends), the connection stays up.
     const closedAt = Date.now();
-    channels.at(-1)!.ack({ fields: { deliveryTag: 2 ** 40 } } as ConsumeMessage);
+    watched.closeLast();
     await waitFor(() => !consumer.isConsuming(), { intervalMs: 10, message: 'consumer down' });
     await publisher.publish(EXCHANGES.events, ping.type, during);
     release(); // its channel is gone: the ack cannot be sent, the broker redelivers it
@@ -169,7 +157,7 @@ describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
     await waitFor(() => [inFlight.id, during.id, after.id].every(handled), {
       message: 'every message handled',
     });
-    assert.equal(channels.length, 2, 'one channel reopened');
+    assert.equal(watched.channels.length, 2, 'one channel reopened');
     assert.equal(disconnects, 0, 'the connection stayed up');
     assert.ok(backMs < 5_000, `consuming again after ${backMs} ms`);
   });

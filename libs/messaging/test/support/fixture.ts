@@ -3,6 +3,7 @@ import {
   connect,
   type ChannelModel,
   type ConfirmChannel,
+  type ConsumeMessage,
   type GetMessage,
   type Options,
 } from 'amqplib';
@@ -162,6 +163,31 @@ export async function createFixture(t: TestContext): Promise<Fixture> {
       defer(() => proxy.stop());
       return { proxy, amqpUrl: proxy.url(env.amqpUrl) };
     },
+  };
+}
+
+/**
+ * `broker`, recording the channels its consumers open, so a test can make RabbitMQ close the live
+ * one: an ack of a delivery tag it never issued closes it with 406 PRECONDITION_FAILED (what its
+ * consumer timeout sends) while the connection stays up.
+ */
+export function watchChannels(broker: Broker): {
+  broker: Broker;
+  channels: ConfirmChannel[];
+  closeLast(): void;
+} {
+  const channels: ConfirmChannel[] = [];
+  return {
+    channels,
+    broker: {
+      ...broker,
+      createChannel: (name, setup) =>
+        broker.createChannel(name, (ch) => {
+          channels.push(ch);
+          return setup(ch);
+        }),
+    },
+    closeLast: () => channels.at(-1)!.ack({ fields: { deliveryTag: 2 ** 40 } } as ConsumeMessage),
   };
 }
 
