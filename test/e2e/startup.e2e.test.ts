@@ -34,19 +34,25 @@ describe('service start-up', () => {
   after(async () => {
     await env?.cleanup();
   });
+  /** A service started on the test's vhost and database, with every secret, and `extra`. */
+  const startWith = (name: string, extra: Record<string, string>) =>
+    spawnService({
+      name,
+      ...launchOf(name),
+      env: {
+        ...secrets,
+        AMQP_URL: env.amqpUrl,
+        DATABASE_URL: env.databaseUrl,
+        HTTP_PORT: '0',
+        ...extra,
+      },
+    });
 
   for (const name of ALL_SERVICES) {
     it(`when ${name} gets an unreachable DATABASE_URL, then it exits non-zero with one line naming it`, async () => {
       const closed = await freePort();
-      const service = spawnService({
-        name,
-        ...launchOf(name),
-        env: {
-          ...secrets,
-          AMQP_URL: env.amqpUrl,
-          DATABASE_URL: `postgres://psc:s3cret-pw@127.0.0.1:${closed}/psc`,
-          HTTP_PORT: '0',
-        },
+      const service = startWith(name, {
+        DATABASE_URL: `postgres://psc:s3cret-pw@127.0.0.1:${closed}/psc`,
       });
       const exit = await service.exited;
       assert.equal(exit.code, 1);
@@ -81,16 +87,8 @@ describe('service start-up', () => {
   });
 
   it('when PSC_IMPORT_MAX_ITEM_BYTES is over its 16 MiB bound, then the gateway exits non-zero naming it', async () => {
-    const service = spawnService({
-      name: 'gateway',
-      ...launchOf('gateway'),
-      env: {
-        ...secrets,
-        AMQP_URL: env.amqpUrl,
-        DATABASE_URL: env.databaseUrl,
-        HTTP_PORT: '0',
-        PSC_IMPORT_MAX_ITEM_BYTES: String(64 * 1024 * 1024),
-      },
+    const service = startWith('gateway', {
+      PSC_IMPORT_MAX_ITEM_BYTES: String(64 * 1024 * 1024),
     });
     assert.equal((await service.exited).code, 1);
     assert.match(
@@ -104,18 +102,7 @@ describe('service start-up', () => {
       ['sync-worker', 'PSC_WORKER_CONCURRENCY', 'PSC_WORKER_PREFETCH'],
       ['collector', 'PSC_COLLECTOR_CHILD_CONCURRENCY', 'PSC_COLLECTOR_CHILD_PREFETCH'],
     ] as const) {
-      const service = spawnService({
-        name,
-        ...launchOf(name),
-        env: {
-          ...secrets,
-          AMQP_URL: env.amqpUrl,
-          DATABASE_URL: env.databaseUrl,
-          HTTP_PORT: '0',
-          [concurrency]: '8',
-          [prefetch]: '4',
-        },
-      });
+      const service = startWith(name, { [concurrency]: '8', [prefetch]: '4' });
       assert.equal((await service.exited).code, 1);
       assert.match(
         service.lines().join('\n'),

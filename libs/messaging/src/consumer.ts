@@ -249,6 +249,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     emitter.emit('acked', event(msg, attempt));
   }
 
+  const concurrency = options.concurrency ?? spec.concurrency?.default;
   const loop = createConsumeLoop({
     broker: options.broker,
     name: `consumer.${name}`,
@@ -258,12 +259,8 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
       ...(options.replicaId ? { replicaId: options.replicaId } : {}),
     }),
     prefetch: options.prefetch ?? spec.prefetch?.default ?? 10,
-    concurrency:
-      options.concurrency ??
-      spec.concurrency?.default ??
-      options.prefetch ??
-      spec.prefetch?.default ??
-      10,
+    // Unset: as many as it holds (the loop's default).
+    ...(concurrency === undefined ? {} : { concurrency }),
     logger: log,
     handle,
     onLost: (msg) => {
