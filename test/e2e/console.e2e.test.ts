@@ -51,7 +51,8 @@ describe('operator console in headless Chromium', () => {
       p.on('console', (message) => {
         // A 401 for a wrong key and 403s are answers the page shows, not faults.
         if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) {
-          problems.push(message.text());
+          // A failed load's text does not say what failed; its location is the resource.
+          problems.push(`${message.text()} (${message.location().url})`);
         }
       });
       p.on('pageerror', (err) => problems.push(err.message));

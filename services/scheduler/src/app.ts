@@ -88,10 +88,13 @@ export function createApp(deps: AppDeps) {
     createLedgerStore({ knex, clock, outbox, jobs, deadLetters, schedules, control }),
   );
   const registry = { get: (id: string) => rpcClient.call(platformGet, { id }) };
+  // A platform registered a moment ago may still have its event in flight to the scheduler's
+  // projection: every read by id falls back to the registry rather than answer 404.
+  const platformById = createPlatformLookup({ registry, platforms, clock });
   const backfillStore = createBackfillStore({ knex, outbox, jobs, control });
   const backfills = createBackfills({
     store: backfillStore,
-    platformById: createPlatformLookup({ registry, platforms, clock }),
+    platformById,
     clock,
   });
   const runNow = createRunNow({
@@ -127,7 +130,7 @@ export function createApp(deps: AppDeps) {
           clock,
           store,
           control,
-          platforms,
+          platformById,
           schedules,
           jobs,
           liveConsumers: (queue) =>

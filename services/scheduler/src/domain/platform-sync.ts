@@ -1,10 +1,10 @@
 import { JOB_QUEUE_FOR_TASK, type PlatformSyncStatus } from '@psc/contracts';
-import { NotFoundError, type Clock } from '@psc/core';
+import type { Clock } from '@psc/core';
 import { redactUrl } from '@psc/telemetry';
 import type { ControlRepository } from '../data-access/control.repository.ts';
 import type { ControlStore } from '../data-access/control.store.ts';
 import type { JobRepository } from '../data-access/job.repository.ts';
-import type { PlatformRepository } from '../data-access/platform.repository.ts';
+import type { PlatformView } from '../data-access/platform.repository.ts';
 import type { ScheduleRepository } from '../data-access/schedule.repository.ts';
 import { applySpec, defaultSpec, effectiveSpec, nextFireTimes } from './schedule-spec.ts';
 
@@ -16,15 +16,15 @@ export function createPlatformSync(deps: {
   clock: Clock;
   store: ControlStore;
   control: ControlRepository;
-  platforms: PlatformRepository;
+  /** The scheduler's projection of a platform, asked of the registry if not projected yet. */
+  platformById: (id: string) => Promise<PlatformView>;
   schedules: ScheduleRepository;
   jobs: JobRepository;
   /** Live consumers of a queue as the broker counts them; null when it cannot be asked. */
   liveConsumers: (queue: string) => Promise<number | null>;
 }) {
   async function status(platformId: string): Promise<PlatformSyncStatus> {
-    const platform = await deps.platforms.get(platformId);
-    if (!platform) throw new NotFoundError(`platform ${platformId} not found`);
+    const platform = await deps.platformById(platformId);
     const now = deps.clock.now();
     const [taskRows, control, rows, lastJob, lastUpdate, audit, workersAlive] = await Promise.all([
       deps.schedules.taskConfigs(),
@@ -73,8 +73,7 @@ export function createPlatformSync(deps: {
   }
 
   async function control(platformId: string, action: 'start' | 'stop', reason?: string) {
-    const platform = await deps.platforms.get(platformId);
-    if (!platform) throw new NotFoundError(`platform ${platformId} not found`);
+    const platform = await deps.platformById(platformId);
     await deps.store.setPlatformSync(
       platformId,
       action === 'start',
