@@ -98,8 +98,8 @@ export function createApp(deps: AppDeps) {
     clock,
   });
   const runNow = createRunNow({
-    registry,
     platforms,
+    platformById,
     enqueue: (jobs, correlationId) => ledger.enqueue(jobs, correlationId),
     clock,
     currentTraceId,

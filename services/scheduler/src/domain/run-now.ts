@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, Platform, RpcResponse, RunNowRequest, jobRunNow } from '@psc/contracts';
+import type { Job, RpcResponse, RunNowRequest, jobRunNow } from '@psc/contracts';
 import { ConflictError, NotFoundError, toErrorBody, type Clock } from '@psc/core';
-import { createPlatformLookup } from './platform-lookup.ts';
 import { newTraceId } from './trace-id.ts';
 import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
 
@@ -16,15 +15,14 @@ type RunNowResult = RpcResponse<typeof jobRunNow>['results'][number];
  * a platform it has not heard of yet (its event still in flight) is asked of the registry.
  */
 export function createRunNow(deps: {
-  registry: { get(id: string): Promise<Platform> };
   platforms: PlatformRepository;
+  /** The projection's platform, or the registry's for one whose event is still in flight. */
+  platformById: (id: string, known: ReadonlyMap<string, PlatformView>) => Promise<PlatformView>;
   /** Inserts the jobs and their `job.run`s in one transaction. */
   enqueue: (jobs: Job[], correlationId?: string) => Promise<void>;
   clock: Clock;
   currentTraceId: () => string | null;
 }) {
-  const platformById = createPlatformLookup(deps);
-
   /** The jobs one request asks for, or why it cannot be run. */
   async function jobsFor(
     request: RunNowRequest,
@@ -34,7 +32,7 @@ export function createRunNow(deps: {
   ): Promise<Job[]> {
     const targets: { platform: PlatformView; resource: string }[] = [];
     if (request.platformId) {
-      const platform = await platformById(request.platformId, known);
+      const platform = await deps.platformById(request.platformId, known);
       if (!platform.active) throw new ConflictError(`platform ${platform.name} is not active`);
       const resources = request.resource
         ? platform.resources.filter((r) => r.name === request.resource)
