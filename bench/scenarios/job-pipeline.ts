@@ -9,6 +9,7 @@ import {
   type CostMeter,
   type CostSnapshot,
 } from '../lib/cost.ts';
+import { cpuByGroup, cpuPerJob, type CpuGroup } from '../lib/cpu.ts';
 import { amqp } from '../lib/deps.ts';
 import { runPaced } from '../lib/load.ts';
 import { compare, note, skip } from '../lib/report.ts';
@@ -131,16 +132,31 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
 
     const psc1: number[] = [];
     const base1: number[] = [];
+    // CPU per job of every process either side runs on, to show where psc's extra work is.
+    const cpuGroups: Record<string, CpuGroup> = {
+      bench: { pids: [process.pid], alone: true },
+      ...Object.fromEntries(
+        [...psc.instances].map(([name, running]) => [name, { pids: [running.process.pid] }]),
+      ),
+      'baseline worker': { pids: [worker.pid] },
+      postgresql: { command: /\/bin\/postgres /u },
+      rabbitmq: { command: /\/beam\.smp /u },
+    };
+    const cpu = { psc: [] as Record<string, number>[], baseline: [] as Record<string, number>[] };
     const pscRss = sampleRss(psc.instances.get('sync-worker')?.process.pid);
     const baseRss = sampleRss(worker.pid);
     for (let rep = 0; rep < args.reps; rep++) {
       // Interleaved, alternating who goes first, so drift in the machine hits both sides.
       const order = rep % 2 === 0 ? [pscSide, baselineLedger] : [baselineLedger, pscSide];
       for (const ledger of order) {
+        const cpuBefore = cpuByGroup(cpuGroups);
         const began = performance.now();
         const jobsPerSecond = await burst(ledger, args.jobs, meter?.query ?? pool);
         const activeMs = performance.now() - began;
         (ledger === pscSide ? psc1 : base1).push(jobsPerSecond);
+        cpu[ledger === pscSide ? 'psc' : 'baseline'].push(
+          cpuPerJob(cpuBefore, cpuByGroup(cpuGroups), args.jobs),
+        );
         if (meter && last && background) {
           const now = await meter.snapshot();
           const windowMs = now.at - last.at;
@@ -181,6 +197,7 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
       meter = undefined;
       reportCost(ctx, cost, background);
     }
+    reportCpu(ctx, cpu);
 
     // Latency at the target rate (half the baseline's throughput), offered open-loop.
     const rate = Math.max(1, 0.5 * median(base1));
@@ -237,6 +254,36 @@ export async function jobPipeline(ctx: BenchContext): Promise<void> {
     await connection.close().catch(() => undefined);
     await worker.stop();
   }
+}
+
+/** CPU per job of the whole machine's share each side used, and which processes spent it. */
+function reportCpu(
+  ctx: BenchContext,
+  cpu: { psc: Record<string, number>[]; baseline: Record<string, number>[] },
+): void {
+  const breakdown = (side: Record<string, number>[]) =>
+    Object.keys(side[0] ?? {})
+      .filter((name) => name !== 'total')
+      .map((name) => ({ name, ms: median(side.map((rep) => rep[name] ?? 0)) }))
+      // Processes that idled through the other side's burst are left out of its line.
+      .filter((group) => group.ms >= 0.05)
+      .sort((a, b) => b.ms - a.ms)
+      .map((group) => `${group.name} ${fmt(group.ms)}`)
+      .join(', ');
+  note(
+    ctx.report,
+    `CPU per job = user + system time of each process (PostgreSQL's backends under its postmaster) ` +
+      `during each throughput burst / jobs; medians: psc — ${breakdown(cpu.psc)}; ` +
+      `baseline — ${breakdown(cpu.baseline)}`,
+  );
+  compare(
+    ctx.report,
+    SCENARIO,
+    'CPU per job',
+    'ms',
+    cpu.psc.map((rep) => rep.total ?? 0),
+    cpu.baseline.map((rep) => rep.total ?? 0),
+  );
 }
 
 /** The cost lines: per job, medians of the repetitions; issue 17 sets the targets. */

@@ -1,0 +1,88 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture it runs on. */
+const MS_PER_TICK = 10;
+
+/**
+ * A group of processes: its roots (by pid or by command line) and everything they started,
+ * unless `alone` (the bench's own process, whose children are the services it measures).
+ */
+export interface CpuGroup {
+  /** Unknown pids (a process that did not start) match nothing. */
+  pids?: readonly (number | undefined)[];
+  command?: RegExp;
+  alone?: boolean;
+}
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  ms: number;
+  command: string;
+}
+
+function processes(): Proc[] {
+  const found: Proc[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name in parentheses may hold spaces: fields start after its last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      found.push({
+        pid: Number(entry),
+        ppid: Number(fields[1]),
+        ms: (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK,
+        command: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' '),
+      });
+    } catch {
+      // Ended between the listing and the read.
+    }
+  }
+  return found;
+}
+
+/**
+ * CPU time (user + system, ms) each group has used so far: its root processes and all their
+ * descendants (PostgreSQL's backends under the postmaster, a service's children). Processes that
+ * ended are not counted, so groups should be long-lived (pools, servers, workers).
+ */
+export function cpuByGroup(groups: Record<string, CpuGroup>): Record<string, number> {
+  const all = processes();
+  const children = new Map<number, Proc[]>();
+  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  const totals: Record<string, number> = {};
+  for (const [name, group] of Object.entries(groups)) {
+    const roots = all.filter(
+      (p) => group.pids?.includes(p.pid) || (group.command?.test(p.command) ?? false),
+    );
+    const seen = new Set<number>();
+    let ms = 0;
+    const stack = [...roots];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      if (seen.has(p.pid)) continue;
+      seen.add(p.pid);
+      ms += p.ms;
+      if (!group.alone) stack.push(...(children.get(p.pid) ?? []));
+    }
+    if (roots.length > 0) totals[name] = ms;
+  }
+  return totals;
+}
+
+/** Milliseconds of CPU per job of each group between two readings, and their sum as `total`. */
+export function cpuPerJob(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  jobs: number,
+): Record<string, number> {
+  const perJob: Record<string, number> = {};
+  let total = 0;
+  for (const [name, ms] of Object.entries(after)) {
+    const used = (ms - (before[name] ?? ms)) / jobs;
+    perJob[name] = used;
+    total += used;
+  }
+  return { ...perJob, total };
+}
