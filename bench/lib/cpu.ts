@@ -50,7 +50,11 @@ function processes(): Proc[] {
 export function cpuByGroup(groups: Record<string, CpuGroup>): Record<string, number> {
   const all = processes();
   const children = new Map<number, Proc[]>();
-  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  for (const p of all) {
+    const siblings = children.get(p.ppid);
+    if (siblings) siblings.push(p);
+    else children.set(p.ppid, [p]);
+  }
   const totals: Record<string, number> = {};
   for (const [name, group] of Object.entries(groups)) {
     const roots = all.filter(
