@@ -128,14 +128,7 @@ export function createApp(deps: AppDeps) {
   // Stops this service kept before the scheduler owned them: handed over at start-up.
   const handoff = createStopHandoff({
     stops: createLegacyStopRepository(knex),
-    handOver: async (stop) => {
-      await rpcClient.call(collectScheduleControl, {
-        platformId: stop.platformId,
-        resource: stop.resource,
-        action: 'stop',
-        reason: `stopped on the collector before the upgrade (${stop.stoppedAt.toISOString()})`,
-      });
-    },
+    handOver: (request) => rpcClient.call(collectScheduleControl, request),
     logger,
   });
   const runner = createJobRunner({
@@ -272,8 +265,7 @@ export function createApp(deps: AppDeps) {
       await ops.start();
       await rpc.start();
       await cancellations.start();
-      // Reads the stops left to hand over before a job is taken; the hand-off itself goes on in
-      // the background, as the scheduler may not answer yet and nothing else waits for it.
+      // Reads the stops left before a job is taken; hands them over in the background.
       await handoff.start();
       for (const stage of stageConsumers) await stage.start();
       heartbeat.start();

@@ -23,7 +23,13 @@ const keyOf = (platformId: string, resource: string): string => `${platformId}/$
  */
 export function createStopHandoff(deps: {
   stops: { pending(): Promise<LegacyStop[]>; forget(stop: LegacyStop): Promise<void> };
-  handOver: (stop: LegacyStop) => Promise<void>;
+  /** `collect.schedule.control` of the scheduler. */
+  handOver: (request: {
+    platformId: string;
+    resource: string;
+    action: 'stop';
+    reason: string;
+  }) => Promise<unknown>;
   logger: Logger;
   retryMs?: { first: number; max: number };
 }) {
@@ -46,7 +52,12 @@ export function createStopHandoff(deps: {
       if (refused.has(key)) continue;
       const log = { platformId: stop.platformId, resource: stop.resource };
       try {
-        await deps.handOver(stop);
+        await deps.handOver({
+          platformId: stop.platformId,
+          resource: stop.resource,
+          action: 'stop',
+          reason: `stopped on the collector before the upgrade (${stop.stoppedAt.toISOString()})`,
+        });
         deps.logger.info(log, 'collector stop handed to the scheduler');
       } catch (err) {
         if (!(err instanceof AppError) || err.retryable) {
