@@ -1061,7 +1061,7 @@ export interface paths {
     get?: never;
     put?: never;
     /**
-     * Stop a collector’s scheduled runs (once and the collections API still run)
+     * Stop a collector’s scheduled runs and cancel its queued ones (once and the collections API still run)
      * @description Needs the **operator** role (viewer < operator < admin).
      */
     post: operations['stopCollector'];
@@ -3518,36 +3518,7 @@ export interface components {
       nextCursor: string | null;
     };
     CollectorList: {
-      items: {
-        name: string;
-        /** Format: uuid */
-        platformId: string;
-        resource: string;
-        params: string[];
-        fanOut: boolean;
-        enabled: boolean;
-        running: number;
-        lastRun: {
-          /** Format: uuid */
-          jobId: string;
-          /** Format: uuid */
-          platformId: string;
-          resource: string;
-          params: {
-            [key: string]: unknown;
-          };
-          /** @enum {string} */
-          status: 'queued' | 'running' | 'succeeded' | 'failed';
-          documents: number;
-          children: {
-            total: number;
-            succeeded: number;
-            failed: number;
-          } | null;
-          startedAt: string | null;
-          finishedAt: string | null;
-        } | null;
-      }[];
+      items: components['schemas']['CollectorStatus'][];
     };
     CollectorStatus: {
       name: string;
@@ -10035,7 +10006,13 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody?: never;
+    requestBody?: {
+      content: {
+        'application/json': {
+          reason?: string;
+        };
+      };
+    };
     responses: {
       /** @description The collector */
       200: {
@@ -10044,6 +10021,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['CollectorStatus'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */
@@ -10066,6 +10052,24 @@ export interface operations {
       };
       /** @description No such route, platform, resource or job */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body over PSC_BODY_LIMIT_BYTES */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body not uncompressed UTF-8 application/json */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -10134,7 +10138,13 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody?: never;
+    requestBody?: {
+      content: {
+        'application/json': {
+          reason?: string;
+        };
+      };
+    };
     responses: {
       /** @description The collector */
       200: {
@@ -10143,6 +10153,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['CollectorStatus'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */
@@ -10165,6 +10184,24 @@ export interface operations {
       };
       /** @description No such route, platform, resource or job */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body over PSC_BODY_LIMIT_BYTES */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body not uncompressed UTF-8 application/json */
+      415: {
         headers: {
           [name: string]: unknown;
         };

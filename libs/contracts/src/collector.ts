@@ -98,18 +98,23 @@ export const collectorName = z
   .max(201)
   .regex(/^[a-z0-9][a-z0-9_-]*\/[a-z0-9][a-z0-9_-]*$/, 'expected <platform>/<resource>');
 
+/** A collector as the API shows it: the collector service's view with the scheduler's switch. */
 export const collectorStatus = z.object({
   name: z.string(),
   platformId: z.uuid(),
   resource: z.string(),
   params: z.array(z.string()),
   fanOut: z.boolean(),
-  /** Stopped collectors skip scheduled runs; `once` and the collections API still run. */
+  /** Stopped collectors get no scheduled runs; `once` and the collections API still run. */
   enabled: z.boolean(),
   running: count,
   lastRun: collection.nullable(),
 });
 export type CollectorStatus = z.infer<typeof collectorStatus>;
+
+/** A collector as the collector service knows it: its resource and its runs. */
+export const collectorInfo = collectorStatus.omit({ enabled: true });
+export type CollectorInfo = z.infer<typeof collectorInfo>;
 
 export const collectionGet = defineRpc(
   'collector',
@@ -149,17 +154,11 @@ export const collectorList = defineRpc(
   'collector',
   'collector.list',
   z.object({}),
-  z.object({ items: z.array(collectorStatus) }),
+  z.object({ items: z.array(collectorInfo) }),
 );
 export const collectorStatusGet = defineRpc(
   'collector',
   'collector.status',
   z.object({ name: collectorName }),
-  collectorStatus,
-);
-export const collectorControl = defineRpc(
-  'collector',
-  'collector.control',
-  z.object({ name: collectorName, action: z.enum(['start', 'stop']) }),
-  collectorStatus,
+  collectorInfo,
 );

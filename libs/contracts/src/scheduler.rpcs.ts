@@ -104,3 +104,39 @@ export const scheduleList = defineRpc(
   z.object({ platformId: z.uuid().optional(), ...pageRequest }),
   page(scheduleState),
 );
+
+/**
+ * Whether one collector's (platform × collect resource) schedule runs. A stopped one gets no
+ * scheduled runs; run-now (`once`, the collections API) still runs it.
+ */
+export const collectScheduleState = z.object({
+  platformId: z.uuid(),
+  resource: z.string(),
+  enabled: z.boolean(),
+  /** The reason given with the stop; null while it runs or when none was given. */
+  reason: z.string().nullable(),
+  stoppedAt: z.iso.datetime().nullable(),
+});
+export type CollectScheduleState = z.infer<typeof collectScheduleState>;
+
+/** Stops (with its queued scheduled runs cancelled) or starts one collector's schedule; audited. */
+export const collectScheduleControl = defineRpc(
+  'scheduler',
+  'collect.schedule.control',
+  z.object({
+    platformId: z.uuid(),
+    resource: z.string().min(1).max(100),
+    action: z.enum(['start', 'stop']),
+    reason,
+  }),
+  collectScheduleState,
+  // The collector hands over the stops it kept itself before the scheduler owned them.
+  ['gateway', 'collector'],
+);
+/** Every stopped collector schedule (a running one has no entry). */
+export const collectScheduleStops = defineRpc(
+  'scheduler',
+  'collect.schedule.stops',
+  z.object({}),
+  z.object({ items: z.array(collectScheduleState) }),
+);

@@ -1,5 +1,11 @@
 import type { Knex } from 'knex';
-import { QUEUE_SPECS, platformGetWithSecrets, platformList, type Platform } from '@psc/contracts';
+import {
+  QUEUE_SPECS,
+  collectScheduleControl,
+  platformGetWithSecrets,
+  platformList,
+  type Platform,
+} from '@psc/contracts';
 import type { Clock } from '@psc/core';
 import { checkDb, isUnavailableError } from '@psc/db';
 import { createEgressGuard, type EgressGuard } from '@psc/egress';
@@ -31,10 +37,12 @@ import {
 import type { Config } from './config.ts';
 import { createCollectionRepository } from './data-access/collection.repository.ts';
 import { createCollectionStore } from './data-access/collection.store.ts';
+import { createLegacyStopRepository } from './data-access/legacy-stop.repository.ts';
 import { createLogRepository } from './data-access/log.repository.ts';
 import { createWorkerRepository } from './data-access/worker.repository.ts';
 import { createCollectChildren } from './domain/collect-children.ts';
 import { createCollectTask, type CollectDeps } from './domain/collect-task.ts';
+import { createStopHandoff } from './domain/stop-handoff.ts';
 import { createCollectChildrenConsumer } from './entry-points/consumers/collect-children.consumer.ts';
 import { createOpsEventsConsumer } from './entry-points/consumers/ops-events.consumer.ts';
 import { collectorRpcHandlers } from './entry-points/rpc/collector.rpc.ts';
@@ -117,6 +125,12 @@ export function createApp(deps: AppDeps) {
     clock,
     workerId: config.workerId,
   };
+  // Stops this service kept before the scheduler owned them: handed over at start-up.
+  const handoff = createStopHandoff({
+    stops: createLegacyStopRepository(knex),
+    handOver: (request) => rpcClient.call(collectScheduleControl, request),
+    logger,
+  });
   const runner = createJobRunner({
     broker,
     queue: QUEUE_SPECS.collectorJobs,
@@ -130,7 +144,7 @@ export function createApp(deps: AppDeps) {
     handlers: {
       collect: createCollectTask({
         ...collectDeps,
-        isEnabled: (platformId, resource) => collections.isEnabled(platformId, resource),
+        stoppedHere: handoff.holds,
         maxChildren: config.fanOutMaxChildren,
       }),
     },
@@ -251,6 +265,8 @@ export function createApp(deps: AppDeps) {
       await ops.start();
       await rpc.start();
       await cancellations.start();
+      // Reads the stops left before a job is taken; hands them over in the background.
+      await handoff.start();
       for (const stage of stageConsumers) await stage.start();
       heartbeat.start();
       http.markReady();
@@ -275,6 +291,8 @@ export function createApp(deps: AppDeps) {
       }),
     async stop() {
       clearInterval(retention);
+      // Stops retrying now; a call under way ends when the RPC client closes below.
+      const handedOff = handoff.stop();
       for (const stage of stageConsumers) await stage.stop();
       await heartbeat.stop();
       await rpc.stop();
@@ -282,6 +300,7 @@ export function createApp(deps: AppDeps) {
       await ops.stop();
       await outbox.stop();
       await rpcClient.close();
+      await handedOff;
       await publisher.close();
       fetcher.close();
       await http.stop();

@@ -7,6 +7,7 @@ import * as jobRuns from './20261125000000_job_runs.ts';
 import * as runsAndDeadLetters from './20261203000000_runs_and_dead_letters.ts';
 import * as backfills from './20261203010000_backfills.ts';
 import * as jobsPlatformIndex from './20261205000000_jobs_platform_index.ts';
+import * as collectStops from './20261206000000_collect_stops.ts';
 
 export const SCHEMA = SERVICE_SCHEMAS['scheduler'];
 
@@ -18,4 +19,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261203000000_runs_and_dead_letters.ts': runsAndDeadLetters,
   '20261203010000_backfills.ts': backfills,
   '20261205000000_jobs_platform_index.ts': jobsPlatformIndex,
+  '20261206000000_collect_stops.ts': collectStops,
 };

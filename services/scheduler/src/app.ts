@@ -17,6 +17,7 @@ import {
 import { currentTraceId, type Logger, type Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createControlRepository } from './data-access/control.repository.ts';
+import { createCollectStopRepository } from './data-access/collect-stop.repository.ts';
 import { createControlStore } from './data-access/control.store.ts';
 import { createDeadLetterRepository } from './data-access/dead-letter.repository.ts';
 import { createJobRepository } from './data-access/job.repository.ts';
@@ -28,6 +29,7 @@ import { createSchedulerMetrics } from './data-access/scheduler.metrics.ts';
 import { createTickStore, LEASE_NAME } from './data-access/tick.store.ts';
 import { createBackfillStore } from './data-access/backfill.store.ts';
 import { createBackfills } from './domain/backfills.ts';
+import { createCollectSchedule } from './domain/collect-schedule.ts';
 import { createPlatformLookup } from './domain/platform-lookup.ts';
 import { createPlatformSync } from './domain/platform-sync.ts';
 import { createRunNow } from './domain/run-now.ts';
@@ -104,7 +106,16 @@ export function createApp(deps: AppDeps) {
     clock,
     currentTraceId,
   });
-  const store = createControlStore({ knex, outbox, control, platforms, schedules, jobs });
+  const collectStops = createCollectStopRepository(knex, SCHEMA);
+  const store = createControlStore({
+    knex,
+    outbox,
+    control,
+    platforms,
+    schedules,
+    jobs,
+    collectStops,
+  });
   const schedulerControl = createSchedulerControl({
     clock,
     store,
@@ -139,6 +150,12 @@ export function createApp(deps: AppDeps) {
               () => null,
             ),
         }),
+        collectSchedule: createCollectSchedule({
+          clock,
+          store,
+          stops: collectStops,
+          platformById,
+        }),
         schedules,
       }),
     ],
@@ -170,6 +187,7 @@ export function createApp(deps: AppDeps) {
     schedules,
     jobs,
     backfills: backfillStore,
+    collectStops,
     logger,
     settings: config.scheduler,
     observeLag: metrics.observeLag,

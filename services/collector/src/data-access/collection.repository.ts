@@ -304,20 +304,6 @@ export function createCollectionRepository(knex: Knex) {
         .count('* as n')) as unknown as { n: string }[];
       return Number(row?.n ?? 0);
     },
-
-    async isEnabled(platformId: string, resource: string): Promise<boolean> {
-      const row = (await t('collector_settings')
-        .where({ platform_id: platformId, resource })
-        .first('enabled')) as unknown as { enabled: boolean } | undefined;
-      return row?.enabled ?? true;
-    },
-
-    async setEnabled(platformId: string, resource: string, enabled: boolean): Promise<void> {
-      await t('collector_settings')
-        .insert({ platform_id: platformId, resource, enabled, updated_at: new Date() })
-        .onConflict(['platform_id', 'resource'])
-        .merge();
-    },
   };
 }
 

@@ -119,15 +119,18 @@ export function collectionOutcome(counter: {
  */
 export function createCollectTask(
   deps: CollectDeps & {
-    /** Scheduled runs of a collector stopped through the collector API are skipped. */
-    isEnabled: (platformId: string, resource: string) => Promise<boolean>;
+    /**
+     * Whether a collector's stop is one this service kept before the scheduler owned them and
+     * has not handed over yet (stop-handoff.ts): its scheduled runs are skipped until then.
+     */
+    stoppedHere: (platformId: string, resource: string) => boolean;
     /** The most children one fan-out may start. */
     maxChildren: number;
   },
 ): JobHandler {
   return async (ctx: RunContext) => {
     const { job } = ctx;
-    if (job.trigger === 'schedule' && !(await deps.isEnabled(job.platformId, job.resource))) {
+    if (job.trigger === 'schedule' && deps.stoppedHere(job.platformId, job.resource)) {
       throw new CancelledError('collector_stopped', 'collector is stopped');
     }
     const platform = await deps.platforms.get(job.platformId);

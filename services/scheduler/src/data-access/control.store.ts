@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { ScheduleSpec, SchedulerState, TaskType } from '@psc/contracts';
 import type { Outbox } from '@psc/messaging';
+import type { CollectStopRepository } from './collect-stop.repository.ts';
 import type { ControlRepository } from './control.repository.ts';
 import type { JobRepository } from './job.repository.ts';
 import type { PlatformRepository } from './platform.repository.ts';
@@ -19,12 +20,13 @@ export function createControlStore(deps: {
   platforms: PlatformRepository;
   schedules: ScheduleRepository;
   jobs: JobRepository;
+  collectStops: CollectStopRepository;
 }) {
   async function cancelQueued(
     trx: Knex.Transaction,
     now: Date,
     why: string,
-    filter: { platformIds?: string[]; createdBefore?: Date; limit?: number } = {},
+    filter: Parameters<JobRepository['cancelQueued']>[3] = {},
   ): Promise<void> {
     const jobs = await deps.jobs.cancelQueued(trx, now, why, filter);
     await deps.outbox.write(
@@ -98,6 +100,35 @@ export function createControlStore(deps: {
             platformIds: [platformId],
             limit: CANCEL_BATCH,
           });
+      });
+    },
+
+    /**
+     * Stops (`stop`) or starts (null) one collector's schedule, audited; a stop cancels its
+     * queued scheduled runs, the first batch here and the rest by the ticks, as a platform
+     * stop does. Runs made by run-now stay.
+     */
+    async setCollectSchedule(
+      key: { platformId: string; resource: string },
+      stop: { reason: string | null; cancelWhy: string } | null,
+      audit: { action: string; reason: string | undefined },
+      now: Date,
+    ): Promise<void> {
+      await deps.knex.transaction(async (trx) => {
+        if (stop) {
+          await deps.collectStops.stop(trx, { ...key, reason: stop.reason, stoppedAt: now });
+          await cancelQueued(trx, now, stop.cancelWhy, {
+            scheduled: { taskType: 'collect', resources: [key] },
+            limit: CANCEL_BATCH,
+          });
+        } else {
+          await deps.collectStops.start(trx, key.platformId, key.resource);
+        }
+        await deps.control.audit(trx, now, {
+          action: audit.action,
+          target: `collector:${key.platformId}/${key.resource}`,
+          reason: audit.reason,
+        });
       });
     },
 

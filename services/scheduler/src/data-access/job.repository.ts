@@ -349,6 +349,8 @@ export function createJobRepository(knex: Knex) {
       filter: {
         ids?: string[];
         platformIds?: string[];
+        /** The scheduled runs of these (platform, resource) pairs' task. */
+        scheduled?: { taskType: TaskType; resources: { platformId: string; resource: string }[] };
         createdBefore?: Date;
         limit?: number;
       } = {},
@@ -357,6 +359,13 @@ export function createJobRepository(knex: Knex) {
         void q.where({ status: 'queued' });
         if (filter.ids) void q.whereIn('id', filter.ids);
         if (filter.platformIds) void q.whereIn('platform_id', filter.platformIds);
+        if (filter.scheduled) {
+          const { taskType, resources } = filter.scheduled;
+          void q.where({ task_type: taskType, trigger: 'schedule' }).whereIn(
+            ['platform_id', 'resource'],
+            resources.map((r) => [r.platformId, r.resource]),
+          );
+        }
         if (filter.createdBefore) void q.where('created_at', '<=', filter.createdBefore);
         return q;
       };

@@ -7,9 +7,11 @@ import type { LeaseRepository } from './lease.repository.ts';
 import type { PlatformRepository } from './platform.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import type { BackfillStore } from './backfill.store.ts';
+import type { CollectStop, CollectStopRepository } from './collect-stop.repository.ts';
 import { autoPausedMessage, cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
-import { CANCEL_BATCH, stopCancelReason } from '../domain/cancellation.ts';
+import { CANCEL_BATCH, collectStopCancelReason, stopCancelReason } from '../domain/cancellation.ts';
 import { planTick } from '../domain/tick-plan.ts';
+import { scheduleKey } from './schedule.repository.ts';
 
 export const LEASE_NAME = 'scheduler';
 
@@ -52,6 +54,7 @@ export function createTickStore(deps: {
   schedules: ScheduleRepository;
   jobs: JobRepository;
   backfills: BackfillStore;
+  collectStops: CollectStopRepository;
   logger: Logger;
   settings: TickSettings;
   /** Told, per scheduled run emitted, how late it was: seconds after its (jittered) due time. */
@@ -73,20 +76,54 @@ export function createTickStore(deps: {
     if (total > 0) deps.logger.info({ purged: total, before }, 'finished jobs purged');
   }
 
+  /**
+   * Stopped collectors' queued scheduled runs, a batch per reason: the stop cancelled its first
+   * batch itself; this takes the rest, and any run a tick planned before the stop committed.
+   */
+  async function cancelStoppedCollects(
+    trx: Knex.Transaction,
+    stops: CollectStop[],
+    now: Date,
+  ): Promise<number> {
+    const byReason = new Map<string, CollectStop[]>();
+    for (const stop of stops) {
+      const why = collectStopCancelReason(stop.reason);
+      byReason.set(why, [...(byReason.get(why) ?? []), stop]);
+    }
+    let total = 0;
+    for (const [why, resources] of byReason) {
+      const jobs = await deps.jobs.cancelQueued(trx, now, why, {
+        scheduled: { taskType: 'collect', resources },
+        limit: CANCEL_BATCH,
+      });
+      await deps.outbox.write(
+        trx,
+        jobs.map((job) => cancelMessage(job, now, why)),
+      );
+      total += jobs.length;
+    }
+    return total;
+  }
+
   return async function tick(now: Date): Promise<TickResult> {
     const token = await deps.leases.acquire(LEASE_NAME, s.replicaId, now, s.leaseMs);
     if (token === null) return { leader: false, enqueued: 0, cancelled: 0 };
     const control = await deps.control.get();
-    const [unschedulable, taskConfigs, schedules, openKeys, platforms] = await Promise.all([
-      deps.platforms.listUnschedulableIds(),
-      deps.schedules.taskConfigs(),
-      deps.schedules.all(),
-      deps.jobs.openKeys(),
-      deps.platforms.listSchedulable(),
-    ]);
+    const [unschedulable, taskConfigs, schedules, openKeys, platforms, collectStops] =
+      await Promise.all([
+        deps.platforms.listUnschedulableIds(),
+        deps.schedules.taskConfigs(),
+        deps.schedules.all(),
+        deps.jobs.openKeys(),
+        deps.platforms.listSchedulable(),
+        deps.collectStops.list(),
+      ]);
+    const stopped = new Set(
+      collectStops.map((c) => scheduleKey(c.platformId, c.resource, 'collect')),
+    );
     const plan =
       control.state === 'running'
-        ? planTick({ taskConfigs, schedules, openKeys, platforms }, now, {
+        ? planTick({ taskConfigs, schedules, openKeys, platforms, stopped }, now, {
             missGraceMs: s.missGraceMs,
             resumedAt: control.resumed_at,
           })
@@ -106,6 +143,7 @@ export function createTickStore(deps: {
           trx,
           cancelled.map((job) => cancelMessage(job, now, CANCEL_REASON)),
         );
+        const collectCancelled = await cancelStoppedCollects(trx, collectStops, now);
         // Each cancellation above and below is one batch (CANCEL_BATCH) per tick: a stop
         // cancelled its first batch itself; the rest goes here, for as long as the stop holds
         // (after a restart too).
@@ -174,7 +212,11 @@ export function createTickStore(deps: {
         if (!(await deps.leases.holds(trx, LEASE_NAME, s.replicaId, token, now))) {
           throw new LeaseLostError();
         }
-        return { leader: true, enqueued, cancelled: cancelled.length + stopCancelled };
+        return {
+          leader: true,
+          enqueued,
+          cancelled: cancelled.length + collectCancelled + stopCancelled,
+        };
       });
       await purge(now);
       return result;

@@ -11,3 +11,8 @@ export const CANCEL_BATCH = 2_000;
 export function stopCancelReason(reason: string | null): string {
   return `scheduler stopped${reason ? `: ${reason}` : ''}`;
 }
+
+/** Why a collector's stop cancelled its queued scheduled runs: the stop's and the ticks' batches. */
+export function collectStopCancelReason(reason: string | null): string {
+  return `collector stopped${reason ? `: ${reason}` : ''}`;
+}

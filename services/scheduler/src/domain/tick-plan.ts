@@ -29,6 +29,11 @@ export interface TickSnapshot {
   /** (platform, resource, task) keys with a job queued or running (`overlap: skip`). */
   openKeys: Set<string>;
   platforms: PlatformView[];
+  /**
+   * (platform, resource, task) keys an operator stopped (a collector's schedule): like the
+   * schedules of a stopped platform they make no run, and their state goes until started.
+   */
+  stopped: ReadonlySet<string>;
 }
 
 /** What a tick writes: the runs due now, and where each schedule stands next. */
@@ -43,7 +48,7 @@ export interface TickPlan {
 }
 
 /**
- * Decides a tick: for each active platform × resource × task, merges the task type's config ←
+ * Decides a tick: for each active platform × resource × task not stopped, merges the task type's config ←
  * platform schedule ← resource schedule; a new or changed schedule starts at its next fire time;
  * a due one yields its fire times up to now (minus its jitter). Fire times older than the grace
  * (or than the last resume) were missed: `misfire` says whether one of them still runs;
@@ -75,6 +80,7 @@ export function planTick(
         const spec = effectiveSpec(taskType, base.spec, platform.schedule, resource.schedule);
         if (!spec.enabled) continue;
         const key = scheduleKey(platform.id, resource.name, taskType);
+        if (snapshot.stopped.has(key)) continue;
         keep.add(key);
         const row = existing.get(key);
         const identity = { platform_id: platform.id, resource: resource.name, task_type: taskType };

@@ -2,12 +2,11 @@ import {
   collectionDocuments,
   collectionExport,
   collectionGet,
-  collectorControl,
   collectorList,
   collectorStatusGet,
   logsQuery,
   monitoringWorkers,
-  type CollectorStatus,
+  type CollectorInfo,
   type Platform,
 } from '@psc/contracts';
 import { NotFoundError, type Clock } from '@psc/core';
@@ -31,7 +30,7 @@ export interface CollectorRpcDeps {
 }
 
 export function collectorRpcHandlers(deps: CollectorRpcDeps): RpcHandler[] {
-  async function statusOf(platform: Platform, resourceName: string): Promise<CollectorStatus> {
+  async function statusOf(platform: Platform, resourceName: string): Promise<CollectorInfo> {
     const resource = platform.resources.find((r) => r.name === resourceName);
     if (!resource || !resource.tasks.includes('collect')) {
       throw new NotFoundError(`no collector ${platform.name}/${resourceName}`);
@@ -42,7 +41,6 @@ export function collectorRpcHandlers(deps: CollectorRpcDeps): RpcHandler[] {
       resource: resource.name,
       params: resource.params,
       fanOut: resource.fanOut !== undefined,
-      enabled: await deps.collections.isEnabled(platform.id, resource.name),
       running: await deps.collections.runningCount(platform.id, resource.name),
       lastRun: await deps.collections.lastRun(platform.id, resource.name),
     };
@@ -81,7 +79,7 @@ export function collectorRpcHandlers(deps: CollectorRpcDeps): RpcHandler[] {
       return renderExportPage(docs, from, { more });
     }),
     rpcHandler(collectorList, async () => {
-      const items: CollectorStatus[] = [];
+      const items: CollectorInfo[] = [];
       for (const platform of await deps.listPlatforms()) {
         for (const r of platform.resources.filter((x) => x.tasks.includes('collect'))) {
           items.push(await statusOf(platform, r.name));
@@ -90,11 +88,6 @@ export function collectorRpcHandlers(deps: CollectorRpcDeps): RpcHandler[] {
       return { items };
     }),
     rpcHandler(collectorStatusGet, ({ name }) => byName(name)),
-    rpcHandler(collectorControl, async ({ name, action }) => {
-      const status = await byName(name);
-      await deps.collections.setEnabled(status.platformId, status.resource, action === 'start');
-      return { ...status, enabled: action === 'start' };
-    }),
     rpcHandler(logsQuery, async (q) => ({ items: await deps.logs.query(q) })),
     rpcHandler(monitoringWorkers, async () => ({
       items: await deps.workers.live(deps.clock.now()),

@@ -1,10 +1,14 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import {
-  collectorControl,
+  collectScheduleControl,
+  collectScheduleStops,
   collectorList,
   collectorStatus,
   collectorStatusGet,
+  controlReason,
+  type CollectorInfo,
+  type CollectorStatus as Status,
 } from '@psc/contracts';
 import type { RpcClient } from '@psc/messaging';
 import { createRunNow } from '../../data-access/run-now.ts';
@@ -26,6 +30,7 @@ const onceBody = z
   .meta({ id: 'CollectOnceRequest', example: { params: { date: '2024-05-01' } } })
   .default({ params: {} });
 const CollectorStatus = collectorStatus.meta({ id: 'CollectorStatus' });
+const CollectorList = z.object({ items: z.array(CollectorStatus) }).meta({ id: 'CollectorList' });
 const tag = 'collectors';
 
 const control = (action: 'start' | 'stop') =>
@@ -35,11 +40,12 @@ const control = (action: 'start' | 'stop') =>
     operationId: `${action}Collector`,
     summary:
       action === 'stop'
-        ? 'Stop a collector’s scheduled runs (once and the collections API still run)'
+        ? 'Stop a collector’s scheduled runs and cancel its queued ones (once and the collections API still run)'
         : 'Start a collector’s scheduled runs again',
     tag,
     role: 'operator',
     params: nameParams,
+    body: controlReason.meta({ example: { reason: 'source closed for the season' } }).optional(),
     responses: { 200: { description: 'The collector', schema: CollectorStatus } },
     errors: [404],
   });
@@ -53,10 +59,7 @@ export const collectorOperations = {
     tag,
     role: 'viewer',
     responses: {
-      200: {
-        description: 'The collectors',
-        schema: collectorList.response.meta({ id: 'CollectorList' }),
-      },
+      200: { description: 'The collectors', schema: CollectorList },
     },
   }),
   status: operation({
@@ -90,15 +93,36 @@ export function collectorRoutes(rpc: RpcClient<'gateway'>): Router {
   const router = new Router();
   const runNow = createRunNow(rpc);
   const ops = collectorOperations;
+
+  /** The collector's view of its collectors with the scheduler's switch of each. */
+  async function withSwitches(collectors: Promise<CollectorInfo[]>): Promise<Status[]> {
+    const [infos, { items }] = await Promise.all([collectors, rpc.call(collectScheduleStops, {})]);
+    const stopped = new Set(items.map((s) => `${s.platformId}/${s.resource}`));
+    return infos.map((c) => ({ ...c, enabled: !stopped.has(`${c.platformId}/${c.resource}`) }));
+  }
+
   route(router, ops.list, async (ctx) => {
-    ctx.body = await rpc.call(collectorList, {});
+    const items = rpc.call(collectorList, {}).then((list) => list.items);
+    ctx.body = { items: await withSwitches(items) };
   });
   route(router, ops.status, async (ctx, { params: name }) => {
-    ctx.body = await rpc.call(collectorStatusGet, { name });
+    const [status] = await withSwitches(
+      rpc.call(collectorStatusGet, { name }).then((info) => [info]),
+    );
+    ctx.body = status;
   });
   for (const action of ['start', 'stop'] as const) {
-    route(router, ops[action], async (ctx, { params: name }) => {
-      ctx.body = await rpc.call(collectorControl, { name, action });
+    route(router, ops[action], async (ctx, { params: name, body }) => {
+      // The collector knows the collector by name (404 if there is none); the scheduler owns
+      // its schedule.
+      const info = await rpc.call(collectorStatusGet, { name });
+      const { enabled } = await rpc.call(collectScheduleControl, {
+        platformId: info.platformId,
+        resource: info.resource,
+        action,
+        ...(body?.reason ? { reason: body.reason } : {}),
+      });
+      ctx.body = { ...info, enabled } satisfies Status;
     });
   }
   route(router, ops.once, async (ctx, { params: name, body: run }) => {

@@ -1,4 +1,6 @@
 import {
+  collectScheduleControl,
+  collectScheduleStops,
   jobCancel,
   jobGet,
   jobList,
@@ -21,6 +23,7 @@ import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { ScheduleRepository } from '../../data-access/schedule.repository.ts';
 import type { JobRepository } from '../../data-access/job.repository.ts';
 import type { LedgerStore } from '../../data-access/ledger.store.ts';
+import type { CollectSchedule } from '../../domain/collect-schedule.ts';
 import type { PlatformSync } from '../../domain/platform-sync.ts';
 import type { RunNow } from '../../domain/run-now.ts';
 import type { SchedulerControl } from '../../domain/scheduler-control.ts';
@@ -77,6 +80,7 @@ export function schedulerRpcHandlers(deps: {
   control: SchedulerControl;
   configs: TaskConfigs;
   platformSync: PlatformSync;
+  collectSchedule: CollectSchedule;
   schedules: ScheduleRepository;
 }): RpcHandler[] {
   return [
@@ -123,5 +127,11 @@ export function schedulerRpcHandlers(deps: {
     rpcHandler(platformSyncControl, ({ platformId, action, reason }) =>
       deps.platformSync.control(platformId, action, reason),
     ),
+    rpcHandler(collectScheduleControl, ({ platformId, resource, action, reason }) =>
+      deps.collectSchedule.control(platformId, resource, action, reason),
+    ),
+    rpcHandler(collectScheduleStops, async () => ({
+      items: await deps.collectSchedule.stopped(),
+    })),
   ];
 }

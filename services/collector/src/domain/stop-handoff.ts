@@ -1,0 +1,113 @@
+import { AppError, delay } from '@psc/core';
+import type { Logger } from '@psc/telemetry';
+
+/** A collector stopped through this service before the scheduler owned collector stops. */
+export interface LegacyStop {
+  platformId: string;
+  resource: string;
+  stoppedAt: Date;
+}
+
+const keyOf = (platformId: string, resource: string): string => `${platformId}/${resource}`;
+
+/**
+ * Upgrade step: hands each stop this service kept itself to the scheduler, which owns them now,
+ * and forgets it once the scheduler has it (or has said the collector no longer exists). It runs
+ * in the background from start-up until none is left, retrying with a growing pause while the
+ * scheduler or the database cannot answer; every replica does it, and a stop handed over twice
+ * is still one stop. A request the scheduler refuses for good is logged and kept for the next
+ * start-up.
+ *
+ * Until a stop is handed over it is still this service's: `holds` says so, and its scheduled runs
+ * (made meanwhile by a scheduler that does not know of the stop yet) are skipped as before.
+ */
+export function createStopHandoff(deps: {
+  stops: { pending(): Promise<LegacyStop[]>; forget(stop: LegacyStop): Promise<void> };
+  /** `collect.schedule.control` of the scheduler. */
+  handOver: (request: {
+    platformId: string;
+    resource: string;
+    action: 'stop';
+    reason: string;
+  }) => Promise<unknown>;
+  logger: Logger;
+  retryMs?: { first: number; max: number };
+}) {
+  const { first, max } = deps.retryMs ?? { first: 500, max: 30_000 };
+  const controller = new AbortController();
+  const held = new Set<string>();
+  const refused = new Set<string>();
+  let running: Promise<void> | undefined;
+
+  /** One pass over what is left; true when nothing is left to try again. */
+  async function pass(): Promise<boolean> {
+    const pending = await deps.stops.pending();
+    // Another replica handed these over: the scheduler has them.
+    const left = new Set(pending.map((s) => keyOf(s.platformId, s.resource)));
+    for (const key of held) if (!left.has(key)) held.delete(key);
+    let retry = false;
+    for (const stop of pending) {
+      if (controller.signal.aborted) return true;
+      const key = keyOf(stop.platformId, stop.resource);
+      if (refused.has(key)) continue;
+      const log = { platformId: stop.platformId, resource: stop.resource };
+      try {
+        await deps.handOver({
+          platformId: stop.platformId,
+          resource: stop.resource,
+          action: 'stop',
+          reason: `stopped on the collector before the upgrade (${stop.stoppedAt.toISOString()})`,
+        });
+        deps.logger.info(log, 'collector stop handed to the scheduler');
+      } catch (err) {
+        if (!(err instanceof AppError) || err.retryable) {
+          retry = true;
+          deps.logger.warn({ ...log, err: String(err) }, 'collector stop not handed over yet');
+          continue;
+        }
+        if (err.status !== 404) {
+          refused.add(key);
+          deps.logger.error(
+            { ...log, err: String(err) },
+            'collector stop refused by the scheduler',
+          );
+          continue;
+        }
+        deps.logger.info(log, 'collector stop dropped: the collector no longer exists');
+      }
+      await deps.stops.forget(stop);
+      held.delete(key);
+    }
+    return !retry;
+  }
+
+  async function run(): Promise<void> {
+    for (let wait = first; !controller.signal.aborted; wait = Math.min(wait * 2, max)) {
+      try {
+        if (await pass()) return;
+      } catch (err) {
+        deps.logger.warn({ err: String(err) }, 'collector stops not handed over yet');
+      }
+      await delay(wait, controller.signal).catch(() => undefined);
+    }
+  }
+
+  return {
+    /** Reads the stops left (before any job is taken), then hands them over in the background. */
+    async start(): Promise<void> {
+      if (running) return;
+      for (const stop of await deps.stops.pending()) {
+        held.add(keyOf(stop.platformId, stop.resource));
+      }
+      running = run();
+    },
+    /** Whether this collector's stop is still this service's, not handed over yet. */
+    holds: (platformId: string, resource: string): boolean =>
+      held.size > 0 && held.has(keyOf(platformId, resource)),
+    /** Stops retrying; resolves once the pass under way has ended. */
+    async stop(): Promise<void> {
+      controller.abort();
+      await running;
+    },
+  };
+}
