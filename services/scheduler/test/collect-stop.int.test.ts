@@ -6,14 +6,13 @@ import {
   collectScheduleControl,
   collectScheduleStops,
   platform as platformSchema,
-  platformGet,
   type Platform,
 } from '@psc/contracts';
-import { AppError, NotFoundError } from '@psc/core';
-import { createConsumer, createRpcServer, rpcHandler, type RpcServer } from '@psc/messaging';
+import { AppError } from '@psc/core';
+import { createConsumer, type RpcServer } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
-import { logger, platformSummary, runNow } from './support.ts';
+import { logger, platformSummary, runNow, startStandInRegistry } from './support.ts';
 
 interface JobRow {
   id: string;
@@ -42,18 +41,7 @@ describe(
 
     before(async () => {
       s = await startInProcess('scheduler-collect-stop', clock);
-      registry = createRpcServer({
-        broker: s.mq.broker,
-        service: 'platform-registry',
-        logger,
-        handlers: [
-          rpcHandler(platformGet, ({ id }) => {
-            const found = unannounced.get(id);
-            return found ? Promise.resolve(found) : Promise.reject(new NotFoundError(`no ${id}`));
-          }),
-        ],
-      });
-      await registry.start();
+      registry = await startStandInRegistry(s.mq.broker, unannounced);
     });
     after(async () => {
       await registry?.stop();

@@ -3,15 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   platform as platformSchema,
-  platformGet,
   platformSyncControl,
   platformSyncStatusGet,
   type Platform,
 } from '@psc/contracts';
-import { AppError, NotFoundError } from '@psc/core';
-import { createRpcServer, rpcHandler, type RpcServer } from '@psc/messaging';
+import { AppError } from '@psc/core';
+import type { RpcServer } from '@psc/messaging';
 import { manualClock, startInProcess } from './in-process.ts';
-import { logger } from './support.ts';
+import { startStandInRegistry } from './support.ts';
 
 /**
  * The console opens a platform's page the moment the registry answers its registration; the
@@ -55,18 +54,7 @@ describe(
 
     before(async () => {
       s = await startInProcess('scheduler-platform-lookup', clock);
-      registry = createRpcServer({
-        broker: s.mq.broker,
-        service: 'platform-registry',
-        logger,
-        handlers: [
-          rpcHandler(platformGet, ({ id }) => {
-            const found = known.get(id);
-            return found ? Promise.resolve(found) : Promise.reject(new NotFoundError(`no ${id}`));
-          }),
-        ],
-      });
-      await registry.start();
+      registry = await startStandInRegistry(s.mq.broker, known);
     });
     after(async () => {
       await registry?.stop();

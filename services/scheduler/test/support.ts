@@ -7,11 +7,13 @@ import {
   QUEUE_SPECS,
   jobRunNow,
   type RunNowRequest,
+  platformGet,
   platformRegistered,
   type JobRun,
+  type Platform,
   type PlatformSummary,
 } from '@psc/contracts';
-import { fromErrorBody } from '@psc/core';
+import { NotFoundError, fromErrorBody } from '@psc/core';
 import { createDb } from '@psc/db';
 import {
   baseTopology,
@@ -19,9 +21,12 @@ import {
   createConsumer,
   createEnvelope,
   createPublisher,
+  createRpcServer,
+  rpcHandler,
   type Broker,
   type Consumer,
   type RpcClient,
+  type RpcServer,
 } from '@psc/messaging';
 import {
   spawnService,
@@ -31,6 +36,30 @@ import {
 } from '@psc/testing';
 
 export const logger = pino({ level: 'silent' });
+
+/**
+ * A stand-in platform registry answering `platform.get` from `platforms` (404 for any other id):
+ * it knows platforms whose registration event never reached the scheduler, as when that event
+ * is still in flight.
+ */
+export async function startStandInRegistry(
+  broker: Broker,
+  platforms: ReadonlyMap<string, Platform>,
+): Promise<RpcServer> {
+  const registry = createRpcServer({
+    broker,
+    service: 'platform-registry',
+    logger,
+    handlers: [
+      rpcHandler(platformGet, ({ id }) => {
+        const found = platforms.get(id);
+        return found ? Promise.resolve(found) : Promise.reject(new NotFoundError(`no ${id}`));
+      }),
+    ],
+  });
+  await registry.start();
+  return registry;
+}
 const entry = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 export interface Replica {
