@@ -5,14 +5,19 @@ import {
   QUEUE_SPECS,
   collectScheduleControl,
   collectScheduleStops,
-  platform as platformSchema,
   type Platform,
 } from '@psc/contracts';
 import { AppError } from '@psc/core';
 import { createConsumer, type RpcServer } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
-import { logger, platformSummary, runNow, startStandInRegistry } from './support.ts';
+import {
+  logger,
+  platformSummary,
+  registryPlatform,
+  runNow,
+  startStandInRegistry,
+} from './support.ts';
 
 interface JobRow {
   id: string;
@@ -260,32 +265,8 @@ describe(
     });
 
     it('when the platform is not projected yet, then the stop asks the registry and applies; an unknown platform, or a resource without a collect task, is 404', async () => {
-      const now = clock.now().toISOString();
-      const p = platformSchema.parse({
-        id: randomUUID(),
-        name: `p-${randomUUID().slice(0, 8)}`,
-        baseUrl: 'http://127.0.0.1:9/api',
-        auth: { type: 'none' },
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
-        resources: [
-          {
-            name: 'races',
-            tasks: ['collect'],
-            request: { path: '/races' },
-            itemsPath: 'races',
-            key: 'id',
-            mapping: {},
-          },
-          {
-            name: 'booths',
-            request: { path: '/booths' },
-            itemsPath: 'data',
-            key: 'id',
-            mapping: {},
-          },
-        ],
+      const p = registryPlatform(clock.now(), {
+        resources: [{ name: 'races', tasks: ['collect'] }, { name: 'booths' }],
       });
       unannounced.set(p.id, p);
       const stopped = await s.rpc.call(collectScheduleControl, {

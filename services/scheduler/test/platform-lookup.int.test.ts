@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import {
-  platform as platformSchema,
-  platformSyncControl,
-  platformSyncStatusGet,
-  type Platform,
-} from '@psc/contracts';
+import { platformSyncControl, platformSyncStatusGet, type Platform } from '@psc/contracts';
 import { AppError } from '@psc/core';
 import type { RpcServer } from '@psc/messaging';
 import { manualClock, startInProcess } from './in-process.ts';
-import { startStandInRegistry } from './support.ts';
+import { registryPlatform, startStandInRegistry } from './support.ts';
 
 /**
  * The console opens a platform's page the moment the registry answers its registration; the
@@ -28,25 +23,9 @@ describe(
     let registry: RpcServer;
 
     function register(): Platform {
-      const now = clock.now().toISOString();
-      const p = platformSchema.parse({
-        id: randomUUID(),
-        name: `p-${randomUUID().slice(0, 8)}`,
-        baseUrl: 'http://127.0.0.1:9/api',
-        auth: { type: 'none' },
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
+      const p = registryPlatform(clock.now(), {
         schedule: { sync: { enabled: true, intervalSeconds: 60 } },
-        resources: [
-          {
-            name: 'booths',
-            request: { path: '/booths' },
-            itemsPath: 'data',
-            key: 'id',
-            mapping: {},
-          },
-        ],
+        resources: [{ name: 'booths' }],
       });
       known.set(p.id, p);
       return p;

@@ -10,8 +10,10 @@ import {
   platformGet,
   platformRegistered,
   type JobRun,
+  platform as platformSchema,
   type Platform,
   type PlatformSummary,
+  type TaskType,
 } from '@psc/contracts';
 import { NotFoundError, fromErrorBody } from '@psc/core';
 import { createDb } from '@psc/db';
@@ -36,6 +38,37 @@ import {
 } from '@psc/testing';
 
 export const logger = pino({ level: 'silent' });
+
+/**
+ * A platform as the registry holds it (its full shape, not the scheduler's projection), for the
+ * stand-in registry: each resource answers `GET /<name>` with its items under `data`.
+ */
+export function registryPlatform(
+  at: Date,
+  spec: {
+    schedule?: Platform['schedule'];
+    resources: { name: string; tasks?: TaskType[] }[];
+  },
+): Platform {
+  return platformSchema.parse({
+    id: randomUUID(),
+    name: `p-${randomUUID().slice(0, 8)}`,
+    baseUrl: 'http://127.0.0.1:9/api',
+    auth: { type: 'none' },
+    version: 1,
+    createdAt: at.toISOString(),
+    updatedAt: at.toISOString(),
+    ...(spec.schedule ? { schedule: spec.schedule } : {}),
+    resources: spec.resources.map((r) => ({
+      name: r.name,
+      ...(r.tasks ? { tasks: r.tasks } : {}),
+      request: { path: `/${r.name}` },
+      itemsPath: 'data',
+      key: 'id',
+      mapping: {},
+    })),
+  });
+}
 
 /**
  * A stand-in platform registry answering `platform.get` from `platforms` (404 for any other id):
