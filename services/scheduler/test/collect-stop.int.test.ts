@@ -264,6 +264,56 @@ describe(
       }
     });
 
+    it('when a platform stops collecting a resource, then that collector’s stop goes: added back under the same name it runs on its schedule; a deleted platform’s stops go too', async () => {
+      const p = await collectPlatform();
+      for (const resource of ['races', 'cards']) {
+        await s.rpc.call(collectScheduleControl, { platformId: p.id, resource, action: 'stop' });
+      }
+      const stopsOf = async () =>
+        (await s.rpc.call(collectScheduleStops, {})).items
+          .filter((i) => i.platformId === p.id)
+          .map((i) => i.resource)
+          .sort();
+      assert.deepEqual(await stopsOf(), ['cards', 'races']);
+
+      // Version 2 drops races; cards and its stop stay.
+      await s.mq.announce({
+        ...p,
+        version: 2,
+        resources: [
+          { name: 'cards', tasks: ['collect'] },
+          { name: 'booths', tasks: ['sync'] },
+        ],
+      });
+      await waitFor(async () => (await stopsOf()).join() === 'cards', {
+        message: 'the dropped collector’s stop is gone, the other’s stays',
+      });
+
+      // Version 3 brings races back: a new collector, scheduled like any other.
+      await s.mq.announce({ ...p, version: 3 });
+      await waitFor(
+        async () =>
+          (
+            (await s.knex
+              .withSchema('scheduler')
+              .table('platforms')
+              .where({ id: p.id })
+              .first()) as { version: number }
+          ).version === 3,
+        { message: 'version 3 projected' },
+      );
+      const backAt = clock.now();
+      for (let i = 0; i < 3; i++) await s.step(MINUTE);
+      assert.ok((await scheduledSince(p.id, 'races', backAt)).length >= 2, 'races runs again');
+      assert.equal((await scheduledSince(p.id, 'cards', backAt)).length, 0, 'cards still stopped');
+      assert.deepEqual(await stopsOf(), ['cards']);
+
+      await s.mq.retire(p.id, 4);
+      await waitFor(async () => (await stopsOf()).length === 0, {
+        message: 'a deleted platform keeps no collector stop',
+      });
+    });
+
     it('when the platform is not projected yet, then the stop asks the registry and applies; an unknown platform, or a resource without a collect task, is 404', async () => {
       const p = registryPlatform(clock.now(), {
         resources: [{ name: 'races', tasks: ['collect'] }, { name: 'booths' }],

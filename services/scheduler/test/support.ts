@@ -8,6 +8,7 @@ import {
   jobRunNow,
   type RunNowRequest,
   platformGet,
+  platformDeleted,
   platformRegistered,
   type JobRun,
   platform as platformSchema,
@@ -148,6 +149,14 @@ export function testBroker(env: IsolatedEnv) {
         EXCHANGES.events,
         platformRegistered.type,
         createEnvelope(platformRegistered, { platform }),
+      );
+    },
+    /** Announces a platform's deletion as the registry would. */
+    async retire(platformId: string, version: number): Promise<void> {
+      await publisher.publish(
+        EXCHANGES.events,
+        platformDeleted.type,
+        createEnvelope(platformDeleted, { platformId, version }),
       );
     },
     /** Consumes a job queue (standing in for the workers); returns what arrived. */

@@ -52,19 +52,33 @@ export function createPlatformRepository(knex: Knex, schema: string) {
   const platforms = (q: Knex | Knex.Transaction = knex) => q.withSchema(schema).table('platforms');
 
   return {
-    /** Applies a summary unless a newer version (or its deletion) is already known. */
+    /**
+     * Applies a summary unless a newer version (or its deletion) is already known. In the same
+     * statement, collector stops of resources the new version no longer collects go: a stop
+     * belongs to the collector it was made on, so one added back later under the same name
+     * starts running, as any new collector does.
+     */
     async upsert(summary: PlatformSummary, at: Date): Promise<boolean> {
       const rows = await knex.raw<{ rows: unknown[] }>(
-        `INSERT INTO ??.platforms
-           (id, name, active, priority, version, base_url, schedule, resources, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?)
-         ON CONFLICT (id) DO UPDATE SET
-           name = EXCLUDED.name, active = EXCLUDED.active, priority = EXCLUDED.priority,
-           version = EXCLUDED.version, base_url = EXCLUDED.base_url,
-           schedule = EXCLUDED.schedule, resources = EXCLUDED.resources,
-           updated_at = EXCLUDED.updated_at
-         WHERE platforms.version < EXCLUDED.version AND NOT platforms.deleted
-         RETURNING id`,
+        `WITH applied AS (
+           INSERT INTO ??.platforms
+             (id, name, active, priority, version, base_url, schedule, resources, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?)
+           ON CONFLICT (id) DO UPDATE SET
+             name = EXCLUDED.name, active = EXCLUDED.active, priority = EXCLUDED.priority,
+             version = EXCLUDED.version, base_url = EXCLUDED.base_url,
+             schedule = EXCLUDED.schedule, resources = EXCLUDED.resources,
+             updated_at = EXCLUDED.updated_at
+           WHERE platforms.version < EXCLUDED.version AND NOT platforms.deleted
+           RETURNING id, resources
+         ), gone AS (
+           DELETE FROM ??.collect_stops s USING applied a
+            WHERE s.platform_id = a.id
+              AND NOT EXISTS (
+                SELECT 1 FROM jsonb_array_elements(a.resources) r
+                 WHERE r->>'name' = s.resource AND r->'tasks' @> '["collect"]'::jsonb)
+         )
+         SELECT id FROM applied`,
         [
           schema,
           summary.id,
@@ -76,19 +90,24 @@ export function createPlatformRepository(knex: Knex, schema: string) {
           summary.schedule ? JSON.stringify(summary.schedule) : null,
           JSON.stringify(summary.resources),
           at,
+          schema,
         ],
       );
       return rows.rows.length > 0;
     },
 
-    /** Keeps a tombstone, so a late `platform.updated` cannot bring the platform back. */
+    /**
+     * Keeps a tombstone, so a late `platform.updated` cannot bring the platform back; its
+     * collector stops go with it in the same statement.
+     */
     async markDeleted(id: string, version: number, at: Date): Promise<void> {
       await knex.raw(
-        `INSERT INTO ??.platforms (id, name, active, deleted, priority, version, resources, updated_at)
+        `WITH gone AS (DELETE FROM ??.collect_stops WHERE platform_id = ?)
+         INSERT INTO ??.platforms (id, name, active, deleted, priority, version, resources, updated_at)
          VALUES (?, '', false, true, 1, ?, '[]'::jsonb, ?)
          ON CONFLICT (id) DO UPDATE SET deleted = true, active = false,
            version = GREATEST(platforms.version, EXCLUDED.version), updated_at = EXCLUDED.updated_at`,
-        [schema, id, version, at],
+        [schema, id, schema, id, version, at],
       );
     },
 
