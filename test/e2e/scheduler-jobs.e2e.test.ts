@@ -111,4 +111,46 @@ describe('POST /api/v1/platforms/{id}/sync/once and POST /api/v1/jobs/{id}/cance
     assert.equal(events[0]!.payload.jobId, queued.id);
     assert.equal(events[0]!.payload.reason, 'wrong platform');
   });
+  it('GET /api/v1/jobs/{id}: when 40 reads arrive at once, of different jobs and of unknown ids, then each answers its own job, each unknown id its own 404, and a read after a cancel sees it', async () => {
+    // The sync-worker is stopped (previous case): these stay queued.
+    const queued: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+        body: { platformId, resource: 'booths' },
+      });
+      assert.equal(run.status, 202);
+      queued.push(run.body.jobs[0]!.id);
+    }
+    const [cancelledId, ...stillQueued] = queued as [string, ...string[]];
+    const cancel = await system.api<JobView>(`/api/v1/jobs/${cancelledId}/cancel`, {
+      method: 'POST',
+    });
+    assert.equal(cancel.status, 200);
+    const expected = new Map<string, string | undefined>([
+      [finishedJob.id, 'succeeded'],
+      [cancelledId, 'cancelled'],
+      ...stillQueued.map((id): [string, string] => [id, 'queued']),
+      ...Array.from({ length: 4 }, (): [string, undefined] => [crypto.randomUUID(), undefined]),
+    ]);
+    const ids = [...expected.keys()];
+    const asked = Array.from({ length: 40 }, (_, i) => ids[(i * 7) % ids.length]!);
+    const answers = await Promise.all(
+      asked.map((id) => system.api<JobView & ErrorBody>(`/api/v1/jobs/${id}`)),
+    );
+    answers.forEach((res, i) => {
+      const id = asked[i]!;
+      const status = expected.get(id);
+      if (status === undefined) {
+        assert.equal(res.status, 404, `${id}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'not_found');
+        assert.equal(res.body.error.message, `job ${id} not found`);
+        return;
+      }
+      assert.equal(res.status, 200, `${id}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.id, id);
+      assert.equal(res.body.status, status);
+      if (status === 'cancelled') assert.equal(res.body.error?.message, 'cancelled by operator');
+    });
+    assert.equal(new Set(asked).size, ids.length, 'every id was asked');
+  });
 });

@@ -8,6 +8,9 @@ import { errorBody } from './errors.ts';
 
 const byId = z.object({ id: z.uuid() });
 
+/** The most job ids one `job.get-many` call asks for. */
+export const JOB_READ_BATCH = 100;
+
 export const platformCreate = defineRpc(
   'platform-registry',
   'platform.create',
@@ -87,7 +90,20 @@ export const jobRunNow = defineRpc(
   // The sync-worker asks for a sync when a validation found drift (auto-heal).
   ['gateway', 'sync-worker'],
 );
+/** One job by id. The gateway reads through `job.get-many`; this answers the tests and gateways of the previous release. */
 export const jobGet = defineRpc('scheduler', 'job.get', byId, job);
+
+/**
+ * Jobs by id, many callers' reads at once: the gateway sends the reads that arrive while its
+ * previous call is in flight as one call, answered from one query. Each id is asked once; an id
+ * with no job is left out of `jobs`, and the gateway answers that read 404.
+ */
+export const jobGetMany = defineRpc(
+  'scheduler',
+  'job.get-many',
+  z.object({ ids: z.array(z.uuid()).min(1).max(JOB_READ_BATCH) }),
+  z.object({ jobs: z.array(job) }),
+);
 
 export const recordsList = defineRpc(
   'sync-worker',

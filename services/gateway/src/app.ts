@@ -37,6 +37,7 @@ import {
 } from './data-access/queue-inspector.ts';
 import { createApiKeyRepository } from './data-access/api-key.repository.ts';
 import { createAuditRepository } from './data-access/audit.repository.ts';
+import { createJobReader } from './data-access/job-reader.ts';
 import { createApiKeyService } from './domain/api-keys.ts';
 import { createKeyDirectory } from './domain/key-directory.ts';
 import { createLeasedLimiter, postgresStore } from './data-access/leased-limiter.ts';
@@ -92,6 +93,7 @@ export function createApp(deps: AppDeps) {
     clock,
   });
   const rpc = createRpcClient({ broker, appId: 'gateway', timeoutMs: config.rpcTimeoutMs });
+  const readJob = createJobReader(rpc);
   const api = new Router({ prefix: '/api/v1' });
   api.use(jsonBody({ limitBytes: config.bodyLimitBytes }));
   api.use(auditTrail({ audit, clock, logger }));
@@ -106,9 +108,9 @@ export function createApp(deps: AppDeps) {
   for (const routes of [
     platformRoutes(rpc, { audit, clock }),
     apiKeyRoutes({ service: apiKeys, keys, audit }),
-    jobRoutes(rpc),
+    jobRoutes(rpc, readJob),
     schedulerRoutes(rpc),
-    platformControlRoutes(rpc),
+    platformControlRoutes(rpc, readJob),
     dataRoutes(rpc),
     dlqRoutes(rpc),
     backfillRoutes(rpc),
@@ -116,7 +118,7 @@ export function createApp(deps: AppDeps) {
     validationRoutes(rpc),
     breakerRoutes(rpc),
     outboxRoutes(rpc, outbox),
-    collectionRoutes(rpc),
+    collectionRoutes(rpc, readJob),
     collectorRoutes(rpc),
     logRoutes(rpc),
     monitoringRoutes(rpc, inspector),

@@ -7,13 +7,13 @@ import {
   collectionGet,
   collectionRequest,
   isFinalJobStatus,
-  jobGet,
   pageRequest,
   platformGet,
   type Collection,
 } from '@psc/contracts';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '@psc/core';
 import type { RpcClient } from '@psc/messaging';
+import type { JobReader } from '../../data-access/job-reader.ts';
 import { createRunNow } from '../../data-access/run-now.ts';
 import { JOB_ID, PLATFORM_ID } from './api-schemas.ts';
 import { operation, route } from './operation.ts';
@@ -141,13 +141,14 @@ const notFound = (err: unknown) => err instanceof AppError && err.status === 404
  */
 async function collectionOf(
   rpc: RpcClient<'gateway'>,
+  readJob: JobReader,
   jobId: string,
 ): Promise<{ collection: Collection; recorded: boolean }> {
   try {
     return { collection: await rpc.call(collectionGet, { jobId }), recorded: true };
   } catch (err) {
     if (!notFound(err)) throw err;
-    const job = await rpc.call(jobGet, { id: jobId }).catch((e: unknown) => {
+    const job = await readJob(jobId).catch((e: unknown) => {
       throw notFound(e) ? err : e;
     });
     if (job.taskType !== 'collect') {
@@ -212,7 +213,7 @@ export async function startCollection(
   return { jobId: job.id };
 }
 
-export function collectionRoutes(rpc: RpcClient<'gateway'>): Router {
+export function collectionRoutes(rpc: RpcClient<'gateway'>, readJob: JobReader): Router {
   const router = new Router();
   const runNow = createRunNow(rpc);
   route(router, collectionOperations.start, async (ctx, { body }) => {
@@ -222,14 +223,14 @@ export function collectionRoutes(rpc: RpcClient<'gateway'>): Router {
     ctx.body = started;
   });
   route(router, collectionOperations.get, async (ctx, { params }) => {
-    ctx.body = (await collectionOf(rpc, params.jobId)).collection;
+    ctx.body = (await collectionOf(rpc, readJob, params.jobId)).collection;
   });
   route(router, collectionOperations.documents, async (ctx, { params: { jobId }, query }) => {
     ctx.body = await rpc.call(collectionDocuments, { jobId, ...query });
   });
   route(router, collectionOperations.export, async (ctx, { params: { jobId } }) => {
     // Before the first byte: an unknown collection is a 404, not an empty download.
-    const { recorded } = await collectionOf(rpc, jobId);
+    const { recorded } = await collectionOf(rpc, readJob, jobId);
     ctx.type = 'application/x-ndjson';
     ctx.set('Content-Disposition', `attachment; filename="collection-${jobId}.jsonl"`);
     // Nothing is collected before the collector records the run (it would 404 the export).

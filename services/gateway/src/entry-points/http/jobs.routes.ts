@@ -2,7 +2,6 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import {
   jobCancel,
-  jobGet,
   jobList,
   jobListRequest,
   queuedJobs,
@@ -10,6 +9,7 @@ import {
   taskTypeParam,
 } from '@psc/contracts';
 import type { RpcClient } from '@psc/messaging';
+import type { JobReader } from '../../data-access/job-reader.ts';
 import { createRunNow } from '../../data-access/run-now.ts';
 import { JOB_ID, Job, JobPage, PLATFORM_ID } from './api-schemas.ts';
 import { operation, relay, route } from './operation.ts';
@@ -89,7 +89,7 @@ export const jobOperations = {
   }),
 };
 
-export function jobRoutes(rpc: RpcClient<'gateway'>): Router {
+export function jobRoutes(rpc: RpcClient<'gateway'>, readJob: JobReader): Router {
   const router = new Router();
   const ops = jobOperations;
   const runNow = createRunNow(rpc);
@@ -99,7 +99,9 @@ export function jobRoutes(rpc: RpcClient<'gateway'>): Router {
     ctx.body = await runNow({ ...request, taskType });
   });
   route(router, ops.list, (ctx, { query }) => relay(ctx, rpc.relay(jobList, query)));
-  route(router, ops.get, (ctx, { params }) => relay(ctx, rpc.relay(jobGet, params)));
+  route(router, ops.get, async (ctx, { params: { id } }) => {
+    ctx.body = await readJob(id);
+  });
   route(router, ops.cancel, (ctx, { params: { id }, body }) =>
     relay(ctx, rpc.relay(jobCancel, { id, ...(body?.reason ? { reason: body.reason } : {}) })),
   );

@@ -5,7 +5,6 @@ import {
   controlReason,
   isFinalJobStatus,
   job,
-  jobGet,
   platformSyncControl,
   platformSyncStatus,
   platformSyncStatusGet,
@@ -15,6 +14,7 @@ import {
 import { delay } from '@psc/core';
 import type { RpcClient } from '@psc/messaging';
 import { createBreakerDirectory } from '../../data-access/breakers.ts';
+import type { JobReader } from '../../data-access/job-reader.ts';
 import { createRunNow } from '../../data-access/run-now.ts';
 import { PLATFORM_ID } from './api-schemas.ts';
 import { operation, route } from './operation.ts';
@@ -89,7 +89,7 @@ export const platformControlOperations = {
 };
 
 /** Seed 004's per-platform sync control, served by the scheduler. */
-export function platformControlRoutes(rpc: RpcClient<'gateway'>): Router {
+export function platformControlRoutes(rpc: RpcClient<'gateway'>, readJob: JobReader): Router {
   const router = new Router();
   const breakers = createBreakerDirectory(rpc);
   const runNow = createRunNow(rpc);
@@ -120,7 +120,7 @@ export function platformControlRoutes(rpc: RpcClient<'gateway'>): Router {
     const deadline = Date.now() + wait * 1_000;
     let results: Job[] = [];
     do {
-      results = await Promise.all(jobs.map((j) => rpc.call(jobGet, { id: j.id })));
+      results = await Promise.all(jobs.map((j) => readJob(j.id)));
       if (results.every((j) => isFinalJobStatus(j.status))) break;
       if (Date.now() >= deadline) break;
       await delay(250);

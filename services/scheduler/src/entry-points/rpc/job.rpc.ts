@@ -3,6 +3,7 @@ import {
   collectScheduleStops,
   jobCancel,
   jobGet,
+  jobGetMany,
   jobList,
   jobRunNow,
   platformSyncControl,
@@ -44,10 +45,10 @@ export function jobRpcHandlers(deps: {
   runNow: RunNow;
   ledger: LedgerStore;
 }): RpcHandler[] {
-  // Single-job reads (pollers, dashboards, `psc jobs wait`) that arrive together share one
-  // query: under load a query per read cost the scheduler more than answering it. A read waits
-  // at most for the batch ahead of it, and its query starts after it arrived, so it still sees
-  // every change committed before it was asked.
+  // Single-job reads (the tests', and gateways' of the previous release) that arrive together
+  // share one query, as the gateway's reads do in `job.get-many`. A read waits at most for the
+  // batch ahead of it, and its query starts after it arrived, so it still sees every change
+  // committed before it was asked.
   const findJob = createCoalescer<string, Job | undefined>({
     send: async (ids) => {
       const found = await deps.jobs.findByIds(ids);
@@ -64,6 +65,10 @@ export function jobRpcHandlers(deps: {
       const job = await findJob(id);
       if (!job) throw new NotFoundError(`job ${id} not found`);
       return jobView(job);
+    }),
+    rpcHandler(jobGetMany, async ({ ids }) => {
+      const found = await deps.jobs.findByIds(ids);
+      return { jobs: [...found.values()].map(jobView) };
     }),
     rpcHandler(jobList, async (request) => {
       const page = await deps.jobs.list(request);
