@@ -17,9 +17,8 @@ import {
   schedulerConfigPutMany,
   schedulerControl,
   schedulerStatusGet,
-  type Job,
 } from '@psc/contracts';
-import { NotFoundError, createCoalescer } from '@psc/core';
+import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { ScheduleRepository } from '../../data-access/schedule.repository.ts';
 import type { JobRepository } from '../../data-access/job.repository.ts';
@@ -45,24 +44,13 @@ export function jobRpcHandlers(deps: {
   runNow: RunNow;
   ledger: LedgerStore;
 }): RpcHandler[] {
-  // Single-job reads (the tests', and gateways' of the previous release) that arrive together
-  // share one query, as the gateway's reads do in `job.get-many`. A read waits at most for the
-  // batch ahead of it, and its query starts after it arrived, so it still sees every change
-  // committed before it was asked.
-  const findJob = createCoalescer<string, Job | undefined>({
-    send: async (ids) => {
-      const found = await deps.jobs.findByIds(ids);
-      return ids.map((id) => found.get(id));
-    },
-    maxBatch: 100,
-    maxInFlight: 2,
-  });
   return [
     rpcHandler(jobRunNow, async ({ requests }, ctx) => ({
       results: await deps.runNow(requests, ctx.correlationId),
     })),
+    // The gateway reads through job.get-many; this one answers the tests and older gateways.
     rpcHandler(jobGet, async ({ id }) => {
-      const job = await findJob(id);
+      const job = await deps.jobs.findById(id);
       if (!job) throw new NotFoundError(`job ${id} not found`);
       return jobView(job);
     }),
