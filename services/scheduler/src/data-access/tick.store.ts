@@ -28,6 +28,8 @@ export interface TickResult {
   leader: boolean;
   enqueued: number;
   cancelled: number;
+  /** When a schedule falls due next, if before the next tick would run (the leader's plan). */
+  wakeAt?: Date | undefined;
 }
 
 /** The tick's writes were refused: the lease was lost (expired, taken over) meanwhile. */
@@ -216,6 +218,7 @@ export function createTickStore(deps: {
           leader: true,
           enqueued,
           cancelled: cancelled.length + collectCancelled + stopCancelled,
+          wakeAt: plan?.wakeAt ?? undefined,
         };
       });
       await purge(now);

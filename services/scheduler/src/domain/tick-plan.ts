@@ -45,6 +45,12 @@ export interface TickPlan {
   pauses: { platform_id: string; resource: string; task_type: TaskType; reason: string }[];
   /** When each run of `jobs` was due: its fire time plus its schedule's jitter (schedule lag). */
   dueAt: Map<string, Date>;
+  /**
+   * The soonest moment a schedule this plan keeps falls due next (its next fire time plus its
+   * jitter); null when none will. The tick loop wakes then when it comes before its next
+   * interval, so a run starts at its time rather than up to a tick later.
+   */
+  wakeAt: Date | null;
 }
 
 /**
@@ -70,7 +76,18 @@ export function planTick(
     snapshot.schedules.map((r) => [scheduleKey(r.platform_id, r.resource, r.task_type), r]),
   );
   const keep = new Set<string>();
-  const plan: TickPlan = { jobs: [], upserts: [], deletes: [], pauses: [], dueAt: new Map() };
+  const plan: TickPlan = {
+    jobs: [],
+    upserts: [],
+    deletes: [],
+    pauses: [],
+    dueAt: new Map(),
+    wakeAt: null,
+  };
+  const wakeAt = (next: Date, spec: EffectiveSpec, key: string): void => {
+    const at = next.getTime() + jitterMs(spec, key);
+    if (plan.wakeAt === null || at < plan.wakeAt.getTime()) plan.wakeAt = new Date(at);
+  };
 
   for (const platform of snapshot.platforms) {
     for (const resource of platform.resources) {
@@ -87,7 +104,7 @@ export function planTick(
         const sk = specKey(spec);
         if (!row || row.spec_key !== sk) {
           const [next] = nextFireTimes(spec, now, 1);
-          if (next)
+          if (next) {
             plan.upserts.push({
               ...identity,
               spec_key: sk,
@@ -95,6 +112,8 @@ export function planTick(
               last_run_at: row?.last_run_at ?? null,
               auto_pause_after: spec.autoPauseAfterFailures,
             });
+            if (!row?.paused_reason && !base.paused) wakeAt(next, spec, key);
+          }
           continue;
         }
         if (row.paused_reason || base.paused) continue;
@@ -102,6 +121,7 @@ export function planTick(
         if (row.next_due_at > shifted) {
           if (row.auto_pause_after !== spec.autoPauseAfterFailures)
             plan.upserts.push({ ...row, auto_pause_after: spec.autoPauseAfterFailures });
+          wakeAt(row.next_due_at, spec, key);
           continue;
         }
         // Grace counts from the jittered due time, so a jitter longer than the grace is not a
@@ -120,6 +140,7 @@ export function planTick(
           last_run_at: due.runs.length > 0 ? now : row.last_run_at,
           auto_pause_after: spec.autoPauseAfterFailures,
         });
+        wakeAt(due.next, spec, key);
         const runs =
           spec.overlap === 'skip'
             ? snapshot.openKeys.has(key)

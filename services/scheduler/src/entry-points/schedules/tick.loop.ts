@@ -1,10 +1,14 @@
 import type { Logger } from '@psc/telemetry';
 import type { TickResult } from '../../data-access/tick.store.ts';
 
+/** The least time from one tick's start to the next: a plan that keeps waking it cannot spin. */
+const MIN_GAP_MS = 20;
+
 /**
  * Runs the tick every `tickMs` (measured start to start, so a slow tick does not drift the
- * schedule). Errors are logged and the next tick tries again: losing the database for a while
- * just means this replica is not leader meanwhile.
+ * schedule), and sooner when the leader's tick says a schedule falls due before then: a run
+ * starts at its time, not up to `tickMs` later. Errors are logged and the next tick tries
+ * again: losing the database for a while just means this replica is not leader meanwhile.
  */
 export function createTickLoop(deps: {
   tick: () => Promise<TickResult>;
@@ -18,7 +22,8 @@ export function createTickLoop(deps: {
   let current: Promise<void> | undefined;
   let leader = false;
 
-  async function once(): Promise<void> {
+  /** Runs one tick; answers when a schedule wants the next one sooner than the interval. */
+  async function once(): Promise<number | undefined> {
     try {
       const result = await deps.tick();
       if (result.leader !== leader) {
@@ -27,18 +32,27 @@ export function createTickLoop(deps: {
         deps.onLeaderChange?.(leader);
       }
       if (result.enqueued > 0 || result.cancelled > 0) log.debug(result, 'tick');
+      return result.wakeAt?.getTime();
     } catch (err) {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'tick failed');
+      return undefined;
     }
   }
 
-  function schedule(startedAt: number): void {
+  function schedule(startedAt: number, wakeAt?: number): void {
     if (!running) return;
-    const wait = Math.max(0, startedAt + deps.tickMs - Date.now());
-    timer = setTimeout(() => {
-      const started = Date.now();
-      current = once().finally(() => schedule(started));
-    }, wait);
+    const interval = startedAt + deps.tickMs;
+    const at =
+      wakeAt !== undefined && wakeAt < interval
+        ? Math.max(wakeAt, startedAt + MIN_GAP_MS)
+        : interval;
+    timer = setTimeout(
+      () => {
+        const started = Date.now();
+        current = once().then((wake) => schedule(started, wake));
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 
   return {
