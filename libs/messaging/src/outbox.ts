@@ -221,14 +221,17 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   /**
-   * Refused here, in the caller's transaction, with a clear error: a message the broker would
-   * refuse must never wait in the outbox to be retried forever.
+   * The envelopes as the rows store them, each refused here, in the caller's transaction, with
+   * a clear error if the broker would refuse it: such a message must never wait in the outbox to
+   * be retried forever.
    */
-  function checkSizes(messages: OutboxMessage[]): void {
-    for (const m of messages) {
-      const size = Buffer.byteLength(JSON.stringify(m.envelope));
+  function checkedBodies(messages: OutboxMessage[]): string[] {
+    return messages.map((m) => {
+      const body = JSON.stringify(m.envelope);
+      const size = Buffer.byteLength(body);
       if (size > maxBytes) throw new MessageTooLargeError(size, maxBytes);
-    }
+      return body;
+    });
   }
 
   /** The rows of `insertion`, one of them with its body patched (see {@link OutboxBodyPatch}). */
@@ -250,7 +253,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
    * however many rows), for a statement of its own or for the caller's (`along`).
    */
   function insertion(messages: OutboxMessage[], patch?: OutboxBodyPatch) {
-    checkSizes(messages);
+    const bodies = checkedBodies(messages);
     const rows = messages.map(toRow);
     const deletes = takeDeletes();
     return {
@@ -269,7 +272,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         deletes.seqs,
         rows.map((r) => r.exchange),
         rows.map((r) => r.routing_key),
-        rows.map((r) => JSON.stringify(r.body)),
+        bodies,
         // An array holding nulls: pg sends it as {NULL,…} like any other (knex's type says only numbers).
         rows.map((r) => r.priority) as unknown as Knex.RawBinding,
         rows.map((r) => JSON.stringify(r.headers)),
