@@ -1,7 +1,11 @@
 import type { Logger } from '@psc/telemetry';
 import type { TickResult } from '../../data-access/tick.store.ts';
 
-/** The least time from one tick's start to the next: a plan that keeps waking it cannot spin. */
+/**
+ * The least time from one tick's start to an early one: at least twice what the tick took, so
+ * schedules due at many different moments (jitter) cannot keep the leader ticking more than
+ * half the time, and never under 20 ms.
+ */
 const MIN_GAP_MS = 20;
 
 /**
@@ -42,9 +46,10 @@ export function createTickLoop(deps: {
   function schedule(startedAt: number, wakeAt?: number): void {
     if (!running) return;
     const interval = startedAt + deps.tickMs;
+    const tookMs = Date.now() - startedAt;
     const at =
       wakeAt !== undefined && wakeAt < interval
-        ? Math.max(wakeAt, startedAt + MIN_GAP_MS)
+        ? Math.min(interval, Math.max(wakeAt, startedAt + Math.max(MIN_GAP_MS, 2 * tookMs)))
         : interval;
     timer = setTimeout(
       () => {
