@@ -90,7 +90,10 @@ export const jobRunNow = defineRpc(
   // The sync-worker asks for a sync when a validation found drift (auto-heal).
   ['gateway', 'sync-worker'],
 );
-/** One job by id. The gateway reads through `job.get-many`; this answers the tests and gateways of the previous release. */
+/**
+ * One job by id. The gateway reads through `job.get-many`; this one answers the tests and
+ * gateways of the previous release.
+ */
 export const jobGet = defineRpc('scheduler', 'job.get', byId, job);
 
 /**
