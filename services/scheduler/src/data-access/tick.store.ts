@@ -28,7 +28,7 @@ export interface TickResult {
   leader: boolean;
   enqueued: number;
   cancelled: number;
-  /** When a schedule falls due next, if before the next tick would run (the leader's plan). */
+  /** When the soonest schedule falls due next (the leader's plan); the loop may tick then. */
   wakeAt?: Date | undefined;
 }
 
