@@ -113,6 +113,13 @@ export const PSC_METRICS = {
     labels: {},
     exportedBy: ['scheduler'],
   },
+  schedulerPlans: {
+    name: 'psc_scheduler_plans_total',
+    type: 'counter',
+    help: 'Plans the leader made from every schedule, by why: it became leader, what plans are made from changed, a schedule fell due, or the periodic refresh.',
+    labels: { reason: { values: ['leader', 'changed', 'due', 'refresh'] } },
+    exportedBy: ['scheduler'],
+  },
   outboxPending: {
     name: 'psc_outbox_pending',
     type: 'gauge',

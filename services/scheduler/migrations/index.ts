@@ -8,6 +8,7 @@ import * as runsAndDeadLetters from './20261203000000_runs_and_dead_letters.ts';
 import * as backfills from './20261203010000_backfills.ts';
 import * as jobsPlatformIndex from './20261205000000_jobs_platform_index.ts';
 import * as collectStops from './20261206000000_collect_stops.ts';
+import * as planChanges from './20261207000000_plan_changes.ts';
 
 export const SCHEMA = SERVICE_SCHEMAS['scheduler'];
 
@@ -20,4 +21,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261203010000_backfills.ts': backfills,
   '20261205000000_jobs_platform_index.ts': jobsPlatformIndex,
   '20261206000000_collect_stops.ts': collectStops,
+  '20261207000000_plan_changes.ts': planChanges,
 };

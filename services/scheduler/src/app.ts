@@ -18,6 +18,7 @@ import { currentTraceId, type Logger, type Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createControlRepository } from './data-access/control.repository.ts';
 import { createCollectStopRepository } from './data-access/collect-stop.repository.ts';
+import { createPlanChangeRepository } from './data-access/plan-change.repository.ts';
 import { createControlStore } from './data-access/control.store.ts';
 import { createDeadLetterRepository } from './data-access/dead-letter.repository.ts';
 import { createJobRepository } from './data-access/job.repository.ts';
@@ -188,9 +189,11 @@ export function createApp(deps: AppDeps) {
     jobs,
     backfills: backfillStore,
     collectStops,
+    planChanges: createPlanChangeRepository(knex, SCHEMA),
     logger,
     settings: config.scheduler,
     observeLag: metrics.observeLag,
+    countPlan: metrics.countPlan,
   });
   const tick = () => tickStore(clock.now());
   const loop = createTickLoop({

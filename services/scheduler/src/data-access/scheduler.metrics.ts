@@ -8,6 +8,7 @@ import {
   type Metrics,
 } from '@psc/telemetry';
 import { runningSyncSchedules, type SyncSchedule } from '../domain/sync-schedules.ts';
+import type { PlanReason } from '../domain/tick-plan.ts';
 import type { ControlRepository } from './control.repository.ts';
 import type { JobRepository } from './job.repository.ts';
 import type { PlatformRepository } from './platform.repository.ts';
@@ -34,6 +35,7 @@ export function createSchedulerMetrics(deps: {
   const jobsTotal = registerCatalogMetric(registry, PSC_METRICS.jobsTotal);
   const lag = registerCatalogMetric(registry, PSC_METRICS.scheduleLag);
   const leader = registerCatalogMetric(registry, PSC_METRICS.schedulerLeader);
+  const plans = registerCatalogMetric(registry, PSC_METRICS.schedulerPlans);
   leader.set(0);
   const warn = (what: string) => (err: unknown) =>
     deps.logger.warn({ err: String(err) }, `${what} not read for /metrics`);
@@ -157,6 +159,8 @@ export function createSchedulerMetrics(deps: {
     setLeader: (isLeader: boolean) => leader.set(isLeader ? 1 : 0),
     /** A scheduled run emitted `seconds` after it was due (its jitter included). */
     observeLag: (seconds: number) => lag.observe(Math.max(0, seconds)),
+    /** The leader planned from every schedule, for `reason`. */
+    countPlan: (reason: PlanReason) => plans.inc({ reason }),
     /**
      * The job repository, counting the jobs it creates (`queued`) and cancels while still queued.
      * Counted as the statement returns: a scheduled run's transaction rolled back afterwards

@@ -8,9 +8,10 @@ import type { PlatformRepository } from './platform.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import type { BackfillStore } from './backfill.store.ts';
 import type { CollectStop, CollectStopRepository } from './collect-stop.repository.ts';
+import type { PlanChangeRepository } from './plan-change.repository.ts';
 import { autoPausedMessage, cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
 import { CANCEL_BATCH, collectStopCancelReason, stopCancelReason } from '../domain/cancellation.ts';
-import { planTick } from '../domain/tick-plan.ts';
+import { planReason, planTick, type LastPlan, type PlanReason } from '../domain/tick-plan.ts';
 import { scheduleKey } from './schedule.repository.ts';
 
 export const LEASE_NAME = 'scheduler';
@@ -41,7 +42,9 @@ const CANCEL_REASON = 'platform inactive, deleted or stopped';
 
 /**
  * One scheduler tick: take or renew the lease; read what is scheduled and decide what is due
- * (planTick) with no transaction open; then write it all in one short transaction that commits
+ * (planTick) with no transaction open, unless the leader's last plan still holds (nothing it
+ * was made from changed, nothing due yet: `planReason`), so an idle leader does not read every
+ * schedule every tick; then write it all in one short transaction that commits
  * only while this replica still holds the lease under the same fencing token. A replica frozen
  * in that transaction holds no lock on the lease (the token is checked, share-locked, just
  * before the commit) and PostgreSQL ends its session after a lease of idleness, so another
@@ -57,13 +60,18 @@ export function createTickStore(deps: {
   jobs: JobRepository;
   backfills: BackfillStore;
   collectStops: CollectStopRepository;
+  planChanges: PlanChangeRepository;
   logger: Logger;
   settings: TickSettings;
   /** Told, per scheduled run emitted, how late it was: seconds after its (jittered) due time. */
   observeLag?: (seconds: number) => void;
+  /** Told each time the leader plans from every schedule, and why. */
+  countPlan?: (reason: PlanReason) => void;
 }) {
   const { settings: s } = deps;
   let lastPurge = 0;
+  /** This replica's last plan as leader, committed; kept while it still holds (planReason). */
+  let lastPlan: LastPlan | undefined;
 
   async function purge(now: Date): Promise<void> {
     if (now.getTime() - lastPurge < 60_000) return;
@@ -107,29 +115,42 @@ export function createTickStore(deps: {
     return total;
   }
 
+  /** Reads the rest of what a plan is made from, and plans (when the last plan no longer holds). */
+  async function replan(now: Date, control: { resumed_at: Date | null }, stopped: Set<string>) {
+    const [taskConfigs, schedules, openKeys, platforms] = await Promise.all([
+      deps.schedules.taskConfigs(),
+      deps.schedules.all(),
+      deps.jobs.openKeys(),
+      deps.platforms.listSchedulable(),
+    ]);
+    return planTick({ taskConfigs, schedules, openKeys, platforms, stopped }, now, {
+      missGraceMs: s.missGraceMs,
+      resumedAt: control.resumed_at,
+    });
+  }
+
   return async function tick(now: Date): Promise<TickResult> {
     const token = await deps.leases.acquire(LEASE_NAME, s.replicaId, now, s.leaseMs);
-    if (token === null) return { leader: false, enqueued: 0, cancelled: 0 };
-    const control = await deps.control.get();
-    const [unschedulable, taskConfigs, schedules, openKeys, platforms, collectStops] =
-      await Promise.all([
-        deps.platforms.listUnschedulableIds(),
-        deps.schedules.taskConfigs(),
-        deps.schedules.all(),
-        deps.jobs.openKeys(),
-        deps.platforms.listSchedulable(),
-        deps.collectStops.list(),
-      ]);
+    if (token === null) {
+      lastPlan = undefined;
+      return { leader: false, enqueued: 0, cancelled: 0 };
+    }
+    // Before anything a plan is made from: a change that commits after this read is planned
+    // again next tick, even if this tick's reads already see it.
+    const changes = await deps.planChanges.pending();
+    const [control, unschedulable, collectStops] = await Promise.all([
+      deps.control.get(),
+      deps.platforms.listUnschedulableIds(),
+      deps.collectStops.list(),
+    ]);
     const stopped = new Set(
       collectStops.map((c) => scheduleKey(c.platformId, c.resource, 'collect')),
     );
-    const plan =
-      control.state === 'running'
-        ? planTick({ taskConfigs, schedules, openKeys, platforms, stopped }, now, {
-            missGraceMs: s.missGraceMs,
-            resumedAt: control.resumed_at,
-          })
-        : undefined;
+    const running = control.state === 'running';
+    const reason = running ? planReason(lastPlan, { token, changes: changes.length, now }) : null;
+    if (!running) lastPlan = undefined;
+    const plan = reason ? await replan(now, control, stopped) : undefined;
+    if (reason) deps.countPlan?.(reason);
     try {
       const result = await deps.knex.transaction(async (trx) => {
         const idleMs = Math.max(Math.ceil(s.leaseMs), 1_000);
@@ -168,6 +189,7 @@ export function createTickStore(deps: {
         }
         let enqueued = 0;
         if (plan) {
+          await deps.planChanges.consume(trx, changes);
           const inserted = await deps.jobs.insertScheduled(trx, plan.jobs, {
             replicaId: s.replicaId,
             fencingToken: token,
@@ -204,7 +226,9 @@ export function createTickStore(deps: {
             );
           }
           enqueued = messages.length;
-          // Backfills run only while the scheduler runs, like schedules.
+        }
+        // Backfills run only while the scheduler runs, like schedules.
+        if (running) {
           enqueued += await deps.backfills.topUp(trx, now, {
             replicaId: s.replicaId,
             fencingToken: token,
@@ -218,12 +242,15 @@ export function createTickStore(deps: {
           leader: true,
           enqueued,
           cancelled: cancelled.length + collectCancelled + stopCancelled,
-          wakeAt: plan?.wakeAt ?? undefined,
+          wakeAt: (plan ? plan.wakeAt : lastPlan?.wakeAt) ?? undefined,
         };
       });
+      if (plan) lastPlan = { token, madeAt: now, wakeAt: plan.wakeAt };
       await purge(now);
       return result;
     } catch (err) {
+      // What the failed tick planned is not written: the next one plans again.
+      lastPlan = undefined;
       if (err instanceof LeaseLostError) return { leader: false, enqueued: 0, cancelled: 0 };
       throw err;
     }

@@ -193,3 +193,37 @@ export function planTick(
   plan.deletes = [...existing.entries()].filter(([k]) => !keep.has(k)).map(([, row]) => row);
   return plan;
 }
+
+/** Why the leader reads every schedule and plans again, rather than keep its last plan. */
+export type PlanReason = 'leader' | 'changed' | 'due' | 'refresh';
+
+/** The leader's last plan, as far as deciding on the next one needs it. */
+export interface LastPlan {
+  /** The lease's fencing token it was made under: another term, another plan. */
+  token: number;
+  madeAt: Date;
+  wakeAt: Date | null;
+}
+
+/**
+ * A plan at least this often even when nothing says so: it bounds what a change no trigger
+ * notes (a table edited by hand) can be late by, at a sixtieth of planning every tick.
+ */
+export const PLAN_REFRESH_MS = 60_000;
+
+/**
+ * Whether this tick must plan again, and why; null when the last plan still holds: the same
+ * term, nothing it was made from changed since, and nothing is due before its `wakeAt`. Such a
+ * plan would emit no run and move no schedule, so the tick need not read every schedule to
+ * make it.
+ */
+export function planReason(
+  last: LastPlan | undefined,
+  tick: { token: number; changes: number; now: Date },
+): PlanReason | null {
+  if (!last || last.token !== tick.token) return 'leader';
+  if (tick.changes > 0) return 'changed';
+  if (last.wakeAt !== null && tick.now.getTime() >= last.wakeAt.getTime()) return 'due';
+  if (tick.now.getTime() - last.madeAt.getTime() >= PLAN_REFRESH_MS) return 'refresh';
+  return null;
+}

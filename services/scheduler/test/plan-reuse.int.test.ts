@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
+import type { Knex } from 'knex';
+import { platformSummary, schedulerDb, startReplica, testBroker, type Replica } from './support.ts';
+
+/** The replica's `psc_scheduler_plans_total`, by reason (0 for a reason not seen yet). */
+async function plans(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const counts: Record<string, number> = { leader: 0, changed: 0, due: 0, refresh: 0 };
+  for (const m of text.matchAll(/^psc_scheduler_plans_total\{[^}]*reason="(\w+)"[^}]*\} (\d+)/gm)) {
+    counts[m[1]!] = Number(m[2]);
+  }
+  return counts;
+}
+
+describe(
+  'scheduler tick: the leader reads every schedule only when something changed or falls due',
+  { timeout: 90_000 },
+  () => {
+    let env: IsolatedEnv;
+    let replica: Replica | undefined;
+    let mq: ReturnType<typeof testBroker>;
+    let db: Knex;
+
+    before(async () => {
+      env = await createIsolatedEnv({ name: 'scheduler-plan-reuse' });
+      mq = testBroker(env);
+      db = schedulerDb(env);
+    });
+
+    after(async () => {
+      await replica?.process.stop();
+      await mq?.close();
+      await db?.destroy();
+      await env?.cleanup();
+    });
+
+    const lastTick = async (): Promise<number> => {
+      const row = (await db.withSchema('scheduler').table('control').first('last_tick_at')) as
+        { last_tick_at: Date | null } | undefined;
+      return row?.last_tick_at?.getTime() ?? 0;
+    };
+
+    it('when 20 ticks pass with nothing changed and nothing due, then none plans; a platform event makes the next one plan, and its schedule runs at its times', async () => {
+      replica = await startReplica(env, 'scheduler-plan', { PSC_SCHEDULER_TICK_MS: '100' });
+      const { url } = replica;
+      const jobs = await mq.consumeJobs();
+      const hourly = platformSummary({
+        schedule: { sync: { enabled: true, intervalSeconds: 3_600 } },
+      });
+      await mq.announce(hourly);
+      await waitFor(
+        async () =>
+          (await db
+            .withSchema('scheduler')
+            .table('schedules')
+            .where({ platform_id: hourly.id })
+            .first()) !== undefined,
+        { timeoutMs: 15_000, message: 'the hourly schedule planned' },
+      );
+      const quiet = await plans(url);
+      assert.equal(quiet.leader, 1, 'one plan on becoming leader');
+      assert.ok(quiet.changed >= 1, 'the platform event made a plan');
+
+      // Ticks go on (each writes last_tick_at) but make no plan: nothing changed, nothing due.
+      const from = await lastTick();
+      await waitFor(async () => (await lastTick()) - from >= 2_000, {
+        timeoutMs: 20_000,
+        message: '20 ticks',
+      });
+      assert.deepEqual(await plans(url), quiet, 'no plan while nothing changed or fell due');
+
+      const every2s = platformSummary({
+        schedule: { sync: { enabled: true, intervalSeconds: 2, overlap: 'enqueue' } },
+      });
+      await mq.announce(every2s);
+      await waitFor(
+        () => jobs.received.filter((j) => j.payload.platformId === every2s.id).length >= 3,
+        { timeoutMs: 20_000, message: 'three runs of the 2 s schedule' },
+      );
+      const busy = await plans(url);
+      assert.ok(busy.changed > quiet.changed, 'the new platform made a plan');
+      assert.ok(busy.due >= quiet.due + 2, 'each run after the first came from a plan when due');
+      assert.equal(
+        jobs.received.filter((j) => j.payload.platformId === hourly.id).length,
+        0,
+        'the hourly schedule did not run',
+      );
+      const rows = await db
+        .withSchema('scheduler')
+        .table('jobs')
+        .where({ platform_id: every2s.id, trigger: 'schedule' })
+        .select<{ scheduled_for: Date; created_at: Date }[]>('scheduled_for', 'created_at');
+      for (const r of rows) {
+        const lagMs = r.created_at.getTime() - r.scheduled_for.getTime();
+        assert.ok(
+          lagMs >= 0 && lagMs < 1_000,
+          `run of ${r.scheduled_for.toISOString()}: ${lagMs} ms late`,
+        );
+      }
+    });
+  },
+);
