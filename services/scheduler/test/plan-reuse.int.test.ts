@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
 import type { Knex } from 'knex';
+import type { PlanReason } from '../src/domain/tick-plan.ts';
 import { platformSummary, schedulerDb, startReplica, testBroker, type Replica } from './support.ts';
 
 /** The replica's `psc_scheduler_plans_total`, by reason (0 for a reason not seen yet). */
-async function plans(url: string): Promise<Record<string, number>> {
+async function plans(url: string): Promise<Record<PlanReason, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const counts: Record<string, number> = { leader: 0, changed: 0, due: 0, refresh: 0 };
+  const counts: Record<PlanReason, number> = { leader: 0, changed: 0, due: 0, refresh: 0 };
   for (const m of text.matchAll(/^psc_scheduler_plans_total\{[^}]*reason="(\w+)"[^}]*\} (\d+)/gm)) {
-    counts[m[1]!] = Number(m[2]);
+    counts[m[1] as PlanReason] = Number(m[2]);
   }
   return counts;
 }
@@ -37,8 +38,10 @@ describe(
     });
 
     const lastTick = async (): Promise<number> => {
-      const row = (await db.withSchema('scheduler').table('control').first('last_tick_at')) as
-        { last_tick_at: Date | null } | undefined;
+      const row = await db
+        .withSchema('scheduler')
+        .table('control')
+        .first<{ last_tick_at: Date | null } | undefined>('last_tick_at');
       return row?.last_tick_at?.getTime() ?? 0;
     };
 
