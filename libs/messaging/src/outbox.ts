@@ -234,6 +234,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
     });
   }
 
+  /** The columns of the rows' document, as `jsonb_to_recordset` reads them. */
+  const ROW_COLUMNS =
+    'exchange text, routing_key text, body jsonb, priority smallint, headers jsonb, trace jsonb';
+
   /** The rows of `insertion`, one of them with its body patched (see {@link OutboxBodyPatch}). */
   function patchedRows(patch: OutboxBodyPatch): string {
     // Written into the text (the statement is prepared once per text): checked first.
@@ -243,14 +247,28 @@ export function createOutbox(options: OutboxOptions): Outbox {
                case when m.ord = ${patch.index + 1}
                     then jsonb_set(m.body, '{${patch.path.join(',')}}', ${patch.sql}) else m.body end,
                m.priority, m.headers, m.trace
-          from unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::jsonb[], ?::jsonb[])
-               with ordinality as m(exchange, routing_key, body, priority, headers, trace, ord)
+          from rows from (jsonb_to_recordset(?::jsonb) as (${ROW_COLUMNS})) with ordinality
+               as m(exchange, routing_key, body, priority, headers, trace, ord)
          order by m.ord`;
   }
 
   /**
-   * The one way rows are written: a CTE inserting them from six arrays (six bind parameters
-   * however many rows), for a statement of its own or for the caller's (`along`).
+   * The rows as one JSON array, each body spliced in as serialised once already: a single
+   * parameter PostgreSQL parses once, where six arrays (the bodies escaped into an array literal,
+   * then each parsed again as jsonb) cost twice as much for a tick's thousands of runs.
+   */
+  function rowsDocument(rows: Omit<OutboxRow, 'seq'>[], bodies: string[]): string {
+    return `[${rows
+      .map(
+        (r, i) =>
+          `{"exchange":${JSON.stringify(r.exchange)},"routing_key":${JSON.stringify(r.routing_key)},"body":${bodies[i]},"priority":${r.priority ?? 'null'},"headers":${JSON.stringify(r.headers)},"trace":${JSON.stringify(r.trace)}}`,
+      )
+      .join(',')}]`;
+  }
+
+  /**
+   * The one way rows are written: a CTE inserting them from one JSON document (one bind
+   * parameter however many rows), for a statement of its own or for the caller's (`along`).
    */
   function insertion(messages: OutboxMessage[], patch?: OutboxBodyPatch) {
     const bodies = checkedBodies(messages);
@@ -258,7 +276,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const deletes = takeDeletes();
     return {
       rows,
-      // Rows in the order given: nextval runs in the order unnest yields them. The deletes skip
+      // Rows in the order given: nextval runs in the order the document's rows come. The deletes skip
       // a row another replica's sweep has locked: it publishes that row again and deletes it.
       cte: `outbox_done as (
         delete from ${options.schema}.outbox where seq in (
@@ -266,18 +284,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
              for update skip locked)
       ), outbox_rows as (
         insert into ${options.schema}.outbox (exchange, routing_key, body, priority, headers, trace)
-        ${patch ? patchedRows(patch) : 'select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::jsonb[], ?::jsonb[])'}
+        ${patch ? patchedRows(patch) : `select * from jsonb_to_recordset(?::jsonb) as m(${ROW_COLUMNS})`}
         returning seq)`,
-      bindings: [
-        deletes.seqs,
-        rows.map((r) => r.exchange),
-        rows.map((r) => r.routing_key),
-        bodies,
-        // An array holding nulls: pg sends it as {NULL,…} like any other (knex's type says only numbers).
-        rows.map((r) => r.priority) as unknown as Knex.RawBinding,
-        rows.map((r) => JSON.stringify(r.headers)),
-        rows.map((r) => JSON.stringify(r.trace)),
-      ],
+      bindings: [deletes.seqs, rowsDocument(rows, bodies)],
       seqs: '(select array_agg(seq order by seq) from outbox_rows)',
       stored: (seqs: (string | number)[]): OutboxRow[] => {
         if (seqs.length !== rows.length) throw new Error('outbox rows and seqs differ in number');
