@@ -50,8 +50,8 @@ export interface Psc {
 
 /**
  * psc's five services as separate processes, as in production (the same start-up as
- * test/support/system.ts): each on the isolated vhost and database, with tracing loaded but
- * exporting nowhere, at LOG_LEVEL info.
+ * test/support/system.ts): each on the isolated vhost and database, with the telemetry register
+ * loaded but no OTLP endpoint (so tracing off, as `npm start`'s default), at LOG_LEVEL info.
  */
 export async function startPsc(
   env: IsolatedEnv,

@@ -209,7 +209,7 @@ export interface LastPlan {
  * A plan at least this often even when nothing says so: it bounds what a change no trigger
  * notes (a table edited by hand) can be late by, at a sixtieth of planning every tick.
  */
-export const PLAN_REFRESH_MS = 60_000;
+const PLAN_REFRESH_MS = 60_000;
 
 /**
  * Whether this tick must plan again, and why; null when the last plan still holds: the same
