@@ -114,7 +114,7 @@ export function createScheduleRepository(knex: Knex, schema: string) {
 
     /**
      * Writes the schedules a tick advanced, from one JSON document per 5,000 (a tick of 10,000
-     * due schedules spent 240 ms building and parsing multi-row inserts of 12,000 parameters).
+     * due schedules spent 240 ms building and parsing multi-row inserts of 14,000 parameters).
      */
     async upsertMany(
       trx: Knex.Transaction,
