@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@psc/testing';
 import type { BenchContext } from '../lib/context.ts';
+import { cpuByGroup } from '../lib/cpu.ts';
 import { expectStatus } from '../lib/psc.ts';
 import { compare, note, skip } from '../lib/report.ts';
 import { max, percentile } from '../lib/stats.ts';
@@ -79,9 +81,28 @@ export async function scheduler(ctx: BenchContext): Promise<void> {
     made += n;
   }
 
-  const nextDue = (): number => {
-    const periodMs = periodS * 1000;
-    return Math.ceil((Date.now() + 2_000) / periodMs) * periodMs;
+  const periodMs = periodS * 1000;
+  /** The first instant at least `leadMs` away. */
+  const nextDue = (leadMs = 2_000): number =>
+    Math.ceil((Date.now() + leadMs) / periodMs) * periodMs;
+  // What psc costs while it waits for the instant, nothing due and nothing changing: sampled
+  // once, in the first repetition (later ones start with the resume after the baseline's turn,
+  // which plans once).
+  const idleWindowMs = Math.min(5_000, periodMs / 2 - 1_000);
+  let idle: { scheduler: number; postgresql: number } | undefined;
+  const sampleIdle = async (): Promise<void> => {
+    const groups = {
+      scheduler: { pids: [psc.instances.get('scheduler')?.process.pid] },
+      postgresql: { command: /\/bin\/postgres /u },
+    };
+    const before = cpuByGroup(groups);
+    const began = performance.now();
+    await sleep(idleWindowMs);
+    const after = cpuByGroup(groups);
+    const seconds = (performance.now() - began) / 1000;
+    const rate = (name: 'scheduler' | 'postgresql') =>
+      ((after[name] ?? 0) - (before[name] ?? 0)) / seconds;
+    idle = { scheduler: rate('scheduler'), postgresql: rate('postgresql') };
   };
   const pscRun = async (): Promise<Lags> => {
     // The first instant after the scheduler knows every schedule.
@@ -95,7 +116,8 @@ export async function scheduler(ctx: BenchContext): Promise<void> {
       },
       { timeoutMs: 120_000, intervalMs: 250, message: 'scheduler knows every schedule' },
     );
-    const due = nextDue();
+    const due = nextDue(idle ? 2_000 : idleWindowMs + 2_000);
+    if (!idle) await sampleIdle();
     // psc's ledger rows carry the tick's start as created_at, all of them, however long the
     // tick then takes to write them: when the rows become visible (committed, their job.run
     // on the way) is the emission. Counted every 20 ms; each row's lag is when it was first
@@ -170,6 +192,12 @@ export async function scheduler(ctx: BenchContext): Promise<void> {
     ctx.report,
     `${args.schedules} schedules due together (cron ${spec.cron}); lag = emit − due (psc: its ledger rows first seen committed, polled every 20 ms; baseline: its rows' created_at)`,
   );
+  if (idle) {
+    note(
+      ctx.report,
+      `psc idle with ${args.schedules} schedules (nothing due or changed, ${idleWindowMs / 1000} s before an instant): scheduler ${idle.scheduler.toFixed(0)} ms CPU/s, PostgreSQL ${idle.postgresql.toFixed(0)} ms CPU/s (all its backends, every service's pollers included)`,
+    );
+  }
   const pick = (side: Lags[], key: keyof Lags) => side.map((l) => l[key]);
   compare(
     ctx.report,
