@@ -82,6 +82,12 @@ export interface QueueSpec {
   /** The consumer's default prefetch, and the variable that sets it when there is one. */
   readonly prefetch?: { default: number; env?: string };
   /**
+   * Its consumer applies what it receives in batches (libs/messaging batch-consumer.ts) and
+   * takes bundles: an event type every queue of which is batched is published several to a
+   * message (`BUNDLED_TYPES`).
+   */
+  readonly batched?: boolean;
+  /**
    * Deliveries its consumer handles at once, when fewer than it holds: the rest of the prefetch
    * wait in the process for a slot (libs/messaging consume-loop.ts). Absent: all of them.
    */
@@ -230,6 +236,7 @@ export const QUEUE_SPECS = {
     durable: true,
     failures: 'park',
     prefetch: { default: 200, env: 'PSC_LEDGER_BATCH' },
+    batched: true,
   },
   schedulerPlatformEvents: {
     name: QUEUES.schedulerPlatformEvents,
@@ -303,6 +310,7 @@ export const QUEUE_SPECS = {
     durable: true,
     failures: 'park',
     prefetch: { default: 200 },
+    batched: true,
   },
   registryWebhookEvents: {
     name: QUEUES.registryWebhookEvents,
@@ -387,6 +395,22 @@ export const MESSAGE_ROUTES: readonly MessageRoute[] = [
   event(workerHeartbeat, ['sync-worker', 'collector']),
   event(apiKeyRevoked, ['gateway']),
 ];
+
+/**
+ * Event types an outbox may publish several to a message (a bundle, `HEADERS.bundle`): those
+ * whose every queue is consumed in batches, and so unpacks bundles. One message for the outcomes
+ * of several jobs is one broker round trip instead of several, on the busiest route psc has.
+ */
+export const BUNDLED_TYPES: ReadonlySet<string> = new Set(
+  MESSAGE_ROUTES.filter((r) => r.exchange === EXCHANGES.events)
+    .map((r) => r.message.type)
+    .filter((type) => {
+      const queues = (Object.values(QUEUE_SPECS) as QueueSpec[]).filter((q) =>
+        q.bindings.some((b) => b.exchange === EXCHANGES.events && b.routingKey === type),
+      );
+      return queues.length > 0 && queues.every((q) => q.batched === true);
+    }),
+);
 
 function event(message: MessageDefinition, producers: ServiceName[]): MessageRoute {
   return {

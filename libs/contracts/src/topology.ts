@@ -117,4 +117,9 @@ export const HEADERS = {
   deadReason: 'x-psc-dead-reason',
   deadQueue: 'x-psc-dead-queue',
   deadAt: 'x-psc-dead-at',
+  /**
+   * On a bundle (see `BUNDLED_TYPES`): how many envelopes its body, a JSON array, holds. A
+   * message without it holds one envelope.
+   */
+  bundle: 'x-psc-bundle',
 } as const;

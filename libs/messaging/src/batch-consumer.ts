@@ -2,13 +2,12 @@ import { EventEmitter } from 'node:events';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { delay } from '@psc/core';
-import type { QueueSpec } from '@psc/contracts';
+import type { MessageDefinition, QueueSpec } from '@psc/contracts';
 import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
 import type { Consumer, ConsumerEvent } from './consumer.ts';
-import { describeError, parkDelivery } from './delivery.ts';
-import { parseDelivery, retiredTypes, type MessageOf } from './message.ts';
-import { RetiredMessageError } from './errors.ts';
+import { describeError, parkDelivery, parkEntry } from './delivery.ts';
+import { parseBundle, retiredTypes, type BundleEntry, type MessageOf } from './message.ts';
 import { queueTopology } from './topology.ts';
 
 export interface BatchConsumerOptions<Q extends QueueSpec> {
@@ -37,11 +36,19 @@ export interface BatchConsumerOptions<Q extends QueueSpec> {
   lingerMs?: number;
 }
 
-interface Pending<M> {
+/** One delivery: a message, or a bundle of several; acked once none of them is open. */
+interface Delivery {
   ch: ConfirmChannel;
   msg: ConsumeMessage;
-  message: M;
+  /** Its messages not yet applied or parked. */
+  open: number;
+  bundled: boolean;
   settled: () => void;
+}
+
+interface Pending<M> {
+  d: Delivery;
+  message: M;
 }
 
 const HOLD_MIN_MS = 500;
@@ -58,6 +65,8 @@ export function createBatchConsumer<Q extends QueueSpec>(
   type M = MessageOf<Q['accepts'][number]>;
   const emitter = new EventEmitter() as Consumer;
   const spec = options.queue;
+  // Marked in the topology table, so that publishers know they may bundle its events.
+  if (!spec.batched) throw new Error(`${spec.name} is not marked batched in the topology table`);
   const log = options.logger.child({ component: 'batch-consumer', queue: spec.name });
   const byType = new Map(spec.accepts.map((d) => [d.type, d]));
   const retired = retiredTypes(spec);
@@ -68,9 +77,13 @@ export function createBatchConsumer<Q extends QueueSpec>(
   const lingerMs = options.lingerMs ?? 0;
   let lingering: NodeJS.Timeout | undefined;
 
-  const event = (p: { msg: ConsumeMessage }, reason?: string): ConsumerEvent => ({
-    messageId: p.msg.properties.messageId as string | undefined,
-    type: p.msg.properties.type as string | undefined,
+  const event = (
+    msg: ConsumeMessage,
+    reason?: string,
+    own?: { id?: string | undefined; type?: string | undefined },
+  ): ConsumerEvent => ({
+    messageId: own?.id ?? (msg.properties.messageId as string | undefined),
+    type: own?.type ?? (msg.properties.type as string | undefined),
     attempt: 1,
     ...(reason ? { reason } : {}),
   });
@@ -86,44 +99,90 @@ export function createBatchConsumer<Q extends QueueSpec>(
     unsettled.get(ch)?.delete(msg.fields.deliveryTag);
   };
 
+  /** Marks `p` done; its delivery, once nothing of it is open, is returned to be acked. */
+  function close(p: Pending<M>): Delivery | undefined {
+    p.d.open -= 1;
+    return p.d.open === 0 ? p.d : undefined;
+  }
+
   /**
-   * Acks a committed batch. One `multiple` ack covers it when nothing else the channel delivered
-   * before its last message is still open (a poison message being parked, a batch of another
-   * channel): one frame for the broker instead of one per message.
+   * Acks the deliveries a committed batch completed. One `multiple` ack covers them when nothing
+   * else the channel delivered before the last of them is still open (a poison message being
+   * parked, a batch of another channel, the rest of a bundle): one frame for the broker instead
+   * of one per delivery.
    */
   function ackAll(batch: Pending<M>[]): void {
-    const last = batch[batch.length - 1]!;
+    const done = batch.flatMap((p) => close(p) ?? []);
+    if (done.length === 0) return;
+    // The highest tag: a bundle's messages can join a batch after a later delivery's.
+    const last = done.reduce((a, b) =>
+      b.msg.fields.deliveryTag > a.msg.fields.deliveryTag ? b : a,
+    );
     const ch = last.ch;
     const tags = tagsOf(ch);
     const lastTag = last.msg.fields.deliveryTag;
-    const mine = new Set(batch.map((p) => p.msg.fields.deliveryTag));
+    const mine = new Set(done.map((d) => d.msg.fields.deliveryTag));
     const covers =
-      batch.length > 1 &&
-      batch.every((p) => p.ch === ch) &&
+      done.length > 1 &&
+      done.every((d) => d.ch === ch) &&
       ![...tags].some((tag) => tag <= lastTag && !mine.has(tag));
     if (!covers) {
-      batch.forEach(ack);
+      done.forEach(ack);
       return;
     }
     try {
       ch.ack(last.msg, true);
-      for (const p of batch) {
-        tags.delete(p.msg.fields.deliveryTag);
-        emitter.emit('acked', event(p));
-      }
     } catch {
       // The delivering channel is gone: the broker redelivers, and applying again is a no-op.
+      for (const d of done) d.settled();
+      return;
+    }
+    for (const d of done) {
+      tags.delete(d.msg.fields.deliveryTag);
+      emitter.emit('acked', event(d.msg));
+      d.settled();
     }
   }
 
-  function ack(p: Pending<M>): void {
+  function ack(d: Delivery): void {
     try {
-      p.ch.ack(p.msg);
-      settledTag(p.ch, p.msg);
-      emitter.emit('acked', event(p));
+      d.ch.ack(d.msg);
+      settledTag(d.ch, d.msg);
+      emitter.emit('acked', event(d.msg));
     } catch {
       // The delivering channel is gone: the broker redelivers, and applying again is a no-op.
     }
+    d.settled();
+  }
+
+  /**
+   * Parks a message that failed alone: the delivery itself, or, out of a bundle, a copy of that
+   * one envelope (the bundle is acked once the rest are done).
+   */
+  async function park(p: Pending<M>, reason: string): Promise<void> {
+    const { ch, msg } = p.d;
+    const own = { id: p.message.id, type: p.message.type };
+    if (!p.d.bundled) {
+      await parkDelivery(ch, msg, spec.name, reason).then(
+        () => settledTag(ch, msg),
+        () => undefined,
+      );
+      emitter.emit('dead-lettered', event(msg, reason, own));
+      p.d.settled();
+      return;
+    }
+    try {
+      await parkEntry(ch, msg, spec.name, { json: p.message, messageId: p.message.id }, reason);
+    } catch {
+      // Not parked: the bundle is never acked here (its channel is likely gone, and the broker
+      // delivers it again).
+      p.d.open = -Infinity;
+      p.d.settled();
+      return;
+    }
+    emitter.emit('dead-lettered', event(msg, reason, own));
+    const d = close(p);
+    if (d) ack(d);
   }
 
   /** Applies `batch` until it commits or is given up; transient failures wait and retry. */
@@ -140,7 +199,7 @@ export function createBatchConsumer<Q extends QueueSpec>(
         }
         if (stopping) throw err;
         log.warn({ err: describeError(err), holdMs, size: batch.length }, 'batch held');
-        emitter.emit('held', event(batch[0]!, describeError(err)));
+        emitter.emit('held', event(batch[0]!.d.msg, describeError(err)));
         await delay(holdMs);
         holdMs = Math.min(holdMs * 2, HOLD_MAX_MS);
       }
@@ -153,13 +212,7 @@ export function createBatchConsumer<Q extends QueueSpec>(
       return;
     }
     if (batch.length === 1) {
-      const [p] = batch as [Pending<M>];
-      const reason = 'could not be applied (see the consumer log)';
-      await parkDelivery(p.ch, p.msg, spec.name, reason).then(
-        () => settledTag(p.ch, p.msg),
-        () => undefined,
-      );
-      emitter.emit('dead-lettered', event(p, reason));
+      await park(batch[0]!, 'could not be applied (see the consumer log)');
       return;
     }
     // One bad message must not hold back the rest: apply each on its own.
@@ -178,13 +231,15 @@ export function createBatchConsumer<Q extends QueueSpec>(
         try {
           await settle(batch);
         } catch {
-          // Stopping while held: hand the batch back to the broker untouched.
-          for (const p of batch) {
-            p.ch.nack(p.msg, false, true);
-            settledTag(p.ch, p.msg);
+          // Stopping while held: hand the batch's deliveries back to the broker untouched.
+          for (const d of new Set(batch.map((p) => p.d))) {
+            if (d.open <= 0) continue;
+            d.open = 0;
+            d.ch.nack(d.msg, false, true);
+            settledTag(d.ch, d.msg);
+            d.settled();
           }
         }
-        for (const p of batch) p.settled();
       }
     } finally {
       flushing = false;
@@ -193,35 +248,78 @@ export function createBatchConsumer<Q extends QueueSpec>(
 
   async function handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
     tagsOf(ch).add(msg.fields.deliveryTag);
-    let message: M;
+    let entries: BundleEntry<MessageDefinition>[];
     try {
-      message = parseDelivery(msg, byType, retired).message as M;
+      entries = parseBundle(msg, byType, retired);
     } catch (err) {
-      if (err instanceof RetiredMessageError) {
-        log.info({ reason: err.message, messageId: msg.properties.messageId }, 'message dropped');
-        ch.ack(msg);
-        settledTag(ch, msg);
-        return;
-      }
-      const reason = describeError(err);
-      log.warn({ reason, messageId: msg.properties.messageId }, 'poison message parked');
-      // Not parked (the send failed): it stays open on the channel, so no later batch's
-      // multiple ack may cover it.
-      await parkDelivery(ch, msg, spec.name, reason);
+      await parkPoison(ch, msg, describeError(err));
+      return;
+    }
+    if (entries.length === 1 && 'retired' in entries[0]!) {
+      log.info(
+        { reason: entries[0].retired, messageId: msg.properties.messageId },
+        'message dropped',
+      );
+      ch.ack(msg);
       settledTag(ch, msg);
-      emitter.emit('dead-lettered', event({ msg }, reason));
+      return;
+    }
+    if (entries.length === 1 && 'poison' in entries[0]!) {
+      await parkPoison(ch, msg, entries[0].poison);
       return;
     }
     await new Promise<void>((settled) => {
-      pending.push({ ch, msg, message, settled });
-      if (flushing) return; // the running flush takes it next
-      if (lingerMs > 0 && pending.length < prefetch && !stopping) {
-        lingering ??= setTimeout(() => void flush(), lingerMs);
-        return;
-      }
-      // After the current turn: deliveries that arrived together join the same batch.
-      setImmediate(() => void flush());
+      const d: Delivery = { ch, msg, open: entries.length, bundled: entries.length > 1, settled };
+      void (async () => {
+        const ready: Pending<M>[] = [];
+        for (const entry of entries) {
+          if ('message' in entry) {
+            ready.push({ d, message: entry.message as M });
+            continue;
+          }
+          if ('retired' in entry) {
+            log.info(
+              { reason: entry.retired, messageId: msg.properties.messageId },
+              'message dropped',
+            );
+          } else {
+            log.warn({ reason: entry.poison, messageId: entry.messageId }, 'poison message parked');
+            try {
+              await parkEntry(ch, msg, spec.name, entry, entry.poison);
+            } catch {
+              // Not parked: the bundle stays unacked (and open on the channel), to come again.
+              d.open = -Infinity;
+              settled();
+              return;
+            }
+            emitter.emit('dead-lettered', event(msg, entry.poison, { id: entry.messageId }));
+          }
+          d.open -= 1;
+        }
+        if (d.open === 0) {
+          ack(d);
+          return;
+        }
+        pending.push(...ready);
+        if (flushing) return; // the running flush takes them next
+        if (lingerMs > 0 && pending.length < prefetch && !stopping) {
+          lingering ??= setTimeout(() => void flush(), lingerMs);
+          return;
+        }
+        // After the current turn: deliveries that arrived together join the same batch.
+        setImmediate(() => void flush());
+      })();
     });
+  }
+
+  /** Parks a delivery that is poison as a whole, with the reason. */
+  async function parkPoison(ch: ConfirmChannel, msg: ConsumeMessage, reason: string) {
+    log.warn({ reason, messageId: msg.properties.messageId }, 'poison message parked');
+    // Not parked (the send failed): it stays open on the channel, so no later batch's
+    // multiple ack may cover it.
+    await parkDelivery(ch, msg, spec.name, reason);
+    settledTag(ch, msg);
+    emitter.emit('dead-lettered', event(msg, reason));
   }
 
   const loop = createConsumeLoop({

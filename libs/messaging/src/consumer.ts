@@ -110,6 +110,8 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
   type M = MessageOf<Q['accepts'][number]>;
   const emitter = new EventEmitter() as Consumer;
   const spec = options.queue;
+  // Publishers bundle the events of a batched queue: only the batch consumer unpacks them.
+  if (spec.batched) throw new Error(`${spec.name} is batched: consume it with createBatchConsumer`);
   const name = queueName(spec, options.replicaId);
   const log = options.logger.child({ component: 'consumer', queue: name });
   const maxAttempts = spec.failures === 'retries' ? (options.maxAttempts ?? 4) : 1;

@@ -49,6 +49,40 @@ export async function parkDelivery(
 }
 
 /**
+ * Parks one envelope of a bundle in `<queue>.dead-letter` on its own (a confirmed copy, with why,
+ * when and from where), as a message of its own. The bundle is acked once each of its envelopes
+ * is applied or parked.
+ */
+export async function parkEntry(
+  ch: ConfirmChannel,
+  msg: ConsumeMessage,
+  queue: string,
+  entry: { json: unknown; messageId?: string | undefined },
+  reason: string,
+): Promise<void> {
+  const { [HEADERS.bundle]: _count, ...headers } = msg.properties.headers ?? {};
+  const type = (entry.json as { type?: unknown } | null)?.type;
+  await confirmPublish(
+    ch,
+    EXCHANGES.deadLetter,
+    queue,
+    Buffer.from(JSON.stringify(entry.json ?? null)),
+    {
+      ...msg.properties,
+      ...(entry.messageId !== undefined ? { messageId: entry.messageId } : {}),
+      ...(typeof type === 'string' ? { type: type.slice(0, 80) } : {}),
+      headers: {
+        ...headers,
+        [HEADERS.deadReason]: reason.slice(0, 1_000),
+        [HEADERS.deadQueue]: queue,
+        [HEADERS.deadAt]: new Date().toISOString(),
+      },
+      persistent: true,
+    },
+  );
+}
+
+/**
  * Sends a delivery to wait in the delay queue of `delayMs` (one of the queue's ladder, see
  * jitter.ts) and come back as `attempt`, then acks the original.
  */

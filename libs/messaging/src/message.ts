@@ -64,6 +64,71 @@ export function parseDelivery<D extends MessageDefinition>(
   } catch {
     throw new PoisonMessageError('body is not valid JSON');
   }
+  if (Array.isArray(json)) {
+    throw new PoisonMessageError(
+      `a bundle of ${json.length} messages, and this queue's consumer takes one per delivery`,
+    );
+  }
+  return parseEnvelope(json, msg, byType, retired);
+}
+
+/** The most envelopes a bundle may hold; a bigger one is poison. */
+export const MAX_BUNDLE = 1_000;
+
+/** One envelope of a bundle: its message, or why it is poison (with its JSON, for parking). */
+export type BundleEntry<D extends MessageDefinition> =
+  | { message: MessageOf<D> }
+  | { poison: string; json: unknown; messageId?: string }
+  | { retired: string };
+
+/**
+ * Parses a delivery that may be a bundle (a JSON array of envelopes, `HEADERS.bundle`): each
+ * envelope is checked on its own, so one bad envelope does not spoil the others. A delivery of
+ * one envelope is a bundle of one. A body that is neither is poison as a whole.
+ */
+export function parseBundle<D extends MessageDefinition>(
+  msg: ConsumeMessage,
+  byType: ReadonlyMap<string, D>,
+  retired: ReadonlySet<string> = NONE,
+): BundleEntry<D>[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(msg.content.toString('utf8'));
+  } catch {
+    throw new PoisonMessageError('body is not valid JSON');
+  }
+  if (!Array.isArray(json)) {
+    try {
+      return [{ message: parseEnvelope(json, msg, byType, retired).message }];
+    } catch (err) {
+      if (err instanceof RetiredMessageError) return [{ retired: err.message }];
+      throw err;
+    }
+  }
+  if (json.length === 0 || json.length > MAX_BUNDLE) {
+    throw new PoisonMessageError(`a bundle of ${json.length} messages (1 to ${MAX_BUNDLE})`);
+  }
+  return json.map((item: unknown): BundleEntry<D> => {
+    try {
+      return { message: parseEnvelope(item, msg, byType, retired).message };
+    } catch (err) {
+      if (err instanceof RetiredMessageError) return { retired: err.message };
+      const id = (item as { id?: unknown } | null)?.id;
+      return {
+        poison: err instanceof Error ? err.message : String(err),
+        json: item,
+        ...(typeof id === 'string' ? { messageId: id.slice(0, 80) } : {}),
+      };
+    }
+  });
+}
+
+function parseEnvelope<D extends MessageDefinition>(
+  json: unknown,
+  msg: ConsumeMessage,
+  byType: ReadonlyMap<string, D>,
+  retired: ReadonlySet<string>,
+): { message: MessageOf<D>; attempt: number } {
   const type = (json as { type?: unknown } | null)?.type;
   const definition = typeof type === 'string' ? byType.get(type) : undefined;
   if (!definition) {

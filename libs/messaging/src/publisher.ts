@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, Options } from 'amqplib';
-import type { Envelope } from '@psc/contracts';
+import { HEADERS, type Envelope } from '@psc/contracts';
 import type { Broker } from './broker.ts';
 import { throwawayChannel } from './queue-check.ts';
 import { assertTopology, type Topology } from './topology.ts';
@@ -22,6 +23,16 @@ export interface Publisher {
     exchange: string,
     routingKey: string,
     envelope: Envelope<unknown>,
+    options?: PublishOptions,
+  ): Promise<void>;
+  /**
+   * Publishes envelopes of one type as one message, a bundle (`HEADERS.bundle`): for types in
+   * `BUNDLED_TYPES` only, whose consumers unpack them. Resolves once the broker confirmed it.
+   */
+  publishBundle(
+    exchange: string,
+    routingKey: string,
+    envelopes: readonly Envelope<unknown>[],
     options?: PublishOptions,
   ): Promise<void>;
   close(): Promise<void>;
@@ -80,17 +91,32 @@ export function createPublisher(options: PublisherOptions): Publisher {
     },
   );
 
+  async function send(exchange: string, routingKey: string, body: Buffer, props: Options.Publish) {
+    await channel.publish(
+      exchange,
+      routingKey,
+      body,
+      withPublishContext({ ...props, timeout: options.publishTimeoutMs ?? 10_000 }),
+    );
+    if (returned.delete(props.messageId!)) throw new UnroutableError(exchange, routingKey);
+  }
+
   return {
     async publish(exchange, routingKey, envelope, publishOptions = {}) {
-      const body = encode(envelope, maxBytes);
       const props = amqpProperties(envelope, options.appId, publishOptions);
-      await channel.publish(
-        exchange,
-        routingKey,
-        body,
-        withPublishContext({ ...props, timeout: options.publishTimeoutMs ?? 10_000 }),
-      );
-      if (returned.delete(envelope.id)) throw new UnroutableError(exchange, routingKey);
+      await send(exchange, routingKey, encode(envelope, maxBytes), props);
+    },
+    async publishBundle(exchange, routingKey, envelopes, publishOptions = {}) {
+      const first = envelopes[0];
+      if (!first) return;
+      const body = Buffer.from(JSON.stringify(envelopes));
+      if (body.length > maxBytes) throw new MessageTooLargeError(body.length, maxBytes);
+      // The bundle's own id: each envelope keeps its own inside, for the consumer.
+      const props = amqpProperties({ ...first, id: randomUUID() }, options.appId, {
+        ...publishOptions,
+        headers: { ...publishOptions.headers, [HEADERS.bundle]: envelopes.length },
+      });
+      await send(exchange, routingKey, body, props);
     },
     async close() {
       await channel.close();

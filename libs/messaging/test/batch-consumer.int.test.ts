@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { EXCHANGES, QUEUES } from '@psc/contracts';
+import { EXCHANGES, HEADERS, QUEUES } from '@psc/contracts';
 import { createBatchConsumer, createEnvelope } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
@@ -17,6 +17,7 @@ async function lingering(t: TestContext, options: { prefetch: number; lingerMs: 
     broker,
     queue: {
       ...spec,
+      batched: true,
       failures: 'park',
       retiredBindings: [{ exchange: EXCHANGES.events, routingKey: pong.type }],
     },
@@ -91,6 +92,39 @@ describe('batch consumer', { concurrency: true, timeout: 30_000 }, () => {
     const [dead] = await raw.take(QUEUES.deadLetter(WORK_QUEUE), 1);
     assert.equal(dead?.properties.messageId, 'poison-1');
     // A batch is acked after the poison before it was parked: nothing may come back.
+    assert.equal(await unackedAfterStop(consumer, raw), 0);
+  });
+
+  it('when a bundle arrives, then each of its envelopes is applied, a bad one is parked alone with its reason, and the bundle is acked once', async (t) => {
+    const { raw, consumer, batches, send } = await lingering(t, { prefetch: 50, lingerMs: 200 });
+    const bad = { ...pingEnvelope(7), payload: { n: 'seven' } };
+    const bundle = [pingEnvelope(10), bad, pingEnvelope(11), createEnvelope(pong, { n: 9 })];
+    await raw.send(WORK_QUEUE, JSON.stringify(bundle), {
+      messageId: 'bundle-1',
+      headers: { [HEADERS.bundle]: bundle.length },
+    });
+    await send(1);
+    await waitFor(() => batches.flat().length === 3, { message: 'the three good pings applied' });
+    assert.deepEqual(batches.flat().sort(), [0, 10, 11]);
+    const [dead] = await raw.take(QUEUES.deadLetter(WORK_QUEUE), 1);
+    assert.equal(dead?.properties.messageId, bad.id, 'the bad envelope parked as itself');
+    assert.equal(dead?.properties.headers?.[HEADERS.bundle], undefined);
+    assert.match(String(dead?.properties.headers?.[HEADERS.deadReason]), /payload\.n/);
+    assert.deepEqual(JSON.parse(dead?.content.toString()), bad);
+    // The retired pong was dropped, not parked: the dead-letter queue holds nothing else.
+    assert.equal((await raw.inspect(QUEUES.deadLetter(WORK_QUEUE))).messageCount, 0);
+    await waitFor(() => consumer.inFlight() === 0, { message: 'the bundle settled' });
+    assert.equal(await unackedAfterStop(consumer, raw), 0);
+  });
+
+  it('when a bundle is empty or not an array of envelopes, then it is parked whole with the reason', async (t) => {
+    const { raw, consumer, batches, send } = await lingering(t, { prefetch: 50, lingerMs: 100 });
+    await raw.send(WORK_QUEUE, '[]', { messageId: 'empty-bundle' });
+    await send(1);
+    await waitFor(() => batches.flat().length === 1, { message: 'the ping applied' });
+    const [dead] = await raw.take(QUEUES.deadLetter(WORK_QUEUE), 1);
+    assert.equal(dead?.properties.messageId, 'empty-bundle');
+    assert.match(String(dead?.properties.headers?.[HEADERS.deadReason]), /bundle of 0/);
     assert.equal(await unackedAfterStop(consumer, raw), 0);
   });
 

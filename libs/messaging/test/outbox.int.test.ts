@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ConsumeMessage } from 'amqplib';
-import { EXCHANGES } from '@psc/contracts';
+import { BUNDLED_TYPES, EXCHANGES, HEADERS, jobSucceeded } from '@psc/contracts';
 import {
   baseTopology,
   MessageTooLargeError,
   createOutbox,
   createOutboxParking,
   createOutboxTable,
+  createEnvelope,
   createPublisher,
   type Broker,
   type Outbox,
@@ -48,7 +49,7 @@ function outboxFor(
   fx: Fixture,
   knex: Knex,
   broker: Broker,
-  extra: { deleteDelayMs?: number; sweepAgeMs?: number } = {},
+  extra: { deleteDelayMs?: number; sweepAgeMs?: number; bundleMs?: number } = {},
 ): Outbox {
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'conformance' });
   const outbox = createOutbox({
@@ -68,8 +69,8 @@ function outboxFor(
   return outbox;
 }
 
-/** Every message published to the events exchange for `ping`, as seen by a plain subscriber. */
-async function subscribe(fx: Fixture): Promise<ConsumeMessage[]> {
+/** Every message published to the events exchange for `type`, as seen by a plain subscriber. */
+async function subscribe(fx: Fixture, type: string = ping.type): Promise<ConsumeMessage[]> {
   const raw = await fx.raw();
   await raw.channel.assertExchange(EXCHANGES.unrouted, 'fanout', { durable: true });
   await raw.channel.assertExchange(EXCHANGES.events, 'topic', {
@@ -77,7 +78,7 @@ async function subscribe(fx: Fixture): Promise<ConsumeMessage[]> {
     alternateExchange: EXCHANGES.unrouted,
   });
   await raw.channel.assertQueue(EVENTS_QUEUE);
-  await raw.channel.bindQueue(EVENTS_QUEUE, EXCHANGES.events, ping.type);
+  await raw.channel.bindQueue(EVENTS_QUEUE, EXCHANGES.events, type);
   const seen: ConsumeMessage[] = [];
   await raw.channel.consume(EVENTS_QUEUE, (msg) => msg && seen.push(msg), { noAck: true });
   return seen;
@@ -198,6 +199,46 @@ describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
     assert.equal(await rowOf(first.envelope.id), undefined, 'its commit deleted the row');
     await waitFor(() => seen.length >= 2, { message: 'second message published' });
     assert.deepEqual(ids(seen), [first.envelope.id, second.envelope.id], 'rolled back: never sent');
+  });
+
+  it('when job outcomes are committed one after another, then the first goes at once and those of the next window go together as one bundle, each envelope once', async (t) => {
+    assert.ok(BUNDLED_TYPES.has(jobSucceeded.type), 'job.succeeded is bundled');
+    assert.ok(!BUNDLED_TYPES.has(ping.type));
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const seen = await subscribe(fx, jobSucceeded.type);
+    // A window far longer than the test's writes take: only the bundling can group them.
+    const outbox = outboxFor(fx, knex, await fx.broker(), { bundleMs: 2_000 });
+    const outcome = () => ({
+      exchange: EXCHANGES.events,
+      routingKey: jobSucceeded.type,
+      envelope: createEnvelope(jobSucceeded, {
+        jobId: crypto.randomUUID(),
+        run: 1,
+        attempt: 1,
+        at: new Date().toISOString(),
+        stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0, deleted: 0 },
+      }),
+    });
+    const sent = Array.from({ length: 6 }, outcome);
+    await outbox.emit([sent[0]!]);
+    await waitFor(() => seen.length === 1, { message: 'the first outcome published alone' });
+    for (const m of sent.slice(1)) await outbox.emit([m]);
+
+    const envelopes = () =>
+      seen.flatMap((m): { id: string }[] => {
+        const body = JSON.parse(m.content.toString('utf8')) as { id: string } | { id: string }[];
+        return Array.isArray(body) ? body : [body];
+      });
+    await waitFor(() => envelopes().length === sent.length, { message: 'every outcome published' });
+    assert.deepEqual(
+      envelopes().map((e) => e.id),
+      sent.map((m) => m.envelope.id),
+    );
+    assert.equal(seen.length, 2, 'the five later outcomes went as one message');
+    assert.equal(seen[1]?.properties.headers?.[HEADERS.bundle], 5);
+    assert.equal(seen[1]?.properties.type, jobSucceeded.type);
+    await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
   });
 
   it('when messages are emitted outside a transaction, then each is published once, in order', async (t) => {
