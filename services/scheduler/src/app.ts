@@ -25,6 +25,7 @@ import { createJobRepository } from './data-access/job.repository.ts';
 import { createLedgerStore } from './data-access/ledger.store.ts';
 import { createLeaseRepository } from './data-access/lease.repository.ts';
 import { createPlatformRepository } from './data-access/platform.repository.ts';
+import { createPlatformCache } from './data-access/platform-cache.ts';
 import { createScheduleRepository } from './data-access/schedule.repository.ts';
 import { createSchedulerMetrics } from './data-access/scheduler.metrics.ts';
 import { createTickStore, LEASE_NAME } from './data-access/tick.store.ts';
@@ -100,10 +101,12 @@ export function createApp(deps: AppDeps) {
     platformById,
     clock,
   });
+  const platformCache = createPlatformCache(platforms);
   const runNow = createRunNow({
     platforms,
+    platformsById: (ids, fresh) => platformCache.getMany(ids, fresh),
     platformById,
-    enqueue: (jobs, correlationId) => ledger.enqueue(jobs, correlationId),
+    enqueue: (jobs, versions, correlationId) => ledger.enqueue(jobs, versions, correlationId),
     clock,
     currentTraceId,
   });

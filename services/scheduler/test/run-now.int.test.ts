@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobCancel, jobGet, jobList, REDACTED } from '@psc/contracts';
+import { jobCancel, jobGet, jobList, REDACTED, type PlatformSummary } from '@psc/contracts';
 import { AppError } from '@psc/core';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
@@ -129,6 +129,65 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
         params: {},
       }),
       (err: unknown) => err instanceof AppError && err.status === 404,
+    );
+  });
+
+  /** Announces `platform` as the registry would after a change, and waits until it is projected. */
+  async function change(platform: PlatformSummary): Promise<void> {
+    await s.mq.announce(platform);
+    await waitFor(
+      async () =>
+        (await s.knex
+          .withSchema('scheduler')
+          .table('platforms')
+          .where({ id: platform.id, version: platform.version })
+          .first()) !== undefined,
+      { message: `version ${platform.version} projected` },
+    );
+  }
+
+  it('when a platform run a moment ago is deactivated, then the next run-now of it is refused and makes no job, though an earlier batch read it active', async () => {
+    const platform = platformSummary();
+    await s.mq.announce(platform);
+    await s.waitForPlatform(platform.id);
+    const request = { taskType: 'sync' as const, platformId: platform.id, params: {} };
+    assert.equal((await runNow(s.rpc, request)).jobs.length, 1);
+
+    await change({ ...platform, version: 2, active: false });
+    await assert.rejects(
+      runNow(s.rpc, request),
+      (err: unknown) => err instanceof AppError && err.status === 409,
+    );
+    const made = await s.knex
+      .withSchema('scheduler')
+      .table('jobs')
+      .where({ platform_id: platform.id });
+    assert.equal(made.length, 1, 'only the job of the first run-now');
+  });
+
+  it('when a platform run a moment ago changes its resources, then run-now follows the new version: a removed resource is 404, an added one runs once', async () => {
+    const platform = platformSummary({ resources: [{ name: 'booths', tasks: ['sync'] }] });
+    await s.mq.announce(platform);
+    await s.waitForPlatform(platform.id);
+    const run = (resource: string) =>
+      runNow(s.rpc, { taskType: 'sync', platformId: platform.id, resource, params: {} });
+    assert.equal((await run('booths')).jobs.length, 1);
+
+    await change({ ...platform, version: 2, resources: [{ name: 'menus', tasks: ['sync'] }] });
+    await assert.rejects(
+      run('booths'),
+      (err: unknown) => err instanceof AppError && err.status === 404,
+    );
+    const { jobs } = await run('menus');
+    assert.equal(jobs.length, 1);
+    const made = await s.knex
+      .withSchema('scheduler')
+      .table('jobs')
+      .where({ platform_id: platform.id })
+      .orderBy('created_at');
+    assert.deepEqual(
+      made.map((j: { resource: string }) => j.resource),
+      ['booths', 'menus'],
     );
   });
 

@@ -154,10 +154,28 @@ const NEW_JOB_RECORD = `j(id uuid, platform_id uuid, resource text, task_type te
 /**
  * New jobs as one record each of `jsonb_to_recordset`, inserted by a CTE of the statement that
  * also writes their `job.run` messages to the outbox: an enqueue is one autocommitted round trip.
+ * Each record names the version of its platform the jobs were made from; a platform no longer at
+ * that version, active and not deleted makes its jobs' `platform_id` null, which the column
+ * refuses, so the whole statement fails (the jobs and their `job.run`s) and
+ * {@link StalePlatformError} says why.
  */
 const NEW_JOBS = `new_jobs as (
   insert into scheduler.jobs (${NEW_JOB_COLUMNS})
-  select ${NEW_JOB_COLUMNS} from jsonb_to_recordset(?::jsonb) as ${NEW_JOB_RECORD})`;
+  select j.id,
+         (select p.id from scheduler.platforms p
+           where p.id = j.platform_id and p.version = j.platform_version and p.active
+             and not p.deleted),
+         j.resource, j.task_type, j.status, j.priority, j.trigger, j.attempts, j.run, j.params,
+         j.trace_id, j.scheduled_for, j.backfill_id, j.created_at, j.updated_at
+    from jsonb_to_recordset(?::jsonb) as j(id uuid, platform_id uuid, platform_version integer,
+         resource text, task_type text, status text, priority smallint, trigger text,
+         attempts integer, run integer, params jsonb, trace_id text, scheduled_for timestamptz,
+         backfill_id uuid, created_at timestamptz, updated_at timestamptz))`;
+
+/** An enqueue found a platform changed since its jobs were made from it (see NEW_JOBS). */
+export class StalePlatformError extends Error {
+  override name = 'StalePlatformError';
+}
 
 /** Scheduled runs per statement of {@link INSERT_SCHEDULED}. */
 const SCHEDULED_CHUNK = 5_000;
@@ -235,13 +253,30 @@ export function createJobRepository(knex: Knex) {
      * Inserts new jobs in the statement that writes the outbox's `part` (their `job.run`s), as
      * `outbox.emit` runs it; returns the outbox's seqs.
      */
-    async insertWith(part: OutboxPart, batch: Job[]): Promise<(string | number)[] | null> {
-      const rows = await runPrepared<{ outbox_seqs: string[] | null }>(
-        knex,
-        insertWithText(`with ${part.cte}, ${NEW_JOBS} select ${part.seqs} as outbox_seqs`),
-        [...part.bindings, JSON.stringify(batch.map(jobRow))],
-      );
-      return rows[0]?.outbox_seqs ?? null;
+    async insertWith(
+      part: OutboxPart,
+      batch: Job[],
+      /** The version of each platform the jobs were made from. */
+      versions: ReadonlyMap<string, number>,
+    ): Promise<(string | number)[] | null> {
+      const records = batch.map((job) => ({
+        ...jobRow(job),
+        platform_version: versions.get(job.platformId) ?? null,
+      }));
+      try {
+        const rows = await runPrepared<{ outbox_seqs: string[] | null }>(
+          knex,
+          insertWithText(`with ${part.cte}, ${NEW_JOBS} select ${part.seqs} as outbox_seqs`),
+          [...part.bindings, JSON.stringify(records)],
+        );
+        return rows[0]?.outbox_seqs ?? null;
+      } catch (err) {
+        const { code, table, column } = (err ?? {}) as Record<string, unknown>;
+        if (code === '23502' && table === 'jobs' && column === 'platform_id') {
+          throw new StalePlatformError('a platform changed since its jobs were made');
+        }
+        throw err;
+      }
     },
 
     /**

@@ -4,7 +4,7 @@ import type { Outbox } from '@psc/messaging';
 import { isFinalJobStatus, type DlqFilter, type Job, type JobStatus } from '@psc/contracts';
 import type { ControlRepository } from './control.repository.ts';
 import type { DeadLetterRepository } from './dead-letter.repository.ts';
-import type { JobRepository } from './job.repository.ts';
+import { StalePlatformError, type JobRepository } from './job.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import {
   DEAD,
@@ -59,12 +59,27 @@ export function createLedgerStore(deps: {
 
   return {
     /** New jobs and their `job.run` commands, in one statement (atomic without a transaction). */
-    async enqueue(jobs: Job[], correlationId?: string): Promise<void> {
+    /**
+     * Inserts new jobs and their `job.run`s in one statement, unless one of their platforms is no
+     * longer at the version given, active and not deleted: then nothing is written and the
+     * answer is false.
+     */
+    async enqueue(
+      jobs: Job[],
+      versions: ReadonlyMap<string, number>,
+      correlationId?: string,
+    ): Promise<boolean> {
       const now = deps.clock.now();
-      await deps.outbox.emit(
-        jobs.map((job) => jobRunMessage(job, now, correlationId)),
-        (part) => deps.jobs.insertWith(part, jobs),
-      );
+      try {
+        await deps.outbox.emit(
+          jobs.map((job) => jobRunMessage(job, now, correlationId)),
+          (part) => deps.jobs.insertWith(part, jobs, versions),
+        );
+        return true;
+      } catch (err) {
+        if (err instanceof StalePlatformError) return false;
+        throw err;
+      }
     },
 
     /** Applies worker reports, all in one transaction; returns the jobs that changed. */

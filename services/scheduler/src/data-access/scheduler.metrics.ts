@@ -169,8 +169,8 @@ export function createSchedulerMetrics(deps: {
     countingJobs(jobs: JobRepository): JobRepository {
       return {
         ...jobs,
-        async insertWith(part, batch) {
-          const seqs = await jobs.insertWith(part, batch);
+        async insertWith(part, batch, versions) {
+          const seqs = await jobs.insertWith(part, batch, versions);
           countJobs(batch, 'queued');
           return seqs;
         },

@@ -7,6 +7,9 @@ import type { PlatformRepository, PlatformView } from '../data-access/platform.r
 /** Run-now jobs jump the queue unless the caller says otherwise. */
 const RUN_NOW_PRIORITY = 9;
 
+/** Tries on fresh reads after the kept platforms could not answer a batch. */
+const FRESH_TRIES = 3;
+
 type RunNowResult = RpcResponse<typeof jobRunNow>['results'][number];
 
 /**
@@ -15,18 +18,31 @@ type RunNowResult = RpcResponse<typeof jobRunNow>['results'][number];
  * a platform it has not heard of yet (its event still in flight) is asked of the registry.
  */
 export function createRunNow(deps: {
-  platforms: PlatformRepository;
+  platforms: Pick<PlatformRepository, 'listActive'>;
+  /**
+   * The platforms of `ids` (those that exist), kept from earlier batches unless `fresh`. A kept
+   * one may be out of date: `enqueue` checks the jobs made from it, and a refusal is checked again.
+   */
+  platformsById: (ids: readonly string[], fresh: boolean) => Promise<Map<string, PlatformView>>;
   /** The projection's platform, or the registry's for one whose event is still in flight. */
   platformById: (id: string, known: ReadonlyMap<string, PlatformView>) => Promise<PlatformView>;
-  /** Inserts the jobs and their `job.run`s in one transaction. */
-  enqueue: (jobs: Job[], correlationId?: string) => Promise<void>;
+  /**
+   * Inserts the jobs and their `job.run`s in one statement, if every platform is still at the
+   * version given, active and not deleted; false (and nothing written) if not.
+   */
+  enqueue: (
+    jobs: Job[],
+    versions: ReadonlyMap<string, number>,
+    correlationId?: string,
+  ) => Promise<boolean>;
   clock: Clock;
   currentTraceId: () => string | null;
 }) {
-  /** The jobs one request asks for, or why it cannot be run. */
+  /** The jobs one request asks for, or why it cannot be run; notes each platform's version. */
   async function jobsFor(
     request: RunNowRequest,
     known: ReadonlyMap<string, PlatformView>,
+    versions: Map<string, number>,
     now: Date,
     trigger: Job['trigger'],
   ): Promise<Job[]> {
@@ -54,6 +70,7 @@ export function createRunNow(deps: {
         for (const r of platform.resources)
           if (r.tasks.includes(request.taskType)) targets.push({ platform, resource: r.name });
     }
+    for (const { platform } of targets) versions.set(platform.id, platform.version);
     // A trace id even when nothing is traced (no exporter): the job's log lines carry it.
     const traceId = request.traceId ?? deps.currentTraceId() ?? newTraceId();
     return targets.map(({ platform, resource }) => ({
@@ -80,33 +97,57 @@ export function createRunNow(deps: {
   }
 
   /**
+   * One try at a batch: its answers, or null when what it read of a platform may be out of date
+   * (a kept platform refused a request, or the insert found one changed).
+   */
+  async function attempt(
+    requests: RunNowRequest[],
+    fresh: boolean,
+    correlationId: string | undefined,
+    trigger: Job['trigger'],
+  ): Promise<RunNowResult[] | null> {
+    const now = deps.clock.now();
+    // One read for every platform the batch names (none when all are kept from earlier ones).
+    const known = await deps.platformsById(
+      requests.flatMap((r) => (r.platformId ? [r.platformId] : [])),
+      fresh,
+    );
+    const versions = new Map<string, number>();
+    const outcomes = await Promise.all(
+      requests.map((r) =>
+        jobsFor(r, known, versions, now, trigger).then(
+          (jobs) => ({ ok: true as const, jobs }),
+          (err: unknown) => ({ ok: false as const, err }),
+        ),
+      ),
+    );
+    if (!fresh && outcomes.some((o) => !o.ok)) return null;
+    const all = outcomes.flatMap((o) => (o.ok ? o.jobs : []));
+    if (all.length > 0 && !(await deps.enqueue(all, versions, correlationId))) return null;
+    return outcomes.map((o) =>
+      o.ok
+        ? { ok: true, jobs: o.jobs.map((j) => ({ id: j.id, status: 'queued' as const })) }
+        : { ok: false, error: toErrorBody(o.err) },
+    );
+  }
+
+  /**
    * Several callers' run-now requests at once: each is checked on its own (one's 404 does not
-   * fail another), and every job of every request is enqueued in one transaction.
+   * fail another), and every job of every request is enqueued in one statement. Platforms kept
+   * from earlier batches answer first; a batch they cannot answer for sure is tried again on
+   * fresh reads (a platform changing under every try fails the batch with 409).
    */
   return async function runNow(
     requests: RunNowRequest[],
     correlationId?: string,
     trigger: Job['trigger'] = 'api',
   ): Promise<RunNowResult[]> {
-    const now = deps.clock.now();
-    // One query for every platform the batch names (the scheduler's own projection).
-    const known = await deps.platforms.getMany(
-      requests.flatMap((r) => (r.platformId ? [r.platformId] : [])),
-    );
-    const outcomes = await Promise.all(
-      requests.map((r) =>
-        jobsFor(r, known, now, trigger).then(
-          (jobs) => ({ ok: true as const, jobs }),
-          (err: unknown) => ({ ok: false as const, err }),
-        ),
-      ),
-    );
-    const all = outcomes.flatMap((o) => (o.ok ? o.jobs : []));
-    if (all.length > 0) await deps.enqueue(all, correlationId);
-    return outcomes.map((o) =>
-      o.ok
-        ? { ok: true, jobs: o.jobs.map((j) => ({ id: j.id, status: 'queued' as const })) }
-        : { ok: false, error: toErrorBody(o.err) },
+    for (let tries = 0; tries < FRESH_TRIES + 1; tries += 1) {
+      const results = await attempt(requests, tries > 0, correlationId, trigger);
+      if (results) return results;
+    }
+    throw new ConflictError(
+      'the platforms changed while their jobs were being enqueued; try again',
     );
   };
 }
