@@ -34,5 +34,3 @@ export function createPlatformCache(platforms: Pick<PlatformRepository, 'getMany
     },
   };
 }
-
-export type PlatformCache = ReturnType<typeof createPlatformCache>;
