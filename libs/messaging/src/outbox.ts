@@ -155,8 +155,8 @@ export interface OutboxOptions {
   /** How often rows the fast path did not publish are looked for. */
   pollIntervalMs?: number;
   /**
-   * How long a confirmed row waits for a statement to carry its delete before it is deleted
-   * alone (default 100 ms).
+   * How long confirmed rows gather before one statement deletes them all (default 100 ms; at
+   * once when `batchSize` are waiting).
    */
   deleteDelayMs?: number;
   /** Rows at least this old are taken by the sweep (any replica's). */
@@ -179,9 +179,8 @@ const MAX_BUNDLE_ROWS = 100;
 /**
  * Transactional outbox. A message is inserted in the transaction of the state change that
  * causes it; after the commit the relay publishes it straight from memory (no re-read) with a
- * confirm and then deletes the row: in the next statement that writes to the outbox (under
- * load, a job's own commit carries the deletes of the jobs before it), or after a short wait,
- * alone. Rows whose publish failed, or whose process died first, are found by a sweep of rows
+ * confirm and then deletes the row, with the others confirmed within `deleteDelayMs`, in one
+ * statement. Rows whose publish failed, or whose process died first, are found by a sweep of rows
  * older than `sweepAgeMs`, by whichever replica gets there first (SKIP LOCKED). A crash between
  * confirm and delete publishes the same message id again; consumers are idempotent.
  */
@@ -207,13 +206,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
   /** Seqs being published from memory now: the sweep leaves them alone. */
   const publishing = new Set<string>();
   /**
-   * Seqs published and confirmed but not deleted yet, with when: their deletes ride along with
-   * the next insert into the outbox (no transaction of their own while messages flow), or go
-   * together once they have waited deleteDelayMs. The sweep leaves these alone too.
+   * Seqs published and confirmed but not deleted yet: deleted together, deleteDelayMs after the
+   * first of them, by one statement of their own. The sweep leaves these alone too.
    */
-  const confirmed = new Map<string, number>();
-  /** Seqs whose delete rides in a statement not yet committed: back to `confirmed` if it fails. */
-  const riding = new Set<string>();
+  const confirmed = new Set<string>();
+  /** Seqs whose delete is running: back to `confirmed` if it fails. */
+  const deletingSeqs = new Set<string>();
   let deleteTimer: NodeJS.Timeout | undefined;
   let deleting: Promise<void> | undefined;
   /**
@@ -290,86 +288,36 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function insertion(messages: OutboxMessage[], patch?: OutboxBodyPatch) {
     const bodies = checkedBodies(messages);
     const rows = messages.map(toRow);
-    const deletes = takeDeletes();
     return {
       rows,
-      // Rows in the order given: nextval runs in the order the document's rows come. The deletes skip
-      // a row another replica's sweep has locked: it publishes that row again and deletes it.
-      // The outer `seq = any(…)` repeats the inner one so the delete, too, goes by the primary
-      // key: a statement prepared while the table was new keeps a plan that scanned it whole,
-      // and between two autovacuums the table holds a minute of dead rows (in the bench, a
-      // few hundred pages read for every job).
-      cte: `outbox_done as (
-        delete from ${options.schema}.outbox where seq = any(?::bigint[]) and seq in (
-          select seq from ${options.schema}.outbox where seq = any(?::bigint[])
-             for update skip locked)
-      ), outbox_rows as (
+      // Rows in the order given: nextval runs in the order the document's rows come.
+      cte: `outbox_rows as (
         insert into ${options.schema}.outbox (exchange, routing_key, body, priority, headers, trace)
         ${patch ? patchedRows(patch) : `select * from jsonb_to_recordset(?::jsonb) as m(${ROW_COLUMNS})`}
         returning seq)`,
-      bindings: [deletes.seqs, deletes.seqs, rowsDocument(rows, bodies)],
+      bindings: [rowsDocument(rows, bodies)],
       seqs: '(select array_agg(seq order by seq) from outbox_rows)',
       stored: (seqs: (string | number)[]): OutboxRow[] => {
         if (seqs.length !== rows.length) throw new Error('outbox rows and seqs differ in number');
         return rows.map((r, i): OutboxRow => ({ ...r, seq: String(seqs[i]) }));
       },
-      deletes,
-    };
-  }
-
-  /** Confirmed seqs for the next statement to delete; `settle` says whether it committed. */
-  function takeDeletes() {
-    const seqs: string[] = [];
-    for (const seq of confirmed.keys()) {
-      if (seqs.length >= batchSize) break;
-      seqs.push(seq);
-    }
-    for (const seq of seqs) {
-      confirmed.delete(seq);
-      riding.add(seq);
-    }
-    return {
-      seqs,
-      settle(done: boolean) {
-        const at = Date.now();
-        for (const seq of seqs) {
-          riding.delete(seq);
-          if (!done) confirmed.set(seq, at);
-        }
-        if (!done && seqs.length > 0) scheduleDeletes();
-      },
     };
   }
 
   async function insert(q: Knex | Knex.Transaction, messages: OutboxMessage[]) {
-    const { cte, bindings, seqs, stored, deletes } = insertion(messages);
-    try {
-      const { rows } = await q.raw<{ rows: { outbox_seqs: string[] }[] }>(
-        `with ${cte} select ${seqs} as outbox_seqs`,
-        bindings,
-      );
-      return { rows: stored(rows[0]?.outbox_seqs ?? []), deletes };
-    } catch (err) {
-      deletes.settle(false);
-      throw err;
-    }
+    const { cte, bindings, seqs, stored } = insertion(messages);
+    const { rows } = await q.raw<{ rows: { outbox_seqs: string[] }[] }>(
+      `with ${cte} select ${seqs} as outbox_seqs`,
+      bindings,
+    );
+    return stored(rows[0]?.outbox_seqs ?? []);
   }
 
-  /**
-   * Hands `rows` to the relay once `trx` commits; a rollback publishes nothing. The deletes the
-   * statement carried are done with the commit, and waiting again after a rollback.
-   */
-  function afterCommit(
-    trx: Knex.Transaction,
-    rows: OutboxRow[],
-    deletes: ReturnType<typeof takeDeletes>,
-  ): void {
+  /** Hands `rows` to the relay once `trx` commits; a rollback publishes nothing. */
+  function afterCommit(trx: Knex.Transaction, rows: OutboxRow[]): void {
     trx.executionPromise.then(
-      () => {
-        deletes.settle(true);
-        committed(rows);
-      },
-      () => deletes.settle(false),
+      () => committed(rows),
+      () => undefined,
     );
   }
 
@@ -477,32 +425,31 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
-  /** Deletes the confirmed rows no statement carried (all of them with `all`, when stopping). */
-  function flushDeletes(all = false): Promise<void> {
+  /**
+   * Deletes the confirmed rows, all in one statement. Not along the service's own writes: a
+   * statement prepared while the outbox was new keeps a plan that scans it, and between two
+   * autovacuums the table holds a minute of dead rows (in the bench, a few hundred pages read
+   * for every job). This statement is planned for the table as it is each time.
+   */
+  function flushDeletes(): Promise<void> {
     if (deleteTimer) clearTimeout(deleteTimer);
     deleteTimer = undefined;
     if (confirmed.size === 0 || deleting) return deleting ?? Promise.resolve();
-    const waited = Date.now() - deleteDelayMs;
-    const seqs = [...confirmed].filter(([, at]) => all || at <= waited).map(([seq]) => seq);
-    if (seqs.length === 0) {
-      scheduleDeletes();
-      return Promise.resolve();
-    }
-    // Riding until the delete commits, as a write's deletes do: out of `confirmed` and not
-    // yet deleted, the rows would be free for the sweep to publish again meanwhile.
+    const seqs = [...confirmed];
+    // Out of `confirmed` and not yet deleted, the rows would be free for the sweep to publish
+    // again meanwhile.
     for (const seq of seqs) {
       confirmed.delete(seq);
-      riding.add(seq);
+      deletingSeqs.add(seq);
     }
     deleting = deleteRows(seqs)
       .catch((err: unknown) => {
         // Kept for the next flush.
-        const at = Date.now();
-        for (const seq of seqs) confirmed.set(seq, at);
+        for (const seq of seqs) confirmed.add(seq);
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox delete failed');
       })
       .finally(() => {
-        for (const seq of seqs) riding.delete(seq);
+        for (const seq of seqs) deletingSeqs.delete(seq);
         deleting = undefined;
         if (confirmed.size > 0) scheduleDeletes();
       });
@@ -510,7 +457,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   function scheduleDeletes(): void {
-    if (confirmed.size >= batchSize) void flushDeletes(true);
+    if (confirmed.size >= batchSize) void flushDeletes();
     else deleteTimer ??= setTimeout(() => void flushDeletes(), deleteDelayMs);
   }
 
@@ -536,8 +483,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     for (const r of batch) publishing.add(r.seq);
     try {
       const { done, failed } = await publishAll(bundled(batch));
-      const at = Date.now();
-      for (const seq of done) confirmed.set(seq, at);
+      for (const seq of done) confirmed.add(seq);
       scheduleDeletes();
       return failed === undefined;
     } finally {
@@ -580,7 +526,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         .limit(batchSize)
         .forUpdate()
         .skipLocked();
-      const busy = [...publishing, ...confirmed.keys(), ...riding];
+      const busy = [...publishing, ...confirmed, ...deletingSeqs];
       if (busy.length > 0) void query.whereNotIn('seq', busy);
       const selected = ((await query) as OutboxRow[]).map((r) => ({ ...r, seq: String(r.seq) }));
       if (selected.length === 0) return 0;
@@ -589,8 +535,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
       // them in `fresh` while it ran.
       const mine = new Set([
         ...publishing,
-        ...confirmed.keys(),
-        ...riding,
+        ...confirmed,
+        ...deletingSeqs,
         ...fresh.map((r) => r.seq),
       ]);
       const rows = selected.filter((r) => !mine.has(r.seq));
@@ -663,49 +609,26 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     async write(trx, messages) {
       if (messages.length === 0) return;
-      const { rows, deletes } = await insert(trx, messages);
-      afterCommit(trx, rows, deletes);
+      afterCommit(trx, await insert(trx, messages));
     },
     async emit(messages, statement, patch) {
       if (!statement) {
         if (messages.length === 0) return;
-        const { rows, deletes } = await insert(options.knex, messages);
-        deletes.settle(true);
-        committed(rows);
+        committed(await insert(options.knex, messages));
         return;
       }
-      const { cte, bindings, seqs, stored, deletes } = insertion(messages, patch);
-      let inserted: (string | number)[] | null;
-      try {
-        inserted = await statement({ cte, bindings, seqs });
-      } catch (err) {
-        deletes.settle(false);
-        throw err;
-      }
-      deletes.settle(true);
+      const { cte, bindings, seqs, stored } = insertion(messages, patch);
+      const inserted = await statement({ cte, bindings, seqs });
       committed(stored(inserted ?? []));
     },
     along(trx, messages) {
       if (messages.length === 0) return undefined;
-      const { cte, bindings, seqs, stored, deletes } = insertion(messages);
-      let ran = false;
-      // Settled by the transaction, whether or not the caller ran the statement.
-      trx.executionPromise.then(
-        () => deletes.settle(ran),
-        () => deletes.settle(false),
-      );
+      const { cte, bindings, seqs, stored } = insertion(messages);
       return {
         cte,
         bindings,
         seqs,
-        inserted: (inserted) => {
-          ran = true;
-          const rows = stored(inserted);
-          trx.executionPromise.then(
-            () => committed(rows),
-            () => undefined,
-          );
-        },
+        inserted: (inserted) => afterCommit(trx, stored(inserted)),
       };
     },
     start() {
@@ -722,7 +645,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       while (options.isBrokerConnected() && fresh.length > 0) {
         if (!(await relayFresh().catch(() => false))) break;
       }
-      await flushDeletes(true);
+      await flushDeletes();
     },
     async parked(limit) {
       const rows = (await options.knex
