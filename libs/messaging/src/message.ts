@@ -58,12 +58,7 @@ export function parseDelivery<D extends MessageDefinition>(
   byType: ReadonlyMap<string, D>,
   retired: ReadonlySet<string> = NONE,
 ): { message: MessageOf<D>; attempt: number } {
-  let json: unknown;
-  try {
-    json = JSON.parse(msg.content.toString('utf8'));
-  } catch {
-    throw new PoisonMessageError('body is not valid JSON');
-  }
+  const json = bodyOf(msg);
   if (Array.isArray(json)) {
     throw new PoisonMessageError(
       `a bundle of ${json.length} messages, and this queue's consumer takes one per delivery`,
@@ -91,12 +86,7 @@ export function parseBundle<D extends MessageDefinition>(
   byType: ReadonlyMap<string, D>,
   retired: ReadonlySet<string> = NONE,
 ): BundleEntry<D>[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(msg.content.toString('utf8'));
-  } catch {
-    throw new PoisonMessageError('body is not valid JSON');
-  }
+  const json = bodyOf(msg);
   if (!Array.isArray(json)) {
     try {
       return [{ message: parseEnvelope(json, msg, byType, retired).message }];
@@ -121,6 +111,15 @@ export function parseBundle<D extends MessageDefinition>(
       };
     }
   });
+}
+
+/** A delivery's body as JSON; anything else is poison. */
+function bodyOf(msg: ConsumeMessage): unknown {
+  try {
+    return JSON.parse(msg.content.toString('utf8'));
+  } catch {
+    throw new PoisonMessageError('body is not valid JSON');
+  }
 }
 
 function parseEnvelope<D extends MessageDefinition>(
