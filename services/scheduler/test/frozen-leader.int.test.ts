@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Knex } from 'knex';
-import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
-import { platformSummary, schedulerDb, startReplica, testBroker, type Replica } from './support.ts';
+import { describe, it } from 'node:test';
+import { waitFor } from '@psc/testing';
+import { platformSummary, replicaSuite } from './support.ts';
 
 const TICK_MS = 500;
 const LEASE_MS = 1_500;
@@ -21,34 +20,16 @@ interface LeaseRow {
 }
 
 describe('scheduler lease: a leader frozen past its lease', { timeout: 120_000 }, () => {
-  let env: IsolatedEnv;
-  let replicas: Replica[] = [];
-  let mq: ReturnType<typeof testBroker>;
-  let db: Knex;
-
-  before(async () => {
-    env = await createIsolatedEnv({ name: 'scheduler-frozen' });
-    mq = testBroker(env);
-    db = schedulerDb(env);
-  });
-
-  after(async () => {
-    // A stopped process ignores SIGTERM until it is continued: wake everyone before stopping.
-    for (const r of replicas) r.process.kill('SIGCONT');
-    await Promise.all(replicas.map((r) => r.process.stop()));
-    await mq?.close();
-    await db?.destroy();
-    await env?.cleanup();
-  });
+  const s = replicaSuite('scheduler-frozen');
 
   const lease = async (): Promise<LeaseRow> =>
-    (await db
+    (await s.db
       .withSchema('scheduler')
       .table('leases')
       .where({ name: 'scheduler' })
       .first()) as LeaseRow;
   const scheduled = async (): Promise<JobRow[]> =>
-    db
+    s.db
       .withSchema('scheduler')
       .table('jobs')
       .where({ trigger: 'schedule' })
@@ -68,14 +49,14 @@ describe('scheduler lease: a leader frozen past its lease', { timeout: 120_000 }
       // Runs due during the takeover are on-time runs, not misfires: each second keeps its job.
       PSC_SCHEDULER_MISFIRE_GRACE_MS: '10000',
     };
-    replicas = await Promise.all(
-      ['frozen-a', 'frozen-b'].map((name) => startReplica(env, name, settings)),
+    const replicas = await Promise.all(
+      ['frozen-a', 'frozen-b'].map((name) => s.start(name, settings)),
     );
     const platform = platformSummary({
       schedule: { sync: { enabled: true, intervalSeconds: 1, overlap: 'enqueue' } },
     });
-    const jobs = await mq.consumeJobs();
-    await mq.announce(platform);
+    const jobs = await s.mq.consumeJobs();
+    await s.mq.announce(platform);
     await waitFor(() => jobs.received.length >= 3, { timeoutMs: 20_000, message: 'three jobs' });
 
     const stale = await lease();
@@ -124,7 +105,7 @@ describe('scheduler lease: a leader frozen past its lease', { timeout: 120_000 }
     const lastSecond = Math.floor((Date.now() - 2 * TICK_MS) / 1_000) * 1_000;
     await waitFor(
       async () => {
-        const [row] = await db
+        const [row] = await s.db
           .withSchema('scheduler')
           .table('outbox')
           .count<{ n: string }[]>('* as n');

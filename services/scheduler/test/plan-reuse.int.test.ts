@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
-import type { Knex } from 'knex';
+import { describe, it } from 'node:test';
+import { waitFor } from '@psc/testing';
 import type { PlanReason } from '../src/domain/tick-plan.ts';
-import { platformSummary, schedulerDb, startReplica, testBroker, type Replica } from './support.ts';
+import { platformSummary, replicaSuite } from './support.ts';
 
 /** The replica's `psc_scheduler_plans_total`, by reason (0 for a reason not seen yet). */
 async function plans(url: string): Promise<Record<PlanReason, number>> {
@@ -19,26 +18,10 @@ describe(
   'scheduler tick: the leader reads every schedule only when something changed or falls due',
   { timeout: 90_000 },
   () => {
-    let env: IsolatedEnv;
-    let replica: Replica | undefined;
-    let mq: ReturnType<typeof testBroker>;
-    let db: Knex;
-
-    before(async () => {
-      env = await createIsolatedEnv({ name: 'scheduler-plan-reuse' });
-      mq = testBroker(env);
-      db = schedulerDb(env);
-    });
-
-    after(async () => {
-      await replica?.process.stop();
-      await mq?.close();
-      await db?.destroy();
-      await env?.cleanup();
-    });
+    const s = replicaSuite('scheduler-plan-reuse');
 
     const lastTick = async (): Promise<number> => {
-      const row = await db
+      const row = await s.db
         .withSchema('scheduler')
         .table('control')
         .first<{ last_tick_at: Date | null } | undefined>('last_tick_at');
@@ -46,16 +29,16 @@ describe(
     };
 
     it('when 20 ticks pass with nothing changed and nothing due, then none plans; a platform event makes the next one plan, and its schedule runs at its times', async () => {
-      replica = await startReplica(env, 'scheduler-plan', { PSC_SCHEDULER_TICK_MS: '100' });
+      const replica = await s.start('scheduler-plan', { PSC_SCHEDULER_TICK_MS: '100' });
       const { url } = replica;
-      const jobs = await mq.consumeJobs();
+      const jobs = await s.mq.consumeJobs();
       const hourly = platformSummary({
         schedule: { sync: { enabled: true, intervalSeconds: 3_600 } },
       });
-      await mq.announce(hourly);
+      await s.mq.announce(hourly);
       await waitFor(
         async () =>
-          (await db
+          (await s.db
             .withSchema('scheduler')
             .table('schedules')
             .where({ platform_id: hourly.id })
@@ -77,7 +60,7 @@ describe(
       const every2s = platformSummary({
         schedule: { sync: { enabled: true, intervalSeconds: 2, overlap: 'enqueue' } },
       });
-      await mq.announce(every2s);
+      await s.mq.announce(every2s);
       await waitFor(
         () => jobs.received.filter((j) => j.payload.platformId === every2s.id).length >= 3,
         { timeoutMs: 20_000, message: 'three runs of the 2 s schedule' },
@@ -90,7 +73,7 @@ describe(
         0,
         'the hourly schedule did not run',
       );
-      const rows = await db
+      const rows = await s.db
         .withSchema('scheduler')
         .table('jobs')
         .where({ platform_id: every2s.id, trigger: 'schedule' })

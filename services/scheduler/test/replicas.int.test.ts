@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
-import type { Knex } from 'knex';
-import { platformSummary, schedulerDb, startReplica, testBroker, type Replica } from './support.ts';
+import { describe, it } from 'node:test';
+import { waitFor } from '@psc/testing';
+import { platformSummary, replicaSuite } from './support.ts';
 
 const TICK_MS = 1_000;
 const RUN_MS = 60_000;
@@ -11,30 +10,12 @@ describe(
   'scheduler replicas: leader election and exactly-once emission',
   { timeout: 150_000 },
   () => {
-    let env: IsolatedEnv;
-    let replicas: Replica[] = [];
-    let mq: ReturnType<typeof testBroker>;
-    let db: Knex;
-
-    before(async () => {
-      env = await createIsolatedEnv({ name: 'scheduler-replicas' });
-      mq = testBroker(env);
-      db = schedulerDb(env);
-    });
-
-    after(async () => {
-      await Promise.all(replicas.map((r) => r.process.stop()));
-      await mq?.close();
-      await db?.destroy();
-      await env?.cleanup();
-    });
+    const s = replicaSuite('scheduler-replicas');
 
     it('when three replicas run a 1-second schedule for 60 s and the leader is killed, then every (platform, resource, task, second) is enqueued exactly once', async () => {
       const settings = { PSC_SCHEDULER_TICK_MS: String(TICK_MS), PSC_SCHEDULER_LEASE_MS: '1500' };
-      replicas = await Promise.all(
-        ['scheduler-a', 'scheduler-b', 'scheduler-c'].map((name) =>
-          startReplica(env, name, settings),
-        ),
+      const replicas = await Promise.all(
+        ['scheduler-a', 'scheduler-b', 'scheduler-c'].map((name) => s.start(name, settings)),
       );
       const schedule = { sync: { enabled: true, intervalSeconds: 1, overlap: 'enqueue' as const } };
       const platforms = [
@@ -47,8 +28,8 @@ describe(
           ],
         }),
       ];
-      const jobs = await mq.consumeJobs();
-      for (const p of platforms) await mq.announce(p);
+      const jobs = await s.mq.consumeJobs();
+      for (const p of platforms) await s.mq.announce(p);
       const schedules = 3;
 
       const first = await waitFor(() => jobs.received[0], {
@@ -61,7 +42,7 @@ describe(
       await waitFor(
         async () => {
           if (!killed && Date.now() - started > RUN_MS / 2) {
-            const lease = (await db.withSchema('scheduler').table('leases').first()) as {
+            const lease = (await s.db.withSchema('scheduler').table('leases').first()) as {
               holder: string;
             };
             const leader = replicas.find((r) => r.process.name === lease.holder);
@@ -78,7 +59,7 @@ describe(
       // Let in-flight ticks land before counting.
       const lastSecond = Math.floor((Date.now() - 2 * TICK_MS) / 1_000) * 1_000;
 
-      const rows = await db
+      const rows = await s.db
         .withSchema('scheduler')
         .table('jobs')
         .where('trigger', 'schedule')
@@ -140,7 +121,7 @@ describe(
         afterKill[0]! - killedAt <= 1_500 + 2 * TICK_MS,
         `first job after the kill came ${afterKill[0]! - killedAt} ms later`,
       );
-      const lease = (await db.withSchema('scheduler').table('leases').first()) as {
+      const lease = (await s.db.withSchema('scheduler').table('leases').first()) as {
         holder: string;
         token: string;
       };

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import pino from 'pino';
@@ -32,6 +33,7 @@ import {
   type RpcServer,
 } from '@psc/messaging';
 import {
+  createIsolatedEnv,
   spawnService,
   waitUntilStarted,
   type IsolatedEnv,
@@ -102,7 +104,7 @@ export interface Replica {
 }
 
 /** Starts one scheduler process on the isolated env and waits for `/ready`. */
-export async function startReplica(
+async function startReplica(
   env: IsolatedEnv,
   name: string,
   extraEnv: Record<string, string> = {},
@@ -122,6 +124,41 @@ export async function startReplica(
   });
   const url = await waitUntilStarted(child);
   return { process: child, url };
+}
+
+/**
+ * Scheduler processes on a vhost and database of their own, for one `describe`: registers its
+ * `before` (the environment, a test broker, a connection to the scheduler's tables) and its
+ * `after` (every replica started through `start` is stopped, continued first in case a test
+ * froze it, then the rest goes). The fields are set once `before` has run.
+ */
+export function replicaSuite(name: string) {
+  const started: Replica[] = [];
+  const suite = {
+    env: undefined as unknown as IsolatedEnv,
+    mq: undefined as unknown as ReturnType<typeof testBroker>,
+    db: undefined as unknown as Knex,
+    /** Starts a replica that the suite stops at its end. */
+    async start(replica: string, extraEnv: Record<string, string> = {}): Promise<Replica> {
+      const r = await startReplica(suite.env, replica, extraEnv);
+      started.push(r);
+      return r;
+    },
+  };
+  before(async () => {
+    suite.env = await createIsolatedEnv({ name });
+    suite.mq = testBroker(suite.env);
+    suite.db = schedulerDb(suite.env);
+  });
+  after(async () => {
+    // A stopped process ignores SIGTERM until it is continued.
+    for (const r of started) r.process.kill('SIGCONT');
+    await Promise.all(started.map((r) => r.process.stop()));
+    await suite.mq?.close();
+    await suite.db?.destroy();
+    await suite.env?.cleanup();
+  });
+  return suite;
 }
 
 export function platformSummary(overrides: Partial<PlatformSummary> = {}): PlatformSummary {
@@ -202,6 +239,6 @@ export async function runNow(
   return { jobs: result.jobs };
 }
 
-export function schedulerDb(env: IsolatedEnv): Knex {
+function schedulerDb(env: IsolatedEnv): Knex {
   return createDb({ url: env.databaseUrl, schema: 'scheduler' });
 }

@@ -1,45 +1,28 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
-import type { Knex } from 'knex';
-import { platformSummary, schedulerDb, startReplica, testBroker, type Replica } from './support.ts';
+import { describe, it } from 'node:test';
+import { waitFor } from '@psc/testing';
+import { platformSummary, replicaSuite } from './support.ts';
 
 describe(
   'scheduler tick: a schedule runs at its time, not at the next tick',
   { timeout: 90_000 },
   () => {
-    let env: IsolatedEnv;
-    let replica: Replica | undefined;
-    let mq: ReturnType<typeof testBroker>;
-    let db: Knex;
-
-    before(async () => {
-      env = await createIsolatedEnv({ name: 'scheduler-tick-wake' });
-      mq = testBroker(env);
-      db = schedulerDb(env);
-    });
-
-    after(async () => {
-      await replica?.process.stop();
-      await mq?.close();
-      await db?.destroy();
-      await env?.cleanup();
-    });
+    const s = replicaSuite('scheduler-tick-wake');
 
     it('when the tick interval is 8 s and a schedule fires every 2 s, then each run is enqueued within a second of its fire time, not when the next tick comes', async () => {
-      replica = await startReplica(env, 'scheduler-wake', { PSC_SCHEDULER_TICK_MS: '8000' });
-      const jobs = await mq.consumeJobs();
+      await s.start('scheduler-wake', { PSC_SCHEDULER_TICK_MS: '8000' });
+      const jobs = await s.mq.consumeJobs();
       const platform = platformSummary({
         schedule: { sync: { enabled: true, intervalSeconds: 2, overlap: 'enqueue' } },
       });
-      await mq.announce(platform);
+      await s.mq.announce(platform);
       // Ticking only every 60 s, the first tick would start the schedule and the next come a
       // minute later: three runs within 20 s mean the loop woke for each.
       await waitFor(() => jobs.received.length >= 3, {
         timeoutMs: 20_000,
         message: 'three scheduled runs',
       });
-      const rows = await db
+      const rows = await s.db
         .withSchema('scheduler')
         .table('jobs')
         .where({ platform_id: platform.id, trigger: 'schedule' })
