@@ -116,8 +116,8 @@ export const PSC_METRICS = {
   schedulerPlans: {
     name: 'psc_scheduler_plans_total',
     type: 'counter',
-    help: 'Plans the leader made from every schedule, by why: it became leader, what plans are made from changed, a schedule fell due, or the periodic refresh.',
-    labels: { reason: { values: ['leader', 'changed', 'due', 'refresh'] } },
+    help: 'Plans the leader made from every schedule, by why: it became leader, what plans are made from changed, a schedule fell due, the periodic refresh, or ahead of a due time.',
+    labels: { reason: { values: ['leader', 'changed', 'due', 'refresh', 'ahead'] } },
     exportedBy: ['scheduler'],
   },
   outboxPending: {

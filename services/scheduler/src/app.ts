@@ -198,9 +198,10 @@ export function createApp(deps: AppDeps) {
     observeLag: metrics.observeLag,
     countPlan: metrics.countPlan,
   });
-  const tick = () => tickStore(clock.now());
+  const tick = () => tickStore.tick(clock.now());
   const loop = createTickLoop({
     tick,
+    prepare: { run: tickStore.prepare, leadMs: tickStore.prepareLeadMs },
     tickMs: config.scheduler.tickMs,
     logger,
     onLeaderChange: metrics.setLeader,

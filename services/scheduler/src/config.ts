@@ -13,6 +13,11 @@ const schema = z.object({
   PSC_SCHEDULER_TICK_MS: z.coerce.number().int().min(20).max(60_000).default(1_000),
   /** How long a lease lasts without renewal; default 3 ticks. */
   PSC_SCHEDULER_LEASE_MS: ms(50, 600_000),
+  /**
+   * How long before a due time the leader at least plans it, so its tick only writes the runs
+   * (it starts earlier when planning takes longer: twice the last plan's time).
+   */
+  PSC_SCHEDULER_PLAN_AHEAD_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   /** Due runs older than this count as missed (misfire policy); default lease + 3 ticks. */
   PSC_SCHEDULER_MISFIRE_GRACE_MS: ms(0, 86_400_000),
   /** Finished jobs older than this many days are purged. */
@@ -49,6 +54,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
       tickMs,
       leaseMs,
       missGraceMs: e.PSC_SCHEDULER_MISFIRE_GRACE_MS ?? leaseMs + 3 * tickMs,
+      planAheadMs: e.PSC_SCHEDULER_PLAN_AHEAD_MS,
       retentionDays: e.PSC_JOB_RETENTION_DAYS,
       purgeBatch: e.PSC_JOB_PURGE_BATCH,
       replicaId:

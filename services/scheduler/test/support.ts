@@ -39,6 +39,7 @@ import {
   type IsolatedEnv,
   type ServiceProcess,
 } from '@psc/testing';
+import type { PlanReason } from '../src/domain/tick-plan.ts';
 
 export const logger = pino({ level: 'silent' });
 
@@ -241,4 +242,20 @@ export async function runNow(
 
 function schedulerDb(env: IsolatedEnv): Knex {
   return createDb({ url: env.databaseUrl, schema: 'scheduler' });
+}
+
+/** The replica's `psc_scheduler_plans_total`, by reason (0 for a reason not seen yet). */
+export async function plans(url: string): Promise<Record<PlanReason, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const counts: Record<PlanReason, number> = {
+    leader: 0,
+    changed: 0,
+    due: 0,
+    refresh: 0,
+    ahead: 0,
+  };
+  for (const m of text.matchAll(/^psc_scheduler_plans_total\{[^}]*reason="(\w+)"[^}]*\} (\d+)/gm)) {
+    counts[m[1] as PlanReason] = Number(m[2]);
+  }
+  return counts;
 }

@@ -46,6 +46,11 @@ export interface TickPlan {
   /** When each run of `jobs` was due: its fire time plus its schedule's jitter (schedule lag). */
   dueAt: Map<string, Date>;
   /**
+   * Keys due with `overlap: skip`: whether each had a job open decided its run. A plan made
+   * ahead of its instant still holds there only if each is open, or not, as it was.
+   */
+  overlapKeys: string[];
+  /**
    * The soonest moment a schedule this plan keeps falls due next (its next fire time plus its
    * jitter); null when none will. The tick loop wakes then when it comes before its next
    * interval, so a run starts at its time rather than up to a tick later.
@@ -82,6 +87,7 @@ export function planTick(
     deletes: [],
     pauses: [],
     dueAt: new Map(),
+    overlapKeys: [],
     wakeAt: null,
   };
   const wakeAt = (next: Date, spec: EffectiveSpec, key: string): void => {
@@ -141,6 +147,7 @@ export function planTick(
           auto_pause_after: spec.autoPauseAfterFailures,
         });
         wakeAt(due.next, spec, key);
+        if (spec.overlap === 'skip') plan.overlapKeys.push(key);
         const runs =
           spec.overlap === 'skip'
             ? snapshot.openKeys.has(key)
@@ -194,8 +201,11 @@ export function planTick(
   return plan;
 }
 
-/** Why the leader reads every schedule and plans again, rather than keep its last plan. */
-export type PlanReason = 'leader' | 'changed' | 'due' | 'refresh';
+/**
+ * Why the leader reads every schedule and plans again, rather than keep its last plan; `ahead`:
+ * the plan of a due time, made before it (a tick that finds it still holds makes none).
+ */
+export type PlanReason = 'leader' | 'changed' | 'due' | 'refresh' | 'ahead';
 
 /** The leader's last plan, as far as deciding on the next one needs it. */
 export interface LastPlan {
