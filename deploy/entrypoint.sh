@@ -12,6 +12,10 @@ register=@psc/telemetry/register
 # service's young generation (16 MB for the two that answer concurrent reads, 8 MB for the
 # sync-worker, which holds platform pages, 2 MB for the rest) and the gateway's capped old
 # generation, then built JS and telemetry first.
+# SERVICE_ENV (libs/testing/src/service-launch.ts): two malloc arenas, not eight per core, so
+# buffers freed outside V8's heap do not stay resident across many arenas.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+
 case "${SERVICE:-}" in
   gateway) extra="--max-old-space-size=128 --max-semi-space-size=16" ;;
   platform-registry) extra="--max-semi-space-size=16" ;;

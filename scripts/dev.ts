@@ -230,8 +230,9 @@ async function main(): Promise<void> {
     PSC_DEMO_REGISTER: process.env.PSC_DEMO_REGISTER ?? 'true',
   });
   for (const [name, port] of SERVICES) {
-    const { nodeArgs, entry } = serviceLaunch(repoRoot, name);
+    const { nodeArgs, entry, launchEnv } = serviceLaunch(repoRoot, name);
     run(name, [...nodeArgs, entry], {
+      ...launchEnv,
       ...common,
       ...logins[name],
       ...secretsOf[name],

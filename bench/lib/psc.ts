@@ -105,6 +105,7 @@ export async function startPsc(
       entry: launch.entry,
       cwd: launch.cwd,
       nodeArgs,
+      launchEnv: launch.launchEnv,
       env: {
         ...secretsOf[service],
         ...baseEnv,

@@ -9,6 +9,8 @@ export interface SpawnServiceOptions {
   entry: string;
   /** The child's whole environment besides PATH: nothing else leaks in from the test process. */
   env: Record<string, string>;
+  /** Environment of the production launch ({@link ServiceLaunch}), under `env`. */
+  launchEnv?: Readonly<Record<string, string>>;
   /** Default: the nearest directory above `entry` with a package.json. */
   cwd?: string;
   /** Node flags placed before `entry`. Default `['--import', '@psc/telemetry/register']`. */
@@ -59,7 +61,7 @@ export function spawnService(options: SpawnServiceOptions): ServiceProcess {
   const child = spawn(process.execPath, [...nodeArgs, options.entry, ...(options.args ?? [])], {
     // `--import <package>` resolves from the cwd, so it must be inside the service package.
     cwd: options.cwd ?? packageDirOf(options.entry),
-    env: { PATH: process.env.PATH ?? '', ...options.env },
+    env: { PATH: process.env.PATH ?? '', ...options.launchEnv, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
