@@ -18,6 +18,8 @@ interface Proc {
   pid: number;
   ppid: number;
   ms: number;
+  /** CPU of its children that ended (and that it waited for): a pool's closed connections. */
+  endedChildrenMs: number;
   command: string;
 }
 
@@ -33,6 +35,7 @@ function processes(): Proc[] {
         pid: Number(entry),
         ppid: Number(fields[1]),
         ms: (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK,
+        endedChildrenMs: (Number(fields[13]) + Number(fields[14])) * MS_PER_TICK,
         command: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' '),
       });
     } catch {
@@ -44,8 +47,10 @@ function processes(): Proc[] {
 
 /**
  * CPU time (user + system, ms) each group has used so far: its root processes and all their
- * descendants (PostgreSQL's backends under the postmaster, a service's children). Processes that
- * ended are not counted, so groups should be long-lived (pools, servers, workers).
+ * descendants (PostgreSQL's backends under the postmaster, a service's children), those that
+ * ended included (their parent's children time: a backend whose connection a pool closed must
+ * not take its CPU out of the sum). Not for an `alone` group, whose ended children are not its
+ * own (the bench's are services it stopped).
  */
 export function cpuByGroup(groups: Record<string, CpuGroup>): Record<string, number> {
   const all = processes();
@@ -68,7 +73,10 @@ export function cpuByGroup(groups: Record<string, CpuGroup>): Record<string, num
       if (seen.has(p.pid)) continue;
       seen.add(p.pid);
       ms += p.ms;
-      if (!group.alone) stack.push(...(children.get(p.pid) ?? []));
+      if (!group.alone) {
+        ms += p.endedChildrenMs;
+        stack.push(...(children.get(p.pid) ?? []));
+      }
     }
     if (roots.length > 0) totals[name] = ms;
   }
