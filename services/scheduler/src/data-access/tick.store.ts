@@ -123,8 +123,9 @@ const setKey = (keys: ReadonlySet<string>) => [...keys].sort().join('\n');
  * One scheduler tick: take or renew the lease; read what is scheduled and decide what is due
  * (planTick) with no transaction open, unless the leader's last plan still holds (nothing it
  * was made from changed, nothing due yet: `planReason`), so an idle leader does not read every
- * schedule every tick; then write it all in one short transaction that commits
- * only while this replica still holds the lease under the same fencing token. A replica frozen
+ * schedule every tick, or a plan made ahead for this due time still holds (`prepare`); then
+ * write it in short transactions (one, or one per part of many runs: `writeRuns`) that each
+ * commit only while this replica still holds the lease under the same fencing token. A replica frozen
  * in that transaction holds no lock on the lease (the token is checked, share-locked, just
  * before the commit) and PostgreSQL ends its session after a lease of idleness, so another
  * replica takes over within lease + a tick.

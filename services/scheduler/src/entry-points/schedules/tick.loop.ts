@@ -3,18 +3,17 @@ import type { TickResult } from '../../data-access/tick.store.ts';
 
 /**
  * The least time from one tick's start to an early one: at least twice what the tick took (its
- * plan made ahead included), so
- * schedules due at many different moments (jitter) cannot keep the leader ticking more than
- * half the time, and never under 20 ms.
+ * plan made ahead included), so schedules due at many different moments (jitter) cannot keep
+ * the leader ticking more than half the time, and never under 20 ms.
  */
 const MIN_GAP_MS = 20;
 
 /**
  * Runs the tick every `tickMs` (measured start to start, so a slow tick does not drift the
  * schedule), and sooner when the leader's tick says a schedule falls due before then: a run
- * starts at its time, not up to `tickMs` later; the plan of that instant is made ahead of it, so
- * its tick only writes (`prepare`). Errors are logged and the next tick tries
- * again: losing the database for a while just means this replica is not leader meanwhile.
+ * starts at its time, not up to `tickMs` later; the plan of that instant is made ahead of it,
+ * so its tick only writes (`prepare`). Errors are logged and the next tick tries again: losing
+ * the database for a while just means this replica is not leader meanwhile.
  */
 export function createTickLoop(deps: {
   tick: () => Promise<TickResult>;
