@@ -98,8 +98,10 @@ export function createTickLoop(deps: {
         const started = Date.now();
         // A plan being made ahead for this instant is waited for, not made a second time.
         current = (preparing ?? Promise.resolve()).then(() => {
-          const aheadMs = preparedMs;
-          preparedMs = 0;
+          // Counted for the tick of the due time it was made for, not a regular one before it.
+          const forThisTick = preparedFor !== undefined && started >= preparedFor;
+          const aheadMs = forThisTick ? preparedMs : 0;
+          if (forThisTick) preparedMs = 0;
           return once().then((wake) => schedule(started, wake, aheadMs));
         });
       },
