@@ -66,7 +66,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const { config, logger, broker, knex, clock } = deps;
   const keys = createApiKeyRepository(knex);
-  const audit = createAuditRepository(knex);
+  const audit = createAuditRepository(knex, logger);
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'gateway' });
   const outbox = createOutbox({
     knex,
@@ -96,7 +96,7 @@ export function createApp(deps: AppDeps) {
   const readJob = createJobReader(rpc);
   const api = new Router({ prefix: '/api/v1' });
   api.use(jsonBody({ limitBytes: config.bodyLimitBytes }));
-  api.use(auditTrail({ audit, clock, logger }));
+  api.use(auditTrail({ audit, clock }));
   const inspector = config.managementUrl
     ? withFallback(
         managementInspector({ managementUrl: config.managementUrl, vhost: config.vhost }),
@@ -174,6 +174,8 @@ export function createApp(deps: AppDeps) {
     keyChecksFromMemory: (): boolean => directory.isLive(),
     async stop() {
       await http.stop();
+      // Entries of actions already answered, before the database closes.
+      await audit.settled();
       await keyEvents.stop();
       await outbox.stop();
       await publisher.close();

@@ -1,7 +1,6 @@
 import type { Middleware } from 'koa';
 import type { AuditEntry } from '@psc/contracts';
 import type { Clock } from '@psc/core';
-import type { Logger } from '@psc/telemetry';
 import type { AuditRepository } from '../../data-access/audit.repository.ts';
 import { principalOf } from './auth.ts';
 
@@ -123,14 +122,9 @@ function tableKey(method: string, pattern: string): string | undefined {
 /**
  * Records each successful operator action of the table above in the gateway's audit log, with
  * the key that made it, when, and the reason given. After the owner answered: a refused or failed
- * request changed nothing. A failing audit write is logged, not turned into an error, since the
- * change it records has happened.
+ * request changed nothing. The entry is written behind the answer (`AuditRepository.append`).
  */
-export function auditTrail(deps: {
-  audit: AuditRepository;
-  clock: Clock;
-  logger: Logger;
-}): Middleware {
+export function auditTrail(deps: { audit: AuditRepository; clock: Clock }): Middleware {
   return async (ctx, next) => {
     await next();
     if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.status < 200 || ctx.status >= 300) {
@@ -148,18 +142,14 @@ export function auditTrail(deps: {
       ? ((ctx.request as { body?: unknown }).body as Body)
       : {};
     const reply = replyOf(ctx.body);
-    try {
-      await deps.audit.record({
-        at: deps.clock.now(),
-        actorKeyId: principalOf(ctx).keyId,
-        action: op.action(params),
-        targetType: op.targetType,
-        targetId: op.targetId(params, body, reply),
-        details: op.bodyIsFilter ? { filter: detailsOf(body, {}) } : detailsOf(body, params),
-      });
-    } catch (err) {
-      deps.logger.error({ err: String(err), action: key }, 'operator action not audited');
-    }
+    await deps.audit.append({
+      at: deps.clock.now(),
+      actorKeyId: principalOf(ctx).keyId,
+      action: op.action(params),
+      targetType: op.targetType,
+      targetId: op.targetId(params, body, reply),
+      details: op.bodyIsFilter ? { filter: detailsOf(body, {}) } : detailsOf(body, params),
+    });
   };
 }
 

@@ -179,7 +179,7 @@ export function platformRoutes(
   const router = new Router();
   const ops = platformOperations;
   const audit = (ctx: Context, action: string, targetId: string, details: object) =>
-    deps.audit.record({
+    deps.audit.append({
       at: deps.clock.now(),
       actorKeyId: principalOf(ctx).keyId,
       action,

@@ -156,7 +156,7 @@ export function webhookRoutes(
   const router = new Router();
   const ops = webhookOperations;
   const audit = (ctx: Context, action: string, targetId: string, details: object = {}) =>
-    deps.audit.record({
+    deps.audit.append({
       at: deps.clock.now(),
       actorKeyId: principalOf(ctx).keyId,
       action,

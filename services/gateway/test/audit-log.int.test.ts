@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Knex } from 'knex';
+import { openDatabase } from '@psc/db';
+import { createLogger } from '@psc/telemetry';
+import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
+import { createAuditRepository, type NewAuditEntry } from '../src/data-access/audit.repository.ts';
+import { SCHEMA, migrations } from '../migrations/index.ts';
+
+const ACTOR = '00000000-0000-4000-8000-000000000001';
+
+const entry = (targetId: string): NewAuditEntry => ({
+  at: new Date(),
+  actorKeyId: ACTOR,
+  action: 'job.run-now.sync',
+  targetType: 'platform',
+  targetId,
+  details: { reason: `why ${targetId}` },
+});
+
+/**
+ * The audit log as the gateway writes it behind an answered action: against the gateway's own
+ * schema in PostgreSQL, with a trigger that refuses inserts while a flag row exists and counts
+ * every attempt in a sequence (which a rolled-back insert does not undo).
+ */
+describe('audit log written behind the answer', () => {
+  let env: IsolatedEnv;
+  let knex: Knex;
+  const logged: string[] = [];
+  const logger = createLogger({
+    service: 'gateway',
+    level: 'error',
+    destination: { write: (line: string) => void logged.push(line) },
+  });
+
+  before(async () => {
+    env = await createIsolatedEnv({ name: 'gateway-audit' });
+    knex = await openDatabase({ url: env.databaseUrl, schema: SCHEMA, migrations });
+    await knex.raw(`
+      create table gateway.audit_refusal (reason text);
+      create sequence gateway.audit_attempts;
+      create function gateway.refuse_audit() returns trigger language plpgsql as $$
+      begin
+        perform nextval('gateway.audit_attempts');
+        if exists (select 1 from gateway.audit_refusal) then
+          raise exception 'audit refused for the test';
+        end if;
+        return new;
+      end $$;
+      create trigger refuse_audit before insert on gateway.audit_log
+        for each row execute function gateway.refuse_audit();
+    `);
+  });
+
+  after(async () => {
+    await knex?.destroy();
+    await env?.cleanup();
+  });
+
+  const attempts = async (): Promise<number> => {
+    const { rows } = await knex.raw<{ rows: { n: string }[] }>(
+      'select last_value as n from gateway.audit_attempts',
+    );
+    return Number(rows[0]!.n);
+  };
+  const refuse = (on: boolean) =>
+    on
+      ? knex.raw(`insert into gateway.audit_refusal values ('test')`)
+      : knex.raw('delete from gateway.audit_refusal');
+
+  it('when an action is appended, then a list right after it shows the entry', async () => {
+    const audit = createAuditRepository(knex, logger);
+
+    await audit.append(entry('read-your-write'));
+    const items = await audit.list({ limit: 10, targetId: 'read-your-write' });
+
+    assert.equal(items.length, 1);
+    assert.equal(items[0]!.details.reason, 'why read-your-write');
+  });
+
+  it('when PostgreSQL refuses the write for a moment, then the entry is written once when it accepts again', async () => {
+    const audit = createAuditRepository(knex, logger);
+    await refuse(true);
+    const before = await attempts();
+
+    await audit.append(entry('refused-once'));
+    await waitFor(async () => (await attempts()) > before, {
+      timeoutMs: 5_000,
+      message: 'the first write to be refused',
+    });
+    await refuse(false);
+    await audit.settled();
+
+    const rows = await knex('gateway.audit_log').where({ target_id: 'refused-once' });
+    assert.equal(rows.length, 1, 'written once, after the refusal');
+    assert.ok(!logged.some((l) => l.includes('refused-once')), 'not reported as lost');
+  });
+
+  it('when PostgreSQL keeps refusing, then the action is logged as not audited, without its details, and the log settles', async () => {
+    const audit = createAuditRepository(knex, logger);
+    await refuse(true);
+
+    await audit.append(entry('refused-always'));
+    await audit.settled();
+    await refuse(false);
+
+    const rows = await knex('gateway.audit_log').where({ target_id: 'refused-always' });
+    assert.equal(rows.length, 0);
+    const line = logged.find((l) => l.includes('refused-always'));
+    assert.ok(line, 'the lost entry is logged');
+    assert.match(line, /operator action not audited/);
+    assert.match(line, /job\.run-now\.sync/);
+    assert.doesNotMatch(line, /why refused-always/);
+    // The repository keeps working afterwards.
+    await audit.append(entry('after-the-outage'));
+    assert.equal((await audit.list({ limit: 10, targetId: 'after-the-outage' })).length, 1);
+  });
+});
