@@ -43,57 +43,59 @@ const GATHER_MS = 100;
 const MAX_BATCH = 500;
 /** Waits before a failed audit write is tried again; after the last, the entries are logged. */
 const RETRY_DELAYS_MS = [250, 1_000, 4_000];
-/** Entries on their way beyond which an action waits for its own entry (PostgreSQL is slow). */
+/** Entries on their way beyond which an action waits for them to be written (PostgreSQL is slow). */
 const MAX_BACKLOG = 5_000;
 
 export function createAuditRepository(knex: Knex, logger: Logger) {
   const log = (q: Knex | Knex.Transaction = knex) => q.withSchema('gateway').table('audit_log');
   /** Appended, not yet handed to an insert. */
-  let gathering: NewAuditEntry[] = [];
+  const gathering: NewAuditEntry[] = [];
   let timer: NodeJS.Timeout | undefined;
-  /** Inserts running (with their retries), and how many entries they hold. */
-  const writing = new Set<Promise<void>>();
+  /**
+   * The last insert handed out: each waits for the one before it, so entries keep the order of
+   * their actions (ids) even when an insert is being retried.
+   */
+  let written: Promise<void> = Promise.resolve();
   let entriesWriting = 0;
 
+  const notAudited = (batch: NewAuditEntry[], err: unknown) => {
+    for (const entry of batch) {
+      logger.error(
+        { err: String(err), action: entry.action, targetId: entry.targetId },
+        'operator action not audited',
+      );
+    }
+  };
+
+  /** Inserts `batch`, retried; never rejects (what it gives up on is logged). */
   async function write(batch: NewAuditEntry[]): Promise<void> {
-    const rows = JSON.stringify(
-      batch.map((entry) => ({ ...toRow(entry), details: entry.details })),
-    );
     for (let attempt = 0; ; attempt += 1) {
       try {
-        await runPrepared(knex, INSERT_MANY, [rows]);
+        const rows = batch.map((entry) => ({ ...toRow(entry), details: entry.details }));
+        await runPrepared(knex, INSERT_MANY, [JSON.stringify(rows)]);
         return;
       } catch (err) {
         const wait = RETRY_DELAYS_MS[attempt];
-        if (wait === undefined) {
-          for (const entry of batch) {
-            logger.error(
-              { err: String(err), action: entry.action, targetId: entry.targetId },
-              'operator action not audited',
-            );
-          }
-          return;
-        }
+        if (wait === undefined) return notAudited(batch, err);
         await delay(wait);
       }
     }
   }
 
-  /** Hands everything gathered to inserts; resolves when every insert running has ended. */
-  async function flush(): Promise<void> {
+  /** Hands everything gathered to inserts; resolves when every insert handed out has ended. */
+  function flush(): Promise<void> {
     clearTimeout(timer);
     timer = undefined;
     while (gathering.length > 0) {
-      const batch = gathering.slice(0, MAX_BATCH);
-      gathering = gathering.slice(batch.length);
+      const batch = gathering.splice(0, MAX_BATCH);
       entriesWriting += batch.length;
-      const written = write(batch).finally(() => {
-        entriesWriting -= batch.length;
-        writing.delete(written);
-      });
-      writing.add(written);
+      written = written
+        .then(() => write(batch))
+        .finally(() => {
+          entriesWriting -= batch.length;
+        });
     }
-    await Promise.all([...writing]);
+    return written;
   }
 
   return {
@@ -108,7 +110,7 @@ export function createAuditRepository(knex: Knex, logger: Logger) {
      * run-now's time under load, bench scenario 1). Entries gather for `GATHER_MS` and go in one
      * insert: nobody waits for them, and each insert is a round trip that wakes PostgreSQL
      * (a tenth of the gateway's CPU when every few requests made one). Resolves at once unless
-     * `MAX_BACKLOG` entries are on their way; then it waits for them, which bounds the memory a
+     * `MAX_BACKLOG` entries are on their way; then it waits for them all, which bounds the memory a
      * stalled PostgreSQL can take. A failed insert is retried, then its entries are logged: the
      * changes they record have happened either way.
      */
