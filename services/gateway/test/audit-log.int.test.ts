@@ -96,6 +96,30 @@ describe('audit log written behind the answer', () => {
     assert.ok(!logged.some((l) => l.includes('refused-once')), 'not reported as lost');
   });
 
+  it('when an insert is being retried, then entries appended meanwhile are written after it, in the order of their actions', async () => {
+    const audit = createAuditRepository(knex, logger);
+    await refuse(true);
+    const before = await attempts();
+
+    await audit.append(entry('first-action'));
+    await waitFor(async () => (await attempts()) > before, {
+      timeoutMs: 5_000,
+      message: 'the first insert to be refused',
+    });
+    // PostgreSQL takes inserts again before the first is retried: the second must still wait.
+    await refuse(false);
+    await audit.append(entry('second-action'));
+    await audit.settled();
+
+    const rows = await knex('gateway.audit_log')
+      .whereIn('target_id', ['first-action', 'second-action'])
+      .orderBy('id');
+    assert.deepEqual(
+      rows.map((r: { target_id: string }) => r.target_id),
+      ['first-action', 'second-action'],
+    );
+  });
+
   it('when PostgreSQL keeps refusing, then the action is logged as not audited, without its details, and the log settles', async () => {
     const audit = createAuditRepository(knex, logger);
     await refuse(true);
