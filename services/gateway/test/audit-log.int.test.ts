@@ -4,7 +4,11 @@ import type { Knex } from 'knex';
 import { openDatabase } from '@psc/db';
 import { createLogger } from '@psc/telemetry';
 import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
-import { createAuditRepository, type NewAuditEntry } from '../src/data-access/audit.repository.ts';
+import {
+  createAuditRepository,
+  type AuditRepository,
+  type NewAuditEntry,
+} from '../src/data-access/audit.repository.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
 
 const ACTOR = '00000000-0000-4000-8000-000000000001';
@@ -67,6 +71,16 @@ describe('audit log written behind the answer', () => {
     on
       ? knex.raw(`insert into gateway.audit_refusal values ('test')`)
       : knex.raw('delete from gateway.audit_refusal');
+  /** Appends `targetId`'s entry while PostgreSQL refuses it, and waits for the first refusal. */
+  const appendRefused = async (audit: AuditRepository, targetId: string) => {
+    await refuse(true);
+    const before = await attempts();
+    await audit.append(entry(targetId));
+    await waitFor(async () => (await attempts()) > before, {
+      timeoutMs: 5_000,
+      message: `the first insert of ${targetId} to be refused`,
+    });
+  };
 
   it('when an action is appended, then a list right after it shows the entry', async () => {
     const audit = createAuditRepository(knex, logger);
@@ -80,14 +94,8 @@ describe('audit log written behind the answer', () => {
 
   it('when PostgreSQL refuses the write for a moment, then the entry is written once when it accepts again', async () => {
     const audit = createAuditRepository(knex, logger);
-    await refuse(true);
-    const before = await attempts();
 
-    await audit.append(entry('refused-once'));
-    await waitFor(async () => (await attempts()) > before, {
-      timeoutMs: 5_000,
-      message: 'the first write to be refused',
-    });
+    await appendRefused(audit, 'refused-once');
     await refuse(false);
     await audit.settled();
 
@@ -98,14 +106,8 @@ describe('audit log written behind the answer', () => {
 
   it('when an insert is being retried, then entries appended meanwhile are written after it, in the order of their actions', async () => {
     const audit = createAuditRepository(knex, logger);
-    await refuse(true);
-    const before = await attempts();
 
-    await audit.append(entry('first-action'));
-    await waitFor(async () => (await attempts()) > before, {
-      timeoutMs: 5_000,
-      message: 'the first insert to be refused',
-    });
+    await appendRefused(audit, 'first-action');
     // PostgreSQL takes inserts again before the first is retried: the second must still wait.
     await refuse(false);
     await audit.append(entry('second-action'));
