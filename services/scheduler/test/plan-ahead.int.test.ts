@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '@psc/testing';
-import { plans, platformSummary, replicaSuite } from './support.ts';
+import { plans, platformSummary, replicaSuite, scheduledRuns } from './support.ts';
 
 const every5s = () =>
   platformSummary({
@@ -41,12 +41,8 @@ async function deleteAfterPlanAhead(s: ReturnType<typeof replicaSuite>, tickMs: 
     timeoutMs: 10_000,
     message: "the kept platform's next run",
   });
-  const rows = await s.db
-    .withSchema('scheduler')
-    .table('jobs')
-    .where({ platform_id: deleted.id, trigger: 'schedule' })
-    .count<{ n: string }[]>('* as n');
-  assert.equal(Number(rows[0]!.n), 1, 'the deleted platform ran only before its deletion');
+  const rows = await scheduledRuns(s.db, deleted.id);
+  assert.equal(rows.length, 1, 'the deleted platform ran only before its deletion');
   return { planned, after: await plans(replica.url) };
 }
 

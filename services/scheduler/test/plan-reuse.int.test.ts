@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '@psc/testing';
-import { plans, platformSummary, replicaSuite } from './support.ts';
+import { plans, platformSummary, replicaSuite, scheduledRuns } from './support.ts';
 
 describe(
   'scheduler tick: the leader reads every schedule only when something changed or falls due',
@@ -65,11 +65,7 @@ describe(
         0,
         'the hourly schedule did not run',
       );
-      const rows = await s.db
-        .withSchema('scheduler')
-        .table('jobs')
-        .where({ platform_id: every2s.id, trigger: 'schedule' })
-        .select<{ scheduled_for: Date; created_at: Date }[]>('scheduled_for', 'created_at');
+      const rows = await scheduledRuns(s.db, every2s.id);
       for (const r of rows) {
         const lagMs = r.created_at.getTime() - r.scheduled_for.getTime();
         assert.ok(

@@ -244,6 +244,19 @@ function schedulerDb(env: IsolatedEnv): Knex {
   return createDb({ url: env.databaseUrl, schema: 'scheduler' });
 }
 
+/** The runs the schedules of `platformId` made, oldest due time first. */
+export function scheduledRuns(
+  db: Knex,
+  platformId: string,
+): Promise<{ scheduled_for: Date; created_at: Date }[]> {
+  return db
+    .withSchema('scheduler')
+    .table('jobs')
+    .where({ platform_id: platformId, trigger: 'schedule' })
+    .select<{ scheduled_for: Date; created_at: Date }[]>('scheduled_for', 'created_at')
+    .orderBy('scheduled_for');
+}
+
 /** The replica's `psc_scheduler_plans_total`, by reason (0 for a reason not seen yet). */
 export async function plans(url: string): Promise<Record<PlanReason, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '@psc/testing';
-import { platformSummary, replicaSuite } from './support.ts';
+import { platformSummary, replicaSuite, scheduledRuns } from './support.ts';
 
 describe(
   'scheduler tick: a schedule runs at its time, not at the next tick',
@@ -22,12 +22,7 @@ describe(
         timeoutMs: 20_000,
         message: 'three scheduled runs',
       });
-      const rows = await s.db
-        .withSchema('scheduler')
-        .table('jobs')
-        .where({ platform_id: platform.id, trigger: 'schedule' })
-        .select<{ scheduled_for: Date; created_at: Date }[]>('scheduled_for', 'created_at')
-        .orderBy('scheduled_for');
+      const rows = await scheduledRuns(s.db, platform.id);
       assert.ok(rows.length >= 3, `${rows.length} runs`);
       for (const r of rows) {
         const lagMs = r.created_at.getTime() - r.scheduled_for.getTime();
