@@ -17,4 +17,13 @@ export {
   transactionWith,
   type PreparedStatement,
 } from './hot-path.ts';
+export {
+  createAgeIndexes,
+  createRetention,
+  dropAgeIndexes,
+  type Age,
+  type Retention,
+  type RetentionOptions,
+  type RetentionRule,
+} from './retention.ts';
 export { provisionServiceRoles, removeServiceRoles, type ServiceRole } from './service-roles.ts';
