@@ -12,6 +12,8 @@ export {
   createCrashTable,
   createJobRunnerTables,
   createJobRunRepository,
+  RUNNER_AGES,
+  runnerRetention,
   type JobRunRepository,
   type RunRecord,
 } from './job-runs.ts';

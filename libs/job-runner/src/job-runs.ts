@@ -1,7 +1,14 @@
 import type { Knex } from 'knex';
 import type { JobStats } from '@psc/contracts';
 import type { OutboxAlong } from '@psc/messaging';
-import { numbered, preparedByText, runPrepared, type PreparedStatement } from '@psc/db';
+import {
+  numbered,
+  preparedByText,
+  runPrepared,
+  type PreparedStatement,
+  type Age,
+  type RetentionRule,
+} from '@psc/db';
 
 /**
  * Migration step: the runner's tables in a worker service's own schema. `job_runs` holds one row
@@ -41,6 +48,32 @@ export async function createCrashTable(knex: Knex, schema: string): Promise<void
     t.timestamp('at', { useTz: true }).notNullable();
     t.primary(['job_id', 'run']);
   });
+}
+
+/** Each runner table and the timestamp its rows age by (see `createAgeIndexes`). */
+export const RUNNER_AGES = [
+  ['job_runs', 'finished_at'],
+  ['cancelled_jobs', 'at'],
+  ['job_crashes', 'at'],
+] as const satisfies readonly Age[];
+
+/**
+ * The runner's tables as retention rules: a run's record, cancellation and crash count are kept
+ * `keepMs`. A fan-out's record that still `continues` waits for its last child, however old.
+ */
+export function runnerRetention(schema: string, keepMs: number): RetentionRule[] {
+  const names = {
+    job_runs: 'run records',
+    cancelled_jobs: 'cancellations',
+    job_crashes: 'crash counts',
+  };
+  return RUNNER_AGES.map(([table, column]) => ({
+    name: names[table],
+    table: `${schema}.${table}`,
+    column,
+    keepMs,
+    ...(table === 'job_runs' ? { only: `status <> 'continues'` } : {}),
+  }));
 }
 
 export type RunStatus = 'succeeded' | 'failed' | 'continues';

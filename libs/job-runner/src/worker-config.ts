@@ -50,6 +50,11 @@ export const workerEnv = {
    * again; `platform.updated`/`platform.deleted` events drop it sooner. 0 asks on every job.
    */
   PSC_PLATFORM_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  /**
+   * How long a run's record (and its cancellation and crash count) is kept, as long as the
+   * scheduler keeps the job itself: a duplicate delivery older than that is no longer expected.
+   */
+  PSC_JOB_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
 };
 
 type WorkerEnv = z.infer<z.ZodObject<typeof workerEnv>>;
@@ -69,6 +74,7 @@ export function workerSettings(e: WorkerEnv, service: string) {
     platformCacheTtlMs: e.PSC_PLATFORM_CACHE_TTL_MS,
     crashLoopLimit: e.PSC_CRASH_LOOP_LIMIT,
     lockTimeoutMs: e.PSC_LOCK_TIMEOUT_MS,
+    jobRetentionMs: e.PSC_JOB_RETENTION_DAYS * 86_400_000,
   };
 }
 

@@ -4,6 +4,7 @@ import * as createOutbox from './20261122000000_create_outbox.ts';
 import * as createCollections from './20261201000000_create_collections.ts';
 import * as jobRunner from './20261203000000_job_runner.ts';
 import * as collectedBy from './20261204000000_collected_by.ts';
+import * as retention from './20261208000000_retention.ts';
 
 export const SCHEMA = SERVICE_SCHEMAS['collector'];
 
@@ -12,4 +13,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201000000_create_collections.ts': createCollections,
   '20261203000000_job_runner.ts': jobRunner,
   '20261204000000_collected_by.ts': collectedBy,
+  '20261208000000_retention.ts': retention,
 };

@@ -7,10 +7,10 @@ import {
   type Platform,
 } from '@psc/contracts';
 import type { Clock } from '@psc/core';
-import { checkDb, isUnavailableError } from '@psc/db';
+import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createEgressGuard, type EgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
-import { createCancellationsConsumer, createJobRunner } from '@psc/job-runner';
+import { createCancellationsConsumer, createJobRunner, runnerRetention } from '@psc/job-runner';
 import {
   consumersUp,
   countProcessed,
@@ -38,8 +38,8 @@ import type { Config } from './config.ts';
 import { createCollectionRepository } from './data-access/collection.repository.ts';
 import { createCollectionStore } from './data-access/collection.store.ts';
 import { createLegacyStopRepository } from './data-access/legacy-stop.repository.ts';
-import { createLogRepository } from './data-access/log.repository.ts';
-import { createWorkerRepository } from './data-access/worker.repository.ts';
+import { createLogRepository, logRetention } from './data-access/log.repository.ts';
+import { createWorkerRepository, workerRetention } from './data-access/worker.repository.ts';
 import { createCollectChildren } from './domain/collect-children.ts';
 import { createCollectTask, type CollectDeps } from './domain/collect-task.ts';
 import { createStopHandoff } from './domain/stop-handoff.ts';
@@ -237,12 +237,17 @@ export function createApp(deps: AppDeps) {
     ],
     logger,
   });
-  const retention = setInterval(() => {
-    const now = clock.now();
-    void logs.prune(new Date(now.getTime() - config.logRetentionMs)).catch(() => undefined);
-    void workers.prune(now).catch(() => undefined);
-  }, 60_000);
-  retention.unref();
+  // Log entries, workers gone for an hour, and run records as long as the ledger keeps the job.
+  const retention = createRetention({
+    knex,
+    logger: logger.child({ component: 'retention' }),
+    rules: [
+      logRetention(config.logRetentionMs),
+      workerRetention,
+      ...runnerRetention(SCHEMA, config.jobRetentionMs),
+    ],
+    now: () => clock.now(),
+  });
 
   const http = createHttpServer({
     logger,
@@ -269,6 +274,7 @@ export function createApp(deps: AppDeps) {
       await handoff.start();
       for (const stage of stageConsumers) await stage.start();
       heartbeat.start();
+      retention.start();
       http.markReady();
       logger.info(
         { url: address.url, workerId: config.workerId, stages: config.stages },
@@ -289,8 +295,10 @@ export function createApp(deps: AppDeps) {
         busy: async () =>
           runner.consumer.inFlight() + children.inFlight() > 0 || (await outbox.pending()) > 0,
       }),
+    /** One retention pass now (it also runs once a minute): rows purged per rule. */
+    purgeOld: retention.runOnce,
     async stop() {
-      clearInterval(retention);
+      await retention.stop();
       // Stops retrying now; a call under way ends when the RPC client closes below.
       const handedOff = handoff.stop();
       for (const stage of stageConsumers) await stage.stop();

@@ -3,6 +3,7 @@ import { SERVICE_SCHEMAS } from '@psc/contracts';
 import * as createRecords from './20261122000000_create_records.ts';
 import * as syncResilience from './20261123000000_sync_resilience.ts';
 import * as jobRunner from './20261203000000_job_runner.ts';
+import * as retention from './20261208000000_retention.ts';
 
 export const SCHEMA = SERVICE_SCHEMAS['sync-worker'];
 
@@ -10,4 +11,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_records.ts': createRecords,
   '20261123000000_sync_resilience.ts': syncResilience,
   '20261203000000_job_runner.ts': jobRunner,
+  '20261208000000_retention.ts': retention,
 };

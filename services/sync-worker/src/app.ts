@@ -7,10 +7,10 @@ import {
   platformGetWithSecrets,
 } from '@psc/contracts';
 import { fromErrorBody, type Clock } from '@psc/core';
-import { checkDb, isUnavailableError } from '@psc/db';
+import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createEgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
-import { createCancellationsConsumer, createJobRunner } from '@psc/job-runner';
+import { createCancellationsConsumer, createJobRunner, runnerRetention } from '@psc/job-runner';
 import { createPlatformFetcher, createWorkerSeal } from '@psc/platform-http';
 import {
   consumersUp,
@@ -36,7 +36,10 @@ import {
 import type { Config } from './config.ts';
 import { createPlatformCache } from './data-access/platform.cache.ts';
 import { createRecordRepository } from './data-access/record.repository.ts';
-import { createValidationRepository } from './data-access/validation.repository.ts';
+import {
+  createValidationRepository,
+  validationRetention,
+} from './data-access/validation.repository.ts';
 import { createSyncTasks } from './domain/sync-tasks.ts';
 import { createPlatformEventsConsumer } from './entry-points/consumers/platform-events.consumer.ts';
 import { recordRpcHandlers } from './entry-points/rpc/records.rpc.ts';
@@ -200,6 +203,15 @@ export function createApp(deps: AppDeps) {
     ],
     logger,
   });
+  // Run records, cancellations and drift reports are kept as long as the ledger keeps the job.
+  const retention = createRetention({
+    knex,
+    logger: logger.child({ component: 'retention' }),
+    rules: [
+      ...runnerRetention(SCHEMA, config.jobRetentionMs),
+      validationRetention(config.jobRetentionMs),
+    ],
+  });
   const http = createHttpServer({
     logger,
     registry: deps.registry,
@@ -223,12 +235,14 @@ export function createApp(deps: AppDeps) {
       await platformEvents.start();
       await runner.start();
       heartbeat.start();
+      retention.start();
       http.markReady();
       logger.info({ url: address.url, workerId: config.workerId }, 'sync-worker started');
       return address;
     },
     /** Finishes in-flight jobs (they ack after their commit), then relays what they emitted. */
     async stop() {
+      await retention.stop();
       await runner.stop();
       await heartbeat.stop();
       await cancellations.stop();
@@ -250,5 +264,7 @@ export function createApp(deps: AppDeps) {
       }),
     /** Job consumer lifecycle events (`acked`, `retried`, `deferred`, `dead-lettered`), for tests. */
     jobs: runner.consumer,
+    /** One retention pass now (it also runs once a minute): rows purged per rule. */
+    purgeOld: retention.runOnce,
   };
 }

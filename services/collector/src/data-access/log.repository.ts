@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { LOG_LEVELS, type LogEntry, type LogLevel } from '@psc/contracts';
+import type { RetentionRule } from '@psc/db';
 
 const LEVEL_NUMBER: Record<LogLevel, number> = {
   debug: 20,
@@ -10,6 +11,14 @@ const LEVEL_NUMBER: Record<LogLevel, number> = {
   fatal: 60,
 };
 const LEVEL_NAME = new Map(LOG_LEVELS.map((l) => [LEVEL_NUMBER[l], l]));
+
+/** Log entries are kept `keepMs` (`PSC_LOG_RETENTION_HOURS`). */
+export const logRetention = (keepMs: number): RetentionRule => ({
+  name: 'log entries',
+  table: 'collector.log_entries',
+  column: 'at',
+  keepMs,
+});
 
 interface LogRow {
   id: string;
@@ -85,11 +94,6 @@ export function createLogRepository(knex: Knex) {
         fields: r.fields,
         traceId: r.trace_id,
       }));
-    },
-
-    /** Retention: drops entries older than `before`; returns how many. */
-    async prune(before: Date): Promise<number> {
-      return t().where('at', '<', before).delete();
     },
   };
 }

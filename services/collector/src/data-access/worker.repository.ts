@@ -1,5 +1,14 @@
 import type { Knex } from 'knex';
 import type { WorkerHeartbeat } from '@psc/contracts';
+import type { RetentionRule } from '@psc/db';
+
+/** A worker gone for an hour leaves the table (it has long left the live list). */
+export const workerRetention: RetentionRule = {
+  name: 'gone workers',
+  table: 'collector.workers',
+  column: 'expires_at',
+  keepMs: 3_600_000,
+};
 
 /** Live workers from heartbeats; a worker is gone after three missed intervals or on stop. */
 export function createWorkerRepository(knex: Knex) {
@@ -32,11 +41,6 @@ export function createWorkerRepository(knex: Knex) {
         openBreakers: hb.openBreakers ?? [],
         lastSeenAt: last_seen_at.toISOString(),
       }));
-    },
-    async prune(now: Date): Promise<void> {
-      await t()
-        .where('expires_at', '<', new Date(now.getTime() - 3_600_000))
-        .delete();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { DriftReport } from '@psc/contracts';
+import type { RetentionRule } from '@psc/db';
 
 interface Row {
   job_id: string;
@@ -18,6 +19,14 @@ const summary = (r: Row) => ({
   at: r.at.toISOString(),
   drift: r.drift,
   counts: r.counts,
+});
+
+/** Drift reports are kept `keepMs` after their run, as long as the ledger keeps the job. */
+export const validationRetention = (keepMs: number): RetentionRule => ({
+  name: 'drift reports',
+  table: 'sync.validations',
+  column: 'at',
+  keepMs,
 });
 
 export function createValidationRepository(knex: Knex) {
