@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Knex } from 'knex';
 import type { Clock } from '@psc/core';
-import { checkDb } from '@psc/db';
+import { checkDb, createRetention } from '@psc/db';
 import { createHttpServer, jsonBody } from '@psc/http';
 import {
   baseTopology,
@@ -36,7 +36,7 @@ import {
   withFallback,
 } from './data-access/queue-inspector.ts';
 import { createApiKeyRepository } from './data-access/api-key.repository.ts';
-import { createAuditRepository } from './data-access/audit.repository.ts';
+import { auditRetention, createAuditRepository } from './data-access/audit.repository.ts';
 import { createJobReader } from './data-access/job-reader.ts';
 import { createApiKeyService } from './domain/api-keys.ts';
 import { createKeyDirectory } from './domain/key-directory.ts';
@@ -67,6 +67,11 @@ export function createApp(deps: AppDeps) {
   const { config, logger, broker, knex, clock } = deps;
   const keys = createApiKeyRepository(knex);
   const audit = createAuditRepository(knex, logger);
+  const retention = createRetention({
+    knex,
+    logger: logger.child({ component: 'retention' }),
+    rules: [auditRetention(config.auditRetentionMs)],
+  });
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'gateway' });
   const outbox = createOutbox({
     knex,
@@ -165,6 +170,7 @@ export function createApp(deps: AppDeps) {
       // Not awaited: without the broker, keys are checked against PostgreSQL until it is back.
       keyEvents.start();
       const address = await http.start();
+      retention.start();
       logger.info({ url: address.url }, 'gateway listening');
       return address;
     },
@@ -172,7 +178,10 @@ export function createApp(deps: AppDeps) {
     routes: () => http.routes(),
     /** Whether key checks are answered from memory (events flowing) rather than PostgreSQL. */
     keyChecksFromMemory: (): boolean => directory.isLive(),
+    /** One retention pass now (it also runs once a minute): rows purged per rule. */
+    purgeOld: retention.runOnce,
     async stop() {
+      await retention.stop();
       await http.stop();
       // Entries of actions already answered, before the database closes.
       await audit.settled();

@@ -46,6 +46,8 @@ const schema = z.object({
     .min(1_024)
     .max(16 * 1024 * 1024)
     .default(1024 * 1024),
+  /** How long the audit log keeps an operator's action (every run-now is one). */
+  PSC_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(365),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -67,5 +69,6 @@ export function loadConfig(env: Record<string, string | undefined>) {
     managementUrl: e.RABBITMQ_MANAGEMENT_URL,
     vhost: decodeURIComponent(new URL(e.AMQP_URL).pathname.slice(1)) || '/',
     importMaxItemBytes: e.PSC_IMPORT_MAX_ITEM_BYTES,
+    auditRetentionMs: e.PSC_AUDIT_RETENTION_DAYS * 86_400_000,
   };
 }

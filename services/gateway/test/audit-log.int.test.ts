@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Knex } from 'knex';
-import { openDatabase } from '@psc/db';
+import { createRetention, openDatabase } from '@psc/db';
 import { createLogger } from '@psc/telemetry';
 import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
 import {
+  auditRetention,
   createAuditRepository,
   type AuditRepository,
   type NewAuditEntry,
 } from '../src/data-access/audit.repository.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
+import { loadConfig } from '../src/config.ts';
 
 const ACTOR = '00000000-0000-4000-8000-000000000001';
 
@@ -140,5 +142,30 @@ describe('audit log written behind the answer', () => {
     // The repository keeps working afterwards.
     await audit.append(entry('after-the-outage'));
     assert.equal((await audit.list({ limit: 10, targetId: 'after-the-outage' })).length, 1);
+  });
+
+  it('when entries are older than PSC_AUDIT_RETENTION_DAYS, then the retention pass deletes them and the recent ones stay listed', async () => {
+    const audit = createAuditRepository(knex, logger);
+    const day = 86_400_000;
+    const aged = (targetId: string, days: number) => ({
+      ...entry(targetId),
+      at: new Date(Date.now() - days * day),
+    });
+    await audit.append(aged('retention-old', 8));
+    await audit.append(aged('retention-recent', 6));
+    await audit.settled();
+    const config = loadConfig({
+      AMQP_URL: env.amqpUrl,
+      DATABASE_URL: env.databaseUrl,
+      PSC_AUDIT_RETENTION_DAYS: '7',
+    });
+    const retention = createRetention({
+      knex,
+      logger,
+      rules: [auditRetention(config.auditRetentionMs)],
+    });
+    assert.deepEqual(await retention.runOnce(), { 'audit entries': 1 });
+    assert.deepEqual(await audit.list({ limit: 10, targetId: 'retention-old' }), []);
+    assert.equal((await audit.list({ limit: 10, targetId: 'retention-recent' })).length, 1);
   });
 });

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { AuditEntry } from '@psc/contracts';
 import { delay } from '@psc/core';
 import type { Logger } from '@psc/telemetry';
-import { runPrepared, type PreparedStatement } from '@psc/db';
+import { runPrepared, type PreparedStatement, type RetentionRule } from '@psc/db';
 
 interface AuditRow {
   id: string;
@@ -36,6 +36,14 @@ const INSERT_MANY: PreparedStatement = {
            from jsonb_to_recordset($1::jsonb) as r(at timestamptz, actor_key_id uuid, action text,
                                                   target_type text, target_id text, details jsonb)`,
 };
+
+/** Entries are kept `keepMs` after their action (`PSC_AUDIT_RETENTION_DAYS`). */
+export const auditRetention = (keepMs: number): RetentionRule => ({
+  name: 'audit entries',
+  table: 'gateway.audit_log',
+  column: 'at',
+  keepMs,
+});
 
 /** How long appended entries gather before one insert writes them all. */
 const GATHER_MS = 100;
