@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Clock } from '@psc/core';
-import { checkDb, isUnavailableError } from '@psc/db';
+import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createHttpServer } from '@psc/http';
 import {
   baseTopology,
@@ -19,7 +19,7 @@ import { createPlatformProbe, type Connect } from './data-access/platform-probe.
 import { createPlatformStore } from './data-access/platform.store.ts';
 import { createSecretBox } from './data-access/secret-box.ts';
 import { createPlatformService } from './domain/platform.service.ts';
-import { createWebhookRepository } from './data-access/webhook.repository.ts';
+import { createWebhookRepository, deliveryRetention } from './data-access/webhook.repository.ts';
 import { createWebhookSender } from './data-access/webhook-sender.ts';
 import { createWebhookService } from './domain/webhook.service.ts';
 import { createWebhookEventsConsumer } from './entry-points/consumers/webhook-events.consumer.ts';
@@ -128,6 +128,13 @@ export function createApp(deps: AppDeps) {
     host: config.http.host,
   });
 
+  const retention = createRetention({
+    knex,
+    logger: logger.child({ component: 'retention' }),
+    rules: [deliveryRetention(config.webhooks.retentionDays * 86_400_000)],
+    now: () => deps.clock.now(),
+  });
+
   return {
     async start() {
       // Listening first keeps /health answering; /ready says no until the consumers are up.
@@ -136,11 +143,15 @@ export function createApp(deps: AppDeps) {
       await webhookEvents.start();
       deliveryLoop.start();
       await rpc.start();
+      retention.start();
       http.markReady();
       logger.info({ url: address.url }, 'platform-registry started');
       return address;
     },
+    /** For tests: one retention pass now (it also runs once a minute): rows purged per rule. */
+    purgeOld: retention.runOnce,
     async stop() {
+      await retention.stop();
       await rpc.stop();
       await webhookEvents.stop();
       await deliveryLoop.stop();

@@ -2,13 +2,17 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '@psc/core';
-import { openDatabase } from '@psc/db';
+import { createRetention, openDatabase } from '@psc/db';
 import { createEgressGuard } from '@psc/egress';
 import { createIsolatedEnv, type IsolatedEnv } from '@psc/testing';
 import type { Knex } from 'knex';
 import { SCHEMA, migrations } from '../migrations/index.ts';
 import { createSecretBox } from '../src/data-access/secret-box.ts';
-import { createWebhookRepository } from '../src/data-access/webhook.repository.ts';
+import {
+  createWebhookRepository,
+  deliveryRetention,
+} from '../src/data-access/webhook.repository.ts';
+import { loadConfig } from '../src/config.ts';
 import type { WebhookSourceEvent } from '../src/domain/webhook-events.ts';
 import { createWebhookService } from '../src/domain/webhook.service.ts';
 
@@ -93,5 +97,42 @@ describe('webhook fan-out on PostgreSQL', () => {
     };
     assert.ok(!row.secret.includes(secret.slice(6)), 'sealed');
     assert.match(row.secret, /^v1:/);
+  });
+
+  it('when finished deliveries are older than PSC_WEBHOOK_RETENTION_DAYS, then a retention pass deletes them, and pending and recent ones stay', async () => {
+    const hook = await service.create({ url: 'http://127.0.0.1:9/hook', events: ['job.dead'] });
+    const events = [deadLettered(), deadLettered(), deadLettered()];
+    for (const event of events) await service.fanOut(event);
+    const day = 86_400_000;
+    const deliveries = () => knex.withSchema(SCHEMA).table('webhook_deliveries');
+    const age = (event: WebhookSourceEvent, status: string, days: number) =>
+      deliveries()
+        .where({ event_id: event.id, webhook_id: hook.id })
+        .update({ status, finished_at: new Date(Date.now() - days * day) });
+    const [finishedOld, pendingOld, finishedRecent] = events;
+    await age(finishedOld!, 'delivered', 8);
+    await age(pendingOld!, 'pending', 8);
+    await age(finishedRecent!, 'failed', 6);
+
+    const config = loadConfig({
+      AMQP_URL: env.amqpUrl,
+      DATABASE_URL: env.databaseUrl,
+      PSC_SECRET_KEY: randomBytes(32).toString('base64'),
+      PSC_WORKER_SECRET_KEY: randomBytes(32).toString('base64'),
+      PSC_WEBHOOK_RETENTION_DAYS: '7',
+    });
+    const retention = createRetention({
+      knex,
+      logger: { info: () => undefined, warn: () => undefined },
+      rules: [deliveryRetention(config.webhooks.retentionDays * day)],
+    });
+    assert.deepEqual(await retention.runOnce(), { 'webhook deliveries': 1 });
+    const left = await deliveries()
+      .where({ webhook_id: hook.id })
+      .select<{ event_id: string }[]>('event_id');
+    assert.deepEqual(
+      left.map((r) => r.event_id).sort(),
+      [pendingOld!.id, finishedRecent!.id].sort(),
+    );
   });
 });

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { platformGet } from '@psc/contracts';
 import type { Clock } from '@psc/core';
-import { checkDb, isUnavailableError } from '@psc/db';
+import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createHttpServer } from '@psc/http';
 import {
   checkQueue,
@@ -21,7 +21,7 @@ import { createCollectStopRepository } from './data-access/collect-stop.reposito
 import { createPlanChangeRepository } from './data-access/plan-change.repository.ts';
 import { createControlStore } from './data-access/control.store.ts';
 import { createDeadLetterRepository } from './data-access/dead-letter.repository.ts';
-import { createJobRepository } from './data-access/job.repository.ts';
+import { createJobRepository, jobRetention } from './data-access/job.repository.ts';
 import { createLedgerStore } from './data-access/ledger.store.ts';
 import { createLeaseRepository } from './data-access/lease.repository.ts';
 import { createPlatformRepository } from './data-access/platform.repository.ts';
@@ -228,9 +228,20 @@ export function createApp(deps: AppDeps) {
     host: config.http.host,
   });
 
+  // Every replica purges (each batch skips rows another holds), not only the leader.
+  const retention = createRetention({
+    knex,
+    logger: logger.child({ component: 'retention' }),
+    rules: [jobRetention(config.retention.keepMs)],
+    batch: config.retention.batch,
+    now: () => clock.now(),
+  });
+
   return {
     /** For tests: run one tick now, as the loop would. */
     tick,
+    /** For tests: one retention pass now (it also runs once a minute): rows purged per rule. */
+    purgeOld: retention.runOnce,
     /** For tests: one reconciliation pass now, as the leader would. */
     reconcile: () => reconcile.once(),
     isLeader: () => loop.isLeader(),
@@ -243,11 +254,13 @@ export function createApp(deps: AppDeps) {
       await rpc.start();
       loop.start();
       reconcile.start();
+      retention.start();
       http.markReady();
       logger.info({ url: address.url, replicaId: config.scheduler.replicaId }, 'scheduler started');
       return address;
     },
     async stop() {
+      await retention.stop();
       await reconcile.stop();
       await loop.stop();
       // Hand the lease over at once instead of letting the others wait for it to expire.

@@ -50,13 +50,12 @@ export function loadConfig(env: Record<string, string | undefined>) {
     ledgerBatch: e.PSC_LEDGER_BATCH,
     ledgerLingerMs: e.PSC_LEDGER_LINGER_MS,
     reconcile: { afterMs: e.PSC_RECONCILE_AFTER_MS, everyMs: e.PSC_RECONCILE_EVERY_MS },
+    retention: { keepMs: e.PSC_JOB_RETENTION_DAYS * 86_400_000, batch: e.PSC_JOB_PURGE_BATCH },
     scheduler: {
       tickMs,
       leaseMs,
       missGraceMs: e.PSC_SCHEDULER_MISFIRE_GRACE_MS ?? leaseMs + 3 * tickMs,
       planAheadMs: e.PSC_SCHEDULER_PLAN_AHEAD_MS,
-      retentionDays: e.PSC_JOB_RETENTION_DAYS,
-      purgeBatch: e.PSC_JOB_PURGE_BATCH,
       replicaId:
         e.PSC_SCHEDULER_REPLICA_ID ??
         `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,

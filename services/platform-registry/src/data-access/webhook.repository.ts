@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Webhook, WebhookDelivery, WebhookEventType } from '@psc/contracts';
 import type { AttemptResult } from '../domain/webhook-retry.ts';
+import type { RetentionRule } from '@psc/db';
 import type { SecretBox } from './secret-box.ts';
 
 interface WebhookRow {
@@ -84,6 +85,15 @@ function toDelivery(row: DeliveryRow): WebhookDelivery {
 }
 
 /** Webhook subscriptions and their deliveries (the delivery log). */
+/** Finished deliveries are kept `keepMs` in the delivery log (`PSC_WEBHOOK_RETENTION_DAYS`). */
+export const deliveryRetention = (keepMs: number): RetentionRule => ({
+  name: 'webhook deliveries',
+  table: 'registry.webhook_deliveries',
+  column: 'finished_at',
+  keepMs,
+  only: `status <> 'pending'`,
+});
+
 export function createWebhookRepository(knex: Knex, box: SecretBox) {
   const webhooks = (q: Knex | Knex.Transaction = knex) =>
     q.withSchema('registry').table('webhooks');
@@ -275,17 +285,6 @@ export function createWebhookRepository(knex: Knex, box: SecretBox) {
       const more = rows.length > filter.limit;
       const page = rows.slice(0, filter.limit);
       return { items: page.map(toDelivery), lastSeq: more ? (page.at(-1)?.seq ?? null) : null };
-    },
-
-    /** Drops finished deliveries older than `before`, a batch at a time; returns how many. */
-    async purgeFinished(before: Date, batch: number): Promise<number> {
-      const result = await knex.raw<{ rowCount: number }>(
-        `delete from registry.webhook_deliveries where seq in (
-           select seq from registry.webhook_deliveries
-            where status <> 'pending' and finished_at < ? limit ?)`,
-        [before, batch],
-      );
-      return result.rowCount;
     },
   };
 }

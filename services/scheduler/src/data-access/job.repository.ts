@@ -9,7 +9,7 @@ import {
   type JobStatus,
   type TaskType,
 } from '@psc/contracts';
-import { preparedByText, runPrepared, type PreparedStatement } from '@psc/db';
+import { preparedByText, runPrepared, type PreparedStatement, type RetentionRule } from '@psc/db';
 import type { OutboxPart } from '@psc/messaging';
 import { scheduleKey } from './schedule.repository.ts';
 import type { LedgerEntry } from '../domain/job-ledger.ts';
@@ -236,6 +236,18 @@ const entryRecord = ({ job, position }: LedgerEntry) => ({
   position_at: position.at,
 });
 
+/**
+ * Finished jobs are kept `keepMs` after they finished (`PSC_JOB_RETENTION_DAYS`); open ones stay
+ * however old. A dead job's letter outlives it (`dead_letters` has no key to the row).
+ */
+export const jobRetention = (keepMs: number): RetentionRule => ({
+  name: 'finished jobs',
+  table: 'scheduler.jobs',
+  column: 'finished_at',
+  keepMs,
+  only: `status in (${FINAL_JOB_STATUSES.map((status) => `'${status}'`).join(', ')})`,
+});
+
 export function createJobRepository(knex: Knex) {
   const jobs = (q: Knex | Knex.Transaction = knex) => q.withSchema('scheduler').table('jobs');
 
@@ -455,17 +467,6 @@ export function createJobRepository(knex: Knex) {
         [[...LIVE_JOB_STATUSES], finishedSince, [...FINAL_JOB_STATUSES]],
       );
       return Object.fromEntries(rows.map((r) => [r.status, r.count]));
-    },
-
-    /** Deletes up to `batch` finished jobs older than `before`; returns how many. */
-    async purgeFinished(before: Date, batch: number): Promise<number> {
-      const res = await knex.raw<{ rowCount: number }>(
-        `DELETE FROM ??.jobs WHERE id IN (
-           SELECT id FROM ??.jobs WHERE finished_at < ? AND status IN ('succeeded','failed','dead','cancelled')
-           LIMIT ?)`,
-        ['scheduler', 'scheduler', before, batch],
-      );
-      return res.rowCount;
     },
 
     findByIds,

@@ -30,8 +30,6 @@ export interface TickSettings {
   missGraceMs: number;
   /** The least time before a due time that the leader plans it (see `prepare`). */
   planAheadMs: number;
-  retentionDays: number;
-  purgeBatch: number;
 }
 
 export interface TickResult {
@@ -149,7 +147,6 @@ export function createTickStore(deps: {
   countPlan?: (reason: PlanReason) => void;
 }) {
   const { settings: s } = deps;
-  let lastPurge = 0;
   /** This replica's last plan as leader, committed; kept while it still holds (planReason). */
   let lastPlan: LastPlan | undefined;
   let prepared: Prepared | undefined;
@@ -161,19 +158,6 @@ export function createTickStore(deps: {
   let planned = 0;
   /** How long the last `prepare` took: the loop starts the next one twice that early. */
   let prepareMs = 0;
-
-  async function purge(now: Date): Promise<void> {
-    if (now.getTime() - lastPurge < 60_000) return;
-    lastPurge = now.getTime();
-    const before = new Date(now.getTime() - s.retentionDays * 86_400_000);
-    let total = 0;
-    for (;;) {
-      const n = await deps.jobs.purgeFinished(before, s.purgeBatch);
-      total += n;
-      if (n < s.purgeBatch) break;
-    }
-    if (total > 0) deps.logger.info({ purged: total, before }, 'finished jobs purged');
-  }
 
   /**
    * Stopped collectors' queued scheduled runs, a batch per reason: the stop cancelled its first
@@ -448,7 +432,6 @@ export function createTickStore(deps: {
       if (others.status === 'rejected') throw others.reason;
       const result = { ...written.value, enqueued: written.value.enqueued + others.value };
       if (plan) lastPlan = { token, madeAt: now, wakeAt: plan.wakeAt };
-      await purge(now);
       return result;
     } catch (err) {
       // What the failed tick planned is not written: the next one plans again.

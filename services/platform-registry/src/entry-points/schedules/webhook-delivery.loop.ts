@@ -10,7 +10,6 @@ import {
 
 /** Deliveries sent at once per pass: bounds open connections and the lease's batch. */
 const BATCH = 20;
-const PURGE_EVERY_MS = 60_000;
 
 /**
  * Sends due webhook deliveries from the table, so they outlive restarts: every replica polls,
@@ -20,7 +19,7 @@ export function createWebhookDeliveryLoop(deps: {
   repository: WebhookRepository;
   sender: WebhookSender;
   clock: Clock;
-  policy: WebhookRetryPolicy & { timeoutMs: number; pollMs: number; retentionDays: number };
+  policy: WebhookRetryPolicy & { timeoutMs: number; pollMs: number };
   logger: Logger;
 }) {
   const { repository, policy } = deps;
@@ -28,7 +27,6 @@ export function createWebhookDeliveryLoop(deps: {
   const leaseMs = policy.timeoutMs * 2 + 5_000;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
-  let lastPurge = 0;
 
   async function once(): Promise<number> {
     const due = await repository.claimDue(deps.clock.now(), leaseMs, BATCH);
@@ -47,11 +45,6 @@ export function createWebhookDeliveryLoop(deps: {
         }
       }),
     );
-    const now = deps.clock.now().getTime();
-    if (now - lastPurge >= PURGE_EVERY_MS) {
-      lastPurge = now;
-      await repository.purgeFinished(new Date(now - policy.retentionDays * 86_400_000), 1_000);
-    }
     return due.length;
   }
 
