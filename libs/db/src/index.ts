@@ -26,4 +26,9 @@ export {
   type RetentionOptions,
   type RetentionRule,
 } from './retention.ts';
+export {
+  createNotificationListener,
+  type NotificationListener,
+  type NotificationListenerOptions,
+} from './notifications.ts';
 export { provisionServiceRoles, removeServiceRoles, type ServiceRole } from './service-roles.ts';

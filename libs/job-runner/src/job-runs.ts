@@ -50,6 +50,9 @@ export async function createCrashTable(knex: Knex, schema: string): Promise<void
   });
 }
 
+/** The PostgreSQL channel a worker service's replicas hear its cancellations on. */
+export const cancellationChannel = (schema: string) => `${schema}_cancellations`;
+
 /** Each runner table and the timestamp its rows age by (see `createAgeIndexes`). */
 export const RUNNER_AGES = [
   ['job_runs', 'finished_at'],
@@ -222,11 +225,15 @@ export function createJobRunRepository(knex: Knex, schema: string) {
       );
     },
 
+    /** Stores a cancellation and tells every replica's cancel watch, once it commits. */
     async cancel(jobId: string, run: number, at: Date): Promise<void> {
       await knex.raw(
-        `insert into ${schema}.cancelled_jobs (job_id, run, at) values (?, ?, ?)
-         on conflict do nothing`,
-        [jobId, run, at],
+        `with stored as (
+           insert into ${schema}.cancelled_jobs (job_id, run, at) values (?, ?, ?)
+           on conflict do nothing
+           returning job_id, run)
+         select pg_notify(?, job_id || ':' || run) from stored`,
+        [jobId, run, at, cancellationChannel(schema)],
       );
     },
 

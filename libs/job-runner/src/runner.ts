@@ -27,6 +27,7 @@ import {
   type Publisher,
   type RpcHandler,
 } from '@psc/messaging';
+import { createCancelWatch } from './cancel-watch.ts';
 import { createJobRunRepository, type JobRunRepository } from './job-runs.ts';
 import { jobErrorOf, jobEvents, type RunRef } from './job-events.ts';
 import { createSuspectGate } from './suspect-gate.ts';
@@ -149,6 +150,11 @@ export interface JobRunner {
   /** Lifecycle events of the job consumer (`acked`, `retried`, `deferred`, `dead-lettered`). */
   consumer: Consumer;
   runs: JobRunRepository;
+  /**
+   * Whether this replica knows the run was cancelled (see cancel-watch.ts); undefined while its
+   * watch is not live.
+   */
+  knowsCancelled: (jobId: string, run: number) => boolean | undefined;
   /** `job.outcomes` of this worker service: what it recorded of runs the ledger asks about. */
   outcomesRpcHandler(service: PlatformCaller): RpcHandler;
   /**
@@ -183,6 +189,11 @@ function timeoutError(ms: number): AppError {
  */
 export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const runs = createJobRunRepository(options.knex, options.schema);
+  const watch = createCancelWatch({
+    knex: options.knex,
+    schema: options.schema,
+    logger: options.logger,
+  });
   const active = new Set<string>();
   const startedAtOf = new WeakMap<object, Date>();
   const progressEvery = options.progressIntervalMs ?? 250;
@@ -259,7 +270,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     let ended: JobOutcome | undefined;
     let lastProgress = 0;
     const throwIfCancelled = async () => {
-      if (await runs.isCancelled(job.jobId, job.run)) throw new CancelledError();
+      const known = watch.cancelled(job.jobId, job.run);
+      if (known ?? (await runs.isCancelled(job.jobId, job.run))) throw new CancelledError();
     };
     const ctx: RunContext = {
       job,
@@ -356,6 +368,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     options.metrics?.attemptStarted(job.taskType);
     let deferred = false;
     try {
+      // Cancelled while it waited in the queue: refused before it calls its platform.
+      if (watch.cancelled(job.jobId, job.run)) throw new CancelledError();
       await handler(ctx);
       if (!committed) throw new Error(`the ${job.taskType} handler returned without committing`);
     } catch (err) {
@@ -460,11 +474,18 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   });
 
   return {
-    start: () => consumer.start(),
-    stop: () => consumer.stop(),
+    async start() {
+      await watch.start();
+      await consumer.start();
+    },
+    async stop() {
+      await consumer.stop();
+      await watch.stop();
+    },
     active: () => [...active],
     consumer,
     runs,
+    knowsCancelled: (jobId, run) => watch.cancelled(jobId, run),
     outcomesRpcHandler: (service) =>
       rpcHandler(jobOutcomes[service], async (request) => ({
         items: (await runs.outcomes(request.runs)).map((r) => ({
