@@ -264,6 +264,8 @@ export function createApp(deps: AppDeps) {
       }),
     /** Job consumer lifecycle events (`acked`, `retried`, `deferred`, `dead-lettered`), for tests. */
     jobs: runner.consumer,
+    /** Whether this replica knows a run was cancelled (undefined while it cannot know), for tests. */
+    knowsCancelled: runner.knowsCancelled,
     /** One retention pass now (it also runs once a minute): rows purged per rule. */
     purgeOld: retention.runOnce,
   };
