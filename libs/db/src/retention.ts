@@ -34,9 +34,9 @@ export async function createAgeIndexes(
   schema: string,
   ages: readonly Age[],
 ): Promise<void> {
+  // A concurrent build failed mid-way leaves an invalid index of its name behind: start afresh.
+  await dropAgeIndexes(knex, schema, ages);
   for (const age of ages) {
-    // A concurrent build failed mid-way leaves an invalid index of this name behind: start afresh.
-    await knex.raw('drop index concurrently if exists ??.??', [schema, ageIndex(age)]);
     await knex.raw('create index concurrently ?? on ??.?? using brin (??)', [
       ageIndex(age),
       schema,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createJobRunRepository } from '@psc/job-runner';
 import { startFakePlatform, waitFor } from '@psc/testing';
-import { startHarness } from './support/harness.ts';
+import { itemsResource, startHarness } from './support/harness.ts';
 
 describe(
   'sync-worker cancel watch: a run cancelled in the queue never calls its platform',
@@ -24,16 +24,9 @@ describe(
         waitingCalls += 1;
         return { body: { data: [{ id: 'b' }] } };
       });
-      const resource = (name: string) => ({
-        name,
-        request: { path: `/${name}` },
-        itemsPath: 'data',
-        key: 'id',
-        mapping: { id: 'id' },
-      });
       const platform = h.addPlatform({
         baseUrl: fake.url,
-        resources: [resource('busy'), resource('waiting')],
+        resources: [itemsResource('busy'), itemsResource('waiting')],
       });
 
       const busy = await h.runJob(platform, 'busy');

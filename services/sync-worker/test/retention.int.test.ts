@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { startFakePlatform } from '@psc/testing';
-import { startHarness } from './support/harness.ts';
+import { itemsResource, startHarness } from './support/harness.ts';
 
 const DAY = 86_400_000;
 
@@ -16,18 +16,7 @@ describe(
         collections: { '/items': [{ id: 'a' }, { id: 'b' }] },
       });
       t.after(() => fake.stop());
-      const platform = h.addPlatform({
-        baseUrl: fake.url,
-        resources: [
-          {
-            name: 'items',
-            request: { path: '/items' },
-            itemsPath: 'data',
-            key: 'id',
-            mapping: { id: 'id' },
-          },
-        ],
-      });
+      const platform = h.addPlatform({ baseUrl: fake.url, resources: [itemsResource('items')] });
       const oldJob = await h.runJob(platform, 'items');
       await h.finished(oldJob);
       const recentJob = await h.runJob(platform, 'items');

@@ -35,6 +35,15 @@ import { SCHEMA, migrations } from '../../migrations/index.ts';
 /** Short tiers so retries are quick; the last one is long enough for Retry-After: 2. */
 export const TEST_TIERS_MS = [100, 200, 400, 2_500];
 
+/** A resource `name` read from `GET /<name>`: items under `data`, keyed and mapped by `id`. */
+export const itemsResource = (name: string) => ({
+  name,
+  request: { path: `/${name}` },
+  itemsPath: 'data',
+  key: 'id',
+  mapping: { id: 'id' },
+});
+
 export interface Harness {
   knex: Knex;
   /** The test's own RabbitMQ vhost. */
