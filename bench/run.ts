@@ -53,10 +53,10 @@ try {
   const fake = await startFakePlatform();
   onCleanup('fake platform', () => fake.stop());
   if (profileDir) await mkdir(profileDir, { recursive: true });
-  const psc = await startPsc(
-    env,
-    profileDir ? { cpuProfileDir: profileDir, profileServices: args.profileServices } : {},
-  );
+  const psc = await startPsc(env, {
+    ...(profileDir ? { cpuProfileDir: profileDir, profileServices: args.profileServices } : {}),
+    perfMap: args.perfMap,
+  });
   onCleanup('psc services', () => psc.stop());
 
   // Idle: after start-up has settled, before any scenario touched the services.

@@ -40,6 +40,8 @@ export interface BenchArgs {
   /** Start the services in `profileServices` with --cpu-prof and summarise at the end. */
   profile: boolean;
   profileServices: string[];
+  /** Start psc's services with the perf map of their JIT code (`perf record` names JS functions). */
+  perfMap: boolean;
 }
 
 const HELP = `npm run bench -- [options]
@@ -60,6 +62,8 @@ const HELP = `npm run bench -- [options]
   --export n           scenario 6: records exported (default 1000000, quick 20000)
   --profile            run services with --cpu-prof and print where their time went
   --profile-services a,b  which (default sync-worker; e.g. gateway,scheduler)
+  --perf-map           psc's services write /tmp/perf-<pid>.map, so Linux perf names their JS
+                       functions (CPU time as the kernel counts it; see bench/README.md)
   --help`;
 
 export function parseBenchArgs(argv: string[]): BenchArgs {
@@ -82,6 +86,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       export: { type: 'string' },
       profile: { type: 'boolean', default: false },
       'profile-services': { type: 'string', default: 'sync-worker' },
+      'perf-map': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -123,6 +128,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     exportRecords: int(values.export, 1_000_000, 20_000, 'export'),
     profile: values.profile,
     profileServices: values['profile-services'].split(',').map((s) => s.trim()),
+    perfMap: values['perf-map'],
   };
   return args;
 }

@@ -55,7 +55,13 @@ export interface Psc {
  */
 export async function startPsc(
   env: IsolatedEnv,
-  options: { cpuProfileDir?: string; profileServices?: string[]; logLevel?: string } = {},
+  options: {
+    cpuProfileDir?: string;
+    profileServices?: string[];
+    logLevel?: string;
+    /** Each service writes its JIT code's symbols for Linux perf (`--perf-map`). */
+    perfMap?: boolean;
+  } = {},
 ): Promise<Psc> {
   build(repoRoot);
   const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
@@ -91,6 +97,10 @@ export async function startPsc(
     const port = await freePort();
     const launch = serviceLaunch(repoRoot, service);
     const nodeArgs = [...launch.nodeArgs];
+    if (options.perfMap) {
+      // Interpreted frames get native frames too, so perf's frame-pointer stacks walk through them.
+      nodeArgs.push('--perf-basic-prof-only-functions', '--interpreted-frames-native-stack');
+    }
     if (options.cpuProfileDir && (options.profileServices ?? ['sync-worker']).includes(service)) {
       nodeArgs.push(
         '--cpu-prof',
