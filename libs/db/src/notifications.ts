@@ -89,8 +89,8 @@ export function createNotificationListener(
     let next: pg.Client;
     try {
       // knex's own way to open a connection with the service's settings, outside the pool.
-      const client = options.knex.client as { acquireRawConnection(): Promise<pg.Client> };
-      next = await client.acquireRawConnection();
+      const pool = options.knex.client as { acquireRawConnection(): Promise<pg.Client> };
+      next = await pool.acquireRawConnection();
     } catch (err) {
       scheduleRetry(messageOf(err));
       return;
