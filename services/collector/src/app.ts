@@ -295,8 +295,6 @@ export function createApp(deps: AppDeps) {
         busy: async () =>
           runner.consumer.inFlight() + children.inFlight() > 0 || (await outbox.pending()) > 0,
       }),
-    /** One retention pass now (it also runs once a minute): rows purged per rule. */
-    purgeOld: retention.runOnce,
     async stop() {
       await retention.stop();
       // Stops retrying now; a call under way ends when the RPC client closes below.

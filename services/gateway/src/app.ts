@@ -178,8 +178,6 @@ export function createApp(deps: AppDeps) {
     routes: () => http.routes(),
     /** Whether key checks are answered from memory (events flowing) rather than PostgreSQL. */
     keyChecksFromMemory: (): boolean => directory.isLive(),
-    /** One retention pass now (it also runs once a minute): rows purged per rule. */
-    purgeOld: retention.runOnce,
     async stop() {
       await retention.stop();
       await http.stop();

@@ -148,8 +148,6 @@ export function createApp(deps: AppDeps) {
       logger.info({ url: address.url }, 'platform-registry started');
       return address;
     },
-    /** For tests: one retention pass now (it also runs once a minute): rows purged per rule. */
-    purgeOld: retention.runOnce,
     async stop() {
       await retention.stop();
       await rpc.stop();
