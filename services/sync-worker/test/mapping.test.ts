@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { canonicalJson, mapItem } from '../src/domain/mapping.ts';
+import { canonicalJson, collapseDuplicates, mapItem } from '../src/domain/mapping.ts';
 
 describe('sync-worker.mapping: canonical JSON and record hashes', () => {
   it('when the same data comes with its keys in another order, then its canonical JSON and hash are the same, so an unchanged record is not rewritten', async () => {
@@ -57,5 +57,69 @@ describe('sync-worker.mapping: canonical JSON and record hashes', () => {
       a: { c: 'q"uote', d: [2, { Y: null, y: 'é' }, 1] },
       b: 1,
     });
+  });
+
+  it('when JSONata fields come between plain ones, then the record holds every field, each in its place, as a mapping of plain fields only would', async () => {
+    const item = { id: 'k1', name: 'Booth', price: 12.5, stock: { left: 3 } };
+    const record = await mapItem(item, {
+      key: 'id',
+      mapping: { a: 'name', b: '$uppercase(name)', c: 'price', d: 'stock.left', e: 'missing' },
+    });
+    assert.deepEqual(record.data, { a: 'Booth', b: 'BOOTH', c: 12.5, d: 3 });
+    assert.equal(record.json, canonicalJson(record.data));
+    // A key JSONata computes: the fields after it are still mapped.
+    const computed = await mapItem(item, { key: '$string(price)', mapping: { n: 'name' } });
+    assert.equal(computed.key, '12.5');
+    assert.deepEqual(computed.data, { n: 'Booth' });
+  });
+
+  it('when a string value or a field name holds a NUL character, then the record is refused with the field it is in, for good', async () => {
+    const refused = async (item: unknown, mapping: Record<string, string>, where: RegExp) => {
+      await assert.rejects(
+        async () => mapItem(item, { key: 'id', mapping }),
+        (err: Error & { code?: string; retryable?: boolean }) => {
+          assert.equal(err.code, 'unstorable_data');
+          assert.equal(err.retryable, false);
+          assert.match(err.message, where);
+          return true;
+        },
+      );
+    };
+    await refused(
+      { id: 'k1', name: 'a\u0000b', ok: 'x' },
+      { ok: 'ok', name: 'name' },
+      /^mapping\.name: /,
+    );
+    await refused({ id: 'k1', name: 'ab' }, { 'na\u0000me': 'name' }, /^mapping: /);
+    await refused({ id: 'k\u0000', name: 'ab' }, { name: 'name' }, /^key: /);
+  });
+
+  it("when a page holds a key twice, then the later record wins in the first one's place, and a page without duplicates comes back as it is", () => {
+    const rec = (key: string, value: number, parentKey?: string) => ({
+      key,
+      data: { value },
+      json: JSON.stringify({ value }),
+      hash: String(value),
+      ...(parentKey === undefined ? {} : { parentKey }),
+    });
+    const unique = [rec('a', 1), rec('b', 2)];
+    assert.equal(collapseDuplicates(unique), unique);
+    const collapsed = collapseDuplicates([rec('a', 1), rec('b', 2), rec('a', 3)]);
+    assert.deepEqual(
+      collapsed.map((r) => [r.key, r.data.value]),
+      [
+        ['a', 3],
+        ['b', 2],
+      ],
+    );
+    // No parent and an empty parent are the same row; another parent is another row.
+    const children = collapseDuplicates([rec('a', 1), rec('a', 2, ''), rec('a', 3, 'p')]);
+    assert.deepEqual(
+      children.map((r) => [r.parentKey ?? '', r.key, r.data.value]),
+      [
+        ['', 'a', 2],
+        ['p', 'a', 3],
+      ],
+    );
   });
 });

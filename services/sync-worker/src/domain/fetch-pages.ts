@@ -75,7 +75,9 @@ export function openPages(args: {
     const records: MappedRecord[] = [];
     const children = new Map<string, MappedRecord[]>(resource.children.map((c) => [c.name, []]));
     for (const item of items) {
-      const record = await mapItem(item, resource);
+      // Awaited only when the mapping needed JSONata: most records map synchronously.
+      const mapped = mapItem(item, resource);
+      const record = mapped instanceof Promise ? await mapped : mapped;
       records.push(record);
       for (const child of resource.children) {
         children.get(child.name)!.push(...(await mapChildren(item, child, record.key)));
