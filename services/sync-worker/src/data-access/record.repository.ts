@@ -149,15 +149,30 @@ const toChange = (r: ChangeRow, kind: RecordChange['kind']): RecordChange => ({
   kind,
 });
 
-/** The upsert's rows as one JSON array; `json` is already JSON, keys and hashes are quoted. */
+/**
+ * The upsert's rows as one JSON array; `json` is already JSON, keys and hashes are quoted. The
+ * pieces are joined once: appending them one by one left a rope of a few small strings per
+ * record for the driver to flatten.
+ */
 function rowsJson(records: MappedRecord[]): string {
-  let text = '[';
+  const parts: string[] = [];
   for (let i = 0; i < records.length; i += 1) {
     const r = records[i]!;
-    if (i > 0) text += ',';
-    text += `{"parent_key":${JSON.stringify(r.parentKey ?? '')},"key":${JSON.stringify(r.key)},"data":${r.json},"hash":"${r.hash}"}`;
+    parts.push(
+      i === 0 ? '[{"parent_key":' : ',{"parent_key":',
+      JSON.stringify(r.parentKey ?? ''),
+      ',"key":',
+      JSON.stringify(r.key),
+      ',"data":',
+      r.json,
+      ',"hash":"',
+      r.hash,
+      '"}',
+    );
   }
-  return `${text}]`;
+  if (records.length === 0) return '[]';
+  parts.push(']');
+  return parts.join('');
 }
 
 export interface ListQuery {

@@ -185,8 +185,8 @@ function finish(draft: Draft, plan: FieldPlan): MappedRecord {
   if (draft.flat && plan.plainNames) {
     // Only scalars under plain names: a NUL can only be in a string value, and the full walk
     // (an array of keys per record) runs only to say where.
-    for (const [field] of plan.fields) {
-      const value = data[field];
+    for (let i = 0; i < plan.fields.length; i += 1) {
+      const value = data[plan.fields[i]![0]];
       if (typeof value === 'string' && value.includes('\u0000')) assertStorable(data, 'mapping');
     }
   } else {
@@ -204,10 +204,10 @@ async function finishLater(
   from: number,
 ): Promise<MappedRecord> {
   for (let i = from; i < plan.fields.length; i += 1) {
-    const [field, source, where] = plan.fields[i]!;
-    let value = evaluateField(source, item, where);
+    const f = plan.fields[i]!;
+    let value = evaluateField(f[1], item, f[2]);
     if (value instanceof Promise) value = await value;
-    put(draft, field, value);
+    put(draft, f[0], value);
   }
   return finish(draft, plan);
 }
@@ -232,15 +232,17 @@ export function mapItem(
   const draft: Draft = { key: checkedKey(key), data: {}, flat: true };
   const { fields } = plan;
   for (let i = 0; i < fields.length; i += 1) {
-    const [field, source, where] = fields[i]!;
-    const value = evaluateField(source, item, where);
+    // Indexed, not destructured: array destructuring runs the iterator protocol, an object
+    // per field of every record.
+    const f = fields[i]!;
+    const value = evaluateField(f[1], item, f[2]);
     if (value instanceof Promise) {
       return value.then((v) => {
-        put(draft, field, v);
+        put(draft, f[0], v);
         return finishLater(item, plan, draft, i + 1);
       });
     }
-    put(draft, field, value);
+    put(draft, f[0], value);
   }
   return finish(draft, plan);
 }
