@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { canonicalJson, collapseDuplicates, mapItem } from '../src/domain/mapping.ts';
+import type { ResourceDefinition } from '@psc/contracts';
+import { evaluate } from '@psc/platform-http';
+import { canonicalJson, collapseDuplicates, extractItems, mapItem } from '../src/domain/mapping.ts';
 
 describe('sync-worker.mapping: canonical JSON and record hashes', () => {
   it('when the same data comes with its keys in another order, then its canonical JSON and hash are the same, so an unchanged record is not rewritten', async () => {
@@ -121,5 +123,32 @@ describe('sync-worker.mapping: canonical JSON and record hashes', () => {
         ['p', 'a', 3],
       ],
     );
+  });
+
+  it('when a page is read through its itemsPath, then the items are the ones JSONata finds, whether the path is one field or more, and whatever the field holds', async () => {
+    const bodies: unknown[] = [
+      { data: [{ id: 1 }, { id: 2 }] },
+      { data: [[1, 2], [3]] },
+      { data: [] },
+      { data: { id: 1 } },
+      { data: 5 },
+      { data: null },
+      {},
+      [{ data: [{ id: 1 }] }, { data: [{ id: 2 }] }],
+      { wrapper: { data: [{ id: 3 }] } },
+    ];
+    for (const itemsPath of ['data', 'wrapper.data']) {
+      const resource = { itemsPath } as ResourceDefinition;
+      for (const body of bodies) {
+        const viaJsonata = await evaluate(itemsPath, body, 'itemsPath');
+        const expected =
+          viaJsonata === undefined || viaJsonata === null
+            ? []
+            : Array.isArray(viaJsonata)
+              ? [...(viaJsonata as unknown[])]
+              : [viaJsonata];
+        assert.deepEqual([...(await extractItems(body, resource))], expected, JSON.stringify(body));
+      }
+    }
   });
 });

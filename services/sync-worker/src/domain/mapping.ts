@@ -32,11 +32,34 @@ export function canonicalJson(value: unknown): string {
   return `${text}}`;
 }
 
+/** A JSONata expression that is just one field name (`name`, `id`), not a keyword. */
+const PLAIN_FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const KEYWORDS = new Set(['true', 'false', 'null', 'and', 'or', 'in']);
+const plainFields = new Map<string, boolean>();
+const isPlainField = (source: string): boolean => {
+  let plain = plainFields.get(source);
+  if (plain === undefined) {
+    plain = PLAIN_FIELD.test(source) && !KEYWORDS.has(source);
+    if (plainFields.size < 2_000) plainFields.set(source, plain);
+  }
+  return plain;
+};
+
+/**
+ * The items of a page. An `itemsPath` that names one field of the body holding an array (most
+ * platforms: `data`, `items`) is read directly: JSONata answers that very array, after an
+ * evaluation (a promise, frames, a sequence) per page.
+ */
 export async function extractItems(
   body: unknown,
   resource: ResourceDefinition,
 ): Promise<unknown[]> {
-  return asArray(await evaluate(resource.itemsPath, body, 'itemsPath'));
+  const path = resource.itemsPath;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body) && isPlainField(path)) {
+    const items = Object.hasOwn(body, path) ? (body as Record<string, unknown>)[path] : undefined;
+    if (Array.isArray(items)) return items as unknown[];
+  }
+  return asArray(await evaluate(path, body, 'itemsPath'));
 }
 
 /**
@@ -71,19 +94,6 @@ export async function mapChildren(
   }
   return records;
 }
-
-/** A JSONata expression that is just one field name (`name`, `id`), not a keyword. */
-const PLAIN_FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const KEYWORDS = new Set(['true', 'false', 'null', 'and', 'or', 'in']);
-const plainFields = new Map<string, boolean>();
-const isPlainField = (source: string): boolean => {
-  let plain = plainFields.get(source);
-  if (plain === undefined) {
-    plain = PLAIN_FIELD.test(source) && !KEYWORDS.has(source);
-    if (plainFields.size < 2_000) plainFields.set(source, plain);
-  }
-  return plain;
-};
 
 /**
  * Evaluates a mapping expression. Most are one field name of an object item; when that field
