@@ -30,31 +30,16 @@ export function discard(response: Response): void {
   (response.body as unknown as Readable | null)?.destroy();
 }
 
-/** Reads a JSON body up to `maxBytes`; the body itself never goes into an error or a log. */
-export async function readJson(response: Response, maxBytes: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
+const ignore = (): void => undefined;
+
+const cutOff = (): AppError =>
+  new AppError('bad_upstream_response', 502, 'platform response was cut off', {
+    retryable: true,
+  });
+
+function parseBody(chunks: Buffer[], size: number): unknown {
   try {
-    for await (const chunk of response.body ?? []) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > maxBytes) {
-        discard(response);
-        throw new NonRetryableError(
-          'response_too_large',
-          `platform response exceeds ${maxBytes} bytes`,
-        );
-      }
-      chunks.push(buf);
-    }
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    throw new AppError('bad_upstream_response', 502, 'platform response was cut off', {
-      retryable: true,
-    });
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
   } catch {
     throw new AppError(
       'bad_upstream_response',
@@ -63,4 +48,58 @@ export async function readJson(response: Response, maxBytes: number): Promise<un
       { retryable: true },
     );
   }
+}
+
+/**
+ * Reads a JSON body up to `maxBytes`; the body itself never goes into an error or a log. Read
+ * through the stream's events, not `for await`: its async iterator costs a generator, an
+ * end-of-stream watcher and a promise per chunk, on every page of every job.
+ */
+export function readJson(response: Response, maxBytes: number): Promise<unknown> {
+  const body = response.body as unknown as Readable | null;
+  if (!body) return Promise.resolve().then(() => parseBody([], 0));
+  // Errors after the answer (a late abort, the destroy of an oversized body) have nowhere to go.
+  body.on('error', ignore);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (outcome: () => unknown): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onCut);
+      body.off('close', onCut);
+      try {
+        resolve(outcome());
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    function onData(chunk: Buffer): void {
+      size += chunk.length;
+      if (size > maxBytes) {
+        settle(() => {
+          discard(response);
+          throw new NonRetryableError(
+            'response_too_large',
+            `platform response exceeds ${maxBytes} bytes`,
+          );
+        });
+        return;
+      }
+      chunks.push(chunk);
+    }
+    function onEnd(): void {
+      settle(() => parseBody(chunks, size));
+    }
+    // An error (the call's deadline, a reset) or a close before the end: the body is not whole.
+    function onCut(): void {
+      settle(() => {
+        throw cutOff();
+      });
+    }
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onCut);
+    body.once('close', onCut);
+  });
 }

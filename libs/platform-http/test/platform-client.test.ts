@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { platformWithSecrets, type PlatformWithSecrets } from '@psc/contracts';
 import { AppError } from '@psc/core';
@@ -118,5 +120,48 @@ describe('@psc/platform-http: createPlatformHttpClient', () => {
     breakers.reset(platform.id);
     assert.equal(breakers.state(platform.id), 'closed');
     assert.deepEqual((await client.request(platform, { path: '/x' })).body, { ok: true });
+  });
+
+  it('when a body is not JSON, is cut off or stalls past the timeout, then each fails as retryable with what happened, and the next call is answered', async (t) => {
+    const { client } = await setup(t);
+    // A platform of its own: the fake platform only answers whole bodies.
+    const server: Server = createServer((req, res) => {
+      if (req.url === '/bad-json') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '9' });
+        res.end('{"data":[');
+      } else if (req.url === '/cut') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+        res.write('{"data":[{"id":1},', () => req.socket.destroy());
+      } else if (req.url === '/stall') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+        res.write('{"data":[{"id":1},');
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"data":[{"id":2}]}');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const platform = platformAt({ url } as FakePlatform, { timeoutMs: 300 });
+
+    const badJson = await rejection(client.request(platform, { path: '/bad-json' }));
+    assert.equal(badJson.code, 'bad_upstream_response');
+    assert.equal(badJson.retryable, true);
+    assert.match(badJson.message, /9 bytes that are not valid JSON/);
+    const cut = await rejection(client.request(platform, { path: '/cut' }));
+    assert.equal(cut.code, 'bad_upstream_response');
+    assert.equal(cut.retryable, true);
+    assert.match(cut.message, /cut off/);
+    const started = Date.now();
+    const stalled = await rejection(client.request(platform, { path: '/stall' }));
+    assert.equal(stalled.retryable, true);
+    assert.ok(Date.now() - started < 5_000, 'the timeout ended the read');
+    assert.deepEqual((await client.request(platform, { path: '/ok' })).body, {
+      data: [{ id: 2 }],
+    });
   });
 });
