@@ -46,6 +46,16 @@ const isPlainField = (source: string): boolean => {
 };
 
 /**
+ * What an expression that is one field name reads from an object, without JSONata; undefined
+ * when the expression is more than a field name, the value no object, or the field absent.
+ */
+function ownField(source: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  if (!isPlainField(source) || !Object.hasOwn(value, source)) return undefined;
+  return (value as Record<string, unknown>)[source];
+}
+
+/**
  * The items of a page. An `itemsPath` that names one field of the body holding an array (most
  * platforms: `data`, `items`) is read directly: JSONata answers that very array, after an
  * evaluation (a promise, frames, a sequence) per page.
@@ -54,12 +64,9 @@ export async function extractItems(
   body: unknown,
   resource: ResourceDefinition,
 ): Promise<unknown[]> {
-  const path = resource.itemsPath;
-  if (body !== null && typeof body === 'object' && !Array.isArray(body) && isPlainField(path)) {
-    const items = Object.hasOwn(body, path) ? (body as Record<string, unknown>)[path] : undefined;
-    if (Array.isArray(items)) return items as unknown[];
-  }
-  return asArray(await evaluate(path, body, 'itemsPath'));
+  const items = ownField(resource.itemsPath, body);
+  if (Array.isArray(items)) return items as unknown[];
+  return asArray(await evaluate(resource.itemsPath, body, 'itemsPath'));
 }
 
 /**
@@ -103,14 +110,10 @@ export async function mapChildren(
  * JSONata: only then is there a promise to await (not one per field of every record).
  */
 function evaluateField(source: string, item: unknown, where: string): unknown {
-  if (item !== null && typeof item === 'object' && !Array.isArray(item) && isPlainField(source)) {
-    const value = Object.hasOwn(item, source)
-      ? (item as Record<string, unknown>)[source]
-      : undefined;
-    const type = typeof value;
-    if (type === 'string' || type === 'boolean' || (type === 'number' && Number.isFinite(value))) {
-      return value;
-    }
+  const value = ownField(source, item);
+  const type = typeof value;
+  if (type === 'string' || type === 'boolean' || (type === 'number' && Number.isFinite(value))) {
+    return value;
   }
   return evaluate(source, item, where);
 }
