@@ -58,6 +58,8 @@ function parseBody(chunks: Buffer[], size: number): unknown {
 export function readJson(response: Response, maxBytes: number): Promise<unknown> {
   const body = response.body as unknown as Readable | null;
   if (!body) return Promise.resolve().then(() => parseBody([], 0));
+  // Gone before it was read (its close already emitted): nothing more will come.
+  if (body.destroyed) return Promise.reject(cutOff());
   // Errors after the answer (a late abort, the destroy of an oversized body) have nowhere to go.
   body.on('error', ignore);
   return new Promise((resolve, reject) => {
