@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Knex } from 'knex';
@@ -31,6 +32,7 @@ describe('gateway OpenAPI document', () => {
   let app: ReturnType<typeof createApp>;
   let url: string;
   let doc: Document;
+  const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
   const operations = (): [string, OperationDoc][] =>
     Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]): [string, OperationDoc] => [
@@ -45,7 +47,12 @@ describe('gateway OpenAPI document', () => {
     const logger = createLogger({ service: 'gateway', level: 'silent' });
     broker = createBroker({ url: env.amqpUrl, connectionName: 'gateway', logger });
     app = createApp({
-      config: loadConfig({ AMQP_URL: env.amqpUrl, DATABASE_URL: env.databaseUrl, HTTP_PORT: '0' }),
+      config: loadConfig({
+        AMQP_URL: env.amqpUrl,
+        DATABASE_URL: env.databaseUrl,
+        HTTP_PORT: '0',
+        PSC_ADMIN_API_KEY: adminKey,
+      }),
       logger,
       broker,
       registry: createMetrics({ service: 'gateway' }).registry,
@@ -121,6 +128,31 @@ describe('gateway OpenAPI document', () => {
     assert.deepEqual(success('DELETE /api/v1/api-keys/{id}'), ['204']);
     assert.deepEqual(success('POST /api/v1/platforms'), ['201']);
     assert.deepEqual(success('POST /api/v1/collections'), ['202']);
+  });
+
+  it('when an /api/v1 path is called with a method it does not have, then 405 names the methods it has, with the error envelope', async () => {
+    // One path of several routers, each mounted into the API router: [path, documented as, method].
+    const job = '00000000-0000-4000-8000-000000000000';
+    for (const [path, documentedAs, method] of [
+      ['/api/v1/platforms', '/api/v1/platforms', 'PATCH'],
+      [`/api/v1/dlq/${job}`, '/api/v1/dlq/{jobId}', 'PUT'],
+      ['/api/v1/monitoring/breakers', '/api/v1/monitoring/breakers', 'POST'],
+      ['/api/v1/run/sync', '/api/v1/run/{taskType}', 'GET'],
+    ] as const) {
+      const documented = Object.keys(doc.paths[documentedAs] ?? {}).map((m) => m.toUpperCase());
+      assert.ok(documented.length > 0, `${path} is documented`);
+      assert.ok(!documented.includes(method), `${method} ${path} is not`);
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { 'x-api-key': adminKey, 'content-type': 'application/json' },
+        ...(method === 'GET' ? {} : { body: '{}' }),
+      });
+      assert.equal(res.status, 405, `${method} ${path}`);
+      const allowed = (res.headers.get('allow') ?? '').split(/,\s*/).filter((m) => m !== 'HEAD');
+      assert.deepEqual(allowed.sort(), documented.sort(), `${method} ${path}: Allow`);
+      const body = (await res.json()) as { error?: { code?: string; message?: string } };
+      assert.equal(typeof body.error?.code, 'string', `${method} ${path}: envelope`);
+    }
   });
 
   it('then the checked-in document of the API client is the one the gateway serves', () => {
