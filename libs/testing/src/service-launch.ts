@@ -27,10 +27,14 @@ export const SERVICE_NODE_FLAGS: readonly string[] = [
  *   promoted them: garbage collection was 17 % of its CPU under bench scenario 1. With 8 MB its
  *   CPU per job fell ~11 % (16 MB: ~19 %), idle RSS 107 MB, peak under scenario 1 221–241 MB
  *   (16 MB read 241 MB in a quick run: no room under the 250 MB budget).
- * - The scheduler and the collector keep 2 MB: V8 otherwise grows the semi-space during
- *   start-up (migrations, topology) and keeps it, ~30 MB of idle RSS each (the scheduler read
- *   153 MB idle with 16 MB), and their live objects are short-lived and small, so the extra
- *   scavenges are cheap.
+ * - The scheduler gets 4 MB: with 2 MB, the run-now batches and job-event bundles in flight
+ *   under bench scenario 1 were promoted by the frequent scavenges and kept concurrent marking
+ *   busy (garbage collection, helper threads included, a third of its CPU); with 4 MB its CPU
+ *   per job fell from 8.3–8.9 % of psc's to 7.2 %, and its idle RSS read 111 MB (106 MB with
+ *   2 MB; 153 MB with 16 MB, because V8 grows the semi-space during start-up and keeps it).
+ * - The collector keeps 2 MB: its live objects are short-lived and small, so the extra
+ *   scavenges are cheap, and the larger semi-space would be ~30 MB of idle RSS kept from
+ *   start-up (migrations, topology).
  * - The gateway's old generation is capped: under 50 concurrent requests V8 otherwise grew it
  *   to ~90 MB and kept it (RSS 190 MB, at the export budget of 200 MB before exporting
  *   anything). Imports are streamed, one item (PSC_IMPORT_MAX_ITEM_BYTES) at a time, so no
@@ -39,7 +43,7 @@ export const SERVICE_NODE_FLAGS: readonly string[] = [
 export const SERVICE_EXTRA_FLAGS: Readonly<Record<string, readonly string[]>> = {
   gateway: ['--max-old-space-size=128', '--max-semi-space-size=16'],
   'platform-registry': ['--max-semi-space-size=16'],
-  scheduler: ['--max-semi-space-size=2'],
+  scheduler: ['--max-semi-space-size=4'],
   'sync-worker': ['--max-semi-space-size=8'],
   collector: ['--max-semi-space-size=2'],
 };
