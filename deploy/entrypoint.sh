@@ -11,7 +11,8 @@ register=@psc/telemetry/register
 # SERVICE_EXTRA_FLAGS, then SERVICE_NODE_FLAGS (libs/testing/src/service-launch.ts): each
 # service's young generation (16 MB for the two that answer concurrent reads, 8 MB for the
 # sync-worker, which holds platform pages, 4 MB for the scheduler, 2 MB for the collector) and
-# the gateway's capped old generation, then built JS and telemetry first.
+# the gateway's capped old generation, then young-generation collection on the main thread only,
+# built JS and telemetry first.
 # SERVICE_ENV (libs/testing/src/service-launch.ts): two malloc arenas, not eight per core, so
 # buffers freed outside V8's heap do not stay resident across many arenas.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
@@ -27,7 +28,7 @@ esac
 case "${SERVICE:-}" in
   gateway | platform-registry | scheduler | sync-worker | collector)
     # shellcheck disable=SC2086 # $extra is one or two flags, split on purpose
-    exec node $extra --conditions=psc-dist --import "$register" \
+    exec node $extra --no-parallel-scavenge --conditions=psc-dist --import "$register" \
       "services/$SERVICE/dist/src/main.js"
     ;;
   provision)

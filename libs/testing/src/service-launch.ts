@@ -4,11 +4,21 @@ import { join } from 'node:path';
 /**
  * Node flags every psc service runs with, after its own {@link SERVICE_EXTRA_FLAGS}
  * (deploy/entrypoint.sh repeats both for the image):
+ * - `--no-parallel-scavenge`: V8 collects the young generation on the main thread only. By
+ *   default it splits each scavenge across helper threads sized from the host's cores, not from
+ *   the container's CPU share, and for young generations of a few MB the hand-offs cost more
+ *   than they save: under bench scenario 1 on two cores the sync-worker's helpers, scavenging,
+ *   used 18 % more CPU on top of its main thread's, whose pauses were no shorter. Without them psc's
+ *   CPU per job fell from 1.67–1.80 × the baseline's to 1.54–1.58 ×. Marking and sweeping stay
+ *   concurrent: on the main thread too (`--single-threaded-gc`, or `--no-concurrent-marking`)
+ *   they saved a little more CPU, but V8 then let the old generation grow, and the scheduler's
+ *   and the gateway's idle RSS read 124–133 MB, over the 120 MB budget.
  * - `psc-dist` makes `@psc/*` libraries resolve to their built dist/ (scripts/build.ts), so no
  *   process pays for Node's TypeScript stripper;
  * - the telemetry bootstrap must load before anything it instruments.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = [
+  '--no-parallel-scavenge',
   '--conditions=psc-dist',
   '--import',
   '@psc/telemetry/register',
