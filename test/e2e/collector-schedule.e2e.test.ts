@@ -10,7 +10,8 @@ interface CollectorView {
   resource: string;
   params: string[];
   fanOut: boolean;
-  enabled: boolean;
+  /** Null while the scheduler, which holds the switch, does not answer. */
+  enabled: boolean | null;
   running: number;
   lastRun: { jobId: string; status: string } | null;
 }
@@ -111,7 +112,7 @@ describe('collector schedules: stopped and started in the scheduler', { timeout:
       { timeoutMs: 30_000, intervalMs: 200, message: `${count} scheduled ${resource} runs` },
     );
 
-  it('when a collector stopped before the upgrade starts on the new version while the scheduler is down, then it works on, still skips that collector’s scheduled runs, and once the scheduler is back hands it the stop: it stays stopped, makes no scheduled runs while the other runs, and the collector forgets its flag', async () => {
+  it('when a collector stopped before the upgrade starts on the new version while the scheduler is down, then it works on, lists its collectors without the scheduler’s switch, still skips that collector’s scheduled runs, and once the scheduler is back hands it the stop: it stays stopped, makes no scheduled runs while the other runs, and the collector forgets its flag', async () => {
     await succeededRuns('races', new Date(0), 1);
     await system.services.get('collector')!.process.stop();
     const down = new Date();
@@ -140,6 +141,25 @@ describe('collector schedules: stopped and started in the scheduler', { timeout:
       ['races'],
       'not handed over yet',
     );
+    // An operator looking into the outage still sees the collectors, without the switch the
+    // scheduler holds.
+    const away = await system.api<{ items: CollectorView[] }>('/api/v1/collectors');
+    assert.equal(away.status, 200, JSON.stringify(away.body));
+    assert.deepEqual(
+      away.body.items
+        .filter((c) => c.platformId === platformId)
+        .map((c) => [c.resource, c.enabled])
+        .sort(),
+      [
+        ['cards', null],
+        ['races', null],
+      ],
+    );
+    const cards = await collector('cards');
+    assert.equal(cards.status, 200, JSON.stringify(cards.body));
+    assert.equal(cards.body.name, `${name}/cards`);
+    assert.equal(cards.body.enabled, null);
+    assert.equal(cards.body.resource, 'cards');
 
     await system.start('scheduler');
     const stopped = await waitFor(

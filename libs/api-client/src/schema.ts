@@ -1000,7 +1000,9 @@ export interface paths {
     };
     /**
      * Every `<platform>/<resource>` collector
-     * @description Needs the **viewer** role (viewer < operator < admin).
+     * @description Each with `enabled` from the scheduler, which holds the switch; `null` while the scheduler does not answer.
+     *
+     *     Needs the **viewer** role (viewer < operator < admin).
      */
     get: operations['listCollectors'];
     put?: never;
@@ -1020,7 +1022,9 @@ export interface paths {
     };
     /**
      * A collector: params, fan-out, enabled, running and last run
-     * @description Needs the **viewer** role (viewer < operator < admin).
+     * @description `enabled` is `null` while the scheduler, which holds the switch, does not answer.
+     *
+     *     Needs the **viewer** role (viewer < operator < admin).
      */
     get: operations['getCollector'];
     put?: never;
@@ -3527,7 +3531,7 @@ export interface components {
       resource: string;
       params: string[];
       fanOut: boolean;
-      enabled: boolean;
+      enabled: boolean | null;
       running: number;
       lastRun: {
         /** Format: uuid */

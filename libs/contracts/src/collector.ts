@@ -105,8 +105,11 @@ export const collectorStatus = z.object({
   resource: z.string(),
   params: z.array(z.string()),
   fanOut: z.boolean(),
-  /** Stopped collectors get no scheduled runs; `once` and the collections API still run. */
-  enabled: z.boolean(),
+  /**
+   * Stopped collectors get no scheduled runs; `once` and the collections API still run. Null
+   * when the scheduler, which holds the switch, did not answer: the rest is the collector's own.
+   */
+  enabled: z.boolean().nullable(),
   running: count,
   lastRun: collection.nullable(),
 });

@@ -10,6 +10,7 @@ import {
   type CollectorInfo,
   type CollectorStatus as Status,
 } from '@psc/contracts';
+import { AppError } from '@psc/core';
 import type { RpcClient } from '@psc/messaging';
 import { createRunNow } from '../../data-access/run-now.ts';
 import { startCollection, startedResponse } from './collections.routes.ts';
@@ -56,6 +57,8 @@ export const collectorOperations = {
     path: '/collectors',
     operationId: 'listCollectors',
     summary: 'Every `<platform>/<resource>` collector',
+    description:
+      'Each with `enabled` from the scheduler, which holds the switch; `null` while the scheduler does not answer.',
     tag,
     role: 'viewer',
     responses: {
@@ -67,6 +70,8 @@ export const collectorOperations = {
     path: '/collectors/:platform/:resource/status',
     operationId: 'getCollector',
     summary: 'A collector: params, fan-out, enabled, running and last run',
+    description:
+      '`enabled` is `null` while the scheduler, which holds the switch, does not answer.',
     tag,
     role: 'viewer',
     params: nameParams,
@@ -94,10 +99,21 @@ export function collectorRoutes(rpc: RpcClient<'gateway'>): Router {
   const runNow = createRunNow(rpc);
   const ops = collectorOperations;
 
-  /** The collector's view of its collectors with the scheduler's switch of each. */
+  /**
+   * The collector's view of its collectors with the scheduler's switch of each. While the
+   * scheduler is away (503, 504) they are listed with `enabled: null`: an operator looking into
+   * that outage still sees what the collector runs.
+   */
   async function withSwitches(collectors: Promise<CollectorInfo[]>): Promise<Status[]> {
-    const [infos, { items }] = await Promise.all([collectors, rpc.call(collectScheduleStops, {})]);
-    const stopped = new Set(items.map((s) => `${s.platformId}/${s.resource}`));
+    const [infos, stops] = await Promise.all([
+      collectors,
+      rpc.call(collectScheduleStops, {}).catch((err: unknown) => {
+        if (err instanceof AppError && (err.status === 503 || err.status === 504)) return null;
+        throw err;
+      }),
+    ]);
+    if (!stops) return infos.map((c) => ({ ...c, enabled: null }));
+    const stopped = new Set(stops.items.map((s) => `${s.platformId}/${s.resource}`));
     return infos.map((c) => ({ ...c, enabled: !stopped.has(`${c.platformId}/${c.resource}`) }));
   }
 
