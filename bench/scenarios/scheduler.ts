@@ -104,6 +104,25 @@ export async function scheduler(ctx: BenchContext): Promise<void> {
       ((after[name] ?? 0) - (before[name] ?? 0)) / seconds;
     idle = { scheduler: rate('scheduler'), postgresql: rate('postgresql') };
   };
+  /**
+   * Idle is the scheduler between two instants once nothing has changed: the schedules were just
+   * registered (the scheduler applying their events and planning them), so one instant passes
+   * first, and then its tick must have committed and its 10,000 `job.run`s left the outbox, or
+   * the sample would count their relay.
+   */
+  const untilQuiet = async () => {
+    await sleep(nextDue(0) + 3_000 - Date.now());
+    await waitFor(
+      async () => {
+        if (Date.now() % periodMs < 3_000) return false;
+        const { rows } = await db.query<{ n: number }>(
+          'select count(*)::int as n from scheduler.outbox',
+        );
+        return rows[0]!.n === 0;
+      },
+      { timeoutMs: 120_000, intervalMs: 250, message: "the scheduler's outbox relayed" },
+    );
+  };
   const pscRun = async (): Promise<Lags> => {
     // The first instant after the scheduler knows every schedule.
     await waitFor(
@@ -116,6 +135,7 @@ export async function scheduler(ctx: BenchContext): Promise<void> {
       },
       { timeoutMs: 120_000, intervalMs: 250, message: 'scheduler knows every schedule' },
     );
+    if (!idle) await untilQuiet();
     const due = nextDue(idle ? 2_000 : idleWindowMs + 2_000);
     if (!idle) await sampleIdle();
     // psc's ledger rows carry the tick's start as created_at, all of them, however long the
@@ -195,7 +215,7 @@ export async function scheduler(ctx: BenchContext): Promise<void> {
   if (idle) {
     note(
       ctx.report,
-      `psc idle with ${args.schedules} schedules (nothing due or changed, ${idleWindowMs / 1000} s before an instant): scheduler ${idle.scheduler.toFixed(0)} ms CPU/s, PostgreSQL ${idle.postgresql.toFixed(0)} ms CPU/s (all its backends, every service's pollers included)`,
+      `psc idle with ${args.schedules} schedules (nothing due or changed, ${idleWindowMs / 1000} s before an instant, after a first instant and its runs' relay): scheduler ${idle.scheduler.toFixed(0)} ms CPU/s, PostgreSQL ${idle.postgresql.toFixed(0)} ms CPU/s (all its backends, every service's pollers included)`,
     );
   }
   const pick = (side: Lags[], key: keyof Lags) => side.map((l) => l[key]);
