@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import {
   boothSample,
   startFakePlatform,
@@ -8,7 +9,7 @@ import {
   type FakePlatform,
   type OtlpReceiver,
 } from '@psc/testing';
-import { EXCHANGES } from '@psc/contracts';
+import { EXCHANGES, QUEUES } from '@psc/contracts';
 import { startSystem, type System } from '../support/system.ts';
 import { boothPlatform, type JobView } from '../support/platforms.ts';
 
@@ -181,6 +182,135 @@ describe('thin slice: register a platform, sync it, read the records', () => {
       throw new Error(`missing hops: ${missing.join(', ')}; trace has: ${seen.join(' | ')}`, {
         cause: err,
       });
+    });
+  });
+
+  it("when 24 syncs run at once, then each job's own trace shows the worker running it and the scheduler applying its outcome, even when their requests, slots and outcomes were shared", async () => {
+    // Four platforms (one resource's syncs run one at a time) and slow pages: the worker's four
+    // slots stay full, so most deliveries wait for a slot that another job's end frees.
+    const platformIds = [platformId];
+    for (let i = 0; i < 3; i += 1) {
+      const created = await system.api<{ id: string }>('/api/v1/platforms', {
+        body: boothPlatform(platform.url),
+      });
+      assert.equal(created.status, 201);
+      platformIds.push(created.body.id);
+    }
+    platform.setLatency(100);
+    const runs = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+          body: { platformId: platformIds[i % platformIds.length], resource: 'booths' },
+        }),
+      ),
+    );
+    const ids = runs.map((run) => {
+      assert.equal(run.status, 202);
+      return run.body.jobs[0]!.id;
+    });
+    const jobs = await waitFor(
+      async () => {
+        const views = await Promise.all(
+          ids.map(async (id) => (await system.api<JobView>(`/api/v1/jobs/${id}`)).body),
+        );
+        return views.every((v) => v.status === 'succeeded') ? views : undefined;
+      },
+      { timeoutMs: 60_000, message: '24 jobs succeeded' },
+    );
+    platform.setLatency(0);
+    const applied = (traceId: string) =>
+      otlp
+        .trace(traceId)
+        .filter(
+          (s) =>
+            s.service === 'scheduler' &&
+            s.name === `${QUEUES.schedulerJobEvents} apply` &&
+            s.attributes['psc.message.type'] === 'job.succeeded',
+        );
+    // Each job's own trace, the one its record names: not the first request's of a coalesced batch.
+    const ran = (traceId: string) =>
+      otlp
+        .trace(traceId)
+        .some(
+          (s) =>
+            s.service === 'sync-worker' &&
+            s.kind === SPAN_KIND.consumer &&
+            s.name.includes(QUEUES.syncJobs),
+        );
+    const complete = (traceId: string) => ran(traceId) && applied(traceId).length > 0;
+    await waitFor(() => jobs.every((job) => complete(job.traceId!)), {
+      timeoutMs: 15_000,
+      message: 'every job trace has the worker running it and the scheduler applying its outcome',
+    }).catch((err: unknown) => {
+      const missing = jobs.filter((job) => !complete(job.traceId!)).length;
+      throw new Error(`${missing} of 24 job traces lack the worker's run or the outcome's apply`, {
+        cause: err,
+      });
+    });
+    // The case this covers: requests that went to the scheduler in another request's call.
+    const calledAlone = jobs.filter((job) =>
+      otlp
+        .trace(job.traceId!)
+        .some((s) => s.service === 'gateway' && s.kind === SPAN_KIND.producer),
+    );
+    assert.ok(calledAlone.length < jobs.length, 'no run-now request was coalesced');
+    // Outcomes that went several to a message keep their own traces too; whether they did here
+    // depends on timing (libs/messaging/test/outbox-traces.int.test.ts shows the bundle's header).
+    const spans = jobs.flatMap((job) => applied(job.traceId!));
+    for (const span of spans) {
+      assert.equal(span.statusCode, 1, 'the outcome was applied');
+      // Linked to the ledger's batch, which links back to every trace it served.
+      const [link] = span.links;
+      const batch = otlp.spans().find((s) => s.spanId === link?.spanId);
+      assert.equal(batch?.name, `${QUEUES.schedulerJobEvents} batch`);
+      assert.ok(batch.links.some((l) => l.traceId === span.traceId));
+    }
+  });
+
+  it("when a schedule starts a sync, then the trace its job record names holds the publish, the worker's run and the outcome", async () => {
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: boothPlatform(platform.url, {
+        schedule: { sync: { enabled: true, intervalSeconds: 1 } },
+      }),
+    });
+    assert.equal(created.status, 201);
+    const scheduledId = created.body.id;
+    const job = await waitFor(
+      async () => {
+        const { body } = await system.api<{ items: (JobView & { trigger: string })[] }>(
+          `/api/v1/jobs?platformId=${scheduledId}&status=succeeded&limit=1`,
+        );
+        return body.items[0];
+      },
+      { timeoutMs: 30_000, message: 'a scheduled sync succeeded' },
+    );
+    const removed = await system.api(`/api/v1/platforms/${scheduledId}`, { method: 'DELETE' });
+    assert.equal(removed.status, 204);
+    assert.equal(job.trigger, 'schedule');
+    const hops = (traceId: string) => {
+      const spans = otlp.trace(traceId);
+      return {
+        published: spans.some((s) => s.service === 'scheduler' && s.kind === SPAN_KIND.producer),
+        ran: spans.some(
+          (s) =>
+            s.service === 'sync-worker' &&
+            s.kind === SPAN_KIND.consumer &&
+            s.name.includes(QUEUES.syncJobs),
+        ),
+        applied: spans.some(
+          (s) =>
+            s.service === 'scheduler' &&
+            s.name === `${QUEUES.schedulerJobEvents} apply` &&
+            s.attributes['psc.message.type'] === 'job.succeeded',
+        ),
+      };
+    };
+    const all = { published: true, ran: true, applied: true };
+    await waitFor(() => isDeepStrictEqual(hops(job.traceId!), all), {
+      timeoutMs: 15_000,
+      message: 'the scheduled job trace',
+    }).catch((err: unknown) => {
+      throw new Error(`scheduled job trace: ${JSON.stringify(hops(job.traceId!))}`, { cause: err });
     });
   });
 

@@ -122,4 +122,10 @@ export const HEADERS = {
    * message without it holds one envelope.
    */
   bundle: 'x-psc-bundle',
+  /**
+   * On a bundle, when tracing is on: each envelope's trace context (a JSON object of W3C
+   * `traceparent`/`tracestate`), in the order of the body's array. The message's own trace
+   * headers are its first envelope's; the others' would otherwise be lost.
+   */
+  bundleTraces: 'x-psc-bundle-traces',
 } as const;

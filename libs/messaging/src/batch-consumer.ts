@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { ROOT_CONTEXT, context, propagation, type Context } from '@opentelemetry/api';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { delay } from '@psc/core';
@@ -6,6 +7,8 @@ import type { MessageDefinition, QueueSpec } from '@psc/contracts';
 import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
 import type { Consumer, ConsumerEvent } from './consumer.ts';
+import { traceBatch } from './batch-spans.ts';
+import type { TraceCarrier } from './trace-carriers.ts';
 import { describeError, parkDelivery, parkEntry } from './delivery.ts';
 import { parseBundle, retiredTypes, type BundleEntry, type MessageOf } from './message.ts';
 import { queueTopology } from './topology.ts';
@@ -49,6 +52,10 @@ interface Delivery {
 interface Pending<M> {
   d: Delivery;
   message: M;
+  /** The trace the message belongs to (see batch-spans.ts). */
+  parent: Context;
+  /** Its own trace context, out of a bundle that names it (kept when it is parked alone). */
+  trace: TraceCarrier | undefined;
 }
 
 const HOLD_MIN_MS = 500;
@@ -172,7 +179,8 @@ export function createBatchConsumer<Q extends QueueSpec>(
       return;
     }
     try {
-      await parkEntry(ch, msg, spec.name, { json: p.message, messageId: p.message.id }, reason);
+      const own = { json: p.message, messageId: p.message.id, trace: p.trace };
+      await parkEntry(ch, msg, spec.name, own, reason);
     } catch {
       // Not parked: the bundle is never acked here (its channel is likely gone, and the broker
       // delivers it again).
@@ -207,7 +215,13 @@ export function createBatchConsumer<Q extends QueueSpec>(
   }
 
   async function settle(batch: Pending<M>[]): Promise<void> {
-    if ((await apply(batch)) === 'done') {
+    const traced = batch.map((p) => ({
+      parent: p.parent,
+      id: p.message.id,
+      type: p.message.type,
+      bundled: p.d.bundled,
+    }));
+    if ((await traceBatch(spec.name, traced, () => apply(batch))) === 'done') {
       ackAll(batch);
       return;
     }
@@ -268,13 +282,21 @@ export function createBatchConsumer<Q extends QueueSpec>(
       await parkPoison(ch, msg, entries[0].poison);
       return;
     }
+    // The delivery's own trace (its consumer span's, with tracing on): a bundle's first envelope's.
+    const delivered = context.active();
     await new Promise<void>((settled) => {
       const d: Delivery = { ch, msg, open: entries.length, bundled: entries.length > 1, settled };
       void (async () => {
         const ready: Pending<M>[] = [];
-        for (const entry of entries) {
+        for (const [i, entry] of entries.entries()) {
           if ('message' in entry) {
-            ready.push({ d, message: entry.message as M });
+            const parent =
+              i === 0
+                ? delivered
+                : entry.trace
+                  ? propagation.extract(ROOT_CONTEXT, entry.trace)
+                  : ROOT_CONTEXT;
+            ready.push({ d, message: entry.message as M, parent, trace: entry.trace });
             continue;
           }
           if ('retired' in entry) {

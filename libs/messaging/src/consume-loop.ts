@@ -1,3 +1,4 @@
+import { context, type Context } from '@opentelemetry/api';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Broker } from './broker.ts';
@@ -69,8 +70,16 @@ export function createConsumeLoop(options: {
   let inFlight = 0;
   /** Deliveries being handled or waiting for a slot, by the channel that delivered them. */
   const handling = new Map<ConfirmChannel, Set<ConsumeMessage>>();
-  /** Deliveries waiting for a slot, oldest first. */
-  const waiting: { ch: ConfirmChannel; msg: ConsumeMessage; receivedAt: number }[] = [];
+  /**
+   * Deliveries waiting for a slot, oldest first, each with the context it arrived in (its
+   * consumer span's, with tracing on): it starts when another run ends, in that run's context.
+   */
+  const waiting: {
+    ch: ConfirmChannel;
+    msg: ConsumeMessage;
+    receivedAt: number;
+    arrivedIn: Context;
+  }[] = [];
   let running = 0;
   let stopping = false;
   let idle: (() => void) | undefined;
@@ -98,7 +107,7 @@ export function createConsumeLoop(options: {
     held.add(msg);
     const receivedAt = performance.now();
     if (running < concurrency) run(ch, msg, held, receivedAt);
-    else waiting.push({ ch, msg, receivedAt });
+    else waiting.push({ ch, msg, receivedAt, arrivedIn: context.active() });
   }
 
   function run(
@@ -133,7 +142,9 @@ export function createConsumeLoop(options: {
     while (running < concurrency && waiting.length > 0 && !stopping) {
       const next = waiting.shift()!;
       const held = handling.get(next.ch);
-      if (held?.has(next.msg)) run(next.ch, next.msg, held, next.receivedAt);
+      if (held?.has(next.msg)) {
+        context.with(next.arrivedIn, () => run(next.ch, next.msg, held, next.receivedAt));
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { AppError } from '@psc/core';
 import { EXCHANGES, HEADERS, QUEUES } from '@psc/contracts';
+import type { TraceCarrier } from './trace-carriers.ts';
 
 /** A publish on the delivering channel that resolves on the broker's confirm. */
 export function confirmPublish(
@@ -48,6 +49,12 @@ export async function parkDelivery(
   ch.ack(msg);
 }
 
+/** Headers without the W3C trace context the bundle travelled in. */
+function withoutTrace(headers: Record<string, unknown>): Record<string, unknown> {
+  const { traceparent: _parent, tracestate: _state, ...rest } = headers;
+  return rest;
+}
+
 /**
  * Parks one envelope of a bundle in `<queue>.dead-letter` on its own (a confirmed copy, with why,
  * when and from where), as a message of its own. The bundle is acked once each of its envelopes
@@ -57,10 +64,18 @@ export async function parkEntry(
   ch: ConfirmChannel,
   msg: ConsumeMessage,
   queue: string,
-  entry: { json: unknown; messageId?: string | undefined },
+  entry: { json: unknown; messageId?: string | undefined; trace?: TraceCarrier | undefined },
   reason: string,
 ): Promise<void> {
-  const { [HEADERS.bundle]: _count, ...headers } = msg.properties.headers ?? {};
+  // The copy is one envelope: not a bundle, and in that envelope's own trace when it has one.
+  const {
+    [HEADERS.bundle]: _count,
+    [HEADERS.bundleTraces]: _traces,
+    ...bundleHeaders
+  } = msg.properties.headers ?? {};
+  const headers: Record<string, unknown> = entry.trace
+    ? { ...withoutTrace(bundleHeaders), ...entry.trace }
+    : bundleHeaders;
   const type = (entry.json as { type?: unknown } | null)?.type;
   await confirmPublish(
     ch,

@@ -8,6 +8,7 @@ import {
   type PayloadOf,
 } from '@psc/contracts';
 import type { ConsumeMessage } from 'amqplib';
+import { readBundleTraces, type TraceCarrier } from './trace-carriers.ts';
 import { PoisonMessageError, RetiredMessageError } from './errors.ts';
 
 /**
@@ -70,10 +71,13 @@ export function parseDelivery<D extends MessageDefinition>(
 /** The most envelopes a bundle may hold; a bigger one is poison. */
 export const MAX_BUNDLE = 1_000;
 
-/** One envelope of a bundle: its message, or why it is poison (with its JSON, for parking). */
+/**
+ * One envelope of a bundle: its message, or why it is poison (with its JSON, for parking). Out
+ * of a bundle of several, `trace` is the envelope's own trace context, when the bundle names it.
+ */
 export type BundleEntry<D extends MessageDefinition> =
-  | { message: MessageOf<D> }
-  | { poison: string; json: unknown; messageId?: string }
+  | { message: MessageOf<D>; trace?: TraceCarrier }
+  | { poison: string; json: unknown; messageId?: string; trace?: TraceCarrier }
   | { retired: string };
 
 /**
@@ -98,9 +102,12 @@ export function parseBundle<D extends MessageDefinition>(
   if (json.length === 0 || json.length > MAX_BUNDLE) {
     throw new PoisonMessageError(`a bundle of ${json.length} messages (1 to ${MAX_BUNDLE})`);
   }
-  return json.map((item: unknown): BundleEntry<D> => {
+  const traces = readBundleTraces(msg.properties.headers, json.length);
+  return json.map((item: unknown, i): BundleEntry<D> => {
+    const trace = traces[i];
+    const own = trace ? { trace } : {};
     try {
-      return { message: parseEnvelope(item, msg, byType, retired).message };
+      return { message: parseEnvelope(item, msg, byType, retired).message, ...own };
     } catch (err) {
       if (err instanceof RetiredMessageError) return { retired: err.message };
       const id = (item as { id?: unknown } | null)?.id;
@@ -108,6 +115,7 @@ export function parseBundle<D extends MessageDefinition>(
         poison: err instanceof Error ? err.message : String(err),
         json: item,
         ...(typeof id === 'string' ? { messageId: id.slice(0, 80) } : {}),
+        ...own,
       };
     }
   });

@@ -4,11 +4,13 @@ import type { Logger } from 'pino';
 import {
   BUNDLED_TYPES,
   EXCHANGES,
+  HEADERS,
   outboxParked,
   type Envelope,
   type OutboxOwner,
 } from '@psc/contracts';
 import { delay } from '@psc/core';
+import { bundleTracesHeader, carrierInTrace, propagatesTraces } from './trace-carriers.ts';
 import { MessageTooLargeError } from './errors.ts';
 import { rpcHandler, type RpcHandler } from './rpc-server.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, type Publisher } from './publisher.ts';
@@ -19,6 +21,11 @@ export interface OutboxMessage {
   envelope: Envelope<unknown>;
   priority?: number;
   headers?: Record<string, string | number>;
+  /**
+   * The W3C trace id the message belongs to, when not the writer's (see `carrierInTrace`): a
+   * job's `job.run` is published in the job's trace, whichever request or tick wrote it.
+   */
+  traceId?: string;
 }
 
 interface OutboxRow {
@@ -222,9 +229,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const swept = new Set<string>();
   const SWEPT_MEMORY = 10_000;
 
-  function toRow(message: OutboxMessage): Omit<OutboxRow, 'seq'> {
-    const trace: Record<string, string> = {};
-    propagation.inject(context.active(), trace);
+  function toRow(message: OutboxMessage, tracing: boolean): Omit<OutboxRow, 'seq'> {
+    const own: Record<string, string> = {};
+    propagation.inject(context.active(), own);
+    const trace = message.traceId ? carrierInTrace(own, message.traceId, tracing) : own;
     return {
       exchange: message.exchange,
       routing_key: message.routingKey,
@@ -287,7 +295,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
    */
   function insertion(messages: OutboxMessage[], patch?: OutboxBodyPatch) {
     const bodies = checkedBodies(messages);
-    const rows = messages.map(toRow);
+    const tracing = propagatesTraces(propagation.fields());
+    const rows = messages.map((m) => toRow(m, tracing));
     return {
       rows,
       // Rows in the order given: nextval runs in the order the document's rows come.
@@ -328,13 +337,17 @@ export function createOutbox(options: OutboxOptions): Outbox {
     wakeUp?.();
   }
 
-  /** One message: a row, or a bundle of rows (published in the first one's trace context). */
+  /**
+   * One message: a row, or a bundle of rows, published in the first one's trace context; a
+   * bundle names every row's own in a header, so each event's consumer span joins its trace.
+   */
   async function publishRow(rows: OutboxRow[]): Promise<void> {
     const row = rows[0]!;
     const parent = propagation.extract(ROOT_CONTEXT, row.trace);
+    const traces = rows.length > 1 ? bundleTracesHeader(rows.map((r) => r.trace)) : undefined;
     const publishOptions = {
       ...(row.priority !== null ? { priority: row.priority } : {}),
-      headers: row.headers,
+      headers: traces ? { ...row.headers, [HEADERS.bundleTraces]: traces } : row.headers,
     };
     await context.with(parent, () =>
       rows.length === 1

@@ -117,6 +117,51 @@ describe('batch consumer', { concurrency: true, timeout: 30_000 }, () => {
     assert.equal(await unackedAfterStop(consumer, raw), 0);
   });
 
+  it("when a bundle names each envelope's trace, then a bad envelope parked alone carries its own trace context, not the bundle's", async (t) => {
+    const { raw, consumer, batches } = await lingering(t, { prefetch: 50, lingerMs: 50 });
+    const parent = (n: number) => `00-${String(n).repeat(32).slice(0, 32)}-${'ab'.repeat(8)}-01`;
+    const bad = { ...pingEnvelope(7), payload: { n: 'seven' } };
+    const bundle = [pingEnvelope(20), bad, pingEnvelope(21)];
+    await raw.send(WORK_QUEUE, JSON.stringify(bundle), {
+      headers: {
+        [HEADERS.bundle]: bundle.length,
+        traceparent: parent(1),
+        [HEADERS.bundleTraces]: [1, 2, 3].map((n) => JSON.stringify({ traceparent: parent(n) })),
+      },
+    });
+    await waitFor(() => batches.flat().length === 2, { message: 'the two good pings applied' });
+    const [dead] = await raw.take(QUEUES.deadLetter(WORK_QUEUE), 1);
+    assert.equal(dead?.properties.messageId, bad.id);
+    assert.equal(String(dead?.properties.headers?.['traceparent']), parent(2));
+    assert.equal(dead?.properties.headers?.[HEADERS.bundleTraces], undefined);
+    await waitFor(() => consumer.inFlight() === 0, { message: 'the bundle settled' });
+    assert.equal(await unackedAfterStop(consumer, raw), 0);
+  });
+
+  it("when a bundle's trace header is malformed, oversized or of the wrong length, then it is ignored and every envelope is applied", async (t) => {
+    const { raw, consumer, batches } = await lingering(t, { prefetch: 50, lingerMs: 50 });
+    const headers = [
+      ['x'.repeat(5_000), '{"traceparent": 1', '[1]'],
+      [JSON.stringify({ traceparent: 'not a traceparent', other: 'x'.repeat(2_000) })],
+      Array.from({ length: 5_000 }, () => '{}'),
+      'not an array',
+    ];
+    for (const [i, traces] of headers.entries()) {
+      const bundle = [pingEnvelope(30 + 3 * i), pingEnvelope(31 + 3 * i), pingEnvelope(32 + 3 * i)];
+      await raw.send(WORK_QUEUE, JSON.stringify(bundle), {
+        headers: { [HEADERS.bundle]: bundle.length, [HEADERS.bundleTraces]: traces },
+      });
+    }
+    await waitFor(() => batches.flat().length === 12, { message: 'all twelve pings applied' });
+    assert.deepEqual(
+      batches.flat().sort((a, b) => a - b),
+      Array.from({ length: 12 }, (_, k) => 30 + k),
+    );
+    assert.equal((await raw.inspect(QUEUES.deadLetter(WORK_QUEUE))).messageCount, 0);
+    await waitFor(() => consumer.inFlight() === 0, { message: 'the bundles settled' });
+    assert.equal(await unackedAfterStop(consumer, raw), 0);
+  });
+
   it('when a bundle is empty or not an array of envelopes, then it is parked whole with the reason', async (t) => {
     const { raw, consumer, batches, send } = await lingering(t, { prefetch: 50, lingerMs: 100 });
     await raw.send(WORK_QUEUE, '[]', { messageId: 'empty-bundle' });

@@ -22,6 +22,8 @@ export interface CollectedSpan {
   /** OTLP status code: 0 unset, 1 ok, 2 error. */
   statusCode: number;
   resourceAttributes: Record<string, unknown>;
+  /** The spans this one links to (other traces, e.g. the messages of a batch). */
+  links: { traceId: string; spanId: string }[];
 }
 
 /** A request the receiver could not use, kept so a test can tell "no spans" from "bad export". */
@@ -58,6 +60,7 @@ interface ExportTraceRequest {
         endTimeUnixNano?: unknown;
         attributes?: OtlpKeyValue[];
         status?: { code?: number };
+        links?: { traceId?: string; spanId?: string }[];
       }[];
     }[];
   }[];
@@ -154,6 +157,10 @@ function toSpans(request: ExportTraceRequest): CollectedSpan[] {
           endTimeUnixNano: nanos(span.endTimeUnixNano),
           statusCode: span.status?.code ?? 0,
           resourceAttributes,
+          links: (span.links ?? []).map((link) => ({
+            traceId: normalizeId(link.traceId) ?? '',
+            spanId: normalizeId(link.spanId) ?? '',
+          })),
         };
       }),
     );

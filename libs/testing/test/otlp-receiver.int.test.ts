@@ -5,6 +5,8 @@ import { startOtlpReceiver } from '../src/index.ts';
 const traceId = '5b8efff798038103d269b633813fc60c';
 const rootId = 'eee19b7ec3c1b174';
 const childId = 'eee19b7ec3c1b173';
+/** A span of another trace the child links to (a batch's message, say); ids come back lower-case. */
+const LINKED = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
 
 // Shaped like @opentelemetry/exporter-trace-otlp-http's JSON (hex ids, string nanos).
 const payload = {
@@ -38,6 +40,7 @@ const payload = {
                 },
               ],
               status: { code: 0 },
+              links: [{ traceId: LINKED.traceId.toUpperCase(), spanId: LINKED.spanId }],
             },
             {
               traceId,
@@ -100,8 +103,10 @@ describe('OTLP receiver', { timeout: 20_000 }, () => {
       endTimeUnixNano: '1700000000300000000',
       statusCode: 0,
       resourceAttributes: { 'service.name': 'sync-worker', 'process.pid': 4242 },
+      links: [LINKED],
     });
     const root = spans.find((span) => span.spanId === rootId);
+    assert.deepEqual(root?.links, []);
     assert.equal(root?.parentSpanId, undefined);
     assert.ok(root && !('parentSpanId' in root), 'a root span has no parentSpanId key');
   });

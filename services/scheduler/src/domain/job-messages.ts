@@ -35,6 +35,8 @@ export function jobRunMessage(job: Job, now: Date, correlationId?: string): Outb
       correlationId: correlationId ?? job.id,
       now,
     }),
+    // Its spans go in the trace its record names, not in the batch's that wrote it.
+    ...(job.traceId ? { traceId: job.traceId } : {}),
   };
 }
 

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ROOT_CONTEXT, context, propagation, trace, type Context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { ConsumeMessage } from 'amqplib';
+import { EXCHANGES, HEADERS, jobSucceeded } from '@psc/contracts';
+import {
+  baseTopology,
+  createEnvelope,
+  createOutbox,
+  createOutboxParking,
+  createOutboxTable,
+  createPublisher,
+  type OutboxMessage,
+} from '@psc/messaging';
+import { waitFor } from '@psc/testing';
+import { createDb, runMigrations, type Knex } from '../../db/src/index.ts';
+import { createFixture, type Fixture } from './support/fixture.ts';
+
+/*
+ * The outbox as a traced service runs it: the SDK's W3C propagator and async context are
+ * registered for this file's process (not exported anywhere: no span is recorded, contexts only).
+ */
+const SCHEMA = 'conformance_traces';
+const QUEUE = 'conformance.outbox-traces';
+
+const hex = (n: number, length: number) => n.toString(16).padStart(length, '0');
+const traceIdOf = (n: number) => `${'a'.repeat(24)}${hex(n, 8)}`;
+/** A context whose active span is span `n` of trace `traceN`, as a request or a job gives. */
+const spanContext = (traceN: number, n: number): Context =>
+  trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: traceIdOf(traceN),
+    spanId: `${'b'.repeat(8)}${hex(n, 8)}`,
+    traceFlags: 1,
+  });
+
+async function database(fx: Fixture): Promise<Knex> {
+  const knex = createDb({ url: fx.env.databaseUrl, schema: SCHEMA, poolMax: 4 });
+  fx.defer(() => knex.destroy());
+  await runMigrations(knex, {
+    schema: SCHEMA,
+    migrations: {
+      '0001_outbox.ts': {
+        up: async (k: Knex) => {
+          await createOutboxTable(k, SCHEMA);
+          await createOutboxParking(k, SCHEMA);
+        },
+        down: async (k: Knex) => {
+          await k.schema.withSchema(SCHEMA).dropTable('outbox');
+        },
+      },
+    },
+  });
+  return knex;
+}
+
+describe('outbox trace contexts', { timeout: 30_000 }, () => {
+  before(() => {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  });
+  after(() => {
+    propagation.disable();
+    context.disable();
+  });
+
+  it('when job outcomes of several traces go as one bundle, then the bundle names each one’s own context in order, and one written for another trace’s job names that job’s trace', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const raw = await fx.raw();
+    await raw.channel.assertExchange(EXCHANGES.unrouted, 'fanout', { durable: true });
+    await raw.channel.assertExchange(EXCHANGES.events, 'topic', {
+      durable: true,
+      alternateExchange: EXCHANGES.unrouted,
+    });
+    await raw.channel.assertQueue(QUEUE);
+    await raw.channel.bindQueue(QUEUE, EXCHANGES.events, jobSucceeded.type);
+    const seen: ConsumeMessage[] = [];
+    await raw.channel.consume(QUEUE, (msg) => msg && seen.push(msg), { noAck: true });
+
+    const broker = await fx.broker();
+    const publisher = createPublisher({ broker, topology: baseTopology, appId: 'conformance' });
+    fx.defer(() => publisher.close());
+    // A window far longer than the test's writes take: the five later outcomes go as one bundle.
+    const outbox = createOutbox({
+      knex,
+      schema: SCHEMA,
+      publisher,
+      logger: fx.logger,
+      isBrokerConnected: () => broker.isConnected(),
+      pollIntervalMs: 50,
+      sweepAgeMs: 0,
+      maxAttempts: 3,
+      bundleMs: 2_000,
+    });
+    fx.defer(() => outbox.stop());
+    outbox.start();
+
+    const outcome = (traceId?: string): OutboxMessage => ({
+      exchange: EXCHANGES.events,
+      routingKey: jobSucceeded.type,
+      envelope: createEnvelope(jobSucceeded, {
+        jobId: crypto.randomUUID(),
+        run: 1,
+        attempt: 1,
+        at: new Date().toISOString(),
+        stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0, deleted: 0 },
+      }),
+      ...(traceId ? { traceId } : {}),
+    });
+    const emitIn = (ctx: Context, message: OutboxMessage) =>
+      context.with(ctx, () => outbox.emit([message]));
+
+    await emitIn(spanContext(9, 9), outcome());
+    await waitFor(() => seen.length === 1, { message: 'the first outcome published alone' });
+    // A job's own span; a batch (trace 7) writing for itself and for jobs 3 and 4 of other
+    // traces; a tick, with no span at all, writing for job 5.
+    await emitIn(spanContext(1, 1), outcome());
+    await emitIn(spanContext(7, 7), outcome(traceIdOf(7)));
+    await emitIn(spanContext(7, 7), outcome(traceIdOf(3)));
+    await emitIn(spanContext(7, 7), outcome(traceIdOf(4)));
+    await emitIn(ROOT_CONTEXT, outcome(traceIdOf(5)));
+    await waitFor(() => seen.length === 2, { message: 'the bundle published' });
+
+    const bundle = seen[1]!;
+    assert.equal(bundle.properties.headers?.[HEADERS.bundle], 5);
+    const header = bundle.properties.headers?.[HEADERS.bundleTraces] as unknown[];
+    const parents = header.map((item) => {
+      const carrier = JSON.parse(String(item)) as { traceparent: string };
+      const [, traceId, spanId, flags] = carrier.traceparent.split('-');
+      return { traceId, spanId, flags };
+    });
+    assert.deepEqual(
+      parents.map((p) => p.traceId),
+      [1, 7, 3, 4, 5].map(traceIdOf),
+    );
+    // A writer of the same trace keeps its own span as the parent; the others get one of their
+    // trace, never the writer's.
+    assert.equal(parents[0]!.spanId, 'bbbbbbbb00000001');
+    assert.equal(parents[1]!.spanId, 'bbbbbbbb00000007');
+    for (const p of parents.slice(2)) {
+      assert.match(p.spanId ?? '', /^[0-9a-f]{16}$/);
+      assert.notEqual(p.spanId, 'bbbbbbbb00000007');
+    }
+    assert.ok(parents.every((p) => p.flags === '01'));
+    await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
+  });
+});
