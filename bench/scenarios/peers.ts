@@ -7,7 +7,9 @@ import {
   type JobKind,
   type PeerSide,
 } from '../lib/peer-sides.ts';
-import { compare, note, skip } from '../lib/report.ts';
+import { cpuByGroup, cpuPerJob, type CpuGroup } from '../lib/cpu.ts';
+import { compare, note, skip, type Report } from '../lib/report.ts';
+import { fmt, median } from '../lib/stats.ts';
 import {
   pscLedger,
   registerSyncPlatform,
@@ -30,7 +32,8 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
  * pg-boss and BullMQ: each worker a separate process with 4 jobs in flight, jobs enqueued the way
  * each library's user would (psc's run-now API, pg-boss `send`, BullMQ `Queue.add`) with 8
  * enqueues in flight, the sides interleaved and rotated per repetition. Throughput from the first
- * enqueue to the last job's end as each side records it.
+ * enqueue to the last job's end as each side records it; for the sync job also the CPU each
+ * side's processes used per job, to show where a side spends what the other does not.
  */
 export async function peers(ctx: BenchContext): Promise<void> {
   const { args, psc, fake, db } = ctx;
@@ -61,6 +64,17 @@ export async function peers(ctx: BenchContext): Promise<void> {
 
   const sides: PeerSide[] = [pscSide];
   const workers: ServiceProcess[] = [];
+  // Every process a side may run on: each side's burst charges what all of them used to it, as
+  // the machine's 2 cores are what the sides compete for.
+  const cpuGroups: Record<string, CpuGroup> = {
+    bench: { pids: [process.pid], alone: true },
+    ...Object.fromEntries(
+      [...psc.instances].map(([name, running]) => [name, { pids: [running.process.pid] }]),
+    ),
+    postgresql: { command: /\/bin\/postgres /u },
+    rabbitmq: { command: /\/beam\.smp /u },
+    redis: { command: /redis-server/u },
+  };
   try {
     const shared = {
       CONCURRENCY: String(WORKER_CONCURRENCY),
@@ -70,26 +84,26 @@ export async function peers(ctx: BenchContext): Promise<void> {
     };
     const pgBoss = await startPgBossSide(ctx.env.databaseUrl, shared, query, resourceOf);
     sides.push(pgBoss);
-    workers.push(
-      await ctx.spawnPeer('pgboss-worker', {
-        ...shared,
-        PGBOSS_SCHEMA: pgBoss.schema,
-        PLATFORM_ID: randomUUID(),
-      }),
-    );
+    const pgBossWorker = await ctx.spawnPeer('pgboss-worker', {
+      ...shared,
+      PGBOSS_SCHEMA: pgBoss.schema,
+      PLATFORM_ID: randomUUID(),
+    });
+    workers.push(pgBossWorker);
+    cpuGroups['pg-boss worker'] = { pids: [pgBossWorker.pid] };
 
     const prefix = `psc-bench-${randomBytes(6).toString('hex')}`;
     const bullmq = await startBullmqSide(REDIS_URL, prefix, shared, resourceOf);
     if (bullmq) {
       sides.push(bullmq);
-      workers.push(
-        await ctx.spawnPeer('bullmq-worker', {
-          ...shared,
-          REDIS_URL,
-          BULLMQ_PREFIX: prefix,
-          PLATFORM_ID: randomUUID(),
-        }),
-      );
+      const bullmqWorker = await ctx.spawnPeer('bullmq-worker', {
+        ...shared,
+        REDIS_URL,
+        BULLMQ_PREFIX: prefix,
+        PLATFORM_ID: randomUUID(),
+      });
+      workers.push(bullmqWorker);
+      cpuGroups['BullMQ worker'] = { pids: [bullmqWorker.pid] };
     } else {
       skip(ctx.report, `${SCENARIO} BullMQ`, 'no Redis');
     }
@@ -112,12 +126,17 @@ export async function peers(ctx: BenchContext): Promise<void> {
     const figures = new Map<string, Record<JobKind, number[]>>(
       sides.map((side) => [side.name, { sync: [], noop: [] }]),
     );
+    const syncCpu = new Map<string, Record<string, number>[]>(sides.map((side) => [side.name, []]));
     for (let rep = 0; rep < args.reps; rep++) {
       // psc, pg-boss, BullMQ, then rotated, so drift in the machine hits every side alike.
       const order = sides.map((_, i) => sides[(i + rep) % sides.length]!);
       for (const kind of ['sync', 'noop'] as const) {
         for (const side of order) {
+          const before = cpuByGroup(cpuGroups);
           figures.get(side.name)![kind].push(await burst(side, kind, args.peerJobs));
+          if (kind === 'sync') {
+            syncCpu.get(side.name)!.push(cpuPerJob(before, cpuByGroup(cpuGroups), args.peerJobs));
+          }
         }
       }
     }
@@ -139,6 +158,7 @@ export async function peers(ctx: BenchContext): Promise<void> {
         side.name,
       );
     }
+    reportSyncCpu(ctx.report, syncCpu);
     note(
       ctx.report,
       `psc has no no-op task: its no-op figure is a sync of a resource whose page is empty (fetch, map nothing, record the job)`,
@@ -159,5 +179,38 @@ export async function peers(ctx: BenchContext): Promise<void> {
   } finally {
     for (const worker of workers) await worker.stop();
     for (const side of sides) await side.stop();
+  }
+}
+
+/** The sync job's CPU per job on each side, by process, and psc's against each peer's. */
+function reportSyncCpu(report: Report, cpu: Map<string, Record<string, number>[]>): void {
+  const breakdown = (reps: Record<string, number>[]) =>
+    Object.keys(reps[0] ?? {})
+      .filter((name) => name !== 'total')
+      .map((name) => ({ name, ms: median(reps.map((rep) => rep[name] ?? 0)) }))
+      // Processes that idled through this side's burst (the other sides' workers) are left out.
+      .filter((group) => group.ms >= 0.05)
+      .sort((a, b) => b.ms - a.ms)
+      .map((group) => `${group.name} ${fmt(group.ms)}`)
+      .join(', ');
+  note(
+    report,
+    `sync job CPU per job = user + system time of every process (PostgreSQL's backends, RabbitMQ, ` +
+      `Redis, the services and workers, the bench) during each side's burst / jobs; medians: ` +
+      [...cpu].map(([side, reps]) => `${side} — ${breakdown(reps)}`).join('; '),
+  );
+  const ours = (cpu.get('psc') ?? []).map((rep) => rep.total ?? 0);
+  for (const [side, reps] of cpu) {
+    if (side === 'psc') continue;
+    compare(
+      report,
+      SCENARIO,
+      'sync job CPU per job',
+      'ms',
+      ours,
+      reps.map((rep) => rep.total ?? 0),
+      undefined,
+      side,
+    );
   }
 }
