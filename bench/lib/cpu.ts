@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { fmt, median } from './stats.ts';
 
 /** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture it runs on. */
 const MS_PER_TICK = 10;
@@ -97,4 +98,19 @@ export function cpuPerJob(
     total += used;
   }
   return { ...perJob, total };
+}
+
+/**
+ * Each process's median CPU per job over repetitions of `cpuPerJob`, largest first, as
+ * `name ms, …`. Processes under 0.05 ms (those that idled through this side's burst, such as the
+ * other sides' workers) are left out.
+ */
+export function cpuBreakdown(reps: readonly Record<string, number>[]): string {
+  return Object.keys(reps[0] ?? {})
+    .filter((name) => name !== 'total')
+    .map((name) => ({ name, ms: median(reps.map((rep) => rep[name] ?? 0)) }))
+    .filter((group) => group.ms >= 0.05)
+    .sort((a, b) => b.ms - a.ms)
+    .map((group) => `${group.name} ${fmt(group.ms)}`)
+    .join(', ');
 }

@@ -9,7 +9,7 @@ import {
   type CostMeter,
   type CostSnapshot,
 } from '../lib/cost.ts';
-import { cpuByGroup, cpuPerJob, type CpuGroup } from '../lib/cpu.ts';
+import { cpuBreakdown, cpuByGroup, cpuPerJob, type CpuGroup } from '../lib/cpu.ts';
 import { amqp } from '../lib/deps.ts';
 import { runPaced } from '../lib/load.ts';
 import { compare, note, skip } from '../lib/report.ts';
@@ -261,20 +261,11 @@ function reportCpu(
   ctx: BenchContext,
   cpu: { psc: Record<string, number>[]; baseline: Record<string, number>[] },
 ): void {
-  const breakdown = (side: Record<string, number>[]) =>
-    Object.keys(side[0] ?? {})
-      .filter((name) => name !== 'total')
-      .map((name) => ({ name, ms: median(side.map((rep) => rep[name] ?? 0)) }))
-      // Processes that idled through the other side's burst are left out of its line.
-      .filter((group) => group.ms >= 0.05)
-      .sort((a, b) => b.ms - a.ms)
-      .map((group) => `${group.name} ${fmt(group.ms)}`)
-      .join(', ');
   note(
     ctx.report,
     `CPU per job = user + system time of each process (PostgreSQL's backends under its postmaster) ` +
-      `during each throughput burst / jobs; medians: psc — ${breakdown(cpu.psc)}; ` +
-      `baseline — ${breakdown(cpu.baseline)}`,
+      `during each throughput burst / jobs; medians: psc — ${cpuBreakdown(cpu.psc)}; ` +
+      `baseline — ${cpuBreakdown(cpu.baseline)}`,
   );
   compare(
     ctx.report,

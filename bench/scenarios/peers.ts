@@ -7,9 +7,8 @@ import {
   type JobKind,
   type PeerSide,
 } from '../lib/peer-sides.ts';
-import { cpuByGroup, cpuPerJob, type CpuGroup } from '../lib/cpu.ts';
+import { cpuBreakdown, cpuByGroup, cpuPerJob, type CpuGroup } from '../lib/cpu.ts';
 import { compare, note, skip, type Report } from '../lib/report.ts';
-import { fmt, median } from '../lib/stats.ts';
 import {
   pscLedger,
   registerSyncPlatform,
@@ -184,20 +183,11 @@ export async function peers(ctx: BenchContext): Promise<void> {
 
 /** The sync job's CPU per job on each side, by process, and psc's against each peer's. */
 function reportSyncCpu(report: Report, cpu: Map<string, Record<string, number>[]>): void {
-  const breakdown = (reps: Record<string, number>[]) =>
-    Object.keys(reps[0] ?? {})
-      .filter((name) => name !== 'total')
-      .map((name) => ({ name, ms: median(reps.map((rep) => rep[name] ?? 0)) }))
-      // Processes that idled through this side's burst (the other sides' workers) are left out.
-      .filter((group) => group.ms >= 0.05)
-      .sort((a, b) => b.ms - a.ms)
-      .map((group) => `${group.name} ${fmt(group.ms)}`)
-      .join(', ');
   note(
     report,
     `sync job CPU per job = user + system time of every process (PostgreSQL's backends, RabbitMQ, ` +
       `Redis, the services and workers, the bench) during each side's burst / jobs; medians: ` +
-      [...cpu].map(([side, reps]) => `${side} — ${breakdown(reps)}`).join('; '),
+      [...cpu].map(([side, reps]) => `${side} — ${cpuBreakdown(reps)}`).join('; '),
   );
   const ours = (cpu.get('psc') ?? []).map((rep) => rep.total ?? 0);
   for (const [side, reps] of cpu) {

@@ -9,14 +9,12 @@ import {
   baseTopology,
   createEnvelope,
   createOutbox,
-  createOutboxParking,
-  createOutboxTable,
   createPublisher,
   type OutboxMessage,
 } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
-import { createDb, runMigrations, type Knex } from '../../db/src/index.ts';
-import { createFixture, type Fixture } from './support/fixture.ts';
+import { createFixture } from './support/fixture.ts';
+import { outboxDatabase } from './support/outbox-db.ts';
 
 /*
  * The outbox as a traced service runs it: the SDK's W3C propagator and async context are
@@ -35,26 +33,6 @@ const spanContext = (traceN: number, n: number): Context =>
     traceFlags: 1,
   });
 
-async function database(fx: Fixture): Promise<Knex> {
-  const knex = createDb({ url: fx.env.databaseUrl, schema: SCHEMA, poolMax: 4 });
-  fx.defer(() => knex.destroy());
-  await runMigrations(knex, {
-    schema: SCHEMA,
-    migrations: {
-      '0001_outbox.ts': {
-        up: async (k: Knex) => {
-          await createOutboxTable(k, SCHEMA);
-          await createOutboxParking(k, SCHEMA);
-        },
-        down: async (k: Knex) => {
-          await k.schema.withSchema(SCHEMA).dropTable('outbox');
-        },
-      },
-    },
-  });
-  return knex;
-}
-
 describe('outbox trace contexts', { timeout: 30_000 }, () => {
   before(() => {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -67,7 +45,7 @@ describe('outbox trace contexts', { timeout: 30_000 }, () => {
 
   it('when job outcomes of several traces go as one bundle, then the bundle names each one’s own context in order, and one written for another trace’s job names that job’s trace', async (t) => {
     const fx = await createFixture(t);
-    const knex = await database(fx);
+    const knex = await outboxDatabase(fx, SCHEMA);
     const raw = await fx.raw();
     await raw.channel.assertExchange(EXCHANGES.unrouted, 'fanout', { durable: true });
     await raw.channel.assertExchange(EXCHANGES.events, 'topic', {

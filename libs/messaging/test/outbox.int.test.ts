@@ -6,8 +6,6 @@ import {
   baseTopology,
   MessageTooLargeError,
   createOutbox,
-  createOutboxParking,
-  createOutboxTable,
   createEnvelope,
   createPublisher,
   type Broker,
@@ -15,35 +13,21 @@ import {
   type OutboxPart,
 } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
-import { createDb, runMigrations, type Knex } from '../../db/src/index.ts';
+import type { Knex } from '../../db/src/index.ts';
 import { createFixture, type Fixture } from './support/fixture.ts';
+import { outboxDatabase } from './support/outbox-db.ts';
 import { ping, pingEnvelope } from './support/messages.ts';
 
 const SCHEMA = 'conformance';
 const EVENTS_QUEUE = 'conformance.outbox-events';
 
-async function database(fx: Fixture): Promise<Knex> {
-  const knex = createDb({ url: fx.env.databaseUrl, schema: SCHEMA, poolMax: 4 });
-  fx.defer(() => knex.destroy());
-  await runMigrations(knex, {
-    schema: SCHEMA,
-    migrations: {
-      '0001_outbox.ts': {
-        up: async (k: Knex) => {
-          await createOutboxTable(k, SCHEMA);
-          await createOutboxParking(k, SCHEMA);
-          await k.schema.withSchema(SCHEMA).createTable('notes', (t) => {
-            t.integer('n').primary();
-          });
-        },
-        down: async (k: Knex) => {
-          await k.schema.withSchema(SCHEMA).dropTable('notes').dropTable('outbox');
-        },
-      },
-    },
+/** The outbox and a `notes` table for statements that write a row with their messages. */
+const database = (fx: Fixture): Promise<Knex> =>
+  outboxDatabase(fx, SCHEMA, async (k) => {
+    await k.schema.withSchema(SCHEMA).createTable('notes', (t) => {
+      t.integer('n').primary();
+    });
   });
-  return knex;
-}
 
 function outboxFor(
   fx: Fixture,
