@@ -3,18 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import { ROOT_CONTEXT, context, propagation, trace, type Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import type { ConsumeMessage } from 'amqplib';
 import { EXCHANGES, HEADERS, jobSucceeded } from '@psc/contracts';
-import {
-  baseTopology,
-  createEnvelope,
-  createOutbox,
-  createPublisher,
-  type OutboxMessage,
-} from '@psc/messaging';
+import { createEnvelope, type OutboxMessage } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
-import { outboxDatabase } from './support/outbox-db.ts';
+import { outboxDatabase, startOutbox, subscribeEvents } from './support/outbox.ts';
 
 /*
  * The outbox as a traced service runs it: the SDK's W3C propagator and async context are
@@ -46,34 +39,9 @@ describe('outbox trace contexts', { timeout: 30_000 }, () => {
   it('when job outcomes of several traces go as one bundle, then the bundle names each one’s own context in order, and one written for another trace’s job names that job’s trace', async (t) => {
     const fx = await createFixture(t);
     const knex = await outboxDatabase(fx, SCHEMA);
-    const raw = await fx.raw();
-    await raw.channel.assertExchange(EXCHANGES.unrouted, 'fanout', { durable: true });
-    await raw.channel.assertExchange(EXCHANGES.events, 'topic', {
-      durable: true,
-      alternateExchange: EXCHANGES.unrouted,
-    });
-    await raw.channel.assertQueue(QUEUE);
-    await raw.channel.bindQueue(QUEUE, EXCHANGES.events, jobSucceeded.type);
-    const seen: ConsumeMessage[] = [];
-    await raw.channel.consume(QUEUE, (msg) => msg && seen.push(msg), { noAck: true });
-
-    const broker = await fx.broker();
-    const publisher = createPublisher({ broker, topology: baseTopology, appId: 'conformance' });
-    fx.defer(() => publisher.close());
+    const seen = await subscribeEvents(fx, QUEUE, jobSucceeded.type);
     // A window far longer than the test's writes take: the five later outcomes go as one bundle.
-    const outbox = createOutbox({
-      knex,
-      schema: SCHEMA,
-      publisher,
-      logger: fx.logger,
-      isBrokerConnected: () => broker.isConnected(),
-      pollIntervalMs: 50,
-      sweepAgeMs: 0,
-      maxAttempts: 3,
-      bundleMs: 2_000,
-    });
-    fx.defer(() => outbox.stop());
-    outbox.start();
+    const outbox = startOutbox(fx, knex, await fx.broker(), SCHEMA, { bundleMs: 2_000 });
 
     const outcome = (traceId?: string): OutboxMessage => ({
       exchange: EXCHANGES.events,

@@ -3,11 +3,8 @@ import { describe, it } from 'node:test';
 import type { ConsumeMessage } from 'amqplib';
 import { BUNDLED_TYPES, EXCHANGES, HEADERS, jobSucceeded } from '@psc/contracts';
 import {
-  baseTopology,
   MessageTooLargeError,
-  createOutbox,
   createEnvelope,
-  createPublisher,
   type Broker,
   type Outbox,
   type OutboxPart,
@@ -15,7 +12,7 @@ import {
 import { waitFor } from '@psc/testing';
 import type { Knex } from '../../db/src/index.ts';
 import { createFixture, type Fixture } from './support/fixture.ts';
-import { outboxDatabase } from './support/outbox-db.ts';
+import { outboxDatabase, startOutbox, subscribeEvents } from './support/outbox.ts';
 import { ping, pingEnvelope } from './support/messages.ts';
 
 const SCHEMA = 'conformance';
@@ -35,38 +32,12 @@ function outboxFor(
   broker: Broker,
   extra: { deleteDelayMs?: number; sweepAgeMs?: number; bundleMs?: number } = {},
 ): Outbox {
-  const publisher = createPublisher({ broker, topology: baseTopology, appId: 'conformance' });
-  const outbox = createOutbox({
-    knex,
-    schema: SCHEMA,
-    publisher,
-    logger: fx.logger,
-    isBrokerConnected: () => broker.isConnected(),
-    pollIntervalMs: 50,
-    sweepAgeMs: 0,
-    maxAttempts: 3,
-    ...extra,
-  });
-  fx.defer(() => publisher.close());
-  fx.defer(() => outbox.stop());
-  outbox.start();
-  return outbox;
+  return startOutbox(fx, knex, broker, SCHEMA, extra);
 }
 
 /** Every message published to the events exchange for `type`, as seen by a plain subscriber. */
-async function subscribe(fx: Fixture, type: string = ping.type): Promise<ConsumeMessage[]> {
-  const raw = await fx.raw();
-  await raw.channel.assertExchange(EXCHANGES.unrouted, 'fanout', { durable: true });
-  await raw.channel.assertExchange(EXCHANGES.events, 'topic', {
-    durable: true,
-    alternateExchange: EXCHANGES.unrouted,
-  });
-  await raw.channel.assertQueue(EVENTS_QUEUE);
-  await raw.channel.bindQueue(EVENTS_QUEUE, EXCHANGES.events, type);
-  const seen: ConsumeMessage[] = [];
-  await raw.channel.consume(EVENTS_QUEUE, (msg) => msg && seen.push(msg), { noAck: true });
-  return seen;
-}
+const subscribe = (fx: Fixture, type: string = ping.type): Promise<ConsumeMessage[]> =>
+  subscribeEvents(fx, EVENTS_QUEUE, type);
 
 const ids = (messages: ConsumeMessage[]): string[] =>
   messages.map((m) => String(m.properties.messageId));
