@@ -3,11 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import { ROOT_CONTEXT, context, propagation, trace, type Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { EXCHANGES, HEADERS, jobSucceeded } from '@psc/contracts';
-import { createEnvelope, type OutboxMessage } from '@psc/messaging';
+import { HEADERS, jobSucceeded } from '@psc/contracts';
+import type { OutboxMessage } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture } from './support/fixture.ts';
-import { outboxDatabase, startOutbox, subscribeEvents } from './support/outbox.ts';
+import { jobOutcome, outboxDatabase, startOutbox, subscribeEvents } from './support/outbox.ts';
 
 /*
  * The outbox as a traced service runs it: the SDK's W3C propagator and async context are
@@ -43,30 +43,18 @@ describe('outbox trace contexts', { timeout: 30_000 }, () => {
     // A window far longer than the test's writes take: the five later outcomes go as one bundle.
     const outbox = startOutbox(fx, knex, await fx.broker(), SCHEMA, { bundleMs: 2_000 });
 
-    const outcome = (traceId?: string): OutboxMessage => ({
-      exchange: EXCHANGES.events,
-      routingKey: jobSucceeded.type,
-      envelope: createEnvelope(jobSucceeded, {
-        jobId: crypto.randomUUID(),
-        run: 1,
-        attempt: 1,
-        at: new Date().toISOString(),
-        stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0, deleted: 0 },
-      }),
-      ...(traceId ? { traceId } : {}),
-    });
     const emitIn = (ctx: Context, message: OutboxMessage) =>
       context.with(ctx, () => outbox.emit([message]));
 
-    await emitIn(spanContext(9, 9), outcome());
+    await emitIn(spanContext(9, 9), jobOutcome());
     await waitFor(() => seen.length === 1, { message: 'the first outcome published alone' });
     // A job's own span; a batch (trace 7) writing for itself and for jobs 3 and 4 of other
     // traces; a tick, with no span at all, writing for job 5.
-    await emitIn(spanContext(1, 1), outcome());
-    await emitIn(spanContext(7, 7), outcome(traceIdOf(7)));
-    await emitIn(spanContext(7, 7), outcome(traceIdOf(3)));
-    await emitIn(spanContext(7, 7), outcome(traceIdOf(4)));
-    await emitIn(ROOT_CONTEXT, outcome(traceIdOf(5)));
+    await emitIn(spanContext(1, 1), jobOutcome());
+    await emitIn(spanContext(7, 7), jobOutcome(traceIdOf(7)));
+    await emitIn(spanContext(7, 7), jobOutcome(traceIdOf(3)));
+    await emitIn(spanContext(7, 7), jobOutcome(traceIdOf(4)));
+    await emitIn(ROOT_CONTEXT, jobOutcome(traceIdOf(5)));
     await waitFor(() => seen.length === 2, { message: 'the bundle published' });
 
     const bundle = seen[1]!;

@@ -2,17 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ConsumeMessage } from 'amqplib';
 import { BUNDLED_TYPES, EXCHANGES, HEADERS, jobSucceeded } from '@psc/contracts';
-import {
-  MessageTooLargeError,
-  createEnvelope,
-  type Broker,
-  type Outbox,
-  type OutboxPart,
-} from '@psc/messaging';
+import { MessageTooLargeError, type Broker, type Outbox, type OutboxPart } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import type { Knex } from '../../db/src/index.ts';
 import { createFixture, type Fixture } from './support/fixture.ts';
-import { outboxDatabase, startOutbox, subscribeEvents } from './support/outbox.ts';
+import { jobOutcome, outboxDatabase, startOutbox, subscribeEvents } from './support/outbox.ts';
 import { ping, pingEnvelope } from './support/messages.ts';
 
 const SCHEMA = 'conformance';
@@ -141,18 +135,7 @@ describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
     const seen = await subscribe(fx, jobSucceeded.type);
     // A window far longer than the test's writes take: only the bundling can group them.
     const outbox = outboxFor(fx, knex, await fx.broker(), { bundleMs: 2_000 });
-    const outcome = () => ({
-      exchange: EXCHANGES.events,
-      routingKey: jobSucceeded.type,
-      envelope: createEnvelope(jobSucceeded, {
-        jobId: crypto.randomUUID(),
-        run: 1,
-        attempt: 1,
-        at: new Date().toISOString(),
-        stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0, deleted: 0 },
-      }),
-    });
-    const sent = Array.from({ length: 6 }, outcome);
+    const sent = Array.from({ length: 6 }, () => jobOutcome());
     await outbox.emit([sent[0]!]);
     await waitFor(() => seen.length === 1, { message: 'the first outcome published alone' });
     for (const m of sent.slice(1)) await outbox.emit([m]);

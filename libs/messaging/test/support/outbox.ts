@@ -1,13 +1,15 @@
 import type { ConsumeMessage } from 'amqplib';
-import { EXCHANGES } from '@psc/contracts';
+import { EXCHANGES, jobSucceeded } from '@psc/contracts';
 import {
   baseTopology,
   createOutbox,
   createOutboxParking,
   createOutboxTable,
+  createEnvelope,
   createPublisher,
   type Broker,
   type Outbox,
+  type OutboxMessage,
 } from '@psc/messaging';
 import { createDb, runMigrations, type Knex } from '../../../db/src/index.ts';
 import type { Fixture } from './fixture.ts';
@@ -88,3 +90,17 @@ export async function subscribeEvents(
   await raw.channel.consume(queue, (msg) => msg && seen.push(msg), { noAck: true });
   return seen;
 }
+
+/** A job's outcome, a type the outbox bundles; in trace `traceId` when given. */
+export const jobOutcome = (traceId?: string): OutboxMessage => ({
+  exchange: EXCHANGES.events,
+  routingKey: jobSucceeded.type,
+  envelope: createEnvelope(jobSucceeded, {
+    jobId: crypto.randomUUID(),
+    run: 1,
+    attempt: 1,
+    at: new Date().toISOString(),
+    stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0, deleted: 0 },
+  }),
+  ...(traceId ? { traceId } : {}),
+});
