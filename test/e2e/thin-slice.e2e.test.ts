@@ -6,6 +6,7 @@ import {
   startFakePlatform,
   startOtlpReceiver,
   waitFor,
+  type CollectedSpan,
   type FakePlatform,
   type OtlpReceiver,
 } from '@psc/testing';
@@ -15,6 +16,15 @@ import { boothPlatform, type JobView } from '../support/platforms.ts';
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 const SPAN_KIND = { server: 2, client: 3, producer: 4, consumer: 5 } as const;
+
+/** The sync-worker consuming a job's `job.run`. */
+const workerRan = (s: CollectedSpan): boolean =>
+  s.service === 'sync-worker' && s.kind === SPAN_KIND.consumer && s.name.includes(QUEUES.syncJobs);
+/** The scheduler applying a job's success to its ledger row. */
+const outcomeApplied = (s: CollectedSpan): boolean =>
+  s.service === 'scheduler' &&
+  s.name === `${QUEUES.schedulerJobEvents} apply` &&
+  s.attributes['psc.message.type'] === 'job.succeeded';
 
 describe('thin slice: register a platform, sync it, read the records', () => {
   let system: System;
@@ -218,25 +228,9 @@ describe('thin slice: register a platform, sync it, read the records', () => {
       { timeoutMs: 60_000, message: '24 jobs succeeded' },
     );
     platform.setLatency(0);
-    const applied = (traceId: string) =>
-      otlp
-        .trace(traceId)
-        .filter(
-          (s) =>
-            s.service === 'scheduler' &&
-            s.name === `${QUEUES.schedulerJobEvents} apply` &&
-            s.attributes['psc.message.type'] === 'job.succeeded',
-        );
+    const applied = (traceId: string) => otlp.trace(traceId).filter(outcomeApplied);
     // Each job's own trace, the one its record names: not the first request's of a coalesced batch.
-    const ran = (traceId: string) =>
-      otlp
-        .trace(traceId)
-        .some(
-          (s) =>
-            s.service === 'sync-worker' &&
-            s.kind === SPAN_KIND.consumer &&
-            s.name.includes(QUEUES.syncJobs),
-        );
+    const ran = (traceId: string) => otlp.trace(traceId).some(workerRan);
     const complete = (traceId: string) => ran(traceId) && applied(traceId).length > 0;
     await waitFor(() => jobs.every((job) => complete(job.traceId!)), {
       timeoutMs: 15_000,
@@ -291,18 +285,8 @@ describe('thin slice: register a platform, sync it, read the records', () => {
       const spans = otlp.trace(traceId);
       return {
         published: spans.some((s) => s.service === 'scheduler' && s.kind === SPAN_KIND.producer),
-        ran: spans.some(
-          (s) =>
-            s.service === 'sync-worker' &&
-            s.kind === SPAN_KIND.consumer &&
-            s.name.includes(QUEUES.syncJobs),
-        ),
-        applied: spans.some(
-          (s) =>
-            s.service === 'scheduler' &&
-            s.name === `${QUEUES.schedulerJobEvents} apply` &&
-            s.attributes['psc.message.type'] === 'job.succeeded',
-        ),
+        ran: spans.some(workerRan),
+        applied: spans.some(outcomeApplied),
       };
     };
     const all = { published: true, ran: true, applied: true };
