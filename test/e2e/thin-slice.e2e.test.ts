@@ -26,6 +26,15 @@ const outcomeApplied = (s: CollectedSpan): boolean =>
   s.name === `${QUEUES.schedulerJobEvents} apply` &&
   s.attributes['psc.message.type'] === 'job.succeeded';
 
+/**
+ * The spans of a trace that hang from no span of it: the root, and any span whose parent was
+ * never recorded (a backend shows those as broken trees). A whole trace has exactly one.
+ */
+const rootsOf = (spans: CollectedSpan[]): CollectedSpan[] =>
+  spans.filter((s) => !s.parentSpanId || !spans.some((p) => p.spanId === s.parentSpanId));
+const describeSpans = (spans: CollectedSpan[]): string =>
+  spans.map((s) => `${s.service}:${s.name}`).join(', ');
+
 describe('thin slice: register a platform, sync it, read the records', () => {
   let system: System;
   let platform: FakePlatform;
@@ -241,6 +250,26 @@ describe('thin slice: register a platform, sync it, read the records', () => {
         cause: err,
       });
     });
+    // Each is one tree under the run-now request that made it: a coalesced request's jobs hang
+    // from a span of the scheduler's in that request's trace, not from a parent never recorded.
+    const rootOf = (traceId: string) => {
+      const roots = rootsOf(otlp.trace(traceId));
+      return roots.length === 1 ? roots[0] : undefined;
+    };
+    await waitFor(() => jobs.every((job) => rootOf(job.traceId!)), {
+      timeoutMs: 10_000,
+      message: 'every job trace is one tree',
+    }).catch((err: unknown) => {
+      const broken = jobs.filter((job) => !rootOf(job.traceId!));
+      throw new Error(
+        `${broken.length} of 24 job traces are not one tree; the first's roots: ${describeSpans(rootsOf(otlp.trace(broken[0]!.traceId!)))}`,
+        { cause: err },
+      );
+    });
+    for (const job of jobs) {
+      const root = rootOf(job.traceId!)!;
+      assert.deepEqual([root.service, root.kind], ['gateway', SPAN_KIND.server]);
+    }
     // The case this covers: requests that went to the scheduler in another request's call.
     const calledAlone = jobs.filter((job) =>
       otlp
@@ -248,6 +277,21 @@ describe('thin slice: register a platform, sync it, read the records', () => {
         .some((s) => s.service === 'gateway' && s.kind === SPAN_KIND.producer),
     );
     assert.ok(calledAlone.length < jobs.length, 'no run-now request was coalesced');
+    // A coalesced request's span in the scheduler links to the call that carried it, and that
+    // call's spans are in the trace of a request of the same call (its jobs were inserted by the
+    // same statement: one createdAt), not of one that an earlier call carried.
+    const byTrace = new Map(
+      jobs.map((job) => [job.traceId!, job as JobView & { createdAt: string }]),
+    );
+    const ownSpan = (traceId: string) =>
+      otlp.trace(traceId).find((s) => s.service === 'scheduler' && s.name === 'run-now sync');
+    const coalesced = jobs.filter((job) => ownSpan(job.traceId!));
+    assert.equal(coalesced.length, jobs.length - calledAlone.length);
+    for (const job of coalesced) {
+      const call = byTrace.get(ownSpan(job.traceId!)!.links[0]?.traceId ?? '');
+      assert.ok(call, "the call's trace is a job's of this test");
+      assert.equal(call.createdAt, byTrace.get(job.traceId!)!.createdAt, 'of the same call');
+    }
     // Outcomes that went several to a message keep their own traces too; whether they did here
     // depends on timing (libs/messaging/test/outbox-traces.int.test.ts shows the bundle's header).
     const spans = jobs.flatMap((job) => applied(job.traceId!));
@@ -296,6 +340,11 @@ describe('thin slice: register a platform, sync it, read the records', () => {
     }).catch((err: unknown) => {
       throw new Error(`scheduled job trace: ${JSON.stringify(hops(job.traceId!))}`, { cause: err });
     });
+    // One tree, under a span the scheduler recorded for the run it planned.
+    const roots = rootsOf(otlp.trace(job.traceId!));
+    assert.equal(roots.length, 1, `roots: ${describeSpans(roots)}`);
+    assert.equal(roots[0]!.service, 'scheduler');
+    assert.equal(roots[0]!.parentSpanId, undefined, 'the root has no parent');
   });
 
   it('then worker heartbeats make no spans, and Koa middleware layers make none of their own', async () => {

@@ -63,6 +63,14 @@ export const runNowRequest = runJobsBody.extend({
   taskType: z.enum(TASK_TYPES),
   /** The trace of the request that asked, recorded on its jobs. */
   traceId: z.string().max(64).nullable().optional(),
+  /**
+   * The W3C `traceparent` of the request that asked, when it is traced: the scheduler's work for
+   * it, and its jobs, hang from that span even when the request went in another's call.
+   */
+  traceparent: z
+    .string()
+    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+    .optional(),
 });
 export type RunNowRequest = z.infer<typeof runNowRequest>;
 

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 /**
  * Group commit for request/reply: calls made while `maxInFlight` batches are on their way wait
  * and go together in the next one (at most `maxBatch` each). With one caller nothing waits; with
@@ -10,7 +12,13 @@ export function createCoalescer<I, O>(options: {
   maxInFlight?: number;
 }): (item: I) => Promise<O> {
   const maxInFlight = options.maxInFlight ?? 1;
-  let waiting: { item: I; resolve: (o: O) => void; reject: (err: unknown) => void }[] = [];
+  let waiting: {
+    item: I;
+    /** Runs a function in the caller's async context (its trace, its logger's bindings). */
+    inContext: <R>(fn: () => R) => R;
+    resolve: (o: O) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
   let inFlight = 0;
   let scheduled = false;
 
@@ -20,8 +28,10 @@ export function createCoalescer<I, O>(options: {
       const batch = waiting.slice(0, options.maxBatch);
       waiting = waiting.slice(batch.length);
       inFlight += 1;
-      options
-        .send(batch.map((w) => w.item))
+      // In the first caller's context, not in whichever ended the previous batch: the call's
+      // spans go in the trace of a request it carries.
+      batch[0]!
+        .inContext(() => options.send(batch.map((w) => w.item)))
         .then(
           (results) =>
             batch.forEach((w, i) =>
@@ -40,7 +50,7 @@ export function createCoalescer<I, O>(options: {
 
   return (item) =>
     new Promise<O>((resolve, reject) => {
-      waiting.push({ item, resolve, reject });
+      waiting.push({ item, inContext: AsyncLocalStorage.snapshot(), resolve, reject });
       // Calls made in the same turn join one batch.
       if (!scheduled) {
         scheduled = true;

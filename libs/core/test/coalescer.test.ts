@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, it } from 'node:test';
 import { createCoalescer } from '@psc/core';
 
@@ -51,6 +52,33 @@ describe('createCoalescer (group commit for request/reply)', () => {
     );
     batches[2]!.answer(['e']);
     assert.deepEqual(await Promise.all(later), ['b', 'c', 'd', 'e']);
+  });
+
+  it("when a batch goes after the previous one, then it is sent in its first caller's context (its trace), not in the previous batch's", async () => {
+    const caller = new AsyncLocalStorage<string>();
+    const sentIn: (string | undefined)[] = [];
+    const { batches, send } = manualSend();
+    const call = createCoalescer({
+      send: (items: number[]) => {
+        sentIn.push(caller.getStore());
+        return send(items);
+      },
+      maxBatch: 10,
+    });
+    const first = caller.run('request 1', () => call(1));
+    await turn();
+    const later = ['request 2', 'request 3'].map((name, i) => caller.run(name, () => call(i + 2)));
+    await turn();
+    batches[0]!.answer(['one']);
+    await first;
+    await turn();
+    assert.deepEqual(
+      batches.map((b) => b.items),
+      [[1], [2, 3]],
+    );
+    batches[1]!.answer(['two', 'three']);
+    assert.deepEqual(await Promise.all(later), ['two', 'three']);
+    assert.deepEqual(sentIn, ['request 1', 'request 2']);
   });
 
   it('when a batch fails, then every call in it fails and the next batch still goes', async () => {

@@ -26,6 +26,11 @@ export interface OutboxMessage {
    * job's `job.run` is published in the job's trace, whichever request or tick wrote it.
    */
   traceId?: string;
+  /**
+   * The W3C `traceparent` to publish it under, a span this process recorded in the message's
+   * trace (`startSpanInTrace`), instead of the writer's context: the job's trace stays one tree.
+   */
+  traceParent?: string;
 }
 
 interface OutboxRow {
@@ -232,7 +237,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function toRow(message: OutboxMessage, tracing: boolean): Omit<OutboxRow, 'seq'> {
     const own: Record<string, string> = {};
     propagation.inject(context.active(), own);
-    const trace = message.traceId ? carrierInTrace(own, message.traceId, tracing) : own;
+    const trace =
+      tracing && message.traceParent
+        ? { traceparent: message.traceParent }
+        : message.traceId
+          ? carrierInTrace(own, message.traceId, tracing)
+          : own;
     return {
       exchange: message.exchange,
       routing_key: message.routingKey,

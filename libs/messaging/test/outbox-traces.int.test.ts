@@ -36,11 +36,11 @@ describe('outbox trace contexts', { timeout: 30_000 }, () => {
     context.disable();
   });
 
-  it('when job outcomes of several traces go as one bundle, then the bundle names each one’s own context in order, and one written for another trace’s job names that job’s trace', async (t) => {
+  it('when job outcomes of several traces go as one bundle, then the bundle names each one’s own context in order, one written for another trace’s job names that job’s trace, and one given a span of its job’s trace goes under that span', async (t) => {
     const fx = await createFixture(t);
     const knex = await outboxDatabase(fx, SCHEMA);
     const seen = await subscribeEvents(fx, QUEUE, jobSucceeded.type);
-    // A window far longer than the test's writes take: the five later outcomes go as one bundle.
+    // A window far longer than the test's writes take: the six later outcomes go as one bundle.
     const outbox = startOutbox(fx, knex, await fx.broker(), SCHEMA, { bundleMs: 2_000 });
 
     const emitIn = (ctx: Context, message: OutboxMessage) =>
@@ -49,16 +49,21 @@ describe('outbox trace contexts', { timeout: 30_000 }, () => {
     await emitIn(spanContext(9, 9), jobOutcome());
     await waitFor(() => seen.length === 1, { message: 'the first outcome published alone' });
     // A job's own span; a batch (trace 7) writing for itself and for jobs 3 and 4 of other
-    // traces; a tick, with no span at all, writing for job 5.
+    // traces; a tick, with no span at all, writing for job 5; the batch again, for job 6 under
+    // the span it recorded in job 6's trace (startSpanInTrace).
     await emitIn(spanContext(1, 1), jobOutcome());
     await emitIn(spanContext(7, 7), jobOutcome(traceIdOf(7)));
     await emitIn(spanContext(7, 7), jobOutcome(traceIdOf(3)));
     await emitIn(spanContext(7, 7), jobOutcome(traceIdOf(4)));
     await emitIn(ROOT_CONTEXT, jobOutcome(traceIdOf(5)));
+    await emitIn(spanContext(7, 7), {
+      ...jobOutcome(traceIdOf(6)),
+      traceParent: `00-${traceIdOf(6)}-cccccccc00000006-01`,
+    });
     await waitFor(() => seen.length === 2, { message: 'the bundle published' });
 
     const bundle = seen[1]!;
-    assert.equal(bundle.properties.headers?.[HEADERS.bundle], 5);
+    assert.equal(bundle.properties.headers?.[HEADERS.bundle], 6);
     const header = bundle.properties.headers?.[HEADERS.bundleTraces] as unknown[];
     const parents = header.map((item) => {
       const carrier = JSON.parse(String(item)) as { traceparent: string };
@@ -67,16 +72,17 @@ describe('outbox trace contexts', { timeout: 30_000 }, () => {
     });
     assert.deepEqual(
       parents.map((p) => p.traceId),
-      [1, 7, 3, 4, 5].map(traceIdOf),
+      [1, 7, 3, 4, 5, 6].map(traceIdOf),
     );
     // A writer of the same trace keeps its own span as the parent; the others get one of their
     // trace, never the writer's.
     assert.equal(parents[0]!.spanId, 'bbbbbbbb00000001');
     assert.equal(parents[1]!.spanId, 'bbbbbbbb00000007');
-    for (const p of parents.slice(2)) {
+    for (const p of parents.slice(2, 5)) {
       assert.match(p.spanId ?? '', /^[0-9a-f]{16}$/);
       assert.notEqual(p.spanId, 'bbbbbbbb00000007');
     }
+    assert.equal(parents[5]!.spanId, 'cccccccc00000006');
     assert.ok(parents.every((p) => p.flags === '01'));
     await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
   });

@@ -11,7 +11,8 @@ export {
   type GaugeOptions,
   type HistogramOptions,
 } from './metrics.ts';
-export { currentTraceId, withSpan } from './trace.ts';
+export { currentTraceId, currentTraceparent, withSpan } from './trace.ts';
+export { startSpanInTrace, type SpanInTrace } from './span-in-trace.ts';
 export { shutdownTelemetry, type ShutdownTelemetryOptions } from './sdk-state.ts';
 export {
   PSC_METRICS,

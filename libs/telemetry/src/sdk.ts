@@ -9,6 +9,7 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { KoaInstrumentation, KoaLayerType } from '@opentelemetry/instrumentation-koa';
 import { ScrubbingSpanProcessor } from './scrub-spans.ts';
 import { setStartedSdk } from './sdk-state.ts';
+import { PinnableIdGenerator } from './span-in-trace.ts';
 import { UntracedMessagesSampler } from './untraced-messages.ts';
 
 /** Probe and scrape paths: spans for them would only be noise. */
@@ -46,6 +47,8 @@ export function startTelemetry(options: StartTelemetryOptions = {}): void {
     ],
     // Children follow their parent; a root span is sampled unless it is a heartbeat's.
     sampler: new ParentBasedSampler({ root: new UntracedMessagesSampler() }),
+    // A job's trace id is chosen when it is planned; its first span is started later, in it.
+    idGenerator: new PinnableIdGenerator(),
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [

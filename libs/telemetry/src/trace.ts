@@ -1,4 +1,11 @@
-import { SpanStatusCode, isSpanContextValid, trace, type Attributes } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanStatusCode,
+  isSpanContextValid,
+  propagation,
+  trace,
+  type Attributes,
+} from '@opentelemetry/api';
 
 const TRACER_NAME = 'psc';
 
@@ -6,6 +13,15 @@ const TRACER_NAME = 'psc';
 export function currentTraceId(): string | null {
   const spanContext = trace.getActiveSpan()?.spanContext();
   return spanContext && isSpanContextValid(spanContext) ? spanContext.traceId : null;
+}
+
+/** The active span's W3C `traceparent`, or null when there is none (or tracing is off). */
+export function currentTraceparent(): string | null {
+  const span = trace.getActiveSpan();
+  if (!span || !isSpanContextValid(span.spanContext())) return null;
+  const carrier: Record<string, string> = {};
+  propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
+  return carrier['traceparent'] ?? null;
 }
 
 /**

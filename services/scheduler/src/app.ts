@@ -106,7 +106,8 @@ export function createApp(deps: AppDeps) {
     platforms,
     platformsById: (ids, fresh) => platformCache.getMany(ids, fresh),
     platformById,
-    enqueue: (jobs, versions, correlationId) => ledger.enqueue(jobs, versions, correlationId),
+    enqueue: (jobs, versions, correlationId, traceParents) =>
+      ledger.enqueue(jobs, versions, correlationId, traceParents),
     clock,
     currentTraceId,
   });

@@ -14,6 +14,7 @@ import { backfillProgress, freeSlots, type StepState } from '../domain/backfill-
 import { cancellation } from '../domain/job-ledger.ts';
 import { newTraceId } from '../domain/trace-id.ts';
 import { cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
+import { jobTraceRoots } from './job-trace-roots.ts';
 import { renderParams } from '../domain/params-template.ts';
 
 const SCHEMA = 'scheduler';
@@ -304,10 +305,16 @@ export function createBackfillStore(deps: {
             .where({ backfill_id: b.id, step_index: s.step_index })
             .update({ job_id: jobId ?? null });
         }
-        await deps.outbox.write(
-          trx,
-          jobs.filter((j) => inserted.has(j.id)).map((j) => jobRunMessage(j, now)),
-        );
+        const opening = jobs.filter((j) => inserted.has(j.id));
+        const roots = jobTraceRoots('backfill', opening);
+        try {
+          await deps.outbox.write(
+            trx,
+            opening.map((j) => jobRunMessage(j, now, undefined, roots.parentOf(j.id))),
+          );
+        } finally {
+          roots.end();
+        }
         opened += inserted.size;
       }
       return opened;

@@ -6,6 +6,7 @@ import type { ControlRepository } from './control.repository.ts';
 import type { DeadLetterRepository } from './dead-letter.repository.ts';
 import { StalePlatformError, type JobRepository } from './job.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
+import { jobTraceRoots } from './job-trace-roots.ts';
 import {
   DEAD,
   applyReports,
@@ -58,21 +59,21 @@ export function createLedgerStore(deps: {
   }
 
   return {
-    /** New jobs and their `job.run` commands, in one statement (atomic without a transaction). */
     /**
-     * Inserts new jobs and their `job.run`s in one statement, unless one of their platforms is no
-     * longer at the version given, active and not deleted: then nothing is written and the
-     * answer is false.
+     * Inserts new jobs and their `job.run`s in one statement (atomic without a transaction),
+     * unless one of their platforms is no longer at the version given, active and not deleted:
+     * then nothing is written and the answer is false. `traceParents`: see `RunNow`'s enqueue.
      */
     async enqueue(
       jobs: Job[],
       versions: ReadonlyMap<string, number>,
       correlationId?: string,
+      traceParents?: ReadonlyMap<string, string>,
     ): Promise<boolean> {
       const now = deps.clock.now();
       try {
         await deps.outbox.emit(
-          jobs.map((job) => jobRunMessage(job, now, correlationId)),
+          jobs.map((job) => jobRunMessage(job, now, correlationId, traceParents?.get(job.id))),
           (part) => deps.jobs.insertWith(part, jobs, versions),
         );
         return true;
@@ -157,7 +158,14 @@ export function createLedgerStore(deps: {
           .filter((e) => DEAD.includes(e.job.status))
           .map((e) => replayRun(e, now));
         await deps.jobs.saveEntries(trx, replayed);
-        for (const e of replayed) emit(jobRunMessage(e.job, now));
+        // The new run starts a tree of its own in the job's trace, linked to the replay request.
+        const roots = jobTraceRoots(
+          'replay',
+          replayed.map((e) => e.job),
+        );
+        for (const e of replayed)
+          emit(jobRunMessage(e.job, now, undefined, roots.parentOf(e.job.id)));
+        roots.end();
         return replayed.map((e) => e.job.id);
       });
     },

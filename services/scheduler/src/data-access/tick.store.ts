@@ -11,6 +11,7 @@ import type { CollectStop, CollectStopRepository } from './collect-stop.reposito
 import type { PlanChangeRepository } from './plan-change.repository.ts';
 import type { Job } from '@psc/contracts';
 import { autoPausedMessage, cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
+import { jobTraceRoots } from './job-trace-roots.ts';
 import { CANCEL_BATCH, collectStopCancelReason, stopCancelReason } from '../domain/cancellation.ts';
 import {
   planReason,
@@ -287,10 +288,19 @@ export function createTickStore(deps: {
       fencingToken: token,
     });
     const runs = part.jobs.filter((j) => inserted.has(j.id));
-    await deps.outbox.write(
-      trx,
-      runs.map((j) => ahead?.messages.get(j.id) ?? jobRunMessage(j, now)),
-    );
+    const roots = jobTraceRoots('scheduled', runs);
+    try {
+      await deps.outbox.write(
+        trx,
+        runs.map((j) => {
+          const message = ahead?.messages.get(j.id) ?? jobRunMessage(j, now);
+          const traceParent = roots.parentOf(j.id);
+          return traceParent ? { ...message, traceParent } : message;
+        }),
+      );
+    } finally {
+      roots.end();
+    }
     for (const j of runs) {
       const dueAt = plan.dueAt.get(j.id);
       if (dueAt) deps.observeLag?.((now.getTime() - dueAt.getTime()) / 1000);

@@ -25,8 +25,16 @@ export function jobRunPayload(job: Job): PayloadOf<typeof jobRun> {
   };
 }
 
-/** The `job.run` of a ledger row's current run, by the job's priority. */
-export function jobRunMessage(job: Job, now: Date, correlationId?: string): OutboxMessage {
+/**
+ * The `job.run` of a ledger row's current run, by the job's priority; published under
+ * `traceParent` (a span of the job's trace) when given.
+ */
+export function jobRunMessage(
+  job: Job,
+  now: Date,
+  correlationId?: string,
+  traceParent?: string,
+): OutboxMessage {
   return {
     exchange: EXCHANGES.jobs,
     routingKey: job.taskType,
@@ -37,6 +45,7 @@ export function jobRunMessage(job: Job, now: Date, correlationId?: string): Outb
     }),
     // Its spans go in the trace its record names, not in the batch's that wrote it.
     ...(job.traceId ? { traceId: job.traceId } : {}),
+    ...(traceParent ? { traceParent } : {}),
   };
 }
 

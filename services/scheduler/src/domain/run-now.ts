@@ -34,6 +34,8 @@ export function createRunNow(deps: {
     jobs: Job[],
     versions: ReadonlyMap<string, number>,
     correlationId?: string,
+    /** By job id: the `traceparent` its `job.run` goes under, when not the writer's context. */
+    traceParents?: ReadonlyMap<string, string>,
   ) => Promise<boolean>;
   clock: Clock;
   currentTraceId: () => string | null;
@@ -123,7 +125,14 @@ export function createRunNow(deps: {
     );
     if (!fresh && outcomes.some((o) => !o.ok)) return null;
     const all = outcomes.flatMap((o) => (o.ok ? o.jobs : []));
-    if (all.length > 0 && !(await deps.enqueue(all, versions, correlationId))) return null;
+    const traceParents = new Map<string, string>();
+    outcomes.forEach((o, i) => {
+      const parent = requests[i]!.traceparent;
+      if (o.ok && parent) for (const job of o.jobs) traceParents.set(job.id, parent);
+    });
+    if (all.length > 0 && !(await deps.enqueue(all, versions, correlationId, traceParents))) {
+      return null;
+    }
     return outcomes.map((o) =>
       o.ok
         ? { ok: true, jobs: o.jobs.map((j) => ({ id: j.id, status: 'queued' as const })) }

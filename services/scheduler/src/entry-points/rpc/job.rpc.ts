@@ -20,6 +20,7 @@ import {
 } from '@psc/contracts';
 import { NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
+import { currentTraceId, startSpanInTrace } from '@psc/telemetry';
 import type { ScheduleRepository } from '../../data-access/schedule.repository.ts';
 import type { JobRepository } from '../../data-access/job.repository.ts';
 import type { LedgerStore } from '../../data-access/ledger.store.ts';
@@ -45,9 +46,29 @@ export function jobRpcHandlers(deps: {
   ledger: LedgerStore;
 }): RpcHandler[] {
   return [
-    rpcHandler(jobRunNow, async ({ requests }, ctx) => ({
-      results: await deps.runNow(requests, ctx.correlationId),
-    })),
+    rpcHandler(jobRunNow, async ({ requests }, ctx) => {
+      // A request that came in another's call (the gateway coalesces them) gets a span of its
+      // own in its own trace, linked to this call's: its jobs are published under it.
+      const call = currentTraceId();
+      const spans = requests.map((r) =>
+        r.traceparent && r.traceparent.slice(3, 35) !== call
+          ? startSpanInTrace(`run-now ${r.taskType}`, { parent: r.traceparent })
+          : undefined,
+      );
+      const own = requests.map((r, i) => {
+        const { traceparent: _sent, ...rest } = r;
+        const traceparent = spans[i]?.traceparent;
+        return traceparent ? { ...rest, traceparent } : rest;
+      });
+      try {
+        const results = await deps.runNow(own, ctx.correlationId);
+        results.forEach((result, i) => spans[i]?.end(result.ok ? undefined : result.error.message));
+        return { results };
+      } catch (err) {
+        for (const span of spans) span?.end(err);
+        throw err;
+      }
+    }),
     // The gateway reads through job.get-many; this one answers the tests and older gateways.
     rpcHandler(jobGet, async ({ id }) => {
       const job = await deps.jobs.findById(id);
