@@ -63,22 +63,24 @@ describe('createCoalescer (group commit for request/reply)', () => {
         sentIn.push(caller.getStore());
         return send(items);
       },
-      maxBatch: 10,
+      maxBatch: 2,
     });
     const first = caller.run('request 1', () => call(1));
     await turn();
-    const later = ['request 2', 'request 3'].map((name, i) => caller.run(name, () => call(i + 2)));
+    const later = [2, 3, 4].map((n) => caller.run(`request ${n}`, () => call(n)));
     await turn();
     batches[0]!.answer(['one']);
     await first;
     await turn();
+    batches[1]!.answer(['two', 'three']);
+    await turn();
+    batches[2]!.answer(['four']);
+    assert.deepEqual(await Promise.all(later), ['two', 'three', 'four']);
     assert.deepEqual(
       batches.map((b) => b.items),
-      [[1], [2, 3]],
+      [[1], [2, 3], [4]],
     );
-    batches[1]!.answer(['two', 'three']);
-    assert.deepEqual(await Promise.all(later), ['two', 'three']);
-    assert.deepEqual(sentIn, ['request 1', 'request 2']);
+    assert.deepEqual(sentIn, ['request 1', 'request 2', 'request 4']);
   });
 
   it('when a batch fails, then every call in it fails and the next batch still goes', async () => {
