@@ -347,6 +347,70 @@ describe('thin slice: register a platform, sync it, read the records', () => {
     assert.equal(roots[0]!.parentSpanId, undefined, 'the root has no parent');
   });
 
+  it("when a dead job is replayed, then its trace holds one tree per run: the request's, and the replay's, linked to the request that replayed it", async () => {
+    const path = `/booth/gone-${Math.random().toString(36).slice(2, 8)}`;
+    platform.setFault({ status: 404, body: { error: 'gone' } }, { path });
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: boothPlatform(platform.url, {
+        resources: [{ ...boothPlatform(platform.url).resources[0]!, request: { path } }],
+      }),
+    });
+    assert.equal(created.status, 201);
+    const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+      body: { platformId: created.body.id, resource: 'booths' },
+    });
+    assert.equal(run.status, 202);
+    const jobId = run.body.jobs[0]!.id;
+    const ended = (...statuses: string[]) =>
+      waitFor(
+        async () => {
+          const { body } = await system.api<JobView>(`/api/v1/jobs/${jobId}`);
+          return statuses.includes(body.status) ? body : undefined;
+        },
+        { timeoutMs: 30_000, message: `the job ${statuses.join(' or ')}` },
+      );
+    // A 404 is not worth a retry: the job goes to the dead-letter queue at once.
+    await ended('failed', 'dead');
+    platform.setFault(null, { path });
+    platform.setCollection(path, boothSample(3));
+    const replay = await system.api<{ replayed: string[] }>(`/api/v1/dlq/${jobId}/replay`, {
+      body: { reason: 'platform back' },
+    });
+    assert.equal(replay.status, 200, JSON.stringify(replay.body));
+    const job = await ended('succeeded');
+    const rootsNow = () => rootsOf(otlp.trace(job.traceId!));
+    const replayRoot = (s: CollectedSpan) => s.service === 'scheduler' && s.name === 'replay sync';
+    // Both runs reached the worker, each under its own root.
+    await waitFor(
+      () => otlp.trace(job.traceId!).filter(workerRan).length === 2 && rootsNow().length === 2,
+      { timeoutMs: 15_000, message: 'two runs, two trees' },
+    ).catch((err: unknown) => {
+      throw new Error(`roots: ${describeSpans(rootsNow())}`, { cause: err });
+    });
+    const [request, replayed] = rootsNow();
+    assert.deepEqual([request!.service, request!.kind], ['gateway', SPAN_KIND.server]);
+    assert.ok(replayRoot(replayed!), describeSpans([replayed!]));
+    assert.equal(replayed!.parentSpanId, undefined);
+    const [link] = replayed!.links;
+    const replayRequest = otlp.trace(link!.traceId).find((s) => s.spanId === link!.spanId);
+    assert.equal(
+      replayRequest?.service,
+      'scheduler',
+      'linked to the replay call the scheduler ran',
+    );
+    // Whose trace starts at the replay request (the gateway's span ends, and is exported, last).
+    const replayCall = (s: CollectedSpan) =>
+      s.service === 'gateway' && s.name === 'POST /api/v1/dlq/:jobId/replay';
+    await waitFor(() => rootsOf(otlp.trace(link!.traceId)).some(replayCall), {
+      timeoutMs: 5_000,
+      message: 'the replay request at the root of its trace',
+    }).catch((err: unknown) => {
+      throw new Error(`roots: ${describeSpans(rootsOf(otlp.trace(link!.traceId)))}`, {
+        cause: err,
+      });
+    });
+  });
+
   it('then worker heartbeats make no spans, and Koa middleware layers make none of their own', async () => {
     const since = Date.now();
     await waitFor(
