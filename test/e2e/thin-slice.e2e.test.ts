@@ -380,9 +380,13 @@ describe('thin slice: register a platform, sync it, read the records', () => {
     const job = await ended('succeeded');
     const rootsNow = () => rootsOf(otlp.trace(job.traceId!));
     const replayRoot = (s: CollectedSpan) => s.service === 'scheduler' && s.name === 'replay sync';
-    // Both runs reached the worker, each under its own root.
+    // Both runs reached the worker, each under its own root (the worker's spans may come in
+    // before the scheduler's: wait for the replay's root, not just for two).
     await waitFor(
-      () => otlp.trace(job.traceId!).filter(workerRan).length === 2 && rootsNow().length === 2,
+      () =>
+        otlp.trace(job.traceId!).filter(workerRan).length === 2 &&
+        rootsNow().length === 2 &&
+        rootsNow().some(replayRoot),
       { timeoutMs: 15_000, message: 'two runs, two trees' },
     ).catch((err: unknown) => {
       throw new Error(`roots: ${describeSpans(rootsNow())}`, { cause: err });
