@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-
-const REGISTER = fileURLToPath(new URL('../src/register.ts', import.meta.url));
-const FIXTURE = fileURLToPath(new URL('./fixtures/traced-app.ts', import.meta.url));
+import { runFixture } from './support/run-fixture.ts';
 
 interface OtlpAttribute {
   key: string;
@@ -31,28 +27,19 @@ function attribute(attributes: OtlpAttribute[], key: string): string | undefined
   return attributes.find((a) => a.key === key)?.value.stringValue;
 }
 
-/** Runs the fixture to completion; resolves with its exit code and parsed stdout lines. */
-function runFixture(
+/** Runs the traced app to completion; its exit code and the JSON lines it printed. */
+async function runTracedApp(
   env: Record<string, string>,
 ): Promise<{ code: number | null; lines: Record<string, unknown>[]; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', REGISTER, FIXTURE], {
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = stdout
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-      resolve({ code, lines, stderr });
-    });
-  });
+  const { code, stdout, stderr } = await runFixture(
+    new URL('./fixtures/traced-app.ts', import.meta.url),
+    env,
+  );
+  const lines = stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { code, lines, stderr };
 }
 
 describe('register', () => {
@@ -78,7 +65,7 @@ describe('register', () => {
   after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
 
   it('when OTEL_EXPORTER_OTLP_ENDPOINT is set, then spans are exported on shutdown and logs carry the trace id', async () => {
-    const { code, lines, stderr } = await runFixture({
+    const { code, lines, stderr } = await runTracedApp({
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_SERVICE_NAME: 'fixture-svc',
     });
@@ -119,7 +106,7 @@ describe('register', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
 
-    const { code, lines, stderr } = await runFixture({
+    const { code, lines, stderr } = await runTracedApp({
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
       OTEL_EXPORTER_OTLP_TIMEOUT: '300', // the exporter's own retry budget, so the child exits soon
     });
@@ -131,7 +118,7 @@ describe('register', () => {
 
   it('when no endpoint is set, then nothing is started and no trace ids appear', async () => {
     exports.length = 0;
-    const { code, lines, stderr } = await runFixture({ OTEL_SERVICE_NAME: 'fixture-svc' });
+    const { code, lines, stderr } = await runTracedApp({ OTEL_SERVICE_NAME: 'fixture-svc' });
     assert.equal(code, 0, stderr);
     const inside = lines.find((l) => l['msg'] === 'inside span');
     assert.ok(inside);

@@ -1,25 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startOtlpReceiver, type OtlpReceiver } from '@psc/testing';
 import { scrubUrlText } from '../src/index.ts';
-
-const REGISTER = fileURLToPath(new URL('../src/register.ts', import.meta.url));
-const FIXTURE = fileURLToPath(new URL('./fixtures/secret-urls.ts', import.meta.url));
-
-function runFixture(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', REGISTER, FIXTURE], {
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
+import { runFixture } from './support/run-fixture.ts';
 
 describe('span scrubbing', () => {
   let receiver: OtlpReceiver;
@@ -29,10 +12,13 @@ describe('span scrubbing', () => {
   after(() => receiver?.stop());
 
   it('when a process calls URLs with credentials in the query or user info, then no exported span holds them and the rest of the URL stays', async () => {
-    const { code, stderr } = await runFixture({
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_SERVICE_NAME: 'scrub-fixture',
-    });
+    const { code, stderr } = await runFixture(
+      new URL('./fixtures/secret-urls.ts', import.meta.url),
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_SERVICE_NAME: 'scrub-fixture',
+      },
+    );
     assert.equal(code, 0, stderr);
     const spans = receiver.spans();
     const clients = spans.filter((s) => s.kind === 3);

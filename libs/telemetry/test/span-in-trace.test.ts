@@ -1,31 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startOtlpReceiver, waitFor, type OtlpReceiver } from '@psc/testing';
 import { startSpanInTrace } from '../src/index.ts';
-
-const REGISTER = fileURLToPath(new URL('../src/register.ts', import.meta.url));
-const FIXTURE = fileURLToPath(new URL('./fixtures/spans-in-trace.ts', import.meta.url));
-
-function runFixture(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', REGISTER, FIXTURE, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runFixture } from './support/run-fixture.ts';
 
 describe('spans in a job’s trace', () => {
   let receiver: OtlpReceiver;
@@ -39,8 +17,9 @@ describe('spans in a job’s trace', () => {
     const parentTraceId = randomBytes(16).toString('hex');
     const parentSpanId = randomBytes(8).toString('hex');
     const { code, stdout, stderr } = await runFixture(
-      [rootTraceId, `00-${parentTraceId}-${parentSpanId}-01`],
+      new URL('./fixtures/spans-in-trace.ts', import.meta.url),
       { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'span-in-trace' },
+      [rootTraceId, `00-${parentTraceId}-${parentSpanId}-01`],
     );
     assert.equal(code, 0, stderr);
     const sent = JSON.parse(stdout) as { root: string; child: string };
