@@ -9,8 +9,8 @@ import {
   type Link,
 } from '@opentelemetry/api';
 import { RandomIdGenerator, type IdGenerator } from '@opentelemetry/sdk-trace';
+import { TRACER_NAME, traceparentOf } from './trace.ts';
 
-const TRACER_NAME = 'psc';
 const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
 
 /** The trace id the next root span takes, while `startSpanInTrace` starts one. */
@@ -70,12 +70,8 @@ export function startSpanInTrace(
             tracer.startSpan(name, { attributes, links, root: true }),
           )
         : tracer.startSpan(name, { attributes, links, root: true });
-  const carrier: Record<string, string> = {};
-  if (isSpanContextValid(span.spanContext())) {
-    propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
-  }
   return {
-    traceparent: carrier['traceparent'],
+    traceparent: traceparentOf(span),
     end(error) {
       if (error !== undefined) {
         span.setStatus({

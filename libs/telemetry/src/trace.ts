@@ -5,9 +5,11 @@ import {
   propagation,
   trace,
   type Attributes,
+  type Span,
 } from '@opentelemetry/api';
 
-const TRACER_NAME = 'psc';
+/** The tracer of psc's own spans. */
+export const TRACER_NAME = 'psc';
 
 /** Trace id of the active span, or `null` when there is none (or tracing is off). */
 export function currentTraceId(): string | null {
@@ -18,10 +20,15 @@ export function currentTraceId(): string | null {
 /** The active span's W3C `traceparent`, or null when there is none (or tracing is off). */
 export function currentTraceparent(): string | null {
   const span = trace.getActiveSpan();
-  if (!span || !isSpanContextValid(span.spanContext())) return null;
+  return span ? (traceparentOf(span) ?? null) : null;
+}
+
+/** A span's W3C `traceparent` as the registered propagator writes it; undefined if it has none. */
+export function traceparentOf(span: Span): string | undefined {
+  if (!isSpanContextValid(span.spanContext())) return undefined;
   const carrier: Record<string, string> = {};
   propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
-  return carrier['traceparent'] ?? null;
+  return carrier['traceparent'];
 }
 
 /**
