@@ -47,6 +47,10 @@ export function jobRpcHandlers(deps: {
 }): RpcHandler[] {
   return [
     rpcHandler(jobRunNow, async ({ requests }, ctx) => {
+      // Untraced gateways send no traceparent: nothing to rebuild on the job path.
+      if (!requests.some((r) => r.traceparent)) {
+        return { results: await deps.runNow(requests, ctx.correlationId) };
+      }
       // A request that came in another's call (the gateway coalesces them) gets a span of its
       // own in its own trace, linked to this call's: its jobs are published under it.
       const call = currentTraceId();
