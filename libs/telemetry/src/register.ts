@@ -6,16 +6,19 @@
  */
 import { register } from 'node:module';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
+import { batchOptionsFromEnv } from './batch-options.ts';
 
 const endpoint = process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
 
 if (endpoint !== undefined && endpoint !== '') {
+  // Read first: a bad OTEL_BSP_* value stops the process before anything is patched.
+  const batch = batchOptionsFromEnv(process.env);
   // The hook must be in place before koa, pg, amqplib… are imported, or ESM modules go unpatched.
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
   // Dynamic import: nothing instrumentable may load before the hook is registered.
   const { startTelemetry } = await import('./sdk.ts');
   const serviceName = process.env['OTEL_SERVICE_NAME'];
-  startTelemetry(serviceName ? { serviceName } : {});
+  startTelemetry(serviceName ? { serviceName, batch } : { batch });
   await waitForAllMessagesAcknowledged();
 }

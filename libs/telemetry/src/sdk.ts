@@ -7,6 +7,7 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { KoaInstrumentation, KoaLayerType } from '@opentelemetry/instrumentation-koa';
+import { BATCH_DEFAULTS, type BatchOptions } from './batch-options.ts';
 import { ScrubbingSpanProcessor } from './scrub-spans.ts';
 import { setStartedSdk } from './sdk-state.ts';
 import { PinnableIdGenerator } from './span-in-trace.ts';
@@ -18,8 +19,8 @@ const UNTRACED_PATHS = new Set(['/health', '/ready', '/metrics']);
 export interface StartTelemetryOptions {
   /** `service.name` resource attribute; defaults to `OTEL_SERVICE_NAME` via the SDK's detectors. */
   serviceName?: string;
-  /** Batch export delay; short so tests and short-lived jobs see their spans quickly. */
-  scheduledDelayMillis?: number;
+  /** How spans are queued and exported: {@link batchOptionsFromEnv} of the process's env. */
+  batch?: BatchOptions;
 }
 
 function isUntraced(req: IncomingMessage): boolean {
@@ -33,18 +34,17 @@ function isUntraced(req: IncomingMessage): boolean {
  * `/metrics`, logs go to stdout. Loaded only by `register.ts`, after the ESM hook is in place.
  */
 export function startTelemetry(options: StartTelemetryOptions = {}): void {
-  const exporter = new OTLPTraceExporter();
+  const batch = options.batch ?? BATCH_DEFAULTS;
+  // A flush (shutdown) sends the whole queue at once, a batch per request; the exporter refuses
+  // requests past its limit (30 by default), which lost every batch past the 30th.
+  const exporter = new OTLPTraceExporter({
+    concurrencyLimit: Math.ceil(batch.maxQueueSize / batch.maxExportBatchSize) + 1,
+  });
   const sdk = new NodeSDK({
     ...(options.serviceName === undefined ? {} : { serviceName: options.serviceName }),
     // SDK 3: processors take an options object, not the exporter itself. Scrubbing comes first:
     // it rewrites a span while it ends, before the batch processor queues it for export.
-    spanProcessors: [
-      new ScrubbingSpanProcessor(),
-      new BatchSpanProcessor({
-        exporter,
-        scheduledDelayMillis: options.scheduledDelayMillis ?? 200,
-      }),
-    ],
+    spanProcessors: [new ScrubbingSpanProcessor(), new BatchSpanProcessor({ exporter, ...batch })],
     // Children follow their parent; a root span is sampled unless it is a heartbeat's.
     sampler: new ParentBasedSampler({ root: new UntracedMessagesSampler() }),
     // A job's trace id is chosen when it is planned; its first span is started later, in it.
