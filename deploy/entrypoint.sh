@@ -11,7 +11,7 @@ register=@psc/telemetry/register
 # SERVICE_EXTRA_FLAGS, then SERVICE_NODE_FLAGS (libs/testing/src/service-launch.ts): each
 # service's young generation (16 MB for the two that answer concurrent reads, 8 MB for the
 # sync-worker, which holds platform pages, 4 MB for the scheduler, 2 MB for the collector), the
-# sync-worker's bound on garbage between full collections (Buffers counted in V8's heap limits, a
+# workers' bound on garbage between full collections (Buffers counted in V8's heap limits, a
 # growth factor of 2) and the gateway's capped old generation,
 # then young-generation collection on the main thread only, built JS and telemetry first.
 # SERVICE_ENV (libs/testing/src/service-launch.ts): two malloc arenas, not eight per core, so
@@ -25,6 +25,9 @@ case "${SERVICE:-}" in
     extra="--max-semi-space-size=8 --external-memory-accounted-in-global-limit --heap-growing-percent=100"
     ;;
   scheduler) extra="--max-semi-space-size=4" ;;
+  collector)
+    extra="--max-semi-space-size=2 --external-memory-accounted-in-global-limit --heap-growing-percent=100"
+    ;;
   *) extra="--max-semi-space-size=2" ;;
 esac
 

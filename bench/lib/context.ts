@@ -19,6 +19,8 @@ interface MemoryFigures {
   baselineHttpIdle?: number;
   /** Sync-worker (psc) and bare worker during and at the end of scenario 1. */
   pipeline?: { pscPeak: number; pscEnd: number; baselinePeak: number; baselineEnd: number };
+  /** The higher of the two collectors' (psc) and bare consumers' peaks during scenario 5. */
+  fanout?: { pscPeak: number; baselinePeak: number };
 }
 
 export interface BenchContext {

@@ -4,6 +4,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { amqp } from '../lib/deps.ts';
 import { expectStatus } from '../lib/psc.ts';
 import { compare, skip } from '../lib/report.ts';
+import { sampleRss } from '../lib/rss.ts';
 
 const SCENARIO = 'fan-out';
 const QUEUE = 'baseline.children';
@@ -126,6 +127,16 @@ export async function fanOut(ctx: BenchContext): Promise<void> {
     return (args.children * 1000) / (last.getTime() - started);
   };
 
+  // Each process's RSS through every burst, for scenario 6 (the collectors hold the children's
+  // pages and documents as the sync-worker holds its pages).
+  const samplers = {
+    psc: ['collector', 'collector-2'].map((name) =>
+      sampleRss(psc.instances.get(name)?.process.pid),
+    ),
+    base: workers.map((w) => sampleRss(w.pid)),
+  };
+  const peakOf = async (side: ReturnType<typeof sampleRss>[]) =>
+    Math.max(...(await Promise.all(side.map(async (s) => (await s.stop()).peak))));
   try {
     const runs = { psc: [] as number[], base: [] as number[] };
     for (let rep = 0; rep < args.reps; rep++) {
@@ -148,7 +159,12 @@ export async function fanOut(ctx: BenchContext): Promise<void> {
       runs.psc,
       runs.base,
     );
+    ctx.memory.fanout = {
+      pscPeak: await peakOf(samplers.psc),
+      baselinePeak: await peakOf(samplers.base),
+    };
   } finally {
+    await Promise.all([...samplers.psc, ...samplers.base].map((s) => s.stop()));
     await channel.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
     await Promise.all(workers.map((w) => w.stop()));

@@ -59,6 +59,23 @@ export async function memory(ctx: BenchContext): Promise<void> {
     );
   }
 
+  if (figures.fanout) {
+    compare(
+      ctx.report,
+      SCENARIO,
+      'collector peak during scenario 5 (higher of two)',
+      MB,
+      [figures.fanout.pscPeak],
+      [figures.fanout.baselinePeak],
+    );
+  } else {
+    skip(
+      ctx.report,
+      `${SCENARIO} under scenario 5`,
+      'needs scenario 5 in the same run (--only fanout,memory)',
+    );
+  }
+
   await exportRss(ctx, psc.instances.get('gateway')?.process.pid);
 }
 

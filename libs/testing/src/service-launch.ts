@@ -57,6 +57,10 @@ export const SERVICE_NODE_FLAGS: readonly string[] = [
  *   since the last: peak 172 MB. The flag alone read 218–236 MB in short runs and 287 in a full
  *   one; a factor of 1.5 read 147 MB. psc's CPU per job stayed within run-to-run noise (1.86,
  *   1.90 and 1.92 × the bare stack's with neither, factor 2 and factor 1.5).
+ *   The collector gets the same bound: it holds the children's pages and documents the same
+ *   way, and under bench scenario 5 (2,000 children on two collectors) the busier one peaked at
+ *   160–212 MB without it and 147–155 MB with it (`--only fanout,memory`, one repetition each,
+ *   five and four runs).
  * - The gateway's old generation is capped: under 50 concurrent requests V8 otherwise grew it
  *   to ~90 MB and kept it (RSS 190 MB, at the export budget of 200 MB before exporting
  *   anything). Imports are streamed, one item (PSC_IMPORT_MAX_ITEM_BYTES) at a time, so no
@@ -71,7 +75,11 @@ export const SERVICE_EXTRA_FLAGS: Readonly<Record<string, readonly string[]>> = 
     '--external-memory-accounted-in-global-limit',
     '--heap-growing-percent=100',
   ],
-  collector: ['--max-semi-space-size=2'],
+  collector: [
+    '--max-semi-space-size=2',
+    '--external-memory-accounted-in-global-limit',
+    '--heap-growing-percent=100',
+  ],
 };
 
 /**
