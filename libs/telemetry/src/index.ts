@@ -1,16 +1,15 @@
 export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
 export { redactUrl } from './redact-url.ts';
 export { markSecretQueryParam, scrubUrlText } from './scrub-spans.ts';
+export { createMetrics, type Metrics } from './metrics.ts';
 export {
-  createMetrics,
   registerCounter,
   registerGauge,
   registerHistogram,
-  type Metrics,
   type CounterOptions,
   type GaugeOptions,
   type HistogramOptions,
-} from './metrics.ts';
+} from './register-metric.ts';
 export { currentTraceId, currentTraceparent, withSpan } from './trace.ts';
 export { startSpanInTrace, type SpanInTrace } from './span-in-trace.ts';
 export { shutdownTelemetry, type ShutdownTelemetryOptions } from './sdk-state.ts';

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { registerCounter, registerGauge, registerHistogram } from './metrics.ts';
+import { registerCounter, registerGauge, registerHistogram } from './register-metric.ts';
+import { SPAN_DROP_REASONS } from './span-export-counts.ts';
 
 /**
  * Every metric psc exports, once: name, type, help, labels with the bound on their values, buckets
@@ -173,6 +174,20 @@ export const PSC_METRICS = {
       status: { bound: 'http-status' },
     },
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    exportedBy: METRIC_SERVICES,
+  },
+  traceSpansDropped: {
+    name: 'psc_trace_spans_dropped_total',
+    type: 'counter',
+    help: 'Finished spans lost before the trace collector took them: queue_full (the export queue, OTEL_BSP_MAX_QUEUE_SIZE, was full) or export_failed (the collector failed, refused or did not answer their export). 0 while tracing is off.',
+    labels: { reason: { values: SPAN_DROP_REASONS } },
+    exportedBy: METRIC_SERVICES,
+  },
+  traceSpansExported: {
+    name: 'psc_trace_spans_exported_total',
+    type: 'counter',
+    help: 'Finished spans the trace collector accepted. 0 while tracing is off.',
+    labels: {},
     exportedBy: METRIC_SERVICES,
   },
 } as const satisfies Record<string, MetricSpec>;

@@ -1,20 +1,19 @@
 import {
-  Counter,
-  Gauge,
-  Histogram,
   Registry,
   collectDefaultMetrics,
-  type CounterConfiguration,
-  type GaugeConfiguration,
-  type HistogramConfiguration,
+  type Counter,
+  type Gauge,
+  type Histogram,
 } from 'prom-client';
-
-/** Counter options without `registers`: the registry is chosen by the helper. */
-export type CounterOptions<L extends string> = Omit<CounterConfiguration<L>, 'registers'>;
-/** Gauge options without `registers`. */
-export type GaugeOptions<L extends string> = Omit<GaugeConfiguration<L>, 'registers'>;
-/** Histogram options without `registers`. */
-export type HistogramOptions<L extends string> = Omit<HistogramConfiguration<L>, 'registers'>;
+import {
+  registerCounter,
+  registerGauge,
+  registerHistogram,
+  type CounterOptions,
+  type GaugeOptions,
+  type HistogramOptions,
+} from './register-metric.ts';
+import { registerSpanExportMetrics } from './span-export-metrics.ts';
 
 /** A service's own Prometheus registry and helpers that create metrics on it. */
 export interface Metrics {
@@ -35,7 +34,8 @@ const EVENT_LOOP_SAMPLE_MS = 50;
 
 /**
  * Creates a registry labelled `service` that collects the default Node metrics under the `psc_`
- * prefix. Each call makes an independent registry (tests may create many).
+ * prefix, and the process's span export counters (`psc_trace_spans_*`, 0 while tracing is off).
+ * Each call makes an independent registry (tests may create many).
  */
 export function createMetrics(options: { service: string }): Metrics {
   const registry = new Registry();
@@ -45,43 +45,11 @@ export function createMetrics(options: { service: string }): Metrics {
     prefix: 'psc_',
     eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
   });
+  registerSpanExportMetrics(registry);
   return {
     registry,
     counter: (o) => registerCounter(registry, o),
     gauge: (o) => registerGauge(registry, o),
     histogram: (o) => registerHistogram(registry, o),
   };
-}
-
-/**
- * Returns the counter `options.name` of `registry`, creating it on first use, so two components
- * (or two servers in one test process) can ask for the same metric without a duplicate error.
- */
-export function registerCounter<L extends string>(
-  registry: Registry,
-  options: CounterOptions<L>,
-): Counter<L> {
-  const existing = registry.getSingleMetric(options.name);
-  if (existing instanceof Counter) return existing;
-  return new Counter<L>({ ...options, registers: [registry] });
-}
-
-/** Get-or-create for gauges; see {@link registerCounter}. */
-export function registerGauge<L extends string>(
-  registry: Registry,
-  options: GaugeOptions<L>,
-): Gauge<L> {
-  const existing = registry.getSingleMetric(options.name);
-  if (existing instanceof Gauge) return existing;
-  return new Gauge<L>({ ...options, registers: [registry] });
-}
-
-/** Get-or-create for histograms; see {@link registerCounter}. */
-export function registerHistogram<L extends string>(
-  registry: Registry,
-  options: HistogramOptions<L>,
-): Histogram<L> {
-  const existing = registry.getSingleMetric(options.name);
-  if (existing instanceof Histogram) return existing;
-  return new Histogram<L>({ ...options, registers: [registry] });
 }

@@ -10,6 +10,13 @@ import { KoaInstrumentation, KoaLayerType } from '@opentelemetry/instrumentation
 import { BATCH_DEFAULTS, type BatchOptions } from './batch-options.ts';
 import { ScrubbingSpanProcessor } from './scrub-spans.ts';
 import { setStartedSdk } from './sdk-state.ts';
+import { createSpanDropLog, warningLine } from './span-drop-log.ts';
+import { countDroppedSpans, countExportedSpans } from './span-export-counts.ts';
+import {
+  CountingSpanExporter,
+  queueFullMeterProvider,
+  type SpanExportListener,
+} from './span-export-tracking.ts';
 import { PinnableIdGenerator } from './span-in-trace.ts';
 import { UntracedMessagesSampler } from './untraced-messages.ts';
 
@@ -37,14 +44,39 @@ export function startTelemetry(options: StartTelemetryOptions = {}): void {
   const batch = options.batch ?? BATCH_DEFAULTS;
   // A flush (shutdown) sends the whole queue at once, a batch per request; the exporter refuses
   // requests past its limit (30 by default), which lost every batch past the 30th.
-  const exporter = new OTLPTraceExporter({
+  const otlp = new OTLPTraceExporter({
     concurrencyLimit: Math.ceil(batch.maxQueueSize / batch.maxExportBatchSize) + 1,
   });
+  // Spans lost on the way to the collector: counted for /metrics, and told on stderr, since the
+  // SDK's own word (`diag`) is silent unless OTEL_LOG_LEVEL is set.
+  const dropLog = createSpanDropLog({
+    ...(options.serviceName === undefined ? {} : { service: options.serviceName }),
+    maxQueueSize: batch.maxQueueSize,
+  });
+  process.once('exit', () => dropLog.flush());
+  const listener: SpanExportListener = {
+    exported: countExportedSpans,
+    dropped(reason, count, err) {
+      countDroppedSpans(reason, count);
+      dropLog.dropped(reason, count, err);
+    },
+  };
+  const exporter = new CountingSpanExporter(otlp, listener);
+  const queueFull = queueFullMeterProvider(listener);
+  const batchProcessor = new BatchSpanProcessor({
+    exporter,
+    ...batch,
+    selfObsMeterProvider: queueFull.provider,
+  });
+  if (!queueFull.wired()) {
+    const msg = 'this OpenTelemetry SDK does not report spans dropped at a full queue';
+    process.stderr.write(warningLine(options.serviceName, { reason: 'queue_full' }, msg));
+  }
   const sdk = new NodeSDK({
     ...(options.serviceName === undefined ? {} : { serviceName: options.serviceName }),
     // SDK 3: processors take an options object, not the exporter itself. Scrubbing comes first:
     // it rewrites a span while it ends, before the batch processor queues it for export.
-    spanProcessors: [new ScrubbingSpanProcessor(), new BatchSpanProcessor({ exporter, ...batch })],
+    spanProcessors: [new ScrubbingSpanProcessor(), batchProcessor],
     // Children follow their parent; a root span is sampled unless it is a heartbeat's.
     sampler: new ParentBasedSampler({ root: new UntracedMessagesSampler() }),
     // A job's trace id is chosen when it is planned; its first span is started later, in it.

@@ -31,6 +31,15 @@ describe('createMetrics', () => {
     assert.equal(globalRegistry.getMetricsAsArray().length, 0);
   });
 
+  it('when created in a process without tracing, then the span export counters are exported at 0, every drop reason included', async () => {
+    const text = await createMetrics({ service: 'svc-a' }).registry.metrics();
+    assert.match(text, /^# TYPE psc_trace_spans_dropped_total counter$/m);
+    for (const reason of ['queue_full', 'export_failed']) {
+      assert.equal(sample(text, 'psc_trace_spans_dropped_total', { service: 'svc-a', reason }), 0);
+    }
+    assert.equal(sample(text, 'psc_trace_spans_exported_total', { service: 'svc-a' }), 0);
+  });
+
   it('when two services share a process, then their registries are independent', async () => {
     const a = createMetrics({ service: 'svc-a' });
     const b = createMetrics({ service: 'svc-b' });
