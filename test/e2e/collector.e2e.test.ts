@@ -38,6 +38,7 @@ describe('collector: /api/v1/collections', () => {
   let system: System;
   let platform: FakePlatform;
   let platformId: string;
+  let platformName: string;
   let second: RunningService;
   let first: RunningService;
 
@@ -68,9 +69,9 @@ describe('collector: /api/v1/collections', () => {
       env: { PSC_MAX_ATTEMPTS: '2', PSC_HEARTBEAT_MS: '300' },
     });
     first = system.services.get('collector')!;
-    const created = await system.api<{ id: string }>('/api/v1/platforms', {
-      body: racingPlatform(platform.url),
-    });
+    const racing = racingPlatform(platform.url);
+    platformName = racing.name;
+    const created = await system.api<{ id: string }>('/api/v1/platforms', { body: racing });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     platformId = created.body.id;
   });
@@ -125,6 +126,46 @@ describe('collector: /api/v1/collections', () => {
       rest.body.items.map((d) => d.data),
       [{ id: 'r2', meet: 'ascot' }],
     );
+  });
+
+  it('when a platform moves to another address, then the next collections call the new one at once, not after the platform cache expires', async () => {
+    // Each collector replica keeps the platforms it used for PSC_PLATFORM_CACHE_TTL_MS (30 s
+    // here); platform.updated drops the entry, so the move shows within seconds.
+    const moved = await startFakePlatform();
+    try {
+      moved.route('GET', '/races/2024-05-01', () => ({ body: { races: [{ id: 'm1' }] } }));
+      const created = await system.api<{ id: string }>('/api/v1/platforms', {
+        body: racingPlatform(platform.url),
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const collect = async () => {
+        const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+          body: {
+            platformId: created.body.id,
+            resource: 'races',
+            params: { date: '2024-05-01', meet: 'york' },
+          },
+        });
+        assert.equal(run.status, 202, JSON.stringify(run.body));
+        const job = await finished(run.body.jobId);
+        assert.equal(job.status, 'succeeded');
+        return job.stats?.fetched;
+      };
+      assert.equal(await collect(), 2, 'first collection, from the first address');
+      const patched = await system.client.PATCH('/api/v1/platforms/{id}', {
+        params: { path: { id: created.body.id } },
+        body: { baseUrl: moved.url },
+      });
+      assert.equal(patched.response.status, 200);
+      await waitFor(async () => ((await collect()) === 1 ? true : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        message: 'a collection from the new address',
+      });
+      assert.ok(moved.requests.some((r) => r.path === '/races/2024-05-01'));
+    } finally {
+      await moved.stop();
+    }
   });
 
   it('when a collection lacks a declared param, then it is refused with 422 naming it', async () => {
@@ -198,8 +239,12 @@ describe('collector: /api/v1/collections', () => {
       '/api/v1/collectors',
     );
     assert.equal(list.status, 200);
-    const names = list.body.items.map((c) => c.name).sort();
-    const prefix = names[0]!.split('/')[0]!;
+    // Other tests register platforms of their own: this one's collectors are its name's.
+    const prefix = platformName;
+    const names = list.body.items
+      .map((c) => c.name)
+      .filter((name) => name.startsWith(`${prefix}/`))
+      .sort();
     assert.deepEqual(names, [`${prefix}/cards`, `${prefix}/races`]);
     const stopped = await system.api<{ enabled: boolean }>(
       `/api/v1/collectors/${prefix}/races/stop`,

@@ -80,6 +80,7 @@ export const QUEUES = {
   schedulerPlatformEvents: 'scheduler.platform-events',
   /** Prefix: every sync-worker replica has its own, `<prefix>.<workerId>`. */
   syncWorkerPlatformEvents: 'sync-worker.platform-events',
+  collectorPlatformEvents: 'collector.platform-events',
   /** Prefix: every gateway replica has its own, `<prefix>.<replicaId>`. */
   gatewayKeyEvents: 'gateway.api-key-events',
   /** `job.cancel-requested`: one replica of each worker service stores each for all. */

@@ -10,7 +10,13 @@ import type { Clock } from '@psc/core';
 import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createEgressGuard, type EgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
-import { createCancellationsConsumer, createJobRunner, runnerRetention } from '@psc/job-runner';
+import {
+  createCancellationsConsumer,
+  createJobRunner,
+  createPlatformCache,
+  createPlatformEventsConsumer,
+  runnerRetention,
+} from '@psc/job-runner';
 import {
   consumersUp,
   countProcessed,
@@ -118,8 +124,20 @@ export function createApp(deps: AppDeps) {
         .catch(() => undefined);
     },
   });
+  // One registry RPC per platform per TTL instead of one per collect job and fan-out child.
+  const platforms = createPlatformCache({
+    fetch: (id) => rpcClient.call(platformGetWithSecrets, { id }),
+    ttlMs: config.platformCacheTtlMs,
+  });
+  const platformEvents = createPlatformEventsConsumer({
+    service: 'collector',
+    broker,
+    cache: platforms,
+    workerId: config.workerId,
+    logger,
+  });
   const collectDeps: CollectDeps = {
-    platforms: { get: (id) => rpcClient.call(platformGetWithSecrets, { id }) },
+    platforms,
     fetch: (platform, request, signal) => fetcher.request(platform, request, { signal }),
     collections,
     clock,
@@ -198,6 +216,7 @@ export function createApp(deps: AppDeps) {
   const consumers = [
     ops,
     cancellations,
+    platformEvents,
     ...(runsIndex ? [runner.consumer] : []),
     ...(runsChildren ? [children] : []),
   ];
@@ -270,6 +289,7 @@ export function createApp(deps: AppDeps) {
       await ops.start();
       await rpc.start();
       await cancellations.start();
+      await platformEvents.start();
       // Reads the stops left before a job is taken; hands them over in the background.
       await handoff.start();
       for (const stage of stageConsumers) await stage.start();
@@ -303,6 +323,7 @@ export function createApp(deps: AppDeps) {
       await heartbeat.stop();
       await rpc.stop();
       await cancellations.stop();
+      await platformEvents.stop();
       await ops.stop();
       await outbox.stop();
       await rpcClient.close();

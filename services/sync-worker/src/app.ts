@@ -10,7 +10,13 @@ import { fromErrorBody, type Clock } from '@psc/core';
 import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createEgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
-import { createCancellationsConsumer, createJobRunner, runnerRetention } from '@psc/job-runner';
+import {
+  createCancellationsConsumer,
+  createJobRunner,
+  createPlatformCache,
+  createPlatformEventsConsumer,
+  runnerRetention,
+} from '@psc/job-runner';
 import { createPlatformFetcher, createWorkerSeal } from '@psc/platform-http';
 import {
   consumersUp,
@@ -34,14 +40,12 @@ import {
   type Metrics,
 } from '@psc/telemetry';
 import type { Config } from './config.ts';
-import { createPlatformCache } from './data-access/platform.cache.ts';
 import { createRecordRepository } from './data-access/record.repository.ts';
 import {
   createValidationRepository,
   validationRetention,
 } from './data-access/validation.repository.ts';
 import { createSyncTasks } from './domain/sync-tasks.ts';
-import { createPlatformEventsConsumer } from './entry-points/consumers/platform-events.consumer.ts';
 import { recordRpcHandlers } from './entry-points/rpc/records.rpc.ts';
 import { importRpcHandlers } from './entry-points/rpc/import.rpc.ts';
 import { SCHEMA } from '../migrations/index.ts';
@@ -119,6 +123,7 @@ export function createApp(deps: AppDeps) {
     ttlMs: config.platformCacheTtlMs,
   });
   const platformEvents = createPlatformEventsConsumer({
+    service: 'sync-worker',
     broker,
     cache: platforms,
     workerId: config.workerId,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SealedPlatform } from '@psc/contracts';
-import { createPlatformCache } from '../src/data-access/platform.cache.ts';
+import { createPlatformCache } from '../src/platform-cache.ts';
 
 const platform = (id: string, version: number) => ({ id, version }) as SealedPlatform;
 

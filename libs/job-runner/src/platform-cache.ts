@@ -8,9 +8,10 @@ export interface PlatformCache {
 }
 
 /**
- * Per-worker cache of platforms (credentials sealed) so a job does not cost an RPC to the registry.
- * `platform.updated`/`platform.deleted` events invalidate an entry as soon as they arrive; the TTL
- * bounds staleness if an event is late or lost (the sync-worker's platform-events queue was down).
+ * Per-replica cache of platforms (credentials sealed) so a job, or a fan-out child, does not cost
+ * an RPC to the registry. `platform.updated`/`platform.deleted` events invalidate an entry as soon
+ * as they arrive (platform-events.ts); the TTL bounds staleness if an event is late or lost (the
+ * replica's platform-events queue was down).
  * Concurrent misses for one id share one RPC. Entries live only in memory, never logged.
  */
 export function createPlatformCache(options: {

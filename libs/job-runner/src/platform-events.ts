@@ -1,7 +1,13 @@
 import { QUEUE_SPECS } from '@psc/contracts';
 import { createConsumer, type Broker, type Consumer } from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
-import type { PlatformCache } from '../../data-access/platform.cache.ts';
+import type { PlatformCache } from './platform-cache.ts';
+
+/** The per-replica queue of each worker service that caches platforms. */
+const QUEUE_OF = {
+  'sync-worker': QUEUE_SPECS.syncWorkerPlatformEvents,
+  collector: QUEUE_SPECS.collectorPlatformEvents,
+} as const;
 
 /**
  * Drops cached platforms when they change. Every replica has its own queue (the shared name plus
@@ -9,6 +15,7 @@ import type { PlatformCache } from '../../data-access/platform.cache.ts';
  * last consumer, since a missed event only costs the cache's TTL.
  */
 export function createPlatformEventsConsumer(deps: {
+  service: keyof typeof QUEUE_OF;
   broker: Broker;
   cache: PlatformCache;
   workerId: string;
@@ -16,7 +23,7 @@ export function createPlatformEventsConsumer(deps: {
 }): Consumer {
   return createConsumer({
     broker: deps.broker,
-    queue: QUEUE_SPECS.syncWorkerPlatformEvents,
+    queue: QUEUE_OF[deps.service],
     replicaId: deps.workerId,
     logger: deps.logger,
     handler(message) {
