@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { startSystem, type RunningService, type System } from '../support/system.ts';
 import { raceCardsResource, type JobView } from '../support/platforms.ts';
@@ -270,6 +271,48 @@ describe('collector: /api/v1/collections', () => {
     assert.equal(started.body.enabled, true);
     const missing = await system.api(`/api/v1/collectors/${prefix}/nothing/status`);
     assert.equal(missing.status, 404);
+  });
+
+  it('when the last child was counted but its collector died before finishing the collection, then the child delivered again finishes it', async () => {
+    // A child's success is one statement (child row, documents, count); the collection is
+    // finished by a transaction after it. Here the first attempt fails (503) and, before its
+    // retry, the database is put in the state a collector that died between the two leaves:
+    // the only child counted, the collection still running. The retry must finish it.
+    const date = '2024-07-01';
+    platform.route('GET', `/meetings/${date}`, () => ({ body: { entries: [{ race: 0 }] } }));
+    platform.route('GET', `/card/${date}/0`, () => ({ body: { runners: [{ race: 0 }] } }));
+    platform.setFault({ status: 503, body: { error: 'busy' } }, { path: `/card/${date}/0` });
+    const db = new pg.Client({ connectionString: system.env.databaseUrl });
+    await db.connect();
+    try {
+      const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+        body: { platformId, resource: 'cards', params: { date } },
+      });
+      assert.equal(run.status, 202, JSON.stringify(run.body));
+      await waitFor(
+        () => (platform.requests.some((r) => r.path === `/card/${date}/0`) ? true : undefined),
+        { timeoutMs: 20_000, intervalMs: 10, message: 'the child’s first attempt' },
+      );
+      const ended = await db.query(
+        `update collector.children set status = 'succeeded', finished_at = now()
+          where parent_job_id = $1 and index = 0 and status = 'pending'`,
+        [run.body.jobId],
+      );
+      assert.equal(ended.rowCount, 1, 'the child was still pending before its retry');
+      await db.query(
+        `update collector.collections set children_succeeded = children_succeeded + 1
+          where job_id = $1`,
+        [run.body.jobId],
+      );
+      const job = await finished(run.body.jobId, 20_000);
+      assert.equal(job.status, 'succeeded');
+      const collection = await system.api<Collection>(`/api/v1/collections/${run.body.jobId}`);
+      assert.equal(collection.body.status, 'succeeded');
+      assert.deepEqual(collection.body.children, { total: 1, succeeded: 1, failed: 0 });
+    } finally {
+      platform.setFault(null, { path: `/card/${date}/0` });
+      await db.end();
+    }
   });
 
   it('when 200 children fan out over two collectors and 10 fail, then the parent fails with 190/10 and one collection.completed', async () => {

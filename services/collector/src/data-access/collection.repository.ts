@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { CollectedDocument, Collection } from '@psc/contracts';
+import { runPrepared, type PreparedStatement } from '@psc/db';
 
 const SCHEMA = 'collector';
 
@@ -50,6 +51,57 @@ export interface Counter {
   failed: number;
   documents: number;
 }
+
+interface CounterRow {
+  attempt: number;
+  started_at: Date;
+  children_total: number;
+  children_succeeded: number;
+  children_failed: number;
+  documents: number;
+}
+
+const toCounter = (row: CounterRow): Counter => ({
+  attempt: row.attempt,
+  startedAt: row.started_at,
+  total: row.children_total,
+  succeeded: row.children_succeeded,
+  failed: row.children_failed,
+  documents: row.documents,
+});
+
+/**
+ * A child that succeeded, in one autocommitted statement: its row ends, its documents are
+ * stored and it is counted on its collection, or nothing happens when it ended already (a
+ * redelivery) or its run was replayed since. The collection's row is locked only while the
+ * statement commits, so concurrent children wait on each other for that long, not for a
+ * transaction's round trips; the one whose count is the last sees it (see finishIfDone).
+ */
+const SUCCEED_CHILD: PreparedStatement = {
+  name: `${SCHEMA}.children.succeed`,
+  text: `with ended as (
+      update ${SCHEMA}.children set status = 'succeeded', error = null, finished_at = $4,
+             worker_id = $5
+       where parent_job_id = $1 and run = $2 and index = $3 and status = 'pending'
+      returning index
+    ), counted as (
+      update ${SCHEMA}.collections
+         set children_succeeded = children_succeeded + 1, documents = documents + $6
+       where job_id = $1 and run = $2 and exists (select 1 from ended)
+      returning attempt, started_at, children_total, children_succeeded, children_failed, documents
+    ), stored as (
+      insert into ${SCHEMA}.documents (job_id, child_index, platform_id, resource, params, url,
+             fetched_at, worker_id, data)
+      -- A document that is JSON null comes out of the record as SQL null: stored as JSON null.
+      select d.job_id, d.child_index, d.platform_id, d.resource, d.params, d.url, d.fetched_at,
+             d.worker_id, coalesce(d.data, 'null'::jsonb)
+        from jsonb_to_recordset($7::jsonb) as d(job_id uuid, child_index integer,
+             platform_id uuid, resource text, params jsonb, url text, fetched_at timestamptz,
+             worker_id text, data jsonb)
+       where exists (select 1 from counted)
+    )
+    select * from counted`,
+};
 
 function toDocument(r: DocumentRow): CollectedDocument {
   return {
@@ -216,23 +268,58 @@ export function createCollectionRepository(knex: Knex) {
           'children_succeeded',
           'children_failed',
           'documents',
-        ])) as unknown as {
-        attempt: number;
-        started_at: Date;
-        children_total: number;
-        children_succeeded: number;
-        children_failed: number;
-        documents: number;
-      }[];
-      if (!row) return undefined;
-      return {
-        attempt: row.attempt,
-        startedAt: row.started_at,
-        total: row.children_total,
-        succeeded: row.children_succeeded,
-        failed: row.children_failed,
-        documents: row.documents,
-      };
+        ])) as unknown as CounterRow[];
+      return row ? toCounter(row) : undefined;
+    },
+
+    /** {@link SUCCEED_CHILD}: its count on the collection, or undefined when nothing changed. */
+    async succeedChild(
+      child: { parentJobId: string; run: number; index: number; workerId: string; at: Date },
+      docs: NewDocument[],
+    ): Promise<Counter | undefined> {
+      const [row] = await runPrepared<CounterRow>(knex, SUCCEED_CHILD, [
+        child.parentJobId,
+        child.run,
+        child.index,
+        child.at,
+        child.workerId,
+        docs.length,
+        JSON.stringify(
+          docs.map((d) => ({
+            job_id: d.jobId,
+            child_index: d.childIndex,
+            platform_id: d.platformId,
+            resource: d.resource,
+            params: d.params,
+            url: d.url,
+            fetched_at: d.fetchedAt,
+            worker_id: d.workerId,
+            data: d.data ?? null,
+          })),
+        ),
+      ]);
+      return row ? toCounter(row) : undefined;
+    },
+
+    /** A fan-out of this run still running, locked for the caller's transaction; its counts. */
+    async lockRunning(
+      trx: Knex.Transaction,
+      jobId: string,
+      run: number,
+    ): Promise<Counter | undefined> {
+      const row: CounterRow | undefined = await t('collections', trx)
+        .where({ job_id: jobId, run, status: 'running' })
+        .whereNotNull('children_total')
+        .forUpdate()
+        .first(
+          'attempt',
+          'started_at',
+          'children_total',
+          'children_succeeded',
+          'children_failed',
+          'documents',
+        );
+      return row ? toCounter(row) : undefined;
     },
 
     async finish(trx: Knex.Transaction, jobId: string, status: 'succeeded' | 'failed', at: Date) {

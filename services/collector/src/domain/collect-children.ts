@@ -12,8 +12,12 @@ import { renderRequest } from './request-template.ts';
 export function createCollectChildren(deps: CollectDeps & { store: CollectionStore }) {
   return {
     async run(child: CollectChild, correlationId: string, signal?: AbortSignal): Promise<void> {
-      if (!(await deps.collections.childPending(child.parentJobId, child.parentRun, child.index)))
+      if (!(await deps.collections.childPending(child.parentJobId, child.parentRun, child.index))) {
+        // Ended already: if this delivery's worker died after the child's last count and before
+        // finishing its collection, the collection is finished now.
+        await deps.store.finishIfDone(child, correlationId);
         return;
+      }
       const platform = await deps.platforms.get(child.platformId);
       const resource = collectResource(platform, child.resource);
       if (!resource.fanOut) throw new NonRetryableError('no_fan_out', 'resource has no fanOut');
