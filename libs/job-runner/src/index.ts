@@ -19,8 +19,8 @@ export {
 } from './job-runs.ts';
 export { cleanText, jobErrorOf, jobEvents, type RunRef } from './job-events.ts';
 export { createCancellationsConsumer } from './cancellations.ts';
-export { createPlatformCache, type PlatformCache } from './platform-cache.ts';
-export { createPlatformEventsConsumer } from './platform-events.ts';
+export { type PlatformCache } from './platform-cache.ts';
+export { createWorkerPlatforms } from './platform-events.ts';
 export {
   concurrencyEnv,
   jobSlots,

@@ -1,7 +1,8 @@
 import { QUEUE_SPECS } from '@psc/contracts';
 import { createConsumer, type Broker, type Consumer } from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
-import type { PlatformCache } from './platform-cache.ts';
+import type { SealedPlatform } from '@psc/contracts';
+import { createPlatformCache, type PlatformCache } from './platform-cache.ts';
 
 /** The per-replica queue of each worker service that caches platforms. */
 const QUEUE_OF = {
@@ -14,7 +15,7 @@ const QUEUE_OF = {
  * the worker id), so each replica's cache hears every event; it is deleted with the replica's
  * last consumer, since a missed event only costs the cache's TTL.
  */
-export function createPlatformEventsConsumer(deps: {
+function createPlatformEventsConsumer(deps: {
   service: keyof typeof QUEUE_OF;
   broker: Broker;
   cache: PlatformCache;
@@ -35,4 +36,22 @@ export function createPlatformEventsConsumer(deps: {
       return Promise.resolve();
     },
   });
+}
+
+/**
+ * A worker replica's platforms: the cache its jobs read them from (one registry call per
+ * platform per `ttlMs` instead of one per job or fan-out child), and the consumer of the events
+ * that drop its entries (start it with the replica's other consumers).
+ */
+export function createWorkerPlatforms(deps: {
+  service: keyof typeof QUEUE_OF;
+  broker: Broker;
+  /** The registry's `platform.get-with-secrets`. */
+  fetch: (id: string) => Promise<SealedPlatform>;
+  ttlMs: number;
+  workerId: string;
+  logger: Logger;
+}): { cache: PlatformCache; events: Consumer } {
+  const cache = createPlatformCache({ fetch: deps.fetch, ttlMs: deps.ttlMs });
+  return { cache, events: createPlatformEventsConsumer({ ...deps, cache }) };
 }

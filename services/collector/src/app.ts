@@ -13,8 +13,7 @@ import { createHttpServer } from '@psc/http';
 import {
   createCancellationsConsumer,
   createJobRunner,
-  createPlatformCache,
-  createPlatformEventsConsumer,
+  createWorkerPlatforms,
   runnerRetention,
 } from '@psc/job-runner';
 import {
@@ -124,15 +123,11 @@ export function createApp(deps: AppDeps) {
         .catch(() => undefined);
     },
   });
-  // One registry RPC per platform per TTL instead of one per collect job and fan-out child.
-  const platforms = createPlatformCache({
-    fetch: (id) => rpcClient.call(platformGetWithSecrets, { id }),
-    ttlMs: config.platformCacheTtlMs,
-  });
-  const platformEvents = createPlatformEventsConsumer({
+  const { cache: platforms, events: platformEvents } = createWorkerPlatforms({
     service: 'collector',
     broker,
-    cache: platforms,
+    fetch: (id) => rpcClient.call(platformGetWithSecrets, { id }),
+    ttlMs: config.platformCacheTtlMs,
     workerId: config.workerId,
     logger,
   });

@@ -13,8 +13,7 @@ import { createHttpServer } from '@psc/http';
 import {
   createCancellationsConsumer,
   createJobRunner,
-  createPlatformCache,
-  createPlatformEventsConsumer,
+  createWorkerPlatforms,
   runnerRetention,
 } from '@psc/job-runner';
 import { createPlatformFetcher, createWorkerSeal } from '@psc/platform-http';
@@ -117,15 +116,11 @@ export function createApp(deps: AppDeps) {
   });
   const records = createRecordRepository(knex);
   const validations = createValidationRepository(knex);
-  // One registry RPC per platform per TTL instead of one per job.
-  const platforms = createPlatformCache({
-    fetch: (id) => rpcClient.call(platformGetWithSecrets, { id }),
-    ttlMs: config.platformCacheTtlMs,
-  });
-  const platformEvents = createPlatformEventsConsumer({
+  const { cache: platforms, events: platformEvents } = createWorkerPlatforms({
     service: 'sync-worker',
     broker,
-    cache: platforms,
+    fetch: (id) => rpcClient.call(platformGetWithSecrets, { id }),
+    ttlMs: config.platformCacheTtlMs,
     workerId: config.workerId,
     logger,
   });

@@ -61,6 +61,15 @@ interface CounterRow {
   documents: number;
 }
 
+const COUNTER_COLUMNS = [
+  'attempt',
+  'started_at',
+  'children_total',
+  'children_succeeded',
+  'children_failed',
+  'documents',
+];
+
 const toCounter = (row: CounterRow): Counter => ({
   attempt: row.attempt,
   startedAt: row.started_at,
@@ -261,14 +270,7 @@ export function createCollectionRepository(knex: Knex) {
           [column]: trx.raw('?? + 1', [column]),
           documents: trx.raw('documents + ?', [child.documents]),
         })
-        .returning([
-          'attempt',
-          'started_at',
-          'children_total',
-          'children_succeeded',
-          'children_failed',
-          'documents',
-        ])) as unknown as CounterRow[];
+        .returning(COUNTER_COLUMNS)) as unknown as CounterRow[];
       return row ? toCounter(row) : undefined;
     },
 
@@ -311,14 +313,7 @@ export function createCollectionRepository(knex: Knex) {
         .where({ job_id: jobId, run, status: 'running' })
         .whereNotNull('children_total')
         .forUpdate()
-        .first(
-          'attempt',
-          'started_at',
-          'children_total',
-          'children_succeeded',
-          'children_failed',
-          'documents',
-        );
+        .first(COUNTER_COLUMNS);
       return row ? toCounter(row) : undefined;
     },
 
