@@ -50,6 +50,8 @@ export interface RunContext {
   readonly attempt: number;
   /** The correlation id the run's `job.run` carried: messages the run causes carry it on. */
   readonly correlationId: string;
+  /** When the ledger wrote the run's `job.run` (its envelope's time). */
+  readonly queuedAt: Date;
   /** Aborts at the job's hard timeout. */
   readonly signal: AbortSignal;
   readonly logger: Logger;
@@ -277,6 +279,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       job,
       attempt,
       correlationId: message.correlationId,
+      queuedAt: new Date(message.occurredAt),
       signal,
       logger: log,
       throwIfCancelled,

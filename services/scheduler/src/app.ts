@@ -114,6 +114,7 @@ export function createApp(deps: AppDeps) {
   const collectStops = createCollectStopRepository(knex, SCHEMA);
   const store = createControlStore({
     knex,
+    clock,
     outbox,
     control,
     platforms,
@@ -156,7 +157,6 @@ export function createApp(deps: AppDeps) {
             ),
         }),
         collectSchedule: createCollectSchedule({
-          clock,
           store,
           stops: collectStops,
           platformById,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { Knex } from 'knex';
 import {
   QUEUE_SPECS,
   collectScheduleControl,
@@ -10,6 +11,7 @@ import {
 import { AppError } from '@psc/core';
 import { createConsumer, type RpcServer } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
+import { lockSwitchesForStop } from '../src/data-access/switch-lock.ts';
 import { manualClock, startInProcess } from './in-process.ts';
 import {
   logger,
@@ -214,8 +216,8 @@ describe(
           { message: 'job.cancel-requested of each cancelled run' },
         );
 
-        // A tick that planned before the stop committed writes its run after it: the next tick
-        // cancels it, as it cancels a stopped platform's.
+        // A queued scheduled run the stop left (one beyond its first batch, or one written by an
+        // earlier release): the next tick cancels it, as it cancels a stopped platform's.
         const slipped = randomUUID();
         const at = clock.now();
         await s.jobs().insert({
@@ -240,6 +242,73 @@ describe(
         assert.equal(later.find((j) => j.id === once.jobs[0]!.id)?.status, 'queued');
       } finally {
         await consumer.stop();
+      }
+    });
+
+    /**
+     * Lets the next tick (a minute on) plan, then commits `writeStop` while that tick waits to
+     * write its runs: the stop's transaction, held open by the test, takes the switches' lock
+     * first as the control store's does. Returns the tick's instant once it has run.
+     */
+    async function stopWhileTickWrites(
+      writeStop: (trx: Knex.Transaction, at: Date) => Promise<unknown>,
+    ): Promise<Date> {
+      const stop = await s.knex.transaction();
+      try {
+        await lockSwitchesForStop(stop);
+        const at = clock.advance(MINUTE);
+        // The tick at `at` read no stop and planned its runs; it waits to write them.
+        await waitFor(
+          async () => {
+            const { rows } = await s.knex.raw<{ rows: { n: string }[] }>(
+              `select count(*) as n from pg_locks
+                where locktype = 'advisory' and not granted
+                  and database = (select oid from pg_database where datname = current_database())`,
+            );
+            return Number(rows[0]?.n) > 0;
+          },
+          { message: 'the tick waiting for the switches’ lock' },
+        );
+        await writeStop(stop, at);
+        await stop.commit();
+        await s.step(0);
+        return at;
+      } finally {
+        if (!stop.isCompleted()) await stop.rollback();
+      }
+    }
+    const dueAt = async (platformId: string, resource: string, at: Date) =>
+      (await jobsOf(platformId, resource)).filter(
+        (j) => j.scheduled_for?.getTime() === at.getTime(),
+      );
+
+    it('when a collector is stopped while a tick that planned before the stop writes its runs, then that tick writes the other collector’s run and not the stopped one’s', async () => {
+      const p = await collectPlatform();
+      await s.step(MINUTE);
+      const at = await stopWhileTickWrites((trx, at) =>
+        trx
+          .withSchema('scheduler')
+          .table('collect_stops')
+          .insert({ platform_id: p.id, resource: 'races', reason: null, stopped_at: at }),
+      );
+      assert.deepEqual(await dueAt(p.id, 'races', at), [], 'no run of the stopped collector');
+      assert.equal((await dueAt(p.id, 'cards', at)).length, 1, 'the other collector’s run');
+    });
+
+    it('when a platform’s sync is stopped while a tick that planned before the stop writes its runs, then that tick writes no run of it and the other platform’s', async () => {
+      const p = await collectPlatform();
+      const other = await collectPlatform();
+      await s.step(MINUTE);
+      const at = await stopWhileTickWrites((trx) =>
+        trx
+          .withSchema('scheduler')
+          .table('platforms')
+          .where({ id: p.id })
+          .update({ sync_enabled: false }),
+      );
+      for (const resource of ['races', 'cards']) {
+        assert.deepEqual(await dueAt(p.id, resource, at), [], `no ${resource} run`);
+        assert.equal((await dueAt(other.id, resource, at)).length, 1, `the other’s ${resource}`);
       }
     });
 

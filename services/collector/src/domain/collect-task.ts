@@ -120,17 +120,20 @@ export function collectionOutcome(counter: {
 export function createCollectTask(
   deps: CollectDeps & {
     /**
-     * Whether a collector's stop is one this service kept before the scheduler owned them and
-     * has not handed over yet (stop-handoff.ts): its scheduled runs are skipped until then.
+     * Whether a scheduled run, queued at `queuedAt`, falls under a collector's stop this service
+     * kept before the scheduler owned them (stop-handoff.ts): it is skipped.
      */
-    stoppedHere: (platformId: string, resource: string) => boolean;
+    stoppedHere: (platformId: string, resource: string, queuedAt: Date) => boolean;
     /** The most children one fan-out may start. */
     maxChildren: number;
   },
 ): JobHandler {
   return async (ctx: RunContext) => {
     const { job } = ctx;
-    if (job.trigger === 'schedule' && deps.stoppedHere(job.platformId, job.resource)) {
+    if (
+      job.trigger === 'schedule' &&
+      deps.stoppedHere(job.platformId, job.resource, ctx.queuedAt)
+    ) {
       throw new CancelledError('collector_stopped', 'collector is stopped');
     }
     const platform = await deps.platforms.get(job.platformId);

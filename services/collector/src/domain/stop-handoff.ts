@@ -19,7 +19,10 @@ const keyOf = (platformId: string, resource: string): string => `${platformId}/$
  * start-up.
  *
  * Until a stop is handed over it is still this service's: `holds` says so, and its scheduled runs
- * (made meanwhile by a scheduler that does not know of the stop yet) are skipped as before.
+ * (made meanwhile by a scheduler that does not know of the stop yet) are skipped as before. Once
+ * handed over, the runs queued before the scheduler took the stop are still skipped: the stop
+ * cancels them in the ledger, but their `job.run`s may reach this replica after the answer and
+ * before their cancellations do. The scheduler makes none after it.
  */
 export function createStopHandoff(deps: {
   stops: { pending(): Promise<LegacyStop[]>; forget(stop: LegacyStop): Promise<void> };
@@ -29,13 +32,17 @@ export function createStopHandoff(deps: {
     resource: string;
     action: 'stop';
     reason: string;
-  }) => Promise<unknown>;
+  }) => Promise<{ stoppedAt: string | null }>;
   logger: Logger;
   retryMs?: { first: number; max: number };
 }) {
   const { first, max } = deps.retryMs ?? { first: 500, max: 30_000 };
   const controller = new AbortController();
-  const held = new Set<string>();
+  /**
+   * The stops this replica holds, by collector: `null` until handed over (every scheduled run is
+   * skipped), then the time the scheduler took it (runs queued by then are skipped).
+   */
+  const held = new Map<string, Date | null>();
   const refused = new Set<string>();
   let running: Promise<void> | undefined;
 
@@ -44,20 +51,22 @@ export function createStopHandoff(deps: {
     const pending = await deps.stops.pending();
     // Another replica handed these over: the scheduler has them.
     const left = new Set(pending.map((s) => keyOf(s.platformId, s.resource)));
-    for (const key of held) if (!left.has(key)) held.delete(key);
+    for (const [key, since] of held) if (since === null && !left.has(key)) held.delete(key);
     let retry = false;
     for (const stop of pending) {
       if (controller.signal.aborted) return true;
       const key = keyOf(stop.platformId, stop.resource);
       if (refused.has(key)) continue;
       const log = { platformId: stop.platformId, resource: stop.resource };
+      let taken: Date | undefined;
       try {
-        await deps.handOver({
+        const state = await deps.handOver({
           platformId: stop.platformId,
           resource: stop.resource,
           action: 'stop',
           reason: `stopped on the collector before the upgrade (${stop.stoppedAt.toISOString()})`,
         });
+        if (state.stoppedAt !== null) taken = new Date(state.stoppedAt);
         deps.logger.info(log, 'collector stop handed to the scheduler');
       } catch (err) {
         if (!(err instanceof AppError) || err.retryable) {
@@ -76,7 +85,8 @@ export function createStopHandoff(deps: {
         deps.logger.info(log, 'collector stop dropped: the collector no longer exists');
       }
       await deps.stops.forget(stop);
-      held.delete(key);
+      if (taken && held.has(key)) held.set(key, taken);
+      else held.delete(key);
     }
     return !retry;
   }
@@ -97,13 +107,19 @@ export function createStopHandoff(deps: {
     async start(): Promise<void> {
       if (running) return;
       for (const stop of await deps.stops.pending()) {
-        held.add(keyOf(stop.platformId, stop.resource));
+        held.set(keyOf(stop.platformId, stop.resource), null);
       }
       running = run();
     },
-    /** Whether this collector's stop is still this service's, not handed over yet. */
-    holds: (platformId: string, resource: string): boolean =>
-      held.size > 0 && held.has(keyOf(platformId, resource)),
+    /**
+     * Whether a scheduled run of this collector, queued at `queuedAt`, is one this service's stop
+     * skips: the stop is not handed over yet, or the run was queued before the scheduler took it.
+     */
+    holds: (platformId: string, resource: string, queuedAt: Date): boolean => {
+      if (held.size === 0) return false;
+      const since = held.get(keyOf(platformId, resource));
+      return since === null || (since !== undefined && queuedAt <= since);
+    },
     /** Stops retrying; resolves once the pass under way has ended. */
     async stop(): Promise<void> {
       controller.abort();

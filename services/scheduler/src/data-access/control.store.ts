@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ScheduleSpec, SchedulerState, TaskType } from '@psc/contracts';
+import type { Clock } from '@psc/core';
 import type { Outbox } from '@psc/messaging';
 import type { CollectStopRepository } from './collect-stop.repository.ts';
 import type { ControlRepository } from './control.repository.ts';
@@ -8,6 +9,7 @@ import type { PlatformRepository } from './platform.repository.ts';
 import type { ScheduleRepository } from './schedule.repository.ts';
 import { cancelMessage } from '../domain/job-messages.ts';
 import { CANCEL_BATCH } from '../domain/cancellation.ts';
+import { lockSwitchesForStop } from './switch-lock.ts';
 
 /**
  * The operators' switches, each one transaction with its audit entry and, where it cancels
@@ -15,6 +17,7 @@ import { CANCEL_BATCH } from '../domain/cancellation.ts';
  */
 export function createControlStore(deps: {
   knex: Knex;
+  clock: Clock;
   outbox: Outbox;
   control: ControlRepository;
   platforms: PlatformRepository;
@@ -51,6 +54,7 @@ export function createControlStore(deps: {
       now: Date,
     ): Promise<void> {
       await deps.knex.transaction(async (trx) => {
+        await lockSwitchesForStop(trx);
         const current = await deps.control.lockForUpdate(trx);
         const next = change(current.state);
         await deps.control.update(trx, {
@@ -86,6 +90,7 @@ export function createControlStore(deps: {
       now: Date,
     ): Promise<void> {
       await deps.knex.transaction(async (trx) => {
+        if (!enabled) await lockSwitchesForStop(trx);
         await deps.platforms.setSyncEnabled(trx, platformId, enabled);
         await deps.control.audit(trx, now, {
           action: audit.action,
@@ -106,15 +111,18 @@ export function createControlStore(deps: {
     /**
      * Stops (`stop`) or starts (null) one collector's schedule, audited; a stop cancels its
      * queued scheduled runs, the first batch here and the rest by the ticks, as a platform
-     * stop does. Runs made by run-now stay.
+     * stop does. Runs made by run-now stay. A stop's time is read once it holds the switches'
+     * lock: every scheduled run written before the stop was queued before that time (a
+     * collector handing over its own stop after an upgrade skips those by it).
      */
     async setCollectSchedule(
       key: { platformId: string; resource: string },
       stop: { reason: string | null; cancelWhy: string } | null,
       audit: { action: string; reason: string | undefined },
-      now: Date,
     ): Promise<void> {
       await deps.knex.transaction(async (trx) => {
+        if (stop) await lockSwitchesForStop(trx);
+        const now = deps.clock.now();
         if (stop) {
           await deps.collectStops.stop(trx, { ...key, reason: stop.reason, stoppedAt: now });
           await cancelQueued(trx, now, stop.cancelWhy, {

@@ -181,11 +181,21 @@ export class StalePlatformError extends Error {
 const SCHEDULED_CHUNK = 5_000;
 
 /**
- * A tick's scheduled runs, stamped with the leader that emitted them; a run some leader already
- * made (same schedule and fire time, `jobs_dedupe`) is skipped, and only new ids come back.
+ * A tick's scheduled runs (and a backfill's), stamped with the leader that emitted them; a run
+ * some leader already made (same schedule and fire time, `jobs_dedupe`) is skipped, and only new
+ * ids come back. A scheduled run a stop committed since its plan forbids is skipped too: the
+ * scheduler stopped, its platform unschedulable, its collector stopped. The tick writes under the
+ * switches' lock (switch-lock.ts), so this reads every stop that committed before the write.
  */
 const INSERT_SCHEDULED = `insert into scheduler.jobs (${NEW_JOB_COLUMNS}, emitted_by, fencing_token)
   select ${NEW_JOB_COLUMNS}, ?::text, ?::bigint from jsonb_to_recordset(?::jsonb) as ${NEW_JOB_RECORD}
+   where j.trigger <> 'schedule'
+      or ((select c.state from scheduler.control c where c.id = 1) = 'running'
+          and exists (select 1 from scheduler.platforms p
+                       where p.id = j.platform_id and p.active and not p.deleted and p.sync_enabled)
+          and not (j.task_type = 'collect'
+                   and exists (select 1 from scheduler.collect_stops s
+                                where s.platform_id = j.platform_id and s.resource = j.resource)))
   on conflict (platform_id, resource, task_type, scheduled_for) do nothing
   returning id`;
 

@@ -21,6 +21,7 @@ import {
   type TickPlan,
 } from '../domain/tick-plan.ts';
 import { scheduleKey } from './schedule.repository.ts';
+import { shareSwitchesForRuns } from './switch-lock.ts';
 
 export const LEASE_NAME = 'scheduler';
 
@@ -162,7 +163,7 @@ export function createTickStore(deps: {
 
   /**
    * Stopped collectors' queued scheduled runs, a batch per reason: the stop cancelled its first
-   * batch itself; this takes the rest, and any run a tick planned before the stop committed.
+   * batch itself; this takes the rest.
    */
   async function cancelStoppedCollects(
     trx: Knex.Transaction,
@@ -273,7 +274,8 @@ export function createTickStore(deps: {
   /**
    * Writes a part of a plan's runs in `trx`: the jobs, their `job.run`s and the schedules they
    * advance. A schedule's runs and its advance are always in the same transaction, so one that
-   * fails leaves its schedules due for the next tick and every other part stands.
+   * fails leaves its schedules due for the next tick and every other part stands. A run a stop
+   * forbids by now is not written (its schedule still advances past it).
    */
   async function writeRuns(
     trx: Knex.Transaction,
@@ -283,6 +285,9 @@ export function createTickStore(deps: {
     token: number,
     now: Date,
   ): Promise<number> {
+    // Before the runs are written, so a stop committed since the plan was made is read (and a
+    // stop that begins now waits for this transaction): see switch-lock.ts.
+    if (part.jobs.length > 0) await shareSwitchesForRuns(trx);
     const inserted = await deps.jobs.insertScheduled(trx, part.jobs, {
       replicaId: s.replicaId,
       fencingToken: token,

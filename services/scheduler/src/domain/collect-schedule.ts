@@ -1,5 +1,5 @@
 import type { CollectScheduleState } from '@psc/contracts';
-import { NotFoundError, type Clock } from '@psc/core';
+import { NotFoundError } from '@psc/core';
 import type { CollectStop, CollectStopRepository } from '../data-access/collect-stop.repository.ts';
 import type { ControlStore } from '../data-access/control.store.ts';
 import type { PlatformView } from '../data-access/platform.repository.ts';
@@ -22,7 +22,6 @@ const stateOf = (
  * next fire time. Run-now runs it either way.
  */
 export function createCollectSchedule(deps: {
-  clock: Clock;
   store: ControlStore;
   stops: CollectStopRepository;
   /** The scheduler's projection of a platform, asked of the registry if not projected yet. */
@@ -45,7 +44,6 @@ export function createCollectSchedule(deps: {
         ? { reason: reason ?? null, cancelWhy: collectStopCancelReason(reason ?? null) }
         : null,
       { action: `collect.${action}`, reason },
-      deps.clock.now(),
     );
     return stateOf(key, await deps.stops.get(platformId, resource));
   }
