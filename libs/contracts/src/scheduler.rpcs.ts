@@ -139,4 +139,6 @@ export const collectScheduleStops = defineRpc(
   'collect.schedule.stops',
   z.object({}),
   z.object({ items: z.array(collectScheduleState) }),
+  // The collector reads when the scheduler took a stop another replica handed over.
+  ['gateway', 'collector'],
 );

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import {
   QUEUE_SPECS,
   collectScheduleControl,
+  collectScheduleStops,
   platformGetWithSecrets,
   platformList,
   type Platform,
@@ -142,6 +143,7 @@ export function createApp(deps: AppDeps) {
   const handoff = createStopHandoff({
     stops: createLegacyStopRepository(knex),
     handOver: (request) => rpcClient.call(collectScheduleControl, request),
+    taken: async () => (await rpcClient.call(collectScheduleStops, {})).items,
     logger,
   });
   const runner = createJobRunner({

@@ -44,6 +44,7 @@ describe('stop hand-off: a collector stop kept before the upgrade', () => {
         new Promise((resolve) => {
           answer = () => resolve({ stoppedAt: at(5_000).toISOString() });
         }),
+      taken: () => Promise.resolve([]),
       logger,
     });
     await handoff.start();
@@ -72,6 +73,7 @@ describe('stop hand-off: a collector stop kept before the upgrade', () => {
           ? Promise.reject(new UnavailableError('scheduler down'))
           : Promise.resolve({ stoppedAt: at(1_000).toISOString() });
       },
+      taken: () => Promise.resolve([]),
       logger,
       retryMs: { first: 5, max: 10 },
     });
@@ -86,11 +88,46 @@ describe('stop hand-off: a collector stop kept before the upgrade', () => {
     }
   });
 
+  it('when another replica hands the stops over first, then this one takes the time the scheduler took each from the scheduler, and forgets one lifted since', async () => {
+    const stops = legacyStops('races', 'cards');
+    let asked = 0;
+    const handoff = createStopHandoff({
+      stops,
+      // This replica's calls do not get through; the other replica's do.
+      handOver: () => {
+        asked += 1;
+        return Promise.reject(new UnavailableError('no answer'));
+      },
+      // The scheduler holds races' stop; cards was started again through the API since.
+      taken: () =>
+        Promise.resolve([
+          { platformId: PLATFORM, resource: 'races', stoppedAt: at(2_000).toISOString() },
+        ]),
+      logger,
+      retryMs: { first: 5, max: 10 },
+    });
+    await handoff.start();
+    try {
+      await waitFor(() => asked > 0, { message: 'a hand-over tried' });
+      assert.equal(handoff.holds(PLATFORM, 'cards', at(60_000)), true, 'held meanwhile');
+      // The other replica handed both over and forgot their rows.
+      stops.rows.clear();
+      await waitFor(() => !handoff.holds(PLATFORM, 'cards', at(0)), {
+        message: 'the lifted stop forgotten',
+      });
+      assert.equal(handoff.holds(PLATFORM, 'races', at(1_999)), true, 'queued before the stop');
+      assert.equal(handoff.holds(PLATFORM, 'races', at(2_001)), false, 'queued after it');
+    } finally {
+      await handoff.stop();
+    }
+  });
+
   it('when the scheduler says the collector no longer exists, then the stop is forgotten and nothing is held', async () => {
     const stops = legacyStops('races');
     const handoff = createStopHandoff({
       stops,
       handOver: () => Promise.reject(new NotFoundError('no collector races')),
+      taken: () => Promise.resolve([]),
       logger,
     });
     await handoff.start();

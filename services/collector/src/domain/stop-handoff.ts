@@ -33,6 +33,8 @@ export function createStopHandoff(deps: {
     action: 'stop';
     reason: string;
   }) => Promise<{ stoppedAt: string | null }>;
+  /** `collect.schedule.stops` of the scheduler: the stops it holds, with when it took each. */
+  taken: () => Promise<{ platformId: string; resource: string; stoppedAt: string | null }[]>;
   logger: Logger;
   retryMs?: { first: number; max: number };
 }) {
@@ -49,9 +51,20 @@ export function createStopHandoff(deps: {
   /** One pass over what is left; true when nothing is left to try again. */
   async function pass(): Promise<boolean> {
     const pending = await deps.stops.pending();
-    // Another replica handed these over: the scheduler has them.
     const left = new Set(pending.map((s) => keyOf(s.platformId, s.resource)));
-    for (const [key, since] of held) if (since === null && !left.has(key)) held.delete(key);
+    const gone = [...held].filter(([key, since]) => since === null && !left.has(key));
+    if (gone.length > 0) {
+      // Another replica handed these over: the times the scheduler took them take their place
+      // (none when a stop was lifted since).
+      const taken = new Map(
+        (await deps.taken()).map((s) => [keyOf(s.platformId, s.resource), s.stoppedAt]),
+      );
+      for (const [key] of gone) {
+        const at = taken.get(key);
+        if (at) held.set(key, new Date(at));
+        else held.delete(key);
+      }
+    }
     let retry = false;
     for (const stop of pending) {
       if (controller.signal.aborted) return true;
