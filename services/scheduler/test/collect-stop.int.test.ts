@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Knex } from 'knex';
 import {
   QUEUE_SPECS,
   collectScheduleControl,
@@ -11,7 +10,6 @@ import {
 import { AppError } from '@psc/core';
 import { createConsumer, type RpcServer } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
-import { lockSwitchesForStop } from '../src/data-access/switch-lock.ts';
 import { manualClock, startInProcess } from './in-process.ts';
 import {
   logger,
@@ -245,38 +243,6 @@ describe(
       }
     });
 
-    /**
-     * Lets the next tick (a minute on) plan, then commits `writeStop` while that tick waits to
-     * write its runs: the stop's transaction, held open by the test, takes the switches' lock
-     * first as the control store's does. Returns the tick's instant once it has run.
-     */
-    async function stopWhileTickWrites(
-      writeStop: (trx: Knex.Transaction, at: Date) => Promise<unknown>,
-    ): Promise<Date> {
-      const stop = await s.knex.transaction();
-      try {
-        await lockSwitchesForStop(stop);
-        const at = clock.advance(MINUTE);
-        // The tick at `at` read no stop and planned its runs; it waits to write them.
-        await waitFor(
-          async () => {
-            const { rows } = await s.knex.raw<{ rows: { n: string }[] }>(
-              `select count(*) as n from pg_locks
-                where locktype = 'advisory' and not granted
-                  and database = (select oid from pg_database where datname = current_database())`,
-            );
-            return Number(rows[0]?.n) > 0;
-          },
-          { message: 'the tick waiting for the switches’ lock' },
-        );
-        await writeStop(stop, at);
-        await stop.commit();
-        await s.step(0);
-        return at;
-      } finally {
-        if (!stop.isCompleted()) await stop.rollback();
-      }
-    }
     const dueAt = async (platformId: string, resource: string, at: Date) =>
       (await jobsOf(platformId, resource)).filter(
         (j) => j.scheduled_for?.getTime() === at.getTime(),
@@ -285,7 +251,7 @@ describe(
     it('when a collector is stopped while a tick that planned before the stop writes its runs, then that tick writes the other collector’s run and not the stopped one’s', async () => {
       const p = await collectPlatform();
       await s.step(MINUTE);
-      const at = await stopWhileTickWrites((trx, at) =>
+      const at = await s.stopWhileTickWrites(MINUTE, (trx, at) =>
         trx
           .withSchema('scheduler')
           .table('collect_stops')
@@ -299,7 +265,7 @@ describe(
       const p = await collectPlatform();
       const other = await collectPlatform();
       await s.step(MINUTE);
-      const at = await stopWhileTickWrites((trx) =>
+      const at = await s.stopWhileTickWrites(MINUTE, (trx) =>
         trx
           .withSchema('scheduler')
           .table('platforms')

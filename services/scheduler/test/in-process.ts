@@ -5,6 +5,7 @@ import { createMetrics } from '@psc/telemetry';
 import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { lockSwitchesForStop } from '../src/data-access/switch-lock.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
 import { logger, testBroker } from './support.ts';
 
@@ -100,6 +101,39 @@ export async function startInProcess(
         },
         { message: 'outbox drained' },
       );
+    },
+    /**
+     * Lets the tick `ms` on plan, then commits `writeStop` while that tick waits to write its
+     * runs: the stop's transaction, held open here, takes the switches' lock first, as the
+     * control store's does. Resolves with the tick's instant once that tick has run.
+     */
+    async stopWhileTickWrites(
+      ms: number,
+      writeStop: (trx: Knex.Transaction, at: Date) => Promise<unknown>,
+    ): Promise<Date> {
+      const stop = await knex.transaction();
+      try {
+        await lockSwitchesForStop(stop);
+        const at = clock.advance(ms);
+        // The tick at `at` read no stop and planned its runs; it waits to write them.
+        await waitFor(
+          async () => {
+            const { rows } = await knex.raw<{ rows: { n: string }[] }>(
+              `select count(*) as n from pg_locks
+                where locktype = 'advisory' and not granted
+                  and database = (select oid from pg_database where datname = current_database())`,
+            );
+            return Number(rows[0]?.n) > 0;
+          },
+          { message: 'the tick waiting for the switches’ lock' },
+        );
+        await writeStop(stop, at);
+        await stop.commit();
+        await this.step(0);
+        return at;
+      } finally {
+        if (!stop.isCompleted()) await stop.rollback();
+      }
     },
     async stop(): Promise<void> {
       await app.stop();

@@ -142,6 +142,28 @@ describe('scheduler.control: pause and resume', { timeout: 90_000 }, () => {
     assert.equal(((await s.jobs()) as JobRow[]).length, total);
     assert.equal((await s.rpc.call(schedulerControl, { action: 'start' })).state, 'running');
   });
+  it('when stopped while a tick that planned before the stop writes its runs, then that tick writes none, and start brings the schedules back', async () => {
+    await s.step(1_000);
+    const before = ((await s.jobs()) as JobRow[]).length;
+    const at = await s.stopWhileTickWrites(1_000, (trx, at) =>
+      trx
+        .withSchema('scheduler')
+        .table('control')
+        .where({ id: 1 })
+        .update({ state: 'stopped', reason: 'incident 43', changed_at: at }),
+    );
+    const made = (await s.jobs()) as JobRow[];
+    assert.deepEqual(
+      made.filter((j) => j.scheduled_for?.getTime() === at.getTime()),
+      [],
+      'no run of the tick that planned before the stop',
+    );
+    assert.equal(made.length, before);
+    assert.equal((await s.rpc.call(schedulerControl, { action: 'start' })).state, 'running');
+    await s.step(1_000);
+    await s.step(1_000);
+    assert.ok(((await s.jobs()) as JobRow[]).length > before, 'running again');
+  });
   it('when stopped with more jobs queued than one batch, then the stop answers after the first batch and the next ticks cancel the rest, never a job queued after the stop', async () => {
     const platform = platformSummary();
     await s.mq.announce(platform);
