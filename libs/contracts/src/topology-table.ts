@@ -179,6 +179,21 @@ const rpcQueue = (service: ServiceName): QueueSpec => ({
   failures: 'none',
   prefetch: { default: 20 },
 });
+/** A worker replica's own queue of platform changes, for its platform cache. */
+const platformEventsQueue = <S extends ServiceName>(name: string, service: S) =>
+  ({
+    name,
+    consumer: service,
+    declaredBy: [service],
+    purpose: "one per replica: drops the replica's cached platform when it changes",
+    bindings: onEvents(platformUpdated, platformDeleted),
+    accepts: [platformUpdated, platformDeleted],
+    durable: false,
+    autoDelete: true,
+    perReplica: true,
+    failures: 'park',
+    prefetch: { default: 20 },
+  }) as const satisfies QueueSpec;
 
 /** Every queue psc declares, by key. */
 export const QUEUE_SPECS = {
@@ -249,32 +264,8 @@ export const QUEUE_SPECS = {
     failures: 'retries',
     prefetch: { default: 20 },
   },
-  syncWorkerPlatformEvents: {
-    name: QUEUES.syncWorkerPlatformEvents,
-    consumer: 'sync-worker',
-    declaredBy: ['sync-worker'],
-    purpose: "one per replica: drops the replica's cached platform when it changes",
-    bindings: onEvents(platformUpdated, platformDeleted),
-    accepts: [platformUpdated, platformDeleted],
-    durable: false,
-    autoDelete: true,
-    perReplica: true,
-    failures: 'park',
-    prefetch: { default: 20 },
-  },
-  collectorPlatformEvents: {
-    name: QUEUES.collectorPlatformEvents,
-    consumer: 'collector',
-    declaredBy: ['collector'],
-    purpose: "one per replica: drops the replica's cached platform when it changes",
-    bindings: onEvents(platformUpdated, platformDeleted),
-    accepts: [platformUpdated, platformDeleted],
-    durable: false,
-    autoDelete: true,
-    perReplica: true,
-    failures: 'park',
-    prefetch: { default: 20 },
-  },
+  syncWorkerPlatformEvents: platformEventsQueue(QUEUES.syncWorkerPlatformEvents, 'sync-worker'),
+  collectorPlatformEvents: platformEventsQueue(QUEUES.collectorPlatformEvents, 'collector'),
   gatewayKeyEvents: {
     name: QUEUES.gatewayKeyEvents,
     consumer: 'gateway',
