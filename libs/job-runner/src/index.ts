@@ -24,6 +24,7 @@ export { createWorkerPlatforms } from './platform-events.ts';
 export {
   concurrencyEnv,
   jobSlots,
+  type JobSlots,
   prefetchEnv,
   workerEnv,
   workerSettings,

@@ -31,6 +31,7 @@ import { createCancelWatch } from './cancel-watch.ts';
 import { createJobRunRepository, type JobRunRepository } from './job-runs.ts';
 import { jobErrorOf, jobEvents, type RunRef } from './job-events.ts';
 import { createSuspectGate } from './suspect-gate.ts';
+import type { JobSlots } from './worker-config.ts';
 
 /** How a run ends, as its handler commits it. */
 export type JobOutcome =
@@ -119,8 +120,8 @@ export interface JobRunnerOptions {
   clock: Clock;
   workerId: string;
   handlers: Partial<Record<TaskType, JobHandler>>;
-  /** Jobs run at once, and deliveries held (running or next in line): see worker-config.ts. */
-  slots: { concurrency: number; prefetch: number };
+  /** Jobs run at once, deliveries held (running or next in line), and for how long: see worker-config.ts. */
+  slots: JobSlots;
   maxAttempts: number;
   retryTiersMs: readonly number[];
   /**
@@ -149,7 +150,10 @@ export interface JobRunner {
   stop(): Promise<void>;
   /** Ids of the jobs running now (heartbeats). */
   active(): string[];
-  /** Lifecycle events of the job consumer (`acked`, `retried`, `deferred`, `dead-lettered`). */
+  /**
+   * Lifecycle events of the job consumer (`acked`, `retried`, `deferred`, `dead-lettered`,
+   * `handed-back`).
+   */
   consumer: Consumer;
   runs: JobRunRepository;
   /**
@@ -446,6 +450,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     logger: options.logger,
     prefetch: options.slots.prefetch,
     concurrency: options.slots.concurrency,
+    handBackAfterMs: options.slots.handBackAfterMs,
     maxAttempts: options.maxAttempts,
     retryTiersMs: options.retryTiersMs,
     isTransient: options.isTransient,

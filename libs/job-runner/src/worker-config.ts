@@ -43,6 +43,11 @@ export const workerEnv = {
   PSC_WORKER_ID: z.string().min(1).max(200).optional(),
   /** A run whose delivery came back this many times without an outcome goes dead (`crash_loop`). */
   PSC_CRASH_LOOP_LIMIT: z.coerce.number().int().min(1).max(100).default(3),
+  /**
+   * How long a delivery held next in line (the prefetches above the concurrencies) may wait for
+   * a slot before it goes back to the queue, for a replica with a free slot (consume-loop.ts).
+   */
+  PSC_HAND_BACK_MS: z.coerce.number().int().min(100).max(600_000).default(2_000),
   /** How long a job's statement waits for a row lock before the job is held and tried later. */
   PSC_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /**
@@ -83,23 +88,30 @@ export const concurrencyEnv = () => z.coerce.number().int().min(1).max(100).defa
 /** Deliveries one consumer holds; unset: half as many again as it runs (see jobSlots). */
 export const prefetchEnv = () => z.coerce.number().int().min(1).max(200).optional();
 
+/** Jobs a consumer runs at once, deliveries it holds, and how long a held one waits for a slot. */
+export interface JobSlots {
+  concurrency: number;
+  prefetch: number;
+  handBackAfterMs: number;
+}
+
 /**
  * How many jobs a consumer runs at once, and how many deliveries it holds: by default half as
  * many again, which wait in the process so that a job that ends frees a slot the next one takes
  * at once, instead of after the ack's round trip to the broker and back (a fifth of every
- * slot's time under load, bench/README.md). A held job's hard timeout counts from its delivery
- * (runner.ts), so no delivery is held longer than `PSC_JOB_TIMEOUT_MS` however long it waited.
+ * slot's time under load, bench/README.md). One that waits `PSC_HAND_BACK_MS` for a slot (long
+ * jobs in every slot) goes back to the queue for another replica instead of waiting out its
+ * hard timeout, which counts from its delivery (runner.ts).
  */
 export function jobSlots(
-  concurrency: number,
-  prefetch: number | undefined,
   queue: Pick<QueueSpec, 'concurrency' | 'prefetch'>,
-): { concurrency: number; prefetch: number } {
-  const held = prefetch ?? Math.ceil(concurrency * 1.5);
-  if (held < concurrency) {
+  e: { concurrency: number; prefetch: number | undefined; handBackAfterMs: number },
+): JobSlots {
+  const held = e.prefetch ?? Math.ceil(e.concurrency * 1.5);
+  if (held < e.concurrency) {
     throw new ConfigError(
-      `invalid configuration: ${queue.prefetch?.env ?? 'prefetch'} (${held}) must be at least ${queue.concurrency?.env ?? 'concurrency'} (${concurrency}): a consumer cannot run more jobs than it holds`,
+      `invalid configuration: ${queue.prefetch?.env ?? 'prefetch'} (${held}) must be at least ${queue.concurrency?.env ?? 'concurrency'} (${e.concurrency}): a consumer cannot run more jobs than it holds`,
     );
   }
-  return { concurrency, prefetch: held };
+  return { concurrency: e.concurrency, prefetch: held, handBackAfterMs: e.handBackAfterMs };
 }

@@ -55,6 +55,18 @@ export function createConsumeLoop(options: {
   concurrency?: number;
   logger: Logger;
   /**
+   * A delivery that has waited `afterMs` for a slot goes back to the queue (`put`: a fresh copy,
+   * then the ack), and from then on the channel holds no more deliveries than it runs, until a
+   * run ends in less than `afterMs`. So while long runs take every slot, the deliveries this
+   * process would only hold go to a replica with a free slot, or wait in the queue for the first
+   * slot of any replica, instead of waiting here (their hard timeout counting) however long the
+   * runs take. Unset: they wait here for a slot.
+   */
+  handBack?: {
+    afterMs: number;
+    put: (ch: ConfirmChannel, msg: ConsumeMessage) => Promise<void>;
+  };
+  /**
    * Must ack or nack `msg` on `ch`; a rejection leaves the message to the broker's redelivery.
    * `receivedAt` (`performance.now()`) is when the delivery arrived, before any wait for a slot.
    */
@@ -86,6 +98,9 @@ export function createConsumeLoop(options: {
   let current: { ch: ConfirmChannel; tag: string } | undefined;
   let wrapper: ReturnType<Broker['createChannel']> | undefined;
   const closed = new WeakSet<ConfirmChannel>();
+  /** Channels holding no more deliveries than they run, since a hand-back. */
+  const narrowed = new WeakSet<ConfirmChannel>();
+  let handBackTimer: NodeJS.Timeout | undefined;
 
   function onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
     if (!msg) {
@@ -107,7 +122,10 @@ export function createConsumeLoop(options: {
     held.add(msg);
     const receivedAt = performance.now();
     if (running < concurrency) run(ch, msg, held, receivedAt);
-    else waiting.push({ ch, msg, receivedAt, arrivedIn: context.active() });
+    else {
+      waiting.push({ ch, msg, receivedAt, arrivedIn: context.active() });
+      armHandBack();
+    }
   }
 
   function run(
@@ -117,6 +135,7 @@ export function createConsumeLoop(options: {
     receivedAt: number,
   ): void {
     running += 1;
+    const startedAt = performance.now();
     options
       .handle(ch, msg, receivedAt)
       .catch((err: unknown) => {
@@ -132,9 +151,76 @@ export function createConsumeLoop(options: {
         held.delete(msg);
         inFlight -= 1;
         running -= 1;
+        widen(ch, performance.now() - startedAt);
         startWaiting();
         if (inFlight === 0) idle?.();
       });
+  }
+
+  /** Arms the timer for the oldest delivery waiting for a slot, if it is not armed. */
+  function armHandBack(): void {
+    const oldest = waiting[0];
+    if (!options.handBack || handBackTimer || !oldest) return;
+    const dueIn = oldest.receivedAt + options.handBack.afterMs - performance.now();
+    handBackTimer = setTimeout(handBackDue, Math.max(0, dueIn));
+    handBackTimer.unref();
+  }
+
+  /** Puts back every delivery that has waited `handBack.afterMs` for a slot, oldest first. */
+  function handBackDue(): void {
+    handBackTimer = undefined;
+    const handBack = options.handBack;
+    if (!handBack || stopping) return;
+    const now = performance.now();
+    while (waiting.length > 0 && now - waiting[0]!.receivedAt >= handBack.afterMs) {
+      const w = waiting.shift()!;
+      const held = handling.get(w.ch);
+      if (!held?.has(w.msg)) continue;
+      narrow(w.ch);
+      options.logger.info(
+        { messageId: w.msg.properties.messageId, waitedMs: Math.round(now - w.receivedAt) },
+        'no slot freed in time: delivery put back in the queue for any replica',
+      );
+      const settled = () => {
+        held.delete(w.msg);
+        inFlight -= 1;
+        if (inFlight === 0) idle?.();
+      };
+      handBack.put(w.ch, w.msg).then(settled, (err: unknown) => {
+        // A closed channel reported it lost: the broker gives it out again. Otherwise it goes
+        // back as a stop hands deliveries back (redelivered, reported lost, so not a crash).
+        if (!closed.has(w.ch)) {
+          options.logger.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'delivery could not be put back fresh; requeued',
+          );
+          options.onLost?.(w.msg);
+          w.ch.nack(w.msg, false, true);
+        }
+        settled();
+      });
+    }
+    armHandBack();
+  }
+
+  /** The channel takes no more deliveries than it runs (a channel-wide limit beside the consumer's). */
+  function narrow(ch: ConfirmChannel): void {
+    if (narrowed.has(ch) || closed.has(ch)) return;
+    narrowed.add(ch);
+    ch.prefetch(concurrency, true).catch(() => undefined);
+  }
+
+  /**
+   * A narrowed channel holds its whole prefetch again once a run took less than the hand-back
+   * wait: then a delivery held next in line starts in time again. While runs are long it stays
+   * narrow, so it takes a delivery only for a free slot and none waits here to be put back.
+   */
+  function widen(ch: ConfirmChannel, ranMs: number): void {
+    const afterMs = options.handBack?.afterMs;
+    if (!narrowed.has(ch) || afterMs === undefined || ranMs >= afterMs || closed.has(ch)) return;
+    narrowed.delete(ch);
+    // 0: no channel-wide limit; the consumer's own prefetch holds again.
+    ch.prefetch(0, true).catch(() => undefined);
   }
 
   /** Fills free slots from the deliveries waiting (none of a closed channel waits: see close). */
@@ -203,6 +289,7 @@ export function createConsumeLoop(options: {
     },
     async stop() {
       stopping = true;
+      clearTimeout(handBackTimer);
       if (current) await current.ch.cancel(current.tag).catch(() => undefined);
       // Deliveries still waiting for a slot go back to the queue now, for another consumer,
       // rather than when the channel closes after the running ones end.

@@ -44,6 +44,11 @@ export interface ConsumerOptions<Q extends QueueSpec> {
   prefetch?: number;
   /** Deliveries handled at once, at most `prefetch` (default: the queue's, else `prefetch`). */
   concurrency?: number;
+  /**
+   * A delivery held next in line that has waited this long for a slot goes back to the queue for
+   * any replica (see consume-loop.ts `handBack`). Unset: it waits for a slot here.
+   */
+  handBackAfterMs?: number;
   /** Total tries including the first (default 4: one try and three retries). */
   maxAttempts?: number;
   retryTiersMs?: readonly number[];
@@ -265,6 +270,17 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     ...(concurrency === undefined ? {} : { concurrency }),
     logger: log,
     handle,
+    ...(options.handBackAfterMs === undefined
+      ? {}
+      : {
+          handBack: {
+            afterMs: options.handBackAfterMs,
+            put: async (ch: ConfirmChannel, msg: ConsumeMessage) => {
+              await requeueFresh(ch, msg, name);
+              emitter.emit('handed-back', event(msg, 0));
+            },
+          },
+        }),
     onLost: (msg) => {
       // A delivery that waited for a slot was never parsed; poison is nobody's loss.
       let message = parsedOf.get(msg);

@@ -38,3 +38,29 @@ export async function closeConsumerChannels(
   if (!Number.isInteger(closed)) throw new Error(`rabbitmqctl eval answered ${out.trim()}`);
   return closed;
 }
+
+/**
+ * The channel-wide prefetch limit (`basic.qos` with global set; 0 for none) of every channel
+ * consuming in one test vhost, read from the channel processes themselves by `rabbitmqctl
+ * list_channels` (the management API would show it only after its next statistics interval).
+ */
+export async function consumingChannelLimits(vhost: string, infra?: Infra): Promise<number[]> {
+  if (!vhost.startsWith(VHOST_PREFIX) || !SAFE_NAME.test(vhost)) {
+    throw new Error(`consumingChannelLimits: ${JSON.stringify(vhost)} is not a test vhost`);
+  }
+  const out = await (infra ?? (await startInfra())).rabbitmqctl([
+    'list_channels',
+    '--quiet',
+    '--no-table-headers',
+    '-p',
+    vhost,
+    'consumer_count',
+    'global_prefetch_count',
+  ]);
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter(([consumers]) => consumers !== undefined && consumers > 0)
+    .map(([, limit]) => limit ?? 0);
+}

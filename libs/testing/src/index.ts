@@ -54,4 +54,4 @@ export {
   type ServiceLaunch,
 } from './service-launch.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
-export { closeConsumerChannels } from './consumer-channels.ts';
+export { closeConsumerChannels, consumingChannelLimits } from './consumer-channels.ts';

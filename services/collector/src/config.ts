@@ -54,16 +54,16 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databaseUrl: e.DATABASE_URL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
-    jobs: jobSlots(
-      e.PSC_COLLECTOR_CONCURRENCY,
-      e.PSC_COLLECTOR_PREFETCH,
-      QUEUE_SPECS.collectorJobs,
-    ),
-    children: jobSlots(
-      e.PSC_COLLECTOR_CHILD_CONCURRENCY,
-      e.PSC_COLLECTOR_CHILD_PREFETCH,
-      QUEUE_SPECS.collectorChildren,
-    ),
+    jobs: jobSlots(QUEUE_SPECS.collectorJobs, {
+      concurrency: e.PSC_COLLECTOR_CONCURRENCY,
+      prefetch: e.PSC_COLLECTOR_PREFETCH,
+      handBackAfterMs: e.PSC_HAND_BACK_MS,
+    }),
+    children: jobSlots(QUEUE_SPECS.collectorChildren, {
+      concurrency: e.PSC_COLLECTOR_CHILD_CONCURRENCY,
+      prefetch: e.PSC_COLLECTOR_CHILD_PREFETCH,
+      handBackAfterMs: e.PSC_HAND_BACK_MS,
+    }),
     stages: e.PSC_COLLECTOR_STAGES as readonly CollectorStage[],
     fanOutMaxChildren: e.PSC_FANOUT_MAX_CHILDREN,
     logRetentionMs: e.PSC_LOG_RETENTION_HOURS * 3_600_000,

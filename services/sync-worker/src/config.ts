@@ -29,7 +29,11 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databaseUrl: e.DATABASE_URL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
-    jobs: jobSlots(e.PSC_WORKER_CONCURRENCY, e.PSC_WORKER_PREFETCH, QUEUE_SPECS.syncJobs),
+    jobs: jobSlots(QUEUE_SPECS.syncJobs, {
+      concurrency: e.PSC_WORKER_CONCURRENCY,
+      prefetch: e.PSC_WORKER_PREFETCH,
+      handBackAfterMs: e.PSC_HAND_BACK_MS,
+    }),
     ...workerSettings(e, 'sync-worker'),
     expressionBudget: expressionBudgetOf(e),
     workerSecretKey: e.PSC_WORKER_SECRET_KEY,

@@ -1,39 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { QUEUES } from '@psc/contracts';
 import { closeConsumerChannels, startFakePlatform, waitFor, type Item } from '@psc/testing';
-import { startHarness, type Harness } from './support/harness.ts';
+import { heldPlatform, startHarness } from './support/harness.ts';
 
 const items = (n: number): Item[] => Array.from({ length: n }, (_, i) => ({ id: `i${i + 1}` }));
-
-/**
- * A platform whose one page of three items is answered only once the test calls `answer`: a
- * run stays under way, its request out, for as long as the test needs.
- */
-async function heldPlatform(h: Harness, t: TestContext) {
-  const fake = await startFakePlatform();
-  t.after(() => fake.stop());
-  let answer: () => void = () => undefined;
-  const answered = new Promise<void>((resolve) => (answer = resolve));
-  fake.route('GET', '/items', async () => {
-    await answered;
-    return { body: { data: items(3) } };
-  });
-  const platform = h.addPlatform({
-    baseUrl: fake.url,
-    resources: [
-      {
-        name: 'items',
-        request: { path: '/items' },
-        itemsPath: 'data',
-        key: 'id',
-        mapping: { id: 'id' },
-      },
-    ],
-  });
-  return { fake, platform, answer };
-}
 
 // One page is stored by one statement, several by one transaction: a duplicate is refused by both.
 const shapes = [

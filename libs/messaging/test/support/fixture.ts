@@ -53,7 +53,7 @@ export interface Fixture {
 }
 
 interface RecordedEvent extends ConsumerEvent {
-  name: 'acked' | 'retried' | 'deferred' | 'dead-lettered' | 'held';
+  name: 'acked' | 'retried' | 'deferred' | 'dead-lettered' | 'held' | 'handed-back';
 }
 
 export async function createFixture(t: TestContext): Promise<Fixture> {
@@ -97,7 +97,15 @@ export async function createFixture(t: TestContext): Promise<Fixture> {
     async consumer(options) {
       const consumer = createConsumer({ retryTiersMs: TEST_TIERS_MS, ...options, logger });
       const events: RecordedEvent[] = [];
-      for (const name of ['acked', 'retried', 'deferred', 'dead-lettered', 'held'] as const) {
+      const names = [
+        'acked',
+        'retried',
+        'deferred',
+        'dead-lettered',
+        'held',
+        'handed-back',
+      ] as const;
+      for (const name of names) {
         consumer.on(name, (e: ConsumerEvent) => events.push({ name, ...e }));
       }
       let stopped = false;

@@ -26,7 +26,7 @@ import {
 } from '@psc/messaging';
 import { createWorkerSeal } from '@psc/platform-http';
 import { createLogger, createMetrics } from '@psc/telemetry';
-import { createIsolatedEnv, waitFor } from '@psc/testing';
+import { createIsolatedEnv, startFakePlatform, waitFor } from '@psc/testing';
 import type { Knex } from 'knex';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -52,6 +52,8 @@ export interface Harness {
   broker: Broker;
   rpc: RpcClient<'test'>;
   app: ReturnType<typeof createApp>;
+  /** Starts another sync-worker replica on the same vhost and database (stopped after the test). */
+  addReplica(env: Record<string, string>): Promise<ReturnType<typeof createApp>>;
   events: Envelope<Record<string, unknown>>[];
   /**
    * Registers a platform with the stand-in registry; returns it with defaults filled. The
@@ -89,16 +91,18 @@ export async function startHarness(
   const isolated = await createIsolatedEnv({ name: 'sync-worker' });
   const logger = createLogger({ service: 'sync-worker-test', level: 'silent' });
   const workerKey = randomBytes(32);
-  const config = loadConfig({
-    PSC_WORKER_SECRET_KEY: workerKey.toString('base64'),
-    AMQP_URL: isolated.amqpUrl,
-    DATABASE_URL: isolated.databaseUrl,
-    HTTP_PORT: '0',
-    PSC_RETRY_TIERS_MS: TEST_TIERS_MS.join(','),
-    PSC_EGRESS_ALLOW: '127.0.0.1,localhost',
-    PSC_WORKER_ID: 'worker-test',
-    ...env,
-  });
+  const configOf = (overrides: Record<string, string>) =>
+    loadConfig({
+      PSC_WORKER_SECRET_KEY: workerKey.toString('base64'),
+      AMQP_URL: isolated.amqpUrl,
+      DATABASE_URL: isolated.databaseUrl,
+      HTTP_PORT: '0',
+      PSC_RETRY_TIERS_MS: TEST_TIERS_MS.join(','),
+      PSC_EGRESS_ALLOW: '127.0.0.1,localhost',
+      PSC_WORKER_ID: 'worker-test',
+      ...overrides,
+    });
+  const config = configOf(env);
   const knex = await openDatabase({
     url: isolated.databaseUrl,
     schema: SCHEMA,
@@ -143,19 +147,23 @@ export async function startHarness(
     );
   });
   await tap.waitForConnect();
-  const app = createApp({
-    config,
-    logger,
-    knex,
-    broker,
-    registry: createMetrics({ service: 'sync-worker' }).registry,
-    clock: systemClock,
-  });
+  const appWith = (appConfig: typeof config) =>
+    createApp({
+      config: appConfig,
+      logger,
+      knex,
+      broker,
+      registry: createMetrics({ service: 'sync-worker' }).registry,
+      clock: systemClock,
+    });
+  const app = appWith(config);
   await app.start();
+  const replicas: ReturnType<typeof createApp>[] = [];
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'test' });
   const rpc = createRpcClient({ broker, appId: 'test', timeoutMs: 5_000 });
 
   t.after(async () => {
+    for (const replica of replicas) await replica.stop();
     await app.stop();
     await rpc.close();
     await publisher.close();
@@ -177,6 +185,12 @@ export async function startHarness(
     broker,
     rpc,
     app,
+    async addReplica(replicaEnv) {
+      const replica = appWith(configOf({ ...env, ...replicaEnv }));
+      replicas.push(replica);
+      await replica.start();
+      return replica;
+    },
     events,
     eventsOf,
     addPlatform(input, options = {}) {
@@ -229,4 +243,21 @@ export async function startHarness(
       );
     },
   };
+}
+
+/**
+ * A platform whose one page of three items is answered only once the test calls `answer`: a
+ * run stays under way, its request out, for as long as the test needs.
+ */
+export async function heldPlatform(h: Harness, t: TestContext) {
+  const fake = await startFakePlatform();
+  t.after(() => fake.stop());
+  let answer: () => void = () => undefined;
+  const answered = new Promise<void>((resolve) => (answer = resolve));
+  fake.route('GET', '/items', async () => {
+    await answered;
+    return { body: { data: [1, 2, 3].map((i) => ({ id: `i${i}` })) } };
+  });
+  const platform = h.addPlatform({ baseUrl: fake.url, resources: [itemsResource('items')] });
+  return { fake, platform, answer };
 }

@@ -1,4 +1,5 @@
 import { QUEUE_SPECS } from '@psc/contracts';
+import type { JobSlots } from '@psc/job-runner';
 import { createConsumer, type Broker, type Consumer } from '@psc/messaging';
 import type { Logger } from '@psc/telemetry';
 import type { CollectChildren } from '../../domain/collect-children.ts';
@@ -8,8 +9,8 @@ export function createCollectChildrenConsumer(deps: {
   broker: Broker;
   children: CollectChildren;
   logger: Logger;
-  /** Children run at once, and deliveries held (running or next in line). */
-  slots: { concurrency: number; prefetch: number };
+  /** Children run at once, deliveries held (running or next in line), and for how long. */
+  slots: JobSlots;
   maxAttempts: number;
   retryTiersMs: readonly number[];
   isTransient: (err: unknown) => boolean;
@@ -22,6 +23,7 @@ export function createCollectChildrenConsumer(deps: {
     logger: deps.logger,
     prefetch: deps.slots.prefetch,
     concurrency: deps.slots.concurrency,
+    handBackAfterMs: deps.slots.handBackAfterMs,
     maxAttempts: deps.maxAttempts,
     retryTiersMs: deps.retryTiersMs,
     isTransient: deps.isTransient,
