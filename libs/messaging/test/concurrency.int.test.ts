@@ -110,8 +110,9 @@ describe(
         queue: spec,
         prefetch: 3,
         concurrency: 1,
-        handler: async (envelope, ctx) => {
+        handler: (envelope, ctx) => {
           onB.push({ n: pingNumber(envelope), redelivered: ctx.redelivered });
+          return Promise.resolve();
         },
       });
       await waitFor(() => onB.length === 2, {
