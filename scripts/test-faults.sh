@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-install.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 test "$(node -v)" = "v24.21.0" || { echo "expected Node v24.21.0, got $(node -v)" >&2; exit 1; }
-echo "== build" && node scripts/build.ts
+echo "== build"
+node scripts/build.ts
 echo "== fault tests"
 exec node --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 --test-force-exit \
   'test/faults/**/*.test.ts' "$@"

@@ -9,19 +9,28 @@ bash scripts/ensure-install.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 test "$(node -v)" = "v24.21.0" || { echo "expected Node v24.21.0, got $(node -v)" >&2; exit 1; }
 quiet() { local out; out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }; }
+# One command per line: under `set -e` a failure inside `a && b && c` stops nothing unless it is
+# the last command of the list (a lint error once went through to a green run that way).
 # First, so a missing management API stops the run before minutes of checks, not after.
-echo "== test servers" && node scripts/test-infra.ts
-echo "== typecheck" && tsc -p tsconfig.json && tsc -p libs/console
-echo "== lint" && eslint . && prettier --check . >/dev/null
+echo "== test servers"
+node scripts/test-infra.ts
+echo "== typecheck"
+tsc -p tsconfig.json
+tsc -p libs/console
+echo "== lint"
+eslint .
+prettier --check . >/dev/null
 # Import cycles across every package (workspace imports resolved to their sources), and unused
 # files, exports and dependencies (knip.json says what is an entry point).
 quiet madge --circular --extensions ts,tsx --ts-config tsconfig.madge.json --no-spinner \
   libs services test bench scripts
 knip --no-progress
-echo "== openapi" && node scripts/api-client.ts --check &&
-  REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true redocly lint --format=summary \
-    libs/api-client/openapi.json
-echo "== build" && node scripts/build.ts
+echo "== openapi"
+node scripts/api-client.ts --check
+REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true redocly lint --format=summary \
+  libs/api-client/openapi.json
+echo "== build"
+node scripts/build.ts
 echo "== alert rules"
 command -v promtool >/dev/null ||
   { echo "promtool not found: apt-get -y install prometheus (.ci/run installs it)" >&2; exit 1; }
