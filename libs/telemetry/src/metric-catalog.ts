@@ -78,6 +78,13 @@ export const PSC_METRICS = {
     labels: { task_type: TASK_TYPE },
     exportedBy: WORKERS,
   },
+  jobsHandedBack: {
+    name: 'psc_jobs_handed_back_total',
+    type: 'counter',
+    help: 'Deliveries this worker held next in line and put back in the queue after PSC_HAND_BACK_MS without a free slot.',
+    labels: { queue: { bound: 'queues' } },
+    exportedBy: WORKERS,
+  },
   queueMessages: {
     name: 'psc_queue_messages',
     type: 'gauge',

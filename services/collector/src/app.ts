@@ -146,6 +146,7 @@ export function createApp(deps: AppDeps) {
     taken: async () => (await rpcClient.call(collectScheduleStops, {})).items,
     logger,
   });
+  const jobMetrics = createJobMetrics(deps.registry, ['collect']);
   const runner = createJobRunner({
     broker,
     queue: QUEUE_SPECS.collectorJobs,
@@ -170,8 +171,9 @@ export function createApp(deps: AppDeps) {
     startedNoticeMs: config.startedNoticeMs,
     crashLoopLimit: config.crashLoopLimit,
     isTransient: isUnavailableError,
-    metrics: createJobMetrics(deps.registry, ['collect']),
+    metrics: jobMetrics,
   });
+  jobMetrics.countHandBacks(runner.consumer);
   const activeChildren = new Set<string>();
   const children = createCollectChildrenConsumer({
     broker,
@@ -193,6 +195,7 @@ export function createApp(deps: AppDeps) {
     isTransient: isUnavailableError,
     active: activeChildren,
   });
+  jobMetrics.countHandBacks(children);
   const cancellations = createCancellationsConsumer({
     broker,
     queue: QUEUE_SPECS.collectorCancellations,

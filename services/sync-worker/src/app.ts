@@ -149,6 +149,7 @@ export function createApp(deps: AppDeps) {
     },
     logger,
   });
+  const jobMetrics = createJobMetrics(deps.registry, Object.keys(tasks));
   const runner = createJobRunner({
     broker,
     queue: QUEUE_SPECS.syncJobs,
@@ -167,8 +168,9 @@ export function createApp(deps: AppDeps) {
     startedNoticeMs: config.startedNoticeMs,
     crashLoopLimit: config.crashLoopLimit,
     isTransient: isUnavailableError,
-    metrics: createJobMetrics(deps.registry, Object.keys(tasks)),
+    metrics: jobMetrics,
   });
+  jobMetrics.countHandBacks(runner.consumer);
   const heartbeat = createHeartbeat({
     publisher,
     service: 'sync-worker',

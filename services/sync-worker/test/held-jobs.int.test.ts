@@ -35,5 +35,11 @@ describe('sync-worker.jobs: jobs held next in line', { timeout: 60_000 }, () => 
     assert.equal(h.eventsOf('job.succeeded', quickJob).length, 1);
     assert.deepEqual(h.eventsOf('job.failed'), [], 'no attempt failed or timed out');
     assert.equal(quickFake.requests.length, 1, 'the quick job ran once');
+    const handedBack = await h.metrics.getSingleMetric('psc_jobs_handed_back_total')?.get();
+    assert.deepEqual(
+      handedBack?.values.map((v) => [v.labels.queue, v.value]),
+      [['sync-worker.jobs', 1]],
+      'replica A counted the one it put back',
+    );
   });
 });

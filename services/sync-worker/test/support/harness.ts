@@ -25,7 +25,7 @@ import {
   type RpcClient,
 } from '@psc/messaging';
 import { createWorkerSeal } from '@psc/platform-http';
-import { createLogger, createMetrics } from '@psc/telemetry';
+import { createLogger, createMetrics, type Metrics } from '@psc/telemetry';
 import { createIsolatedEnv, startFakePlatform, waitFor } from '@psc/testing';
 import type { Knex } from 'knex';
 import { createApp } from '../../src/app.ts';
@@ -52,6 +52,8 @@ export interface Harness {
   broker: Broker;
   rpc: RpcClient<'test'>;
   app: ReturnType<typeof createApp>;
+  /** The app's metrics (what its `/metrics` serves). */
+  metrics: Metrics['registry'];
   /** Starts another sync-worker replica on the same vhost and database (stopped after the test). */
   addReplica(env: Record<string, string>): Promise<ReturnType<typeof createApp>>;
   events: Envelope<Record<string, unknown>>[];
@@ -147,16 +149,10 @@ export async function startHarness(
     );
   });
   await tap.waitForConnect();
-  const appWith = (appConfig: typeof config) =>
-    createApp({
-      config: appConfig,
-      logger,
-      knex,
-      broker,
-      registry: createMetrics({ service: 'sync-worker' }).registry,
-      clock: systemClock,
-    });
-  const app = appWith(config);
+  const appWith = (appConfig: typeof config, registry: Metrics['registry']) =>
+    createApp({ config: appConfig, logger, knex, broker, registry, clock: systemClock });
+  const metrics = createMetrics({ service: 'sync-worker' }).registry;
+  const app = appWith(config, metrics);
   await app.start();
   const replicas: ReturnType<typeof createApp>[] = [];
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'test' });
@@ -185,8 +181,12 @@ export async function startHarness(
     broker,
     rpc,
     app,
+    metrics,
     async addReplica(replicaEnv) {
-      const replica = appWith(configOf({ ...env, ...replicaEnv }));
+      const replica = appWith(
+        configOf({ ...env, ...replicaEnv }),
+        createMetrics({ service: 'sync-worker' }).registry,
+      );
       replicas.push(replica);
       await replica.start();
       return replica;
