@@ -195,7 +195,11 @@ export function createConsumeLoop(options: {
             'delivery could not be put back fresh; requeued',
           );
           options.onLost?.(w.msg);
-          w.ch.nack(w.msg, false, true);
+          try {
+            w.ch.nack(w.msg, false, true);
+          } catch {
+            // The channel is closing after all: the broker has the delivery back.
+          }
         }
         settled();
       });
