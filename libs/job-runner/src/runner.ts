@@ -55,6 +55,11 @@ export interface RunContext {
   readonly queuedAt: Date;
   /** Aborts at the job's hard timeout. */
   readonly signal: AbortSignal;
+  /**
+   * The run's key, the same on every delivery of it: what its first platform request is
+   * deferred as (a turn booked under it at a rate-limited platform).
+   */
+  readonly runKey: string;
   readonly logger: Logger;
   /** Reports how far the run has got (at most every `progressIntervalMs`); stops a cancelled run. */
   progress(done: { pages: number; records: number }): Promise<void>;
@@ -285,6 +290,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       correlationId: message.correlationId,
       queuedAt: new Date(message.occurredAt),
       signal,
+      runKey: `${job.jobId}/${job.run}`,
       logger: log,
       throwIfCancelled,
       async progress(done) {

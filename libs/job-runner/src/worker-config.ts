@@ -48,6 +48,13 @@ export const workerEnv = {
    * a slot before it goes back to the queue, for a replica with a free slot (consume-loop.ts).
    */
   PSC_HAND_BACK_MS: z.coerce.number().int().min(100).max(600_000).default(2_000),
+  /**
+   * How long a job's first request to a rate-limited platform may wait in its worker slot for
+   * the platform's turn or a free request slot. A job that would wait longer is deferred (no
+   * attempt spent) with its turn booked, so a burst of one slow platform's jobs cannot fill
+   * every slot while other platforms' jobs wait (platform-limiter.ts).
+   */
+  PSC_PLATFORM_TURN_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** How long a job's statement waits for a row lock before the job is held and tried later. */
   PSC_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /**
@@ -73,6 +80,7 @@ export function workerSettings(e: WorkerEnv, service: string) {
     jobTimeoutMs: e.PSC_JOB_TIMEOUT_MS,
     startedNoticeMs: e.PSC_STARTED_NOTICE_MS,
     fetchMaxBytes: e.PSC_FETCH_MAX_BYTES,
+    platformTurnWaitMs: e.PSC_PLATFORM_TURN_WAIT_MS,
     egressAllow: e.PSC_EGRESS_ALLOW,
     heartbeatMs: e.PSC_HEARTBEAT_MS,
     workerId: e.PSC_WORKER_ID ?? `${service}-${hostname()}-${process.pid}`,

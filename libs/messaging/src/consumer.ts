@@ -7,7 +7,7 @@ import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
 import { delayDelivery, describeError, parkDelivery, requeueFresh } from './delivery.ts';
 import { DeferError, RetiredMessageError } from './errors.ts';
-import { deferredDelay, delayLadder, jitteredDelay } from './jitter.ts';
+import { deferredByDelay, deferredDelay, delayLadder, jitteredDelay } from './jitter.ts';
 import { parseDelivery, retiredTypes, type MessageOf } from './message.ts';
 import { defaultRetryTiers, queueName, queueTopology } from './topology.ts';
 
@@ -150,7 +150,10 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
   function decide(err: unknown, attempt: number): FailureDecision {
     if (err instanceof DeferError && spec.failures === 'retries') {
       // Every job of a platform whose breaker opened is deferred at once: spread them too.
-      const delayMs = deferredDelay(err.delayMs, ladder, random);
+      // One that holds a booked turn comes back by then instead.
+      const delayMs = err.by
+        ? deferredByDelay(err.delayMs, ladder)
+        : deferredDelay(err.delayMs, ladder, random);
       return { kind: 'defer', delayMs, nextAttemptAt: new Date(now().getTime() + delayMs) };
     }
     const retryable = err instanceof AppError ? err.retryable : true;

@@ -29,6 +29,14 @@ export function deferredDelay(
 }
 
 /**
+ * The delay of a deferral that must come back by `delayMs` (its job holds a booked turn then):
+ * the longest of the ladder's delays not over it, or its shortest.
+ */
+export function deferredByDelay(delayMs: number, ladder: readonly number[]): number {
+  return ladder.findLast((d) => d <= delayMs) ?? ladder[0] ?? delayMs;
+}
+
+/**
  * Full jitter, in steps: a delay drawn evenly from the tier's steps (1/8 … 8/8 of it), so
  * deliveries that failed together — a platform outage fails every job at once — come back
  * spread over the whole tier instead of all in the same second. `atLeast` (a platform's

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { JITTER_STEPS, deferredDelay, delayLadder, jitteredDelay } from '@psc/messaging';
+import {
+  JITTER_STEPS,
+  deferredByDelay,
+  deferredDelay,
+  delayLadder,
+  jitteredDelay,
+} from '@psc/messaging';
 
 describe('retry jitter', () => {
   it('when tiers are set, then each one has a delay queue per step and every draw is one of them', () => {
@@ -29,6 +35,15 @@ describe('retry jitter', () => {
       30_000,
       'capped at the longest',
     );
+  });
+
+  it('when a deferred job holds a booked turn, then it comes back by then, as late as the delay queues allow', () => {
+    const ladder = delayLadder([1_000, 5_000, 30_000]);
+    assert.equal(deferredByDelay(7_400, ladder), 5_000);
+    assert.equal(deferredByDelay(2_400, ladder), 1_875);
+    assert.equal(deferredByDelay(30_000, ladder), 30_000);
+    assert.equal(deferredByDelay(90_000, ladder), 30_000, 'capped at the longest');
+    assert.equal(deferredByDelay(100, ladder), 125, 'no shorter delay queue than the first');
   });
 
   it('when a platform says Retry-After, then the delay is at least that long', () => {

@@ -68,22 +68,35 @@ export function createPlatformBreakers(options: {
   }
 
   return {
-    async fire<T>(platform: Platform, task: () => Promise<T>): Promise<T> {
+    /**
+     * Runs `task` through the platform's breaker. `admit` (the platform's rate and concurrency
+     * limits) wraps the breaker's own call: it is passed only when the breaker is not open, and
+     * its deferral of a job is not a call the breaker counts, either way.
+     */
+    async fire<T>(
+      platform: Platform,
+      task: () => Promise<T>,
+      admit?: (call: () => Promise<T>) => Promise<T>,
+    ): Promise<T> {
       const entry = entryFor(platform);
       if (entry.breaker.opened && entry.openedAt && options.resetRequested) {
         if (await options.resetRequested(platform.id, entry.openedAt)) entry.breaker.close();
       }
-      try {
-        return (await entry.breaker.fire(task)) as T;
-      } catch (err) {
-        if ((err as { code?: string }).code === 'EOPENBREAKER') {
-          throw new DeferError(
-            `breaker for platform ${platform.name} is open`,
-            Math.min(platform.breaker.resetTimeoutMs, maxDeferMs),
-          );
+      const open = () =>
+        new DeferError(
+          `breaker for platform ${platform.name} is open`,
+          Math.min(platform.breaker.resetTimeoutMs, maxDeferMs),
+        );
+      if (entry.breaker.opened) throw open();
+      const call = async () => {
+        try {
+          return (await entry.breaker.fire(task)) as T;
+        } catch (err) {
+          if ((err as { code?: string }).code === 'EOPENBREAKER') throw open();
+          throw err;
         }
-        throw err;
-      }
+      };
+      return admit ? admit(call) : call();
     },
     state(platformId: string): BreakerState | undefined {
       const breaker = entries.get(platformId)?.breaker;

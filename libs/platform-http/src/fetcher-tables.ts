@@ -31,3 +31,16 @@ export async function createFetcherTables(knex: Knex, schema: string): Promise<v
     t.primary(['platform_id', 'slot']);
   });
 }
+
+/**
+ * Migration step: turns booked for deferred jobs under a platform's rate limit (see the platform
+ * limiter), one per job, so a job deferred for a far-off turn gets that turn when it is back.
+ */
+export async function createRateTickets(knex: Knex, schema: string): Promise<void> {
+  await knex.schema.withSchema(schema).createTable('rate_tickets', (t) => {
+    t.uuid('platform_id').notNullable();
+    t.text('holder').notNullable();
+    t.timestamp('turn_at', { useTz: true }).notNullable();
+    t.primary(['platform_id', 'holder']);
+  });
+}

@@ -11,7 +11,11 @@ import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { Metrics } from '@psc/telemetry';
 import { createBreakerStore } from './breaker-store.ts';
 import { createPlatformBreakers, type BreakerChange } from './breakers.ts';
-import { createPlatformHttpClient, type PlatformRequest } from './platform-client.ts';
+import {
+  createPlatformHttpClient,
+  type PlatformRequest,
+  type RequestOptions,
+} from './platform-client.ts';
 import { createPlatformLimiter } from './platform-limiter.ts';
 import { createPlatformMetrics } from './platform-metrics.ts';
 import type { WorkerSeal } from './worker-seal.ts';
@@ -31,6 +35,11 @@ export interface PlatformFetcherOptions {
   registry?: Metrics['registry'];
   /** Opens the sealed credential of each call (`PSC_WORKER_SECRET_KEY`). */
   seal: Pick<WorkerSeal, 'open'>;
+  /**
+   * The longest a job's first request waits in its worker slot for a rate-limited platform's
+   * turn or request slot before the job is deferred (`PSC_PLATFORM_TURN_WAIT_MS`).
+   */
+  turnWaitMs: number;
 }
 
 /**
@@ -60,9 +69,12 @@ export function createPlatformFetcher(options: PlatformFetcherOptions) {
     egress: options.egress,
     breakers,
     ...(metrics ? { metrics } : {}),
-    limit: (platform, task, signal) =>
+    limit: (platform, task, { signal, deferAs }) =>
       platform.rateLimit
-        ? limiter.run(platform.id, platform.rateLimit, platform.timeoutMs + 5_000, task, signal)
+        ? limiter.run(platform, platform.rateLimit, platform.timeoutMs + 5_000, task, {
+            signal,
+            bound: deferAs ? { holder: deferAs, maxWaitMs: options.turnWaitMs } : undefined,
+          })
         : task(),
   });
 
@@ -75,7 +87,7 @@ export function createPlatformFetcher(options: PlatformFetcherOptions) {
     request: async (
       platform: SealedPlatform,
       request: PlatformRequest,
-      requestOptions?: { signal?: AbortSignal | undefined },
+      requestOptions?: RequestOptions,
     ) => client.request(options.seal.open(platform), request, requestOptions),
     /** Ids of platforms whose breaker is open in this replica (heartbeats). */
     openBreakers: () => breakers.openBreakers(),

@@ -11,9 +11,10 @@ export {
   type PlatformLimit,
   type PlatformRequest,
   type PlatformResponse,
+  type RequestOptions,
 } from './platform-client.ts';
 export { createPlatformFetcher, type PlatformFetcher } from './fetcher.ts';
-export { createFetcherTables } from './fetcher-tables.ts';
+export { createFetcherTables, createRateTickets } from './fetcher-tables.ts';
 export { UpstreamStatusError, parseRetryAfter } from './responses.ts';
 export {
   DEFAULT_EXPRESSION_BUDGET,

@@ -28,11 +28,22 @@ export interface PlatformResponse {
   url: string;
 }
 
+/** How a request is made, besides what it asks. */
+export interface RequestOptions {
+  signal?: AbortSignal | undefined;
+  /**
+   * Set on a job's first request, to the job's key (job and run): rather than wait long in its
+   * worker slot for the platform's rate-limit turn or a free request slot, the job is deferred
+   * (DeferError), its turn booked under this key. Nothing is lost: it has done nothing yet.
+   */
+  deferAs?: string | undefined;
+}
+
 /** Runs a call inside the platform's shared rate and concurrency limits. */
 export type PlatformLimit = <T>(
   platform: Platform,
   task: () => Promise<T>,
-  signal: AbortSignal | undefined,
+  options: RequestOptions,
 ) => Promise<T>;
 
 /** The URL to call (credentials applied) and the same URL without them. */
@@ -68,8 +79,8 @@ function requestHeaders(platform: Platform, request: PlatformRequest, withBody: 
  * Calls platforms with node-fetch over keep-alive connections: the egress guard checks every URL
  * (each page and next link) and every connection's address, credentials go where the platform
  * says, redirects are refused, bodies are size-capped, each call has the platform's timeout.
- * Calls run inside the platform's breaker (an open one defers the job) and then, when given,
- * its shared rate and concurrency limits.
+ * Calls run inside the platform's breaker (an open one defers the job) and, when given, its
+ * shared rate and concurrency limits.
  */
 export function createPlatformHttpClient(options: {
   /** The process-wide response size cap; a platform's own `maxResponseBytes` may lower it. */
@@ -176,7 +187,7 @@ export function createPlatformHttpClient(options: {
     request(
       platform: Platform,
       request: PlatformRequest,
-      requestOptions: { signal?: AbortSignal | undefined } = {},
+      requestOptions: RequestOptions = {},
     ): Promise<PlatformResponse> {
       const { signal } = requestOptions;
       const once = async () => {
@@ -199,8 +210,10 @@ export function createPlatformHttpClient(options: {
       };
       const limit = options.limit;
       // The breaker goes first: an open one defers the job without taking a rate slot.
-      return options.breakers.fire(platform, () =>
-        limit ? limit(platform, once, signal) : once(),
+      return options.breakers.fire(
+        platform,
+        once,
+        limit ? (call) => limit(platform, call, requestOptions) : undefined,
       );
     },
     close(): void {

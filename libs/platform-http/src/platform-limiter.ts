@@ -1,22 +1,40 @@
 import type { Knex } from 'knex';
 import { delay } from '@psc/core';
+import { DeferError } from '@psc/messaging';
 
 export interface PlatformLimits {
   requestsPerSecond: number;
   concurrency: number;
 }
 
+/** How a job's first request may be deferred instead of waiting in its worker slot. */
+export interface TurnBound {
+  /** The job's key (job and run): the turn booked for it when it is deferred. */
+  holder: string;
+  /** The longest the request waits for a request slot or its turn; beyond it, DeferError. */
+  maxWaitMs: number;
+}
+
 const SLOT_POLL_MS = 25;
+/** A booked turn its job never came back for (cancelled, dead) is dropped this long after. */
+const STALE_TURN_MS = 10 * 60_000;
 
 /**
  * Rate and concurrency limits per platform that hold across every replica of a worker service,
- * kept in the service's schema. The rate limit hands out request times spaced 1/rps apart (each caller reserves the
- * next free time and waits for it), so no second ever sees more than rps requests (+1 at its
- * edge). Concurrency slots are leases: a crashed holder's slot frees itself when the lease ends.
+ * kept in the service's schema. The rate limit hands out request times spaced 1/rps apart (each
+ * caller reserves the next free time and waits for it), so no second ever sees more than rps
+ * requests (+1 at its edge). Concurrency slots are leases: a crashed holder's slot frees itself
+ * when the lease ends.
+ *
+ * A job's first request may be bounded ({@link TurnBound}): a burst of jobs for a slow platform
+ * then does not fill every worker slot of every replica with jobs waiting for their turn, while
+ * other platforms' jobs wait in the queue. A job whose turn is too far off books that turn
+ * (`rate_tickets`, so the platform's rate is still used in order) and is deferred to come back
+ * by then; one that finds no free request slot in time is deferred with nothing booked.
  */
 export function createPlatformLimiter(knex: Knex, schema: string) {
-  async function reserve(platformId: string, requestsPerSecond: number): Promise<number> {
-    const spacingMs = 1_000 / requestsPerSecond;
+  /** Takes the next request time; ms until it. */
+  async function reserve(platformId: string, spacingMs: number): Promise<number> {
     const { rows } = await knex.raw<{ rows: { wait_ms: number }[] }>(
       `insert into ${schema}.rate_limits as r (platform_id, next_at)
        values (?, clock_timestamp() + make_interval(secs => ? / 1000.0))
@@ -29,12 +47,51 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
     return rows[0]?.wait_ms ?? 0;
   }
 
+  /**
+   * The turn booked for `holder` when it was deferred: ms until it, or undefined when it has
+   * none, or one it came back too late for (taking it now could exceed the rate).
+   */
+  async function bookedTurn(
+    platformId: string,
+    holder: string,
+    spacingMs: number,
+    maxWaitMs: number,
+  ): Promise<{ waitMs: number; used: boolean } | undefined> {
+    const { rows } = await knex.raw<{ rows: { wait_ms: number }[] }>(
+      `select extract(epoch from (turn_at - clock_timestamp())) * 1000 as wait_ms
+         from ${schema}.rate_tickets where platform_id = ? and holder = ?`,
+      [platformId, holder],
+    );
+    const waitMs = rows[0]?.wait_ms;
+    if (waitMs === undefined) return undefined;
+    if (waitMs > maxWaitMs) return { waitMs, used: false };
+    await knex.raw(`delete from ${schema}.rate_tickets where platform_id = ? and holder = ?`, [
+      platformId,
+      holder,
+    ]);
+    return waitMs < -spacingMs ? undefined : { waitMs: Math.max(0, waitMs), used: true };
+  }
+
+  async function book(platformId: string, holder: string, waitMs: number): Promise<void> {
+    await knex.raw(
+      `with stale as (
+         delete from ${schema}.rate_tickets
+          where platform_id = ? and turn_at < clock_timestamp() - make_interval(secs => ? / 1000.0))
+       insert into ${schema}.rate_tickets (platform_id, holder, turn_at)
+       values (?, ?, clock_timestamp() + make_interval(secs => ? / 1000.0))
+       on conflict (platform_id, holder) do update set turn_at = excluded.turn_at`,
+      [platformId, STALE_TURN_MS, platformId, holder, waitMs],
+    );
+  }
+
+  /** A free request slot of the platform (polled), or undefined when `deadline` passes first. */
   async function acquireSlot(
     platformId: string,
     concurrency: number,
     leaseMs: number,
-    signal?: AbortSignal,
-  ): Promise<number> {
+    signal: AbortSignal | undefined,
+    deadline: number,
+  ): Promise<number | undefined> {
     await knex.raw(
       `insert into ${schema}.platform_slots (platform_id, slot, lease_until)
        select ?, g, '-infinity' from generate_series(0, ? - 1) as g
@@ -54,25 +111,62 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
       );
       const slot = rows[0]?.slot;
       if (slot !== undefined) return slot;
+      if (Date.now() + SLOT_POLL_MS > deadline) return undefined;
       await delay(SLOT_POLL_MS);
     }
   }
 
+  /** ms to wait for this request's turn; DeferError when a bounded first request must wait longer. */
+  async function turn(
+    platform: { id: string; name: string },
+    requestsPerSecond: number,
+    bound: TurnBound | undefined,
+  ): Promise<number> {
+    const spacingMs = 1_000 / requestsPerSecond;
+    const booked = bound
+      ? await bookedTurn(platform.id, bound.holder, spacingMs, bound.maxWaitMs)
+      : undefined;
+    if (booked?.used) return booked.waitMs;
+    // Still early for its booked turn (the delay queues are coarse): back again by then.
+    const waitMs = booked ? booked.waitMs : await reserve(platform.id, spacingMs);
+    if (!bound || waitMs <= bound.maxWaitMs) return waitMs;
+    if (!booked) await book(platform.id, bound.holder, waitMs);
+    throw new DeferError(
+      `platform ${platform.name} is rate-limited: this job's turn is in ${(waitMs / 1000).toFixed(1)} s`,
+      waitMs,
+      { by: true },
+    );
+  }
+
   return {
     /**
-     * Waits for a request slot of the platform, runs `call`, and frees the slot. `leaseMs` must
-     * exceed the call's own timeout.
+     * Waits for a request slot of the platform and for its turn under the rate limit, runs
+     * `call`, and frees the slot. `leaseMs` must exceed the call's own timeout. With `bound`,
+     * a wait longer than its `maxWaitMs` throws DeferError instead.
      */
     async run<T>(
-      platformId: string,
+      platform: { id: string; name: string },
       limits: PlatformLimits,
       leaseMs: number,
       call: () => Promise<T>,
-      signal?: AbortSignal,
+      options: { signal?: AbortSignal | undefined; bound?: TurnBound | undefined } = {},
     ): Promise<T> {
-      const slot = await acquireSlot(platformId, limits.concurrency, leaseMs, signal);
+      const { signal, bound } = options;
+      const slot = await acquireSlot(
+        platform.id,
+        limits.concurrency,
+        leaseMs,
+        signal,
+        bound ? Date.now() + bound.maxWaitMs : Infinity,
+      );
+      if (slot === undefined) {
+        throw new DeferError(
+          `platform ${platform.name} is busy: its ${limits.concurrency} request slots are taken`,
+          Math.max(1_000, bound!.maxWaitMs),
+        );
+      }
       try {
-        const waitMs = await reserve(platformId, limits.requestsPerSecond);
+        const waitMs = await turn(platform, limits.requestsPerSecond, bound);
         if (waitMs > 0) await delay(waitMs);
         signal?.throwIfAborted();
         return await call();
@@ -80,7 +174,7 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
         await knex
           .raw(
             `update ${schema}.platform_slots set lease_until = '-infinity' where platform_id = ? and slot = ?`,
-            [platformId, slot],
+            [platform.id, slot],
           )
           .catch(() => undefined); // the lease runs out on its own
       }

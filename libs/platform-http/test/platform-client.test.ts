@@ -7,7 +7,7 @@ import { platformWithSecrets, type PlatformWithSecrets } from '@psc/contracts';
 import { AppError } from '@psc/core';
 import { createEgressGuard } from '@psc/egress';
 import { DeferError } from '@psc/messaging';
-import { startFakePlatform, type FakePlatform } from '@psc/testing';
+import { startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { createPlatformBreakers, createPlatformHttpClient } from '../src/index.ts';
 
 const silent = { info: () => undefined };
@@ -120,6 +120,57 @@ describe('@psc/platform-http: createPlatformHttpClient', () => {
     breakers.reset(platform.id);
     assert.equal(breakers.state(platform.id), 'closed');
     assert.deepEqual((await client.request(platform, { path: '/x' })).body, { ok: true });
+  });
+
+  it('when the rate limit defers a job, then its breaker counts nothing: a closed one stays closed, a half-open one waits for a real call', async (t) => {
+    const fake = await startFakePlatform();
+    const breakers = createPlatformBreakers({ logger: silent });
+    let busy = true;
+    const seen: (string | undefined)[] = [];
+    const client = createPlatformHttpClient({
+      maxBytes: 1_024,
+      egress: createEgressGuard({ allow: ['127.0.0.1'] }),
+      breakers,
+      limit: (_platform, task, { deferAs }) => {
+        seen.push(deferAs);
+        if (busy) return Promise.reject(new DeferError('platform is rate-limited', 1_000));
+        return task();
+      },
+    });
+    t.after(async () => {
+      client.close();
+      await fake.stop();
+    });
+    fake.route('GET', '/x', () => ({ body: { ok: true } }));
+    const platform = platformAt(fake, {
+      breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 200 },
+    });
+
+    const deferral = () =>
+      client.request(platform, { path: '/x' }, { deferAs: 'job-1/1' }).then(
+        () => assert.fail('expected a deferral'),
+        (e: unknown) => e,
+      );
+    for (let i = 0; i < 3; i += 1) assert.ok((await deferral()) instanceof DeferError);
+    assert.equal(breakers.state(platform.id), 'closed', 'three deferrals are no failures');
+    assert.deepEqual(seen, ['job-1/1', 'job-1/1', 'job-1/1'], 'the limit was told the job');
+
+    busy = false;
+    fake.setFault({ status: 500 });
+    await rejection(client.request(platform, { path: '/x' }));
+    assert.equal(breakers.state(platform.id), 'open', 'one real failure opens it');
+    await waitFor(() => breakers.state(platform.id) === 'half-open', {
+      message: 'the breaker lets a probe through after its reset timeout',
+    });
+    fake.setFault(null);
+    busy = true;
+    const deferred = await deferral();
+    assert.ok(deferred instanceof DeferError);
+    assert.equal(deferred.message, 'platform is rate-limited');
+    assert.equal(breakers.state(platform.id), 'half-open', 'a deferral is no probe');
+    busy = false;
+    assert.deepEqual((await client.request(platform, { path: '/x' })).body, { ok: true });
+    assert.equal(breakers.state(platform.id), 'closed', 'the real probe closed it');
   });
 
   it('when a body is not JSON, is cut off or stalls past the timeout, then each fails as retryable with what happened, and the next call is answered', async (t) => {

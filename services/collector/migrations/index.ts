@@ -5,6 +5,7 @@ import * as createCollections from './20261201000000_create_collections.ts';
 import * as jobRunner from './20261203000000_job_runner.ts';
 import * as collectedBy from './20261204000000_collected_by.ts';
 import * as retention from './20261208000000_retention.ts';
+import * as rateTickets from './20261209000000_rate_tickets.ts';
 
 export const SCHEMA = SERVICE_SCHEMAS['collector'];
 
@@ -14,4 +15,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261203000000_job_runner.ts': jobRunner,
   '20261204000000_collected_by.ts': collectedBy,
   '20261208000000_retention.ts': retention,
+  '20261209000000_rate_tickets.ts': rateTickets,
 };

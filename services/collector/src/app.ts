@@ -104,6 +104,7 @@ export function createApp(deps: AppDeps) {
     service: 'collector',
     workerId: config.workerId,
     maxBytes: config.fetchMaxBytes,
+    turnWaitMs: config.platformTurnWaitMs,
     egress: deps.egress ?? createEgressGuard({ allow: config.egressAllow }),
     logger,
     registry: deps.registry,
@@ -134,7 +135,7 @@ export function createApp(deps: AppDeps) {
   });
   const collectDeps: CollectDeps = {
     platforms,
-    fetch: (platform, request, signal) => fetcher.request(platform, request, { signal }),
+    fetch: (platform, request, options) => fetcher.request(platform, request, options),
     collections,
     clock,
     workerId: config.workerId,

@@ -89,6 +89,7 @@ export function createApp(deps: AppDeps) {
     service: 'sync-worker',
     workerId: config.workerId,
     maxBytes: config.fetchMaxBytes,
+    turnWaitMs: config.platformTurnWaitMs,
     egress: createEgressGuard({ allow: config.egressAllow }),
     logger,
     registry: deps.registry,

@@ -21,10 +21,11 @@ export function createCollectChildren(deps: CollectDeps & { store: CollectionSto
       const platform = await deps.platforms.get(child.platformId);
       const resource = collectResource(platform, child.resource);
       if (!resource.fanOut) throw new NonRetryableError('no_fan_out', 'resource has no fanOut');
+      // A child is one request: it may be deferred rather than wait long for its turn.
       const { body, url } = await deps.fetch(
         platform,
         renderRequest(resource.fanOut.request, child.params),
-        signal,
+        { signal, deferAs: `${child.parentJobId}/${child.parentRun}/${child.index}` },
       );
       const docs = await documentsOf(body, resource.fanOut.itemsPath, {
         jobId: child.parentJobId,

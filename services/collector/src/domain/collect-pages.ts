@@ -1,11 +1,16 @@
 import type { Pagination, SealedPlatform as Platform } from '@psc/contracts';
-import { createPager, type PageRequest, type PlatformRequest } from '@psc/platform-http';
+import {
+  createPager,
+  type PageRequest,
+  type PlatformRequest,
+  type RequestOptions,
+} from '@psc/platform-http';
 import type { RenderedRequest } from './request-template.ts';
 
 export type CollectFetch = (
   platform: Platform,
   request: PlatformRequest,
-  signal?: AbortSignal,
+  options: RequestOptions,
 ) => Promise<{ body: unknown; url: string; headers: Record<string, string> }>;
 
 export interface FetchedPage {
@@ -28,6 +33,11 @@ export async function fetchPages(args: {
   itemsOf: (body: unknown) => Promise<unknown[]>;
   onPage?: (page: FetchedPage) => void;
   signal?: AbortSignal | undefined;
+  /**
+   * The job's key: the first page's request may defer the job rather than wait long for a
+   * rate-limited platform's turn (later pages wait: the job has begun).
+   */
+  deferAs?: string;
 }): Promise<FetchedPage[]> {
   const { method, headers, body, path, query } = args.request;
   const pager = createPager(args.pagination, { path, query }, { baseUrl: args.platform.baseUrl });
@@ -38,7 +48,7 @@ export async function fetchPages(args: {
     const response = await args.fetch(
       args.platform,
       { method, headers, ...(body === undefined ? {} : { body }), ...next },
-      args.signal,
+      { signal: args.signal, deferAs: pages.length === 0 ? args.deferAs : undefined },
     );
     const page = { items: await args.itemsOf(response.body), url: response.url };
     pages.push(page);

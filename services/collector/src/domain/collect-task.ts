@@ -156,6 +156,7 @@ export function createCollectTask(
         fetch: deps.fetch,
         itemsOf: pick,
         signal: ctx.signal,
+        deferAs: ctx.runKey,
         onPage: ({ items }) => {
           count += items.length;
           if (maxItems !== undefined && count > maxItems) {

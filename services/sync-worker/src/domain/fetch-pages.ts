@@ -1,13 +1,13 @@
 import type { SealedPlatform as Platform, ResourceDefinition } from '@psc/contracts';
 import { checkSuccess, collapseDuplicates, extractItems, mapChildren, mapItem } from './mapping.ts';
-import { createPager, type PageRequest } from '@psc/platform-http';
+import { createPager, type PageRequest, type RequestOptions } from '@psc/platform-http';
 import type { MappedRecord } from '../data-access/record.repository.ts';
 
 export type FetchPage = (
   platform: Platform,
   resource: ResourceDefinition,
   request: PageRequest,
-  options: { signal?: AbortSignal },
+  options: RequestOptions,
 ) => Promise<{ body: unknown; headers: Record<string, string> }>;
 
 export interface MappedPage {
@@ -53,6 +53,11 @@ export function openPages(args: {
   fetchPage: FetchPage;
   extraQuery?: Record<string, string>;
   signal?: AbortSignal;
+  /**
+   * The job's key: its first request may defer the job rather than wait long for a
+   * rate-limited platform's turn (later pages wait: the job has begun).
+   */
+  deferAs?: string;
 }): Pages {
   const { platform, resource } = args;
   const pager = createPager(
@@ -68,8 +73,8 @@ export function openPages(args: {
     next: PageRequest | null;
   }
 
-  async function fetchMapped(request: PageRequest): Promise<Fetched> {
-    const response = await args.fetchPage(platform, resource, request, { signal });
+  async function fetchMapped(request: PageRequest, deferAs?: string): Promise<Fetched> {
+    const response = await args.fetchPage(platform, resource, request, { signal, deferAs });
     await checkSuccess(response.body, resource);
     const items = await extractItems(response.body, resource);
     const records: MappedRecord[] = [];
@@ -97,9 +102,9 @@ export function openPages(args: {
 
   /** Pages asked for and not fetched and mapped yet: only these are worth an abort. */
   let unanswered = 0;
-  const started = (request: PageRequest): Promise<Fetched> => {
+  const started = (request: PageRequest, deferAs?: string): Promise<Fetched> => {
     unanswered += 1;
-    const fetching = fetchMapped(request).finally(() => {
+    const fetching = fetchMapped(request, deferAs).finally(() => {
       unanswered -= 1;
     });
     // Its failure is thrown where it is awaited; until then (or if a stop comes first) it must
@@ -108,7 +113,7 @@ export function openPages(args: {
     return fetching;
   };
 
-  const firstPage = started(pager.first());
+  const firstPage = started(pager.first(), args.deferAs);
   let fetching: Promise<Fetched> | null = firstPage;
   let used = false;
   const close = () => {

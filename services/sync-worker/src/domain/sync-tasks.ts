@@ -177,6 +177,7 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
       fetchPage: deps.fetchPage,
       extraQuery,
       signal: ctx.signal,
+      deferAs: ctx.runKey,
     });
 
     try {
@@ -281,6 +282,7 @@ export function createSyncTasks(deps: SyncTaskDeps): Record<'sync' | 'validate',
       resource: { ...resource, children: [] },
       fetchPage: deps.fetchPage,
       signal: ctx.signal,
+      deferAs: ctx.runKey,
       beforePage: pages.beforePage,
       onPage: (page, pageNumber) => {
         fetched.push(...page.records);

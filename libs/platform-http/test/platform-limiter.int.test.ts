@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it, type TestContext } from 'node:test';
+import knexFactory from 'knex';
+import { DeferError } from '@psc/messaging';
+import { createIsolatedEnv } from '@psc/testing';
+import { createFetcherTables, createRateTickets } from '../src/index.ts';
+import { createPlatformLimiter } from '../src/platform-limiter.ts';
+
+const SCHEMA = 'limits';
+
+async function setup(t: TestContext) {
+  const isolated = await createIsolatedEnv({ name: 'platform-limiter' });
+  const knex = knexFactory({ client: 'pg', connection: isolated.databaseUrl, pool: { max: 8 } });
+  t.after(async () => {
+    await knex.destroy();
+    await isolated.cleanup();
+  });
+  await knex.schema.createSchema(SCHEMA);
+  await createFetcherTables(knex, SCHEMA);
+  await createRateTickets(knex, SCHEMA);
+  const limiter = createPlatformLimiter(knex, SCHEMA);
+  const platform = { id: randomUUID(), name: 'slow' };
+  const tickets = async () =>
+    (
+      await knex(`${SCHEMA}.rate_tickets`)
+        .where({ platform_id: platform.id })
+        .orderBy('turn_at')
+        .select('holder')
+    ).map((r: { holder: string }) => r.holder);
+  return { knex, limiter, platform, tickets };
+}
+
+/** What a call under the limiter ended in: its deferral, or the order it ran in. */
+async function outcome(p: Promise<unknown>): Promise<DeferError | 'ran'> {
+  try {
+    await p;
+    return 'ran';
+  } catch (err) {
+    assert.ok(err instanceof DeferError, String(err));
+    return err;
+  }
+}
+
+describe('@psc/platform-http: platform limiter', { timeout: 30_000 }, () => {
+  it('when first requests would wait past the bound for their turn, then their jobs are deferred by a turn booked for each, which each gets when it is back, ahead of later arrivals', async (t) => {
+    const { limiter, platform, tickets } = await setup(t);
+    const limits = { requestsPerSecond: 1, concurrency: 4 };
+    const ran: string[] = [];
+    const call = (holder: string, maxWaitMs: number) =>
+      limiter.run(
+        platform,
+        limits,
+        10_000,
+        () => {
+          ran.push(holder);
+          return Promise.resolve();
+        },
+        { bound: { holder, maxWaitMs } },
+      );
+
+    assert.equal(await outcome(call('a', 300)), 'ran', 'the first one has its turn at once');
+    const b = await outcome(call('b', 300));
+    const c = await outcome(call('c', 300));
+    assert.ok(b instanceof DeferError && c instanceof DeferError, 'the next two would wait');
+    assert.ok(b.by && c.by, 'each comes back by its booked turn');
+    assert.match(b.message, /platform slow is rate-limited: this job's turn is in \d+\.\d s/);
+    assert.ok(b.delayMs <= 1_000 && c.delayMs > b.delayMs, `turns ${b.delayMs}, ${c.delayMs} ms`);
+    assert.deepEqual(await tickets(), ['b', 'c']);
+
+    const early = await outcome(call('b', 100));
+    assert.ok(early instanceof DeferError, 'b, back too early, is deferred again');
+    assert.ok(early.delayMs <= b.delayMs, 'by the turn it holds, not a new one');
+    assert.deepEqual(await tickets(), ['b', 'c'], 'and books nothing new');
+
+    // d arrives with no booking: its turn comes after c's. b, back in time, takes its own.
+    const [dRan, bRan] = await Promise.all([outcome(call('d', 5_000)), outcome(call('b', 5_000))]);
+    assert.deepEqual([dRan, bRan], ['ran', 'ran']);
+    assert.deepEqual(ran, ['a', 'b', 'd'], 'b ran in its booked turn, before d');
+    assert.deepEqual(await tickets(), ['c'], 'b’s booking is used up; c keeps its own');
+  });
+
+  it('when every request slot of the platform stays taken past the bound, then a first request is deferred with nothing booked, and a later page waits for the slot', async (t) => {
+    const { limiter, platform, tickets } = await setup(t);
+    const limits = { requestsPerSecond: 100, concurrency: 1 };
+    let release: () => void = () => undefined;
+    let inside: () => void = () => undefined;
+    const entered = new Promise<void>((resolve) => (inside = resolve));
+    const held = limiter.run(
+      platform,
+      limits,
+      10_000,
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+          inside();
+        }),
+    );
+    await entered;
+
+    const first = await outcome(
+      limiter.run(platform, limits, 10_000, () => Promise.resolve(), {
+        bound: { holder: 'x', maxWaitMs: 100 },
+      }),
+    );
+    assert.ok(first instanceof DeferError && !first.by, 'deferred, to come back later');
+    assert.match(first.message, /platform slow is busy: its 1 request slots are taken/);
+    assert.deepEqual(await tickets(), [], 'nothing booked');
+
+    let laterPage = false;
+    const waiting = limiter.run(platform, limits, 10_000, () => {
+      laterPage = true;
+      return Promise.resolve();
+    });
+    release();
+    await held;
+    await waiting;
+    assert.ok(laterPage, 'the unbounded request ran once the slot was free');
+  });
+});
