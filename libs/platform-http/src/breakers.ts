@@ -1,7 +1,7 @@
 import CircuitBreaker from 'opossum';
 import { AppError } from '@psc/core';
 import type { PlatformWithSecrets as Platform } from '@psc/contracts';
-import { DeferError } from '@psc/messaging';
+import { PlatformDeferral } from './deferrals.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -24,7 +24,7 @@ interface Entry {
 /**
  * One opossum breaker per platform in this process, built from the platform's settings and
  * rebuilt when the platform's version changes. Only failures that say the platform is unwell
- * (retryable ones) count. An open breaker throws `DeferError`, so the job waits for the
+ * (retryable ones) count. An open breaker throws a deferral (`DeferError`), so the job waits for the
  * half-open probe without burning an attempt or reaching the dead-letter queue.
  */
 export function createPlatformBreakers(options: {
@@ -83,7 +83,8 @@ export function createPlatformBreakers(options: {
         if (await options.resetRequested(platform.id, entry.openedAt)) entry.breaker.close();
       }
       const open = () =>
-        new DeferError(
+        new PlatformDeferral(
+          'breaker',
           `breaker for platform ${platform.name} is open`,
           Math.min(platform.breaker.resetTimeoutMs, maxDeferMs),
         );

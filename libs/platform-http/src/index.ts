@@ -13,6 +13,7 @@ export {
   type PlatformResponse,
   type RequestOptions,
 } from './platform-client.ts';
+export { PlatformDeferral, type DeferReason } from './deferrals.ts';
 export { createPlatformFetcher, type PlatformFetcher } from './fetcher.ts';
 export { createFetcherTables, createRateTickets } from './fetcher-tables.ts';
 export { UpstreamStatusError, parseRetryAfter } from './responses.ts';

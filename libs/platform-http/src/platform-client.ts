@@ -6,6 +6,7 @@ import type { PlatformWithSecrets as Platform } from '@psc/contracts';
 import type { EgressGuard } from '@psc/egress';
 import { markSecretQueryParam } from '@psc/telemetry';
 import type { PlatformBreakers } from './breakers.ts';
+import { PlatformDeferral } from './deferrals.ts';
 import { requestOutcome, type PlatformMetrics } from './platform-metrics.ts';
 import { UpstreamStatusError, discard, parseRetryAfter, readJson } from './responses.ts';
 
@@ -210,11 +211,17 @@ export function createPlatformHttpClient(options: {
       };
       const limit = options.limit;
       // The breaker goes first: an open one defers the job without taking a rate slot.
-      return options.breakers.fire(
+      const called = options.breakers.fire(
         platform,
         once,
         limit ? (call) => limit(platform, call, requestOptions) : undefined,
       );
+      const metrics = options.metrics;
+      if (!metrics) return called;
+      return called.catch((err: unknown) => {
+        if (err instanceof PlatformDeferral) metrics.deferred(platform.id, err.reason);
+        throw err;
+      });
     },
     close(): void {
       options.breakers.close();

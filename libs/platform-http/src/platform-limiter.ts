@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { delay } from '@psc/core';
-import { DeferError } from '@psc/messaging';
+import { PlatformDeferral } from './deferrals.ts';
 
 export interface PlatformLimits {
   requestsPerSecond: number;
@@ -131,7 +131,8 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
     const waitMs = booked ? booked.waitMs : await reserve(platform.id, spacingMs);
     if (!bound || waitMs <= bound.maxWaitMs) return waitMs;
     if (!booked) await book(platform.id, bound.holder, waitMs);
-    throw new DeferError(
+    throw new PlatformDeferral(
+      'rate',
       `platform ${platform.name} is rate-limited: this job's turn is in ${(waitMs / 1000).toFixed(1)} s`,
       waitMs,
       { by: true },
@@ -160,7 +161,8 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
         bound ? Date.now() + bound.maxWaitMs : Infinity,
       );
       if (slot === undefined) {
-        throw new DeferError(
+        throw new PlatformDeferral(
+          'slots',
           `platform ${platform.name} is busy: its ${limits.concurrency} request slots are taken`,
           Math.max(1_000, bound!.maxWaitMs),
         );

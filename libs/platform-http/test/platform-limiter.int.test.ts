@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import knexFactory from 'knex';
-import { DeferError } from '@psc/messaging';
 import { createIsolatedEnv } from '@psc/testing';
-import { createFetcherTables, createRateTickets } from '../src/index.ts';
+import { PlatformDeferral, createFetcherTables, createRateTickets } from '../src/index.ts';
 import { createPlatformLimiter } from '../src/platform-limiter.ts';
 
 const SCHEMA = 'limits';
@@ -32,12 +31,12 @@ async function setup(t: TestContext) {
 }
 
 /** What a call under the limiter ended in: its deferral, or the order it ran in. */
-async function outcome(p: Promise<unknown>): Promise<DeferError | 'ran'> {
+async function outcome(p: Promise<unknown>): Promise<PlatformDeferral | 'ran'> {
   try {
     await p;
     return 'ran';
   } catch (err) {
-    assert.ok(err instanceof DeferError, String(err));
+    assert.ok(err instanceof PlatformDeferral, String(err));
     return err;
   }
 }
@@ -62,14 +61,18 @@ describe('@psc/platform-http: platform limiter', { timeout: 30_000 }, () => {
     assert.equal(await outcome(call('a', 300)), 'ran', 'the first one has its turn at once');
     const b = await outcome(call('b', 300));
     const c = await outcome(call('c', 300));
-    assert.ok(b instanceof DeferError && c instanceof DeferError, 'the next two would wait');
+    assert.ok(
+      b instanceof PlatformDeferral && c instanceof PlatformDeferral,
+      'the next two would wait',
+    );
     assert.ok(b.by && c.by, 'each comes back by its booked turn');
+    assert.equal(b.reason, 'rate');
     assert.match(b.message, /platform slow is rate-limited: this job's turn is in \d+\.\d s/);
     assert.ok(b.delayMs <= 1_000 && c.delayMs > b.delayMs, `turns ${b.delayMs}, ${c.delayMs} ms`);
     assert.deepEqual(await tickets(), ['b', 'c']);
 
     const early = await outcome(call('b', 100));
-    assert.ok(early instanceof DeferError, 'b, back too early, is deferred again');
+    assert.ok(early instanceof PlatformDeferral, 'b, back too early, is deferred again');
     assert.ok(early.delayMs <= b.delayMs, 'by the turn it holds, not a new one');
     assert.deepEqual(await tickets(), ['b', 'c'], 'and books nothing new');
 
@@ -103,8 +106,9 @@ describe('@psc/platform-http: platform limiter', { timeout: 30_000 }, () => {
         bound: { holder: 'x', maxWaitMs: 100 },
       }),
     );
-    assert.ok(first instanceof DeferError && !first.by, 'deferred, to come back later');
+    assert.ok(first instanceof PlatformDeferral && !first.by, 'deferred, to come back later');
     assert.match(first.message, /platform slow is busy: its 1 request slots are taken/);
+    assert.equal(first.reason, 'slots');
     assert.deepEqual(await tickets(), [], 'nothing booked');
 
     let laterPage = false;

@@ -106,6 +106,13 @@ export const PSC_METRICS = {
     labels: { platform: { bound: 'platforms' } },
     exportedBy: WORKERS,
   },
+  platformDeferrals: {
+    name: 'psc_platform_deferrals_total',
+    type: 'counter',
+    help: 'Jobs deferred (no try spent) before calling a platform: its breaker open, its rate-limit turn too far off (turn booked), or its request slots taken.',
+    labels: { platform: { bound: 'platforms' }, reason: { values: ['breaker', 'rate', 'slots'] } },
+    exportedBy: WORKERS,
+  },
   scheduleLag: {
     name: 'psc_schedule_lag_seconds',
     type: 'histogram',

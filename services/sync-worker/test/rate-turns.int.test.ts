@@ -47,6 +47,12 @@ describe('sync-worker.jobs: a rate-limited platform’s burst', { timeout: 90_00
     for (const w of waiting) {
       assert.match(String(w.reason), /is rate-limited: this job's turn is in \d+\.\d s/);
     }
+    const deferrals = await h.metrics.getSingleMetric('psc_platform_deferrals_total')?.get();
+    assert.deepEqual(
+      deferrals?.values.map((v) => [v.labels.platform, v.labels.reason, v.value]),
+      [[slow.id, 'rate', waiting.length]],
+      'each deferral counted in /metrics, by its platform and reason',
+    );
     assert.equal(slowFake.requests.length, 10, 'one request per job: none wasted');
     const times = slowFake.requests.map((r) => r.at).sort((a, b) => a - b);
     const busiest = Math.max(
