@@ -69,13 +69,17 @@ export function createPlatformFetcher(options: PlatformFetcherOptions) {
     egress: options.egress,
     breakers,
     ...(metrics ? { metrics } : {}),
-    limit: (platform, task, { signal, deferAs }) =>
-      platform.rateLimit
-        ? limiter.run(platform, platform.rateLimit, platform.timeoutMs + 5_000, task, {
-            signal,
-            bound: deferAs ? { holder: deferAs, maxWaitMs: options.turnWaitMs } : undefined,
-          })
-        : task(),
+    limit: (platform, task, { signal, deferAs }) => {
+      const limits = platform.rateLimit;
+      if (!limits) return task();
+      // A request slot is leased for the call's timeout and the wait for its turn: the turns
+      // of the other slots' holders, and one booked turn it may take (platform-limiter.ts).
+      const turnsMs = ((limits.concurrency + 1) * 1_000) / limits.requestsPerSecond;
+      return limiter.run(platform, limits, platform.timeoutMs + turnsMs + 5_000, task, {
+        signal,
+        bound: deferAs ? { holder: deferAs, maxWaitMs: options.turnWaitMs } : undefined,
+      });
+    },
   });
 
   return {

@@ -30,7 +30,8 @@ const STALE_TURN_MS = 10 * 60_000;
  * then does not fill every worker slot of every replica with jobs waiting for their turn, while
  * other platforms' jobs wait in the queue. A job whose turn is too far off books that turn
  * (`rate_tickets`, so the platform's rate is still used in order) and is deferred to come back
- * by then; one that finds no free request slot in time is deferred with nothing booked.
+ * by then; one that finds no free request slot in time is deferred with nothing booked. A later
+ * page of a job under way goes ahead of the booked turns.
  */
 export function createPlatformLimiter(knex: Knex, schema: string) {
   /** Takes the next request time; ms until it. */
@@ -57,19 +58,47 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
     spacingMs: number,
     maxWaitMs: number,
   ): Promise<{ waitMs: number; used: boolean } | undefined> {
+    // Taken in one statement: a later page may move the ticket meanwhile (pageTurn).
+    const { rows: taken } = await knex.raw<{ rows: { wait_ms: number }[] }>(
+      `delete from ${schema}.rate_tickets
+        where platform_id = ? and holder = ?
+          and turn_at <= clock_timestamp() + make_interval(secs => ? / 1000.0)
+        returning extract(epoch from (turn_at - clock_timestamp())) * 1000 as wait_ms`,
+      [platformId, holder, maxWaitMs],
+    );
+    const takenMs = taken[0]?.wait_ms;
+    if (takenMs !== undefined) {
+      return takenMs < -spacingMs ? undefined : { waitMs: Math.max(0, takenMs), used: true };
+    }
     const { rows } = await knex.raw<{ rows: { wait_ms: number }[] }>(
       `select extract(epoch from (turn_at - clock_timestamp())) * 1000 as wait_ms
          from ${schema}.rate_tickets where platform_id = ? and holder = ?`,
       [platformId, holder],
     );
     const waitMs = rows[0]?.wait_ms;
-    if (waitMs === undefined) return undefined;
-    if (waitMs > maxWaitMs) return { waitMs, used: false };
-    await knex.raw(`delete from ${schema}.rate_tickets where platform_id = ? and holder = ?`, [
-      platformId,
-      holder,
-    ]);
-    return waitMs < -spacingMs ? undefined : { waitMs: Math.max(0, waitMs), used: true };
+    return waitMs === undefined ? undefined : { waitMs, used: false };
+  }
+
+  /**
+   * A later page of a job under way (it holds a worker slot and maybe a transaction) takes the
+   * earliest turn booked for a deferred job before its own, which moves to that job: otherwise
+   * it would wait behind every booked turn. ms until the turn it gets.
+   */
+  async function pageTurn(platformId: string, spacingMs: number): Promise<number> {
+    const waitMs = await reserve(platformId, spacingMs);
+    const { rows } = await knex.raw<{ rows: { wait_ms: number }[] }>(
+      `with earliest as (
+         select platform_id, holder, turn_at from ${schema}.rate_tickets
+          where platform_id = ? and turn_at > clock_timestamp()
+            and turn_at < clock_timestamp() + make_interval(secs => ? / 1000.0)
+          order by turn_at limit 1 for update skip locked)
+       update ${schema}.rate_tickets r
+          set turn_at = clock_timestamp() + make_interval(secs => ? / 1000.0)
+         from earliest where (r.platform_id, r.holder) = (earliest.platform_id, earliest.holder)
+       returning extract(epoch from (earliest.turn_at - clock_timestamp())) * 1000 as wait_ms`,
+      [platformId, waitMs, waitMs],
+    );
+    return Math.max(0, rows[0]?.wait_ms ?? waitMs);
   }
 
   async function book(platformId: string, holder: string, waitMs: number): Promise<void> {
@@ -123,13 +152,12 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
     bound: TurnBound | undefined,
   ): Promise<number> {
     const spacingMs = 1_000 / requestsPerSecond;
-    const booked = bound
-      ? await bookedTurn(platform.id, bound.holder, spacingMs, bound.maxWaitMs)
-      : undefined;
+    if (!bound) return pageTurn(platform.id, spacingMs);
+    const booked = await bookedTurn(platform.id, bound.holder, spacingMs, bound.maxWaitMs);
     if (booked?.used) return booked.waitMs;
     // Still early for its booked turn (the delay queues are coarse): back again by then.
     const waitMs = booked ? booked.waitMs : await reserve(platform.id, spacingMs);
-    if (!bound || waitMs <= bound.maxWaitMs) return waitMs;
+    if (waitMs <= bound.maxWaitMs) return waitMs;
     if (!booked) await book(platform.id, bound.holder, waitMs);
     throw new PlatformDeferral(
       'rate',

@@ -83,6 +83,37 @@ describe('@psc/platform-http: platform limiter', { timeout: 30_000 }, () => {
     assert.deepEqual(await tickets(), ['c'], 'b’s booking is used up; c keeps its own');
   });
 
+  it('when a later page of a job under way needs a turn while deferred jobs hold booked ones, then it takes the earliest booked turn and that booking moves after it, so the job under way does not wait behind them all', async (t) => {
+    const { limiter, platform, tickets } = await setup(t);
+    const limits = { requestsPerSecond: 1, concurrency: 4 };
+    const ran: string[] = [];
+    const call = (name: string, bound?: { holder: string; maxWaitMs: number }) =>
+      limiter.run(
+        platform,
+        limits,
+        10_000,
+        () => {
+          ran.push(name);
+          return Promise.resolve();
+        },
+        { bound },
+      );
+
+    assert.equal(await outcome(call('a', { holder: 'a', maxWaitMs: 300 })), 'ran');
+    for (const holder of ['b', 'c']) {
+      const deferred = await outcome(call(holder, { holder, maxWaitMs: 300 }));
+      assert.ok(deferred instanceof PlatformDeferral, `${holder} is deferred`);
+    }
+    assert.deepEqual(await tickets(), ['b', 'c'], 'b and c booked the next two turns');
+
+    assert.equal(await outcome(call('page')), 'ran');
+    assert.deepEqual(await tickets(), ['c', 'b'], 'the page took b’s turn; b’s is after c’s now');
+    const b = await outcome(call('b', { holder: 'b', maxWaitMs: 300 }));
+    assert.ok(b instanceof PlatformDeferral && b.by, 'b, back by its old turn, is deferred again');
+    assert.equal(await outcome(call('c', { holder: 'c', maxWaitMs: 5_000 })), 'ran');
+    assert.deepEqual(ran, ['a', 'page', 'c']);
+  });
+
   it('when every request slot of the platform stays taken past the bound, then a first request is deferred with nothing booked, and a later page waits for the slot', async (t) => {
     const { limiter, platform, tickets } = await setup(t);
     const limits = { requestsPerSecond: 100, concurrency: 1 };

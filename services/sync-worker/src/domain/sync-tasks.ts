@@ -54,11 +54,12 @@ function later(a: string | undefined, b: unknown): string | undefined {
 
 /**
  * The longest the sync's transaction waits between two statements: one page request, its
- * timeout, and its turn under the platform's rate limit (a few requests may be ahead of it).
+ * timeout, and its turn under the platform's rate limit (the other request slots' turns may be
+ * ahead of it, and it takes the earliest turn booked for a deferred job, if one is before its own).
  */
 function pageWaitMs(platform: Platform): number {
   const rate = platform.rateLimit;
-  const turn = rate ? (rate.concurrency * 1_000) / rate.requestsPerSecond : 0;
+  const turn = rate ? ((rate.concurrency + 1) * 1_000) / rate.requestsPerSecond : 0;
   return platform.timeoutMs + turn + 10_000;
 }
 
