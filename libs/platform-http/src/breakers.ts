@@ -24,8 +24,8 @@ interface Entry {
 /**
  * One opossum breaker per platform in this process, built from the platform's settings and
  * rebuilt when the platform's version changes. Only failures that say the platform is unwell
- * (retryable ones) count. An open breaker throws a deferral (`DeferError`), so the job waits for the
- * half-open probe without burning an attempt or reaching the dead-letter queue.
+ * (retryable ones) count. An open breaker throws a deferral (`DeferError`), so the job waits for
+ * the half-open probe without burning an attempt or reaching the dead-letter queue.
  */
 export function createPlatformBreakers(options: {
   logger: BreakerLogger;

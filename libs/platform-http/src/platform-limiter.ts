@@ -145,7 +145,7 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
     }
   }
 
-  /** ms to wait for this request's turn; DeferError when a bounded first request must wait longer. */
+  /** ms to wait for this request's turn; a deferral when a bounded request would wait longer. */
   async function turn(
     platform: { id: string; name: string },
     requestsPerSecond: number,
