@@ -136,7 +136,7 @@ describe('collector on the shared job runner: replay, limits across replicas, br
     assert.deepEqual(after.body.items, []);
   });
 
-  it('when two collectors fan out against a platform limited to 2 requests/s, then the platform never sees more than 2 in a second (±1 at the edge)', async () => {
+  it('when two collectors fan out against a platform limited to 2 requests/s, then the platform never sees more than 2 in a second (±1 at the edge), and children that would wait for a request slot are deferred rather than held in a collector’s slot', async () => {
     second = await system.start('collector', {
       PSC_MAX_ATTEMPTS: '2',
       PSC_RETRY_TIERS_MS: '100,200',
@@ -161,6 +161,20 @@ describe('collector on the shared job runner: replay, limits across replicas, br
     );
     assert.ok(busiest <= 3, `at most 2 (+1 at a window edge) per second, saw ${busiest}`);
     assert.ok(times.at(-1)! - times[0]! >= 4_500, 'eleven requests at 2/s take about 5 s');
+    // Eight children at once for two request slots: those that would wait over
+    // PSC_PLATFORM_TURN_WAIT_MS were deferred, not held in the collectors' own slots.
+    let deferred = 0;
+    for (const collector of [first, second]) {
+      const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+      const lines = metrics
+        .split('\n')
+        .filter(
+          (l) =>
+            l.startsWith('psc_platform_deferrals_total{') && l.includes(`platform="${platformId}"`),
+        );
+      for (const l of lines) deferred += Number(l.split(' ').at(-1));
+    }
+    assert.ok(deferred > 0, 'children that would have waited were deferred');
     // One collector again: the breaker test below needs one replica's breaker to see every call.
     await second.process.stop();
     second = undefined;
