@@ -185,7 +185,8 @@ const platformEventsQueue = <S extends ServiceName>(name: string, service: S) =>
     name,
     consumer: service,
     declaredBy: [service],
-    purpose: "one per replica: drops the replica's cached platform when it changes",
+    purpose:
+      "one per replica: drops the replica's cached platform when it changes; on a deletion, also the service's stored breaker states, limits and booked turns of it",
     bindings: onEvents(platformUpdated, platformDeleted),
     accepts: [platformUpdated, platformDeleted],
     durable: false,

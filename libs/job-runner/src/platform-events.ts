@@ -21,19 +21,25 @@ function createPlatformEventsConsumer(deps: {
   cache: PlatformCache;
   workerId: string;
   logger: Logger;
+  onDeleted?: (platformId: string) => Promise<void>;
 }): Consumer {
   return createConsumer({
     broker: deps.broker,
     queue: QUEUE_OF[deps.service],
     replicaId: deps.workerId,
     logger: deps.logger,
-    handler(message) {
+    async handler(message) {
       if (message.type === 'platform.deleted') {
         deps.cache.invalidate(message.payload.platformId, message.payload.version);
+        // What is left of a deleted platform only takes room: not worth parking the event for.
+        await deps
+          .onDeleted?.(message.payload.platformId)
+          .catch((err: unknown) =>
+            deps.logger.warn({ err: String(err) }, 'deleted platform’s rows not dropped'),
+          );
       } else {
         deps.cache.invalidate(message.payload.platform.id, message.payload.platform.version);
       }
-      return Promise.resolve();
     },
   });
 }
@@ -51,6 +57,8 @@ export function createWorkerPlatforms(deps: {
   ttlMs: number;
   workerId: string;
   logger: Logger;
+  /** Told of each deleted platform, after the cache dropped it (the fetcher forgets it). */
+  onDeleted?: (platformId: string) => Promise<void>;
 }): { cache: PlatformCache; events: Consumer } {
   const cache = createPlatformCache({ fetch: deps.fetch, ttlMs: deps.ttlMs });
   return { cache, events: createPlatformEventsConsumer({ ...deps, cache }) };

@@ -108,6 +108,11 @@ export function createPlatformBreakers(options: {
     openBreakers(): string[] {
       return [...entries.entries()].filter(([, e]) => e.breaker.opened).map(([id]) => id);
     },
+    /** Drops the platform's breaker (the platform was deleted). */
+    forget(platformId: string): void {
+      entries.get(platformId)?.breaker.shutdown();
+      entries.delete(platformId);
+    },
     /** Closes the platform's breaker in this process, if it is not closed already. */
     reset(platformId: string): void {
       const breaker = entries.get(platformId)?.breaker;

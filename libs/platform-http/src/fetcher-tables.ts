@@ -32,6 +32,15 @@ export async function createFetcherTables(knex: Knex, schema: string): Promise<v
   });
 }
 
+/** The fetcher's tables, every row of which belongs to one platform (`platform_id`). */
+export const FETCHER_TABLES = [
+  'breaker_states',
+  'breaker_resets',
+  'rate_limits',
+  'platform_slots',
+  'rate_tickets',
+] as const;
+
 /**
  * Migration step: turns booked for deferred jobs under a platform's rate limit (see the platform
  * limiter), one per job, so a job deferred for a far-off turn gets that turn when it is back.

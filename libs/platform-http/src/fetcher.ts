@@ -10,6 +10,7 @@ import type { EgressGuard } from '@psc/egress';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { Metrics } from '@psc/telemetry';
 import { createBreakerStore } from './breaker-store.ts';
+import { FETCHER_TABLES } from './fetcher-tables.ts';
 import { createPlatformBreakers, type BreakerChange } from './breakers.ts';
 import {
   createPlatformHttpClient,
@@ -93,6 +94,22 @@ export function createPlatformFetcher(options: PlatformFetcherOptions) {
       request: PlatformRequest,
       requestOptions?: RequestOptions,
     ) => client.request(options.seal.open(platform), request, requestOptions),
+    /**
+     * Drops what this service keeps about a deleted platform: its breaker here, its metrics
+     * gauge, and its rows (every replica's breaker states, resets, limits, booked turns), so the
+     * monitoring API stops listing it. Each replica hears the deletion; the deletes are idempotent.
+     */
+    async forget(platformId: string): Promise<void> {
+      breakers.forget(platformId);
+      metrics?.forget(platformId);
+      const ctes = FETCHER_TABLES.slice(1).map(
+        (table, i) => `d${i} as (delete from ${options.schema}.${table} where platform_id = ?)`,
+      );
+      await options.knex.raw(
+        `with ${ctes.join(', ')} delete from ${options.schema}.${FETCHER_TABLES[0]} where platform_id = ?`,
+        FETCHER_TABLES.map(() => platformId),
+      );
+    },
     /** Ids of platforms whose breaker is open in this replica (heartbeats). */
     openBreakers: () => breakers.openBreakers(),
     /** `breaker.list` and `breaker.reset` of this service. */

@@ -38,6 +38,10 @@ export function createPlatformMetrics(registry: Metrics['registry']) {
     breaker(change: BreakerChange): void {
       breaker.set({ platform: change.platformId }, BREAKER_VALUE[change.state]);
     },
+    /** A deleted platform has no breaker state any more (its counters stay: they are history). */
+    forget(platformId: string): void {
+      breaker.remove({ platform: platformId });
+    },
   };
 }
 

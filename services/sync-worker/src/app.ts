@@ -124,6 +124,7 @@ export function createApp(deps: AppDeps) {
     ttlMs: config.platformCacheTtlMs,
     workerId: config.workerId,
     logger,
+    onDeleted: (platformId) => fetcher.forget(platformId),
   });
   const tasks = createSyncTasks({
     platforms,

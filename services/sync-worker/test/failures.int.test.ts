@@ -162,6 +162,51 @@ describe('sync-worker.jobs: failures, breaker, dead letters', { timeout: 90_000 
     assert.equal(reset.platformId, platform.id);
   });
 
+  it('when a platform whose breaker opened is deleted, then the monitoring list no longer shows it, and its stored breaker states, limits and breaker gauge are gone', async (t) => {
+    const h = await startHarness(t);
+    const fake = await startFakePlatform();
+    t.after(() => fake.stop());
+    fake.setFault({ status: 503 });
+    const platform = h.addPlatform({
+      baseUrl: fake.url,
+      resources: [resource],
+      rateLimit: { requestsPerSecond: 5, concurrency: 2 },
+      breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 60_000 },
+    });
+    await h.runJob(platform, 'items');
+    await waitFor(() => h.eventsOf('breaker.state-changed').find((e) => e.state === 'open'), {
+      message: 'breaker opened',
+    });
+    const rowsOf = async () => {
+      const counts: Record<string, number> = {};
+      for (const table of ['breaker_states', 'rate_limits', 'platform_slots']) {
+        const [row] = await h
+          .knex(`sync.${table}`)
+          .where({ platform_id: platform.id })
+          .count<{ count: string }[]>({ count: '*' });
+        counts[table] = Number(row?.count);
+      }
+      return counts;
+    };
+    await waitFor(async () => (await rowsOf()).breaker_states === 1, {
+      message: 'the open breaker is stored',
+    });
+    assert.deepEqual(await rowsOf(), { breaker_states: 1, rate_limits: 1, platform_slots: 2 });
+
+    await h.deletePlatform(platform);
+    await waitFor(async () => Object.values(await rowsOf()).every((n) => n === 0), {
+      message: 'the platform’s rows are gone',
+    });
+    const listed = await h.rpc.call(breakerList['sync-worker'], { platformId: platform.id });
+    assert.deepEqual(listed.items, [], 'the monitoring list no longer shows it');
+    const gauge = await h.metrics.getSingleMetric('psc_breaker_state')?.get();
+    assert.deepEqual(
+      gauge?.values.filter((v) => v.labels.platform === platform.id),
+      [],
+      'nor does /metrics',
+    );
+  });
+
   it('when the platform answers 429 with Retry-After: 2, then the next try waits at least 2 s', async (t) => {
     const h = await startHarness(t);
     const fake = await startFakePlatform({ collections: { '/items': items(2) } });

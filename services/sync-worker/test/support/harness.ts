@@ -4,6 +4,7 @@ import {
   EXCHANGES,
   jobCancelRequested,
   jobRun,
+  platformDeleted,
   platformGetWithSecrets,
   platformWithSecrets,
   type Envelope,
@@ -75,6 +76,8 @@ export interface Harness {
       run?: number;
     },
   ): Promise<string>;
+  /** Deletes the platform from the stand-in registry and sends `platform.deleted`, as it does. */
+  deletePlatform(platform: PlatformWithSecrets): Promise<void>;
   /** Sends `job.cancel-requested` for the run, as the ledger does. */
   cancelJob(jobId: string, run?: number): Promise<void>;
   /** Waits for `job.succeeded` or a final `job.failed` of the job's run; returns its payload. */
@@ -225,6 +228,17 @@ export async function startHarness(
         { priority: 5 },
       );
       return jobId;
+    },
+    async deletePlatform(platform) {
+      platforms.delete(platform.id);
+      await publisher.publish(
+        EXCHANGES.events,
+        platformDeleted.type,
+        createEnvelope(platformDeleted, {
+          platformId: platform.id,
+          version: platform.version + 1,
+        }),
+      );
     },
     async cancelJob(jobId, run = 1) {
       await publisher.publish(
