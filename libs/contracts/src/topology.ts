@@ -115,6 +115,11 @@ export const RETRY_TIERS_MS = [1_000, 5_000, 30_000, 120_000] as const;
 /** Custom headers; `x-death` is not trusted for attempt counting. */
 export const HEADERS = {
   attempt: 'x-psc-attempt',
+  /**
+   * How many times in a row the delivery was deferred with backoff (a platform's request slots
+   * all taken): each such deferral waits about twice as long as the one before.
+   */
+  deferrals: 'x-psc-deferrals',
   deadReason: 'x-psc-dead-reason',
   deadQueue: 'x-psc-dead-queue',
   deadAt: 'x-psc-dead-at',

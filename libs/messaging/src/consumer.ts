@@ -2,12 +2,18 @@ import { EventEmitter } from 'node:events';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { AppError, delay } from '@psc/core';
-import type { QueueSpec } from '@psc/contracts';
+import { HEADERS, type QueueSpec } from '@psc/contracts';
 import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
 import { delayDelivery, describeError, parkDelivery, requeueFresh } from './delivery.ts';
 import { DeferError, RetiredMessageError } from './errors.ts';
-import { deferredByDelay, deferredDelay, delayLadder, jitteredDelay } from './jitter.ts';
+import {
+  backoffDelay,
+  deferredByDelay,
+  deferredDelay,
+  delayLadder,
+  jitteredDelay,
+} from './jitter.ts';
 import { parseDelivery, retiredTypes, type MessageOf } from './message.ts';
 import { defaultRetryTiers, queueName, queueTopology } from './topology.ts';
 
@@ -29,7 +35,13 @@ export interface HandlerContext {
  */
 export type FailureDecision =
   | { kind: 'retry'; attempt: number; delayMs: number; nextAttemptAt: Date }
-  | { kind: 'defer'; delayMs: number; nextAttemptAt: Date }
+  | {
+      kind: 'defer';
+      delayMs: number;
+      nextAttemptAt: Date;
+      /** Backoff deferrals in a row, this one included; absent for others (the count restarts). */
+      deferrals?: number;
+    }
   | { kind: 'give-up'; retryable: boolean };
 
 export interface ConsumerOptions<Q extends QueueSpec> {
@@ -103,6 +115,12 @@ export interface Consumer extends EventEmitter {
 }
 
 const HOLD_MIN_MS = 500;
+
+/** Backoff deferrals in a row so far, from the delivery's header (0 when absent or unreadable). */
+function deferralsOf(headers: HandlerContext['headers']): number {
+  const n = Number(headers[HEADERS.deferrals] ?? 0);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 1_000) : 0;
+}
 const HOLD_MAX_MS = 30_000;
 
 /**
@@ -147,14 +165,31 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     emitter.emit('held', event(msg, 0, describeError(err)));
   }
 
-  function decide(err: unknown, attempt: number): FailureDecision {
+  function decide(
+    err: unknown,
+    attempt: number,
+    headers: HandlerContext['headers'],
+  ): FailureDecision {
     if (err instanceof DeferError && spec.failures === 'retries') {
+      const nextAttemptAt = (delayMs: number) => new Date(now().getTime() + delayMs);
+      // One that holds a booked turn comes back by then.
+      if (err.by) {
+        const delayMs = deferredByDelay(err.delayMs, ladder);
+        return { kind: 'defer', delayMs, nextAttemptAt: nextAttemptAt(delayMs) };
+      }
       // Every job of a platform whose breaker opened is deferred at once: spread them too.
-      // One that holds a booked turn comes back by then instead.
-      const delayMs = err.by
-        ? deferredByDelay(err.delayMs, ladder)
-        : deferredDelay(err.delayMs, ladder, random);
-      return { kind: 'defer', delayMs, nextAttemptAt: new Date(now().getTime() + delayMs) };
+      if (!err.backoff) {
+        const delayMs = deferredDelay(err.delayMs, ladder, random);
+        return { kind: 'defer', delayMs, nextAttemptAt: nextAttemptAt(delayMs) };
+      }
+      const before = deferralsOf(headers);
+      const delayMs = deferredDelay(backoffDelay(err.delayMs, before), ladder, random);
+      return {
+        kind: 'defer',
+        delayMs,
+        nextAttemptAt: nextAttemptAt(delayMs),
+        deferrals: before + 1,
+      };
     }
     const retryable = err instanceof AppError ? err.retryable : true;
     if (!retryable || attempt >= maxAttempts) return { kind: 'give-up', retryable };
@@ -183,7 +218,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     ctx: HandlerContext,
   ): Promise<void> {
     if (options.isTransient?.(err)) return hold(ch, msg, err);
-    const decision = decide(err, ctx.attempt);
+    const decision = decide(err, ctx.attempt, ctx.headers);
     const reason = describeError(err);
     if (decision.kind !== 'defer') {
       ctx.logger.warn({ reason, attempt: ctx.attempt, decision: decision.kind }, 'message failed');
@@ -198,7 +233,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
       return;
     }
     if (decision.kind === 'defer') {
-      await delayDelivery(ch, msg, name, decision.delayMs, ctx.attempt);
+      await delayDelivery(ch, msg, name, decision.delayMs, ctx.attempt, decision.deferrals);
       emitter.emit('deferred', event(msg, ctx.attempt, reason));
     } else if (decision.kind === 'retry') {
       await delayDelivery(ch, msg, name, decision.delayMs, decision.attempt);

@@ -99,7 +99,8 @@ export async function parkEntry(
 
 /**
  * Sends a delivery to wait in the delay queue of `delayMs` (one of the queue's ladder, see
- * jitter.ts) and come back as `attempt`, then acks the original.
+ * jitter.ts) and come back as `attempt`, then acks the original. `deferrals` counts backoff
+ * deferrals in a row; without it the count starts over.
  */
 export async function delayDelivery(
   ch: ConfirmChannel,
@@ -107,10 +108,14 @@ export async function delayDelivery(
   queue: string,
   delayMs: number,
   attempt: number,
+  deferrals?: number,
 ): Promise<void> {
+  const { [HEADERS.deferrals]: _before, ...headers } = msg.properties.headers ?? {};
+  headers[HEADERS.attempt] = attempt;
+  if (deferrals !== undefined) headers[HEADERS.deferrals] = deferrals;
   await confirmPublish(ch, EXCHANGES.retry, QUEUES.retry(queue, delayMs), msg.content, {
     ...msg.properties,
-    headers: { ...msg.properties.headers, [HEADERS.attempt]: attempt },
+    headers,
     persistent: true,
   });
   ch.ack(msg);

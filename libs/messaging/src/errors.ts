@@ -45,15 +45,18 @@ export class RetiredMessageError extends AppError {
  * Thrown by a handler to ask for a later redelivery that does not count as an attempt
  * (e.g. the platform's breaker is open). The delivery comes back after `delayMs` at the
  * soonest, spread over up to twice that; with `by`, at the latest (its job holds a booked
- * turn at the platform then, and waits the rest in its slot).
+ * turn at the platform then, and waits the rest in its slot). With `backoff` (nothing says
+ * when the cause ends), `delayMs` doubles with each deferral of the delivery in a row.
  */
 export class DeferError extends AppError {
   override name = 'DeferError';
   readonly delayMs: number;
   readonly by: boolean;
-  constructor(message: string, delayMs: number, options: { by?: boolean } = {}) {
+  readonly backoff: boolean;
+  constructor(message: string, delayMs: number, options: { by?: boolean; backoff?: boolean } = {}) {
     super('deferred', 503, message, { retryable: true });
     this.delayMs = delayMs;
     this.by = options.by ?? false;
+    this.backoff = options.backoff ?? false;
   }
 }

@@ -28,6 +28,17 @@ export function deferredDelay(
   return fits[Math.min(fits.length - 1, Math.floor(random() * fits.length))]!;
 }
 
+/** Doublings of a backoff deferral's delay at most: a deferral waits up to 8 × its first delay. */
+const MAX_BACKOFF_DOUBLINGS = 3;
+
+/**
+ * The delay of the `deferrals`-th backoff deferral in a row (0 for the first): `delayMs` doubled
+ * that many times, at most {@link MAX_BACKOFF_DOUBLINGS}.
+ */
+export function backoffDelay(delayMs: number, deferrals: number): number {
+  return delayMs * 2 ** Math.min(Math.max(0, deferrals), MAX_BACKOFF_DOUBLINGS);
+}
+
 /**
  * The delay of a deferral that must come back by `delayMs` (its job holds a booked turn then):
  * the longest of the ladder's delays not over it, or its shortest.

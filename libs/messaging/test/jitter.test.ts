@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   JITTER_STEPS,
+  backoffDelay,
   deferredByDelay,
   deferredDelay,
   delayLadder,
@@ -44,6 +45,14 @@ describe('retry jitter', () => {
     assert.equal(deferredByDelay(30_000, ladder), 30_000);
     assert.equal(deferredByDelay(90_000, ladder), 30_000, 'capped at the longest');
     assert.equal(deferredByDelay(100, ladder), 125, 'no shorter delay queue than the first');
+  });
+
+  it('when a delivery keeps being deferred with backoff, then each delay is twice the one before, up to 8 times the first', () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 50].map((before) => backoffDelay(1_000, before)),
+      [1_000, 2_000, 4_000, 8_000, 8_000, 8_000],
+    );
+    assert.equal(backoffDelay(1_000, -3), 1_000, 'a bad count is taken as none');
   });
 
   it('when a platform says Retry-After, then the delay is at least that long', () => {

@@ -196,6 +196,69 @@ describe('retries', { concurrency: true, timeout: 30_000 }, () => {
     }
   });
 
+  it('when the handler keeps deferring with backoff (a platform whose request slots stay taken), then each deferral waits twice as long as the one before, up to 8 times the first, and any other deferral starts the count over', async (t) => {
+    const fx = await createFixture(t);
+    const { spec, topology } = workQueue();
+    const broker = await fx.broker();
+    const publisher = fx.publisher(broker, topology);
+    const deliveries: { deferrals: unknown; at: number }[] = [];
+    const decisions: { delayMs: number; deferrals: number | undefined }[] = [];
+    // Deliveries 1–5 and 7 find the slots taken, 6 meets an open breaker, 8 runs.
+    const backoff = new Set([1, 2, 3, 4, 5, 7]);
+    const { events } = await fx.consumer({
+      broker,
+      queue: spec,
+      maxAttempts: 2,
+      retryTiersMs: TEST_TIERS_MS,
+      random: () => 0.999,
+      handler: (_envelope, ctx) => {
+        deliveries.push({ deferrals: ctx.headers[HEADERS.deferrals], at: performance.now() });
+        const n = deliveries.length;
+        if (n === 8) return Promise.resolve();
+        return Promise.reject(
+          backoff.has(n)
+            ? new DeferError('slots taken', 50, { backoff: true })
+            : new DeferError('breaker open', 50),
+        );
+      },
+      onFailure: (_envelope, _err, decision) => {
+        if (decision.kind === 'defer') {
+          decisions.push({ delayMs: decision.delayMs, deferrals: decision.deferrals });
+        }
+        return Promise.resolve();
+      },
+    });
+
+    await publisher.publish(EXCHANGES.events, ping.type, pingEnvelope(1));
+
+    await waitFor(() => events.some((e) => e.name === 'acked'), {
+      message: 'acked after the deferrals',
+      timeoutMs: 15_000,
+    });
+    // The test ladder's delays (tiers 200, 500, 1000 ms): the longest in [d, 2d] of each
+    // doubled delay d (random 0.999), so 50, 100, 200, 400, then 400 again (capped).
+    assert.deepEqual(decisions, [
+      { delayMs: 100, deferrals: 1 },
+      { delayMs: 200, deferrals: 2 },
+      { delayMs: 375, deferrals: 3 },
+      { delayMs: 750, deferrals: 4 },
+      { delayMs: 750, deferrals: 5 },
+      { delayMs: 100, deferrals: undefined },
+      { delayMs: 100, deferrals: 1 },
+    ]);
+    assert.deepEqual(
+      deliveries.map((d) => d.deferrals),
+      [undefined, 1, 2, 3, 4, 5, undefined, 1],
+    );
+    decisions.forEach((d, i) => {
+      const gap = (deliveries[i + 1]?.at ?? 0) - (deliveries[i]?.at ?? 0);
+      assert.ok(
+        gap >= d.delayMs * 0.9,
+        `deferral ${i + 1} came back after ${gap} ms, not ${d.delayMs}`,
+      );
+    });
+  });
+
   it('when many deliveries fail at once, then their retries come back spread over the whole tier (full jitter), not all at the same moment', async (t) => {
     const fx = await createFixture(t);
     const { spec, topology } = workQueue();

@@ -9,7 +9,12 @@ export type DeferReason = 'breaker' | 'rate' | 'slots';
 /** A deferral by the platform fetcher, with its reason (`psc_platform_deferrals_total`). */
 export class PlatformDeferral extends DeferError {
   readonly reason: DeferReason;
-  constructor(reason: DeferReason, message: string, delayMs: number, options?: { by?: boolean }) {
+  constructor(
+    reason: DeferReason,
+    message: string,
+    delayMs: number,
+    options?: { by?: boolean; backoff?: boolean },
+  ) {
     super(message, delayMs, options);
     this.reason = reason;
   }

@@ -189,10 +189,13 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
         bound ? Date.now() + bound.maxWaitMs : Infinity,
       );
       if (slot === undefined) {
+        // Nothing says when a slot frees: a job that keeps finding them taken (long requests
+        // hold them) comes back less and less often instead of cycling through the workers.
         throw new PlatformDeferral(
           'slots',
           `platform ${platform.name} is busy: its ${limits.concurrency} request slots are taken`,
           Math.max(1_000, bound!.maxWaitMs),
+          { backoff: true },
         );
       }
       try {
