@@ -122,6 +122,38 @@ describe('psc, the command line: platforms, their schedules, collections, valida
     assert.match(tested.stderr, /the platform did not answer as expected/);
   });
 
+  it("when a platform with a resource that needs a param is tested, then the other resources are still tested, the missing param is that resource's problem, and --params fills it", async () => {
+    const name = await collectingPlatform();
+
+    const tested = await psc('platforms', 'test', name);
+    assert.equal(tested.code, 1, show(tested));
+    assert.match(tested.stdout, /booths\s*│ true\s*│ 200/);
+    assert.match(
+      tested.stdout,
+      /booth-pages\s*│ false\s*│ -.*missing_param: request needs parameter "day"/,
+    );
+    assert.match(tested.stderr, /--params/);
+
+    const filled = await pscJson<{ resource: string; ok: boolean; status: number }[]>(
+      'platforms',
+      'test',
+      name,
+      '--params',
+      '{"day":"2026-01-01"}',
+    );
+    assert.deepEqual(
+      filled.body.map((r) => [r.resource, r.ok, r.status]),
+      [
+        ['booths', true, 200],
+        ['booth-pages', true, 200],
+      ],
+    );
+
+    const notText = await psc('platforms', 'test', name, '--params', '{"day":1}');
+    assert.equal(notText.code, 2, show(notText));
+    assert.match(notText.stderr, /"day" must be a string/);
+  });
+
   it('when a collector resource is collected through `collections run` and `run collect` and a synced resource validated with `run validate`, then each ends succeeded and `collections show` lists the documents', async () => {
     const name = await collectingPlatform();
 

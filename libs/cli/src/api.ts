@@ -31,6 +31,7 @@ function apiError(response: Response, body: unknown, url: string): CliError {
   const message = envelope.error?.message ?? `HTTP ${response.status} ${response.statusText}`;
   return new CliError(message, {
     exitCode: exitCodeFor(response.status),
+    status: response.status,
     hint: hintFor(response.status, url),
     ...(envelope.error?.code ? { code: envelope.error.code } : {}),
     ...(envelope.error?.details === undefined ? {} : { details: envelope.error.details }),

@@ -18,10 +18,18 @@ export class CliError extends Error {
   /** The API's machine-readable reason, when it came from the API. */
   readonly code: string | undefined;
   readonly details: unknown;
+  /** The HTTP status the gateway answered with, when it came from the API. */
+  readonly status: number | undefined;
 
   constructor(
     message: string,
-    options: { exitCode: ExitCode; hint?: string; code?: string; details?: unknown },
+    options: {
+      exitCode: ExitCode;
+      hint?: string;
+      code?: string;
+      details?: unknown;
+      status?: number;
+    },
   ) {
     super(message);
     this.name = 'CliError';
@@ -29,6 +37,7 @@ export class CliError extends Error {
     this.hint = options.hint;
     this.code = options.code;
     this.details = options.details;
+    this.status = options.status;
   }
 }
 

@@ -7,6 +7,20 @@ import { jsonObjectArg, platformId, readJsonFile } from '../refs.ts';
 
 type Platform = components['schemas']['Platform'];
 type TestResult = components['schemas']['PlatformTestResult'];
+/** A resource's test, or why the API would not test it (a missing param, the platform away…). */
+type TestRow = Omit<TestResult, 'status' | 'latencyMs'> & {
+  status: number | null;
+  latencyMs: number | null;
+};
+
+/** Values of `{{param}}` placeholders: a JSON object of strings. */
+function paramsArg(value: string): Record<string, string> {
+  const params = jsonObjectArg(value);
+  for (const [k, v] of Object.entries(params)) {
+    if (typeof v !== 'string') throw usageError(`--params: "${k}" must be a string.`);
+  }
+  return params as Record<string, string>;
+}
 
 function printPlatform(ctx: Context, p: Platform): void {
   ctx.out.result(p, () => {
@@ -146,49 +160,74 @@ export function platformsCommand(program: Command, env: NodeJS.ProcessEnv): void
     .description('send one real request per resource: status, latency, item count')
     .argument('<platform>', 'id or name')
     .option('-r, --resource <name>', 'only this resource')
+    .option('--params <json>', "values of the requests' {{param}} placeholders", paramsArg)
     .action(
-      action(env, async (ctx, ref: string, opts: { resource?: string }) => {
-        const api = ctx.api();
-        const id = await platformId(api, ref);
-        const names = opts.resource
-          ? [opts.resource]
-          : (
-              await call(
-                api,
-                api.client.GET('/api/v1/platforms/{id}', { params: { path: { id } } }),
-              )
-            ).resources.map((r) => r.name);
-        const results: TestResult[] = [];
-        for (const resource of names) {
-          results.push(
-            await call(
-              api,
-              api.client.POST('/api/v1/platforms/{id}/test', {
-                params: { path: { id } },
-                body: { resource, params: {} },
-              }),
-            ),
-          );
-        }
-        ctx.out.result(results, () => {
-          ctx.out.table(
-            ['resource', 'ok', 'status', 'latency ms', 'items', 'problem'],
-            results.map((r) => [
-              r.resource,
-              r.ok,
-              r.status,
-              Math.round(r.latencyMs),
-              r.itemCount,
-              r.problem,
-            ]),
-          );
-        });
-        if (results.some((r) => !r.ok)) {
-          throw new CliError(`the platform did not answer as expected`, {
-            exitCode: EXIT.failed,
-            hint: 'Check the base URL, auth and request path with `psc platforms show`.',
+      action(
+        env,
+        async (ctx, ref: string, opts: { resource?: string; params?: Record<string, string> }) => {
+          const api = ctx.api();
+          const id = await platformId(api, ref);
+          const names = opts.resource
+            ? [opts.resource]
+            : (
+                await call(
+                  api,
+                  api.client.GET('/api/v1/platforms/{id}', { params: { path: { id } } }),
+                )
+              ).resources.map((r) => r.name);
+          const results: TestRow[] = [];
+          let unreachable = false;
+          for (const resource of names) {
+            try {
+              results.push(
+                await call(
+                  api,
+                  api.client.POST('/api/v1/platforms/{id}/test', {
+                    params: { path: { id } },
+                    body: { resource, params: opts.params ?? {} },
+                  }),
+                ),
+              );
+            } catch (err) {
+              // No gateway, or a refused key, refuses every resource: said once, as by any command.
+              if (!(err instanceof CliError) || [undefined, 401, 403].includes(err.status))
+                throw err;
+              // One resource the API would not test (a param missing, the platform timed out or
+              // away) is that resource's answer: the others are still tested.
+              unreachable ||= err.exitCode === EXIT.unreachable;
+              results.push({
+                resource,
+                ok: false,
+                status: null,
+                latencyMs: null,
+                itemCount: null,
+                problem: err.code ? `${err.code}: ${err.message}` : err.message,
+              });
+            }
+          }
+          ctx.out.result(results, () => {
+            ctx.out.table(
+              ['resource', 'ok', 'status', 'latency ms', 'items', 'problem'],
+              results.map((r) => [
+                r.resource,
+                r.ok,
+                r.status,
+                r.latencyMs === null ? null : Math.round(r.latencyMs),
+                r.itemCount,
+                r.problem,
+              ]),
+            );
           });
-        }
-      }),
+          if (results.some((r) => !r.ok)) {
+            const needsParams = results.some((r) => r.problem?.startsWith('missing_param'));
+            throw new CliError(`the platform did not answer as expected`, {
+              exitCode: unreachable ? EXIT.unreachable : EXIT.failed,
+              hint: needsParams
+                ? 'Give the requests\' placeholders values with --params \'{"name":"value"}\'.'
+                : 'Check the base URL, auth and request path with `psc platforms show`.',
+            });
+          }
+        },
+      ),
     );
 }
