@@ -66,21 +66,50 @@ function OnceProgress({ jobIds, onFinished }: { jobIds: string[]; onFinished: ()
   );
 }
 
-function ConnectionTest({ id, resources }: { id: string; resources: string[] }) {
+/**
+ * One real request to a resource. A resource whose request has `{{param}}` placeholders (a
+ * collect resource's declared params) gets a field per param: without values it cannot be asked.
+ */
+function ConnectionTest({
+  id,
+  resources,
+}: {
+  id: string;
+  resources: { name: string; params: string[] }[];
+}) {
   const { client } = useSession();
-  const [resource, setResource] = useState(resources[0] ?? '');
+  const [resource, setResource] = useState(resources[0]?.name ?? '');
+  const [values, setValues] = useState<Record<string, string>>({});
   const [result, setResult] = useState<TestResult | null>(null);
+  const declared = resources.find((r) => r.name === resource)?.params ?? [];
+  // A blank field is no value: the API then names the param that is missing.
+  const params = Object.fromEntries(
+    declared.flatMap((name) => (values[name] ? [[name, values[name]]] : [])),
+  );
   return (
     <div className="inline-form">
       <select
         aria-label="Resource to test"
         value={resource}
-        onChange={(e) => setResource(e.target.value)}
+        onChange={(e) => {
+          setResource(e.target.value);
+          setResult(null);
+        }}
       >
         {resources.map((r) => (
-          <option key={r}>{r}</option>
+          <option key={r.name}>{r.name}</option>
         ))}
       </select>
+      {declared.map((name) => (
+        <input
+          key={name}
+          aria-label={`Value of ${name}`}
+          placeholder={name}
+          maxLength={2_000}
+          value={values[name] ?? ''}
+          onChange={(e) => setValues({ ...values, [name]: e.target.value })}
+        />
+      ))}
       <ActionButton
         label="Test connection"
         action={async () =>
@@ -88,7 +117,7 @@ function ConnectionTest({ id, resources }: { id: string; resources: string[] }) 
             await unwrap(
               client.POST('/api/v1/platforms/{id}/test', {
                 params: { path: { id } },
-                body: { resource, params: {} },
+                body: { resource, params },
               }),
             ),
           )
@@ -327,7 +356,7 @@ export function PlatformDetail({ id }: { id: string }) {
           </tbody>
         </table>
         <Can role="admin">
-          <ConnectionTest id={id} resources={resources} />
+          <ConnectionTest id={id} resources={p.resources} />
         </Can>
       </Section>
       <Section title="Drift reports">
