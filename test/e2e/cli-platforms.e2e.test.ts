@@ -152,6 +152,30 @@ describe('psc, the command line: platforms, their schedules, collections, valida
     const notText = await psc('platforms', 'test', name, '--params', '{"day":1}');
     assert.equal(notText.code, 2, show(notText));
     assert.match(notText.stderr, /"day" must be a string/);
+
+    // A run or a backfill without the param is refused at once, not left to fail in the collector.
+    const run = await psc('run', 'collect', '-p', name, '-r', 'booth-pages');
+    assert.equal(run.code, 1, show(run));
+    assert.match(run.stderr, /collect run needs params: day \(validation_failed\)/);
+    assert.match(run.stderr, /body\.params\.day/);
+    const backfill = await psc(
+      'backfill',
+      'create',
+      '-p',
+      name,
+      '-r',
+      'booth-pages',
+      '-t',
+      'collect',
+      '--from',
+      '2026-01-01',
+      '--to',
+      '2026-01-02',
+    );
+    assert.equal(backfill.code, 1, show(backfill));
+    assert.match(backfill.stderr, /collect run needs params: day; give each step its value/);
+    const jobs = await pscJson<{ items: unknown[] }>('jobs', 'ls', '--platform', name);
+    assert.deepEqual(jobs.body.items, [], 'no job was made');
   });
 
   it('when a collector resource is collected through `collections run` and `run collect` and a synced resource validated with `run validate`, then each ends succeeded and `collections show` lists the documents', async () => {

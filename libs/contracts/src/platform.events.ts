@@ -15,6 +15,11 @@ export const platformSummary = z.object({
       name: z.string(),
       tasks: z.array(z.enum(TASK_TYPES)),
       schedule: scheduleOverrides.optional(),
+      /**
+       * The params a collect run of it must be given, so the scheduler refuses a run without
+       * them (added later; absent from an older registry's summaries, and when there are none).
+       */
+      params: z.array(z.string()).optional(),
     }),
   ),
   /** For the scheduler's schedules and per-platform status (added after v1; optional). */

@@ -12,6 +12,7 @@ import {
   type PayloadOf,
 } from '@psc/contracts';
 import { baseTopology, createEnvelope, createPublisher, type Publisher } from '@psc/messaging';
+import { AppError } from '@psc/core';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
 import { platformSummary } from './support.ts';
@@ -28,7 +29,9 @@ const stats = { fetched: 1, inserted: 1, updated: 0, unchanged: 0 };
 
 describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 120_000 }, () => {
   const clock = manualClock('2030-01-10T00:00:00.000Z');
-  const platform = platformSummary({ resources: [{ name: 'races', tasks: ['collect'] }] });
+  const platform = platformSummary({
+    resources: [{ name: 'races', tasks: ['collect'], params: ['date'] }],
+  });
   let s: Awaited<ReturnType<typeof startInProcess>>;
   let publisher: Publisher;
 
@@ -122,6 +125,20 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
     assert.equal(view.progress.succeeded, 3, 'the three days it found already done');
     assert.equal(view.progress.queued, 1);
     await succeed(mine);
+  });
+
+  it('when a collect backfill gives no value for a param its resource needs, then it is refused (422) naming the param, and nothing is stored', async () => {
+    const before = await s.knex.withSchema('scheduler').table('backfills').count({ n: '*' });
+    await assert.rejects(
+      request({ paramsTemplate: { label: '{{date}}' } }),
+      (err: unknown) =>
+        err instanceof AppError &&
+        err.status === 422 &&
+        /collect run needs params: date/.test(err.message) &&
+        /paramsTemplate/.test(err.message),
+    );
+    const after = await s.knex.withSchema('scheduler').table('backfills').count({ n: '*' });
+    assert.deepEqual(after, before, 'no backfill stored');
   });
 
   it('when a backfill is cancelled, then its queued runs are cancelled, no further day starts, and it stays cancelled', async () => {

@@ -132,6 +132,50 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
     );
   });
 
+  it('when a collect run lacks a param its resource needs, then it is refused (422) naming the param and makes no job; with the param it runs', async () => {
+    const platform = platformSummary({
+      resources: [
+        { name: 'races', tasks: ['collect'], params: ['date', 'meet'] },
+        { name: 'booths', tasks: ['sync'] },
+      ],
+    });
+    await s.mq.announce(platform);
+    await s.waitForPlatform(platform.id);
+
+    await assert.rejects(
+      runNow(s.rpc, {
+        taskType: 'collect',
+        platformId: platform.id,
+        resource: 'races',
+        params: { meet: 'seoul' },
+      }),
+      (err: unknown) =>
+        err instanceof AppError &&
+        err.status === 422 &&
+        err.message === 'collect run needs params: date' &&
+        JSON.stringify(err.details) ===
+          JSON.stringify([
+            { path: 'body.params.date', message: 'required by collect resource races' },
+          ]),
+    );
+    // Every collect resource of the platform, none named: the same check.
+    await assert.rejects(
+      runNow(s.rpc, { taskType: 'collect', platformId: platform.id, params: {} }),
+      (err: unknown) =>
+        err instanceof AppError && err.message === 'collect run needs params: date, meet',
+    );
+    const { items } = await s.rpc.call(jobList, { platformId: platform.id, limit: 10 });
+    assert.deepEqual(items, [], 'no job was made');
+
+    const ran = await runNow(s.rpc, {
+      taskType: 'collect',
+      platformId: platform.id,
+      resource: 'races',
+      params: { date: '20300101', meet: 'seoul' },
+    });
+    assert.equal(ran.jobs.length, 1);
+  });
+
   /** Announces `platform` as the registry would after a change, and waits until it is projected. */
   async function change(platform: PlatformSummary): Promise<void> {
     await s.mq.announce(platform);

@@ -89,6 +89,7 @@ function summarize(p: PlatformWithSecrets): PlatformSummary {
       name: r.name,
       tasks: r.tasks,
       ...(r.schedule ? { schedule: r.schedule } : {}),
+      ...(r.params.length > 0 ? { params: r.params } : {}),
     })),
     // The scheduler's schedules and per-platform status need these (never credentials).
     baseUrl: p.baseUrl,

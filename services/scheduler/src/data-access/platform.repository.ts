@@ -11,7 +11,13 @@ export interface PlatformView {
   version: number;
   baseUrl: string | null;
   schedule: ScheduleOverrides | null;
-  resources: { name: string; tasks: TaskType[]; schedule?: ScheduleOverrides | undefined }[];
+  resources: {
+    name: string;
+    tasks: TaskType[];
+    schedule?: ScheduleOverrides | undefined;
+    /** Params a collect run must be given (absent when none, or heard from an older registry). */
+    params?: string[] | undefined;
+  }[];
 }
 
 interface PlatformRow {

@@ -1,8 +1,9 @@
 import type { Backfill, BackfillRequest } from '@psc/contracts';
-import { ConflictError, NotFoundError, type Clock } from '@psc/core';
+import { ConflictError, NotFoundError, ValidationError, type Clock } from '@psc/core';
 import type { BackfillStore } from '../data-access/backfill.store.ts';
 import type { PlatformView } from '../data-access/platform.repository.ts';
 import { backfillSteps } from './backfill-plan.ts';
+import { missingCollectParams } from './collect-params.ts';
 
 /** Backfills as operators ask for them: checked against the platform, then stored. */
 export function createBackfills(deps: {
@@ -30,6 +31,13 @@ export function createBackfills(deps: {
       if (!resource.tasks.includes(request.taskType))
         throw new ConflictError(
           `resource ${request.resource} does not run ${request.taskType} tasks`,
+        );
+      const missing = missingCollectParams(request.taskType, resource, request.paramsTemplate);
+      if (missing.length > 0)
+        throw new ValidationError(
+          `collect run needs params: ${missing.join(', ')}; give each step its value in ` +
+            `paramsTemplate, e.g. {"${missing[0]}":"{{date}}"}`,
+          { field: 'paramsTemplate', missing },
         );
       const steps = backfillSteps(request, now);
       const id = await deps.store.create(

@@ -31,6 +31,7 @@ export function createPlatformLookup(deps: {
           name: r.name,
           tasks: r.tasks,
           ...(r.schedule ? { schedule: r.schedule } : {}),
+          ...(r.params.length > 0 ? { params: r.params } : {}),
         })),
       },
       deps.clock.now(),

@@ -1,11 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { Job, RpcResponse, RunNowRequest, jobRunNow } from '@psc/contracts';
-import { ConflictError, NotFoundError, toErrorBody, type Clock } from '@psc/core';
+import { ConflictError, NotFoundError, ValidationError, toErrorBody, type Clock } from '@psc/core';
+import { missingCollectParams } from './collect-params.ts';
 import { newTraceId } from './trace-id.ts';
 import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
 
 /** Run-now jobs jump the queue unless the caller says otherwise. */
 const RUN_NOW_PRIORITY = 9;
+
+/** Refuses a collect run without a param one of its resources declares, naming each. */
+function checkParams(
+  request: RunNowRequest,
+  targets: readonly { resource: PlatformView['resources'][number] }[],
+): void {
+  const details = targets.flatMap(({ resource }) =>
+    missingCollectParams(request.taskType, resource, request.params).map((name) => ({
+      path: `body.params.${name}`,
+      message: `required by collect resource ${resource.name}`,
+    })),
+  );
+  if (details.length === 0) return;
+  const names = [...new Set(details.map((d) => d.path.slice('body.params.'.length)))];
+  throw new ValidationError(`collect run needs params: ${names.join(', ')}`, details);
+}
 
 /** Tries on fresh reads after the kept platforms could not answer a batch. */
 const FRESH_TRIES = 3;
@@ -48,7 +65,7 @@ export function createRunNow(deps: {
     now: Date,
     trigger: Job['trigger'],
   ): Promise<Job[]> {
-    const targets: { platform: PlatformView; resource: string }[] = [];
+    const targets: { platform: PlatformView; resource: PlatformView['resources'][number] }[] = [];
     if (request.platformId) {
       const platform = await deps.platformById(request.platformId, known);
       if (!platform.active) throw new ConflictError(`platform ${platform.name} is not active`);
@@ -65,20 +82,21 @@ export function createRunNow(deps: {
         throw new ConflictError(
           `platform ${platform.name} has no resource running ${request.taskType} tasks`,
         );
-      for (const r of resources) targets.push({ platform, resource: r.name });
+      for (const r of resources) targets.push({ platform, resource: r });
     } else {
       if (request.resource) throw new ConflictError('name a platformId to run one resource');
       for (const platform of await deps.platforms.listActive())
         for (const r of platform.resources)
-          if (r.tasks.includes(request.taskType)) targets.push({ platform, resource: r.name });
+          if (r.tasks.includes(request.taskType)) targets.push({ platform, resource: r });
     }
+    checkParams(request, targets);
     for (const { platform } of targets) versions.set(platform.id, platform.version);
     // A trace id even when nothing is traced (no exporter): the job's log lines carry it.
     const traceId = request.traceId ?? deps.currentTraceId() ?? newTraceId();
     return targets.map(({ platform, resource }) => ({
       id: randomUUID(),
       platformId: platform.id,
-      resource,
+      resource: resource.name,
       taskType: request.taskType,
       status: 'queued',
       priority: request.priority ?? RUN_NOW_PRIORITY,
