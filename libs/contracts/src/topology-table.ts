@@ -285,7 +285,8 @@ export const QUEUE_SPECS = {
     name: QUEUES.syncWorkerCancellations,
     consumer: 'sync-worker',
     declaredBy: ['sync-worker'],
-    purpose: 'cancellations, stored once for every sync-worker replica',
+    purpose:
+      'cancellations, stored once for every sync-worker replica; the turns the cancelled run booked at rate-limited platforms are freed',
     bindings: onEvents(jobCancelRequested),
     accepts: [jobCancelRequested],
     durable: true,
@@ -296,7 +297,8 @@ export const QUEUE_SPECS = {
     name: QUEUES.collectorCancellations,
     consumer: 'collector',
     declaredBy: ['collector'],
-    purpose: 'cancellations, stored once for every collector replica',
+    purpose:
+      'cancellations, stored once for every collector replica; the turns the cancelled run and its children booked at rate-limited platforms are freed',
     bindings: onEvents(jobCancelRequested),
     accepts: [jobCancelRequested],
     durable: true,

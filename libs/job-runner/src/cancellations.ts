@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { jobCancelRequested, QueueSpec } from '@psc/contracts';
 import { createConsumer, type Broker, type Consumer } from '@psc/messaging';
 import type { JobRunRepository } from './job-runs.ts';
+import { runKey } from './runner.ts';
 
 /**
  * Stores `job.cancel-requested` once for every replica of a worker service (the queue is shared,
@@ -14,6 +15,8 @@ export function createCancellationsConsumer(deps: {
   logger: Logger;
   retryTiersMs: readonly number[];
   isTransient: (err: unknown) => boolean;
+  /** After the cancellation is stored: what else the run held goes (its booked platform turns). */
+  onCancelled?: (runKey: string) => Promise<void>;
 }): Consumer {
   return createConsumer({
     broker: deps.broker,
@@ -23,6 +26,7 @@ export function createCancellationsConsumer(deps: {
     isTransient: deps.isTransient,
     handler: async ({ payload }) => {
       await deps.runs.cancel(payload.jobId, payload.run, new Date(payload.at));
+      await deps.onCancelled?.(runKey(payload.jobId, payload.run));
     },
   });
 }

@@ -1,6 +1,7 @@
 export {
   createJobRunner,
   CancelledError,
+  runKey,
   type JobHandler,
   type JobOutcome,
   type JobRunner,

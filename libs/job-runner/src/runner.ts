@@ -198,6 +198,9 @@ function timeoutError(ms: number): AppError {
  * A given-up job is not dead-lettered on the broker: its `job.failed` puts it into the ledger's
  * dead-letter queue, from which the ledger replays it.
  */
+/** A run's key (`RunContext.runKey`): its fan-out children's keys are this and `/<index>`. */
+export const runKey = (jobId: string, run: number): string => `${jobId}/${run}`;
+
 export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const runs = createJobRunRepository(options.knex, options.schema);
   const watch = createCancelWatch({
@@ -290,7 +293,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       correlationId: message.correlationId,
       queuedAt: new Date(message.occurredAt),
       signal,
-      runKey: `${job.jobId}/${job.run}`,
+      runKey: runKey(job.jobId, job.run),
       logger: log,
       throwIfCancelled,
       async progress(done) {

@@ -95,6 +95,11 @@ export function createPlatformFetcher(options: PlatformFetcherOptions) {
       requestOptions?: RequestOptions,
     ) => client.request(options.seal.open(platform), request, requestOptions),
     /**
+     * Frees the rate-limit turns booked for a cancelled run (`holder`: its run key) and its
+     * fan-out children, for the platform's next requests to take.
+     */
+    releaseTurns: (holder: string) => limiter.release(holder),
+    /**
      * Drops what this service keeps about a deleted platform: its breaker here, its metrics
      * gauge, and its rows (every replica's breaker states, resets, limits, booked turns), so the
      * monitoring API stops listing it. Each replica hears the deletion; the deletes are idempotent.

@@ -18,6 +18,11 @@ export interface TurnBound {
 const SLOT_POLL_MS = 25;
 /** A booked turn its job never came back for (cancelled, dead) is dropped this long after. */
 const STALE_TURN_MS = 10 * 60_000;
+/**
+ * The holder of a turn its job gave up (cancelled): the next request takes it before a new one.
+ * The rest of the holder keeps the row's key unique.
+ */
+const FREE = 'free:';
 
 /**
  * Rate and concurrency limits per platform that hold across every replica of a worker service,
@@ -34,18 +39,33 @@ const STALE_TURN_MS = 10 * 60_000;
  * page of a job under way goes ahead of the booked turns.
  */
 export function createPlatformLimiter(knex: Knex, schema: string) {
-  /** Takes the next request time; ms until it. */
+  /**
+   * Takes the next request time; ms until it. A turn a cancelled job gave up comes first: the
+   * platform's cursor has moved past it, so without this every request after a burst of
+   * cancelled jobs would wait behind turns nobody uses.
+   */
   async function reserve(platformId: string, spacingMs: number): Promise<number> {
     const { rows } = await knex.raw<{ rows: { wait_ms: number }[] }>(
-      `insert into ${schema}.rate_limits as r (platform_id, next_at)
-       values (?, clock_timestamp() + make_interval(secs => ? / 1000.0))
-       on conflict (platform_id) do update
-         set next_at = greatest(r.next_at, clock_timestamp()) + make_interval(secs => ? / 1000.0)
-       returning greatest(0, extract(epoch from (r.next_at - clock_timestamp())) * 1000 - ?)::float8
-         as wait_ms`,
-      [platformId, spacingMs, spacingMs, spacingMs],
+      `with freed as (
+         delete from ${schema}.rate_tickets
+          where (platform_id, holder) = (
+            select platform_id, holder from ${schema}.rate_tickets
+             where platform_id = ? and holder like '${FREE}%' and turn_at > clock_timestamp()
+             order by turn_at limit 1 for update skip locked)
+         returning extract(epoch from (turn_at - clock_timestamp())) * 1000 as wait_ms
+       ), moved as (
+         insert into ${schema}.rate_limits as r (platform_id, next_at)
+         select ?, clock_timestamp() + make_interval(secs => ? / 1000.0)
+          where not exists (select 1 from freed)
+         on conflict (platform_id) do update
+           set next_at = greatest(r.next_at, clock_timestamp()) + make_interval(secs => ? / 1000.0)
+         returning greatest(0, extract(epoch from (r.next_at - clock_timestamp())) * 1000 - ?)::float8
+           as wait_ms
+       )
+       select wait_ms from freed union all select wait_ms from moved`,
+      [platformId, platformId, spacingMs, spacingMs, spacingMs],
     );
-    return rows[0]?.wait_ms ?? 0;
+    return Math.max(0, rows[0]?.wait_ms ?? 0);
   }
 
   /**
@@ -168,6 +188,18 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
   }
 
   return {
+    /**
+     * Frees the turns booked for a run (`holder`: its job and run) and for its fan-out children
+     * (`holder/index`): it was cancelled and will not come back for them.
+     */
+    async release(holder: string): Promise<void> {
+      await knex.raw(
+        `update ${schema}.rate_tickets set holder = '${FREE}' || holder
+          where holder = ? or holder like ? || '/%'`,
+        [holder, holder],
+      );
+    },
+
     /**
      * Waits for a request slot of the platform and for its turn under the rate limit, runs
      * `call`, and frees the slot. `leaseMs` must exceed the call's own timeout. With `bound`,

@@ -83,6 +83,42 @@ describe('@psc/platform-http: platform limiter', { timeout: 30_000 }, () => {
     assert.deepEqual(await tickets(), ['c'], 'b’s booking is used up; c keeps its own');
   });
 
+  it('when runs holding booked turns are cancelled, then the next requests take their freed turns, earliest first, instead of waiting behind them', async (t) => {
+    const { limiter, platform, tickets } = await setup(t);
+    const limits = { requestsPerSecond: 1, concurrency: 4 };
+    const call = (holder: string) =>
+      limiter.run(platform, limits, 10_000, () => Promise.resolve(), {
+        bound: { holder, maxWaitMs: 300 },
+      });
+
+    assert.equal(await outcome(call('a/1')), 'ran');
+    // b's run, c's run, a fan-out child of d's run, and e's run book the next four turns.
+    const booked = new Map<string, PlatformDeferral>();
+    for (const holder of ['b/1', 'c/1', 'd/1/0', 'e/1']) {
+      const deferred = await outcome(call(holder));
+      assert.ok(deferred instanceof PlatformDeferral, `${holder} is deferred`);
+      booked.set(holder, deferred);
+    }
+    await limiter.release('b/1');
+    await limiter.release('d/1');
+    assert.deepEqual(await tickets(), ['free:b/1', 'c/1', 'free:d/1/0', 'e/1']);
+
+    // Without the freed turns f would come after e's, 5 s out; it gets b's (about 1 s out).
+    const f = await outcome(call('f/1'));
+    assert.ok(f instanceof PlatformDeferral && f.by);
+    assert.ok(f.delayMs <= booked.get('b/1')!.delayMs, `f's turn is in ${f.delayMs} ms`);
+    const g = await outcome(call('g/1'));
+    assert.ok(g instanceof PlatformDeferral);
+    assert.ok(
+      g.delayMs > booked.get('c/1')!.delayMs - 300 && g.delayMs <= booked.get('d/1/0')!.delayMs,
+      `g takes d's child's turn: ${g.delayMs} ms`,
+    );
+    assert.deepEqual(await tickets(), ['f/1', 'c/1', 'g/1', 'e/1'], 'no turn left free');
+    const h = await outcome(call('h/1'));
+    assert.ok(h instanceof PlatformDeferral);
+    assert.ok(h.delayMs > booked.get('e/1')!.delayMs, 'the next one goes after the last turn');
+  });
+
   it('when a later page of a job under way needs a turn while deferred jobs hold booked ones, then it takes the earliest booked turn and that booking moves after it, so the job under way does not wait behind them all', async (t) => {
     const { limiter, platform, tickets } = await setup(t);
     const limits = { requestsPerSecond: 1, concurrency: 4 };

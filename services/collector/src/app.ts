@@ -205,6 +205,7 @@ export function createApp(deps: AppDeps) {
     logger,
     retryTiersMs: config.retryTiersMs,
     isTransient: isUnavailableError,
+    onCancelled: (key) => fetcher.releaseTurns(key),
   });
   const ops = createOpsEventsConsumer({
     broker,

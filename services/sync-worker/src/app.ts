@@ -189,6 +189,7 @@ export function createApp(deps: AppDeps) {
     logger,
     retryTiersMs: config.retryTiersMs,
     isTransient: isUnavailableError,
+    onCancelled: (key) => fetcher.releaseTurns(key),
   });
   const consumers = [cancellations, platformEvents, runner.consumer];
   const rpc = createRpcServer({

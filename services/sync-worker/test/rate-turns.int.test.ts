@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startFakePlatform } from '@psc/testing';
+import { startFakePlatform, waitFor } from '@psc/testing';
+import { SCHEMA } from '../migrations/index.ts';
 import { itemsResource, startHarness } from './support/harness.ts';
 
 describe('sync-worker.jobs: a rate-limited platform’s burst', { timeout: 90_000 }, () => {
@@ -59,5 +60,51 @@ describe('sync-worker.jobs: a rate-limited platform’s burst', { timeout: 90_00
       ...times.map((at) => times.filter((u) => u >= at && u < at + 1_000).length),
     );
     assert.ok(busiest <= 3, `at most 2 (+1 at a window edge) per second, saw ${busiest}`);
+  });
+
+  it('when the deferred jobs of a burst are cancelled, then the turns they booked are freed: the platform’s next job takes the first of them instead of waiting behind them all', async (t) => {
+    const h = await startHarness(t, {
+      PSC_WORKER_CONCURRENCY: '2',
+      PSC_WORKER_PREFETCH: '2',
+      PSC_PLATFORM_TURN_WAIT_MS: '300',
+    });
+    const fake = await startFakePlatform({ collections: { '/items': [{ id: 's1' }] } });
+    t.after(() => fake.stop());
+    const platform = h.addPlatform({
+      baseUrl: fake.url,
+      resources: [itemsResource('items')],
+      rateLimit: { requestsPerSecond: 0.5, concurrency: 2 },
+    });
+    const tickets = () =>
+      h
+        .knex(`${SCHEMA}.rate_tickets`)
+        .where({ platform_id: platform.id })
+        .orderBy('turn_at')
+        .select<{ holder: string; turn_at: Date }[]>('holder', 'turn_at');
+
+    const burst: string[] = [];
+    for (let i = 0; i < 5; i += 1) burst.push(await h.runJob(platform, 'items'));
+    // One runs at once; the other four book the next turns, 2 s apart.
+    await waitFor(async () => (await tickets()).length === 4, {
+      message: 'four turns booked',
+      timeoutMs: 15_000,
+    });
+    const booked = await tickets();
+    const deferred = burst.filter((id) => booked.some((b) => b.holder === `${id}/1`));
+    assert.equal(deferred.length, 4);
+    for (const jobId of deferred) await h.cancelJob(jobId);
+    await waitFor(async () => (await tickets()).every((b) => b.holder.startsWith('free:')), {
+      message: 'the cancelled jobs’ turns freed',
+    });
+
+    const next = await h.runJob(platform, 'items');
+    await h.finished(next, 30_000);
+    const asked = fake.requests.at(-1)!.at;
+    const last = booked.at(-1)!.turn_at.getTime();
+    assert.ok(
+      asked < last - 2_000,
+      `the next job asked ${Math.round((last - asked) / 1000)} s before the last booked turn, not after it`,
+    );
+    assert.equal(fake.requests.length, 2, 'the cancelled jobs asked nothing');
   });
 });

@@ -1,5 +1,6 @@
 import type { CollectChild } from '@psc/contracts';
 import { AppError, NonRetryableError } from '@psc/core';
+import { runKey } from '@psc/job-runner';
 import type { CollectionStore } from '../data-access/collection.store.ts';
 import { collectResource, documentsOf, type CollectDeps } from './collect-task.ts';
 import { renderRequest } from './request-template.ts';
@@ -25,7 +26,7 @@ export function createCollectChildren(deps: CollectDeps & { store: CollectionSto
       const { body, url } = await deps.fetch(
         platform,
         renderRequest(resource.fanOut.request, child.params),
-        { signal, deferAs: `${child.parentJobId}/${child.parentRun}/${child.index}` },
+        { signal, deferAs: `${runKey(child.parentJobId, child.parentRun)}/${child.index}` },
       );
       const docs = await documentsOf(body, resource.fanOut.itemsPath, {
         jobId: child.parentJobId,
