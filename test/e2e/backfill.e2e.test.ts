@@ -15,6 +15,7 @@ interface JobRow {
   trigger: string;
   run: number;
   params: { date?: string };
+  resource: string;
   scheduledFor: string | null;
   backfillId?: string | null;
 }
@@ -163,7 +164,7 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
     }
   });
 
-  it('when a collect schedule carries a params template, then each scheduled run gets its own date, and a template that does not render pauses that schedule alone, with the reason, in GET /api/v1/schedules', async () => {
+  it('when a collect schedule carries a params template, then each scheduled run gets its own date, and a template that does not render, or gives no value for a param the resource needs, pauses that schedule alone, with the reason, in GET /api/v1/schedules', async () => {
     const resource = (name: string, params: Record<string, unknown>) => ({
       name,
       tasks: ['collect'],
@@ -182,6 +183,7 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
         resources: [
           resource('races', { date: '{{date:yyyyMMdd}}' }),
           resource('cards', { date: '{{datum}}' }),
+          resource('laps', { from: '{{yesterday}}' }),
         ],
       },
     });
@@ -224,12 +226,26 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
     );
     const cards = schedules.find((s) => s.resource === 'cards')!;
     assert.match(cards.pausedReason!, /unknown placeholder \{\{datum\}\}/);
+    const laps = await waitFor(
+      async () => {
+        const res = await system.api<{ items: ScheduleRow[] }>(
+          `/api/v1/schedules?platformId=${id}`,
+        );
+        return res.body.items.find((s) => s.resource === 'laps' && s.pausedReason);
+      },
+      { timeoutMs: 60_000, intervalMs: 250, message: 'the laps schedule paused itself' },
+    );
+    assert.match(laps.pausedReason!, /collect run needs params: date; give them in the schedule/);
     const races = schedules.find((s) => s.resource === 'races')!;
     assert.equal(races.pausedReason, null, 'the good schedule keeps running');
     const jobs = await system.api<{ items: JobRow[] }>(`/api/v1/jobs?platformId=${id}&limit=100`);
     assert.ok(
       jobs.body.items.every((j) => j.params.date !== '{{datum}}'),
       'no run was made from the bad template',
+    );
+    assert.ok(
+      jobs.body.items.every((j) => j.resource !== 'laps'),
+      'no run was made without its param',
     );
   });
 });

@@ -17,6 +17,7 @@ import {
   specKey,
   type EffectiveSpec,
 } from './schedule-spec.ts';
+import { missingCollectParams } from './collect-params.ts';
 import { renderParams } from './params-template.ts';
 import { newTraceId } from './trace-id.ts';
 
@@ -165,6 +166,15 @@ export function planTick(
           // A platform's template is only checked here: its schedule stops, with the reason.
           if (!(err instanceof ValidationError)) throw err;
           plan.pauses.push({ ...identity, reason: `params template: ${err.message}` });
+          continue;
+        }
+        // Runs without a param their collect resource declares could only fail: none is made.
+        const lacking = missingCollectParams(taskType, resource, params[0] ?? {});
+        if (runs.length > 0 && lacking.length > 0) {
+          plan.pauses.push({
+            ...identity,
+            reason: `collect run needs params: ${lacking.join(', ')}; give them in the schedule's params`,
+          });
           continue;
         }
         const jitter = now.getTime() - shifted.getTime();
