@@ -28,3 +28,8 @@ export const JOB_STATUSES = exactly<JobStatus>()([
 
 /** Every task type of the API. */
 export const TASK_TYPES = exactly<TaskType>()(['sync', 'validate', 'collect']);
+
+export type LogLevel = components['schemas']['LogList']['items'][number]['level'];
+
+/** Every log level of the API, least severe first (a filter takes that level and above). */
+export const LOG_LEVELS = exactly<LogLevel>()(['debug', 'info', 'warn', 'error', 'fatal']);

@@ -39,4 +39,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   return client;
 }
 
-export { JOB_STATUSES, TASK_TYPES, type JobStatus, type TaskType } from './enums.ts';
+export {
+  JOB_STATUSES,
+  LOG_LEVELS,
+  TASK_TYPES,
+  type JobStatus,
+  type LogLevel,
+  type TaskType,
+} from './enums.ts';

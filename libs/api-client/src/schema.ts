@@ -631,7 +631,7 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Dead-lettered sync and validate jobs (filters platform, resource, task, reason)
+     * Dead-lettered jobs of every task type (filters platform, resource, task, reason)
      * @description Needs the **viewer** role (viewer < operator < admin).
      */
     get: operations['listDeadLetters'];

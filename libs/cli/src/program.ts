@@ -1,15 +1,18 @@
 import { Command } from 'commander';
 import { backfillCommand } from './commands/backfill.ts';
+import { breakersCommand } from './commands/breakers.ts';
 import { collectionsCommand } from './commands/collections.ts';
 import { dataCommand } from './commands/data.ts';
 import { dlqCommand } from './commands/dlq.ts';
 import { jobsCommand } from './commands/jobs.ts';
 import { keysCommand } from './commands/keys.ts';
+import { logsCommand } from './commands/logs.ts';
 import { loginCommand } from './commands/login.ts';
 import { platformsCommand } from './commands/platforms.ts';
 import { runCommand } from './commands/run.ts';
 import { schedulerCommand } from './commands/scheduler.ts';
 import { schedulesCommand } from './commands/schedules.ts';
+import { statusCommand } from './commands/status.ts';
 import { syncCommand } from './commands/sync.ts';
 
 const EXIT_CODES = `
@@ -25,7 +28,7 @@ Connection: --url/--api-key, else PSC_URL/PSC_API_KEY, else what \`psc login\` s
 export function createProgram(env: NodeJS.ProcessEnv): Command {
   const program = new Command('psc')
     .description(
-      "psc's command line: platforms, syncs, jobs, the dead-letter queue and the scheduler",
+      "psc's command line: platforms, syncs, jobs, the dead-letter queue, the scheduler, and what the pipeline is doing",
     )
     .option('--json', 'print one JSON document (for scripts) instead of tables')
     .option('--url <url>', 'gateway address (default: PSC_URL, then `psc login`)')
@@ -36,6 +39,7 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
     .addHelpText('after', EXIT_CODES);
 
   loginCommand(program, env);
+  statusCommand(program, env);
   syncCommand(program, env);
   platformsCommand(program, env);
   runCommand(program, env);
@@ -47,5 +51,7 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
   keysCommand(program, env);
   backfillCommand(program, env);
   schedulesCommand(program, env);
+  breakersCommand(program, env);
+  logsCommand(program, env);
   return program;
 }

@@ -27,7 +27,7 @@ export const dlqOperations = {
     method: 'get',
     path: '/dlq',
     operationId: 'listDeadLetters',
-    summary: 'Dead-lettered sync and validate jobs (filters platform, resource, task, reason)',
+    summary: 'Dead-lettered jobs of every task type (filters platform, resource, task, reason)',
     tag,
     role: 'viewer',
     query: dlqFilter.extend(pageRequest),

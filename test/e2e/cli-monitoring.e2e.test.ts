@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { boothSample, waitFor } from '@psc/testing';
+import { show, useCliSetup } from '../support/psc.ts';
+
+interface Breaker {
+  platformId: string;
+  service: string;
+  state: string;
+}
+
+describe('psc, the command line: status, workers, breakers, logs and audit', () => {
+  const setup = useCliSetup('cli-monitoring', { collector: true });
+  const { psc, pscJson } = setup;
+
+  it('when a sync has run, then `psc status` shows the pipeline with its queues, `psc workers` the sync-worker that ran it, and `psc logs --job` the job’s own line', async () => {
+    const name = await setup.addPlatform();
+    const ran = await pscJson<{ jobs: { id: string; status: string }[] }>(
+      'run',
+      'sync',
+      '-p',
+      name,
+      '-r',
+      'booths',
+      '--wait',
+    );
+    const jobId = ran.body.jobs[0]!.id;
+    assert.equal(ran.body.jobs[0]!.status, 'succeeded');
+
+    const status = await psc('status');
+    assert.equal(status.code, 0, show(status));
+    assert.match(status.stdout, /pipeline:\s+(idle|busy)\n/);
+    assert.match(status.stdout, /│ sync-worker\.jobs\s+│ \d+\s+│/);
+
+    const worker = await waitFor(
+      async () =>
+        (
+          await pscJson<{
+            items: { service: string; processed: { succeeded: number } }[];
+          }>('workers')
+        ).body.items.find((w) => w.service === 'sync-worker' && w.processed.succeeded >= 1),
+      { message: 'the sync-worker’s heartbeat counts the job', timeoutMs: 20_000 },
+    );
+    assert.ok(worker);
+    const table = await psc('workers');
+    assert.match(table.stdout, /│ sync-worker\s+│/);
+
+    const line = await waitFor(
+      async () =>
+        (
+          await pscJson<{ items: { jobId: string; message: string; service: string }[] }>(
+            'logs',
+            '--job',
+            jobId,
+          )
+        ).body.items.find((e) => e.message === 'job succeeded'),
+      { message: 'the job’s outcome line in the log store', timeoutMs: 20_000 },
+    );
+    assert.equal(line.service, 'sync-worker');
+    const warnings = await pscJson<{ items: { level: string }[] }>('logs', '-l', 'warn');
+    assert.ok(warnings.body.items.every((e) => e.level !== 'info' && e.level !== 'debug'));
+    const badLevel = await psc('logs', '-l', 'loud');
+    assert.equal(badLevel.code, 2, show(badLevel));
+  });
+
+  it('when a platform’s breaker opens, then `psc breakers ls` shows it open and `psc status` degraded with exit 1; `psc breakers reset` closes it, and `psc audit` shows which key reset it', async () => {
+    const path = '/booth/down';
+    setup.fake.setCollection(path, boothSample(5));
+    setup.fake.setFault({ status: 500, body: { error: 'down' } }, { path });
+    const name = await setup.addPlatform({
+      breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 600_000 },
+      resources: [
+        {
+          name: 'booths',
+          request: { path },
+          itemsPath: 'data',
+          key: 'boothName',
+          mapping: { name: 'boothName' },
+        },
+      ],
+    });
+    const platform = await pscJson<{ id: string }>('platforms', 'show', name);
+    const id = platform.body.id;
+    const ran = await psc('run', 'sync', '-p', name, '-r', 'booths');
+    assert.equal(ran.code, 0, show(ran));
+
+    const stateOf = async () =>
+      (await pscJson<{ items: Breaker[] }>('breakers', 'ls', '-p', name)).body.items.find(
+        (b) => b.service === 'sync-worker',
+      )?.state;
+    await waitFor(async () => (await stateOf()) === 'open', {
+      message: 'the breaker opened',
+      timeoutMs: 20_000,
+    });
+    const listed = await psc('breakers', 'ls', '-p', name);
+    assert.match(listed.stdout, new RegExp(`${id}\\s+│ sync-worker\\s+│ .+│ open\\s+│`));
+    const degraded = await waitFor(
+      async () => {
+        const run = await psc('status');
+        return run.code === 1 ? run : undefined;
+      },
+      { message: 'the pipeline degraded', timeoutMs: 20_000 },
+    );
+    assert.match(degraded.stdout, /pipeline:\s+degraded/);
+    assert.match(degraded.stdout, new RegExp(`open breakers:\\s+${id}`));
+    assert.match(degraded.stderr, /the pipeline is degraded/);
+
+    setup.fake.setFault(null, { path });
+    const reset = await psc('breakers', 'reset', name);
+    assert.equal(reset.code, 0, show(reset));
+    assert.match(reset.stdout, new RegExp(`Reset ${name}'s breaker`));
+    await waitFor(async () => (await stateOf()) === 'closed', {
+      message: 'the breaker closed',
+      timeoutMs: 20_000,
+    });
+
+    const audit = await pscJson<{
+      items: { action: string; actorKeyId: string; targetId: string }[];
+    }>('audit', '--target', id);
+    const entry = audit.body.items.find((a) => a.action === 'breaker.reset');
+    assert.ok(entry, JSON.stringify(audit.body));
+    const me = await pscJson<{ items: { id: string; role: string }[] }>('keys', 'ls');
+    assert.ok(
+      me.body.items.some((k) => k.id === entry.actorKeyId && k.role === 'admin'),
+      'the admin key that ran the reset',
+    );
+  });
+});
