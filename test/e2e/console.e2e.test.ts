@@ -33,6 +33,8 @@ describe('operator console in headless Chromium', () => {
   let admin: BrowserContext;
   let page: Page;
   let platformId = '';
+  /** The job "Sync once" ran. */
+  let syncedJobId = '';
   /** A dead job left in the queue for the viewer to see (without a Replay button). */
   let deadForViewer = '';
   /** Requests the pages sent anywhere but the gateway; must stay empty. */
@@ -213,8 +215,9 @@ describe('operator console in headless Chromium', () => {
     assert.equal(cells[4], '25 / 25 / 0 / 0', 'fetched / inserted / updated / unchanged');
 
     const href = (await done.getByRole('link').getAttribute('href')) ?? '';
+    syncedJobId = href.split('/').at(-1) ?? '';
     const job = await system.api<JobView & { stats: { fetched: number } | null }>(
-      `/api/v1/jobs/${href.split('/').at(-1) ?? ''}`,
+      `/api/v1/jobs/${syncedJobId}`,
     );
     assert.equal(job.body.status, 'succeeded', 'the job the page followed succeeded');
     assert.equal(job.body.stats?.fetched, 25);
@@ -223,6 +226,17 @@ describe('operator console in headless Chromium', () => {
       timeoutMs: 10_000,
       message: 'the 25 synced records listed',
     });
+  });
+
+  it('when a finished job is opened, then its page shows the job’s own log lines, its outcome among them', async () => {
+    await page.goto(`${system.gatewayUrl}/ui/jobs/${syncedJobId}`);
+    const log = page.getByRole('table', { name: 'Job log' });
+    const outcome = log.locator('tr', { hasText: 'job succeeded' });
+    // Services ship their lines every half second: the page polls until they are in.
+    await outcome.waitFor({ timeout: 20_000 });
+    const cells = await outcome.locator('td').allTextContents();
+    assert.deepEqual(cells.slice(1, 4), ['info', 'sync-worker', 'job succeeded']);
+    assert.match(cells[4] ?? '', /"fetched":25/);
   });
 
   it('when a resource whose request needs a param is tested, then the page names the missing param, and with a value typed in shows the platform reachable with its items', async () => {

@@ -8,6 +8,61 @@ import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
 
 type Job = components['schemas']['Job'];
 
+/** Lines shown: a job logs a few per attempt (start, waits, retries, its outcome). */
+const LOG_LINES = 100;
+/** Services ship their lines every half second or so: a job's last ones come after it ended. */
+const LOG_SETTLE_MS = 10_000;
+
+/**
+ * The job's own log lines from every service (the log store keeps warnings and errors, and every
+ * line about a job), oldest first, as its story reads; live until a while after the job ended.
+ */
+function JobLog({ id, finishedAt }: { id: string; finishedAt: string | null }) {
+  const { client } = useSession();
+  const { data, error } = useApi(
+    ['job-log', id],
+    () =>
+      unwrap(
+        client.GET('/api/v1/logs', {
+          params: { query: { jobId: id, level: 'debug', limit: LOG_LINES } },
+        }),
+      ),
+    {
+      refreshInterval: () =>
+        finishedAt && Date.now() - Date.parse(finishedAt) > LOG_SETTLE_MS ? 0 : LIVE_MS,
+    },
+  );
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return <p className="loading">Loading…</p>;
+  if (data.items.length === 0) return <p className="muted">No log lines yet.</p>;
+  return (
+    <table aria-label="Job log">
+      <thead>
+        <tr>
+          <th>At</th>
+          <th>Level</th>
+          <th>Service</th>
+          <th>Message</th>
+          <th>Fields</th>
+        </tr>
+      </thead>
+      <tbody>
+        {[...data.items].reverse().map((e) => (
+          <tr key={e.id} data-level={e.level}>
+            <td>{time(e.at)}</td>
+            <td>{e.level}</td>
+            <td>{e.service}</td>
+            <td>{e.message}</td>
+            <td>
+              <code>{Object.keys(e.fields).length ? JSON.stringify(e.fields) : ''}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function JobDetail({ id }: { id: string }) {
   const { client } = useSession();
   const {
@@ -115,6 +170,9 @@ export function JobDetail({ id }: { id: string }) {
           <pre>{JSON.stringify(job.params, null, 2)}</pre>
         </Section>
       ) : null}
+      <Section title="Log">
+        <JobLog id={job.id} finishedAt={FINISHED.has(job.status) ? job.finishedAt : null} />
+      </Section>
     </>
   );
 }
