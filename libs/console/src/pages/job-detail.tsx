@@ -13,6 +13,12 @@ const LOG_LINES = 100;
 /** Services ship their lines every half second or so: a job's last ones come after it ended. */
 const LOG_SETTLE_MS = 10_000;
 
+/** A line's fields as `key=value` pairs (values as JSON), wrapped inside the table. */
+const fieldsText = (fields: Record<string, unknown>): string =>
+  Object.entries(fields)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+
 /**
  * The job's own log lines from every service (the log store keeps warnings and errors, and every
  * line about a job), oldest first, as its story reads; live until a while after the job ended.
@@ -53,8 +59,8 @@ function JobLog({ id, finishedAt }: { id: string; finishedAt: string | null }) {
             <td>{e.level}</td>
             <td>{e.service}</td>
             <td>{e.message}</td>
-            <td>
-              <code>{Object.keys(e.fields).length ? JSON.stringify(e.fields) : ''}</code>
+            <td className="fields">
+              <code>{fieldsText(e.fields)}</code>
             </td>
           </tr>
         ))}
