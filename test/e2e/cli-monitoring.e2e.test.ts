@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { boothSample, waitFor } from '@psc/testing';
 import { show, useCliSetup } from '../support/psc.ts';
+import { startWebhookReceiver } from '../support/webhook-receiver.ts';
 
 interface Breaker {
   platformId: string;
@@ -9,7 +10,7 @@ interface Breaker {
   state: string;
 }
 
-describe('psc, the command line: status, workers, breakers, logs and audit', () => {
+describe('psc, the command line: status, workers, breakers, logs, audit and webhooks', () => {
   const setup = useCliSetup('cli-monitoring', { collector: true });
   const { psc, pscJson } = setup;
 
@@ -124,5 +125,57 @@ describe('psc, the command line: status, workers, breakers, logs and audit', () 
       me.body.items.some((k) => k.id === entry.actorKeyId && k.role === 'admin'),
       'the admin key that ran the reset',
     );
+  });
+
+  it('when a webhook is added, tested, disabled and removed through psc, then its secret shows once, the test delivery reaches the receiver and shows in its log, and a wrong event is a usage error', async (t) => {
+    const receiver = await startWebhookReceiver();
+    t.after(() => receiver.stop());
+    const added = await psc(
+      'webhooks',
+      'add',
+      `${receiver.url}/hook`,
+      '--event',
+      'job.dead',
+      'breaker.opened',
+      '--description',
+      'on-call',
+    );
+    assert.equal(added.code, 0, show(added));
+    assert.match(added.stdout, /events:\s+job\.dead, breaker\.opened/);
+    assert.match(added.stdout, /secret:\s+whsec_\S+/);
+    const id = /id:\s+(\S+)/.exec(added.stdout)![1]!;
+
+    const listed = await psc('webhooks', 'ls');
+    assert.match(listed.stdout, new RegExp(`${id}\\s+│ ${receiver.url}/hook`));
+    assert.doesNotMatch(listed.stdout, /whsec_/, 'the secret is shown once only');
+
+    const tested = await psc('webhooks', 'test', id);
+    assert.equal(tested.code, 0, show(tested));
+    const delivered = await waitFor(
+      async () =>
+        (
+          await pscJson<{ items: { eventType: string; status: string }[] }>(
+            'webhooks',
+            'deliveries',
+            id,
+          )
+        ).body.items.find((d) => d.eventType === 'webhook.test' && d.status === 'succeeded'),
+      { message: 'the test delivery succeeded', timeoutMs: 30_000 },
+    );
+    assert.ok(delivered);
+    assert.equal(receiver.at('/hook').length, 1);
+    const log = await psc('webhooks', 'deliveries', id);
+    assert.match(log.stdout, /webhook\.test\s+│ succeeded\s+│ 1\s+│ HTTP 204/);
+
+    const disabled = await pscJson<{ enabled: boolean }>('webhooks', 'disable', id);
+    assert.equal(disabled.body.enabled, false);
+    const removed = await psc('webhooks', 'rm', id);
+    assert.equal(removed.code, 0, show(removed));
+    const after = await pscJson<{ items: { id: string }[] }>('webhooks', 'ls');
+    assert.ok(after.body.items.every((w) => w.id !== id));
+
+    const wrong = await psc('webhooks', 'add', `${receiver.url}/x`, '--event', 'job.lost');
+    assert.equal(wrong.code, 2, show(wrong));
+    assert.match(wrong.stderr, /job\.lost/);
   });
 });

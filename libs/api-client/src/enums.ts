@@ -33,3 +33,14 @@ export type LogLevel = components['schemas']['LogList']['items'][number]['level'
 
 /** Every log level of the API, least severe first (a filter takes that level and above). */
 export const LOG_LEVELS = exactly<LogLevel>()(['debug', 'info', 'warn', 'error', 'fatal']);
+
+export type WebhookEvent = components['schemas']['WebhookRequest']['events'][number];
+
+/** Every event a webhook subscription may take. */
+export const WEBHOOK_EVENTS = exactly<WebhookEvent>()([
+  'job.dead',
+  'job.failed',
+  'validation.drift_detected',
+  'breaker.opened',
+  'schedule.auto_paused',
+]);

@@ -43,7 +43,9 @@ export {
   JOB_STATUSES,
   LOG_LEVELS,
   TASK_TYPES,
+  WEBHOOK_EVENTS,
   type JobStatus,
   type LogLevel,
   type TaskType,
+  type WebhookEvent,
 } from './enums.ts';

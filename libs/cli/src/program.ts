@@ -14,6 +14,7 @@ import { schedulerCommand } from './commands/scheduler.ts';
 import { schedulesCommand } from './commands/schedules.ts';
 import { statusCommand } from './commands/status.ts';
 import { syncCommand } from './commands/sync.ts';
+import { webhooksCommand } from './commands/webhooks.ts';
 
 const EXIT_CODES = `
 Exit codes:
@@ -53,5 +54,6 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
   schedulesCommand(program, env);
   breakersCommand(program, env);
   logsCommand(program, env);
+  webhooksCommand(program, env);
   return program;
 }
