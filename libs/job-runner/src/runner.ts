@@ -190,6 +190,9 @@ function timeoutError(ms: number): AppError {
   });
 }
 
+/** A run's key (`RunContext.runKey`): its fan-out children's keys are this and `/<index>`. */
+export const runKey = (jobId: string, run: number): string => `${jobId}/${run}`;
+
 /**
  * The one job lifecycle of every worker: takes `job.run` from its queue, skips a run that was
  * already done, reports it to the ledger (started only when it takes a while, progress, the
@@ -198,9 +201,6 @@ function timeoutError(ms: number): AppError {
  * A given-up job is not dead-lettered on the broker: its `job.failed` puts it into the ledger's
  * dead-letter queue, from which the ledger replays it.
  */
-/** A run's key (`RunContext.runKey`): its fan-out children's keys are this and `/<index>`. */
-export const runKey = (jobId: string, run: number): string => `${jobId}/${run}`;
-
 export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const runs = createJobRunRepository(options.knex, options.schema);
   const watch = createCancelWatch({

@@ -115,13 +115,13 @@ export interface Consumer extends EventEmitter {
 }
 
 const HOLD_MIN_MS = 500;
+const HOLD_MAX_MS = 30_000;
 
 /** Backoff deferrals in a row so far, from the delivery's header (0 when absent or unreadable). */
 function deferralsOf(headers: HandlerContext['headers']): number {
   const n = Number(headers[HEADERS.deferrals] ?? 0);
   return Number.isInteger(n) && n > 0 ? Math.min(n, 1_000) : 0;
 }
-const HOLD_MAX_MS = 30_000;
 
 /**
  * Consumes one queue of the topology table with bounded failure: poison is parked at once with
