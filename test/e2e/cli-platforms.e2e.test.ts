@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from '@psc/testing';
-import { boothPlatform } from '../support/platforms.ts';
+import { boothPagesResource, boothPlatform } from '../support/platforms.ts';
 import { show, useCliSetup } from '../support/psc.ts';
 
 describe('psc, the command line: platforms, their schedules, collections, validation and backfills', () => {
@@ -14,18 +14,7 @@ describe('psc, the command line: platforms, their schedules, collections, valida
   const collectingPlatform = () => {
     const booths = boothPlatform(setup.fake.url).resources[0]!;
     return setup.addPlatform({
-      resources: [
-        { ...booths, tasks: ['sync', 'validate'] },
-        {
-          name: 'booth-pages',
-          tasks: ['collect'],
-          params: ['day'],
-          request: { path: '/booth/all', query: { day: '{{day}}' } },
-          itemsPath: 'data',
-          key: 'boothName',
-          mapping: { name: 'boothName' },
-        },
-      ],
+      resources: [{ ...booths, tasks: ['sync', 'validate'] }, boothPagesResource()],
     });
   };
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { launchChromium, signIn } from '../support/browser.ts';
-import { boothPlatform } from '../support/platforms.ts';
+import { boothPagesResource, boothPlatform } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 
 interface JobView {
@@ -240,19 +240,7 @@ describe('operator console in headless Chromium', () => {
   });
 
   it('when a resource whose request needs a param is tested, then the page names the missing param, and with a value typed in shows the platform reachable with its items', async () => {
-    const definition = boothPlatform(fake.url, {
-      resources: [
-        {
-          name: 'booth-pages',
-          tasks: ['collect'],
-          params: ['day'],
-          request: { path: '/booth/all', query: { day: '{{day}}' } },
-          itemsPath: 'data',
-          key: 'boothName',
-          mapping: { name: 'boothName' },
-        },
-      ],
-    });
+    const definition = boothPlatform(fake.url, { resources: [boothPagesResource()] });
     const created = await system.api<{ id: string }>('/api/v1/platforms', { body: definition });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     await page.goto(`${system.gatewayUrl}/ui/platforms/${created.body.id}`);

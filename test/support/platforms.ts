@@ -26,6 +26,19 @@ export function boothPlatform(baseUrl: string, overrides: Record<string, unknown
   };
 }
 
+/** A collect resource over the booths whose request needs a `day` param (`?day={{day}}`). */
+export function boothPagesResource() {
+  return {
+    name: 'booth-pages',
+    tasks: ['collect'],
+    params: ['day'],
+    request: { path: '/booth/all', query: { day: '{{day}}' } },
+    itemsPath: 'data',
+    key: 'boothName',
+    mapping: { name: 'boothName' },
+  };
+}
+
 /**
  * A seed-001 collect resource with a fan-out: the meetings of a `date` list their races, and
  * each race's card (`/card/{date}/{race}`) is a child whose `runners` are stored.
