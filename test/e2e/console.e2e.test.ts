@@ -257,6 +257,61 @@ describe('operator console in headless Chromium', () => {
     assert.match((await status.textContent()) ?? '', /reachable · HTTP 200 · \d+ ms · 25 items/);
   });
 
+  it('when a platform’s breaker is open, then the overview links to it and its page’s Reset breaker closes it on the workers, audited', async () => {
+    const path = `/down-${Math.random().toString(36).slice(2, 8)}`;
+    fake.setCollection(path, boothSample(5));
+    fake.setFault({ status: 500, body: { error: 'down' } }, { path });
+    const created = await system.api<{ id: string }>('/api/v1/platforms', {
+      body: boothPlatform(fake.url, {
+        breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 600_000 },
+        resources: [
+          {
+            name: 'orders',
+            request: { path },
+            itemsPath: 'data',
+            key: 'boothName',
+            mapping: { name: 'boothName' },
+          },
+        ],
+      }),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    await system.api('/api/v1/run/sync', { body: { platformId: id, resource: 'orders' } });
+    const stateOf = async () =>
+      (
+        await system.api<{ items: { service: string; state: string }[] }>(
+          `/api/v1/monitoring/breakers?platformId=${id}`,
+        )
+      ).body.items.find((b) => b.service === 'sync-worker')?.state;
+    await waitFor(async () => (await stateOf()) === 'open', {
+      message: 'the breaker opened',
+      timeoutMs: 20_000,
+    });
+    fake.setFault(null, { path });
+
+    await page.goto(`${system.gatewayUrl}/ui/`);
+    await page
+      .getByLabel('Open breakers')
+      .getByRole('link', { name: id.slice(0, 8) })
+      .click();
+    const reset = page.getByRole('button', { name: 'Reset breaker' });
+    await waitFor(async () => await reset.isEnabled(), { message: 'Reset breaker offered' });
+    await reset.click();
+    await waitFor(async () => (await stateOf()) === 'closed', {
+      message: 'the breaker closed',
+      timeoutMs: 20_000,
+    });
+    await waitFor(async () => await reset.isDisabled(), {
+      message: 'the page shows it closed',
+      timeoutMs: 20_000,
+    });
+    const audit = await system.api<{ items: { action: string; targetId: string }[] }>(
+      `/api/v1/audit?targetId=${id}`,
+    );
+    assert.ok(audit.body.items.some((a) => a.action === 'breaker.reset'));
+  });
+
   it('when a dead job is replayed from the dead-letter page, then it leaves the list and ends succeeded as a replay', async () => {
     let jobId: string;
     [jobId, deadForViewer] = await Promise.all([deadJob(), deadJob()]);

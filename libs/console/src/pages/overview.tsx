@@ -1,4 +1,5 @@
 import { useApi } from '../swr.ts';
+import { Link } from 'wouter';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, num, rate } from '../format.ts';
 import { unwrap } from '../session.ts';
@@ -58,7 +59,8 @@ export function Overview() {
           <ul>
             {openBreakers.map((b) => (
               <li key={`${b.platformId}-${b.workerId}`}>
-                {b.platformId.slice(0, 8)} on {b.service} ({b.state})
+                <Link href={`/platforms/${b.platformId}`}>{b.platformId.slice(0, 8)}</Link> on{' '}
+                {b.service} ({b.state})
               </li>
             ))}
           </ul>

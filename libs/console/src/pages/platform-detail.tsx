@@ -243,6 +243,7 @@ export function PlatformDetail({ id }: { id: string }) {
   if (!p) return <p className="loading">Loading…</p>;
   const resources = p.resources.map((r) => r.name);
   const refresh = () => void status.mutate();
+  const breakerOpen = (s?.breaker ?? []).some((b) => b.state !== 'closed');
 
   return (
     <>
@@ -291,6 +292,16 @@ export function PlatformDetail({ id }: { id: string }) {
                   params: { path: { id } },
                   body: { reason },
                 }),
+              )
+            }
+            onDone={refresh}
+          />
+          <ActionButton
+            label="Reset breaker"
+            disabled={!breakerOpen}
+            action={() =>
+              unwrap(
+                client.POST('/api/v1/platforms/{id}/breaker/reset', { params: { path: { id } } }),
               )
             }
             onDone={refresh}
