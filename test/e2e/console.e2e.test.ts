@@ -65,14 +65,17 @@ describe('operator console in headless Chromium', () => {
     });
   }
 
-  /** A job that died on 500s and is in the dead-letter queue; its platform answers again. */
-  async function deadJob(): Promise<string> {
+  /**
+   * A platform whose one resource, `orders`, answers 500 until `fake.setFault(null, { path })`;
+   * with `breaker` as given. Returns its id and the resource's path.
+   */
+  async function failingPlatform(breaker: Record<string, number>) {
     const path = `/orders-${Math.random().toString(36).slice(2, 8)}`;
     fake.setCollection(path, boothSample(5));
     fake.setFault({ status: 500, body: { error: 'boom' } }, { path });
     const created = await system.api<{ id: string }>('/api/v1/platforms', {
       body: boothPlatform(fake.url, {
-        breaker: { volumeThreshold: 1_000, errorThresholdPercentage: 100, resetTimeoutMs: 1_000 },
+        breaker,
         resources: [
           {
             name: 'orders',
@@ -85,10 +88,20 @@ describe('operator console in headless Chromium', () => {
       }),
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
+    return { id: created.body.id, path };
+  }
+
+  /** A job that died on 500s and is in the dead-letter queue; its platform answers again. */
+  async function deadJob(): Promise<string> {
+    const { id, path } = await failingPlatform({
+      volumeThreshold: 1_000,
+      errorThresholdPercentage: 100,
+      resetTimeoutMs: 1_000,
+    });
     const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
       // A credential among the params: the dead-letter view must never show it.
       body: {
-        platformId: created.body.id,
+        platformId: id,
         resource: 'orders',
         params: { full: true, token: SECRET },
       },
@@ -258,25 +271,11 @@ describe('operator console in headless Chromium', () => {
   });
 
   it('when a platform’s breaker is open, then the overview links to it and its page’s Reset breaker closes it on the workers, audited', async () => {
-    const path = `/down-${Math.random().toString(36).slice(2, 8)}`;
-    fake.setCollection(path, boothSample(5));
-    fake.setFault({ status: 500, body: { error: 'down' } }, { path });
-    const created = await system.api<{ id: string }>('/api/v1/platforms', {
-      body: boothPlatform(fake.url, {
-        breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 600_000 },
-        resources: [
-          {
-            name: 'orders',
-            request: { path },
-            itemsPath: 'data',
-            key: 'boothName',
-            mapping: { name: 'boothName' },
-          },
-        ],
-      }),
+    const { id, path } = await failingPlatform({
+      volumeThreshold: 1,
+      errorThresholdPercentage: 1,
+      resetTimeoutMs: 600_000,
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    const id = created.body.id;
     await system.api('/api/v1/run/sync', { body: { platformId: id, resource: 'orders' } });
     const stateOf = async () =>
       (
