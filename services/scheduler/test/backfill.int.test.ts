@@ -91,7 +91,9 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
   it('when five days are backfilled two at a time, then no more than two runs are ever open, each day gets its params, and a second backfill of the same days runs nothing again', async () => {
     const created = await request();
     assert.equal(created.status, 'running');
-    assert.equal(created.progress.pending, 5);
+    // A tick may already have opened the first runs by the time the answer is read back.
+    assert.equal(created.progress.steps, 5);
+    assert.equal(created.progress.pending + created.progress.queued, 5);
 
     const seen: string[] = [];
     for (let round = 0; round < 3; round++) {
