@@ -95,7 +95,7 @@ export function createApp(deps: AppDeps) {
   // A platform registered a moment ago may still have its event in flight to the scheduler's
   // projection: every read by id falls back to the registry rather than answer 404.
   const platformById = createPlatformLookup({ registry, platforms, clock });
-  const backfillStore = createBackfillStore({ knex, outbox, jobs, control });
+  const backfillStore = createBackfillStore({ knex, outbox, jobs, deadLetters, control });
   const backfills = createBackfills({
     store: backfillStore,
     platformById,

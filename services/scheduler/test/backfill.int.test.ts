@@ -5,6 +5,7 @@ import {
   backfillCancel,
   backfillCreate,
   backfillGet,
+  jobFailed,
   jobStarted,
   jobSucceeded,
   schedulerControl,
@@ -127,6 +128,74 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
     assert.equal(view.progress.succeeded, 3, 'the three days it found already done');
     assert.equal(view.progress.queued, 1);
     await succeed(mine);
+  });
+
+  it('when days of a backfill failed, died or were cancelled, then a second backfill runs each again as its next run with its own params, out of the dead-letter queue, and leaves the day that succeeded alone', async () => {
+    const first = await request({ from: '2029-10-01', to: '2029-10-04', maxConcurrent: 4 });
+    await s.step(1_000);
+    await s.step(1_000);
+    const days = await rows(first.id);
+    assert.equal(days.length, 4);
+    const at = clock.now().toISOString();
+    const error = { message: 'platform answered HTTP 500', class: 'upstream_status' };
+    const [ok, failed, dead, cancelled] = days as [JobRow, JobRow, JobRow, JobRow];
+    await succeed([ok]);
+    for (const [job, outcome] of [
+      [failed, 'failed'],
+      [dead, 'dead'],
+      [cancelled, 'cancelled'],
+    ] as const) {
+      await send(jobStarted, { jobId: job.id, run: 1, attempt: 1, at, workerId: 'w' });
+      await send(jobFailed, { jobId: job.id, run: 1, attempt: 1, at, error, outcome });
+    }
+    const letters = () =>
+      s.knex
+        .withSchema('scheduler')
+        .table('dead_letters')
+        .whereIn('job_id', [failed.id, dead.id])
+        .select('job_id');
+    await waitFor(async () => (await letters()).length === 2, { message: 'two dead letters' });
+    await waitFor(
+      async () => (await s.rpc.call(backfillGet, { id: first.id })).status === 'failed',
+      { message: 'the first backfill failed' },
+    );
+
+    const second = await request({
+      from: '2029-10-01',
+      to: '2029-10-04',
+      maxConcurrent: 4,
+      paramsTemplate: { date: '{{date:yyyy-MM-dd}}' },
+    });
+    await s.step(1_000);
+    await s.step(1_000);
+    const again = await rows(second.id);
+    assert.deepEqual(
+      again.map((j) => [j.id, j.run, j.status, j.trigger, j.params]),
+      [
+        [failed.id, 2, 'queued', 'backfill', { date: '2029-10-02' }],
+        [dead.id, 2, 'queued', 'backfill', { date: '2029-10-03' }],
+        [cancelled.id, 2, 'queued', 'backfill', { date: '2029-10-04' }],
+      ],
+      'the same jobs, as their second run, with the second backfill’s params',
+    );
+    const untouched = (await s.jobs().where({ id: ok.id }).first()) as JobRow;
+    assert.equal(untouched.run, 1);
+    assert.equal(untouched.status, 'succeeded');
+    assert.deepEqual(await letters(), [], 'the replayed runs left the dead-letter queue');
+    const view = await s.rpc.call(backfillGet, { id: second.id });
+    assert.equal(view.status, 'running');
+    assert.equal(view.progress.succeeded, 1);
+    assert.equal(view.progress.queued, 3);
+
+    const now = clock.now().toISOString();
+    for (const job of again) {
+      await send(jobStarted, { jobId: job.id, run: 2, attempt: 1, at: now, workerId: 'w' });
+      await send(jobSucceeded, { jobId: job.id, run: 2, attempt: 1, at: now, stats });
+    }
+    await waitFor(
+      async () => (await s.rpc.call(backfillGet, { id: second.id })).status === 'succeeded',
+      { message: 'the second backfill succeeded' },
+    );
   });
 
   it('when a collect backfill gives no value for a param its resource needs, then it is refused (422) naming the param, and nothing is stored', async () => {

@@ -9,9 +9,10 @@ import {
 } from '@psc/contracts';
 import type { Outbox } from '@psc/messaging';
 import type { ControlRepository } from './control.repository.ts';
+import type { DeadLetterRepository } from './dead-letter.repository.ts';
 import type { JobRepository } from './job.repository.ts';
 import { backfillProgress, freeSlots, type StepState } from '../domain/backfill-plan.ts';
-import { cancellation } from '../domain/job-ledger.ts';
+import { RERUN_BY_BACKFILL, cancellation, replayRun } from '../domain/job-ledger.ts';
 import { newTraceId } from '../domain/trace-id.ts';
 import { cancelMessage, jobRunMessage } from '../domain/job-messages.ts';
 import { jobTraceRoots } from './job-trace-roots.ts';
@@ -60,11 +61,36 @@ export function createBackfillStore(deps: {
   knex: Knex;
   outbox: Outbox;
   jobs: JobRepository;
+  deadLetters: DeadLetterRepository;
   control: ControlRepository;
 }) {
   const { knex } = deps;
   const table = (name: string, q: Knex | Knex.Transaction = knex) =>
     q.withSchema(SCHEMA).table(name);
+
+  /**
+   * Of the runs a backfill took over (`wanted`: the run it would have opened, by the taken job's
+   * id), those that ended without success, run again as their next run with the backfill's
+   * params. Locked as the ledger locks them, so a report applied meanwhile is seen.
+   */
+  async function rerun(
+    trx: Knex.Transaction,
+    wanted: Map<string, Job>,
+    now: Date,
+    backfillId: string,
+  ): Promise<Job[]> {
+    if (wanted.size === 0) return [];
+    const entries = await deps.jobs.lockEntries(trx, [...wanted.keys()]);
+    const again = [...entries.values()]
+      .filter((e) => RERUN_BY_BACKFILL.includes(e.job.status))
+      .map((e) => replayRun(e, now, { backfillId, params: wanted.get(e.job.id)!.params }));
+    await deps.jobs.saveEntries(trx, again);
+    await deps.deadLetters.removeJobLetters(
+      trx,
+      again.map((e) => e.job.id),
+    );
+    return again.map((e) => e.job);
+  }
 
   /** Where each step's run stands, per backfill, in step order. */
   async function stepStates(ids: string[]): Promise<Map<string, StepState[]>> {
@@ -217,7 +243,10 @@ export function createBackfillStore(deps: {
     /**
      * Opens the next steps' runs of every backfill with free slots, in the leader's tick
      * transaction. A step whose instant already has a run (same platform, resource and task:
-     * `jobs_dedupe`) takes that run instead of a new one. Returns the runs opened.
+     * `jobs_dedupe`) takes that run instead of a new one: as it is if it succeeded or is still
+     * open; run again (its next run, with this backfill's params, out of the dead-letter queue)
+     * if it failed, died or was cancelled — backfilling days again is how an operator mends
+     * them. Returns the runs opened.
      */
     async topUp(
       trx: Knex.Transaction,
@@ -298,14 +327,17 @@ export function createBackfillStore(deps: {
                 .select<{ id: string; scheduled_for: Date }[]>('id', 'scheduled_for')
             : [];
         const byInstant = new Map(existing.map((e) => [e.scheduled_for.getTime(), e.id]));
+        const wanted = new Map<string, Job>();
         for (const [i, s] of steps.entries()) {
           const job = jobs[i]!;
           const jobId = inserted.has(job.id) ? job.id : byInstant.get(s.step_at.getTime());
+          if (jobId && jobId !== job.id) wanted.set(jobId, job);
           await table('backfill_steps', trx)
             .where({ backfill_id: b.id, step_index: s.step_index })
             .update({ job_id: jobId ?? null });
         }
-        const opening = jobs.filter((j) => inserted.has(j.id));
+        const again = await rerun(trx, wanted, now, b.id);
+        const opening = [...jobs.filter((j) => inserted.has(j.id)), ...again];
         const roots = jobTraceRoots('backfill', opening);
         try {
           await deps.outbox.write(
@@ -315,7 +347,7 @@ export function createBackfillStore(deps: {
         } finally {
           roots.end();
         }
-        opened += inserted.size;
+        opened += inserted.size + again.length;
       }
       return opened;
     },

@@ -111,6 +111,11 @@ export function createDeadLetterRepository(knex: Knex) {
     async removeLetters(trx: Knex.Transaction, ids: string[]): Promise<void> {
       if (ids.length > 0) await table(trx).whereIn('id', ids).delete();
     },
+    /** The letters of jobs that run again (not poison messages naming them). */
+    async removeJobLetters(trx: Knex.Transaction, jobIds: string[]): Promise<void> {
+      if (jobIds.length > 0)
+        await table(trx).whereIn('job_id', jobIds).whereNotNull('run').delete();
+    },
     /**
      * One letter by its id, or the newest naming `jobId` (a poison message that named a job the
      * ledger could not fail), with what is kept of its message.

@@ -101,12 +101,12 @@ const SAVE_ENTRIES: PreparedStatement = {
            next_attempt_at = v.next_attempt_at, started_at = v.started_at,
            finished_at = v.finished_at, updated_at = v.updated_at,
            progress_attempt = v.progress_attempt, progress_phase = v.progress_phase,
-           position_at = v.position_at
+           position_at = v.position_at, params = v.params, backfill_id = v.backfill_id
          from jsonb_to_recordset($1::jsonb) as v(
            id uuid, status text, run int, trigger text, attempts int, progress jsonb,
            stats jsonb, error jsonb, next_attempt_at timestamptz, started_at timestamptz,
            finished_at timestamptz, updated_at timestamptz, progress_attempt int,
-           progress_phase smallint, position_at timestamptz)
+           progress_phase smallint, position_at timestamptz, params jsonb, backfill_id uuid)
          where j.id = v.id`,
 };
 
@@ -244,6 +244,8 @@ const entryRecord = ({ job, position }: LedgerEntry) => ({
   progress_attempt: position.attempt,
   progress_phase: position.phase,
   position_at: position.at,
+  params: job.params,
+  backfill_id: job.backfillId ?? null,
 });
 
 /**

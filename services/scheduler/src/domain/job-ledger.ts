@@ -160,18 +160,27 @@ export function cancellation(job: Pick<Job, 'status'>): 'ended' | 'now' | 'the w
   return job.status === 'queued' ? 'now' : 'the worker';
 }
 
+/** Runs a backfill takes over and runs again: they ended without success. */
+export const RERUN_BY_BACKFILL: readonly JobStatus[] = ['failed', 'dead', 'cancelled'];
+
 /**
  * A dead or failed job run again under its id, as run n+1: queued, attempts from 1, and every
- * report of earlier runs ignored from now on.
+ * report of earlier runs ignored from now on. A backfill that runs a day again (`by`) gives the
+ * run its own params and takes the job into its list.
  */
-export function replayRun(entry: LedgerEntry, at: Date): LedgerEntry {
+export function replayRun(
+  entry: LedgerEntry,
+  at: Date,
+  by?: { backfillId: string; params: Job['params'] },
+): LedgerEntry {
   const now = at.toISOString();
   return {
     job: {
       ...entry.job,
+      ...(by && { backfillId: by.backfillId, params: by.params }),
       run: entry.job.run + 1,
       status: 'queued',
-      trigger: 'replay',
+      trigger: by ? 'backfill' : 'replay',
       attempts: 0,
       progress: null,
       stats: null,
