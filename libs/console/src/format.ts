@@ -25,3 +25,21 @@ export const num = (value: number | null | undefined): string =>
   value === null || value === undefined ? '—' : value.toLocaleString();
 
 export const FINISHED = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
+
+/** Log fields as `key=value` pairs (values as JSON), wrapped inside a table cell. */
+export const fieldsText = (fields: Record<string, unknown>): string =>
+  Object.entries(fields)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+
+/** Time windows a list may be narrowed to, in minutes (0: any time). */
+export const WINDOWS: [string, number][] = [
+  ['any time', 0],
+  ['last 15 min', 15],
+  ['last hour', 60],
+  ['last day', 1440],
+];
+
+/** The start of a window of `minutes` ending now, as the API's `since`; nothing for any time. */
+export const sinceOf = (minutes: number): { since?: string } =>
+  minutes ? { since: new Date(Date.now() - minutes * 60_000).toISOString() } : {};

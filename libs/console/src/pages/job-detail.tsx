@@ -2,7 +2,7 @@ import { useApi } from '../swr.ts';
 import { Link } from 'wouter';
 import type { components } from '@psc/api-client';
 import { LIVE_MS, useSession } from '../context.ts';
-import { FINISHED, time } from '../format.ts';
+import { fieldsText, FINISHED, time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
 
@@ -12,12 +12,6 @@ type Job = components['schemas']['Job'];
 const LOG_LINES = 100;
 /** Services ship their lines every half second or so: a job's last ones come after it ended. */
 const LOG_SETTLE_MS = 10_000;
-
-/** A line's fields as `key=value` pairs (values as JSON), wrapped inside the table. */
-const fieldsText = (fields: Record<string, unknown>): string =>
-  Object.entries(fields)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' ');
 
 /**
  * The job's own log lines from every service (the log store keeps warnings and errors, and every

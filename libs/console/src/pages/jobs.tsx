@@ -3,7 +3,7 @@ import { useApi } from '../swr.ts';
 import { Link } from 'wouter';
 import { JOB_STATUSES, TASK_TYPES, type components } from '@psc/api-client';
 import { LIVE_MS, useSession } from '../context.ts';
-import { ago } from '../format.ts';
+import { ago, sinceOf, WINDOWS } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ErrorBox, Status } from '../ui.tsx';
 
@@ -14,13 +14,6 @@ interface Query {
   platformId?: string;
   since?: string;
 }
-
-const WINDOWS: [string, number][] = [
-  ['any time', 0],
-  ['last 15 min', 15],
-  ['last hour', 60],
-  ['last day', 1440],
-];
 
 export function Jobs() {
   const { client } = useSession();
@@ -39,7 +32,7 @@ export function Jobs() {
         ...(status ? { status: status as Query['status'] } : {}),
         ...(taskType ? { taskType: taskType as Query['taskType'] } : {}),
         ...(platformId ? { platformId } : {}),
-        ...(minutes ? { since: new Date(Date.now() - minutes * 60_000).toISOString() } : {}),
+        ...sinceOf(minutes),
       };
       return unwrap(client.GET('/api/v1/jobs', { params: { query: { ...query, limit: 100 } } }));
     },
