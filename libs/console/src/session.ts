@@ -21,10 +21,13 @@ const KEY = 'psc.apiKey';
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** What to fix, when the API lists it (a validation's fields, an egress refusal's reason). */
+  readonly details: unknown;
+  constructor(status: number, code: string, message: string, details?: unknown) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -38,11 +41,14 @@ interface Answer<T> {
 export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
   const { data, error, response } = await call;
   if (response.ok) return data as T;
-  const envelope = (error ?? {}) as { error?: { code?: string; message?: string } };
+  const envelope = (error ?? {}) as {
+    error?: { code?: string; message?: string; details?: unknown };
+  };
   throw new ApiError(
     response.status,
     envelope.error?.code ?? `http_${response.status}`,
     envelope.error?.message ?? response.statusText,
+    envelope.error?.details,
   );
 }
 

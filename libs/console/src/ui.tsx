@@ -1,13 +1,44 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
-import { allows, type Role } from './session.ts';
+import { allows, ApiError, type Role } from './session.ts';
 import { useSession } from './context.ts';
+import { fieldsText } from './format.ts';
+
+/** An API error's details as lines: a validation's `path: message`s, or an object's fields. */
+function detailLines(details: unknown): string[] {
+  if (details === undefined || details === null) return [];
+  if (Array.isArray(details)) {
+    return details.map((d: unknown) => {
+      const issue = d as { path?: unknown; message?: unknown };
+      if (typeof issue.message !== 'string') return JSON.stringify(d);
+      return typeof issue.path === 'string' && issue.path
+        ? `${issue.path}: ${issue.message}`
+        : issue.message;
+    });
+  }
+  if (typeof details === 'object') return [fieldsText(details as Record<string, unknown>)];
+  return [typeof details === 'string' ? details : JSON.stringify(details)];
+}
 
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
+  const message = error instanceof Error ? error.message : 'Something went wrong';
+  const details = error instanceof ApiError ? detailLines(error.details) : [];
+  if (!details.length) {
+    return (
+      <p className="error" role="alert">
+        {message}
+      </p>
+    );
+  }
   return (
-    <p className="error" role="alert">
-      {error instanceof Error ? error.message : 'Something went wrong'}
-    </p>
+    <div className="error" role="alert">
+      <p>{message}</p>
+      <ul className="details">
+        {details.map((line, i) => (
+          <li key={i}>{line}</li>
+        ))}
+      </ul>
+    </div>
   );
 }
 
@@ -24,12 +55,14 @@ export function Can({ role, children }: { role: Role; children: ReactNode }) {
 
 /**
  * A button that runs `action` and shows its outcome; with `reason`, it first asks for one (the
- * API records why an operator paused or stopped something).
+ * API records why an operator paused or stopped something); with `confirm`, it first asks that
+ * question (for what cannot be undone).
  */
 export function ActionButton(props: {
   label: string;
   action: (reason: string) => Promise<unknown>;
   reason?: boolean;
+  confirm?: string;
   danger?: boolean;
   disabled?: boolean;
   onDone?: () => void;
@@ -56,6 +89,20 @@ export function ActionButton(props: {
   }
 
   const className = props.danger ? 'danger' : undefined;
+  if (props.confirm && asking) {
+    return (
+      <span className="inline-form" role="group" aria-label={props.confirm}>
+        <span>{props.confirm}</span>
+        <button type="button" className={className} disabled={busy} onClick={() => void run()}>
+          {props.label}
+        </button>
+        <button type="button" onClick={() => setAsking(false)}>
+          Cancel
+        </button>
+        <ErrorBox error={error} />
+      </span>
+    );
+  }
   if (props.reason && asking) {
     return (
       <form className="inline-form" onSubmit={(e) => void run(e)}>
@@ -83,7 +130,7 @@ export function ActionButton(props: {
         type="button"
         className={className}
         disabled={busy || props.disabled}
-        onClick={() => (props.reason ? setAsking(true) : void run())}
+        onClick={() => (props.reason || props.confirm ? setAsking(true) : void run())}
       >
         {props.label}
       </button>
