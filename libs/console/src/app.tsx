@@ -11,6 +11,7 @@ import { Jobs } from './pages/jobs.tsx';
 import { JobDetail } from './pages/job-detail.tsx';
 import { DeadLetters } from './pages/dlq.tsx';
 import { Scheduler } from './pages/scheduler.tsx';
+import { Logs } from './pages/logs.tsx';
 
 function SignIn({ onSession }: { onSession: (s: Session) => void }) {
   const [key, setKey] = useState('');
@@ -63,6 +64,7 @@ const NAV: [string, string][] = [
   ['/', 'Overview'],
   ['/platforms', 'Platforms'],
   ['/jobs', 'Jobs'],
+  ['/logs', 'Logs'],
   ['/dlq', 'Dead letters'],
   ['/scheduler', 'Scheduler'],
 ];
@@ -95,6 +97,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           <Route path="/jobs/:id">{(p) => <JobDetail id={p.id} />}</Route>
           <Route path="/dlq" component={DeadLetters} />
           <Route path="/scheduler" component={Scheduler} />
+          <Route path="/logs" component={Logs} />
           <Route>
             <Redirect to="/" />
           </Route>

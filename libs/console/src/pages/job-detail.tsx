@@ -50,7 +50,9 @@ function JobLog({ id, finishedAt }: { id: string; finishedAt: string | null }) {
         {[...data.items].reverse().map((e) => (
           <tr key={e.id} data-level={e.level}>
             <td>{time(e.at)}</td>
-            <td>{e.level}</td>
+            <td>
+              <span className={`level level-${e.level}`}>{e.level}</span>
+            </td>
             <td>{e.service}</td>
             <td>{e.message}</td>
             <td className="fields">
@@ -171,6 +173,10 @@ export function JobDetail({ id }: { id: string }) {
         </Section>
       ) : null}
       <Section title="Log">
+        <p className="muted">
+          <Link href={`/logs?level=debug&jobId=${job.id}`}>Open in Logs</Link> to filter and page
+          through every line.
+        </p>
         <JobLog id={job.id} finishedAt={FINISHED.has(job.status) ? job.finishedAt : null} />
       </Section>
     </>

@@ -1,0 +1,233 @@
+import { useState } from 'react';
+import { Link, useSearchParams } from 'wouter';
+import { LOG_LEVELS, type LogLevel } from '@psc/api-client';
+import { useApi } from '../swr.ts';
+import { LIVE_MS, useSession } from '../context.ts';
+import { fieldsText, sinceOf, time, WINDOWS } from '../format.ts';
+import { unwrap } from '../session.ts';
+import { ErrorBox } from '../ui.tsx';
+
+/** Lines per step of "Older"; the API answers at most `MAX_LINES` newest lines of a filter. */
+const PAGE = 100;
+const MAX_LINES = 1_000;
+/** The services that ship lines, offered while typing (any name may be typed). */
+const SERVICES = ['platform-registry', 'scheduler', 'sync-worker', 'collector', 'gateway'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const isLevel = (value: string | null): value is LogLevel =>
+  (LOG_LEVELS as readonly (string | null)[]).includes(value);
+
+/**
+ * Every service's warnings and errors and each job's own lines, newest first. The filters live in
+ * the URL (`?level=warn&service=…&platformId=…&jobId=…&minutes=…`), so a view can be shared and
+ * survives a reload; "Follow" polls the newest lines.
+ */
+export function Logs() {
+  const { client } = useSession();
+  const [params, setParams] = useSearchParams();
+  const level = isLevel(params.get('level')) ? (params.get('level') as LogLevel) : 'info';
+  const service = params.get('service') ?? '';
+  const platformId = params.get('platformId') ?? '';
+  const jobId = params.get('jobId') ?? '';
+  const minutes = Number(params.get('minutes')) || 0;
+  // A job id half typed is no filter yet: the API would refuse it at every keystroke.
+  const [jobInput, setJobInput] = useState(jobId);
+  const [limit, setLimit] = useState(PAGE);
+  const [follow, setFollow] = useState(true);
+
+  const set = (name: string, value: string) => {
+    setParams(
+      (prev) => {
+        const next = new URLSearchParams(prev);
+        if (value) next.set(name, value);
+        else next.delete(name);
+        return next;
+      },
+      { replace: true },
+    );
+    setLimit(PAGE);
+  };
+  const platforms = useApi('platform-names', () =>
+    unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
+  );
+  const names = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
+
+  const filter = JSON.stringify([level, service, platformId, jobId, minutes]);
+  const { data, error, isValidating } = useApi(
+    ['logs', filter, limit],
+    async () => {
+      const query = {
+        level,
+        limit,
+        ...(service ? { service } : {}),
+        ...(platformId ? { platformId } : {}),
+        ...(jobId ? { jobId } : {}),
+        ...sinceOf(minutes),
+      };
+      const page = await unwrap(client.GET('/api/v1/logs', { params: { query } }));
+      return { filter, limit, items: page.items };
+    },
+    // The rows stay while "Older" asks for more; rows of other filters are never shown as these.
+    { refreshInterval: follow ? LIVE_MS : 0, keepPreviousData: true },
+  );
+  const current = data?.filter === filter ? data : undefined;
+  const more = current && current.items.length >= current.limit;
+
+  return (
+    <>
+      <h1>Logs</h1>
+      <div className="inline-form" aria-label="Filters">
+        <select aria-label="Level" value={level} onChange={(e) => set('level', e.target.value)}>
+          {LOG_LEVELS.map((l) => (
+            <option key={l} value={l}>
+              {l === 'fatal' ? l : `${l} and above`}
+            </option>
+          ))}
+        </select>
+        <input
+          aria-label="Service"
+          placeholder="Service"
+          list="log-services"
+          maxLength={100}
+          value={service}
+          onChange={(e) => set('service', e.target.value.trim())}
+        />
+        <datalist id="log-services">
+          {SERVICES.map((s) => (
+            <option key={s} value={s} />
+          ))}
+        </datalist>
+        <select
+          aria-label="Platform"
+          value={platformId}
+          onChange={(e) => set('platformId', e.target.value)}
+        >
+          <option value="">any platform</option>
+          {[...names].map(([id, name]) => (
+            <option key={id} value={id}>
+              {name}
+            </option>
+          ))}
+          {platformId && !names.has(platformId) ? (
+            <option value={platformId}>{platformId.slice(0, 8)}</option>
+          ) : null}
+        </select>
+        <input
+          aria-label="Job id"
+          placeholder="Job id"
+          size={38}
+          value={jobInput}
+          onChange={(e) => {
+            const value = e.target.value.trim();
+            setJobInput(value);
+            if (!value || UUID.test(value)) set('jobId', value);
+          }}
+        />
+        <select
+          aria-label="Since"
+          value={minutes}
+          onChange={(e) => set('minutes', e.target.value === '0' ? '' : e.target.value)}
+        >
+          {WINDOWS.map(([label, m]) => (
+            <option key={m} value={m}>
+              {label}
+            </option>
+          ))}
+        </select>
+        <label>
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} />
+          Follow
+        </label>
+        <button
+          type="button"
+          disabled={params.size === 0}
+          onClick={() => {
+            setJobInput('');
+            setParams('', { replace: true });
+            setLimit(PAGE);
+          }}
+        >
+          Clear filters
+        </button>
+      </div>
+      {jobInput && !UUID.test(jobInput) ? (
+        <p className="hint">A job id is a whole UUID, as on the job’s page.</p>
+      ) : null}
+      <ErrorBox error={error} />
+      {!current ? (
+        error ? null : (
+          <p className="loading">Loading…</p>
+        )
+      ) : current.items.length === 0 ? (
+        <p className="muted">No log lines match these filters.</p>
+      ) : (
+        <table aria-label="Log lines">
+          <thead>
+            <tr>
+              <th>At</th>
+              <th>Level</th>
+              <th>Service</th>
+              <th>Message</th>
+              <th>Platform</th>
+              <th>Job</th>
+              <th>Fields</th>
+            </tr>
+          </thead>
+          <tbody>
+            {current.items.map((e) => (
+              <tr key={e.id} data-id={e.id} data-level={e.level}>
+                <td className="nowrap" title={e.at}>
+                  {time(e.at)}
+                </td>
+                <td>
+                  <span className={`level level-${e.level}`}>{e.level}</span>
+                </td>
+                <td>{e.service}</td>
+                <td>{e.message}</td>
+                <td>
+                  {e.platformId ? (
+                    <Link href={`/platforms/${e.platformId}`}>
+                      {names.get(e.platformId) ?? e.platformId.slice(0, 8)}
+                    </Link>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+                <td>
+                  {e.jobId ? <Link href={`/jobs/${e.jobId}`}>{e.jobId.slice(0, 8)}</Link> : '—'}
+                </td>
+                <td className="fields">
+                  <code>
+                    {fieldsText(e.traceId ? { ...e.fields, traceId: e.traceId } : e.fields)}
+                  </code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {current ? (
+        <div className="pager">
+          <span className="muted">
+            {current.items.length} line{current.items.length === 1 ? '' : 's'}, newest first
+          </span>
+          {more && limit < MAX_LINES ? (
+            <button
+              type="button"
+              disabled={isValidating && data?.limit !== limit}
+              onClick={() => setLimit((l) => Math.min(l + PAGE, MAX_LINES))}
+            >
+              Older
+            </button>
+          ) : null}
+          {more && limit >= MAX_LINES ? (
+            <span className="muted">
+              The API answers the newest {MAX_LINES.toLocaleString()} lines: narrow the filters or
+              the time window for older ones.
+            </span>
+          ) : null}
+        </div>
+      ) : null}
+    </>
+  );
+}
