@@ -12,6 +12,7 @@ import { JobDetail } from './pages/job-detail.tsx';
 import { DeadLetters } from './pages/dlq.tsx';
 import { Scheduler } from './pages/scheduler.tsx';
 import { Logs } from './pages/logs.tsx';
+import { Webhooks } from './pages/webhooks.tsx';
 
 function SignIn({ onSession }: { onSession: (s: Session) => void }) {
   const [key, setKey] = useState('');
@@ -67,6 +68,7 @@ const NAV: [string, string][] = [
   ['/logs', 'Logs'],
   ['/dlq', 'Dead letters'],
   ['/scheduler', 'Scheduler'],
+  ['/webhooks', 'Webhooks'],
 ];
 
 function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
@@ -98,6 +100,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           <Route path="/dlq" component={DeadLetters} />
           <Route path="/scheduler" component={Scheduler} />
           <Route path="/logs" component={Logs} />
+          <Route path="/webhooks" component={Webhooks} />
           <Route>
             <Redirect to="/" />
           </Route>
