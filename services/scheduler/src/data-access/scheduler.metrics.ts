@@ -189,7 +189,7 @@ export function createSchedulerMetrics(deps: {
         },
         async saveEntries(trx, entries) {
           await jobs.saveEntries(trx, entries);
-          // Only a replay out of the dead-letter queue saves a job as queued (its next run).
+          // Only a replay, or a backfill running a day again, saves a job as queued (its next run).
           countJobs(entries.filter((e) => e.job.status === 'queued').map((e) => e.job));
         },
       };
