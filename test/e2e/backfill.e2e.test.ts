@@ -43,10 +43,11 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
       maxInFlight = Math.max(maxInFlight, inFlight);
       // Each answer takes a moment, so runs that were open together overlap at the platform.
       await setTimeout(150);
-      const reply =
-        req.query.date === BROKEN_DAY && !fixed
-          ? { status: 404, body: { error: `no card for ${req.query.date}` } }
-          : { body: { races: [{ id: `${req.query.date}-1`, date: req.query.date }] } };
+      // A date not written yyyyMMdd (a wrong template) is refused like a day with no card.
+      const unknown = (req.query.date === BROKEN_DAY && !fixed) || !/^\d{8}$/.test(req.query.date);
+      const reply = unknown
+        ? { status: 404, body: { error: `no card for ${req.query.date}` } }
+        : { body: { races: [{ id: `${req.query.date}-1`, date: req.query.date }] } };
       inFlight -= 1;
       return reply;
     });
@@ -147,6 +148,63 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
     assert.equal(again.progress.succeeded, 7);
     assert.equal((await jobsOf(res.body.id)).length, 0, 'no run of its own');
     assert.equal(platform.requests.length, before, 'the platform was not asked again');
+  });
+
+  it('when days that failed for a wrong template are backfilled again with a mended one, then just those days are fetched again, as their next run with the new dates, out of the dead-letter queue', async () => {
+    const wrong = await system.api<BackfillView>('/api/v1/backfills', {
+      body: {
+        platformId,
+        ...week,
+        from: '2024-06-01',
+        to: '2024-06-03',
+        maxConcurrent: 3,
+        paramsTemplate: { date: '{{date:yyyy-MM-dd}}' },
+      },
+    });
+    assert.equal(wrong.status, 202, JSON.stringify(wrong.body));
+    const failed = await settled(wrong.body.id, 'failed');
+    assert.equal(failed.progress.failed, 3);
+    const firstRuns = await jobsOf(wrong.body.id);
+    const dead = async () =>
+      (
+        await system.api<{ items: { jobId: string | null }[] }>(
+          `/api/v1/dlq?platformId=${platformId}&taskType=collect&limit=100`,
+        )
+      ).body.items
+        .map((d) => d.jobId)
+        .filter((id) => firstRuns.some((j) => j.id === id));
+    assert.equal((await dead()).length, 3, 'the three failed days are dead letters');
+
+    const mended = await system.api<BackfillView>('/api/v1/backfills', {
+      body: { platformId, ...week, from: '2024-06-01', to: '2024-06-02' },
+    });
+    assert.equal(mended.status, 202, JSON.stringify(mended.body));
+    const done = await settled(mended.body.id, 'succeeded');
+    assert.equal(done.progress.succeeded, 2);
+
+    const rerun = await jobsOf(mended.body.id);
+    assert.deepEqual(rerun.map((j) => [j.run, j.trigger, j.params.date, j.status]).sort(), [
+      [2, 'backfill', '20240601', 'succeeded'],
+      [2, 'backfill', '20240602', 'succeeded'],
+    ]);
+    assert.ok(
+      rerun.every((j) => firstRuns.some((f) => f.id === j.id)),
+      'the same jobs ran again, not new ones',
+    );
+    for (const date of ['20240601', '20240602'])
+      assert.ok(
+        platform.requests.some((r) => r.path === '/races' && r.query.date === date),
+        `${date} was fetched with the mended template`,
+      );
+    const left = await dead();
+    assert.deepEqual(
+      left,
+      firstRuns.filter((j) => j.params.date === '2024-06-03').map((j) => j.id),
+      'only the day outside the second range stays dead',
+    );
+    const first = await backfillOf(wrong.body.id);
+    assert.equal(first.status, 'failed');
+    assert.equal(first.progress.succeeded, 2, 'the first backfill sees its days mended');
   });
 
   it('when a backfill names a range of more than 1,000 days, a future day or a bad placeholder, then 422 names the field', async () => {
