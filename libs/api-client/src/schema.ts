@@ -724,7 +724,7 @@ export interface paths {
     put?: never;
     /**
      * Run a task over a past range, one job per step, a few at a time
-     * @description One job per step (`day` by default) from `from` to `to`, both included, in `timezone`; `paramsTemplate` placeholders such as `{{date:yyyyMMdd}}` are filled per step. At most `maxConcurrent` runs are open at once. A step that already has a run at that instant (an earlier backfill of the range, or a schedule) is not run again. The runs are in the job ledger with trigger `backfill` (`GET /jobs?backfillId=`).
+     * @description One job per step (`day` by default) from `from` to `to`, both included, in `timezone`; `paramsTemplate` placeholders such as `{{date:yyyyMMdd}}` are filled per step. At most `maxConcurrent` runs are open at once. A step that already has a run at that instant (an earlier backfill of the range, or a schedule) takes that run over: one that succeeded or is still open is not run again; one that failed, died or was cancelled runs again as its next run, with this backfill’s params, out of the dead-letter queue. The runs are in the job ledger with trigger `backfill` (`GET /jobs?backfillId=`).
      *
      *     Needs the **operator** role (viewer < operator < admin).
      */
