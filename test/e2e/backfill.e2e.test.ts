@@ -44,7 +44,8 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
       // Each answer takes a moment, so runs that were open together overlap at the platform.
       await setTimeout(150);
       // A date not written yyyyMMdd (a wrong template) is refused like a day with no card.
-      const unknown = (req.query.date === BROKEN_DAY && !fixed) || !/^\d{8}$/.test(req.query.date);
+      const unknown =
+        (req.query.date === BROKEN_DAY && !fixed) || !/^\d{8}$/.test(req.query.date ?? '');
       const reply = unknown
         ? { status: 404, body: { error: `no card for ${req.query.date}` } }
         : { body: { races: [{ id: `${req.query.date}-1`, date: req.query.date }] } };
