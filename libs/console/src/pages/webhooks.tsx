@@ -192,50 +192,54 @@ export function Webhooks() {
                   </td>
                   <td>{hook.consecutiveFailures}</td>
                   <td title={time(hook.createdAt)}>{ago(hook.createdAt)}</td>
-                  <td className="row-actions">
-                    <button
-                      type="button"
-                      onClick={() => setOpen(open === hook.id ? null : hook.id)}
-                    >
-                      {open === hook.id ? 'Hide' : 'Deliveries'}
-                    </button>
-                    <Can role="admin">
-                      <ActionButton
-                        label="Send test"
-                        disabled={!hook.enabled}
-                        action={async () => {
-                          const d = await unwrap(
-                            client.POST('/api/v1/webhooks/{id}/test', path(hook.id)),
-                          );
-                          setOutcome(`Test ${d.id} queued for ${hook.url}`);
-                          setOpen(hook.id);
-                        }}
-                      />
-                      {hook.enabled ? (
+                  <td>
+                    <div className="row-actions">
+                      <button
+                        type="button"
+                        onClick={() => setOpen(open === hook.id ? null : hook.id)}
+                      >
+                        {open === hook.id ? 'Hide' : 'Deliveries'}
+                      </button>
+                      <Can role="admin">
                         <ActionButton
-                          label="Disable"
+                          label="Send test"
+                          disabled={!hook.enabled}
+                          action={async () => {
+                            const d = await unwrap(
+                              client.POST('/api/v1/webhooks/{id}/test', path(hook.id)),
+                            );
+                            setOutcome(`Test ${d.id} queued for ${hook.url}`);
+                            setOpen(hook.id);
+                          }}
+                        />
+                        {hook.enabled ? (
+                          <ActionButton
+                            label="Disable"
+                            action={() =>
+                              unwrap(client.POST('/api/v1/webhooks/{id}/disable', path(hook.id)))
+                            }
+                            onDone={refresh}
+                          />
+                        ) : (
+                          <ActionButton
+                            label="Enable"
+                            action={() =>
+                              unwrap(client.POST('/api/v1/webhooks/{id}/enable', path(hook.id)))
+                            }
+                            onDone={refresh}
+                          />
+                        )}
+                        <ActionButton
+                          label="Delete"
+                          danger
+                          confirm="Delete this webhook and its delivery log?"
                           action={() =>
-                            unwrap(client.POST('/api/v1/webhooks/{id}/disable', path(hook.id)))
+                            unwrap(client.DELETE('/api/v1/webhooks/{id}', path(hook.id)))
                           }
                           onDone={refresh}
                         />
-                      ) : (
-                        <ActionButton
-                          label="Enable"
-                          action={() =>
-                            unwrap(client.POST('/api/v1/webhooks/{id}/enable', path(hook.id)))
-                          }
-                          onDone={refresh}
-                        />
-                      )}
-                      <ActionButton
-                        label="Delete"
-                        danger
-                        confirm="Delete this webhook and its delivery log?"
-                        action={() => unwrap(client.DELETE('/api/v1/webhooks/{id}', path(hook.id)))}
-                        onDone={refresh}
-                      />
-                    </Can>
+                      </Can>
+                    </div>
                   </td>
                 </tr>
                 {open === hook.id ? (
