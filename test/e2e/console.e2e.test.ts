@@ -1,15 +1,22 @@
 import assert from 'node:assert/strict';
+import { Webhook as Verifier } from 'standardwebhooks';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { launchChromium, signIn } from '../support/browser.ts';
 import { boothPagesResource, boothPlatform } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 interface JobView {
   id: string;
   status: string;
   trigger: string;
+}
+interface LogView {
+  id: string;
+  level: string;
+  message: string;
 }
 
 /** Buttons that only read: everything else a page offers changes something. */
@@ -22,6 +29,10 @@ const READ_ONLY_BUTTONS = new Set([
   'Next',
   'Download JSONL',
   'Download CSV',
+  'Older',
+  'Newer',
+  'Clear filters',
+  'Deliveries',
 ]);
 
 const SECRET = 'tok-console-secret-1';
@@ -29,6 +40,7 @@ const SECRET = 'tok-console-secret-1';
 describe('operator console in headless Chromium', () => {
   let system: System;
   let fake: FakePlatform;
+  let receiver: WebhookReceiver;
   let browser: Browser;
   let admin: BrowserContext;
   let page: Page;
@@ -37,6 +49,8 @@ describe('operator console in headless Chromium', () => {
   let syncedJobId = '';
   /** A dead job left in the queue for the viewer to see (without a Replay button). */
   let deadForViewer = '';
+  /** A job that retried, died and succeeded as a replay: log lines of every level. */
+  let replayedJobId = '';
   /** Requests the pages sent anywhere but the gateway; must stay empty. */
   const elsewhere: string[] = [];
   /** Console errors (CSP violations, failed loads, React errors); must stay empty. */
@@ -51,11 +65,13 @@ describe('operator console in headless Chromium', () => {
     });
     context.on('page', (p) => {
       p.on('console', (message) => {
-        // A 401 for a wrong key, 403s and the 422 of a platform test without its param are
-        // answers the page shows, not faults.
+        // A 401 for a wrong key, 403s, the 422 of a platform test without its param and of a
+        // webhook to a refused address are answers the page shows, not faults.
+        const url = message.location().url;
         const shown =
           /status of 40[13]/.test(message.text()) ||
-          (/status of 422/.test(message.text()) && message.location().url.endsWith('/test'));
+          (/status of 422/.test(message.text()) &&
+            (url.endsWith('/test') || url.endsWith('/api/v1/webhooks')));
         if (message.type() === 'error' && !shown) {
           // A failed load's text does not say what failed; its location is the resource.
           problems.push(`${message.text()} (${message.location().url})`);
@@ -64,6 +80,10 @@ describe('operator console in headless Chromium', () => {
       p.on('pageerror', (err) => problems.push(err.message));
     });
   }
+
+  /** The `data-<name>` attribute of each of `rows`, in order. */
+  const rowData = async (rows: Locator, name: string) =>
+    Promise.all((await rows.all()).map((r) => r.getAttribute(`data-${name}`)));
 
   /**
    * A platform whose one resource, `orders`, answers 500 until `fake.setFault(null, { path })`;
@@ -121,6 +141,7 @@ describe('operator console in headless Chromium', () => {
 
   before(async () => {
     fake = await startFakePlatform({ collections: { '/booth/all': boothSample(25) } });
+    receiver = await startWebhookReceiver();
     system = await startSystem({
       name: 'console',
       services: [],
@@ -138,6 +159,7 @@ describe('operator console in headless Chromium', () => {
   after(async () => {
     await browser?.close();
     await system?.stop();
+    await receiver?.stop();
     await fake?.stop();
   });
 
@@ -312,8 +334,8 @@ describe('operator console in headless Chromium', () => {
   });
 
   it('when a dead job is replayed from the dead-letter page, then it leaves the list and ends succeeded as a replay', async () => {
-    let jobId: string;
-    [jobId, deadForViewer] = await Promise.all([deadJob(), deadJob()]);
+    const [jobId, deadId] = await Promise.all([deadJob(), deadJob()]);
+    [replayedJobId, deadForViewer] = [jobId, deadId];
     await page.goto(`${system.gatewayUrl}/ui/dlq`);
     const row = page.locator(`tr[data-job="${jobId}"]`);
     await row.waitFor();
@@ -347,6 +369,117 @@ describe('operator console in headless Chromium', () => {
     assert.ok(!(await page.content()).includes(SECRET), 'the page holds no secret');
     await row.getByRole('button', { name: 'Hide' }).click();
     await letter.waitFor({ state: 'detached' });
+  });
+
+  it('when the Logs page is narrowed to a job and then to warn and above, then the job’s info lines go while its retries stay, newest first, the URL keeps the filters through a reload, and a line’s job link opens the job', async () => {
+    await page.getByRole('link', { name: 'Logs', exact: true }).click();
+    const lines = page.getByRole('table', { name: 'Log lines' });
+    await lines.locator('tbody tr').first().waitFor();
+    await page.getByLabel('Job id').fill(replayedJobId);
+    const query = () => Object.fromEntries(new URL(page.url()).searchParams);
+    await waitFor(() => query().jobId === replayedJobId, { message: 'the job id in the URL' });
+    const succeeded = lines.locator('tr', { hasText: 'job succeeded' });
+    const retrying = lines.locator('tr', { hasText: 'job retrying' });
+    // Services ship their lines every half second: the page follows until they are in.
+    await succeeded.waitFor({ timeout: 20_000 });
+    await retrying.first().waitFor({ timeout: 20_000 });
+    const jobs = await lines.locator('tbody tr td:nth-child(6)').allTextContents();
+    assert.deepEqual(new Set(jobs), new Set([replayedJobId.slice(0, 8)]), 'only the job’s lines');
+    assert.equal(await succeeded.locator('td').nth(1).textContent(), 'info');
+
+    await page.getByLabel('Level').selectOption('warn');
+    await succeeded.waitFor({ state: 'detached' });
+    await retrying.first().waitFor();
+    assert.deepEqual(query(), { jobId: replayedJobId, level: 'warn' });
+    const levels = async () => new Set(await rowData(lines.locator('tbody tr'), 'level'));
+    assert.deepEqual(await levels(), new Set(['warn', 'error']), 'its retries and its death');
+
+    await page.reload();
+    await retrying.first().waitFor();
+    assert.equal(await page.getByLabel('Level').inputValue(), 'warn');
+    assert.equal(await page.getByLabel('Job id').inputValue(), replayedJobId);
+    assert.deepEqual(await levels(), new Set(['warn', 'error']));
+    const shown = await rowData(lines.locator('tbody tr'), 'id');
+    const api = await system.api<{ items: LogView[] }>(
+      `/api/v1/logs?jobId=${replayedJobId}&level=warn`,
+    );
+    assert.deepEqual(
+      shown,
+      api.body.items.map((l) => l.id),
+      'the API’s lines, newest first',
+    );
+
+    await retrying
+      .first()
+      .getByRole('link', { name: replayedJobId.slice(0, 8) })
+      .click();
+    await page.getByRole('heading', { name: `Job ${replayedJobId.slice(0, 8)}` }).waitFor();
+    assert.equal(new URL(page.url()).pathname, `/ui/jobs/${replayedJobId}`);
+  });
+
+  it('when a platform has more log lines than a page, then Logs shows the newest 100 and Older the ones before, as the API orders them, and a line’s platform link opens the platform', async () => {
+    const path = `/many-${Math.random().toString(36).slice(2, 8)}`;
+    fake.setCollection(path, boothSample(2));
+    const resources = Array.from({ length: 60 }, (_, i) => ({
+      name: `part-${i}`,
+      request: { path },
+      itemsPath: 'data',
+      key: 'boothName',
+      mapping: { name: 'boothName' },
+    }));
+    const definition = boothPlatform(fake.url, { resources });
+    const created = await system.api<{ id: string }>('/api/v1/platforms', { body: definition });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    /** Runs every resource once and waits until each job's success line is stored. */
+    async function syncAll(succeeded: number): Promise<LogView[]> {
+      const run = await system.api<{ jobs: unknown[] }>('/api/v1/run/sync', {
+        body: { platformId: id },
+      });
+      assert.equal(run.body.jobs.length, 60, JSON.stringify(run.body));
+      return waitFor(
+        async () => {
+          const { body } = await system.api<{ items: LogView[] }>(
+            `/api/v1/logs?platformId=${id}&limit=1000`,
+          );
+          const done = body.items.filter((l) => l.message === 'job succeeded').length;
+          return done === succeeded ? body.items : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, message: `${succeeded} job succeeded lines` },
+      );
+    }
+    // A job's success is its one line at info: two runs of 60 resources make more than a page.
+    await syncAll(60);
+    const all = await syncAll(120);
+    assert.ok(all.length > 100, `${all.length} lines`);
+    const second = Math.min(all.length, 200);
+
+    await page.goto(`${system.gatewayUrl}/ui/logs?platformId=${id}`);
+    const rows = page.getByRole('table', { name: 'Log lines' }).locator('tbody tr');
+    const ids = () => rowData(rows, 'id');
+    await waitFor(async () => (await rows.count()) === 100, { message: 'the first 100 lines' });
+    assert.deepEqual(
+      await ids(),
+      all.slice(0, 100).map((l) => l.id),
+      'the newest 100',
+    );
+    await page.getByRole('button', { name: 'Older' }).click();
+    await waitFor(async () => (await rows.count()) === second, { message: 'the next 100' });
+    assert.deepEqual(
+      await ids(),
+      all.slice(0, second).map((l) => l.id),
+      'the older ones after',
+    );
+    await page.getByText(`${second} lines, newest first`).waitFor();
+    assert.equal(
+      await page.getByRole('button', { name: 'Older' }).count(),
+      all.length > second ? 1 : 0,
+      'Older only while there are more',
+    );
+
+    await rows.first().getByRole('link', { name: definition.name }).click();
+    await page.getByRole('heading', { name: definition.name }).waitFor();
+    assert.equal(new URL(page.url()).pathname, `/ui/platforms/${id}`);
   });
 
   it('when jobs have ended, then the overview counts them by status, in flight and finished in the last hour, and the dead letters, as the scheduler does', async () => {
@@ -405,6 +538,117 @@ describe('operator console in headless Chromium', () => {
     );
   });
 
+  it('when an admin creates a webhook to a receiver, then its secret shows once, Send test delivers a signed ping listed among its deliveries, and it can be disabled, enabled and deleted', async () => {
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    await page.getByRole('button', { name: 'New webhook' }).click();
+    const form = page.getByRole('form', { name: 'New webhook' });
+    await form.getByLabel('URL').fill(`${receiver.url}/console`);
+    await form.getByLabel('job.dead').check();
+    await form.getByLabel('breaker.opened').check();
+    await form.getByRole('button', { name: 'Create webhook' }).click();
+
+    const notice = page.getByRole('region', { name: 'Signing secret' });
+    const secret = await notice.getByLabel('Secret').inputValue();
+    assert.match(secret, /^whsec_[A-Za-z0-9+/]+=*$/);
+    await notice.getByText('will not be shown again').waitFor();
+    const listed = await system.api<{ items: { id: string; url: string; events: string[] }[] }>(
+      '/api/v1/webhooks',
+    );
+    const hook = listed.body.items.find((h) => h.url === `${receiver.url}/console`);
+    assert.deepEqual(hook?.events, ['job.dead', 'breaker.opened']);
+    const id = hook?.id ?? '';
+    await notice.getByRole('button', { name: 'I have copied it' }).click();
+    await notice.waitFor({ state: 'detached' });
+    assert.ok(!(await page.content()).includes(secret), 'the secret is gone from the page');
+
+    const row = page.locator(`tr[data-id="${id}"]`);
+    assert.match(
+      (await row.locator('td').nth(1).textContent()) ?? '',
+      /job\.dead, breaker\.opened/,
+    );
+    await row.getByRole('button', { name: 'Send test' }).click();
+    const deliveries = page.getByRole('table', { name: 'Deliveries' });
+    const ping = deliveries.locator('tr[data-event="webhook.test"][data-status="succeeded"]');
+    await ping.waitFor({ timeout: 20_000 });
+    assert.match((await ping.locator('td').nth(4).textContent()) ?? '', /^HTTP 204 · \d+ ms$/);
+    const deliveryId = await ping.locator('td').first().textContent();
+    const [received] = receiver.at('/console');
+    assert.ok(received, 'the receiver got the ping');
+    assert.equal(received.headers['webhook-id'], deliveryId, 'the delivery the page lists');
+    const body = new Verifier(secret).verify(received.body, {
+      'webhook-id': String(received.headers['webhook-id']),
+      'webhook-timestamp': String(received.headers['webhook-timestamp']),
+      'webhook-signature': String(received.headers['webhook-signature']),
+    }) as { type: string };
+    assert.equal(body.type, 'webhook.test', 'signed with the secret the page showed');
+
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await row.getByText('disabled by hand').waitFor();
+    assert.equal(await row.getByRole('button', { name: 'Send test' }).isDisabled(), true);
+    const off = await system.api<{ enabled: boolean }>(`/api/v1/webhooks/${id}`);
+    assert.equal(off.body.enabled, false);
+    await row.getByRole('button', { name: 'Enable' }).click();
+    await row.locator('.status', { hasText: 'enabled' }).waitFor();
+
+    await page.reload();
+    await row.waitFor();
+    assert.ok(!(await page.content()).includes(secret), 'nor shown after a reload');
+    await row.getByRole('button', { name: 'Delete' }).click();
+    const confirm = row.getByRole('group', { name: 'Delete this webhook and its delivery log?' });
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await system.api(`/api/v1/webhooks/${id}`)).status, 200, 'Cancel keeps it');
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await system.api(`/api/v1/webhooks/${id}`)).status, 404);
+  });
+
+  it('when a webhook’s URL is a cloud metadata address, then the form shows the API’s 422 message and its reason, and nothing is created', async () => {
+    const before = (await system.api<{ items: unknown[] }>('/api/v1/webhooks')).body.items.length;
+    await page.goto(`${system.gatewayUrl}/ui/webhooks`);
+    await page.getByRole('button', { name: 'New webhook' }).click();
+    const form = page.getByRole('form', { name: 'New webhook' });
+    await form.getByLabel('URL').fill('http://169.254.169.254/latest/meta-data');
+    await form.getByLabel('job.failed').check();
+    await form.getByRole('button', { name: 'Create webhook' }).click();
+    const alert = form.getByRole('alert');
+    await alert.waitFor();
+    assert.match(
+      (await alert.locator('p').textContent()) ?? '',
+      /^egress denied: 169\.254\.169\.254 is a blocked address \(link-local or cloud metadata\)$/,
+    );
+    assert.equal(await alert.locator('li').textContent(), 'reason=link-local or cloud metadata');
+    assert.equal(await page.getByRole('region', { name: 'Signing secret' }).count(), 0);
+    const after = (await system.api<{ items: unknown[] }>('/api/v1/webhooks')).body.items.length;
+    assert.equal(after, before);
+  });
+
+  it('when an operator opens Webhooks, then it lists the subscriptions and their deliveries but offers no create, test, enable, disable or delete (the API keeps those to admins)', async () => {
+    const hook = await system.api<{ id: string }>('/api/v1/webhooks', {
+      body: { url: `${receiver.url}/operator`, events: ['job.failed'] },
+    });
+    assert.equal(hook.status, 201, JSON.stringify(hook.body));
+    const key = await system.api<{ key: string }>('/api/v1/api-keys', {
+      body: { name: 'console-operator', role: 'operator' },
+    });
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    const operator = await browser.newContext();
+    watch(operator);
+    const p = await operator.newPage();
+    try {
+      await signIn(p, system.gatewayUrl, key.body.key);
+      await p.goto(`${system.gatewayUrl}/ui/webhooks`);
+      const row = p.locator(`tr[data-id="${hook.body.id}"]`);
+      await row.getByRole('button', { name: 'Deliveries' }).click();
+      await p.getByText('No deliveries yet.').waitFor();
+      const buttons = (await p.getByRole('button').allTextContents()).map((t) => t.trim());
+      assert.deepEqual(buttons.sort(), ['Hide', 'Sign out']);
+    } finally {
+      await operator.close();
+    }
+  });
+
   it('when a viewer signs in, then no page offers a button that changes anything', async () => {
     const created = await system.api<{ key: string }>('/api/v1/api-keys', {
       body: { name: 'console-viewer', role: 'viewer' },
@@ -424,6 +668,17 @@ describe('operator console in headless Chromium', () => {
         ['/jobs', () => p.locator('table[aria-label="Jobs"] tbody tr').first().waitFor()],
         [`/jobs/${deadId}`, () => p.getByRole('heading', { name: 'Stats' }).waitFor()],
         ['/dlq', () => p.locator(`tr[data-job="${deadId}"]`).waitFor()],
+        [
+          `/logs?jobId=${deadId}`,
+          () => p.getByRole('table', { name: 'Log lines' }).locator('tbody tr').first().waitFor(),
+        ],
+        [
+          '/webhooks',
+          async () => {
+            await p.getByRole('button', { name: 'Deliveries' }).first().click();
+            await p.getByRole('region', { name: 'Delivery log' }).waitFor();
+          },
+        ],
         [
           '/scheduler',
           () => p.getByLabel('Scheduler state').locator('.status', { hasText: 'paused' }).waitFor(),
