@@ -1,7 +1,8 @@
 /**
  * Regenerates the console's screenshots in docs/console/ (shown in the README) from a real
  * system: five services on a fresh vhost and database, a fake platform on loopback, a synced
- * platform, a drift report, a dead job and a paused scheduler, photographed in headless Chromium.
+ * platform, a drift report, a dead job, webhooks to a loopback receiver and a paused scheduler,
+ * photographed in headless Chromium.
  *
  *   TEST_INFRA=external node scripts/console-screenshots.ts
  */
@@ -12,6 +13,7 @@ import { boothSample, startFakePlatform, waitFor } from '@psc/testing';
 import { launchChromium, signIn } from '../test/support/browser.ts';
 import { boothPlatform } from '../test/support/platforms.ts';
 import { SERVICE_NAMES, startSystem } from '../test/support/system.ts';
+import { startWebhookReceiver } from '../test/support/webhook-receiver.ts';
 import { repoRoot } from './build.ts';
 
 const OUT = join(repoRoot, 'docs', 'console');
@@ -22,6 +24,7 @@ interface Job {
 }
 
 const fake = await startFakePlatform({ collections: { '/booth/all': boothSample(24) } });
+const receiver = await startWebhookReceiver();
 const system = await startSystem({
   name: 'screenshots',
   services: [],
@@ -80,6 +83,25 @@ try {
   });
   await finished(dead.body.jobs[0]?.id ?? '');
 
+  // Three subscriptions: one that answers, one whose receiver fails, one switched off by hand.
+  receiver.answer('/flaky', () => 503);
+  const hook = async (path: string, events: string[], description?: string) =>
+    (
+      await api<{ id: string }>('/api/v1/webhooks', {
+        body: { url: `${receiver.url}${path}`, events, ...(description ? { description } : {}) },
+      })
+    ).body.id;
+  const onCall = await hook('/on-call', ['job.dead', 'breaker.opened'], 'on-call channel');
+  const flaky = await hook('/flaky', ['validation.drift_detected']);
+  await api(`/api/v1/webhooks/${await hook('/old', ['job.failed'])}/disable`, { method: 'POST' });
+  for (const id of [onCall, onCall, flaky]) {
+    await api(`/api/v1/webhooks/${id}/test`, { method: 'POST' });
+  }
+  await waitFor(() => receiver.at('/on-call').length === 2 && receiver.at('/flaky').length > 0, {
+    timeoutMs: 30_000,
+    message: 'test deliveries sent',
+  });
+
   mkdirSync(OUT, { recursive: true });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
@@ -113,6 +135,13 @@ try {
     await p.locator('tr[data-job]').first().getByRole('button', { name: 'Inspect' }).click();
     await p.getByRole('region', { name: 'Dead letter' }).getByLabel('Payload').waitFor();
   });
+  await shoot('logs', '/logs', (p) =>
+    p.getByRole('table', { name: 'Log lines' }).locator('tr[data-level="error"]').first().waitFor(),
+  );
+  await shoot('webhooks', '/webhooks', async (p) => {
+    await p.locator(`tr[data-id="${onCall}"]`).getByRole('button', { name: 'Deliveries' }).click();
+    await p.locator('tr[data-status="succeeded"]').first().waitFor();
+  });
   await api('/api/v1/scheduler/pause', { body: { reason: 'database upgrade until 22:00' } });
   await shoot('scheduler', '/scheduler', (p) =>
     p.getByLabel('Scheduler state').locator('.status', { hasText: 'paused' }).waitFor(),
@@ -120,5 +149,6 @@ try {
 } finally {
   await browser.close();
   await system.stop();
+  await receiver.stop();
   await fake.stop();
 }
