@@ -699,8 +699,10 @@ export interface paths {
     get?: never;
     put?: never;
     /**
-     * Replay one dead job
-     * @description Needs the **operator** role (viewer < operator < admin).
+     * Replay one dead job, with its own params or with mended ones
+     * @description Runs the job again under its id as its next run (trigger `replay`, attempts from 1). With `params`, that run takes them in place of the job’s own, for a job that failed on a wrong param (a wrong date, say); a collect job missing a param its resource declares is refused with 422 naming it, and stays dead.
+     *
+     *     Needs the **operator** role (viewer < operator < admin).
      */
     post: operations['replayDeadLetter'];
     delete?: never;
@@ -2224,6 +2226,19 @@ export interface components {
       /** @enum {string} */
       taskType?: 'sync' | 'validate' | 'collect';
       reason?: string;
+    };
+    /**
+     * @example {
+     *       "params": {
+     *         "date": "20240503"
+     *       }
+     *     }
+     */
+    ReplayRequest: {
+      /** @description Params the new run takes in place of the job's own; a collect job's must give every param its resource declares */
+      params?: {
+        [key: string]: unknown;
+      };
     };
     /**
      * @example {
@@ -8061,7 +8076,11 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody?: never;
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['ReplayRequest'];
+      };
+    };
     responses: {
       /** @description The job replayed */
       200: {
@@ -8070,6 +8089,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['Replayed'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */
@@ -8092,6 +8120,24 @@ export interface operations {
       };
       /** @description No such route, platform, resource or job */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body over PSC_BODY_LIMIT_BYTES */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body not uncompressed UTF-8 application/json */
+      415: {
         headers: {
           [name: string]: unknown;
         };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRpc } from './rpc.ts';
-import { jobError } from './job.ts';
+import { jobError, jobParams } from './job.ts';
 import { page, pageRequest } from './record.ts';
 import { TASK_TYPES } from './topology.ts';
 
@@ -89,12 +89,13 @@ export const dlqGet = defineRpc(
 );
 /**
  * Runs matching dead jobs again (as their next run, attempts from 1), each queued in the same
- * transaction that takes it out of the dead-letter queue.
+ * transaction that takes it out of the dead-letter queue. One job may be given `params` to run
+ * with in place of its own (a wrong date, say).
  */
 export const dlqReplay = defineRpc(
   'scheduler',
   'dlq.replay',
-  z.union([z.strictObject({ jobId: z.uuid() }), dlqFilter]),
+  z.union([z.strictObject({ jobId: z.uuid(), params: jobParams.optional() }), dlqFilter]),
   z.object({ replayed: z.array(z.uuid()) }),
 );
 /** Removes a dead letter by its id: the job id, or a poison message's own id. */

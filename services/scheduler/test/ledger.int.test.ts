@@ -22,6 +22,7 @@ import {
   type TaskType,
 } from '@psc/contracts';
 import { baseTopology, createEnvelope, createPublisher, type Publisher } from '@psc/messaging';
+import { AppError } from '@psc/core';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
 import { platformSummary, runNow } from './support.ts';
@@ -35,6 +36,7 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
     resources: [
       { name: 'booths', tasks: ['sync'] },
       { name: 'races', tasks: ['collect'] },
+      { name: 'cards', tasks: ['collect'], params: ['date'] },
     ],
   });
   const many = platformSummary({
@@ -182,6 +184,56 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
 
     assert.deepEqual(await s.rpc.call(dlqDelete, { jobId: syncId }), { deleted: 1 });
     await assert.rejects(s.rpc.call(dlqReplay, { jobId: syncId }), { status: 404 });
+    await collects.stop();
+  });
+
+  it('when a dead collect job is replayed with mended params, then its next run carries them; params without one its resource declares are refused (422) and it stays dead', async () => {
+    const collects = await s.mq.consumeJobs(100, QUEUE_SPECS.collectorJobs);
+    const { jobs } = await runNow(s.rpc, {
+      taskType: 'collect',
+      platformId: platform.id,
+      resource: 'cards',
+      params: { date: '2030-01-01' },
+    });
+    const jobId = jobs[0]!.id;
+    await send(jobFailed, {
+      jobId,
+      run: 1,
+      attempt: 1,
+      at: at(),
+      error: { class: 'upstream_status', message: 'platform answered HTTP 404' },
+      outcome: 'failed',
+    });
+    await until(jobId, (j) => j.status === 'failed', 'collect job failed');
+
+    await assert.rejects(
+      s.rpc.call(dlqReplay, { jobId, params: { day: '20300101' } }),
+      (err: unknown) =>
+        err instanceof AppError && err.status === 422 && /needs params: date/.test(err.message),
+    );
+    const still = await s.rpc.call(jobGet, { id: jobId });
+    assert.deepEqual(
+      [still.status, still.run, still.params],
+      ['failed', 1, { date: '2030-01-01' }],
+    );
+    assert.ok(
+      (await s.rpc.call(dlqList, { limit: 50, taskType: 'collect' })).items.some(
+        (d) => d.jobId === jobId,
+      ),
+      'still in the dead-letter queue',
+    );
+
+    const { replayed } = await s.rpc.call(dlqReplay, { jobId, params: { date: '20300101' } });
+    assert.deepEqual(replayed, [jobId]);
+    const command = await waitFor(() =>
+      collects.received.find((j) => j.payload.jobId === jobId && j.payload.run === 2),
+    );
+    assert.deepEqual(command.payload.params, { date: '20300101' });
+    const queued = await s.rpc.call(jobGet, { id: jobId });
+    assert.deepEqual(
+      [queued.status, queued.run, queued.trigger, queued.params],
+      ['queued', 2, 'replay', { date: '20300101' }],
+    );
     await collects.stop();
   });
 

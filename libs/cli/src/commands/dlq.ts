@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { call, type Api } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { usageError } from '../errors.ts';
-import { platformId, uuidArg } from '../refs.ts';
+import { jsonObjectArg, platformId, uuidArg } from '../refs.ts';
 import { TASK_TYPES } from '@psc/api-client';
 
 type DeadLetterDetail = components['schemas']['DeadLetterDetail'];
@@ -122,26 +122,43 @@ export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
       .command('replay')
       .description('replay one dead job, or with --all every one matching the filters')
       .argument('[job]', 'job id', uuidArg)
-      .option('--all', 'every dead job matching the filters'),
+      .option('--all', 'every dead job matching the filters')
+      .option(
+        '--params <json>',
+        'one job: params its new run takes in place of its own, as a JSON object (e.g. a mended date)',
+        jsonObjectArg,
+      ),
   ).action(
-    action(env, async (ctx, jobId: string | undefined, opts: FilterOptions & { all?: boolean }) => {
-      if (!jobId === !opts.all)
-        throw usageError('give a job id, or --all (with filters) to replay many');
-      const api = ctx.api();
-      const replayed = jobId
-        ? await call(
-            api,
-            api.client.POST('/api/v1/dlq/{jobId}/replay', { params: { path: { jobId } } }),
-          )
-        : await call(
-            api,
-            api.client.POST('/api/v1/dlq/replay', { body: await filterOf(api, opts) }),
-          );
-      ctx.out.result(replayed, () => {
-        ctx.out.success(`Replayed ${replayed.replayed.length} job(s).`);
-        for (const id of replayed.replayed) ctx.out.line(id);
-      });
-    }),
+    action(
+      env,
+      async (
+        ctx,
+        jobId: string | undefined,
+        opts: FilterOptions & { all?: boolean; params?: Record<string, unknown> },
+      ) => {
+        if (!jobId === !opts.all)
+          throw usageError('give a job id, or --all (with filters) to replay many');
+        if (opts.params && !jobId)
+          throw usageError('--params replays one job: give its id, not --all');
+        const api = ctx.api();
+        const replayed = jobId
+          ? await call(
+              api,
+              api.client.POST('/api/v1/dlq/{jobId}/replay', {
+                params: { path: { jobId } },
+                ...(opts.params && { body: { params: opts.params } }),
+              }),
+            )
+          : await call(
+              api,
+              api.client.POST('/api/v1/dlq/replay', { body: await filterOf(api, opts) }),
+            );
+        ctx.out.result(replayed, () => {
+          ctx.out.success(`Replayed ${replayed.replayed.length} job(s).`);
+          for (const id of replayed.replayed) ctx.out.line(id);
+        });
+      },
+    ),
   );
 
   dlq

@@ -135,7 +135,7 @@ export function createLedgerStore(deps: {
      * queued in the same transaction. A letter whose job the retention has purged stays: there
      * is nothing left to run, and deleting it would lose what the operator came to see.
      */
-    async replay(match: { jobId: string } | DlqFilter): Promise<string[]> {
+    async replay(match: { jobId: string; params?: Job['params'] } | DlqFilter): Promise<string[]> {
       return deps.outbox.transaction(async (trx, emit) => {
         const letters = await deps.deadLetters.lockJobLetters(trx, match);
         if (letters.length === 0) return [];
@@ -156,7 +156,9 @@ export function createLedgerStore(deps: {
         const now = deps.clock.now();
         const replayed: LedgerEntry[] = [...entries.values()]
           .filter((e) => DEAD.includes(e.job.status))
-          .map((e) => replayRun(e, now));
+          .map((e) =>
+            replayRun(e, now, 'jobId' in match && match.params ? { params: match.params } : {}),
+          );
         await deps.jobs.saveEntries(trx, replayed);
         // The new run starts a tree of its own in the job's trace, linked to the replay request.
         const roots = jobTraceRoots(

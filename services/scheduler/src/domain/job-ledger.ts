@@ -165,22 +165,24 @@ export const RERUN_BY_BACKFILL: readonly JobStatus[] = ['failed', 'dead', 'cance
 
 /**
  * A dead or failed job run again under its id, as run n+1: queued, attempts from 1, and every
- * report of earlier runs ignored from now on. A backfill that runs a day again (`by`) gives the
- * run its own params and takes the job into its list.
+ * report of earlier runs ignored from now on. `params` replace the job's own (an operator's
+ * replay that mends them, or a backfill running a day again); a backfill (`backfillId`) also
+ * takes the job into its list.
  */
 export function replayRun(
   entry: LedgerEntry,
   at: Date,
-  by?: { backfillId: string; params: Job['params'] },
+  by: { params?: Job['params']; backfillId?: string } = {},
 ): LedgerEntry {
   const now = at.toISOString();
   return {
     job: {
       ...entry.job,
-      ...(by && { backfillId: by.backfillId, params: by.params }),
+      ...(by.params && { params: by.params }),
+      ...(by.backfillId && { backfillId: by.backfillId }),
       run: entry.job.run + 1,
       status: 'queued',
-      trigger: by ? 'backfill' : 'replay',
+      trigger: by.backfillId ? 'backfill' : 'replay',
       attempts: 0,
       progress: null,
       stats: null,

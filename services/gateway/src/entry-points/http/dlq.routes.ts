@@ -7,6 +7,7 @@ import {
   dlqGet,
   dlqList,
   dlqReplay,
+  jobParams,
   pageRequest,
 } from '@psc/contracts';
 import type { RpcClient } from '@psc/messaging';
@@ -19,6 +20,14 @@ const byJob = z.object({
     example: JOB_ID,
   }),
 });
+const replayBody = z
+  .strictObject({
+    params: jobParams.optional().meta({
+      description:
+        "Params the new run takes in place of the job's own; a collect job's must give every param its resource declares",
+    }),
+  })
+  .meta({ id: 'ReplayRequest', example: { params: { date: '20240503' } } });
 const Replayed = dlqReplay.response.meta({ id: 'Replayed', example: { replayed: [JOB_ID] } });
 const tag = 'dead letters';
 
@@ -70,10 +79,13 @@ export const dlqOperations = {
     method: 'post',
     path: '/dlq/:jobId/replay',
     operationId: 'replayDeadLetter',
-    summary: 'Replay one dead job',
+    summary: 'Replay one dead job, with its own params or with mended ones',
+    description:
+      'Runs the job again under its id as its next run (trigger `replay`, attempts from 1). With `params`, that run takes them in place of the job’s own, for a job that failed on a wrong param (a wrong date, say); a collect job missing a param its resource declares is refused with 422 naming it, and stays dead.',
     tag,
     role: 'operator',
     params: byJob,
+    body: replayBody.optional(),
     responses: { 200: { description: 'The job replayed', schema: Replayed } },
     errors: [404],
   }),
@@ -102,8 +114,11 @@ export function dlqRoutes(rpc: RpcClient<'gateway'>): Router {
   route(router, dlqOperations.replayMany, async (ctx, { body }) => {
     ctx.body = await rpc.call(dlqReplay, body);
   });
-  route(router, dlqOperations.replay, async (ctx, { params }) => {
-    ctx.body = await rpc.call(dlqReplay, params);
+  route(router, dlqOperations.replay, async (ctx, { params, body }) => {
+    ctx.body = await rpc.call(dlqReplay, {
+      ...params,
+      ...(body?.params && { params: body.params }),
+    });
   });
   route(router, dlqOperations.delete, async (ctx, { params }) => {
     await rpc.call(dlqDelete, params);

@@ -11,6 +11,8 @@ export function dlqRpcHandlers(deps: {
   deadLetters: DeadLetterRepository;
   jobs: Pick<JobRepository, 'findById'>;
   ledger: LedgerStore;
+  /** Refuses replay params the job's resource could not run with (422). */
+  checkReplayParams: (jobId: string, params: Record<string, unknown>) => Promise<void>;
 }): RpcHandler[] {
   return [
     rpcHandler(dlqList, async ({ cursor, limit, ...filter }) => {
@@ -33,6 +35,7 @@ export function dlqRpcHandlers(deps: {
       return deadLetterDetail(letter, stored, job);
     }),
     rpcHandler(dlqReplay, async (match) => {
+      if ('jobId' in match && match.params) await deps.checkReplayParams(match.jobId, match.params);
       const replayed = await deps.ledger.replay(match);
       if ('jobId' in match && replayed.length === 0) {
         throw new NotFoundError(`job ${match.jobId} is not in the dead-letter queue`);
