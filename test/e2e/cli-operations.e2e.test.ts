@@ -186,7 +186,7 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     return jobId;
   }
 
-  it('when a job died and the platform recovered, then `dlq ls/show` explain it, show its message without the secret in its params, and `dlq replay` runs it again to success', async () => {
+  it('when a job died and the platform recovered, then `dlq ls/show` explain it, show its message without the secret in its params, and `dlq replay --params` runs it again to success with the mended params', async () => {
     const { name, path } = await flakyPlatform();
     const secret = 'sk-cli-secret-1';
     const jobId = await deadJob(name, { full: true, apiKey: secret });
@@ -216,16 +216,28 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     assert.deepEqual(letter.message.payload.payload.params, { full: true, apiKey: '[redacted]' });
 
     setup.fake.setFault(null, { path });
-    const replayed = await pscJson<{ replayed: string[] }>('dlq', 'replay', jobId);
+    // The key should never have been a param: the replay runs without it.
+    const replayed = await pscJson<{ replayed: string[] }>(
+      'dlq',
+      'replay',
+      jobId,
+      '--params',
+      '{"full":true}',
+    );
     assert.deepEqual(replayed.body.replayed, [jobId]);
     const job = await waitFor(
       async () => {
-        const { body } = await pscJson<{ status: string; trigger: string }>('jobs', 'show', jobId);
+        const { body } = await pscJson<{
+          status: string;
+          trigger: string;
+          params: Record<string, unknown>;
+        }>('jobs', 'show', jobId);
         return body.status === 'succeeded' ? body : undefined;
       },
       { timeoutMs: 30_000, message: 'the replayed job succeeded' },
     );
     assert.equal(job.trigger, 'replay');
+    assert.deepEqual(job.params, { full: true });
     const { body: after } = await pscJson<{ items: { jobId: string }[] }>(
       'dlq',
       'ls',
@@ -254,6 +266,9 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     const neither = await psc('dlq', 'replay');
     assert.equal(neither.code, 2, show(neither));
     assert.match(neither.stderr, /give a job id, or --all/);
+    const paramsForAll = await psc('dlq', 'replay', '--all', '--params', '{"full":true}');
+    assert.equal(paramsForAll.code, 2, show(paramsForAll));
+    assert.match(paramsForAll.stderr, /--params replays one job/);
 
     setup.fake.setFault(null, { path });
     const all = await psc('dlq', 'replay', '--all', '--platform', name);
