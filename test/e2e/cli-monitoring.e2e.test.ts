@@ -64,7 +64,7 @@ describe('psc, the command line: status, workers, breakers, logs, audit and webh
     assert.equal(badLevel.code, 2, show(badLevel));
   });
 
-  it('when a platform’s breaker opens, then `psc breakers ls` shows it open and `psc status` degraded with exit 1; `psc breakers reset` closes it, and `psc audit` shows which key reset it', async () => {
+  it('when a platform’s breaker opens, then `psc breakers ls` shows it open and `psc status` degraded with exit 1; `psc breakers reset` closes it, `psc audit` shows which key reset it, and `psc logs` pages back through the warnings', async () => {
     const path = '/booth/down';
     setup.fake.setCollection(path, boothSample(5));
     setup.fake.setFault({ status: 500, body: { error: 'down' } }, { path });
@@ -125,6 +125,32 @@ describe('psc, the command line: status, workers, breakers, logs, audit and webh
       me.body.items.some((k) => k.id === entry.actorKeyId && k.role === 'admin'),
       'the admin key that ran the reset',
     );
+
+    // The failures logged warnings: a page of one ends with the cursor of the older ones, which
+    // gives the line before it.
+    type Page = { items: { id: string; at: string }[]; nextCursor: string | null };
+    const one = await waitFor(
+      async () => {
+        const page = await pscJson<Page>('logs', '-l', 'warn', '-n', '1');
+        return page.body.nextCursor ? page : undefined;
+      },
+      { message: 'two warnings in the log store', timeoutMs: 20_000 },
+    );
+    const newest = await psc('logs', '-l', 'warn', '-n', '1');
+    assert.equal(newest.code, 0, show(newest));
+    assert.match(newest.stdout, /\(older lines: the same with --cursor \S+\)/);
+    const older = await pscJson<Page>(
+      'logs',
+      '-l',
+      'warn',
+      '-n',
+      '1',
+      '--cursor',
+      one.body.nextCursor!,
+    );
+    assert.equal(older.body.items.length, 1);
+    assert.notEqual(older.body.items[0]!.id, one.body.items[0]!.id);
+    assert.ok(older.body.items[0]!.at <= one.body.items[0]!.at);
   });
 
   it('when a webhook is added, tested, disabled and removed through psc, then its secret shows once, the test delivery reaches the receiver and shows in its log, and a wrong event is a usage error', async (t) => {

@@ -14,6 +14,8 @@ import { startSystem, type System } from '../support/system.ts';
 import { boothPlatform } from '../support/platforms.ts';
 
 interface LogItem {
+  id: string;
+  at: string;
   level: string;
   service: string;
   jobId: string | null;
@@ -220,6 +222,44 @@ describe('operations: /api/v1/logs and /api/v1/monitoring', () => {
     assert.ok(breakerLog.body.items.some((e) => e.message === 'breaker opened'));
     const bogus = await system.api<{ error: { code: string } }>('/api/v1/logs?level=loud');
     assert.equal(bogus.status, 422);
+
+    // Paging back two lines a page, following nextCursor: newest first, every line once. The
+    // job may still log meanwhile: its newer lines come first, and no line read before is lost.
+    const filter = `level=info&platformId=${flakyId}`;
+    const whole = (await system.api<{ items: LogItem[] }>(`/api/v1/logs?${filter}&limit=1000`)).body
+      .items;
+    assert.ok(whole.length >= 3, `${whole.length} lines`);
+    const paged: LogItem[] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const r: { status: number; body: { items: LogItem[]; nextCursor: string | null } } =
+        await system.api(`/api/v1/logs?${filter}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.ok(r.body.items.length <= 2);
+      paged.push(...r.body.items);
+      cursor = r.body.nextCursor;
+    }
+    const pagedIds = paged.map((e) => e.id);
+    assert.equal(new Set(pagedIds).size, pagedIds.length, 'no line twice');
+    assert.ok(
+      whole.every((e) => pagedIds.includes(e.id)),
+      'every line the one big page had',
+    );
+    assert.ok(
+      paged.every((e, i) => i === 0 || paged[i - 1]!.at >= e.at),
+      'newest first across pages',
+    );
+    // `until`: only what came before a moment, here the newest line's.
+    const moment = whole[0]!.at;
+    const before = (
+      await system.api<{ items: LogItem[] }>(`/api/v1/logs?${filter}&limit=1000&until=${moment}`)
+    ).body.items;
+    assert.ok(before.every((e) => e.at < moment));
+    const beforeIds = before.map((e) => e.id);
+    assert.ok(whole.filter((e) => e.at < moment).every((e) => beforeIds.includes(e.id)));
+    const forged = await system.api<{ error: { code: string } }>('/api/v1/logs?cursor=bm9wZQ');
+    assert.equal(forged.status, 400);
+    assert.equal(forged.body.error.code, 'bad_request');
   });
 
   it('when a worker is stopped and its work queues up, then the pipeline is stalled', async () => {

@@ -1106,7 +1106,9 @@ export interface paths {
     };
     /**
      * Warnings, errors and job log lines of every service (level = that level and above)
-     * @description Needs the **viewer** role (viewer < operator < admin).
+     * @description Newest first. `since` and `until` bound the time; a full page has a `nextCursor`, which as `cursor` gives the older entries.
+     *
+     *     Needs the **viewer** role (viewer < operator < admin).
      */
     get: operations['listLogs'];
     put?: never;
@@ -3585,6 +3587,7 @@ export interface components {
         traceId: string | null;
         id: string;
       }[];
+      nextCursor: string | null;
     };
     QueueList: {
       items: components['schemas']['QueueStats'][];
@@ -10455,6 +10458,8 @@ export interface operations {
         platformId?: string;
         jobId?: string;
         since?: string;
+        until?: string;
+        cursor?: string;
         limit?: number;
       };
       header?: never;

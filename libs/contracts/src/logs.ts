@@ -43,7 +43,12 @@ export const logQuery = z.object({
   service: z.string().min(1).max(100).optional(),
   platformId: z.uuid().optional(),
   jobId: z.uuid().optional(),
+  /** At or after. */
   since: z.iso.datetime().optional(),
+  /** Before: what led up to a moment (an incident, an alert). */
+  until: z.iso.datetime().optional(),
+  /** `nextCursor` of the page before: the entries older than it. */
+  cursor: z.string().max(500).optional(),
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
 });
 
@@ -51,5 +56,9 @@ export const logsQuery = defineRpc(
   'collector',
   'logs.query',
   logQuery,
-  z.object({ items: z.array(logEntry.extend({ id: z.string() })) }),
+  z.object({
+    items: z.array(logEntry.extend({ id: z.string() })),
+    /** Where the next (older) page starts; null when there is none. */
+    nextCursor: z.string().nullable(),
+  }),
 );

@@ -56,3 +56,6 @@ export const backfillCursor = pageCursor(
 export const deadLetterCursor = pageCursor(
   z.strictObject({ deadAt: z.iso.datetime(), id: z.uuid() }),
 );
+
+/** `logs.query`: entries older than this one (newest first). */
+export const logCursor = pageCursor(z.strictObject({ at: z.iso.datetime(), id: z.uuid() }));

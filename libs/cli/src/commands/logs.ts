@@ -10,6 +10,8 @@ interface LogOptions {
   platform?: string;
   job?: string;
   since?: string;
+  until?: string;
+  cursor?: string;
   limit: number;
 }
 
@@ -30,7 +32,9 @@ export function logsCommand(program: Command, env: NodeJS.ProcessEnv): void {
     .option('-p, --platform <platform>', 'platform id or name')
     .option('-j, --job <job>', 'one job’s lines', uuidArg)
     .option('--since <iso-time>', 'at or after, e.g. 2026-01-01T00:00:00Z')
-    .option('-n, --limit <n>', 'at most this many (1–500)', intArg, 50)
+    .option('--until <iso-time>', 'before: what led up to a moment')
+    .option('--cursor <cursor>', 'the older lines after a page that printed it')
+    .option('-n, --limit <n>', 'at most this many (1–1000)', intArg, 50)
     .action(
       action(env, async (ctx, opts: LogOptions) => {
         const api = ctx.api();
@@ -46,6 +50,8 @@ export function logsCommand(program: Command, env: NodeJS.ProcessEnv): void {
                 ...(id ? { platformId: id } : {}),
                 ...(opts.job ? { jobId: opts.job } : {}),
                 ...(opts.since ? { since: opts.since } : {}),
+                ...(opts.until ? { until: opts.until } : {}),
+                ...(opts.cursor ? { cursor: opts.cursor } : {}),
               },
             },
           }),
@@ -62,6 +68,8 @@ export function logsCommand(program: Command, env: NodeJS.ProcessEnv): void {
               fieldsText(e.fields),
             ]),
           );
+          if (logs.nextCursor)
+            ctx.out.line(`(older lines: the same with --cursor ${logs.nextCursor})`);
         });
       }),
     );

@@ -69,6 +69,9 @@ export function createLogRepository(knex: Knex) {
       platformId?: string | undefined;
       jobId?: string | undefined;
       since?: string | undefined;
+      until?: string | undefined;
+      /** The last entry of the page before: only older ones. */
+      before?: { at: string; id: string } | undefined;
       limit: number;
     }) {
       const query = t()
@@ -82,6 +85,13 @@ export function createLogRepository(knex: Knex) {
       if (q.platformId) void query.where({ platform_id: q.platformId });
       if (q.jobId) void query.where({ job_id: q.jobId });
       if (q.since) void query.where('at', '>=', new Date(q.since));
+      if (q.until) void query.where('at', '<', new Date(q.until));
+      if (q.before) {
+        // The plain bound lets the `at` index find where the page starts; the pair breaks ties.
+        void query
+          .where('at', '<=', new Date(q.before.at))
+          .whereRaw('(at, id) < (?, ?)', [new Date(q.before.at), q.before.id]);
+      }
       const rows = (await query) as LogRow[];
       return rows.map((r) => ({
         id: r.id,

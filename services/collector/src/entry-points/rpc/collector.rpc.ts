@@ -4,6 +4,7 @@ import {
   collectionGet,
   collectorList,
   collectorStatusGet,
+  logCursor,
   logsQuery,
   monitoringWorkers,
   type CollectorInfo,
@@ -88,7 +89,20 @@ export function collectorRpcHandlers(deps: CollectorRpcDeps): RpcHandler[] {
       return { items };
     }),
     rpcHandler(collectorStatusGet, ({ name }) => byName(name)),
-    rpcHandler(logsQuery, async (q) => ({ items: await deps.logs.query(q) })),
+    rpcHandler(logsQuery, async ({ cursor, limit, ...q }) => {
+      const rows = await deps.logs.query({
+        ...q,
+        before: logCursor.decode(cursor),
+        limit: limit + 1,
+      });
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items,
+        nextCursor:
+          rows.length > limit && last ? logCursor.encode({ at: last.at, id: last.id }) : null,
+      };
+    }),
     rpcHandler(monitoringWorkers, async () => ({
       items: await deps.workers.live(deps.clock.now()),
     })),

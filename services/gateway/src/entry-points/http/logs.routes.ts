@@ -9,6 +9,8 @@ export const logOperations = {
     path: '/logs',
     operationId: 'listLogs',
     summary: 'Warnings, errors and job log lines of every service (level = that level and above)',
+    description:
+      'Newest first. `since` and `until` bound the time; a full page has a `nextCursor`, which as `cursor` gives the older entries.',
     tag: 'monitoring',
     role: 'viewer',
     query: logQuery,
