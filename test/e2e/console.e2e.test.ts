@@ -417,7 +417,7 @@ describe('operator console in headless Chromium', () => {
     assert.equal(new URL(page.url()).pathname, `/ui/jobs/${replayedJobId}`);
   });
 
-  it('when a platform has more log lines than a page, then Logs shows the newest 100 and Older the ones before, as the API orders them, and a line’s platform link opens the platform', async () => {
+  it('when a platform has more log lines than a page, then Logs shows the newest 100, Older the 100 before them and Newer the newest again, as the API orders them, and a line’s platform link opens the platform', async () => {
     const path = `/many-${Math.random().toString(36).slice(2, 8)}`;
     fake.setCollection(path, boothSample(2));
     const resources = Array.from({ length: 60 }, (_, i) => ({
@@ -463,19 +463,20 @@ describe('operator console in headless Chromium', () => {
       all.slice(0, 100).map((l) => l.id),
       'the newest 100',
     );
-    await page.getByRole('button', { name: 'Older' }).click();
-    await waitFor(async () => (await rows.count()) === second, { message: 'the next 100' });
+    const older = page.getByRole('button', { name: 'Older' });
+    await older.click();
+    await waitFor(async () => (await rows.count()) === second - 100, {
+      message: 'the next page',
+    });
     assert.deepEqual(
       await ids(),
-      all.slice(0, second).map((l) => l.id),
-      'the older ones after',
+      all.slice(100, second).map((l) => l.id),
+      'the 100 before them, none twice, none skipped',
     );
-    await page.getByText(`${second} lines, newest first`).waitFor();
-    assert.equal(
-      await page.getByRole('button', { name: 'Older' }).count(),
-      all.length > second ? 1 : 0,
-      'Older only while there are more',
-    );
+    await page.getByText(`${second - 100} lines, page 2`).waitFor();
+    assert.equal(await older.isDisabled(), all.length <= second, 'Older only while there are more');
+    await page.getByRole('button', { name: 'Newer' }).click();
+    await waitFor(async () => (await ids())[0] === all[0]!.id, { message: 'back to the newest' });
 
     await rows.first().getByRole('link', { name: definition.name }).click();
     await page.getByRole('heading', { name: definition.name }).waitFor();

@@ -7,9 +7,8 @@ import { fieldsText, sinceOf, time, WINDOWS } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ErrorBox } from '../ui.tsx';
 
-/** Lines per step of "Older"; the API answers at most `MAX_LINES` newest lines of a filter. */
+/** Lines per page; "Older" pages back with the API's cursor. */
 const PAGE = 100;
-const MAX_LINES = 1_000;
 /** The services that ship lines, offered while typing (any name may be typed). */
 const SERVICES = ['platform-registry', 'scheduler', 'sync-worker', 'collector', 'gateway'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -20,7 +19,7 @@ const isLevel = (value: string | null): value is LogLevel =>
 /**
  * Every service's warnings and errors and each job's own lines, newest first. The filters live in
  * the URL (`?level=warn&service=…&platformId=…&jobId=…&minutes=…`), so a view can be shared and
- * survives a reload; "Follow" polls the newest lines.
+ * survives a reload; "Follow" polls the newest page, "Older" and "Newer" page with the cursor.
  */
 export function Logs() {
   const { client } = useSession();
@@ -32,7 +31,9 @@ export function Logs() {
   const minutes = Number(params.get('minutes')) || 0;
   // A job id half typed is no filter yet: the API would refuse it at every keystroke.
   const [jobInput, setJobInput] = useState(jobId);
-  const [limit, setLimit] = useState(PAGE);
+  // The cursors of the pages shown before this one: the last is this page's.
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors.at(-1);
   const [follow, setFollow] = useState(true);
 
   const set = (name: string, value: string) => {
@@ -45,7 +46,7 @@ export function Logs() {
       },
       { replace: true },
     );
-    setLimit(PAGE);
+    setCursors([]);
   };
   const platforms = useApi('platform-names', () =>
     unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
@@ -53,25 +54,26 @@ export function Logs() {
   const names = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
 
   const filter = JSON.stringify([level, service, platformId, jobId, minutes]);
-  const { data, error, isValidating } = useApi(
-    ['logs', filter, limit],
+  const { data, error } = useApi(
+    ['logs', filter, cursor],
     async () => {
       const query = {
         level,
-        limit,
+        limit: PAGE,
         ...(service ? { service } : {}),
         ...(platformId ? { platformId } : {}),
         ...(jobId ? { jobId } : {}),
         ...sinceOf(minutes),
+        ...(cursor ? { cursor } : {}),
       };
       const page = await unwrap(client.GET('/api/v1/logs', { params: { query } }));
-      return { filter, limit, items: page.items };
+      return { filter, items: page.items, nextCursor: page.nextCursor };
     },
-    // The rows stay while "Older" asks for more; rows of other filters are never shown as these.
-    { refreshInterval: follow ? LIVE_MS : 0, keepPreviousData: true },
+    // Only the newest page moves; an older one stays as it was read. The rows stay while the
+    // next page loads; rows of other filters are never shown as these.
+    { refreshInterval: follow && !cursor ? LIVE_MS : 0, keepPreviousData: true },
   );
   const current = data?.filter === filter ? data : undefined;
-  const more = current && current.items.length >= current.limit;
 
   return (
     <>
@@ -144,7 +146,7 @@ export function Logs() {
           onClick={() => {
             setJobInput('');
             setParams('', { replace: true });
-            setLimit(PAGE);
+            setCursors([]);
           }}
         >
           Clear filters
@@ -209,23 +211,27 @@ export function Logs() {
       {current ? (
         <div className="pager">
           <span className="muted">
-            {current.items.length} line{current.items.length === 1 ? '' : 's'}, newest first
+            {current.items.length} line{current.items.length === 1 ? '' : 's'}
+            {cursors.length > 0 ? `, page ${cursors.length + 1}` : ', newest first'}
           </span>
-          {more && limit < MAX_LINES ? (
-            <button
-              type="button"
-              disabled={isValidating && data?.limit !== limit}
-              onClick={() => setLimit((l) => Math.min(l + PAGE, MAX_LINES))}
-            >
-              Older
-            </button>
-          ) : null}
-          {more && limit >= MAX_LINES ? (
-            <span className="muted">
-              The API answers the newest {MAX_LINES.toLocaleString()} lines: narrow the filters or
-              the time window for older ones.
-            </span>
-          ) : null}
+          <button
+            type="button"
+            disabled={cursors.length === 0}
+            onClick={() => setCursors((c) => c.slice(0, -1))}
+          >
+            Newer
+          </button>
+          <button
+            type="button"
+            disabled={!current.nextCursor}
+            onClick={() => {
+              const next = current.nextCursor;
+              // A second click before that page arrives would skip none: the same cursor.
+              if (next) setCursors((c) => (c.at(-1) === next ? c : [...c, next]));
+            }}
+          >
+            Older
+          </button>
         </div>
       ) : null}
     </>
