@@ -18,6 +18,25 @@ export function missingCollectParams(
   );
 }
 
+/** Each param a collect run of `resource` lacks, as a 422's details (`body.params.<name>`). */
+export function missingParamDetails(
+  taskType: TaskType,
+  resource: PlatformView['resources'][number],
+  params: Record<string, unknown>,
+): { path: string; message: string }[] {
+  return missingCollectParams(taskType, resource, params).map((name) => ({
+    path: `body.params.${name}`,
+    message: `required by collect resource ${resource.name}`,
+  }));
+}
+
+/** Refuses (422) a collect run whose params lack any, naming each once. */
+export function refuseMissingParams(details: { path: string; message: string }[]): void {
+  if (details.length === 0) return;
+  const names = [...new Set(details.map((d) => d.path.slice('body.params.'.length)))];
+  throw new ValidationError(`collect run needs params: ${names.join(', ')}`, details);
+}
+
 /**
  * Checks the params an operator replays a dead job with, as run-now checks its own: a collect
  * job's resource must find each param it declares (422 naming each). A job or platform gone
@@ -35,15 +54,6 @@ export function createReplayParamsCheck(deps: {
       throw err;
     });
     const resource = platform?.resources.find((r) => r.name === job.resource);
-    if (!resource) return;
-    const missing = missingCollectParams(job.taskType, resource, params);
-    if (missing.length > 0)
-      throw new ValidationError(
-        `collect run needs params: ${missing.join(', ')}`,
-        missing.map((name) => ({
-          path: `body.params.${name}`,
-          message: `required by collect resource ${resource.name}`,
-        })),
-      );
+    if (resource) refuseMissingParams(missingParamDetails(job.taskType, resource, params));
   };
 }

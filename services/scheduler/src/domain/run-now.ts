@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Job, RpcResponse, RunNowRequest, jobRunNow } from '@psc/contracts';
-import { ConflictError, NotFoundError, ValidationError, toErrorBody, type Clock } from '@psc/core';
-import { missingCollectParams } from './collect-params.ts';
+import { ConflictError, NotFoundError, toErrorBody, type Clock } from '@psc/core';
+import { missingParamDetails, refuseMissingParams } from './collect-params.ts';
 import { newTraceId } from './trace-id.ts';
 import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
 
@@ -13,15 +13,11 @@ function checkParams(
   request: RunNowRequest,
   targets: readonly { resource: PlatformView['resources'][number] }[],
 ): void {
-  const details = targets.flatMap(({ resource }) =>
-    missingCollectParams(request.taskType, resource, request.params).map((name) => ({
-      path: `body.params.${name}`,
-      message: `required by collect resource ${resource.name}`,
-    })),
+  refuseMissingParams(
+    targets.flatMap(({ resource }) =>
+      missingParamDetails(request.taskType, resource, request.params),
+    ),
   );
-  if (details.length === 0) return;
-  const names = [...new Set(details.map((d) => d.path.slice('body.params.'.length)))];
-  throw new ValidationError(`collect run needs params: ${names.join(', ')}`, details);
 }
 
 /** Tries on fresh reads after the kept platforms could not answer a batch. */
