@@ -2231,12 +2231,15 @@ export interface components {
     };
     /**
      * @example {
+     *       "reason": "the date was sent as 2024-05-03",
      *       "params": {
      *         "date": "20240503"
      *       }
      *     }
      */
     ReplayRequest: {
+      /** @description Why, for the audit log */
+      reason?: string;
       /** @description Params the new run takes in place of the job's own; a collect job's must give every param its resource declares */
       params?: {
         [key: string]: unknown;

@@ -22,12 +22,22 @@ const byJob = z.object({
 });
 const replayBody = z
   .strictObject({
+    reason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(500)
+      .optional()
+      .meta({ description: 'Why, for the audit log' }),
     params: jobParams.optional().meta({
       description:
         "Params the new run takes in place of the job's own; a collect job's must give every param its resource declares",
     }),
   })
-  .meta({ id: 'ReplayRequest', example: { params: { date: '20240503' } } });
+  .meta({
+    id: 'ReplayRequest',
+    example: { reason: 'the date was sent as 2024-05-03', params: { date: '20240503' } },
+  });
 const Replayed = dlqReplay.response.meta({ id: 'Replayed', example: { replayed: [JOB_ID] } });
 const tag = 'dead letters';
 
