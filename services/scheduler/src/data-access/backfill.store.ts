@@ -339,14 +339,11 @@ export function createBackfillStore(deps: {
         const again = await rerun(trx, wanted, now, b.id);
         const opening = [...jobs.filter((j) => inserted.has(j.id)), ...again];
         const roots = jobTraceRoots('backfill', opening);
-        try {
-          await deps.outbox.write(
-            trx,
-            opening.map((j) => jobRunMessage(j, now, undefined, roots.parentOf(j.id))),
-          );
-        } finally {
-          roots.end();
-        }
+        roots.endOnCommit(trx);
+        await deps.outbox.write(
+          trx,
+          opening.map((j) => jobRunMessage(j, now, undefined, roots.parentOf(j.id))),
+        );
         opened += inserted.size + again.length;
       }
       return opened;

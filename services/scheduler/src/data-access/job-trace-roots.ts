@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Job } from '@psc/contracts';
 import { startSpanInTrace, type SpanInTrace } from '@psc/telemetry';
 
@@ -21,8 +22,18 @@ export function jobTraceRoots(name: string, jobs: readonly Job[]) {
   return {
     /** The `traceparent` of the job's span, to publish its `job.run` under. */
     parentOf: (jobId: string): string | undefined => spans.get(jobId)?.traceparent,
-    end(): void {
-      for (const span of spans.values()) span.end();
+    /**
+     * Ends (exports) the spans once `trx` commits. A rollback drops them: the runs are written
+     * again later under the same trace ids (a plan made ahead, a job run again), and an exported
+     * span of a run that never happened would be a second root in its job's trace.
+     */
+    endOnCommit(trx: Knex.Transaction): void {
+      trx.executionPromise.then(
+        () => {
+          for (const span of spans.values()) span.end();
+        },
+        () => undefined,
+      );
     },
   };
 }

@@ -165,9 +165,9 @@ export function createLedgerStore(deps: {
           'replay',
           replayed.map((e) => e.job),
         );
+        roots.endOnCommit(trx);
         for (const e of replayed)
           emit(jobRunMessage(e.job, now, undefined, roots.parentOf(e.job.id)));
-        roots.end();
         return replayed.map((e) => e.job.id);
       });
     },

@@ -294,18 +294,15 @@ export function createTickStore(deps: {
     });
     const runs = part.jobs.filter((j) => inserted.has(j.id));
     const roots = jobTraceRoots('scheduled', runs);
-    try {
-      await deps.outbox.write(
-        trx,
-        runs.map((j) => {
-          const message = ahead?.messages.get(j.id) ?? jobRunMessage(j, now);
-          const traceParent = roots.parentOf(j.id);
-          return traceParent ? { ...message, traceParent } : message;
-        }),
-      );
-    } finally {
-      roots.end();
-    }
+    roots.endOnCommit(trx);
+    await deps.outbox.write(
+      trx,
+      runs.map((j) => {
+        const message = ahead?.messages.get(j.id) ?? jobRunMessage(j, now);
+        const traceParent = roots.parentOf(j.id);
+        return traceParent ? { ...message, traceParent } : message;
+      }),
+    );
     for (const j of runs) {
       const dueAt = plan.dueAt.get(j.id);
       if (dueAt) deps.observeLag?.((now.getTime() - dueAt.getTime()) / 1000);
