@@ -3590,6 +3590,7 @@ export interface components {
         traceId: string | null;
         id: string;
       }[];
+      /** @default null */
       nextCursor: string | null;
     };
     QueueList: {

@@ -58,7 +58,10 @@ export const logsQuery = defineRpc(
   logQuery,
   z.object({
     items: z.array(logEntry.extend({ id: z.string() })),
-    /** Where the next (older) page starts; null when there is none. */
-    nextCursor: z.string().nullable(),
+    /**
+     * Where the next (older) page starts; null when there is none, and in the answers of
+     * collectors of earlier releases (a gateway upgraded first still answers, without paging).
+     */
+    nextCursor: z.string().nullable().default(null),
   }),
 );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '@psc/core';
-import { platformCursor, recordCursor, validationCursor } from '../src/index.ts';
+import { logsQuery, platformCursor, recordCursor, validationCursor } from '../src/index.ts';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64url');
 
@@ -33,5 +33,10 @@ describe('page cursors', () => {
     badRequest(() => validationCursor.decode(b64('{"at":"yesterday","jobId":"x"}')));
     badRequest(() => platformCursor.decode(b64('{"a":1}')));
     badRequest(() => platformCursor.decode('x'.repeat(400)));
+  });
+
+  it('when a collector of an earlier release answers logs.query without nextCursor, then the answer still holds, with no next page', () => {
+    const answer = logsQuery.response.parse({ items: [] });
+    assert.deepEqual(answer, { items: [], nextCursor: null });
   });
 });
