@@ -186,7 +186,7 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     return jobId;
   }
 
-  it('when a job died and the platform recovered, then `dlq ls/show` explain it, show its message without the secret in its params, and `dlq replay --params` runs it again to success with the mended params', async () => {
+  it('when a job died and the platform recovered, then `dlq ls/show` explain it, show its message without the secret in its params, and `dlq replay --params` runs it again to success with the mended params (merged into its own; `[redacted]` refused)', async () => {
     const { name, path } = await flakyPlatform();
     const secret = 'sk-cli-secret-1';
     const jobId = await deadJob(name, { full: true, apiKey: secret });
@@ -216,13 +216,18 @@ describe('psc, the command line: keys, scheduler, dead letters, cancelling jobs 
     assert.deepEqual(letter.message.payload.payload.params, { full: true, apiKey: '[redacted]' });
 
     setup.fake.setFault(null, { path });
-    // The key should never have been a param: the replay runs without it.
+    // What `dlq show` printed is not the key: sent back, it is refused and the job stays dead.
+    const placeholder = await psc('dlq', 'replay', jobId, '--params', '{"apiKey":"[redacted]"}');
+    assert.equal(placeholder.code, 1, show(placeholder));
+    assert.match(placeholder.stderr, /\[redacted\], which stands for a secret/);
+    assert.match(placeholder.stderr, /"path": "body\.params\.apiKey"/);
+    // The key should never have been a param: the replay removes it, and keeps `full`.
     const replayed = await pscJson<{ replayed: string[] }>(
       'dlq',
       'replay',
       jobId,
       '--params',
-      '{"full":true}',
+      '{"apiKey":null}',
     );
     assert.deepEqual(replayed.body.replayed, [jobId]);
     const job = await waitFor(

@@ -32,7 +32,7 @@ import { createTickStore, LEASE_NAME } from './data-access/tick.store.ts';
 import { createBackfillStore } from './data-access/backfill.store.ts';
 import { createBackfills } from './domain/backfills.ts';
 import { createCollectSchedule } from './domain/collect-schedule.ts';
-import { createReplayParamsCheck } from './domain/collect-params.ts';
+import { createReplayParamsCheck } from './domain/replay-params.ts';
 import { createPlatformLookup } from './domain/platform-lookup.ts';
 import { createPlatformSync } from './domain/platform-sync.ts';
 import { createRunNow } from './domain/run-now.ts';

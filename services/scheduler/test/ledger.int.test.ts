@@ -5,6 +5,7 @@ import {
   EXCHANGES,
   QUEUES,
   QUEUE_SPECS,
+  MAX_PARAMS_BYTES,
   REDACTED,
   dlqDelete,
   dlqGet,
@@ -187,13 +188,14 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
     await collects.stop();
   });
 
-  it('when a dead collect job is replayed with mended params, then its next run carries them; params without one its resource declares are refused (422) and it stays dead', async () => {
+  it('when a dead collect job is replayed with mended params, then they are merged into its own for the next run (null removes one, a secret stays); [redacted], too big or lacking a declared param is refused (422) and it stays dead', async () => {
     const collects = await s.mq.consumeJobs(100, QUEUE_SPECS.collectorJobs);
+    const own = { date: '2030-01-01', region: 'eu', token: 's3cret' };
     const { jobs } = await runNow(s.rpc, {
       taskType: 'collect',
       platformId: platform.id,
       resource: 'cards',
-      params: { date: '2030-01-01' },
+      params: own,
     });
     const jobId = jobs[0]!.id;
     await send(jobFailed, {
@@ -206,15 +208,27 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
     });
     await until(jobId, (j) => j.status === 'failed', 'collect job failed');
 
-    await assert.rejects(
-      s.rpc.call(dlqReplay, { jobId, params: { day: '20300101' } }),
-      (err: unknown) =>
-        err instanceof AppError && err.status === 422 && /needs params: date/.test(err.message),
-    );
+    const refused = async (params: Record<string, unknown>, message: RegExp, path: string) => {
+      await assert.rejects(
+        s.rpc.call(dlqReplay, { jobId, params }),
+        (err: unknown) =>
+          err instanceof AppError &&
+          err.status === 422 &&
+          message.test(err.message) &&
+          JSON.stringify(err.details).includes(path),
+      );
+    };
+    // The declared param removed (null), a dead letter's placeholder sent back as a value, and
+    // params that only fit alone: each refused, naming where.
+    await refused({ date: null, day: '20300101' }, /needs params: date/, 'body.params.date');
+    await refused({ token: REDACTED }, /\[redacted\]/, 'body.params.token');
+    // Alone it fits the bound (the contract would refuse it otherwise); merged, it does not.
+    await refused({ note: 'x'.repeat(MAX_PARAMS_BYTES - 40) }, /bytes/, 'body.params');
     const still = await s.rpc.call(jobGet, { id: jobId });
+    // The ledger shows the token as it shows every secret; the job keeps its value (below).
     assert.deepEqual(
       [still.status, still.run, still.params],
-      ['failed', 1, { date: '2030-01-01' }],
+      ['failed', 1, { ...own, token: REDACTED }],
     );
     assert.ok(
       (await s.rpc.call(dlqList, { limit: 50, taskType: 'collect' })).items.some(
@@ -223,16 +237,20 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
       'still in the dead-letter queue',
     );
 
-    const { replayed } = await s.rpc.call(dlqReplay, { jobId, params: { date: '20300101' } });
+    const { replayed } = await s.rpc.call(dlqReplay, {
+      jobId,
+      params: { date: '20300101', region: null },
+    });
     assert.deepEqual(replayed, [jobId]);
+    const mended = { date: '20300101', token: 's3cret' };
     const command = await waitFor(() =>
       collects.received.find((j) => j.payload.jobId === jobId && j.payload.run === 2),
     );
-    assert.deepEqual(command.payload.params, { date: '20300101' });
+    assert.deepEqual(command.payload.params, mended);
     const queued = await s.rpc.call(jobGet, { id: jobId });
     assert.deepEqual(
       [queued.status, queued.run, queued.trigger, queued.params],
-      ['queued', 2, 'replay', { date: '20300101' }],
+      ['queued', 2, 'replay', { ...mended, token: REDACTED }],
     );
     await collects.stop();
   });

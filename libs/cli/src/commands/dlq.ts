@@ -125,7 +125,7 @@ export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
       .option('--all', 'every dead job matching the filters')
       .option(
         '--params <json>',
-        'one job: params its new run takes in place of its own, as a JSON object (e.g. a mended date)',
+        'one job: params merged into its own for the new run, as a JSON object: only what changes (a mended date), null removes one',
         jsonObjectArg,
       ),
   ).action(

@@ -21,6 +21,7 @@ import {
   deadLetteredMessage,
   jobRunMessage,
 } from '../domain/job-messages.ts';
+import { mergeParams } from '../domain/replay-params.ts';
 
 export interface LedgerChange {
   before: JobStatus;
@@ -132,7 +133,8 @@ export function createLedgerStore(deps: {
 
     /**
      * Takes matching jobs out of the dead-letter queue and runs each again as its next run,
-     * queued in the same transaction. A letter whose job the retention has purged stays: there
+     * queued in the same transaction; one job's `params` are merged into its own
+     * (`mergeParams`). A letter whose job the retention has purged stays: there
      * is nothing left to run, and deleting it would lose what the operator came to see.
      */
     async replay(match: { jobId: string; params?: Job['params'] } | DlqFilter): Promise<string[]> {
@@ -157,7 +159,13 @@ export function createLedgerStore(deps: {
         const replayed: LedgerEntry[] = [...entries.values()]
           .filter((e) => DEAD.includes(e.job.status))
           .map((e) =>
-            replayRun(e, now, 'jobId' in match && match.params ? { params: match.params } : {}),
+            replayRun(
+              e,
+              now,
+              'jobId' in match && match.params
+                ? { params: mergeParams(e.job.params, match.params) }
+                : {},
+            ),
           );
         await deps.jobs.saveEntries(trx, replayed);
         // The new run starts a tree of its own in the job's trace, linked to the replay request.

@@ -1,5 +1,5 @@
-import type { Job, TaskType } from '@psc/contracts';
-import { NotFoundError, ValidationError } from '@psc/core';
+import type { TaskType } from '@psc/contracts';
+import { ValidationError } from '@psc/core';
 import type { PlatformView } from '../data-access/platform.repository.ts';
 
 /**
@@ -35,25 +35,4 @@ export function refuseMissingParams(details: { path: string; message: string }[]
   if (details.length === 0) return;
   const names = [...new Set(details.map((d) => d.path.slice('body.params.'.length)))];
   throw new ValidationError(`collect run needs params: ${names.join(', ')}`, details);
-}
-
-/**
- * Checks the params an operator replays a dead job with, as run-now checks its own: a collect
- * job's resource must find each param it declares (422 naming each). A job or platform gone
- * meanwhile is left to the replay itself, which answers for it.
- */
-export function createReplayParamsCheck(deps: {
-  findJob: (id: string) => Promise<Pick<Job, 'platformId' | 'resource' | 'taskType'> | undefined>;
-  platformById: (id: string) => Promise<PlatformView>;
-}) {
-  return async (jobId: string, params: Record<string, unknown>): Promise<void> => {
-    const job = await deps.findJob(jobId);
-    if (!job || job.taskType !== 'collect') return;
-    const platform = await deps.platformById(job.platformId).catch((err: unknown) => {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    });
-    const resource = platform?.resources.find((r) => r.name === job.resource);
-    if (resource) refuseMissingParams(missingParamDetails(job.taskType, resource, params));
-  };
 }

@@ -31,7 +31,7 @@ const replayBody = z
       .meta({ description: 'Why, for the audit log' }),
     params: jobParams.optional().meta({
       description:
-        "Params the new run takes in place of the job's own; a collect job's must give every param its resource declares",
+        "Params merged into the job's own for the new run (a JSON merge patch, RFC 7386): a key given replaces the job's, null removes it, keys left out keep the job's value (secrets included). `[redacted]` is refused: it is not a value. A collect job's merged params must give every param its resource declares",
     }),
   })
   .meta({
@@ -91,7 +91,7 @@ export const dlqOperations = {
     operationId: 'replayDeadLetter',
     summary: 'Replay one dead job, with its own params or with mended ones',
     description:
-      'Runs the job again under its id as its next run (trigger `replay`, attempts from 1). With `params`, that run takes them in place of the job’s own, for a job that failed on a wrong param (a wrong date, say); a collect job missing a param its resource declares is refused with 422 naming it, and stays dead.',
+      'Runs the job again under its id as its next run (trigger `replay`, attempts from 1). With `params`, for a job that failed on a wrong param (a wrong date, say), that run takes the job’s params with these merged in: give only what changes, null removes a key, and a secret the job carried stays without being given again. Refused with 422, and the job stays dead: a `[redacted]` value (what psc shows in place of a secret), merged params over 64 KiB, or a collect job lacking a param its resource declares (each named).',
     tag,
     role: 'operator',
     params: byJob,

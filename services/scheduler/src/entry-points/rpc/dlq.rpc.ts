@@ -11,7 +11,7 @@ export function dlqRpcHandlers(deps: {
   deadLetters: DeadLetterRepository;
   jobs: Pick<JobRepository, 'findById'>;
   ledger: LedgerStore;
-  /** Refuses replay params the job's resource could not run with (422). */
+  /** Refuses replay params that are not values, too big once merged, or lack what the job's resource declares (422). */
   checkReplayParams: (jobId: string, params: Record<string, unknown>) => Promise<void>;
 }): RpcHandler[] {
   return [
