@@ -65,13 +65,14 @@ describe('operator console in headless Chromium', () => {
     });
     context.on('page', (p) => {
       p.on('console', (message) => {
-        // A 401 for a wrong key, 403s, the 422 of a platform test without its param and of a
-        // webhook to a refused address are answers the page shows, not faults.
+        // A 401 for a wrong key, 403s, the 422 of a platform test without its param, of a
+        // webhook to a refused address and of a replay with a [redacted] param are answers the
+        // page shows, not faults.
         const url = message.location().url;
         const shown =
           /status of 40[13]/.test(message.text()) ||
           (/status of 422/.test(message.text()) &&
-            (url.endsWith('/test') || url.endsWith('/api/v1/webhooks')));
+            (url.endsWith('/test') || url.endsWith('/api/v1/webhooks') || url.endsWith('/replay')));
         if (message.type() === 'error' && !shown) {
           // A failed load's text does not say what failed; its location is the resource.
           problems.push(`${message.text()} (${message.location().url})`);
@@ -371,6 +372,53 @@ describe('operator console in headless Chromium', () => {
     await letter.waitFor({ state: 'detached' });
   });
 
+  it('when a dead job is replayed with edited params from its inspect view, then the changed and removed params are what its run takes, its secret is never shown yet kept, [redacted] sent back is refused, and the reason is audited', async () => {
+    const jobId = await deadJob();
+    await page.goto(`${system.gatewayUrl}/ui/dlq`);
+    const row = page.locator(`tr[data-job="${jobId}"]`);
+    await row.getByRole('button', { name: 'Inspect' }).click();
+    const form = page.getByRole('form', { name: 'Replay with params' });
+    const editor = form.getByLabel('Params');
+    // The editor holds the job's params but the token, which it never had.
+    assert.deepEqual(JSON.parse(await editor.inputValue()), { full: true });
+
+    await editor.fill('{"full": true, "token": "[redacted]"}');
+    await form.getByRole('button', { name: 'Replay with these params' }).click();
+    await form
+      .getByRole('alert')
+      .getByText('body.params.token: [redacted] is not a value')
+      .waitFor();
+    assert.equal((await system.api<JobView>(`/api/v1/jobs/${jobId}`)).body.status, 'dead');
+
+    await editor.fill('{"since": "2026-01-01"}');
+    await form.getByLabel('Reason for the replay').fill('full sync was not meant');
+    await form.getByRole('button', { name: 'Replay with these params' }).click();
+    await page.getByRole('status').filter({ hasText: 'Replayed 1 job' }).waitFor();
+    await row.waitFor({ state: 'detached' });
+    const job = await waitFor(
+      async () => {
+        const j = (
+          await system.api<JobView & { params: Record<string, unknown> }>(`/api/v1/jobs/${jobId}`)
+        ).body;
+        return j.status === 'succeeded' ? j : undefined;
+      },
+      { timeoutMs: 30_000, message: 'the job replayed with edited params succeeded' },
+    );
+    // `full` removed, `since` added, the token kept (the API shows it redacted, as everywhere).
+    assert.deepEqual(
+      [job.trigger, job.params],
+      ['replay', { since: '2026-01-01', token: '[redacted]' }],
+    );
+    const audit = await system.api<{
+      items: { action: string; details: { reason?: string } }[];
+    }>(`/api/v1/audit?targetId=${jobId}`);
+    assert.deepEqual(
+      audit.body.items.map((a) => [a.action, a.details.reason]),
+      [['dlq.replay', 'full sync was not meant']],
+    );
+    assert.ok(!(await page.content()).includes(SECRET), 'the page holds no secret');
+  });
+
   it('when the Logs page is narrowed to a job and then to warn and above, then the job’s info lines go while its retries stay, newest first, the URL keeps the filters through a reload, and a line’s job link opens the job', async () => {
     await page.getByRole('link', { name: 'Logs', exact: true }).click();
     const lines = page.getByRole('table', { name: 'Log lines' });
@@ -668,7 +716,16 @@ describe('operator console in headless Chromium', () => {
         [`/platforms/${platformId}`, () => p.getByRole('heading', { name: 'Schedule' }).waitFor()],
         ['/jobs', () => p.locator('table[aria-label="Jobs"] tbody tr').first().waitFor()],
         [`/jobs/${deadId}`, () => p.getByRole('heading', { name: 'Stats' }).waitFor()],
-        ['/dlq', () => p.locator(`tr[data-job="${deadId}"]`).waitFor()],
+        [
+          '/dlq',
+          async () => {
+            await p
+              .locator(`tr[data-job="${deadId}"]`)
+              .getByRole('button', { name: 'Inspect' })
+              .click();
+            await p.getByRole('region', { name: 'Dead letter' }).getByLabel('Payload').waitFor();
+          },
+        ],
         [
           `/logs?jobId=${deadId}`,
           () => p.getByRole('table', { name: 'Log lines' }).locator('tbody tr').first().waitFor(),

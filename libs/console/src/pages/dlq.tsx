@@ -105,6 +105,7 @@ export function DeadLetters() {
                       <ActionButton
                         label="Delete"
                         danger
+                        confirm="Forget this dead job? It cannot be replayed afterwards."
                         action={() =>
                           unwrap(
                             client.DELETE('/api/v1/dlq/{jobId}', {
@@ -121,7 +122,15 @@ export function DeadLetters() {
               {open === d.id ? (
                 <tr className="detail">
                   <td colSpan={7}>
-                    <DeadLetterDetail id={d.id} />
+                    <DeadLetterDetail
+                      id={d.id}
+                      replayable={d.replayable}
+                      onReplayed={() => {
+                        setOpen(null);
+                        replayed({ replayed: [d.jobId ?? d.id] });
+                        refresh();
+                      }}
+                    />
                   </td>
                 </tr>
               ) : null}
