@@ -2,7 +2,15 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { SWRConfig } from 'swr';
 import { Link, Redirect, Route, Router, Switch } from 'wouter';
 import { SessionContext } from './context.ts';
-import { ApiError, signIn, signOut, storedKey, type Session } from './session.ts';
+import {
+  allows,
+  ApiError,
+  signIn,
+  signOut,
+  storedKey,
+  type Role,
+  type Session,
+} from './session.ts';
 import { ErrorBox } from './ui.tsx';
 import { Overview } from './pages/overview.tsx';
 import { Platforms } from './pages/platforms.tsx';
@@ -13,6 +21,8 @@ import { DeadLetters } from './pages/dlq.tsx';
 import { Scheduler } from './pages/scheduler.tsx';
 import { Logs } from './pages/logs.tsx';
 import { Webhooks } from './pages/webhooks.tsx';
+import { Backfills } from './pages/backfills.tsx';
+import { Access } from './pages/access.tsx';
 
 function SignIn({ onSession }: { onSession: (s: Session) => void }) {
   const [key, setKey] = useState('');
@@ -61,14 +71,17 @@ function SignIn({ onSession }: { onSession: (s: Session) => void }) {
   );
 }
 
-const NAV: [string, string][] = [
+/** Pages in the header; one with a role is offered only to keys of that role or above. */
+const NAV: [string, string, Role?][] = [
   ['/', 'Overview'],
   ['/platforms', 'Platforms'],
   ['/jobs', 'Jobs'],
+  ['/backfills', 'Backfills'],
   ['/logs', 'Logs'],
   ['/dlq', 'Dead letters'],
   ['/scheduler', 'Scheduler'],
   ['/webhooks', 'Webhooks'],
+  ['/access', 'Access', 'admin'],
 ];
 
 function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
@@ -77,7 +90,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
       <header>
         <strong>psc</strong>
         <nav>
-          {NAV.map(([href, label]) => (
+          {NAV.filter(([, , role]) => !role || allows(session.role, role)).map(([href, label]) => (
             <Link key={href} href={href} className={(active) => (active ? 'active' : '')}>
               {label}
             </Link>
@@ -101,6 +114,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           <Route path="/scheduler" component={Scheduler} />
           <Route path="/logs" component={Logs} />
           <Route path="/webhooks" component={Webhooks} />
+          <Route path="/backfills" component={Backfills} />
+          <Route path="/access" component={Access} />
           <Route>
             <Redirect to="/" />
           </Route>
