@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { Webhook as Verifier } from 'standardwebhooks';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
@@ -651,6 +652,46 @@ describe('operator console in headless Chromium', () => {
     await confirm.getByRole('button', { name: 'Delete' }).click();
     await row.waitFor({ state: 'detached' });
     assert.equal((await system.api(`/api/v1/webhooks/${id}`)).status, 404);
+  });
+
+  it('when an admin gives a new webhook its own signing secret, then a malformed one is refused with the reason, a good one is not shown back, and a test delivery is signed with it', async () => {
+    await page.goto(`${system.gatewayUrl}/ui/webhooks`);
+    await page.getByRole('button', { name: 'New webhook' }).click();
+    const form = page.getByRole('form', { name: 'New webhook' });
+    await form.getByLabel('URL').fill(`${receiver.url}/own-secret`);
+    await form.getByLabel('job.dead').check();
+    await form.getByLabel('Signing secret').fill('not-a-secret');
+    await form.getByRole('button', { name: 'Create webhook' }).click();
+    await form
+      .getByRole('alert')
+      .getByText('body.secret: must be whsec_ followed by base64 of 24 to 64 random bytes', {
+        exact: true,
+      })
+      .waitFor();
+
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    await form.getByLabel('Signing secret').fill(secret);
+    await form.getByRole('button', { name: 'Create webhook' }).click();
+    await form.waitFor({ state: 'detached' });
+    assert.equal(await page.getByRole('region', { name: 'Signing secret' }).count(), 0);
+    assert.ok(!(await page.content()).includes(secret), 'the secret is not on the page');
+    const listed = await system.api<{ items: { id: string; url: string }[] }>('/api/v1/webhooks');
+    const id = listed.body.items.find((h) => h.url === `${receiver.url}/own-secret`)?.id ?? '';
+    assert.ok(id, 'created');
+
+    const row = page.locator(`tr[data-id="${id}"]`);
+    await row.getByRole('button', { name: 'Send test' }).click();
+    const received = await waitFor(() => receiver.at('/own-secret')[0], {
+      timeoutMs: 20_000,
+      message: 'the receiver got the test delivery',
+    });
+    const body = new Verifier(secret).verify(received.body, {
+      'webhook-id': String(received.headers['webhook-id']),
+      'webhook-timestamp': String(received.headers['webhook-timestamp']),
+      'webhook-signature': String(received.headers['webhook-signature']),
+    }) as { type: string };
+    assert.equal(body.type, 'webhook.test', 'signed with the secret the admin gave');
+    assert.equal((await system.api(`/api/v1/webhooks/${id}`, { method: 'DELETE' })).status, 204);
   });
 
   it('when a webhook’s URL is a cloud metadata address, then the form shows the API’s 422 message and its reason, and nothing is created', async () => {

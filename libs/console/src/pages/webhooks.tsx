@@ -10,11 +10,16 @@ import { WebhookDeliveries } from './webhook-deliveries.tsx';
 type Webhook = components['schemas']['Webhook'];
 type Created = components['schemas']['WebhookCreated'];
 
-/** Subscribes a URL to events (admin); the API refuses a URL psc may not call (422). */
-function CreateForm({ onCreated }: { onCreated: (created: Created) => void }) {
+/**
+ * Subscribes a URL to events (admin); the API refuses a URL psc may not call (422). The secret
+ * may be given (a receiver that already holds one, several subscriptions signing alike); left
+ * empty, psc makes one and the page shows it once. `generated` says which.
+ */
+function CreateForm({ onCreated }: { onCreated: (created: Created, generated: boolean) => void }) {
   const { client } = useSession();
   const [url, setUrl] = useState('');
   const [description, setDescription] = useState('');
+  const [secret, setSecret] = useState('');
   const [events, setEvents] = useState<WebhookEvent[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -28,12 +33,19 @@ function CreateForm({ onCreated }: { onCreated: (created: Created) => void }) {
     }
     setBusy(true);
     try {
+      const own = secret.trim();
       onCreated(
         await unwrap(
           client.POST('/api/v1/webhooks', {
-            body: { url, events, ...(description ? { description } : {}) },
+            body: {
+              url,
+              events,
+              ...(description ? { description } : {}),
+              ...(own ? { secret: own } : {}),
+            },
           }),
         ),
+        !own,
       );
     } catch (err) {
       setError(err);
@@ -62,6 +74,19 @@ function CreateForm({ onCreated }: { onCreated: (created: Created) => void }) {
           maxLength={200}
           value={description}
           onChange={(e) => setDescription(e.target.value)}
+        />
+      </label>
+      <label>
+        Signing secret (optional: leave empty and psc makes one)
+        <input
+          name="secret"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          maxLength={200}
+          placeholder="whsec_…"
+          value={secret}
+          onChange={(e) => setSecret(e.target.value)}
         />
       </label>
       <fieldset>
@@ -151,8 +176,9 @@ export function Webhooks() {
         {showForm ? (
           <Section title="New webhook">
             <CreateForm
-              onCreated={(hook) => {
-                setCreated(hook);
+              onCreated={(hook, generated) => {
+                // A secret the admin typed is not shown back: they have it already.
+                setCreated(generated ? hook : null);
                 setShowForm(false);
                 refresh();
               }}
