@@ -139,7 +139,7 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
     );
   });
 
-  it('when the same week is backfilled again, then no day runs twice and the new backfill shows the runs it found', async () => {
+  it('when the same week is backfilled again, then no day runs twice and the new backfill shows and lists the runs it found', async () => {
     const before = platform.requests.length;
     const res = await system.api<BackfillView>('/api/v1/backfills', {
       body: { platformId, ...week },
@@ -147,7 +147,13 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const again = await settled(res.body.id, 'succeeded');
     assert.equal(again.progress.succeeded, 7);
-    assert.equal((await jobsOf(res.body.id)).length, 0, 'no run of its own');
+    // It lists the week's jobs it found, each still the first backfill's.
+    const found = await jobsOf(res.body.id);
+    assert.equal(new Set(found.map((j) => j.id)).size, 7);
+    assert.ok(
+      found.every((j) => j.backfillId && j.backfillId !== res.body.id),
+      'no run of its own',
+    );
     assert.equal(platform.requests.length, before, 'the platform was not asked again');
   });
 

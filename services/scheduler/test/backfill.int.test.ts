@@ -6,6 +6,7 @@ import {
   backfillCreate,
   backfillGet,
   jobFailed,
+  jobList,
   jobStarted,
   jobSucceeded,
   schedulerControl,
@@ -186,6 +187,13 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
     assert.equal(view.status, 'running');
     assert.equal(view.progress.succeeded, 1);
     assert.equal(view.progress.queued, 3);
+    // Each backfill lists the runs of its days: the first still lists the jobs it started, now
+    // in their second run; the second lists those and the day it found done.
+    const listed = async (backfillId: string) =>
+      (await s.rpc.call(jobList, { backfillId, limit: 50 })).items.map((j) => j.id).sort();
+    const all = days.map((j) => j.id).sort();
+    assert.deepEqual(await listed(first.id), all);
+    assert.deepEqual(await listed(second.id), all);
 
     const now = clock.now().toISOString();
     for (const job of again) {

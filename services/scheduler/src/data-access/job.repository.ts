@@ -342,7 +342,19 @@ export function createJobRepository(knex: Knex) {
       if (request.resource) query.where('resource', request.resource);
       if (request.taskType) query.where('task_type', request.taskType);
       if (request.since) query.where('created_at', '>=', new Date(request.since));
-      if (request.backfillId) query.where('backfill_id', request.backfillId);
+      // A backfill's jobs are its steps' runs, those it took over included: a job whose day
+      // two backfills covered is listed under both (`backfill_id` names only the last).
+      if (request.backfillId) {
+        query.whereIn(
+          'id',
+          knex
+            .withSchema('scheduler')
+            .from('backfill_steps')
+            .where('backfill_id', request.backfillId)
+            .whereNotNull('job_id')
+            .select('job_id'),
+        );
+      }
       const after = jobCursor.decode(request.cursor);
       if (after) query.whereRaw('(created_at, id) < (?, ?)', [after.createdAt, after.id]);
       const rows = (await query
