@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useApi } from '../swr.ts';
-import { Link } from 'wouter';
+import { Link, useSearchParams } from 'wouter';
 import { JOB_STATUSES, TASK_TYPES, type components } from '@psc/api-client';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, sinceOf, WINDOWS } from '../format.ts';
@@ -13,7 +13,10 @@ interface Query {
   taskType?: Job['taskType'];
   platformId?: string;
   since?: string;
+  backfillId?: string;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function Jobs() {
   const { client } = useSession();
@@ -21,17 +24,33 @@ export function Jobs() {
   const [taskType, setTaskType] = useState('');
   const [platformId, setPlatformId] = useState('');
   const [minutes, setMinutes] = useState(0);
+  // A backfill's runs are linked to from its page: that filter lives in the URL (`?backfillId=`).
+  const [params, setParams] = useSearchParams();
+  const backfillId = params.get('backfillId') ?? '';
+  // An id half typed is no filter yet: the API would refuse it at every keystroke.
+  const [backfillInput, setBackfillInput] = useState(backfillId);
+  const setBackfillId = (value: string) =>
+    setParams(
+      (prev) => {
+        const next = new URLSearchParams(prev);
+        if (value) next.set('backfillId', value);
+        else next.delete('backfillId');
+        return next;
+      },
+      { replace: true },
+    );
   const platforms = useApi('platform-names', () =>
     unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
   );
   const names = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
   const { data, error } = useApi(
-    ['jobs', status, taskType, platformId, minutes],
+    ['jobs', status, taskType, platformId, minutes, backfillId],
     () => {
       const query: Query = {
         ...(status ? { status: status as Query['status'] } : {}),
         ...(taskType ? { taskType: taskType as Query['taskType'] } : {}),
         ...(platformId ? { platformId } : {}),
+        ...(backfillId ? { backfillId } : {}),
         ...sinceOf(minutes),
       };
       return unwrap(client.GET('/api/v1/jobs', { params: { query: { ...query, limit: 100 } } }));
@@ -77,7 +96,22 @@ export function Jobs() {
             </option>
           ))}
         </select>
+        <input
+          aria-label="Backfill id"
+          placeholder="Backfill id"
+          size={38}
+          value={backfillInput}
+          onChange={(e) => {
+            const value = e.target.value.trim();
+            setBackfillInput(value);
+            if (!value || UUID.test(value)) setBackfillId(value);
+          }}
+        />
+        {backfillId ? <Link href={`/backfills?open=${backfillId}`}>Open the backfill</Link> : null}
       </div>
+      {backfillInput && !UUID.test(backfillInput) ? (
+        <p className="hint">A backfill id is a whole UUID, as on the Backfills page.</p>
+      ) : null}
       <ErrorBox error={error} />
       <table aria-label="Jobs">
         <thead>
