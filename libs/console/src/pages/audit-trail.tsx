@@ -1,0 +1,278 @@
+import { useState, type FormEvent, type ReactNode } from 'react';
+import { Link, useSearchParams } from 'wouter';
+import type { components } from '@psc/api-client';
+import { useApi } from '../swr.ts';
+import { LIVE_MS, useSession } from '../context.ts';
+import { ago, fieldsText, time } from '../format.ts';
+import { unwrap } from '../session.ts';
+import { ErrorBox, Section } from '../ui.tsx';
+import { useApiKeys } from './access-keys.tsx';
+
+type Entry = components['schemas']['AuditPage']['items'][number];
+
+/** Entries per page; "Older" pages back with the API's cursor. */
+const PAGE = 50;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const short = (id: string) => (UUID.test(id) ? id.slice(0, 8) : id);
+/** The name an entry's details give its target (a key's or platform's, when it was made). */
+const named = (entry: Entry) =>
+  typeof entry.details.name === 'string' ? entry.details.name : undefined;
+
+/** What an entry changed, linked to its page where the console has one. */
+function Target(props: {
+  entry: Entry;
+  platforms: Map<string, string>;
+  keys: Map<string, string>;
+  self: string;
+}) {
+  const { entry, platforms, keys } = props;
+  const id = entry.targetId;
+  let shown: ReactNode = id ? <code title={id}>{short(id)}</code> : '—';
+  switch (entry.targetType) {
+    case 'platform': {
+      // The collector routes name a platform by its name; the others by its id.
+      const byName = [...platforms].find(([, name]) => name === id)?.[0];
+      const platformId = UUID.test(id) ? id : byName;
+      if (platformId) {
+        shown = (
+          <Link href={`/platforms/${platformId}`}>
+            {platforms.get(platformId) ?? named(entry) ?? short(id)}
+          </Link>
+        );
+      }
+      break;
+    }
+    case 'job':
+      shown =
+        id === '*' ? (
+          'every dead job matching the filter'
+        ) : (
+          <Link href={`/jobs/${id}`}>{short(id)}</Link>
+        );
+      break;
+    case 'webhook':
+      shown = <Link href="/webhooks">{short(id)}</Link>;
+      break;
+    case 'backfill':
+      shown = <Link href="/backfills">{short(id)}</Link>;
+      break;
+    case 'scheduler':
+    case 'task-type':
+      shown = <Link href="/scheduler">{id}</Link>;
+      break;
+    case 'api-key': {
+      // A revoked key is no longer listed; its entries name it.
+      const name = keys.get(id) ?? named(entry);
+      if (name) shown = <span title={id}>{name}</span>;
+      if (id === props.self) shown = <>{shown} (you)</>;
+      break;
+    }
+  }
+  return (
+    <>
+      <span className="muted">{entry.targetType}</span> {shown}
+    </>
+  );
+}
+
+/** Why (the reason given), which filter a bulk action took, and the other facts, as text. */
+function Details({ entry }: { entry: Entry }) {
+  const { reason, filter, ...rest } = entry.details;
+  // Route params that repeat the action or the target, and a key's name (the target shows
+  // it), say nothing new.
+  const facts = Object.fromEntries(
+    Object.entries(rest).filter(
+      ([k, v]) =>
+        k !== 'action' && v !== entry.targetId && !(k === 'name' && entry.targetType === 'api-key'),
+    ),
+  );
+  return (
+    <>
+      {typeof reason === 'string' ? <div className="reason">“{reason}”</div> : null}
+      {filter && typeof filter === 'object' ? (
+        <div>
+          filter: <code>{fieldsText(filter as Record<string, unknown>) || 'every dead job'}</code>
+        </div>
+      ) : null}
+      {Object.keys(facts).length ? <code>{fieldsText(facts)}</code> : null}
+    </>
+  );
+}
+
+/**
+ * Who (which key) changed what, newest first. The target filter lives in the URL
+ * (`?targetId=…`), so a view can be shared and survives a reload; "Older" and "Newer" page with
+ * the API's cursor.
+ */
+export function AuditTrail() {
+  const { client, keyId } = useSession();
+  const [params, setParams] = useSearchParams();
+  const targetId = params.get('targetId') ?? '';
+  // The box follows the URL (a "history" link, Back) but filters only when submitted: a target
+  // id is matched whole, so a half-typed one would match nothing.
+  const [input, setInput] = useState(targetId);
+  const [inputFor, setInputFor] = useState(targetId);
+  if (inputFor !== targetId) {
+    setInputFor(targetId);
+    setInput(targetId);
+  }
+  // The cursors of the pages shown before this one, for this filter: the last is this page's.
+  const [paging, setPaging] = useState({ filter: targetId, cursors: [] as string[] });
+  const cursors = paging.filter === targetId ? paging.cursors : [];
+  const cursor = cursors.at(-1);
+  const setCursors = (next: string[]) => setPaging({ filter: targetId, cursors: next });
+
+  const keys = useApiKeys();
+  const names = new Map((keys.data ?? []).map((k) => [k.id, k.name]));
+  const platforms = useApi('platform-names', () =>
+    unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
+  );
+  const platformNames = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
+
+  const { data, error } = useApi(
+    ['audit', targetId, cursor],
+    async () => {
+      const query = {
+        limit: PAGE,
+        ...(targetId ? { targetId } : {}),
+        ...(cursor ? { cursor } : {}),
+      };
+      const page = await unwrap(client.GET('/api/v1/audit', { params: { query } }));
+      return { targetId, ...page };
+    },
+    { refreshInterval: cursor ? 0 : LIVE_MS, keepPreviousData: true },
+  );
+  const current = data?.targetId === targetId ? data : undefined;
+
+  function filter(event: FormEvent) {
+    event.preventDefault();
+    const value = input.trim();
+    setParams(value ? { targetId: value } : '', { replace: true });
+  }
+
+  // A revoked key is no longer listed: an entry about it on this page may still name it.
+  const named = new Map(
+    (current?.items ?? []).flatMap((e) =>
+      e.targetType === 'api-key' && typeof e.details.name === 'string'
+        ? [[e.targetId, e.details.name] as const]
+        : [],
+    ),
+  );
+  const actor = (id: string) => (
+    <>
+      {names.get(id) ??
+        (named.has(id) && keys.data ? (
+          <span title={id}>{named.get(id)} (revoked)</span>
+        ) : (
+          <code title={id}>{id.slice(0, 8)}</code>
+        ))}
+      {id === keyId ? ' (you)' : null}
+    </>
+  );
+
+  return (
+    <Section title="Audit trail">
+      <form className="inline-form" aria-label="Audit filters" onSubmit={filter}>
+        <input
+          aria-label="Target id"
+          placeholder="Target id (platform, job, key… or scheduler)"
+          size={40}
+          maxLength={100}
+          value={input}
+          onChange={(e) => setInput(e.target.value)}
+        />
+        <button type="submit">Filter</button>
+        <button
+          type="button"
+          disabled={!targetId && !input}
+          onClick={() => {
+            setInput('');
+            setParams('', { replace: true });
+          }}
+        >
+          Clear filters
+        </button>
+      </form>
+      <ErrorBox error={error} />
+      {!current ? (
+        error ? null : (
+          <p className="loading">Loading…</p>
+        )
+      ) : current.items.length === 0 ? (
+        <p className="muted">
+          {targetId ? 'No entries about this target.' : 'Nobody has changed anything yet.'}
+        </p>
+      ) : (
+        <table aria-label="Audit entries">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Action</th>
+              <th>Target</th>
+              <th>By</th>
+              <th>Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {current.items.map((e) => (
+              <tr key={e.id} data-id={e.id} data-action={e.action} data-target={e.targetId}>
+                <td className="nowrap" title={ago(e.at)}>
+                  {time(e.at)}
+                </td>
+                <td>
+                  <code>{e.action}</code>
+                </td>
+                <td>
+                  <Target entry={e} platforms={platformNames} keys={names} self={keyId} />
+                  {e.targetId && e.targetId !== targetId ? (
+                    <>
+                      {' · '}
+                      <Link
+                        href={`/access?targetId=${encodeURIComponent(e.targetId)}`}
+                        className="muted"
+                        title="Every entry about this target"
+                      >
+                        history
+                      </Link>
+                    </>
+                  ) : null}
+                </td>
+                <td>{actor(e.actorKeyId)}</td>
+                <td className="fields">
+                  <Details entry={e} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {current ? (
+        <div className="pager">
+          <span className="muted">
+            {current.items.length} entr{current.items.length === 1 ? 'y' : 'ies'}
+            {cursors.length > 0 ? `, page ${cursors.length + 1}` : ', newest first'}
+          </span>
+          <button
+            type="button"
+            disabled={cursors.length === 0}
+            onClick={() => setCursors(cursors.slice(0, -1))}
+          >
+            Newer
+          </button>
+          <button
+            type="button"
+            disabled={!current.nextCursor}
+            onClick={() => {
+              const next = current.nextCursor;
+              // A second click before that page arrives would skip none: the same cursor.
+              if (next && cursors.at(-1) !== next) setCursors([...cursors, next]);
+            }}
+          >
+            Older
+          </button>
+        </div>
+      ) : null}
+    </Section>
+  );
+}
