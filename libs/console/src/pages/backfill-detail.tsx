@@ -98,8 +98,8 @@ export function BackfillDetail({ id, platformName }: { id: string; platformName?
       <p>
         <Link href={`/jobs?backfillId=${b.id}`}>Its jobs</Link>{' '}
         <span className="muted">
-          (the runs it made or ran again; a step whose run had already succeeded, or was still open,
-          counts that run but lists it under its own trigger)
+          (the job of each step that has run, those it took over from a schedule or an earlier
+          backfill included)
         </span>
       </p>
     </section>
