@@ -23,7 +23,7 @@ export function editableParams(params: unknown): Params {
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /**
- * The merge patch (RFC 7386, what `POST /dlq/{jobId}/replay` takes) that turns `before` into
+ * The merge patch (RFC 7396, what `POST /dlq/{jobId}/replay` takes) that turns `before` into
  * `after`: what changed, null for what was removed. So removing a line in the editor removes the
  * param, as the operator means, where sending the edited object would only add and replace.
  */

@@ -4,3 +4,4 @@ export * from './clock.ts';
 export * from './wait.ts';
 export * from './process.ts';
 export * from './coalescer.ts';
+export * from './merge-patch.ts';

@@ -14,13 +14,19 @@ import {
   type PlatformTestResult,
   type PlatformWithSecrets,
 } from '@psc/contracts';
-import { AppError, ConflictError, NotFoundError, ValidationError, type Clock } from '@psc/core';
+import {
+  AppError,
+  ConflictError,
+  NotFoundError,
+  ValidationError,
+  mergePatch,
+  type Clock,
+} from '@psc/core';
 import type { EgressGuard } from '@psc/egress';
 import { createEnvelope, type Emit } from '@psc/messaging';
 import type { z } from 'zod';
 import type { PlatformStore, PlatformTx, SealedPlatform } from '../data-access/platform.store.ts';
 import type { PlatformProbe } from '../data-access/platform-probe.ts';
-import { mergePatch } from './merge-patch.ts';
 import { assertPlatformRules, dryRunExpressions, maskCredentialHeaders } from './platform-rules.ts';
 
 type ParsedInput = z.infer<typeof platformInput>;

@@ -1,5 +1,5 @@
 import { MAX_PARAMS_BYTES, REDACTED, type Job } from '@psc/contracts';
-import { NotFoundError, ValidationError } from '@psc/core';
+import { NotFoundError, ValidationError, mergePatch } from '@psc/core';
 import type { PlatformView } from '../data-access/platform.repository.ts';
 import { missingParamDetails, refuseMissingParams } from './collect-params.ts';
 
@@ -10,20 +10,12 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 
 /**
  * The params a replayed run takes: the job's own with `patch` merged in as a JSON merge patch
- * (RFC 7386): a key given replaces the job's, an object merges into the job's object, null
+ * (RFC 7396): a key given replaces the job's, an object merges into the job's object, null
  * removes the key. So an operator mending one wrong param gives only that one, and the params
  * psc never shows back (a token under a secret name) stay as the job had them.
  */
-export function mergeParams(current: Params, patch: Params): Params {
-  const merged: Params = { ...current };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete merged[key];
-    else if (isObject(value) && isObject(merged[key]))
-      merged[key] = mergeParams(merged[key], value);
-    else merged[key] = value;
-  }
-  return merged;
-}
+export const mergeParams = (current: Params, patch: Params): Params =>
+  mergePatch(current, patch) as Params;
 
 /** Where `value` holds psc's `[redacted]` placeholder, as `body.params.…` paths. */
 function redactedPaths(value: unknown, path: string): string[] {

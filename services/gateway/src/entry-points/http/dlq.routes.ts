@@ -31,7 +31,7 @@ const replayBody = z
       .meta({ description: 'Why, for the audit log' }),
     params: jobParams.optional().meta({
       description:
-        "Params merged into the job's own for the new run (a JSON merge patch, RFC 7386): a key given replaces the job's, null removes it, keys left out keep the job's value (secrets included). `[redacted]` is refused: it is not a value. A collect job's merged params must give every param its resource declares",
+        "Params merged into the job's own for the new run (a JSON merge patch, RFC 7396): a key given replaces the job's, null removes it, keys left out keep the job's value (secrets included). `[redacted]` is refused: it is not a value. A collect job's merged params must give every param its resource declares",
     }),
   })
   .meta({
