@@ -16,10 +16,7 @@ interface BackfillView {
 /** Buttons that only read: everything else the pages offer changes something. */
 const READ_ONLY_BUTTONS = new Set(['Sign out', 'Inspect', 'Hide', 'Older', 'Newer']);
 
-/**
- * The step counts as the page words them: non-zero ones, outcomes first, then what waits; a
- * cancelled backfill's pending steps will never start.
- */
+/** The step counts as the page words them: non-zero ones, outcomes first, then what waits. */
 const STATES = [
   'succeeded',
   'failed',
@@ -31,9 +28,9 @@ const STATES = [
   'queued',
   'pending',
 ];
-const countsText = ({ progress: p, status }: BackfillView): string =>
+const countsText = ({ progress: p }: BackfillView): string =>
   STATES.filter((s) => (p[s] ?? 0) > 0)
-    .map((s) => `${p[s]} ${s === 'pending' && status === 'cancelled' ? 'not started' : s}`)
+    .map((s) => `${p[s]} ${s}`)
     .join(' · ');
 const doneOf = (p: Progress): number =>
   ['succeeded', 'failed', 'dead', 'cancelled', 'purged'].reduce((n, s) => n + (p[s] ?? 0), 0);
@@ -309,6 +306,7 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
     assert.equal(api.status, 'cancelled');
     assert.equal(api.progress.succeeded, 0);
     assert.equal(api.progress.steps, 6);
+    assert.equal(api.progress.pending, 0, 'the days never started count as cancelled');
 
     await row.getByRole('button', { name: 'Inspect' }).click();
     const detail = page.getByRole('region', { name: `Backfill ${cancelledBackfill.slice(0, 8)}` });

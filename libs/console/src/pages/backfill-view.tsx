@@ -19,13 +19,10 @@ const STATES = [
   'pending',
 ] as const;
 
-/**
- * The non-zero step counts, e.g. `3 succeeded · 1 failed · 1 running · 2 pending`. A cancelled
- * backfill's pending steps will never start, and say so.
- */
-const progressText = (p: Progress, status: Backfill['status']): string =>
+/** The non-zero step counts, e.g. `3 succeeded · 1 failed · 1 running · 2 pending`. */
+const progressText = (p: Progress): string =>
   STATES.filter((s) => p[s] > 0)
-    .map((s) => `${p[s]} ${s === 'pending' && status === 'cancelled' ? 'not started' : s}`)
+    .map((s) => `${p[s]} ${s}`)
     .join(' · ') || 'no steps';
 
 /** A bar of the steps that have ended, "n of m done" and the count per state. */
@@ -38,7 +35,7 @@ export function ProgressCell({ backfill }: { backfill: Backfill }) {
       <span>
         {done} of {progress.steps} done
       </span>
-      <div className="muted">{progressText(progress, backfill.status)}</div>
+      <div className="muted">{progressText(progress)}</div>
     </div>
   );
 }

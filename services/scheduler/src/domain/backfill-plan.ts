@@ -98,7 +98,8 @@ export function backfillProgress(
     purged: 0,
   };
   for (const s of states) {
-    if (s === null) progress.pending++;
+    // A step with no run yet never gets one once the backfill is cancelled: it counts as such.
+    if (s === null) progress[cancelled ? 'cancelled' : 'pending']++;
     else if (s === 'retrying' || s === 'waiting') progress.waiting++;
     else progress[s]++;
   }
