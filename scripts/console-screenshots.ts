@@ -1,8 +1,8 @@
 /**
  * Regenerates the console's screenshots in docs/console/ (shown in the README) from a real
  * system: five services on a fresh vhost and database, a fake platform on loopback, a synced
- * platform, a drift report, a dead job, webhooks to a loopback receiver and a paused scheduler,
- * photographed in headless Chromium.
+ * platform, a drift report, a dead job, webhooks to a loopback receiver, backfills, API keys and
+ * a paused scheduler, photographed in headless Chromium.
  *
  *   TEST_INFRA=external node scripts/console-screenshots.ts
  */
@@ -102,6 +102,29 @@ try {
     message: 'test deliveries sent',
   });
 
+  // A week of booths synced again, done; a month of orders, cancelled as its days keep failing.
+  const backfill = async (platformId: string, resource: string, from: string, to: string) =>
+    (
+      await api<{ id: string }>('/api/v1/backfills', {
+        body: { platformId, resource, taskType: 'sync', from, to, maxConcurrent: 2 },
+      })
+    ).body.id;
+  const week = await backfill(platform.id, 'booths', '2026-11-01', '2026-11-07');
+  const month = await backfill(failing.id, 'orders', '2026-10-01', '2026-10-31');
+  await waitFor(
+    async () =>
+      (await api<{ status: string }>(`/api/v1/backfills/${week}`)).body.status === 'succeeded',
+    { timeoutMs: 60_000, message: 'the week backfilled' },
+  );
+  await api(`/api/v1/backfills/${month}/cancel`, { body: { reason: 'orders API in maintenance' } });
+  // Keys a team would have besides the admin's: the Access page lists them.
+  for (const [name, role] of [
+    ['ci-deployer', 'operator'],
+    ['grafana', 'viewer'],
+  ] as const) {
+    await api('/api/v1/api-keys', { body: { name, role } });
+  }
+
   mkdirSync(OUT, { recursive: true });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
@@ -142,9 +165,15 @@ try {
     await p.locator(`tr[data-id="${onCall}"]`).getByRole('button', { name: 'Deliveries' }).click();
     await p.locator('tr[data-status="succeeded"]').first().waitFor();
   });
+  await shoot('backfills', `/backfills?open=${week}`, (p) =>
+    p.locator(`tr[data-id="${month}"][data-status="cancelled"]`).waitFor(),
+  );
   await api('/api/v1/scheduler/pause', { body: { reason: 'database upgrade until 22:00' } });
   await shoot('scheduler', '/scheduler', (p) =>
     p.getByLabel('Scheduler state').locator('.status', { hasText: 'paused' }).waitFor(),
+  );
+  await shoot('access', '/access', (p) =>
+    p.getByText('database upgrade until 22:00').first().waitFor(),
   );
 } finally {
   await browser.close();

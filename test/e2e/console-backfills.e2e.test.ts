@@ -313,7 +313,7 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
     await detail.getByText(api.cancelReason ?? 'no reason').waitFor();
   });
 
-  it('when a backfill is opened, then its status, counts per state and params template show, and Its jobs opens the Jobs page listing exactly its jobs, kept through a reload', async () => {
+  it('when a backfill is opened, then its status, counts per state and params template show, and Its jobs opens the Jobs page listing exactly its jobs, kept through a reload, each linking back to it', async () => {
     await page.goto(`${system.gatewayUrl}/ui/backfills?open=${formBackfill}`);
     const detail = page.getByRole('region', { name: `Backfill ${formBackfill.slice(0, 8)}` });
     await detail.locator('.status', { hasText: 'succeeded' }).waitFor();
@@ -360,6 +360,14 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
       assert.equal(await page.getByLabel('Backfill id').inputValue(), formBackfill);
       await page.reload();
     }
+
+    // A job of it links back to the backfill, opened.
+    await page.goto(`${system.gatewayUrl}/ui/jobs/${ofBackfill[0]}`);
+    await page.getByRole('link', { name: formBackfill.slice(0, 8) }).click();
+    await page
+      .getByRole('region', { name: `Backfill ${formBackfill.slice(0, 8)}` })
+      .locator('.status', { hasText: 'succeeded' })
+      .waitFor();
   });
 
   it('when the list is narrowed to a platform, then only its backfills show, and the URL keeps the filter through a reload', async () => {

@@ -82,41 +82,43 @@ export function DeadLetters() {
                 <td className="clip">{d.reason}</td>
                 <td>{d.attempts}</td>
                 <td title={time(d.deadAt)}>{ago(d.deadAt)}</td>
-                <td className="row-actions">
-                  <button type="button" onClick={() => setOpen(open === d.id ? null : d.id)}>
-                    {open === d.id ? 'Hide' : 'Inspect'}
-                  </button>
-                  {d.jobId ? (
-                    <Can role="operator">
-                      <ActionButton
-                        label="Replay"
-                        disabled={!d.replayable}
-                        action={async () =>
-                          replayed(
-                            await unwrap(
-                              client.POST('/api/v1/dlq/{jobId}/replay', {
+                <td>
+                  <div className="row-actions">
+                    <button type="button" onClick={() => setOpen(open === d.id ? null : d.id)}>
+                      {open === d.id ? 'Hide' : 'Inspect'}
+                    </button>
+                    {d.jobId ? (
+                      <Can role="operator">
+                        <ActionButton
+                          label="Replay"
+                          disabled={!d.replayable}
+                          action={async () =>
+                            replayed(
+                              await unwrap(
+                                client.POST('/api/v1/dlq/{jobId}/replay', {
+                                  params: { path: { jobId: d.jobId ?? '' } },
+                                }),
+                              ),
+                            )
+                          }
+                          onDone={refresh}
+                        />
+                        <ActionButton
+                          label="Delete"
+                          danger
+                          confirm="Forget this dead job? It cannot be replayed afterwards."
+                          action={() =>
+                            unwrap(
+                              client.DELETE('/api/v1/dlq/{jobId}', {
                                 params: { path: { jobId: d.jobId ?? '' } },
                               }),
-                            ),
-                          )
-                        }
-                        onDone={refresh}
-                      />
-                      <ActionButton
-                        label="Delete"
-                        danger
-                        confirm="Forget this dead job? It cannot be replayed afterwards."
-                        action={() =>
-                          unwrap(
-                            client.DELETE('/api/v1/dlq/{jobId}', {
-                              params: { path: { jobId: d.jobId ?? '' } },
-                            }),
-                          )
-                        }
-                        onDone={refresh}
-                      />
-                    </Can>
-                  ) : null}
+                            )
+                          }
+                          onDone={refresh}
+                        />
+                      </Can>
+                    ) : null}
+                  </div>
                 </td>
               </tr>
               {open === d.id ? (

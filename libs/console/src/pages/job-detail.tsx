@@ -111,6 +111,14 @@ export function JobDetail({ id }: { id: string }) {
         <dd>
           {job.resource} · {job.taskType} (run {job.run}, priority {job.priority}, {job.trigger})
         </dd>
+        {job.backfillId ? (
+          <>
+            <dt>Backfill</dt>
+            <dd>
+              <Link href={`/backfills?open=${job.backfillId}`}>{job.backfillId.slice(0, 8)}</Link>
+            </dd>
+          </>
+        ) : null}
         <dt>Attempts</dt>
         <dd>
           {job.attempts}
