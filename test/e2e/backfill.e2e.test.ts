@@ -52,7 +52,12 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
       inFlight -= 1;
       return reply;
     });
-    system = await startSystem({ name: 'backfill', env: { PSC_SCHEDULER_TICK_MS: '200' } });
+    // The projection check every second: these platforms (schedules, params, templates) are the
+    // registry's and the scheduler's to agree on, so it must never find anything to repair.
+    system = await startSystem({
+      name: 'backfill',
+      env: { PSC_SCHEDULER_TICK_MS: '200', PSC_PLATFORM_CHECK_EVERY_MS: '1000' },
+    });
     const created = await system.api<{ id: string }>('/api/v1/platforms', {
       body: {
         name: `races-${Math.random().toString(36).slice(2, 8)}`,
@@ -312,5 +317,30 @@ describe('backfills through the public API', { timeout: 240_000 }, () => {
       jobs.body.items.every((j) => j.resource !== 'laps'),
       'no run was made without its param',
     );
+  });
+
+  it('then the scheduler’s check of its platform projection finds it matching the registry, every platform above included, and never repairs anything', async () => {
+    const scheduler = system.services.get('scheduler')!.process;
+    const from = scheduler.lines().length;
+    const listed = (await system.api<{ items: unknown[] }>('/api/v1/platforms?limit=100')).body
+      .items.length;
+    const clean = await waitFor(
+      () =>
+        scheduler
+          .lines()
+          .slice(from)
+          .flatMap((l) => {
+            try {
+              return [JSON.parse(l) as { msg?: string; platforms?: number }];
+            } catch {
+              return []; // not a log line (a Node warning on stderr)
+            }
+          })
+          .find((l) => l.msg === 'platform projection matches the registry'),
+      { timeoutMs: 30_000, message: 'a clean check after the last change' },
+    );
+    assert.equal(clean.platforms, listed);
+    const repairs = scheduler.lines().filter((l) => l.includes('platform projection repaired'));
+    assert.deepEqual(repairs, []);
   });
 });

@@ -28,6 +28,47 @@ export const platformSummary = z.object({
 });
 export type PlatformSummary = z.infer<typeof platformSummary>;
 
+/** What a summary is made of: a platform as the registry keeps it (credentials left out). */
+interface Summarized {
+  id: string;
+  name: string;
+  active: boolean;
+  priority: number;
+  version: number;
+  baseUrl: string;
+  schedule?: PlatformSummary['schedule'];
+  resources: {
+    name: string;
+    tasks: PlatformSummary['resources'][number]['tasks'];
+    schedule?: PlatformSummary['schedule'];
+    params: string[];
+  }[];
+}
+
+/**
+ * A platform's summary: what its events carry, and what the scheduler compares its projection
+ * with. One function on both sides, so a projection checked against the registry differs only
+ * where it really does.
+ */
+export function summarizePlatform(p: Summarized): PlatformSummary {
+  return {
+    id: p.id,
+    name: p.name,
+    active: p.active,
+    priority: p.priority,
+    version: p.version,
+    resources: p.resources.map((r) => ({
+      name: r.name,
+      tasks: r.tasks,
+      ...(r.schedule ? { schedule: r.schedule } : {}),
+      ...(r.params.length > 0 ? { params: r.params } : {}),
+    })),
+    // The scheduler's schedules and per-platform status need these (never credentials).
+    baseUrl: p.baseUrl,
+    ...(p.schedule ? { schedule: p.schedule } : {}),
+  };
+}
+
 export const platformRegistered = defineMessage(
   'platform.registered',
   1,

@@ -38,8 +38,8 @@ export const platformList = defineRpc(
   'platform.list',
   z.object({ ...pageRequest, active: z.boolean().optional(), tag: z.string().max(50).optional() }),
   page(platform),
-  // The collector lists the platforms it collects from.
-  ['gateway', 'collector'],
+  // The collector lists the platforms it collects from; the scheduler checks its projection.
+  ['gateway', 'collector', 'scheduler'],
 );
 
 /** Accepts `valid` as seed 000's alias of `validate`. */

@@ -9,6 +9,7 @@ import * as backfills from './20261203010000_backfills.ts';
 import * as jobsPlatformIndex from './20261205000000_jobs_platform_index.ts';
 import * as collectStops from './20261206000000_collect_stops.ts';
 import * as planChanges from './20261207000000_plan_changes.ts';
+import * as platformRevision from './20261208000000_platform_revision.ts';
 
 export const SCHEMA = SERVICE_SCHEMAS['scheduler'];
 
@@ -22,4 +23,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261205000000_jobs_platform_index.ts': jobsPlatformIndex,
   '20261206000000_collect_stops.ts': collectStops,
   '20261207000000_plan_changes.ts': planChanges,
+  '20261208000000_platform_revision.ts': platformRevision,
 };

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { platformGet } from '@psc/contracts';
+import { platformGet, platformList } from '@psc/contracts';
 import type { Clock } from '@psc/core';
 import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createHttpServer } from '@psc/http';
@@ -45,6 +45,8 @@ import { dlqRpcHandlers } from './entry-points/rpc/dlq.rpc.ts';
 import { backfillRpcHandlers } from './entry-points/rpc/backfill.rpc.ts';
 import { jobRpcHandlers, schedulerRpcHandlers } from './entry-points/rpc/job.rpc.ts';
 import { createReconcileLoop } from './entry-points/schedules/reconcile.loop.ts';
+import { createPlatformCheckLoop } from './entry-points/schedules/platform-check.loop.ts';
+import { createPlatformCheck } from './domain/platform-check.ts';
 import { createTickLoop } from './entry-points/schedules/tick.loop.ts';
 import { SCHEMA } from '../migrations/index.ts';
 
@@ -107,8 +109,8 @@ export function createApp(deps: AppDeps) {
     platforms,
     platformsById: (ids, fresh) => platformCache.getMany(ids, fresh),
     platformById,
-    enqueue: (jobs, versions, correlationId, traceParents) =>
-      ledger.enqueue(jobs, versions, correlationId, traceParents),
+    enqueue: (jobs, revisions, correlationId, traceParents) =>
+      ledger.enqueue(jobs, revisions, correlationId, traceParents),
     clock,
     currentTraceId,
   });
@@ -225,6 +227,21 @@ export function createApp(deps: AppDeps) {
     ...config.reconcile,
     logger,
   });
+  const checkPlatforms = createPlatformCheck({
+    listPage: (request) => rpcClient.call(platformList, request),
+    get: (id) => rpcClient.call(platformGet, { id }),
+    upsertMany: (summaries, at) => platforms.upsertMany(summaries, at),
+    projectedAfter: (afterId, limit) => platforms.projectedAfter(afterId, limit),
+    markDeleted: (id, version, at) => platforms.markDeleted(id, version, at),
+    clock,
+  });
+  const platformCheck = createPlatformCheckLoop({
+    check: checkPlatforms,
+    isLeader: () => loop.isLeader(),
+    everyMs: config.platformCheckEveryMs,
+    now: () => Date.now(),
+    logger,
+  });
   const http = createHttpServer({
     logger,
     registry: deps.registry,
@@ -254,6 +271,8 @@ export function createApp(deps: AppDeps) {
     purgeOld: retention.runOnce,
     /** For tests: one reconciliation pass now, as the leader would. */
     reconcile: () => reconcile.once(),
+    /** For tests: one check of the platform projection against the registry now. */
+    checkPlatforms,
     isLeader: () => loop.isLeader(),
     async start() {
       // Listening first keeps /health answering; /ready says no until the consumers are up.
@@ -264,6 +283,7 @@ export function createApp(deps: AppDeps) {
       await rpc.start();
       loop.start();
       reconcile.start();
+      platformCheck.start();
       retention.start();
       http.markReady();
       logger.info({ url: address.url, replicaId: config.scheduler.replicaId }, 'scheduler started');
@@ -272,6 +292,7 @@ export function createApp(deps: AppDeps) {
     async stop() {
       await retention.stop();
       await reconcile.stop();
+      await platformCheck.stop();
       await loop.stop();
       // Hand the lease over at once instead of letting the others wait for it to expire.
       if (loop.isLeader())

@@ -33,6 +33,8 @@ const schema = z.object({
   PSC_RECONCILE_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
   /** How often the leader looks for such jobs. */
   PSC_RECONCILE_EVERY_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** How often the leader checks its projection of platforms against the registry. */
+  PSC_PLATFORM_CHECK_EVERY_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -50,6 +52,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     ledgerBatch: e.PSC_LEDGER_BATCH,
     ledgerLingerMs: e.PSC_LEDGER_LINGER_MS,
     reconcile: { afterMs: e.PSC_RECONCILE_AFTER_MS, everyMs: e.PSC_RECONCILE_EVERY_MS },
+    platformCheckEveryMs: e.PSC_PLATFORM_CHECK_EVERY_MS,
     retention: { keepMs: e.PSC_JOB_RETENTION_DAYS * 86_400_000, batch: e.PSC_JOB_PURGE_BATCH },
     scheduler: {
       tickMs,

@@ -9,6 +9,7 @@ import {
   jobRunNow,
   type RunNowRequest,
   platformGet,
+  platformList,
   platformDeleted,
   platformRegistered,
   type JobRun,
@@ -51,7 +52,7 @@ export function registryPlatform(
   at: Date,
   spec: {
     schedule?: Platform['schedule'];
-    resources: { name: string; tasks?: TaskType[] }[];
+    resources: { name: string; tasks?: TaskType[]; params?: string[] }[];
   },
 ): Platform {
   return platformSchema.parse({
@@ -66,6 +67,7 @@ export function registryPlatform(
     resources: spec.resources.map((r) => ({
       name: r.name,
       ...(r.tasks ? { tasks: r.tasks } : {}),
+      ...(r.params ? { params: r.params } : {}),
       request: { path: `/${r.name}` },
       itemsPath: 'data',
       key: 'id',
@@ -75,9 +77,9 @@ export function registryPlatform(
 }
 
 /**
- * A stand-in platform registry answering `platform.get` from `platforms` (404 for any other id):
- * it knows platforms whose registration event never reached the scheduler, as when that event
- * is still in flight.
+ * A stand-in platform registry answering `platform.get` (404 for any id it lacks) and
+ * `platform.list` from `platforms`: it knows platforms whose registration event never reached
+ * the scheduler, as when that event is still in flight or was lost.
  */
 export async function startStandInRegistry(
   broker: Broker,
@@ -91,6 +93,17 @@ export async function startStandInRegistry(
       rpcHandler(platformGet, ({ id }) => {
         const found = platforms.get(id);
         return found ? Promise.resolve(found) : Promise.reject(new NotFoundError(`no ${id}`));
+      }),
+      // By name, as the registry pages: the cursor is the last name of the page before.
+      rpcHandler(platformList, ({ cursor, limit }) => {
+        const sorted = [...platforms.values()]
+          .filter((p) => !cursor || p.name > cursor)
+          .sort((a, b) => (a.name < b.name ? -1 : 1));
+        const items = sorted.slice(0, limit);
+        return Promise.resolve({
+          items,
+          nextCursor: sorted.length > limit ? (items.at(-1)?.name ?? null) : null,
+        });
       }),
     ],
   });

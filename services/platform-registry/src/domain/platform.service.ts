@@ -6,11 +6,11 @@ import {
   platformInput,
   platformRegistered,
   platformUpdated,
+  summarizePlatform,
   type MaskedAuth,
   type Platform,
   type PlatformAuth,
   type PlatformAuthUpdate,
-  type PlatformSummary,
   type PlatformTestResult,
   type PlatformWithSecrets,
 } from '@psc/contracts';
@@ -82,25 +82,6 @@ function assertCredentialFollows(
     details: [{ path: 'auth.token', message }],
     retryable: false,
   });
-}
-
-function summarize(p: PlatformWithSecrets): PlatformSummary {
-  return {
-    id: p.id,
-    name: p.name,
-    active: p.active,
-    priority: p.priority,
-    version: p.version,
-    resources: p.resources.map((r) => ({
-      name: r.name,
-      tasks: r.tasks,
-      ...(r.schedule ? { schedule: r.schedule } : {}),
-      ...(r.params.length > 0 ? { params: r.params } : {}),
-    })),
-    // The scheduler's schedules and per-platform status need these (never credentials).
-    baseUrl: p.baseUrl,
-    ...(p.schedule ? { schedule: p.schedule } : {}),
-  };
 }
 
 /** `['resources', 0, 'key']` → `resources[0].key`, as the gateway names paths. */
@@ -193,7 +174,11 @@ export function createPlatformService(deps: {
     emit({
       exchange: EXCHANGES.events,
       routingKey: platformUpdated.type,
-      envelope: createEnvelope(platformUpdated, { platform: summarize(next) }, meta(correlationId)),
+      envelope: createEnvelope(
+        platformUpdated,
+        { platform: summarizePlatform(next) },
+        meta(correlationId),
+      ),
     });
     return masked(next);
   }
@@ -221,7 +206,7 @@ export function createPlatformService(deps: {
           routingKey: platformRegistered.type,
           envelope: createEnvelope(
             platformRegistered,
-            { platform: summarize(platform) },
+            { platform: summarizePlatform(platform) },
             meta(correlationId),
           ),
         });

@@ -154,8 +154,8 @@ const NEW_JOB_RECORD = `j(id uuid, platform_id uuid, resource text, task_type te
 /**
  * New jobs as one record each of `jsonb_to_recordset`, inserted by a CTE of the statement that
  * also writes their `job.run` messages to the outbox: an enqueue is one autocommitted round trip.
- * Each record names the version of its platform the jobs were made from; a platform no longer at
- * that version, active and not deleted makes its jobs' `platform_id` null, which the column
+ * Each record names the revision of its platform's projection the jobs were made from; a platform
+ * no longer at that revision, active and not deleted makes its jobs' `platform_id` null, which the column
  * refuses, so the whole statement fails (the jobs and their `job.run`s) and
  * {@link StalePlatformError} says why.
  */
@@ -163,11 +163,11 @@ const NEW_JOBS = `new_jobs as (
   insert into scheduler.jobs (${NEW_JOB_COLUMNS})
   select j.id,
          (select p.id from scheduler.platforms p
-           where p.id = j.platform_id and p.version = j.platform_version and p.active
+           where p.id = j.platform_id and p.revision = j.platform_revision and p.active
              and not p.deleted),
          j.resource, j.task_type, j.status, j.priority, j.trigger, j.attempts, j.run, j.params,
          j.trace_id, j.scheduled_for, j.backfill_id, j.created_at, j.updated_at
-    from jsonb_to_recordset(?::jsonb) as j(id uuid, platform_id uuid, platform_version integer,
+    from jsonb_to_recordset(?::jsonb) as j(id uuid, platform_id uuid, platform_revision integer,
          resource text, task_type text, status text, priority smallint, trigger text,
          attempts integer, run integer, params jsonb, trace_id text, scheduled_for timestamptz,
          backfill_id uuid, created_at timestamptz, updated_at timestamptz))`;
@@ -280,12 +280,12 @@ export function createJobRepository(knex: Knex) {
     async insertWith(
       part: OutboxPart,
       batch: Job[],
-      /** The version of each platform the jobs were made from. */
-      versions: ReadonlyMap<string, number>,
+      /** The revision of each platform's projection the jobs were made from. */
+      revisions: ReadonlyMap<string, number>,
     ): Promise<(string | number)[] | null> {
       const records = batch.map((job) => ({
         ...jobRow(job),
-        platform_version: versions.get(job.platformId) ?? null,
+        platform_revision: revisions.get(job.platformId) ?? null,
       }));
       try {
         const rows = await runPrepared<{ outbox_seqs: string[] | null }>(

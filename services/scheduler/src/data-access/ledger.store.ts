@@ -62,12 +62,12 @@ export function createLedgerStore(deps: {
   return {
     /**
      * Inserts new jobs and their `job.run`s in one statement (atomic without a transaction),
-     * unless one of their platforms is no longer at the version given, active and not deleted:
+     * unless one of their platforms is no longer at the revision given, active and not deleted:
      * then nothing is written and the answer is false. `traceParents`: see `RunNow`'s enqueue.
      */
     async enqueue(
       jobs: Job[],
-      versions: ReadonlyMap<string, number>,
+      revisions: ReadonlyMap<string, number>,
       correlationId?: string,
       traceParents?: ReadonlyMap<string, string>,
     ): Promise<boolean> {
@@ -75,7 +75,7 @@ export function createLedgerStore(deps: {
       try {
         await deps.outbox.emit(
           jobs.map((job) => jobRunMessage(job, now, correlationId, traceParents?.get(job.id))),
-          (part) => deps.jobs.insertWith(part, jobs, versions),
+          (part) => deps.jobs.insertWith(part, jobs, revisions),
         );
         return true;
       } catch (err) {

@@ -6,8 +6,9 @@ const MAX_PLATFORMS = 10_000;
 /**
  * The active platforms run-now batches named, kept between batches: a batch of run-now requests
  * read its platforms from the projection, one query per batch, for an answer that rarely changes.
- * Exact without any invalidation: jobs made from a kept platform are inserted only if it is still
- * at that version, active and not deleted (job.repository NEW_JOBS), and a request a kept platform
+ * Exact without any invalidation: jobs made from a kept platform are inserted only if its
+ * projection is still at that revision (every change moves it, a repair by the check against the
+ * registry too), active and not deleted (job.repository NEW_JOBS), and a request a kept platform
  * refuses is asked again of a fresh read (domain/run-now.ts), so a kept copy can only save a read,
  * never change an answer. Inactive platforms are not kept: they make no jobs to check them by.
  */

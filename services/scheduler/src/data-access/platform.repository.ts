@@ -9,6 +9,8 @@ export interface PlatformView {
   syncEnabled: boolean;
   priority: number;
   version: number;
+  /** The projection's own: one more at each change applied (a job insert checks it). */
+  revision: number;
   baseUrl: string | null;
   schedule: ScheduleOverrides | null;
   resources: {
@@ -28,6 +30,7 @@ interface PlatformRow {
   sync_enabled: boolean;
   priority: number;
   version: number;
+  revision: number;
   base_url: string | null;
   schedule: ScheduleOverrides | null;
   resources: PlatformView['resources'];
@@ -36,8 +39,8 @@ interface PlatformRow {
 /** Platforms a batch of run-now requests names: prepared, one parse per connection. */
 const PLATFORMS_BY_IDS: PreparedStatement = {
   name: 'scheduler.platforms.by-ids',
-  text: `select id, name, active, deleted, sync_enabled, priority, version, base_url, schedule,
-                resources
+  text: `select id, name, active, deleted, sync_enabled, priority, version, revision, base_url,
+                schedule, resources
            from scheduler.platforms where id = any($1::uuid[]) and not deleted`,
 };
 
@@ -48,6 +51,7 @@ const toView = (r: PlatformRow): PlatformView => ({
   syncEnabled: r.sync_enabled,
   priority: r.priority,
   version: r.version,
+  revision: r.revision,
   baseUrl: r.base_url,
   schedule: r.schedule,
   resources: r.resources,
@@ -65,17 +69,46 @@ export function createPlatformRepository(knex: Knex, schema: string) {
      * starts running, as any new collector does.
      */
     async upsert(summary: PlatformSummary, at: Date): Promise<boolean> {
-      const rows = await knex.raw<{ rows: unknown[] }>(
+      return (await this.upsertMany([summary], at)).length > 0;
+    },
+
+    /**
+     * `upsert` for many summaries in one statement; the ids it changed. A summary of the version
+     * already projected is applied too when it says something else: the projection was made
+     * from an event that lacked it (an older registry's) and the registry's platform is right.
+     */
+    async upsertMany(summaries: readonly PlatformSummary[], at: Date): Promise<string[]> {
+      if (summaries.length === 0) return [];
+      const rows = summaries.map((p) => ({
+        id: p.id,
+        name: p.name,
+        active: p.active,
+        priority: p.priority,
+        version: p.version,
+        base_url: p.baseUrl ?? null,
+        schedule: p.schedule ?? null,
+        resources: p.resources,
+      }));
+      const result = await knex.raw<{ rows: { id: string }[] }>(
         `WITH applied AS (
-           INSERT INTO ??.platforms
+           INSERT INTO ??.platforms AS platforms
              (id, name, active, priority, version, base_url, schedule, resources, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?)
+           SELECT id, name, active, priority, version, base_url, schedule, resources, ?
+             FROM jsonb_to_recordset(?::jsonb) AS s(id uuid, name text, active boolean,
+                    priority smallint, version integer, base_url text, schedule jsonb,
+                    resources jsonb)
            ON CONFLICT (id) DO UPDATE SET
              name = EXCLUDED.name, active = EXCLUDED.active, priority = EXCLUDED.priority,
-             version = EXCLUDED.version, base_url = EXCLUDED.base_url,
-             schedule = EXCLUDED.schedule, resources = EXCLUDED.resources,
-             updated_at = EXCLUDED.updated_at
-           WHERE platforms.version < EXCLUDED.version AND NOT platforms.deleted
+             version = EXCLUDED.version, revision = platforms.revision + 1,
+             base_url = EXCLUDED.base_url, schedule = EXCLUDED.schedule,
+             resources = EXCLUDED.resources, updated_at = EXCLUDED.updated_at
+           WHERE NOT platforms.deleted
+             AND (platforms.version < EXCLUDED.version
+               OR (platforms.version = EXCLUDED.version
+                 AND (platforms.name, platforms.active, platforms.priority, platforms.base_url,
+                      platforms.schedule, platforms.resources)
+                   IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.active, EXCLUDED.priority,
+                      EXCLUDED.base_url, EXCLUDED.schedule, EXCLUDED.resources)))
            RETURNING id, resources
          ), gone AS (
            DELETE FROM ??.collect_stops s USING applied a
@@ -85,21 +118,24 @@ export function createPlatformRepository(knex: Knex, schema: string) {
                  WHERE r->>'name' = s.resource AND r->'tasks' @> '["collect"]'::jsonb)
          )
          SELECT id FROM applied`,
-        [
-          schema,
-          summary.id,
-          summary.name,
-          summary.active,
-          summary.priority,
-          summary.version,
-          summary.baseUrl ?? null,
-          summary.schedule ? JSON.stringify(summary.schedule) : null,
-          JSON.stringify(summary.resources),
-          at,
-          schema,
-        ],
+        [schema, at, JSON.stringify(rows), schema],
       );
-      return rows.rows.length > 0;
+      return result.rows.map((r) => r.id);
+    },
+
+    /** Projected platforms (not deleted), by id after `afterId`: their ids and versions. */
+    async projectedAfter(
+      afterId: string | null,
+      limit: number,
+    ): Promise<{ id: string; version: number; updatedAt: Date }[]> {
+      const q = platforms()
+        .where({ deleted: false })
+        .orderBy('id')
+        .limit(limit)
+        .select('id', 'version', 'updated_at');
+      if (afterId) void q.where('id', '>', afterId);
+      const rows = (await q) as { id: string; version: number; updated_at: Date }[];
+      return rows.map((r) => ({ id: r.id, version: r.version, updatedAt: r.updated_at }));
     },
 
     /**
@@ -112,7 +148,8 @@ export function createPlatformRepository(knex: Knex, schema: string) {
          INSERT INTO ??.platforms (id, name, active, deleted, priority, version, resources, updated_at)
          VALUES (?, '', false, true, 1, ?, '[]'::jsonb, ?)
          ON CONFLICT (id) DO UPDATE SET deleted = true, active = false,
-           version = GREATEST(platforms.version, EXCLUDED.version), updated_at = EXCLUDED.updated_at`,
+           version = GREATEST(platforms.version, EXCLUDED.version),
+           revision = platforms.revision + 1, updated_at = EXCLUDED.updated_at`,
         [schema, id, schema, id, version, at],
       );
     },

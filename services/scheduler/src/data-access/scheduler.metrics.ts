@@ -169,8 +169,8 @@ export function createSchedulerMetrics(deps: {
     countingJobs(jobs: JobRepository): JobRepository {
       return {
         ...jobs,
-        async insertWith(part, batch, versions) {
-          const seqs = await jobs.insertWith(part, batch, versions);
+        async insertWith(part, batch, revisions) {
+          const seqs = await jobs.insertWith(part, batch, revisions);
           countJobs(batch, 'queued');
           return seqs;
         },

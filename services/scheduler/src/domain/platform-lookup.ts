@@ -1,4 +1,4 @@
-import type { Platform } from '@psc/contracts';
+import { summarizePlatform, type Platform } from '@psc/contracts';
 import { NotFoundError, type Clock } from '@psc/core';
 import type { PlatformRepository, PlatformView } from '../data-access/platform.repository.ts';
 
@@ -18,24 +18,7 @@ export function createPlatformLookup(deps: {
     const found = known.get(id) ?? (await deps.platforms.get(id));
     if (found) return found;
     const p = await deps.registry.get(id);
-    await deps.platforms.upsert(
-      {
-        id: p.id,
-        name: p.name,
-        active: p.active,
-        priority: p.priority,
-        version: p.version,
-        baseUrl: p.baseUrl,
-        ...(p.schedule ? { schedule: p.schedule } : {}),
-        resources: p.resources.map((r) => ({
-          name: r.name,
-          tasks: r.tasks,
-          ...(r.schedule ? { schedule: r.schedule } : {}),
-          ...(r.params.length > 0 ? { params: r.params } : {}),
-        })),
-      },
-      deps.clock.now(),
-    );
+    await deps.platforms.upsert(summarizePlatform(p), deps.clock.now());
     const stored = await deps.platforms.get(id);
     if (!stored) throw new NotFoundError(`platform ${id} not found`);
     return stored;

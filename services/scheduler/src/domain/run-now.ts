@@ -40,12 +40,12 @@ export function createRunNow(deps: {
   /** The projection's platform, or the registry's for one whose event is still in flight. */
   platformById: (id: string, known: ReadonlyMap<string, PlatformView>) => Promise<PlatformView>;
   /**
-   * Inserts the jobs and their `job.run`s in one statement, if every platform is still at the
-   * version given, active and not deleted; false (and nothing written) if not.
+   * Inserts the jobs and their `job.run`s in one statement, if every platform's projection is
+   * still at the revision given, active and not deleted; false (and nothing written) if not.
    */
   enqueue: (
     jobs: Job[],
-    versions: ReadonlyMap<string, number>,
+    revisions: ReadonlyMap<string, number>,
     correlationId?: string,
     /** By job id: the `traceparent` its `job.run` goes under, when not the writer's context. */
     traceParents?: ReadonlyMap<string, string>,
@@ -53,11 +53,11 @@ export function createRunNow(deps: {
   clock: Clock;
   currentTraceId: () => string | null;
 }) {
-  /** The jobs one request asks for, or why it cannot be run; notes each platform's version. */
+  /** The jobs one request asks for, or why it cannot be run; notes each platform's revision. */
   async function jobsFor(
     request: RunNowRequest,
     known: ReadonlyMap<string, PlatformView>,
-    versions: Map<string, number>,
+    revisions: Map<string, number>,
     now: Date,
     trigger: Job['trigger'],
   ): Promise<Job[]> {
@@ -86,7 +86,7 @@ export function createRunNow(deps: {
           if (r.tasks.includes(request.taskType)) targets.push({ platform, resource: r });
     }
     checkParams(request, targets);
-    for (const { platform } of targets) versions.set(platform.id, platform.version);
+    for (const { platform } of targets) revisions.set(platform.id, platform.revision);
     // A trace id even when nothing is traced (no exporter): the job's log lines carry it.
     const traceId = request.traceId ?? deps.currentTraceId() ?? newTraceId();
     return targets.map(({ platform, resource }) => ({
@@ -128,10 +128,10 @@ export function createRunNow(deps: {
       requests.flatMap((r) => (r.platformId ? [r.platformId] : [])),
       fresh,
     );
-    const versions = new Map<string, number>();
+    const revisions = new Map<string, number>();
     const outcomes = await Promise.all(
       requests.map((r) =>
-        jobsFor(r, known, versions, now, trigger).then(
+        jobsFor(r, known, revisions, now, trigger).then(
           (jobs) => ({ ok: true as const, jobs }),
           (err: unknown) => ({ ok: false as const, err }),
         ),
@@ -144,7 +144,7 @@ export function createRunNow(deps: {
       const parent = requests[i]!.traceparent;
       if (o.ok && parent) for (const job of o.jobs) traceParents.set(job.id, parent);
     });
-    if (all.length > 0 && !(await deps.enqueue(all, versions, correlationId, traceParents))) {
+    if (all.length > 0 && !(await deps.enqueue(all, revisions, correlationId, traceParents))) {
       return null;
     }
     return outcomes.map((o) =>
