@@ -116,7 +116,7 @@ describe('psc, the command line: status, workers, breakers, logs, audit and webh
     });
 
     const audit = await pscJson<{
-      items: { action: string; actorKeyId: string; targetId: string }[];
+      items: { id: string; action: string; actorKeyId: string; targetId: string }[];
     }>('audit', '--target', id);
     const entry = audit.body.items.find((a) => a.action === 'breaker.reset');
     assert.ok(entry, JSON.stringify(audit.body));
@@ -125,6 +125,17 @@ describe('psc, the command line: status, workers, breakers, logs, audit and webh
       me.body.items.some((k) => k.id === entry.actorKeyId && k.role === 'admin'),
       'the admin key that ran the reset',
     );
+    // The same entry found by what was done and by whom, and nothing else of that action.
+    const resets = await pscJson<{ items: { id: string; action: string }[] }>(
+      'audit',
+      '--action',
+      'breaker',
+      '--actor',
+      entry.actorKeyId,
+    );
+    assert.ok(resets.body.items.length > 0);
+    assert.ok(resets.body.items.every((a) => a.action.startsWith('breaker.')));
+    assert.ok(resets.body.items.some((a) => a.id === entry.id));
 
     // The failures logged warnings: a page of one ends with the cursor of the older ones, which
     // gives the line before it.

@@ -273,6 +273,23 @@ describe('console Access page (API keys and audit trail) in headless Chromium', 
     assert.equal(new URL(page.url()).searchParams.get('targetId'), formKey.id);
     await form.getByRole('button', { name: 'Clear filters' }).click();
 
+    // By what was done (an action's first part) and by whom, as the API narrows them.
+    await form.getByLabel('Action').fill('api-key');
+    await form.getByRole('button', { name: 'Filter', exact: true }).click();
+    await trailShows(
+      trail.filter((a) => a.startsWith('api-key.')),
+      'the key actions only',
+    );
+    await form.getByLabel('Action').fill('');
+    await form.getByLabel('By key').selectOption({ label: operator.name });
+    await form.getByRole('button', { name: 'Filter', exact: true }).click();
+    await trailShows(['scheduler.pause'], 'what the operator did');
+    assert.equal(new URL(page.url()).searchParams.get('actorKeyId'), operator.id);
+    await page.reload();
+    await page.locator('tr[data-action="scheduler.pause"]').waitFor();
+    assert.equal(await form.getByLabel('By key').inputValue(), operator.id);
+    await form.getByRole('button', { name: 'Clear filters' }).click();
+
     // 50 more entries fill the newest page; the seven above move to the next.
     for (const action of Array.from({ length: 25 }, () => ['resume', 'pause'] as const).flat()) {
       const answer = await system.api(`/api/v1/scheduler/${action}`, { body: {} });

@@ -4,6 +4,7 @@ import { startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { startSystem, type System } from '../support/system.ts';
 
 interface AuditItem {
+  id: string;
   at: string;
   actorKeyId: string;
   action: string;
@@ -119,6 +120,48 @@ describe('what an on-call engineer reads: audit, logs, trace ids', { timeout: 18
     assert.deepEqual(replayed.details, {
       filter: { reason: 'upstream_status', taskType: 'sync' },
     });
+  });
+
+  it('GET /api/v1/audit: when narrowed by action (or its first parts) and by key, then only those entries come, newest first; a malformed action is 422', async () => {
+    const operator = await system.api<{ id: string; key: string }>('/api/v1/api-keys', {
+      body: { name: 'on-call', role: 'operator' },
+    });
+    assert.equal(operator.status, 201, JSON.stringify(operator.body));
+    const asOperator = await system.api('/api/v1/scheduler/config/validate/resume', {
+      body: {},
+      apiKey: operator.body.key,
+    });
+    assert.equal(asOperator.status, 200, JSON.stringify(asOperator.body));
+    const page = async (query: string) => {
+      const res = await system.api<{ items: AuditItem[] }>(`/api/v1/audit?limit=100&${query}`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body.items;
+    };
+    const all = await page('');
+    const expect = (keep: (i: AuditItem) => boolean) => all.filter(keep).map((i) => i.id);
+
+    const taskTypes = await page('action=task-type');
+    assert.ok(taskTypes.length >= 2, JSON.stringify(all));
+    assert.deepEqual(
+      taskTypes.map((i) => i.id),
+      expect((i) => i.action.startsWith('task-type.')),
+    );
+    assert.deepEqual(
+      (await page('action=task-type.pause')).map((i) => i.id),
+      expect((i) => i.action === 'task-type.pause'),
+    );
+    assert.deepEqual(await page('action=task'), [], 'parts match whole, not as text');
+    const byOperator = await page(`actorKeyId=${operator.body.id}`);
+    assert.deepEqual(
+      byOperator.map((i) => [i.action, i.targetId]),
+      [['task-type.resume', 'validate']],
+    );
+    assert.deepEqual(
+      (await page(`actorKeyId=${adminKeyId}&action=api-key`)).map((i) => i.id),
+      expect((i) => i.actorKeyId === adminKeyId && i.action.startsWith('api-key.')),
+    );
+    const bad = await system.api('/api/v1/audit?action=dlq%25');
+    assert.equal(bad.status, 422);
   });
 
   it('GET /api/v1/logs: when the platform-registry warns about a platform, then the warning is there with its service, level and platformId, and secrets stay out', async () => {

@@ -1273,7 +1273,7 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Who (key id) changed which platform or key, newest first
+     * Who (key id) changed what, newest first; by target, action or key
      * @description Needs the **admin** role (viewer < operator < admin).
      */
     get: operations['listAudit'];
@@ -11208,6 +11208,10 @@ export interface operations {
         cursor?: string;
         limit?: number;
         targetId?: string;
+        /** @description An action (`dlq.replay`), or its first dot-separated parts: `dlq` matches `dlq.replay` and `dlq.delete`, `job.run-now` every task type’s */
+        action?: string;
+        /** @description Only what this key did */
+        actorKeyId?: string;
       };
       header?: never;
       path?: never;

@@ -55,4 +55,15 @@ export const auditQuery = z.object({
   cursor: z.string().max(100).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   targetId: z.string().max(100).optional(),
+  action: z
+    .string()
+    .max(100)
+    .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'an action such as dlq.replay, or its first parts (dlq)')
+    .optional()
+    .meta({
+      description:
+        'An action (`dlq.replay`), or its first dot-separated parts: `dlq` matches `dlq.replay` and `dlq.delete`, `job.run-now` every task type’s',
+      example: 'dlq',
+    }),
+  actorKeyId: z.uuid().optional().meta({ description: 'Only what this key did' }),
 });

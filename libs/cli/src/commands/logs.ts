@@ -78,30 +78,40 @@ export function logsCommand(program: Command, env: NodeJS.ProcessEnv): void {
     .command('audit')
     .description('who (key id) changed what, and why, newest first')
     .option('--target <id>', 'only what was done to this platform, job, key…')
+    .option('--action <action>', 'only this action, or its first parts: dlq, job.run-now…')
+    .option('--actor <keyId>', 'only what this key did', uuidArg)
     .option('-n, --limit <n>', 'at most this many (1–500)', intArg, 50)
     .action(
-      action(env, async (ctx, opts: { target?: string; limit: number }) => {
-        const api = ctx.api();
-        const page = await call(
-          api,
-          api.client.GET('/api/v1/audit', {
-            params: {
-              query: { limit: opts.limit, ...(opts.target ? { targetId: opts.target } : {}) },
-            },
-          }),
-        );
-        ctx.out.result(page, () => {
-          ctx.out.table(
-            ['at', 'key', 'action', 'target', 'details'],
-            page.items.map((a) => [
-              a.at,
-              a.actorKeyId,
-              a.action,
-              `${a.targetType} ${a.targetId}`,
-              fieldsText(a.details),
-            ]),
+      action(
+        env,
+        async (ctx, opts: { target?: string; action?: string; actor?: string; limit: number }) => {
+          const api = ctx.api();
+          const page = await call(
+            api,
+            api.client.GET('/api/v1/audit', {
+              params: {
+                query: {
+                  limit: opts.limit,
+                  ...(opts.target ? { targetId: opts.target } : {}),
+                  ...(opts.action ? { action: opts.action } : {}),
+                  ...(opts.actor ? { actorKeyId: opts.actor } : {}),
+                },
+              },
+            }),
           );
-        });
-      }),
+          ctx.out.result(page, () => {
+            ctx.out.table(
+              ['at', 'key', 'action', 'target', 'details'],
+              page.items.map((a) => [
+                a.at,
+                a.actorKeyId,
+                a.action,
+                `${a.targetType} ${a.targetId}`,
+                fieldsText(a.details),
+              ]),
+            );
+          });
+        },
+      ),
     );
 }

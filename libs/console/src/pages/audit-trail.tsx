@@ -100,28 +100,39 @@ function Details({ entry }: { entry: Entry }) {
   );
 }
 
+/** The trail's filters, as the URL and the API name them. */
+const FILTERS = ['targetId', 'action', 'actorKeyId'] as const;
+type Filter = Record<(typeof FILTERS)[number], string>;
+
 /**
- * Who (which key) changed what, newest first. The target filter lives in the URL
- * (`?targetId=…`), so a view can be shared and survives a reload; "Older" and "Newer" page with
- * the API's cursor.
+ * Who (which key) changed what, newest first. The filters (target, action or its first parts,
+ * key) live in the URL (`?targetId=…&action=…&actorKeyId=…`), so a view can be shared and
+ * survives a reload; "Older" and "Newer" page with the API's cursor.
  */
 export function AuditTrail() {
   const { client, keyId } = useSession();
   const [params, setParams] = useSearchParams();
-  const targetId = params.get('targetId') ?? '';
-  // The box follows the URL (a "history" link, Back) but filters only when submitted: a target
+  const applied: Filter = {
+    targetId: params.get('targetId') ?? '',
+    action: params.get('action') ?? '',
+    actorKeyId: params.get('actorKeyId') ?? '',
+  };
+  const { targetId } = applied;
+  const filterKey = JSON.stringify(applied);
+  // The boxes follow the URL (a "history" link, Back) but filter only when submitted: a target
   // id is matched whole, so a half-typed one would match nothing.
-  const [input, setInput] = useState(targetId);
-  const [inputFor, setInputFor] = useState(targetId);
-  if (inputFor !== targetId) {
-    setInputFor(targetId);
-    setInput(targetId);
+  const [draft, setDraft] = useState(applied);
+  const [draftFor, setDraftFor] = useState(filterKey);
+  if (draftFor !== filterKey) {
+    setDraftFor(filterKey);
+    setDraft(applied);
   }
+  const edit = (name: keyof Filter, value: string) => setDraft({ ...draft, [name]: value });
   // The cursors of the pages shown before this one, for this filter: the last is this page's.
-  const [paging, setPaging] = useState({ filter: targetId, cursors: [] as string[] });
-  const cursors = paging.filter === targetId ? paging.cursors : [];
+  const [paging, setPaging] = useState({ filter: filterKey, cursors: [] as string[] });
+  const cursors = paging.filter === filterKey ? paging.cursors : [];
   const cursor = cursors.at(-1);
-  const setCursors = (next: string[]) => setPaging({ filter: targetId, cursors: next });
+  const setCursors = (next: string[]) => setPaging({ filter: filterKey, cursors: next });
 
   const keys = useApiKeys();
   const names = new Map((keys.data ?? []).map((k) => [k.id, k.name]));
@@ -131,24 +142,26 @@ export function AuditTrail() {
   const platformNames = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
 
   const { data, error } = useApi(
-    ['audit', targetId, cursor],
+    ['audit', filterKey, cursor],
     async () => {
       const query = {
         limit: PAGE,
-        ...(targetId ? { targetId } : {}),
+        ...Object.fromEntries(FILTERS.filter((f) => applied[f]).map((f) => [f, applied[f]])),
         ...(cursor ? { cursor } : {}),
       };
       const page = await unwrap(client.GET('/api/v1/audit', { params: { query } }));
-      return { targetId, ...page };
+      return { filterKey, ...page };
     },
     { refreshInterval: cursor ? 0 : LIVE_MS, keepPreviousData: true },
   );
-  const current = data?.targetId === targetId ? data : undefined;
+  const current = data?.filterKey === filterKey ? data : undefined;
+  const filtered = FILTERS.some((f) => applied[f]);
 
   function filter(event: FormEvent) {
     event.preventDefault();
-    const value = input.trim();
-    setParams(value ? { targetId: value } : '', { replace: true });
+    const next: Record<string, string> = {};
+    for (const f of FILTERS) if (draft[f].trim()) next[f] = draft[f].trim();
+    setParams(Object.keys(next).length ? next : '', { replace: true });
   }
 
   // A revoked key is no longer listed: an entry about it on this page may still name it.
@@ -179,15 +192,46 @@ export function AuditTrail() {
           placeholder="Target id (platform, job, key… or scheduler)"
           size={40}
           maxLength={100}
-          value={input}
-          onChange={(e) => setInput(e.target.value)}
+          value={draft.targetId}
+          onChange={(e) => edit('targetId', e.target.value)}
         />
+        <input
+          aria-label="Action"
+          placeholder="Action (dlq, platform.created…)"
+          list="audit-actions"
+          maxLength={100}
+          pattern="[a-z0-9\-]+(\.[a-z0-9\-]+)*"
+          title="An action, or its first parts: dlq matches dlq.replay and dlq.delete"
+          value={draft.action}
+          onChange={(e) => edit('action', e.target.value)}
+        />
+        <datalist id="audit-actions">
+          {[...new Set((current?.items ?? []).map((e) => e.action))].sort().map((a) => (
+            <option key={a} value={a} />
+          ))}
+        </datalist>
+        <select
+          aria-label="By key"
+          value={draft.actorKeyId}
+          onChange={(e) => edit('actorKeyId', e.target.value)}
+        >
+          <option value="">any key</option>
+          {draft.actorKeyId && !names.has(draft.actorKeyId) ? (
+            <option value={draft.actorKeyId}>{short(draft.actorKeyId)}</option>
+          ) : null}
+          {(keys.data ?? []).map((k) => (
+            <option key={k.id} value={k.id}>
+              {k.name}
+              {k.id === keyId ? ' (you)' : ''}
+            </option>
+          ))}
+        </select>
         <button type="submit">Filter</button>
         <button
           type="button"
-          disabled={!targetId && !input}
+          disabled={!filtered && !FILTERS.some((f) => draft[f])}
           onClick={() => {
-            setInput('');
+            setDraft({ targetId: '', action: '', actorKeyId: '' });
             setParams('', { replace: true });
           }}
         >
@@ -201,7 +245,7 @@ export function AuditTrail() {
         )
       ) : current.items.length === 0 ? (
         <p className="muted">
-          {targetId ? 'No entries about this target.' : 'Nobody has changed anything yet.'}
+          {filtered ? 'No entries match these filters.' : 'Nobody has changed anything yet.'}
         </p>
       ) : (
         <table aria-label="Audit entries">

@@ -136,11 +136,23 @@ export function createAuditRepository(knex: Knex, logger: Logger) {
      * Newest first. Waits for this replica's entries on their way, so the operator who just
      * acted sees the entry on the gateway that answered.
      */
-    async list(query: { limit: number; beforeId?: string; targetId?: string }) {
+    async list(query: {
+      limit: number;
+      beforeId?: string;
+      targetId?: string;
+      /** An action or its first dot-separated parts (letters, digits, `-` and dots only). */
+      action?: string;
+      actorKeyId?: string;
+    }) {
       await flush();
       const q = log().orderBy('id', 'desc').limit(query.limit);
       if (query.beforeId) void q.where('id', '<', query.beforeId);
       if (query.targetId) void q.where({ target_id: query.targetId });
+      if (query.action) {
+        const action = query.action;
+        void q.where((w) => void w.where({ action }).orWhere('action', 'like', `${action}.%`));
+      }
+      if (query.actorKeyId) void q.where({ actor_key_id: query.actorKeyId });
       const rows = (await q) as AuditRow[];
       return rows.map((r): AuditEntry => ({
         id: String(r.id),

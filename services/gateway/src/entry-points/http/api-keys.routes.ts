@@ -66,7 +66,7 @@ export const apiKeyOperations = {
     method: 'get',
     path: '/audit',
     operationId: 'listAudit',
-    summary: 'Who (key id) changed which platform or key, newest first',
+    summary: 'Who (key id) changed what, newest first; by target, action or key',
     tag,
     role: 'admin',
     query: auditQuery,
@@ -113,6 +113,8 @@ export function apiKeyRoutes(deps: {
       limit: q.limit + 1,
       ...(q.cursor ? { beforeId: q.cursor } : {}),
       ...(q.targetId ? { targetId: q.targetId } : {}),
+      ...(q.action ? { action: q.action } : {}),
+      ...(q.actorKeyId ? { actorKeyId: q.actorKeyId } : {}),
     });
     const page = items.slice(0, q.limit);
     ctx.body = {
