@@ -22,6 +22,7 @@ import { Scheduler } from './pages/scheduler.tsx';
 import { Logs } from './pages/logs.tsx';
 import { Webhooks } from './pages/webhooks.tsx';
 import { Backfills } from './pages/backfills.tsx';
+import { Collectors } from './pages/collectors.tsx';
 import { Access } from './pages/access.tsx';
 
 function SignIn({ onSession }: { onSession: (s: Session) => void }) {
@@ -77,6 +78,7 @@ const NAV: [string, string, Role?][] = [
   ['/platforms', 'Platforms'],
   ['/jobs', 'Jobs'],
   ['/backfills', 'Backfills'],
+  ['/collectors', 'Collectors'],
   ['/logs', 'Logs'],
   ['/dlq', 'Dead letters'],
   ['/scheduler', 'Scheduler'],
@@ -115,6 +117,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           <Route path="/logs" component={Logs} />
           <Route path="/webhooks" component={Webhooks} />
           <Route path="/backfills" component={Backfills} />
+          <Route path="/collectors" component={Collectors} />
           <Route path="/access" component={Access} />
           <Route>
             <Redirect to="/" />
