@@ -268,7 +268,7 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
     await page.getByRole('button', { name: 'Close form' }).click();
   });
 
-  it('when an operator cancels a running backfill, then it asks first, and once confirmed the list shows it cancelled with the counts the API reports and no Cancel', async () => {
+  it('when an operator cancels a running backfill, then it asks first (with an optional reason), and once confirmed the list shows it cancelled with the counts the API reports and no Cancel', async () => {
     cancelledBackfill = await heldBackfill('2024-06-01', '2024-06-06');
     await page.goto(`${system.gatewayUrl}/ui/backfills`);
     const row = page.locator(`tr[data-id="${cancelledBackfill}"]`);
@@ -282,13 +282,14 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
 
     const cancel = row.getByRole('button', { name: 'Cancel backfill' });
     await cancel.click();
-    const ask = row.getByRole('group', { name: /^Cancel this backfill\?/ });
+    const ask = row.getByRole('form', { name: /^Cancel this backfill\?/ });
     await ask.waitFor();
-    await ask.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await ask.getByRole('button', { name: 'Keep', exact: true }).click();
     await ask.waitFor({ state: 'detached' });
     assert.equal((await backfillOf(cancelledBackfill)).status, 'running', 'not cancelled unasked');
 
     await cancel.click();
+    await ask.getByLabel('Reason to cancel backfill').fill('wrong month');
     await ask.getByRole('button', { name: 'Cancel backfill' }).click();
     await page.locator(`tr[data-id="${cancelledBackfill}"][data-status="cancelled"]`).waitFor();
     assert.equal(await cancel.count(), 0, 'a cancelled backfill offers no Cancel');
@@ -310,7 +311,8 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
 
     await row.getByRole('button', { name: 'Inspect' }).click();
     const detail = page.getByRole('region', { name: `Backfill ${cancelledBackfill.slice(0, 8)}` });
-    await detail.getByText(api.cancelReason ?? 'no reason').waitFor();
+    assert.equal(api.cancelReason, 'wrong month', 'the reason typed with the confirmation');
+    await detail.getByText('wrong month').waitFor();
   });
 
   it('when a backfill is opened, then its status, counts per state and params template show, and Its jobs opens the Jobs page listing exactly its jobs, kept through a reload, each linking back to it', async () => {

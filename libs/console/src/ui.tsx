@@ -55,13 +55,15 @@ export function Can({ role, children }: { role: Role; children: ReactNode }) {
 
 /**
  * A button that runs `action` and shows its outcome; with `reason`, it first asks for one (the
- * API records why an operator paused or stopped something); with `confirm`, it first asks that
- * question (for what cannot be undone).
+ * API records why an operator paused or stopped something; `'optional'` lets it be left empty);
+ * with `confirm`, it first asks that question (for what cannot be undone), and with both, the
+ * question comes with the reason's box, dismissed by "Keep" (a cancel's question would otherwise
+ * offer two buttons that say Cancel).
  */
 export function ActionButton(props: {
   label: string;
   action: (reason: string) => Promise<unknown>;
-  reason?: boolean;
+  reason?: boolean | 'optional';
   confirm?: string;
   danger?: boolean;
   disabled?: boolean;
@@ -89,6 +91,28 @@ export function ActionButton(props: {
   }
 
   const className = props.danger ? 'danger' : undefined;
+  if (props.confirm && props.reason && asking) {
+    return (
+      <form className="inline-form" aria-label={props.confirm} onSubmit={(e) => void run(e)}>
+        <span>{props.confirm}</span>
+        <input
+          aria-label={`Reason to ${props.label.toLowerCase()}`}
+          placeholder={props.reason === 'optional' ? 'Reason (optional)' : 'Reason'}
+          required={props.reason !== 'optional'}
+          maxLength={500}
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+        />
+        <button type="submit" className={className} disabled={busy}>
+          {props.label}
+        </button>
+        <button type="button" onClick={() => setAsking(false)}>
+          Keep
+        </button>
+        <ErrorBox error={error} />
+      </form>
+    );
+  }
   if (props.confirm && asking) {
     return (
       <span className="inline-form" role="group" aria-label={props.confirm}>

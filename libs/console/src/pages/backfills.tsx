@@ -180,10 +180,12 @@ export function Backfills() {
                             label="Cancel backfill"
                             danger
                             confirm="Cancel this backfill? No further step starts, and its queued and running jobs are cancelled."
-                            action={() =>
+                            reason="optional"
+                            action={(reason) =>
                               unwrap(
                                 client.POST('/api/v1/backfills/{id}/cancel', {
                                   params: { path: { id: b.id } },
+                                  body: reason ? { reason } : {},
                                 }),
                               )
                             }
