@@ -5,6 +5,7 @@ import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, fieldsText, time } from '../format.ts';
 import { unwrap } from '../session.ts';
+import { Pager, pageSummary, useCursors } from '../pager.tsx';
 import { ErrorBox, Section } from '../ui.tsx';
 import { useApiKeys } from './access-keys.tsx';
 
@@ -128,11 +129,8 @@ export function AuditTrail() {
     setDraft(applied);
   }
   const edit = (name: keyof Filter, value: string) => setDraft({ ...draft, [name]: value });
-  // The cursors of the pages shown before this one, for this filter: the last is this page's.
-  const [paging, setPaging] = useState({ filter: filterKey, cursors: [] as string[] });
-  const cursors = paging.filter === filterKey ? paging.cursors : [];
-  const cursor = cursors.at(-1);
-  const setCursors = (next: string[]) => setPaging({ filter: filterKey, cursors: next });
+  const paging = useCursors(filterKey);
+  const { cursor } = paging;
 
   const keys = useApiKeys();
   const names = new Map((keys.data ?? []).map((k) => [k.id, k.name]));
@@ -292,30 +290,12 @@ export function AuditTrail() {
         </table>
       )}
       {current ? (
-        <div className="pager">
-          <span className="muted">
-            {current.items.length} entr{current.items.length === 1 ? 'y' : 'ies'}
-            {cursors.length > 0 ? `, page ${cursors.length + 1}` : ', newest first'}
-          </span>
-          <button
-            type="button"
-            disabled={cursors.length === 0}
-            onClick={() => setCursors(cursors.slice(0, -1))}
-          >
-            Newer
-          </button>
-          <button
-            type="button"
-            disabled={!current.nextCursor}
-            onClick={() => {
-              const next = current.nextCursor;
-              // A second click before that page arrives would skip none: the same cursor.
-              if (next && cursors.at(-1) !== next) setCursors([...cursors, next]);
-            }}
-          >
-            Older
-          </button>
-        </div>
+        <Pager
+          always
+          paging={paging}
+          nextCursor={current.nextCursor}
+          summary={pageSummary(current.items.length, ['entry', 'entries'], paging)}
+        />
       ) : null}
     </Section>
   );

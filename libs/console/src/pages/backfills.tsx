@@ -4,6 +4,7 @@ import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, time } from '../format.ts';
 import { unwrap } from '../session.ts';
+import { Pager, pageSummary, useCursors } from '../pager.tsx';
 import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
 import { BackfillDetail } from './backfill-detail.tsx';
 import { BackfillForm } from './backfill-form.tsx';
@@ -26,9 +27,8 @@ export function Backfills() {
   const open = params.get('open') ?? '';
   const [showForm, setShowForm] = useState(false);
   const [outcome, setOutcome] = useState<string | null>(null);
-  // The cursors of the pages shown before this one: the last is this page's.
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors.at(-1);
+  const paging = useCursors(platformId);
+  const { cursor } = paging;
 
   const set = (name: string, value: string) =>
     setParams(
@@ -84,7 +84,7 @@ export function Backfills() {
                   `Backfill ${b.id.slice(0, 8)} started: ${b.progress.steps} steps of ` +
                     `${names.get(b.platformId) ?? b.platformId} · ${b.resource}`,
                 );
-                setCursors([]);
+                paging.reset();
                 set('open', b.id);
                 refresh();
               }}
@@ -96,10 +96,7 @@ export function Backfills() {
         <select
           aria-label="Platform"
           value={platformId}
-          onChange={(e) => {
-            set('platformId', e.target.value);
-            setCursors([]);
-          }}
+          onChange={(e) => set('platformId', e.target.value)}
         >
           <option value="">any platform</option>
           {[...names].map(([id, name]) => (
@@ -208,30 +205,12 @@ export function Backfills() {
           </tbody>
         </table>
       ) : null}
-      {data && (cursors.length > 0 || data.nextCursor) ? (
-        <div className="pager">
-          <span className="muted">
-            {items.length} backfill{items.length === 1 ? '' : 's'}
-            {cursors.length > 0 ? `, page ${cursors.length + 1}` : ', newest first'}
-          </span>
-          <button
-            type="button"
-            disabled={cursors.length === 0}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            Newer
-          </button>
-          <button
-            type="button"
-            disabled={!data.nextCursor}
-            onClick={() => {
-              const next = data.nextCursor;
-              if (next) setCursors((c) => (c.at(-1) === next ? c : [...c, next]));
-            }}
-          >
-            Older
-          </button>
-        </div>
+      {data ? (
+        <Pager
+          paging={paging}
+          nextCursor={data.nextCursor}
+          summary={pageSummary(items.length, ['backfill', 'backfills'], paging)}
+        />
       ) : null}
     </>
   );

@@ -5,6 +5,7 @@ import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
 import { fieldsText, sinceOf, time, WINDOWS } from '../format.ts';
 import { unwrap } from '../session.ts';
+import { Pager, pageSummary, useCursors } from '../pager.tsx';
 import { ErrorBox } from '../ui.tsx';
 
 /** Lines per page; "Older" pages back with the API's cursor. */
@@ -31,9 +32,6 @@ export function Logs() {
   const minutes = Number(params.get('minutes')) || 0;
   // A job id half typed is no filter yet: the API would refuse it at every keystroke.
   const [jobInput, setJobInput] = useState(jobId);
-  // The cursors of the pages shown before this one: the last is this page's.
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors.at(-1);
   const [follow, setFollow] = useState(true);
 
   const set = (name: string, value: string) => {
@@ -46,7 +44,6 @@ export function Logs() {
       },
       { replace: true },
     );
-    setCursors([]);
   };
   const platforms = useApi('platform-names', () =>
     unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
@@ -54,6 +51,8 @@ export function Logs() {
   const names = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
 
   const filter = JSON.stringify([level, service, platformId, jobId, minutes]);
+  const paging = useCursors(filter);
+  const { cursor } = paging;
   const { data, error } = useApi(
     ['logs', filter, cursor],
     async () => {
@@ -146,7 +145,6 @@ export function Logs() {
           onClick={() => {
             setJobInput('');
             setParams('', { replace: true });
-            setCursors([]);
           }}
         >
           Clear filters
@@ -209,30 +207,12 @@ export function Logs() {
         </table>
       )}
       {current ? (
-        <div className="pager">
-          <span className="muted">
-            {current.items.length} line{current.items.length === 1 ? '' : 's'}
-            {cursors.length > 0 ? `, page ${cursors.length + 1}` : ', newest first'}
-          </span>
-          <button
-            type="button"
-            disabled={cursors.length === 0}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            Newer
-          </button>
-          <button
-            type="button"
-            disabled={!current.nextCursor}
-            onClick={() => {
-              const next = current.nextCursor;
-              // A second click before that page arrives would skip none: the same cursor.
-              if (next) setCursors((c) => (c.at(-1) === next ? c : [...c, next]));
-            }}
-          >
-            Older
-          </button>
-        </div>
+        <Pager
+          always
+          paging={paging}
+          nextCursor={current.nextCursor}
+          summary={pageSummary(current.items.length, ['line', 'lines'], paging)}
+        />
       ) : null}
     </>
   );

@@ -3,6 +3,7 @@ import { useApi } from '../swr.ts';
 import { useSession } from '../context.ts';
 import { time } from '../format.ts';
 import { unwrap } from '../session.ts';
+import { Pager, useCursors } from '../pager.tsx';
 import { ActionButton, ErrorBox } from '../ui.tsx';
 
 const PAGE = 50;
@@ -33,8 +34,8 @@ export function Records({ platformId, resources }: { platformId: string; resourc
   const [resource, setResource] = useState(resources[0] ?? '');
   const [parentKey, setParentKey] = useState('');
   const [includeDeleted, setIncludeDeleted] = useState(false);
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors.at(-1);
+  const paging = useCursors(JSON.stringify([resource, parentKey, includeDeleted]));
+  const { cursor } = paging;
   const { data, error } = useApi(
     resource ? ['records', platformId, resource, parentKey, includeDeleted, cursor] : null,
     () =>
@@ -52,17 +53,13 @@ export function Records({ platformId, resources }: { platformId: string; resourc
         }),
       ),
   );
-  const reset = () => setCursors([]);
   return (
     <>
       <div className="inline-form">
         <select
           aria-label="Records of resource"
           value={resource}
-          onChange={(e) => {
-            setResource(e.target.value);
-            reset();
-          }}
+          onChange={(e) => setResource(e.target.value)}
         >
           {resources.map((r) => (
             <option key={r}>{r}</option>
@@ -72,19 +69,13 @@ export function Records({ platformId, resources }: { platformId: string; resourc
           aria-label="Parent key"
           placeholder="Parent key"
           value={parentKey}
-          onChange={(e) => {
-            setParentKey(e.target.value);
-            reset();
-          }}
+          onChange={(e) => setParentKey(e.target.value)}
         />
         <label>
           <input
             type="checkbox"
             checked={includeDeleted}
-            onChange={(e) => {
-              setIncludeDeleted(e.target.checked);
-              reset();
-            }}
+            onChange={(e) => setIncludeDeleted(e.target.checked)}
           />
           deleted too
         </label>
@@ -118,22 +109,7 @@ export function Records({ platformId, resources }: { platformId: string; resourc
           ))}
         </tbody>
       </table>
-      <div className="pager">
-        <button
-          type="button"
-          disabled={!cursors.length}
-          onClick={() => setCursors((c) => c.slice(0, -1))}
-        >
-          Previous
-        </button>
-        <button
-          type="button"
-          disabled={!data?.nextCursor}
-          onClick={() => data?.nextCursor && setCursors((c) => [...c, data.nextCursor ?? ''])}
-        >
-          Next
-        </button>
-      </div>
+      <Pager always paging={paging} nextCursor={data?.nextCursor} labels={['Previous', 'Next']} />
     </>
   );
 }

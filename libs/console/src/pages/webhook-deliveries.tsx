@@ -4,6 +4,7 @@ import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, time } from '../format.ts';
 import { unwrap } from '../session.ts';
+import { Pager, useCursors } from '../pager.tsx';
 import { ErrorBox, Status } from '../ui.tsx';
 
 type Delivery = components['schemas']['WebhookDelivery'];
@@ -23,8 +24,8 @@ function lastAttempt(d: Delivery): string {
 export function WebhookDeliveries({ id }: { id: string }) {
   const { client } = useSession();
   const [status, setStatus] = useState<Delivery['status'] | ''>('');
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors.at(-1);
+  const paging = useCursors(status);
+  const { cursor } = paging;
   const { data, error } = useApi(
     ['webhook-deliveries', id, status, cursor],
     () =>
@@ -45,10 +46,7 @@ export function WebhookDeliveries({ id }: { id: string }) {
         <select
           aria-label="Delivery status"
           value={status}
-          onChange={(e) => {
-            setStatus(e.target.value as Delivery['status'] | '');
-            setCursors([]);
-          }}
+          onChange={(e) => setStatus(e.target.value as Delivery['status'] | '')}
         >
           <option value="">any status</option>
           {STATUSES.map((s) => (
@@ -98,24 +96,7 @@ export function WebhookDeliveries({ id }: { id: string }) {
           </tbody>
         </table>
       ) : null}
-      {cursors.length || data?.nextCursor ? (
-        <div className="pager">
-          <button
-            type="button"
-            disabled={!cursors.length}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            Newer
-          </button>
-          <button
-            type="button"
-            disabled={!data?.nextCursor}
-            onClick={() => data?.nextCursor && setCursors((c) => [...c, data.nextCursor ?? ''])}
-          >
-            Older
-          </button>
-        </div>
-      ) : null}
+      <Pager paging={paging} nextCursor={data?.nextCursor} />
     </section>
   );
 }
