@@ -5,6 +5,7 @@ import { LIVE_MS, useSession } from '../context.ts';
 import { fieldsText, FINISHED, time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
+import { CollectionView } from './collect-collection.tsx';
 
 type Job = components['schemas']['Job'];
 
@@ -145,6 +146,9 @@ export function JobDetail({ id }: { id: string }) {
           </>
         ) : null}
       </dl>
+      {job.taskType === 'collect' ? (
+        <CollectionView jobId={job.id} jobLive={!FINISHED.has(job.status)} />
+      ) : null}
       <Section title="Stats">
         {job.stats ? (
           <table>

@@ -1,0 +1,132 @@
+import { useState } from 'react';
+import { useApi } from '../swr.ts';
+import { useSession } from '../context.ts';
+import { ago, fieldsText, time } from '../format.ts';
+import { ApiError, unwrap } from '../session.ts';
+import { ActionButton, ErrorBox } from '../ui.tsx';
+
+/** Documents per page: each is a platform's raw item, often a large one. */
+const PAGE = 25;
+
+/** A document's fields as `key=value`s; anything but an object as its JSON. */
+const readable = (data: unknown): string =>
+  data !== null && typeof data === 'object' && !Array.isArray(data)
+    ? fieldsText(data as Record<string, unknown>)
+    : JSON.stringify(data);
+
+/**
+ * Streams the collection's JSONL export through this tab (the key travels as a header, which a
+ * plain link cannot send) and hands it to the browser as a download.
+ */
+async function download(apiKey: string, jobId: string): Promise<void> {
+  const path = `/api/v1/collections/${encodeURIComponent(jobId)}/documents/export?format=jsonl`;
+  const response = await fetch(path, { headers: { 'x-api-key': apiKey } });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as {
+      error?: { code?: string; message?: string };
+    };
+    throw new ApiError(
+      response.status,
+      body.error?.code ?? `http_${response.status}`,
+      body.error?.message ?? `export failed: HTTP ${response.status}`,
+    );
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = `collection-${jobId}.jsonl`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/**
+ * A collection's documents in the order it stored them, a page at a time with the API's cursor,
+ * each with its provenance and its fields; read again when the collection's count moves.
+ */
+export function CollectionDocuments({ jobId, total }: { jobId: string; total: number }) {
+  const { client, apiKey } = useSession();
+  // The cursors of the pages shown before this one: the last is this page's.
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors.at(-1);
+  const { data, error } = useApi(
+    ['collection-documents', jobId, cursor, total],
+    () =>
+      unwrap(
+        client.GET('/api/v1/collections/{jobId}/documents', {
+          params: { path: { jobId }, query: { limit: PAGE, ...(cursor ? { cursor } : {}) } },
+        }),
+      ),
+    { keepPreviousData: true },
+  );
+  const first = cursors.length * PAGE + 1;
+  const items = data?.items ?? [];
+  return (
+    <section aria-label="Documents">
+      <h3>Documents</h3>
+      <div className="inline-form">
+        <ActionButton label="Download JSONL" action={() => download(apiKey, jobId)} />
+        <span className="muted">every document with its provenance, one JSON object a line</span>
+      </div>
+      <ErrorBox error={error} />
+      {data && total === 0 && !cursor ? <p className="muted">No documents yet.</p> : null}
+      {items.length ? (
+        <table aria-label="Documents">
+          <thead>
+            <tr>
+              <th>Id</th>
+              <th>Child</th>
+              <th>Fetched</th>
+              <th>From</th>
+              <th>Fields</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((d) => (
+              <tr key={d.id} data-id={d.id}>
+                <td>{d.id}</td>
+                <td>{d.childIndex ?? '—'}</td>
+                <td title={time(d.fetchedAt)}>{ago(d.fetchedAt)}</td>
+                <td>
+                  <code className="clip" title={d.url}>
+                    {d.url}
+                  </code>
+                </td>
+                <td className="fields">
+                  <code>{readable(d.data)}</code>
+                  <details>
+                    <summary>JSON</summary>
+                    <pre>{JSON.stringify(d.data, null, 2)}</pre>
+                  </details>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {data && (cursors.length > 0 || data.nextCursor) ? (
+        <div className="pager">
+          <span className="muted">
+            {items.length ? `${first}–${first + items.length - 1}` : 'none'} of {total}
+          </span>
+          <button
+            type="button"
+            disabled={!cursors.length}
+            onClick={() => setCursors((c) => c.slice(0, -1))}
+          >
+            Previous
+          </button>
+          <button
+            type="button"
+            disabled={!data.nextCursor}
+            onClick={() => {
+              const next = data.nextCursor;
+              if (next) setCursors((c) => (c.at(-1) === next ? c : [...c, next]));
+            }}
+          >
+            Next
+          </button>
+        </div>
+      ) : null}
+    </section>
+  );
+}
