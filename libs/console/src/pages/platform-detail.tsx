@@ -7,9 +7,11 @@ import { LIVE_MS, useSession } from '../context.ts';
 import { ago, FINISHED, time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
+import { PlatformAdmin } from './platform-admin.tsx';
 import { Records } from './records.tsx';
 
 type Job = components['schemas']['Job'];
+type Platform = components['schemas']['Platform'];
 type TestResult = components['schemas']['PlatformTestResult'];
 
 /** The jobs of one "sync once", polled until each has finished: pages and records as they grow. */
@@ -243,6 +245,11 @@ export function PlatformDetail({ id }: { id: string }) {
   if (!p) return <p className="loading">Loading…</p>;
   const resources = p.resources.map((r) => r.name);
   const refresh = () => void status.mutate();
+  /** After an admin's change: the platform as saved (when known), refetched with its status. */
+  const refreshPlatform = async (latest?: Platform) => {
+    await (latest ? platform.mutate(latest, { revalidate: true }) : platform.mutate());
+    await status.mutate();
+  };
   const breakerOpen = (s?.breaker ?? []).some((b) => b.state !== 'closed');
 
   return (
@@ -307,6 +314,9 @@ export function PlatformDetail({ id }: { id: string }) {
             onDone={refresh}
           />
         </div>
+      </Can>
+      <Can role="admin">
+        <PlatformAdmin platform={p} refresh={refreshPlatform} />
       </Can>
       {onceJobs.length ? (
         <Section title="Sync once">
