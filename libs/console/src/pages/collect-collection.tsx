@@ -24,7 +24,7 @@ const HEADINGS: Record<string, string> = {
 const pendingOf = (c: Children) => c.total - c.succeeded - c.failed;
 
 /** `190 succeeded · 10 failed of 200`: the non-zero counts, and the total. */
-function childrenText(c: Children): string {
+export function childrenText(c: Children): string {
   const counts: [string, number][] = [
     ['succeeded', c.succeeded],
     ['failed', c.failed],

@@ -1,4 +1,317 @@
-/** Collectors and their collections: being written (see the helper's brief). */
+import { useState } from 'react';
+import { Link, useSearchParams } from 'wouter';
+import type { ApiClient, components } from '@psc/api-client';
+import { useApi } from '../swr.ts';
+import { LIVE_MS, useSession } from '../context.ts';
+import { ago, time } from '../format.ts';
+import { allows, unwrap } from '../session.ts';
+import { ActionButton, Can, ErrorBox, Status } from '../ui.tsx';
+import { childrenText } from './collect-collection.tsx';
+import { pathOf, RunOnce } from './collect-run-once.tsx';
+import { useApiKeys } from './access-keys.tsx';
+
+type Collector = components['schemas']['CollectorStatus'];
+type Schedule = components['schemas']['Schedule'];
+type AuditEntry = components['schemas']['AuditPage']['items'][number];
+
+/** Next due times move only when a run is made: read less often than the live list. */
+const SCHEDULES_MS = 5000;
+/** Pages of schedules read at most (500 a page): every platform's resources and task types. */
+const MAX_PAGES = 10;
+/** The newest collector stops searched for the reason of each stopped one. */
+const STOPS_SEARCHED = 100;
+
+const STATES = ['enabled', 'stopped'] as const;
+const stateOf = (c: Collector) =>
+  c.enabled === null ? 'unknown' : c.enabled ? 'enabled' : 'stopped';
+
+/** The collect schedules (of one platform, or all), by `<platformId>/<resource>`. */
+async function collectSchedules(
+  client: ApiClient,
+  platformId: string,
+): Promise<Map<string, Schedule>> {
+  const found = new Map<string, Schedule>();
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page += 1) {
+    const query = {
+      limit: 500,
+      ...(platformId ? { platformId } : {}),
+      ...(cursor ? { cursor } : {}),
+    };
+    const answer = await unwrap(client.GET('/api/v1/schedules', { params: { query } }));
+    for (const s of answer.items) {
+      if (s.taskType === 'collect') found.set(`${s.platformId}/${s.resource}`, s);
+    }
+    if (!answer.nextCursor) break;
+    cursor = answer.nextCursor;
+  }
+  return found;
+}
+
+/**
+ * Why and by whom each stopped collector was stopped, from the audit trail (admins only: the
+ * collectors API says whether one is stopped, not why). The newest stop of a collector is the one
+ * that holds while it stays stopped.
+ */
+function useStops(stopped: string[]): Map<string, AuditEntry> {
+  const { client, role } = useSession();
+  const admin = allows(role, 'admin');
+  const { data } = useApi(
+    admin && stopped.length ? ['collector-stops', ...stopped] : null,
+    () =>
+      unwrap(
+        client.GET('/api/v1/audit', {
+          params: { query: { action: 'collector.stop', limit: STOPS_SEARCHED } },
+        }),
+      ),
+    { refreshInterval: LIVE_MS },
+  );
+  const stops = new Map<string, AuditEntry>();
+  for (const entry of data?.items ?? []) {
+    const { platform, resource } = entry.details;
+    const name = `${String(platform)}/${String(resource)}`;
+    if (!stops.has(name)) stops.set(name, entry);
+  }
+  return stops;
+}
+
+/** A stop's reason, key and time; rendered only for an entry found, so only for admins. */
+function StopNote({ entry }: { entry: AuditEntry }) {
+  const { keyId } = useSession();
+  const keys = useApiKeys();
+  const reason = typeof entry.details.reason === 'string' ? entry.details.reason : null;
+  const who =
+    keys.data?.find((k) => k.id === entry.actorKeyId)?.name ?? entry.actorKeyId.slice(0, 8);
+  return (
+    <div className="muted" data-stop-reason={reason ?? ''}>
+      {reason ? <span className="reason">“{reason}”</span> : 'no reason given'} · by {who}
+      {entry.actorKeyId === keyId ? ' (you)' : ''} ·{' '}
+      <span title={time(entry.at)}>{ago(entry.at)}</span>
+    </div>
+  );
+}
+
+function NextRun({ collector, schedule }: { collector: Collector; schedule?: Schedule | null }) {
+  if (collector.enabled === false) return <span className="muted">none while stopped</span>;
+  if (schedule === undefined) return <span className="muted">…</span>;
+  if (schedule === null) return <span className="muted">not scheduled (runs on demand)</span>;
+  if (schedule.pausedReason) {
+    return (
+      <span>
+        <Status value="paused" /> <span className="reason">{schedule.pausedReason}</span>
+      </span>
+    );
+  }
+  return (
+    <>
+      <time dateTime={schedule.nextDueAt} title={time(schedule.nextDueAt)}>
+        {ago(schedule.nextDueAt)}
+      </time>
+      {schedule.consecutiveFailures ? (
+        <div className="muted">{schedule.consecutiveFailures} failed in a row</div>
+      ) : null}
+    </>
+  );
+}
+
+function LastRun({ run }: { run: Collector['lastRun'] }) {
+  if (!run) return <span className="muted">never collected</span>;
+  const at = run.finishedAt ?? run.startedAt;
+  return (
+    <>
+      <Link href={`/jobs/${run.jobId}`}>{run.jobId.slice(0, 8)}</Link> <Status value={run.status} />
+      <div className="muted">
+        {run.documents} document{run.documents === 1 ? '' : 's'}
+        {run.children ? ` · children ${childrenText(run.children)}` : ''}
+        {at ? (
+          <>
+            {' · '}
+            <span title={time(at)}>{ago(at)}</span>
+          </>
+        ) : null}
+      </div>
+    </>
+  );
+}
+
+/**
+ * Every collect resource of every platform: whether its schedule runs or is stopped (and, for
+ * admins, why and by whom), its next scheduled run, the collections running now and its last one.
+ * Operators stop (with a reason), start and run one once. The list is whole (the API does not
+ * page it); its filters narrow it here and live in the URL (`?platformId=…&state=stopped`).
+ */
 export function Collectors() {
-  return <h1>Collectors</h1>;
+  const { client } = useSession();
+  const [params, setParams] = useSearchParams();
+  const platformId = params.get('platformId') ?? '';
+  const stateFilter = params.get('state') ?? '';
+  const [started, setStarted] = useState<{ jobId: string; name: string } | null>(null);
+
+  const set = (name: string, value: string) =>
+    setParams(
+      (prev) => {
+        const next = new URLSearchParams(prev);
+        if (value) next.set(name, value);
+        else next.delete(name);
+        return next;
+      },
+      { replace: true },
+    );
+  const list = useApi('collectors', () => unwrap(client.GET('/api/v1/collectors')), {
+    refreshInterval: LIVE_MS,
+  });
+  const schedules = useApi(
+    ['collect-schedules', platformId],
+    () => collectSchedules(client, platformId),
+    { refreshInterval: SCHEDULES_MS },
+  );
+  const all = list.data?.items ?? [];
+  const stops = useStops(all.filter((c) => c.enabled === false).map((c) => c.name));
+  const refresh = () => {
+    void list.mutate();
+    void schedules.mutate();
+  };
+
+  const platforms = new Map(all.map((c) => [c.platformId, pathOf(c.name).platform]));
+  const shown = all.filter(
+    (c) =>
+      (!platformId || c.platformId === platformId) && (!stateFilter || stateOf(c) === stateFilter),
+  );
+  const control = (c: Collector, action: 'start' | 'stop') => (reason: string) =>
+    unwrap(
+      client.POST(`/api/v1/collectors/{platform}/{resource}/${action}` as const, {
+        params: { path: pathOf(c.name) },
+        body: reason ? { reason } : {},
+      }),
+    );
+
+  return (
+    <>
+      <h1>Collectors</h1>
+      <p className="muted">
+        Each platform’s collect resources. A stopped collector gets no scheduled runs (its queued
+        ones are cancelled); Run once and the collections API still run it.
+      </p>
+      <div className="inline-form" aria-label="Filters">
+        <select
+          aria-label="Platform"
+          value={platformId}
+          onChange={(e) => set('platformId', e.target.value)}
+        >
+          <option value="">any platform</option>
+          {[...platforms].map(([id, name]) => (
+            <option key={id} value={id}>
+              {name}
+            </option>
+          ))}
+          {platformId && !platforms.has(platformId) ? (
+            <option value={platformId}>{platformId.slice(0, 8)}</option>
+          ) : null}
+        </select>
+        <select
+          aria-label="State"
+          value={stateFilter}
+          onChange={(e) => set('state', e.target.value)}
+        >
+          <option value="">any state</option>
+          {STATES.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+      </div>
+      {started ? (
+        <p role="status">
+          Collection <Link href={`/jobs/${started.jobId}`}>{started.jobId.slice(0, 8)}</Link> of{' '}
+          {started.name} started
+        </p>
+      ) : null}
+      <ErrorBox error={list.error ?? schedules.error} />
+      {list.data && shown.length === 0 ? (
+        <p className="muted">
+          {all.length
+            ? 'No collector matches these filters.'
+            : 'No collectors yet: a platform resource with the collect task is one.'}
+        </p>
+      ) : null}
+      {shown.length ? (
+        <table aria-label="Collectors">
+          <thead>
+            <tr>
+              <th>Platform</th>
+              <th>Resource</th>
+              <th>Params</th>
+              <th>Fan-out</th>
+              <th>Schedule</th>
+              <th>Next run</th>
+              <th>Collecting</th>
+              <th>Last collection</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((c) => {
+              const schedule = schedules.data
+                ? (schedules.data.get(`${c.platformId}/${c.resource}`) ?? null)
+                : undefined;
+              const stop = c.enabled === false ? stops.get(c.name) : undefined;
+              return (
+                <tr key={c.name} data-name={c.name} data-state={stateOf(c)}>
+                  <td>
+                    <Link href={`/platforms/${c.platformId}`}>{pathOf(c.name).platform}</Link>
+                  </td>
+                  <td>{c.resource}</td>
+                  <td>{c.params.length ? <code>{c.params.join(', ')}</code> : '—'}</td>
+                  <td>{c.fanOut ? 'yes' : 'no'}</td>
+                  <td>
+                    <Status value={stateOf(c)} />
+                    {c.enabled === null ? (
+                      <div className="muted">the scheduler does not answer</div>
+                    ) : null}
+                    {stop ? <StopNote entry={stop} /> : null}
+                  </td>
+                  <td>
+                    <NextRun collector={c} schedule={schedule} />
+                  </td>
+                  <td>{c.running ? `${c.running} running` : '—'}</td>
+                  <td>
+                    <LastRun run={c.lastRun} />
+                  </td>
+                  <td>
+                    <Can role="operator">
+                      <div className="row-actions">
+                        {c.enabled !== false ? (
+                          <ActionButton
+                            label="Stop"
+                            danger
+                            reason
+                            confirm={`Stop ${c.name}? It gets no scheduled runs and its queued ones are cancelled; Run once still runs it.`}
+                            action={control(c, 'stop')}
+                            onDone={refresh}
+                          />
+                        ) : null}
+                        {c.enabled !== true ? (
+                          <ActionButton
+                            label="Start"
+                            action={control(c, 'start')}
+                            onDone={refresh}
+                          />
+                        ) : null}
+                        <RunOnce
+                          collector={c}
+                          onStarted={(jobId) => {
+                            setStarted({ jobId, name: c.name });
+                            refresh();
+                          }}
+                        />
+                      </div>
+                    </Can>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      ) : null}
+    </>
+  );
 }
