@@ -1,8 +1,8 @@
-import { useState } from 'react';
 import { useApi } from '../swr.ts';
 import { useSession } from '../context.ts';
 import { ago, fieldsText, time } from '../format.ts';
 import { ApiError, unwrap } from '../session.ts';
+import { Pager, useCursors } from '../pager.tsx';
 import { ActionButton, ErrorBox } from '../ui.tsx';
 
 /** Documents per page: each is a platform's raw item, often a large one. */
@@ -45,9 +45,8 @@ async function download(apiKey: string, jobId: string): Promise<void> {
  */
 export function CollectionDocuments({ jobId, total }: { jobId: string; total: number }) {
   const { client, apiKey } = useSession();
-  // The cursors of the pages shown before this one: the last is this page's.
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors.at(-1);
+  const paging = useCursors(jobId);
+  const { cursor } = paging;
   const { data, error } = useApi(
     ['collection-documents', jobId, cursor, total],
     () =>
@@ -58,7 +57,7 @@ export function CollectionDocuments({ jobId, total }: { jobId: string; total: nu
       ),
     { keepPreviousData: true },
   );
-  const first = cursors.length * PAGE + 1;
+  const first = (paging.page - 1) * PAGE + 1;
   const items = data?.items ?? [];
   return (
     <section aria-label="Documents">
@@ -103,30 +102,12 @@ export function CollectionDocuments({ jobId, total }: { jobId: string; total: nu
           </tbody>
         </table>
       ) : null}
-      {data && (cursors.length > 0 || data.nextCursor) ? (
-        <div className="pager">
-          <span className="muted">
-            {items.length ? `${first}–${first + items.length - 1}` : 'none'} of {total}
-          </span>
-          <button
-            type="button"
-            disabled={!cursors.length}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            Previous
-          </button>
-          <button
-            type="button"
-            disabled={!data.nextCursor}
-            onClick={() => {
-              const next = data.nextCursor;
-              if (next) setCursors((c) => (c.at(-1) === next ? c : [...c, next]));
-            }}
-          >
-            Next
-          </button>
-        </div>
-      ) : null}
+      <Pager
+        paging={paging}
+        nextCursor={data?.nextCursor}
+        labels={['Previous', 'Next']}
+        summary={`${items.length ? `${first}–${first + items.length - 1}` : 'none'} of ${total}`}
+      />
     </section>
   );
 }
