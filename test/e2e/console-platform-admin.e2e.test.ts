@@ -367,8 +367,36 @@ describe('console: an admin edits, deactivates and retires a platform, in headle
     const list = page.getByRole('table', { name: 'Platforms' });
     await list.getByRole('link', { name: otherName, exact: true }).waitFor();
     assert.equal(await list.getByRole('link', { name, exact: true }).count(), 0, 'not listed');
+    await page
+      .getByRole('status')
+      .filter({ hasText: `${name} was retired: its schedules stopped` })
+      .waitFor();
     const gone = await system.api<ErrorView>(`/api/v1/platforms/${platformId}`);
     assert.equal(gone.status, 404, JSON.stringify(gone.body));
+  });
+
+  it('when an admin registers a platform with “Sync every”, then it is scheduled at that interval (sync is off by default)', async () => {
+    const definition = boothPlatform(fake.url);
+    await page.goto(`${system.gatewayUrl}/ui/platforms`);
+    await page.getByRole('button', { name: 'Register a platform' }).click();
+    const form = page.getByRole('form', { name: 'Register a platform' });
+    await form.getByLabel('Name', { exact: true }).fill(definition.name);
+    await form.getByLabel('Base URL').fill(fake.url);
+    await form.getByLabel('Resources (JSON)').fill(JSON.stringify(definition.resources));
+    await form.getByLabel(/^Sync every/).fill('3600');
+    await form.getByRole('button', { name: 'Register' }).click();
+    await page.getByRole('heading', { name: definition.name }).waitFor();
+    const id = page.url().split('/').at(-1) ?? '';
+    const status = await system.api<{
+      isRunning: boolean;
+      syncInterval: number | null;
+      nextFireTimes: string[];
+    }>(`/api/v1/platforms/${id}/sync/status`);
+    assert.equal(status.status, 200, JSON.stringify(status.body));
+    assert.deepEqual(
+      [status.body.isRunning, status.body.syncInterval, status.body.nextFireTimes.length],
+      [true, 3600, 5],
+    );
   });
 
   it('then no page sent a request anywhere but the gateway, and none logged an error', () => {

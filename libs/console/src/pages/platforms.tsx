@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { useApi } from '../swr.ts';
-import { Link, useLocation } from 'wouter';
+import { Link, useLocation, useSearchParams } from 'wouter';
 import type { components } from '@psc/api-client';
 import { useSession } from '../context.ts';
 import { ago, time } from '../format.ts';
@@ -87,7 +87,10 @@ function RegisterForm() {
       baseUrl,
       resources: parsed,
       ...(token ? { auth: { type: 'bearer', token } } : {}),
-      ...(interval ? { schedule: { sync: { intervalSeconds: Number(interval) } } } : {}),
+      // Sync is off by default for every task type: an interval given means "sync that often".
+      ...(interval
+        ? { schedule: { sync: { enabled: true, intervalSeconds: Number(interval) } } }
+        : {}),
     };
     setBusy(true);
     try {
@@ -140,7 +143,7 @@ function RegisterForm() {
         />
       </label>
       <label>
-        Sync every (seconds, optional)
+        Sync every (seconds, optional: empty, no scheduled sync)
         <input
           name="intervalSeconds"
           type="number"
@@ -170,6 +173,9 @@ function RegisterForm() {
 export function Platforms() {
   const { client } = useSession();
   const [showForm, setShowForm] = useState(false);
+  // Set by a platform's page after it retired one (`?retired=<name>`).
+  const [params] = useSearchParams();
+  const retired = params.get('retired');
   const { data, error } = useApi(
     'platforms',
     () => unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 100 } } })),
@@ -178,6 +184,11 @@ export function Platforms() {
   return (
     <>
       <h1>Platforms</h1>
+      {retired ? (
+        <p role="status">
+          {retired} was retired: its schedules stopped and its queued jobs were cancelled.
+        </p>
+      ) : null}
       <Can role="admin">
         <button type="button" onClick={() => setShowForm((v) => !v)}>
           {showForm ? 'Close form' : 'Register a platform'}
