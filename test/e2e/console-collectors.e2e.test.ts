@@ -13,6 +13,8 @@ interface CollectorView {
   params: string[];
   fanOut: boolean;
   enabled: boolean | null;
+  stoppedReason: string | null;
+  stoppedAt: string | null;
   lastRun: { jobId: string; status: string } | null;
 }
 interface CollectionView {
@@ -254,7 +256,7 @@ describe(
       assert.deepEqual(news.slice(2, 6), ['—', 'no', 'enabled', 'not scheduled (runs on demand)']);
     });
 
-    it('when an admin stops a collector, then it asks for a reason first, and the page and the API show it stopped with that reason and who stopped it; Start resumes it', async () => {
+    it('when an admin stops a collector, then it asks for a reason first, and the page and the API show it stopped with that reason and when, and the audit trail who; Start resumes it', async () => {
       const name = `${racing.name}/news`;
       const news = row(page, name);
       const stop = news.getByRole('button', { name: 'Stop', exact: true });
@@ -271,7 +273,9 @@ describe(
       await ask.getByLabel('Reason to stop').fill(STOP_REASON);
       await ask.getByRole('button', { name: 'Stop', exact: true }).click();
       await page.locator(`tr[data-name="${name}"][data-state="stopped"]`).waitFor();
-      assert.equal((await collectorOf(racing.name, 'news')).enabled, false);
+      const stopped = await collectorOf(racing.name, 'news');
+      assert.deepEqual([stopped.enabled, stopped.stoppedReason], [false, STOP_REASON]);
+      assert.ok(stopped.stoppedAt, 'when it was stopped');
       const audit = await system.api<{
         items: { actorKeyId: string; details: Record<string, unknown> }[];
       }>('/api/v1/audit?action=collector.stop');
@@ -279,7 +283,7 @@ describe(
       assert.equal(audit.body.items[0]?.details.resource, 'news');
       const note = news.locator(`[data-stop-reason="${STOP_REASON}"]`);
       await note.waitFor();
-      assert.match((await note.textContent()) ?? '', new RegExp(`by ${adminName} \\(you\\)`));
+      assert.match((await note.textContent()) ?? '', new RegExp(`^“${STOP_REASON}” · \\d+ s ago$`));
       assert.equal((await news.locator('td').nth(5).textContent())?.trim(), 'none while stopped');
       assert.equal(await stop.count(), 0, 'a stopped collector offers no Stop');
 
@@ -506,6 +510,8 @@ describe(
                 (await collectors()).map((c) => (c.enabled ? 'enabled' : 'stopped')),
               );
               assert.ok((await rowData(collectorRows(p), 'state')).includes('stopped'));
+              // Why it was stopped, for every role.
+              await p.locator('[data-stop-reason="season over"]').waitFor();
             },
           ],
           [

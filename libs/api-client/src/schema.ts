@@ -3552,6 +3552,8 @@ export interface components {
       params: string[];
       fanOut: boolean;
       enabled: boolean | null;
+      stoppedReason: string | null;
+      stoppedAt: string | null;
       running: number;
       lastRun: {
         /** Format: uuid */

@@ -110,13 +110,21 @@ export const collectorStatus = z.object({
    * when the scheduler, which holds the switch, did not answer: the rest is the collector's own.
    */
   enabled: z.boolean().nullable(),
+  /** Why it was stopped (the reason given with the stop; null when none, or when it runs). */
+  stoppedReason: z.string().nullable(),
+  /** When it was stopped; null when it runs, or when the scheduler did not answer. */
+  stoppedAt: z.iso.datetime().nullable(),
   running: count,
   lastRun: collection.nullable(),
 });
 export type CollectorStatus = z.infer<typeof collectorStatus>;
 
 /** A collector as the collector service knows it: its resource and its runs. */
-export const collectorInfo = collectorStatus.omit({ enabled: true });
+export const collectorInfo = collectorStatus.omit({
+  enabled: true,
+  stoppedReason: true,
+  stoppedAt: true,
+});
 export type CollectorInfo = z.infer<typeof collectorInfo>;
 
 export const collectionGet = defineRpc(

@@ -4,22 +4,18 @@ import type { ApiClient, components } from '@psc/api-client';
 import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, time } from '../format.ts';
-import { allows, unwrap } from '../session.ts';
+import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox, Status } from '../ui.tsx';
 import { childrenText } from './collect-collection.tsx';
 import { pathOf, RunOnce } from './collect-run-once.tsx';
-import { useApiKeys } from './access-keys.tsx';
 
 type Collector = components['schemas']['CollectorStatus'];
 type Schedule = components['schemas']['Schedule'];
-type AuditEntry = components['schemas']['AuditPage']['items'][number];
 
 /** Next due times move only when a run is made: read less often than the live list. */
 const SCHEDULES_MS = 5000;
 /** Pages of schedules read at most (500 a page): every platform's resources and task types. */
 const MAX_PAGES = 10;
-/** The newest collector stops searched for the reason of each stopped one. */
-const STOPS_SEARCHED = 100;
 
 const STATES = ['enabled', 'stopped'] as const;
 const stateOf = (c: Collector) =>
@@ -48,45 +44,18 @@ async function collectSchedules(
   return found;
 }
 
-/**
- * Why and by whom each stopped collector was stopped, from the audit trail (admins only: the
- * collectors API says whether one is stopped, not why). The newest stop of a collector is the one
- * that holds while it stays stopped.
- */
-function useStops(stopped: string[]): Map<string, AuditEntry> {
-  const { client, role } = useSession();
-  const admin = allows(role, 'admin');
-  const { data } = useApi(
-    admin && stopped.length ? ['collector-stops', ...stopped] : null,
-    () =>
-      unwrap(
-        client.GET('/api/v1/audit', {
-          params: { query: { action: 'collector.stop', limit: STOPS_SEARCHED } },
-        }),
-      ),
-    { refreshInterval: LIVE_MS },
-  );
-  const stops = new Map<string, AuditEntry>();
-  for (const entry of data?.items ?? []) {
-    const { platform, resource } = entry.details;
-    const name = `${String(platform)}/${String(resource)}`;
-    if (!stops.has(name)) stops.set(name, entry);
-  }
-  return stops;
-}
-
-/** A stop's reason, key and time; rendered only for an entry found, so only for admins. */
-function StopNote({ entry }: { entry: AuditEntry }) {
-  const { keyId } = useSession();
-  const keys = useApiKeys();
-  const reason = typeof entry.details.reason === 'string' ? entry.details.reason : null;
-  const who =
-    keys.data?.find((k) => k.id === entry.actorKeyId)?.name ?? entry.actorKeyId.slice(0, 8);
+/** Why and when a stopped collector was stopped, as the API says (who: the audit trail). */
+function StopNote({ collector }: { collector: Collector }) {
+  const reason = collector.stoppedReason;
   return (
     <div className="muted" data-stop-reason={reason ?? ''}>
-      {reason ? <span className="reason">“{reason}”</span> : 'no reason given'} · by {who}
-      {entry.actorKeyId === keyId ? ' (you)' : ''} ·{' '}
-      <span title={time(entry.at)}>{ago(entry.at)}</span>
+      {reason ? <span className="reason">“{reason}”</span> : 'no reason given'}
+      {collector.stoppedAt ? (
+        <>
+          {' · '}
+          <span title={time(collector.stoppedAt)}>{ago(collector.stoppedAt)}</span>
+        </>
+      ) : null}
     </div>
   );
 }
@@ -166,7 +135,6 @@ export function Collectors() {
     { refreshInterval: SCHEDULES_MS },
   );
   const all = list.data?.items ?? [];
-  const stops = useStops(all.filter((c) => c.enabled === false).map((c) => c.name));
   const refresh = () => {
     void list.mutate();
     void schedules.mutate();
@@ -253,7 +221,6 @@ export function Collectors() {
               const schedule = schedules.data
                 ? (schedules.data.get(`${c.platformId}/${c.resource}`) ?? null)
                 : undefined;
-              const stop = c.enabled === false ? stops.get(c.name) : undefined;
               return (
                 <tr key={c.name} data-name={c.name} data-state={stateOf(c)}>
                   <td>
@@ -267,7 +234,7 @@ export function Collectors() {
                     {c.enabled === null ? (
                       <div className="muted">the scheduler does not answer</div>
                     ) : null}
-                    {stop ? <StopNote entry={stop} /> : null}
+                    {c.enabled === false ? <StopNote collector={c} /> : null}
                   </td>
                   <td>
                     <NextRun collector={c} schedule={schedule} />

@@ -7,6 +7,7 @@ import {
   collectorStatus,
   collectorStatusGet,
   controlReason,
+  type CollectScheduleState,
   type CollectorInfo,
   type CollectorStatus as Status,
 } from '@psc/contracts';
@@ -99,6 +100,16 @@ export function collectorRoutes(rpc: RpcClient<'gateway'>): Router {
   const runNow = createRunNow(rpc);
   const ops = collectorOperations;
 
+  type Switch = Pick<Status, 'enabled' | 'stoppedReason' | 'stoppedAt'>;
+  /** The scheduler did not answer: the switch is unknown. */
+  const UNKNOWN: Switch = { enabled: null, stoppedReason: null, stoppedAt: null };
+  const RUNS: Switch = { enabled: true, stoppedReason: null, stoppedAt: null };
+  /** A collector's switch as the scheduler holds it (a stop, or none), with a stop's reason and time. */
+  const switchOf = (state: CollectScheduleState | undefined): Switch =>
+    !state || state.enabled
+      ? RUNS
+      : { enabled: false, stoppedReason: state.reason, stoppedAt: state.stoppedAt };
+
   /**
    * The collector's view of its collectors with the scheduler's switch of each. While the
    * scheduler is away (503, 504) they are listed with `enabled: null`: an operator looking into
@@ -112,9 +123,12 @@ export function collectorRoutes(rpc: RpcClient<'gateway'>): Router {
         throw err;
       }),
     ]);
-    if (!stops) return infos.map((c) => ({ ...c, enabled: null }));
-    const stopped = new Set(stops.items.map((s) => `${s.platformId}/${s.resource}`));
-    return infos.map((c) => ({ ...c, enabled: !stopped.has(`${c.platformId}/${c.resource}`) }));
+    if (!stops) return infos.map((c) => ({ ...c, ...UNKNOWN }));
+    const stopped = new Map(stops.items.map((s) => [`${s.platformId}/${s.resource}`, s]));
+    return infos.map((c) => ({
+      ...c,
+      ...switchOf(stopped.get(`${c.platformId}/${c.resource}`)),
+    }));
   }
 
   route(router, ops.list, async (ctx) => {
@@ -132,13 +146,13 @@ export function collectorRoutes(rpc: RpcClient<'gateway'>): Router {
       // The collector knows the collector by name (404 if there is none); the scheduler owns
       // its schedule.
       const info = await rpc.call(collectorStatusGet, { name });
-      const { enabled } = await rpc.call(collectScheduleControl, {
+      const state = await rpc.call(collectScheduleControl, {
         platformId: info.platformId,
         resource: info.resource,
         action,
         ...(body?.reason ? { reason: body.reason } : {}),
       });
-      ctx.body = { ...info, enabled } satisfies Status;
+      ctx.body = { ...info, ...switchOf(state) } satisfies Status;
     });
   }
   route(router, ops.once, async (ctx, { params: name, body: run }) => {
