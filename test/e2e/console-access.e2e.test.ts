@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { waitFor } from '@psc/testing';
-import { launchChromium, signIn } from '../support/browser.ts';
+import { consoleWatch, hrefs, launchChromium, rowData, signIn } from '../support/browser.ts';
 import { boothPlatform } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 
@@ -45,28 +45,11 @@ describe('console Access page (API keys and audit trail) in headless Chromium', 
     'webhook.created',
     'platform.created',
   ];
-  /** Requests the pages sent anywhere but the gateway; must stay empty. */
-  const elsewhere: string[] = [];
-  /** Console errors (CSP violations, failed loads, React errors); must stay empty. */
-  const problems: string[] = [];
-
-  function watch(context: BrowserContext): void {
-    context.on('request', (request) => {
-      const url = request.url();
-      if (!url.startsWith(`${system.gatewayUrl}/`) && !/^(data|blob):/.test(url)) {
-        elsewhere.push(url);
-      }
-    });
-    context.on('page', (p) => {
-      p.on('console', (message) => {
-        // The 401 a revoked key gets is an answer the console acts on (it signs out).
-        if (message.type() === 'error' && !/status of 401/.test(message.text())) {
-          problems.push(`${message.text()} (${message.location().url})`);
-        }
-      });
-      p.on('pageerror', (err) => problems.push(err.message));
-    });
-  }
+  const { elsewhere, problems, watch } = consoleWatch(
+    () => system.gatewayUrl,
+    // The 401 a revoked key gets is an answer the console acts on (it signs out).
+    (text) => /status of 401/.test(text),
+  );
 
   const createKey = async (name: string, role: string): Promise<NewKey> => {
     const created = await system.api<NewKey>('/api/v1/api-keys', { body: { name, role } });
@@ -74,8 +57,6 @@ describe('console Access page (API keys and audit trail) in headless Chromium', 
     return created.body;
   };
   const statusOf = async (apiKey: string) => (await system.api('/api/v1/me', { apiKey })).status;
-  const rowData = async (rows: Locator, name: string) =>
-    Promise.all((await rows.all()).map((r) => r.getAttribute(`data-${name}`)));
   /** Runs in the page; a string, as this file is typed for Node, not the DOM. */
   const inPage = <T>(p: Page, script: string) => p.evaluate<T>(script);
 
@@ -228,10 +209,8 @@ describe('console Access page (API keys and audit trail) in headless Chromium', 
     assert.match(revokedTarget ?? '', new RegExp(`^api-key ${formKey.name}`));
     assert.equal(revokedBy, `${BOOTSTRAP_NAME} (you)`);
 
-    const links = async (action: string) => {
-      const anchors = await page.locator(`tr[data-action="${action}"] td:nth-child(3) a`).all();
-      return Promise.all(anchors.map((a) => a.getAttribute('href')));
-    };
+    const links = (action: string) =>
+      hrefs(page.locator(`tr[data-action="${action}"] td:nth-child(3) a`));
     assert.deepEqual(await links('scheduler.pause'), [
       '/ui/scheduler',
       '/ui/access?targetId=scheduler',

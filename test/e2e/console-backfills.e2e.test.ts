@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startFakePlatform, waitFor, type FakePlatform, type FakeReply } from '@psc/testing';
-import { launchChromium, signIn } from '../support/browser.ts';
+import { consoleWatch, hrefs, launchChromium, rowData, signIn } from '../support/browser.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 
 type Progress = Record<string, number>;
@@ -63,39 +63,16 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
   let formBackfill = '';
   /** The backfill the operator cancelled. */
   let cancelledBackfill = '';
-  /** Requests the pages sent anywhere but the gateway; must stay empty. */
-  const elsewhere: string[] = [];
-  /** Console errors (CSP violations, failed loads, React errors); must stay empty. */
-  const problems: string[] = [];
-
-  function watch(context: BrowserContext): void {
-    context.on('request', (request) => {
-      const url = request.url();
-      if (!url.startsWith(`${system.gatewayUrl}/`) && !/^(data|blob):/.test(url)) {
-        elsewhere.push(url);
-      }
-    });
-    context.on('page', (p) => {
-      p.on('console', (message) => {
-        // The 422 of a backfill whose range ends before it starts is an answer the form shows.
-        const shown =
-          /status of 422/.test(message.text()) &&
-          message.location().url.endsWith('/api/v1/backfills');
-        if (message.type() === 'error' && !shown) {
-          problems.push(`${message.text()} (${message.location().url})`);
-        }
-      });
-      p.on('pageerror', (err) => problems.push(err.message));
-    });
-  }
+  const { elsewhere, problems, watch } = consoleWatch(
+    () => system.gatewayUrl,
+    // The 422 of a backfill whose range ends before it starts is an answer the form shows.
+    (text, url) => /status of 422/.test(text) && url.endsWith('/api/v1/backfills'),
+  );
 
   const backfillOf = async (id: string) =>
     (await system.api<BackfillView>(`/api/v1/backfills/${id}`)).body;
   const listed = async (query = '') =>
     (await system.api<{ items: BackfillView[] }>(`/api/v1/backfills?limit=100${query}`)).body.items;
-  /** The `data-<name>` attribute of each of `rows`, in order. */
-  const rowData = async (rows: Locator, name: string) =>
-    Promise.all((await rows.all()).map((r) => r.getAttribute(`data-${name}`)));
   const backfillRows = (p: Page) => p.locator('table[aria-label="Backfills"] tbody tr[data-id]');
 
   async function keyOf(role: 'operator' | 'viewer'): Promise<string> {
@@ -344,15 +321,10 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
       .items;
     assert.ok(all.length > ofBackfill.length, 'other jobs exist that the filter must leave out');
 
+    // Each row's first link is its job's.
     const shown = async () =>
-      (
-        await Promise.all(
-          (await page.locator('table[aria-label="Jobs"] tbody tr').all()).map(
-            async (r) => (await r.getByRole('link').first().getAttribute('href')) ?? '',
-          ),
-        )
-      )
-        .map((href) => href.split('/').at(-1))
+      (await hrefs(page.locator('table[aria-label="Jobs"] tbody tr td:first-child a')))
+        .map((href) => (href ?? '').split('/').at(-1))
         .sort();
     const expected = [...ofBackfill].sort();
     for (const pass of ['first load', 'after a reload']) {

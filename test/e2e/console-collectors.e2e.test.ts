@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startFakePlatform, waitFor, type FakePlatform, type FakeReply } from '@psc/testing';
-import { launchChromium, signIn } from '../support/browser.ts';
+import { consoleWatch, launchChromium, rowData, signIn } from '../support/browser.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 
 interface CollectorView {
@@ -74,30 +74,11 @@ describe(
     };
     /** The collection Run once started. */
     let collectionId = '';
-    /** Requests the pages sent anywhere but the gateway; must stay empty. */
-    const elsewhere: string[] = [];
-    /** Console errors (CSP violations, failed loads, React errors); must stay empty. */
-    const problems: string[] = [];
-
-    function watch(context: BrowserContext): void {
-      context.on('request', (request) => {
-        const url = request.url();
-        if (!url.startsWith(`${system.gatewayUrl}/`) && !/^(data|blob):/.test(url)) {
-          elsewhere.push(url);
-        }
-      });
-      context.on('page', (p) => {
-        p.on('console', (message) => {
-          // The 422 of a Run once without its param is an answer the form shows.
-          const shown =
-            /status of 422/.test(message.text()) && message.location().url.endsWith('/once');
-          if (message.type() === 'error' && !shown) {
-            problems.push(`${message.text()} (${message.location().url})`);
-          }
-        });
-        p.on('pageerror', (err) => problems.push(err.message));
-      });
-    }
+    const { elsewhere, problems, watch } = consoleWatch(
+      () => system.gatewayUrl,
+      // The 422 of a Run once without its param is an answer the form shows.
+      (text, url) => /status of 422/.test(text) && url.endsWith('/once'),
+    );
 
     const collectors = async () =>
       (await system.api<{ items: CollectorView[] }>('/api/v1/collectors')).body.items;
@@ -107,13 +88,6 @@ describe(
       (await system.api<CollectionView>(`/api/v1/collections/${id}`)).body;
     const documents = async (id: string, query = '') =>
       (await system.api<DocumentPage>(`/api/v1/collections/${id}/documents?${query}`)).body;
-    /** The `data-<name>` attribute of each of `rows`, in order, read at once (rows re-render). */
-    const rowData = (rows: Locator, name: string) =>
-      rows.evaluateAll(
-        (els: { getAttribute(name: string): string | null }[], attr: string) =>
-          els.map((e) => e.getAttribute(attr)),
-        `data-${name}`,
-      );
     const collectorRows = (p: Page) => p.locator('table[aria-label="Collectors"] tbody tr');
     const row = (p: Page, name: string) => p.locator(`tr[data-name="${name}"]`);
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
-import { launchChromium, signIn } from '../support/browser.ts';
+import { consoleWatch, launchChromium, signIn } from '../support/browser.ts';
 import { boothPlatform } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 
@@ -41,32 +41,14 @@ describe('console: an admin edits, deactivates and retires a platform, in headle
   let name = '';
   /** Another platform, so the list the retirement lands on has a row to wait for. */
   let otherName = '';
-  /** Requests the pages sent anywhere but the gateway; must stay empty. */
-  const elsewhere: string[] = [];
-  /** Console errors (CSP violations, failed loads, React errors); must stay empty. */
-  const problems: string[] = [];
-
-  function watch(context: BrowserContext): void {
-    context.on('request', (request) => {
-      const url = request.url();
-      if (!url.startsWith(`${system.gatewayUrl}/`) && !/^(data|blob):/.test(url)) {
-        elsewhere.push(url);
-      }
-    });
-    context.on('page', (p) => {
-      p.on('console', (message) => {
-        // The 412 of a stale save and the 422 of an invalid one are answers the page shows; a
-        // poll of the retired platform's page that crossed its retirement gets its 404.
-        const url = message.location().url;
-        const text = message.text();
-        const shown =
-          (/status of (412|422)/.test(text) && url.endsWith(`/platforms/${platformId}`)) ||
-          (/status of 404/.test(text) && url.includes(`/platforms/${platformId}`));
-        if (message.type() === 'error' && !shown) problems.push(`${text} (${url})`);
-      });
-      p.on('pageerror', (err) => problems.push(err.message));
-    });
-  }
+  const { elsewhere, problems, watch } = consoleWatch(
+    () => system.gatewayUrl,
+    // The 412 of a stale save and the 422 of an invalid one are answers the page shows; a poll of
+    // the retired platform's page that crossed its retirement gets its 404.
+    (text, url) =>
+      (/status of (412|422)/.test(text) && url.endsWith(`/platforms/${platformId}`)) ||
+      (/status of 404/.test(text) && url.includes(`/platforms/${platformId}`)),
+  );
 
   const read = async () => {
     const got = await system.api<PlatformView>(`/api/v1/platforms/${platformId}`);

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Webhook as Verifier } from 'standardwebhooks';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
-import { launchChromium, signIn } from '../support/browser.ts';
+import { consoleWatch, launchChromium, rowData, signIn } from '../support/browser.ts';
 import { boothPagesResource, boothPlatform } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
@@ -52,40 +52,15 @@ describe('operator console in headless Chromium', () => {
   let deadForViewer = '';
   /** A job that retried, died and succeeded as a replay: log lines of every level. */
   let replayedJobId = '';
-  /** Requests the pages sent anywhere but the gateway; must stay empty. */
-  const elsewhere: string[] = [];
-  /** Console errors (CSP violations, failed loads, React errors); must stay empty. */
-  const problems: string[] = [];
-
-  function watch(context: BrowserContext): void {
-    context.on('request', (request) => {
-      const url = request.url();
-      if (!url.startsWith(`${system.gatewayUrl}/`) && !/^(data|blob):/.test(url)) {
-        elsewhere.push(url);
-      }
-    });
-    context.on('page', (p) => {
-      p.on('console', (message) => {
-        // A 401 for a wrong key, 403s, the 422 of a platform test without its param, of a
-        // webhook to a refused address and of a replay with a [redacted] param are answers the
-        // page shows, not faults.
-        const url = message.location().url;
-        const shown =
-          /status of 40[13]/.test(message.text()) ||
-          (/status of 422/.test(message.text()) &&
-            (url.endsWith('/test') || url.endsWith('/api/v1/webhooks') || url.endsWith('/replay')));
-        if (message.type() === 'error' && !shown) {
-          // A failed load's text does not say what failed; its location is the resource.
-          problems.push(`${message.text()} (${message.location().url})`);
-        }
-      });
-      p.on('pageerror', (err) => problems.push(err.message));
-    });
-  }
-
-  /** The `data-<name>` attribute of each of `rows`, in order. */
-  const rowData = async (rows: Locator, name: string) =>
-    Promise.all((await rows.all()).map((r) => r.getAttribute(`data-${name}`)));
+  const { elsewhere, problems, watch } = consoleWatch(
+    () => system.gatewayUrl,
+    // A 401 for a wrong key, 403s, the 422 of a platform test without its param, of a webhook to a
+    // refused address and of a replay with a [redacted] param are answers the page shows.
+    (text, url) =>
+      /status of 40[13]/.test(text) ||
+      (/status of 422/.test(text) &&
+        (url.endsWith('/test') || url.endsWith('/api/v1/webhooks') || url.endsWith('/replay'))),
+  );
 
   /**
    * A platform whose one resource, `orders`, answers 500 until `fake.setFault(null, { path })`;
