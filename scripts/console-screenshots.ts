@@ -1,8 +1,8 @@
 /**
  * Regenerates the console's screenshots in docs/console/ (shown in the README) from a real
  * system: five services on a fresh vhost and database, a fake platform on loopback, a synced
- * platform, a drift report, a dead job, webhooks to a loopback receiver, backfills, API keys and
- * a paused scheduler, photographed in headless Chromium.
+ * platform, a drift report, a dead job, webhooks to a loopback receiver, collectors and a
+ * collection, backfills, API keys and a paused scheduler, photographed in headless Chromium.
  *
  *   TEST_INFRA=external node scripts/console-screenshots.ts
  */
@@ -117,6 +117,29 @@ try {
     { timeoutMs: 60_000, message: 'the week backfilled' },
   );
   await api(`/api/v1/backfills/${month}/cancel`, { body: { reason: 'orders API in maintenance' } });
+  // A platform collected from, not synced: one collector run once, one stopped with a reason.
+  const collected = (name: string) => ({
+    name,
+    tasks: ['collect'],
+    request: { path: '/booth/all' },
+    itemsPath: 'data',
+    key: 'boothName',
+    mapping: { name: 'boothName', usage: 'boothUsageTable' },
+  });
+  await api('/api/v1/platforms', {
+    body: {
+      name: 'venues',
+      baseUrl: fake.url,
+      resources: [collected('booth-list'), collected('booth-history')],
+    },
+  });
+  const collection = await api<{ jobId: string }>('/api/v1/collectors/venues/booth-list/once', {
+    body: {},
+  });
+  await finished(collection.body.jobId);
+  await api('/api/v1/collectors/venues/booth-history/stop', {
+    body: { reason: 'history moved to the archive API' },
+  });
   // Keys a team would have besides the admin's: the Access page lists them.
   for (const [name, role] of [
     ['ci-deployer', 'operator'],
@@ -165,6 +188,12 @@ try {
     await p.locator(`tr[data-id="${onCall}"]`).getByRole('button', { name: 'Deliveries' }).click();
     await p.locator('tr[data-status="succeeded"]').first().waitFor();
   });
+  await shoot('collectors', '/collectors', (p) =>
+    p.locator('[data-stop-reason="history moved to the archive API"]').waitFor(),
+  );
+  await shoot('collection', `/jobs/${collection.body.jobId}`, (p) =>
+    p.getByRole('table', { name: 'Documents' }).locator('tbody tr').first().waitFor(),
+  );
   await shoot('backfills', `/backfills?open=${week}`, (p) =>
     p.locator(`tr[data-id="${month}"][data-status="cancelled"]`).waitFor(),
   );
