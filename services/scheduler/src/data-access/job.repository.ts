@@ -155,8 +155,8 @@ const NEW_JOB_RECORD = `j(id uuid, platform_id uuid, resource text, task_type te
  * New jobs as one record each of `jsonb_to_recordset`, inserted by a CTE of the statement that
  * also writes their `job.run` messages to the outbox: an enqueue is one autocommitted round trip.
  * Each record names the revision of its platform's projection the jobs were made from; a platform
- * no longer at that revision, active and not deleted makes its jobs' `platform_id` null, which the column
- * refuses, so the whole statement fails (the jobs and their `job.run`s) and
+ * no longer at that revision, active and not deleted makes its jobs' `platform_id` null, which
+ * the column refuses, so the whole statement fails (the jobs and their `job.run`s) and
  * {@link StalePlatformError} says why.
  */
 const NEW_JOBS = `new_jobs as (

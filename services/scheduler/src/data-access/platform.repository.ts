@@ -61,6 +61,57 @@ const toView = (r: PlatformRow): PlatformView => ({
 export function createPlatformRepository(knex: Knex, schema: string) {
   const platforms = (q: Knex | Knex.Transaction = knex) => q.withSchema(schema).table('platforms');
 
+  /**
+   * `upsert` for many summaries in one statement; the ids it changed. A summary of the version
+   * already projected is applied too when it says something else: the projection was made
+   * from an event that lacked it (an older registry's) and the registry's platform is right.
+   */
+  async function upsertMany(summaries: readonly PlatformSummary[], at: Date): Promise<string[]> {
+    if (summaries.length === 0) return [];
+    const rows = summaries.map((p) => ({
+      id: p.id,
+      name: p.name,
+      active: p.active,
+      priority: p.priority,
+      version: p.version,
+      base_url: p.baseUrl ?? null,
+      schedule: p.schedule ?? null,
+      resources: p.resources,
+    }));
+    const result = await knex.raw<{ rows: { id: string }[] }>(
+      `WITH applied AS (
+         INSERT INTO ??.platforms AS platforms
+           (id, name, active, priority, version, base_url, schedule, resources, updated_at)
+         SELECT id, name, active, priority, version, base_url, schedule, resources, ?
+           FROM jsonb_to_recordset(?::jsonb) AS s(id uuid, name text, active boolean,
+                  priority smallint, version integer, base_url text, schedule jsonb,
+                  resources jsonb)
+         ON CONFLICT (id) DO UPDATE SET
+           name = EXCLUDED.name, active = EXCLUDED.active, priority = EXCLUDED.priority,
+           version = EXCLUDED.version, revision = platforms.revision + 1,
+           base_url = EXCLUDED.base_url, schedule = EXCLUDED.schedule,
+           resources = EXCLUDED.resources, updated_at = EXCLUDED.updated_at
+         WHERE NOT platforms.deleted
+           AND (platforms.version < EXCLUDED.version
+             OR (platforms.version = EXCLUDED.version
+               AND (platforms.name, platforms.active, platforms.priority, platforms.base_url,
+                    platforms.schedule, platforms.resources)
+                 IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.active, EXCLUDED.priority,
+                    EXCLUDED.base_url, EXCLUDED.schedule, EXCLUDED.resources)))
+         RETURNING id, resources
+       ), gone AS (
+         DELETE FROM ??.collect_stops s USING applied a
+          WHERE s.platform_id = a.id
+            AND NOT EXISTS (
+              SELECT 1 FROM jsonb_array_elements(a.resources) r
+               WHERE r->>'name' = s.resource AND r->'tasks' @> '["collect"]'::jsonb)
+       )
+       SELECT id FROM applied`,
+      [schema, at, JSON.stringify(rows), schema],
+    );
+    return result.rows.map((r) => r.id);
+  }
+
   return {
     /**
      * Applies a summary unless a newer version (or its deletion) is already known. In the same
@@ -69,59 +120,10 @@ export function createPlatformRepository(knex: Knex, schema: string) {
      * starts running, as any new collector does.
      */
     async upsert(summary: PlatformSummary, at: Date): Promise<boolean> {
-      return (await this.upsertMany([summary], at)).length > 0;
+      return (await upsertMany([summary], at)).length > 0;
     },
 
-    /**
-     * `upsert` for many summaries in one statement; the ids it changed. A summary of the version
-     * already projected is applied too when it says something else: the projection was made
-     * from an event that lacked it (an older registry's) and the registry's platform is right.
-     */
-    async upsertMany(summaries: readonly PlatformSummary[], at: Date): Promise<string[]> {
-      if (summaries.length === 0) return [];
-      const rows = summaries.map((p) => ({
-        id: p.id,
-        name: p.name,
-        active: p.active,
-        priority: p.priority,
-        version: p.version,
-        base_url: p.baseUrl ?? null,
-        schedule: p.schedule ?? null,
-        resources: p.resources,
-      }));
-      const result = await knex.raw<{ rows: { id: string }[] }>(
-        `WITH applied AS (
-           INSERT INTO ??.platforms AS platforms
-             (id, name, active, priority, version, base_url, schedule, resources, updated_at)
-           SELECT id, name, active, priority, version, base_url, schedule, resources, ?
-             FROM jsonb_to_recordset(?::jsonb) AS s(id uuid, name text, active boolean,
-                    priority smallint, version integer, base_url text, schedule jsonb,
-                    resources jsonb)
-           ON CONFLICT (id) DO UPDATE SET
-             name = EXCLUDED.name, active = EXCLUDED.active, priority = EXCLUDED.priority,
-             version = EXCLUDED.version, revision = platforms.revision + 1,
-             base_url = EXCLUDED.base_url, schedule = EXCLUDED.schedule,
-             resources = EXCLUDED.resources, updated_at = EXCLUDED.updated_at
-           WHERE NOT platforms.deleted
-             AND (platforms.version < EXCLUDED.version
-               OR (platforms.version = EXCLUDED.version
-                 AND (platforms.name, platforms.active, platforms.priority, platforms.base_url,
-                      platforms.schedule, platforms.resources)
-                   IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.active, EXCLUDED.priority,
-                      EXCLUDED.base_url, EXCLUDED.schedule, EXCLUDED.resources)))
-           RETURNING id, resources
-         ), gone AS (
-           DELETE FROM ??.collect_stops s USING applied a
-            WHERE s.platform_id = a.id
-              AND NOT EXISTS (
-                SELECT 1 FROM jsonb_array_elements(a.resources) r
-                 WHERE r->>'name' = s.resource AND r->'tasks' @> '["collect"]'::jsonb)
-         )
-         SELECT id FROM applied`,
-        [schema, at, JSON.stringify(rows), schema],
-      );
-      return result.rows.map((r) => r.id);
-    },
+    upsertMany,
 
     /** Projected platforms (not deleted), by id after `afterId`: their ids and versions. */
     async projectedAfter(

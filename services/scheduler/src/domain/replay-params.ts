@@ -1,5 +1,5 @@
 import { MAX_PARAMS_BYTES, REDACTED, type Job } from '@psc/contracts';
-import { NotFoundError, ValidationError, mergePatch } from '@psc/core';
+import { AppError, ValidationError, mergePatch } from '@psc/core';
 import type { PlatformView } from '../data-access/platform.repository.ts';
 import { missingParamDetails, refuseMissingParams } from './collect-params.ts';
 
@@ -60,7 +60,8 @@ export function createReplayParamsCheck(deps: {
     }
     if (job.taskType !== 'collect') return;
     const platform = await deps.platformById(job.platformId).catch((err: unknown) => {
-      if (err instanceof NotFoundError) return undefined;
+      // A 404, the projection's or the registry's (an AppError through the RPC client).
+      if (err instanceof AppError && err.status === 404) return undefined;
       throw err;
     });
     const resource = platform?.resources.find((r) => r.name === job.resource);
