@@ -115,10 +115,12 @@ describe(
           return Promise.resolve();
         },
       });
-      await waitFor(() => onB.length === 2, {
-        timeoutMs: 10_000,
-        message: 'the two held by A handled by B',
-      });
+      // A reports a hand-back once the broker confirmed the fresh copy, and B may have run that
+      // copy before the confirm reached A: wait for both.
+      await waitFor(
+        () => onB.length === 2 && a.events.filter((e) => e.name === 'handed-back').length === 2,
+        { timeoutMs: 10_000, message: 'the two held by A handed back and handled by B' },
+      );
       assert.deepEqual(onA, [0], 'the long one still runs on A alone');
       assert.deepEqual(
         onB.sort((x, y) => x.n - y.n),
