@@ -8,6 +8,7 @@ import { unwrap } from '../session.ts';
 import { Pager, pageSummary, useCursors } from '../pager.tsx';
 import { ErrorBox, Section } from '../ui.tsx';
 import { useApiKeys } from './access-keys.tsx';
+import { usePlatformNames } from '../filters.tsx';
 
 type Entry = components['schemas']['AuditPage']['items'][number];
 
@@ -134,10 +135,7 @@ export function AuditTrail() {
 
   const keys = useApiKeys();
   const names = new Map((keys.data ?? []).map((k) => [k.id, k.name]));
-  const platforms = useApi('platform-names', () =>
-    unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
-  );
-  const platformNames = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
+  const platformNames = usePlatformNames();
 
   const { data, error } = useApi(
     ['audit', filterKey, cursor],

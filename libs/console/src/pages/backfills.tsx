@@ -1,5 +1,5 @@
 import { Fragment, useState } from 'react';
-import { Link, useSearchParams } from 'wouter';
+import { Link } from 'wouter';
 import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, time } from '../format.ts';
@@ -9,6 +9,7 @@ import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
 import { BackfillDetail } from './backfill-detail.tsx';
 import { BackfillForm } from './backfill-form.tsx';
 import { ProgressCell, rangeText, type Backfill } from './backfill-view.tsx';
+import { PlatformSelect, usePlatforms, useUrlFilters } from '../filters.tsx';
 
 /** Backfills per page; "Older" pages back with the API's cursor. */
 const PAGE = 50;
@@ -22,7 +23,7 @@ const LIST_MS = 5000;
  */
 export function Backfills() {
   const { client } = useSession();
-  const [params, setParams] = useSearchParams();
+  const { params, set } = useUrlFilters();
   const platformId = params.get('platformId') ?? '';
   const open = params.get('open') ?? '';
   const [showForm, setShowForm] = useState(false);
@@ -30,20 +31,8 @@ export function Backfills() {
   const paging = useCursors(platformId);
   const { cursor } = paging;
 
-  const set = (name: string, value: string) =>
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        if (value) next.set(name, value);
-        else next.delete(name);
-        return next;
-      },
-      { replace: true },
-    );
-  const platforms = useApi('platform-names', () =>
-    unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
-  );
-  const names = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
+  const platforms = usePlatforms();
+  const { names } = platforms;
   const { data, error, mutate } = useApi(
     ['backfills', platformId, cursor],
     () =>
@@ -77,7 +66,7 @@ export function Backfills() {
         {showForm ? (
           <Section title="New backfill">
             <BackfillForm
-              platforms={platforms.data?.items ?? []}
+              platforms={platforms.items}
               onCreated={(b) => {
                 setShowForm(false);
                 setOutcome(
@@ -93,21 +82,7 @@ export function Backfills() {
         ) : null}
       </Can>
       <div className="inline-form" aria-label="Filters">
-        <select
-          aria-label="Platform"
-          value={platformId}
-          onChange={(e) => set('platformId', e.target.value)}
-        >
-          <option value="">any platform</option>
-          {[...names].map(([id, name]) => (
-            <option key={id} value={id}>
-              {name}
-            </option>
-          ))}
-          {platformId && !names.has(platformId) ? (
-            <option value={platformId}>{platformId.slice(0, 8)}</option>
-          ) : null}
-        </select>
+        <PlatformSelect value={platformId} names={names} onChange={(id) => set('platformId', id)} />
       </div>
       {outcome ? <p role="status">{outcome}</p> : null}
       <ErrorBox error={error || platforms.error} />

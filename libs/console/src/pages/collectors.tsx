@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Link, useSearchParams } from 'wouter';
+import { Link } from 'wouter';
 import type { ApiClient, components } from '@psc/api-client';
 import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
@@ -8,6 +8,7 @@ import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox, Status } from '../ui.tsx';
 import { childrenText } from './collect-collection.tsx';
 import { pathOf, RunOnce } from './collect-run-once.tsx';
+import { PlatformSelect, useUrlFilters } from '../filters.tsx';
 
 type Collector = components['schemas']['CollectorStatus'];
 type Schedule = components['schemas']['Schedule'];
@@ -111,21 +112,11 @@ function LastRun({ run }: { run: Collector['lastRun'] }) {
  */
 export function Collectors() {
   const { client } = useSession();
-  const [params, setParams] = useSearchParams();
+  const { params, set } = useUrlFilters();
   const platformId = params.get('platformId') ?? '';
   const stateFilter = params.get('state') ?? '';
   const [started, setStarted] = useState<{ jobId: string; name: string } | null>(null);
 
-  const set = (name: string, value: string) =>
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        if (value) next.set(name, value);
-        else next.delete(name);
-        return next;
-      },
-      { replace: true },
-    );
   const list = useApi('collectors', () => unwrap(client.GET('/api/v1/collectors')), {
     refreshInterval: LIVE_MS,
   });
@@ -161,21 +152,11 @@ export function Collectors() {
         ones are cancelled); Run once and the collections API still run it.
       </p>
       <div className="inline-form" aria-label="Filters">
-        <select
-          aria-label="Platform"
+        <PlatformSelect
           value={platformId}
-          onChange={(e) => set('platformId', e.target.value)}
-        >
-          <option value="">any platform</option>
-          {[...platforms].map(([id, name]) => (
-            <option key={id} value={id}>
-              {name}
-            </option>
-          ))}
-          {platformId && !platforms.has(platformId) ? (
-            <option value={platformId}>{platformId.slice(0, 8)}</option>
-          ) : null}
-        </select>
+          names={platforms}
+          onChange={(id) => set('platformId', id)}
+        />
         <select
           aria-label="State"
           value={stateFilter}

@@ -1,11 +1,12 @@
 import { useState } from 'react';
 import { useApi } from '../swr.ts';
-import { Link, useSearchParams } from 'wouter';
+import { Link } from 'wouter';
 import { JOB_STATUSES, TASK_TYPES, type components } from '@psc/api-client';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, sinceOf, WINDOWS } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ErrorBox, Status } from '../ui.tsx';
+import { PlatformSelect, usePlatformNames, useUrlFilters } from '../filters.tsx';
 
 type Job = components['schemas']['Job'];
 interface Query {
@@ -25,24 +26,12 @@ export function Jobs() {
   const [platformId, setPlatformId] = useState('');
   const [minutes, setMinutes] = useState(0);
   // A backfill's runs are linked to from its page: that filter lives in the URL (`?backfillId=`).
-  const [params, setParams] = useSearchParams();
+  const { params, set } = useUrlFilters();
   const backfillId = params.get('backfillId') ?? '';
   // An id half typed is no filter yet: the API would refuse it at every keystroke.
   const [backfillInput, setBackfillInput] = useState(backfillId);
-  const setBackfillId = (value: string) =>
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        if (value) next.set('backfillId', value);
-        else next.delete('backfillId');
-        return next;
-      },
-      { replace: true },
-    );
-  const platforms = useApi('platform-names', () =>
-    unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
-  );
-  const names = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
+  const setBackfillId = (value: string) => set('backfillId', value);
+  const names = usePlatformNames();
   const { data, error } = useApi(
     ['jobs', status, taskType, platformId, minutes, backfillId],
     () => {
@@ -73,18 +62,7 @@ export function Jobs() {
             <option key={t}>{t}</option>
           ))}
         </select>
-        <select
-          aria-label="Platform"
-          value={platformId}
-          onChange={(e) => setPlatformId(e.target.value)}
-        >
-          <option value="">any platform</option>
-          {[...names].map(([id, name]) => (
-            <option key={id} value={id}>
-              {name}
-            </option>
-          ))}
-        </select>
+        <PlatformSelect value={platformId} names={names} onChange={(id) => setPlatformId(id)} />
         <select
           aria-label="Since"
           value={minutes}

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Link, useSearchParams } from 'wouter';
+import { Link } from 'wouter';
 import { LOG_LEVELS, type LogLevel } from '@psc/api-client';
 import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
@@ -7,6 +7,7 @@ import { fieldsText, sinceOf, time, WINDOWS } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { Pager, pageSummary, useCursors } from '../pager.tsx';
 import { ErrorBox } from '../ui.tsx';
+import { PlatformSelect, usePlatformNames, useUrlFilters } from '../filters.tsx';
 
 /** Lines per page; "Older" pages back with the API's cursor. */
 const PAGE = 100;
@@ -24,7 +25,7 @@ const isLevel = (value: string | null): value is LogLevel =>
  */
 export function Logs() {
   const { client } = useSession();
-  const [params, setParams] = useSearchParams();
+  const { params, set, setParams } = useUrlFilters();
   const level = isLevel(params.get('level')) ? (params.get('level') as LogLevel) : 'info';
   const service = params.get('service') ?? '';
   const platformId = params.get('platformId') ?? '';
@@ -34,21 +35,7 @@ export function Logs() {
   const [jobInput, setJobInput] = useState(jobId);
   const [follow, setFollow] = useState(true);
 
-  const set = (name: string, value: string) => {
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        if (value) next.set(name, value);
-        else next.delete(name);
-        return next;
-      },
-      { replace: true },
-    );
-  };
-  const platforms = useApi('platform-names', () =>
-    unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
-  );
-  const names = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
+  const names = usePlatformNames();
 
   const filter = JSON.stringify([level, service, platformId, jobId, minutes]);
   const paging = useCursors(filter);
@@ -98,21 +85,7 @@ export function Logs() {
             <option key={s} value={s} />
           ))}
         </datalist>
-        <select
-          aria-label="Platform"
-          value={platformId}
-          onChange={(e) => set('platformId', e.target.value)}
-        >
-          <option value="">any platform</option>
-          {[...names].map(([id, name]) => (
-            <option key={id} value={id}>
-              {name}
-            </option>
-          ))}
-          {platformId && !names.has(platformId) ? (
-            <option value={platformId}>{platformId.slice(0, 8)}</option>
-          ) : null}
-        </select>
+        <PlatformSelect value={platformId} names={names} onChange={(id) => set('platformId', id)} />
         <input
           aria-label="Job id"
           placeholder="Job id"

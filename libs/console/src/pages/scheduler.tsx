@@ -4,6 +4,7 @@ import { LIVE_MS, useSession } from '../context.ts';
 import { ago, time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
+import { usePlatformNames } from '../filters.tsx';
 
 export function Scheduler() {
   const { client } = useSession();
@@ -16,10 +17,7 @@ export function Scheduler() {
   const schedules = useApi('schedules', () =>
     unwrap(client.GET('/api/v1/schedules', { params: { query: { limit: 100 } } })),
   );
-  const platforms = useApi('platform-names', () =>
-    unwrap(client.GET('/api/v1/platforms', { params: { query: { limit: 500 } } })),
-  );
-  const names = new Map((platforms.data?.items ?? []).map((p) => [p.id, p.name]));
+  const names = usePlatformNames();
   const s = status.data;
   const refresh = () => {
     void status.mutate();
