@@ -91,10 +91,15 @@ export function ActionButton(props: {
   }
 
   const className = props.danger ? 'danger' : undefined;
-  if (props.confirm && props.reason && asking) {
+  if (props.reason && asking) {
+    // The question, if any, with the reason's box; a cancel's question is dismissed with Keep.
     return (
-      <form className="inline-form" aria-label={props.confirm} onSubmit={(e) => void run(e)}>
-        <span>{props.confirm}</span>
+      <form
+        className="inline-form"
+        {...(props.confirm ? { 'aria-label': props.confirm } : {})}
+        onSubmit={(e) => void run(e)}
+      >
+        {props.confirm ? <span>{props.confirm}</span> : null}
         <input
           aria-label={`Reason to ${props.label.toLowerCase()}`}
           placeholder={props.reason === 'optional' ? 'Reason (optional)' : 'Reason'}
@@ -107,7 +112,7 @@ export function ActionButton(props: {
           {props.label}
         </button>
         <button type="button" onClick={() => setAsking(false)}>
-          Keep
+          {props.confirm ? 'Keep' : 'Cancel'}
         </button>
         <ErrorBox error={error} />
       </form>
@@ -125,27 +130,6 @@ export function ActionButton(props: {
         </button>
         <ErrorBox error={error} />
       </span>
-    );
-  }
-  if (props.reason && asking) {
-    return (
-      <form className="inline-form" onSubmit={(e) => void run(e)}>
-        <input
-          aria-label={`Reason to ${props.label.toLowerCase()}`}
-          placeholder="Reason"
-          required
-          maxLength={500}
-          value={reason}
-          onChange={(e) => setReason(e.target.value)}
-        />
-        <button type="submit" className={className} disabled={busy}>
-          {props.label}
-        </button>
-        <button type="button" onClick={() => setAsking(false)}>
-          Cancel
-        </button>
-        <ErrorBox error={error} />
-      </form>
     );
   }
   return (
