@@ -328,16 +328,23 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
         .sort();
     const expected = [...ofBackfill].sort();
     for (const pass of ['first load', 'after a reload']) {
+      if (pass === 'after a reload') await page.reload();
       await waitFor(async () => JSON.stringify(await shown()) === JSON.stringify(expected), {
         message: `exactly the backfill's jobs on the Jobs page (${pass})`,
       });
       assert.equal(await page.getByLabel('Backfill id').inputValue(), formBackfill);
-      await page.reload();
     }
 
-    // A job of it links back to the backfill, opened.
-    await page.goto(`${system.gatewayUrl}/ui/jobs/${ofBackfill[0]}`);
-    await page.getByRole('link', { name: formBackfill.slice(0, 8) }).click();
+    // A job it made links back to the backfill, opened.
+    const made = (
+      await system.api<{ items: { id: string; backfillId: string | null }[] }>(
+        `/api/v1/jobs?backfillId=${formBackfill}&limit=100`,
+      )
+    ).body.items.find((j) => j.backfillId === formBackfill);
+    assert.ok(made, 'a job the backfill made');
+    await page.locator(`table[aria-label="Jobs"] a[href$="/jobs/${made.id}"]`).click();
+    await page.getByRole('heading', { name: `Job ${made.id.slice(0, 8)}` }).waitFor();
+    await page.locator(`a[href$="/backfills?open=${formBackfill}"]`).click();
     await page
       .getByRole('region', { name: `Backfill ${formBackfill.slice(0, 8)}` })
       .locator('.status', { hasText: 'succeeded' })
