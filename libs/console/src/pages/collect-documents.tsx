@@ -1,7 +1,8 @@
 import { useApi } from '../swr.ts';
 import { useSession } from '../context.ts';
 import { ago, fieldsText, time } from '../format.ts';
-import { ApiError, unwrap } from '../session.ts';
+import { unwrap } from '../session.ts';
+import { downloadExport } from '../download.ts';
 import { Pager, useCursors } from '../pager.tsx';
 import { ActionButton, ErrorBox } from '../ui.tsx';
 
@@ -13,31 +14,6 @@ const readable = (data: unknown): string =>
   data !== null && typeof data === 'object' && !Array.isArray(data)
     ? fieldsText(data as Record<string, unknown>)
     : JSON.stringify(data);
-
-/**
- * Streams the collection's JSONL export through this tab (the key travels as a header, which a
- * plain link cannot send) and hands it to the browser as a download.
- */
-async function download(apiKey: string, jobId: string): Promise<void> {
-  const path = `/api/v1/collections/${encodeURIComponent(jobId)}/documents/export?format=jsonl`;
-  const response = await fetch(path, { headers: { 'x-api-key': apiKey } });
-  if (!response.ok) {
-    const body = (await response.json().catch(() => ({}))) as {
-      error?: { code?: string; message?: string };
-    };
-    throw new ApiError(
-      response.status,
-      body.error?.code ?? `http_${response.status}`,
-      body.error?.message ?? `export failed: HTTP ${response.status}`,
-    );
-  }
-  const url = URL.createObjectURL(await response.blob());
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = `collection-${jobId}.jsonl`;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 /**
  * A collection's documents in the order it stored them, a page at a time with the API's cursor,
@@ -63,7 +39,16 @@ export function CollectionDocuments({ jobId, total }: { jobId: string; total: nu
     <section aria-label="Documents">
       <h3>Documents</h3>
       <div className="inline-form">
-        <ActionButton label="Download JSONL" action={() => download(apiKey, jobId)} />
+        <ActionButton
+          label="Download JSONL"
+          action={() =>
+            downloadExport(
+              apiKey,
+              `/api/v1/collections/${encodeURIComponent(jobId)}/documents/export?format=jsonl`,
+              `collection-${jobId}.jsonl`,
+            )
+          }
+        />
         <span className="muted">every document with its provenance, one JSON object a line</span>
       </div>
       <ErrorBox error={error} />

@@ -5,29 +5,22 @@ import { time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { Pager, useCursors } from '../pager.tsx';
 import { ActionButton, ErrorBox } from '../ui.tsx';
+import { downloadExport } from '../download.ts';
 
 const PAGE = 50;
 
-/**
- * Streams an export through this tab (the key travels as a header, which a plain link cannot
- * send) and hands it to the browser as a download.
- */
-async function download(
+/** The records of a resource as JSONL or CSV, named after the resource. */
+const download = (
   apiKey: string,
   platformId: string,
   resource: string,
   format: 'jsonl' | 'csv',
-): Promise<void> {
-  const path = `/api/v1/data/${encodeURIComponent(platformId)}/${encodeURIComponent(resource)}/export?format=${format}`;
-  const response = await fetch(path, { headers: { 'x-api-key': apiKey } });
-  if (!response.ok) throw new Error(`export failed: HTTP ${response.status}`);
-  const url = URL.createObjectURL(await response.blob());
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = `${resource}.${format}`;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
+): Promise<void> =>
+  downloadExport(
+    apiKey,
+    `/api/v1/data/${encodeURIComponent(platformId)}/${encodeURIComponent(resource)}/export?format=${format}`,
+    `${resource}.${format}`,
+  );
 
 export function Records({ platformId, resources }: { platformId: string; resources: string[] }) {
   const { client, apiKey } = useSession();
