@@ -731,7 +731,11 @@ describe('operator console in headless Chromium', () => {
         ['/platforms', () => p.locator('table[aria-label="Platforms"] tbody tr').first().waitFor()],
         [`/platforms/${platformId}`, () => p.getByRole('heading', { name: 'Schedule' }).waitFor()],
         ['/jobs', () => p.locator('table[aria-label="Jobs"] tbody tr').first().waitFor()],
-        [`/jobs/${deadId}`, () => p.getByRole('heading', { name: 'Stats' }).waitFor()],
+        [
+          `/jobs/${deadId}`,
+          // A dead job has no stats, and the page says why rather than "yet".
+          () => p.getByText('None: the job ended dead, and stats come with a success').waitFor(),
+        ],
         [
           '/dlq',
           async () => {

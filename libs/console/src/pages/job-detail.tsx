@@ -176,7 +176,12 @@ export function JobDetail({ id }: { id: string }) {
             </tbody>
           </table>
         ) : (
-          <p className="muted">No stats yet.</p>
+          <p className="muted">
+            {FINISHED.has(job.status)
+              ? // The ledger takes stats from a success only; progress counts what a failed run did.
+                `None: the job ended ${job.status}, and stats come with a success only. Progress above counts what it did.`
+              : 'No stats yet.'}
+          </p>
         )}
       </Section>
       {Object.keys(job.params).length ? (
