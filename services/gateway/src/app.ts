@@ -169,7 +169,11 @@ export function createApp(deps: AppDeps) {
 
   return {
     async start() {
-      if (config.adminApiKey) await apiKeys.ensureBootstrap(config.adminApiKey);
+      if (config.adminApiKey && !(await apiKeys.ensureBootstrap(config.adminApiKey)).usable) {
+        logger.warn(
+          'PSC_ADMIN_API_KEY was revoked through the API and stays revoked; set a new value to get a bootstrap admin key',
+        );
+      }
       outbox.start();
       // Not awaited: without the broker, keys are checked against PostgreSQL until it is back.
       keyEvents.start();

@@ -66,13 +66,21 @@ describe('gateway replicas: key revocation, shared limits, failed-authentication
   const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
   const replicas: Replica[] = [];
 
-  async function startReplica(name: string): Promise<Replica> {
-    const logger = createLogger({ service: 'gateway', level: 'silent' });
+  async function startReplica(
+    name: string,
+    options: { bootstrapKey?: string; lines?: string[] } = {},
+  ): Promise<Replica> {
+    const { lines } = options;
+    const logger = createLogger({
+      service: 'gateway',
+      level: lines ? 'warn' : 'silent',
+      ...(lines && { destination: { write: (line: string) => void lines.push(line) } }),
+    });
     const config = loadConfig({
       AMQP_URL: env.amqpUrl,
       DATABASE_URL: env.databaseUrl,
       HTTP_PORT: '0',
-      PSC_ADMIN_API_KEY: adminKey,
+      PSC_ADMIN_API_KEY: options.bootstrapKey ?? adminKey,
       PSC_RATE_LIMIT_PER_MINUTE: String(LIMIT),
       PSC_AUTH_FAILURES_PER_MINUTE: String(AUTH_FAILURES),
     });
@@ -233,5 +241,47 @@ describe('gateway replicas: key revocation, shared limits, failed-authentication
       from: '127.0.0.14',
     });
     assert.equal(other.status, 200);
+  });
+
+  it('when the bootstrap key was revoked and a replica starts with it again, then it stays refused and the replica warns that only a new PSC_ADMIN_API_KEY makes one, which then works', async () => {
+    const [a] = replicas as [Replica];
+    const from = '127.0.0.15';
+    const keeper = await call(`${a.url}/api/v1/api-keys`, {
+      key: adminKey,
+      body: { name: 'keeper', role: 'admin' },
+      from,
+    });
+    assert.equal(keeper.status, 201);
+    const keeperKey = keeper.body.key as string;
+    const listed = await call(`${a.url}/api/v1/api-keys?limit=100`, { key: keeperKey, from });
+    const bootstrap = (listed.body.items as { id: string; name: string }[]).find((k) =>
+      k.name.startsWith('bootstrap admin'),
+    );
+    assert.ok(bootstrap, 'the bootstrap key is listed');
+    const revoked = await call(`${a.url}/api/v1/api-keys/${bootstrap.id}`, {
+      key: keeperKey,
+      method: 'DELETE',
+      from,
+    });
+    assert.equal(revoked.status, 204);
+
+    const lines: string[] = [];
+    const c = await startReplica('gateway-c', { lines });
+    assert.equal((await call(`${c.url}/api/v1/api-keys`, { key: adminKey, from })).status, 401);
+    assert.ok(
+      lines.some((l) => /PSC_ADMIN_API_KEY was revoked.*set a new value/.test(l)),
+      lines.join(''),
+    );
+    assert.ok(!lines.join('').includes(adminKey), 'the key itself is never logged');
+
+    const fresh = `psc_admin_${randomBytes(16).toString('hex')}`;
+    const quiet: string[] = [];
+    const d = await startReplica('gateway-d', { bootstrapKey: fresh, lines: quiet });
+    assert.equal((await call(`${d.url}/api/v1/api-keys`, { key: fresh, from })).status, 200);
+    assert.deepEqual(
+      quiet.filter((l) => l.includes('PSC_ADMIN_API_KEY')),
+      [],
+      'a new key starts without the warning',
+    );
   });
 });

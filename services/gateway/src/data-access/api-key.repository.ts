@@ -94,9 +94,13 @@ export function createApiKeyRepository(knex: Knex) {
     /**
      * Makes `key` the one bootstrap key: inserted if its hash is new, and any bootstrap key
      * with another hash (an earlier PSC_ADMIN_API_KEY) revoked. Safe with several replicas.
-     * Returns the ids it revoked.
+     * Returns the ids it revoked, and whether `key` itself was revoked earlier (it stays so).
      */
-    async ensureBootstrap(trx: Knex.Transaction, key: NewApiKey, at: Date): Promise<string[]> {
+    async ensureBootstrap(
+      trx: Knex.Transaction,
+      key: NewApiKey,
+      at: Date,
+    ): Promise<{ revoked: string[]; itselfRevoked: boolean }> {
       await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['gateway.bootstrap-key']);
       await keys(trx)
         .insert(toRow({ ...key, bootstrap: true }))
@@ -108,7 +112,13 @@ export function createApiKeyRepository(knex: Knex) {
         .whereNull('revoked_at')
         .update({ revoked_at: at })
         .returning('id');
-      return (revoked as { id: string }[]).map((r) => r.id);
+      const own = await keys(trx)
+        .where({ key_hash: key.keyHash })
+        .first<{ revoked_at: Date | null } | undefined>('revoked_at');
+      return {
+        revoked: (revoked as { id: string }[]).map((r) => r.id),
+        itselfRevoked: own?.revoked_at != null,
+      };
     },
 
     async list(page: { limit: number; afterId?: string }): Promise<ApiKeyView[]> {

@@ -87,11 +87,15 @@ export function createApiKeyService(deps: {
       return view;
     },
 
-    /** PSC_ADMIN_API_KEY becomes the bootstrap admin key; a replaced one is revoked. */
-    async ensureBootstrap(key: string): Promise<void> {
+    /**
+     * PSC_ADMIN_API_KEY becomes the bootstrap admin key; a replaced one is revoked. A key that
+     * was revoked stays revoked when it is given again (whoever revoked it meant it): the answer
+     * says so, for the composition root to warn that only a new value makes a bootstrap key.
+     */
+    async ensureBootstrap(key: string): Promise<{ usable: boolean }> {
       const at = clock.now();
-      const revoked = await transact(async (trx, emit) => {
-        const ids = await keys.ensureBootstrap(
+      const { revoked, itselfRevoked } = await transact(async (trx, emit) => {
+        const found = await keys.ensureBootstrap(
           trx,
           {
             id: randomUUID(),
@@ -104,10 +108,11 @@ export function createApiKeyService(deps: {
           },
           at,
         );
-        for (const id of ids) emit(revokedEvent(id, at));
-        return ids;
+        for (const id of found.revoked) emit(revokedEvent(id, at));
+        return found;
       });
       for (const id of revoked) directory.revoke(id);
+      return { usable: !itselfRevoked };
     },
   };
 }
