@@ -49,3 +49,4 @@ export {
   type TaskType,
   type WebhookEvent,
 } from './enums.ts';
+export { fieldsText } from './fields-text.ts';

@@ -26,12 +26,6 @@ export const num = (value: number | null | undefined): string =>
 
 export const FINISHED = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
 
-/** Log fields as `key=value` pairs (values as JSON), wrapped inside a table cell. */
-export const fieldsText = (fields: Record<string, unknown>): string =>
-  Object.entries(fields)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' ');
-
 /** Time windows a list may be narrowed to, in minutes (0: any time). */
 export const WINDOWS: [string, number][] = [
   ['any time', 0],

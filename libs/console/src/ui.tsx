@@ -1,7 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { allows, ApiError, type Role } from './session.ts';
 import { useSession } from './context.ts';
-import { fieldsText } from './format.ts';
+import { fieldsText } from '@psc/api-client';
 
 /** An API error's details as lines: a validation's `path: message`s, or an object's fields. */
 function detailLines(details: unknown): string[] {

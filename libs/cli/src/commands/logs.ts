@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { LOG_LEVELS, type LogLevel } from '@psc/api-client';
+import { fieldsText, LOG_LEVELS, type LogLevel } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action } from '../context.ts';
 import { intArg, platformId, uuidArg } from '../refs.ts';
@@ -14,12 +14,6 @@ interface LogOptions {
   cursor?: string;
   limit: number;
 }
-
-/** A log entry's fields on one line, for the table: `key=value` (values as JSON). */
-const fieldsText = (fields: Record<string, unknown>): string =>
-  Object.entries(fields)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' ');
 
 export function logsCommand(program: Command, env: NodeJS.ProcessEnv): void {
   program

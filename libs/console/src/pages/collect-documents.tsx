@@ -1,6 +1,7 @@
 import { useApi } from '../swr.ts';
 import { useSession } from '../context.ts';
-import { ago, fieldsText, time } from '../format.ts';
+import { fieldsText } from '@psc/api-client';
+import { ago, time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { downloadExport } from '../download.ts';
 import { Pager, useCursors } from '../pager.tsx';
