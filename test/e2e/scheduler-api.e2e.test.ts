@@ -199,6 +199,68 @@ describe(
       assert.ok(listed.body.items.some((j) => j.id === once.body.jobs[0]!.id));
     });
 
+    it('when schedules are listed by task type, then only that type’s come back, page by page, with or without a platform, and an unknown type is a 422 naming it', async () => {
+      const daily = { enabled: true, intervalSeconds: 86_400 };
+      const booths = boothPlatform('http://127.0.0.1:9/api').resources[0]!;
+      const collect = (name: string) => ({ ...booths, name, tasks: ['collect'] });
+      const created = await system.api<{ id: string }>('/api/v1/platforms', {
+        body: boothPlatform('http://127.0.0.1:9/api', {
+          schedule: { sync: daily, validate: daily, collect: daily },
+          resources: [{ ...booths, tasks: ['sync', 'validate'] }, collect('b'), collect('a')],
+        }),
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = created.body.id;
+      interface ScheduleView {
+        platformId: string;
+        resource: string;
+        taskType: string;
+      }
+      const list = (query: string) =>
+        system.api<{ items: ScheduleView[]; nextCursor: string | null }>(
+          `/api/v1/schedules?${query}`,
+        );
+      const mine = (items: ScheduleView[]) =>
+        items.filter((s) => s.platformId === id).map((s) => `${s.resource} ${s.taskType}`);
+      await waitFor(async () => (await list(`platformId=${id}`)).body.items.length === 4, {
+        message: 'the leader wrote the platform’s four schedules',
+      });
+
+      // One a page: the collect schedules in key order, and nothing after the last.
+      const pages: string[][] = [];
+      let cursor: string | null = null;
+      do {
+        const after: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+        const res = await list(`platformId=${id}&taskType=collect&limit=1${after}`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        pages.push(mine(res.body.items));
+        cursor = res.body.nextCursor;
+      } while (cursor && pages.length < 5);
+      assert.deepEqual(pages, [['a collect'], ['b collect']]);
+
+      // Without a platform: every platform's schedules of that type, and of no other.
+      for (const [taskType, expected] of [
+        ['sync', ['booths sync']],
+        ['valid', ['booths validate']],
+        ['collect', ['a collect', 'b collect']],
+      ] as const) {
+        const res = await list(`taskType=${taskType}&limit=500`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const type = taskType === 'valid' ? 'validate' : taskType;
+        assert.deepEqual(
+          res.body.items.filter((s) => s.taskType !== type),
+          [],
+          `only ${type} schedules`,
+        );
+        assert.deepEqual(mine(res.body.items), expected);
+      }
+
+      const bad = await system.api('/api/v1/schedules?taskType=nightly');
+      assert.equal(bad.status, 422);
+      assert.equal((bad.body as ErrorBody).error.code, 'validation_failed');
+      assert.deepEqual(paths(bad.body), ['query.taskType']);
+    });
+
     it('when the platform id is unknown or malformed, then the control routes answer 404 and 422', async () => {
       const unknown = '00000000-0000-4000-8000-000000000000';
       for (const [method, path] of [

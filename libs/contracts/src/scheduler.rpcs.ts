@@ -97,11 +97,18 @@ export const scheduleState = z.object({
 });
 export type ScheduleState = z.infer<typeof scheduleState>;
 
-/** Every schedule the scheduler keeps (one per platform × resource × task it runs), or one platform's. */
+/**
+ * Every schedule the scheduler keeps (one per platform × resource × task it runs), or those of one
+ * platform, one task type or both.
+ */
 export const scheduleList = defineRpc(
   'scheduler',
   'schedule.list',
-  z.object({ platformId: z.uuid().optional(), ...pageRequest }),
+  z.object({
+    platformId: z.uuid().optional(),
+    taskType: z.enum(TASK_TYPES).optional(),
+    ...pageRequest,
+  }),
   page(scheduleState),
 );
 

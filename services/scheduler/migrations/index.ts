@@ -10,6 +10,7 @@ import * as jobsPlatformIndex from './20261205000000_jobs_platform_index.ts';
 import * as collectStops from './20261206000000_collect_stops.ts';
 import * as planChanges from './20261207000000_plan_changes.ts';
 import * as platformRevision from './20261208000000_platform_revision.ts';
+import * as schedulesTaskTypeIndex from './20261209000000_schedules_task_type_index.ts';
 
 export const SCHEMA = SERVICE_SCHEMAS['scheduler'];
 
@@ -24,4 +25,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261206000000_collect_stops.ts': collectStops,
   '20261207000000_plan_changes.ts': planChanges,
   '20261208000000_platform_revision.ts': platformRevision,
+  '20261209000000_schedules_task_type_index.ts': schedulesTaskTypeIndex,
 };

@@ -91,17 +91,25 @@ export function createScheduleRepository(knex: Knex, schema: string) {
     async page(
       filter: {
         platformId?: string | undefined;
+        taskType?: TaskType | undefined;
         after?: { platformId: string; resource: string; taskType: string } | undefined;
       },
       limit: number,
     ): Promise<ScheduleRow[]> {
       const query = table('schedules');
+      const { after, taskType } = filter;
       if (filter.platformId) query.where('platform_id', filter.platformId);
-      if (filter.after)
+      if (taskType) query.where('task_type', taskType);
+      if (after && taskType) {
+        // One task type's key is (platform, resource): compared so, the walk starts at the cursor
+        // in schedules_task_type's order. Its own row comes after a cursor of an earlier type.
+        const op = taskType > after.taskType ? '>=' : '>';
+        query.whereRaw(`(platform_id, resource) ${op} (?, ?)`, [after.platformId, after.resource]);
+      } else if (after)
         query.whereRaw('(platform_id, resource, task_type) > (?, ?, ?)', [
-          filter.after.platformId,
-          filter.after.resource,
-          filter.after.taskType,
+          after.platformId,
+          after.resource,
+          after.taskType,
         ]);
       return (await query
         .orderBy(['platform_id', 'resource', 'task_type'])

@@ -21,11 +21,10 @@ import {
 import type { RpcClient } from '@psc/messaging';
 import { operation, relay, route } from './operation.ts';
 
-const taskTypeParams = z.object({
-  taskType: z
-    .preprocess((v) => (v === 'valid' ? 'validate' : v), z.enum(TASK_TYPES))
-    .meta({ description: '`sync`, `validate` (alias `valid`) or `collect`', example: 'sync' }),
-});
+const taskType = z
+  .preprocess((v) => (v === 'valid' ? 'validate' : v), z.enum(TASK_TYPES))
+  .meta({ description: '`sync`, `validate` (alias `valid`) or `collect`', example: 'sync' });
+const taskTypeParams = z.object({ taskType });
 const SchedulerStatus = schedulerStatusGet.response.meta({ id: 'SchedulerStatus' });
 const TaskConfig = taskConfig.meta({ id: 'TaskConfig' });
 const TaskConfigList = z.object({ items: z.array(TaskConfig) }).meta({ id: 'TaskConfigList' });
@@ -144,12 +143,17 @@ export const schedulerOperations = {
     method: 'get',
     path: '/schedules',
     operationId: 'listSchedules',
-    summary: 'Every schedule (platform × resource × task) with its next run and why it paused',
+    summary:
+      'Every schedule (platform × resource × task), or one platform’s or task type’s, with its next run and why it paused',
     description:
       'One row per resource and task type the scheduler runs on its own. `pausedReason` is set while a schedule paused itself — after `autoPauseAfterFailures` failed runs in a row, or because its params template cannot be filled — and cleared (for all of that platform’s schedules) by `POST /platforms/{id}/sync/start`.',
     tag,
     role: 'viewer',
-    query: z.object({ platformId: z.uuid().optional(), ...pageRequest }),
+    query: z.object({
+      platformId: z.uuid().optional(),
+      taskType: taskType.optional(),
+      ...pageRequest,
+    }),
     responses: {
       200: {
         description: 'A page of schedules',

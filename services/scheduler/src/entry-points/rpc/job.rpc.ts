@@ -107,9 +107,9 @@ export function schedulerRpcHandlers(deps: {
     rpcHandler(schedulerConfigList, async () => ({ items: await deps.configs.list() })),
     rpcHandler(schedulerConfigGet, ({ taskType }) => deps.configs.get(taskType)),
     rpcHandler(schedulerConfigPut, ({ taskType, config }) => deps.configs.put(taskType, config)),
-    rpcHandler(scheduleList, async ({ platformId, limit, cursor }) => {
+    rpcHandler(scheduleList, async ({ platformId, taskType, limit, cursor }) => {
       const rows = await deps.schedules.page(
-        { platformId, after: scheduleCursor.decode(cursor) },
+        { platformId, taskType, after: scheduleCursor.decode(cursor) },
         limit + 1,
       );
       const items = rows.slice(0, limit);
