@@ -60,10 +60,13 @@ describe('psc, the command line: platforms, their schedules, collections, valida
     assert.match(gone.stderr, /psc platforms ls/);
   });
 
-  it('when a platform is changed from a patch file, its schedule stopped and started, and a broken one tested, then psc shows each and exits 0, 1 or 2 as it should', async () => {
-    // Synced daily on its own: nothing runs during the test, but `sync start` has a schedule.
+  it('when a platform is changed from a patch file, its schedule stopped and started, its schedules listed by task type, and a broken one tested, then psc shows each and exits 0, 1 or 2 as it should', async () => {
+    // Synced and validated daily on its own: nothing runs during the test, but `sync start` has
+    // a schedule, and `schedules ls` two of different types.
+    const daily = { enabled: true, intervalSeconds: 86_400 };
     const name = await setup.addPlatform({
-      schedule: { sync: { enabled: true, intervalSeconds: 86_400 } },
+      schedule: { sync: daily, validate: daily },
+      resources: [{ ...boothPlatform(setup.fake.url).resources[0]!, tasks: ['sync', 'validate'] }],
     });
     const patch = join(setup.dir, `${name}-patch.json`);
     writeFileSync(patch, JSON.stringify({ tags: ['fair'] }));
@@ -89,16 +92,20 @@ describe('psc, the command line: platforms, their schedules, collections, valida
     assert.match(started.stdout, /syncing:\s+on its schedule\n/);
     assert.match(started.stdout, /interval:\s+86400s\n/);
 
-    // The scheduler's leader writes a new resource's schedule at its next tick.
+    // The scheduler's leader writes a new resource's schedules at its next tick.
     await waitFor(
       async () =>
         (await pscJson<{ items: unknown[] }>('schedules', 'ls', '--platform', name)).body.items
-          .length > 0,
-      { message: 'the schedule of booths is listed' },
+          .length === 2,
+      { message: 'the sync and validate schedules of booths are listed' },
     );
-    const schedules = await psc('schedules', 'ls', '--platform', name);
+    const schedules = await psc('schedules', 'ls', '--platform', name, '--task-type', 'sync');
     assert.equal(schedules.code, 0, show(schedules));
     assert.match(schedules.stdout, /│ booths\s+│ sync\s+│/);
+    assert.doesNotMatch(schedules.stdout, /validate/, 'only the sync schedule');
+    const nightly = await psc('schedules', 'ls', '--task-type', 'nightly');
+    assert.equal(nightly.code, 2, show(nightly));
+    assert.match(nightly.stderr, /sync, validate, collect/);
 
     const broken = await setup.addPlatform({
       resources: [

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { TASK_TYPES, type TaskType } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action } from '../context.ts';
 import { platformId } from '../refs.ts';
@@ -13,14 +15,21 @@ export function schedulesCommand(program: Command, env: NodeJS.ProcessEnv): void
     .alias('list')
     .description('schedules with their next run and why one is paused')
     .option('-p, --platform <platform>', 'platform id or name')
+    .addOption(new Option('-t, --task-type <task>').choices(TASK_TYPES))
     .action(
-      action(env, async (ctx, opts: { platform?: string }) => {
+      action(env, async (ctx, opts: { platform?: string; taskType?: TaskType }) => {
         const api = ctx.api();
         const id = opts.platform ? await platformId(api, opts.platform) : undefined;
         const page = await call(
           api,
           api.client.GET('/api/v1/schedules', {
-            params: { query: { limit: 500, ...(id ? { platformId: id } : {}) } },
+            params: {
+              query: {
+                limit: 500,
+                ...(id ? { platformId: id } : {}),
+                ...(opts.taskType ? { taskType: opts.taskType } : {}),
+              },
+            },
           }),
         );
         ctx.out.result(page, () => {
