@@ -15,33 +15,32 @@ type Schedule = components['schemas']['Schedule'];
 
 /** Next due times move only when a run is made: read less often than the live list. */
 const SCHEDULES_MS = 5000;
-/** Pages of schedules read at most (500 a page): every platform's resources and task types. */
-const MAX_PAGES = 10;
 
 const STATES = ['enabled', 'stopped'] as const;
 const stateOf = (c: Collector) =>
   c.enabled === null ? 'unknown' : c.enabled ? 'enabled' : 'stopped';
 
-/** The collect schedules (of one platform, or all), by `<platformId>/<resource>`. */
+/**
+ * The collect schedules (of one platform, or all), by `<platformId>/<resource>`: every page, as
+ * each holds only collectors' schedules (one per scheduled collector of the whole list).
+ */
 async function collectSchedules(
   client: ApiClient,
   platformId: string,
 ): Promise<Map<string, Schedule>> {
   const found = new Map<string, Schedule>();
   let cursor: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page += 1) {
+  do {
     const query = {
+      taskType: 'collect' as const,
       limit: 500,
       ...(platformId ? { platformId } : {}),
       ...(cursor ? { cursor } : {}),
     };
     const answer = await unwrap(client.GET('/api/v1/schedules', { params: { query } }));
-    for (const s of answer.items) {
-      if (s.taskType === 'collect') found.set(`${s.platformId}/${s.resource}`, s);
-    }
-    if (!answer.nextCursor) break;
-    cursor = answer.nextCursor;
-  }
+    for (const s of answer.items) found.set(`${s.platformId}/${s.resource}`, s);
+    cursor = answer.nextCursor ?? undefined;
+  } while (cursor);
   return found;
 }
 
