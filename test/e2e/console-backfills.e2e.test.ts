@@ -111,7 +111,8 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
     fake = await startFakePlatform();
     fake.route('GET', '/races', (req) => {
       const date = req.query.date ?? '';
-      return /^\d{8}$/.test(date)
+      // A day (yyyyMMdd) or an hour of one (yyyyMMddHH).
+      return /^\d{8}(\d{2})?$/.test(date)
         ? { body: { items: [{ id: `race-${date}`, date }] } }
         : { status: 404, body: { error: `no races on ${date}` } };
     });
@@ -243,6 +244,47 @@ describe('console Backfills page in headless Chromium', { timeout: 300_000 }, ()
     assert.equal(await alert.locator('li').textContent(), 'field=to');
     assert.equal((await listed()).length, before, 'no backfill started');
     await page.getByRole('button', { name: 'Close form' }).click();
+  });
+
+  it('when an operator starts an hourly backfill from mid-day through the form, with times in UTC, then it runs exactly those hours, each fetched with its hour, and the list and detail show the range to the hour', async () => {
+    await page.goto(`${system.gatewayUrl}/ui/backfills`);
+    await page.getByRole('button', { name: 'New backfill' }).click();
+    const form = page.getByRole('form', { name: 'New backfill' });
+    await form.getByLabel('Platform', { exact: true }).selectOption({ label: races.name });
+    await form.getByLabel('Task').selectOption('collect');
+    // An hourly step asks for date-times; the day steps' runs (Seoul midnights) are other hours.
+    await form.getByLabel('Step').selectOption('hour');
+    await form.getByLabel('From (UTC)').fill('2024-04-10T13:00');
+    await form.getByLabel('To (UTC, included)').fill('2024-04-10T16:00');
+    await form.getByLabel('Timezone').fill('UTC');
+    await form.getByLabel('Params template (JSON)').fill('{"date": "{{date:yyyyMMddHH}}"}');
+    await form.getByRole('button', { name: 'Start backfill' }).click();
+
+    await page.getByRole('status').filter({ hasText: 'started: 4 steps' }).waitFor();
+    const id = new URL(page.url()).searchParams.get('open') ?? '';
+    assert.ok(id, 'the new backfill is opened in the URL');
+    const row = page.locator(`tr[data-id="${id}"]`);
+    await page.locator(`tr[data-id="${id}"][data-status="succeeded"]`).waitFor({ timeout: 60_000 });
+    const cells = (await row.locator('td').allTextContents()).map((t) => t.trim());
+    assert.deepEqual(cells.slice(3, 5), ['2024-04-10 13:00 → 2024-04-10 16:00', 'hour UTC']);
+    const api = await backfillOf(id);
+    assert.deepEqual(
+      { steps: api.progress.steps, succeeded: api.progress.succeeded },
+      { steps: 4, succeeded: 4 },
+    );
+    assert.equal(cells[6], `4 of 4 done${countsText(api)}`);
+    await page
+      .getByRole('region', { name: `Backfill ${id.slice(0, 8)}` })
+      .getByText('2024-04-10 13:00 → 2024-04-10 16:00, one run per hour in UTC')
+      .waitFor();
+    assert.deepEqual(
+      fake.requests
+        .filter((r) => r.path === '/races' && r.query.date?.startsWith('20240410'))
+        .map((r) => r.query.date)
+        .sort(),
+      ['2024041013', '2024041014', '2024041015', '2024041016'],
+      'each hour from 13:00 UTC fetched once, none before',
+    );
   });
 
   it('when an operator cancels a running backfill, then it asks first (with an optional reason), and once confirmed the list shows it cancelled with the counts the API reports and no Cancel', async () => {

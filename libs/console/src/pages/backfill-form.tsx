@@ -17,9 +17,18 @@ const suggestion = (params: string[]): string =>
     Object.fromEntries((params.length ? params : ['date']).map((p) => [p, '{{date}}'])),
   );
 
+/** A `datetime-local` value (`2024-05-01T13:00`) read as UTC, as the API takes it. */
+const utc = (local: string): string => new Date(`${local}Z`).toISOString();
+
+/** The other input's value when the range switches between dates and date-times. */
+const retyped = (value: string, times: boolean): string =>
+  !value ? '' : times ? `${value.slice(0, 10)}T00:00` : value.slice(0, 10);
+
 /**
  * Starts a backfill (operator): the platform's active resources and the tasks each runs are
- * offered; what the API refuses (a range that ends before it starts, a future day, a template
+ * offered. The range is of dates (each the start of that day in the timezone) or, ticked and
+ * for hourly steps by default, of UTC date-times, so an hourly range can start mid-day. What the
+ * API refuses (a range that ends before it starts, a future day, a template
  * that does not fill a declared param) comes back as its own message and details.
  */
 export function BackfillForm(props: {
@@ -34,6 +43,7 @@ export function BackfillForm(props: {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [step, setStep] = useState<Request['step']>('day');
+  const [times, setTimes] = useState(false);
   const [timezone, setTimezone] = useState('UTC');
   const [template, setTemplate] = useState('');
   const [maxConcurrent, setMaxConcurrent] = useState('2');
@@ -47,6 +57,13 @@ export function BackfillForm(props: {
     platform?.resources.find((r) => r.name === resourceName) ?? platform?.resources[0];
   const tasks = resource?.tasks ?? [];
   const task = taskType && tasks.includes(taskType) ? taskType : tasks[0];
+
+  function showTimes(on: boolean) {
+    if (on === times) return;
+    setTimes(on);
+    setFrom((v) => retyped(v, on));
+    setTo((v) => retyped(v, on));
+  }
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -72,8 +89,8 @@ export function BackfillForm(props: {
         platformId: platform.id,
         resource: resource.name,
         taskType: task,
-        from,
-        to,
+        from: times ? utc(from) : from,
+        to: times ? utc(to) : to,
         step,
         timezone: timezone.trim(),
         paramsTemplate,
@@ -130,24 +147,42 @@ export function BackfillForm(props: {
         </select>
       </label>
       <label>
-        From
-        <input type="date" required value={from} onChange={(e) => setFrom(e.target.value)} />
-      </label>
-      <label>
-        To (included)
-        <input type="date" required value={to} onChange={(e) => setTo(e.target.value)} />
-      </label>
-      <label>
         Step
         <select
           aria-label="Step"
           value={step}
-          onChange={(e) => setStep(e.target.value as Request['step'])}
+          onChange={(e) => {
+            const next = e.target.value as Request['step'];
+            setStep(next);
+            if (next === 'hour') showTimes(true);
+          }}
         >
           {STEPS.map((s) => (
             <option key={s}>{s}</option>
           ))}
         </select>
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={times} onChange={(e) => showTimes(e.target.checked)} />
+        Times of day (UTC)
+      </label>
+      <label>
+        {times ? 'From (UTC)' : 'From'}
+        <input
+          type={times ? 'datetime-local' : 'date'}
+          required
+          value={from}
+          onChange={(e) => setFrom(e.target.value)}
+        />
+      </label>
+      <label>
+        {times ? 'To (UTC, included)' : 'To (included)'}
+        <input
+          type={times ? 'datetime-local' : 'date'}
+          required
+          value={to}
+          onChange={(e) => setTo(e.target.value)}
+        />
       </label>
       <label>
         Timezone
@@ -176,6 +211,7 @@ export function BackfillForm(props: {
         />
       </label>
       <p className="hint" id="backfill-template-hint">
+        {times ? 'The times are UTC; the timezone aligns day steps and fills the template. ' : ''}
         Filled per step in the timezone above: <code>{'{{date}}'}</code> is the step’s start,{' '}
         <code>{'{{yesterday}}'}</code>, <code>{'{{tomorrow}}'}</code> and <code>{'{{now}}'}</code>{' '}
         too; <code>{'{{date:yyyyMMdd}}'}</code> picks a format (date-fns tokens,{' '}
