@@ -203,7 +203,7 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
       });
       assert.equal(regex.status, 422);
       assert.equal(regex.body.error.code, 'validation_failed');
-      assert.equal(regex.body.error.details?.[0]?.path, 'resources[0].mapping.twice');
+      assert.equal(regex.body.error.details?.[0]?.path, 'body.resources[0].mapping.twice');
       assert.match(regex.body.error.message, /backtracking feature/);
 
       const sampled = await system.api<ErrorBody>('/api/v1/platforms', {
@@ -220,7 +220,7 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
         }),
       });
       assert.equal(sampled.status, 422, JSON.stringify(sampled.body));
-      assert.equal(sampled.body.error.details?.[0]?.path, 'resources[0].mapping.seats');
+      assert.equal(sampled.body.error.details?.[0]?.path, 'body.resources[0].mapping.seats');
       assert.match(sampled.body.error.message, /fails on the sample/);
     });
 
@@ -395,7 +395,7 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
       });
       assert.equal(patched.status, 422, JSON.stringify(patched.body));
       assert.equal(patched.body.error.code, 'credential_required');
-      assert.equal(patched.body.error.details?.[0]?.path, 'auth.token');
+      assert.equal(patched.body.error.details?.[0]?.path, 'body.auth.token');
       assert.doesNotMatch(JSON.stringify(patched.body), /tok-secret/);
 
       const current = await system.api<Record<string, unknown>>(`/api/v1/platforms/${id}`);
@@ -436,7 +436,7 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
         });
         assert.equal(res.status, 422, header);
         assert.equal(res.body.error.code, 'validation_failed');
-        assert.equal(res.body.error.details?.[0]?.path, `resources[0].request.headers.${header}`);
+        assert.equal(res.body.error.details?.[0]?.path, `body.resources[0].request.headers.${header}`);
         assert.match(res.body.error.message, /put it in auth/);
         assert.doesNotMatch(JSON.stringify(res.body), /k-123/);
       }

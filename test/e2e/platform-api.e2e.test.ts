@@ -191,7 +191,7 @@ describe('/api/v1/platforms', () => {
       ];
       const res2 = await api<ErrorBody>('/api/v1/platforms', { body: child });
       assert.equal(res2.status, 422);
-      assert.equal(res2.body.error.details?.[0]?.path, 'resources[0].children[0].mapping.sold');
+      assert.equal(res2.body.error.details?.[0]?.path, 'body.resources[0].children[0].mapping.sold');
     });
 
     it('when a field is unknown or missing, then 422 names it', async () => {
@@ -319,13 +319,13 @@ describe('/api/v1/platforms', () => {
         body: { priority: 42, resources: [{ ...boothPlatform(fake.url).resources[0], key: '(' }] },
       });
       assert.equal(res.status, 422);
-      assert.ok(res.body.error.details?.some((d) => d.path === 'priority'));
+      assert.ok(res.body.error.details?.some((d) => d.path === 'body.priority'));
       const res2 = await api<ErrorBody>(`/api/v1/platforms/${p.id}`, {
         method: 'PATCH',
         body: { resources: [{ ...boothPlatform(fake.url).resources[0], key: '(' }] },
       });
       assert.equal(res2.status, 422);
-      assert.equal(res2.body.error.details?.[0]?.path, 'resources[0].key');
+      assert.equal(res2.body.error.details?.[0]?.path, 'body.resources[0].key');
       const renamed = await api<ErrorBody>(`/api/v1/platforms/${p.id}`, {
         method: 'PATCH',
         body: { name: 'dup-name' },

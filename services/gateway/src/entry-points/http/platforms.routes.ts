@@ -14,7 +14,7 @@ import {
   platformTestBody,
   platformTestResult,
 } from '@psc/contracts';
-import { BadRequestError, type Clock } from '@psc/core';
+import { AppError, BadRequestError, type Clock } from '@psc/core';
 import type { RpcClient } from '@psc/messaging';
 import type { AuditRepository } from '../../data-access/audit.repository.ts';
 import { principalOf } from './auth.ts';
@@ -172,6 +172,26 @@ function ifMatch(ctx: Context): number | undefined {
 
 const etag = (ctx: Context, version: number): void => ctx.set('ETag', `"${version}"`);
 
+/**
+ * The registry checks a platform document and names a bad field by its place in it
+ * (`resources[0].key`); the API names fields by their place in the request (`body.…`), as its own
+ * schema checks do. The registry's refusals of a write are renamed so, so one 422 has one form.
+ */
+async function pathsInBody<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status !== 422 || !Array.isArray(err.details)) throw err;
+    const details = (err.details as unknown[]).map((d) => {
+      const path = (d as { path?: unknown } | null)?.path;
+      return typeof path === 'string'
+        ? { ...(d as object), path: path ? `body.${path}` : 'body' }
+        : d;
+    });
+    throw new AppError(err.code, err.status, err.message, { details, retryable: false });
+  }
+}
+
 export function platformRoutes(
   rpc: RpcClient<'gateway'>,
   deps: { audit: AuditRepository; clock: Clock },
@@ -189,7 +209,7 @@ export function platformRoutes(
     });
 
   route(router, ops.create, async (ctx, { body }) => {
-    const created = await rpc.call(platformCreate, body);
+    const created = await pathsInBody(rpc.call(platformCreate, body));
     await audit(ctx, 'platform.created', created.id, { name: created.name, version: 1 });
     ctx.status = 201;
     ctx.set('Location', `/api/v1/platforms/${created.id}`);
@@ -208,22 +228,26 @@ export function platformRoutes(
   route(router, ops.replace, async (ctx, { params: { id }, body }) => {
     const { id: _id, version, createdAt: _c, updatedAt: _u, ...platform } = body;
     const expectedVersion = ifMatch(ctx) ?? version;
-    const updated = await rpc.call(platformReplace, {
-      id,
-      platform,
-      ...(expectedVersion === undefined ? {} : { expectedVersion }),
-    });
+    const updated = await pathsInBody(
+      rpc.call(platformReplace, {
+        id,
+        platform,
+        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+      }),
+    );
     await audit(ctx, 'platform.replaced', id, { name: updated.name, version: updated.version });
     etag(ctx, updated.version);
     ctx.body = updated;
   });
   route(router, ops.patch, async (ctx, { params: { id }, body: patch }) => {
     const expectedVersion = ifMatch(ctx);
-    const updated = await rpc.call(platformPatch, {
-      id,
-      patch,
-      ...(expectedVersion === undefined ? {} : { expectedVersion }),
-    });
+    const updated = await pathsInBody(
+      rpc.call(platformPatch, {
+        id,
+        patch,
+        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+      }),
+    );
     await audit(ctx, 'platform.patched', id, {
       name: updated.name,
       version: updated.version,
