@@ -100,6 +100,17 @@ describe('collector on the shared job runner: replay, limits across replicas, br
     const failed = await finished(jobId);
     assert.equal(failed.status, 'failed');
     assert.match(failed.error?.message ?? '', /2 of 10 children failed/);
+    const failedChildren = async () =>
+      (
+        await system.api<{ items: { index: number; error: string | null }[] }>(
+          `/api/v1/collections/${jobId}/children?status=failed`,
+        )
+      ).body.items.map((c) => [c.index, c.error]);
+    const down = 'upstream_status: platform answered HTTP 500';
+    assert.deepEqual(await failedChildren(), [
+      [3, down],
+      [7, down],
+    ]);
 
     const dlq = await system.api<{
       items: { jobId: string; taskType: string; replayable: boolean }[];
@@ -121,6 +132,7 @@ describe('collector on the shared job runner: replay, limits across replicas, br
     const collection = await system.api<Collection>(`/api/v1/collections/${jobId}`);
     assert.deepEqual(collection.body.children, { total: 10, succeeded: 10, failed: 0 });
     assert.equal(collection.body.documents, 10, 'the failed run’s documents were replaced');
+    assert.deepEqual(await failedChildren(), [], 'the replayed run’s children, not the first’s');
     // The last child ends the parent, and its collector logs the success with the parent's stats.
     const logs = await system.api<{
       items: { message: string; service: string; fields: { run?: number } }[];

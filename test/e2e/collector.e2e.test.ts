@@ -29,6 +29,17 @@ function racingPlatform(baseUrl: string) {
   };
 }
 
+interface ChildPage {
+  items: {
+    index: number;
+    status: string;
+    error: string | null;
+    finishedAt: string | null;
+    workerId: string | null;
+  }[];
+  nextCursor: string | null;
+}
+
 interface Collection {
   status: string;
   documents: number;
@@ -42,6 +53,8 @@ describe('collector: /api/v1/collections', () => {
   let platformName: string;
   let second: RunningService;
   let first: RunningService;
+  /** The fan-out of 200 children whose 10 failed. */
+  let failedFanOut = '';
 
   before(async () => {
     platform = await startFakePlatform();
@@ -328,6 +341,7 @@ describe('collector: /api/v1/collections', () => {
     const job = await finished(run.body.jobId);
     assert.equal(job.status, 'failed');
     assert.match(job.error?.message ?? '', /10 of 200 children failed/);
+    failedFanOut = run.body.jobId;
     const collection = await system.api<Collection>(`/api/v1/collections/${run.body.jobId}`);
     assert.deepEqual(collection.body.children, { total: 200, succeeded: 190, failed: 10 });
     assert.equal(collection.body.documents, 190);
@@ -345,6 +359,68 @@ describe('collector: /api/v1/collections', () => {
     assert.equal(events.length, 1);
     assert.equal(events[0]?.payload.status, 'failed');
     assert.deepEqual(events[0]?.payload.children, { total: 200, succeeded: 190, failed: 10 });
+  });
+
+  it('GET /collections/{jobId}/children: when that fan-out has ended, then it lists exactly the failed children with their errors and replicas, filters by status, pages by index, and answers 404 for a job without a collection and 422 for a bad status, limit or cursor', async () => {
+    assert.ok(failedFanOut, 'the fan-out of the previous test ran');
+    const children = (query: string) =>
+      system.api<ChildPage>(`/api/v1/collections/${failedFanOut}/children?${query}`);
+    const expected = Array.from({ length: CHILDREN }, (_, race) => race).filter(failing);
+
+    const all = await children('status=failed&limit=500');
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.deepEqual(
+      all.body.items.map((c) => c.index),
+      expected,
+    );
+    assert.equal(all.body.nextCursor, null);
+    for (const child of all.body.items) {
+      assert.equal(child.status, 'failed');
+      assert.equal(child.error, 'upstream_status: platform answered HTTP 404');
+      assert.ok(child.finishedAt && Date.parse(child.finishedAt) > 0, 'when it ended');
+      assert.match(child.workerId ?? '', /^collector-/);
+    }
+
+    // Four at a time: pages by index, the last one without a cursor.
+    const pages: number[][] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const { status, body }: { status: number; body: ChildPage } = await children(
+        `status=failed&limit=4${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      assert.equal(status, 200, JSON.stringify(body));
+      pages.push(body.items.map((c) => c.index));
+      cursor = body.nextCursor;
+    }
+    assert.deepEqual(pages, [expected.slice(0, 4), expected.slice(4, 8), expected.slice(8)]);
+
+    const succeeded = await children('status=succeeded&limit=500');
+    assert.equal(succeeded.body.items.length, CHILDREN - expected.length);
+    assert.ok(succeeded.body.items.every((c) => c.status === 'succeeded' && c.error === null));
+    assert.deepEqual((await children('status=pending')).body, { items: [], nextCursor: null });
+    // Unfiltered: the first 50 by default, every state.
+    const first = await children('');
+    assert.deepEqual(
+      first.body.items.map((c) => c.index),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+    assert.equal(first.body.nextCursor, '49');
+
+    const unknown = await system.api<{ error: { code: string } }>(
+      `/api/v1/collections/${crypto.randomUUID()}/children`,
+    );
+    assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+    for (const query of ['status=broken', 'limit=0', 'limit=501', 'cursor=abc']) {
+      const bad = await system.api<{ error: { code: string; details?: { path: string }[] } }>(
+        `/api/v1/collections/${failedFanOut}/children?${query}`,
+      );
+      assert.equal(bad.status, 422, `${query}: ${JSON.stringify(bad.body)}`);
+      assert.equal(bad.body.error.code, 'validation_failed', query);
+      assert.deepEqual(
+        bad.body.error.details?.map((d) => d.path),
+        [`query.${query.split('=')[0]!}`],
+      );
+    }
   });
 
   it('when one collector is killed mid-fan-out, then the parent still ends with exact counts', async () => {

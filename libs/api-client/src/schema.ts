@@ -503,7 +503,7 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Every schedule (platform × resource × task) with its next run and why it paused
+     * Every schedule (platform × resource × task), or one platform’s or task type’s, with its next run and why it paused
      * @description One row per resource and task type the scheduler runs on its own. `pausedReason` is set while a schedule paused itself — after `autoPauseAfterFailures` failed runs in a row, or because its params template cannot be filled — and cleared (for all of that platform’s schedules) by `POST /platforms/{id}/sync/start`.
      *
      *     Needs the **viewer** role (viewer < operator < admin).
@@ -963,6 +963,28 @@ export interface paths {
      * @description Needs the **viewer** role (viewer < operator < admin).
      */
     get: operations['listCollectionDocuments'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/collections/{jobId}/children': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A fan-out collection's children by index: state, error, when and where each ended
+     * @description The current run's children (a replayed collection shows its latest run's), kept as long as the collection, unlike the log lines of their failures. `cursor` is the `nextCursor` of the previous page. A collection without fan-out has none; a collect job still queued has none yet.
+     *
+     *     Needs the **viewer** role (viewer < operator < admin).
+     */
+    get: operations['listCollectionChildren'];
     put?: never;
     post?: never;
     delete?: never;
@@ -3538,6 +3560,17 @@ export interface components {
         fetchedAt: string;
         workerId: string | null;
         data: unknown;
+      }[];
+      nextCursor: string | null;
+    };
+    CollectionChildPage: {
+      items: {
+        index: number;
+        /** @enum {string} */
+        status: 'pending' | 'succeeded' | 'failed';
+        error: string | null;
+        finishedAt: string | null;
+        workerId: string | null;
       }[];
       nextCursor: string | null;
     };
@@ -7059,6 +7092,7 @@ export interface operations {
     parameters: {
       query?: {
         platformId?: string;
+        taskType?: 'sync' | 'validate' | 'collect';
         cursor?: string;
         limit?: number;
       };
@@ -9700,6 +9734,107 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['CollectedDocumentPage'];
+        };
+      };
+      /** @description No X-API-Key, or an unknown or revoked one */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s role ranks below the operation’s */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such route, platform, resource or job */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Path, query or body fails its schema; `details` names each field */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key’s requests per minute, or the address’s failed authentications, are used up */
+      429: {
+        headers: {
+          /** @description Seconds until the limit resets */
+          'retry-after': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Unexpected error (logged; the message is withheld) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service is not running, or RabbitMQ or PostgreSQL is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The owning service did not answer within PSC_RPC_TIMEOUT_MS */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listCollectionChildren: {
+    parameters: {
+      query?: {
+        status?: 'pending' | 'succeeded' | 'failed';
+        cursor?: string;
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        /** @description Job id */
+        jobId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of children, by index */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CollectionChildPage'];
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */

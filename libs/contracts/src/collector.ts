@@ -139,6 +139,43 @@ export const collectionDocuments = defineRpc(
   z.object({ jobId: z.uuid(), ...pageRequest }),
   page(collectedDocument),
 );
+/** A fan-out child's state in the collector's table: `pending` until it is fetched or given up. */
+const CHILD_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+
+/** Longest error a child reports: the collector's own `code: message`, cut at this length. */
+export const CHILD_ERROR_CHARS = 1_000;
+
+/** One fan-out child of the collection's current run. */
+export const collectionChild = z.object({
+  index: count,
+  status: z.enum(CHILD_STATUSES),
+  /**
+   * Why it failed (`code: message`, no response body or credentials), at most
+   * {@link CHILD_ERROR_CHARS} characters; null unless `failed`.
+   */
+  error: z.string().nullable(),
+  /** When it ended; null while `pending`. */
+  finishedAt: iso.nullable(),
+  /** The collector replica that ended it; null while `pending`. */
+  workerId: z.string().nullable(),
+});
+export type CollectionChild = z.infer<typeof collectionChild>;
+
+/** A page of a collection's children by index, `cursor` being the last index served. */
+export const collectionChildren = defineRpc(
+  'collector',
+  'collection.children',
+  z.object({
+    jobId: z.uuid(),
+    status: z.enum(CHILD_STATUSES).optional(),
+    cursor: z
+      .string()
+      .regex(/^\d{1,9}$/, 'a child index from a previous page')
+      .optional(),
+    limit: pageRequest.limit,
+  }),
+  page(collectionChild),
+);
 /**
  * One page of a collection's documents as JSONL, rendered by the collector: each line is a
  * document with its provenance. A page ends once its text reaches a byte budget (the reply stays

@@ -1,5 +1,10 @@
 import type { Knex } from 'knex';
-import type { CollectedDocument, Collection } from '@psc/contracts';
+import {
+  CHILD_ERROR_CHARS,
+  type CollectedDocument,
+  type Collection,
+  type CollectionChild,
+} from '@psc/contracts';
 import { runPrepared, type PreparedStatement } from '@psc/db';
 
 const SCHEMA = 'collector';
@@ -16,6 +21,14 @@ interface CollectionRow {
   children_failed: number;
   started_at: Date;
   finished_at: Date | null;
+}
+
+interface ChildRow {
+  index: number;
+  status: CollectionChild['status'];
+  error: string | null;
+  finished_at: Date | null;
+  worker_id: string | null;
 }
 
 interface DocumentRow {
@@ -336,6 +349,43 @@ export function createCollectionRepository(knex: Knex) {
           data: JSON.stringify(d.data ?? null),
         })),
       );
+    },
+
+    /**
+     * Up to `limit` children of the collection's current run after index `afterIndex`, by index;
+     * undefined when the job has no collection. An error is cut to what the API promises.
+     */
+    async listChildren(q: {
+      jobId: string;
+      status?: CollectionChild['status'] | undefined;
+      afterIndex?: number | undefined;
+      limit: number;
+    }): Promise<CollectionChild[] | undefined> {
+      const collection: { run: number } | undefined = await t('collections')
+        .where({ job_id: q.jobId })
+        .first('run');
+      if (!collection) return undefined;
+      const query = t('children')
+        .where({ parent_job_id: q.jobId, run: collection.run })
+        .orderBy('index')
+        .limit(q.limit)
+        .select(
+          'index',
+          'status',
+          knex.raw('left(error, ?) as error', [CHILD_ERROR_CHARS]),
+          'finished_at',
+          'worker_id',
+        );
+      if (q.status !== undefined) void query.where({ status: q.status });
+      if (q.afterIndex !== undefined) void query.where('index', '>', q.afterIndex);
+      const rows = (await query) as ChildRow[];
+      return rows.map((r) => ({
+        index: r.index,
+        status: r.status,
+        error: r.error,
+        finishedAt: r.finished_at?.toISOString() ?? null,
+        workerId: r.worker_id,
+      }));
     },
 
     async listDocuments(q: { jobId: string; afterId?: string | undefined; limit: number }) {

@@ -1,4 +1,5 @@
 import {
+  collectionChildren,
   collectionDocuments,
   collectionExport,
   collectionGet,
@@ -59,6 +60,18 @@ export function collectorRpcHandlers(deps: CollectorRpcDeps): RpcHandler[] {
       const found = await deps.collections.find(jobId);
       if (!found) throw new NotFoundError(`no collection for job ${jobId}`);
       return found;
+    }),
+    rpcHandler(collectionChildren, async ({ jobId, status, cursor, limit }) => {
+      const rows = await deps.collections.listChildren({
+        jobId,
+        status,
+        afterIndex: cursor === undefined ? undefined : Number(cursor),
+        limit: limit + 1,
+      });
+      if (!rows) throw new NotFoundError(`no collection for job ${jobId}`);
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last ? String(last.index) : null };
     }),
     rpcHandler(collectionDocuments, async ({ jobId, cursor, limit }) => {
       const afterId = cursor && /^\d{1,19}$/.test(cursor) ? cursor : undefined;

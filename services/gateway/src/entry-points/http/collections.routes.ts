@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
 import {
+  collectionChildren,
   collectionDocuments,
   collectionExport,
   collectionGet,
@@ -80,6 +81,25 @@ export const collectionOperations = {
       200: {
         description: 'A page of documents',
         schema: collectionDocuments.response.meta({ id: 'CollectedDocumentPage' }),
+      },
+    },
+    errors: [404],
+  }),
+  children: operation({
+    method: 'get',
+    path: '/collections/:jobId/children',
+    operationId: 'listCollectionChildren',
+    summary: "A fan-out collection's children by index: state, error, when and where each ended",
+    description:
+      "The current run's children (a replayed collection shows its latest run's), kept as long as the collection, unlike the log lines of their failures. `cursor` is the `nextCursor` of the previous page. A collection without fan-out has none; a collect job still queued has none yet.",
+    tag,
+    role: 'viewer',
+    params: jobParams,
+    query: collectionChildren.request.omit({ jobId: true }),
+    responses: {
+      200: {
+        description: 'A page of children, by index',
+        schema: collectionChildren.response.meta({ id: 'CollectionChildPage' }),
       },
     },
     errors: [404],
@@ -227,6 +247,16 @@ export function collectionRoutes(rpc: RpcClient<'gateway'>, readJob: JobReader):
   });
   route(router, collectionOperations.documents, async (ctx, { params: { jobId }, query }) => {
     ctx.body = await rpc.call(collectionDocuments, { jobId, ...query });
+  });
+  route(router, collectionOperations.children, async (ctx, { params: { jobId }, query }) => {
+    try {
+      ctx.body = await rpc.call(collectionChildren, { jobId, ...query });
+    } catch (err) {
+      if (!notFound(err)) throw err;
+      // A collect job the collector has not recorded yet has no children; anything else is a 404.
+      await collectionOf(rpc, readJob, jobId);
+      ctx.body = { items: [], nextCursor: null };
+    }
   });
   route(router, collectionOperations.export, async (ctx, { params: { jobId } }) => {
     // Before the first byte: an unknown collection is a 404, not an empty download.
