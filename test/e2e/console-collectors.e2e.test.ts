@@ -346,15 +346,12 @@ describe(
         .filter({ hasText: String(ended.documents) })
         .waitFor();
 
-      const logs = await system.api<{
-        items: { message: string; fields: Record<string, unknown> }[];
-      }>(`/api/v1/logs?jobId=${collectionId}&level=warn&service=collector`);
-      const failures = logs.body.items
-        .filter((e) => typeof e.fields.childIndex === 'number')
-        .map((e) => [e.fields.childIndex, e.message] as const)
-        .sort((a, b) => Number(a[0]) - Number(b[0]));
+      // The failures as the collector recorded each child, not its log lines (those expire).
+      const failedChildren = await system.api<{
+        items: { index: number; status: string; error: string | null; workerId: string | null }[];
+      }>(`/api/v1/collections/${collectionId}/children?status=failed`);
       assert.deepEqual(
-        failures.map(([index]) => index),
+        failedChildren.body.items.map((c) => c.index),
         MISSING,
       );
       const failed = section.getByRole('table', { name: 'Failed children' });
@@ -363,12 +360,17 @@ describe(
         .nth(MISSING.length - 1)
         .waitFor();
       assert.deepEqual(await rowData(failed.locator('tbody tr'), 'child'), MISSING.map(String));
-      for (const [index, message] of failures) {
-        const cell = failed.locator(`tr[data-child="${String(index)}"] td`).nth(1);
-        const error = (await cell.textContent()) ?? '';
-        assert.equal(`child ${String(index)} failed: ${error}`, message);
-        assert.match(error, /404/);
+      for (const child of failedChildren.body.items) {
+        const cells = failed.locator(`tr[data-child="${String(child.index)}"] td`);
+        assert.equal(await cells.nth(1).textContent(), child.error);
+        assert.match(child.error ?? '', /HTTP 404/);
+        assert.equal(await cells.nth(3).textContent(), child.workerId);
       }
+      const failures = page.getByRole('region', { name: 'Failed children' });
+      assert.equal(
+        await failures.getByRole('link', { name: 'Open in Logs' }).getAttribute('href'),
+        `/ui/logs?level=warn&service=collector&jobId=${collectionId}`,
+      );
     });
 
     it('when its documents are browsed, then each page holds the documents the API pages with its cursor, fields readable, and Download JSONL serves every one', async () => {

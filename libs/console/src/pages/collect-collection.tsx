@@ -4,14 +4,15 @@ import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
 import { num, time } from '../format.ts';
 import { ApiError, unwrap } from '../session.ts';
+import { Pager, useCursors } from '../pager.tsx';
 import { ErrorBox, Section, Status } from '../ui.tsx';
 import { CollectionDocuments } from './collect-documents.tsx';
 
 type Collection = components['schemas']['Collection'];
 type Children = NonNullable<Collection['children']>;
 
-/** Failed children's log lines read at most; the Logs page has every one. */
-const FAILURES_SHOWN = 200;
+/** Failed children a page shows. */
+const FAILURES_PAGE = 50;
 const ENDED = new Set<Collection['status']>(['succeeded', 'failed']);
 
 const HEADINGS: Record<string, string> = {
@@ -72,46 +73,33 @@ function ChildCounts({ children }: { children: Children }) {
 }
 
 /**
- * The children that failed and why: the collector logs each failure (`child 7 failed: …`, with
- * its index) as it counts it, so the log holds what the collection's counts do not.
+ * The children that failed and why, from the collector's record of each child (kept as long as
+ * the collection, unlike its log lines), a page at a time by index; read again when the count
+ * moves.
  */
 function FailedChildren({ collection }: { collection: Collection }) {
   const { client } = useSession();
   const failed = collection.children?.failed ?? 0;
   const { jobId, startedAt } = collection;
-  // Read again when the count moves; a replayed run's earlier failures are before its start.
+  // A replayed run starts again at the first page.
+  const paging = useCursors(`${jobId} ${startedAt ?? ''}`);
+  const { cursor } = paging;
   const { data, error } = useApi(
-    failed ? ['failed-children', jobId, startedAt, failed] : null,
+    failed ? ['failed-children', jobId, startedAt, failed, cursor] : null,
     () =>
       unwrap(
-        client.GET('/api/v1/logs', {
+        client.GET('/api/v1/collections/{jobId}/children', {
           params: {
-            query: {
-              jobId,
-              level: 'warn',
-              service: 'collector',
-              limit: FAILURES_SHOWN,
-              ...(startedAt ? { since: startedAt } : {}),
-            },
+            path: { jobId },
+            query: { status: 'failed', limit: FAILURES_PAGE, ...(cursor ? { cursor } : {}) },
           },
         }),
       ),
+    { keepPreviousData: true },
   );
   if (!failed) return null;
-  const rows = (data?.items ?? [])
-    .flatMap((e) =>
-      typeof e.fields.childIndex === 'number'
-        ? [
-            {
-              index: e.fields.childIndex,
-              error: e.message.replace(/^child \d+ failed: /, ''),
-              at: e.at,
-              id: e.id,
-            },
-          ]
-        : [],
-    )
-    .sort((a, b) => a.index - b.index);
+  const items = data?.items ?? [];
+  const first = (paging.page - 1) * FAILURES_PAGE + 1;
   const logs = `/logs?level=warn&service=collector&jobId=${jobId}`;
   return (
     <section aria-label="Failed children">
@@ -124,21 +112,28 @@ function FailedChildren({ collection }: { collection: Collection }) {
               <th>Child</th>
               <th>Error</th>
               <th>Failed</th>
+              <th>Replica</th>
             </tr>
           </thead>
           <tbody>
-            {rows.map((r) => (
-              <tr key={r.id} data-child={r.index}>
-                <td>{r.index}</td>
-                <td className="error">{r.error}</td>
-                <td>{time(r.at)}</td>
+            {items.map((c) => (
+              <tr key={c.index} data-child={c.index}>
+                <td>{c.index}</td>
+                <td className="error">{c.error}</td>
+                <td>{time(c.finishedAt)}</td>
+                <td>{c.workerId ?? '—'}</td>
               </tr>
             ))}
           </tbody>
         </table>
       ) : null}
+      <Pager
+        paging={paging}
+        nextCursor={data?.nextCursor}
+        labels={['Previous', 'Next']}
+        summary={`${items.length ? `${first}–${first + items.length - 1}` : 'none'} of ${failed}`}
+      />
       <p className="muted">
-        {data && rows.length < failed ? `${rows.length} of ${failed} shown. ` : ''}
         <Link href={logs}>Open in Logs</Link> for every line of this job.
       </p>
     </section>
