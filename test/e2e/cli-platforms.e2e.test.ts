@@ -174,7 +174,7 @@ describe('psc, the command line: platforms, their schedules, collections, valida
     assert.deepEqual(jobs.body.items, [], 'no job was made');
   });
 
-  it('when a collector resource is collected through `collections run` and `run collect` and a synced resource validated with `run validate`, then each ends succeeded and `collections show` lists the documents', async () => {
+  it('when a collector resource is collected through `collections run` and `run collect` and a synced resource validated with `run validate`, then each ends succeeded, `collections show` lists the documents and `collections children` none (not a fan-out)', async () => {
     const name = await collectingPlatform();
 
     const queued = await pscJson<{ jobId: string }>(
@@ -220,6 +220,20 @@ describe('psc, the command line: platforms, their schedules, collections, valida
     assert.match(shown.stdout, /│ id\s+│ child\s+│ fetched at/);
     const unknown = await psc('collections', 'show', '0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10');
     assert.equal(unknown.code, 1, show(unknown));
+    // Not a fan-out: no children.
+    const children = await pscJson<{ items: unknown[]; nextCursor: string | null }>(
+      'collections',
+      'children',
+      queued.body.jobId,
+      '--status',
+      'failed',
+    );
+    assert.deepEqual(children.body, { items: [], nextCursor: null });
+    const table = await psc('collections', 'children', queued.body.jobId);
+    assert.equal(table.code, 0, show(table));
+    assert.match(table.stdout, /^\(none\)$/m);
+    const noChildren = await psc('collections', 'children', '0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10');
+    assert.equal(noChildren.code, 1, show(noChildren));
 
     const collected = await pscJson<{ jobs: { status: string; taskType: string }[] }>(
       'run',

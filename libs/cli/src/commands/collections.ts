@@ -1,9 +1,13 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { components } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action } from '../context.ts';
 import { watchJobs } from '../jobs-watch.ts';
 import { intArg, jsonObjectArg, platformId, uuidArg } from '../refs.ts';
 import { reportFinished } from './sync.ts';
+
+type ChildStatus = components['schemas']['CollectionChildPage']['items'][number]['status'];
+const CHILD_STATUSES: readonly ChildStatus[] = ['pending', 'succeeded', 'failed'];
 
 export function collectionsCommand(program: Command, env: NodeJS.ProcessEnv): void {
   const collections = program
@@ -100,5 +104,45 @@ export function collectionsCommand(program: Command, env: NodeJS.ProcessEnv): vo
           }
         });
       }),
+    );
+  collections
+    .command('children')
+    .description("a fan-out run's children by index: state, error, when and where each ended")
+    .argument('<job>', "the run's job id", uuidArg)
+    .addOption(new Option('-s, --status <status>').choices(CHILD_STATUSES))
+    .option('-n, --limit <n>', 'at most this many (1–500)', intArg, 50)
+    .option('--cursor <index>', "the previous page's nextCursor")
+    .action(
+      action(
+        env,
+        async (
+          ctx,
+          jobId: string,
+          opts: { status?: ChildStatus; limit: number; cursor?: string },
+        ) => {
+          const api = ctx.api();
+          const page = await call(
+            api,
+            api.client.GET('/api/v1/collections/{jobId}/children', {
+              params: {
+                path: { jobId },
+                query: {
+                  limit: opts.limit,
+                  ...(opts.status ? { status: opts.status } : {}),
+                  ...(opts.cursor ? { cursor: opts.cursor } : {}),
+                },
+              },
+            }),
+          );
+          ctx.out.result(page, () => {
+            ctx.out.table(
+              ['child', 'status', 'error', 'finished at', 'replica'],
+              page.items.map((c) => [c.index, c.status, c.error, c.finishedAt, c.workerId]),
+            );
+            if (page.nextCursor)
+              ctx.out.line(`(more children: the same with --cursor ${page.nextCursor})`);
+          });
+        },
+      ),
     );
 }
