@@ -251,10 +251,16 @@ describe(
       assert.deepEqual([stopped.enabled, stopped.stoppedReason], [false, STOP_REASON]);
       assert.ok(stopped.stoppedAt, 'when it was stopped');
       const audit = await system.api<{
-        items: { actorKeyId: string; details: Record<string, unknown> }[];
+        items: { actorKeyId: string; targetId: string; details: Record<string, unknown> }[];
       }>('/api/v1/audit?action=collector.stop');
       assert.equal(audit.body.items[0]?.details.reason, STOP_REASON);
       assert.equal(audit.body.items[0]?.details.resource, 'news');
+      // The platform's id, as its other actions have, so the trail narrowed to it finds the stop.
+      assert.equal(audit.body.items[0]?.targetId, stopped.platformId);
+      const byTarget = await system.api<{ items: { action: string }[] }>(
+        `/api/v1/audit?targetId=${stopped.platformId}&action=collector`,
+      );
+      assert.ok(byTarget.body.items.some((e) => e.action === 'collector.stop'));
       const note = news.locator(`[data-stop-reason="${STOP_REASON}"]`);
       await note.waitFor();
       assert.match((await note.textContent()) ?? '', new RegExp(`^“${STOP_REASON}” · \\d+ s ago$`));

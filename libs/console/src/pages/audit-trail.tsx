@@ -34,7 +34,7 @@ function Target(props: {
   let shown: ReactNode = id ? <code title={id}>{short(id)}</code> : '—';
   switch (entry.targetType) {
     case 'platform': {
-      // The collector routes name a platform by its name; the others by its id.
+      // By its id; collector actions audited before 2026-12-07 name the platform by its name.
       const byName = [...platforms].find(([, name]) => name === id)?.[0];
       const platformId = UUID.test(id) ? id : byName;
       if (platformId) {

@@ -11,10 +11,23 @@ type Body = Record<string, unknown>;
 interface AuditedOperation {
   action: (params: Params) => string;
   targetType: AuditEntry['targetType'];
-  targetId: (params: Params, body: Body, reply: Body) => string;
+  targetId: (params: Params, body: Body, reply: Body, state: AuditState) => string;
   /** The body is a filter (its `reason` is a match, not the operator's why): kept as `filter`. */
   bodyIsFilter?: true;
 }
+
+/**
+ * What a route found out while it served the request and the entry needs: the collector routes
+ * name a platform by its name, and learn its id only from the collector.
+ */
+interface AuditState {
+  auditTargetId?: string;
+}
+
+/** Names the audit entry's target for a route whose params do not hold it. */
+export const auditTargetIs = (state: object, targetId: string): void => {
+  (state as AuditState).auditTargetId = targetId;
+};
 
 const fixed = (value: string) => () => value;
 const param = (name: string) => (params: Params) => params[name] ?? '';
@@ -95,8 +108,10 @@ const AUDITED: Record<string, AuditedOperation> = {
   },
   'POST /collectors/:platform/:resource/:action': {
     action: (p) => `collector.${p.action}`,
+    // The platform's id, as every other platform action's entry has: a trail narrowed to the
+    // platform finds its collectors' stops and runs too (the name stays in the details).
     targetType: 'platform',
-    targetId: param('platform'),
+    targetId: (p, _b, _r, state) => state.auditTargetId ?? param('platform')(p),
   },
 };
 
@@ -147,7 +162,7 @@ export function auditTrail(deps: { audit: AuditRepository; clock: Clock }): Midd
       actorKeyId: principalOf(ctx).keyId,
       action: op.action(params),
       targetType: op.targetType,
-      targetId: op.targetId(params, body, reply),
+      targetId: op.targetId(params, body, reply, ctx.state),
       details: op.bodyIsFilter ? { filter: detailsOf(body, {}) } : detailsOf(body, params),
     });
   };

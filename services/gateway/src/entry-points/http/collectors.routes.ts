@@ -14,6 +14,7 @@ import {
 import { AppError } from '@psc/core';
 import type { RpcClient } from '@psc/messaging';
 import { createRunNow } from '../../data-access/run-now.ts';
+import { auditTargetIs } from './audit-trail.ts';
 import { startCollection, startedResponse } from './collections.routes.ts';
 import { operation, route } from './operation.ts';
 
@@ -146,6 +147,7 @@ export function collectorRoutes(rpc: RpcClient<'gateway'>): Router {
       // The collector knows the collector by name (404 if there is none); the scheduler owns
       // its schedule.
       const info = await rpc.call(collectorStatusGet, { name });
+      auditTargetIs(ctx.state, info.platformId);
       const state = await rpc.call(collectScheduleControl, {
         platformId: info.platformId,
         resource: info.resource,
@@ -157,6 +159,7 @@ export function collectorRoutes(rpc: RpcClient<'gateway'>): Router {
   }
   route(router, ops.once, async (ctx, { params: name, body: run }) => {
     const status = await rpc.call(collectorStatusGet, { name });
+    auditTargetIs(ctx.state, status.platformId);
     const started = await startCollection(rpc, runNow, {
       platformId: status.platformId,
       resource: status.resource,
