@@ -436,7 +436,10 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
         });
         assert.equal(res.status, 422, header);
         assert.equal(res.body.error.code, 'validation_failed');
-        assert.equal(res.body.error.details?.[0]?.path, `body.resources[0].request.headers.${header}`);
+        assert.equal(
+          res.body.error.details?.[0]?.path,
+          `body.resources[0].request.headers.${header}`,
+        );
         assert.match(res.body.error.message, /put it in auth/);
         assert.doesNotMatch(JSON.stringify(res.body), /k-123/);
       }

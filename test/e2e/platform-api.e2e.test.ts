@@ -191,7 +191,10 @@ describe('/api/v1/platforms', () => {
       ];
       const res2 = await api<ErrorBody>('/api/v1/platforms', { body: child });
       assert.equal(res2.status, 422);
-      assert.equal(res2.body.error.details?.[0]?.path, 'body.resources[0].children[0].mapping.sold');
+      assert.equal(
+        res2.body.error.details?.[0]?.path,
+        'body.resources[0].children[0].mapping.sold',
+      );
     });
 
     it('when a field is unknown or missing, then 422 names it', async () => {
