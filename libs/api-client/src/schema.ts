@@ -1295,7 +1295,7 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Who (key id) changed what, newest first; by target, action or key
+     * Who (key id) changed what, by the time of the action, newest first; by target, action or key
      * @description Needs the **admin** role (viewer < operator < admin).
      */
     get: operations['listAudit'];

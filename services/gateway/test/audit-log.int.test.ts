@@ -7,6 +7,7 @@ import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
 import {
   auditRetention,
   createAuditRepository,
+  parseAuditCursor,
   type AuditRepository,
   type NewAuditEntry,
 } from '../src/data-access/audit.repository.ts';
@@ -88,10 +89,54 @@ describe('audit log written behind the answer', () => {
     const audit = createAuditRepository(knex, logger);
 
     await audit.append(entry('read-your-write'));
-    const items = await audit.list({ limit: 10, targetId: 'read-your-write' });
+    const { items } = await audit.list({ limit: 10, targetId: 'read-your-write' });
 
     assert.equal(items.length, 1);
     assert.equal(items[0]!.details.reason, 'why read-your-write');
+  });
+
+  it('when a key change is recorded while an earlier relayed action still gathers, then the trail lists them by the time of each action, page by page', async () => {
+    const audit = createAuditRepository(knex, logger);
+    const actor = '00000000-0000-4000-8000-0000000000aa';
+    const at = (ms: number) => new Date(Date.parse('2026-12-07T10:00:00.000Z') + ms);
+    // A key change commits with the key, at once; a relayed action made a moment before it is
+    // written behind its answer, up to GATHER_MS later: after the key change.
+    await knex.transaction((trx) =>
+      audit.record(
+        { ...entry('key'), actorKeyId: actor, action: 'api-key.created', at: at(1) },
+        trx,
+      ),
+    );
+    await audit.append({ ...entry('relayed'), actorKeyId: actor, at: at(0) });
+    await audit.append({ ...entry('relayed-later'), actorKeyId: actor, at: at(2) });
+
+    const all = await audit.list({ limit: 10, actorKeyId: actor });
+    assert.deepEqual(
+      all.items.map((e) => e.targetId),
+      ['relayed-later', 'key', 'relayed'],
+      'newest action first, whatever order they were written in',
+    );
+    assert.equal(all.nextCursor, null);
+    const ids = await knex('gateway.audit_log').where({ actor_key_id: actor }).orderBy('id');
+    assert.deepEqual(
+      ids.map((r: { target_id: string }) => r.target_id),
+      ['key', 'relayed', 'relayed-later'],
+      'the writes were in another order',
+    );
+
+    const seen: string[] = [];
+    let cursor: string | null | undefined;
+    do {
+      const page = await audit.list({
+        limit: 1,
+        actorKeyId: actor,
+        ...(cursor ? { cursor: parseAuditCursor(cursor)! } : {}),
+      });
+      seen.push(...page.items.map((e) => e.targetId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    assert.deepEqual(seen, ['relayed-later', 'key', 'relayed'], 'one page each, none twice');
+    assert.equal(parseAuditCursor('42'), undefined, 'an id alone is not a cursor');
   });
 
   it('when PostgreSQL refuses the write for a moment, then the entry is written once when it accepts again', async () => {
@@ -141,7 +186,7 @@ describe('audit log written behind the answer', () => {
     assert.doesNotMatch(line, /why refused-always/);
     // The repository keeps working afterwards.
     await audit.append(entry('after-the-outage'));
-    assert.equal((await audit.list({ limit: 10, targetId: 'after-the-outage' })).length, 1);
+    assert.equal((await audit.list({ limit: 10, targetId: 'after-the-outage' })).items.length, 1);
   });
 
   it('when entries are older than PSC_AUDIT_RETENTION_DAYS, then the retention pass deletes them and the recent ones stay listed', async () => {
@@ -165,7 +210,7 @@ describe('audit log written behind the answer', () => {
       rules: [auditRetention(config.auditRetentionMs)],
     });
     assert.deepEqual(await retention.runOnce(), { 'audit entries': 1 });
-    assert.deepEqual(await audit.list({ limit: 10, targetId: 'retention-old' }), []);
-    assert.equal((await audit.list({ limit: 10, targetId: 'retention-recent' })).length, 1);
+    assert.deepEqual((await audit.list({ limit: 10, targetId: 'retention-old' })).items, []);
+    assert.equal((await audit.list({ limit: 10, targetId: 'retention-recent' })).items.length, 1);
   });
 });

@@ -16,6 +16,18 @@ interface AuditRow {
 
 export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at'> & { at: Date };
 
+/** Where a page of the trail goes on: after this entry, by its time and then its id. */
+export interface AuditCursor {
+  atMicros: string;
+  id: string;
+}
+
+/** A cursor `list` answered, or undefined for anything else. */
+export function parseAuditCursor(cursor: string): AuditCursor | undefined {
+  const m = /^(\d{1,17})-(\d{1,19})$/.exec(cursor);
+  return m ? { atMicros: m[1]!, id: m[2]! } : undefined;
+}
+
 const toRow = (entry: NewAuditEntry) => ({
   at: entry.at,
   actor_key_id: entry.actorKeyId,
@@ -133,36 +145,56 @@ export function createAuditRepository(knex: Knex, logger: Logger) {
     settled: flush,
 
     /**
-     * Newest first. Waits for this replica's entries on their way, so the operator who just
-     * acted sees the entry on the gateway that answered.
+     * A page of entries, the newest action first, and the cursor of the next. By the time of the
+     * action, not the order of the writes: an action relayed for an owner is written up to
+     * `GATHER_MS` after it, and a key change made meanwhile (written at once) must not show as
+     * older. Waits for this replica's entries on their way, so the operator who just acted sees
+     * the entry on the gateway that answered.
      */
     async list(query: {
       limit: number;
-      beforeId?: string;
+      cursor?: AuditCursor;
       targetId?: string;
       /** An action or its first dot-separated parts (letters, digits, `-` and dots only). */
       action?: string;
       actorKeyId?: string;
-    }) {
+    }): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
       await flush();
-      const q = log().orderBy('id', 'desc').limit(query.limit);
-      if (query.beforeId) void q.where('id', '<', query.beforeId);
+      const q = log()
+        .select('*', knex.raw('(extract(epoch from at) * 1000000)::bigint::text as at_us'))
+        .orderBy([
+          { column: 'at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(query.limit + 1);
+      if (query.cursor) {
+        void q.whereRaw(
+          `(at, id) < (timestamptz 'epoch' + ?::bigint * interval '1 microsecond', ?::bigint)`,
+          [query.cursor.atMicros, query.cursor.id],
+        );
+      }
       if (query.targetId) void q.where({ target_id: query.targetId });
       if (query.action) {
         const action = query.action;
         void q.where((w) => void w.where({ action }).orWhere('action', 'like', `${action}.%`));
       }
       if (query.actorKeyId) void q.where({ actor_key_id: query.actorKeyId });
-      const rows = (await q) as AuditRow[];
-      return rows.map((r): AuditEntry => ({
-        id: String(r.id),
-        at: r.at.toISOString(),
-        actorKeyId: r.actor_key_id,
-        action: r.action,
-        targetType: r.target_type,
-        targetId: r.target_id,
-        details: r.details,
-      }));
+      const rows = (await q) as (AuditRow & { at_us: string })[];
+      const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
+      return {
+        items: page.map((r): AuditEntry => ({
+          id: String(r.id),
+          at: r.at.toISOString(),
+          actorKeyId: r.actor_key_id,
+          action: r.action,
+          targetType: r.target_type,
+          targetId: r.target_id,
+          details: r.details,
+        })),
+        // The time to the microsecond, as PostgreSQL keeps it: an ISO time would cut it to ms.
+        nextCursor: rows.length > query.limit && last ? `${last.at_us}-${last.id}` : null,
+      };
     },
   };
 }

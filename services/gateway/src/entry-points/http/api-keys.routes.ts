@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { API_ROLES, auditQuery } from '@psc/contracts';
 import { BadRequestError } from '@psc/core';
 import type { ApiKeyRepository } from '../../data-access/api-key.repository.ts';
-import type { AuditRepository } from '../../data-access/audit.repository.ts';
+import { parseAuditCursor, type AuditRepository } from '../../data-access/audit.repository.ts';
 import type { ApiKeyService } from '../../domain/api-keys.ts';
 import { ApiKeyCreate, ApiKeyCreated, ApiKeyPage, AuditPage } from './api-schemas.ts';
 import { principalOf } from './auth.ts';
@@ -66,7 +66,8 @@ export const apiKeyOperations = {
     method: 'get',
     path: '/audit',
     operationId: 'listAudit',
-    summary: 'Who (key id) changed what, newest first; by target, action or key',
+    summary:
+      'Who (key id) changed what, by the time of the action, newest first; by target, action or key',
     tag,
     role: 'admin',
     query: auditQuery,
@@ -106,21 +107,17 @@ export function apiKeyRoutes(deps: {
     ctx.status = 204;
   });
   route(router, ops.audit, async (ctx, { query: q }) => {
-    if (q.cursor !== undefined && !/^\d+$/.test(q.cursor)) {
+    const cursor = q.cursor === undefined ? undefined : parseAuditCursor(q.cursor);
+    if (q.cursor !== undefined && !cursor) {
       throw new BadRequestError('cursor must come from a previous page');
     }
-    const items = await deps.audit.list({
-      limit: q.limit + 1,
-      ...(q.cursor ? { beforeId: q.cursor } : {}),
+    ctx.body = await deps.audit.list({
+      limit: q.limit,
+      ...(cursor ? { cursor } : {}),
       ...(q.targetId ? { targetId: q.targetId } : {}),
       ...(q.action ? { action: q.action } : {}),
       ...(q.actorKeyId ? { actorKeyId: q.actorKeyId } : {}),
     });
-    const page = items.slice(0, q.limit);
-    ctx.body = {
-      items: page,
-      nextCursor: items.length > q.limit ? (page.at(-1)?.id ?? null) : null,
-    };
   });
   return router;
 }
