@@ -166,24 +166,8 @@ export function BackfillForm(props: {
         <input type="checkbox" checked={times} onChange={(e) => showTimes(e.target.checked)} />
         Times of day (UTC)
       </label>
-      <label>
-        {times ? 'From (UTC)' : 'From'}
-        <input
-          type={times ? 'datetime-local' : 'date'}
-          required
-          value={from}
-          onChange={(e) => setFrom(e.target.value)}
-        />
-      </label>
-      <label>
-        {times ? 'To (UTC, included)' : 'To (included)'}
-        <input
-          type={times ? 'datetime-local' : 'date'}
-          required
-          value={to}
-          onChange={(e) => setTo(e.target.value)}
-        />
-      </label>
+      <RangeEnd label="From" times={times} value={from} onChange={setFrom} />
+      <RangeEnd label="To" included times={times} value={to} onChange={setTo} />
       <label>
         Timezone
         <input
@@ -246,5 +230,27 @@ export function BackfillForm(props: {
       </button>
       <ErrorBox error={error} />
     </form>
+  );
+}
+
+/** One end of the range: a date, or a date and time in UTC when the form asks for times. */
+function RangeEnd(props: {
+  label: string;
+  included?: boolean;
+  times: boolean;
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  const notes = [props.times ? 'UTC' : '', props.included ? 'included' : ''].filter(Boolean);
+  return (
+    <label>
+      {notes.length ? `${props.label} (${notes.join(', ')})` : props.label}
+      <input
+        type={props.times ? 'datetime-local' : 'date'}
+        required
+        value={props.value}
+        onChange={(e) => props.onChange(e.target.value)}
+      />
+    </label>
   );
 }
