@@ -59,3 +59,14 @@ export function Pager(props: {
 /** "3 lines, newest first" on the first page, "3 lines, page 2" after it. */
 export const pageSummary = (count: number, noun: [string, string], paging: Cursors): string =>
   `${count} ${count === 1 ? noun[0] : noun[1]}${paging.page > 1 ? `, page ${paging.page}` : ', newest first'}`;
+
+/** `26–50 of 200`: the rows of this page among `total`, pages being `pageSize` rows long. */
+export const rangeSummary = (
+  paging: Cursors,
+  pageSize: number,
+  count: number,
+  total: number,
+): string => {
+  const first = (paging.page - 1) * pageSize + 1;
+  return `${count ? `${first}–${first + count - 1}` : 'none'} of ${total}`;
+};

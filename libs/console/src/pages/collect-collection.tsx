@@ -4,7 +4,7 @@ import { useApi } from '../swr.ts';
 import { LIVE_MS, useSession } from '../context.ts';
 import { num, time } from '../format.ts';
 import { ApiError, unwrap } from '../session.ts';
-import { Pager, useCursors } from '../pager.tsx';
+import { Pager, rangeSummary, useCursors } from '../pager.tsx';
 import { ErrorBox, Section, Status } from '../ui.tsx';
 import { CollectionDocuments } from './collect-documents.tsx';
 
@@ -99,7 +99,6 @@ function FailedChildren({ collection }: { collection: Collection }) {
   );
   if (!failed) return null;
   const items = data?.items ?? [];
-  const first = (paging.page - 1) * FAILURES_PAGE + 1;
   const logs = `/logs?level=warn&service=collector&jobId=${jobId}`;
   return (
     <section aria-label="Failed children">
@@ -131,7 +130,7 @@ function FailedChildren({ collection }: { collection: Collection }) {
         paging={paging}
         nextCursor={data?.nextCursor}
         labels={['Previous', 'Next']}
-        summary={`${items.length ? `${first}–${first + items.length - 1}` : 'none'} of ${failed}`}
+        summary={rangeSummary(paging, FAILURES_PAGE, items.length, failed)}
       />
       <p className="muted">
         <Link href={logs}>Open in Logs</Link> for every line of this job.

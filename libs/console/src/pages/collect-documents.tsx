@@ -4,7 +4,7 @@ import { fieldsText } from '@psc/api-client';
 import { ago, time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { downloadExport } from '../download.ts';
-import { Pager, useCursors } from '../pager.tsx';
+import { Pager, rangeSummary, useCursors } from '../pager.tsx';
 import { ActionButton, ErrorBox } from '../ui.tsx';
 
 /** Documents per page: each is a platform's raw item, often a large one. */
@@ -34,7 +34,6 @@ export function CollectionDocuments({ jobId, total }: { jobId: string; total: nu
       ),
     { keepPreviousData: true },
   );
-  const first = (paging.page - 1) * PAGE + 1;
   const items = data?.items ?? [];
   return (
     <section aria-label="Documents">
@@ -92,7 +91,7 @@ export function CollectionDocuments({ jobId, total }: { jobId: string; total: nu
         paging={paging}
         nextCursor={data?.nextCursor}
         labels={['Previous', 'Next']}
-        summary={`${items.length ? `${first}–${first + items.length - 1}` : 'none'} of ${total}`}
+        summary={rangeSummary(paging, PAGE, items.length, total)}
       />
     </section>
   );
