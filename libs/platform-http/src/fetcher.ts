@@ -8,7 +8,7 @@ import {
 } from '@psc/contracts';
 import type { EgressGuard } from '@psc/egress';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
-import type { Metrics } from '@psc/telemetry';
+import { PSC_METRICS, registerScrapeGauge, type Metrics } from '@psc/telemetry';
 import { createBreakerStore } from './breaker-store.ts';
 import { FETCHER_TABLES } from './fetcher-tables.ts';
 import { createPlatformBreakers, type BreakerChange } from './breakers.ts';
@@ -52,8 +52,17 @@ export interface PlatformFetcherOptions {
 export function createPlatformFetcher(options: PlatformFetcherOptions) {
   const log = options.logger.child({ component: 'platform-fetcher' });
   const store = createBreakerStore(options.knex, options.schema, options.service);
-  const limiter = createPlatformLimiter(options.knex, options.schema);
+  const limiter = createPlatformLimiter(options.knex, options.schema, {
+    logger: log.child({ component: 'platform-slots' }),
+  });
   const metrics = options.registry ? createPlatformMetrics(options.registry) : undefined;
+  if (options.registry) {
+    registerScrapeGauge(options.registry, PSC_METRICS.platformSlotWaits, () =>
+      Promise.resolve(
+        limiter.waiting().map((w) => ({ labels: { platform: w.platformId }, value: w.count })),
+      ),
+    );
+  }
   const breakers = createPlatformBreakers({
     logger: log,
     onChange: (change) => {
@@ -131,7 +140,12 @@ export function createPlatformFetcher(options: PlatformFetcherOptions) {
         }),
       ];
     },
-    close: () => client.close(),
+    /** Starts hearing of request slots that other replicas free. */
+    start: () => limiter.start(),
+    async close(): Promise<void> {
+      await limiter.stop();
+      client.close();
+    },
   };
 }
 

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { delay } from '@psc/core';
+import { createNotificationListener, type NotificationListener } from '@psc/db';
 import { PlatformDeferral } from './deferrals.ts';
+import { createSlotWakeups } from './slot-wakeups.ts';
 
 export interface PlatformLimits {
   requestsPerSecond: number;
@@ -15,7 +17,13 @@ export interface TurnBound {
   maxWaitMs: number;
 }
 
+/** How often a request waiting for a slot asks again while freed slots are not heard of. */
 const SLOT_POLL_MS = 25;
+/**
+ * The same while they are heard of (the listener is live): only a lease that ran out (its
+ * holder crashed) or a notification lost between two connections frees a slot unheard.
+ */
+const SLOT_RECHECK_MS = 1_000;
 /** A booked turn its job never came back for (cancelled, dead) is dropped this long after. */
 const STALE_TURN_MS = 10 * 60_000;
 /**
@@ -38,7 +46,31 @@ const FREE = 'free:';
  * by then; one that finds no free request slot in time is deferred with nothing booked. A later
  * page of a job under way goes ahead of the booked turns.
  */
-export function createPlatformLimiter(knex: Knex, schema: string) {
+export function createPlatformLimiter(
+  knex: Knex,
+  schema: string,
+  options: {
+    logger?: Parameters<typeof createNotificationListener>[0]['logger'];
+    /** How often a waiting request asks again while freed slots are heard of (tests). */
+    recheckMs?: number;
+  } = {},
+) {
+  const recheckMs = options.recheckMs ?? SLOT_RECHECK_MS;
+  const wakeups = createSlotWakeups();
+  const channel = `${schema}_slots`;
+  // A freed slot is announced to every replica of the service, so a request waiting for it
+  // takes it at once rather than at its next poll. Without a logger, the limiter only polls.
+  const listener: NotificationListener | undefined = options.logger
+    ? createNotificationListener({
+        knex,
+        channel,
+        logger: options.logger,
+        onNotification: (platformId) => wakeups.freed(platformId),
+        // Slots freed while nobody listened: every waiter asks again.
+        onListening: () => Promise.resolve(wakeups.freedAll()),
+      })
+    : undefined;
+
   /**
    * Takes the next request time; ms until it. A turn a cancelled job gave up comes first: the
    * platform's cursor has moved past it, so without this every request after a burst of
@@ -133,7 +165,10 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
     );
   }
 
-  /** A free request slot of the platform (polled), or undefined when `deadline` passes first. */
+  /**
+   * A free request slot of the platform, taken when one is freed (or, while that is not heard
+   * of, polled), or undefined when `deadline` passes first.
+   */
   async function acquireSlot(
     platformId: string,
     concurrency: number,
@@ -149,6 +184,7 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
     );
     for (;;) {
       signal?.throwIfAborted();
+      const seen = wakeups.generation(platformId);
       const { rows } = await knex.raw<{ rows: { slot: number }[] }>(
         `update ${schema}.platform_slots set lease_until = clock_timestamp() + make_interval(secs => ? / 1000.0)
           where (platform_id, slot) = (
@@ -160,8 +196,10 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
       );
       const slot = rows[0]?.slot;
       if (slot !== undefined) return slot;
-      if (Date.now() + SLOT_POLL_MS > deadline) return undefined;
-      await delay(SLOT_POLL_MS);
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      const pollMs = listener?.isLive() ? recheckMs : SLOT_POLL_MS;
+      await wakeups.wait(platformId, seen, Math.min(pollMs, left), signal);
     }
   }
 
@@ -188,6 +226,11 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
   }
 
   return {
+    /** Requests of this replica waiting for a platform's request slot. */
+    waiting: () => wakeups.waiting(),
+    /** Starts hearing of slots freed by other replicas. */
+    start: async (): Promise<void> => listener?.start(),
+    stop: async (): Promise<void> => listener?.stop(),
     /**
      * Frees the turns booked for a run (`holder`: its job and run) and for its fan-out children
      * (`holder/index`): it was cancelled and will not come back for them.
@@ -238,9 +281,13 @@ export function createPlatformLimiter(knex: Knex, schema: string) {
       } finally {
         await knex
           .raw(
-            `update ${schema}.platform_slots set lease_until = '-infinity' where platform_id = ? and slot = ?`,
-            [platform.id, slot],
+            `with freed as (
+               update ${schema}.platform_slots set lease_until = '-infinity'
+                where platform_id = ? and slot = ? returning platform_id)
+             select pg_notify(?, platform_id::text) from freed`,
+            [platform.id, slot, channel],
           )
+          .then(() => wakeups.freed(platform.id))
           .catch(() => undefined); // the lease runs out on its own
       }
     },

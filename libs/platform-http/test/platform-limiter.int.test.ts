@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import knexFactory from 'knex';
+import pino from 'pino';
 import { createIsolatedEnv } from '@psc/testing';
 import { PlatformDeferral, createFetcherTables, createRateTickets } from '../src/index.ts';
 import { createPlatformLimiter } from '../src/platform-limiter.ts';
@@ -20,6 +21,21 @@ async function setup(t: TestContext) {
   await createRateTickets(knex, SCHEMA);
   const limiter = createPlatformLimiter(knex, SCHEMA);
   const platform = { id: randomUUID(), name: 'slow' };
+  /** Another replica of the service: its own pool, the same tables, hearing freed slots. */
+  const replica = async () => {
+    const own = knexFactory({ client: 'pg', connection: isolated.databaseUrl, pool: { max: 4 } });
+    // No recheck within the test: a waiting request gets a slot only by hearing it freed.
+    const other = createPlatformLimiter(own, SCHEMA, {
+      logger: pino({ level: 'silent' }),
+      recheckMs: 10 * 60_000,
+    });
+    await other.start();
+    t.after(async () => {
+      await other.stop();
+      await own.destroy();
+    });
+    return { limiter: other };
+  };
   const tickets = async () =>
     (
       await knex(`${SCHEMA}.rate_tickets`)
@@ -27,7 +43,7 @@ async function setup(t: TestContext) {
         .orderBy('turn_at')
         .select('holder')
     ).map((r: { holder: string }) => r.holder);
-  return { knex, limiter, platform, tickets };
+  return { knex, limiter, platform, tickets, replica };
 }
 
 /** What a call under the limiter ended in: its deferral, or the order it ran in. */
@@ -187,5 +203,67 @@ describe('@psc/platform-http: platform limiter', { timeout: 30_000 }, () => {
     await held;
     await waiting;
     assert.ok(laterPage, 'the unbounded request ran once the slot was free');
+  });
+
+  it('when a request waits for the only request slot and another replica frees it, then the request takes it as it is freed, and a request of the same replica takes a slot its neighbour frees', async (t) => {
+    const { platform, replica } = await setup(t);
+    const limits = { requestsPerSecond: 1_000, concurrency: 1 };
+    const a = await replica();
+    const b = await replica();
+    const order: string[] = [];
+    // Holds the slot until `free` is called.
+    const hold = (limiter: typeof a.limiter, name: string) => {
+      let free: () => void = () => undefined;
+      let inside: () => void = () => undefined;
+      const entered = new Promise<void>((resolve) => (inside = resolve));
+      const done = limiter.run(
+        platform,
+        limits,
+        60_000,
+        () =>
+          new Promise<void>((resolve) => {
+            order.push(`${name} in`);
+            inside();
+            free = () => {
+              order.push(`${name} out`);
+              resolve();
+            };
+          }),
+      );
+      return { entered, done, free: () => free() };
+    };
+    /** Polls until `limiter` has `n` requests waiting for the platform's slot. */
+    const waitingFor = async (limiter: typeof a.limiter, n: number) => {
+      const deadline = Date.now() + 10_000;
+      while ((limiter.waiting().find((w) => w.platformId === platform.id)?.count ?? 0) < n) {
+        assert.ok(Date.now() < deadline, `${n} requests waiting`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+
+    const first = hold(a.limiter, 'a1');
+    await first.entered;
+    const second = hold(b.limiter, 'b1');
+    const third = hold(b.limiter, 'b2');
+    await waitingFor(b.limiter, 2);
+    first.free();
+    await first.done;
+    // b1 or b2 takes the slot a freed; which one is up to PostgreSQL.
+    const next = await Promise.race([
+      second.entered.then(() => second),
+      third.entered.then(() => third),
+    ]);
+    const last = next === second ? third : second;
+    next.free();
+    await next.done;
+    await last.entered;
+    last.free();
+    await Promise.all([second.done, third.done]);
+    assert.deepEqual(order.slice(0, 2), ['a1 in', 'a1 out']);
+    assert.equal(order.length, 6);
+    for (let i = 2; i < 6; i += 2) {
+      assert.match(order[i]!, / in$/);
+      assert.equal(order[i + 1], order[i]!.replace(' in', ' out'), 'one holder at a time');
+    }
   });
 });

@@ -113,6 +113,13 @@ export const PSC_METRICS = {
     labels: { platform: { bound: 'platforms' }, reason: { values: ['breaker', 'rate', 'slots'] } },
     exportedBy: WORKERS,
   },
+  platformSlotWaits: {
+    name: 'psc_platform_slot_waits',
+    type: 'gauge',
+    help: 'Requests of this worker waiting for a free request slot of a platform (its rateLimit.concurrency).',
+    labels: { platform: { bound: 'platforms' } },
+    exportedBy: WORKERS,
+  },
   scheduleLag: {
     name: 'psc_schedule_lag_seconds',
     type: 'histogram',

@@ -293,6 +293,7 @@ export function createApp(deps: AppDeps) {
       await rpc.start();
       await cancellations.start();
       await platformEvents.start();
+      await fetcher.start();
       // Reads the stops left before a job is taken; hands them over in the background.
       await handoff.start();
       for (const stage of stageConsumers) await stage.start();
@@ -332,7 +333,7 @@ export function createApp(deps: AppDeps) {
       await rpcClient.close();
       await handedOff;
       await publisher.close();
-      fetcher.close();
+      await fetcher.close();
       await http.stop();
     },
   };

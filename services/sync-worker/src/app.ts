@@ -238,6 +238,7 @@ export function createApp(deps: AppDeps) {
       await rpc.start();
       await cancellations.start();
       await platformEvents.start();
+      await fetcher.start();
       await runner.start();
       heartbeat.start();
       retention.start();
@@ -256,7 +257,7 @@ export function createApp(deps: AppDeps) {
       await outbox.stop();
       await rpcClient.close();
       await publisher.close();
-      fetcher.close();
+      await fetcher.close();
       await http.stop();
     },
     /** Batch mode: resolves once the job queues are empty and nothing is in flight or unrelayed. */
