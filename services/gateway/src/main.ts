@@ -1,53 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { runMain, systemClock } from '@psc/core';
-import { openDatabase } from '@psc/db';
-import { createBroker, startLogShipping } from '@psc/messaging';
-import { createLogShipper, createLogger, createMetrics, shutdownTelemetry } from '@psc/telemetry';
+import { runService } from '@psc/service';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
 
-const SERVICE = 'gateway';
-
-runMain({
-  name: SERVICE,
-  async start() {
-    const config = loadConfig(process.env);
-    // Warnings, errors and job lines also go to GET /api/v1/logs, once the broker is up.
-    const shipper = createLogShipper({ service: SERVICE });
-    const logger = createLogger({ service: SERVICE, level: config.logLevel, shipper });
-    const knex = await openDatabase({
-      url: config.databaseUrl,
-      schema: SCHEMA,
-      migrations,
-      applicationName: SERVICE,
-      logger,
-    });
-    const broker = createBroker({ url: config.amqpUrl, connectionName: SERVICE, logger });
-    const metrics = createMetrics({ service: SERVICE });
-    const app = createApp({
-      config,
-      logger,
-      broker,
-      registry: metrics.registry,
-      knex,
-      clock: systemClock,
+runService({
+  name: 'gateway',
+  loadConfig: () => loadConfig(process.env),
+  schema: SCHEMA,
+  migrations,
+  createApp: (deps) =>
+    createApp({
+      ...deps,
       replicaId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
-    });
-    await app.start();
-    const logShipping = startLogShipping({ shipper, broker, appId: SERVICE });
-    return {
-      logger,
-      app: {
-        async stop() {
-          await app.stop();
-          await logShipping.stop();
-          await broker.close();
-          await knex.destroy();
-          await shutdownTelemetry();
-        },
-      },
-    };
-  },
+    }),
 });

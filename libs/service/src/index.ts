@@ -1,0 +1,1 @@
+export { runService, type RunServiceOptions, type ServiceDeps } from './run-service.ts';
