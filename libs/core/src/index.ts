@@ -2,6 +2,5 @@ export * from './errors.ts';
 export * from './env.ts';
 export * from './clock.ts';
 export * from './wait.ts';
-export * from './process.ts';
 export * from './coalescer.ts';
 export * from './merge-patch.ts';

@@ -1,4 +1,4 @@
-import { runMain, systemClock, type Clock } from '@psc/core';
+import { systemClock, type Clock } from '@psc/core';
 import { openDatabase, type OpenDatabaseOptions } from '@psc/db';
 import { createBroker, startLogShipping, type Broker } from '@psc/messaging';
 import {
@@ -9,6 +9,7 @@ import {
   type Logger,
   type Metrics,
 } from '@psc/telemetry';
+import { runMain } from './run-main.ts';
 
 /** What the bootstrap reads from every service's config. */
 interface ServiceConfig {
@@ -104,14 +105,16 @@ export function runService<C extends ServiceConfig, A extends ServiceApp>(
       });
       await app.start();
       const logShipping = startLogShipping({ shipper, broker, appId: name });
-      if (options.untilDrained && process.argv.includes('--until-drained')) {
-        void options.untilDrained(app).then(() => {
-          logger.info({}, 'queues drained; stopping');
-          process.kill(process.pid, 'SIGTERM');
-        });
-      }
+      const drained =
+        options.untilDrained && process.argv.includes('--until-drained')
+          ? options.untilDrained(app).then(() => {
+              logger.info({}, 'queues drained; stopping');
+              return 'drained';
+            })
+          : undefined;
       return {
         logger,
+        ...(drained ? { stopWhen: drained } : {}),
         app: {
           async stop() {
             await app.stop();

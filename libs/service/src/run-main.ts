@@ -1,4 +1,4 @@
-import { ConfigError } from './env.ts';
+import { ConfigError } from '@psc/core';
 
 export interface Stoppable {
   stop(): Promise<void>;
@@ -10,12 +10,13 @@ interface MainLogger {
 }
 
 /**
- * Runs a service's composition root: start it, stop it gracefully on SIGTERM/SIGINT (exit 0),
- * exit 1 on a start failure with one line naming the cause, and on an unhandled error.
+ * Runs a service's composition root: start it, stop it gracefully on SIGTERM/SIGINT or when its
+ * `stopWhen` settles (exit 0), exit 1 on a start failure with one line naming the cause, and on
+ * an unhandled error.
  */
 export function runMain(options: {
   name: string;
-  start: () => Promise<{ app: Stoppable; logger: MainLogger }>;
+  start: () => Promise<{ app: Stoppable; logger: MainLogger; stopWhen?: Promise<string> }>;
   /** Hard limit for a graceful stop before the process exits anyway. */
   stopTimeoutMs?: number;
 }): void {
@@ -25,14 +26,15 @@ export function runMain(options: {
   };
   options
     .start()
-    .then(({ app, logger }) => {
+    .then(({ app, logger, stopWhen }) => {
       let stopping = false;
-      const shutdown = (signal: string): void => {
+      /** `cause`: the signal, or what the app's `stopWhen` said. */
+      const shutdown = (cause: string): void => {
         if (stopping) return;
         stopping = true;
-        logger.info({ signal }, 'stopping');
+        logger.info({ cause }, 'stopping');
         const timer = setTimeout(() => {
-          logger.error({ signal }, 'graceful stop timed out');
+          logger.error({ cause }, 'graceful stop timed out');
           process.exit(1);
         }, options.stopTimeoutMs ?? 30_000);
         timer.unref();
@@ -57,6 +59,8 @@ export function runMain(options: {
         logger.error({ err }, 'uncaught exception');
         process.exit(1);
       });
+      // After the handlers: a stop it asks for goes the same way as a signal's.
+      void stopWhen?.then((cause) => shutdown(cause));
     })
     .catch((err: unknown) => {
       if (err instanceof ConfigError) fail(err.message);
