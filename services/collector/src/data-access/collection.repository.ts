@@ -125,6 +125,13 @@ const SUCCEED_CHILD: PreparedStatement = {
     select * from counted`,
 };
 
+/** Every child asks it before its request (a redelivered child that ended needs none). */
+const CHILD_PENDING: PreparedStatement = {
+  name: `${SCHEMA}.children.pending`,
+  text: `select 1 as pending from ${SCHEMA}.children
+          where parent_job_id = $1 and run = $2 and index = $3 and status = 'pending'`,
+};
+
 function toDocument(r: DocumentRow): CollectedDocument {
   return {
     id: String(r.id),
@@ -237,10 +244,8 @@ export function createCollectionRepository(knex: Knex) {
 
     /** Whether the child of this run still waits to be collected. */
     async childPending(parentJobId: string, run: number, index: number): Promise<boolean> {
-      const row = (await t('children')
-        .where({ parent_job_id: parentJobId, run, index, status: 'pending' })
-        .first('index')) as unknown;
-      return row !== undefined;
+      const rows = await runPrepared(knex, CHILD_PENDING, [parentJobId, run, index]);
+      return rows.length > 0;
     },
 
     /**
