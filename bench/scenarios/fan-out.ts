@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from '@psc/testing';
 import type { BenchContext } from '../lib/context.ts';
+import { cpuBreakdown, cpuByGroup, cpuPerJob, type CpuGroup } from '../lib/cpu.ts';
 import { amqp } from '../lib/deps.ts';
 import { expectStatus } from '../lib/psc.ts';
-import { compare, skip } from '../lib/report.ts';
+import { compare, note, skip } from '../lib/report.ts';
 import { sampleRss } from '../lib/rss.ts';
 
 const SCENARIO = 'fan-out';
@@ -137,12 +138,34 @@ export async function fanOut(ctx: BenchContext): Promise<void> {
   };
   const peakOf = async (side: ReturnType<typeof sampleRss>[]) =>
     Math.max(...(await Promise.all(side.map(async (s) => (await s.stop()).peak))));
+  // CPU per child of every process either side runs on: both sides keep the two cores busy
+  // through a burst, so children/s follows what a child costs, and this says where.
+  const cpuGroups: Record<string, CpuGroup> = {
+    bench: { pids: [process.pid], alone: true },
+    ...Object.fromEntries(
+      [...psc.instances].map(([name, running]) => [name, { pids: [running.process.pid] }]),
+    ),
+    'baseline consumers': { pids: workers.map((w) => w.pid) },
+    postgresql: { command: /\/bin\/postgres /u },
+    rabbitmq: { command: /\/beam\.smp /u },
+  };
+  const cpu = { psc: [] as Record<string, number>[], base: [] as Record<string, number>[] };
+  const measured = async (side: 'psc' | 'base', run: () => Promise<number>): Promise<number> => {
+    const before = cpuByGroup(cpuGroups);
+    const childrenPerSecond = await run();
+    cpu[side].push(cpuPerJob(before, cpuByGroup(cpuGroups), args.children));
+    return childrenPerSecond;
+  };
   try {
     const runs = { psc: [] as number[], base: [] as number[] };
     for (let rep = 0; rep < args.reps; rep++) {
       const pscRun = async () =>
-        runs.psc.push(await pscCollect(expectStatus('start collection', await start(), 202).jobId));
-      const baseRun = async () => runs.base.push(await baselineCollect());
+        runs.psc.push(
+          await measured('psc', async () =>
+            pscCollect(expectStatus('start collection', await start(), 202).jobId),
+          ),
+        );
+      const baseRun = async () => runs.base.push(await measured('base', baselineCollect));
       if (rep % 2 === 0) {
         await pscRun();
         await baseRun();
@@ -158,6 +181,19 @@ export async function fanOut(ctx: BenchContext): Promise<void> {
       'children/s',
       runs.psc,
       runs.base,
+    );
+    note(
+      ctx.report,
+      `CPU per child = user + system time of each process during each burst / children; ` +
+        `medians: psc — ${cpuBreakdown(cpu.psc)}; baseline — ${cpuBreakdown(cpu.base)}`,
+    );
+    compare(
+      ctx.report,
+      SCENARIO,
+      'CPU per child',
+      'ms',
+      cpu.psc.map((rep) => rep.total ?? 0),
+      cpu.base.map((rep) => rep.total ?? 0),
     );
     ctx.memory.fanout = {
       pscPeak: await peakOf(samplers.psc),
