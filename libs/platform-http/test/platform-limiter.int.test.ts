@@ -46,6 +46,38 @@ async function setup(t: TestContext) {
   return { knex, limiter, platform, tickets, replica };
 }
 
+type Limiter = ReturnType<typeof createPlatformLimiter>;
+
+/**
+ * A call under the limiter that holds its request slot from the moment it runs (`entered`)
+ * until `free()`; `step` hears it go in and out.
+ */
+function holdSlot(
+  limiter: Limiter,
+  platform: { id: string; name: string },
+  limits: { requestsPerSecond: number; concurrency: number },
+  step: (at: 'in' | 'out') => void = () => undefined,
+) {
+  let free: () => void = () => undefined;
+  let inside: () => void = () => undefined;
+  const entered = new Promise<void>((resolve) => (inside = resolve));
+  const done = limiter.run(
+    platform,
+    limits,
+    60_000,
+    () =>
+      new Promise<void>((resolve) => {
+        step('in');
+        inside();
+        free = () => {
+          step('out');
+          resolve();
+        };
+      }),
+  );
+  return { entered, done, free: () => free() };
+}
+
 /** What a call under the limiter ended in: its deferral, or the order it ran in. */
 async function outcome(p: Promise<unknown>): Promise<PlatformDeferral | 'ran'> {
   try {
@@ -169,20 +201,8 @@ describe('@psc/platform-http: platform limiter', { timeout: 30_000 }, () => {
   it('when every request slot of the platform stays taken past the bound, then a first request is deferred with nothing booked, and a later page waits for the slot', async (t) => {
     const { limiter, platform, tickets } = await setup(t);
     const limits = { requestsPerSecond: 100, concurrency: 1 };
-    let release: () => void = () => undefined;
-    let inside: () => void = () => undefined;
-    const entered = new Promise<void>((resolve) => (inside = resolve));
-    const held = limiter.run(
-      platform,
-      limits,
-      10_000,
-      () =>
-        new Promise<void>((resolve) => {
-          release = resolve;
-          inside();
-        }),
-    );
-    await entered;
+    const held = holdSlot(limiter, platform, limits);
+    await held.entered;
 
     const first = await outcome(
       limiter.run(platform, limits, 10_000, () => Promise.resolve(), {
@@ -199,8 +219,8 @@ describe('@psc/platform-http: platform limiter', { timeout: 30_000 }, () => {
       laterPage = true;
       return Promise.resolve();
     });
-    release();
-    await held;
+    held.free();
+    await held.done;
     await waiting;
     assert.ok(laterPage, 'the unbounded request ran once the slot was free');
   });
@@ -211,29 +231,10 @@ describe('@psc/platform-http: platform limiter', { timeout: 30_000 }, () => {
     const a = await replica();
     const b = await replica();
     const order: string[] = [];
-    // Holds the slot until `free` is called.
-    const hold = (limiter: typeof a.limiter, name: string) => {
-      let free: () => void = () => undefined;
-      let inside: () => void = () => undefined;
-      const entered = new Promise<void>((resolve) => (inside = resolve));
-      const done = limiter.run(
-        platform,
-        limits,
-        60_000,
-        () =>
-          new Promise<void>((resolve) => {
-            order.push(`${name} in`);
-            inside();
-            free = () => {
-              order.push(`${name} out`);
-              resolve();
-            };
-          }),
-      );
-      return { entered, done, free: () => free() };
-    };
+    const hold = (limiter: Limiter, name: string) =>
+      holdSlot(limiter, platform, limits, (step) => order.push(`${name} ${step}`));
     /** Polls until `limiter` has `n` requests waiting for the platform's slot. */
-    const waitingFor = async (limiter: typeof a.limiter, n: number) => {
+    const waitingFor = async (limiter: Limiter, n: number) => {
       const deadline = Date.now() + 10_000;
       while ((limiter.waiting().find((w) => w.platformId === platform.id)?.count ?? 0) < n) {
         assert.ok(Date.now() < deadline, `${n} requests waiting`);
