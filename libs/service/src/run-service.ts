@@ -61,7 +61,8 @@ export interface RunServiceOptions<C extends ServiceConfig, A extends ServiceApp
 /**
  * The one way a psc service process starts (its `main.ts`): config, logger, database (migrated),
  * broker, metrics, `createApp(deps).start()`, then log shipping; under `runMain`, so SIGTERM stops
- * the app, log shipping, the broker connections, the pool and telemetry, in that order.
+ * the app, log shipping, the broker connections, the pool and telemetry, in that order, each even
+ * when one before it failed.
  */
 export function runService<C extends ServiceConfig, A extends ServiceApp>(
   options: RunServiceOptions<C, A>,
@@ -117,11 +118,26 @@ export function runService<C extends ServiceConfig, A extends ServiceApp>(
         ...(drained ? { stopWhen: drained } : {}),
         app: {
           async stop() {
-            await app.stop();
-            await logShipping.stop();
-            for (const b of brokers) await b.close();
-            await knex.destroy();
-            await shutdownTelemetry();
+            // Each step runs even when one before it failed: an app that fails to stop must
+            // still ship what it logged meanwhile (the lines that say why), close its
+            // connections and flush its spans. The first failure is the stop's (exit 1).
+            const steps: [string, () => Promise<void>][] = [
+              ['app', () => app.stop()],
+              ['log shipping', () => logShipping.stop()],
+              ...brokers.map((b): [string, () => Promise<void>] => ['broker', () => b.close()]),
+              ['database', () => knex.destroy()],
+              ['telemetry', () => shutdownTelemetry()],
+            ];
+            const failures: unknown[] = [];
+            for (const [step, run] of steps) {
+              try {
+                await run();
+              } catch (err) {
+                logger.error({ err, step }, 'stop step failed');
+                failures.push(err);
+              }
+            }
+            if (failures.length > 0) throw failures[0];
           },
         },
       };

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createIsolatedEnv, spawnService, type IsolatedEnv } from '@psc/testing';
+import { QUEUE_SPECS } from '@psc/contracts';
+import { createBroker } from '@psc/messaging';
+import { createLogger } from '@psc/telemetry';
+import { createIsolatedEnv, spawnService, waitFor, type IsolatedEnv } from '@psc/testing';
 
 const entry = fileURLToPath(new URL('./fixtures/fixture-service.ts', import.meta.url));
 /** The root logger's messages, in order; the broker's own (`component`) come when they will. */
@@ -57,5 +60,46 @@ describe('runService', { timeout: 60_000 }, () => {
       'fixture app stopped',
       'stopped',
     ]);
+  });
+
+  it('when the app fails to stop, then the rest still stops: what it logged meanwhile is shipped, and the process exits 1', async () => {
+    const service = spawn(['--stop-fails']);
+    await service.waitForLine(/fixture started/);
+    const exit = await service.stop();
+    assert.deepEqual(exit, { code: 1, signal: null });
+    const msgs = messages(service.lines());
+    assert.deepEqual(msgs.slice(msgs.indexOf('stopping')), [
+      'stopping',
+      'fixture stop failing',
+      'stop step failed',
+      'stop failed',
+    ]);
+    // Nothing here subscribes to log.recorded, so the shipped lines wait in the queue of
+    // unrouted events: the warning must be there, sent after the app's stop had failed.
+    const broker = createBroker({
+      url: env.amqpUrl,
+      connectionName: 'run-service-test',
+      logger: createLogger({ service: 'run-service-test', level: 'silent' }),
+    });
+    try {
+      const channel = broker.createChannel('read', () => Promise.resolve(), { confirm: false });
+      const shipped: string[] = [];
+      await waitFor(
+        async () => {
+          for (;;) {
+            const msg = await channel.get(QUEUE_SPECS.unroutedEvents.name, { noAck: true });
+            if (!msg) break;
+            const { payload } = JSON.parse(msg.content.toString()) as {
+              payload: { entries: { message: string }[] };
+            };
+            shipped.push(...payload.entries.map((e) => e.message));
+          }
+          return shipped.includes('fixture stop failing');
+        },
+        { timeoutMs: 10_000, message: 'the warning logged by the failing stop, shipped' },
+      );
+    } finally {
+      await broker.close();
+    }
   });
 });
