@@ -35,6 +35,9 @@ export const commonEnv = {
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 };
 
+/** `DATABASE_URL` alone: for a tool that needs nothing else of a service's config (its migrate CLI). */
+export const databaseEnv = z.object({ DATABASE_URL: commonEnv.DATABASE_URL });
+
 export const portEnv = (fallback: number) =>
   z.coerce.number().int().min(0).max(65_535).default(fallback);
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { ConfigError, databaseEnv, parseEnv } from '@psc/core';
 import { createDb } from './create-db.ts';
 import { describeDbError } from './describe-db-error.ts';
 import { runMigrations, type MigrationAction, type MigrationReport } from './migrations.ts';
@@ -6,7 +7,11 @@ import { runMigrations, type MigrationAction, type MigrationReport } from './mig
 export interface MigrateCliOptions {
   /** Arguments after the script name; the first is the action. */
   argv: string[];
-  databaseUrl: string;
+  /**
+   * The process's environment: only `DATABASE_URL` is read, so a schema can be migrated without
+   * the rest of its service's config (secret keys, broker).
+   */
+  env: Record<string, string | undefined>;
   schema: string;
   migrations: Record<string, Knex.Migration>;
   /** Receives every output line (usage, one line per migration, errors). */
@@ -49,7 +54,7 @@ export async function runMigrateCli(options: MigrateCliOptions): Promise<number>
   let knex: Knex | undefined;
   try {
     knex = createDb({
-      url: options.databaseUrl,
+      url: parseEnv(databaseEnv, options.env).DATABASE_URL,
       schema: options.schema,
       poolMax: 2,
       // Connection failures end as the one-line message below, not as knex's console warnings.
@@ -63,7 +68,8 @@ export async function runMigrateCli(options: MigrateCliOptions): Promise<number>
     for (const line of reportLines(report)) options.log(line);
     return 0;
   } catch (err) {
-    options.log(`migrate ${action} failed: ${describeDbError(err)}`);
+    const cause = err instanceof ConfigError ? err.message : describeDbError(err);
+    options.log(`migrate ${action} failed: ${cause}`);
     return 1;
   } finally {
     await knex?.destroy();

@@ -20,7 +20,7 @@ describe('runMigrateCli', () => {
     const lines: string[] = [];
     const code = await runMigrateCli({
       argv,
-      databaseUrl,
+      env: { DATABASE_URL: databaseUrl },
       schema: 'svc_cli',
       migrations: both,
       log: (line) => lines.push(line),
@@ -50,6 +50,14 @@ describe('runMigrateCli', () => {
       code: 0,
       lines: [`rolled back ${SECOND}`, `rolled back ${FIRST}`],
     });
+  });
+
+  it('when DATABASE_URL is not a postgres URL, then one line naming it, without its value, and exit 1', async () => {
+    const { code, lines } = await run(['status'], 'mysql://psc:hunter2@127.0.0.1/x');
+    assert.equal(code, 1);
+    assert.deepEqual(lines, [
+      'migrate status failed: invalid configuration: DATABASE_URL: must be a postgres:// URL',
+    ]);
   });
 
   it('when the database is unreachable, then one line without the password and exit 1', async () => {

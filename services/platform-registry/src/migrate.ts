@@ -1,11 +1,10 @@
 import { runMigrateCli } from '@psc/db';
-import { loadConfig } from './config.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
 
-const config = loadConfig(process.env);
+// DATABASE_URL only: migrating needs none of the service's secrets.
 process.exitCode = await runMigrateCli({
   argv: process.argv.slice(2),
-  databaseUrl: config.databaseUrl,
+  env: process.env,
   schema: SCHEMA,
   migrations,
   log: (line) => process.stdout.write(`platform-registry: ${line}\n`),
