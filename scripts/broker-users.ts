@@ -51,12 +51,19 @@ const passwords = values.remove
     );
 const users = named.map((u, i) => ({ ...u, password: passwords[i]?.password ?? '' }));
 
-if (values.remove) {
-  await removeBrokerUsers({ managementUrl, users });
-  console.log(`removed ${users.map((u) => u.user).join(', ')}`);
-} else {
-  await provisionBrokerUsers({ managementUrl, vhost, users });
-  users.forEach((u, i) =>
-    console.log(`${u.service}\tAMQP_URL=${loginUrl(base.toString(), u.user, passwords[i]!)}`),
-  );
+try {
+  if (values.remove) {
+    await removeBrokerUsers({ managementUrl, users });
+    console.log(`removed ${users.map((u) => u.user).join(', ')}`);
+  } else {
+    await provisionBrokerUsers({ managementUrl, vhost, users });
+    users.forEach((u, i) =>
+      console.log(`${u.service}\tAMQP_URL=${loginUrl(base.toString(), u.user, passwords[i]!)}`),
+    );
+  }
+} catch (err) {
+  // One line: the management API's errors name the method, path and status or why it did not
+  // answer, never the password.
+  console.error(`broker-users failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
 }

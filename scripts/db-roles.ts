@@ -12,7 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { SERVICE_SCHEMAS, SERVICES } from '@psc/contracts';
-import { provisionServiceRoles, removeServiceRoles } from '@psc/db';
+import { describeDbError, provisionServiceRoles, removeServiceRoles } from '@psc/db';
 import { dbRole, loginPasswords, loginUrl } from './login-passwords.ts';
 
 const { values } = parseArgs({
@@ -43,15 +43,21 @@ const roles = SERVICES.map((service, i) => ({
   password: passwords[i]?.password ?? '',
 }));
 
-if (values.remove) {
-  await removeServiceRoles(
-    adminUrl,
-    roles.map((r) => r.role),
-  );
-  console.log(`removed ${roles.map((r) => r.role).join(', ')}`);
-} else {
-  await provisionServiceRoles(adminUrl, roles);
-  roles.forEach((r, i) =>
-    console.log(`${r.service}\tDATABASE_URL=${loginUrl(adminUrl, r.role, passwords[i]!)}`),
-  );
+try {
+  if (values.remove) {
+    await removeServiceRoles(
+      adminUrl,
+      roles.map((r) => r.role),
+    );
+    console.log(`removed ${roles.map((r) => r.role).join(', ')}`);
+  } else {
+    await provisionServiceRoles(adminUrl, roles);
+    roles.forEach((r, i) =>
+      console.log(`${r.service}\tDATABASE_URL=${loginUrl(adminUrl, r.role, passwords[i]!)}`),
+    );
+  }
+} catch (err) {
+  // One line, as the migrate CLI prints: the cause, never the URL's password.
+  console.error(`db-roles failed: ${describeDbError(err)}`);
+  process.exit(1);
 }

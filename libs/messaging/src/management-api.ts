@@ -50,15 +50,24 @@ export function createManagementApi(
   const timeoutMs = options.timeoutMs ?? 10_000;
 
   const request = async (method: string, path: string, body?: unknown, missingOk = false) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      // fetch says only "fetch failed"; why is in its cause. The origin holds no password.
+      throw new Error(
+        `RabbitMQ management API at ${url.origin} did not answer ${method} ${path}: ${unreachableReason(err, timeoutMs)}`,
+        { cause: err },
+      );
+    }
     // Read every body, an error's too, so undici can reuse or release the socket.
     const text = await res.text();
     if (missingOk && res.status === 404) return undefined;
@@ -76,4 +85,17 @@ export function createManagementApi(
       await request('DELETE', path, undefined, deleteOptions?.missingOk);
     },
   };
+}
+
+/** Why a request got no answer: a timeout, or the network error fetch keeps as its cause. */
+function unreachableReason(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && err.name === 'TimeoutError')
+    return `no answer within ${timeoutMs} ms`;
+  const cause =
+    err instanceof Error
+      ? (err.cause as { code?: unknown; message?: unknown } | undefined)
+      : undefined;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (typeof cause?.message === 'string') return cause.message;
+  return err instanceof Error ? err.message : String(err);
 }

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { inspect } from 'node:util';
 import { describe, it, type TestContext } from 'node:test';
 import { connect } from 'amqplib';
-import { createIsolatedEnv, startInfra } from '@psc/testing';
+import { createIsolatedEnv, freePort, startInfra } from '@psc/testing';
 import { createManagementApi, ManagementApiError, managementPath } from '@psc/messaging';
 
 /** The error a promise rejects with, or a failed assertion when it resolves. */
@@ -99,7 +99,24 @@ describe('management API client', { timeout: 60_000 }, () => {
 
     const err = await failure(api.get('/api/overview'));
 
-    assert.equal((err as Error).name, 'TimeoutError', inspect(err));
+    assert.equal(
+      (err as Error).message,
+      `RabbitMQ management API at http://127.0.0.1:${port} did not answer GET /api/overview: no answer within 200 ms`,
+    );
     assert.ok(Date.now() - started < 5_000, `aborted after ${Date.now() - started} ms`);
+  });
+
+  it('when nothing listens at its address, then the error says where and why, without the password', async () => {
+    const port = await freePort();
+    const password = `secret-${randomUUID()}`;
+    const api = createManagementApi(`http://admin:${password}@127.0.0.1:${port}`);
+
+    const err = await failure(api.put('/api/users/x', {}));
+
+    assert.equal(
+      (err as Error).message,
+      `RabbitMQ management API at http://127.0.0.1:${port} did not answer PUT /api/users/x: ECONNREFUSED`,
+    );
+    assert.ok(!inspect(err).includes(password), 'the password is nowhere in the error');
   });
 });
