@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { connect } from 'amqplib';
 import pg from 'pg';
 import { brokerUsers, SERVICE_SCHEMAS, type ServiceName } from '@psc/contracts';
 import { provisionServiceRoles } from '@psc/db';
@@ -75,11 +76,21 @@ async function ensureDatabase(url: string): Promise<void> {
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`PostgreSQL is not reachable at DATABASE_URL (${(err as Error).message})`);
+    throw new Error(`cannot connect to PostgreSQL at DATABASE_URL (${(err as Error).message})`);
   }
   const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
   if (!rowCount) await client.query(`create database "${name.replace(/"/g, '')}"`);
   await client.end();
+}
+
+/** Fails at once, in one line, when the broker is down: the services would wait for it in silence. */
+async function ensureBroker(url: string): Promise<void> {
+  try {
+    const connection = await connect(url, { timeout: 5_000 });
+    await connection.close();
+  } catch (err) {
+    throw new Error(`cannot connect to RabbitMQ at AMQP_URL (${(err as Error).message})`);
+  }
 }
 
 interface ServiceLogins {
@@ -206,6 +217,7 @@ async function stopAll(code = 0): Promise<void> {
 async function main(): Promise<void> {
   build(repoRoot);
   await ensureDatabase(databaseUrl);
+  await ensureBroker(amqpUrl);
   const secrets = devSecrets();
   // Nothing is stored under the worker key (it seals credentials in transit only), so a fresh
   // one per run will do.

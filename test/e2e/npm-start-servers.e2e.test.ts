@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { freePort, startInfra } from '@psc/testing';
+
+/**
+ * `npm start` (scripts/dev.ts, which it runs once installed) with one server's URL at a port
+ * nothing listens on: it must say which server, and stop, not start services that wait in silence.
+ */
+async function start(env: Record<string, string>) {
+  const base = await freePort();
+  const infra = await startInfra();
+  const result = spawnSync(process.execPath, ['scripts/dev.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      AMQP_URL: infra.amqpUrl,
+      DATABASE_URL: infra.databaseUrl,
+      PSC_DEV_PORT_BASE: String(base),
+      DEMO_PLATFORM_PORT: String(await freePort()),
+      ...env,
+    },
+    encoding: 'utf8',
+    timeout: 90_000,
+  });
+  return { code: result.status, out: result.stdout + result.stderr };
+}
+
+describe('npm start when a server is down', { timeout: 200_000 }, () => {
+  it('when PostgreSQL does not answer, then it says so in one line, without the password, and exits 1', async () => {
+    const port = await freePort();
+    const { code, out } = await start({
+      DATABASE_URL: `postgres://psc:hunter2@127.0.0.1:${port}/psc`,
+    });
+    assert.equal(code, 1, out);
+    assert.match(
+      out,
+      new RegExp(
+        `^psc: cannot connect to PostgreSQL at DATABASE_URL \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)$`,
+        'm',
+      ),
+    );
+    assert.doesNotMatch(out, /hunter2|listening/);
+  });
+
+  it('when RabbitMQ does not answer, then it says so in one line, without the password, and exits 1 before starting any service', async () => {
+    const port = await freePort();
+    const { code, out } = await start({ AMQP_URL: `amqp://psc:hunter2@127.0.0.1:${port}` });
+    assert.equal(code, 1, out);
+    assert.match(
+      out,
+      new RegExp(
+        `^psc: cannot connect to RabbitMQ at AMQP_URL \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)$`,
+        'm',
+      ),
+    );
+    assert.doesNotMatch(out, /hunter2|listening|\[gateway\]/);
+  });
+});
