@@ -37,6 +37,12 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/**
+ * While RabbitMQ cannot be reached, a warning this often at most (it is tried every second): an
+ * operator sees why a service that started is not working, without a line a second.
+ */
+const CONNECT_WARN_EVERY_MS = 30_000;
+
 /** How soon a channel the broker closed (with the connection still up) is opened again. */
 const CHANNEL_REOPEN_MS = 1_000;
 
@@ -56,19 +62,38 @@ export function createBroker(options: BrokerOptions): Broker {
   let wasConnected = false;
   /** Counts disconnects, so a channel reopen can tell that a reconnect took over meanwhile. */
   let disconnects = 0;
+  /** Since when connecting fails, and when that was last said at warn level. */
+  let failingSince: number | undefined;
+  let warnedAt = 0;
   connection.on('connect', ({ connection: model }) => {
     // Before any channel of this connection is set up (they listen for the same event later).
     const socket = amqpSocket(model);
     if (socket) coalesceWrites(socket);
     else log.warn('AMQP socket not found: frames are written one system call each');
     wasConnected = true;
-    log.info('connected to RabbitMQ');
+    const failedForMs = failingSince === undefined ? undefined : Date.now() - failingSince;
+    failingSince = undefined;
+    warnedAt = 0;
+    log.info(failedForMs === undefined ? {} : { failedForMs }, 'connected to RabbitMQ');
   });
   connection.on('disconnect', ({ err }) => {
     disconnects += 1;
-    if (wasConnected) log.warn({ err: err?.message }, 'disconnected from RabbitMQ; reconnecting');
+    if (!wasConnected) return;
+    warnedAt = Date.now();
+    log.warn({ err: err?.message }, 'disconnected from RabbitMQ; reconnecting');
   });
-  connection.on('connectFailed', ({ err }) => log.debug({ err: err.message }, 'connect failed'));
+  connection.on('connectFailed', ({ err }) => {
+    const now = Date.now();
+    failingSince ??= now;
+    // The message is amqplib's (ECONNREFUSED, ACCESS_REFUSED…): it never holds the URL.
+    const fields = { err: err.message, failingForMs: now - failingSince };
+    if (now - warnedAt < CONNECT_WARN_EVERY_MS) {
+      log.debug(fields, 'connect failed');
+      return;
+    }
+    warnedAt = now;
+    log.warn(fields, 'cannot connect to RabbitMQ; retrying every second');
+  });
   connection.on('blocked', ({ reason }) => log.warn({ reason }, 'RabbitMQ blocked the connection'));
 
   return {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { EXCHANGES } from '@psc/contracts';
-import type { Broker, FailureDecision } from '@psc/messaging';
+import { createBroker, type Broker, type FailureDecision } from '@psc/messaging';
+import { createLogger } from '@psc/telemetry';
 import { waitFor } from '@psc/testing';
 import { createFixture, watchChannels } from './support/fixture.ts';
 import { ping, pingEnvelope, workQueue } from './support/messages.ts';
@@ -47,6 +49,48 @@ describe('reconnect', { concurrency: true, timeout: 30_000 }, () => {
       message: 'message published during the cut',
     });
     assert.deepEqual(new Set(handled), new Set([before.id, during.id, after.id]));
+  });
+
+  it('when RabbitMQ cannot be reached at start, then one warning says so while it retries, and a line says when it connected', async (t) => {
+    const fx = await createFixture(t);
+    const { proxy, amqpUrl } = await fx.proxy();
+    proxy.cut();
+    const lines: { level: string; msg: string; err?: string; failedForMs?: number }[] = [];
+    const logger = createLogger({
+      service: 'reconnect-test',
+      level: 'debug',
+      destination: new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]);
+          done();
+        },
+      }),
+    });
+    const broker = createBroker({ url: amqpUrl, connectionName: 'reconnect-test', logger });
+    fx.defer(() => broker.close());
+    const failed = () => lines.filter((l) => l.msg === 'connect failed');
+
+    await waitFor(() => failed().length >= 2, {
+      timeoutMs: 10_000,
+      message: 'two more tries after the first',
+    });
+    const warnings = lines.filter((l) => l.level === 'warn');
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.equal(warnings[0]?.msg, 'cannot connect to RabbitMQ; retrying every second');
+    assert.ok(warnings[0]?.err, 'the warning says why');
+    assert.doesNotMatch(
+      JSON.stringify(lines),
+      /guest:guest|:\/\/[^@\s]*:[^@\s]*@/,
+      'no credentials',
+    );
+
+    proxy.restore();
+    await waitFor(() => checks(broker), { timeoutMs: 10_000, message: 'connected' });
+    const connected = lines.find((l) => l.msg === 'connected to RabbitMQ');
+    assert.ok(
+      connected?.failedForMs !== undefined && connected.failedForMs >= 1_000,
+      JSON.stringify(connected),
+    );
   });
 
   it('when the connection is cut, then check() rejects, and after restore it resolves again', async (t) => {
