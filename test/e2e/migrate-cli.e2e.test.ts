@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { createIsolatedEnv, type IsolatedEnv } from '@psc/testing';
+import { runScript } from '../support/scripts.ts';
 
 const SERVICES = ['gateway', 'platform-registry', 'scheduler', 'sync-worker', 'collector'];
 
-/** `npm run migrate -- <action>` (scripts/migrate.ts) with DATABASE_URL and nothing else of psc's config. */
-function migrate(action: string, databaseUrl: string) {
-  const result = spawnSync(process.execPath, ['scripts/migrate.ts', action], {
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+/** `npm run migrate -- <action>` with DATABASE_URL and nothing else of psc's config. */
+const migrate = (action: string, databaseUrl: string) =>
+  runScript('migrate', [action], { DATABASE_URL: databaseUrl });
 
 describe('migrating by hand: npm run migrate', { timeout: 300_000 }, () => {
   let env: IsolatedEnv;

@@ -1,28 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { freePort, startInfra } from '@psc/testing';
+import { runScript } from '../support/scripts.ts';
 
 /**
  * `npm start` (scripts/dev.ts, which it runs once installed) with one server's URL at a port
  * nothing listens on: it must say which server, and stop, not start services that wait in silence.
  */
 async function start(env: Record<string, string>) {
-  const base = await freePort();
   const infra = await startInfra();
-  const result = spawnSync(process.execPath, ['scripts/dev.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      AMQP_URL: infra.amqpUrl,
-      DATABASE_URL: infra.databaseUrl,
-      PSC_DEV_PORT_BASE: String(base),
-      DEMO_PLATFORM_PORT: String(await freePort()),
-      ...env,
-    },
-    encoding: 'utf8',
-    timeout: 90_000,
+  const { code, stdout, stderr } = runScript('dev', [], {
+    AMQP_URL: infra.amqpUrl,
+    DATABASE_URL: infra.databaseUrl,
+    PSC_DEV_PORT_BASE: String(await freePort()),
+    DEMO_PLATFORM_PORT: String(await freePort()),
+    ...env,
   });
-  return { code: result.status, out: result.stdout + result.stderr };
+  return { code, out: stdout + stderr };
 }
 
 describe('npm start when a server is down', { timeout: 200_000 }, () => {

@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { freePort } from '@psc/testing';
+import { runScript } from '../support/scripts.ts';
 
-/** Runs a provisioning script (`npm run db-roles` / `broker-users`) with only `env` of psc's config. */
-function script(name: string, env: Record<string, string>) {
-  const result = spawnSync(process.execPath, [`scripts/${name}.ts`], {
-    env: { PATH: process.env.PATH, ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+/** A provisioning script (`npm run db-roles` / `broker-users`) with only `env` of psc's config. */
+const script = (name: string, env: Record<string, string>) => runScript(name, [], env);
 
 describe('provisioning logins when the server is not there: npm run db-roles and broker-users', () => {
   it('when PostgreSQL does not answer, then db-roles says where in one line, without the password, and exits 1', async () => {
