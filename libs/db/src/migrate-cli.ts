@@ -65,6 +65,9 @@ export async function runMigrateCli(options: MigrateCliOptions): Promise<number>
       migrations: options.migrations,
       action,
     });
+    if (report.freedStaleLock) {
+      options.log('freed the migration lock a migrator that died mid-run had left');
+    }
     for (const line of reportLines(report)) options.log(line);
     return 0;
   } catch (err) {

@@ -11,6 +11,8 @@ export interface MigrationOptions {
   migrations: Record<string, Knex.Migration>;
   /** `latest` when omitted. */
   action?: MigrationAction;
+  /** How long to wait for another migrator of the schema to finish; 10 min when omitted. */
+  lockWaitMs?: number;
 }
 
 /** Outcome of a run; `completed` and `pending` describe the state after it. */
@@ -23,6 +25,11 @@ export interface MigrationReport {
   rolledBack: string[];
   completed: string[];
   pending: string[];
+  /**
+   * knex's lock row was set with no migrator running: one died mid-run (between the lock's
+   * commit and its release) and this run freed it.
+   */
+  freedStaleLock: boolean;
 }
 
 const TABLE_NAME = 'knex_migrations';
@@ -30,12 +37,15 @@ const LOCK_TABLE_NAME = `${TABLE_NAME}_lock`;
 /** Two replicas creating the same schema or table: the loser gets one of these. */
 const CREATE_RACE_CODES = new Set(['42P06', '42P07', '23505']);
 /**
- * How long to wait for another replica's non-transactional migration to release the lock, or
- * before a statement that gave up waiting for a table's lock (the service's `lock_timeout`: jobs
- * of running replicas hold it) tries again. A DDL statement waiting in the lock queue would hold
+ * How long to wait for a migrator without the schema's migration lock (knex's own CLI) to release
+ * knex's lock, or before a statement that gave up waiting for a table's lock (the service's
+ * `lock_timeout`: jobs of running replicas hold it) tries again. A DDL statement waiting in the lock queue would hold
  * up every statement on the table behind it; one that gives up and retries does not.
  */
 const LOCK_RETRY_DELAYS_MS = [250, 500, 1_000, 2_000, 4_000, 8_000];
+/** How often a migrator waiting for another one's run of the same schema asks again. */
+const LOCK_POLL_MS = 250;
+const DEFAULT_LOCK_WAIT_MS = 10 * 60_000;
 
 function staticSource(migrations: Record<string, Knex.Migration>): Knex.MigrationSource<string> {
   return {
@@ -63,15 +73,63 @@ function isLocked(err: unknown): boolean {
   );
 }
 
+/** The part of knex's (untyped) client that lends one connection of its pool. */
+interface ConnectionLender {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+}
+
 /**
- * Creates the schema and knex's two bookkeeping tables (same shape knex would create) under a
- * transaction-scoped advisory lock. knex's own check-then-create is not atomic: two replicas
- * starting together could both create the tables, or both insert a lock row, and then every later
- * run would find the migrations "already locked".
+ * Runs `work` holding the schema's migration lock: a session-level advisory lock on a connection
+ * of its own, so that only one psc migrator of a schema runs at a time and, should its process
+ * die, PostgreSQL releases the lock with the connection. knex's own lock is a row it sets in a
+ * committed statement and clears at the end: a migration that runs outside a transaction
+ * (`CREATE INDEX CONCURRENTLY`) commits the row first, so a migrator killed mid-run left it set,
+ * and every later start failed on "Migration table is already locked" until someone cleared it by
+ * hand. Asked with `pg_try_advisory_lock` every {@link LOCK_POLL_MS}, not waited for: a wait would
+ * end at the service's `lock_timeout`.
  */
-async function bootstrap(knex: Knex, schema: string): Promise<void> {
-  await knex.transaction(async (trx) => {
-    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`psc.migrations.${schema}`]);
+async function underMigrationLock<T>(
+  knex: Knex,
+  schema: string,
+  waitMs: number,
+  work: () => Promise<T>,
+): Promise<T> {
+  const key = `psc.migrations.${schema}`;
+  const client = knex.client as ConnectionLender;
+  const connection = await client.acquireConnection();
+  const onConnection = (sql: string) =>
+    knex.raw<{ rows: { locked: boolean }[] }>(sql, [key]).connection(connection);
+  try {
+    const deadline = Date.now() + waitMs;
+    while (
+      !(await onConnection('select pg_try_advisory_lock(hashtext(?)) as locked')).rows[0]?.locked
+    ) {
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `another migrator of schema ${schema} has run for over ${Math.round(waitMs / 1000)} s`,
+        );
+      }
+      await delay(LOCK_POLL_MS);
+    }
+    try {
+      return await work();
+    } finally {
+      await onConnection('select pg_advisory_unlock(hashtext(?)) as locked');
+    }
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+/**
+ * Creates the schema and knex's two bookkeeping tables (same shape knex would create), under the
+ * migration lock: knex's own check-then-create is not atomic, and two replicas starting together
+ * could both create the tables or both insert a lock row. Then frees knex's lock row if it is set:
+ * no other psc migrator of the schema can be running now, so one that died left it. True if so.
+ */
+async function bootstrap(knex: Knex, schema: string): Promise<boolean> {
+  return knex.transaction(async (trx) => {
     // Only when missing: creating a schema takes CREATE on the database, which a service's own
     // login (npm run db-roles: its schema made for it, nothing more) does not have.
     const { rows } = await trx.raw<{ rows: unknown[] }>(
@@ -97,7 +155,14 @@ async function bootstrap(knex: Knex, schema: string): Promise<void> {
     const lockRow: unknown = await trx.withSchema(schema).from(LOCK_TABLE_NAME).first('is_locked');
     if (lockRow === undefined) {
       await trx.withSchema(schema).into(LOCK_TABLE_NAME).insert({ is_locked: 0 });
+      return false;
     }
+    const freed = await trx
+      .withSchema(schema)
+      .table(LOCK_TABLE_NAME)
+      .where('is_locked', 1)
+      .update({ is_locked: 0 });
+    return freed > 0;
   });
 }
 
@@ -134,8 +199,9 @@ function logOf(result: unknown): string[] {
 
 /**
  * Runs a service's migrations inside its own schema (created when missing), bookkept in
- * `<schema>.knex_migrations`. Safe when several replicas start at once: knex's migration lock
- * serialises the batches and the loser finds nothing left to apply.
+ * `<schema>.knex_migrations`. Safe when several replicas start at once: the schema's migration
+ * lock (see {@link underMigrationLock}) lets one run at a time, and the others then find nothing
+ * left to apply.
  */
 export async function runMigrations(
   knex: Knex,
@@ -149,11 +215,20 @@ export async function runMigrations(
   };
   let applied: string[] = [];
   let rolledBack: string[] = [];
-  await withRetries(() => bootstrap(knex, options.schema));
-  if (action === 'latest') applied = logOf(await withRetries(() => knex.migrate.latest(config)));
-  if (action === 'rollback') {
-    rolledBack = logOf(await withRetries(() => knex.migrate.rollback(config)));
-  }
+  let freedStaleLock = false;
+  await underMigrationLock(
+    knex,
+    options.schema,
+    options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+    async () => {
+      freedStaleLock = await withRetries(() => bootstrap(knex, options.schema));
+      if (action === 'latest')
+        applied = logOf(await withRetries(() => knex.migrate.latest(config)));
+      if (action === 'rollback') {
+        rolledBack = logOf(await withRetries(() => knex.migrate.rollback(config)));
+      }
+    },
+  );
   const listed: unknown = await knex.migrate.list(config);
   const completed: unknown = Array.isArray(listed) ? listed[0] : undefined;
   const pending: unknown = Array.isArray(listed) ? listed[1] : undefined;
@@ -164,5 +239,6 @@ export async function runMigrations(
     rolledBack,
     completed: Array.isArray(completed) ? completed.map(nameOf) : [],
     pending: Array.isArray(pending) ? pending.map(nameOf) : [],
+    freedStaleLock,
   };
 }

@@ -36,7 +36,17 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Knex> 
         deprecate: () => undefined,
       },
     });
-    await runMigrations(knex, { schema: options.schema, migrations, action: 'latest' });
+    const report = await runMigrations(knex, {
+      schema: options.schema,
+      migrations,
+      action: 'latest',
+    });
+    if (report.freedStaleLock) {
+      logger?.warn(
+        { schema: options.schema },
+        'freed the migration lock a migrator that died mid-run had left',
+      );
+    }
     return knex;
   } catch (err) {
     await knex?.destroy();
