@@ -201,7 +201,8 @@ function logOf(result: unknown): string[] {
  * Runs a service's migrations inside its own schema (created when missing), bookkept in
  * `<schema>.knex_migrations`. Safe when several replicas start at once: the schema's migration
  * lock (see {@link underMigrationLock}) lets one run at a time, and the others then find nothing
- * left to apply.
+ * left to apply. The lock takes one connection of `knex`'s pool for the whole run, so the pool
+ * needs at least two.
  */
 export async function runMigrations(
   knex: Knex,
