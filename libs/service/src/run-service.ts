@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '@psc/core';
+import { stopInOrder, systemClock, type Clock, type StopStep } from '@psc/core';
 import { openDatabase, type OpenDatabaseOptions } from '@psc/db';
 import { createBroker, startLogShipping, type Broker } from '@psc/messaging';
 import {
@@ -118,26 +118,18 @@ export function runService<C extends ServiceConfig, A extends ServiceApp>(
         ...(drained ? { stopWhen: drained } : {}),
         app: {
           async stop() {
-            // Each step runs even when one before it failed: an app that fails to stop must
-            // still ship what it logged meanwhile (the lines that say why), close its
-            // connections and flush its spans. The first failure is the stop's (exit 1).
-            const steps: [string, () => Promise<void>][] = [
-              ['app', () => app.stop()],
-              ['log shipping', () => logShipping.stop()],
-              ...brokers.map((b): [string, () => Promise<void>] => ['broker', () => b.close()]),
-              ['database', () => knex.destroy()],
-              ['telemetry', () => shutdownTelemetry()],
-            ];
-            const failures: unknown[] = [];
-            for (const [step, run] of steps) {
-              try {
-                await run();
-              } catch (err) {
-                logger.error({ err, step }, 'stop step failed');
-                failures.push(err);
-              }
-            }
-            if (failures.length > 0) throw failures[0];
+            // An app that fails to stop must still ship what it logged meanwhile (the lines that
+            // say why), close its connections and flush its spans. Exit 1 all the same.
+            await stopInOrder(
+              [
+                ['app', () => app.stop()],
+                ['log shipping', () => logShipping.stop()],
+                ...brokers.map((b): StopStep => ['broker', () => b.close()]),
+                ['database', () => knex.destroy()],
+                ['telemetry', () => shutdownTelemetry()],
+              ],
+              (step, err) => logger.error({ err, step }, 'stop step failed'),
+            );
           },
         },
       };

@@ -7,7 +7,7 @@ import {
   platformList,
   type Platform,
 } from '@psc/contracts';
-import type { Clock } from '@psc/core';
+import { stopInOrder, type Clock, type StopStep } from '@psc/core';
 import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createEgressGuard, type EgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
@@ -320,21 +320,34 @@ export function createApp(deps: AppDeps) {
           runner.consumer.inFlight() + children.inFlight() > 0 || (await outbox.pending()) > 0,
       }),
     async stop() {
-      await retention.stop();
-      // Stops retrying now; a call under way ends when the RPC client closes below.
-      const handedOff = handoff.stop();
-      for (const stage of stageConsumers) await stage.stop();
-      await heartbeat.stop();
-      await rpc.stop();
-      await cancellations.stop();
-      await platformEvents.stop();
-      await ops.stop();
-      await outbox.stop();
-      await rpcClient.close();
-      await handedOff;
-      await publisher.close();
-      await fetcher.close();
-      await http.stop();
+      let handedOff: Promise<void> = Promise.resolve();
+      await stopInOrder(
+        [
+          ['retention', () => retention.stop()],
+          // Stops retrying now; a call under way ends when the RPC client closes below. Its
+          // failure is the later step's, not an unhandled rejection meanwhile.
+          [
+            'hand-off',
+            () => {
+              handedOff = handoff.stop();
+              handedOff.catch(() => {});
+            },
+          ],
+          ...stageConsumers.map((stage): StopStep => ['stage consumer', () => stage.stop()]),
+          ['heartbeat', () => heartbeat.stop()],
+          ['rpc server', () => rpc.stop()],
+          ['cancellations', () => cancellations.stop()],
+          ['platform events', () => platformEvents.stop()],
+          ['operations', () => ops.stop()],
+          ['outbox', () => outbox.stop()],
+          ['rpc client', () => rpcClient.close()],
+          ['hand-off', () => handedOff],
+          ['publisher', () => publisher.close()],
+          ['fetcher', () => fetcher.close()],
+          ['http', () => http.stop()],
+        ],
+        (step, err) => logger.error({ err, step }, 'stop step failed'),
+      );
     },
   };
 }

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Knex } from 'knex';
-import type { Clock } from '@psc/core';
+import { stopInOrder, type Clock } from '@psc/core';
 import { checkDb, createRetention } from '@psc/db';
 import { createHttpServer, jsonBody } from '@psc/http';
 import {
@@ -187,14 +187,19 @@ export function createApp(deps: AppDeps) {
     /** Whether key checks are answered from memory (events flowing) rather than PostgreSQL. */
     keyChecksFromMemory: (): boolean => directory.isLive(),
     async stop() {
-      await retention.stop();
-      await http.stop();
-      // Entries of actions already answered, before the database closes.
-      await audit.settled();
-      await keyEvents.stop();
-      await outbox.stop();
-      await publisher.close();
-      await rpc.close();
+      await stopInOrder(
+        [
+          ['retention', () => retention.stop()],
+          ['http', () => http.stop()],
+          // Entries of actions already answered, before the database closes.
+          ['audit', () => audit.settled()],
+          ['key events', () => keyEvents.stop()],
+          ['outbox', () => outbox.stop()],
+          ['publisher', () => publisher.close()],
+          ['rpc client', () => rpc.close()],
+        ],
+        (step, err) => logger.error({ err, step }, 'stop step failed'),
+      );
     },
   };
 }

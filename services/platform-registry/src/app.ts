@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Clock } from '@psc/core';
+import { stopInOrder, type Clock } from '@psc/core';
 import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createHttpServer } from '@psc/http';
 import {
@@ -149,15 +149,20 @@ export function createApp(deps: AppDeps) {
       return address;
     },
     async stop() {
-      await retention.stop();
-      await rpc.stop();
-      await webhookEvents.stop();
-      await deliveryLoop.stop();
-      await outbox.stop();
-      await publisher.close();
-      await http.stop();
-      probe.close();
-      sender.close();
+      await stopInOrder(
+        [
+          ['retention', () => retention.stop()],
+          ['rpc server', () => rpc.stop()],
+          ['webhook events', () => webhookEvents.stop()],
+          ['webhook deliveries', () => deliveryLoop.stop()],
+          ['outbox', () => outbox.stop()],
+          ['publisher', () => publisher.close()],
+          ['http', () => http.stop()],
+          ['probe', () => probe.close()],
+          ['webhook sender', () => sender.close()],
+        ],
+        (step, err) => logger.error({ err, step }, 'stop step failed'),
+      );
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { platformGet, platformList } from '@psc/contracts';
-import type { Clock } from '@psc/core';
+import { stopInOrder, type Clock, type StopStep } from '@psc/core';
 import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createHttpServer } from '@psc/http';
 import {
@@ -290,20 +290,30 @@ export function createApp(deps: AppDeps) {
       return address;
     },
     async stop() {
-      await retention.stop();
-      await reconcile.stop();
-      await platformCheck.stop();
-      await loop.stop();
-      // Hand the lease over at once instead of letting the others wait for it to expire.
-      if (loop.isLeader())
-        await leases.release(LEASE_NAME, config.scheduler.replicaId).catch(() => {});
-      await rpc.stop();
-      for (const c of consumers) await c.stop();
-      await platformEvents.stop();
-      await outbox.stop();
-      await rpcClient.close();
-      await publisher.close();
-      await http.stop();
+      await stopInOrder(
+        [
+          ['retention', () => retention.stop()],
+          ['reconcile', () => reconcile.stop()],
+          ['platform check', () => platformCheck.stop()],
+          ['tick loop', () => loop.stop()],
+          // Hand the lease over at once instead of letting the others wait for it to expire
+          // (they take it when it does, so a failure here costs only that wait).
+          [
+            'lease',
+            () =>
+              loop.isLeader() &&
+              leases.release(LEASE_NAME, config.scheduler.replicaId).catch(() => {}),
+          ],
+          ['rpc server', () => rpc.stop()],
+          ...consumers.map((c): StopStep => ['consumer', () => c.stop()]),
+          ['platform events', () => platformEvents.stop()],
+          ['outbox', () => outbox.stop()],
+          ['rpc client', () => rpcClient.close()],
+          ['publisher', () => publisher.close()],
+          ['http', () => http.stop()],
+        ],
+        (step, err) => logger.error({ err, step }, 'stop step failed'),
+      );
     },
   };
 }

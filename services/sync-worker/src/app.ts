@@ -6,7 +6,7 @@ import {
   jobRunNow,
   platformGetWithSecrets,
 } from '@psc/contracts';
-import { fromErrorBody, type Clock } from '@psc/core';
+import { fromErrorBody, stopInOrder, type Clock } from '@psc/core';
 import { checkDb, createRetention, isUnavailableError } from '@psc/db';
 import { createEgressGuard } from '@psc/egress';
 import { createHttpServer } from '@psc/http';
@@ -248,17 +248,22 @@ export function createApp(deps: AppDeps) {
     },
     /** Finishes in-flight jobs (they ack after their commit), then relays what they emitted. */
     async stop() {
-      await retention.stop();
-      await runner.stop();
-      await heartbeat.stop();
-      await cancellations.stop();
-      await platformEvents.stop();
-      await rpc.stop();
-      await outbox.stop();
-      await rpcClient.close();
-      await publisher.close();
-      await fetcher.close();
-      await http.stop();
+      await stopInOrder(
+        [
+          ['retention', () => retention.stop()],
+          ['job runner', () => runner.stop()],
+          ['heartbeat', () => heartbeat.stop()],
+          ['cancellations', () => cancellations.stop()],
+          ['platform events', () => platformEvents.stop()],
+          ['rpc server', () => rpc.stop()],
+          ['outbox', () => outbox.stop()],
+          ['rpc client', () => rpcClient.close()],
+          ['publisher', () => publisher.close()],
+          ['fetcher', () => fetcher.close()],
+          ['http', () => http.stop()],
+        ],
+        (step, err) => logger.error({ err, step }, 'stop step failed'),
+      );
     },
     /** Batch mode: resolves once the job queues are empty and nothing is in flight or unrelayed. */
     untilDrained: () =>
