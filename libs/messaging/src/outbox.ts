@@ -42,6 +42,8 @@ interface OutboxRow {
   priority: number | null;
   headers: Record<string, string | number>;
   trace: Record<string, string>;
+  /** `body` serialised, for rows this process stored: published as it is. */
+  text?: string;
 }
 
 /** Migration step: the outbox table inside a service's own schema. */
@@ -318,7 +320,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
       seqs: '(select array_agg(seq order by seq) from outbox_rows)',
       stored: (seqs: (string | number)[]): OutboxRow[] => {
         if (seqs.length !== rows.length) throw new Error('outbox rows and seqs differ in number');
-        return rows.map((r, i): OutboxRow => ({ ...r, seq: String(seqs[i]) }));
+        return rows.map((r, i): OutboxRow => ({
+          ...r,
+          seq: String(seqs[i]),
+          // A patched body is set by the caller by now (see OutboxBodyPatch): once more.
+          text: i === patch?.index ? JSON.stringify(r.body) : bodies[i]!,
+        }));
       },
     };
   }
@@ -358,6 +365,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const publishOptions = {
       ...(row.priority !== null ? { priority: row.priority } : {}),
       headers: traces ? { ...row.headers, [HEADERS.bundleTraces]: traces } : row.headers,
+      serialised: rows.length === 1 ? row.text : rows.map((r) => r.text),
     };
     await context.with(parent, () =>
       rows.length === 1
@@ -525,7 +533,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       }
       lastBundleAt = Date.now();
       const key = `${row.routing_key}\n${JSON.stringify(row.headers)}`;
-      const bytes = JSON.stringify(row.body).length;
+      const bytes = (row.text ?? JSON.stringify(row.body)).length;
       let bundle = open.get(key);
       if (!bundle || bundle.rows.length >= MAX_BUNDLE_ROWS || bundle.bytes + bytes > maxBytes / 2) {
         bundle = { rows: [], bytes: 0 };

@@ -15,6 +15,12 @@ export interface PublishOptions {
   /** Per-message TTL in ms (RPC requests). */
   expirationMs?: number;
   replyTo?: string;
+  /**
+   * The envelope as JSON, when the caller has serialised it already (the outbox, which stored
+   * it): it goes as it is instead of being serialised again. For a bundle, one per envelope
+   * (`undefined` for any not serialised yet).
+   */
+  serialised?: string | readonly (string | undefined)[];
 }
 
 export interface Publisher {
@@ -68,8 +74,8 @@ export function amqpProperties(
   };
 }
 
-export function encode(envelope: Envelope<unknown>, maxBytes: number): Buffer {
-  const body = Buffer.from(JSON.stringify(envelope));
+export function encode(envelope: Envelope<unknown>, maxBytes: number, serialised?: string): Buffer {
+  const body = Buffer.from(serialised ?? JSON.stringify(envelope));
   if (body.length > maxBytes) throw new MessageTooLargeError(body.length, maxBytes);
   return body;
 }
@@ -104,12 +110,18 @@ export function createPublisher(options: PublisherOptions): Publisher {
   return {
     async publish(exchange, routingKey, envelope, publishOptions = {}) {
       const props = amqpProperties(envelope, options.appId, publishOptions);
-      await send(exchange, routingKey, encode(envelope, maxBytes), props);
+      const { serialised } = publishOptions;
+      const text = typeof serialised === 'string' ? serialised : undefined;
+      await send(exchange, routingKey, encode(envelope, maxBytes, text), props);
     },
     async publishBundle(exchange, routingKey, envelopes, publishOptions = {}) {
       const first = envelopes[0];
       if (!first) return;
-      const body = Buffer.from(JSON.stringify(envelopes));
+      const { serialised } = publishOptions;
+      const texts = typeof serialised === 'object' ? serialised : [];
+      const body = Buffer.from(
+        `[${envelopes.map((e, i) => texts[i] ?? JSON.stringify(e)).join(',')}]`,
+      );
       if (body.length > maxBytes) throw new MessageTooLargeError(body.length, maxBytes);
       // The bundle's own id: each envelope keeps its own inside, for the consumer.
       const props = amqpProperties({ ...first, id: randomUUID() }, options.appId, {

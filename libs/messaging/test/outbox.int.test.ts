@@ -156,6 +156,58 @@ describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
     await waitFor(async () => (await outbox.pending()) === 0, { message: 'outbox drained' });
   });
 
+  it('when a caller’s statement sets a value into a body as it is stored, then the message published from memory carries that value, alone or bundled', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const seen = await subscribe(fx, jobSucceeded.type);
+    const outbox = outboxFor(fx, knex, await fx.broker(), { bundleMs: 2_000 });
+    // As the job runner does: the statement counts, the stored row gets the count in SQL and
+    // the envelope in memory gets it from the statement's answer.
+    const counted = async (n: number) => {
+      const message = jobOutcome();
+      const payload = message.envelope.payload as { stats: { fetched: number } };
+      await outbox.emit(
+        [message],
+        async (part) => {
+          const { rows } = await knex.raw<{ rows: { fetched: number; outbox_seqs: string[] }[] }>(
+            `with counted as (select ?::int as fetched), ${part.cte}
+             select (select fetched from counted) as fetched, ${part.seqs} as outbox_seqs`,
+            [n, ...part.bindings],
+          );
+          payload.stats.fetched = rows[0]!.fetched;
+          return rows[0]!.outbox_seqs;
+        },
+        {
+          index: 0,
+          path: ['payload', 'stats', 'fetched'],
+          sql: '(select to_jsonb(fetched) from counted)',
+        },
+      );
+      return message.envelope.id;
+    };
+    const sent = [await counted(40)];
+    await waitFor(() => seen.length === 1, { message: 'the first outcome published alone' });
+    sent.push(await counted(41), await counted(42));
+
+    const envelopes = () =>
+      seen.flatMap((m): { id: string; payload: { stats: { fetched: number } } }[] => {
+        const body = JSON.parse(m.content.toString('utf8')) as
+          | { id: string; payload: { stats: { fetched: number } } }
+          | { id: string; payload: { stats: { fetched: number } } }[];
+        return Array.isArray(body) ? body : [body];
+      });
+    await waitFor(() => envelopes().length === 3, { message: 'every outcome published' });
+    assert.equal(seen.length, 2, 'the later two went as one bundle');
+    assert.deepEqual(
+      envelopes().map((e) => [e.id, e.payload.stats.fetched]),
+      [
+        [sent[0], 40],
+        [sent[1], 41],
+        [sent[2], 42],
+      ],
+    );
+  });
+
   it('when messages are emitted outside a transaction, then each is published once, in order', async (t) => {
     const fx = await createFixture(t);
     const knex = await database(fx);
