@@ -168,6 +168,7 @@ async function serviceLogins(
 /** Kept from the children but for those that read them; the URLs carry administrators' logins. */
 const SECRET_VARIABLES = [
   'PSC_SECRET_KEY',
+  'PSC_SECRET_KEY_PREVIOUS',
   'PSC_WORKER_SECRET_KEY',
   'PSC_ADMIN_API_KEY',
   'AMQP_URL',
@@ -225,7 +226,13 @@ async function main(): Promise<void> {
   // Each process gets only the secrets it reads, as in compose.
   const secretsOf: Record<string, Record<string, string>> = {
     gateway: { PSC_ADMIN_API_KEY: secrets.adminKey },
-    'platform-registry': { PSC_SECRET_KEY: secrets.secretKey, PSC_WORKER_SECRET_KEY: workerKey },
+    'platform-registry': {
+      PSC_SECRET_KEY: secrets.secretKey,
+      PSC_WORKER_SECRET_KEY: workerKey,
+      ...(process.env.PSC_SECRET_KEY_PREVIOUS
+        ? { PSC_SECRET_KEY_PREVIOUS: process.env.PSC_SECRET_KEY_PREVIOUS }
+        : {}),
+    },
     'sync-worker': { PSC_WORKER_SECRET_KEY: workerKey },
     collector: { PSC_WORKER_SECRET_KEY: workerKey },
   };

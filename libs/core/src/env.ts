@@ -49,15 +49,42 @@ export const secretKeyEnv = () =>
   z
     .string({ error: 'required: 32 random bytes, base64 or hex (e.g. openssl rand -base64 32)' })
     .transform((value, ctx) => {
-      const text = value.trim();
-      const bytes = /^[0-9a-f]{64}$/i.test(text)
-        ? Buffer.from(text, 'hex')
-        : /^[A-Za-z0-9+/_-]{43}=?$/.test(text)
-          ? Buffer.from(text, 'base64')
-          : undefined;
-      if (bytes?.length !== 32) {
+      const bytes = keyBytes(value);
+      if (!bytes) {
         ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex' });
         return z.NEVER;
       }
       return bytes;
     });
+
+/** Such keys, comma-separated, possibly none; a message names a bad one by its place only. */
+export const secretKeysEnv = () =>
+  z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const texts = value
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '');
+      const keys = texts.map(keyBytes);
+      const bad = keys.findIndex((k) => k === undefined);
+      if (bad >= 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `key ${bad + 1} of ${keys.length} must be 32 bytes, base64 or hex`,
+        });
+        return z.NEVER;
+      }
+      return keys as Buffer[];
+    });
+
+function keyBytes(value: string): Buffer | undefined {
+  const text = value.trim();
+  const bytes = /^[0-9a-f]{64}$/i.test(text)
+    ? Buffer.from(text, 'hex')
+    : /^[A-Za-z0-9+/_-]{43}=?$/.test(text)
+      ? Buffer.from(text, 'base64')
+      : undefined;
+  return bytes?.length === 32 ? bytes : undefined;
+}

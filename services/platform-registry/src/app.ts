@@ -18,6 +18,7 @@ import { createWorkerSeal } from '@psc/platform-http';
 import { createPlatformProbe, type Connect } from './data-access/platform-probe.ts';
 import { createPlatformStore } from './data-access/platform.store.ts';
 import { createSecretBox } from './data-access/secret-box.ts';
+import { resealCredentials } from './data-access/credential-reseal.ts';
 import { createPlatformService } from './domain/platform.service.ts';
 import { createWebhookRepository, deliveryRetention } from './data-access/webhook.repository.ts';
 import { createWebhookSender } from './data-access/webhook-sender.ts';
@@ -73,7 +74,7 @@ export function createApp(deps: AppDeps) {
     egress,
     ...(deps.egress?.connect ? { connect: deps.egress.connect } : {}),
   });
-  const box = createSecretBox(config.secretKey);
+  const box = createSecretBox(config.secretKey, config.previousSecretKeys);
   const service = createPlatformService({
     store: createPlatformStore(knex, box, outbox),
     clock: deps.clock,
@@ -135,6 +136,35 @@ export function createApp(deps: AppDeps) {
     now: () => deps.clock.now(),
   });
 
+  /**
+   * After a rotation of PSC_SECRET_KEY: what the previous keys sealed, sealed again under it, in
+   * the background (reads open it meanwhile). Every replica does it as it starts, so the last
+   * one started with the new key also takes what older replicas stored under the old one.
+   */
+  let resealing: Promise<void> = Promise.resolve();
+  async function resealStale(): Promise<void> {
+    try {
+      const { resealed, changed, unopenable } = await resealCredentials(knex, box);
+      if (unopenable.length > 0) {
+        logger.warn(
+          { count: unopenable.length, rows: unopenable.slice(0, 20) },
+          'stored credentials that neither PSC_SECRET_KEY nor PSC_SECRET_KEY_PREVIOUS opens: what needs them fails until they are stored again',
+        );
+      }
+      logger.info(
+        { resealed, changed },
+        unopenable.length === 0 && changed === 0
+          ? 'every stored credential is sealed under PSC_SECRET_KEY: PSC_SECRET_KEY_PREVIOUS can be removed once every registry replica runs with this key'
+          : 'stored credentials sealed again under PSC_SECRET_KEY; some are not (see above, or changed meanwhile: the next start checks them again)',
+      );
+    } catch (err) {
+      logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'stored credentials not sealed again under PSC_SECRET_KEY; the next start tries again',
+      );
+    }
+  }
+
   return {
     async start() {
       // Listening first keeps /health answering; /ready says no until the consumers are up.
@@ -145,6 +175,7 @@ export function createApp(deps: AppDeps) {
       await rpc.start();
       retention.start();
       http.markReady();
+      if (box.rotating) resealing = resealStale();
       logger.info({ url: address.url }, 'platform-registry started');
       return address;
     },
@@ -152,6 +183,7 @@ export function createApp(deps: AppDeps) {
       await stopInOrder(
         [
           ['retention', () => retention.stop()],
+          ['credential re-seal', () => resealing],
           ['rpc server', () => rpc.stop()],
           ['webhook events', () => webhookEvents.stop()],
           ['webhook deliveries', () => deliveryLoop.stop()],

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, parseEnv, portEnv, secretKeyEnv } from '@psc/core';
+import { commonEnv, parseEnv, portEnv, secretKeyEnv, secretKeysEnv } from '@psc/core';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
 const int = (min: number, max: number, fallback: number) =>
@@ -11,6 +11,11 @@ const schema = z
     HTTP_PORT: portEnv(8081),
     /** Encrypts platform credentials at rest (AES-256-GCM). */
     PSC_SECRET_KEY: secretKeyEnv(),
+    /**
+     * Keys PSC_SECRET_KEY held before a rotation, comma-separated: they open what they sealed
+     * until the registry has sealed it again under PSC_SECRET_KEY (at each start).
+     */
+    PSC_SECRET_KEY_PREVIOUS: secretKeysEnv(),
     /**
      * Seals the credentials in `platform.get-with-secrets` replies for the sync-worker and the
      * collector, which hold the same key; other broker clients see only the sealed form.
@@ -38,6 +43,16 @@ const schema = z
   .refine((e) => !e.PSC_SECRET_KEY.equals(e.PSC_WORKER_SECRET_KEY), {
     path: ['PSC_WORKER_SECRET_KEY'],
     message: 'must differ from PSC_SECRET_KEY',
+  })
+  // Nor may a previous at-rest key be the workers': dumps from before the rotation hold its seals.
+  .refine((e) => !e.PSC_SECRET_KEY_PREVIOUS.some((k) => k.equals(e.PSC_WORKER_SECRET_KEY)), {
+    path: ['PSC_SECRET_KEY_PREVIOUS'],
+    message: 'must not hold PSC_WORKER_SECRET_KEY',
+  })
+  // A rotation that left the current key among the previous ones changed nothing.
+  .refine((e) => !e.PSC_SECRET_KEY_PREVIOUS.some((k) => k.equals(e.PSC_SECRET_KEY)), {
+    path: ['PSC_SECRET_KEY_PREVIOUS'],
+    message: 'must not hold PSC_SECRET_KEY (set PSC_SECRET_KEY to the new key)',
   });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -50,6 +65,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
     secretKey: e.PSC_SECRET_KEY,
+    previousSecretKeys: e.PSC_SECRET_KEY_PREVIOUS,
     workerSecretKey: e.PSC_WORKER_SECRET_KEY,
     expressionBudget: expressionBudgetOf(e),
     webhooks: {

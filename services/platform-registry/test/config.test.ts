@@ -29,4 +29,28 @@ describe('platform-registry config: the two keys', () => {
         !err.message.includes(key(1)),
     );
   });
+
+  it('when PSC_SECRET_KEY_PREVIOUS lists the keys of earlier rotations, then the registry holds them to open what they sealed, and none without it', () => {
+    assert.deepEqual(loadConfig(base).previousSecretKeys, []);
+    const config = loadConfig({
+      ...base,
+      PSC_SECRET_KEY_PREVIOUS: ` ${key(3)}, ${Buffer.alloc(32, 4).toString('hex')} `,
+    });
+    assert.deepEqual(config.previousSecretKeys, [Buffer.alloc(32, 3), Buffer.alloc(32, 4)]);
+  });
+
+  it('when PSC_SECRET_KEY_PREVIOUS holds a bad key, the current key or the worker key, then the registry refuses to start, saying which without echoing a key', () => {
+    const refused = (previous: string, message: string) =>
+      assert.throws(
+        () => loadConfig({ ...base, PSC_SECRET_KEY_PREVIOUS: previous }),
+        (err: Error) =>
+          err.message.includes(`PSC_SECRET_KEY_PREVIOUS: ${message}`) &&
+          !err.message.includes(key(1)) &&
+          !err.message.includes(key(2)) &&
+          !err.message.includes('not-a-key'),
+      );
+    refused(`${key(3)},not-a-key`, 'key 2 of 2 must be 32 bytes');
+    refused(`${key(3)},${key(1)}`, 'must not hold PSC_SECRET_KEY');
+    refused(key(2), 'must not hold PSC_WORKER_SECRET_KEY');
+  });
 });

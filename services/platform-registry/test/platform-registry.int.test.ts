@@ -14,7 +14,7 @@ import {
 import { AppError, systemClock } from '@psc/core';
 import { openDatabase } from '@psc/db';
 import { createBroker, createRpcClient, type Broker, type RpcClient } from '@psc/messaging';
-import { DEFAULT_EXPRESSION_BUDGET, createWorkerSeal } from '@psc/platform-http';
+import { createWorkerSeal } from '@psc/platform-http';
 import { createLogger, createMetrics } from '@psc/telemetry';
 import {
   createIsolatedEnv,
@@ -29,6 +29,7 @@ import type { Knex } from 'knex';
 import { createApp } from '../src/app.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
 import { captureEvents, type EventCapture } from '../../../test/support/event-capture.ts';
+import { registryConfig } from './support.ts';
 
 // The registry runs in-process with a stub resolver and a connect step that can only reach the
 // fake platform on 127.0.0.1: whatever the egress guard decides, no socket leaves loopback.
@@ -76,25 +77,10 @@ describe('platform-registry (in-process, outbox and egress)', () => {
     brokers = [direct, viaProxy, client];
     const fakePort = Number(new URL(fake.url).port);
     app = createApp({
-      config: {
-        amqpUrl: env.amqpUrl,
-        databaseUrl: env.databaseUrl,
-        http: { host: '127.0.0.1', port: 0 },
-        logLevel: 'silent',
-        secretKey: randomBytes(32),
+      config: registryConfig(env, {
         workerSecretKey: WORKER_KEY,
-        expressionBudget: DEFAULT_EXPRESSION_BUDGET,
         egressAllow: ['127.0.0.1', 'allowed.test'],
-        webhooks: {
-          maxAttempts: 8,
-          retryBaseMs: 5_000,
-          retryMaxMs: 3_600_000,
-          disableAfter: 10,
-          timeoutMs: 10_000,
-          pollMs: 1_000,
-          retentionDays: 7,
-        },
-      },
+      }),
       logger,
       knex,
       broker: direct,

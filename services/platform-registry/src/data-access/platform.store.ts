@@ -58,7 +58,7 @@ export function createPlatformStore(knex: Knex, box: SecretBox, outbox: Outbox) 
     } catch (err) {
       throw new NonRetryableError(
         'secret_key_mismatch',
-        `platform ${id}: its stored credential does not open with PSC_SECRET_KEY (stored under another key, or damaged); start the registry with the key it was stored under, or register the platform again`,
+        `platform ${id}: its stored credential does not open with PSC_SECRET_KEY (stored under another key, or damaged); start the registry with the key it was stored under (in PSC_SECRET_KEY_PREVIOUS after a rotation), or register the platform again`,
         { cause: err },
       );
     }

@@ -52,7 +52,7 @@ export interface DueDelivery {
 }
 
 /** The secret's associated data: a sealed webhook secret cannot pass for a platform's. */
-const secretContext = (id: string) => `webhook:${id}`;
+export const secretContext = (id: string) => `webhook:${id}`;
 
 function toWebhook(row: WebhookRow): Webhook {
   return {
