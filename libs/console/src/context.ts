@@ -10,5 +10,8 @@ export function useSession(): Session {
   return session;
 }
 
+/** Signs the console out (the key forgotten, back to the sign-in form). */
+export const SignOutContext = createContext<() => void>(() => undefined);
+
 /** How often live views poll the API (the issue asks for ≤ 2 s). */
 export const LIVE_MS = 2000;

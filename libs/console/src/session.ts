@@ -55,13 +55,30 @@ export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
 const clientFor = (apiKey: string): ApiClient =>
   createApiClient({ baseUrl: window.location.origin, apiKey });
 
-/** Asks the gateway who `apiKey` is; throws the API's answer (401 for an unknown key). */
-export async function signIn(apiKey: string): Promise<Session> {
+/**
+ * Asks the gateway who `apiKey` is; throws the API's answer (401 for an unknown key). Every later
+ * call of the session's client that the gateway refuses with a 401 (the key revoked or expired
+ * meanwhile) calls `onRefused`, from a page's poll and from an operator's action alike.
+ */
+export async function signIn(apiKey: string, onRefused?: () => void): Promise<Session> {
   const client = clientFor(apiKey);
   const me = await unwrap(client.GET('/api/v1/me'));
   sessionStorage.setItem(KEY, apiKey);
+  if (onRefused) {
+    client.use({
+      onResponse({ response }) {
+        // A request sent before the tab signed in again with another key is no news.
+        if (response.status === 401 && storedKey() === apiKey) onRefused();
+        return response;
+      },
+    });
+  }
   return { apiKey, keyId: me.keyId, role: me.role, client };
 }
+
+/** Whether `err` is fetch's own failure: no answer at all (gateway down, network cut). */
+export const isUnreachable = (err: unknown): boolean =>
+  err instanceof TypeError && !(err instanceof ApiError);
 
 export const storedKey = (): string | null => sessionStorage.getItem(KEY);
 

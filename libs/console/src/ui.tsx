@@ -1,5 +1,6 @@
-import { useState, type FormEvent, type ReactNode } from 'react';
-import { allows, ApiError, type Role } from './session.ts';
+import { Component, useState, type FormEvent, type ReactNode } from 'react';
+import { Link } from 'wouter';
+import { allows, ApiError, isUnreachable, type Role } from './session.ts';
 import { useSession } from './context.ts';
 import { fieldsText } from '@psc/api-client';
 
@@ -19,9 +20,27 @@ function detailLines(details: unknown): string[] {
   return [typeof details === 'string' ? details : JSON.stringify(details)];
 }
 
+/**
+ * What went wrong, in words an operator can act on: fetch's bare "Failed to fetch" says nothing,
+ * and a 5xx or 429 message alone does not say whether trying again helps.
+ */
+function errorText(error: unknown): string {
+  if (isUnreachable(error)) {
+    return 'The gateway did not answer: it may be restarting or unreachable from here. What the page shows may be out of date; it tries again by itself.';
+  }
+  if (error instanceof ApiError) {
+    if (error.status === 429) return `Too many requests: ${error.message}.`;
+    if (error.status >= 500) {
+      return `The gateway could not do this (HTTP ${error.status}): ${error.message}. Try again in a moment.`;
+    }
+    if (error.status === 403) return `Not allowed for this key: ${error.message}.`;
+  }
+  return error instanceof Error && error.message ? error.message : 'Something went wrong';
+}
+
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
-  const message = error instanceof Error ? error.message : 'Something went wrong';
+  const message = errorText(error);
   const details = error instanceof ApiError ? detailLines(error.details) : [];
   if (!details.length) {
     return (
@@ -147,6 +166,39 @@ export function ActionButton(props: {
   );
 }
 
+/**
+ * A page's own record could not be read. Not found (a job purged, a platform retired, a link from
+ * elsewhere) offers the list it belongs to; anything else is said with what the page still shows.
+ */
+export function PageError(props: {
+  error: unknown;
+  what: string;
+  list: [href: string, label: string];
+}) {
+  const [href, label] = props.list;
+  const notFound = props.error instanceof ApiError && props.error.status === 404;
+  return (
+    <section aria-label="Not shown" className="card wide">
+      {notFound ? (
+        <p role="alert" className="error">
+          No such {props.what}: the gateway answered “{errorText(props.error)}”. It may have been
+          deleted, or the link is wrong.
+        </p>
+      ) : (
+        <ErrorBox error={props.error} />
+      )}
+      <p>
+        <Link href={href}>{label}</Link>
+      </p>
+    </section>
+  );
+}
+
+/** Text that may run to kilobytes (an error, a reason): wrapped anywhere and scrolled past a few lines. */
+export function LongText({ text, className }: { text: string; className?: string }) {
+  return <div className={`long${className ? ` ${className}` : ''}`}>{text}</div>;
+}
+
 export function Section({ title, children }: { title: string; children: ReactNode }) {
   return (
     <section aria-label={title}>
@@ -154,4 +206,34 @@ export function Section({ title, children }: { title: string; children: ReactNod
       {children}
     </section>
   );
+}
+
+/**
+ * A page that throws while rendering (an answer of a shape this console does not expect, say
+ * from a gateway of another version) shows why, under the header, instead of unmounting the whole
+ * console into a blank page. Its parent keys it by location: moving on tries again.
+ */
+export class PageBoundary extends Component<{ children: ReactNode }, { error: Error | null }> {
+  override state: { error: Error | null } = { error: null };
+
+  static getDerivedStateFromError(error: unknown): { error: Error } {
+    return { error: error instanceof Error ? error : new Error(String(error)) };
+  }
+
+  override render() {
+    const { error } = this.state;
+    if (!error) return this.props.children;
+    return (
+      <section aria-label="Page failed" className="card wide">
+        <h1>This page could not be shown</h1>
+        <p role="alert" className="error">
+          The console failed to draw it from the gateway&apos;s answer: {error.message}
+        </p>
+        <p>
+          Reload to try again, or go to the <Link href="/">Overview</Link>. If it persists, the
+          gateway and this console may be of different versions.
+        </p>
+      </section>
+    );
+  }
 }

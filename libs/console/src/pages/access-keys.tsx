@@ -1,8 +1,8 @@
-import { useState, type FormEvent } from 'react';
+import { useContext, useState, type FormEvent } from 'react';
 import { useSWRConfig } from 'swr';
 import type { ApiClient, components } from '@psc/api-client';
 import { useApi } from '../swr.ts';
-import { useSession } from '../context.ts';
+import { SignOutContext, useSession } from '../context.ts';
 import { ago, time } from '../format.ts';
 import { unwrap, type Role } from '../session.ts';
 import { ActionButton, ErrorBox, Section } from '../ui.tsx';
@@ -126,6 +126,7 @@ function revokeQuestion(key: ApiKey, self: boolean, lastAdmin: boolean): string 
 export function ApiKeys() {
   const { client, keyId } = useSession();
   const { mutate: mutateAll } = useSWRConfig();
+  const signOut = useContext(SignOutContext);
   const [showForm, setShowForm] = useState(false);
   const [created, setCreated] = useState<Created | null>(null);
   const [outcome, setOutcome] = useState<string | null>(null);
@@ -209,7 +210,8 @@ export function ApiKeys() {
                           );
                           setOutcome(`Revoked “${key.name}” (${key.prefix}…).`);
                         }}
-                        onDone={changed}
+                        // Your own key revoked: nothing more can be done with it, so sign out.
+                        onDone={self ? signOut : changed}
                       />
                     </div>
                   </td>

@@ -33,13 +33,13 @@ export function BackfillDetail({ id, platformName }: { id: string; platformName?
       refreshInterval: (latest?: Backfill) => (latest?.status === 'running' ? LIVE_MS : SETTLED_MS),
     },
   );
-  if (error) return <ErrorBox error={error} />;
-  if (!b) return <p className="loading">Loading…</p>;
+  if (!b) return error ? <ErrorBox error={error} /> : <p className="loading">Loading…</p>;
   const template = Object.keys(b.paramsTemplate).length
     ? JSON.stringify(b.paramsTemplate, null, 2)
     : null;
   return (
     <section aria-label={`Backfill ${b.id.slice(0, 8)}`}>
+      <ErrorBox error={error} />
       <dl>
         <dt>Backfill</dt>
         <dd>

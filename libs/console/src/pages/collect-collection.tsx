@@ -5,7 +5,7 @@ import { LIVE_MS, useSession } from '../context.ts';
 import { num, time } from '../format.ts';
 import { ApiError, unwrap } from '../session.ts';
 import { Pager, rangeSummary, useCursors } from '../pager.tsx';
-import { ErrorBox, Section, Status } from '../ui.tsx';
+import { ErrorBox, LongText, Section, Status } from '../ui.tsx';
 import { CollectionDocuments } from './collect-documents.tsx';
 
 type Collection = components['schemas']['Collection'];
@@ -118,7 +118,9 @@ function FailedChildren({ collection }: { collection: Collection }) {
             {items.map((c) => (
               <tr key={c.index} data-child={c.index}>
                 <td>{c.index}</td>
-                <td className="error">{c.error}</td>
+                <td>
+                  <LongText className="error" text={c.error ?? ''} />
+                </td>
                 <td>{time(c.finishedAt)}</td>
                 <td>{c.workerId ?? '—'}</td>
               </tr>
@@ -157,14 +159,13 @@ export function CollectionView({ jobId, jobLive }: { jobId: string; jobLive: boo
   if (error instanceof ApiError && error.status === 404) {
     // A job cancelled while queued never collected: the API says so.
     body = <p className="muted">{error.message}</p>;
-  } else if (error) {
-    body = <ErrorBox error={error} />;
   } else if (!c) {
-    body = <p className="loading">Loading…</p>;
+    body = error ? <ErrorBox error={error} /> : <p className="loading">Loading…</p>;
   } else {
     const live = jobLive || !ENDED.has(c.status);
     body = (
       <>
+        <ErrorBox error={error} />
         <dl aria-label="Collection status">
           <dt>Status</dt>
           <dd>

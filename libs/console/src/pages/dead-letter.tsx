@@ -4,7 +4,7 @@ import { useSession } from '../context.ts';
 import { time } from '../format.ts';
 import { editableParams, paramsPatch, parseParams } from '../params-patch.ts';
 import { unwrap } from '../session.ts';
-import { Can, ErrorBox } from '../ui.tsx';
+import { Can, ErrorBox, LongText } from '../ui.tsx';
 
 const pretty = (value: unknown): string =>
   typeof value === 'string' ? value : JSON.stringify(value, null, 2);
@@ -99,18 +99,19 @@ export function DeadLetterDetail({
   const { data: d, error } = useApi(['dead-letter', id], () =>
     unwrap(client.GET('/api/v1/dlq/{jobId}', { params: { path: { jobId: id } } })),
   );
-  if (error) return <ErrorBox error={error} />;
-  if (!d) return <p className="loading">Loading…</p>;
+  if (!d) return error ? <ErrorBox error={error} /> : <p className="loading">Loading…</p>;
   return (
     <section aria-label="Dead letter" className="dead-letter">
       <dl>
         <dt>Reason</dt>
-        <dd className="error">{d.reason}</dd>
+        <dd>
+          <LongText className="error" text={d.reason} />
+        </dd>
         {d.error ? (
           <>
             <dt>Last error</dt>
             <dd>
-              {d.error.class}: {d.error.message}
+              <LongText text={`${d.error.class}: ${d.error.message}`} />
             </dd>
           </>
         ) : null}

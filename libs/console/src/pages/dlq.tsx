@@ -8,6 +8,13 @@ import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox } from '../ui.tsx';
 import { DeadLetterDetail } from './dead-letter.tsx';
 
+/** What "Replay all shown" will do, asked before: it may be many jobs at once. */
+function replayAllQuestion(shown: number, more: boolean, filter: object): string {
+  const jobs = `${shown}${more ? '+' : ''} dead job${shown === 1 && !more ? '' : 's'}`;
+  const scope = Object.keys(filter).length ? 'matching these filters' : 'of every task';
+  return `Replay ${jobs} ${scope}${more ? ' (more than this page shows)' : ''}? Each runs again at once.`;
+}
+
 export function DeadLetters() {
   const { client } = useSession();
   const [taskType, setTaskType] = useState<Task | ''>('');
@@ -49,6 +56,12 @@ export function DeadLetters() {
           <ActionButton
             label="Replay all shown"
             disabled={!data?.items.some((d) => d.replayable)}
+            // The API replays every dead job the filters match, not only the page's first 100.
+            confirm={replayAllQuestion(
+              data?.items.filter((d) => d.replayable).length ?? 0,
+              !!data?.nextCursor,
+              filter,
+            )}
             action={async () =>
               replayed(await unwrap(client.POST('/api/v1/dlq/replay', { body: filter })))
             }

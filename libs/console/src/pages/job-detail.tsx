@@ -5,7 +5,7 @@ import { LIVE_MS, useSession } from '../context.ts';
 import { fieldsText } from '@psc/api-client';
 import { FINISHED, time } from '../format.ts';
 import { unwrap } from '../session.ts';
-import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
+import { ActionButton, Can, ErrorBox, LongText, PageError, Section, Status } from '../ui.tsx';
 import { CollectionView } from './collect-collection.tsx';
 
 type Job = components['schemas']['Job'];
@@ -34,36 +34,40 @@ function JobLog({ id, finishedAt }: { id: string; finishedAt: string | null }) {
         finishedAt && Date.now() - Date.parse(finishedAt) > LOG_SETTLE_MS ? 0 : LIVE_MS,
     },
   );
-  if (error) return <ErrorBox error={error} />;
-  if (!data) return <p className="loading">Loading…</p>;
+  if (!data) return error ? <ErrorBox error={error} /> : <p className="loading">Loading…</p>;
   if (data.items.length === 0) return <p className="muted">No log lines yet.</p>;
   return (
-    <table aria-label="Job log">
-      <thead>
-        <tr>
-          <th>At</th>
-          <th>Level</th>
-          <th>Service</th>
-          <th>Message</th>
-          <th>Fields</th>
-        </tr>
-      </thead>
-      <tbody>
-        {[...data.items].reverse().map((e) => (
-          <tr key={e.id} data-level={e.level}>
-            <td>{time(e.at)}</td>
-            <td>
-              <span className={`level level-${e.level}`}>{e.level}</span>
-            </td>
-            <td>{e.service}</td>
-            <td>{e.message}</td>
-            <td className="fields">
-              <code>{fieldsText(e.fields)}</code>
-            </td>
+    <>
+      <ErrorBox error={error} />
+      <table aria-label="Job log">
+        <thead>
+          <tr>
+            <th>At</th>
+            <th>Level</th>
+            <th>Service</th>
+            <th>Message</th>
+            <th>Fields</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {[...data.items].reverse().map((e) => (
+            <tr key={e.id} data-level={e.level}>
+              <td>{time(e.at)}</td>
+              <td>
+                <span className={`level level-${e.level}`}>{e.level}</span>
+              </td>
+              <td>{e.service}</td>
+              <td>
+                <LongText text={e.message} />
+              </td>
+              <td className="fields">
+                <code>{fieldsText(e.fields)}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
 
@@ -78,14 +82,21 @@ export function JobDetail({ id }: { id: string }) {
     () => unwrap(client.GET('/api/v1/jobs/{id}', { params: { path: { id } } })),
     { refreshInterval: (j?: Job) => (j && FINISHED.has(j.status) ? 0 : LIVE_MS) },
   );
-  if (error) return <ErrorBox error={error} />;
-  if (!job) return <p className="loading">Loading…</p>;
+  // A failed poll keeps the job shown, with why it is not current.
+  if (!job) {
+    return error ? (
+      <PageError error={error} what="job" list={['/jobs', 'All jobs']} />
+    ) : (
+      <p className="loading">Loading…</p>
+    );
+  }
   const children = Object.entries(job.stats?.children ?? {});
   return (
     <>
       <h1>
         Job {job.id.slice(0, 8)} <Status value={job.status} />
       </h1>
+      <ErrorBox error={error} />
       <Can role="operator">
         {FINISHED.has(job.status) ? null : (
           <ActionButton
@@ -141,8 +152,8 @@ export function JobDetail({ id }: { id: string }) {
         {job.error ? (
           <>
             <dt>Error</dt>
-            <dd className="error">
-              {job.error.class}: {job.error.message}
+            <dd>
+              <LongText className="error" text={`${job.error.class}: ${job.error.message}`} />
             </dd>
           </>
         ) : null}

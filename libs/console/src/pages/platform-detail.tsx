@@ -6,7 +6,7 @@ import type { components } from '@psc/api-client';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, FINISHED, time } from '../format.ts';
 import { unwrap } from '../session.ts';
-import { ActionButton, Can, ErrorBox, Section, Status } from '../ui.tsx';
+import { ActionButton, Can, ErrorBox, PageError, Section, Status } from '../ui.tsx';
 import { PlatformAdmin } from './platform-admin.tsx';
 import { Records } from './records.tsx';
 
@@ -241,8 +241,13 @@ export function PlatformDetail({ id }: { id: string }) {
   );
   const p = platform.data;
   const s = status.data;
-  if (platform.error) return <ErrorBox error={platform.error} />;
-  if (!p) return <p className="loading">Loading…</p>;
+  if (!p) {
+    return platform.error ? (
+      <PageError error={platform.error} what="platform" list={['/platforms', 'All platforms']} />
+    ) : (
+      <p className="loading">Loading…</p>
+    );
+  }
   const resources = p.resources.map((r) => r.name);
   const refresh = () => void status.mutate();
   /** After an admin's change: the platform as saved (when known), refetched with its status. */
@@ -257,6 +262,8 @@ export function PlatformDetail({ id }: { id: string }) {
       <h1>
         {p.name} <Status value={p.active ? (s?.isRunning ? 'running' : 'stopped') : 'inactive'} />
       </h1>
+      {/* The live status failing says so: what is shown below is as last read. */}
+      <ErrorBox error={platform.error ?? status.error} />
       <p className="muted">
         {p.baseUrl} · priority {p.priority} · version {p.version}
         {p.tags.length ? ` · ${p.tags.join(', ')}` : ''}
