@@ -392,6 +392,14 @@ describe('console when things go wrong, in headless Chromium', { timeout: 300_00
     });
   });
 
+  it('when Jobs or Dead letters are narrowed to nothing, then the page says none match instead of an empty table', async () => {
+    await page.goto(`${system.gatewayUrl}/ui/jobs?backfillId=${UUID_UNKNOWN}`);
+    await page.getByText('No jobs match these filters.').waitFor();
+    await page.goto(`${system.gatewayUrl}/ui/dlq`);
+    await page.getByLabel('Reason contains').fill('no dead letter says this');
+    await page.getByText('No dead letters match these filters.').waitFor();
+  });
+
   it('when the key is revoked while a form holds what the admin typed, then the page says so and keeps the form, and after signing in again the text is there and the form submits', async () => {
     const first = await createKey('console-errors-revoked', 'admin');
     const tab = await context.newPage();

@@ -153,6 +153,13 @@ export function DeadLetters() {
           ))}
         </tbody>
       </table>
+      {data && data.items.length === 0 ? (
+        <p className="muted">
+          {taskType || reason
+            ? 'No dead letters match these filters.'
+            : 'No dead letters: nothing has failed for good.'}
+        </p>
+      ) : null}
       {data?.nextCursor ? <p className="muted">Showing the first 100.</p> : null}
     </>
   );

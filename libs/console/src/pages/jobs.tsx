@@ -127,6 +127,13 @@ export function Jobs() {
           ))}
         </tbody>
       </table>
+      {data && data.items.length === 0 ? (
+        <p className="muted">
+          {status || taskType || platformId || minutes || backfillId
+            ? 'No jobs match these filters.'
+            : 'No jobs yet.'}
+        </p>
+      ) : null}
       {data?.nextCursor ? (
         <p className="muted">Showing the newest 100; narrow the filters.</p>
       ) : null}
