@@ -169,6 +169,7 @@ async function serviceLogins(
 const SECRET_VARIABLES = [
   'PSC_SECRET_KEY',
   'PSC_SECRET_KEY_PREVIOUS',
+  'PSC_WORKER_SECRET_KEY_PREVIOUS',
   'PSC_WORKER_SECRET_KEY',
   'PSC_ADMIN_API_KEY',
   'AMQP_URL',
@@ -223,6 +224,9 @@ async function main(): Promise<void> {
   // Nothing is stored under the worker key (it seals credentials in transit only), so a fresh
   // one per run will do.
   const workerKey = process.env.PSC_WORKER_SECRET_KEY ?? randomBytes(32).toString('base64');
+  const previousWorkerKeys: Record<string, string> = process.env.PSC_WORKER_SECRET_KEY_PREVIOUS
+    ? { PSC_WORKER_SECRET_KEY_PREVIOUS: process.env.PSC_WORKER_SECRET_KEY_PREVIOUS }
+    : {};
   // Each process gets only the secrets it reads, as in compose.
   const secretsOf: Record<string, Record<string, string>> = {
     gateway: { PSC_ADMIN_API_KEY: secrets.adminKey },
@@ -233,8 +237,8 @@ async function main(): Promise<void> {
         ? { PSC_SECRET_KEY_PREVIOUS: process.env.PSC_SECRET_KEY_PREVIOUS }
         : {}),
     },
-    'sync-worker': { PSC_WORKER_SECRET_KEY: workerKey },
-    collector: { PSC_WORKER_SECRET_KEY: workerKey },
+    'sync-worker': { PSC_WORKER_SECRET_KEY: workerKey, ...previousWorkerKeys },
+    collector: { PSC_WORKER_SECRET_KEY: workerKey, ...previousWorkerKeys },
   };
   const logins = await serviceLogins(SERVICES.map(([name]) => name));
   const common = {

@@ -54,14 +54,21 @@ function boundTo(platform: { id: string; baseUrl: string; auth: SealedAuth | Pla
   );
 }
 
+const keyIdOf = (key: Buffer): string => {
+  if (key.length !== 32) throw new Error('worker secret key must be 32 bytes');
+  return b64(createHmac('sha256', key).update('psc worker key id').digest().subarray(0, 6));
+};
+
 /**
  * AES-256-GCM under `PSC_WORKER_SECRET_KEY`, a random IV per seal, as
  * `v1.<key id>.<iv>.<ciphertext>.<tag>`. The key id lets a worker tell a key mismatch (a
- * configuration error) from a value that was altered.
+ * configuration error) from a value that was altered, and pick the key: a worker also opens what
+ * was sealed under a key of `previous` (`PSC_WORKER_SECRET_KEY_PREVIOUS`), so that the key can
+ * be changed on the workers before the registry, without a job failing in between.
  */
-export function createWorkerSeal(key: Buffer): WorkerSeal {
-  if (key.length !== 32) throw new Error('worker secret key must be 32 bytes');
-  const keyId = b64(createHmac('sha256', key).update('psc worker key id').digest().subarray(0, 6));
+export function createWorkerSeal(key: Buffer, previous: readonly Buffer[] = []): WorkerSeal {
+  const keyId = keyIdOf(key);
+  const opening = new Map([...previous, key].map((k) => [keyIdOf(k), k]));
 
   function sealToken(token: string, aad: Buffer): SealedSecret {
     const iv = randomBytes(IV_BYTES);
@@ -79,18 +86,19 @@ export function createWorkerSeal(key: Buffer): WorkerSeal {
         `platform ${platformId}: its credential is sealed in a format this worker does not know (${String(version)})`,
       );
     }
-    if (sealedBy !== keyId) {
+    const openingKey = opening.get(String(sealedBy));
+    if (!openingKey) {
       throw new SealedCredentialError(
         'worker_key_mismatch',
         `platform ${platformId}: its credential is sealed under worker key ${String(sealedBy)}, ` +
-          `this worker holds ${keyId}: give platform-registry, sync-worker and collector the same PSC_WORKER_SECRET_KEY`,
+          `this worker holds ${[...opening.keys()].reverse().join(', ')}: give platform-registry, sync-worker and collector the same PSC_WORKER_SECRET_KEY`,
       );
     }
     try {
       // A full-length tag only: GCM would also check a truncated one, which is easier to forge.
       const authTag = Buffer.from(tag, 'base64url');
       if (authTag.length !== TAG_BYTES) throw new Error('short tag');
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), {
+      const decipher = createDecipheriv('aes-256-gcm', openingKey, Buffer.from(iv, 'base64url'), {
         authTagLength: TAG_BYTES,
       });
       decipher.setAAD(aad);
@@ -103,7 +111,7 @@ export function createWorkerSeal(key: Buffer): WorkerSeal {
     } catch {
       throw new SealedCredentialError(
         'sealed_credential_invalid',
-        `platform ${platformId}: its sealed credential does not open under worker key ${keyId} ` +
+        `platform ${platformId}: its sealed credential does not open under worker key ${String(sealedBy)} ` +
           '(altered, or taken from another platform or destination)',
       );
     }

@@ -79,6 +79,24 @@ describe('worker seal: credentials sealed from the registry to the workers', () 
     assert.match(err.message, /PSC_WORKER_SECRET_KEY/);
   });
 
+  it('when the worker key changes, workers given the old one as previous open what the registry sealed under either, so no job fails while the registry is rolled after them', () => {
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const oldRegistry = createWorkerSeal(oldKey);
+    const newRegistry = createWorkerSeal(newKey);
+    const rotatingWorker = createWorkerSeal(newKey, [oldKey]);
+    assert.equal(rotatingWorker.keyId, newRegistry.keyId, 'it seals under the new key only');
+    for (const registry of [oldRegistry, newRegistry]) {
+      const opened = rotatingWorker.open(registry.seal(platformWith(AUTHS[1]!)));
+      assert.equal((opened.auth as { token: string }).token, TOKEN);
+    }
+    // The old key dropped: only what the new key sealed opens, and the message names the keys.
+    const err = failure(() => newRegistry.open(oldRegistry.seal(platformWith(AUTHS[1]!))));
+    assert.equal(err.code, 'worker_key_mismatch');
+    const third = createWorkerSeal(randomBytes(32));
+    const both = failure(() => rotatingWorker.open(third.seal(platformWith(AUTHS[1]!))));
+    assert.ok(both.message.includes(`holds ${newRegistry.keyId}, ${oldRegistry.keyId}`));
+  });
+
   it('when a sealed credential is moved to another platform, origin, header or auth type, then it does not open', () => {
     const sealed = seal.seal(platformWith(AUTHS[1]!));
     const moved: PlatformWithSecrets['auth'][] = [];

@@ -108,7 +108,7 @@ export function createApp(deps: AppDeps) {
     egress: deps.egress ?? createEgressGuard({ allow: config.egressAllow }),
     logger,
     registry: deps.registry,
-    seal: createWorkerSeal(config.workerSecretKey),
+    seal: createWorkerSeal(config.workerSecretKey, config.previousWorkerSecretKeys),
     onBreakerChange: ({ platformId, state }) => {
       if (state === 'half-open') return;
       void logs

@@ -44,6 +44,19 @@ describe('collector config: PSC_WORKER_SECRET_KEY', () => {
     );
   });
 
+  it('when PSC_WORKER_SECRET_KEY_PREVIOUS lists the keys held before a change, then the collector holds them to open what they sealed, and none without it', () => {
+    assert.deepEqual(loadConfig(base).previousWorkerSecretKeys, []);
+    const old = Buffer.alloc(32, 8).toString('base64');
+    const config = loadConfig({ ...base, PSC_WORKER_SECRET_KEY_PREVIOUS: old });
+    assert.deepEqual(config.previousWorkerSecretKeys, [Buffer.alloc(32, 8)]);
+    assert.throws(
+      () => loadConfig({ ...base, PSC_WORKER_SECRET_KEY_PREVIOUS: `${old},short` }),
+      (err: Error) =>
+        err.message.includes('PSC_WORKER_SECRET_KEY_PREVIOUS: key 2 of 2 must be 32 bytes') &&
+        !err.message.includes(old),
+    );
+  });
+
   it('when the key is missing or not 32 bytes, then the collector refuses to start, naming it without echoing it', () => {
     const short = Buffer.alloc(16, 3).toString('base64');
     for (const value of [undefined, short, 'not-a-key']) {

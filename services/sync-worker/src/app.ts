@@ -93,7 +93,7 @@ export function createApp(deps: AppDeps) {
     egress: createEgressGuard({ allow: config.egressAllow }),
     logger,
     registry: deps.registry,
-    seal: createWorkerSeal(config.workerSecretKey),
+    seal: createWorkerSeal(config.workerSecretKey, config.previousWorkerSecretKeys),
     onBreakerChange: (change) => {
       outbox
         .emit([

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { QUEUE_SPECS } from '@psc/contracts';
-import { commonEnv, parseEnv, portEnv, secretKeyEnv } from '@psc/core';
+import { commonEnv, parseEnv, portEnv, secretKeyEnv, secretKeysEnv } from '@psc/core';
 import { concurrencyEnv, jobSlots, prefetchEnv, workerEnv, workerSettings } from '@psc/job-runner';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
@@ -13,6 +13,8 @@ const schema = z.object({
    * sync-worker and the collector must hold the same one.
    */
   PSC_WORKER_SECRET_KEY: secretKeyEnv(),
+  /** While it changes: the keys it held before, which still open what was sealed under them. */
+  PSC_WORKER_SECRET_KEY_PREVIOUS: secretKeysEnv(),
   HTTP_PORT: portEnv(8083),
   /** Jobs run at once per sync-worker process. */
   PSC_WORKER_CONCURRENCY: concurrencyEnv(),
@@ -37,5 +39,6 @@ export function loadConfig(env: Record<string, string | undefined>) {
     ...workerSettings(e, 'sync-worker'),
     expressionBudget: expressionBudgetOf(e),
     workerSecretKey: e.PSC_WORKER_SECRET_KEY,
+    previousWorkerSecretKeys: e.PSC_WORKER_SECRET_KEY_PREVIOUS,
   };
 }

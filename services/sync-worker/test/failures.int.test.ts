@@ -119,6 +119,21 @@ describe('sync-worker.jobs: failures, breaker, dead letters', { timeout: 90_000 
     assert.doesNotMatch(JSON.stringify(h.events), /kept-secret|right-secret/);
   });
 
+  it('when the worker key is being changed and the worker holds the key the registry still seals under as PSC_WORKER_SECRET_KEY_PREVIOUS, then the job runs with the credential', async (t) => {
+    const oldKey = randomBytes(32);
+    const h = await startHarness(t, { PSC_WORKER_SECRET_KEY_PREVIOUS: oldKey.toString('base64') });
+    const fake = await startFakePlatform({ collections: { '/items': items(2) } });
+    t.after(() => fake.stop());
+    const platform = h.addPlatform(
+      { baseUrl: fake.url, auth: { type: 'bearer', token: 'old-sealed' }, resources: [resource] },
+      { sealedUnder: oldKey },
+    );
+    const done = await h.finished(await h.runJob(platform, 'items'));
+    assert.equal(done.error, undefined);
+    assert.equal((done.stats as { inserted: number }).inserted, 2);
+    assert.equal(fake.requests[0]?.headers.authorization, 'Bearer old-sealed');
+  });
+
   it('when the breaker opens after the threshold, then later jobs are deferred without attempts and succeed after the platform recovers', async (t) => {
     const h = await startHarness(t);
     const fake = await startFakePlatform({ collections: { '/items': items(2) } });

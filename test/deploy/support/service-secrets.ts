@@ -10,7 +10,9 @@ import { ROOT } from './tools.ts';
 /** Variables that carry a secret (a key, or a URL with credentials) only some services need. */
 export const SECRET_VARIABLES = [
   'PSC_SECRET_KEY',
+  'PSC_SECRET_KEY_PREVIOUS',
   'PSC_WORKER_SECRET_KEY',
+  'PSC_WORKER_SECRET_KEY_PREVIOUS',
   'PSC_ADMIN_API_KEY',
   'RABBITMQ_MANAGEMENT_URL',
 ] as const;
