@@ -3,21 +3,32 @@ import { CliError, EXIT } from './errors.ts';
 
 /** The gateway's error envelope (`components.schemas.Error`). */
 interface ErrorEnvelope {
-  error?: { code?: string; message?: string; details?: unknown; traceId?: string };
+  error: { code?: string; message: string; details?: unknown; traceId?: string };
 }
 
+const isEnvelope = (body: unknown): body is ErrorEnvelope =>
+  typeof body === 'object' &&
+  body !== null &&
+  typeof (body as { error?: { message?: unknown } }).error?.message === 'string';
+
+const NOT_THE_GATEWAY =
+  'Check PSC_URL (or --url): it is the gateway’s own address, e.g. http://127.0.0.1:8080, without /api/v1 or /ui.';
+
 /** What to do next, by the status the gateway answered with. */
-function hintFor(status: number, url: string): string {
+function hintFor(status: number, url: string, body: ErrorEnvelope): string {
   if (status === 401) return 'Check the key: run `psc login` again or set PSC_API_KEY.';
   if (status === 403)
     return "This key's role may not do that: use an operator key (or admin for keys).";
+  // The gateway's answer to a path it does not serve: a wrong address, or a gateway older than psc.
+  if (status === 404 && body.error.message.startsWith('no route for '))
+    return `No such route on this gateway. ${NOT_THE_GATEWAY} An older gateway may also lack the command.`;
   if (status === 404) return 'Check the id or name: `psc platforms ls`, `psc jobs ls`.';
   if (status === 409)
     return 'It conflicts with the current state: look at it with `show`/`status`.';
   if (status === 413) return 'The body is over the gateway’s limit: send less at once.';
   if (status === 400 || status === 422) return 'Fix the input named above and run it again.';
   if (status === 429) return 'Too many requests: wait a moment and run it again.';
-  return `The gateway at ${url} or a service behind it failed: check \`npm start\`'s output or GET /api/v1/logs.`;
+  return `The gateway at ${url} or a service behind it failed: see \`psc status\` and \`psc logs -l error\`.`;
 }
 
 /** 401/403 and a gateway that cannot reach its services count as "unreachable or unauthorised". */
@@ -27,21 +38,49 @@ const exitCodeFor = (status: number) =>
     : EXIT.failed;
 
 function apiError(response: Response, body: unknown, url: string): CliError {
-  const envelope = (body ?? {}) as ErrorEnvelope;
-  const message = envelope.error?.message ?? `HTTP ${response.status} ${response.statusText}`;
-  return new CliError(message, {
+  if (!isEnvelope(body)) {
+    // Not psc's error envelope: a proxy in front of the gateway, or not the gateway at all.
+    const type = response.headers.get('content-type')?.split(';')[0];
+    return new CliError(
+      `${url} answered HTTP ${response.status} ${response.statusText}${type ? ` (${type})` : ''}, not an answer of psc's gateway`,
+      {
+        exitCode: EXIT.unreachable,
+        status: response.status,
+        hint: response.status >= 500 ? `Is the gateway up? ${NOT_THE_GATEWAY}` : NOT_THE_GATEWAY,
+      },
+    );
+  }
+  return new CliError(body.error.message, {
     exitCode: exitCodeFor(response.status),
     status: response.status,
-    hint: hintFor(response.status, url),
-    ...(envelope.error?.code ? { code: envelope.error.code } : {}),
-    ...(envelope.error?.details === undefined ? {} : { details: envelope.error.details }),
+    hint: hintFor(response.status, url, body),
+    ...(body.error.code ? { code: body.error.code } : {}),
+    ...(body.error.details === undefined ? {} : { details: body.error.details }),
+    ...(body.error.traceId ? { traceId: body.error.traceId } : {}),
   });
 }
 
-function unreachable(url: string, cause: unknown): CliError {
+function unreachable(api: Api, cause: unknown): CliError {
+  if (cause instanceof CliError) return cause;
+  if (cause instanceof Error && cause.name === 'TimeoutError') {
+    return new CliError(
+      `the gateway at ${api.url} did not answer within ${api.timeoutMs / 1000} s`,
+      {
+        exitCode: EXIT.unreachable,
+        hint: 'Is it overloaded or stuck? Check `psc status` and its logs; wait longer with --request-timeout <seconds>.',
+      },
+    );
+  }
+  if (cause instanceof SyntaxError) {
+    // openapi-fetch parses a 2xx answer as JSON: one that is not JSON did not come from psc.
+    return new CliError(`the answer from ${api.url} is not JSON: ${cause.message}`, {
+      exitCode: EXIT.unreachable,
+      hint: NOT_THE_GATEWAY,
+    });
+  }
   const reason = cause instanceof Error ? (cause.cause ?? cause) : cause;
   const text = reason instanceof Error ? reason.message : String(reason);
-  return new CliError(`cannot reach the gateway at ${url}: ${text}`, {
+  return new CliError(`cannot reach the gateway at ${api.url}: ${text}`, {
     exitCode: EXIT.unreachable,
     hint: 'Is psc running (`npm start`)? Check PSC_URL or run `psc login --url <gateway>`.',
   });
@@ -50,12 +89,29 @@ function unreachable(url: string, cause: unknown): CliError {
 /** The typed client plus the address it talks to, for messages. */
 export interface Api {
   client: ApiClient;
+  /** The same client without the time limit, for transfers of any length (data import/export). */
+  untimed: ApiClient;
   url: string;
   apiKey: string;
+  /** How long one request may take, body included (`--request-timeout`). */
+  timeoutMs: number;
 }
 
-export function createApi(url: string, apiKey: string): Api {
-  return { client: createApiClient({ baseUrl: url, apiKey }), url, apiKey };
+/** The request timeout unless `--request-timeout` says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+export function createApi(url: string, apiKey: string, timeoutMs = DEFAULT_TIMEOUT_MS): Api {
+  // The signal bounds the whole exchange: a gateway that accepts the connection and then says
+  // nothing (or stops halfway through its answer) ends the command instead of hanging it.
+  const timed = (request: Request) =>
+    fetch(request, { signal: AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]) });
+  return {
+    client: createApiClient({ baseUrl: url, apiKey, fetch: timed }),
+    untimed: createApiClient({ baseUrl: url, apiKey }),
+    url,
+    apiKey,
+    timeoutMs,
+  };
 }
 
 type Answer<T> = { data?: T; error?: unknown; response: Response };
@@ -69,8 +125,15 @@ export async function call<T>(api: Api, request: Promise<Answer<T>>): Promise<T>
   try {
     answer = await request;
   } catch (err) {
-    throw unreachable(api.url, err);
+    throw unreachable(api, err);
   }
   if (!answer.response.ok) throw apiError(answer.response, answer.error, api.url);
+  // Every answer of the gateway's but a 204 has a body; an empty one came from something else.
+  if (answer.data === undefined && answer.response.status !== 204) {
+    throw new CliError(`${api.url} answered HTTP ${answer.response.status} with no body`, {
+      exitCode: EXIT.unreachable,
+      hint: NOT_THE_GATEWAY,
+    });
+  }
   return answer.data as T;
 }

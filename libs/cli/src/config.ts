@@ -72,5 +72,45 @@ export function resolveConnection(
       : env.PSC_URL || env.PSC_API_KEY
         ? 'environment'
         : 'config file';
-  return { url: url.replace(/\/+$/, ''), apiKey, source };
+  return { url: gatewayUrl(url), apiKey: headerSafe(apiKey), source };
+}
+
+/**
+ * The gateway's base address, checked before any request: a typo, another scheme or a login in
+ * the URL would otherwise fail as "cannot reach the gateway", and fetch's message for a URL with
+ * a password repeats the password.
+ */
+function gatewayUrl(value: string): string {
+  const wrong = (why: string) =>
+    new CliError(`the gateway address ${redacted(value)} ${why}`, {
+      exitCode: EXIT.usage,
+      hint: 'Give the gateway’s address, e.g. --url http://127.0.0.1:8080 (or PSC_URL, or `psc login`).',
+    });
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw wrong('is not a URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw wrong('is not http(s)');
+  if (url.username || url.password) throw wrong('carries a login: the API key is the only one');
+  if (url.search || url.hash) throw wrong('has a query or fragment');
+  // The API's prefix is the client's to add: `…/api/v1` given by habit names the same gateway.
+  const path = url.pathname.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+  return `${url.origin}${path}`;
+}
+
+/** `http://user:secret@host` → `http://user:***@host`, for messages. */
+const redacted = (value: string): string => value.replace(/(\/\/[^/:@]*:)[^/@]*@/, '$1***@');
+
+/** An HTTP header carries Latin-1 without control characters; a pasted key may not. */
+function headerSafe(apiKey: string): string {
+  const key = apiKey.trim();
+  if (!key || /[^\x20-\x7e]/.test(key)) {
+    throw new CliError('the API key has characters an HTTP header cannot carry', {
+      exitCode: EXIT.usage,
+      hint: 'Copy the key again (psc_…, printable ASCII only) into --api-key or PSC_API_KEY.',
+    });
+  }
+  return key;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createApi, type Api } from './api.ts';
+import { createApi, DEFAULT_TIMEOUT_MS, type Api } from './api.ts';
 import { resolveConnection } from './config.ts';
 import { Output } from './output.ts';
 
@@ -8,14 +8,19 @@ interface GlobalOptions {
   json?: boolean;
   url?: string;
   apiKey?: string;
+  /** Seconds one request may take (`--request-timeout`). */
+  requestTimeout?: number;
 }
 
 export interface Context {
   globals: GlobalOptions;
   out: Output;
   env: NodeJS.ProcessEnv;
-  /** The gateway client; resolving it is what fails when nothing is configured. */
-  api(): Api;
+  /**
+   * The gateway client; resolving it is what fails when nothing is configured. `timeoutMs` is
+   * the command's own default for routes that may take longer (`--request-timeout` wins).
+   */
+  api(options?: { timeoutMs?: number }): Api;
 }
 
 function contextOf(command: Command, env: NodeJS.ProcessEnv): Context {
@@ -25,10 +30,14 @@ function contextOf(command: Command, env: NodeJS.ProcessEnv): Context {
     globals,
     out: new Output(globals.json === true),
     env,
-    api() {
+    api(options = {}) {
       if (!api) {
         const { url, apiKey } = resolveConnection(globals, env);
-        api = createApi(url, apiKey);
+        const timeoutMs =
+          globals.requestTimeout === undefined
+            ? (options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+            : globals.requestTimeout * 1000;
+        api = createApi(url, apiKey, timeoutMs);
       }
       return api;
     },

@@ -7,6 +7,8 @@ export const EXIT = {
   usage: 2,
   /** The gateway could not be reached, or refused the key. */
   unreachable: 3,
+  /** Ctrl-C ended a wait (128 + SIGINT, as a shell reports it). */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -20,6 +22,8 @@ export class CliError extends Error {
   readonly details: unknown;
   /** The HTTP status the gateway answered with, when it came from the API. */
   readonly status: number | undefined;
+  /** The gateway's trace id of a failed request: what its logs are searched by. */
+  readonly traceId: string | undefined;
 
   constructor(
     message: string,
@@ -29,6 +33,7 @@ export class CliError extends Error {
       code?: string;
       details?: unknown;
       status?: number;
+      traceId?: string;
     },
   ) {
     super(message);
@@ -38,6 +43,7 @@ export class CliError extends Error {
     this.code = options.code;
     this.details = options.details;
     this.status = options.status;
+    this.traceId = options.traceId;
   }
 }
 

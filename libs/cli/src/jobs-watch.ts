@@ -2,6 +2,7 @@ import type { components } from '@psc/api-client';
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
 import { call, type Api } from './api.ts';
+import { CliError, EXIT } from './errors.ts';
 import type { Output } from './output.ts';
 
 export type Job = components['schemas']['Job'];
@@ -72,7 +73,16 @@ function progressView(out: Output, label: string, total: number) {
   };
 }
 
-/** Polls the job ledger until every job has finished, showing pages and records as they grow. */
+/** "The job keeps running. Follow it again: psc jobs watch <id>", for messages. */
+const keepsRunning = (ids: string[], when = ''): string =>
+  ids.length === 1
+    ? `The job keeps running. Follow it again${when}: psc jobs watch ${ids[0]}`
+    : `The jobs keep running. Follow one again${when}: psc jobs watch <job> (${ids.join(', ')})`;
+
+/**
+ * Polls the job ledger until every job has finished, showing pages and records as they grow.
+ * Ctrl-C or a lost gateway ends the wait, not the jobs: either says so and how to follow again.
+ */
 export async function watchJobs(
   api: Api,
   out: Output,
@@ -82,18 +92,40 @@ export async function watchJobs(
   const intervalMs = options.intervalMs ?? 500;
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
   const view = progressView(out, options.label, ids.length);
+  // Node's default would end the process mid-line, the bar's cursor still hidden.
+  const interrupted = () => {
+    view.stop();
+    const hint = keepsRunning(ids);
+    const exitCode = EXIT.interrupted;
+    out.stderr.write(
+      out.json
+        ? `${JSON.stringify({ error: { message: 'stopped watching', hint }, exitCode })}\n`
+        : `\nStopped watching. ${hint}\n`,
+    );
+    process.exit(exitCode);
+  };
+  process.once('SIGINT', interrupted);
   try {
     for (;;) {
       const jobs = await Promise.all(
         ids.map((id) =>
           call(api, api.client.GET('/api/v1/jobs/{id}', { params: { path: { id } } })),
         ),
-      );
+      ).catch((err: unknown) => {
+        // No answer, or a 502–504: the gateway went away (a refused key is said as it is).
+        const gone = err instanceof CliError && err.exitCode === EXIT.unreachable;
+        if (!gone || (err.status !== undefined && err.status < 500)) throw err;
+        throw new CliError(`lost the gateway while watching: ${err.message}`, {
+          exitCode: EXIT.unreachable,
+          hint: keepsRunning(ids, ' when the gateway is back'),
+        });
+      });
       view.update(totals(jobs));
       if (jobs.every(isFinished) || Date.now() > deadline) return jobs;
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   } finally {
+    process.removeListener('SIGINT', interrupted);
     view.stop();
   }
 }

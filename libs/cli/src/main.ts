@@ -6,15 +6,33 @@ import { createProgram } from './program.ts';
 /** Commander's own ends that are not errors: --help, --version. */
 const CLEAN_EXITS = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
 
+/** Commander's error as ours: "error: unknown command 'x'" → "unknown command 'x'", exit 2. */
+function usageOf(err: CommanderError): CliError {
+  const message =
+    err.code === 'commander.help' || err.message === '(outputHelp)'
+      ? 'a subcommand is missing'
+      : err.message.replace(/^error: /, '');
+  return new CliError(message, {
+    exitCode: EXIT.usage,
+    code: err.code,
+    hint: 'Run the command with --help for its usage.',
+  });
+}
+
 function report(err: unknown, json: boolean): number {
   if (err instanceof CommanderError) {
-    // Commander has already printed its message; only the code is ours to choose.
-    return CLEAN_EXITS.has(err.code) && err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (CLEAN_EXITS.has(err.code) && err.exitCode === 0) return EXIT.ok;
+    // Without --json commander has already printed its message; only the code is ours.
+    if (!json) return EXIT.usage;
   }
   const error =
-    err instanceof CliError
-      ? err
-      : new CliError(err instanceof Error ? err.message : String(err), { exitCode: EXIT.failed });
+    err instanceof CommanderError
+      ? usageOf(err)
+      : err instanceof CliError
+        ? err
+        : new CliError(err instanceof Error ? err.message : String(err), {
+            exitCode: EXIT.failed,
+          });
   if (json) {
     process.stderr.write(
       `${JSON.stringify({
@@ -22,14 +40,18 @@ function report(err: unknown, json: boolean): number {
           message: error.message,
           ...(error.code ? { code: error.code } : {}),
           ...(error.details === undefined ? {} : { details: error.details }),
+          ...(error.traceId ? { traceId: error.traceId } : {}),
           ...(error.hint ? { hint: error.hint } : {}),
         },
         exitCode: error.exitCode,
       })}\n`,
     );
   } else {
+    // The trace id is what a failure inside psc is looked up by; a 4xx explains itself.
+    const trace = error.traceId && (error.status ?? 0) >= 500 ? `trace ${error.traceId}` : '';
+    const about = [error.code, trace].filter(Boolean).join(', ');
     process.stderr.write(
-      `${pc.red('error:')} ${error.message}${error.code ? pc.dim(` (${error.code})`) : ''}\n`,
+      `${pc.red('error:')} ${error.message}${about ? pc.dim(` (${about})`) : ''}\n`,
     );
     if (error.details !== undefined)
       process.stderr.write(`${JSON.stringify(error.details, null, 2)}\n`);
@@ -45,8 +67,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 const argv = process.argv.slice(2);
+const json = argv.includes('--json');
 try {
-  await createProgram(process.env).parseAsync(argv, { from: 'user' });
+  await createProgram(process.env, { json }).parseAsync(argv, { from: 'user' });
 } catch (err) {
-  process.exitCode = report(err, argv.includes('--json'));
+  process.exitCode = report(err, json);
 }

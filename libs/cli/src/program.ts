@@ -15,18 +15,20 @@ import { schedulesCommand } from './commands/schedules.ts';
 import { statusCommand } from './commands/status.ts';
 import { syncCommand } from './commands/sync.ts';
 import { webhooksCommand } from './commands/webhooks.ts';
+import { positiveIntArg } from './refs.ts';
 
 const EXIT_CODES = `
 Exit codes:
-  0  done
-  1  a job or operation failed (the API's message says why)
-  2  the command line was wrong
-  3  the gateway is unreachable or refused the key
+    0  done
+    1  a job or operation failed (the API's message says why)
+    2  the command line was wrong
+    3  the gateway is unreachable, did not answer in time, or refused the key
+  130  Ctrl-C ended a wait (the jobs keep running)
 
 Connection: --url/--api-key, else PSC_URL/PSC_API_KEY, else what \`psc login\` stored.`;
 
 /** The whole `psc` command tree; `env` is where PSC_URL, PSC_API_KEY and XDG_CONFIG_HOME are read. */
-export function createProgram(env: NodeJS.ProcessEnv): Command {
+export function createProgram(env: NodeJS.ProcessEnv, options: { json?: boolean } = {}): Command {
   const program = new Command('psc')
     .description(
       "psc's command line: platforms, syncs, jobs, the dead-letter queue, the scheduler, and what the pipeline is doing",
@@ -34,8 +36,15 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
     .option('--json', 'print one JSON document (for scripts) instead of tables')
     .option('--url <url>', 'gateway address (default: PSC_URL, then `psc login`)')
     .option('--api-key <key>', 'API key (default: PSC_API_KEY, then `psc login`)')
+    .option(
+      '--request-timeout <seconds>',
+      'give up on a request the gateway has not answered in this long (default: 30; platforms test: 135)',
+      positiveIntArg,
+    )
     // Settings made before .command() are inherited by every subcommand.
     .exitOverride()
+    // With --json the caller prints commander's errors as JSON: nothing of its own on stderr.
+    .configureOutput(options.json ? { writeErr: () => {} } : {})
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES);
 

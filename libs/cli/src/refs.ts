@@ -37,10 +37,48 @@ export function uuidArg(value: string): string {
   return value;
 }
 
-export function intArg(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a whole number.');
-  return n;
+/** A whole number written as one (`Number` alone would take '', '0x10' and '1e3'). */
+function wholeNumber(value: string): number {
+  if (!/^[+-]?\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number.');
+  return Number(value);
+}
+
+/** A commander parser of a whole number from `min` to `max`: out of range is a usage error. */
+export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    const n = wholeNumber(value);
+    if (n < min || n > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `expected a whole number of at least ${min}.`
+          : `expected a whole number from ${min} to ${max}.`,
+      );
+    }
+    return n;
+  };
+}
+
+export const positiveIntArg = intArg(1);
+
+/**
+ * A point in time as an operator types it (`2026-01-01`, `2026-01-01T08:00:00+02:00`) → the
+ * UTC ISO form the API takes (`2026-01-01T06:00:00.000Z`). Without an offset it is UTC, as the
+ * API's own times are, not the local time of whoever runs the command.
+ */
+export function isoTimeArg(value: string): string {
+  const match =
+    /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(
+      value.trim(),
+    );
+  const time = match
+    ? Date.parse(match[2] ? `${match[1]}T${match[2]}${match[3] ?? 'Z'}` : match[1]!)
+    : NaN;
+  if (Number.isNaN(time)) {
+    throw new InvalidArgumentError(
+      'expected an ISO date or time, e.g. 2026-01-01 or 2026-01-01T08:00:00Z.',
+    );
+  }
+  return new Date(time).toISOString();
 }
 
 /** `--params '{"date":"2026-01-01"}'` → an object. */

@@ -2,7 +2,7 @@ import type { components } from '@psc/api-client';
 import { Option, type Command } from 'commander';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
-import { intArg, jsonObjectArg, platformId, uuidArg } from '../refs.ts';
+import { intArg, jsonObjectArg, platformId, positiveIntArg, uuidArg } from '../refs.ts';
 import { TASK_TYPES } from '@psc/api-client';
 
 type Backfill = components['schemas']['Backfill'];
@@ -58,8 +58,8 @@ export function backfillCommand(program: Command, env: NodeJS.ProcessEnv): void 
     .addOption(new Option('--step <step>').choices(['hour', 'day', 'week', 'month']))
     .option('--timezone <tz>', 'e.g. Europe/Berlin (UTC by default)')
     .option('--params <json>', 'params template, e.g. \'{"date":"{{date}}"}\'', jsonObjectArg)
-    .option('--max-concurrent <n>', 'steps running at once', intArg)
-    .option('--priority <1-9>', 'queue priority', intArg)
+    .option('--max-concurrent <n>', 'steps running at once', positiveIntArg)
+    .option('--priority <1-9>', 'queue priority', intArg(1, 9))
     .action(
       action(env, async (ctx, opts: CreateOptions) => {
         const api = ctx.api();

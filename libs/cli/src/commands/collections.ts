@@ -25,7 +25,7 @@ export function collectionsCommand(program: Command, env: NodeJS.ProcessEnv): vo
       'the run\'s params as a JSON object, e.g. \'{"date":"2026-01-01"}\'',
       jsonObjectArg,
     )
-    .option('--priority <1-9>', 'queue priority', intArg)
+    .option('--priority <1-9>', 'queue priority', intArg(1, 9))
     .option('-w, --wait', 'wait for the run to end and print its stats')
     .action(
       action(
@@ -110,7 +110,7 @@ export function collectionsCommand(program: Command, env: NodeJS.ProcessEnv): vo
     .description("a fan-out run's children by index: state, error, when and where each ended")
     .argument('<job>', "the run's job id", uuidArg)
     .addOption(new Option('-s, --status <status>').choices(CHILD_STATUSES))
-    .option('-n, --limit <n>', 'at most this many (1–500)', intArg, 50)
+    .option('-n, --limit <n>', 'at most this many (1–500)', intArg(1, 500), 50)
     .option('--cursor <index>', "the previous page's nextCursor")
     .action(
       action(

@@ -25,7 +25,7 @@ export function dataCommand(program: Command, env: NodeJS.ProcessEnv): void {
         const id = await platformId(api, ref);
         const body = await call(
           api,
-          api.client.GET('/api/v1/data/{platformId}/{resource}/export', {
+          api.untimed.GET('/api/v1/data/{platformId}/{resource}/export', {
             params: { path: { platformId: id, resource }, query: { format: opts.format } },
             parseAs: 'stream',
           }),
@@ -67,7 +67,7 @@ export function dataCommand(program: Command, env: NodeJS.ProcessEnv): void {
         // fetch sends a stream body only with duplex 'half'; openapi-fetch passes it through.
         const summary = await call(
           api,
-          api.client.POST('/api/v1/imports', Object.assign(request, { duplex: 'half' as const })),
+          api.untimed.POST('/api/v1/imports', Object.assign(request, { duplex: 'half' as const })),
         );
         ctx.out.result(summary, () => {
           ctx.out.fields({

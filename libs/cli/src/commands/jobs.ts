@@ -4,7 +4,7 @@ import { JOB_STATUSES, TASK_TYPES, type JobStatus } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { isFinished, watchJobs, type Job } from '../jobs-watch.ts';
-import { intArg, platformId, uuidArg } from '../refs.ts';
+import { intArg, isoTimeArg, platformId, uuidArg } from '../refs.ts';
 import { reportFinished } from './sync.ts';
 
 interface ListOptions {
@@ -54,8 +54,8 @@ export function jobsCommand(program: Command, env: NodeJS.ProcessEnv): void {
     .option('-p, --platform <platform>', 'platform id or name')
     .option('-r, --resource <name>')
     .addOption(new Option('-t, --task <task>').choices(TASK_TYPES))
-    .option('--since <iso-time>', 'created at or after, e.g. 2026-01-01T00:00:00Z')
-    .option('-n, --limit <n>', 'at most this many (1–500)', intArg, 50)
+    .option('--since <iso-time>', 'created at or after, e.g. 2026-01-01T00:00:00Z', isoTimeArg)
+    .option('-n, --limit <n>', 'at most this many (1–500)', intArg(1, 500), 50)
     .action(
       action(env, async (ctx, opts: ListOptions) => {
         const api = ctx.api();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { call, createApi } from '../api.ts';
+import { call, createApi, DEFAULT_TIMEOUT_MS } from '../api.ts';
 import { configPath, resolveConnection, writeConfig } from '../config.ts';
 import { action } from '../context.ts';
 
@@ -18,7 +18,11 @@ export function loginCommand(program: Command, env: NodeJS.ProcessEnv): void {
         const globals = ctx.globals;
         // Checked before it is written: a wrong key is refused now, not at the next command.
         const { url, apiKey } = resolveConnection(globals, env, {});
-        const api = createApi(url, apiKey);
+        const api = createApi(
+          url,
+          apiKey,
+          globals.requestTimeout === undefined ? DEFAULT_TIMEOUT_MS : globals.requestTimeout * 1000,
+        );
         await call(api, api.client.GET('/api/v1/platforms', { params: { query: { limit: 1 } } }));
         const path = configPath(env);
         writeConfig(path, { url, apiKey });

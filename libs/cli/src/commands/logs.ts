@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { fieldsText, LOG_LEVELS, type LogLevel } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action } from '../context.ts';
-import { intArg, platformId, uuidArg } from '../refs.ts';
+import { intArg, isoTimeArg, platformId, uuidArg } from '../refs.ts';
 
 interface LogOptions {
   level: LogLevel;
@@ -25,10 +25,10 @@ export function logsCommand(program: Command, env: NodeJS.ProcessEnv): void {
     .option('-s, --service <service>', 'e.g. sync-worker')
     .option('-p, --platform <platform>', 'platform id or name')
     .option('-j, --job <job>', 'one job’s lines', uuidArg)
-    .option('--since <iso-time>', 'at or after, e.g. 2026-01-01T00:00:00Z')
-    .option('--until <iso-time>', 'before: what led up to a moment')
+    .option('--since <iso-time>', 'at or after, e.g. 2026-01-01T00:00:00Z', isoTimeArg)
+    .option('--until <iso-time>', 'before: what led up to a moment', isoTimeArg)
     .option('--cursor <cursor>', 'the older lines after a page that printed it')
-    .option('-n, --limit <n>', 'at most this many (1–1000)', intArg, 50)
+    .option('-n, --limit <n>', 'at most this many (1–1000)', intArg(1, 1000), 50)
     .action(
       action(env, async (ctx, opts: LogOptions) => {
         const api = ctx.api();
@@ -74,7 +74,7 @@ export function logsCommand(program: Command, env: NodeJS.ProcessEnv): void {
     .option('--target <id>', 'only what was done to this platform, job, key…')
     .option('--action <action>', 'only this action, or its first parts: dlq, job.run-now…')
     .option('--actor <keyId>', 'only what this key did', uuidArg)
-    .option('-n, --limit <n>', 'at most this many (1–500)', intArg, 50)
+    .option('-n, --limit <n>', 'at most this many (1–500)', intArg(1, 500), 50)
     .action(
       action(
         env,

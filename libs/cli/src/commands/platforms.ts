@@ -165,7 +165,8 @@ export function platformsCommand(program: Command, env: NodeJS.ProcessEnv): void
       action(
         env,
         async (ctx, ref: string, opts: { resource?: string; params?: Record<string, string> }) => {
-          const api = ctx.api();
+          // The gateway waits up to 125 s for the registry's test of a slow platform.
+          const api = ctx.api({ timeoutMs: 135_000 });
           const id = await platformId(api, ref);
           const names = opts.resource
             ? [opts.resource]

@@ -21,7 +21,7 @@ export function runCommand(program: Command, env: NodeJS.ProcessEnv): void {
     .addArgument(new Argument('<task>').choices(TASK_TYPES))
     .option('-p, --platform <platform>', 'platform id or name (all active platforms without it)')
     .option('-r, --resource <name>', 'one resource of the platform')
-    .option('--priority <1-9>', 'queue priority', intArg)
+    .option('--priority <1-9>', 'queue priority', intArg(1, 9))
     .option('--params <json>', 'task params as a JSON object', jsonObjectArg)
     .option('-w, --wait', 'wait for the jobs, showing pages and records, then print their stats')
     .action(

@@ -4,7 +4,7 @@ import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { allSucceeded, isFinished, printJobStats, watchJobs, type Job } from '../jobs-watch.ts';
-import { intArg, platformId } from '../refs.ts';
+import { platformId, positiveIntArg } from '../refs.ts';
 
 type SyncStatus = components['schemas']['PlatformSyncStatus'];
 
@@ -63,7 +63,7 @@ export function syncCommand(program: Command, env: NodeJS.ProcessEnv): void {
     .option(
       '--timeout <seconds>',
       'once: stop waiting after this long (the jobs keep running)',
-      intArg,
+      positiveIntArg,
     )
     .option('--reason <text>', 'start/stop: why, kept in the audit trail')
     .addHelpText(

@@ -166,7 +166,7 @@ export function webhooksCommand(program: Command, env: NodeJS.ProcessEnv): void 
     .description('the delivery log, newest first: status, attempts, last answer')
     .argument('<id>', 'subscription id', uuidArg)
     .addOption(new Option('-s, --status <status>').choices(['pending', 'succeeded', 'failed']))
-    .option('-n, --limit <n>', 'at most this many (1–500)', intArg, 50)
+    .option('-n, --limit <n>', 'at most this many (1–500)', intArg(1, 500), 50)
     .action(
       action(
         env,
