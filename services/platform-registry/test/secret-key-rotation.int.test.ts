@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import {
   platformCreate,
@@ -10,6 +10,7 @@ import {
   platformInput,
   platformTest,
   webhookCreate,
+  webhookDeliveries,
   webhookTest,
 } from '@psc/contracts';
 import { systemClock } from '@psc/core';
@@ -70,6 +71,11 @@ describe('rotating PSC_SECRET_KEY (registry in-process)', () => {
 
   /** Replicas still running: a failed assertion must not leave one holding the process open. */
   const running = new Set<{ stop(): Promise<void> }>();
+
+  // Each test's replicas alone: another key's replica would fail their deliveries.
+  beforeEach(async () => {
+    for (const registry of running) await registry.stop();
+  });
 
   after(async () => {
     for (const registry of running) await registry.stop();
@@ -168,5 +174,34 @@ describe('rotating PSC_SECRET_KEY (registry in-process)', () => {
     });
     // Signed with the secret given at creation: it verifies, or throws.
     new Webhook(hook.secret).verify(delivery.body, delivery.headers as Record<string, string>);
+  });
+
+  it('when a webhook’s signing secret does not open (stored under another key, or damaged), then its deliveries fail with the reason and the other subscriptions’ are still sent', async () => {
+    await startRegistry({});
+    const broken = await rpc.call(webhookCreate, { url: receiver.url, events: ['job.dead'] });
+    const healthy = await rpc.call(webhookCreate, { url: receiver.url, events: ['job.dead'] });
+    await knex
+      .withSchema(SCHEMA)
+      .table('webhooks')
+      .where({ id: broken.id })
+      .update({ secret: knex.raw(`'v1:' || md5(secret)`) });
+    receiver.received.length = 0;
+    // The broken one's delivery is queued first, so both go in the same pass.
+    await rpc.call(webhookTest, { id: broken.id });
+    await rpc.call(webhookTest, { id: healthy.id });
+
+    const delivery = await waitFor(() => receiver.received[0], {
+      timeoutMs: 15_000,
+      message: 'the healthy subscription’s delivery',
+    });
+    new Webhook(healthy.secret).verify(delivery.body, delivery.headers as Record<string, string>);
+    const attempt = await waitFor(
+      async () =>
+        (await rpc.call(webhookDeliveries, { id: broken.id, limit: 10 })).items[0]?.log[0],
+      { timeoutMs: 15_000, message: 'the broken subscription’s failed attempt' },
+    );
+    assert.equal(attempt.statusCode, null);
+    assert.match(String(attempt.error), /signing secret does not open with PSC_SECRET_KEY/);
+    assert.equal(receiver.received.length, 1, 'nothing sent for the broken subscription');
   });
 });

@@ -48,11 +48,21 @@ export interface DueDelivery {
   body: string;
   attempt: number;
   url: string;
-  secret: string;
+  /** Undefined when it does not open (sealed under a key the registry does not hold, or damaged). */
+  secret: string | undefined;
 }
 
 /** The secret's associated data: a sealed webhook secret cannot pass for a platform's. */
 export const secretContext = (id: string) => `webhook:${id}`;
+
+/** A secret that does not open fails its own delivery, never the claim of the whole batch. */
+function openedOrUndefined(open: () => string): string | undefined {
+  try {
+    return open();
+  } catch {
+    return undefined;
+  }
+}
 
 function toWebhook(row: WebhookRow): Webhook {
   return {
@@ -218,7 +228,7 @@ export function createWebhookRepository(knex: Knex, box: SecretBox) {
         body: r.body,
         attempt: r.attempts + 1,
         url: r.url,
-        secret: box.open(r.secret, secretContext(r.webhook_id)),
+        secret: openedOrUndefined(() => box.open(r.secret, secretContext(r.webhook_id))),
       }));
     },
 

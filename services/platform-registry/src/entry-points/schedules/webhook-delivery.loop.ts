@@ -5,6 +5,7 @@ import type { WebhookSender } from '../../data-access/webhook-sender.ts';
 import {
   afterAttempt,
   disableReason,
+  type AttemptResult,
   type WebhookRetryPolicy,
 } from '../../domain/webhook-retry.ts';
 
@@ -15,6 +16,14 @@ const BATCH = 20;
  * Sends due webhook deliveries from the table, so they outlive restarts: every replica polls,
  * each claims its own rows (`skip locked`) under a lease longer than an attempt can take.
  */
+/** A delivery whose signing secret does not open: a failed attempt, so retries and disabling apply. */
+const UNOPENED_SECRET: AttemptResult = {
+  statusCode: null,
+  latencyMs: 0,
+  error:
+    'not sent: the subscription’s signing secret does not open with PSC_SECRET_KEY or PSC_SECRET_KEY_PREVIOUS (stored under another key, or damaged); start the registry with that key, or create the subscription again',
+};
+
 export function createWebhookDeliveryLoop(deps: {
   repository: WebhookRepository;
   sender: WebhookSender;
@@ -32,7 +41,10 @@ export function createWebhookDeliveryLoop(deps: {
     const due = await repository.claimDue(deps.clock.now(), leaseMs, BATCH);
     await Promise.all(
       due.map(async (d) => {
-        const result = await deps.sender.send(d);
+        const result =
+          d.secret === undefined
+            ? UNOPENED_SECRET
+            : await deps.sender.send({ ...d, secret: d.secret });
         const at = deps.clock.now();
         const next = afterAttempt(d.attempt, result, at, policy);
         await repository.recordAttempt(d, result, next, at, (failures) => {
