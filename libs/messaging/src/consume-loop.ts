@@ -67,7 +67,8 @@ export function createConsumeLoop(options: {
     put: (ch: ConfirmChannel, msg: ConsumeMessage) => Promise<void>;
   };
   /**
-   * Must ack or nack `msg` on `ch`; a rejection leaves the message to the broker's redelivery.
+   * Must ack or nack `msg` on `ch`; a rejection leaves the message unacked until the channel
+   * closes (it then goes to another consumer): a handler that can fail for a while puts it back.
    * `receivedAt` (`performance.now()`) is when the delivery arrived, before any wait for a slot.
    */
   handle: (ch: ConfirmChannel, msg: ConsumeMessage, receivedAt: number) => Promise<void>;
@@ -144,7 +145,7 @@ export function createConsumeLoop(options: {
             err: err instanceof Error ? err.message : String(err),
             messageId: msg.properties.messageId,
           },
-          'message left unacked; the broker will redeliver it',
+          'message left unacked: the broker redelivers it once this channel closes',
         );
       })
       .finally(() => {

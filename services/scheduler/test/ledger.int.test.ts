@@ -295,6 +295,47 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
     );
   });
 
+  it('when the ledger cannot take a dead letter for a while, then the letter is put back and recorded once it can, and letters behind it are too', async () => {
+    // Statements that failed in this test's database: each try at a letter meanwhile is one.
+    const failures = async () =>
+      Number(
+        (
+          await s.knex.raw<{ rows: { n: string }[] }>(
+            'select xact_rollback as n from pg_stat_database where datname = current_database()',
+          )
+        ).rows[0]!.n,
+      );
+    const failedBefore = await failures();
+    // The table away (as when the database is): every insert of a letter fails meanwhile.
+    await s.knex.raw('alter table scheduler.dead_letters rename to dead_letters_away');
+    const ids = [randomUUID(), randomUUID()];
+    const channel = s.mq.broker.createChannel('test.poison-held', () => Promise.resolve());
+    try {
+      for (const messageId of ids) {
+        await channel.publish(EXCHANGES.deadLetter, QUEUES.syncJobs, Buffer.from('not json'), {
+          messageId,
+          headers: { 'x-psc-dead-reason': 'poison_message: body is not JSON' },
+        });
+      }
+    } finally {
+      await channel.close();
+    }
+    await waitFor(async () => (await failures()) >= failedBefore + 2, {
+      message: 'both letters tried while the table was away',
+    });
+    await s.knex.raw('alter table scheduler.dead_letters_away rename to dead_letters');
+
+    const letters = await waitFor(
+      async () => {
+        const items = (await s.rpc.call(dlqList, { limit: 50, reason: 'poison_message' })).items;
+        const mine = items.filter((d) => d.reason === 'poison_message: body is not JSON');
+        return mine.length === 2 ? mine : undefined;
+      },
+      { timeoutMs: 20_000, message: 'both letters recorded once the ledger could take them' },
+    );
+    assert.equal(letters.length, 2);
+  });
+
   it('when a dead job and a poison message carry secrets, then dlq.get shows their headers and payload with every secret redacted, and 404 for an unknown id', async () => {
     const params = {
       since: '2026-01-01',

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { delay } from '@psc/core';
 import { DEAD_LETTER_SOURCES, HEADERS, QUEUES, jobRun } from '@psc/contracts';
 import {
   baseTopology,
@@ -13,7 +14,12 @@ import type { LedgerStore } from '../../data-access/ledger.store.ts';
 import { POISON_BODY_PREFIX } from '../../domain/dead-letter-detail.ts';
 
 type Handle = Parameters<typeof createConsumeLoop>[0]['handle'];
+type Channel = Parameters<Handle>[0];
 type ConsumeMessage = Parameters<Handle>[1];
+
+/** The wait before a letter the ledger could not take goes back: doubling from, up to. */
+const HOLD_MIN_MS = 500;
+const HOLD_MAX_MS = 30_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -58,6 +64,7 @@ export function createDeadLettersConsumers(deps: {
   const log = deps.logger.child({ component: 'dead-letters' });
   return DEAD_LETTER_SOURCES.map((source) => {
     const dlq = QUEUES.deadLetter(source.name);
+    let holdMs = HOLD_MIN_MS;
     return createConsumeLoop({
       broker: deps.broker,
       name: `dead-letters.${source.name}`,
@@ -69,53 +76,71 @@ export function createDeadLettersConsumers(deps: {
       prefetch: 20,
       logger: log,
       async handle(ch, msg) {
-        const headers = msg.properties.headers ?? {};
-        const reason = String(headers[HEADERS.deadReason] ?? brokerReason(headers)).slice(0, 1_000);
-        const queue = String(headers[HEADERS.deadQueue] ?? source.name);
-        const text = msg.content.toString('utf8');
-        let body: unknown = null;
         try {
-          body = JSON.parse(text);
-        } catch {
-          body = null;
+          await record(ch, msg);
+          holdMs = HOLD_MIN_MS;
+        } catch (err) {
+          // The ledger could not take it (its database away, say). Left unacked, the letter
+          // would stay on this channel, which stays open, and at the prefetch no letter would be
+          // taken any more: it goes back to the queue after a wait that grows while this lasts.
+          log.warn(
+            { err: err instanceof Error ? err.message : String(err), holdMs },
+            'dead letter not recorded; put back in its queue',
+          );
+          await delay(holdMs);
+          holdMs = Math.min(holdMs * 2, HOLD_MAX_MS);
+          ch.nack(msg, false, true);
         }
-        const job = namedJob(body);
-        const at = new Date();
-        const failed = job
-          ? await deps.ledger.apply([
-              {
-                type: 'job.failed',
-                payload: {
-                  ...job,
-                  attempt: 1,
-                  at: at.toISOString(),
-                  error: { class: 'poison_message', message: reason },
-                  outcome: 'dead',
-                },
-              },
-            ])
-          : [];
-        // A job the ledger just failed is in the queue as that job (and can be replayed).
-        if (failed.length > 0) {
-          ch.ack(msg);
-          return;
-        }
-        await deps.deadLetters.addPoison({
-          id: letterId(queue, msg),
-          jobId: job?.jobId ?? null,
-          queue,
-          reason,
-          message: {
-            type: stringOrNull(msg.properties.type),
-            messageId: stringOrNull(msg.properties.messageId),
-            headers,
-            body: text.slice(0, POISON_BODY_PREFIX),
-            truncated: text.length > POISON_BODY_PREFIX,
-          },
-          deadAt: at,
-        });
-        ch.ack(msg);
       },
     });
+
+    async function record(ch: Channel, msg: ConsumeMessage): Promise<void> {
+      const headers = msg.properties.headers ?? {};
+      const reason = String(headers[HEADERS.deadReason] ?? brokerReason(headers)).slice(0, 1_000);
+      const queue = String(headers[HEADERS.deadQueue] ?? source.name);
+      const text = msg.content.toString('utf8');
+      let body: unknown = null;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = null;
+      }
+      const job = namedJob(body);
+      const at = new Date();
+      const failed = job
+        ? await deps.ledger.apply([
+            {
+              type: 'job.failed',
+              payload: {
+                ...job,
+                attempt: 1,
+                at: at.toISOString(),
+                error: { class: 'poison_message', message: reason },
+                outcome: 'dead',
+              },
+            },
+          ])
+        : [];
+      // A job the ledger just failed is in the queue as that job (and can be replayed).
+      if (failed.length > 0) {
+        ch.ack(msg);
+        return;
+      }
+      await deps.deadLetters.addPoison({
+        id: letterId(queue, msg),
+        jobId: job?.jobId ?? null,
+        queue,
+        reason,
+        message: {
+          type: stringOrNull(msg.properties.type),
+          messageId: stringOrNull(msg.properties.messageId),
+          headers,
+          body: text.slice(0, POISON_BODY_PREFIX),
+          truncated: text.length > POISON_BODY_PREFIX,
+        },
+        deadAt: at,
+      });
+      ch.ack(msg);
+    }
   });
 }
