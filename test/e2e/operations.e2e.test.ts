@@ -257,6 +257,16 @@ describe('operations: /api/v1/logs and /api/v1/monitoring', () => {
     assert.ok(before.every((e) => e.at < moment));
     const beforeIds = before.map((e) => e.id);
     assert.ok(whole.filter((e) => e.at < moment).every((e) => beforeIds.includes(e.id)));
+    // The same moment on Seoul's clock (+09:00) is the same instant.
+    const seoul = `${new Date(Date.parse(moment) + 9 * 3_600_000).toISOString().slice(0, -1)}+09:00`;
+    const inSeoul = await system.api<{ items: LogItem[] }>(
+      `/api/v1/logs?${filter}&limit=1000&until=${encodeURIComponent(seoul)}`,
+    );
+    assert.equal(inSeoul.status, 200);
+    assert.deepEqual(
+      inSeoul.body.items.map((e) => e.id),
+      beforeIds,
+    );
     const forged = await system.api<{ error: { code: string } }>('/api/v1/logs?cursor=bm9wZQ');
     assert.equal(forged.status, 400);
     assert.equal(forged.body.error.code, 'bad_request');

@@ -43,10 +43,10 @@ export const logQuery = z.object({
   service: z.string().min(1).max(100).optional(),
   platformId: z.uuid().optional(),
   jobId: z.uuid().optional(),
-  /** At or after. */
-  since: z.iso.datetime().optional(),
+  /** At or after; with any offset (`Z`, `+09:00`). */
+  since: z.iso.datetime({ offset: true }).optional(),
   /** Before: what led up to a moment (an incident, an alert). */
-  until: z.iso.datetime().optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
   /** `nextCursor` of the page before: the entries older than it. */
   cursor: z.string().max(500).optional(),
   limit: z.coerce.number().int().min(1).max(1_000).default(100),

@@ -92,7 +92,8 @@ export const jobListRequest = z.object({
   platformId: z.uuid().optional(),
   resource: z.string().min(1).max(100).optional(),
   taskType: z.preprocess((v) => (v === 'valid' ? 'validate' : v), z.enum(TASK_TYPES)).optional(),
-  since: iso.optional(),
+  /** Created at or after; with any offset (`Z`, `+09:00`). */
+  since: z.iso.datetime({ offset: true }).optional(),
   backfillId: z.uuid().optional(),
   ...pageRequest,
 });

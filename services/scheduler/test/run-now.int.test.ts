@@ -258,6 +258,20 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
     );
   });
 
+  it('when jobs are listed since a moment written with an offset (Seoul time, say), then it counts as that instant', async () => {
+    const all = await s.rpc.call(jobList, { platformId: platforms[1]!.id, limit: 500 });
+    const at = Date.parse(all.items[0]!.createdAt);
+    /** `ms` as Seoul's wall clock (+09:00): the same instant. */
+    const seoul = (ms: number) =>
+      `${new Date(ms + 9 * 3_600_000).toISOString().slice(0, -1)}+09:00`;
+    const since = async (when: string) =>
+      (await s.rpc.call(jobList, { platformId: platforms[1]!.id, since: when, limit: 500 })).items
+        .length;
+    assert.equal(await since(seoul(at)), all.items.length, 'made at that instant: all listed');
+    assert.equal(await since(seoul(at + 1)), 0, 'a millisecond later: none');
+    assert.equal(await since(new Date(at + 1).toISOString()), 0);
+  });
+
   it('when a queued job is cancelled, then it is marked cancelled and a second cancel is a conflict', async () => {
     const { jobs } = await runNow(s.rpc, {
       taskType: 'sync',
