@@ -70,6 +70,24 @@ describe('console when things go wrong, in headless Chromium', { timeout: 300_00
     return created.body.id;
   }
 
+  /** A resource of the fake platform's booths at `path`. */
+  const boothResource = (name: string, path: string) => ({
+    name,
+    request: { path },
+    itemsPath: 'data',
+    key: 'boothName',
+    mapping: { name: 'boothName' },
+  });
+
+  /** Runs a sync of one resource now; its job's id. */
+  async function runSync(platformId: string, resource: string): Promise<string> {
+    const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+      body: { platformId, resource },
+    });
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    return run.body.jobs[0]!.id;
+  }
+
   const jobOf = async (id: string) => (await system.api<JobView>(`/api/v1/jobs/${id}`)).body;
   const inPage = (p: Page, expression: string) => p.evaluate(expression);
   /** Whether the page scrolls sideways: a long value pushed it wider than the window. */
@@ -142,19 +160,8 @@ describe('console when things go wrong, in headless Chromium', { timeout: 300_00
   });
 
   it('when a running job’s page loses the gateway, then the job stays shown with why it is not current, a 503 is said with its status, and the page recovers by itself', async () => {
-    const platformId = await platformWith([
-      {
-        name: 'slow',
-        request: { path: '/held' },
-        itemsPath: 'data',
-        key: 'boothName',
-        mapping: { name: 'boothName' },
-      },
-    ]);
-    const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
-      body: { platformId, resource: 'slow' },
-    });
-    const jobId = run.body.jobs[0]?.id ?? '';
+    const platformId = await platformWith([boothResource('slow', '/held')]);
+    const jobId = await runSync(platformId, 'slow');
     await waitFor(async () => (await jobOf(jobId)).status === 'running', {
       timeoutMs: 30_000,
       message: 'the job runs (its page is held)',
@@ -214,15 +221,7 @@ describe('console when things go wrong, in headless Chromium', { timeout: 300_00
   });
 
   it('when the gateway answers a platform in a shape the console does not expect, then the page says it could not be shown, under a header that still works', async () => {
-    const platformId = await platformWith([
-      {
-        name: 'booths',
-        request: { path: '/failing' },
-        itemsPath: 'data',
-        key: 'boothName',
-        mapping: { name: 'boothName' },
-      },
-    ]);
+    const platformId = await platformWith([boothResource('booths', '/failing')]);
     const url = `**/api/v1/platforms/${platformId}`;
     await page.route(url, (route) =>
       route.fulfill({
@@ -242,19 +241,8 @@ describe('console when things go wrong, in headless Chromium', { timeout: 300_00
   });
 
   it('when a job’s error runs to kilobytes without a space, then the page stays as wide as the window and the error scrolls in a bounded box, all of it there', async () => {
-    const platformId = await platformWith([
-      {
-        name: 'booths',
-        request: { path: '/failing' },
-        itemsPath: 'data',
-        key: 'boothName',
-        mapping: { name: 'boothName' },
-      },
-    ]);
-    const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
-      body: { platformId, resource: 'booths' },
-    });
-    const jobId = run.body.jobs[0]?.id ?? '';
+    const platformId = await platformWith([boothResource('booths', '/failing')]);
+    const jobId = await runSync(platformId, 'booths');
     await waitFor(async () => ['failed', 'dead'].includes((await jobOf(jobId)).status), {
       timeoutMs: 30_000,
       message: 'the job failed',
@@ -347,19 +335,8 @@ describe('console when things go wrong, in headless Chromium', { timeout: 300_00
   });
 
   it('when Replay all shown is pressed, then it asks first, saying how many dead jobs and under which filter, and replays only once confirmed, saying how many', async () => {
-    const platformId = await platformWith([
-      {
-        name: 'booths',
-        request: { path: '/failing' },
-        itemsPath: 'data',
-        key: 'boothName',
-        mapping: { name: 'boothName' },
-      },
-    ]);
-    const run = await system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
-      body: { platformId, resource: 'booths' },
-    });
-    const jobId = run.body.jobs[0]?.id ?? '';
+    const platformId = await platformWith([boothResource('booths', '/failing')]);
+    const jobId = await runSync(platformId, 'booths');
     const deadSyncs = async () =>
       (
         await system.api<{ items: { jobId: string | null }[] }>('/api/v1/dlq?taskType=sync')

@@ -6,7 +6,6 @@ import {
   platformCreate,
   platformGet,
   platformGetWithSecrets,
-  platformInput,
   platformList,
   platformPatch,
   platformTest,
@@ -29,7 +28,7 @@ import type { Knex } from 'knex';
 import { createApp } from '../src/app.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
 import { captureEvents, type EventCapture } from '../../../test/support/event-capture.ts';
-import { registryConfig } from './support.ts';
+import { platformAt, registryConfig } from './support.ts';
 
 // The registry runs in-process with a stub resolver and a connect step that can only reach the
 // fake platform on 127.0.0.1: whatever the egress guard decides, no socket leaves loopback.
@@ -38,21 +37,6 @@ const answers: Record<string, string[]> = {};
 const connects: string[] = [];
 
 const WORKER_KEY = randomBytes(32);
-
-const platformAt = (baseUrl: string, name: string) =>
-  platformInput.parse({
-    name,
-    baseUrl,
-    resources: [
-      {
-        name: 'booths',
-        request: { path: '/booth/all' },
-        itemsPath: 'data',
-        key: 'boothName',
-        mapping: { name: 'boothName' },
-      },
-    ],
-  });
 
 describe('platform-registry (in-process, outbox and egress)', () => {
   let env: IsolatedEnv;

@@ -7,7 +7,6 @@ import { Webhook } from 'standardwebhooks';
 import {
   platformCreate,
   platformGetWithSecrets,
-  platformInput,
   platformTest,
   webhookCreate,
   webhookDeliveries,
@@ -29,7 +28,7 @@ import type { Knex } from 'knex';
 import { createApp } from '../src/app.ts';
 import type { Config } from '../src/config.ts';
 import { SCHEMA, migrations } from '../migrations/index.ts';
-import { registryConfig } from './support.ts';
+import { platformAt, registryConfig } from './support.ts';
 
 /** A webhook receiver on loopback that keeps each request's raw body, to check its signature. */
 async function startReceiver() {
@@ -121,19 +120,7 @@ describe('rotating PSC_SECRET_KEY (registry in-process)', () => {
 
     let registry = await startRegistry({ secretKey: oldKey, workerSecretKey: workerKey });
     const platform = await rpc.call(platformCreate, {
-      ...platformInput.parse({
-        name: 'rotated',
-        baseUrl: fake.url,
-        resources: [
-          {
-            name: 'booths',
-            request: { path: '/booth/all' },
-            itemsPath: 'data',
-            key: 'boothName',
-            mapping: { name: 'boothName' },
-          },
-        ],
-      }),
+      ...platformAt(fake.url, 'rotated'),
       auth: { type: 'header', name: 'X-Key', token },
     });
     const hook = await rpc.call(webhookCreate, { url: receiver.url, events: ['job.dead'] });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { platformInput } from '@psc/contracts';
 import { DEFAULT_EXPRESSION_BUDGET } from '@psc/platform-http';
 import type { IsolatedEnv } from '@psc/testing';
 import type { Config } from '../src/config.ts';
@@ -27,3 +28,19 @@ export function registryConfig(env: IsolatedEnv, overrides: Partial<Config> = {}
     ...overrides,
   };
 }
+
+/** A platform of one resource, `booths` at `/booth/all`, as a fake platform serves it. */
+export const platformAt = (baseUrl: string, name: string) =>
+  platformInput.parse({
+    name,
+    baseUrl,
+    resources: [
+      {
+        name: 'booths',
+        request: { path: '/booth/all' },
+        itemsPath: 'data',
+        key: 'boothName',
+        mapping: { name: 'boothName' },
+      },
+    ],
+  });
