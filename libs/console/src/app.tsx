@@ -29,7 +29,8 @@ import { Access } from './pages/access.tsx';
 const signInError = (err: unknown): unknown =>
   err instanceof ApiError && err.status === 401 ? new Error('Unknown or revoked API key') : err;
 
-function SignIn(props: { onSession: (s: Session) => void; onRefused: () => void; note?: string }) {
+/** A form that takes an API key and signs in with it: what was typed, its error, whether busy. */
+function useKeyEntry(onRefused: () => void, signedIn: (s: Session) => void) {
   const [key, setKey] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -38,13 +39,18 @@ function SignIn(props: { onSession: (s: Session) => void; onRefused: () => void;
     setBusy(true);
     setError(null);
     try {
-      props.onSession(await signIn(key.trim(), props.onRefused));
+      signedIn(await signIn(key.trim(), onRefused));
     } catch (err) {
       setError(signInError(err));
     } finally {
       setBusy(false);
     }
   }
+  return { key, setKey, error, busy, submit };
+}
+
+function SignIn(props: { onSession: (s: Session) => void; onRefused: () => void; note?: string }) {
+  const { key, setKey, error, busy, submit } = useKeyEntry(props.onRefused, props.onSession);
   return (
     <main className="sign-in">
       <h1>psc console</h1>
@@ -89,24 +95,11 @@ function SignInAgain(props: {
   onSignOut: () => void;
 }) {
   const { mutate } = useSWRConfig();
-  const [key, setKey] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const next = await signIn(key.trim(), props.onRefused);
-      props.onSession(next);
-      // Everything shown was read with the refused key, or failed with it: read it again.
-      if (next.role === props.role) void mutate(() => true);
-    } catch (err) {
-      setError(signInError(err));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { key, setKey, error, busy, submit } = useKeyEntry(props.onRefused, (next) => {
+    props.onSession(next);
+    // Everything shown was read with the refused key, or failed with it: read it again.
+    if (next.role === props.role) void mutate(() => true);
+  });
   return (
     <section className="card wide secret signed-out" role="alertdialog" aria-label="Signed out">
       <h2>The gateway no longer accepts this console&apos;s key</h2>
