@@ -10,6 +10,7 @@ import type { Consumer, ConsumerEvent } from './consumer.ts';
 import { traceBatch } from './batch-spans.ts';
 import type { TraceCarrier } from './trace-carriers.ts';
 import { describeError, parkDelivery, parkEntry } from './delivery.ts';
+import { createHold } from './hold.ts';
 import { parseBundle, retiredTypes, type BundleEntry, type MessageOf } from './message.ts';
 import { queueTopology } from './topology.ts';
 
@@ -57,9 +58,6 @@ interface Pending<M> {
   /** Its own trace context, out of a bundle that names it (kept when it is parked alone). */
   trace: TraceCarrier | undefined;
 }
-
-const HOLD_MIN_MS = 500;
-const HOLD_MAX_MS = 30_000;
 
 /**
  * A consumer that applies what it receives in batches (group commit): while one batch is being
@@ -195,7 +193,7 @@ export function createBatchConsumer<Q extends QueueSpec>(
 
   /** Applies `batch` until it commits or is given up; transient failures wait and retry. */
   async function apply(batch: Pending<M>[]): Promise<'done' | 'failed'> {
-    let holdMs = HOLD_MIN_MS;
+    const held = createHold();
     for (;;) {
       try {
         await options.handleBatch(batch.map((p) => p.message));
@@ -206,10 +204,10 @@ export function createBatchConsumer<Q extends QueueSpec>(
           return 'failed';
         }
         if (stopping) throw err;
+        const holdMs = held.take();
         log.warn({ err: describeError(err), holdMs, size: batch.length }, 'batch held');
         emitter.emit('held', event(batch[0]!.d.msg, describeError(err)));
         await delay(holdMs);
-        holdMs = Math.min(holdMs * 2, HOLD_MAX_MS);
       }
     }
   }

@@ -7,6 +7,7 @@ import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
 import { delayDelivery, describeError, parkDelivery, requeueFresh } from './delivery.ts';
 import { DeferError, RetiredMessageError } from './errors.ts';
+import { createHold } from './hold.ts';
 import {
   backoffDelay,
   deferredByDelay,
@@ -114,9 +115,6 @@ export interface Consumer extends EventEmitter {
   queue: string;
 }
 
-const HOLD_MIN_MS = 500;
-const HOLD_MAX_MS = 30_000;
-
 /** Backoff deferrals in a row so far, from the delivery's header (0 when absent or unreadable). */
 function deferralsOf(headers: HandlerContext['headers']): number {
   const n = Number(headers[HEADERS.deferrals] ?? 0);
@@ -144,7 +142,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
   const now = options.now ?? (() => new Date());
   const byType = new Map(spec.accepts.map((d) => [d.type, d]));
   const retired = retiredTypes(spec);
-  let holdMs = HOLD_MIN_MS;
+  const held = createHold();
   /** Each delivery's parsed message, for `onDeliveryLost`. */
   const parsedOf = new WeakMap<ConsumeMessage, M>();
 
@@ -158,9 +156,9 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
   }
 
   async function hold(ch: ConfirmChannel, msg: ConsumeMessage, err: unknown): Promise<void> {
+    const holdMs = held.take();
     log.warn({ err: describeError(err), holdMs }, 'infrastructure unavailable; message held');
     await delay(holdMs);
-    holdMs = Math.min(holdMs * 2, HOLD_MAX_MS);
     await requeueFresh(ch, msg, name);
     emitter.emit('held', event(msg, 0, describeError(err)));
   }
@@ -287,7 +285,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
       await settleFailure(ch, msg, message, err, ctx);
       return;
     }
-    holdMs = HOLD_MIN_MS;
+    held.reset();
     // An ack on a channel that died meanwhile is not a handler failure: the broker redelivers
     // the message and the idempotent handler sees it again.
     ch.ack(msg);

@@ -4,6 +4,7 @@ export * from './publisher.ts';
 export * from './message.ts';
 export * from './delivery.ts';
 export * from './jitter.ts';
+export * from './hold.ts';
 export * from './consumer.ts';
 export * from './batch-consumer.ts';
 export * from './consume-loop.ts';

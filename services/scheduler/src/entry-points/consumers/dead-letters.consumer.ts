@@ -4,6 +4,7 @@ import { DEAD_LETTER_SOURCES, HEADERS, QUEUES, jobRun } from '@psc/contracts';
 import {
   baseTopology,
   createConsumeLoop,
+  createHold,
   mergeTopologies,
   type Broker,
   type ConsumeLoop,
@@ -16,10 +17,6 @@ import { POISON_BODY_PREFIX } from '../../domain/dead-letter-detail.ts';
 type Handle = Parameters<typeof createConsumeLoop>[0]['handle'];
 type Channel = Parameters<Handle>[0];
 type ConsumeMessage = Parameters<Handle>[1];
-
-/** The wait before a letter the ledger could not take goes back: doubling from, up to. */
-const HOLD_MIN_MS = 500;
-const HOLD_MAX_MS = 30_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -64,7 +61,7 @@ export function createDeadLettersConsumers(deps: {
   const log = deps.logger.child({ component: 'dead-letters' });
   return DEAD_LETTER_SOURCES.map((source) => {
     const dlq = QUEUES.deadLetter(source.name);
-    let holdMs = HOLD_MIN_MS;
+    const held = createHold();
     return createConsumeLoop({
       broker: deps.broker,
       name: `dead-letters.${source.name}`,
@@ -78,17 +75,17 @@ export function createDeadLettersConsumers(deps: {
       async handle(ch, msg) {
         try {
           await record(ch, msg);
-          holdMs = HOLD_MIN_MS;
+          held.reset();
         } catch (err) {
           // The ledger could not take it (its database away, say). Left unacked, the letter
           // would stay on this channel, which stays open, and at the prefetch no letter would be
           // taken any more: it goes back to the queue after a wait that grows while this lasts.
+          const holdMs = held.take();
           log.warn(
             { err: err instanceof Error ? err.message : String(err), holdMs },
             'dead letter not recorded; put back in its queue',
           );
           await delay(holdMs);
-          holdMs = Math.min(holdMs * 2, HOLD_MAX_MS);
           ch.nack(msg, false, true);
         }
       },
