@@ -48,6 +48,36 @@ describe('params templates', () => {
     assert.throws(() => checkParamsTemplate(many, 'UTC'), /more than 100 placeholders/);
   });
 
+  it('when a placeholder is named outside a–z ({{run_date}}, {{Date}}) or its format is over 64 characters, then it is refused naming the field, never sent as written', () => {
+    for (const text of ['{{run_date}}', '{{Date}}', '{{ }}', `{{date:${'y'.repeat(65)}}}`]) {
+      assert.throws(
+        () => checkParamsTemplate({ a: { b: text } }, 'UTC'),
+        (err: unknown) => err instanceof ValidationError && /params\.a\.b/.test(err.message),
+        text,
+      );
+    }
+    const longest = `{{date:'${'x'.repeat(58)}'yyyy}}`; // a format of 64 characters
+    assert.deepEqual(renderParams({ d: longest }, at('2030-05-01T00:00:00Z')), {
+      d: `${'x'.repeat(58)}2030`,
+    });
+  });
+
+  it('when a template nests deeper than 10 levels, then it is refused; 10 levels are filled', () => {
+    const nest = (levels: number): Record<string, unknown> =>
+      levels === 1 ? { d: '{{date:yyyy}}' } : { n: nest(levels - 1) };
+    let filled: unknown = renderParams(nest(10), at('2030-05-01T00:00:00Z'));
+    for (let i = 1; i < 10; i++) filled = (filled as { n: unknown }).n;
+    assert.deepEqual(filled, { d: '2030' }, 'a year is filled as text, not a number');
+    assert.throws(() => checkParamsTemplate(nest(11), 'UTC'), /nests deeper than 10/);
+  });
+
+  it('when {{now}} is filled, then it is the moment the run is made, in the template’s time zone', () => {
+    assert.deepEqual(
+      renderParams({ at: "{{now:yyyy-MM-dd'T'HH:mm}}" }, at('2030-05-01T00:00:00Z', 'Asia/Seoul')),
+      { at: '2031-01-01T21:34' },
+    );
+  });
+
   it('when nothing is a placeholder, then the params come back as they were', () => {
     const params = { date: '2024-05-01', n: 3, deep: { x: [true, null] } };
     assert.deepEqual(renderParams(params, at('2030-01-01T00:00:00Z')), params);

@@ -19,8 +19,11 @@ import { ValidationError } from '@psc/core';
  * that is exactly one placeholder becomes the formatted text, never a number.
  */
 
-const PLACEHOLDER = /\{\{\s*([a-z]+)\s*(?::([^{}]{1,64}))?\s*\}\}/g;
+// Anything between `{{` and `}}` is a placeholder, so a misspelt name (`{{run_date}}`) or an
+// overlong format is refused rather than sent to the platform as it was written.
+const PLACEHOLDER = /\{\{([^{}:]*)(?::([^{}]*))?\}\}/g;
 const DEFAULT_FORMAT = 'yyyy-MM-dd';
+const MAX_FORMAT = 64;
 const NAMES = ['date', 'today', 'yesterday', 'tomorrow', 'now'] as const;
 type Name = (typeof NAMES)[number];
 /** Bounds the work one template can cause at every run it makes. */
@@ -51,21 +54,27 @@ function value(name: Name, at: TemplateMoment): Date {
 }
 
 function renderString(text: string, at: TemplateMoment, path: string, budget: { n: number }) {
-  return text.replace(PLACEHOLDER, (whole, rawName: string, fmt: string | undefined) => {
+  return text.replace(PLACEHOLDER, (whole, written: string, fmt: string | undefined) => {
+    const rawName = written.trim();
+    const shown = whole.length > 80 ? `${whole.slice(0, 76)}…}}` : whole;
     if (--budget.n < 0)
       throw new ValidationError(`params template has more than ${MAX_PLACEHOLDERS} placeholders`, {
         field: path,
       });
     if (!(NAMES as readonly string[]).includes(rawName))
       throw new ValidationError(
-        `unknown placeholder ${whole} in ${path}: use one of ${NAMES.join(', ')}`,
+        `unknown placeholder ${shown} in ${path}: use one of ${NAMES.join(', ')}`,
         { field: path },
       );
+    if (fmt !== undefined && fmt.trim().length > MAX_FORMAT)
+      throw new ValidationError(`date format in ${path} is longer than ${MAX_FORMAT} characters`, {
+        field: path,
+      });
     try {
       return format(value(rawName as Name, at), fmt?.trim() || DEFAULT_FORMAT);
     } catch (err) {
       throw new ValidationError(
-        `bad date format in ${whole} at ${path}: ${err instanceof Error ? err.message : String(err)}`,
+        `bad date format in ${shown} at ${path}: ${err instanceof Error ? err.message : String(err)}`,
         { field: path },
       );
     }
