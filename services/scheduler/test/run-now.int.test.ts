@@ -59,7 +59,7 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
     );
   });
 
-  it('when run-now params hold a secret-named value, then job.get and job.list mask it and the worker receives it as sent', async () => {
+  it('when run-now params hold a secret-named value, then job.get, job.list and a cancel’s answer mask it and the worker receives it as sent', async () => {
     const params = { apiToken: 'tok-very-secret-42', page: { password: 'hunter2' }, full: true };
     const { jobs } = await runNow(s.rpc, {
       taskType: 'sync',
@@ -79,6 +79,7 @@ describe('job.run-now, job.list and job.cancel', { timeout: 60_000 }, () => {
     });
     await consumed.stop();
     assert.deepEqual(consumed.received.find((m) => m.payload.jobId === id)?.payload.params, params);
+    assert.deepEqual((await s.rpc.call(jobCancel, { id })).params, masked);
   });
 
   it('when many jobs are read at once, then each read answers its own job and an unknown id is 404', async () => {
