@@ -11,41 +11,8 @@ import {
   unknownMetrics,
 } from '../deploy/support/metric-names.ts';
 import { ROOT, promtool, run } from '../deploy/support/tools.ts';
+import { has, parseExposition, scrapeService, total } from '../support/metrics.ts';
 import { startSystem, type ServiceName, type System } from '../support/system.ts';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** The samples of a Prometheus text exposition (enough of the format for psc's own output). */
-function parseExposition(text: string): Sample[] {
-  return text
-    .split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      assert.ok(match, `exposition line: ${line}`);
-      const labels = Object.fromEntries(
-        [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]),
-      );
-      return { name: match[1]!, labels, value: Number(match[3]) };
-    });
-}
-
-/** The sum of the samples named `name` whose labels include `labels`. */
-function total(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples
-    .filter((s) => s.name === name)
-    .filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((sum, s) => sum + s.value, 0);
-}
-
-const has = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
-  samples.some(
-    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
 
 const items = (n: number): Item[] =>
   Array.from({ length: n }, (_, i) => ({ code: `c${String(i).padStart(4, '0')}`, qty: i }));
@@ -71,14 +38,7 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
     await fake?.stop();
   });
 
-  const scrapeText = async (service: ServiceName) => {
-    // The gateway's /metrics wants a key like its API; the other services' need none.
-    const res = await fetch(`${system.services.get(service)!.url}/metrics`, {
-      headers: { authorization: `Bearer ${system.adminKey}` },
-    });
-    assert.equal(res.status, 200);
-    return res.text();
-  };
+  const scrapeText = (service: ServiceName) => scrapeService(system, service);
   const scrape = async (service: ServiceName) => parseExposition(await scrapeText(service));
 
   async function register(
@@ -225,6 +185,16 @@ describe('GET /metrics of a running system', { timeout: 180_000 }, () => {
     );
     assert.ok(total(worker, 'psc_platform_request_duration_seconds_count') >= 7);
     assert.ok(has(worker, 'psc_outbox_pending'), 'sync-worker outbox');
+    // The dead job was given up by the job consumer; nothing was held (the database stayed up).
+    assert.ok(
+      total(worker, 'psc_messages_dead_lettered_total', { queue: 'sync-worker.jobs' }) >= 1,
+      'the given-up job counted',
+    );
+    assert.equal(total(worker, 'psc_messages_held_total', { queue: 'sync-worker.jobs' }), 0);
+    assert.ok(
+      has(worker, 'psc_messages_dead_lettered_total', { queue: 'sync-worker.platform-events' }),
+      'a per-replica queue is labelled by its name in the topology table',
+    );
 
     const gateway = await scrape('gateway');
     assert.ok(

@@ -360,5 +360,6 @@ export function createBatchConsumer<Q extends QueueSpec>(
   emitter.inFlight = loop.inFlight;
   emitter.isConsuming = loop.isConsuming;
   emitter.queue = spec.name;
+  emitter.family = spec.name;
   return emitter;
 }

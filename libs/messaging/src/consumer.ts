@@ -113,6 +113,8 @@ export interface Consumer extends EventEmitter {
   /** Whether it is consuming now (false while its channel is being reopened): for `/ready`. */
   isConsuming: () => boolean;
   queue: string;
+  /** The queue's name in the topology table: a per-replica queue's without the replica id. */
+  family: string;
 }
 
 /** Backoff deferrals in a row so far, from the delivery's header (0 when absent or unreadable). */
@@ -336,5 +338,6 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
   emitter.inFlight = loop.inFlight;
   emitter.isConsuming = loop.isConsuming;
   emitter.queue = name;
+  emitter.family = spec.name;
   return emitter;
 }

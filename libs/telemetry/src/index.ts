@@ -23,6 +23,7 @@ export {
 } from './metric-catalog.ts';
 export { registerScrapeGauge, type GaugeSample } from './scrape-gauge.ts';
 export { createJobMetrics, type JobMetrics } from './job-metrics.ts';
+export { createConsumerMetrics } from './consumer-metrics.ts';
 export {
   createLogShipper,
   JOB_OUTCOME_FIELD,

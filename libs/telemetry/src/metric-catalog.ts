@@ -85,6 +85,20 @@ export const PSC_METRICS = {
     labels: { queue: { bound: 'queues' } },
     exportedBy: WORKERS,
   },
+  messagesHeld: {
+    name: 'psc_messages_held_total',
+    type: 'counter',
+    help: "Times a consumer held a delivery (a batch, for the ledger's job events) because psc's own database was unavailable: no attempt is spent, it is tried again after a wait of 0.5 s doubling to 30 s.",
+    labels: { queue: { bound: 'queues' } },
+    exportedBy: ['platform-registry', 'scheduler', 'sync-worker', 'collector'],
+  },
+  messagesDeadLettered: {
+    name: 'psc_messages_dead_lettered_total',
+    type: 'counter',
+    help: 'Messages a consumer gave up on: poison (unreadable, or of a type the queue does not accept; parked at once with its reason) or failed on every attempt. Each ends in the dead-letter queue API (GET /api/v1/dlq).',
+    labels: { queue: { bound: 'queues' } },
+    exportedBy: ['platform-registry', 'scheduler', 'sync-worker', 'collector'],
+  },
   queueMessages: {
     name: 'psc_queue_messages',
     type: 'gauge',

@@ -35,6 +35,7 @@ import {
 import { createPlatformFetcher, createWorkerSeal } from '@psc/platform-http';
 import {
   PSC_METRICS,
+  createConsumerMetrics,
   createJobMetrics,
   registerScrapeGauge,
   type Logger,
@@ -223,6 +224,7 @@ export function createApp(deps: AppDeps) {
     ...(runsIndex ? [runner.consumer] : []),
     ...(runsChildren ? [children] : []),
   ];
+  createConsumerMetrics(deps.registry).watch(consumers);
   const heartbeat = createHeartbeat({
     publisher,
     service: 'collector',

@@ -11,7 +11,13 @@ import {
   outboxRpcHandler,
   type Broker,
 } from '@psc/messaging';
-import { PSC_METRICS, registerScrapeGauge, type Logger, type Metrics } from '@psc/telemetry';
+import {
+  PSC_METRICS,
+  createConsumerMetrics,
+  registerScrapeGauge,
+  type Logger,
+  type Metrics,
+} from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createEgressGuard } from '@psc/egress';
 import { createWorkerSeal } from '@psc/platform-http';
@@ -93,6 +99,7 @@ export function createApp(deps: AppDeps) {
     isTransient: isUnavailableError,
     logger,
   });
+  createConsumerMetrics(deps.registry).watch([webhookEvents]);
   const sender = createWebhookSender({
     egress,
     timeoutMs: config.webhooks.timeoutMs,

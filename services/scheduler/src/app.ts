@@ -14,7 +14,7 @@ import {
   publisherTopology,
   type Broker,
 } from '@psc/messaging';
-import { currentTraceId, type Logger, type Metrics } from '@psc/telemetry';
+import { createConsumerMetrics, currentTraceId, type Logger, type Metrics } from '@psc/telemetry';
 import type { Config } from './config.ts';
 import { createControlRepository } from './data-access/control.repository.ts';
 import { createCollectStopRepository } from './data-access/collect-stop.repository.ts';
@@ -194,6 +194,7 @@ export function createApp(deps: AppDeps) {
     isTransient: isUnavailableError,
     logger,
   });
+  createConsumerMetrics(deps.registry).watch([jobEvents, platformEvents]);
   const tickStore = createTickStore({
     knex,
     outbox,

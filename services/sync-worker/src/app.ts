@@ -33,6 +33,7 @@ import {
 } from '@psc/messaging';
 import {
   PSC_METRICS,
+  createConsumerMetrics,
   createJobMetrics,
   registerScrapeGauge,
   type Logger,
@@ -192,6 +193,7 @@ export function createApp(deps: AppDeps) {
     onCancelled: (key) => fetcher.releaseTurns(key),
   });
   const consumers = [cancellations, platformEvents, runner.consumer];
+  createConsumerMetrics(deps.registry).watch(consumers);
   const rpc = createRpcServer({
     broker,
     service: 'sync-worker',
