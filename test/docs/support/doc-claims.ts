@@ -7,7 +7,7 @@ import { join } from 'node:path';
  * the figures of its tables can be read cell by cell.
  */
 
-export const ROOT = join(import.meta.dirname, '..', '..', '..');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 export const readDocument = (name: string): string =>
   readFileSync(join(ROOT, 'docs', name), 'utf8');
@@ -23,7 +23,7 @@ interface Citation {
  * Every backticked `*.test.ts` path of the document, with the `"…"` names that follow it up to
  * the next path on the same line.
  */
-export function citations(document: string): Citation[] {
+function citations(document: string): Citation[] {
   const found: Citation[] = [];
   document.split('\n').forEach((text, i) => {
     const paths = [...text.matchAll(/`([\w./-]+\.test\.ts)`/g)];
