@@ -1,67 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import type { RequestListener, Server } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { boothSample, waitFor } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
-import { runPsc, show, useCliSetup, type Run } from '../support/psc.ts';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PSC_BIN = join(ROOT, 'node_modules/.bin/psc');
-
-/** A loopback server standing in for what PSC_URL may wrongly point at. */
-async function serve(handler: RequestListener): Promise<{ url: string; server: Server }> {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
-interface Live {
-  /** What psc has printed so far. */
-  run: Run;
-  /** Writes to psc's terminal (with `tty`): what a key press sends. */
-  type(text: string): void;
-  kill(signal: NodeJS.Signals): void;
-  exited: Promise<Run & { signal: NodeJS.Signals | null }>;
-}
-
-/**
- * `psc` left running, to be interrupted: on pipes, or with `tty` inside script(1), whose
- * pseudo-terminal turns a typed Ctrl-C into SIGINT as an operator's shell does. Killed after
- * `deadlineMs` so a psc that never ends fails the test instead of hanging it.
- */
-function startPsc(
-  args: string[],
-  env: Record<string, string>,
-  options: { tty?: boolean; deadlineMs?: number } = {},
-): Live {
-  const [file, argv] = options.tty
-    ? ['script', ['-qec', [PSC_BIN, ...args].map((a) => `'${a}'`).join(' '), '/dev/null']]
-    : [PSC_BIN, args];
-  const child = spawn(file, argv, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const run: Run = { code: null, stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk: Buffer) => (run.stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
-  const deadline = setTimeout(() => child.kill('SIGKILL'), options.deadlineMs ?? 60_000);
-  return {
-    run,
-    type: (text) => child.stdin.write(text),
-    kill: (signal) => child.kill(signal),
-    exited: new Promise((resolve) => {
-      child.on('close', (code, signal) => {
-        clearTimeout(deadline);
-        resolve({ ...run, code, signal });
-      });
-    }),
-  };
-}
+import { runPsc, serve, show, startPsc, useCliSetup } from '../support/psc.ts';
 
 describe('psc when things go wrong: one clear line, a documented exit code', () => {
   const setup = useCliSetup('cli-failures');
