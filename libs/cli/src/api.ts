@@ -114,7 +114,7 @@ export function createApi(url: string, apiKey: string, timeoutMs = DEFAULT_TIMEO
   };
 }
 
-type Answer<T> = { data?: T; error?: unknown; response: Response };
+export type Answer<T> = { data?: T; error?: unknown; response: Response };
 
 /**
  * Awaits one openapi-fetch call: its data on success, otherwise a CliError carrying the API's
@@ -136,4 +136,33 @@ export async function call<T>(api: Api, request: Promise<Answer<T>>): Promise<T>
     });
   }
   return answer.data as T;
+}
+
+/** One page of a list, as every paged route of the API answers. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Where a page starts and how long it is: what every paged route takes. */
+export interface PageQuery {
+  limit: number;
+  cursor?: string;
+}
+
+/**
+ * The pages of a list from `first.cursor` on, `first.limit` rows each, following `nextCursor`
+ * until the last page (or until the caller stops reading).
+ */
+export async function* eachPage<P extends Page<unknown>>(
+  api: Api,
+  fetchPage: (query: PageQuery) => Promise<Answer<P>>,
+  first: PageQuery,
+): AsyncGenerator<P> {
+  let cursor = first.cursor;
+  do {
+    const page = await call(api, fetchPage({ limit: first.limit, ...(cursor ? { cursor } : {}) }));
+    yield page;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
 }

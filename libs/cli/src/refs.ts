@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { call, type Api } from './api.ts';
+import { eachPage, type Api } from './api.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -12,18 +12,16 @@ const isUuid = (value: string): boolean => UUID.test(value);
 /** A platform given by id or by name → its id. */
 export async function platformId(api: Api, ref: string): Promise<string> {
   if (isUuid(ref)) return ref;
-  let cursor: string | undefined;
-  for (let page = 0; page < MAX_NAME_PAGES; page++) {
-    const found = await call(
-      api,
-      api.client.GET('/api/v1/platforms', {
-        params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } },
-      }),
-    );
-    const match = found.items.find((p) => p.name === ref);
+  let read = 0;
+  const pages = eachPage(
+    api,
+    (query) => api.client.GET('/api/v1/platforms', { params: { query } }),
+    { limit: 500 },
+  );
+  for await (const page of pages) {
+    const match = page.items.find((p) => p.name === ref);
     if (match) return match.id;
-    if (!found.nextCursor) break;
-    cursor = found.nextCursor;
+    if (++read === MAX_NAME_PAGES) break;
   }
   throw new CliError(`no platform named "${ref}"`, {
     exitCode: EXIT.failed,

@@ -2,10 +2,13 @@ import type { components } from '@psc/api-client';
 import { Option, type Command } from 'commander';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
+import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
 import { intArg, jsonObjectArg, platformId, positiveIntArg, uuidArg } from '../refs.ts';
 import { TASK_TYPES } from '@psc/api-client';
 
 type Backfill = components['schemas']['Backfill'];
+
+const PAGING: Paging = { max: 500, default: 100, rows: 'backfills' };
 
 const progressOf = (b: Backfill): string =>
   `${b.progress.succeeded}/${b.progress.steps} succeeded, ${b.progress.running} running, ${b.progress.failed + b.progress.dead} failed`;
@@ -88,37 +91,39 @@ export function backfillCommand(program: Command, env: NodeJS.ProcessEnv): void 
       }),
     );
 
-  backfill
-    .command('ls')
-    .alias('list')
-    .description('backfills, newest first, with their progress')
-    .option('-p, --platform <platform>', 'platform id or name')
-    .action(
-      action(env, async (ctx, opts: { platform?: string }) => {
-        const api = ctx.api();
-        const id = opts.platform ? await platformId(api, opts.platform) : undefined;
-        const page = await call(
-          api,
-          api.client.GET('/api/v1/backfills', {
-            params: { query: { limit: 100, ...(id ? { platformId: id } : {}) } },
-          }),
+  withPaging(
+    backfill
+      .command('ls')
+      .alias('list')
+      .description('backfills, newest first, with their progress')
+      .option('-p, --platform <platform>', 'platform id or name'),
+    PAGING,
+  ).action(
+    action(env, async (ctx, opts: PagingOptions & { platform?: string }) => {
+      const api = ctx.api();
+      const id = opts.platform ? await platformId(api, opts.platform) : undefined;
+      const page = await readList(api, PAGING, opts, (query) =>
+        api.client.GET('/api/v1/backfills', {
+          params: { query: { ...query, ...(id ? { platformId: id } : {}) } },
+        }),
+      );
+      ctx.out.result(page, () => {
+        ctx.out.table(
+          ['id', 'task', 'resource', 'from', 'to', 'status', 'progress'],
+          page.items.map((b) => [
+            b.id,
+            b.taskType,
+            b.resource,
+            b.from,
+            b.to,
+            b.status,
+            progressOf(b),
+          ]),
         );
-        ctx.out.result(page, () => {
-          ctx.out.table(
-            ['id', 'task', 'resource', 'from', 'to', 'status', 'progress'],
-            page.items.map((b) => [
-              b.id,
-              b.taskType,
-              b.resource,
-              b.from,
-              b.to,
-              b.status,
-              progressOf(b),
-            ]),
-          );
-        });
-      }),
-    );
+        printMore(ctx.out, PAGING, page);
+      });
+    }),
+  );
 
   backfill
     .command('show')

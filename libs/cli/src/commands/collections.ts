@@ -3,11 +3,14 @@ import type { components } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action } from '../context.ts';
 import { watchJobs } from '../jobs-watch.ts';
+import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
 import { intArg, jsonObjectArg, platformId, uuidArg } from '../refs.ts';
 import { reportFinished } from './sync.ts';
 
 type ChildStatus = components['schemas']['CollectionChildPage']['items'][number]['status'];
 const CHILD_STATUSES: readonly ChildStatus[] = ['pending', 'succeeded', 'failed'];
+const CHILDREN: Paging = { max: 500, default: 50, rows: 'children' };
+const DOCUMENTS: Paging = { max: 500, default: 50, rows: 'documents' };
 
 export function collectionsCommand(program: Command, env: NodeJS.ProcessEnv): void {
   const collections = program
@@ -64,85 +67,82 @@ export function collectionsCommand(program: Command, env: NodeJS.ProcessEnv): vo
       ),
     );
 
-  collections
-    .command('show')
-    .description('a collect run: status, document count, fan-out children')
-    .argument('<job>', "the run's job id", uuidArg)
-    .option('-d, --documents', 'also list the raw documents it fetched')
-    .action(
-      action(env, async (ctx, jobId: string, opts: { documents?: boolean }) => {
-        const api = ctx.api();
-        const path = { params: { path: { jobId } } };
-        const run = await call(api, api.client.GET('/api/v1/collections/{jobId}', path));
-        const documents = opts.documents
-          ? await call(api, api.client.GET('/api/v1/collections/{jobId}/documents', path))
-          : undefined;
-        ctx.out.result(documents ? { ...run, documentPage: documents } : run, () => {
-          ctx.out.fields({
-            job: run.jobId,
-            platform: run.platformId,
-            resource: run.resource,
-            params: run.params,
-            status: run.status,
-            documents: run.documents,
-            children: run.children
-              ? `${run.children.succeeded} succeeded, ${run.children.failed} failed of ${run.children.total}`
-              : null,
-            started: run.startedAt,
-            finished: run.finishedAt,
-          });
-          if (documents) {
-            ctx.out.line();
-            ctx.out.table(
-              ['id', 'child', 'fetched at'],
-              documents.items.map((d) => [
-                d.id,
-                d.childIndex,
-                (d as { fetchedAt?: string }).fetchedAt,
-              ]),
-            );
-          }
-        });
-      }),
-    );
-  collections
-    .command('children')
-    .description("a fan-out run's children by index: state, error, when and where each ended")
-    .argument('<job>', "the run's job id", uuidArg)
-    .addOption(new Option('-s, --status <status>').choices(CHILD_STATUSES))
-    .option('-n, --limit <n>', 'at most this many (1–500)', intArg(1, 500), 50)
-    .option('--cursor <index>', "the previous page's nextCursor")
-    .action(
-      action(
-        env,
-        async (
-          ctx,
-          jobId: string,
-          opts: { status?: ChildStatus; limit: number; cursor?: string },
-        ) => {
-          const api = ctx.api();
-          const page = await call(
-            api,
-            api.client.GET('/api/v1/collections/{jobId}/children', {
-              params: {
-                path: { jobId },
-                query: {
-                  limit: opts.limit,
-                  ...(opts.status ? { status: opts.status } : {}),
-                  ...(opts.cursor ? { cursor: opts.cursor } : {}),
-                },
-              },
-            }),
-          );
-          ctx.out.result(page, () => {
-            ctx.out.table(
-              ['child', 'status', 'error', 'finished at', 'replica'],
-              page.items.map((c) => [c.index, c.status, c.error, c.finishedAt, c.workerId]),
-            );
-            if (page.nextCursor)
-              ctx.out.line(`(more children: the same with --cursor ${page.nextCursor})`);
-          });
-        },
+  withPaging(
+    collections
+      .command('show')
+      .description('a collect run: status, document count, fan-out children')
+      .argument('<job>', "the run's job id", uuidArg)
+      .option(
+        '-d, --documents',
+        'also list the raw documents it fetched (-n, --cursor: a page of them)',
       ),
-    );
+    DOCUMENTS,
+  ).action(
+    action(env, async (ctx, jobId: string, opts: PagingOptions & { documents?: boolean }) => {
+      const api = ctx.api();
+      const path = { params: { path: { jobId } } };
+      const run = await call(api, api.client.GET('/api/v1/collections/{jobId}', path));
+      const documents = opts.documents
+        ? await readList(api, DOCUMENTS, opts, (query) =>
+            api.client.GET('/api/v1/collections/{jobId}/documents', {
+              params: { path: { jobId }, query },
+            }),
+          )
+        : undefined;
+      ctx.out.result(documents ? { ...run, documentPage: documents } : run, () => {
+        ctx.out.fields({
+          job: run.jobId,
+          platform: run.platformId,
+          resource: run.resource,
+          params: run.params,
+          status: run.status,
+          documents: run.documents,
+          children: run.children
+            ? `${run.children.succeeded} succeeded, ${run.children.failed} failed of ${run.children.total}`
+            : null,
+          started: run.startedAt,
+          finished: run.finishedAt,
+        });
+        if (documents) {
+          ctx.out.line();
+          ctx.out.table(
+            ['id', 'child', 'fetched at'],
+            documents.items.map((d) => [
+              d.id,
+              d.childIndex,
+              (d as { fetchedAt?: string }).fetchedAt,
+            ]),
+          );
+          printMore(ctx.out, DOCUMENTS, documents);
+        }
+      });
+    }),
+  );
+  withPaging(
+    collections
+      .command('children')
+      .description("a fan-out run's children by index: state, error, when and where each ended")
+      .argument('<job>', "the run's job id", uuidArg)
+      .addOption(new Option('-s, --status <status>').choices(CHILD_STATUSES)),
+    CHILDREN,
+  ).action(
+    action(env, async (ctx, jobId: string, opts: PagingOptions & { status?: ChildStatus }) => {
+      const api = ctx.api();
+      const page = await readList(api, CHILDREN, opts, (query) =>
+        api.client.GET('/api/v1/collections/{jobId}/children', {
+          params: {
+            path: { jobId },
+            query: { ...query, ...(opts.status ? { status: opts.status } : {}) },
+          },
+        }),
+      );
+      ctx.out.result(page, () => {
+        ctx.out.table(
+          ['child', 'status', 'error', 'finished at', 'replica'],
+          page.items.map((c) => [c.index, c.status, c.error, c.finishedAt, c.workerId]),
+        );
+        printMore(ctx.out, CHILDREN, page);
+      });
+    }),
+  );
 }

@@ -3,10 +3,13 @@ import { Option, type Command } from 'commander';
 import { call, type Api } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { usageError } from '../errors.ts';
+import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
 import { jsonObjectArg, platformId, uuidArg } from '../refs.ts';
 import { TASK_TYPES } from '@psc/api-client';
 
 type DeadLetterDetail = components['schemas']['DeadLetterDetail'];
+
+const PAGING: Paging = { max: 500, default: 500, rows: 'dead letters' };
 
 interface FilterOptions {
   platform?: string;
@@ -75,14 +78,15 @@ const withFilters = (command: Command): Command =>
 export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
   const dlq = program.command('dlq').description('dead-lettered jobs: inspect, replay, forget');
 
-  withFilters(dlq.command('ls').alias('list').description('dead jobs, newest first')).action(
-    action(env, async (ctx, opts: FilterOptions) => {
+  withPaging(
+    withFilters(dlq.command('ls').alias('list').description('dead jobs, newest first')),
+    PAGING,
+  ).action(
+    action(env, async (ctx, opts: FilterOptions & PagingOptions) => {
       const api = ctx.api();
-      const page = await call(
-        api,
-        api.client.GET('/api/v1/dlq', {
-          params: { query: { limit: 500, ...(await filterOf(api, opts)) } },
-        }),
+      const filter = await filterOf(api, opts);
+      const page = await readList(api, PAGING, opts, (query) =>
+        api.client.GET('/api/v1/dlq', { params: { query: { ...query, ...filter } } }),
       );
       ctx.out.result(page, () => {
         ctx.out.table(
@@ -98,6 +102,7 @@ export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
             d.deadAt,
           ]),
         );
+        printMore(ctx.out, PAGING, page);
       });
     }),
   );

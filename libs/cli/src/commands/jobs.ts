@@ -4,17 +4,19 @@ import { JOB_STATUSES, TASK_TYPES, type JobStatus } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { isFinished, watchJobs, type Job } from '../jobs-watch.ts';
-import { intArg, isoTimeArg, platformId, uuidArg } from '../refs.ts';
+import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
+import { isoTimeArg, platformId, uuidArg } from '../refs.ts';
 import { reportFinished } from './sync.ts';
 
-interface ListOptions {
+interface ListOptions extends PagingOptions {
   status?: JobStatus;
   platform?: string;
   resource?: string;
   task?: 'sync' | 'validate' | 'collect';
   since?: string;
-  limit: number;
 }
+
+const PAGING: Paging = { max: 500, default: 50, rows: 'jobs' };
 
 function printJob(ctx: Context, job: Job): void {
   ctx.out.result(job, () => {
@@ -46,51 +48,52 @@ export function jobsCommand(program: Command, env: NodeJS.ProcessEnv): void {
     .alias('job')
     .description('the job ledger: list, inspect, follow and cancel jobs');
 
-  jobs
-    .command('ls')
-    .alias('list')
-    .description('jobs, newest first')
-    .addOption(new Option('-s, --status <status>').choices(JOB_STATUSES))
-    .option('-p, --platform <platform>', 'platform id or name')
-    .option('-r, --resource <name>')
-    .addOption(new Option('-t, --task <task>').choices(TASK_TYPES))
-    .option('--since <iso-time>', 'created at or after, e.g. 2026-01-01T00:00:00Z', isoTimeArg)
-    .option('-n, --limit <n>', 'at most this many (1–500)', intArg(1, 500), 50)
-    .action(
-      action(env, async (ctx, opts: ListOptions) => {
-        const api = ctx.api();
-        const id = opts.platform ? await platformId(api, opts.platform) : undefined;
-        const page = await call(
-          api,
-          api.client.GET('/api/v1/jobs', {
-            params: {
-              query: {
-                limit: opts.limit,
-                ...(opts.status ? { status: opts.status } : {}),
-                ...(id ? { platformId: id } : {}),
-                ...(opts.resource ? { resource: opts.resource } : {}),
-                ...(opts.task ? { taskType: opts.task } : {}),
-                ...(opts.since ? { since: opts.since } : {}),
-              },
+  withPaging(
+    jobs
+      .command('ls')
+      .alias('list')
+      .description('jobs, newest first')
+      .addOption(new Option('-s, --status <status>').choices(JOB_STATUSES))
+      .option('-p, --platform <platform>', 'platform id or name')
+      .option('-r, --resource <name>')
+      .addOption(new Option('-t, --task <task>').choices(TASK_TYPES))
+      .option('--since <iso-time>', 'created at or after, e.g. 2026-01-01T00:00:00Z', isoTimeArg),
+    PAGING,
+  ).action(
+    action(env, async (ctx, opts: ListOptions) => {
+      const api = ctx.api();
+      const id = opts.platform ? await platformId(api, opts.platform) : undefined;
+      const page = await readList(api, PAGING, opts, (query) =>
+        api.client.GET('/api/v1/jobs', {
+          params: {
+            query: {
+              ...query,
+              ...(opts.status ? { status: opts.status } : {}),
+              ...(id ? { platformId: id } : {}),
+              ...(opts.resource ? { resource: opts.resource } : {}),
+              ...(opts.task ? { taskType: opts.task } : {}),
+              ...(opts.since ? { since: opts.since } : {}),
             },
-          }),
+          },
+        }),
+      );
+      ctx.out.result(page, () => {
+        ctx.out.table(
+          ['id', 'task', 'resource', 'status', 'attempts', 'records', 'created'],
+          page.items.map((j) => [
+            j.id,
+            j.taskType,
+            j.resource,
+            j.status,
+            j.attempts,
+            j.progress?.records ?? j.stats?.fetched,
+            j.createdAt,
+          ]),
         );
-        ctx.out.result(page, () => {
-          ctx.out.table(
-            ['id', 'task', 'resource', 'status', 'attempts', 'records', 'created'],
-            page.items.map((j) => [
-              j.id,
-              j.taskType,
-              j.resource,
-              j.status,
-              j.attempts,
-              j.progress?.records ?? j.stats?.fetched,
-              j.createdAt,
-            ]),
-          );
-        });
-      }),
-    );
+        printMore(ctx.out, PAGING, page);
+      });
+    }),
+  );
 
   jobs
     .command('show')

@@ -1,7 +1,10 @@
 import { Option, type Command } from 'commander';
 import { call } from '../api.ts';
 import { action } from '../context.ts';
+import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
 import { uuidArg } from '../refs.ts';
+
+const PAGING: Paging = { max: 500, default: 500, rows: 'keys' };
 
 export function keysCommand(program: Command, env: NodeJS.ProcessEnv): void {
   const keys = program
@@ -9,25 +12,27 @@ export function keysCommand(program: Command, env: NodeJS.ProcessEnv): void {
     .alias('key')
     .description('API keys (admin): list, create, revoke');
 
-  keys
-    .command('ls')
-    .alias('list')
-    .description('live keys: id, name, role, prefix (never the key)')
-    .action(
-      action(env, async (ctx) => {
-        const api = ctx.api();
-        const page = await call(
-          api,
-          api.client.GET('/api/v1/api-keys', { params: { query: { limit: 500 } } }),
+  withPaging(
+    keys
+      .command('ls')
+      .alias('list')
+      .description('live keys: id, name, role, prefix (never the key)'),
+    PAGING,
+  ).action(
+    action(env, async (ctx, opts: PagingOptions) => {
+      const api = ctx.api();
+      const page = await readList(api, PAGING, opts, (query) =>
+        api.client.GET('/api/v1/api-keys', { params: { query } }),
+      );
+      ctx.out.result(page, () => {
+        ctx.out.table(
+          ['id', 'name', 'role', 'prefix', 'created', 'last used'],
+          page.items.map((k) => [k.id, k.name, k.role, k.prefix, k.createdAt, k.lastUsedAt]),
         );
-        ctx.out.result(page, () => {
-          ctx.out.table(
-            ['id', 'name', 'role', 'prefix', 'created', 'last used'],
-            page.items.map((k) => [k.id, k.name, k.role, k.prefix, k.createdAt, k.lastUsedAt]),
-          );
-        });
-      }),
-    );
+        printMore(ctx.out, PAGING, page);
+      });
+    }),
+  );
 
   keys
     .command('create')

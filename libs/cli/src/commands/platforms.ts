@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { CliError, EXIT, usageError } from '../errors.ts';
+import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
 import { jsonObjectArg, platformId, readJsonFile } from '../refs.ts';
 
 type Platform = components['schemas']['Platform'];
@@ -12,6 +13,8 @@ type TestRow = Omit<TestResult, 'status' | 'latencyMs'> & {
   status: number | null;
   latencyMs: number | null;
 };
+
+const PAGING: Paging = { max: 500, default: 500, rows: 'platforms', all: true };
 
 /** Values of `{{param}}` placeholders: a JSON object of strings. */
 function paramsArg(value: string): Record<string, string> {
@@ -49,42 +52,43 @@ export function platformsCommand(program: Command, env: NodeJS.ProcessEnv): void
     .alias('platform')
     .description('register, inspect, change and retire platforms');
 
-  platforms
-    .command('ls')
-    .alias('list')
-    .description('list platforms by name')
-    .option('--active', 'only active ones')
-    .option('--tag <tag>', 'only those with this tag')
-    .action(
-      action(env, async (ctx, opts: { active?: boolean; tag?: string }) => {
-        const api = ctx.api();
-        const page = await call(
-          api,
-          api.client.GET('/api/v1/platforms', {
-            params: {
-              query: {
-                limit: 500,
-                ...(opts.active ? { active: 'true' as const } : {}),
-                ...(opts.tag ? { tag: opts.tag } : {}),
-              },
+  withPaging(
+    platforms
+      .command('ls')
+      .alias('list')
+      .description('list platforms by name')
+      .option('--active', 'only active ones')
+      .option('--tag <tag>', 'only those with this tag'),
+    PAGING,
+  ).action(
+    action(env, async (ctx, opts: PagingOptions & { active?: boolean; tag?: string }) => {
+      const api = ctx.api();
+      const page = await readList(api, PAGING, opts, (query) =>
+        api.client.GET('/api/v1/platforms', {
+          params: {
+            query: {
+              ...query,
+              ...(opts.active ? { active: 'true' as const } : {}),
+              ...(opts.tag ? { tag: opts.tag } : {}),
             },
-          }),
+          },
+        }),
+      );
+      ctx.out.result(page, () => {
+        ctx.out.table(
+          ['id', 'name', 'active', 'resources', 'base url'],
+          page.items.map((p) => [
+            p.id,
+            p.name,
+            p.active,
+            p.resources.map((r) => r.name).join(','),
+            p.baseUrl,
+          ]),
         );
-        ctx.out.result(page, () => {
-          ctx.out.table(
-            ['id', 'name', 'active', 'resources', 'base url'],
-            page.items.map((p) => [
-              p.id,
-              p.name,
-              p.active,
-              p.resources.map((r) => r.name).join(','),
-              p.baseUrl,
-            ]),
-          );
-          if (page.nextCursor) ctx.out.line('(more: narrow with --tag or --active)');
-        });
-      }),
-    );
+        printMore(ctx.out, PAGING, page);
+      });
+    }),
+  );
 
   platforms
     .command('show')

@@ -2,10 +2,13 @@ import { Option, type Command } from 'commander';
 import { WEBHOOK_EVENTS, type components, type WebhookEvent } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action, type Context } from '../context.ts';
-import { intArg, uuidArg } from '../refs.ts';
+import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
+import { uuidArg } from '../refs.ts';
 
 type Webhook = components['schemas']['Webhook'];
 type Delivery = components['schemas']['WebhookDelivery'];
+
+const DELIVERIES: Paging = { max: 500, default: 50, rows: 'deliveries' };
 
 function printWebhook(ctx: Context, w: Webhook, data: unknown = w): void {
   ctx.out.result(data, () => {
@@ -161,45 +164,46 @@ export function webhooksCommand(program: Command, env: NodeJS.ProcessEnv): void 
       }),
     );
 
-  webhooks
-    .command('deliveries')
-    .description('the delivery log, newest first: status, attempts, last answer')
-    .argument('<id>', 'subscription id', uuidArg)
-    .addOption(new Option('-s, --status <status>').choices(['pending', 'succeeded', 'failed']))
-    .option('-n, --limit <n>', 'at most this many (1–500)', intArg(1, 500), 50)
-    .action(
-      action(
-        env,
-        async (
-          ctx,
-          id: string,
-          opts: { status?: 'pending' | 'succeeded' | 'failed'; limit: number },
-        ) => {
-          const api = ctx.api();
-          const page = await call(
-            api,
-            api.client.GET('/api/v1/webhooks/{id}/deliveries', {
-              params: {
-                path: { id },
-                query: { limit: opts.limit, ...(opts.status ? { status: opts.status } : {}) },
-              },
-            }),
+  withPaging(
+    webhooks
+      .command('deliveries')
+      .description('the delivery log, newest first: status, attempts, last answer')
+      .argument('<id>', 'subscription id', uuidArg)
+      .addOption(new Option('-s, --status <status>').choices(['pending', 'succeeded', 'failed'])),
+    DELIVERIES,
+  ).action(
+    action(
+      env,
+      async (
+        ctx,
+        id: string,
+        opts: PagingOptions & { status?: 'pending' | 'succeeded' | 'failed' },
+      ) => {
+        const api = ctx.api();
+        const page = await readList(api, DELIVERIES, opts, (query) =>
+          api.client.GET('/api/v1/webhooks/{id}/deliveries', {
+            params: {
+              path: { id },
+              query: { ...query, ...(opts.status ? { status: opts.status } : {}) },
+            },
+          }),
+        );
+        ctx.out.result(page, () => {
+          ctx.out.table(
+            ['id', 'event', 'status', 'attempts', 'last answer', 'next attempt', 'created'],
+            page.items.map((d) => [
+              d.id,
+              d.eventType,
+              d.status,
+              d.attempts,
+              lastAttempt(d),
+              d.nextAttemptAt,
+              d.createdAt,
+            ]),
           );
-          ctx.out.result(page, () => {
-            ctx.out.table(
-              ['id', 'event', 'status', 'attempts', 'last answer', 'next attempt', 'created'],
-              page.items.map((d) => [
-                d.id,
-                d.eventType,
-                d.status,
-                d.attempts,
-                lastAttempt(d),
-                d.nextAttemptAt,
-                d.createdAt,
-              ]),
-            );
-          });
-        },
-      ),
-    );
+          printMore(ctx.out, DELIVERIES, page);
+        });
+      },
+    ),
+  );
 }

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { RequestListener, Server } from 'node:http';
+import { after, describe, it } from 'node:test';
+import { waitFor } from '@psc/testing';
+import { boothPlatform } from '../support/platforms.ts';
+import { runPsc, serve, show, useCliSetup } from '../support/psc.ts';
+
+type Page<T> = { items: T[]; nextCursor: string | null };
+type Schedule = { resource: string; taskType: string };
+
+/** The cursor a table's last line offers, or undefined when it offers none. */
+const cursorOf = (stdout: string): string | undefined =>
+  /\(more: the same with --cursor (\S+)/.exec(stdout)?.[1];
+
+describe('psc lists page alike', () => {
+  const setup = useCliSetup('cli-lists');
+  const { psc, pscJson } = setup;
+  const servers: Server[] = [];
+  after(() => {
+    for (const server of servers) server.close();
+  });
+  const standIn = async (handler: RequestListener) => {
+    const { url, server } = await serve(handler);
+    servers.push(server);
+    return url;
+  };
+
+  it('when a list is longer than a page, then its table says how to read on, --json has the nextCursor, and --cursor or --all reads the rest', async () => {
+    // Three resources synced and validated daily: six schedules, none due during the test.
+    const daily = { enabled: true, intervalSeconds: 86_400 };
+    const resource = boothPlatform(setup.fake.url).resources[0]!;
+    const name = await setup.addPlatform({
+      schedule: { sync: daily, validate: daily },
+      resources: ['a', 'b', 'c'].map((r) => ({
+        ...resource,
+        name: `booths-${r}`,
+        tasks: ['sync', 'validate'],
+      })),
+    });
+    await setup.addPlatform();
+    await setup.addPlatform();
+    // The scheduler's leader writes a new platform's schedules at its next tick.
+    await waitFor(
+      async () =>
+        (await pscJson<Page<Schedule>>('schedules', 'ls', '-p', name)).body.items.length === 6,
+      { message: 'the six schedules are listed' },
+    );
+
+    const first = await psc('schedules', 'ls', '-p', name, '-n', '4');
+    assert.equal(first.code, 0, show(first));
+    assert.equal(first.stdout.match(/│ booths-/g)?.length, 4, show(first));
+    assert.match(first.stdout, /\(more: the same with --cursor \S+, or every page with --all\)\n$/);
+    const rest = await pscJson<Page<Schedule>>(
+      'schedules',
+      'ls',
+      '-p',
+      name,
+      '-n',
+      '4',
+      '--cursor',
+      cursorOf(first.stdout)!,
+    );
+    assert.equal(rest.body.items.length, 2);
+    assert.equal(rest.body.nextCursor, null);
+    const firstJson = await pscJson<Page<Schedule>>('schedules', 'ls', '-p', name, '-n', '4');
+    assert.equal(typeof firstJson.body.nextCursor, 'string');
+    const key = (s: Schedule) => `${s.resource}/${s.taskType}`;
+    const all = await pscJson<Page<Schedule>>('schedules', 'ls', '-p', name, '-n', '2', '--all');
+    assert.deepEqual(
+      all.body.items.map(key),
+      [...firstJson.body.items, ...rest.body.items].map(key),
+    );
+    assert.equal(all.body.nextCursor, null);
+    const allTable = await psc('schedules', 'ls', '-p', name, '-n', '2', '--all');
+    assert.equal(allTable.stdout.match(/│ booths-/g)?.length, 6, show(allTable));
+    assert.doesNotMatch(allTable.stdout, /\(more/);
+
+    // Platforms: three, one a page.
+    const platforms = await pscJson<Page<{ name: string }>>('platforms', 'ls', '-n', '1', '--all');
+    assert.equal(platforms.body.items.length, 3);
+    const onePlatform = await psc('platforms', 'ls', '-n', '1');
+    assert.equal(onePlatform.code, 0, show(onePlatform));
+    assert.match(
+      onePlatform.stdout,
+      /\(more: the same with --cursor \S+, or every page with --all\)/,
+    );
+    assert.doesNotMatch(onePlatform.stdout, /narrow with/);
+
+    // Jobs, newest first: a sync of the three resources, two a page.
+    const queued = await pscJson<{ jobs: { id: string }[] }>('sync', name, 'once', '--no-wait');
+    const firstJobs = await psc('jobs', 'ls', '-p', name, '-n', '2');
+    assert.equal(firstJobs.code, 0, show(firstJobs));
+    assert.match(firstJobs.stdout, /\(more: the same with --cursor \S+\)\n$/);
+    const olderJobs = await pscJson<Page<{ id: string }>>(
+      'jobs',
+      'ls',
+      '-p',
+      name,
+      '-n',
+      '2',
+      '--cursor',
+      cursorOf(firstJobs.stdout)!,
+    );
+    assert.equal(olderJobs.body.items.length, 1);
+    const shown = queued.body.jobs.filter((j) => firstJobs.stdout.includes(j.id));
+    assert.equal(shown.length, 2, show(firstJobs));
+    assert.ok(!shown.some((j) => j.id === olderJobs.body.items[0]!.id), 'the next page goes on');
+
+    // Every paged list takes -n and --cursor, and says nextCursor in --json (`logs`, which needs
+    // the collector, and `collections children` are in cli-monitoring and cli-platforms).
+    for (const list of [
+      ['jobs', 'ls'],
+      ['dlq', 'ls'],
+      ['backfill', 'ls'],
+      ['keys', 'ls'],
+      ['audit'],
+      ['platforms', 'ls'],
+      ['schedules', 'ls'],
+    ]) {
+      const page = await pscJson<Page<unknown>>(...list, '-n', '1');
+      assert.ok('nextCursor' in page.body, list.join(' '));
+      assert.ok(page.body.items.length <= 1, list.join(' '));
+    }
+  });
+
+  it('when --all would read more than 10,000 rows, then psc stops there and fails with exit 1, printing nothing', async () => {
+    // A gateway whose schedules never end.
+    let pages = 0;
+    const url = await standIn((req, res) => {
+      pages++;
+      const limit = Number(new URL(req.url!, 'http://x').searchParams.get('limit'));
+      const items = Array.from({ length: limit }, (_, i) => ({
+        platformId: randomUUID(),
+        resource: `r${i}`,
+        taskType: 'sync',
+      }));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ items, nextCursor: `p${pages}` }));
+    });
+    const run = await runPsc(['schedules', 'ls', '--all'], { ...setup.env, PSC_URL: url });
+    assert.equal(run.code, 1, show(run));
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^error: more than 10,000 schedules: --all reads no more than that\n/);
+    assert.match(run.stderr, /Narrow the list with its filters .* -n 500 and --cursor/);
+    assert.equal(pages, 21, 'it stopped at the page past the bound');
+  });
+});
