@@ -222,21 +222,25 @@ describe('psc when things go wrong: one clear line, a documented exit code', () 
   });
 
   // Last: it stops this file's gateway.
-  it('when the gateway goes away during `jobs watch`, then psc exits 3 saying the job keeps running and how to follow it again', async () => {
+  it('when the gateway stays away during `jobs watch` past --request-timeout, then psc, having said it retries, exits 3 saying the job keeps running and how to follow it again', async () => {
     const jobId = await slowJob();
-    const live = startPsc(['jobs', 'watch', jobId], setup.env);
+    const live = startPsc(['jobs', 'watch', jobId, '--request-timeout', '2'], setup.env);
     await waitFor(() => /0\/1 jobs done/.test(live.run.stdout), { timeoutMs: 20_000 });
     await setup.system.services.get('gateway')!.process.stop();
     const run = await live.exited;
     assert.equal(run.code, 3, show(run));
     assert.match(
       run.stderr,
-      /^error: lost the gateway while watching: cannot reach the gateway at /,
+      /^The gateway is unreachable \(.+\); retrying for up to 2 s \(--request-timeout\)\. The job keeps running\.\n/,
+    );
+    assert.match(
+      run.stderr,
+      /\nerror: lost the gateway while watching: cannot reach the gateway at /,
     );
     assert.match(
       run.stderr,
       new RegExp(
-        `The job keeps running\\. Follow it again when the gateway is back: psc jobs watch ${jobId}`,
+        `It did not answer for 2 s \\(--request-timeout\\)\\. The job keeps running\\. Follow it again when the gateway is back: psc jobs watch ${jobId}`,
       ),
     );
   });

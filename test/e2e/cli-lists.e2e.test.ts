@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { RequestListener, Server } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { waitFor } from '@psc/testing';
+import { boothSample, waitFor } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
-import { runPsc, serve, show, useCliSetup } from '../support/psc.ts';
+import { runPsc, serve, show, startPsc, useCliSetup } from '../support/psc.ts';
 
 type Page<T> = { items: T[]; nextCursor: string | null };
 type Schedule = { resource: string; taskType: string };
@@ -13,7 +13,7 @@ type Schedule = { resource: string; taskType: string };
 const cursorOf = (stdout: string): string | undefined =>
   /\(more: the same with --cursor (\S+)/.exec(stdout)?.[1];
 
-describe('psc lists page alike', () => {
+describe('psc lists page alike, waits ride out a gateway restart', () => {
   const setup = useCliSetup('cli-lists');
   const { psc, pscJson } = setup;
   const servers: Server[] = [];
@@ -144,5 +144,40 @@ describe('psc lists page alike', () => {
     assert.match(run.stderr, /^error: more than 10,000 schedules: --all reads no more than that\n/);
     assert.match(run.stderr, /Narrow the list with its filters .* -n 500 and --cursor/);
     assert.equal(pages, 21, 'it stopped at the page past the bound');
+  });
+
+  // Last: it restarts this file's gateway.
+  it('when the gateway restarts during `jobs watch`, then psc says once that it retries, and follows the job to its end', async () => {
+    const path = '/booth/slow-lists';
+    setup.fake.setCollection(path, boothSample(30));
+    setup.fake.setLatency(1_000, { path });
+    const name = await setup.addPlatform({
+      resources: [{ ...boothPlatform(setup.fake.url).resources[0]!, request: { path } }],
+    });
+    const queued = await pscJson<{ jobs: { id: string }[] }>('sync', name, 'once', '--no-wait');
+    const jobId = queued.body.jobs[0]!.id;
+
+    const live = startPsc(['jobs', 'watch', jobId], setup.env, { deadlineMs: 40_000 });
+    try {
+      await waitFor(() => /0\/1 jobs done/.test(live.run.stdout), { timeoutMs: 20_000 });
+      const gateway = setup.system.services.get('gateway')!;
+      await gateway.process.stop();
+      await waitFor(() => /The gateway is unreachable/.test(live.run.stderr), {
+        timeoutMs: 10_000,
+        message: 'psc says it retries',
+      });
+      await setup.system.start('gateway', { HTTP_PORT: String(gateway.port) });
+      const run = await live.exited;
+      assert.equal(run.code, 0, show(run));
+      assert.equal(run.stderr.match(/The gateway is unreachable/g)?.length, 1, show(run));
+      assert.match(
+        run.stderr,
+        /^The gateway is unreachable \(.+\); retrying for up to 30 s \(--request-timeout\)\. The job keeps running\.\nThe gateway answers again: watching on\.\n$/,
+      );
+      assert.match(run.stdout, /1\/1 jobs done/);
+      assert.match(run.stdout, new RegExp(`│ ${jobId} │ booths\\s+│ succeeded │ 30 `));
+    } finally {
+      live.kill('SIGKILL');
+    }
   });
 });

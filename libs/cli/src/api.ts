@@ -31,11 +31,12 @@ function hintFor(status: number, url: string, body: ErrorEnvelope): string {
   return `The gateway at ${url} or a service behind it failed: see \`psc status\` and \`psc logs -l error\`.`;
 }
 
+/** A proxy's or the gateway's own "the service is not there right now". */
+const isGatewayDown = (status: number) => status === 502 || status === 503 || status === 504;
+
 /** 401/403 and a gateway that cannot reach its services count as "unreachable or unauthorised". */
 const exitCodeFor = (status: number) =>
-  status === 401 || status === 403 || status === 502 || status === 503 || status === 504
-    ? EXIT.unreachable
-    : EXIT.failed;
+  status === 401 || status === 403 || isGatewayDown(status) ? EXIT.unreachable : EXIT.failed;
 
 function apiError(response: Response, body: unknown, url: string): CliError {
   if (!isEnvelope(body)) {
@@ -46,6 +47,7 @@ function apiError(response: Response, body: unknown, url: string): CliError {
       {
         exitCode: EXIT.unreachable,
         status: response.status,
+        transient: isGatewayDown(response.status),
         hint: response.status >= 500 ? `Is the gateway up? ${NOT_THE_GATEWAY}` : NOT_THE_GATEWAY,
       },
     );
@@ -53,6 +55,7 @@ function apiError(response: Response, body: unknown, url: string): CliError {
   return new CliError(body.error.message, {
     exitCode: exitCodeFor(response.status),
     status: response.status,
+    transient: isGatewayDown(response.status),
     hint: hintFor(response.status, url, body),
     ...(body.error.code ? { code: body.error.code } : {}),
     ...(body.error.details === undefined ? {} : { details: body.error.details }),
@@ -67,6 +70,7 @@ function unreachable(api: Api, cause: unknown): CliError {
       `the gateway at ${api.url} did not answer within ${api.timeoutMs / 1000} s`,
       {
         exitCode: EXIT.unreachable,
+        transient: true,
         hint: 'Is it overloaded or stuck? Check `psc status` and its logs; wait longer with --request-timeout <seconds>.',
       },
     );
@@ -82,6 +86,7 @@ function unreachable(api: Api, cause: unknown): CliError {
   const text = reason instanceof Error ? reason.message : String(reason);
   return new CliError(`cannot reach the gateway at ${api.url}: ${text}`, {
     exitCode: EXIT.unreachable,
+    transient: true,
     hint: 'Is psc running (`npm start`)? Check PSC_URL or run `psc login --url <gateway>`.',
   });
 }

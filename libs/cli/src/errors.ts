@@ -24,6 +24,11 @@ export class CliError extends Error {
   readonly status: number | undefined;
   /** The gateway's trace id of a failed request: what its logs are searched by. */
   readonly traceId: string | undefined;
+  /**
+   * The gateway may answer if asked again: it did not answer (refused, reset, timed out) or
+   * answered 502/503/504, as during a restart. A wait retries these for a while.
+   */
+  readonly transient: boolean;
 
   constructor(
     message: string,
@@ -34,6 +39,7 @@ export class CliError extends Error {
       details?: unknown;
       status?: number;
       traceId?: string;
+      transient?: boolean;
     },
   ) {
     super(message);
@@ -44,6 +50,7 @@ export class CliError extends Error {
     this.details = options.details;
     this.status = options.status;
     this.traceId = options.traceId;
+    this.transient = options.transient ?? false;
   }
 }
 

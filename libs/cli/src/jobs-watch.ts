@@ -79,9 +79,17 @@ const keepsRunning = (ids: string[], when = ''): string =>
     ? `The job keeps running. Follow it again${when}: psc jobs watch ${ids[0]}`
     : `The jobs keep running. Follow one again${when}: psc jobs watch <job> (${ids.join(', ')})`;
 
+/** The wait between polls of a gateway that is away: 0.5 s, doubling up to 5 s. */
+const retryDelay = (attempt: number): number => Math.min(500 * 2 ** attempt, 5_000);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Polls the job ledger until every job has finished, showing pages and records as they grow.
- * Ctrl-C or a lost gateway ends the wait, not the jobs: either says so and how to follow again.
+ * A gateway that stops answering (refused, timed out, 502/503/504: a restart, a rolling deploy)
+ * is asked again with backoff for up to the request timeout (`--request-timeout`, 30 s by
+ * default), said once on stderr; past that, or on Ctrl-C, the wait ends, not the jobs: either
+ * says so and how to follow again.
  */
 export async function watchJobs(
   api: Api,
@@ -104,25 +112,47 @@ export async function watchJobs(
     );
     process.exit(exitCode);
   };
+  // Said on stderr in human mode only: with --json, stderr carries nothing but a final error.
+  const notice = (text: string) => {
+    if (!out.json) out.stderr.write(`${out.stdout.isTTY ? '\n' : ''}${pc.yellow(text)}\n`);
+  };
+  /** Since when (the start of the first failed poll) the gateway has not answered, and retries. */
+  let away: { since: number; retries: number } | undefined;
   process.once('SIGINT', interrupted);
   try {
     for (;;) {
-      const jobs = await Promise.all(
-        ids.map((id) =>
-          call(api, api.client.GET('/api/v1/jobs/{id}', { params: { path: { id } } })),
-        ),
-      ).catch((err: unknown) => {
-        // No answer, or a 502–504: the gateway went away (a refused key is said as it is).
-        const gone = err instanceof CliError && err.exitCode === EXIT.unreachable;
-        if (!gone || (err.status !== undefined && err.status < 500)) throw err;
-        throw new CliError(`lost the gateway while watching: ${err.message}`, {
-          exitCode: EXIT.unreachable,
-          hint: keepsRunning(ids, ' when the gateway is back'),
-        });
-      });
+      const polledAt = Date.now();
+      let jobs: Job[];
+      try {
+        jobs = await Promise.all(
+          ids.map((id) =>
+            call(api, api.client.GET('/api/v1/jobs/{id}', { params: { path: { id } } })),
+          ),
+        );
+      } catch (err) {
+        // A refused key, a 4xx or a 500 is said as it is; only a gateway that is away is waited for.
+        if (!(err instanceof CliError) || !err.transient) throw err;
+        away ??= { since: polledAt, retries: 0 };
+        const left = away.since + api.timeoutMs - Date.now();
+        if (left <= 0) {
+          throw new CliError(`lost the gateway while watching: ${err.message}`, {
+            exitCode: EXIT.unreachable,
+            hint: `It did not answer for ${Math.round((Date.now() - away.since) / 1000)} s (--request-timeout). ${keepsRunning(ids, ' when the gateway is back')}`,
+          });
+        }
+        if (away.retries === 0) {
+          notice(
+            `The gateway is unreachable (${err.message}); retrying for up to ${Math.ceil(api.timeoutMs / 1000)} s (--request-timeout). ${ids.length === 1 ? 'The job keeps' : 'The jobs keep'} running.`,
+          );
+        }
+        await sleep(Math.min(retryDelay(away.retries++), left));
+        continue;
+      }
+      if (away) notice('The gateway answers again: watching on.');
+      away = undefined;
       view.update(totals(jobs));
       if (jobs.every(isFinished) || Date.now() > deadline) return jobs;
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      await sleep(intervalMs);
     }
   } finally {
     process.removeListener('SIGINT', interrupted);
