@@ -13,7 +13,7 @@ type Schedule = { resource: string; taskType: string };
 const cursorOf = (stdout: string): string | undefined =>
   /\(more: the same with --cursor (\S+)/.exec(stdout)?.[1];
 
-describe('psc lists page alike, waits ride out a gateway restart', () => {
+describe('psc lists page alike, waits ride out a gateway restart, a cut-off export fails', () => {
   const setup = useCliSetup('cli-lists');
   const { psc, pscJson } = setup;
   const servers: Server[] = [];
@@ -144,6 +144,27 @@ describe('psc lists page alike, waits ride out a gateway restart', () => {
     assert.match(run.stderr, /^error: more than 10,000 schedules: --all reads no more than that\n/);
     assert.match(run.stderr, /Narrow the list with its filters .* -n 500 and --cursor/);
     assert.equal(pages, 21, 'it stopped at the page past the bound');
+  });
+
+  it('when an export breaks off mid-stream, then psc says after how many records and that the output is incomplete, and exits 3', async () => {
+    const platformId = randomUUID();
+    const url = await standIn((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write('{"key":"Booth 1"}\n{"key":"Booth 2"}\n{"key":"Booth 3"}\n{"key":"Bo', () =>
+        res.socket?.destroy(),
+      );
+    });
+    const run = await runPsc(['data', 'export', platformId, 'booths'], {
+      ...setup.env,
+      PSC_URL: url,
+    });
+    assert.equal(run.code, 3, show(run));
+    assert.equal(run.stdout, '{"key":"Booth 1"}\n{"key":"Booth 2"}\n{"key":"Booth 3"}\n{"key":"Bo');
+    assert.match(
+      run.stderr,
+      /^error: the export was cut off after 3 records and part of the next \(.+\): the output is incomplete\n/,
+    );
+    assert.match(run.stderr, /Export again when the gateway answers/);
   });
 
   // Last: it restarts this file's gateway.

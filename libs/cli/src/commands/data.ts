@@ -1,12 +1,45 @@
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import { call } from '../api.ts';
 import { action } from '../context.ts';
 import { CliError, EXIT, usageError } from '../errors.ts';
 import { platformId } from '../refs.ts';
+
+/**
+ * Copies an export to `out`, counting its lines: an answer that breaks off mid-stream (the
+ * gateway restarted, a proxy cut it) must not pass for a whole export with exit 0.
+ */
+async function streamExport(
+  body: ReadableStream<Uint8Array>,
+  out: NodeJS.WriteStream,
+  format: 'jsonl' | 'csv',
+): Promise<void> {
+  let lines = 0;
+  let partial = false;
+  try {
+    // Not pipeline(): it would destroy stdout with the answer's error.
+    for await (const chunk of Readable.fromWeb(body) as AsyncIterable<Buffer>) {
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+      if (chunk.length > 0) partial = chunk[chunk.length - 1] !== 10;
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+  } catch (err) {
+    // undici says only "terminated"; its cause says why ("other side closed").
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+    const why = cause instanceof Error ? cause.message : String(cause);
+    const unit = format === 'csv' ? 'lines' : 'records';
+    throw new CliError(
+      `the export was cut off after ${lines} ${unit}${partial ? ' and part of the next' : ''} (${why}): the output is incomplete`,
+      {
+        exitCode: EXIT.unreachable,
+        hint: 'Export again when the gateway answers: `psc status` and `psc logs -l error` tell why it stopped.',
+      },
+    );
+  }
+}
 
 export function dataCommand(program: Command, env: NodeJS.ProcessEnv): void {
   const data = program
@@ -31,7 +64,7 @@ export function dataCommand(program: Command, env: NodeJS.ProcessEnv): void {
           }),
         );
         // The records are the output, with or without --json: nothing else is written to stdout.
-        if (body) await pipeline(Readable.fromWeb(body), ctx.out.stdout);
+        if (body) await streamExport(body, ctx.out.stdout, opts.format);
       }),
     );
 
