@@ -22,7 +22,8 @@ Exit codes:
     0  done
     1  a job or operation failed (the API's message says why)
     2  the command line was wrong
-    3  the gateway is unreachable, did not answer in time, or refused the key
+    3  the gateway is unreachable, did not answer in time (a wait: for --request-timeout),
+       broke off its answer (an export cut short), or refused the key
   130  Ctrl-C ended a wait (the jobs keep running)
 
 Connection: --url/--api-key, else PSC_URL/PSC_API_KEY, else what \`psc login\` stored.`;
