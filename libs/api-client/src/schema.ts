@@ -679,8 +679,10 @@ export interface paths {
     get?: never;
     put?: never;
     /**
-     * Replay every dead job matching the filter (trigger replay, attempts from 1)
-     * @description Needs the **operator** role (viewer < operator < admin).
+     * Replay the dead jobs matching the filter (trigger replay, attempts from 1)
+     * @description Takes up to 10,000 of the matching dead jobs, oldest first, out of the dead-letter queue and queues each as its next run, in one transaction. `more: true` says that the filter matches more: call again for the next ones. An empty filter matches every dead job. Letters of jobs purged from the ledger (`PSC_JOB_RETENTION_DAYS`) are not replayed; inspect or delete them.
+     *
+     *     Needs the **operator** role (viewer < operator < admin).
      */
     post: operations['replayDeadLetters'];
     delete?: never;
@@ -3391,11 +3393,13 @@ export interface components {
      * @example {
      *       "replayed": [
      *         "8b2c4d6e-1f3a-4c5b-9d7e-0a1b2c3d4e5f"
-     *       ]
+     *       ],
+     *       "more": false
      *     }
      */
     Replayed: {
       replayed: string[];
+      more: boolean;
     };
     Backfill: {
       /** Format: uuid */

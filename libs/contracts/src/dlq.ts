@@ -88,15 +88,26 @@ export const dlqGet = defineRpc(
   deadLetterDetail,
 );
 /**
+ * Dead jobs one replay by filter takes, oldest first, in one transaction: short enough to commit
+ * within a call's timeout. `more` says that the filter matches more; the next call takes them.
+ */
+export const DLQ_REPLAY_MAX = 10_000;
+
+/**
  * Runs matching dead jobs again (as their next run, attempts from 1), each queued in the same
- * transaction that takes it out of the dead-letter queue. One job may be given `params` to run
- * with in place of its own (a wrong date, say).
+ * transaction that takes it out of the dead-letter queue: one job, or up to
+ * {@link DLQ_REPLAY_MAX} of a filter. One job may be given `params` to run with in place of its
+ * own (a wrong date, say).
  */
 export const dlqReplay = defineRpc(
   'scheduler',
   'dlq.replay',
   z.union([z.strictObject({ jobId: z.uuid(), params: jobParams.optional() }), dlqFilter]),
-  z.object({ replayed: z.array(z.uuid()) }),
+  z.object({
+    replayed: z.array(z.uuid()),
+    /** The filter matches more dead jobs than one call replays: call again for the next ones. */
+    more: z.boolean(),
+  }),
 );
 /** Removes a dead letter by its id: the job id, or a poison message's own id. */
 export const dlqDelete = defineRpc(

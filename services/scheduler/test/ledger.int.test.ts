@@ -11,6 +11,7 @@ import {
   dlqGet,
   dlqList,
   dlqReplay,
+  DLQ_REPLAY_MAX,
   jobFailed,
   jobGet,
   jobProgressed,
@@ -151,6 +152,45 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
     assert.deepEqual(await letters(), [purged], 'only the purged job’s letter is left');
     await s.rpc.call(dlqDelete, { jobId: purged });
     assert.deepEqual(await letters(), []);
+  });
+
+  it('when a filter matches more dead jobs than one replay takes, then the call replays the oldest DLQ_REPLAY_MAX with more: true, and the next call the rest with more: false', async () => {
+    const reason = `bulk replay ${randomUUID()}`;
+    const count = DLQ_REPLAY_MAX + 1;
+    // Dead jobs written as the ledger writes them, in one statement: dying one by one through
+    // worker events would take minutes. The newest is the one left for the second call.
+    await s.knex.raw(
+      `with dead as (
+         insert into scheduler.jobs (id, platform_id, resource, task_type, status, priority,
+                trigger, attempts, run, error, created_at, finished_at, updated_at)
+         select gen_random_uuid(), ?, 'booths', 'sync', 'dead', 5, 'api', 4, 1,
+                jsonb_build_object('class', 'upstream_status', 'message', 'HTTP 500'),
+                t, t, t
+           from generate_series(1, ?) as g,
+                lateral (select now() - interval '1 day' + g * interval '1 ms' as t) as at
+         returning id, platform_id, resource, task_type, finished_at)
+       insert into scheduler.dead_letters
+              (id, job_id, run, platform_id, resource, task_type, queue, reason, attempts, dead_at)
+       select id, id, 1, platform_id, resource, task_type, 'sync-worker.jobs', ?, 4, finished_at
+         from dead`,
+      [platform.id, count, reason],
+    );
+    const newest = ((await s.rpc.call(dlqList, { limit: 1, reason })).items[0] as { jobId: string })
+      .jobId;
+
+    const first = await s.rpc.call(dlqReplay, { reason });
+    assert.equal(first.replayed.length, DLQ_REPLAY_MAX);
+    assert.equal(first.more, true, 'more match than one call replays');
+    assert.ok(!first.replayed.includes(newest), 'the oldest go first');
+    const second = await s.rpc.call(dlqReplay, { reason });
+    assert.deepEqual(second, { replayed: [newest], more: false });
+    assert.deepEqual((await s.rpc.call(dlqList, { limit: 1, reason })).items, []);
+    const queued = await s
+      .jobs()
+      .whereIn('id', [...first.replayed, newest])
+      .where({ status: 'queued', run: 2, trigger: 'replay' })
+      .count<{ n: string }[]>('* as n');
+    assert.equal(Number(queued[0]?.n), count, 'each replayed job queued as its next run');
   });
 
   it('when jobs of every task type die, then the dead-letter queue lists each with its task type, filters by it, and a dead collect job replays onto the collector queue', async () => {

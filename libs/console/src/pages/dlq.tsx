@@ -28,8 +28,12 @@ export function DeadLetters() {
     { refreshInterval: LIVE_MS },
   );
   const refresh = () => void mutate();
-  const replayed = (r: { replayed: string[] }) =>
-    setOutcome(`Replayed ${r.replayed.length} job${r.replayed.length === 1 ? '' : 's'}`);
+  const replayed = (r: { replayed: string[]; more: boolean }) =>
+    setOutcome(
+      `Replayed ${r.replayed.length.toLocaleString('en')} job${r.replayed.length === 1 ? '' : 's'}` +
+        // One call takes the oldest 10,000; the rest wait for the next.
+        (r.more ? '. More match: Replay all shown again for the next ones.' : ''),
+    );
 
   return (
     <>
@@ -142,7 +146,7 @@ export function DeadLetters() {
                       replayable={d.replayable}
                       onReplayed={() => {
                         setOpen(null);
-                        replayed({ replayed: [d.jobId ?? d.id] });
+                        replayed({ replayed: [d.jobId ?? d.id], more: false });
                         refresh();
                       }}
                     />

@@ -97,16 +97,32 @@ export function createDeadLetterRepository(knex: Knex) {
       if (before) void q.whereRaw('(dead_at, id) < (?, ?)', [before.deadAt, before.id]);
       return ((await q) as DeadLetterRow[]).map(toDeadLetter);
     },
-    /** Locks the matching letters of jobs inside `trx` (others' locks are skipped). */
+    /**
+     * Locks inside `trx` the letters of jobs to replay (others' locks are skipped): a job's by its
+     * id, or those of a filter whose jobs the ledger still holds, at most `max`, oldest first;
+     * `more` when the filter matches more than that.
+     */
     async lockJobLetters(
       trx: Knex.Transaction,
       match: { jobId: string } | DlqFilter,
-    ): Promise<{ id: string; jobId: string }[]> {
+      max: number,
+    ): Promise<{ letters: { id: string; jobId: string }[]; more: boolean }> {
       const q = table(trx).whereNotNull('job_id').whereNotNull('run').forUpdate().skipLocked();
       if ('jobId' in match) void q.where({ job_id: match.jobId });
-      else void filtered(q, match).limit(10_000);
+      else {
+        // A letter whose job was purged cannot be replayed: it would match every call.
+        void filtered(q, match)
+          .whereExists((j) => {
+            void j.select(1).from('scheduler.jobs').whereRaw('jobs.id = dead_letters.job_id');
+          })
+          .orderBy([{ column: 'dead_at' }, { column: 'id' }])
+          .limit(max + 1);
+      }
       const rows = await q.select<{ id: string; job_id: string }[]>('id', 'job_id');
-      return rows.map((r) => ({ id: r.id, jobId: r.job_id }));
+      return {
+        letters: rows.slice(0, max).map((r) => ({ id: r.id, jobId: r.job_id })),
+        more: rows.length > max,
+      };
     },
     async removeLetters(trx: Knex.Transaction, ids: string[]): Promise<void> {
       if (ids.length > 0) await table(trx).whereIn('id', ids).delete();

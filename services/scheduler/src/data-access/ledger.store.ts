@@ -1,7 +1,13 @@
 import type { Knex } from 'knex';
 import { ConflictError, NotFoundError, type Clock } from '@psc/core';
 import type { Outbox } from '@psc/messaging';
-import { isFinalJobStatus, type DlqFilter, type Job, type JobStatus } from '@psc/contracts';
+import {
+  DLQ_REPLAY_MAX,
+  isFinalJobStatus,
+  type DlqFilter,
+  type Job,
+  type JobStatus,
+} from '@psc/contracts';
 import type { ControlRepository } from './control.repository.ts';
 import type { DeadLetterRepository } from './dead-letter.repository.ts';
 import { StalePlatformError, type JobRepository } from './job.repository.ts';
@@ -137,10 +143,12 @@ export function createLedgerStore(deps: {
      * (`mergeParams`). A letter whose job the retention has purged stays: there
      * is nothing left to run, and deleting it would lose what the operator came to see.
      */
-    async replay(match: { jobId: string; params?: Job['params'] } | DlqFilter): Promise<string[]> {
+    async replay(
+      match: { jobId: string; params?: Job['params'] } | DlqFilter,
+    ): Promise<{ replayed: string[]; more: boolean }> {
       return deps.outbox.transaction(async (trx, emit) => {
-        const letters = await deps.deadLetters.lockJobLetters(trx, match);
-        if (letters.length === 0) return [];
+        const { letters, more } = await deps.deadLetters.lockJobLetters(trx, match, DLQ_REPLAY_MAX);
+        if (letters.length === 0) return { replayed: [], more };
         const entries = await deps.jobs.lockEntries(
           trx,
           letters.map((l) => l.jobId),
@@ -176,7 +184,7 @@ export function createLedgerStore(deps: {
         roots.endOnCommit(trx);
         for (const e of replayed)
           emit(jobRunMessage(e.job, now, undefined, roots.parentOf(e.job.id)));
-        return replayed.map((e) => e.job.id);
+        return { replayed: replayed.map((e) => e.job.id), more };
       });
     },
   };

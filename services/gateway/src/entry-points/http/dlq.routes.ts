@@ -6,6 +6,7 @@ import {
   dlqFilter,
   dlqGet,
   dlqList,
+  DLQ_REPLAY_MAX,
   dlqReplay,
   jobParams,
   pageRequest,
@@ -38,7 +39,10 @@ const replayBody = z
     id: 'ReplayRequest',
     example: { reason: 'the date was sent as 2024-05-03', params: { date: '20240503' } },
   });
-const Replayed = dlqReplay.response.meta({ id: 'Replayed', example: { replayed: [JOB_ID] } });
+const Replayed = dlqReplay.response.meta({
+  id: 'Replayed',
+  example: { replayed: [JOB_ID], more: false },
+});
 const tag = 'dead letters';
 
 export const dlqOperations = {
@@ -79,7 +83,8 @@ export const dlqOperations = {
     method: 'post',
     path: '/dlq/replay',
     operationId: 'replayDeadLetters',
-    summary: 'Replay every dead job matching the filter (trigger replay, attempts from 1)',
+    summary: 'Replay the dead jobs matching the filter (trigger replay, attempts from 1)',
+    description: `Takes up to ${DLQ_REPLAY_MAX.toLocaleString('en')} of the matching dead jobs, oldest first, out of the dead-letter queue and queues each as its next run, in one transaction. \`more: true\` says that the filter matches more: call again for the next ones. An empty filter matches every dead job. Letters of jobs purged from the ledger (\`PSC_JOB_RETENTION_DAYS\`) are not replayed; inspect or delete them.`,
     tag,
     role: 'operator',
     body: dlqFilter.meta({ id: 'DeadLetterFilter', example: { platformId: PLATFORM_ID } }),

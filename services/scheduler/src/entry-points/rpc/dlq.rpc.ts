@@ -36,11 +36,11 @@ export function dlqRpcHandlers(deps: {
     }),
     rpcHandler(dlqReplay, async (match) => {
       if ('jobId' in match && match.params) await deps.checkReplayParams(match.jobId, match.params);
-      const replayed = await deps.ledger.replay(match);
-      if ('jobId' in match && replayed.length === 0) {
+      const answer = await deps.ledger.replay(match);
+      if ('jobId' in match && answer.replayed.length === 0) {
         throw new NotFoundError(`job ${match.jobId} is not in the dead-letter queue`);
       }
-      return { replayed };
+      return answer;
     }),
     rpcHandler(dlqDelete, async ({ jobId }) => {
       const deleted = await deps.deadLetters.delete(jobId);
