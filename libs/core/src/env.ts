@@ -6,13 +6,16 @@ export class ConfigError extends Error {
 
 /**
  * Parses `env` with `schema` once at start-up. On failure throws a ConfigError whose message is
- * one line naming every bad variable, so `main.ts` can print it and exit non-zero.
+ * one line naming every bad variable, so `main.ts` can print it and exit non-zero. An empty
+ * value counts as unset (`HTTP_PORT=` in a `.env` file): number coercion would read it as 0.
  */
 export function parseEnv<S extends z.ZodType>(
   schema: S,
   env: Record<string, string | undefined>,
 ): z.infer<S> {
-  const result = schema.safeParse(env);
+  const result = schema.safeParse(
+    new Proxy(env, { get: (target, key): unknown => Reflect.get(target, key) || undefined }),
+  );
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(env)';
@@ -26,10 +29,12 @@ export const commonEnv = {
   AMQP_URL: z
     .string()
     .regex(/^amqps?:\/\/\S+$/, 'must be an amqp:// or amqps:// URL')
+    .refine((url) => URL.canParse(url), 'must be a valid URL')
     .default('amqp://guest:guest@127.0.0.1:5672'),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL')
+    .refine((url) => URL.canParse(url), 'must be a valid URL')
     .default('postgres://postgres@127.0.0.1:5432/psc'),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
