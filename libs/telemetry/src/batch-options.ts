@@ -53,7 +53,7 @@ export function batchOptionsFromEnv(
     const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isSafeInteger(value) || value < 1 || value > MAX_SETTING) {
       throw new Error(
-        `${name} must be a whole number from 1 to ${MAX_SETTING} (got '${raw.slice(0, 40)}')`,
+        `${name} must be a whole number from 1 to ${MAX_SETTING} (got ${JSON.stringify(raw.slice(0, 40))})`,
       );
     }
     options[key] = value;
