@@ -146,6 +146,31 @@ describe('psc lists page alike, waits ride out a gateway restart, a cut-off expo
     assert.equal(pages, 21, 'it stopped at the page past the bound');
   });
 
+  it('when `dlq replay --all` matches more than one replay call takes, then psc calls again while the answer says more, and prints every job replayed', async () => {
+    // The gateway's side (at most 10,000 per call, oldest first, more: true) is the scheduler's
+    // test; here a stand-in answers three calls, the last with more: false.
+    const bodies: string[] = [];
+    const ids = Array.from({ length: 5 }, () => randomUUID());
+    const pages = [ids.slice(0, 2), ids.slice(2, 4), ids.slice(4)];
+    const url = await standIn((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        bodies.push(`${req.method} ${req.url} ${body}`);
+        const replayed = pages[bodies.length - 1] ?? [];
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ replayed, more: bodies.length < pages.length }));
+      });
+    });
+    const run = await runPsc(['dlq', 'replay', '--all', '--task', 'sync'], {
+      ...setup.env,
+      PSC_URL: url,
+    });
+    assert.equal(run.code, 0, show(run));
+    assert.equal(run.stdout, `Replayed 5 job(s).\n${ids.join('\n')}\n`);
+    assert.deepEqual(bodies, Array(3).fill('POST /api/v1/dlq/replay {"taskType":"sync"}'));
+  });
+
   it('when an export breaks off mid-stream, then psc says after how many records and that the output is incomplete, and exits 3', async () => {
     const platformId = randomUUID();
     const url = await standIn((_req, res) => {

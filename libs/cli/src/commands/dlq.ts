@@ -154,10 +154,7 @@ export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
                 ...(opts.params && { body: { params: opts.params } }),
               }),
             )
-          : await call(
-              api,
-              api.client.POST('/api/v1/dlq/replay', { body: await filterOf(api, opts) }),
-            );
+          : await replayAll(api, await filterOf(api, opts));
         ctx.out.result(replayed, () => {
           ctx.out.success(`Replayed ${replayed.replayed.length} job(s).`);
           for (const id of replayed.replayed) ctx.out.line(id);
@@ -165,6 +162,32 @@ export function dlqCommand(program: Command, env: NodeJS.ProcessEnv): void {
       },
     ),
   );
+
+  /**
+   * Every dead job the filter matches: one call replays the oldest 10,000 and says whether more
+   * match, so calls follow until none are left. Each call commits on its own: when one fails,
+   * the error says how many were replayed before it.
+   */
+  async function replayAll(
+    api: Api,
+    body: Awaited<ReturnType<typeof filterOf>>,
+  ): Promise<{ replayed: string[]; more: boolean }> {
+    const replayed: string[] = [];
+    for (;;) {
+      let page: { replayed: string[]; more: boolean };
+      try {
+        page = await call(api, api.client.POST('/api/v1/dlq/replay', { body }));
+      } catch (err) {
+        if (replayed.length > 0 && err instanceof Error) {
+          err.message += ` (after ${replayed.length} job(s) were replayed)`;
+        }
+        throw err;
+      }
+      replayed.push(...page.replayed);
+      // Nothing taken while more match (all locked by another replay): that one replays them.
+      if (!page.more || page.replayed.length === 0) return { replayed, more: page.more };
+    }
+  }
 
   dlq
     .command('rm')
