@@ -5,8 +5,9 @@
  */
 import { boothSample, startFakePlatform } from '@psc/testing';
 import { DEMO_PLATFORM_PORT } from './demo-platform-port.ts';
+import { portFromEnv } from './env-port.ts';
 
-const port = Number(process.env.DEMO_PLATFORM_PORT ?? DEMO_PLATFORM_PORT);
+const port = portFromEnv('DEMO_PLATFORM_PORT', DEMO_PLATFORM_PORT);
 const host = process.env.HTTP_HOST ?? '127.0.0.1';
 const publicUrl = process.env.DEMO_PLATFORM_PUBLIC_URL ?? `http://127.0.0.1:${port}`;
 const gatewayUrl = process.env.PSC_GATEWAY_URL ?? 'http://127.0.0.1:8080';

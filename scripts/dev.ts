@@ -15,21 +15,22 @@ import { provisionBrokerUsers } from '@psc/messaging';
 import { serviceLaunch } from '@psc/testing';
 import { build, repoRoot } from './build.ts';
 import { DEMO_PLATFORM_PORT } from './demo-platform-port.ts';
+import { portFromEnv } from './env-port.ts';
 import { dbRole, withLogin } from './login-passwords.ts';
 
 // The gateway on HTTP_PORT (else PSC_DEV_PORT_BASE, 8080), the other four on the next ports.
-const portBase = Number(process.env.PSC_DEV_PORT_BASE ?? 8080);
+const portBase = portFromEnv('PSC_DEV_PORT_BASE', 8080);
 const SERVICES = [
   ['platform-registry', portBase + 1],
   ['scheduler', portBase + 2],
   ['sync-worker', portBase + 3],
   ['collector', portBase + 4],
-  ['gateway', Number(process.env.HTTP_PORT ?? portBase)],
+  ['gateway', portFromEnv('HTTP_PORT', portBase)],
 ] as const;
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/psc';
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const demoPort = Number(process.env.DEMO_PLATFORM_PORT ?? DEMO_PLATFORM_PORT);
+const demoPort = portFromEnv('DEMO_PLATFORM_PORT', DEMO_PLATFORM_PORT);
 const gatewayPort = SERVICES[4][1];
 const children: ChildProcess[] = [];
 

@@ -531,10 +531,11 @@ describe('docs/CONFIGURATION.md', () => {
     assert.ok(scripts.length >= 2, 'the npm start and demo platform sections');
     for (const { title, sources, names } of scripts) {
       const text = readFileSync(join(ROOT, sources[0]!), 'utf8');
+      // Ports go through scripts/env-port.ts, which reads the variable it is given.
       const read = new Set(
-        [...text.matchAll(/process\.env(?:\.(\w+)|\[['"](\w+)['"]\])/g)].map(
-          (m) => (m[1] ?? m[2])!,
-        ),
+        [
+          ...text.matchAll(/process\.env(?:\.(\w+)|\[['"](\w+)['"]\])|portFromEnv\(['"](\w+)['"]/g),
+        ].map((m) => (m[1] ?? m[2] ?? m[3])!),
       );
       for (const n of read)
         if (!names.includes(n)) problems.push(`${title}: ${n} is read but not listed`);

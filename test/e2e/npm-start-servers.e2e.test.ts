@@ -36,6 +36,12 @@ describe('npm start when a server is down', { timeout: 200_000 }, () => {
     assert.doesNotMatch(out, /hunter2|listening/);
   });
 
+  it('when a port variable is not a port, then it says which in one line and exits 1 before starting anything', async () => {
+    const { code, out } = await start({ HTTP_PORT: 'eighty' });
+    assert.equal(code, 1, out);
+    assert.equal(out, 'psc: HTTP_PORT must be a port (0–65535), got "eighty"\n');
+  });
+
   it('when RabbitMQ does not answer, then it says so in one line, without the password, and exits 1 before starting any service', async () => {
     const port = await freePort();
     const { code, out } = await start({ AMQP_URL: `amqp://psc:hunter2@127.0.0.1:${port}` });
