@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { eachPage, type Api } from './api.ts';
+import { call, eachPage, type Api } from './api.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,6 +27,16 @@ export async function platformId(api: Api, ref: string): Promise<string> {
     exitCode: EXIT.failed,
     hint: 'List them with `psc platforms ls`; a platform can also be named by its id.',
   });
+}
+
+/** A platform given by id or by name → its name (what a collector is named by). */
+export async function platformName(api: Api, ref: string): Promise<string> {
+  if (!isUuid(ref)) return ref;
+  const platform = await call(
+    api,
+    api.client.GET('/api/v1/platforms/{id}', { params: { path: { id: ref } } }),
+  );
+  return platform.name;
 }
 
 /** A commander argument parser for ids the API takes as UUIDs: a typo is a usage error. */

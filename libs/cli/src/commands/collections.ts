@@ -3,6 +3,7 @@ import type { components } from '@psc/api-client';
 import { call } from '../api.ts';
 import { action } from '../context.ts';
 import { watchJobs } from '../jobs-watch.ts';
+import { streamExport } from '../export-stream.ts';
 import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
 import { intArg, jsonObjectArg, platformId, uuidArg } from '../refs.ts';
 import { reportFinished } from './sync.ts';
@@ -118,6 +119,27 @@ export function collectionsCommand(program: Command, env: NodeJS.ProcessEnv): vo
       });
     }),
   );
+  collections
+    .command('export')
+    .description(
+      'stream every document a run fetched to stdout (`> file`): JSON lines with provenance',
+    )
+    .argument('<job>', "the run's job id", uuidArg)
+    .action(
+      action(env, async (ctx, jobId: string) => {
+        const api = ctx.api();
+        const body = await call(
+          api,
+          api.untimed.GET('/api/v1/collections/{jobId}/documents/export', {
+            params: { path: { jobId } },
+            parseAs: 'stream',
+          }),
+        );
+        // The documents are the output, with or without --json, as `data export`'s records are.
+        if (body) await streamExport(body, ctx.out.stdout, 'documents');
+      }),
+    );
+
   withPaging(
     collections
       .command('children')

@@ -1,50 +1,109 @@
-import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { call } from '../api.ts';
 import { action } from '../context.ts';
 import { CliError, EXIT, usageError } from '../errors.ts';
+import { streamExport } from '../export-stream.ts';
+import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
 import { platformId } from '../refs.ts';
 
-/**
- * Copies an export to `out`, counting its lines: an answer that breaks off mid-stream (the
- * gateway restarted, a proxy cut it) must not pass for a whole export with exit 0.
- */
-async function streamExport(
-  body: ReadableStream<Uint8Array>,
-  out: NodeJS.WriteStream,
-  format: 'jsonl' | 'csv',
-): Promise<void> {
-  let lines = 0;
-  let partial = false;
-  try {
-    // Not pipeline(): it would destroy stdout with the answer's error.
-    for await (const chunk of Readable.fromWeb(body) as AsyncIterable<Buffer>) {
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
-      if (chunk.length > 0) partial = chunk[chunk.length - 1] !== 10;
-      if (!out.write(chunk)) await once(out, 'drain');
-    }
-  } catch (err) {
-    // undici says only "terminated"; its cause says why ("other side closed").
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
-    const why = cause instanceof Error ? cause.message : String(cause);
-    const unit = format === 'csv' ? 'lines' : 'records';
-    throw new CliError(
-      `the export was cut off after ${lines} ${unit}${partial ? ' and part of the next' : ''} (${why}): the output is incomplete`,
-      {
-        exitCode: EXIT.unreachable,
-        hint: 'Export again when the gateway answers: `psc status` and `psc logs -l error` tell why it stopped.',
-      },
-    );
+const RECORDS: Paging = { max: 500, default: 50, rows: 'records' };
+/** Query parameters of the records list itself: a field of these names cannot be filtered on. */
+const RESERVED = new Set(['cursor', 'limit', 'parentKey', 'includeDeleted']);
+
+/** `--where name=value`, repeated: text equality on mapped fields, as the API filters them. */
+function whereArg(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const match = /^([A-Za-z_][A-Za-z0-9_]{0,99})=(.*)$/s.exec(value);
+  if (!match) throw new InvalidArgumentError('expected <field>=<value>, e.g. category=BOOTH.');
+  const [, field, text] = match as unknown as [string, string, string];
+  if (RESERVED.has(field)) {
+    throw new InvalidArgumentError(`"${field}" is a parameter of the list, not a field filter.`);
   }
+  return { ...previous, [field]: text };
 }
+
+/** A field's value in a table cell: text as it is, anything else as JSON. */
+const cellOf = (value: unknown): string | undefined =>
+  value === undefined || typeof value === 'string' ? value : JSON.stringify(value);
 
 export function dataCommand(program: Command, env: NodeJS.ProcessEnv): void {
   const data = program
     .command('data')
     .description('synced records: export to a file, import from one');
+
+  withPaging(
+    data
+      .command('ls')
+      .alias('list')
+      .description(
+        "a resource's synced records by key, a page at a time (all of them: `data export`)",
+      )
+      .argument('<platform>', 'platform id or name')
+      .argument('<resource>', 'resource, or <resource>.<child> for a child collection')
+      .option(
+        '--where <field=value>',
+        'only records whose mapped field is this text (repeat: all must match)',
+        whereArg,
+      )
+      .option('--parent <key>', "a child collection's records of this parent")
+      .option('--deleted', 'also soft-deleted records (with when they were deleted)'),
+    RECORDS,
+  ).action(
+    action(
+      env,
+      async (
+        ctx,
+        ref: string,
+        resource: string,
+        opts: PagingOptions & {
+          where?: Record<string, string>;
+          parent?: string;
+          deleted?: boolean;
+        },
+      ) => {
+        const api = ctx.api();
+        const id = await platformId(api, ref);
+        const page = await readList(api, RECORDS, opts, (query) =>
+          api.client.GET('/api/v1/data/{platformId}/{resource}', {
+            params: {
+              path: { platformId: id, resource },
+              query: {
+                // Any other parameter filters a mapped field: the document cannot type those.
+                ...(opts.where as object),
+                ...query,
+                ...(opts.parent === undefined ? {} : { parentKey: opts.parent }),
+                ...(opts.deleted ? { includeDeleted: 'true' as const } : {}),
+              },
+            },
+          }),
+        );
+        ctx.out.result(page, () => {
+          // The mapping's fields as columns, as `data export --format csv` has them.
+          const fields = [...new Set(page.items.flatMap((r) => Object.keys(r.data)))];
+          const parent = page.items.some((r) => r.parentKey !== undefined);
+          ctx.out.table(
+            [
+              'key',
+              ...(parent ? ['parent'] : []),
+              ...fields,
+              'updated',
+              ...(opts.deleted ? ['deleted'] : []),
+            ],
+            page.items.map((r) => [
+              r.key,
+              ...(parent ? [r.parentKey] : []),
+              ...fields.map((f) => cellOf(r.data[f])),
+              r.updatedAt,
+              ...(opts.deleted ? [r.deletedAt] : []),
+            ]),
+          );
+          printMore(ctx.out, RECORDS, page);
+        });
+      },
+    ),
+  );
 
   data
     .command('export')
@@ -64,7 +123,9 @@ export function dataCommand(program: Command, env: NodeJS.ProcessEnv): void {
           }),
         );
         // The records are the output, with or without --json: nothing else is written to stdout.
-        if (body) await streamExport(body, ctx.out.stdout, opts.format);
+        if (body) {
+          await streamExport(body, ctx.out.stdout, opts.format === 'csv' ? 'lines' : 'records');
+        }
       }),
     );
 

@@ -23,11 +23,12 @@ export function loginCommand(program: Command, env: NodeJS.ProcessEnv): void {
           apiKey,
           globals.requestTimeout === undefined ? DEFAULT_TIMEOUT_MS : globals.requestTimeout * 1000,
         );
-        await call(api, api.client.GET('/api/v1/platforms', { params: { query: { limit: 1 } } }));
+        // The key's own id and role: which commands it may run (viewer < operator < admin).
+        const me = await call(api, api.client.GET('/api/v1/me'));
         const path = configPath(env);
         writeConfig(path, { url, apiKey });
-        ctx.out.result({ url, configFile: path }, () => {
-          ctx.out.success(`Logged in to ${url}; kept in ${path}.`);
+        ctx.out.result({ url, configFile: path, keyId: me.keyId, role: me.role }, () => {
+          ctx.out.success(`Logged in to ${url} as key ${me.keyId} (${me.role}); kept in ${path}.`);
         });
       }),
     );

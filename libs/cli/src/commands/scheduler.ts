@@ -1,6 +1,6 @@
 import type { components } from '@psc/api-client';
 import { Argument, type Command } from 'commander';
-import { call } from '../api.ts';
+import { call, type Api } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { TASK_TYPES } from '@psc/api-client';
 
@@ -62,9 +62,19 @@ export function schedulerCommand(program: Command, env: NodeJS.ProcessEnv): void
     );
 
   // Pause and stop differ only in what the scheduler does with the queued jobs.
-  for (const [name, description] of [
-    ['pause', 'stop emitting runs, keeping every schedule'],
-    ['stop', 'pause and cancel the queued jobs'],
+  // Each route written out whole: test/docs/cli-coverage.test.ts finds the CLI's calls by them.
+  for (const [name, description, send] of [
+    [
+      'pause',
+      'stop emitting runs, keeping every schedule',
+      (api: Api, reason: string) =>
+        api.client.POST('/api/v1/scheduler/pause', { body: { reason } }),
+    ],
+    [
+      'stop',
+      'pause and cancel the queued jobs',
+      (api: Api, reason: string) => api.client.POST('/api/v1/scheduler/stop', { body: { reason } }),
+    ],
   ] as const) {
     scheduler
       .command(name)
@@ -73,13 +83,7 @@ export function schedulerCommand(program: Command, env: NodeJS.ProcessEnv): void
       .action(
         action(env, async (ctx, opts: { reason: string }) => {
           const api = ctx.api();
-          printStatus(
-            ctx,
-            await call(
-              api,
-              api.client.POST(`/api/v1/scheduler/${name}`, { body: { reason: opts.reason } }),
-            ),
-          );
+          printStatus(ctx, await call(api, send(api, opts.reason)));
         }),
       );
   }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { WEBHOOK_EVENTS, type components, type WebhookEvent } from '@psc/api-client';
-import { call } from '../api.ts';
+import { call, type Api } from '../api.ts';
 import { action, type Context } from '../context.ts';
 import { printMore, readList, withPaging, type Paging, type PagingOptions } from '../paging.ts';
 import { uuidArg } from '../refs.ts';
@@ -111,9 +111,20 @@ export function webhooksCommand(program: Command, env: NodeJS.ProcessEnv): void 
       }),
     );
 
-  for (const [name, description] of [
-    ['enable', 'switch a subscription back on; its failure count starts again'],
-    ['disable', 'switch it off: no new deliveries, pending ones wait'],
+  // Each route written out whole: test/docs/cli-coverage.test.ts finds the CLI's calls by them.
+  for (const [name, description, send] of [
+    [
+      'enable',
+      'switch a subscription back on; its failure count starts again',
+      (api: Api, id: string) =>
+        api.client.POST('/api/v1/webhooks/{id}/enable', { params: { path: { id } } }),
+    ],
+    [
+      'disable',
+      'switch it off: no new deliveries, pending ones wait',
+      (api: Api, id: string) =>
+        api.client.POST('/api/v1/webhooks/{id}/disable', { params: { path: { id } } }),
+    ],
   ] as const) {
     webhooks
       .command(name)
@@ -122,13 +133,7 @@ export function webhooksCommand(program: Command, env: NodeJS.ProcessEnv): void 
       .action(
         action(env, async (ctx, id: string) => {
           const api = ctx.api();
-          printWebhook(
-            ctx,
-            await call(
-              api,
-              api.client.POST(`/api/v1/webhooks/{id}/${name}`, { params: { path: { id } } }),
-            ),
-          );
+          printWebhook(ctx, await call(api, send(api, id)));
         }),
       );
   }
