@@ -171,7 +171,7 @@ describe('psc lists page alike, waits ride out a gateway restart, a cut-off expo
     assert.deepEqual(bodies, Array(3).fill('POST /api/v1/dlq/replay {"taskType":"sync"}'));
   });
 
-  it('when an export breaks off mid-stream, then psc says after how many records and that the output is incomplete, and exits 3', async () => {
+  it('when an export (records or documents) breaks off mid-stream, then psc says after how many and that the output is incomplete, and exits 3', async () => {
     const platformId = randomUUID();
     const url = await standIn((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -190,6 +190,17 @@ describe('psc lists page alike, waits ride out a gateway restart, a cut-off expo
       /^error: the export was cut off after 3 records and part of the next \(.+\): the output is incomplete\n/,
     );
     assert.match(run.stderr, /Export again when the gateway answers/);
+
+    // A collection's documents are exported through the same check.
+    const documents = await runPsc(['collections', 'export', randomUUID()], {
+      ...setup.env,
+      PSC_URL: url,
+    });
+    assert.equal(documents.code, 3, show(documents));
+    assert.match(
+      documents.stderr,
+      /^error: the export was cut off after 3 documents and part of the next \(.+\): the output is incomplete\n/,
+    );
   });
 
   // Last: it restarts this file's gateway.

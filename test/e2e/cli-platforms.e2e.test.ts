@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { waitFor } from '@psc/testing';
+import pg from 'pg';
+import { SERVICE_SCHEMAS } from '@psc/contracts';
+import { boothSample, waitFor } from '@psc/testing';
 import { boothPagesResource, boothPlatform } from '../support/platforms.ts';
 import { show, useCliSetup } from '../support/psc.ts';
 
-describe('psc, the command line: platforms, their schedules, collections, validation and backfills', () => {
+describe('psc, the command line: platforms, their schedules, records, collections, collectors, validation, backfills and the outbox', () => {
   const setup = useCliSetup('cli-platforms', { collector: true });
   const { psc, pscJson } = setup;
 
@@ -322,5 +324,179 @@ describe('psc, the command line: platforms, their schedules, collections, valida
     const missing = await psc('backfill', 'create', '-p', name, '-r', 'booths');
     assert.equal(missing.code, 2, show(missing));
     assert.match(missing.stderr, /required option '--from <date>'/);
+  });
+
+  it('when a resource is synced and the platform then changes, then `data ls` pages and filters its records, and `validations ls/show` show the drift with each changed field, missing and extra record', async () => {
+    const path = '/booth/drifting';
+    setup.fake.setCollection(path, boothSample(5));
+    const booths = boothPlatform(setup.fake.url).resources[0]!;
+    const name = await setup.addPlatform({
+      resources: [{ ...booths, tasks: ['sync', 'validate'], request: { path } }],
+    });
+    const synced = await psc('run', 'sync', '-p', name, '-r', 'booths', '--wait');
+    assert.equal(synced.code, 0, show(synced));
+
+    const page = await psc('data', 'ls', name, 'booths', '-n', '2');
+    assert.equal(page.code, 0, show(page));
+    assert.match(
+      page.stdout,
+      /│ key\s+│ name\s+│ allTable\s+│ canUsage\s+│ category\s+│ usageTable\s+│ updated/,
+    );
+    assert.match(page.stdout, /│ Booth 1\s+│ Booth 1\s+│ 10\s+│ true\s+│ BOOTH\s+│ 3\s+│/);
+    assert.doesNotMatch(page.stdout, /Booth 3/);
+    const cursor = /\(more: the same with --cursor (\S+)\)/.exec(page.stdout)?.[1];
+    assert.ok(cursor, show(page));
+    const next = await pscJson<{ items: { key: string }[] }>(
+      'data',
+      'ls',
+      name,
+      'booths',
+      '-n',
+      '2',
+      '--cursor',
+      cursor,
+    );
+    assert.deepEqual(
+      next.body.items.map((r) => r.key),
+      ['Booth 3', 'Booth 4'],
+    );
+    const where = await pscJson<{ items: { key: string }[]; nextCursor: string | null }>(
+      'data',
+      'ls',
+      name,
+      'booths',
+      '--where',
+      'name=Booth 4',
+      '--where',
+      'category=BOOTH',
+    );
+    assert.deepEqual(
+      [where.body.items.map((r) => r.key), where.body.nextCursor],
+      [['Booth 4'], null],
+    );
+    const reserved = await psc('data', 'ls', name, 'booths', '--where', 'limit=3');
+    assert.equal(reserved.code, 2, show(reserved));
+    const unknown = await psc('data', 'ls', name, 'nothing');
+    assert.equal(unknown.code, 1, show(unknown));
+
+    // Booth 1 changes, Booth 5 goes away, Booth 6 is new.
+    const now = boothSample(6);
+    now[0]!.boothAllTable = 99;
+    now.splice(4, 1);
+    setup.fake.setCollection(path, now);
+    const validated = await pscJson<{ jobs: { id: string; status: string }[] }>(
+      'run',
+      'validate',
+      '-p',
+      name,
+      '-r',
+      'booths',
+      '--wait',
+    );
+    const jobId = validated.body.jobs[0]!.id;
+    const listed = await psc('validations', 'ls', '-p', name);
+    assert.equal(listed.code, 0, show(listed));
+    assert.match(
+      listed.stdout,
+      new RegExp(`│ ${jobId} │ booths\\s+│ \\S+\\s+│ true\\s+│ 5\\s+│ 1\\s+│ 1\\s+│ 1\\s+│`),
+    );
+    const report = await psc('validations', 'show', jobId);
+    assert.equal(report.code, 0, show(report));
+    assert.match(report.stdout, /drift:\s+true\n/);
+    assert.match(report.stdout, /counts:\s+5 fetched, 1 missing, 1 extra, 1 changed\n/);
+    assert.match(report.stdout, /│ Booth 1\s+│ allTable\s+│ 10\s+│ 99\s+│/);
+    assert.match(report.stdout, /missing \(on the platform, not stored\):\n[\s\S]*│ Booth 6\s+│/);
+    assert.match(report.stdout, /extra \(stored, gone from the platform\):\n[\s\S]*│ Booth 5\s+│/);
+    const none = await psc('validations', 'show', '0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10');
+    assert.equal(none.code, 1, show(none));
+  });
+
+  it("when a collector's documents are exported and its schedule stopped and started, then the export holds every document of the run, and `collectors ls/show` show the stop with its reason until the start", async () => {
+    const name = await collectingPlatform();
+    const ran = await pscJson<{ jobs: { id: string; status: string }[] }>(
+      'collections',
+      'run',
+      name,
+      'booth-pages',
+      '--params',
+      '{"day":"2026-02-01"}',
+      '--wait',
+    );
+    const jobId = ran.body.jobs[0]!.id;
+    const run = await pscJson<{ documents: number }>('collections', 'show', jobId);
+    assert.ok(run.body.documents >= 1, JSON.stringify(run.body));
+
+    const exported = await psc('collections', 'export', jobId);
+    assert.equal(exported.code, 0, show(exported));
+    const lines = exported.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { jobId: string });
+    assert.equal(lines.length, run.body.documents);
+    assert.ok(lines.every((d) => d.jobId === jobId));
+    const lost = await psc('collections', 'export', '0b6f2c1e-8d4a-4f57-9b3e-2a1c5d7e9f10');
+    assert.equal(lost.code, 1, show(lost));
+
+    const collector = `${name}/booth-pages`;
+    const listed = await psc('collectors', 'ls');
+    assert.equal(listed.code, 0, show(listed));
+    assert.match(listed.stdout, new RegExp(`│ ${collector}\\s+│ day\\s+│ false\\s+│ on\\s+│`));
+    const stopped = await psc(
+      'collectors',
+      'stop',
+      name,
+      'booth-pages',
+      '--reason',
+      'source closed',
+    );
+    assert.equal(stopped.code, 0, show(stopped));
+    assert.match(stopped.stdout, /schedule:\s+stopped\n/);
+    // By the platform's id as well as its name.
+    const { body: platform } = await pscJson<{ id: string }>('platforms', 'show', name);
+    const shown = await psc('collectors', 'show', platform.id, 'booth-pages');
+    assert.equal(shown.code, 0, show(shown));
+    assert.match(shown.stdout, new RegExp(`collector:\\s+${collector}\n`));
+    assert.match(shown.stdout, /stopped because:\s+source closed\n/);
+    assert.match(shown.stdout, new RegExp(`last run:\\s+${jobId} succeeded`));
+    const started = await pscJson<{ enabled: boolean; stoppedReason: string | null }>(
+      'collectors',
+      'start',
+      name,
+      'booth-pages',
+    );
+    assert.deepEqual([started.body.enabled, started.body.stoppedReason], [true, null]);
+    const none = await psc('collectors', 'show', name, 'no-such');
+    assert.equal(none.code, 1, show(none));
+  });
+
+  it('when a service parked an outbox message it could not publish, then `psc outbox` lists it with the reason', async () => {
+    // What the relay leaves after a message's tries (message-bounds.e2e.test.ts parks one for
+    // real, which takes up to a minute): one row in the scheduler's parking table.
+    const db = new pg.Client({ connectionString: setup.system.env.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(
+        `insert into ${SERVICE_SCHEMAS.scheduler}.outbox_parked
+           (seq, exchange, routing_key, body, reason, attempts, created_at)
+         values (424242, 'psc.jobs', 'job.run', $1, 'no queue is bound to job.run', 10, now())`,
+        [{ id: 'c5b0a4ee-6f43-4a39-9d0e-1c2b3a4d5e6f', type: 'job.run', payload: {} }],
+      );
+    } finally {
+      await db.end();
+    }
+    const table = await psc('outbox');
+    assert.equal(table.code, 0, show(table));
+    assert.match(
+      table.stdout,
+      /│ scheduler\s+│ 424242\s+│ job\.run\s+│ job\.run\s+│ c5b0a4ee-6f43-4a39-9d0e-1c2b3a4d5e6f\s+│ no queue is bound to job\.run\s+│ 10\s+│/,
+    );
+    const json = await pscJson<{
+      items: { seq: string; service: string }[];
+      unavailable: string[];
+    }>('outbox', '-n', '1');
+    assert.deepEqual(json.body.unavailable, []);
+    assert.ok(json.body.items.some((m) => m.seq === '424242' && m.service === 'scheduler'));
+    const wrong = await psc('outbox', '-n', '0');
+    assert.equal(wrong.code, 2, show(wrong));
   });
 });

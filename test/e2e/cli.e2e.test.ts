@@ -215,6 +215,8 @@ describe('psc, the command line: platforms, sync progress and exit codes', () =>
       XDG_CONFIG_HOME: home,
     });
     assert.equal(good.code, 0, show(good));
+    // The key's role says which commands it may run.
+    assert.match(good.stdout, /^Logged in to \S+ as key [0-9a-f-]{36} \(admin\); kept in /);
     const file = join(home, 'psc', 'config.json');
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
