@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   EXCHANGES,
+  QUEUE_SPECS,
   backfillCancel,
   backfillCreate,
   backfillGet,
@@ -13,11 +14,17 @@ import {
   type MessageDefinition,
   type PayloadOf,
 } from '@psc/contracts';
-import { baseTopology, createEnvelope, createPublisher, type Publisher } from '@psc/messaging';
+import {
+  baseTopology,
+  createConsumer,
+  createEnvelope,
+  createPublisher,
+  type Publisher,
+} from '@psc/messaging';
 import { AppError } from '@psc/core';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
-import { platformSummary } from './support.ts';
+import { logger, platformSummary } from './support.ts';
 
 interface JobRow {
   id: string;
@@ -56,11 +63,11 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
       .where({ backfill_id: backfillId })
       .orderBy('scheduled_for')
       .select<JobRow[]>('id', 'run', 'status', 'params', 'trigger');
-  const succeed = async (jobs: JobRow[]) => {
+  const succeed = async (jobs: Pick<JobRow, 'id' | 'run'>[]) => {
     const at = clock.now().toISOString();
-    for (const j of jobs) {
-      await send(jobStarted, { jobId: j.id, run: 1, attempt: 1, at, workerId: 'w' });
-      await send(jobSucceeded, { jobId: j.id, run: 1, attempt: 1, at, stats });
+    for (const { id: jobId, run } of jobs) {
+      await send(jobStarted, { jobId, run, attempt: 1, at, workerId: 'w' });
+      await send(jobSucceeded, { jobId, run, attempt: 1, at, stats });
     }
     await waitFor(
       async () => {
@@ -206,6 +213,63 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
     );
   });
 
+  it('when a backfill runs again days that failed, then their runs count toward its maxConcurrent, and the earlier backfill’s status follows them', async () => {
+    const first = await request({ from: '2029-09-01', to: '2029-09-04', maxConcurrent: 4 });
+    await s.step(1_000);
+    await s.step(1_000);
+    const days = await rows(first.id);
+    assert.equal(days.length, 4);
+    const at = clock.now().toISOString();
+    const error = { message: 'platform answered HTTP 500', class: 'upstream_status' };
+    for (const job of days) {
+      await send(jobStarted, { jobId: job.id, run: 1, attempt: 1, at, workerId: 'w' });
+      await send(jobFailed, { jobId: job.id, run: 1, attempt: 1, at, error, outcome: 'failed' });
+    }
+    await waitFor(
+      async () => (await s.rpc.call(backfillGet, { id: first.id })).status === 'failed',
+      { message: 'the first backfill failed' },
+    );
+    const status = async (id: string) => {
+      const { status, progress } = await s.rpc.call(backfillGet, { id });
+      return { status, queued: progress.queued, failed: progress.failed };
+    };
+
+    const second = await request({ from: '2029-09-01', to: '2029-09-04', maxConcurrent: 2 });
+    const reran: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      await s.step(1_000);
+      await s.step(1_000);
+      await s.step(1_000);
+      const open = (await rows(second.id)).filter((j) => j.status === 'queued');
+      assert.deepEqual(
+        open.map((j) => [j.run, j.trigger]),
+        [
+          [2, 'backfill'],
+          [2, 'backfill'],
+        ],
+        `round ${round}: two reruns open, no more`,
+      );
+      reran.push(...open.map((j) => j.id));
+      // The first backfill's days run again: it is running again, and counts them as queued.
+      assert.deepEqual(await status(first.id), {
+        status: 'running',
+        queued: 2,
+        failed: round === 0 ? 2 : 0,
+      });
+      await succeed(open);
+    }
+    assert.deepEqual(
+      reran,
+      days.map((j) => j.id),
+      'each failed day, in step order, once',
+    );
+    for (const id of [second.id, first.id]) {
+      await waitFor(async () => (await status(id)).status === 'succeeded', {
+        message: `backfill ${id} succeeded with its days`,
+      });
+    }
+  });
+
   it('when a collect backfill gives no value for a param its resource needs, then it is refused (422) naming the param, and nothing is stored', async () => {
     const before = await s.knex.withSchema('scheduler').table('backfills').count({ n: '*' });
     await assert.rejects(
@@ -220,25 +284,78 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
     assert.deepEqual(after, before, 'no backfill stored');
   });
 
-  it('when a backfill is cancelled, then its queued runs are cancelled, no further day starts, and it stays cancelled', async () => {
-    const created = await request({ from: '2029-12-01', to: '2029-12-10', maxConcurrent: 3 });
-    await s.step(1_000);
-    await s.step(1_000);
-    assert.equal((await rows(created.id)).length, 3);
+  it('when a backfill is cancelled, then its queued runs are cancelled, its running one is asked to stop and ends cancelled when the worker says so, no further day starts, and it stays cancelled', async () => {
+    const cancellations: { jobId: string; run: number; reason?: string | undefined }[] = [];
+    const consumer = createConsumer({
+      broker: s.mq.broker,
+      queue: QUEUE_SPECS.collectorCancellations,
+      logger,
+      handler: (message) => {
+        cancellations.push(message.payload);
+        return Promise.resolve();
+      },
+    });
+    await consumer.start();
+    try {
+      const created = await request({ from: '2029-12-01', to: '2029-12-10', maxConcurrent: 3 });
+      await s.step(1_000);
+      await s.step(1_000);
+      const started = await rows(created.id);
+      assert.equal(started.length, 3);
+      const running = started[0]!;
+      const at = clock.now().toISOString();
+      await send(jobStarted, { jobId: running.id, run: 1, attempt: 1, at, workerId: 'w' });
+      await waitFor(
+        async () =>
+          ((await s.jobs().where({ id: running.id }).first()) as JobRow).status === 'running',
+        { message: 'the first day running' },
+      );
 
-    const cancelled = await s.rpc.call(backfillCancel, { id: created.id, reason: 'wrong range' });
-    assert.equal(cancelled.status, 'cancelled');
-    assert.equal(cancelled.cancelReason, 'wrong range');
-    // Three queued runs cancelled, and the seven days that never got a run with them.
-    assert.deepEqual([cancelled.progress.cancelled, cancelled.progress.pending], [10, 0]);
-    await s.step(1_000);
-    await s.step(1_000);
-    assert.equal((await rows(created.id)).length, 3, 'no day started after the cancel');
-    const audit = await s.knex
-      .withSchema('scheduler')
-      .table('audit')
-      .where({ target: `backfill:${created.id}`, action: 'backfill.cancel' });
-    assert.equal(audit.length, 1);
+      const cancelled = await s.rpc.call(backfillCancel, { id: created.id, reason: 'wrong range' });
+      assert.equal(cancelled.status, 'cancelled');
+      assert.equal(cancelled.cancelReason, 'wrong range');
+      // Two queued runs cancelled, and the seven days that never got a run with them; the
+      // running one goes on until its worker stops it.
+      assert.deepEqual(
+        [cancelled.progress.cancelled, cancelled.progress.running, cancelled.progress.pending],
+        [9, 1, 0],
+      );
+      await waitFor(
+        () =>
+          started.every((j) =>
+            cancellations.some(
+              (c) => c.jobId === j.id && c.run === 1 && c.reason === 'wrong range',
+            ),
+          ),
+        { message: 'job.cancel-requested for the running run and each queued one' },
+      );
+      await send(jobFailed, {
+        jobId: running.id,
+        run: 1,
+        attempt: 1,
+        at: clock.now().toISOString(),
+        error: { message: 'cancelled: wrong range', class: 'cancelled' },
+        outcome: 'cancelled',
+      });
+      await waitFor(
+        async () => (await s.rpc.call(backfillGet, { id: created.id })).progress.cancelled === 10,
+        { message: 'the stopped run counted cancelled' },
+      );
+      await s.step(1_000);
+      await s.step(1_000);
+      assert.deepEqual(
+        (await rows(created.id)).map((j) => j.status),
+        ['cancelled', 'cancelled', 'cancelled'],
+        'no day started after the cancel',
+      );
+      const audit = await s.knex
+        .withSchema('scheduler')
+        .table('audit')
+        .where({ target: `backfill:${created.id}`, action: 'backfill.cancel' });
+      assert.equal(audit.length, 1);
+    } finally {
+      await consumer.stop();
+    }
   });
 
   it('when the scheduler is paused, then a backfill waits, and goes on after resume', async () => {
