@@ -72,6 +72,7 @@ export const backfill = z.object({
   }),
   cancelReason: z.string().nullable(),
   createdAt: z.iso.datetime(),
+  /** When it ended: when it was cancelled, else when its last run ended; null while running. */
   finishedAt: z.iso.datetime().nullable(),
 });
 export type Backfill = z.infer<typeof backfill>;

@@ -121,6 +121,11 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
     const done = await s.rpc.call(backfillGet, { id: created.id });
     assert.equal(done.status, 'succeeded');
     assert.equal(done.progress.succeeded, 5);
+    const [last] = await s
+      .jobs()
+      .where({ backfill_id: created.id })
+      .max<{ at: Date }[]>('finished_at as at');
+    assert.equal(done.finishedAt, last!.at.toISOString(), 'it ended with its last run');
 
     const again = await request({ from: '2030-01-03', to: '2030-01-06' });
     await s.step(1_000);

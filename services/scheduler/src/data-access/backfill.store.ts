@@ -92,9 +92,16 @@ export function createBackfillStore(deps: {
     return again.map((e) => e.job);
   }
 
-  /** Where each step's run stands, per backfill, in step order. */
-  async function stepStates(ids: string[]): Promise<Map<string, StepState[]>> {
-    const out = new Map<string, StepState[]>(ids.map((id) => [id, []]));
+  /**
+   * Where each step's run stands, per backfill, in step order, and when the last of its runs
+   * ended (what a finished backfill reports as its end).
+   */
+  async function stepStates(
+    ids: string[],
+  ): Promise<Map<string, { states: StepState[]; lastEndedAt: Date | null }>> {
+    const out = new Map(
+      ids.map((id) => [id, { states: [] as StepState[], lastEndedAt: null as Date | null }]),
+    );
     if (ids.length === 0) return out;
     const rows = await knex
       .withSchema(SCHEMA)
@@ -102,18 +109,31 @@ export function createBackfillStore(deps: {
       .leftJoin('jobs as j', 'j.id', 's.job_id')
       .whereIn('s.backfill_id', ids)
       .orderBy(['s.backfill_id', 's.step_index'])
-      .select<{ backfill_id: string; job_id: string | null; status: Job['status'] | null }[]>(
-        's.backfill_id',
-        's.job_id',
-        'j.status',
-      );
-    for (const r of rows)
-      out.get(r.backfill_id)?.push(r.job_id === null ? null : (r.status ?? 'purged'));
+      .select<
+        {
+          backfill_id: string;
+          job_id: string | null;
+          status: Job['status'] | null;
+          finished_at: Date | null;
+        }[]
+      >('s.backfill_id', 's.job_id', 'j.status', 'j.finished_at');
+    for (const r of rows) {
+      const backfill = out.get(r.backfill_id);
+      if (!backfill) continue;
+      backfill.states.push(r.job_id === null ? null : (r.status ?? 'purged'));
+      if (r.finished_at && (!backfill.lastEndedAt || r.finished_at > backfill.lastEndedAt))
+        backfill.lastEndedAt = r.finished_at;
+    }
     return out;
   }
 
-  function toBackfill(row: BackfillRow, states: StepState[]): Backfill {
+  function toBackfill(
+    row: BackfillRow,
+    { states, lastEndedAt }: { states: StepState[]; lastEndedAt: Date | null },
+  ): Backfill {
     const { status, progress } = backfillProgress(states, row.cancelled_at !== null);
+    // A cancel ends it when asked; otherwise it ended with its last run.
+    const endedAt = row.cancelled_at ?? lastEndedAt;
     return {
       id: row.id,
       platformId: row.platform_id,
@@ -130,13 +150,13 @@ export function createBackfillStore(deps: {
       progress,
       cancelReason: row.cancel_reason,
       createdAt: row.created_at.toISOString(),
-      finishedAt: status === 'running' ? null : (row.cancelled_at?.toISOString() ?? null),
+      finishedAt: status === 'running' ? null : (endedAt?.toISOString() ?? null),
     };
   }
 
   async function read(rows: BackfillRow[]): Promise<Backfill[]> {
     const states = await stepStates(rows.map((r) => r.id));
-    return rows.map((r) => toBackfill(r, states.get(r.id) ?? []));
+    return rows.map((r) => toBackfill(r, states.get(r.id) ?? { states: [], lastEndedAt: null }));
   }
 
   return {
