@@ -2,15 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { Knex } from 'knex';
-import { systemClock } from '@psc/core';
-import { openDatabase } from '@psc/db';
-import { createBroker, type Broker } from '@psc/messaging';
-import { createLogger, createMetrics } from '@psc/telemetry';
-import { createIsolatedEnv, type IsolatedEnv } from '@psc/testing';
-import { createApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { SCHEMA, migrations } from '../migrations/index.ts';
+import { startGatewayInProcess, type InProcessGateway } from './in-process.ts';
 
 interface OperationDoc {
   operationId?: string;
@@ -26,10 +18,7 @@ interface Document {
 }
 
 describe('gateway OpenAPI document', () => {
-  let env: IsolatedEnv;
-  let knex: Knex;
-  let broker: Broker;
-  let app: ReturnType<typeof createApp>;
+  let gateway: InProcessGateway;
   let url: string;
   let doc: Document;
   const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
@@ -42,39 +31,19 @@ describe('gateway OpenAPI document', () => {
     );
 
   before(async () => {
-    env = await createIsolatedEnv({ name: 'gateway-openapi' });
-    knex = await openDatabase({ url: env.databaseUrl, schema: SCHEMA, migrations });
-    const logger = createLogger({ service: 'gateway', level: 'silent' });
-    broker = createBroker({ url: env.amqpUrl, connectionName: 'gateway', logger });
-    app = createApp({
-      config: loadConfig({
-        AMQP_URL: env.amqpUrl,
-        DATABASE_URL: env.databaseUrl,
-        HTTP_PORT: '0',
-        PSC_ADMIN_API_KEY: adminKey,
-      }),
-      logger,
-      broker,
-      registry: createMetrics({ service: 'gateway' }).registry,
-      knex,
-      clock: systemClock,
-      replicaId: 'openapi',
-    });
-    ({ url } = await app.start());
+    gateway = await startGatewayInProcess({ name: 'openapi', adminKey });
+    ({ url } = gateway);
     const res = await fetch(`${url}/openapi.json`);
     assert.equal(res.status, 200);
     doc = (await res.json()) as Document;
   });
 
   after(async () => {
-    await app?.stop();
-    await broker?.close();
-    await knex?.destroy();
-    await env?.cleanup();
+    await gateway?.stop();
   });
 
   it('when the routers are compared with the document, then every route served is documented and every documented operation is served', () => {
-    const served = app
+    const served = gateway.app
       .routes()
       .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`)
       .sort();

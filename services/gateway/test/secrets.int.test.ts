@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Knex } from 'knex';
-import { systemClock } from '@psc/core';
-import { openDatabase } from '@psc/db';
-import { createBroker, type Broker } from '@psc/messaging';
-import { createLogger, createMetrics } from '@psc/telemetry';
-import { createIsolatedEnv, waitFor, type IsolatedEnv } from '@psc/testing';
-import { createApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { SCHEMA, migrations } from '../migrations/index.ts';
+import { createLogger } from '@psc/telemetry';
+import { waitFor } from '@psc/testing';
+import { SCHEMA } from '../migrations/index.ts';
+import { startGatewayInProcess, type InProcessGateway } from './in-process.ts';
 
 const secret = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
 
@@ -18,48 +13,29 @@ const pieces = (key: string, length = 12): string[] =>
   Array.from({ length: key.length - length + 1 }, (_, i) => key.slice(i, i + length));
 
 describe('gateway secrets: API keys at rest, the request log', () => {
-  let env: IsolatedEnv;
-  let knex: Knex;
-  let broker: Broker;
-  let app: ReturnType<typeof createApp>;
+  let gateway: InProcessGateway;
   let url: string;
   const adminKey = `psc_admin_${randomBytes(16).toString('hex')}`;
   const lines: string[] = [];
 
   before(async () => {
-    env = await createIsolatedEnv({ name: 'gateway-secrets' });
-    knex = await openDatabase({ url: env.databaseUrl, schema: SCHEMA, migrations });
-    // Every level: a secret must stay out of any line, not only the request log's.
-    const logger = createLogger({
-      service: 'gateway',
-      level: 'trace',
-      destination: { write: (line: string) => void lines.push(line) },
-    });
-    broker = createBroker({ url: env.amqpUrl, connectionName: 'gateway', logger });
-    app = createApp({
-      config: loadConfig({
-        AMQP_URL: env.amqpUrl,
-        DATABASE_URL: env.databaseUrl,
-        HTTP_PORT: '0',
-        PSC_ADMIN_API_KEY: adminKey,
-        // The tests send many keys that open nothing; none of them is a guessing client.
-        PSC_AUTH_FAILURES_PER_MINUTE: '1000',
+    gateway = await startGatewayInProcess({
+      name: 'gateway-secrets',
+      adminKey,
+      // The tests send many keys that open nothing; none of them is a guessing client.
+      env: { PSC_AUTH_FAILURES_PER_MINUTE: '1000' },
+      // Every level: a secret must stay out of any line, not only the request log's.
+      logger: createLogger({
+        service: 'gateway',
+        level: 'trace',
+        destination: { write: (line: string) => void lines.push(line) },
       }),
-      logger,
-      broker,
-      registry: createMetrics({ service: 'gateway' }).registry,
-      knex,
-      clock: systemClock,
-      replicaId: 'gateway-secrets',
     });
-    ({ url } = await app.start());
+    ({ url } = gateway);
   });
 
   after(async () => {
-    await app?.stop();
-    await broker?.close();
-    await knex?.destroy();
-    await env?.cleanup();
+    await gateway?.stop();
   });
 
   const call = async (
@@ -103,14 +79,15 @@ describe('gateway secrets: API keys at rest, the request log', () => {
     });
     assert.equal(revoked.status, 204);
 
-    const tables = await knex('information_schema.tables')
+    const tables = await gateway
+      .knex('information_schema.tables')
       .where({ table_schema: SCHEMA, table_type: 'BASE TABLE' })
       .pluck<string[]>('table_name');
     assert.ok(tables.includes('api_keys') && tables.includes('audit_log'), tables.join());
     const found: string[] = [];
     for (const table of tables) {
       // The whole row as text: every column, whatever its type.
-      const { rows } = await knex.raw<{ rows: { row: string }[] }>(
+      const { rows } = await gateway.knex.raw<{ rows: { row: string }[] }>(
         'select t::text as row from ??.?? t',
         [SCHEMA, table],
       );
@@ -125,7 +102,7 @@ describe('gateway secrets: API keys at rest, the request log', () => {
 
     // What is stored identifies a key only through its hash: each value of a dump, sent as a
     // key, is refused, while the key it was made from works.
-    const stored = await knex.withSchema(SCHEMA).table('api_keys').whereNull('revoked_at');
+    const stored = await gateway.knex.withSchema(SCHEMA).table('api_keys').whereNull('revoked_at');
     const hashes = keys.map((k) => createHash('sha256').update(k).digest('hex'));
     assert.equal(stored.length, 3);
     for (const row of stored as Record<string, unknown>[]) {
