@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  EXCHANGES,
   QUEUE_SPECS,
   backfillCancel,
   backfillCreate,
@@ -11,20 +10,11 @@ import {
   jobStarted,
   jobSucceeded,
   schedulerControl,
-  type MessageDefinition,
-  type PayloadOf,
 } from '@psc/contracts';
-import {
-  baseTopology,
-  createConsumer,
-  createEnvelope,
-  createPublisher,
-  type Publisher,
-} from '@psc/messaging';
 import { AppError } from '@psc/core';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
-import { logger, platformSummary } from './support.ts';
+import { platformSummary } from './support.ts';
 
 interface JobRow {
   id: string;
@@ -42,21 +32,17 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
     resources: [{ name: 'races', tasks: ['collect'], params: ['date'] }],
   });
   let s: Awaited<ReturnType<typeof startInProcess>>;
-  let publisher: Publisher;
 
   before(async () => {
     s = await startInProcess('scheduler-backfill', clock);
-    publisher = createPublisher({ broker: s.mq.broker, topology: baseTopology, appId: 'test' });
     await s.mq.announce(platform);
     await s.waitForPlatform(platform.id);
   });
   after(async () => {
-    await publisher?.close();
     await s?.stop();
   });
 
-  const send = <M extends MessageDefinition>(def: M, payload: PayloadOf<M>) =>
-    publisher.publish(EXCHANGES.events, def.type, createEnvelope(def, payload));
+  const send: typeof s.mq.publish = (def, payload) => s.mq.publish(def, payload);
   const rows = (backfillId: string) =>
     s
       .jobs()
@@ -290,17 +276,9 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
   });
 
   it('when a backfill is cancelled, then its queued runs are cancelled, its running one is asked to stop and ends cancelled when the worker says so, no further day starts, and it stays cancelled', async () => {
-    const cancellations: { jobId: string; run: number; reason?: string | undefined }[] = [];
-    const consumer = createConsumer({
-      broker: s.mq.broker,
-      queue: QUEUE_SPECS.collectorCancellations,
-      logger,
-      handler: (message) => {
-        cancellations.push(message.payload);
-        return Promise.resolve();
-      },
-    });
-    await consumer.start();
+    const { received: cancellations, stop: stopCapture } = await s.mq.captureCancellations(
+      QUEUE_SPECS.collectorCancellations,
+    );
     try {
       const created = await request({ from: '2029-12-01', to: '2029-12-10', maxConcurrent: 3 });
       await s.step(1_000);
@@ -359,7 +337,7 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
         .where({ target: `backfill:${created.id}`, action: 'backfill.cancel' });
       assert.equal(audit.length, 1);
     } finally {
-      await consumer.stop();
+      await stopCapture();
     }
   });
 

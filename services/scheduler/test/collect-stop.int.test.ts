@@ -8,16 +8,10 @@ import {
   type Platform,
 } from '@psc/contracts';
 import { AppError } from '@psc/core';
-import { createConsumer, type RpcServer } from '@psc/messaging';
+import { type RpcServer } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
-import {
-  logger,
-  platformSummary,
-  registryPlatform,
-  runNow,
-  startStandInRegistry,
-} from './support.ts';
+import { platformSummary, registryPlatform, runNow, startStandInRegistry } from './support.ts';
 
 interface JobRow {
   id: string;
@@ -164,17 +158,9 @@ describe(
         taskType: 'collect',
         params: { date: '2030-01-01' },
       });
-      const cancellations: { jobId: string; reason?: string | undefined }[] = [];
-      const consumer = createConsumer({
-        broker: s.mq.broker,
-        queue: QUEUE_SPECS.collectorCancellations,
-        logger,
-        handler: (message) => {
-          cancellations.push(message.payload);
-          return Promise.resolve();
-        },
-      });
-      await consumer.start();
+      const { received: cancellations, stop: stopCapture } = await s.mq.captureCancellations(
+        QUEUE_SPECS.collectorCancellations,
+      );
       try {
         const queuedBefore = (await jobsOf(p.id, 'races')).filter(
           (j) => j.trigger === 'schedule' && j.status === 'queued',
@@ -239,7 +225,7 @@ describe(
         assert.equal(later.length, races.length + 1, 'no new scheduled run');
         assert.equal(later.find((j) => j.id === once.jobs[0]!.id)?.status, 'queued');
       } finally {
-        await consumer.stop();
+        await stopCapture();
       }
     });
 

@@ -19,11 +19,10 @@ import {
   jobStarted,
   jobSucceeded,
   type Job,
-  type MessageDefinition,
   type PayloadOf,
   type TaskType,
 } from '@psc/contracts';
-import { baseTopology, createEnvelope, createPublisher, type Publisher } from '@psc/messaging';
+import { createEnvelope } from '@psc/messaging';
 import { AppError } from '@psc/core';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
@@ -45,24 +44,20 @@ describe('job ledger: batched reports, dead-letter queue and replay', { timeout:
     resources: Array.from({ length: 1_000 }, (_, i) => ({ name: `r${i}`, tasks: ['sync'] })),
   });
   let s: Awaited<ReturnType<typeof startInProcess>>;
-  let publisher: Publisher;
 
   before(async () => {
     s = await startInProcess('scheduler-ledger', clock);
-    publisher = createPublisher({ broker: s.mq.broker, topology: baseTopology, appId: 'test' });
     await s.mq.announce(platform);
     await s.mq.announce(many);
     await s.waitForPlatform(platform.id);
     await s.waitForPlatform(many.id);
   });
   after(async () => {
-    await publisher?.close();
     await s?.stop();
   });
 
   /** Publishes a report as a worker would. */
-  const send = <M extends MessageDefinition>(def: M, payload: PayloadOf<M>) =>
-    publisher.publish(EXCHANGES.events, def.type, createEnvelope(def, payload));
+  const send: typeof s.mq.publish = (def, payload) => s.mq.publish(def, payload);
   const at = () => clock.advance(1_000).toISOString();
   const until = (id: string, test: (job: Job) => boolean, message: string) =>
     waitFor(

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  EXCHANGES,
   jobRunNow,
   jobStarted,
   jobSucceeded,
   schedulerControl,
   schedulerStatusGet,
 } from '@psc/contracts';
-import { createEnvelope, createPublisher, baseTopology } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { CANCEL_BATCH } from '../src/domain/cancellation.ts';
 import { manualClock, startInProcess } from './in-process.ts';
@@ -74,28 +72,15 @@ describe('scheduler.control: pause and resume', { timeout: 90_000 }, () => {
 
     // A job already queued runs to the end while the scheduler is paused.
     const inFlight = before[0]!;
-    const publisher = createPublisher({
-      broker: s.mq.broker,
-      topology: baseTopology,
-      appId: 'worker',
-    });
     const at = new Date().toISOString();
-    await publisher.publish(
-      EXCHANGES.events,
-      jobStarted.type,
-      createEnvelope(jobStarted, { jobId: inFlight.id, run: 1, attempt: 1, at, workerId: 'w1' }),
-    );
-    await publisher.publish(
-      EXCHANGES.events,
-      jobSucceeded.type,
-      createEnvelope(jobSucceeded, {
-        jobId: inFlight.id,
-        run: 1,
-        attempt: 1,
-        at,
-        stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0 },
-      }),
-    );
+    await s.mq.publish(jobStarted, { jobId: inFlight.id, run: 1, attempt: 1, at, workerId: 'w1' });
+    await s.mq.publish(jobSucceeded, {
+      jobId: inFlight.id,
+      run: 1,
+      attempt: 1,
+      at,
+      stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0 },
+    });
     for (let i = 0; i < 10; i++) await s.step(1_000);
     assert.equal(((await s.jobs()) as JobRow[]).length, 6, 'nothing emitted for 10 s of pause');
     await waitFor(
@@ -126,7 +111,6 @@ describe('scheduler.control: pause and resume', { timeout: 90_000 }, () => {
       assert.equal(after.length, 3, 'on-time runs continue from the resume on');
       assert.equal(new Set(mine.map((r) => r.scheduled_for.getTime())).size, mine.length);
     }
-    await publisher.close();
   });
 
   it('when stopped with a reason, then queued jobs are cancelled and nothing new is emitted', async () => {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
-  EXCHANGES,
   jobFailed,
   jobGet,
   jobStarted,
@@ -11,7 +10,6 @@ import {
   platformSyncStatusGet,
   schedulerStatusGet,
 } from '@psc/contracts';
-import { baseTopology, createEnvelope, createPublisher } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
 import { platformSummary } from './support.ts';
@@ -158,32 +156,19 @@ describe('scheduler tick: jitter, retention purge and auto-pause', { timeout: 12
       { message: 'four runs of the flaky schedule', intervalMs: 100 },
     );
 
-    const publisher = createPublisher({
-      broker: s.mq.broker,
-      topology: baseTopology,
-      appId: 'worker',
-    });
     const at = () => new Date().toISOString();
     const start = (id: string, attempt = 1) =>
-      publisher.publish(
-        EXCHANGES.events,
-        jobStarted.type,
-        createEnvelope(jobStarted, { jobId: id, run: 1, attempt, at: at(), workerId: 'w1' }),
-      );
+      s.mq.publish(jobStarted, { jobId: id, run: 1, attempt, at: at(), workerId: 'w1' });
     const fail = async (id: string, outcome: 'failed' | 'dead' | 'retrying', attempt = 1) => {
       await start(id, attempt);
-      await publisher.publish(
-        EXCHANGES.events,
-        jobFailed.type,
-        createEnvelope(jobFailed, {
-          jobId: id,
-          run: 1,
-          attempt,
-          at: at(),
-          outcome,
-          error: { message: 'HTTP 500 from the platform', class: 'HttpError' },
-        }),
-      );
+      await s.mq.publish(jobFailed, {
+        jobId: id,
+        run: 1,
+        attempt,
+        at: at(),
+        outcome,
+        error: { message: 'HTTP 500 from the platform', class: 'HttpError' },
+      });
     };
     const statusOf = async (id: string) =>
       ((await s.jobs().where({ id }).first()) as JobRow).status;
@@ -200,17 +185,13 @@ describe('scheduler tick: jitter, retention purge and auto-pause', { timeout: 12
       message: 'first failure counted',
     });
     await start(runs[1]!.id);
-    await publisher.publish(
-      EXCHANGES.events,
-      jobSucceeded.type,
-      createEnvelope(jobSucceeded, {
-        jobId: runs[1]!.id,
-        run: 1,
-        attempt: 1,
-        at: at(),
-        stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0 },
-      }),
-    );
+    await s.mq.publish(jobSucceeded, {
+      jobId: runs[1]!.id,
+      run: 1,
+      attempt: 1,
+      at: at(),
+      stats: { fetched: 1, inserted: 1, updated: 0, unchanged: 0 },
+    });
     await waitFor(async () => (await statusOf(runs[1]!.id)) === 'succeeded', {
       message: 'success applied',
     });
@@ -264,6 +245,5 @@ describe('scheduler tick: jitter, retention purge and auto-pause', { timeout: 12
     assert.equal(started.pausedReason, null);
     await s.step(1_000);
     assert.ok((await emitted(flaky.id)) > 0, 'runs again after start');
-    await publisher.close();
   });
 });

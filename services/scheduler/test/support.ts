@@ -13,6 +13,8 @@ import {
   platformDeleted,
   platformRegistered,
   type JobRun,
+  type MessageDefinition,
+  type PayloadOf,
   platform as platformSchema,
   type Platform,
   type PlatformSummary,
@@ -193,22 +195,36 @@ export function testBroker(env: IsolatedEnv) {
   const broker: Broker = createBroker({ url: env.amqpUrl, connectionName: 'test', logger });
   const publisher = createPublisher({ broker, topology: baseTopology, appId: 'test' });
   const consumers: Consumer[] = [];
+  /** An event on `psc.events` as its owner publishes it: a worker's job report, a platform change. */
+  const publish = <M extends MessageDefinition>(def: M, payload: PayloadOf<M>) =>
+    publisher.publish(EXCHANGES.events, def.type, createEnvelope(def, payload));
   return {
     broker,
+    publish,
     async announce(platform: PlatformSummary): Promise<void> {
-      await publisher.publish(
-        EXCHANGES.events,
-        platformRegistered.type,
-        createEnvelope(platformRegistered, { platform }),
-      );
+      await publish(platformRegistered, { platform });
     },
     /** Announces a platform's deletion as the registry would. */
     async retire(platformId: string, version: number): Promise<void> {
-      await publisher.publish(
-        EXCHANGES.events,
-        platformDeleted.type,
-        createEnvelope(platformDeleted, { platformId, version }),
-      );
+      await publish(platformDeleted, { platformId, version });
+    },
+    /** The cancellations the scheduler sends a worker service, as they arrive. */
+    async captureCancellations(
+      queue: typeof QUEUE_SPECS.syncWorkerCancellations | typeof QUEUE_SPECS.collectorCancellations,
+    ) {
+      const received: { jobId: string; run: number; reason?: string | undefined }[] = [];
+      const consumer = createConsumer({
+        broker,
+        queue,
+        logger,
+        handler: (message) => {
+          received.push(message.payload);
+          return Promise.resolve();
+        },
+      });
+      await consumer.start();
+      consumers.push(consumer);
+      return { received, stop: () => consumer.stop() };
     },
     /** Consumes a job queue (standing in for the workers); returns what arrived. */
     async consumeJobs(

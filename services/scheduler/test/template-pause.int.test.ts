@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  EXCHANGES,
   platformSyncControl,
   platformUpdated,
   scheduleList,
   type PlatformSummary,
 } from '@psc/contracts';
-import { baseTopology, createEnvelope, createPublisher, type Publisher } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { manualClock, startInProcess } from './in-process.ts';
 import { platformSummary } from './support.ts';
@@ -41,16 +39,13 @@ describe('a schedule whose params template cannot be filled', { timeout: 60_000 
     ],
   });
   let s: Awaited<ReturnType<typeof startInProcess>>;
-  let publisher: Publisher;
 
   before(async () => {
     s = await startInProcess('scheduler-template-pause', clock);
-    publisher = createPublisher({ broker: s.mq.broker, topology: baseTopology, appId: 'test' });
     await s.mq.announce(platform);
     await s.waitForPlatform(platform.id);
   });
   after(async () => {
-    await publisher?.close();
     await s?.stop();
   });
 
@@ -96,11 +91,7 @@ describe('a schedule whose params template cannot be filled', { timeout: 60_000 
         r.name === 'races' ? { ...r, schedule: collect({ date: '{{date:yyyyMMdd}}' }) } : r,
       ),
     };
-    await publisher.publish(
-      EXCHANGES.events,
-      platformUpdated.type,
-      createEnvelope(platformUpdated, { platform: mended }),
-    );
+    await s.mq.publish(platformUpdated, { platform: mended });
     await waitFor(
       async () =>
         (
