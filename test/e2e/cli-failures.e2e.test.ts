@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
-import type { RequestListener, Server } from 'node:http';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { boothSample, waitFor } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
-import { runPsc, serve, show, startPsc, useCliSetup } from '../support/psc.ts';
+import { runPsc, show, startPsc, useCliSetup, useStandIns } from '../support/psc.ts';
 
 describe('psc when things go wrong: one clear line, a documented exit code', () => {
   const setup = useCliSetup('cli-failures');
   const { psc, addPlatform } = setup;
-  const servers: Server[] = [];
-  after(() => {
-    for (const server of servers) server.close();
-  });
-  const standIn = async (handler: RequestListener) => {
-    const { url, server } = await serve(handler);
-    servers.push(server);
-    return url;
-  };
+  const standIn = useStandIns();
 
   it('when the gateway accepts the connection but never answers, then psc gives up after --request-timeout with exit 3 and says so', async () => {
     const url = await standIn(() => {});

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { RequestListener, Server } from 'node:http';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { boothSample, waitFor } from '@psc/testing';
 import { boothPlatform } from '../support/platforms.ts';
-import { runPsc, serve, show, startPsc, useCliSetup } from '../support/psc.ts';
+import { runPsc, show, startPsc, useCliSetup, useStandIns } from '../support/psc.ts';
 
 type Page<T> = { items: T[]; nextCursor: string | null };
 type Schedule = { resource: string; taskType: string };
@@ -16,15 +15,7 @@ const cursorOf = (stdout: string): string | undefined =>
 describe('psc lists page alike, waits ride out a gateway restart, a cut-off export fails', () => {
   const setup = useCliSetup('cli-lists');
   const { psc, pscJson } = setup;
-  const servers: Server[] = [];
-  after(() => {
-    for (const server of servers) server.close();
-  });
-  const standIn = async (handler: RequestListener) => {
-    const { url, server } = await serve(handler);
-    servers.push(server);
-    return url;
-  };
+  const standIn = useStandIns();
 
   it('when a list is longer than a page, then its table says how to read on, --json has the nextCursor, and --cursor or --all reads the rest', async () => {
     // Three resources synced and validated daily: six schedules, none due during the test.

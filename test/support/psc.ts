@@ -53,11 +53,21 @@ export function runPsc(
   });
 }
 
-/** A loopback server standing in for what PSC_URL may wrongly point at. */
-export async function serve(handler: RequestListener): Promise<{ url: string; server: Server }> {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+/**
+ * Loopback servers standing in for what PSC_URL may point at (a gateway that never answers, a
+ * proxy's page, a stream cut short), closed when the suite ends. Call in a `describe`.
+ */
+export function useStandIns(): (handler: RequestListener) => Promise<string> {
+  const servers: Server[] = [];
+  after(() => {
+    for (const server of servers) server.close();
+  });
+  return async (handler) => {
+    const server = createServer(handler);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
 }
 
 interface Live {
