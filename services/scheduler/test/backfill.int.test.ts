@@ -83,6 +83,23 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
       ...patch,
     });
 
+  /** A backfill of four days from `from` to `to`, all four runs opened at once. */
+  const fourDaysOpen = async (from: string, to: string) => {
+    const first = await request({ from, to, maxConcurrent: 4 });
+    await s.step(1_000);
+    await s.step(1_000);
+    const days = await rows(first.id);
+    assert.equal(days.length, 4);
+    return { first, days };
+  };
+  /** A first run that started and ended without success, as its worker reports it. */
+  const end = async (job: Pick<JobRow, 'id'>, outcome: 'failed' | 'dead' | 'cancelled') => {
+    const at = clock.now().toISOString();
+    const error = { message: 'platform answered HTTP 500', class: 'upstream_status' };
+    await send(jobStarted, { jobId: job.id, run: 1, attempt: 1, at, workerId: 'w' });
+    await send(jobFailed, { jobId: job.id, run: 1, attempt: 1, at, error, outcome });
+  };
+
   it('when five days are backfilled two at a time, then no more than two runs are ever open, each day gets its params, and a second backfill of the same days runs nothing again', async () => {
     const created = await request();
     assert.equal(created.status, 'running');
@@ -130,23 +147,12 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
   });
 
   it('when days of a backfill failed, died or were cancelled, then a second backfill runs each again as its next run with its own params, out of the dead-letter queue, and leaves the day that succeeded alone', async () => {
-    const first = await request({ from: '2029-10-01', to: '2029-10-04', maxConcurrent: 4 });
-    await s.step(1_000);
-    await s.step(1_000);
-    const days = await rows(first.id);
-    assert.equal(days.length, 4);
-    const at = clock.now().toISOString();
-    const error = { message: 'platform answered HTTP 500', class: 'upstream_status' };
+    const { first, days } = await fourDaysOpen('2029-10-01', '2029-10-04');
     const [ok, failed, dead, cancelled] = days as [JobRow, JobRow, JobRow, JobRow];
     await succeed([ok]);
-    for (const [job, outcome] of [
-      [failed, 'failed'],
-      [dead, 'dead'],
-      [cancelled, 'cancelled'],
-    ] as const) {
-      await send(jobStarted, { jobId: job.id, run: 1, attempt: 1, at, workerId: 'w' });
-      await send(jobFailed, { jobId: job.id, run: 1, attempt: 1, at, error, outcome });
-    }
+    await end(failed, 'failed');
+    await end(dead, 'dead');
+    await end(cancelled, 'cancelled');
     const letters = () =>
       s.knex
         .withSchema('scheduler')
@@ -205,17 +211,8 @@ describe('backfills: bounded concurrency, idempotent steps, cancel', { timeout: 
   });
 
   it('when a backfill runs again days that failed, then their runs count toward its maxConcurrent, and the earlier backfill’s status follows them', async () => {
-    const first = await request({ from: '2029-09-01', to: '2029-09-04', maxConcurrent: 4 });
-    await s.step(1_000);
-    await s.step(1_000);
-    const days = await rows(first.id);
-    assert.equal(days.length, 4);
-    const at = clock.now().toISOString();
-    const error = { message: 'platform answered HTTP 500', class: 'upstream_status' };
-    for (const job of days) {
-      await send(jobStarted, { jobId: job.id, run: 1, attempt: 1, at, workerId: 'w' });
-      await send(jobFailed, { jobId: job.id, run: 1, attempt: 1, at, error, outcome: 'failed' });
-    }
+    const { first, days } = await fourDaysOpen('2029-09-01', '2029-09-04');
+    for (const job of days) await end(job, 'failed');
     await waitFor(
       async () => (await s.rpc.call(backfillGet, { id: first.id })).status === 'failed',
       { message: 'the first backfill failed' },
