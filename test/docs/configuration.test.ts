@@ -359,6 +359,8 @@ describe('README.md, Configuration, and .env.example', () => {
       );
       if (spec?.concurrency && /at least the concurrency/.test(row.defaultCell))
         stated.min = spec.concurrency.default;
+      // The scheduler's lease is bounded below by its tick (1000 ms by default): "more than a tick".
+      if (/more than a tick/.test(row.defaultCell)) stated.min = 1_001;
       for (const parser of parsersReading(row.name, SERVICES)) {
         const code =
           stated.unit === 'characters'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonEnv, parseEnv, portEnv } from '@psc/core';
+import { ConfigError, commonEnv, parseEnv, portEnv } from '@psc/core';
 
 const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
 
@@ -11,7 +11,7 @@ const schema = z.object({
   PSC_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   /** How often each replica ticks (leader: emit due runs; others: try to take the lease). */
   PSC_SCHEDULER_TICK_MS: z.coerce.number().int().min(20).max(60_000).default(1_000),
-  /** How long a lease lasts without renewal; default 3 ticks. */
+  /** How long a lease lasts without renewal; default 3 ticks, and always more than one. */
   PSC_SCHEDULER_LEASE_MS: ms(50, 600_000),
   /**
    * How long before a due time the leader at least plans it, so its tick only writes the runs
@@ -43,6 +43,13 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const e = parseEnv(schema, env);
   const tickMs = e.PSC_SCHEDULER_TICK_MS;
   const leaseMs = e.PSC_SCHEDULER_LEASE_MS ?? 3 * tickMs;
+  // The leader renews its lease once a tick: one that runs out first would change hands, and
+  // make every replica plan every schedule again, at each tick.
+  if (leaseMs <= tickMs) {
+    throw new ConfigError(
+      `invalid configuration: PSC_SCHEDULER_LEASE_MS (${leaseMs}) must be more than PSC_SCHEDULER_TICK_MS (${tickMs}): the leader renews its lease once a tick`,
+    );
+  }
   return {
     amqpUrl: e.AMQP_URL,
     databaseUrl: e.DATABASE_URL,
