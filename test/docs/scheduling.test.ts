@@ -5,13 +5,7 @@ import {
   MAX_BACKFILL_STEPS,
   backfillRequest,
 } from '../../libs/contracts/src/index.ts';
-import {
-  citationProblems,
-  missingFiles,
-  readDocument,
-  tableRows,
-  unreadSettings,
-} from './support/doc-claims.ts';
+import { citationTests, readDocument, tableRows } from './support/doc-claims.ts';
 
 const thousands = (n: number) => n.toLocaleString('en-US');
 
@@ -24,14 +18,7 @@ function takesRange(field: 'maxConcurrent' | 'priority', low: number, high: numb
 describe('docs/SCHEDULING.md', () => {
   const document = readDocument('SCHEDULING.md');
 
-  it('when it names the test that checks a promise, then that file exists and holds a test of that name', () => {
-    assert.deepEqual(citationProblems(document, 12), []);
-  });
-
-  it('when it names a source file or a PSC_ setting, then the file exists and a service reads the setting', () => {
-    assert.deepEqual(missingFiles(document), [], 'every file it names exists');
-    assert.deepEqual(unreadSettings(document), []);
-  });
+  citationTests(document, 12);
 
   it('when the backfill table gives a default or a bound, then it is the contract’s', () => {
     const fields = new Map(tableRows(document, '## Backfills').map((r) => [r[0]!, r[1]!]));

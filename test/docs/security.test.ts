@@ -16,13 +16,7 @@ import { loadConfig as gatewayConfig } from '../../services/gateway/src/config.t
 import { loadConfig as registryConfig } from '../../services/platform-registry/src/config.ts';
 import { loadConfig as schedulerConfig } from '../../services/scheduler/src/config.ts';
 import { MAX_KEY_LENGTH } from '../../services/sync-worker/src/domain/mapping.ts';
-import {
-  citationProblems,
-  missingFiles,
-  readDocument,
-  tableRows,
-  unreadSettings,
-} from './support/doc-claims.ts';
+import { citationTests, readDocument, tableRows } from './support/doc-claims.ts';
 
 const KEY = Buffer.alloc(32, 1).toString('base64');
 const WORKER_KEY = Buffer.alloc(32, 2).toString('base64');
@@ -249,18 +243,7 @@ const FIGURES: {
 describe('docs/SECURITY.md', () => {
   const document = readDocument('SECURITY.md');
 
-  it('when it names the test that checks a promise, then that file exists and holds a test of that name', () => {
-    assert.deepEqual(citationProblems(document, 30), []);
-  });
-
-  it('when it names a source file or a PSC_ setting, then the file exists and a service reads the setting', () => {
-    assert.deepEqual(missingFiles(document), [], 'every file it names exists');
-    assert.deepEqual(
-      unreadSettings(document),
-      [],
-      'every PSC_ setting it names is one a service reads',
-    );
-  });
+  citationTests(document, 30);
 
   it('when its limits tables give a default or a range, then it is the one the code has', () => {
     const problems: string[] = [];

@@ -1,5 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { it } from 'node:test';
 
 /**
  * What a document in docs/ claims about the code, checked against it: the tests it cites exist
@@ -68,7 +70,7 @@ function citesTitle(name: string, title: string, source: string): boolean {
  * test of that file has. Refuses a document with fewer than `atLeast` citations, so a parser
  * that stopped finding them does not pass as "no problem".
  */
-export function citationProblems(document: string, atLeast: number): string[] {
+function citationProblems(document: string, atLeast: number): string[] {
   const cited = citations(document);
   if (cited.length < atLeast)
     return [`only ${cited.length} citations found (at least ${atLeast}): the parser is off`];
@@ -90,7 +92,7 @@ export function citationProblems(document: string, atLeast: number): string[] {
 }
 
 /** The backticked source files (`libs/…/x.ts`, `services/…`) a document names that do not exist. */
-export function missingFiles(document: string): string[] {
+function missingFiles(document: string): string[] {
   const files = [...document.matchAll(/`((?:libs|services|test|scripts)\/[\w./-]+\.ts)`/g)].map(
     (m) => m[1]!,
   );
@@ -124,7 +126,7 @@ function settingsRead(): Set<string> {
  * The `PSC_` settings a document names that no service reads. A name ending in `_*`
  * (`PSC_WEBHOOK_RETRY_*_MS`) stands for the settings it matches: at least one must be read.
  */
-export function unreadSettings(document: string): string[] {
+function unreadSettings(document: string): string[] {
   const read = [...settingsRead()];
   const named = new Set([...document.matchAll(/\bPSC_[A-Z0-9_*]+\b/g)].map((m) => m[0]));
   return [...named].filter((n) => {
@@ -163,4 +165,24 @@ export function tableRows(document: string, heading: string): string[][] {
     rows.push(cells);
   }
   return rows;
+}
+
+/**
+ * The two checks every promise table gets, inside a document's `describe`: the tests it cites
+ * exist under those names (at least `atLeast` citations, so a parser gone wrong cannot pass), and
+ * the files and PSC_ settings it names exist and are read.
+ */
+export function citationTests(document: string, atLeast: number): void {
+  it('when it names the test that checks a promise, then that file exists and holds a test of that name', () => {
+    assert.deepEqual(citationProblems(document, atLeast), []);
+  });
+
+  it('when it names a source file or a PSC_ setting, then the file exists and a service reads the setting', () => {
+    assert.deepEqual(missingFiles(document), [], 'every file it names exists');
+    assert.deepEqual(
+      unreadSettings(document),
+      [],
+      'every PSC_ setting it names is one a service reads',
+    );
+  });
 }
