@@ -132,6 +132,28 @@ describe('psc when things go wrong: one clear line, a documented exit code', () 
     }
   });
 
+  it('when its output cannot be written (a full disk), then psc says so in one line and exits 1, also with --json and for --help', async () => {
+    const env = {
+      PSC_URL: setup.system.gatewayUrl,
+      PSC_API_KEY: setup.system.adminKey,
+      XDG_CONFIG_HOME: setup.dir,
+    };
+    for (const args of [['platforms', 'ls'], ['platforms', 'ls', '--json'], ['--help']]) {
+      const run = await runPsc(args, env, { stdoutTo: '/dev/full' });
+      assert.equal(run.code, 1, `${args.join(' ')}\n${show(run)}`);
+      const lines = run.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, show(run));
+      assert.match(
+        args.includes('--json')
+          ? (JSON.parse(lines[0]!) as { error: { message: string } }).error.message
+          : lines[0]!,
+        /cannot write the output \(ENOSPC: no space left on device.*\); what was written is incomplete/,
+      );
+    }
+    // The platform list itself was there to print.
+    assert.equal((await runPsc(['platforms', 'ls'], env)).code, 0);
+  });
+
   it('when the gateway fails inside, then psc prints its message with the trace id to look up', async () => {
     const url = await standIn((_req, res) => {
       res.writeHead(500, { 'content-type': 'application/json' });

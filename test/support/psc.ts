@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,16 +23,18 @@ export interface Run {
 
 /**
  * Runs `psc` as a user would, through node_modules/.bin/psc, with stdout and stderr on pipes
- * (not a TTY); with `tty`, inside script(1), which gives it a pseudo-terminal as stdout.
+ * (not a TTY); with `tty`, inside script(1), which gives it a pseudo-terminal as stdout; with
+ * `stdoutTo`, its stdout is that file, as `> file` makes it (stdout is then '').
  */
 export function runPsc(
   args: string[],
   env: Record<string, string> = {},
-  options: { tty?: boolean } = {},
+  options: { tty?: boolean; stdoutTo?: string } = {},
 ): Promise<Run> {
   const [file, argv] = options.tty
     ? ['script', ['-qec', [PSC_BIN, ...args].map((a) => `'${a}'`).join(' '), '/dev/null']]
     : [PSC_BIN, args];
+  const out = options.stdoutTo === undefined ? undefined : openSync(options.stdoutTo, 'w');
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, {
       cwd: ROOT,
@@ -42,12 +44,13 @@ export function runPsc(
         TERM: 'dumb',
         ...env,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', out ?? 'pipe', 'pipe'],
     });
+    if (out !== undefined) closeSync(out);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });

@@ -60,14 +60,21 @@ function report(err: unknown, json: boolean): number {
   return error.exitCode;
 }
 
-// `psc … | head` closes stdout early: that is the reader's choice, not a failure.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(EXIT.ok);
-  throw err;
-});
-
 const argv = process.argv.slice(2);
 const json = argv.includes('--json');
+
+// `psc … | head` closes stdout early: that is the reader's choice, not a failure. Any other
+// failed write (a full disk, a file past its quota) is one, said like every other error: the
+// output is incomplete, and a stack trace would say nothing more.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  const cause = err.code ? `${err.code}: ${err.message.replace(/^\w+: /, '')}` : err.message;
+  const error = new CliError(`cannot write the output (${cause}); what was written is incomplete`, {
+    exitCode: EXIT.failed,
+  });
+  process.exit(report(error, json));
+});
+
 try {
   await createProgram(process.env, { json }).parseAsync(argv, { from: 'user' });
 } catch (err) {
