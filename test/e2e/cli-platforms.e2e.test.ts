@@ -340,9 +340,9 @@ describe('psc, the command line: platforms, their schedules, records, collection
     assert.equal(page.code, 0, show(page));
     assert.match(
       page.stdout,
-      /│ key\s+│ name\s+│ allTable\s+│ canUsage\s+│ category\s+│ usageTable\s+│ updated/,
+      /│ key\s+│ name\s+│ allTable\s+│ usageTable\s+│ canUsage\s+│ category\s+│ updated/,
     );
-    assert.match(page.stdout, /│ Booth 1\s+│ Booth 1\s+│ 10\s+│ true\s+│ BOOTH\s+│ 3\s+│/);
+    assert.match(page.stdout, /│ Booth 1\s+│ Booth 1\s+│ 10\s+│ 3\s+│ true\s+│ BOOTH\s+│/);
     assert.doesNotMatch(page.stdout, /Booth 3/);
     const cursor = /\(more: the same with --cursor (\S+)\)/.exec(page.stdout)?.[1];
     assert.ok(cursor, show(page));

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { call } from '../api.ts';
+import { call, type Api } from '../api.ts';
 import { action } from '../context.ts';
 import { CliError, EXIT, usageError } from '../errors.ts';
 import { streamExport } from '../export-stream.ts';
@@ -22,6 +22,18 @@ function whereArg(value: string, previous: Record<string, string> = {}): Record<
     throw new InvalidArgumentError(`"${field}" is a parameter of the list, not a field filter.`);
   }
   return { ...previous, [field]: text };
+}
+
+/** The fields of a resource's (or `<resource>.<child>`'s) mapping, in the platform's order. */
+async function mappingFields(api: Api, id: string, resource: string): Promise<string[]> {
+  const platform = await call(
+    api,
+    api.client.GET('/api/v1/platforms/{id}', { params: { path: { id } } }),
+  );
+  const [top, child] = resource.split('.', 2) as [string, string | undefined];
+  const parent = platform.resources.find((r) => r.name === top);
+  const collection = child === undefined ? parent : parent?.children?.find((c) => c.name === child);
+  return Object.keys(collection?.mapping ?? {});
 }
 
 /** A field's value in a table cell: text as it is, anything else as JSON. */
@@ -79,9 +91,14 @@ export function dataCommand(program: Command, env: NodeJS.ProcessEnv): void {
             },
           }),
         );
+        // The mapping's fields as columns in the platform's order, as `data export --format csv`
+        // has them (a record's data comes back in PostgreSQL's jsonb order); then any field the
+        // mapping no longer has.
+        const mapped = ctx.out.json ? [] : await mappingFields(api, id, resource);
         ctx.out.result(page, () => {
-          // The mapping's fields as columns, as `data export --format csv` has them.
-          const fields = [...new Set(page.items.flatMap((r) => Object.keys(r.data)))];
+          const fields = [
+            ...new Set([...mapped, ...page.items.flatMap((r) => Object.keys(r.data))]),
+          ].filter((f) => page.items.some((r) => f in r.data));
           const parent = page.items.some((r) => r.parentKey !== undefined);
           ctx.out.table(
             [
