@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `npm run test:faults`: the fault suite (test/faults/). Each test breaks its own part of psc as
 # an operator would — kill -9, SIGSTOP, closed connections, ended backends, a database or broker
-# link cut through a TCP proxy of its own, a deleted queue — on its own vhost and database, and
-# checks nothing was lost, done twice or left stuck, within a stated recovery time. The shared
+# link cut through a TCP proxy of its own, a deleted queue, a queue refusing publishes, a
+# connection limit — on its own vhost and database, and checks nothing was lost, done twice or
+# left stuck, within a stated recovery time. The shared
 # RabbitMQ and PostgreSQL servers are never stopped. One file at a time: the bounds are timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."

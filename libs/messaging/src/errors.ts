@@ -10,6 +10,31 @@ export class UnroutableError extends AppError {
   }
 }
 
+/**
+ * A publish RabbitMQ refused (its confirm was a nack): a queue it routes to is full with
+ * `overflow: reject-publish`, or the broker could not take it. The broker's state, not the
+ * message's: the same message goes through once the broker takes messages again.
+ */
+export class PublishRefusedError extends AppError {
+  override name = 'PublishRefusedError';
+  constructor(exchange: string, routingKey: string) {
+    super(
+      'publish_refused',
+      503,
+      `RabbitMQ refused the message for ${exchange} / ${routingKey} (nack: a queue it goes to is full or refuses publishes)`,
+      { retryable: true },
+    );
+  }
+}
+
+/**
+ * Whether a failed publish is RabbitMQ pushing back — a nack, or no confirm within the publish
+ * timeout (a connection the broker blocked) — rather than anything wrong with the message.
+ */
+export function isBrokerPushback(err: unknown): boolean {
+  return err instanceof PublishRefusedError || (err instanceof Error && err.message === 'timeout');
+}
+
 export class MessageTooLargeError extends AppError {
   override name = 'MessageTooLargeError';
   constructor(size: number, limit: number) {

@@ -11,7 +11,8 @@ import {
 } from '@psc/contracts';
 import { delay } from '@psc/core';
 import { bundleTracesHeader, carrierInTrace, propagatesTraces } from './trace-carriers.ts';
-import { MessageTooLargeError } from './errors.ts';
+import { createHold } from './hold.ts';
+import { isBrokerPushback, MessageTooLargeError } from './errors.ts';
 import { rpcHandler, type RpcHandler } from './rpc-server.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, type Publisher } from './publisher.ts';
 
@@ -176,7 +177,11 @@ export interface OutboxOptions {
   /** Rows at least this old are taken by the sweep (any replica's). */
   sweepAgeMs?: number;
   batchSize?: number;
-  /** Publishes a row may fail before it is parked (a refused message is parked at once). */
+  /**
+   * Publishes a row may fail before it is parked (a message too large is parked at once; one the
+   * broker refused — a nack, no confirm in time — or that failed with the broker away is not
+   * counted: that is the broker's state, not the row's).
+   */
   maxAttempts?: number;
   /** The broker's largest message; a bigger one is refused when it is written. */
   maxMessageBytes?: number;
@@ -207,6 +212,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const maxAttempts = options.maxAttempts ?? 10;
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const bundleMs = options.bundleMs ?? 20;
+  /**
+   * The relay's pause after a failed round: 1 s, doubling while rounds fail, up to 10 s, so a
+   * broker that refuses every publish is not sent the whole backlog again every second.
+   */
+  const backoff = createHold(1_000, 10_000);
+  /** Ends a pause at once when the relay stops. */
+  let endPause: (() => void) | undefined;
   /** When the relay last published a bundleable row (see `relayFresh`). */
   let lastBundleAt = 0;
   const table = (q: Knex | Knex.Transaction): Knex.QueryBuilder =>
@@ -409,8 +421,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
         : [];
     });
     if (failures.length > 0) {
+      const refused = failures.filter((f) => isBrokerPushback(f.reason)).length;
       log.warn(
-        { err: String(failures[0]!.reason), failed: failures.length },
+        { err: String(failures[0]!.reason), failed: failures.length, refused },
         'outbox publish failed; will retry',
       );
     }
@@ -581,8 +594,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
       }
       const { done, failures } = await publishAll(rows.map((r) => [r]));
       if (done.length > 0) await table(trx).whereIn('seq', done).delete();
-      // With the broker away every publish fails: nothing is the rows' fault then.
-      if (failures.length > 0 && options.isBrokerConnected()) await recordFailures(trx, failures);
+      // With the broker away or pushing back (a nack: a queue full or refusing publishes), every
+      // publish fails: nothing is the rows' fault then, and no try is counted.
+      const counted = failures.filter((f) => !isBrokerPushback(f.reason));
+      if (counted.length > 0 && options.isBrokerConnected()) await recordFailures(trx, counted);
       return failures.length === 0 ? selected.length : -1;
     });
   }
@@ -603,6 +618,24 @@ export function createOutbox(options: OutboxOptions): Outbox {
     woken = false;
   }
 
+  /** Waits `ms`, or less if the relay stops meanwhile. */
+  async function pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      endPause = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    endPause = undefined;
+  }
+
+  /** After a round: the growing pause if it failed, else the pause starts over. */
+  async function settle(ok: boolean): Promise<void> {
+    if (ok) backoff.reset();
+    else await pause(backoff.take());
+  }
+
   async function run(): Promise<void> {
     let nextSweep = 0;
     while (running) {
@@ -612,19 +645,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
       }
       try {
         if (fresh.length > 0) {
-          if (!(await relayFresh())) await delay(1_000);
+          await settle(await relayFresh());
           continue;
         }
         if (Date.now() >= nextSweep) {
           const n = await sweep();
-          if (n === -1) await delay(1_000);
+          await settle(n !== -1);
           if (n === batchSize) continue;
           nextSweep = Date.now() + pollMs;
         }
         await idle(Math.max(0, nextSweep - Date.now()));
       } catch (err) {
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox relay error');
-        await delay(1_000);
+        await settle(false);
       }
     }
   }
@@ -671,6 +704,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       if (!running) return;
       running = false;
       wakeUp?.();
+      endPause?.();
       await loop;
       // What is left after a failure stays in the table for the next sweep of any replica.
       while (options.isBrokerConnected() && fresh.length > 0) {

@@ -5,7 +5,7 @@ import type { Broker } from './broker.ts';
 import { throwawayChannel } from './queue-check.ts';
 import { assertTopology, type Topology } from './topology.ts';
 import { withPublishContext } from './trace-context.ts';
-import { MessageTooLargeError, UnroutableError } from './errors.ts';
+import { MessageTooLargeError, PublishRefusedError, UnroutableError } from './errors.ts';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -24,7 +24,10 @@ export interface PublishOptions {
 }
 
 export interface Publisher {
-  /** Resolves once the broker confirmed the message; rejects if it was unroutable. */
+  /**
+   * Resolves once the broker confirmed the message; rejects if it was unroutable, or with a
+   * `PublishRefusedError` if the broker refused it (a nack).
+   */
   publish(
     exchange: string,
     routingKey: string,
@@ -98,12 +101,21 @@ export function createPublisher(options: PublisherOptions): Publisher {
   );
 
   async function send(exchange: string, routingKey: string, body: Buffer, props: Options.Publish) {
-    await channel.publish(
-      exchange,
-      routingKey,
-      body,
-      withPublishContext({ ...props, timeout: options.publishTimeoutMs ?? 10_000 }),
-    );
+    await channel
+      .publish(
+        exchange,
+        routingKey,
+        body,
+        withPublishContext({ ...props, timeout: options.publishTimeoutMs ?? 10_000 }),
+      )
+      .catch((err: unknown) => {
+        // amqplib's word for a nack.
+        if (err instanceof Error && err.message === 'message nacked') {
+          returned.delete(props.messageId!);
+          throw new PublishRefusedError(exchange, routingKey);
+        }
+        throw err;
+      });
     if (returned.delete(props.messageId!)) throw new UnroutableError(exchange, routingKey);
   }
 

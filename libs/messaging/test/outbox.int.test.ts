@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ConsumeMessage } from 'amqplib';
 import { BUNDLED_TYPES, EXCHANGES, HEADERS, jobSucceeded } from '@psc/contracts';
-import { MessageTooLargeError, type Broker, type Outbox, type OutboxPart } from '@psc/messaging';
+import {
+  baseTopology,
+  createOutbox,
+  createPublisher,
+  MessageTooLargeError,
+  type Broker,
+  type Outbox,
+  type OutboxPart,
+  type Publisher,
+} from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import type { Knex } from '../../db/src/index.ts';
 import { createFixture, type Fixture } from './support/fixture.ts';
@@ -363,5 +372,67 @@ describe('outbox', { concurrency: true, timeout: 30_000 }, () => {
       ids(seen),
       fine.map((m) => m.envelope.id),
     );
+  });
+
+  it('when the broker refuses every publish (a queue full with reject-publish), then the rows are kept without a try counted, none is parked, and once it takes them again each is published once', async (t) => {
+    const fx = await createFixture(t);
+    const knex = await database(fx);
+    const raw = await fx.raw();
+    await raw.channel.assertExchange(EXCHANGES.unrouted, 'fanout', { durable: true });
+    await raw.channel.assertExchange(EXCHANGES.events, 'topic', {
+      durable: true,
+      alternateExchange: EXCHANGES.unrouted,
+    });
+    // What a max-length policy with `overflow: reject-publish` does: every publish is nacked.
+    await raw.channel.assertQueue(EVENTS_QUEUE, {
+      arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' },
+    });
+    await raw.channel.bindQueue(EVENTS_QUEUE, EXCHANGES.events, ping.type);
+    const broker = await fx.broker();
+    const real = createPublisher({ broker, topology: baseTopology, appId: 'conformance' });
+    fx.defer(() => real.close());
+    const refusals: unknown[] = [];
+    const publisher: Publisher = {
+      publish: (...args) =>
+        real.publish(...args).catch((err: unknown) => {
+          refusals.push(err);
+          throw err;
+        }),
+      publishBundle: (...args) => real.publishBundle(...args),
+      close: () => real.close(),
+    };
+    const maxAttempts = 2;
+    const outbox = createOutbox({
+      knex,
+      schema: SCHEMA,
+      publisher,
+      logger: fx.logger,
+      isBrokerConnected: () => broker.isConnected(),
+      pollIntervalMs: 50,
+      sweepAgeMs: 0,
+      maxAttempts,
+    });
+    fx.defer(() => outbox.stop());
+    outbox.start();
+    const sent = [emitPing(1), emitPing(2)];
+
+    await outbox.emit(sent);
+    // Each row tried more often than it may fail before it is parked.
+    await waitFor(() => refusals.length >= sent.length * (maxAttempts + 2), {
+      timeoutMs: 20_000,
+      message: 'the rows tried again and again',
+    });
+    assert.match(String(refusals[0]), /PublishRefusedError: RabbitMQ refused the message/);
+    assert.deepEqual(await outbox.parked(10), [], 'nothing parked');
+    assert.equal(await outbox.pending(), sent.length, 'every row kept');
+
+    // The queue takes messages again.
+    await raw.channel.deleteQueue(EVENTS_QUEUE);
+    const seen = await subscribe(fx);
+    await waitFor(() => seen.length >= sent.length && outbox.pending().then((n) => n === 0), {
+      timeoutMs: 20_000,
+      message: 'every row published once the broker takes it',
+    });
+    assert.deepEqual(ids(seen).sort(), sent.map((m) => m.envelope.id).sort());
   });
 });

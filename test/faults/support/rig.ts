@@ -58,6 +58,14 @@ export interface Rig {
   assertExactlyOnce(platform: Platform, ids: readonly string[]): Promise<void>;
   /** Starts (or restarts) one of the five services with the rig's environment plus `env`. */
   start(name: ServiceName, env?: Record<string, string>): Promise<RunningService>;
+  /**
+   * Like `start`, without waiting: the service as spawned (its `/ready` may answer 503 a long
+   * while), and `ready`, which settles once it is ready (stopped with the rig either way).
+   */
+  launch(
+    name: ServiceName,
+    env?: Record<string, string>,
+  ): Promise<RunningService & { ready: Promise<RunningService> }>;
   /** The process last spawned for a service, even before it is ready. */
   latest(name: ServiceName): ServiceProcess;
   /** Starts one more sync-worker replica (stopped with the rig); resolves once it is ready. */
@@ -87,6 +95,19 @@ interface Rabbit {
   closeConnections(): Promise<number>;
   deleteQueue(queue: string): Promise<void>;
   consumers(queue: string): Promise<number>;
+  /**
+   * Sets a policy on queues of this vhost whose names match `pattern`, and waits until every
+   * queue `waitFor` names has it in effect.
+   */
+  setPolicy(
+    name: string,
+    pattern: string,
+    definition: Record<string, unknown>,
+    waitFor: readonly string[],
+  ): Promise<void>;
+  clearPolicy(name: string): Promise<void>;
+  /** The vhost's connection limit (`max-connections`); `undefined` lifts it. */
+  limitConnections(max: number | undefined): Promise<void>;
 }
 
 const FINAL = ['succeeded', 'failed', 'dead', 'cancelled'];
@@ -140,6 +161,32 @@ function rabbitOf(managementUrl: string, vhost: string): Rabbit {
         });
       return q?.consumers ?? 0;
     },
+    async setPolicy(name, pattern, definition, queues) {
+      await api.put(managementPath('policies', vhost, name), {
+        pattern,
+        definition,
+        'apply-to': 'queues',
+        priority: 10,
+      });
+      await waitFor(
+        async () => {
+          for (const queue of queues) {
+            const q = await api.get<{ policy?: string }>(managementPath('queues', vhost, queue));
+            if (q.policy !== name) return false;
+          }
+          return true;
+        },
+        { timeoutMs: 20_000, intervalMs: 200, message: `policy ${name} in effect` },
+      );
+    },
+    async clearPolicy(name) {
+      await api.delete(managementPath('policies', vhost, name), { missingOk: true });
+    },
+    async limitConnections(max) {
+      const path = managementPath('vhost-limits', vhost, 'max-connections');
+      if (max === undefined) await api.delete(path, { missingOk: true });
+      else await api.put(path, { value: max });
+    },
   };
 }
 
@@ -187,8 +234,7 @@ export async function startRig(options: {
   };
   // Like system.start, with a longer wait: on this shared 2-core machine a service's start
   // alone can take 20 s, and the fault, not the start, is what these tests measure.
-  const start = async (name: ServiceName, extraEnv: Record<string, string> = {}) => {
-    const port = await freePort();
+  const launch = (name: ServiceName, extraEnv: Record<string, string>, port: number) => {
     const child = spawnService({
       name,
       ...launchOf(name),
@@ -202,16 +248,22 @@ export async function startRig(options: {
       },
     });
     latest.set(name, child);
-    const url = `http://127.0.0.1:${port}`;
-    await waitUntilReady(child, url, { timeoutMs: START_TIMEOUT_MS }).catch((err: unknown) => {
-      throw new Error(
-        `${name} did not start: ${String(err)}\n${child.lines().slice(-10).join('\n')}`,
-      );
-    });
-    const running = { process: child, port, url };
-    system.services.set(name, running);
-    return running;
+    const running = { process: child, port, url: `http://127.0.0.1:${port}` };
+    const ready = waitUntilReady(child, running.url, { timeoutMs: START_TIMEOUT_MS }).then(
+      () => {
+        system.services.set(name, running);
+        return running;
+      },
+      (err: unknown) => {
+        throw new Error(
+          `${name} did not start: ${String(err)}\n${child.lines().slice(-10).join('\n')}`,
+        );
+      },
+    );
+    return { ...running, ready };
   };
+  const start = async (name: ServiceName, extraEnv: Record<string, string> = {}) =>
+    launch(name, extraEnv, await freePort()).ready;
   try {
     // The scheduler has the most migrations: alone first, the rest together.
     await start('scheduler');
@@ -380,6 +432,13 @@ export async function startRig(options: {
       }
     },
     start,
+    async launch(name, env = {}) {
+      const launched = launch(name, env, await freePort());
+      extra.push(launched.process);
+      // Awaited by the caller; a test that fails first must not end on its rejection.
+      launched.ready.catch(() => undefined);
+      return launched;
+    },
     latest: (name) => latest.get(name) ?? system.services.get(name)!.process,
     startWorker: (id, env = {}) => startReplica('sync-worker', id, env),
     startReplica: (service, id, env = {}) => startReplica(service, id, env),
