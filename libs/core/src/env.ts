@@ -43,8 +43,18 @@ export const commonEnv = {
 /** `DATABASE_URL` alone: for a tool that needs nothing else of a service's config (its migrate CLI). */
 export const databaseEnv = z.object({ DATABASE_URL: commonEnv.DATABASE_URL });
 
-export const portEnv = (fallback: number) =>
-  z.coerce.number().int().min(0).max(65_535).default(fallback);
+/**
+ * A whole-number setting from `min` to `max`, written as one: number coercion alone read `15m`
+ * as NaN ("expected number, received NaN") and took `0x10`, `1e3` and `12.0` as numbers.
+ */
+export const intEnv = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\s*[+-]?\d+\s*$/, 'must be a whole number, digits only (no unit)')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+export const portEnv = (fallback: number) => intEnv(0, 65_535).default(fallback);
 
 /**
  * A 32-byte key given as 64 hex digits or base64 (`openssl rand -base64 32`), parsed to its

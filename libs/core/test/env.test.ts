@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { ConfigError, commonEnv, parseEnv, portEnv } from '@psc/core';
+import { ConfigError, commonEnv, intEnv, parseEnv, portEnv } from '@psc/core';
 
 const schema = z.object({
   ...commonEnv,
   HTTP_PORT: portEnv(8080),
-  PSC_NOTICE_MS: z.coerce.number().int().min(0).max(1_000).default(250),
+  PSC_NOTICE_MS: intEnv(0, 1_000).default(250),
 });
 
 /** The ConfigError `env` fails with. */
@@ -37,6 +37,20 @@ describe('parseEnv (every service’s config)', () => {
       const { message } = refusal({ [name]: value });
       assert.equal(message, `invalid configuration: ${name}: must be a valid URL`, value);
     }
+  });
+
+  it('when a number setting is written with a unit or in another notation, then it is refused as not a whole number; spaces around it are fine', () => {
+    for (const value of ['15m', '0x10', '1e3', '12.0', ' ', '1_000']) {
+      const { message } = refusal({ PSC_NOTICE_MS: value });
+      assert.equal(
+        message,
+        'invalid configuration: PSC_NOTICE_MS: must be a whole number, digits only (no unit)',
+        JSON.stringify(value),
+      );
+    }
+    assert.equal(parseEnv(schema, { PSC_NOTICE_MS: ' 500 ' }).PSC_NOTICE_MS, 500);
+    assert.equal(parseEnv(schema, { HTTP_PORT: '0' }).HTTP_PORT, 0);
+    assert.match(refusal({ PSC_NOTICE_MS: '1001' }).message, /PSC_NOTICE_MS: Too big/);
   });
 
   it('when several values are bad, then one line names each of them', () => {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { RETRY_TIERS_MS, type QueueSpec } from '@psc/contracts';
-import { ConfigError } from '@psc/core';
+import { ConfigError, intEnv } from '@psc/core';
 
 const list = (fallback: string) =>
   z
@@ -19,54 +19,53 @@ const list = (fallback: string) =>
  * retries and limits, and how it calls platforms. Spread into the service's env schema.
  */
 export const workerEnv = {
-  PSC_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  PSC_RPC_TIMEOUT_MS: intEnv(100, 120_000).default(5_000),
   /** Tries per job (and per fan-out child), the first included. */
-  PSC_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
+  PSC_MAX_ATTEMPTS: intEnv(1, 20).default(4),
   /** Retry delays, comma-separated ms: attempt n waits the n-th (the last one repeats). */
   PSC_RETRY_TIERS_MS: list(RETRY_TIERS_MS.join(','))
     .transform((items) => items.map(Number))
     .pipe(z.array(z.number().int().min(10).max(86_400_000)).min(1).max(10)),
   /** Hard limit per attempt; keep it below RabbitMQ's consumer_timeout (30 min by default). */
-  PSC_JOB_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(900_000),
+  PSC_JOB_TIMEOUT_MS: intEnv(1_000, 3_600_000).default(900_000),
   /** An attempt still running after this long is reported `running` (`job.started`). */
-  PSC_STARTED_NOTICE_MS: z.coerce.number().int().min(0).max(600_000).default(250),
-  /** Largest platform response read, in bytes (a platform's `maxResponseBytes` may lower it). */
-  PSC_FETCH_MAX_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1_024)
-    .default(16 * 1024 * 1024),
+  PSC_STARTED_NOTICE_MS: intEnv(0, 600_000).default(250),
+  /**
+   * Largest platform response read, in bytes (a platform's `maxResponseBytes` may lower it); at
+   * most 256 MiB, the most a platform may set, which a job holds in memory as it parses it.
+   */
+  PSC_FETCH_MAX_BYTES: intEnv(1_024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
   /** Loopback/private hosts, addresses or CIDRs platforms may live on (refused otherwise). */
   PSC_EGRESS_ALLOW: list(''),
   /** How often the worker announces itself (GET /api/v1/monitoring/workers). */
-  PSC_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(5_000),
+  PSC_HEARTBEAT_MS: intEnv(100, 300_000).default(5_000),
   PSC_WORKER_ID: z.string().min(1).max(200).optional(),
   /** A run whose delivery came back this many times without an outcome goes dead (`crash_loop`). */
-  PSC_CRASH_LOOP_LIMIT: z.coerce.number().int().min(1).max(100).default(3),
+  PSC_CRASH_LOOP_LIMIT: intEnv(1, 100).default(3),
   /**
    * How long a delivery held next in line (the prefetches above the concurrencies) may wait for
    * a slot before it goes back to the queue, for a replica with a free slot (consume-loop.ts).
    */
-  PSC_HAND_BACK_MS: z.coerce.number().int().min(100).max(600_000).default(2_000),
+  PSC_HAND_BACK_MS: intEnv(100, 600_000).default(2_000),
   /**
    * How long a job's first request to a rate-limited platform may wait in its worker slot for
    * the platform's turn or a free request slot. A job that would wait longer is deferred (no
    * attempt spent) with its turn booked, so a burst of one slow platform's jobs cannot fill
    * every slot while other platforms' jobs wait (platform-limiter.ts).
    */
-  PSC_PLATFORM_TURN_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+  PSC_PLATFORM_TURN_WAIT_MS: intEnv(0, 60_000).default(1_000),
   /** How long a job's statement waits for a row lock before the job is held and tried later. */
-  PSC_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  PSC_LOCK_TIMEOUT_MS: intEnv(100, 600_000).default(5_000),
   /**
    * How long a platform (credential sealed) fetched from the registry is reused without asking
    * again; `platform.updated`/`platform.deleted` events drop it sooner. 0 asks on every job.
    */
-  PSC_PLATFORM_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  PSC_PLATFORM_CACHE_TTL_MS: intEnv(0, 3_600_000).default(30_000),
   /**
    * How long a run's record (and its cancellation and crash count) is kept, as long as the
    * scheduler keeps the job itself: a duplicate delivery older than that is no longer expected.
    */
-  PSC_JOB_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
+  PSC_JOB_RETENTION_DAYS: intEnv(1, 3_650).default(30),
 };
 
 type WorkerEnv = z.infer<z.ZodObject<typeof workerEnv>>;
@@ -92,9 +91,9 @@ export function workerSettings(e: WorkerEnv, service: string) {
 }
 
 /** Jobs one consumer runs at once. */
-export const concurrencyEnv = () => z.coerce.number().int().min(1).max(100).default(4);
+export const concurrencyEnv = () => intEnv(1, 100).default(4);
 /** Deliveries one consumer holds; unset: half as many again as it runs (see jobSlots). */
-export const prefetchEnv = () => z.coerce.number().int().min(1).max(200).optional();
+export const prefetchEnv = () => intEnv(1, 200).optional();
 
 /** Jobs a consumer runs at once, deliveries it holds, and how long a held one waits for a slot. */
 export interface JobSlots {

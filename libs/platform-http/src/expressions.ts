@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import jsonata from 'jsonata';
-import { z } from 'zod';
-import { NonRetryableError } from '@psc/core';
+import { NonRetryableError, intEnv } from '@psc/core';
 import { LinearRegExp, linearRegExpProblem } from './linear-regexp.ts';
 
 type Expression = ReturnType<typeof jsonata>;
@@ -39,30 +38,14 @@ export const DEFAULT_EXPRESSION_BUDGET: Readonly<ExpressionBudget> = Object.free
  * ...expressionBudgetEnv})`); `expressionBudgetOf` turns the parsed values into a budget.
  */
 export const expressionBudgetEnv = {
-  PSC_EXPRESSION_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .min(10)
-    .max(600_000)
-    .default(DEFAULT_EXPRESSION_BUDGET.timeoutMs),
-  PSC_EXPRESSION_MAX_DEPTH: z.coerce
-    .number()
-    .int()
-    .min(10)
-    .max(10_000)
-    .default(DEFAULT_EXPRESSION_BUDGET.maxDepth),
-  PSC_EXPRESSION_MAX_SEQUENCE: z.coerce
-    .number()
-    .int()
-    .min(100)
-    .max(10_000_000)
-    .default(DEFAULT_EXPRESSION_BUDGET.maxSequence),
-  PSC_EXPRESSION_MAX_OUTPUT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(64 * 1024)
-    .max(4 * 1024 * 1024 * 1024)
-    .default(DEFAULT_EXPRESSION_BUDGET.maxOutputBytes),
+  PSC_EXPRESSION_TIMEOUT_MS: intEnv(10, 600_000).default(DEFAULT_EXPRESSION_BUDGET.timeoutMs),
+  PSC_EXPRESSION_MAX_DEPTH: intEnv(10, 10_000).default(DEFAULT_EXPRESSION_BUDGET.maxDepth),
+  PSC_EXPRESSION_MAX_SEQUENCE: intEnv(100, 10_000_000).default(
+    DEFAULT_EXPRESSION_BUDGET.maxSequence,
+  ),
+  PSC_EXPRESSION_MAX_OUTPUT_BYTES: intEnv(64 * 1024, 4 * 1024 * 1024 * 1024).default(
+    DEFAULT_EXPRESSION_BUDGET.maxOutputBytes,
+  ),
 };
 
 /** The budget from values parsed with `expressionBudgetEnv`. */

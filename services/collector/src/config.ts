@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { QUEUE_SPECS } from '@psc/contracts';
-import { commonEnv, parseEnv, portEnv, secretKeyEnv, secretKeysEnv } from '@psc/core';
+import { commonEnv, intEnv, parseEnv, portEnv, secretKeyEnv, secretKeysEnv } from '@psc/core';
 import { concurrencyEnv, jobSlots, prefetchEnv, workerEnv, workerSettings } from '@psc/job-runner';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
@@ -38,13 +38,8 @@ const schema = z.object({
   /** Fan-out children held per collector, running or next in line (default: half as many again). */
   PSC_COLLECTOR_CHILD_PREFETCH: prefetchEnv(),
   /** The most children one fan-out collection may start; a bigger index fails the job. */
-  PSC_FANOUT_MAX_CHILDREN: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
-  PSC_LOG_RETENTION_HOURS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 365)
-    .default(24 * 7),
+  PSC_FANOUT_MAX_CHILDREN: intEnv(1, 1_000_000).default(10_000),
+  PSC_LOG_RETENTION_HOURS: intEnv(1, 24 * 365).default(24 * 7),
 });
 
 export type Config = ReturnType<typeof loadConfig>;

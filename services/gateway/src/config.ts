@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, parseEnv, portEnv } from '@psc/core';
+import { commonEnv, intEnv, parseEnv, portEnv } from '@psc/core';
 
 const list = z
   .string()
@@ -17,37 +17,27 @@ const schema = z.object({
   HTTP_HOST: commonEnv.HTTP_HOST,
   LOG_LEVEL: commonEnv.LOG_LEVEL,
   HTTP_PORT: portEnv(8080),
-  PSC_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  PSC_RPC_TIMEOUT_MS: intEnv(100, 120_000).default(5_000),
   /** Creates (or keeps) an admin key with this value at start-up: the first key of a system. */
   PSC_ADMIN_API_KEY: z.string().min(20, 'must be at least 20 characters').max(200).optional(),
   /** Browser origins allowed to call the API (CORS), comma-separated; none by default. */
   PSC_CORS_ORIGINS: list.pipe(z.array(z.url({ protocol: /^https?$/ }))),
   /** Requests per minute one API key may make, shared by every gateway replica. */
-  PSC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(6_000),
+  PSC_RATE_LIMIT_PER_MINUTE: intEnv(1, 1_000_000).default(6_000),
   /** Failed authentications per minute from one client IP before it gets 429. */
-  PSC_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(30),
+  PSC_AUTH_FAILURES_PER_MINUTE: intEnv(1, 100_000).default(30),
   /** Reverse proxies in front of the gateway that append X-Forwarded-For (0: none, the header is ignored). */
-  PSC_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
-  PSC_BODY_LIMIT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1_024)
-    .max(64 * 1024 * 1024)
-    .default(1024 * 1024),
+  PSC_TRUSTED_PROXY_HOPS: intEnv(0, 10).default(0),
+  PSC_BODY_LIMIT_BYTES: intEnv(1_024, 64 * 1024 * 1024).default(1024 * 1024),
   /** Queue monitoring reads rates and unacked counts here when set, else passive declares. */
   RABBITMQ_MANAGEMENT_URL: z.url({ protocol: /^https?$/ }).optional(),
   /**
    * Largest line of a JSONL import or item of a JSON-array import: with bodies streamed, this is
    * what one import holds in memory at a time.
    */
-  PSC_IMPORT_MAX_ITEM_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1_024)
-    .max(16 * 1024 * 1024)
-    .default(1024 * 1024),
+  PSC_IMPORT_MAX_ITEM_BYTES: intEnv(1_024, 16 * 1024 * 1024).default(1024 * 1024),
   /** How long the audit log keeps an operator's action (every run-now is one). */
-  PSC_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(365),
+  PSC_AUDIT_RETENTION_DAYS: intEnv(1, 3_650).default(365),
 });
 
 export type Config = ReturnType<typeof loadConfig>;

@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { commonEnv, parseEnv, portEnv, secretKeyEnv, secretKeysEnv } from '@psc/core';
+import { commonEnv, intEnv, parseEnv, portEnv, secretKeyEnv, secretKeysEnv } from '@psc/core';
 import { expressionBudgetEnv, expressionBudgetOf } from '@psc/platform-http';
 
-const int = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const int = (min: number, max: number, fallback: number) => intEnv(min, max).default(fallback);
 
 const schema = z
   .object({
