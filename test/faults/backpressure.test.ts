@@ -142,4 +142,38 @@ describe('faults: RabbitMQ refusing publishes and connections', { timeout: 300_0
     assert.deepEqual([...answers], [503], '/ready said 503 all along');
     assert.ok(readyMs < 15_000, `ready ${readyMs} ms after the limit was lifted`);
   });
+
+  it('when the scheduler’s RPC queue refuses every request, then run-now answers 503 with the error envelope at once instead of waiting out its 5 s timeout, no job is created, and run-now answers 202 again once the policy is lifted', async () => {
+    const r = rig!;
+    const platform = await r.register({ resources: 2, itemsPer: 5 });
+    const rpcQueue = QUEUES.rpc('scheduler');
+    await r.rabbit.setPolicy('refuse-rpc', `^${rpcQueue}$`, REFUSE_ALL, [rpcQueue]);
+    const started = Date.now();
+    const refused = await r.system.api<{ error?: { code?: string; message?: string } }>(
+      '/api/v1/run/sync',
+      { body: { platformId: platform.id } },
+    );
+    const answeredMs = Date.now() - started;
+    const created = await count('select count(*) as n from scheduler.jobs where platform_id = $1', [
+      platform.id,
+    ]);
+    await r.rabbit.clearPolicy('refuse-rpc');
+    const ids = await waitFor(
+      async () => {
+        const res = await r.system.api<{ jobs: { id: string }[] }>('/api/v1/run/sync', {
+          body: { platformId: platform.id },
+        });
+        return res.status === 202 ? res.body.jobs.map((j) => j.id) : undefined;
+      },
+      { timeoutMs: 10_000, message: 'run-now answers 202 again' },
+    );
+
+    await r.allFinal(ids, 60_000);
+    await r.assertExactlyOnce(platform, ids);
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.equal(refused.body.error?.code, 'unavailable');
+    assert.match(refused.body.error?.message ?? '', /RabbitMQ refused the request to scheduler/);
+    assert.ok(answeredMs < 2_000, `answered after ${answeredMs} ms`);
+    assert.equal(created, 0, 'no job created for a refused request');
+  });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Channel, ConsumeMessage, Options } from 'amqplib';
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import {
   EXCHANGES,
   QUEUES,
@@ -66,9 +66,10 @@ interface Pending {
  * equal to the timeout so a late service never works on an abandoned request.
  *
  * The hop is kept cheap: the request is serialised as given (the owner parses it with the
- * contract, and answers a 422 the caller rethrows), it is written straight to a channel without
- * publisher confirms (it is transient; a lost request is a timeout either way, and an unroutable
- * one still comes back as a return), and the reply is parsed once: a reply whose owner names the
+ * contract, and answers a 422 the caller rethrows), it is written straight to the channel without
+ * waiting for its confirm (it is transient; an unroutable one comes back as a return, and one the
+ * broker refuses — the owner's queue full with `reject-publish` — as a nack: a 503 at once, not
+ * a timeout that blames the owner), and the reply is parsed once: a reply whose owner names the
  * same response contract as the caller's was already validated by the owner and is used as it
  * is; only a reply from an owner on another version of the contract is validated here.
  */
@@ -92,20 +93,18 @@ export function createRpcClient<Caller extends string>(options: {
   };
 
   /** The live raw channel, for a synchronous write in the caller's own trace context. */
-  let raw: Channel | undefined;
+  let raw: ConfirmChannel | undefined;
   /** Where replies to this client come back now (a new queue whenever the channel is set up). */
   let replyQueue = '';
   // Through the broker, which also reopens the channel when RabbitMQ closed it (the connection
   // up): else every call would wait in the wrapper's queue and time out until a reconnect.
   const channel = options.broker.createChannel(
     `${options.appId}.rpc-client`,
-    async (ch: Channel) => {
+    async (ch: ConfirmChannel) => {
       ch.on('close', () => {
         if (raw === ch) raw = undefined;
       });
-      await assertTopology(ch as Parameters<typeof assertTopology>[0], baseTopology, () =>
-        throwawayChannel(options.broker),
-      );
+      await assertTopology(ch, baseTopology, () => throwawayChannel(options.broker));
       ch.on('return', (msg: ConsumeMessage) => {
         const id = msg.properties.correlationId as string | undefined;
         // The routing key is `<owner>.<operation>`; service names have no dot.
@@ -129,12 +128,30 @@ export function createRpcClient<Caller extends string>(options: {
       replyQueue = queue;
       raw = ch;
     },
-    { confirm: false },
   );
 
   function publish(routingKey: string, body: Buffer, publishOptions: Options.Publish): void {
-    const write = (ch: Channel) =>
-      ch.publish(EXCHANGES.calls, routingKey, body, { ...publishOptions, replyTo: replyQueue });
+    const correlationId = publishOptions.correlationId ?? '';
+    const write = (ch: ConfirmChannel) =>
+      ch.publish(
+        EXCHANGES.calls,
+        routingKey,
+        body,
+        { ...publishOptions, replyTo: replyQueue },
+        (err: unknown) => {
+          // A nack (amqplib's words). A channel that closed first says so otherwise: the request
+          // may have gone, so the call waits for its answer or its timeout.
+          if (!(err instanceof Error) || err.message !== 'message nacked') return;
+          const owner = routingKey.split('.')[0];
+          settle(correlationId, (p) =>
+            p.reject(
+              new UnavailableError(
+                `RabbitMQ refused the request to ${owner} (its queue is full or refuses publishes)`,
+              ),
+            ),
+          );
+        },
+      );
     if (raw) {
       write(raw);
       return;
@@ -148,7 +165,7 @@ export function createRpcClient<Caller extends string>(options: {
         write(raw);
       })
       .catch((err: unknown) =>
-        settle(publishOptions.correlationId ?? '', (p) =>
+        settle(correlationId, (p) =>
           p.reject(
             new UnavailableError(
               `cannot reach RabbitMQ: ${err instanceof Error ? err.message : ''}`,

@@ -5,15 +5,17 @@ import { describe, it } from 'node:test';
 import { EXCHANGES, QUEUES } from '@psc/contracts';
 import { AppError, NotFoundError } from '@psc/core';
 import {
+  createManagementApi,
   createRpcClient,
   createRpcServer,
+  managementPath,
   rpcHandler,
   type Broker,
   type RpcClient,
   type RpcHandler,
   type RpcServer,
 } from '@psc/messaging';
-import { waitFor } from '@psc/testing';
+import { startInfra, waitFor } from '@psc/testing';
 import { createFixture, type Fixture } from './support/fixture.ts';
 import { echo, looseEcho, unknownOperation } from './support/messages.ts';
 
@@ -126,6 +128,47 @@ describe('rpc', { concurrency: true, timeout: 30_000 }, () => {
     );
     const raw = await fx.raw();
     await assert.rejects(raw.inspect(RPC_QUEUE), /NOT_FOUND/, 'there really is no rpc queue');
+  });
+
+  it('when the broker refuses the request (the server’s queue full with reject-publish), then the call rejects at once with 503 saying so, not a timeout, and calls are answered again once it takes them', async (t) => {
+    const fx = await createFixture(t);
+    const broker = await fx.broker();
+    await serve(fx, broker, [echoHandler]);
+    const rpc = client(fx, broker);
+    const api = createManagementApi((await startInfra()).managementUrl);
+    const policy = managementPath('policies', fx.env.vhost, 'refuse-rpc');
+    await api.put(policy, {
+      pattern: `^${RPC_QUEUE}$`,
+      definition: { 'max-length': 0, overflow: 'reject-publish' },
+      'apply-to': 'queues',
+      priority: 10,
+    });
+    await waitFor(
+      async () =>
+        (await api.get<{ policy?: string }>(managementPath('queues', fx.env.vhost, RPC_QUEUE)))
+          .policy === 'refuse-rpc',
+      { message: 'the policy in effect' },
+    );
+    const started = performance.now();
+
+    const err = await rejection(rpc.call(echo, { text: 'refused' }, { timeoutMs: 5_000 }));
+
+    const elapsed = performance.now() - started;
+    assert.equal(err.status, 503);
+    assert.match(err.message, /RabbitMQ refused the request/);
+    assert.ok(
+      elapsed < 2_000,
+      `took ${Math.round(elapsed)} ms; a refusal must not wait out the timeout`,
+    );
+    await api.delete(policy);
+    await waitFor(
+      async () =>
+        rpc.call(echo, { text: 'again' }).then(
+          (reply) => reply.text === 'again',
+          () => false,
+        ),
+      { message: 'answered again once the broker takes requests' },
+    );
   });
 
   it('when the server never answers, then the call rejects with a 504 TimeoutError after its timeout', async (t) => {
