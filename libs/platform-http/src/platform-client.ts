@@ -158,6 +158,14 @@ export function createPlatformHttpClient(options: {
       if (code === 'egress_denied') {
         throw new NonRetryableError('egress_denied', 'egress denied: platform address refused');
       }
+      // Node's HTTP parser reads at most 16 KiB of headers (a single huge one, or thousands):
+      // the platform's answer, the same next time, so not worth four tries and a breaker count.
+      if (code === 'HPE_HEADER_OVERFLOW') {
+        throw new NonRetryableError(
+          'response_headers_too_large',
+          'platform response headers exceed the 16 KiB Node.js reads',
+        );
+      }
       throw new UnavailableError(`cannot reach platform: ${code ?? name}`);
     }
     seen.status = response.status;

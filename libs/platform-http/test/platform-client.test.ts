@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, it, type TestContext } from 'node:test';
 import { platformWithSecrets, type PlatformWithSecrets } from '@psc/contracts';
 import { AppError } from '@psc/core';
@@ -214,5 +215,79 @@ describe('@psc/platform-http: createPlatformHttpClient', () => {
     assert.deepEqual((await client.request(platform, { path: '/ok' })).body, {
       data: [{ id: 2 }],
     });
+  });
+
+  it('when a compressed body (gzip, deflate, br) expands past the size bound, a body trickles a byte at a time without end, or the headers overflow, then each call ends with its own error, and the next call is answered', async (t) => {
+    // 20 MB of spaces compress to at most 20 KB, under this client's 64 KB bound: the bound
+    // must hold on what they expand to.
+    const client = createPlatformHttpClient({
+      maxBytes: 64 * 1_024,
+      egress: createEgressGuard({ allow: ['127.0.0.1'] }),
+      breakers: createPlatformBreakers({ logger: silent }),
+    });
+    t.after(() => client.close());
+    const expanded = Buffer.alloc(20_000_000, 0x20);
+    const bombs: Record<string, Buffer> = {
+      gzip: gzipSync(expanded),
+      deflate: deflateSync(expanded),
+      br: brotliCompressSync(expanded),
+    };
+    const trickles = new Set<NodeJS.Timeout>();
+    const server: Server = createServer((req, res) => {
+      const name = (req.url ?? '').slice(1);
+      const bomb = bombs[name];
+      if (bomb) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': name });
+        res.end(bomb);
+      } else if (name === 'trickle') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('[');
+        const timer = setInterval(() => res.write(' '), 20);
+        trickles.add(timer);
+        res.on('close', () => clearInterval(timer));
+      } else if (name === 'huge-header') {
+        res.writeHead(200, { 'content-type': 'application/json', 'x-filler': 'a'.repeat(40_000) });
+        res.end('{}');
+      } else if (name === 'many-headers') {
+        const headers: string[] = ['content-type', 'application/json'];
+        for (let i = 0; i < 5_000; i += 1) headers.push(`x-h${i}`, 'v');
+        res.writeHead(200, headers);
+        res.end('{}');
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const timer of trickles) clearInterval(timer);
+      server.closeAllConnections();
+      server.close();
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const platform = platformAt({ url } as FakePlatform, { timeoutMs: 500 });
+
+    for (const [encoding, bomb] of Object.entries(bombs)) {
+      assert.ok(bomb.length < 64 * 1_024, `${encoding} is ${bomb.length} bytes on the wire`);
+      const err = await rejection(client.request(platform, { path: `/${encoding}` }));
+      assert.deepEqual(
+        [encoding, err.code, err.retryable],
+        [encoding, 'response_too_large', false],
+      );
+    }
+    // Every byte comes well within any idle timeout: only a deadline on the whole call ends it.
+    const started = Date.now();
+    const trickled = await rejection(client.request(platform, { path: '/trickle' }));
+    assert.equal(trickled.code, 'bad_upstream_response');
+    assert.ok(Date.now() - started < 3_000, `the call's deadline ended the read`);
+    for (const path of ['/huge-header', '/many-headers']) {
+      const err = await rejection(client.request(platform, { path }));
+      assert.deepEqual(
+        [path, err.code, err.retryable],
+        [path, 'response_headers_too_large', false],
+      );
+      assert.match(err.message, /16 KiB/);
+    }
+    assert.deepEqual((await client.request(platform, { path: '/ok' })).body, { ok: true });
   });
 });
