@@ -9,7 +9,7 @@ import {
   platformInput,
 } from '../../libs/contracts/src/index.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../libs/messaging/src/publisher.ts';
-import { MAX_LINK_HEADER_CHARS } from '../../libs/platform-http/src/index.ts';
+import { MAX_LINK_HEADER_CHARS, MAX_STORED_DEPTH } from '../../libs/platform-http/src/index.ts';
 import { loadConfig as collectorConfig } from '../../services/collector/src/config.ts';
 import { EXPORT_PAGE_CHARS } from '../../services/collector/src/domain/export-page.ts';
 import { loadConfig as gatewayConfig } from '../../services/gateway/src/config.ts';
@@ -140,6 +140,11 @@ const FIGURES: {
     table: '### Platform calls and jobs',
     limit: '`Link` header read',
     cell: `${MAX_LINK_HEADER_CHARS} characters`,
+  },
+  {
+    table: '### Platform calls and jobs',
+    limit: 'Nesting of stored platform data',
+    cell: `${MAX_STORED_DEPTH} levels`,
   },
   {
     table: '### Platform calls and jobs',

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
@@ -343,6 +345,131 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
         dlq.items.some((d) => d.jobId === reported.id),
         'the failed job is a dead letter',
       );
+      await goodSyncSucceeds();
+      await allHealthy();
+    });
+
+    it('when a platform puts lone UTF-16 surrogates in its error text, a collected document or a fan-out index entry, or nests a document 20,000 levels deep, then each job ends at once with a reason PostgreSQL can store, and another platform syncs', async () => {
+      // "\ud800" is valid JSON and JSON.parse keeps it, but PostgreSQL's jsonb refuses it: the
+      // ledger could not store a job's outcome holding one, nor the collector a document.
+      hostile.route('GET', '/lone-error', () => ({
+        body: { ok: false, message: 'broken\ud800here' },
+      }));
+      // The 300-character cut of an error text splits this pair, leaving a lone half.
+      hostile.route('GET', '/split-error', () => ({
+        body: { ok: false, message: `${'x'.repeat(299)}\ud83d\ude00` },
+      }));
+      hostile.route('GET', '/races/2024-05-10/card', () => ({
+        body: { runners: [{ id: 'r10', horse: 'na\udc00me' }] },
+      }));
+      hostile.route('GET', '/index/lone', () => ({
+        body: { entries: [{ n: 1 }, { n: 'x\ud800' }] },
+      }));
+      hostile.route('GET', '/lone-child', () => ({ body: { ok: true } }));
+      // 20,000 levels: JSON.parse takes them, JSON.stringify and PostgreSQL's jsonb do not.
+      const deep = `{"runners":[{"id":"r11","form":${'['.repeat(20_000)}${']'.repeat(20_000)}}]}`;
+      const raw = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(deep);
+      });
+      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+      try {
+        const errorFrom = (name: string, path: string) => ({
+          name,
+          request: { path },
+          successWhen: 'ok = true',
+          errorMessagePath: 'message',
+          itemsPath: 'data',
+          key: 'id',
+          mapping: { id: 'id' },
+        });
+        const platformId = await register({
+          name: `lone-${Math.random().toString(36).slice(2, 8)}`,
+          baseUrl: hostile.url,
+          resources: [
+            errorFrom('loneerror', '/lone-error'),
+            errorFrom('spliterror', '/split-error'),
+            {
+              name: 'lonecard',
+              tasks: ['collect'],
+              request: { path: '/races/2024-05-10/card' },
+              itemsPath: 'runners',
+              key: 'id',
+              mapping: { id: 'id' },
+            },
+            {
+              name: 'loneindex',
+              tasks: ['collect'],
+              request: { path: '/index/lone' },
+              itemsPath: 'entries',
+              key: 'n',
+              mapping: { n: 'n' },
+              fanOut: { entriesPath: 'entries', request: { path: '/lone-child' } },
+            },
+          ],
+        });
+        const deepId = await register({
+          name: `deep-${Math.random().toString(36).slice(2, 8)}`,
+          baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`,
+          resources: [
+            {
+              name: 'deepcard',
+              tasks: ['collect'],
+              request: { path: '/card' },
+              itemsPath: 'runners',
+              key: 'id',
+              mapping: { id: 'id' },
+            },
+          ],
+        });
+        const outcome = async (jobId: string) => {
+          const job = await finished(jobId);
+          return [job.status, job.attempts, job.error?.class, job.error?.message];
+        };
+        const collect = async (id: string, resource: string) => {
+          const run = await system.api<{ jobId: string }>('/api/v1/collections', {
+            body: { platformId: id, resource, params: {} },
+          });
+          assert.equal(run.status, 202, JSON.stringify(run.body));
+          return outcome(run.body.jobId);
+        };
+
+        assert.deepEqual(await outcome(await sync(platformId, 'loneerror')), [
+          'failed',
+          1,
+          'upstream_error',
+          'platform reported an error: broken\ufffdhere',
+        ]);
+        assert.deepEqual(await outcome(await sync(platformId, 'spliterror')), [
+          'failed',
+          1,
+          'upstream_error',
+          `platform reported an error: ${'x'.repeat(299)}\ufffd`,
+        ]);
+        const lone = (code: string) =>
+          `holds a lone UTF-16 surrogate (U+${code}), which PostgreSQL cannot store`;
+        assert.deepEqual(await collect(platformId, 'lonecard'), [
+          'failed',
+          1,
+          'unstorable_data',
+          `document[0].horse: ${lone('DC00')}`,
+        ]);
+        assert.deepEqual(await collect(platformId, 'loneindex'), [
+          'failed',
+          1,
+          'unstorable_data',
+          `index[1].n: ${lone('D800')}`,
+        ]);
+        assert.deepEqual(await collect(deepId, 'deepcard'), [
+          'failed',
+          1,
+          'unstorable_data',
+          'document[0].form[0][0]: nests deeper than 1000 levels, more than psc stores',
+        ]);
+      } finally {
+        raw.closeAllConnections();
+        raw.close();
+      }
       await goodSyncSucceeds();
       await allHealthy();
     });

@@ -25,12 +25,13 @@ const MAX_ERROR_TEXT = 1_000;
 
 /**
  * Error text as the ledger may keep it: a platform's error text can hold anything, and a NUL
- * (which PostgreSQL's text and jsonb refuse) or other control characters would make the job's
- * outcome impossible to store.
+ * (which PostgreSQL's text and jsonb refuse), a lone UTF-16 surrogate (which jsonb refuses; the
+ * cut at the length bound can also split a pair) or other control characters would make the
+ * job's outcome impossible to store. Each becomes U+FFFD.
  */
 export function cleanText(text: string): string {
   let clean = '';
-  for (const ch of text.slice(0, MAX_ERROR_TEXT)) {
+  for (const ch of text.slice(0, MAX_ERROR_TEXT).toWellFormed()) {
     const code = ch.charCodeAt(0);
     const control = code < 0x20 ? ch !== '\n' && ch !== '\t' && ch !== '\r' : code === 0x7f;
     clean += control ? '\ufffd' : ch;

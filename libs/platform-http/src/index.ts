@@ -39,4 +39,4 @@ export {
   type Pager,
 } from './pages.ts';
 export { SealedCredentialError, createWorkerSeal, type WorkerSeal } from './worker-seal.ts';
-export { assertStorable } from './storable.ts';
+export { MAX_STORED_DEPTH, assertStorable, assertStorableEach, storableText } from './storable.ts';

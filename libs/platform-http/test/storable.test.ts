@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NonRetryableError } from '@psc/core';
-import { assertStorable } from '../src/index.ts';
+import { MAX_STORED_DEPTH, assertStorable, assertStorableEach } from '../src/index.ts';
 
 const refusal = (value: unknown, path: string): string => {
   try {
@@ -39,6 +39,59 @@ describe('platform data PostgreSQL cannot store', () => {
   it('when nothing holds U+0000 (other control characters, the text "\\u0000", nulls, numbers), then it passes', () => {
     assert.equal(
       refusal({ a: ['\u0001\t', '\\u0000', null, 0, false, { b: [] }], '': {} }, 'document'),
+      'stored',
+    );
+  });
+
+  it('when a value or a key holds a lone UTF-16 surrogate (JSON "\\ud800" parses to one), then it is refused naming it and its field; a whole pair passes', () => {
+    const parsed = JSON.parse('{"a":[{"b":"x\\udc00y"}]}') as unknown;
+    assert.equal(
+      refusal(parsed, 'document'),
+      'document.a[0].b: holds a lone UTF-16 surrogate (U+DC00), which PostgreSQL cannot store',
+    );
+    assert.equal(
+      refusal({ ok: 'fine', ['k\ud800']: 1 }, 'mapping'),
+      'mapping: holds a lone UTF-16 surrogate (U+D800), which PostgreSQL cannot store',
+    );
+    assert.equal(
+      refusal('tail\ud83d', 'key'),
+      'key: holds a lone UTF-16 surrogate (U+D83D), which PostgreSQL cannot store',
+    );
+    assert.equal(refusal({ face: '\ud83d\ude00', ['\ud83d\ude00']: 'ok' }, 'document'), 'stored');
+  });
+
+  it(`when data nests deeper than ${MAX_STORED_DEPTH} levels, even a million, then it is refused at once naming the field, without overflowing the stack; ${MAX_STORED_DEPTH} levels pass`, () => {
+    const nested = (levels: number): unknown =>
+      JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`);
+    assert.equal(refusal({ deep: nested(MAX_STORED_DEPTH - 1) }, 'mapping'), 'stored');
+    assert.equal(
+      refusal({ deep: nested(MAX_STORED_DEPTH) }, 'mapping'),
+      `mapping.deep[0][0]: nests deeper than ${MAX_STORED_DEPTH} levels, more than psc stores`,
+    );
+    assert.equal(
+      refusal({ a: { deep: nested(1_000_000) } }, 'document'),
+      `document.a.deep[0]: nests deeper than ${MAX_STORED_DEPTH} levels, more than psc stores`,
+    );
+  });
+
+  it('when a list of documents is checked, then each is named by its index and nests from its own top', () => {
+    const ok = JSON.parse(
+      `${'['.repeat(MAX_STORED_DEPTH)}${']'.repeat(MAX_STORED_DEPTH)}`,
+    ) as unknown;
+    assert.doesNotThrow(() => assertStorableEach([{}, ok], 'document'));
+    assert.throws(
+      () => assertStorableEach([{}, { p: 'a\ud800' }], 'index'),
+      /^NonRetryableError: index\[1\]\.p: holds a lone UTF-16 surrogate/,
+    );
+  });
+
+  it('when a number is beyond the range of a double (JSON.parse makes 1e400 Infinity), then it is refused naming its field; the largest double passes', () => {
+    assert.equal(
+      refusal(JSON.parse('{"a":[1,{"b":-1e400}]}'), 'document'),
+      'document.a[1].b: holds a number beyond the range of a double (such as 1e400), stored as null',
+    );
+    assert.equal(
+      refusal({ max: Number.MAX_VALUE, min: -Number.MAX_VALUE, nan: 0 }, 'document'),
       'stored',
     );
   });

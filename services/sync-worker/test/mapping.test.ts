@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { ResourceDefinition } from '@psc/contracts';
+import type { NonRetryableError } from '@psc/core';
 import { evaluate } from '@psc/platform-http';
 import { canonicalJson, collapseDuplicates, extractItems, mapItem } from '../src/domain/mapping.ts';
 
@@ -94,6 +95,31 @@ describe('sync-worker.mapping: canonical JSON and record hashes', () => {
     );
     await refused({ id: 'k1', name: 'ab' }, { 'na\u0000me': 'name' }, /^mapping: /);
     await refused({ id: 'k\u0000', name: 'ab' }, { name: 'name' }, /^key: /);
+  });
+
+  it('when a number is beyond the range of a double (1e400 parses to Infinity), as a field or inside one, then the record is refused with the field rather than stored with null in its place', async () => {
+    const item = JSON.parse('{"id":"k1","big":1e400,"nested":{"ok":1,"small":-1e400}}') as unknown;
+    const refusal = async (mapping: Record<string, string>) => {
+      try {
+        await mapItem(item, { key: 'id', mapping });
+      } catch (err) {
+        const { code, retryable, message } = err as NonRetryableError;
+        return [code, retryable, message];
+      }
+      return 'stored';
+    };
+    const reason = 'holds a number beyond the range of a double (such as 1e400), stored as null';
+    assert.deepEqual(await refusal({ id: 'id', big: 'big' }), [
+      'unstorable_data',
+      false,
+      `mapping.big: ${reason}`,
+    ]);
+    assert.deepEqual(await refusal({ id: 'id', n: 'nested' }), [
+      'unstorable_data',
+      false,
+      `mapping.n.small: ${reason}`,
+    ]);
+    assert.deepEqual(await refusal({ id: 'id', n: 'nested.ok' }), 'stored');
   });
 
   it("when a page holds a key twice, then the later record wins in the first one's place, and a page without duplicates comes back as it is", () => {

@@ -9,7 +9,7 @@ import {
 import { NonRetryableError, type Clock } from '@psc/core';
 import { CancelledError, type JobHandler, type RunContext } from '@psc/job-runner';
 import { createEnvelope, type Emit } from '@psc/messaging';
-import { asArray, assertStorable, evaluate } from '@psc/platform-http';
+import { asArray, assertStorableEach, evaluate } from '@psc/platform-http';
 import type { CollectionRepository, NewDocument } from '../data-access/collection.repository.ts';
 import { fetchPages, type CollectFetch } from './collect-pages.ts';
 import { missingParams, renderRequest } from './request-template.ts';
@@ -37,7 +37,7 @@ export function collectResource(platform: Platform, name: string): ResourceDefin
 /** The items of a response: those at `itemsPath`, or the whole body as one; each storable. */
 async function itemsOf(body: unknown, itemsPath: string | undefined): Promise<unknown[]> {
   const items = itemsPath ? asArray(await evaluate(itemsPath, body, 'itemsPath')) : [body];
-  assertStorable(items, 'document');
+  assertStorableEach(items, 'document');
   return items;
 }
 
@@ -192,6 +192,8 @@ export function createCollectTask(
       if (bad !== -1) {
         throw new NonRetryableError('bad_index', `index entry ${bad} is not an object`);
       }
+      // Each entry becomes a child's params, kept in its collect.child message and documents.
+      assertStorableEach(entries, 'index');
       await ctx.commit(async (trx, emit) => {
         const empty = entries.length === 0;
         const fresh = await deps.collections.start(trx, {

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { NonRetryableError } from '@psc/core';
 import type { ChildResource, ResourceDefinition } from '@psc/contracts';
-import { asArray, assertStorable, evaluate } from '@psc/platform-http';
+import { asArray, assertStorable, evaluate, storableText } from '@psc/platform-http';
 import type { MappedRecord } from '../data-access/record.repository.ts';
 
 /**
@@ -133,7 +133,7 @@ type Field = readonly [field: string, source: string, where: string];
 interface FieldPlan {
   fields: readonly Field[];
   canonical: boolean;
-  /** No field name holds U+0000: in a record of scalars only a string value can. */
+  /** No field name holds text PostgreSQL refuses: in a record of scalars only a string value can. */
   plainNames: boolean;
 }
 const plans = new WeakMap<Record<string, string>, FieldPlan>();
@@ -149,7 +149,7 @@ function fieldPlan(mapping: Record<string, string>): FieldPlan {
         `mapping.${f}`,
       ]),
       canonical,
-      plainNames: !names.some((f) => f.includes('\u0000')),
+      plainNames: names.every(storableText),
     };
     plans.set(mapping, plan);
   }
@@ -177,6 +177,9 @@ function put(draft: Draft, field: string, value: unknown): void {
   if (value === undefined) return;
   if (value !== null && typeof value === 'object') {
     draft.flat = false;
+    // Checked before the copy: JSON.stringify turns Infinity into null, and overflows the stack
+    // on data nested a few thousand levels deep.
+    assertStorable({ [field]: value }, 'mapping');
     draft.data[field] = JSON.parse(JSON.stringify(value)) as unknown;
   } else {
     draft.data[field] = value;
@@ -195,15 +198,18 @@ function finish(draft: Draft, plan: FieldPlan): MappedRecord {
   }
   assertStorable(text, 'key');
   const { data } = draft;
-  if (draft.flat && plan.plainNames) {
-    // Only scalars under plain names: a NUL can only be in a string value, and the full walk
-    // (an array of keys per record) runs only to say where.
-    for (let i = 0; i < plan.fields.length; i += 1) {
-      const value = data[plan.fields[i]![0]];
-      if (typeof value === 'string' && value.includes('\u0000')) assertStorable(data, 'mapping');
+  // Object values were checked as they were put. Of the rest, a NUL or a lone surrogate can only
+  // be in a string value or a field name, Infinity (1e400 parsed) in a number; the full walk (an
+  // array of keys per record) runs only to say where.
+  if (!plan.plainNames) assertStorable(data, 'mapping');
+  for (let i = 0; i < plan.fields.length; i += 1) {
+    const value = data[plan.fields[i]![0]];
+    if (
+      (typeof value === 'string' && !storableText(value)) ||
+      (typeof value === 'number' && !Number.isFinite(value))
+    ) {
+      assertStorable(data, 'mapping');
     }
-  } else {
-    assertStorable(data, 'mapping');
   }
   // With the fields in canonical order and only scalars, the canonical text is
   // JSON.stringify's, native and several times faster per record.
