@@ -3855,6 +3855,15 @@ export interface operations {
           'application/json': components['schemas']['PlatformPage'];
         };
       };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description No X-API-Key, or an unknown or revoked one */
       401: {
         headers: {
@@ -4069,6 +4078,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['PlatformPage'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */
@@ -5614,6 +5632,15 @@ export interface operations {
           'application/json': components['schemas']['JobPage'];
         };
       };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description No X-API-Key, or an unknown or revoked one */
       401: {
         headers: {
@@ -7115,6 +7142,15 @@ export interface operations {
           'application/json': components['schemas']['SchedulePage'];
         };
       };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description No X-API-Key, or an unknown or revoked one */
       401: {
         headers: {
@@ -7549,6 +7585,15 @@ export interface operations {
           'application/json': components['schemas']['DriftSummaryPage'];
         };
       };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description No X-API-Key, or an unknown or revoked one */
       401: {
         headers: {
@@ -7736,6 +7781,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['DeadLetterPage'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */
@@ -8261,6 +8315,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['BackfillPage'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */
@@ -9409,6 +9472,15 @@ export interface operations {
           'application/json': components['schemas']['WebhookDeliveryPage'];
         };
       };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description No X-API-Key, or an unknown or revoked one */
       401: {
         headers: {
@@ -9740,6 +9812,15 @@ export interface operations {
           'application/json': components['schemas']['CollectedDocumentPage'];
         };
       };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description No X-API-Key, or an unknown or revoked one */
       401: {
         headers: {
@@ -9839,6 +9920,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['CollectionChildPage'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */
@@ -10622,6 +10712,15 @@ export interface operations {
           'application/json': components['schemas']['LogList'];
         };
       };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description No X-API-Key, or an unknown or revoked one */
       401: {
         headers: {
@@ -11090,6 +11189,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['ApiKeyPage'];
+        };
+      };
+      /** @description Malformed request: body not JSON, or a bad cursor or filter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
         };
       };
       /** @description No X-API-Key, or an unknown or revoked one */

@@ -152,6 +152,8 @@ function errorStatuses(op: Operation): number[] {
     if (op.tag !== 'api keys') statuses.add(504);
   }
   if (op.params || op.query || op.body) statuses.add(422);
+  // The owner decodes a page cursor and refuses one it never handed out with a 400.
+  if (op.query && 'cursor' in objectOf(op.query).shape) statuses.add(400);
   if (op.body) for (const s of [400, 413, 415]) statuses.add(s);
   return [...statuses].sort((a, b) => a - b);
 }
