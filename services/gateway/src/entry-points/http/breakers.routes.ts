@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { breakerView } from '@psc/contracts';
+import { breakerView, platformGet } from '@psc/contracts';
 import type { RpcClient } from '@psc/messaging';
 import { createBreakerDirectory } from '../../data-access/breakers.ts';
 import { PLATFORM_ID } from './api-schemas.ts';
@@ -58,6 +58,8 @@ export function breakerRoutes(rpc: RpcClient<'gateway'>): Router {
     ctx.body = await breakers.list(query.platformId);
   });
   route(router, breakerOperations.reset, async (ctx, { params: { id } }) => {
+    // A mistyped id is a 404, not a reset that reached nothing.
+    await rpc.call(platformGet, { id });
     ctx.body = await breakers.reset(id);
   });
   return router;
