@@ -246,7 +246,13 @@ export function collectionRoutes(rpc: RpcClient<'gateway'>, readJob: JobReader):
     ctx.body = (await collectionOf(rpc, readJob, params.jobId)).collection;
   });
   route(router, collectionOperations.documents, async (ctx, { params: { jobId }, query }) => {
-    ctx.body = await rpc.call(collectionDocuments, { jobId, ...query });
+    const page = await rpc.call(collectionDocuments, { jobId, ...query });
+    // The collector keeps documents, not collections: an empty first page of a job that is no
+    // collection is a 404, as the collection's other routes answer, not an empty run.
+    if (page.items.length === 0 && query.cursor === undefined) {
+      await collectionOf(rpc, readJob, jobId);
+    }
+    ctx.body = page;
   });
   route(router, collectionOperations.children, async (ctx, { params: { jobId }, query }) => {
     try {
