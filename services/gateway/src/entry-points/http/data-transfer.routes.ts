@@ -120,6 +120,17 @@ function exportStream(
   return Readable.from(pages(), { objectMode: false, highWaterMark: 1 });
 }
 
+/** The stored collection an import writes to; a 404 when the platform or resource does not exist. */
+async function importTarget(
+  rpc: RpcClient<'gateway'>,
+  target: { platformId: string; resource: string },
+): Promise<void> {
+  const platform = await rpc.call(platformGet, { id: target.platformId });
+  if (!storedCollection(platform.resources, target.resource)) {
+    throw new NotFoundError(`platform ${platform.name} has no resource ${target.resource}`);
+  }
+}
+
 /** Errors an import reports line by line; the rest are only counted (a body of millions of bad lines stays small). */
 const MAX_REPORTED_ERRORS = 1_000;
 
@@ -196,6 +207,11 @@ export function dataTransferRoutes(
       throw err;
     }
     await flush();
+    if (totals.inserted + totals.updated + totals.unchanged + totals.failed === 0) {
+      // Nothing reached the registry to check the target with: an empty body sent to a platform
+      // or resource that does not exist is still a 404, not "0 imported".
+      await importTarget(rpc, target);
+    }
     totals.errors.sort((a, b) => a.line - b.line);
     const summary = {
       imported: totals.inserted + totals.updated + totals.unchanged,
