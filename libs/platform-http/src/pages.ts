@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { NonRetryableError } from '@psc/core';
 import type { Pagination } from '@psc/contracts';
 import { asText, evaluate } from './expressions.ts';
@@ -135,6 +136,24 @@ export function createPager(
       );
     }
   };
+  /**
+   * Each cursor or next link the platform handed out, and the page it leads to: one handed out
+   * again means its pages go round in a loop, which would otherwise be fetched again and again
+   * until maxPages (1,000 requests by default) and then be reported as too many pages. Long
+   * ones are kept by their hash, so a loop of large tokens cannot fill the memory.
+   */
+  const handedOut = new Map<string, number>();
+  const once = (what: string, value: string) => {
+    const id = value.length > 64 ? hash('sha256', value) : value;
+    const page = handedOut.get(id);
+    if (page !== undefined) {
+      throw new NonRetryableError(
+        'pagination_loop',
+        `page ${fetched} gave the ${what} that led to page ${page} again: the platform's pages loop`,
+      );
+    }
+    handedOut.set(id, fetched + 1);
+  };
   /** True when a total count says everything has been fetched. */
   const reachedTotal = async (body: unknown, totalPath: string | undefined) => {
     if (!totalPath) return false;
@@ -174,7 +193,9 @@ export function createPager(
         const token = await evaluate(p.nextPath, body, 'pagination.nextPath');
         if (token === undefined || token === null || token === '' || itemCount === 0) return null;
         guard();
-        return at({ ...limit, [p.cursorParam]: asText(token) });
+        const cursor = asText(token);
+        once('cursor', cursor);
+        return at({ ...limit, [p.cursorParam]: cursor });
       },
     };
   }
@@ -195,6 +216,7 @@ export function createPager(
           `next link leaves the platform's origin (${url.origin})`,
         );
       }
+      once('next link', url.toString());
       return Promise.resolve({ url: url.toString() });
     },
   };
