@@ -44,7 +44,7 @@ describe('faults: RabbitMQ refusing publishes and connections', { timeout: 300_0
       intervalMs: 500,
     });
 
-  it('when the job queue refuses every publish for 30 s under 300 run-now jobs, then run-now still answers 202, the scheduler’s outbox keeps every job command (none parked, the gauge shows them, the log says the broker refused them), and once the policy is lifted every job succeeds once within 60 s', async () => {
+  it('when the job queue refuses every publish for 30 s under 300 run-now jobs, then run-now still answers 202, the scheduler’s outbox keeps every job command (none parked, its gauges show how many and how old, the log says the broker refused them), and once the policy is lifted every job succeeds once within 60 s', async () => {
     const r = rig!;
     const platform = await r.register({ resources: 20, itemsPer: 20 });
     await r.rabbit.setPolicy('refuse-jobs', `^${QUEUES.syncJobs}$`, REFUSE_ALL, [QUEUES.syncJobs]);
@@ -61,6 +61,7 @@ describe('faults: RabbitMQ refusing publishes and connections', { timeout: 300_0
     await refuseFor(refusedAt);
     const scheduler = parseExposition(await scrapeService(r.system, 'scheduler'));
     const pending = total(scheduler, 'psc_outbox_pending');
+    const oldestAge = total(scheduler, 'psc_outbox_oldest_age_seconds');
     const ran = await count('select count(*) as n from sync.job_runs where job_id = any($1)', [
       ids,
     ]);
@@ -71,6 +72,8 @@ describe('faults: RabbitMQ refusing publishes and connections', { timeout: 300_0
     await r.assertExactlyOnce(platform, ids);
     assert.equal(ran, 0, 'no job ran while its queue refused it');
     assert.ok(pending >= ids.length, `psc_outbox_pending showed ${pending} held`);
+    // Written right after the policy took effect, 30 s before the scrape (less the run-now calls).
+    assert.ok(oldestAge >= 20, `psc_outbox_oldest_age_seconds showed ${oldestAge} s`);
     assert.equal(parkedDuring, 0, 'no job command parked while the broker refused it');
     assert.equal(await parked(), 0);
     assert.equal(await count('select count(*) as n from scheduler.dead_letters'), 0);

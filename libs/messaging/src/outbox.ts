@@ -134,6 +134,8 @@ export interface Outbox {
   stop(): Promise<void>;
   /** Rows not yet published (for status and tests). */
   pending(): Promise<number>;
+  /** Seconds since the oldest row not yet published was written; 0 when there is none. */
+  oldestAgeSeconds(): Promise<number>;
   /** Rows the relay gave up on, newest first. */
   parked(limit: number): Promise<ParkedMessage[]>;
 }
@@ -738,6 +740,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
         createdAt: r.created_at.toISOString(),
         parkedAt: r.parked_at.toISOString(),
       }));
+    },
+    async oldestAgeSeconds() {
+      const { rows } = await options.knex.raw<{ rows: { age: number | string | null }[] }>(
+        `select extract(epoch from now() - min(created_at)) as age from ${options.schema}.outbox`,
+      );
+      return Math.max(0, Number(rows[0]?.age ?? 0));
     },
     async pending() {
       const [row] = (await table(options.knex).count<{ count: string }[]>('* as count')) as {

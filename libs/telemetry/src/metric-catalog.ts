@@ -163,6 +163,13 @@ export const PSC_METRICS = {
     labels: {},
     exportedBy: ['platform-registry', 'scheduler', 'sync-worker', 'collector'],
   },
+  outboxOldestAge: {
+    name: 'psc_outbox_oldest_age_seconds',
+    type: 'gauge',
+    help: "Age of the oldest message in this service's outbox not yet published to RabbitMQ; 0 when it is empty.",
+    labels: {},
+    exportedBy: ['platform-registry', 'scheduler', 'sync-worker', 'collector'],
+  },
   platformRequests: {
     name: 'psc_platform_requests_total',
     type: 'counter',

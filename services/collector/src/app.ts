@@ -96,6 +96,12 @@ export function createApp(deps: AppDeps) {
     async () => [{ value: await outbox.pending() }],
     (err) => logger.warn({ err: String(err) }, 'outbox size not read for /metrics'),
   );
+  registerScrapeGauge(
+    deps.registry,
+    PSC_METRICS.outboxOldestAge,
+    async () => [{ value: await outbox.oldestAgeSeconds() }],
+    (err) => logger.warn({ err: String(err) }, 'outbox age not read for /metrics'),
+  );
   const collections = createCollectionRepository(knex);
   const logs = createLogRepository(knex);
   const workers = createWorkerRepository(knex);

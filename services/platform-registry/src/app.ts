@@ -72,6 +72,12 @@ export function createApp(deps: AppDeps) {
     async () => [{ value: await outbox.pending() }],
     (err) => logger.warn({ err: String(err) }, 'outbox size not read for /metrics'),
   );
+  registerScrapeGauge(
+    deps.registry,
+    PSC_METRICS.outboxOldestAge,
+    async () => [{ value: await outbox.oldestAgeSeconds() }],
+    (err) => logger.warn({ err: String(err) }, 'outbox age not read for /metrics'),
+  );
   const egress = createEgressGuard({
     allow: config.egressAllow,
     ...(deps.egress?.resolve ? { resolve: deps.egress.resolve } : {}),

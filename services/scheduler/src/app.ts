@@ -82,6 +82,7 @@ export function createApp(deps: AppDeps) {
     knex,
     schema: SCHEMA,
     outboxPending: () => outbox.pending(),
+    outboxOldestAge: () => outbox.oldestAgeSeconds(),
     control,
     platforms,
     schedules,

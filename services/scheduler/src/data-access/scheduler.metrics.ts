@@ -25,6 +25,7 @@ export function createSchedulerMetrics(deps: {
   knex: Knex;
   schema: string;
   outboxPending: () => Promise<number>;
+  outboxOldestAge: () => Promise<number>;
   control: ControlRepository;
   platforms: PlatformRepository;
   schedules: ScheduleRepository;
@@ -61,6 +62,12 @@ export function createSchedulerMetrics(deps: {
     PSC_METRICS.outboxPending,
     async () => [{ value: await deps.outboxPending() }],
     warn('outbox size'),
+  );
+  registerScrapeGauge(
+    registry,
+    PSC_METRICS.outboxOldestAge,
+    async () => [{ value: await deps.outboxOldestAge() }],
+    warn('outbox age'),
   );
   // Platforms the scheduler knows and has not seen deleted: a deleted platform's series go.
   registerScrapeGauge(
