@@ -14,7 +14,7 @@ interface BackfillView {
 }
 
 /** Buttons that only read: everything else the pages offer changes something. */
-const READ_ONLY_BUTTONS = new Set(['Sign out', 'Inspect', 'Hide', 'Older', 'Newer']);
+const READ_ONLY_BUTTONS = new Set(['Sign out', 'Inspect', 'Hide', 'Older', 'Newer', 'Open job']);
 
 /** The step counts as the page words them: non-zero ones, outcomes first, then what waits. */
 const STATES = [

@@ -355,7 +355,7 @@ describe('console when things go wrong, in headless Chromium', { timeout: 300_00
     await question.waitFor();
     assert.match(
       (await question.textContent()) ?? '',
-      new RegExp(`Replay ${count} dead jobs? matching these filters\\?`),
+      new RegExp(`Replay ${count} dead jobs? matching these filters \\(task sync\\)\\?`),
     );
     assert.ok((await deadSyncs()).includes(jobId), 'nothing replayed before the answer');
 

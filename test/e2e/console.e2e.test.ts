@@ -34,6 +34,7 @@ const READ_ONLY_BUTTONS = new Set([
   'Newer',
   'Clear filters',
   'Deliveries',
+  'Open job',
 ]);
 
 const SECRET = 'tok-console-secret-1';
@@ -70,22 +71,21 @@ describe('operator console in headless Chromium', () => {
     const path = `/orders-${Math.random().toString(36).slice(2, 8)}`;
     fake.setCollection(path, boothSample(5));
     fake.setFault({ status: 500, body: { error: 'boom' } }, { path });
-    const created = await system.api<{ id: string }>('/api/v1/platforms', {
-      body: boothPlatform(fake.url, {
-        breaker,
-        resources: [
-          {
-            name: 'orders',
-            request: { path },
-            itemsPath: 'data',
-            key: 'boothName',
-            mapping: { name: 'boothName' },
-          },
-        ],
-      }),
+    const definition = boothPlatform(fake.url, {
+      breaker,
+      resources: [
+        {
+          name: 'orders',
+          request: { path },
+          itemsPath: 'data',
+          key: 'boothName',
+          mapping: { name: 'boothName' },
+        },
+      ],
     });
+    const created = await system.api<{ id: string }>('/api/v1/platforms', { body: definition });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    return { id: created.body.id, path };
+    return { id: created.body.id, name: definition.name, path };
   }
 
   /** A job that died on 500s and is in the dead-letter queue; its platform answers again. */
@@ -269,8 +269,8 @@ describe('operator console in headless Chromium', () => {
     assert.match((await status.textContent()) ?? '', /reachable · HTTP 200 · \d+ ms · 25 items/);
   });
 
-  it('when a platform’s breaker is open, then the overview links to it and its page’s Reset breaker closes it on the workers, audited', async () => {
-    const { id, path } = await failingPlatform({
+  it('when a platform’s breaker is open, then the overview links to it by name and its page’s Reset breaker closes it on the workers, audited', async () => {
+    const { id, name, path } = await failingPlatform({
       volumeThreshold: 1,
       errorThresholdPercentage: 1,
       resetTimeoutMs: 600_000,
@@ -289,10 +289,7 @@ describe('operator console in headless Chromium', () => {
     fake.setFault(null, { path });
 
     await page.goto(`${system.gatewayUrl}/ui/`);
-    await page
-      .getByLabel('Open breakers')
-      .getByRole('link', { name: id.slice(0, 8) })
-      .click();
+    await page.getByLabel('Open breakers').getByRole('link', { name }).click();
     const reset = page.getByRole('button', { name: 'Reset breaker' });
     await waitFor(async () => await reset.isEnabled(), { message: 'Reset breaker offered' });
     await reset.click();
@@ -547,7 +544,7 @@ describe('operator console in headless Chromium', () => {
   });
 
   it('when the scheduler is paused with a reason, then the page and the API show it paused with that reason', async () => {
-    await page.getByRole('link', { name: 'Scheduler' }).click();
+    await page.getByRole('link', { name: 'Scheduler', exact: true }).click();
     const state = page.getByLabel('Scheduler state');
     await state.locator('.status').filter({ hasText: 'running' }).waitFor();
     await state.getByRole('button', { name: 'Pause', exact: true }).click();

@@ -1,7 +1,15 @@
-import { Component, useState, type FormEvent, type ReactNode } from 'react';
+import {
+  Component,
+  useCallback,
+  useEffect,
+  useRef,
+  useState,
+  type FormEvent,
+  type ReactNode,
+} from 'react';
 import { Link } from 'wouter';
 import { allows, ApiError, isUnreachable, type Role } from './session.ts';
-import { useSession } from './context.ts';
+import { LIVE_MS, useSession } from './context.ts';
 import { fieldsText } from '@psc/api-client';
 
 /** An API error's details as lines: a validation's `path: message`s, or an object's fields. */
@@ -236,4 +244,58 @@ export class PageBoundary extends Component<{ children: ReactNode }, { error: Er
       </section>
     );
   }
+}
+
+/**
+ * When a live page's reads last all succeeded: `mark(name)` is a view's `onSuccess`, and
+ * `at` the oldest of the views' latest successes (undefined until each has answered once).
+ */
+export function useFreshness(names: readonly string[]) {
+  const times = useRef(new Map<string, number>());
+  const [, setTick] = useState(0);
+  const mark = useCallback(
+    (name: string) => () => {
+      times.current.set(name, Date.now());
+      setTick((n) => n + 1);
+    },
+    [],
+  );
+  const all = names.map((n) => times.current.get(n));
+  const at = all.every((t) => t !== undefined) ? Math.min(...all) : undefined;
+  return { mark, at };
+}
+
+/** A read older than this many polls is stale: the page says so in words, not only a number. */
+const STALE_POLLS = 3;
+
+/**
+ * "Updated 2 s ago" under a live page's title, ticking each second; past a few missed polls it
+ * says the page is out of date, so an operator never acts on a frozen page thinking it is live.
+ */
+export function Freshness({ at }: { at: number | undefined }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  if (at === undefined) {
+    return (
+      <p className="fresh muted" data-fresh="loading">
+        Loading…
+      </p>
+    );
+  }
+  const seconds = Math.max(0, Math.round((now - at) / 1000));
+  const stale = now - at > STALE_POLLS * LIVE_MS;
+  return (
+    <p
+      className={`fresh ${stale ? 'error' : 'muted'}`}
+      data-fresh={stale ? 'stale' : 'live'}
+      title={new Date(at).toLocaleString()}
+    >
+      {stale
+        ? `Out of date: last updated ${seconds} s ago; retrying.`
+        : `Live · updated ${seconds} s ago`}
+    </p>
+  );
 }

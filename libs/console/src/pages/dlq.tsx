@@ -2,47 +2,75 @@ import { Fragment, useState } from 'react';
 import { TASK_TYPES, type TaskType as Task } from '@psc/api-client';
 import { useApi } from '../swr.ts';
 import { Link } from 'wouter';
+import { PlatformSelect, usePlatformNames, useUrlFilters } from '../filters.tsx';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, time } from '../format.ts';
 import { unwrap } from '../session.ts';
-import { ActionButton, Can, ErrorBox } from '../ui.tsx';
+import { ActionButton, Can, ErrorBox, Freshness, useFreshness } from '../ui.tsx';
 import { DeadLetterDetail } from './dead-letter.tsx';
 
-/** What "Replay all shown" will do, asked before: it may be many jobs at once. */
-function replayAllQuestion(shown: number, more: boolean, filter: object): string {
+/** What "Replay all shown" will do, asked before: it may be many jobs at once, of which platform. */
+function replayAllQuestion(shown: number, more: boolean, scope: string[]): string {
   const jobs = `${shown}${more ? '+' : ''} dead job${shown === 1 && !more ? '' : 's'}`;
-  const scope = Object.keys(filter).length ? 'matching these filters' : 'of every task';
-  return `Replay ${jobs} ${scope}${more ? ' (more than this page shows)' : ''}? Each runs again at once.`;
+  const which = scope.length
+    ? `matching these filters (${scope.join(', ')})`
+    : 'of every platform and task';
+  return `Replay ${jobs} ${which}${more ? ' (more than this page shows)' : ''}? Each runs again at once.`;
+}
+
+/** What a replay did, and where to watch the jobs it ran again. */
+interface Outcome {
+  text: string;
+  follow: string;
 }
 
 export function DeadLetters() {
   const { client } = useSession();
-  const [taskType, setTaskType] = useState<Task | ''>('');
+  // Platform and task live in the URL: the overview links to one platform's dead letters.
+  const { params, set } = useUrlFilters();
+  const platformId = params.get('platformId') ?? '';
+  const asked = params.get('taskType') ?? '';
+  const taskType = (TASK_TYPES as readonly string[]).includes(asked) ? (asked as Task) : '';
   const [reason, setReason] = useState('');
   const [open, setOpen] = useState<string | null>(null);
-  const [outcome, setOutcome] = useState<string | null>(null);
-  const filter = { ...(taskType ? { taskType } : {}), ...(reason ? { reason } : {}) };
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const names = usePlatformNames();
+  const { mark, at } = useFreshness(['dlq']);
+  const filter = {
+    ...(platformId ? { platformId } : {}),
+    ...(taskType ? { taskType } : {}),
+    ...(reason ? { reason } : {}),
+  };
   const { data, error, mutate } = useApi(
-    ['dlq', taskType, reason],
+    ['dlq', platformId, taskType, reason],
     () => unwrap(client.GET('/api/v1/dlq', { params: { query: { ...filter, limit: 100 } } })),
-    { refreshInterval: LIVE_MS },
+    { refreshInterval: LIVE_MS, onSuccess: mark('dlq') },
   );
   const refresh = () => void mutate();
-  const replayed = (r: { replayed: string[]; more: boolean }) =>
-    setOutcome(
-      `Replayed ${r.replayed.length.toLocaleString('en')} job${r.replayed.length === 1 ? '' : 's'}` +
+  // A replay runs the same jobs again (same ids, trigger "replay"): the jobs page follows them.
+  const follow = (p: string, t: string) =>
+    `/jobs?${new URLSearchParams({ ...(p ? { platformId: p } : {}), ...(t ? { taskType: t } : {}), since: '60' }).toString()}`;
+  const replayed = (
+    r: { replayed: string[]; more: boolean },
+    scope = follow(platformId, taskType),
+  ) =>
+    setOutcome({
+      text:
+        `Replayed ${r.replayed.length.toLocaleString('en')} job${r.replayed.length === 1 ? '' : 's'}` +
         // One call takes the oldest 10,000; the rest wait for the next.
-        (r.more ? '. More match: Replay all shown again for the next ones.' : ''),
-    );
-
+        (r.more ? '. More match: Replay all shown again for the next ones.' : '.'),
+      follow: r.replayed.length === 1 ? `/jobs/${r.replayed[0] ?? ''}` : scope,
+    });
   return (
     <>
       <h1>Dead letters</h1>
-      <div className="inline-form">
+      <Freshness at={at} />
+      <div className="inline-form" aria-label="Filters">
+        <PlatformSelect value={platformId} names={names} onChange={(id) => set('platformId', id)} />
         <select
           aria-label="Task"
           value={taskType}
-          onChange={(e) => setTaskType(e.target.value as Task | '')}
+          onChange={(e) => set('taskType', e.target.value)}
         >
           <option value="">any task</option>
           {TASK_TYPES.map((t) => (
@@ -64,7 +92,11 @@ export function DeadLetters() {
             confirm={replayAllQuestion(
               data?.items.filter((d) => d.replayable).length ?? 0,
               !!data?.nextCursor,
-              filter,
+              [
+                ...(platformId ? [`platform ${names.get(platformId) ?? platformId}`] : []),
+                ...(taskType ? [`task ${taskType}`] : []),
+                ...(reason ? [`reason containing “${reason}”`] : []),
+              ],
             )}
             action={async () =>
               replayed(await unwrap(client.POST('/api/v1/dlq/replay', { body: filter })))
@@ -73,12 +105,20 @@ export function DeadLetters() {
           />
         </Can>
       </div>
-      {outcome ? <p role="status">{outcome}</p> : null}
+      {outcome ? (
+        <p role="status">
+          {outcome.text}{' '}
+          <Link href={outcome.follow}>
+            {outcome.follow.startsWith('/jobs?') ? 'Follow them in Jobs' : 'Follow it'}
+          </Link>
+        </p>
+      ) : null}
       <ErrorBox error={error} />
       <table aria-label="Dead letters">
         <thead>
           <tr>
             <th>Job</th>
+            <th>Platform</th>
             <th>Task</th>
             <th>Resource</th>
             <th>Reason</th>
@@ -93,6 +133,15 @@ export function DeadLetters() {
               <tr data-job={d.jobId ?? ''} data-id={d.id}>
                 <td>
                   {d.jobId ? <Link href={`/jobs/${d.jobId}`}>{d.jobId.slice(0, 8)}</Link> : '—'}
+                </td>
+                <td>
+                  {d.platformId ? (
+                    <Link href={`/platforms/${d.platformId}`}>
+                      {names.get(d.platformId) ?? d.platformId.slice(0, 8)}
+                    </Link>
+                  ) : (
+                    '—'
+                  )}
                 </td>
                 <td>{d.taskType ?? '—'}</td>
                 <td>{d.resource ?? '—'}</td>
@@ -140,7 +189,7 @@ export function DeadLetters() {
               </tr>
               {open === d.id ? (
                 <tr className="detail">
-                  <td colSpan={7}>
+                  <td colSpan={8}>
                     <DeadLetterDetail
                       id={d.id}
                       replayable={d.replayable}
@@ -159,7 +208,7 @@ export function DeadLetters() {
       </table>
       {data && data.items.length === 0 ? (
         <p className="muted">
-          {taskType || reason
+          {platformId || taskType || reason
             ? 'No dead letters match these filters.'
             : 'No dead letters: nothing has failed for good.'}
         </p>

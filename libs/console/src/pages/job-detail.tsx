@@ -1,12 +1,14 @@
+import { useState } from 'react';
 import { useApi } from '../swr.ts';
 import { Link } from 'wouter';
 import type { components } from '@psc/api-client';
 import { LIVE_MS, useSession } from '../context.ts';
 import { fieldsText } from '@psc/api-client';
-import { FINISHED, time } from '../format.ts';
+import { ago, FINISHED, time } from '../format.ts';
 import { unwrap } from '../session.ts';
 import { ActionButton, Can, ErrorBox, LongText, PageError, Section, Status } from '../ui.tsx';
 import { CollectionView } from './collect-collection.tsx';
+import { usePlatformNames } from '../filters.tsx';
 
 type Job = components['schemas']['Job'];
 
@@ -73,6 +75,11 @@ function JobLog({ id, finishedAt }: { id: string; finishedAt: string | null }) {
 
 export function JobDetail({ id }: { id: string }) {
   const { client } = useSession();
+  const names = usePlatformNames();
+  // The API answers a cancel with the job as it was: a running one runs on until its next page.
+  // Without this, the page went on showing it running with Cancel job offered, as if nothing
+  // had been asked.
+  const [cancelAsked, setCancelAsked] = useState<string | null>(null);
   const {
     data: job,
     error,
@@ -97,8 +104,16 @@ export function JobDetail({ id }: { id: string }) {
         Job {job.id.slice(0, 8)} <Status value={job.status} />
       </h1>
       <ErrorBox error={error} />
+      {cancelAsked && !FINISHED.has(job.status) ? (
+        <p role="status">
+          Cancel requested {ago(cancelAsked)}
+          {job.status === 'running'
+            ? ': a running job stops at its next page, so not before the platform answers the request it is waiting on. This page shows it end.'
+            : ': this page shows it end.'}
+        </p>
+      ) : null}
       <Can role="operator">
-        {FINISHED.has(job.status) ? null : (
+        {FINISHED.has(job.status) || cancelAsked ? null : (
           <ActionButton
             label="Cancel job"
             reason
@@ -111,14 +126,19 @@ export function JobDetail({ id }: { id: string }) {
                 }),
               )
             }
-            onDone={() => void mutate()}
+            onDone={() => {
+              setCancelAsked(new Date().toISOString());
+              void mutate();
+            }}
           />
         )}
       </Can>
       <dl>
         <dt>Platform</dt>
         <dd>
-          <Link href={`/platforms/${job.platformId}`}>{job.platformId}</Link>
+          <Link href={`/platforms/${job.platformId}`}>
+            {names.get(job.platformId) ?? job.platformId}
+          </Link>
         </dd>
         <dt>Resource · task</dt>
         <dd>

@@ -1,11 +1,11 @@
 import { useState } from 'react';
 import { useApi } from '../swr.ts';
-import { Link } from 'wouter';
+import { Link, useLocation } from 'wouter';
 import { JOB_STATUSES, TASK_TYPES, type components } from '@psc/api-client';
 import { LIVE_MS, useSession } from '../context.ts';
 import { ago, sinceOf, WINDOWS } from '../format.ts';
 import { unwrap } from '../session.ts';
-import { ErrorBox, Status } from '../ui.tsx';
+import { ErrorBox, Freshness, Status, useFreshness } from '../ui.tsx';
 import { PlatformSelect, usePlatformNames, useUrlFilters } from '../filters.tsx';
 
 type Job = components['schemas']['Job'];
@@ -19,19 +19,54 @@ interface Query {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Jumps to a job's page by its id (a whole UUID, from a log line, an alert or a colleague). */
+function OpenJob() {
+  const [, navigate] = useLocation();
+  const [id, setId] = useState('');
+  const value = id.trim();
+  const wrong = value !== '' && !UUID.test(value);
+  return (
+    <form
+      className="inline-form"
+      role="search"
+      aria-label="Open a job by id"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (UUID.test(value)) navigate(`/jobs/${value.toLowerCase()}`);
+      }}
+    >
+      <input
+        aria-label="Job id"
+        placeholder="Job id"
+        size={38}
+        value={id}
+        aria-invalid={wrong}
+        onChange={(e) => setId(e.target.value)}
+      />
+      <button type="submit" disabled={!UUID.test(value)}>
+        Open job
+      </button>
+      {wrong ? <span className="hint">A job id is a whole UUID.</span> : null}
+    </form>
+  );
+}
+
 export function Jobs() {
   const { client } = useSession();
-  const [status, setStatus] = useState('');
-  const [taskType, setTaskType] = useState('');
-  const [platformId, setPlatformId] = useState('');
-  const [minutes, setMinutes] = useState(0);
-  // A backfill's runs are linked to from its page: that filter lives in the URL (`?backfillId=`).
+  // Every filter lives in the URL: the overview links to a status, and a view can be shared.
   const { params, set } = useUrlFilters();
+  const status = params.get('status') ?? '';
+  const taskType = params.get('taskType') ?? '';
+  const platformId = params.get('platformId') ?? '';
+  // Minutes of one of the windows offered; anything else in the URL is no window.
+  const asked = Number(params.get('since') ?? 0);
+  const minutes = WINDOWS.some(([, m]) => m === asked) ? asked : 0;
   const backfillId = params.get('backfillId') ?? '';
   // An id half typed is no filter yet: the API would refuse it at every keystroke.
   const [backfillInput, setBackfillInput] = useState(backfillId);
   const setBackfillId = (value: string) => set('backfillId', value);
   const names = usePlatformNames();
+  const { mark, at } = useFreshness(['jobs']);
   const { data, error } = useApi(
     ['jobs', status, taskType, platformId, minutes, backfillId],
     () => {
@@ -44,29 +79,35 @@ export function Jobs() {
       };
       return unwrap(client.GET('/api/v1/jobs', { params: { query: { ...query, limit: 100 } } }));
     },
-    { refreshInterval: LIVE_MS },
+    { refreshInterval: LIVE_MS, onSuccess: mark('jobs') },
   );
   return (
     <>
       <h1>Jobs</h1>
+      <OpenJob />
+      <Freshness at={at} />
       <div className="inline-form" aria-label="Filters">
-        <select aria-label="Status" value={status} onChange={(e) => setStatus(e.target.value)}>
+        <select aria-label="Status" value={status} onChange={(e) => set('status', e.target.value)}>
           <option value="">any status</option>
           {JOB_STATUSES.map((s) => (
             <option key={s}>{s}</option>
           ))}
         </select>
-        <select aria-label="Task" value={taskType} onChange={(e) => setTaskType(e.target.value)}>
+        <select
+          aria-label="Task"
+          value={taskType}
+          onChange={(e) => set('taskType', e.target.value)}
+        >
           <option value="">any task</option>
           {TASK_TYPES.map((t) => (
             <option key={t}>{t}</option>
           ))}
         </select>
-        <PlatformSelect value={platformId} names={names} onChange={(id) => setPlatformId(id)} />
+        <PlatformSelect value={platformId} names={names} onChange={(id) => set('platformId', id)} />
         <select
           aria-label="Since"
           value={minutes}
-          onChange={(e) => setMinutes(Number(e.target.value))}
+          onChange={(e) => set('since', e.target.value === '0' ? '' : e.target.value)}
         >
           {WINDOWS.map(([label, m]) => (
             <option key={m} value={m}>

@@ -351,7 +351,16 @@ export function PlatformDetail({ id }: { id: string }) {
           <dt>Next fire times</dt>
           <dd>{s?.nextFireTimes.map((t) => time(t)).join(' · ') || '—'}</dd>
           <dt>Breaker</dt>
-          <dd>{s?.breaker?.map((b) => `${b.service}: ${b.state}`).join(', ') ?? 'closed'}</dd>
+          <dd>
+            {s?.breaker?.length
+              ? s.breaker
+                  .map(
+                    (b) =>
+                      `${b.service}: ${b.state}${b.state === 'closed' ? '' : ` since ${ago(b.changedAt)} (${time(b.changedAt)})`}`,
+                  )
+                  .join(', ')
+              : 'closed'}
+          </dd>
         </dl>
       </Section>
       <Section title="Resources">
