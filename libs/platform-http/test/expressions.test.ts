@@ -52,6 +52,13 @@ describe('JSONata evaluation budget', () => {
     }
   });
 
+  it('when an expression walks platform data nested 100,000 levels deep, then it fails with mapping_limit instead of overflowing the stack, and a plain path over it still answers', async () => {
+    const deep = JSON.parse(`${'{"x":'.repeat(100_000)}1${'}'.repeat(100_000)}`) as unknown;
+    await overBudget('**.x', deep, /ran out of room/);
+    await overBudget('$string(x)', deep, /ran out of room/);
+    assert.equal(typeof (await evaluate('x', deep, 'mapping.total')), 'object');
+  });
+
   it('when an expression builds a sequence longer than maxSequence, then it fails before using the memory', async () => {
     await overBudget('$count([1..5000000])', {}, /sequence longer than 1000000/);
     await overBudget('$count($split(s, ""))', { s: 'x'.repeat(1_500_000) }, /longer than 1000000/);
