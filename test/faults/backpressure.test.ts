@@ -80,12 +80,14 @@ describe('faults: RabbitMQ refusing publishes and connections', { timeout: 300_0
     assert.ok(tookMs < 60_000, `final ${tookMs} ms after the policy was lifted`);
   });
 
-  it('when the ledger’s events queue refuses every publish for 30 s while 100 jobs run, then the workers keep each outcome in their outbox (none parked, no job dead-lettered) and the ledger records every job succeeded once within 60 s of the policy being lifted', async () => {
+  it('when the ledger’s events queue refuses every publish for 30 s while 100 jobs run, then the workers keep each outcome in their outbox (none parked), a failed try whose report is refused is held (no attempt spent, no job dead-lettered), and the ledger records every job succeeded once within 60 s of the policy being lifted', async () => {
     const r = rig!;
     const platform = await r.register({ resources: 20, itemsPer: 20 });
     const events = QUEUES.schedulerJobEvents;
     await r.rabbit.setPolicy('refuse-events', `^${events}$`, REFUSE_ALL, [events]);
     const refusedAt = Date.now();
+    // A few tries fail meanwhile: their failure reports (`job.failed`, retrying) are refused too.
+    r.fake.failNext(4, { status: 503 });
     const ids = await r.runAll(platform, 5);
     // The workers do the jobs meanwhile; only their reports wait.
     await waitFor(
@@ -111,10 +113,11 @@ describe('faults: RabbitMQ refusing publishes and connections', { timeout: 300_0
     assert.equal(await parked(), 0);
     assert.equal(await count('select count(*) as n from scheduler.dead_letters'), 0);
     const after = parseExposition(await scrapeService(r.system, 'sync-worker'));
-    assert.equal(
-      total(after, 'psc_messages_dead_lettered_total', { queue: QUEUES.syncJobs }),
-      0,
-      'no job given up',
+    const jobs = { queue: QUEUES.syncJobs };
+    assert.equal(total(after, 'psc_messages_dead_lettered_total', jobs), 0, 'no job given up');
+    assert.ok(
+      total(after, 'psc_messages_held_total', jobs) >= 4,
+      'a try whose failure report was refused is held, not retried or given up',
     );
     assert.ok(tookMs < 60_000, `final ${tookMs} ms after the policy was lifted`);
   });

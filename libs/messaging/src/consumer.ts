@@ -6,7 +6,7 @@ import { HEADERS, type QueueSpec } from '@psc/contracts';
 import type { Broker } from './broker.ts';
 import { createConsumeLoop } from './consume-loop.ts';
 import { delayDelivery, describeError, parkDelivery, requeueFresh } from './delivery.ts';
-import { DeferError, RetiredMessageError } from './errors.ts';
+import { DeferError, PublishRefusedError, RetiredMessageError } from './errors.ts';
 import { createHold } from './hold.ts';
 import {
   backoffDelay,
@@ -67,12 +67,15 @@ export interface ConsumerOptions<Q extends QueueSpec> {
   retryTiersMs?: readonly number[];
   /**
    * Errors of our own infrastructure (the database is away): the delivery is held — requeued
-   * after a growing pause — without counting as an attempt and never dead-lettered.
+   * after a growing pause — without counting as an attempt and never dead-lettered. A publish
+   * RabbitMQ refused (`PublishRefusedError`, from the handler or `onFailure`) is held the same
+   * way, whatever this says.
    */
   isTransient?: (err: unknown) => boolean;
   /**
    * Called before a failed delivery is retried, deferred or given up, so the owner can record
-   * it (a `job.failed` event). If it throws, the delivery is requeued untouched.
+   * it (a `job.failed` event). If it throws, the delivery is requeued untouched (held, when the
+   * error is one of our infrastructure's).
    */
   onFailure?: (
     message: MessageOf<Q['accepts'][number]>,
@@ -157,6 +160,14 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     };
   }
 
+  /**
+   * Whether a failure is our infrastructure's, not the message's: the database away, or RabbitMQ
+   * refusing what the handler or its failure report published (a queue full with
+   * `reject-publish`). Neither spends an attempt, and neither may give a delivery up.
+   */
+  const heldFor = (err: unknown): boolean =>
+    err instanceof PublishRefusedError || (options.isTransient?.(err) ?? false);
+
   async function hold(ch: ConfirmChannel, msg: ConsumeMessage, err: unknown): Promise<void> {
     const holdMs = held.take();
     log.warn({ err: describeError(err), holdMs }, 'infrastructure unavailable; message held');
@@ -217,7 +228,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     err: unknown,
     ctx: HandlerContext,
   ): Promise<void> {
-    if (options.isTransient?.(err)) return hold(ch, msg, err);
+    if (heldFor(err)) return hold(ch, msg, err);
     const decision = decide(err, ctx.attempt, ctx.headers);
     const reason = describeError(err);
     if (decision.kind !== 'defer') {
@@ -226,7 +237,7 @@ export function createConsumer<Q extends QueueSpec>(options: ConsumerOptions<Q>)
     try {
       await options.onFailure?.(message, err, decision, ctx);
     } catch (hookErr) {
-      if (options.isTransient?.(hookErr)) return hold(ch, msg, hookErr);
+      if (heldFor(hookErr)) return hold(ch, msg, hookErr);
       ctx.logger.error({ err: describeError(hookErr) }, 'failure hook failed; message requeued');
       await delay(1_000);
       await requeueFresh(ch, msg, name);

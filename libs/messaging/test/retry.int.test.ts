@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { EXCHANGES, HEADERS, QUEUES } from '@psc/contracts';
 import { NonRetryableError } from '@psc/core';
-import { DeferError, type FailureDecision } from '@psc/messaging';
+import { DeferError, PublishRefusedError, type FailureDecision } from '@psc/messaging';
 import { waitFor } from '@psc/testing';
 import { createFixture, headerText } from './support/fixture.ts';
 import { ping, pingEnvelope, TEST_TIERS_MS, WORK_QUEUE, workQueue } from './support/messages.ts';
@@ -339,5 +339,36 @@ describe('retries', { concurrency: true, timeout: 30_000 }, () => {
       { attempt: 1, redelivered: false },
       { attempt: 1, redelivered: false },
     ]);
+  });
+
+  it('when the broker refuses what a handler or its failure report publishes (a nack), then the delivery is held — no attempt spent, nothing given up — and handled once the broker takes messages again', async (t) => {
+    const fx = await createFixture(t);
+    const { spec, topology } = workQueue();
+    const broker = await fx.broker();
+    const publisher = fx.publisher(broker, topology);
+    const seen: number[] = [];
+    const refused = () => new PublishRefusedError(EXCHANGES.events, 'job.progressed');
+    const { events } = await fx.consumer({
+      broker,
+      queue: spec,
+      maxAttempts: 2,
+      handler: (_envelope, ctx) => {
+        seen.push(ctx.attempt);
+        // Twice the handler's own publish is refused, then it fails and its report is refused.
+        if (seen.length <= 2) return Promise.reject(refused());
+        if (seen.length === 3) return Promise.reject(new Error('platform answered 503'));
+        return Promise.resolve();
+      },
+      onFailure: () => (seen.length === 3 ? Promise.reject(refused()) : Promise.resolve()),
+    });
+
+    await publisher.publish(EXCHANGES.events, ping.type, pingEnvelope(1));
+
+    await waitFor(() => events.some((e) => e.name === 'acked'), {
+      timeoutMs: 15_000,
+      message: 'acked after the holds',
+    });
+    assert.deepEqual(events.map((e) => e.name).sort(), ['acked', 'held', 'held', 'held']);
+    assert.deepEqual(seen, [1, 1, 1, 1], 'no attempt spent');
   });
 });
