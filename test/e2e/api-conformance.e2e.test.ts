@@ -241,6 +241,7 @@ describe('the gateway answers as its OpenAPI document says', { timeout: 180_000 
   let syncJob = '';
   let deadJob = '';
   let collectJob = '';
+  let poisonId = '';
 
   it('when platforms are registered, read, changed, tested and their sync stopped, started and run, then every answer matches the document', async () => {
     const booths = boothPlatform(fake.url).resources[0]!;
@@ -766,6 +767,7 @@ describe('the gateway answers as its OpenAPI document says', { timeout: 180_000 
       { timeoutMs: 30_000, message: 'the poison message is a dead letter' },
     );
     await get(`/api/v1/dlq/${poison.id}`);
+    poisonId = poison.id;
 
     // Deliveries that succeed, and ones that fail until the webhook is disabled.
     receiver.answer('/down', () => 500);
@@ -909,6 +911,9 @@ describe('the gateway answers as its OpenAPI document says', { timeout: 180_000 
       });
     }
     assert.ok(named.length > 30, `${named.length} operations on something that does not exist`);
+
+    // Listed, but a message that names no job run cannot be replayed.
+    await call('POST', `/api/v1/dlq/${poisonId}/replay`, 409, { body: {} });
 
     await call('GET', '/api/v1/jobs', 401, { apiKey: null });
     const viewer = await post<{ key: string }>(

@@ -702,7 +702,7 @@ export interface paths {
     put?: never;
     /**
      * Replay one dead job, with its own params or with mended ones
-     * @description Runs the job again under its id as its next run (trigger `replay`, attempts from 1). With `params`, for a job that failed on a wrong param (a wrong date, say), that run takes the job’s params with these merged in: give only what changes, null removes a key, and a secret the job carried stays without being given again. Refused with 422, and the job stays dead: a `[redacted]` value (what psc shows in place of a secret), merged params over 64 KiB, or a collect job lacking a param its resource declares (each named).
+     * @description Runs the job again under its id as its next run (trigger `replay`, attempts from 1). With `params`, for a job that failed on a wrong param (a wrong date, say), that run takes the job’s params with these merged in: give only what changes, null removes a key, and a secret the job carried stays without being given again. Refused with 422, and the job stays dead: a `[redacted]` value (what psc shows in place of a secret), merged params over 64 KiB, or a collect job lacking a param its resource declares (each named). A dead letter that names no job run (`replayable: false`, a message outside its contract) is refused with 409.
      *
      *     Needs the **operator** role (viewer < operator < admin).
      */
@@ -8221,6 +8221,15 @@ export interface operations {
       };
       /** @description No such route, platform, resource or job */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Conflicts with the current state (name taken, platform inactive, job finished…) */
+      409: {
         headers: {
           [name: string]: unknown;
         };

@@ -1,5 +1,5 @@
 import { deadLetterCursor, dlqDelete, dlqGet, dlqList, dlqReplay } from '@psc/contracts';
-import { NotFoundError } from '@psc/core';
+import { ConflictError, NotFoundError } from '@psc/core';
 import { rpcHandler, type RpcHandler } from '@psc/messaging';
 import type { DeadLetterRepository } from '../../data-access/dead-letter.repository.ts';
 import type { JobRepository } from '../../data-access/job.repository.ts';
@@ -38,6 +38,14 @@ export function dlqRpcHandlers(deps: {
       if ('jobId' in match && match.params) await deps.checkReplayParams(match.jobId, match.params);
       const answer = await deps.ledger.replay(match);
       if ('jobId' in match && answer.replayed.length === 0) {
+        // Listed but not replayable (a message that names no job run): not a 404 for a letter
+        // GET /dlq/{jobId} shows.
+        const found = await deps.deadLetters.get(match.jobId);
+        if (found && !found.letter.replayable) {
+          throw new ConflictError(
+            `${match.jobId} names no job run to replay (a message outside its contract); read it, then forget it with DELETE`,
+          );
+        }
         throw new NotFoundError(`job ${match.jobId} is not in the dead-letter queue`);
       }
       return answer;
