@@ -161,8 +161,14 @@ describe('console during an incident, in headless Chromium', { timeout: 240_000 
       message: 'only the platform’s dead sync listed',
     });
     assert.equal(await rows.getByRole('link', { name: down.name }).count(), 1);
-    await page.getByRole('button', { name: 'Replay all shown' }).click();
+    const replayAll = page.getByRole('button', { name: 'Replay all shown' });
     const question = page.getByRole('group', { name: /^Replay / });
+    // The question takes focus (on its way out): Escape takes it back, nothing replayed.
+    await replayAll.click();
+    await question.waitFor();
+    await page.keyboard.press('Escape');
+    await question.waitFor({ state: 'detached' });
+    await replayAll.click();
     assert.match(
       (await question.textContent()) ?? '',
       new RegExp(`Replay 1 dead job matching these filters \\(platform ${down.name}, task sync\\)`),
@@ -183,7 +189,7 @@ describe('console during an incident, in headless Chromium', { timeout: 240_000 
     assert.deepEqual(elsewhere, []);
   });
 
-  it('when a job hangs, then the overview’s running count lists it, its id typed in Jobs opens its page naming its platform, and Cancel job with a reason ends it cancelled', async () => {
+  it('when a job hangs, then the overview’s running count lists it, its id typed in Jobs opens its page naming its platform, and Cancel job with a reason, from the keyboard, says it waits on the platform and ends it cancelled', async () => {
     const definition = boothPlatform(fake.url, {
       timeoutMs: 120_000,
       resources: [
@@ -224,9 +230,20 @@ describe('console during an incident, in headless Chromium', { timeout: 240_000 
     await page.getByRole('heading', { name: `Job ${jobId.slice(0, 8)} running` }).waitFor();
     await page.getByRole('link', { name: definition.name }).waitFor();
 
-    await page.getByRole('button', { name: 'Cancel job' }).click();
-    await page.getByLabel('Reason to cancel job').fill('hangs on the platform');
-    await page.getByLabel('Reason to cancel job').press('Enter');
+    // From the keyboard alone: the reason's box takes focus, Escape takes the question back.
+    const cancel = page.getByRole('button', { name: 'Cancel job' });
+    const reason = page.getByLabel('Reason to cancel job');
+    await cancel.focus();
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('typed');
+    assert.equal(await reason.inputValue(), 'typed', 'what is typed goes into the reason');
+    await page.keyboard.press('Escape');
+    await reason.waitFor({ state: 'detached' });
+    assert.equal((await jobOf(jobId)).status, 'running', 'Escape cancelled nothing');
+    await cancel.focus();
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('hangs on the platform');
+    await page.keyboard.press('Enter');
     // The platform still holds the request: the job runs on, and the page says what was asked.
     await page
       .getByRole('status')

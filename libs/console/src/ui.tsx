@@ -5,6 +5,7 @@ import {
   useRef,
   useState,
   type FormEvent,
+  type KeyboardEvent,
   type ReactNode,
 } from 'react';
 import { Link } from 'wouter';
@@ -118,6 +119,12 @@ export function ActionButton(props: {
   }
 
   const className = props.danger ? 'danger' : undefined;
+  // The button pressed is gone once the question shows: focus moves into it (the reason's box,
+  // or the way out of a confirmation), and Escape takes the question back, so the main actions
+  // work from the keyboard without hunting for where focus went.
+  const dismiss = (event: KeyboardEvent) => {
+    if (event.key === 'Escape' && !busy) setAsking(false);
+  };
   if (props.reason && asking) {
     // The question, if any, with the reason's box; a cancel's question is dismissed with Keep.
     return (
@@ -125,9 +132,11 @@ export function ActionButton(props: {
         className="inline-form"
         {...(props.confirm ? { 'aria-label': props.confirm } : {})}
         onSubmit={(e) => void run(e)}
+        onKeyDown={dismiss}
       >
         {props.confirm ? <span>{props.confirm}</span> : null}
         <input
+          autoFocus
           aria-label={`Reason to ${props.label.toLowerCase()}`}
           placeholder={props.reason === 'optional' ? 'Reason (optional)' : 'Reason'}
           required={props.reason !== 'optional'}
@@ -147,12 +156,12 @@ export function ActionButton(props: {
   }
   if (props.confirm && asking) {
     return (
-      <span className="inline-form" role="group" aria-label={props.confirm}>
+      <span className="inline-form" role="group" aria-label={props.confirm} onKeyDown={dismiss}>
         <span>{props.confirm}</span>
         <button type="button" className={className} disabled={busy} onClick={() => void run()}>
           {props.label}
         </button>
-        <button type="button" onClick={() => setAsking(false)}>
+        <button type="button" autoFocus onClick={() => setAsking(false)}>
           Cancel
         </button>
         <ErrorBox error={error} />
