@@ -349,7 +349,7 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
       await allHealthy();
     });
 
-    it('when a platform puts lone UTF-16 surrogates in its error text, a collected document or a fan-out index entry, or nests a document 20,000 levels deep, then each job ends at once with a reason PostgreSQL can store, and another platform syncs', async () => {
+    it("when a platform puts lone UTF-16 surrogates in its error text, a collected document or a fan-out index entry, or nests a document 20,000 levels deep, then each job ends at once with a reason PostgreSQL can store, the worker's log lines about it are kept, and another platform syncs", async () => {
       // "\ud800" is valid JSON and JSON.parse keeps it, but PostgreSQL's jsonb refuses it: the
       // ledger could not store a job's outcome holding one, nor the collector a document.
       hostile.route('GET', '/lone-error', () => ({
@@ -434,12 +434,36 @@ describe('hostile input: expressions, headers, templates, CSV and cursors never 
           return outcome(run.body.jobId);
         };
 
-        assert.deepEqual(await outcome(await sync(platformId, 'loneerror')), [
+        const loneError = await sync(platformId, 'loneerror');
+        assert.deepEqual(await outcome(loneError), [
           'failed',
           1,
           'upstream_error',
           'platform reported an error: broken\ufffdhere',
         ]);
+        // The worker's lines about it reach the logs, its warning with the text it can keep:
+        // shipped in one batch with other lines, which a refused one took with it.
+        type Logs = {
+          items: { service: string; message: string; fields: { reason?: string } }[];
+        };
+        await waitFor(
+          async () => {
+            const { body } = await system.api<Logs>(`/api/v1/logs?jobId=${loneError}&level=info`);
+            return body.items.find((e) => e.service === 'sync-worker');
+          },
+          { timeoutMs: 15_000, intervalMs: 200, message: "the worker's line in the job's log" },
+        );
+        const { body: warnings } = await system.api<Logs>(
+          '/api/v1/logs?service=sync-worker&level=warn&limit=500',
+        );
+        assert.ok(
+          warnings.items.some(
+            (e) =>
+              e.message === 'message failed' &&
+              e.fields.reason === 'upstream_error: platform reported an error: broken\ufffdhere',
+          ),
+          JSON.stringify(warnings.items.map((e) => e.fields.reason)),
+        );
         assert.deepEqual(await outcome(await sync(platformId, 'spliterror')), [
           'failed',
           1,

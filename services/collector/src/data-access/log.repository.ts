@@ -32,6 +32,13 @@ interface LogRow {
   trace_id: string | null;
 }
 
+/**
+ * Text PostgreSQL keeps: a line may quote a platform's text (a failed job's reason), and a NUL
+ * (refused by text and jsonb) or a lone UTF-16 surrogate (refused by jsonb) in it would fail the
+ * whole shipped batch, every other line in it with it. Each becomes U+FFFD.
+ */
+const keepable = (text: string): string => text.replaceAll('\u0000', '\ufffd').toWellFormed();
+
 const toRow = (entry: LogEntry, id: string) => ({
   id,
   at: new Date(entry.at),
@@ -39,8 +46,10 @@ const toRow = (entry: LogEntry, id: string) => ({
   service: entry.service,
   platform_id: entry.platformId,
   job_id: entry.jobId,
-  message: entry.message.slice(0, 2_000),
-  fields: JSON.stringify(entry.fields),
+  message: keepable(entry.message.slice(0, 2_000)),
+  fields: JSON.stringify(entry.fields, (_key, value: unknown) =>
+    typeof value === 'string' ? keepable(value) : value,
+  ),
   trace_id: entry.traceId,
 });
 
