@@ -1,9 +1,14 @@
 import { context, type Context } from '@opentelemetry/api';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
+import { delay } from '@psc/core';
 import type { Broker } from './broker.ts';
+import { PublishRefusedError } from './errors.ts';
 import { throwawayChannel } from './queue-check.ts';
 import { assertTopology, type Topology } from './topology.ts';
+
+/** How long a delivery RabbitMQ refused to take back waits before the broker's own requeue. */
+const REFUSED_REQUEUE_MS = 1_000;
 
 export interface ConsumeLoop {
   start: () => Promise<void>;
@@ -139,7 +144,26 @@ export function createConsumeLoop(options: {
     const startedAt = performance.now();
     options
       .handle(ch, msg, receivedAt)
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
+        if (err instanceof PublishRefusedError && !closed.has(ch)) {
+          // RabbitMQ refused to take the delivery back (its queue refuses publishes): the
+          // broker's own requeue, which no queue limit refuses, after a pause so that a delivery
+          // refused each time does not go round at once; reported lost first, so its return
+          // (marked redelivered) is not a crash.
+          options.logger.warn(
+            { err: err.message, messageId: msg.properties.messageId },
+            'delivery could not be put back (RabbitMQ refused it); requeued',
+          );
+          await delay(REFUSED_REQUEUE_MS);
+          if (closed.has(ch)) return;
+          options.onLost?.(msg);
+          try {
+            ch.nack(msg, false, true);
+          } catch {
+            // The channel is closing after all: the broker has the delivery back.
+          }
+          return;
+        }
         options.logger.warn(
           {
             err: err instanceof Error ? err.message : String(err),

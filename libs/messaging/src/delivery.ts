@@ -1,9 +1,13 @@
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { AppError } from '@psc/core';
 import { EXCHANGES, HEADERS, QUEUES } from '@psc/contracts';
+import { PublishRefusedError } from './errors.ts';
 import type { TraceCarrier } from './trace-carriers.ts';
 
-/** A publish on the delivering channel that resolves on the broker's confirm. */
+/**
+ * A publish on the delivering channel that resolves on the broker's confirm; a nack rejects with
+ * `PublishRefusedError`.
+ */
 export function confirmPublish(
   ch: ConfirmChannel,
   exchange: string,
@@ -12,9 +16,13 @@ export function confirmPublish(
   options: Options.Publish,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    ch.publish(exchange, routingKey, content, options, (err) =>
-      err ? reject(err as Error) : resolve(),
-    );
+    ch.publish(exchange, routingKey, content, options, (err: Error | null | undefined) => {
+      if (!err) resolve();
+      // amqplib's words for a nack.
+      else if (err.message === 'message nacked') {
+        reject(new PublishRefusedError(exchange, routingKey));
+      } else reject(err);
+    });
   });
 }
 

@@ -3,8 +3,14 @@ import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { EXCHANGES, HEADERS, QUEUES } from '@psc/contracts';
 import { NonRetryableError } from '@psc/core';
-import { DeferError, PublishRefusedError, type FailureDecision } from '@psc/messaging';
-import { waitFor } from '@psc/testing';
+import {
+  createManagementApi,
+  DeferError,
+  managementPath,
+  PublishRefusedError,
+  type FailureDecision,
+} from '@psc/messaging';
+import { startInfra, waitFor } from '@psc/testing';
 import { createFixture, headerText } from './support/fixture.ts';
 import { ping, pingEnvelope, TEST_TIERS_MS, WORK_QUEUE, workQueue } from './support/messages.ts';
 
@@ -370,5 +376,56 @@ describe('retries', { concurrency: true, timeout: 30_000 }, () => {
     });
     assert.deepEqual(events.map((e) => e.name).sort(), ['acked', 'held', 'held', 'held']);
     assert.deepEqual(seen, [1, 1, 1, 1], 'no attempt spent');
+  });
+
+  it('when a held delivery cannot be put back because its queue refuses publishes, then the broker requeues it (reported lost, so not a crash) and it is handled again, instead of staying unacked until its channel closes', async (t) => {
+    const fx = await createFixture(t);
+    const { spec, topology } = workQueue();
+    const broker = await fx.broker();
+    const publisher = fx.publisher(broker, topology);
+    const api = createManagementApi((await startInfra()).managementUrl);
+    const policy = managementPath('policies', fx.env.vhost, 'refuse-work');
+    const refuse = async () => {
+      await api.put(policy, {
+        pattern: `^${WORK_QUEUE}$`,
+        definition: { 'max-length': 0, overflow: 'reject-publish' },
+        'apply-to': 'queues',
+        priority: 10,
+      });
+      await waitFor(
+        async () =>
+          (await api.get<{ policy?: string }>(managementPath('queues', fx.env.vhost, WORK_QUEUE)))
+            .policy === 'refuse-work',
+        { message: 'the policy in effect' },
+      );
+    };
+    const unavailable = new Error('database unavailable');
+    const seen: { attempt: number; redelivered: boolean }[] = [];
+    let lost = 0;
+    const { events } = await fx.consumer({
+      broker,
+      queue: spec,
+      maxAttempts: 2,
+      isTransient: (err) => err === unavailable,
+      onDeliveryLost: () => (lost += 1),
+      handler: async (_envelope, ctx) => {
+        seen.push({ attempt: ctx.attempt, redelivered: ctx.redelivered });
+        if (seen.length > 1) return;
+        // Held (its database away) while its queue refuses what would put it back.
+        await refuse();
+        throw unavailable;
+      },
+    });
+
+    await publisher.publish(EXCHANGES.events, ping.type, pingEnvelope(1));
+    await waitFor(() => seen.length >= 2, { timeoutMs: 15_000, message: 'handled again' });
+    await api.delete(policy);
+
+    await waitFor(() => events.some((e) => e.name === 'acked'), { message: 'acked' });
+    assert.deepEqual(seen, [
+      { attempt: 1, redelivered: false },
+      { attempt: 1, redelivered: true },
+    ]);
+    assert.equal(lost, 1, 'reported lost before it came back, so not counted as a crash');
   });
 });
