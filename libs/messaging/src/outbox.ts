@@ -205,6 +205,23 @@ const MAX_BUNDLE_ROWS = 100;
  * older than `sweepAgeMs`, by whichever replica gets there first (SKIP LOCKED). A crash between
  * confirm and delete publishes the same message id again; consumers are idempotent.
  */
+/**
+ * How a relay round went: every publish confirmed; some failed on their own (unroutable: the
+ * rows' fault, counted toward parking); or RabbitMQ pushed back (a nack, no confirm in time),
+ * which is the broker's state and meets every publish alike.
+ */
+type Round = 'published' | 'failed' | 'refused';
+
+const roundOf = (failures: readonly { reason: unknown }[]): Round =>
+  failures.length === 0
+    ? 'published'
+    : failures.some((f) => isBrokerPushback(f.reason))
+      ? 'refused'
+      : 'failed';
+
+/** The pause after a round in which rows failed on their own. */
+const ROW_RETRY_MS = 1_000;
+
 export function createOutbox(options: OutboxOptions): Outbox {
   const log = options.logger.child({ component: 'outbox' });
   const pollMs = options.pollIntervalMs ?? 1_000;
@@ -429,7 +446,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         'outbox publish failed; will retry',
       );
     }
-    return { done, failures, failed: failures[0]?.reason };
+    return { done, failures };
   }
 
   /**
@@ -518,7 +535,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
    * broker takes one message per window instead of one per job, and a lone event after a quiet
    * spell still goes at once.
    */
-  async function relayFresh(): Promise<boolean> {
+  async function relayFresh(): Promise<Round> {
     const wait =
       bundleMs > 0 && fresh.length < MAX_BUNDLE_ROWS && fresh.every(bundleable)
         ? lastBundleAt + bundleMs - Date.now()
@@ -528,10 +545,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
     fresh = fresh.slice(batch.length);
     for (const r of batch) publishing.add(r.seq);
     try {
-      const { done, failed } = await publishAll(bundled(batch));
+      const { done, failures } = await publishAll(bundled(batch));
       for (const seq of done) confirmed.add(seq);
       scheduleDeletes();
-      return failed === undefined;
+      return roundOf(failures);
     } finally {
       for (const r of batch) publishing.delete(r.seq);
     }
@@ -561,8 +578,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
     return messages;
   }
 
-  /** Publishes rows nobody published yet: after a failure, a crash, or another replica's. */
-  async function sweep(): Promise<number> {
+  /**
+   * Publishes rows nobody published yet: after a failure, a crash, or another replica's. Says
+   * how many rows it took and how their publishes went.
+   */
+  async function sweep(): Promise<{ taken: number; round: Round }> {
     return options.knex.transaction(async (trx) => {
       await trx.raw('set local synchronous_commit = off');
       const query = table(trx)
@@ -575,7 +595,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const busy = [...publishing, ...confirmed, ...deletingSeqs];
       if (busy.length > 0) void query.whereNotIn('seq', busy);
       const selected = ((await query) as OutboxRow[]).map((r) => ({ ...r, seq: String(r.seq) }));
-      if (selected.length === 0) return 0;
+      if (selected.length === 0) return { taken: 0, round: 'published' };
       // Rows this process is publishing from memory, or has published and not deleted yet, are
       // not the sweep's: judged now that the select has answered, since a commit may have put
       // them in `fresh` while it ran.
@@ -586,7 +606,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         ...fresh.map((r) => r.seq),
       ]);
       const rows = selected.filter((r) => !mine.has(r.seq));
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return { taken: selected.length, round: 'published' };
       // Marked before publishing: a row's commit callback can run while the publish is awaited,
       // and must then leave the row to the sweep (it published twice when marked after). A row
       // whose publish fails stays in the table for the next sweep.
@@ -600,7 +620,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       // publish fails: nothing is the rows' fault then, and no try is counted.
       const counted = failures.filter((f) => !isBrokerPushback(f.reason));
       if (counted.length > 0 && options.isBrokerConnected()) await recordFailures(trx, counted);
-      return failures.length === 0 ? selected.length : -1;
+      return { taken: selected.length, round: roundOf(failures) };
     });
   }
 
@@ -632,10 +652,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
     endPause = undefined;
   }
 
-  /** After a round: the growing pause if it failed, else the pause starts over. */
-  async function settle(ok: boolean): Promise<void> {
-    if (ok) backoff.reset();
-    else await pause(backoff.take());
+  /**
+   * After a round: a second's pause if a row failed on its own (it is retried, and parked after
+   * its tries, while the other rows flow); a growing one while the broker pushes back, or the
+   * round failed outright, since every publish meets the same refusal; none once a round goes.
+   */
+  async function settle(round: Round): Promise<void> {
+    if (round === 'published') backoff.reset();
+    else await pause(round === 'failed' ? ROW_RETRY_MS : backoff.take());
   }
 
   async function run(): Promise<void> {
@@ -651,15 +675,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
           continue;
         }
         if (Date.now() >= nextSweep) {
-          const n = await sweep();
-          await settle(n !== -1);
-          if (n === batchSize) continue;
+          const { taken, round } = await sweep();
+          await settle(round);
+          if (round === 'published' && taken === batchSize) continue;
           nextSweep = Date.now() + pollMs;
         }
         await idle(Math.max(0, nextSweep - Date.now()));
       } catch (err) {
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox relay error');
-        await settle(false);
+        await settle('refused');
       }
     }
   }
@@ -710,7 +734,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       await loop;
       // What is left after a failure stays in the table for the next sweep of any replica.
       while (options.isBrokerConnected() && fresh.length > 0) {
-        if (!(await relayFresh().catch(() => false))) break;
+        if ((await relayFresh().catch((): Round => 'refused')) !== 'published') break;
       }
       await flushDeletes();
     },
