@@ -41,7 +41,7 @@ describe('outbox trace contexts', { timeout: 30_000 }, () => {
     const knex = await outboxDatabase(fx, SCHEMA);
     const seen = await subscribeEvents(fx, QUEUE, jobSucceeded.type);
     // A window far longer than the test's writes take: the six later outcomes go as one bundle.
-    const outbox = startOutbox(fx, knex, await fx.broker(), SCHEMA, { bundleMs: 2_000 });
+    const outbox = startOutbox(fx, knex, await fx.broker(), SCHEMA, { bundleMs: 5_000 });
 
     const emitIn = (ctx: Context, message: OutboxMessage) =>
       context.with(ctx, () => outbox.emit([message]));

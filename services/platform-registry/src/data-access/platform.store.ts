@@ -192,7 +192,9 @@ export function createPlatformStore(knex: Knex, box: SecretBox, outbox: Outbox) 
       const q = platforms().whereNull('deleted_at').orderBy('name').limit(filter.limit);
       if (filter.active !== undefined) void q.where({ active: filter.active });
       if (filter.tag !== undefined) {
-        void q.whereRaw(`(definition -> 'tags')::jsonb @> ?::jsonb`, [JSON.stringify([filter.tag])]);
+        void q.whereRaw(`(definition -> 'tags')::jsonb @> ?::jsonb`, [
+          JSON.stringify([filter.tag]),
+        ]);
       }
       if (filter.afterName !== undefined) void q.where('name', '>', filter.afterName);
       const rows = (await q) as PlatformRow[];
