@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import pg from 'pg';
-import { EXCHANGES, SERVICE_SCHEMAS } from '@psc/contracts';
+import { EXCHANGES } from '@psc/contracts';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
+import { parkOutboxRow } from '../support/parked-outbox.ts';
 import { boothPagesResource, boothPlatform, raceCardsResource } from '../support/platforms.ts';
 import { publishRaw } from '../support/event-capture.ts';
 import { startSystem, type ApiPathWithQuery, type System } from '../support/system.ts';
@@ -539,19 +539,7 @@ describe('the gateway answers as its OpenAPI document says', { timeout: 180_000 
   });
 
   it('when monitoring, logs, keys, the audit log and the probes are read, then every answer matches the document', async () => {
-    // What the relay leaves after a message's tries: one row in the scheduler's parking table.
-    const db = new pg.Client({ connectionString: system.env.databaseUrl });
-    await db.connect();
-    try {
-      await db.query(
-        `insert into ${SERVICE_SCHEMAS.scheduler}.outbox_parked
-           (seq, exchange, routing_key, body, reason, attempts, created_at)
-         values (424242, 'psc.jobs', 'job.run', $1, 'no queue is bound to job.run', 10, now())`,
-        [{ id: 'c5b0a4ee-6f43-4a39-9d0e-1c2b3a4d5e6f', type: 'job.run', payload: {} }],
-      );
-    } finally {
-      await db.end();
-    }
+    await parkOutboxRow(system.env.databaseUrl);
     await get('/api/v1/monitoring/outbox');
     await get('/api/v1/monitoring/queues');
     await get('/api/v1/monitoring/workers');

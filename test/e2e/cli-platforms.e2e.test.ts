@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import pg from 'pg';
-import { SERVICE_SCHEMAS } from '@psc/contracts';
 import { boothSample, waitFor } from '@psc/testing';
+import { parkOutboxRow } from '../support/parked-outbox.ts';
 import { boothPagesResource, boothPlatform } from '../support/platforms.ts';
 import { show, useCliSetup } from '../support/psc.ts';
 
@@ -470,20 +469,7 @@ describe('psc, the command line: platforms, their schedules, records, collection
   });
 
   it('when a service parked an outbox message it could not publish, then `psc outbox` lists it with the reason', async () => {
-    // What the relay leaves after a message's tries (message-bounds.e2e.test.ts parks one for
-    // real, which takes up to a minute): one row in the scheduler's parking table.
-    const db = new pg.Client({ connectionString: setup.system.env.databaseUrl });
-    await db.connect();
-    try {
-      await db.query(
-        `insert into ${SERVICE_SCHEMAS.scheduler}.outbox_parked
-           (seq, exchange, routing_key, body, reason, attempts, created_at)
-         values (424242, 'psc.jobs', 'job.run', $1, 'no queue is bound to job.run', 10, now())`,
-        [{ id: 'c5b0a4ee-6f43-4a39-9d0e-1c2b3a4d5e6f', type: 'job.run', payload: {} }],
-      );
-    } finally {
-      await db.end();
-    }
+    await parkOutboxRow(setup.system.env.databaseUrl);
     const table = await psc('outbox');
     assert.equal(table.code, 0, show(table));
     assert.match(

@@ -9,7 +9,7 @@ import {
   type FakeReply,
 } from '@psc/testing';
 import { consoleWatch, launchChromium, rowData, signIn } from '../support/browser.ts';
-import { boothPagesResource, boothPlatform } from '../support/platforms.ts';
+import { boothPagesResource, boothPlatform, ordersResource } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 
 interface JobView {
@@ -44,16 +44,7 @@ describe('console during an incident, in headless Chromium', { timeout: 240_000 
   async function platformAt(path: string) {
     const definition = boothPlatform(fake.url, {
       breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 600_000 },
-      resources: [
-        {
-          name: 'orders',
-          request: { path },
-          itemsPath: 'data',
-          key: 'boothName',
-          mapping: { name: 'boothName' },
-        },
-        boothPagesResource(),
-      ],
+      resources: [ordersResource(path), boothPagesResource()],
     });
     const created = await system.api<{ id: string }>('/api/v1/platforms', { body: definition });
     assert.equal(created.status, 201, JSON.stringify(created.body));

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { boothSample, startFakePlatform, waitFor, type FakePlatform } from '@psc/testing';
 import { consoleWatch, launchChromium, rowData, signIn } from '../support/browser.ts';
-import { boothPagesResource, boothPlatform } from '../support/platforms.ts';
+import { boothPagesResource, boothPlatform, ordersResource } from '../support/platforms.ts';
 import { SERVICE_NAMES, startSystem, type System } from '../support/system.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -73,15 +73,7 @@ describe('operator console in headless Chromium', () => {
     fake.setFault({ status: 500, body: { error: 'boom' } }, { path });
     const definition = boothPlatform(fake.url, {
       breaker,
-      resources: [
-        {
-          name: 'orders',
-          request: { path },
-          itemsPath: 'data',
-          key: 'boothName',
-          mapping: { name: 'boothName' },
-        },
-      ],
+      resources: [ordersResource(path)],
     });
     const created = await system.api<{ id: string }>('/api/v1/platforms', { body: definition });
     assert.equal(created.status, 201, JSON.stringify(created.body));

@@ -26,6 +26,17 @@ export function boothPlatform(baseUrl: string, overrides: Record<string, unknown
   };
 }
 
+/** A sync resource `orders` of booths at `path` (the fake platform's `setCollection(path, …)`). */
+export function ordersResource(path: string) {
+  return {
+    name: 'orders',
+    request: { path },
+    itemsPath: 'data',
+    key: 'boothName',
+    mapping: { name: 'boothName' },
+  };
+}
+
 /** A collect resource over the booths whose request needs a `day` param (`?day={{day}}`). */
 export function boothPagesResource() {
   return {
