@@ -26,7 +26,7 @@ const spanContext = (traceN: number, n: number): Context =>
     traceFlags: 1,
   });
 
-describe('outbox trace contexts', { timeout: 30_000 }, () => {
+describe('outbox trace contexts', { timeout: 60_000 }, () => {
   before(() => {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -40,8 +40,9 @@ describe('outbox trace contexts', { timeout: 30_000 }, () => {
     const fx = await createFixture(t);
     const knex = await outboxDatabase(fx, SCHEMA);
     const seen = await subscribeEvents(fx, QUEUE, jobSucceeded.type);
-    // A window far longer than the test's writes take: the six later outcomes go as one bundle.
-    const outbox = startOutbox(fx, knex, await fx.broker(), SCHEMA, { bundleMs: 5_000 });
+    // A window far longer than the test's writes take, even under the full suite's load (5 s
+    // was once too short): the six later outcomes go as one bundle, about 15 s after the first.
+    const outbox = startOutbox(fx, knex, await fx.broker(), SCHEMA, { bundleMs: 15_000 });
 
     const emitIn = (ctx: Context, message: OutboxMessage) =>
       context.with(ctx, () => outbox.emit([message]));
@@ -60,7 +61,7 @@ describe('outbox trace contexts', { timeout: 30_000 }, () => {
       ...jobOutcome(traceIdOf(6)),
       traceParent: `00-${traceIdOf(6)}-cccccccc00000006-01`,
     });
-    await waitFor(() => seen.length === 2, { message: 'the bundle published' });
+    await waitFor(() => seen.length === 2, { message: 'the bundle published', timeoutMs: 30_000 });
 
     const bundle = seen[1]!;
     assert.equal(bundle.properties.headers?.[HEADERS.bundle], 6);
